@@ -1,0 +1,3 @@
+"""The analytical engine: warehouse schema, Filters → SQL, KPIs, breakdowns and models.
+
+Imports no other package of ours (see ARCHITECTURE.md)."""

@@ -1,0 +1,125 @@
+"""Warehouse schema: the tables every data version holds, and the line-item frame contract.
+
+Every loader (Online Retail, generic CSV, demo generator) produces a pandas DataFrame with
+the columns of ``LINE_COLUMNS`` (the *line-item frame*); ``analytics.warehouse`` writes it,
+plus the derived flags below, into a new data version.
+
+Derived columns written by the warehouse (never by loaders):
+
+* ``line_id``        BIGINT, 1…n in load order.
+* ``invoice_date``   DATE, the calendar day of ``invoice_ts`` as stored (no time zone).
+* ``line_value``     quantity × unit_price.
+* ``cost_value``     quantity × unit_cost (NULL when unit_cost is NULL).
+* ``is_sale``        quantity > 0, not a cancellation, unit_price > 0   (METRICS.md "sale line")
+* ``is_return``      (quantity < 0 or cancellation) and unit_price > 0  (METRICS.md "return line")
+
+Lines with unit_price ≤ 0 are kept with both flags false, so no metric counts them.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+#: Columns of the line-item frame every loader returns, with their pandas dtypes.
+#: Required columns come first; the optional ones may be entirely null.
+LINE_COLUMNS: dict[str, str] = {
+    "invoice_id": "string",          # text; Online Retail cancellations start with "C"
+    "invoice_ts": "datetime64[us]",  # naive timestamp, as stored
+    "customer_id": "string",         # may be <NA>
+    "product_id": "string",
+    "description": "string",         # may be <NA>
+    "quantity": "float64",
+    "unit_price": "float64",         # net of discounts: line value = quantity × unit_price
+    "country": "string",             # country as written in the source ("EIRE")
+    "country_code": "string",        # ISO 3166-1 alpha-2 ("IE"), <NA> when unknown/none
+    "is_cancellation": "bool",       # the invoice is a cancellation
+    # optional dimensions and measures
+    "city": "string",
+    "category": "string",
+    "unit_cost": "float64",
+    "channel": "string",
+    "payment_method": "string",
+    "device": "string",
+    "traffic_source": "string",
+}
+REQUIRED_COLUMNS = ("invoice_id", "invoice_ts", "product_id", "quantity", "unit_price", "country")
+OPTIONAL_DIMENSIONS = ("city", "category", "channel", "payment_method", "device", "traffic_source")
+
+#: Columns of the daily-sessions frame (optional; needed for conversion rate).
+SESSION_COLUMNS: dict[str, str] = {
+    "session_date": "datetime64[us]",
+    "country_code": "string",   # <NA> = all countries
+    "channel": "string",        # <NA> = all channels
+    "device": "string",
+    "traffic_source": "string",
+    "sessions": "int64",
+}
+
+metadata = sa.MetaData()
+
+fact_lines = sa.Table(
+    "fact_lines", metadata,
+    sa.Column("line_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("invoice_id", sa.String, nullable=False),
+    sa.Column("invoice_ts", sa.DateTime, nullable=False),
+    sa.Column("invoice_date", sa.Date, nullable=False),
+    sa.Column("customer_id", sa.String),
+    sa.Column("product_id", sa.String, nullable=False),
+    sa.Column("description", sa.String),
+    sa.Column("quantity", sa.Float, nullable=False),
+    sa.Column("unit_price", sa.Float, nullable=False),
+    sa.Column("line_value", sa.Float, nullable=False),
+    sa.Column("unit_cost", sa.Float),
+    sa.Column("cost_value", sa.Float),
+    sa.Column("country", sa.String, nullable=False),
+    sa.Column("country_code", sa.String),
+    sa.Column("city", sa.String),
+    sa.Column("category", sa.String),
+    sa.Column("channel", sa.String),
+    sa.Column("payment_method", sa.String),
+    sa.Column("device", sa.String),
+    sa.Column("traffic_source", sa.String),
+    sa.Column("is_cancellation", sa.Boolean, nullable=False),
+    sa.Column("is_sale", sa.Boolean, nullable=False),
+    sa.Column("is_return", sa.Boolean, nullable=False),
+)
+
+dim_customer = sa.Table(
+    "dim_customer", metadata,
+    sa.Column("customer_id", sa.String, primary_key=True),
+    sa.Column("country", sa.String),          # country of the customer's most recent line
+    sa.Column("country_code", sa.String),
+    sa.Column("first_sale_ts", sa.DateTime),  # first sale line in the whole history (NULL: none)
+    sa.Column("last_sale_ts", sa.DateTime),
+)
+
+dim_product = sa.Table(
+    "dim_product", metadata,
+    sa.Column("product_id", sa.String, primary_key=True),
+    sa.Column("description", sa.String),      # most frequent description
+    sa.Column("category", sa.String),
+    sa.Column("unit_cost", sa.Float),         # latest known unit cost
+)
+
+daily_sessions = sa.Table(
+    "daily_sessions", metadata,
+    sa.Column("session_date", sa.Date, nullable=False),
+    sa.Column("country_code", sa.String),
+    sa.Column("channel", sa.String),
+    sa.Column("device", sa.String),
+    sa.Column("traffic_source", sa.String),
+    sa.Column("sessions", sa.BigInteger, nullable=False),
+)
+
+#: One row per data version, written last by the loader: the version's own description.
+version_info = sa.Table(
+    "version_info", metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("source", sa.String),
+    sa.Column("line_count", sa.BigInteger, nullable=False),
+    sa.Column("min_ts", sa.DateTime),
+    sa.Column("max_ts", sa.DateTime),
+    sa.Column("has_cost", sa.Boolean, nullable=False),
+    sa.Column("has_sessions", sa.Boolean, nullable=False),
+    sa.Column("quality_json", sa.Text),       # the data-quality report of the load, as JSON
+)

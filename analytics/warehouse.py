@@ -1,0 +1,463 @@
+"""The warehouse: versioned storage of line items, dimensions and rollups.
+
+A *data version* is a complete, immutable copy of the warehouse tables. Publishing writes a
+new version beside the current one and then switches a pointer in one atomic step, so a
+reader sees the old version or the new one, never a mix, and a failed load leaves the
+previous version current.
+
+* DuckDB (embedded default, ``duckdb:///path/to/folder``): one file per version,
+  ``v000007.duckdb``, and a ``CURRENT`` file holding the version number, replaced with
+  ``os.replace``. Readers open version files read-only, so any number of processes can read
+  while a loader writes the next file.
+* PostgreSQL (``postgresql://…``): one schema per version, ``shoplens_v000007``, and the
+  pointer row ``shoplens_meta.current_version``, updated in one transaction. Readers map the
+  tables' schema with SQLAlchemy's ``schema_translate_map``, so the same Core statements
+  run on both engines.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import io
+import json
+import logging
+import os
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+
+from analytics import schema
+
+log = logging.getLogger(__name__)
+
+KEEP_VERSIONS = 3  # old versions kept for readers still holding them, and for diagnosis
+
+
+class WarehouseError(Exception):
+    """A warehouse operation failed; the message is meant for the user."""
+
+
+class NoDataError(WarehouseError):
+    """No data version has been published yet."""
+
+    def __init__(self, message: str = "No data has been loaded yet: run "
+                 "`flask --app wsgi data demo` or `flask --app wsgi data load FILE`."):
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version: int
+    created_at: dt.datetime
+    source: str | None
+    line_count: int
+    min_ts: dt.datetime | None
+    max_ts: dt.datetime | None
+    has_cost: bool
+    has_sessions: bool
+    quality: dict
+
+
+def normalise_url(url: str) -> str:
+    """Map ``postgresql://`` and ``postgres://`` to the psycopg 3 driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+class Warehouse:
+    """Handle on a warehouse URL. Cheap to create; engines are made lazily and reused.
+
+    Thread-safe for readers. ``publish`` takes an exclusive lock (file lock on DuckDB,
+    advisory lock on PostgreSQL), so two loads never write the same version.
+    """
+
+    def __init__(self, url: str):
+        self.url = normalise_url(url)
+        self.kind = "postgresql" if self.url.startswith("postgresql") else "duckdb"
+        if self.kind == "duckdb":
+            if not self.url.startswith("duckdb:///"):
+                raise WarehouseError(f"Unsupported WAREHOUSE_URL {url!r}: use duckdb:///FOLDER "
+                                     "or postgresql://…")
+            self.folder = Path(self.url[len("duckdb:///"):])
+            if self.folder.suffix == ".duckdb":
+                raise WarehouseError("WAREHOUSE_URL for DuckDB names a folder (one file per "
+                                     "data version), not a .duckdb file")
+        self._engines: dict[int, sa.Engine] = {}
+        self._lock = threading.Lock()
+        self._pg_engine: sa.Engine | None = None
+
+    def __repr__(self) -> str:
+        return f"Warehouse({self.kind}, {self.url.split('@')[-1]!r})"
+
+    # ----------------------------------------------------------------- reading
+    def current_version(self) -> int | None:
+        """The published version readers should use, or None before the first load."""
+        if self.kind == "duckdb":
+            try:
+                text = (self.folder / "CURRENT").read_text().strip()
+            except FileNotFoundError:
+                return None
+            return int(text) if text else None
+        engine = self._pg()
+        with engine.connect() as conn:
+            try:
+                return conn.execute(sa.text(
+                    "SELECT version FROM shoplens_meta.current_version")).scalar()
+            except sa.exc.ProgrammingError:
+                return None
+
+    def require_version(self) -> int:
+        version = self.current_version()
+        if version is None:
+            raise NoDataError()
+        return version
+
+    @contextlib.contextmanager
+    def connect(self, version: int | None = None) -> Iterator[sa.Connection]:
+        """A read connection on ``version`` (default: current) where the tables of
+        ``analytics.schema`` resolve to that version."""
+        version = self.require_version() if version is None else version
+        if self.kind == "duckdb":
+            with self._duckdb_engine(version).connect() as conn:
+                yield conn
+        else:
+            with self._pg().connect() as conn:
+                yield conn.execution_options(
+                    schema_translate_map={None: self.pg_schema(version)})
+
+    def version_info(self, version: int | None = None) -> VersionInfo:
+        with self.connect(version) as conn:
+            row = conn.execute(sa.select(schema.version_info)).mappings().one()
+        return VersionInfo(
+            version=row["version"], created_at=row["created_at"], source=row["source"],
+            line_count=row["line_count"], min_ts=row["min_ts"], max_ts=row["max_ts"],
+            has_cost=bool(row["has_cost"]), has_sessions=bool(row["has_sessions"]),
+            quality=json.loads(row["quality_json"] or "{}"))
+
+    def read_lines(self, version: int | None = None) -> pd.DataFrame:
+        """All line items of a version as a line-item frame (used by ``--append``)."""
+        cols = [schema.fact_lines.c[name] for name in schema.LINE_COLUMNS]
+        with self.connect(version) as conn:
+            frame = pd.read_sql(sa.select(*cols).order_by(schema.fact_lines.c.line_id), conn)
+        return coerce_lines(frame)
+
+    def read_sessions(self, version: int | None = None) -> pd.DataFrame:
+        with self.connect(version) as conn:
+            frame = pd.read_sql(sa.select(schema.daily_sessions), conn)
+        return coerce_sessions(frame)
+
+    # ---------------------------------------------------------------- engines
+    def pg_schema(self, version: int) -> str:
+        return f"shoplens_v{version:06d}"
+
+    def version_path(self, version: int) -> Path:
+        return self.folder / f"v{version:06d}.duckdb"
+
+    def _pg(self) -> sa.Engine:
+        if self._pg_engine is None:
+            with self._lock:
+                if self._pg_engine is None:
+                    self._pg_engine = sa.create_engine(self.url, pool_pre_ping=True)
+        return self._pg_engine
+
+    def _duckdb_engine(self, version: int) -> sa.Engine:
+        engine = self._engines.get(version)
+        if engine is not None:
+            return engine
+        with self._lock:
+            engine = self._engines.get(version)
+            if engine is None:
+                path = self.version_path(version)
+                if not path.exists():
+                    raise WarehouseError(f"Data version {version} is missing ({path})")
+                engine = sa.create_engine(
+                    f"duckdb:///{path}",
+                    connect_args={"read_only": True, "config": {"threads": 2}},
+                    pool_size=4, max_overflow=8)
+                sa.event.listen(engine, "connect", _tune_duckdb)
+                self._engines[version] = engine
+                # forget engines of versions nobody should read any more
+                for old in [v for v in self._engines if v < version - KEEP_VERSIONS]:
+                    self._engines.pop(old).dispose()
+        return engine
+
+    def dispose(self) -> None:
+        for engine in self._engines.values():
+            engine.dispose()
+        self._engines.clear()
+        if self._pg_engine is not None:
+            self._pg_engine.dispose()
+            self._pg_engine = None
+
+    # ---------------------------------------------------------------- writing
+    def publish(self, lines: pd.DataFrame, sessions: pd.DataFrame | None = None, *,
+                source: str = "", quality: dict | None = None) -> int:
+        """Write a new data version from a line-item frame and make it current.
+
+        Everything is written and checked before the pointer moves; on any error the
+        half-written version is removed and the previous version stays current.
+        Returns the new version number.
+        """
+        lines = coerce_lines(lines)
+        sessions = coerce_sessions(sessions if sessions is not None
+                                   else pd.DataFrame(columns=list(schema.SESSION_COLUMNS)))
+        with self._publish_lock():
+            version = self._next_version()
+            info = {
+                "version": version,
+                "created_at": dt.datetime.now().replace(microsecond=0),
+                "source": source,
+                "line_count": len(lines),
+                "min_ts": lines["invoice_ts"].min() if len(lines) else None,
+                "max_ts": lines["invoice_ts"].max() if len(lines) else None,
+                "has_cost": bool(lines["unit_cost"].notna().any()),
+                "has_sessions": bool(len(sessions)),
+                "quality_json": json.dumps(quality or {}, default=str),
+            }
+            if self.kind == "duckdb":
+                self._publish_duckdb(version, lines, sessions, info)
+            else:
+                self._publish_pg(version, lines, sessions, info)
+            log.info("published data version %s (%s lines) on %s", version, len(lines), self)
+            return version
+
+    @contextlib.contextmanager
+    def _publish_lock(self) -> Iterator[None]:
+        if self.kind == "duckdb":
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with open(self.folder / "LOCK", "w") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+        else:
+            with self._pg().connect() as conn:
+                conn.execute(sa.text("SELECT pg_advisory_lock(7355001)"))
+                try:
+                    yield
+                finally:
+                    conn.execute(sa.text("SELECT pg_advisory_unlock(7355001)"))
+
+    def _next_version(self) -> int:
+        if self.kind == "duckdb":
+            numbers = [int(m.group(1)) for p in self.folder.glob("v*.duckdb*")
+                       if (m := re.match(r"v(\d+)\.duckdb", p.name))]
+        else:
+            with self._pg().connect() as conn:
+                names = conn.execute(sa.text(
+                    "SELECT schema_name FROM information_schema.schemata "
+                    "WHERE schema_name LIKE 'shoplens_v%'")).scalars()
+                numbers = [int(n[len("shoplens_v"):]) for n in names]
+        return max(numbers + [self.current_version() or 0]) + 1
+
+    def _publish_duckdb(self, version: int, lines: pd.DataFrame, sessions: pd.DataFrame,
+                        info: dict) -> None:
+        import duckdb
+
+        final = self.version_path(version)
+        partial = final.with_name(final.name + ".partial")
+        partial.unlink(missing_ok=True)
+        try:
+            con = duckdb.connect(str(partial))
+            try:
+                con.execute("SET preserve_insertion_order = false")
+                _create_tables(con, dialect="duckdb")
+                con.register("incoming_lines", lines)
+                con.execute(_insert_facts_sql("incoming_lines"))
+                con.unregister("incoming_lines")
+                con.register("incoming_sessions", sessions)
+                con.execute("INSERT INTO daily_sessions SELECT CAST(session_date AS DATE), "
+                            "country_code, channel, device, traffic_source, sessions "
+                            "FROM incoming_sessions")
+                con.unregister("incoming_sessions")
+                from analytics import rollups
+                for statement in rollups.build_statements("duckdb"):
+                    con.execute(statement)
+                con.execute("INSERT INTO version_info VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            [info[c.name] for c in schema.version_info.columns])
+                con.execute("CHECKPOINT")
+            finally:
+                con.close()
+            os.replace(partial, final)
+            _atomic_write(self.folder / "CURRENT", f"{version}\n")
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            partial.with_name(partial.name + ".wal").unlink(missing_ok=True)
+            raise
+        self._prune_duckdb(version)
+
+    def _prune_duckdb(self, current: int) -> None:
+        for path in self.folder.glob("v*.duckdb"):
+            match = re.match(r"v(\d+)\.duckdb$", path.name)
+            if match and int(match.group(1)) <= current - KEEP_VERSIONS:
+                path.unlink(missing_ok=True)
+
+    def _publish_pg(self, version: int, lines: pd.DataFrame, sessions: pd.DataFrame,
+                    info: dict) -> None:
+        target = self.pg_schema(version)
+        engine = self._pg()
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.text(f'CREATE SCHEMA "{target}"'))
+                conn = conn.execution_options(schema_translate_map={None: target})
+                conn.execute(sa.text(f'SET LOCAL search_path TO "{target}"'))
+                _create_tables(conn, dialect="postgresql")
+                raw = conn.connection.driver_connection
+                _pg_copy(raw, "incoming_lines", lines, _PG_STAGING_LINES)
+                conn.execute(sa.text(_insert_facts_sql("incoming_lines")))
+                _pg_copy(raw, "incoming_sessions", sessions, _PG_STAGING_SESSIONS)
+                conn.execute(sa.text(
+                    "INSERT INTO daily_sessions SELECT CAST(session_date AS DATE), "
+                    "country_code, channel, device, traffic_source, sessions "
+                    "FROM incoming_sessions"))
+                from analytics import rollups
+                for statement in rollups.build_statements("postgresql"):
+                    conn.execute(sa.text(statement))
+                conn.execute(schema.version_info.insert().values(**info))
+                conn.execute(sa.text("ANALYZE"))
+            with engine.begin() as conn:
+                conn.execute(sa.text("CREATE SCHEMA IF NOT EXISTS shoplens_meta"))
+                conn.execute(sa.text("CREATE TABLE IF NOT EXISTS shoplens_meta.current_version "
+                                     "(version integer NOT NULL)"))
+                conn.execute(sa.text("LOCK TABLE shoplens_meta.current_version"))
+                conn.execute(sa.text("DELETE FROM shoplens_meta.current_version"))
+                conn.execute(sa.text("INSERT INTO shoplens_meta.current_version VALUES (:v)"),
+                             {"v": version})
+        except BaseException:
+            with engine.begin() as conn:
+                conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{target}" CASCADE'))
+            raise
+        with engine.begin() as conn:
+            for old in range(max(1, version - 50), version - KEEP_VERSIONS + 1):
+                conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{self.pg_schema(old)}" CASCADE'))
+
+
+# ------------------------------------------------------------------------- helpers
+def coerce_lines(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` with exactly the columns of ``schema.LINE_COLUMNS`` and their dtypes
+    (missing optional columns become all-null)."""
+    missing = [c for c in schema.REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise WarehouseError(f"line-item frame lacks required columns: {', '.join(missing)}")
+    out = {}
+    for name, dtype in schema.LINE_COLUMNS.items():
+        if name in frame.columns:
+            column = frame[name]
+        elif name == "is_cancellation":
+            column = pd.Series(False, index=frame.index)
+        else:
+            column = pd.Series(pd.NA, index=frame.index, dtype="object")
+        if dtype.startswith("datetime64"):
+            column = pd.to_datetime(column).astype(dtype)
+        elif dtype == "string":
+            column = column.astype("string")
+        elif dtype == "bool":
+            column = column.fillna(False).astype(bool)
+        else:
+            column = pd.to_numeric(column).astype(dtype)
+        out[name] = column
+    return pd.DataFrame(out, index=frame.index).reset_index(drop=True)
+
+
+def coerce_sessions(frame: pd.DataFrame) -> pd.DataFrame:
+    out = {}
+    for name, dtype in schema.SESSION_COLUMNS.items():
+        column = frame[name] if name in frame.columns else pd.Series(
+            pd.NA, index=frame.index, dtype="object")
+        if dtype.startswith("datetime64"):
+            column = pd.to_datetime(column).astype(dtype)
+        elif dtype == "string":
+            column = column.astype("string")
+        else:
+            column = pd.to_numeric(column).astype(dtype)
+        out[name] = column
+    return pd.DataFrame(out, index=frame.index).reset_index(drop=True)
+
+
+def _create_tables(target, dialect: str) -> None:
+    """Create the version's tables; ``target`` is a DuckDB connection or a SQLAlchemy one."""
+    if dialect == "duckdb":
+        from sqlalchemy.dialects import postgresql
+        from sqlalchemy.schema import CreateTable
+        for table in schema.metadata.sorted_tables:
+            ddl = str(CreateTable(table).compile(dialect=postgresql.dialect()))
+            target.execute(ddl.replace("DOUBLE PRECISION", "DOUBLE"))
+    else:
+        schema.metadata.create_all(target)
+
+
+def _insert_facts_sql(source: str) -> str:
+    """INSERT … SELECT that derives line_id, invoice_date, values and the sale/return flags,
+    writing facts sorted by time so that date windows read contiguous blocks."""
+    return f"""
+        INSERT INTO fact_lines
+        SELECT row_number() OVER (ORDER BY invoice_ts, ordinal) AS line_id,
+               invoice_id, invoice_ts, CAST(invoice_ts AS DATE) AS invoice_date,
+               customer_id, product_id, description, quantity, unit_price,
+               quantity * unit_price AS line_value,
+               unit_cost, quantity * unit_cost AS cost_value,
+               country, country_code, city, category, channel, payment_method, device,
+               traffic_source, is_cancellation,
+               (quantity > 0 AND NOT is_cancellation AND unit_price > 0) AS is_sale,
+               ((quantity < 0 OR is_cancellation) AND unit_price > 0) AS is_return
+        FROM (SELECT *, row_number() OVER () AS ordinal FROM {source}) AS numbered
+        ORDER BY invoice_ts, ordinal
+    """
+
+
+_PG_STAGING_LINES = """
+    CREATE TEMPORARY TABLE incoming_lines (
+        invoice_id text, invoice_ts timestamp, customer_id text, product_id text,
+        description text, quantity double precision, unit_price double precision,
+        country text, country_code text, is_cancellation boolean, city text, category text,
+        unit_cost double precision, channel text, payment_method text, device text,
+        traffic_source text) ON COMMIT DROP
+"""
+_PG_STAGING_SESSIONS = """
+    CREATE TEMPORARY TABLE incoming_sessions (
+        session_date timestamp, country_code text, channel text, device text,
+        traffic_source text, sessions bigint) ON COMMIT DROP
+"""
+
+
+def _pg_copy(raw, table: str, frame: pd.DataFrame, ddl: str) -> None:
+    """Bulk-load ``frame`` into a temporary table with COPY (CSV through memory)."""
+    with raw.cursor() as cursor:
+        cursor.execute(ddl)
+        buffer = io.StringIO()
+        frame.to_csv(buffer, index=False, header=False, na_rep="\\N",
+                     date_format="%Y-%m-%d %H:%M:%S.%f")
+        buffer.seek(0)
+        with cursor.copy(f"COPY {table} FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy:
+            while chunk := buffer.read(1 << 20):
+                copy.write(chunk)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _tune_duckdb(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        # planner rewrites long IN lists into joins, which is slower for our small lists
+        cursor.execute("SET disabled_optimizers = 'in_clause'")
+    except Exception:  # older/newer DuckDB without that optimizer name
+        log.debug("could not disable DuckDB in_clause optimizer", exc_info=True)
+    finally:
+        cursor.close()

@@ -1,0 +1,1 @@
+"""Application state shared by the web process and the workers (see ARCHITECTURE.md)."""

@@ -1,0 +1,205 @@
+"""The app database: users, roles, tokens, data scopes, jobs, schedules, deliveries,
+audit events and data loads. SQLAlchemy 2 ORM, independent of Flask so that workers and the
+CLI use the same models. The schema is owned by the Alembic revisions in ``migrations/``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+ROLES = ("viewer", "analyst", "admin")
+ROLE_RANK = {name: rank for rank, name in enumerate(ROLES)}
+
+JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
+JOB_KINDS = ("forecast", "clustering", "churn", "anomalies", "basket", "data_load",
+             "report_pdf", "report_xlsx", "scheduled_report")
+DELIVERY_STATUSES = ("queued", "rendered", "sent", "failed")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict: sa.JSON, list: sa.JSON}
+
+
+class Role(Base):
+    __tablename__ = "roles"
+    name: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    description: Mapped[str] = mapped_column(sa.String(200))
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    name: Mapped[str | None] = mapped_column(sa.String(120))
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    role: Mapped[str] = mapped_column(sa.ForeignKey("roles.name"), default="viewer")
+    is_active: Mapped[bool] = mapped_column(default=True)
+    # bumped on deactivation, password change and role/scope change: old sessions stop
+    session_epoch: Mapped[int] = mapped_column(default=0)
+    must_change_password: Mapped[bool] = mapped_column(default=False)
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[dt.datetime | None]
+    password_changed_at: Mapped[dt.datetime | None]
+
+    scope: Mapped["DataScope | None"] = relationship(
+        back_populates="user", uselist=False, cascade="all, delete-orphan", lazy="joined")
+
+    @property
+    def countries(self) -> tuple[str, ...] | None:
+        """ISO alpha-2 codes the user may see, or None for all data."""
+        if self.scope is None or self.scope.countries is None:
+            return None
+        return tuple(self.scope.countries)
+
+    def has_role(self, needed: str) -> bool:
+        return ROLE_RANK[self.role] >= ROLE_RANK[needed]
+
+
+class DataScope(Base):
+    """What a user may see. No row (or countries NULL) means all data; an empty list means
+    nothing."""
+    __tablename__ = "data_scopes"
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    countries: Mapped[list | None] = mapped_column(sa.JSON)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    user: Mapped[User] = relationship(back_populates="scope")
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"),
+                                         index=True)
+    name: Mapped[str] = mapped_column(sa.String(100), default="api")
+    prefix: Mapped[str] = mapped_column(sa.String(16))        # shown to users, not secret
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)  # sha256 hex
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None]
+    expires_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+    user: Mapped[User] = relationship()
+
+
+class PasswordReset(Base):
+    __tablename__ = "password_resets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins per key ("account:x@y" or "ip:1.2.3.4") in a sliding window."""
+    __tablename__ = "login_throttle"
+    key: Mapped[str] = mapped_column(sa.String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    window_start: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    locked_until: Mapped[dt.datetime | None]
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=new_id)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    params: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    scope: Mapped[list | None] = mapped_column(sa.JSON)  # countries at submission; None=all
+    status: Mapped[str] = mapped_column(sa.String(20), default="queued", index=True)
+    progress: Mapped[int] = mapped_column(default=0)
+    message: Mapped[str | None] = mapped_column(sa.String(500))
+    result: Mapped[dict | None] = mapped_column(sa.JSON)
+    result_path: Mapped[str | None] = mapped_column(sa.String(500))
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    data_version: Mapped[int | None]
+    celery_task_id: Mapped[str | None] = mapped_column(sa.String(64))
+    worker: Mapped[str | None] = mapped_column(sa.String(200))
+    attempts: Mapped[int] = mapped_column(default=0)
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    started_at: Mapped[dt.datetime | None]
+    heartbeat_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+    schedule_id: Mapped[int | None] = mapped_column(sa.ForeignKey("report_schedules.id"))
+    user: Mapped[User | None] = relationship()
+
+
+class ReportSchedule(Base):
+    __tablename__ = "report_schedules"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    format: Mapped[str] = mapped_column(sa.String(10))          # pdf | xlsx
+    frequency: Mapped[str] = mapped_column(sa.String(10))       # daily | weekly | monthly
+    weekday: Mapped[int | None]                                 # 0 = Monday (weekly)
+    day_of_month: Mapped[int | None]                            # 1–28 (monthly)
+    time_of_day: Mapped[str] = mapped_column(sa.String(5), default="07:00")  # HH:MM, UTC
+    filters: Mapped[str] = mapped_column(sa.Text, default="")   # URL query string
+    recipients: Mapped[list] = mapped_column(sa.JSON, default=list)  # user e-mails
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_run_at: Mapped[dt.datetime | None]
+    next_run_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    owner: Mapped[User] = relationship()
+
+
+class Delivery(Base):
+    """The delivery ledger: one row per report e-mail to one recipient."""
+    __tablename__ = "deliveries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[str] = mapped_column(sa.ForeignKey("jobs.id"), index=True)
+    recipient: Mapped[str] = mapped_column(sa.String(254))
+    status: Mapped[str] = mapped_column(sa.String(20), default="queued")
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    message_path: Mapped[str | None] = mapped_column(sa.String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    sent_at: Mapped[dt.datetime | None]
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ts: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    actor: Mapped[str | None] = mapped_column(sa.String(254))   # e-mail, "cli", "system"
+    action: Mapped[str] = mapped_column(sa.String(60), index=True)
+    target: Mapped[str | None] = mapped_column(sa.String(300))
+    detail: Mapped[dict | None] = mapped_column(sa.JSON)
+    ip: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class DataLoad(Base):
+    __tablename__ = "data_loads"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    source: Mapped[str] = mapped_column(sa.String(500))
+    format: Mapped[str] = mapped_column(sa.String(30))
+    mode: Mapped[str] = mapped_column(sa.String(10), default="replace")  # replace | append
+    status: Mapped[str] = mapped_column(sa.String(20), default="running")
+    version: Mapped[int | None]                   # the data version it published
+    lines_read: Mapped[int | None]
+    lines_loaded: Mapped[int | None]
+    lines_rejected: Mapped[int | None]
+    quality: Mapped[dict | None] = mapped_column(sa.JSON)
+    rejects_path: Mapped[str | None] = mapped_column(sa.String(500))
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    seconds: Mapped[float | None]
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]

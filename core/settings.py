@@ -1,0 +1,153 @@
+"""All settings, in one place, read from the environment with safe embedded defaults.
+
+| variable          | default (embedded)                              | production            |
+|-------------------|-------------------------------------------------|-----------------------|
+| SHOPLENS_ENV      | development                                     | production            |
+| SHOPLENS_HOME     | ./var  (every file the app writes goes here)    | a persistent volume   |
+| DATABASE_URL      | sqlite:///$SHOPLENS_HOME/shoplens.db            | postgresql://…        |
+| WAREHOUSE_URL     | duckdb:///$SHOPLENS_HOME/warehouse              | postgresql://…        |
+| REDIS_URL         | (unset: SQLite broker, file cache)              | redis://…             |
+| SECRET_KEY        | generated once into $SHOPLENS_HOME/secret_key   | required              |
+| SMTP_HOST         | (unset: mail written as .eml under outbox/)     | your relay            |
+| SMTP_PORT         | 587 (25 when SMTP_TLS=none)                     |                       |
+| SMTP_USER / SMTP_PASSWORD | (none)                                  |                       |
+| SMTP_TLS          | starttls  (starttls | ssl | none)               |                       |
+| SMTP_TIMEOUT      | 20 seconds                                      |                       |
+| MAIL_FROM         | shoplens@localhost                              | a real sender         |
+| MAIL_ATTACH_LIMIT_MB | 10 (bigger reports are sent as a link)       |                       |
+| PUBLIC_URL        | http://127.0.0.1:8050 (used in e-mailed links)  | https://…             |
+| SESSION_MINUTES   | 480 (idle sign-out)                             |                       |
+| CURRENCY          | £                                                |                       |
+
+Production (``SHOPLENS_ENV=production``) refuses to start without SECRET_KEY, and with a
+SECRET_KEY shorter than 32 characters.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+class ConfigurationError(RuntimeError):
+    """The settings cannot work; the message says which variable to fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    home: Path
+    database_url: str
+    warehouse_url: str
+    redis_url: str | None
+    secret_key: str
+    smtp_host: str | None
+    smtp_port: int
+    smtp_user: str | None
+    smtp_password: str | None
+    smtp_tls: str
+    smtp_timeout: float
+    mail_from: str
+    mail_attach_limit_mb: float
+    public_url: str
+    session_minutes: int
+    currency: str
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def outbox(self) -> Path:
+        return self.home / "outbox"
+
+    @property
+    def uploads(self) -> Path:
+        return self.home / "uploads"
+
+    @property
+    def results(self) -> Path:
+        return self.home / "results"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    @property
+    def rejects_dir(self) -> Path:
+        return self.home / "rejects"
+
+    def with_overrides(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Build Settings from ``environ`` (default: ``os.environ``)."""
+    env = dict(os.environ if environ is None else environ)
+    mode = env.get("SHOPLENS_ENV", "development").strip().lower()
+    home = Path(env.get("SHOPLENS_HOME") or "var").expanduser().resolve()
+    production = mode == "production"
+
+    secret = env.get("SECRET_KEY")
+    if production:
+        if not secret:
+            raise ConfigurationError("SECRET_KEY must be set when SHOPLENS_ENV=production")
+        if len(secret) < 32:
+            raise ConfigurationError("SECRET_KEY must be at least 32 characters in production")
+        for name in ("DATABASE_URL", "WAREHOUSE_URL"):
+            if not env.get(name):
+                raise ConfigurationError(f"{name} must be set when SHOPLENS_ENV=production")
+    else:
+        home.mkdir(parents=True, exist_ok=True)
+        secret = secret or _embedded_secret(home)
+
+    tls = env.get("SMTP_TLS", "starttls").strip().lower()
+    if tls not in ("starttls", "ssl", "none"):
+        raise ConfigurationError("SMTP_TLS must be one of starttls, ssl, none")
+    default_port = {"starttls": 587, "ssl": 465, "none": 25}[tls]
+    return Settings(
+        env=mode,
+        home=home,
+        database_url=env.get("DATABASE_URL") or f"sqlite:///{home / 'shoplens.db'}",
+        warehouse_url=env.get("WAREHOUSE_URL") or f"duckdb:///{home / 'warehouse'}",
+        redis_url=env.get("REDIS_URL") or None,
+        secret_key=secret,
+        smtp_host=env.get("SMTP_HOST") or None,
+        smtp_port=_int(env, "SMTP_PORT", default_port),
+        smtp_user=env.get("SMTP_USER") or None,
+        smtp_password=env.get("SMTP_PASSWORD") or None,
+        smtp_tls=tls,
+        smtp_timeout=float(env.get("SMTP_TIMEOUT") or 20),
+        mail_from=env.get("MAIL_FROM") or "shoplens@localhost",
+        mail_attach_limit_mb=float(env.get("MAIL_ATTACH_LIMIT_MB") or 10),
+        public_url=(env.get("PUBLIC_URL") or "http://127.0.0.1:8050").rstrip("/"),
+        session_minutes=_int(env, "SESSION_MINUTES", 480),
+        currency=env.get("CURRENCY") or "£",
+    )
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    value = env.get(name)
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, not {value!r}") from None
+
+
+def _embedded_secret(home: Path) -> str:
+    """The embedded setup creates its own secret once and keeps it (readable by us only)."""
+    path = home / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    secret = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process (web/worker) made it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret)
+    return secret

@@ -1,0 +1,22 @@
+"""Per-process handles the web layer shares: settings, app-database sessions, warehouse."""
+from __future__ import annotations
+
+from flask import Flask, current_app
+
+from analytics.warehouse import Warehouse
+from core import db
+from core.settings import Settings
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    db.migrate(settings.database_url)
+    app.extensions["shoplens.warehouse"] = Warehouse(settings.warehouse_url)
+    app.extensions["shoplens.sessions"] = db.session_factory(settings.database_url)
+
+
+def settings() -> Settings:
+    return current_app.extensions["shoplens.settings"]
+
+
+def warehouse() -> Warehouse:
+    return current_app.extensions["shoplens.warehouse"]
