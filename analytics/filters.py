@@ -1,0 +1,291 @@
+"""Filters and data scopes: frozen, hashable values that become SQL conditions.
+
+``Filters`` is what a user chose (dashboard URL, API query string, report schedule);
+``Scope`` is what the user may see (set by an admin). Every query ANDs both, so a filter can
+only narrow a scope, never widen it.
+
+URL form (the dashboard, the API and schedules share it)::
+
+    start=2011-01-01&end=2011-03-31&country=FR&country=EIRE&category=Toys
+    &channel=web&payment=card&device=mobile&source=email&min_price=1&max_price=50
+    &segment=Champions
+
+A country is given by its ISO 3166 alpha-2 code (``FR``) or by its name as the data writes
+it (``France``, ``EIRE``); both match.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields, replace
+from urllib.parse import parse_qs, urlencode
+
+import sqlalchemy as sa
+
+from analytics import schema
+
+
+class FilterError(ValueError):
+    """A filter value is malformed; the message names the parameter and the problem."""
+
+
+#: URL parameter ↔ Filters field ↔ fact column, for the multi-valued dimension filters.
+DIMENSIONS: dict[str, tuple[str, str]] = {
+    "country": ("countries", "country"),
+    "category": ("categories", "category"),
+    "channel": ("channels", "channel"),
+    "payment": ("payment_methods", "payment_method"),
+    "device": ("devices", "device"),
+    "source": ("traffic_sources", "traffic_source"),
+}
+_ISO2 = re.compile(r"^[A-Z]{2}$")
+MAX_VALUES = 200          # per dimension: a URL cannot make a query arbitrarily large
+MAX_VALUE_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What to look at. Empty tuples and None mean "no restriction"."""
+    start: dt.date | None = None
+    end: dt.date | None = None
+    countries: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    payment_methods: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()
+    traffic_sources: tuple[str, ...] = ()
+    min_price: float | None = None
+    max_price: float | None = None
+    segment: str | None = None
+
+    def __post_init__(self) -> None:
+        for field in ("countries", "categories", "channels", "payment_methods", "devices",
+                      "traffic_sources"):
+            value = getattr(self, field)
+            if isinstance(value, str):
+                value = (value,)
+            object.__setattr__(self, field, _canonical(field, value))
+        if self.start and self.end and self.start > self.end:
+            raise FilterError(f"start ({self.start}) is after end ({self.end})")
+        if (self.min_price is not None and self.max_price is not None
+                and self.min_price > self.max_price):
+            raise FilterError(f"min_price ({self.min_price}) is above max_price "
+                              f"({self.max_price})")
+        if self.segment is not None and not self.segment.strip():
+            object.__setattr__(self, "segment", None)
+
+    # ------------------------------------------------------------- periods
+    @property
+    def days(self) -> int | None:
+        if self.start is None or self.end is None:
+            return None
+        return (self.end - self.start).days + 1
+
+    def previous_period(self) -> "Filters":
+        """Same filters, the same number of days, ending the day before ``start``."""
+        if self.start is None or self.end is None:
+            raise FilterError("the previous period needs both start and end")
+        end = self.start - dt.timedelta(days=1)
+        return replace(self, start=end - dt.timedelta(days=self.days - 1), end=end)
+
+    def year_earlier(self) -> "Filters":
+        """Same filters over the same calendar days one year earlier (29 Feb → 28 Feb)."""
+        if self.start is None or self.end is None:
+            raise FilterError("the year-earlier period needs both start and end")
+        return replace(self, start=_minus_year(self.start), end=_minus_year(self.end))
+
+    def with_period(self, start: dt.date | None, end: dt.date | None) -> "Filters":
+        return replace(self, start=start, end=end)
+
+    def without_dates(self) -> "Filters":
+        return replace(self, start=None, end=None)
+
+    def is_empty(self) -> bool:
+        return self == Filters()
+
+    # ------------------------------------------------------------- URL
+    def to_params(self) -> list[tuple[str, str]]:
+        """Query parameters in a stable order (the same filters give the same URL)."""
+        params: list[tuple[str, str]] = []
+        if self.start:
+            params.append(("start", self.start.isoformat()))
+        if self.end:
+            params.append(("end", self.end.isoformat()))
+        for name, (field, _column) in DIMENSIONS.items():
+            params.extend((name, value) for value in getattr(self, field))
+        if self.min_price is not None:
+            params.append(("min_price", _number_text(self.min_price)))
+        if self.max_price is not None:
+            params.append(("max_price", _number_text(self.max_price)))
+        if self.segment:
+            params.append(("segment", self.segment))
+        return params
+
+    def to_query(self) -> str:
+        return urlencode(self.to_params())
+
+    def to_dict(self) -> dict:
+        """JSON-friendly form (jobs, schedules); ``from_query`` reads it back."""
+        out: dict = {}
+        for name, value in self.to_params():
+            if name in DIMENSIONS:
+                out.setdefault(name, []).append(value)
+            else:
+                out[name] = value
+        return out
+
+    @classmethod
+    def from_query(cls, query: str | Mapping | None) -> "Filters":
+        """Parse a query string, a ``parse_qs``-style dict, a Werkzeug MultiDict or the
+        dict of ``to_dict``. Unknown parameters are ignored (pages add their own);
+        malformed values raise FilterError naming the parameter."""
+        values = _multi(query)
+        kwargs: dict = {}
+        for name in ("start", "end"):
+            if values.get(name):
+                kwargs[name] = parse_date(values[name][-1], name)
+        for name, (field, _column) in DIMENSIONS.items():
+            if values.get(name):
+                kwargs[field] = tuple(values[name])
+        for name in ("min_price", "max_price"):
+            if values.get(name) and values[name][-1] != "":
+                kwargs[name] = _parse_number(values[name][-1], name)
+        if values.get("segment"):
+            kwargs["segment"] = values["segment"][-1]
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The data a user may see: ``countries`` is a set of ISO alpha-2 codes, or None for
+    all data. An empty set means nothing at all."""
+    countries: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.countries is not None:
+            codes = frozenset(str(c).strip().upper() for c in self.countries)
+            bad = sorted(c for c in codes if not _ISO2.match(c))
+            if bad:
+                raise FilterError(f"a data scope lists ISO 3166 alpha-2 codes, not {bad}")
+            object.__setattr__(self, "countries", codes)
+
+    @classmethod
+    def of(cls, countries: Iterable[str] | None) -> "Scope":
+        return cls(None if countries is None else frozenset(countries))
+
+    @property
+    def is_all(self) -> bool:
+        return self.countries is None
+
+    def key(self) -> str:
+        return "*" if self.countries is None else ",".join(sorted(self.countries))
+
+    def __str__(self) -> str:
+        if self.countries is None:
+            return "all data"
+        return ", ".join(sorted(self.countries)) or "no data"
+
+
+ALL_DATA = Scope()
+
+
+def line_conditions(filters: Filters, scope: Scope, table: sa.Table = schema.fact_lines,
+                    *, dates: bool = True) -> list[sa.ColumnElement[bool]]:
+    """SQL conditions on a table with the fact columns (fact_lines or a rollup).
+
+    The scope is always included. The segment filter is not (it needs the RFM query:
+    see ``analytics.customers``); callers that honour segments add it themselves.
+    ``dates=False`` leaves out the date range (cohorts look at the whole history).
+    """
+    conditions: list[sa.ColumnElement[bool]] = []
+    columns = table.c
+    if scope.countries is not None:
+        conditions.append(columns.country_code.in_(sorted(scope.countries))
+                          if scope.countries else sa.false())
+    if dates and filters.start is not None:
+        conditions.append(columns.invoice_date >= filters.start)
+    if dates and filters.end is not None:
+        conditions.append(columns.invoice_date <= filters.end)
+    if filters.countries:
+        codes = [v for v in filters.countries if _ISO2.match(v)]
+        names = list(filters.countries)
+        country_match = columns.country.in_(names)
+        if codes:
+            country_match = sa.or_(columns.country_code.in_(codes), country_match)
+        conditions.append(country_match)
+    for _name, (field, column) in DIMENSIONS.items():
+        if column == "country":
+            continue
+        values = getattr(filters, field)
+        if values and column in columns:
+            conditions.append(columns[column].in_(list(values)))
+        elif values:  # the table lacks the dimension: nothing can match
+            conditions.append(sa.false())
+    if filters.min_price is not None and "unit_price" in columns:
+        conditions.append(columns.unit_price >= filters.min_price)
+    if filters.max_price is not None and "unit_price" in columns:
+        conditions.append(columns.unit_price <= filters.max_price)
+    return conditions
+
+
+def parse_date(text: str, name: str = "date") -> dt.date:
+    try:
+        return dt.date.fromisoformat(str(text).strip())
+    except ValueError:
+        raise FilterError(f"{name} must be a date written YYYY-MM-DD, not {text!r}") from None
+
+
+def _parse_number(text: str, name: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise FilterError(f"{name} must be a number, not {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise FilterError(f"{name} must be a finite number, not {text!r}")
+    return value
+
+
+def _number_text(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _canonical(field: str, values: Iterable[str]) -> tuple[str, ...]:
+    cleaned = set()
+    for value in values:
+        text = str(value).strip()
+        if not text:
+            continue
+        if len(text) > MAX_VALUE_LENGTH:
+            raise FilterError(f"a {field} value is longer than {MAX_VALUE_LENGTH} characters")
+        if field == "countries" and len(text) == 2 and text.isalpha():
+            text = text.upper()
+        cleaned.add(text)
+    if len(cleaned) > MAX_VALUES:
+        raise FilterError(f"at most {MAX_VALUES} {field} at once")
+    return tuple(sorted(cleaned))
+
+
+def _multi(query: str | Mapping | None) -> dict[str, list[str]]:
+    if query is None:
+        return {}
+    if isinstance(query, str):
+        return parse_qs(query.lstrip("?"), keep_blank_values=False)
+    if hasattr(query, "getlist"):  # Werkzeug MultiDict
+        return {key: query.getlist(key) for key in query.keys()}
+    out: dict[str, list[str]] = {}
+    for key, value in query.items():
+        if value is None:
+            continue
+        out[key] = [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+    return out
+
+
+def _minus_year(day: dt.date) -> dt.date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 1, day=28)
+
+
+FILTER_FIELDS = tuple(f.name for f in fields(Filters))
