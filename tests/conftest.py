@@ -93,7 +93,8 @@ def postgres_warehouse(postgres_database) -> Warehouse:
 @pytest.fixture(params=["duckdb", "postgresql"])
 def warehouse(request) -> Warehouse:
     """The same test on the embedded DuckDB warehouse and on PostgreSQL."""
-    return request.getfixturevalue(f"{request.param}_warehouse")
+    fixture = {"duckdb": "duckdb_warehouse", "postgresql": "postgres_warehouse"}[request.param]
+    return request.getfixturevalue(fixture)
 
 
 @pytest.fixture
