@@ -391,7 +391,10 @@ def _create_tables(target, dialect: str) -> None:
         from sqlalchemy.schema import CreateTable
         for table in schema.metadata.sorted_tables:
             ddl = str(CreateTable(table).compile(dialect=postgresql.dialect()))
-            target.execute(ddl.replace("DOUBLE PRECISION", "DOUBLE"))
+            # PostgreSQL's FLOAT is 8 bytes, DuckDB's is 4: spell out DOUBLE so money
+            # keeps float64 precision on both engines
+            ddl = re.sub(r"\bFLOAT\b", "DOUBLE", ddl.replace("DOUBLE PRECISION", "DOUBLE"))
+            target.execute(ddl)
     else:
         schema.metadata.create_all(target)
 
