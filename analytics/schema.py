@@ -123,3 +123,47 @@ version_info = sa.Table(
     sa.Column("has_sessions", sa.Boolean, nullable=False),
     sa.Column("quality_json", sa.Text),       # the data-quality report of the load, as JSON
 )
+
+# --------------------------------------------------------------------------- rollups
+# Built by ``analytics.rollups`` inside each data version from the counted lines (sale or
+# return lines; lines with unit_price ≤ 0 never enter a rollup). Values keep their sign:
+# ``return_value`` is Σ line value of return lines (≤ 0), ``cost_value`` Σ quantity × unit
+# cost over sale and return lines (NULL when none of them has a cost).
+_DIMENSION_COLUMNS = ("country", "country_code", "city", "category", "channel",
+                      "payment_method", "device", "traffic_source")
+
+
+def _rollup_measures() -> list[sa.Column]:
+    return [
+        sa.Column("sale_value", sa.Float, nullable=False),
+        sa.Column("return_value", sa.Float, nullable=False),
+        sa.Column("sale_units", sa.Float, nullable=False),
+        sa.Column("cost_value", sa.Float),
+        sa.Column("cost_lines", sa.BigInteger, nullable=False),
+        sa.Column("sale_lines", sa.BigInteger, nullable=False),
+        sa.Column("return_lines", sa.BigInteger, nullable=False),
+    ]
+
+
+#: One row per (timestamp, invoice, customer, dimension values): exact distinct counts of
+#: orders and customers under any dimension filter, and per-customer sums, without the facts.
+#: ``invoice_key``/``customer_key`` are dense integer ids of invoice_id/customer_id
+#: (integers make COUNT(DISTINCT) fast); ``customer_key`` is NULL when the customer is.
+rollup_invoice = sa.Table(
+    "rollup_invoice", metadata,
+    sa.Column("invoice_ts", sa.DateTime, nullable=False),
+    sa.Column("invoice_date", sa.Date, nullable=False),
+    sa.Column("invoice_key", sa.BigInteger, nullable=False),
+    sa.Column("customer_key", sa.BigInteger),
+    sa.Column("customer_id", sa.String),
+    *[sa.Column(name, sa.String) for name in _DIMENSION_COLUMNS],
+    *_rollup_measures(),
+)
+
+#: One row per (day, dimension values): the sum-type measures of the aggregate panels.
+rollup_daily = sa.Table(
+    "rollup_daily", metadata,
+    sa.Column("invoice_date", sa.Date, nullable=False),
+    *[sa.Column(name, sa.String) for name in _DIMENSION_COLUMNS],
+    *_rollup_measures(),
+)

@@ -1,0 +1,279 @@
+"""The KPI summary of a period against its previous period (METRICS.md, "KPIs").
+
+One SQL round trip: one SELECT joins four one-row subqueries (sums, distinct counts,
+per-customer rates, sessions), each computing the current and the previous period in the
+same scan with ``FILTER (WHERE …)``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+import sqlalchemy as sa
+
+from analytics import measures, period, schema
+from analytics.filters import Filters, Scope
+
+#: KPI names of the API, in display order.
+KPI_NAMES = ("gross_revenue", "returns", "revenue", "orders", "aov", "units", "customers",
+             "profit", "margin", "conversion_rate", "churn_rate", "ltv", "repeat_rate")
+
+NO_SALES = "no sales in this period"
+NO_ORDERS = "no orders in this period"
+NO_CUSTOMERS = "no identified customers in this period"
+NO_COST = "no cost data"
+NO_COST_PERIOD = "no cost data for this period"
+NO_REVENUE = "no revenue in this period"
+NO_SESSIONS = "no sessions data"
+NO_SESSIONS_PERIOD = "no sessions data for this period"
+NO_PREVIOUS_CUSTOMERS = "no identified customers in the previous period"
+
+#: Filters the sessions table cannot follow (it has no such column).
+_SESSIONLESS_FILTERS = {"categories": "category", "payment_methods": "payment method",
+                        "min_price": "price", "max_price": "price", "segment": "segment"}
+_SESSION_DIMENSIONS = {"channels": "channel", "devices": "device",
+                       "traffic_sources": "traffic_source"}
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One KPI for the period and its previous period. ``reason`` says why a value is
+    empty (None): the current value's reason, else "previous period: …"."""
+    current: float | int | None
+    previous: float | int | None
+    reason: str | None = None
+
+    @property
+    def abs_change(self) -> float | None:
+        if self.current is None or self.previous is None:
+            return None
+        return self.current - self.previous
+
+    @property
+    def rel_change(self) -> float | None:
+        """(current − previous) ÷ |previous|; None when previous is 0 or empty."""
+        if self.current is None or self.previous is None or self.previous == 0:
+            return None
+        return (self.current - self.previous) / abs(self.previous)
+
+    def to_dict(self) -> dict:
+        return {"current": self.current, "previous": self.previous,
+                "abs_change": self.abs_change, "rel_change": self.rel_change,
+                "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class KpiSummary:
+    """Every KPI of METRICS.md by API name, for ``start…end`` and the previous period."""
+    start: dt.date
+    end: dt.date
+    previous_start: dt.date
+    previous_end: dt.date
+    kpis: dict[str, Kpi] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Kpi:
+        return self.kpis[name]
+
+    def to_dict(self) -> dict:
+        """The API shape: ``{"period": {...}, "previous_period": {...}, "kpis": {name:
+        {"current", "previous", "abs_change", "rel_change", "reason"}}}``."""
+        return {
+            "period": {"start": self.start.isoformat(), "end": self.end.isoformat()},
+            "previous_period": {"start": self.previous_start.isoformat(),
+                                "end": self.previous_end.isoformat()},
+            "kpis": {name: self.kpis[name].to_dict() for name in KPI_NAMES},
+        }
+
+
+def kpi_summary(warehouse, filters: Filters, scope: Scope) -> KpiSummary:
+    """KPIs for the resolved period of ``filters`` and for the previous period."""
+    filters = period.resolve(warehouse, filters)
+    previous = filters.previous_period()
+    before_previous = previous.previous_period()
+    info = warehouse.version_info()
+    source = measures.source_for(warehouse, filters, scope)
+    periods = {"": filters, "_prev": previous}
+
+    sums_table, counts_table = source.sums, source.counts
+    sums = sa.select(*[column for suffix, f in periods.items() for column in
+                       measures.sum_columns(sums_table, measures.period_condition(
+                           sums_table, f.start, f.end), suffix)]).where(
+        *source.where(sums_table, filters.with_period(previous.start, filters.end), scope)
+    ).subquery("sums")
+    counts = sa.select(*[column for suffix, f in periods.items() for column in
+                         measures.count_columns(source, counts_table, measures.period_condition(
+                             counts_table, f.start, f.end), suffix)]).where(
+        *source.where(counts_table, filters.with_period(previous.start, filters.end), scope)
+    ).subquery("counts")
+    customers = _customer_rates(source, filters, previous, before_previous, scope)
+    parts = [sums, counts, customers]
+    session_reason = _sessions_reason(info, filters, scope)
+    if session_reason is None:
+        parts.append(_sessions(filters, previous, scope))
+    query = sa.select(*[column for part in parts for column in part.c])
+    query = query.select_from(parts[0])
+    for part in parts[1:]:
+        query = query.join(part, sa.true())
+    with warehouse.connect(info.version) as conn:
+        row = pd.DataFrame([conn.execute(query).mappings().one()])
+
+    values = {}
+    for suffix in periods:
+        raw = measures.finish(pd.DataFrame([{
+            name: row.iloc[0][name + suffix]
+            for name in (*measures.SUM_NAMES, *measures.COUNT_NAMES)}]))
+        values[suffix] = _period_kpis(raw.iloc[0], row.iloc[0], suffix, info, session_reason)
+    kpis = {}
+    for name in KPI_NAMES:
+        current, current_reason = values[""][name]
+        prior, prior_reason = values["_prev"][name]
+        reason = current_reason if current is None else (
+            f"previous period: {prior_reason}" if prior is None else None)
+        kpis[name] = Kpi(current, prior, reason)
+    return KpiSummary(filters.start, filters.end, previous.start, previous.end, kpis)
+
+
+def _period_kpis(raw: pd.Series, row: pd.Series, suffix: str, info,
+                 session_reason: str | None) -> dict[str, tuple]:
+    """(value, reason) for every KPI of one period."""
+    out: dict[str, tuple] = {}
+    has_lines = raw["sale_lines"] + raw["return_lines"] > 0
+    if not has_lines:
+        return {name: (None, NO_SALES) for name in KPI_NAMES}
+    orders, customers = int(raw["orders"]), int(raw["customers"])
+    out["gross_revenue"] = (float(raw["gross_revenue"]), None)
+    out["returns"] = (float(raw["returns"]), None)
+    out["revenue"] = (float(raw["revenue"]), None)
+    out["orders"] = (orders, None)
+    out["units"] = (float(raw["units"]), None)
+    out["customers"] = (customers, None)
+    out["aov"] = (float(raw["gross_revenue"]) / orders, None) if orders else (None, NO_ORDERS)
+    if not info.has_cost:
+        out["profit"] = out["margin"] = (None, NO_COST)
+    elif raw["cost_lines"] == 0:
+        out["profit"] = out["margin"] = (None, NO_COST_PERIOD)
+    else:
+        out["profit"] = (float(raw["profit"]), None)
+        out["margin"] = ((None, NO_REVENUE) if raw["revenue"] == 0
+                         else (float(raw["profit"]) / float(raw["revenue"]), None))
+    if session_reason is not None:
+        out["conversion_rate"] = (None, session_reason)
+    else:
+        sessions = _number(row[f"sessions{suffix}"])
+        out["conversion_rate"] = ((orders / sessions, None) if sessions
+                                  else (None, NO_SESSIONS_PERIOD))
+    churn_base = int(_number(row[f"churn_base{suffix}"]) or 0)
+    out["churn_rate"] = ((_number(row[f"churned{suffix}"]) / churn_base, None) if churn_base
+                         else (None, NO_PREVIOUS_CUSTOMERS))
+    if customers:
+        out["ltv"] = (_number(row[f"ltv{suffix}"]), None)
+        out["repeat_rate"] = (_number(row[f"repeaters{suffix}"]) / customers, None)
+    else:
+        out["ltv"] = out["repeat_rate"] = (None, NO_CUSTOMERS)
+    return out
+
+
+def _number(value) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def _customer_rates(source: measures.Source, filters: Filters, previous: Filters,
+                    before_previous: Filters, scope: Scope) -> sa.Subquery:
+    """One row: churn, repeat and LTV inputs for the period and the previous period.
+
+    Per identified customer over their lines up to ``end`` (same filters, any earlier
+    date): first sale time, whether they bought in each of the three periods, their orders
+    in the two latest periods, and their net revenue from the first sale up to each end.
+    """
+    table = source.counts
+    customer = source.customer(table)
+    invoice_date = table.c.invoice_date
+    sale = source.is_sale(table)
+    rows = sa.select(
+        customer.label("customer"), table.c.invoice_ts, invoice_date,
+        source.invoice(table).label("invoice"), sale.label("is_sale"),
+        source.net_value(table).label("net_value"),
+        sa.func.min(table.c.invoice_ts).filter(sale).over(partition_by=customer)
+        .label("first_sale_ts"),
+    ).where(*source.where(table, filters.with_period(None, filters.end), scope),
+            customer.is_not(None)).subquery("customer_lines")
+
+    def bought(f: Filters) -> sa.ColumnElement:
+        return sa.func.count().filter(rows.c.is_sale, rows.c.invoice_date >= f.start,
+                                      rows.c.invoice_date <= f.end) > 0
+
+    def orders(f: Filters) -> sa.ColumnElement:
+        return sa.func.count(sa.distinct(rows.c.invoice)).filter(
+            rows.c.is_sale, rows.c.invoice_date >= f.start, rows.c.invoice_date <= f.end)
+
+    since_first = rows.c.invoice_ts >= rows.c.first_sale_ts
+    per_customer = sa.select(
+        bought(filters).label("in_current"),
+        bought(previous).label("in_previous"),
+        bought(before_previous).label("in_before"),
+        orders(filters).label("orders_current"),
+        orders(previous).label("orders_previous"),
+        sa.func.sum(rows.c.net_value).filter(since_first).label("ltv_current"),
+        sa.func.sum(rows.c.net_value).filter(since_first, rows.c.invoice_date <= previous.end)
+        .label("ltv_previous"),
+    ).where(rows.c.first_sale_ts.is_not(None)).group_by(rows.c.customer).subquery("per_customer")
+    c = per_customer.c
+    return sa.select(
+        sa.func.count().filter(c.in_previous).label("churn_base"),
+        sa.func.count().filter(c.in_previous, sa.not_(c.in_current)).label("churned"),
+        sa.func.count().filter(c.in_before).label("churn_base_prev"),
+        sa.func.count().filter(c.in_before, sa.not_(c.in_previous)).label("churned_prev"),
+        sa.func.count().filter(c.in_current, c.orders_current >= 2).label("repeaters"),
+        sa.func.count().filter(c.in_previous, c.orders_previous >= 2).label("repeaters_prev"),
+        sa.func.avg(sa.func.coalesce(c.ltv_current, 0.0)).filter(c.in_current).label("ltv"),
+        sa.func.avg(sa.func.coalesce(c.ltv_previous, 0.0)).filter(c.in_previous)
+        .label("ltv_prev"),
+    ).subquery("customer_rates")
+
+
+def _sessions_reason(info, filters: Filters, scope: Scope) -> str | None:
+    """Why conversion cannot be computed before looking at the sessions, or None."""
+    if not info.has_sessions:
+        return NO_SESSIONS
+    for field_name, label in _SESSIONLESS_FILTERS.items():
+        value = getattr(filters, field_name)
+        if value not in (None, ()):
+            return f"sessions are not broken down by {label}"
+    return None
+
+
+def _sessions(filters: Filters, previous: Filters, scope: Scope) -> sa.Subquery:
+    """One row: sessions of the period and of the previous period, under the filters the
+    sessions table can follow (country, channel, device, traffic source, scope).
+
+    The rows of the sessions table are taken as disjoint slices; a filtered dimension that
+    the table does not break down (all NULL) gives no sessions, so no conversion rate.
+    """
+    table = schema.daily_sessions
+    conditions = [table.c.session_date >= previous.start, table.c.session_date <= filters.end]
+    if scope.countries is not None:
+        conditions.append(table.c.country_code.in_(sorted(scope.countries))
+                          if scope.countries else sa.false())
+    if filters.countries:
+        facts = schema.fact_lines
+        named_codes = sa.select(facts.c.country_code).where(
+            facts.c.country.in_(list(filters.countries))).distinct().scalar_subquery()
+        conditions.append(sa.or_(table.c.country_code.in_(list(filters.countries)),
+                                 table.c.country_code.in_(named_codes)))
+    for field_name, column in _SESSION_DIMENSIONS.items():
+        values = getattr(filters, field_name)
+        if values:
+            conditions.append(table.c[column].in_(list(values)))
+
+    def in_period(f: Filters) -> sa.ColumnElement[bool]:
+        return sa.and_(table.c.session_date >= f.start, table.c.session_date <= f.end)
+
+    return sa.select(
+        sa.func.sum(table.c.sessions).filter(in_period(filters)).label("sessions"),
+        sa.func.sum(table.c.sessions).filter(in_period(previous)).label("sessions_prev"),
+    ).where(*conditions).subquery("sessions")

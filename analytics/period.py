@@ -1,0 +1,58 @@
+"""The period a view shows: missing dates are filled from the data, not from today's clock.
+
+The default view is the last 30 days of the DATA (a demo or an old export still shows
+numbers), so ``resolve`` must run before any cache key is made.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+from analytics.filters import Filters
+
+DEFAULT_DAYS = 30
+
+_ranges: dict[tuple[str, int], tuple[dt.date | None, dt.date | None]] = {}
+_ranges_lock = threading.Lock()
+
+
+def data_range(warehouse) -> tuple[dt.date | None, dt.date | None]:
+    """(first day, last day) of the current data version's lines; (None, None) when the
+    version holds no lines. Read from the version's own description, remembered per
+    version (a version never changes)."""
+    version = warehouse.require_version()
+    key = (warehouse.url, version)
+    cached = _ranges.get(key)
+    if cached is not None:
+        return cached
+    info = warehouse.version_info(version)
+    found = (info.min_ts.date() if info.min_ts is not None else None,
+             info.max_ts.date() if info.max_ts is not None else None)
+    with _ranges_lock:
+        _ranges[key] = found
+    return found
+
+
+def resolve(warehouse, filters: Filters) -> Filters:
+    """``filters`` with both dates set: a missing end becomes the data's last day (today
+    when there is no data), a missing start becomes end − 29 days (30 days in all)."""
+    if filters.start is not None and filters.end is not None:
+        return filters
+    end = filters.end
+    if end is None:
+        _first, last = data_range(warehouse)
+        end = last if last is not None else dt.date.today()
+        if filters.start is not None and filters.start > end:
+            end = filters.start  # an explicit start after the data: an empty period
+    start = filters.start if filters.start is not None else end - dt.timedelta(
+        days=DEFAULT_DAYS - 1)
+    return filters.with_period(start, end)
+
+
+def history(warehouse, filters: Filters) -> Filters:
+    """``filters`` over the whole data range (the overview's trend), or over the resolved
+    period when the version holds no lines."""
+    first, last = data_range(warehouse)
+    if first is None:
+        return resolve(warehouse, filters)
+    return filters.with_period(first, last)
