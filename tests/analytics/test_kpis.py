@@ -1,0 +1,179 @@
+"""KPI definitions of METRICS.md on a hand-made store, worked out by hand, on both engines.
+
+Periods: current 2011-01-11…20, previous 2011-01-01…10, before that 2010-12-22…31.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from analytics import rollups
+from analytics.filters import ALL_DATA, Filters, Scope
+from analytics.kpis import KPI_NAMES, kpi_summary
+from tests.analytics.conftest import publish_lines
+
+PERIOD = Filters(start=dt.date(2011, 1, 11), end=dt.date(2011, 1, 20))
+FRANCE = {"country": "France", "country_code": "FR"}
+
+LINES = [
+    # before the previous period
+    {"invoice_id": "I0", "invoice_ts": "2010-12-25 09:00", "customer_id": "A",
+     "quantity": 1, "unit_price": 10, "unit_cost": 4},
+    # previous period
+    {"invoice_id": "I1", "invoice_ts": "2011-01-02 09:00", "customer_id": "A",
+     "quantity": 2, "unit_price": 5, "unit_cost": 2},
+    {"invoice_id": "I2", "invoice_ts": "2011-01-03 09:00", "customer_id": "B",
+     "quantity": 1, "unit_price": 20, "unit_cost": 8},
+    {"invoice_id": "I2", "invoice_ts": "2011-01-03 09:00", "customer_id": "B",
+     "product_id": "FREE", "quantity": 1, "unit_price": 0},          # price ≤ 0: ignored
+    {"invoice_id": "I3", "invoice_ts": "2011-01-04 09:00", "customer_id": None,
+     "quantity": 3, "unit_price": 2, "unit_cost": 1},                 # no customer
+    # current period
+    {"invoice_id": "I4", "invoice_ts": "2011-01-12 09:00", "customer_id": "A",
+     "quantity": 1, "unit_price": 30, "unit_cost": 10, "category": "Toys"},
+    {"invoice_id": "I5", "invoice_ts": "2011-01-15 09:00", "customer_id": "A",
+     "quantity": 2, "unit_price": 10, "unit_cost": 5},
+    {"invoice_id": "C6", "invoice_ts": "2011-01-16 09:00", "customer_id": "B",
+     "quantity": -1, "unit_price": 20, "unit_cost": 8},               # cancellation
+    {"invoice_id": "I7", "invoice_ts": "2011-01-18 09:00", "customer_id": "C",
+     "quantity": 4, "unit_price": 5, "unit_cost": 2, **FRANCE},
+    {"invoice_id": "I7", "invoice_ts": "2011-01-18 09:00", "customer_id": "C",
+     "quantity": -1, "unit_price": 5, "unit_cost": 2, **FRANCE},     # return line, same invoice
+    {"invoice_id": "I8", "invoice_ts": "2011-01-19 09:00", "customer_id": "D",
+     "quantity": 1, "unit_price": -3},                                # "bad debt": ignored
+    # after the period: never counted, not even in LTV
+    {"invoice_id": "I9", "invoice_ts": "2011-01-25 09:00", "customer_id": "A",
+     "quantity": 1, "unit_price": 100, "unit_cost": 1},
+]
+SESSIONS = [
+    {"session_date": "2011-01-05", "sessions": 40},
+    {"session_date": "2011-01-12", "sessions": 50},
+    {"session_date": "2011-01-15", "sessions": 50},
+]
+
+# worked out by hand from LINES
+CURRENT = {
+    "gross_revenue": 30 + 20 + 20,                   # I4, I5, I7 sale line
+    "returns": 20 + 5,                               # C6, I7 return line
+    "revenue": 70 - 25,
+    "orders": 3,                                     # I4, I5, I7 (C6 cancels, I8 ignored)
+    "aov": 70 / 3,
+    "units": 1 + 2 + 4,
+    "customers": 2,                                  # A, C
+    "profit": 45 - (10 + 10 - 8 + 8 - 2),            # revenue − Σ quantity × unit cost
+    "margin": 27 / 45,
+    "conversion_rate": 3 / 100,
+    "churn_rate": 1 / 2,                             # of A, B (previous) only B stopped
+    "ltv": ((10 + 10 + 30 + 20) + (20 - 5)) / 2,     # A since 2010-12-25, C since I7
+    "repeat_rate": 1 / 2,                            # A has 2 orders, C has 1
+}
+PREVIOUS = {
+    "gross_revenue": 10 + 20 + 6, "returns": 0, "revenue": 36, "orders": 3, "aov": 12,
+    "units": 6, "customers": 2,                      # A, B: I3 has no customer
+    "profit": 36 - (4 + 8 + 3), "margin": 21 / 36,
+    "conversion_rate": 3 / 40,
+    "churn_rate": 0.0,                               # A (before) bought again
+    "ltv": ((10 + 10) + 20) / 2,
+    "repeat_rate": 0.0,
+}
+
+
+def values(summary, which: str) -> dict:
+    return {name: getattr(summary[name], which) for name in KPI_NAMES}
+
+
+@pytest.fixture
+def store(warehouse):
+    publish_lines(warehouse, LINES, SESSIONS)
+    return warehouse
+
+
+def test_every_kpi_for_period_and_previous_period(store):
+    summary = kpi_summary(store, PERIOD, ALL_DATA)
+    assert values(summary, "current") == pytest.approx(CURRENT)
+    assert values(summary, "previous") == pytest.approx(PREVIOUS)
+    assert (summary.previous_start, summary.previous_end) == (dt.date(2011, 1, 1),
+                                                               dt.date(2011, 1, 10))
+    assert summary["revenue"].abs_change == pytest.approx(9)
+    assert summary["revenue"].rel_change == pytest.approx(9 / 36)
+    assert summary["returns"].rel_change is None           # previous is 0
+    assert isinstance(summary["orders"].current, int)
+    api = summary.to_dict()
+    assert api["period"] == {"start": "2011-01-11", "end": "2011-01-20"}
+    assert api["previous_period"] == {"start": "2011-01-01", "end": "2011-01-10"}
+    assert set(api["kpis"]) == set(KPI_NAMES)
+    assert api["kpis"]["orders"] == {"current": 3, "previous": 3, "abs_change": 0,
+                                     "rel_change": 0.0, "reason": None}
+
+    # rollups and facts give the same answers
+    with rollups.facts_only():
+        from_facts = kpi_summary(store, PERIOD, ALL_DATA)
+    assert values(from_facts, "current") == pytest.approx(values(summary, "current"))
+    assert values(from_facts, "previous") == pytest.approx(values(summary, "previous"))
+
+
+def test_filters_and_scope(store):
+    toys = kpi_summary(store, Filters(start=PERIOD.start, end=PERIOD.end, categories=("Toys",)),
+                       ALL_DATA)
+    assert (toys["gross_revenue"].current, toys["orders"].current,
+            toys["customers"].current) == (30, 1, 1)
+    assert toys["gross_revenue"].previous is None
+    assert toys["gross_revenue"].reason == "previous period: no sales in this period"
+    assert toys["conversion_rate"].reason == "sessions are not broken down by category"
+
+    great_britain = kpi_summary(store, PERIOD, Scope.of(["GB"]))
+    assert great_britain["gross_revenue"].current == pytest.approx(50)     # I7 is French
+    assert great_britain["returns"].current == pytest.approx(20)
+    assert great_britain["customers"].current == 1
+    # the sessions table has no country: a scoped user gets no conversion rate
+    assert great_britain["conversion_rate"].current is None
+
+    # a filter cannot widen the scope
+    widened = kpi_summary(store, Filters(start=PERIOD.start, end=PERIOD.end,
+                                         countries=("FR",)), Scope.of(["GB"]))
+    assert widened["revenue"].current is None
+    assert widened["revenue"].reason == "no sales in this period"
+    france = kpi_summary(store, Filters(start=PERIOD.start, end=PERIOD.end,
+                                        countries=("France",)), ALL_DATA)
+    assert france["revenue"].current == pytest.approx(15)
+
+    # price range reads the facts: I4 (30), I5 (2 × 10) and C6 (−20) have unit price ≥ 6
+    priced = kpi_summary(store, Filters(start=PERIOD.start, end=PERIOD.end, min_price=6),
+                         ALL_DATA)
+    assert priced["gross_revenue"].current == pytest.approx(50)
+    assert priced["returns"].current == pytest.approx(20)
+    assert priced["orders"].current == 2
+
+
+@pytest.mark.parametrize("filters, scope", [
+    (Filters(start=dt.date(2012, 1, 1), end=dt.date(2012, 1, 31)), ALL_DATA),
+    (Filters(start=PERIOD.start, end=PERIOD.end, countries=("DE",)), ALL_DATA),
+    (PERIOD, Scope.of([])),
+], ids=["empty-period", "filter-matches-nothing", "scope-excludes-everything"])
+def test_nothing_to_show_is_none_with_reason(store, filters, scope):
+    summary = kpi_summary(store, filters, scope)
+    for name in KPI_NAMES:
+        assert summary[name].current is None, name
+        assert summary[name].reason == "no sales in this period", name
+
+
+def test_no_cost_no_sessions_and_default_period(warehouse):
+    publish_lines(warehouse, [
+        {"invoice_id": "1", "invoice_ts": "2011-03-01 10:00", "customer_id": "A",
+         "quantity": 1, "unit_price": 10},
+        {"invoice_id": "2", "invoice_ts": "2011-03-30 10:00", "customer_id": "A",
+         "quantity": 1, "unit_price": 5},
+        {"invoice_id": "3", "invoice_ts": "2011-03-31 23:59", "customer_id": "B",
+         "quantity": 2, "unit_price": 5},
+    ])
+    summary = kpi_summary(warehouse, Filters(), ALL_DATA)
+    # default view: the last 30 days of the data, 2011-03-02…2011-03-31
+    assert (summary.start, summary.end) == (dt.date(2011, 3, 2), dt.date(2011, 3, 31))
+    assert summary["revenue"].current == pytest.approx(15)
+    assert summary["revenue"].previous == pytest.approx(10)
+    assert summary["profit"].current is None and summary["profit"].reason == "no cost data"
+    assert summary["margin"].reason == "no cost data"
+    assert summary["conversion_rate"].reason == "no sessions data"
+    assert summary["churn_rate"].current == 0.0           # A came back
+    assert summary["ltv"].current == pytest.approx((15 + 10) / 2)
