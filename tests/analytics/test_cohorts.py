@@ -1,0 +1,129 @@
+"""Monthly cohorts on tiny hand-made data, on DuckDB and PostgreSQL."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pytest
+
+from analytics.cohorts import COHORT_COLUMNS, cohort_matrix, cohort_table
+from analytics.filters import ALL_DATA, Filters, FilterError, Scope
+from tests.analytics.conftest import publish_lines
+
+#: February to 20 March 2024.
+PERIOD = Filters(start=dt.date(2024, 2, 1), end=dt.date(2024, 3, 20))
+FEB, MAR = dt.date(2024, 2, 1), dt.date(2024, 3, 1)
+
+
+def line(invoice, day, customer, value, **extra):
+    return {"invoice_id": invoice, "invoice_ts": f"{day} 11:00", "customer_id": customer,
+            "quantity": 1.0, "unit_price": float(value), **extra}
+
+
+def cohort_rows():
+    """Worked out by hand, for the period 1 Feb – 20 Mar 2024:
+
+    X  first sale 10 Jan (before the period): January cohort, not shown; buys in Feb too.
+    V  first sale 5 Jan in France, then 7 Feb in the UK: January cohort, not shown — but
+       February with country=GB, where its French line does not exist.
+    P  first sale 3 Feb (10), again 5 Mar (7) and 25 Mar (100, after the end: ignored).
+    Q  first sale 20 Feb (20), a return of 5 on 10 Mar (no sale in March).
+    R  first sale 15 Mar (30).
+    U  a price-0 line on 5 Feb (ignored), first real sale 2 Mar (40).
+    S  first sale 25 Mar, after the end: in no cohort.
+
+    February cohort {P, Q}: size 2; Feb 2 active (revenue 30), Mar 1 active (P; revenue
+    7 − 5 = 2). March cohort {R, U}: size 2; Mar 2 active (revenue 70).
+    """
+    return [
+        line("1", "2024-01-10", "X", 50), line("2", "2024-02-12", "X", 60),
+        line("3", "2024-01-05", "V", 9, country="France", country_code="FR"),
+        line("4", "2024-02-07", "V", 11),
+        line("5", "2024-02-03", "P", 10), line("6", "2024-03-05", "P", 7),
+        line("7", "2024-03-25", "P", 100),
+        line("8", "2024-02-20", "Q", 20),
+        {**line("C9", "2024-03-10", "Q", 5), "quantity": -1.0},
+        line("10", "2024-03-15", "R", 30),
+        line("11", "2024-02-05", "U", 0), line("12", "2024-03-02", "U", 40),
+        line("13", "2024-03-25", "S", 8),
+        line("14", "2024-02-14", None, 1000),
+    ]
+
+
+def cells(table):
+    return {(row.cohort.date(), row.offset): (row.cohort_size, row.value, row.retention)
+            for row in table.itertuples(index=False)}
+
+
+def test_customer_cohorts(warehouse):
+    publish_lines(warehouse, cohort_rows())
+    table = cohort_table(warehouse, PERIOD, ALL_DATA)
+    assert list(table.columns) == COHORT_COLUMNS
+    assert cells(table) == {
+        (FEB, 0): (2, 2, 1.0), (FEB, 1): (2, 1, 0.5),
+        (MAR, 0): (2, 2, 1.0),
+    }
+    assert [m.date() for m in table["month"]] == [FEB, MAR, MAR]
+    # the start counts by whole months: from 15 Feb the February cohort is still whole
+    later_start = Filters(start=dt.date(2024, 2, 15), end=PERIOD.end)
+    assert cells(cohort_table(warehouse, later_start, ALL_DATA)) == cells(table)
+    # the wide form for a heatmap
+    matrix = cohort_matrix(table)
+    assert matrix.loc[FEB.isoformat(), 1] == 0.5
+    assert math.isnan(matrix.loc[MAR.isoformat(), 1])
+
+
+def test_revenue_cohorts(warehouse):
+    publish_lines(warehouse, cohort_rows())
+    table = cohort_table(warehouse, PERIOD, ALL_DATA, measure="revenue")
+    result = cells(table)
+    assert set(result) == {(FEB, 0), (FEB, 1), (MAR, 0)}
+    assert result[(FEB, 0)] == pytest.approx((2, 30.0, 1.0))
+    assert result[(FEB, 1)] == pytest.approx((2, 2.0, 2 / 30))
+    assert result[(MAR, 0)] == pytest.approx((2, 70.0, 1.0))
+
+
+def test_cohort_follows_filters_other_than_dates(warehouse):
+    publish_lines(warehouse, cohort_rows())
+    uk = Filters(start=PERIOD.start, end=PERIOD.end, countries=("GB",))
+    table = cohort_table(warehouse, uk, ALL_DATA)
+    # V's French first sale is filtered out, so V joins February: {P, Q, V}
+    assert cells(table)[(FEB, 0)] == (3, 3, 1.0)
+    assert cells(table)[(FEB, 1)] == (3, 1, pytest.approx(1 / 3))
+    # the scope works the same way
+    assert cells(cohort_table(warehouse, PERIOD, Scope.of(["GB"]))) == cells(table)
+
+
+def test_open_dates_and_max_offset(warehouse):
+    publish_lines(warehouse, cohort_rows())
+    everything = cohort_table(warehouse, Filters(), ALL_DATA)
+    # January cohort {X, V}: Jan 2, Feb 2, Mar 0; February {P, Q}: Feb 2, Mar 1 (P, 25 Mar
+    # now counts); March {R, U, S}: 3.
+    jan = dt.date(2024, 1, 1)
+    assert cells(everything) == {
+        (jan, 0): (2, 2, 1.0), (jan, 1): (2, 2, 1.0), (jan, 2): (2, 0, 0.0),
+        (FEB, 0): (2, 2, 1.0), (FEB, 1): (2, 1, 0.5),
+        (MAR, 0): (3, 3, 1.0),
+    }
+    capped = cohort_table(warehouse, Filters(), ALL_DATA, max_offset=0)
+    assert set(cells(capped)) == {(jan, 0), (FEB, 0), (MAR, 0)}
+
+
+def test_nothing_matches(warehouse):
+    publish_lines(warehouse, cohort_rows())
+    for filters, scope in ((PERIOD, Scope(frozenset())),
+                           (Filters(start=PERIOD.start, end=PERIOD.end,
+                                    countries=("Narnia",)), ALL_DATA)):
+        for measure in ("customers", "revenue"):
+            table = cohort_table(warehouse, filters, scope, measure=measure)
+            assert table.empty
+            assert list(table.columns) == COHORT_COLUMNS
+            assert cohort_matrix(table).empty
+
+
+def test_bad_options(warehouse):
+    publish_lines(warehouse, cohort_rows())
+    with pytest.raises(FilterError, match="measure"):
+        cohort_table(warehouse, PERIOD, ALL_DATA, measure="orders")
+    with pytest.raises(FilterError, match="max_offset"):
+        cohort_table(warehouse, PERIOD, ALL_DATA, max_offset=-1)
