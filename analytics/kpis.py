@@ -92,7 +92,7 @@ def kpi_summary(warehouse, filters: Filters, scope: Scope) -> KpiSummary:
     filters = period.resolve(warehouse, filters)
     previous = filters.previous_period()
     before_previous = previous.previous_period()
-    info = warehouse.version_info()
+    info = period.version_info(warehouse)
     source = measures.source_for(warehouse, filters, scope)
     periods = {"": filters, "_prev": previous}
 

@@ -154,11 +154,12 @@ def numeric(frame: pd.DataFrame, names) -> pd.DataFrame:
     return frame
 
 
-def finish(frame: pd.DataFrame) -> pd.DataFrame:
+def finish(frame: pd.DataFrame, has_cost: bool | None = None) -> pd.DataFrame:
     """Add returns, revenue, profit and margin to a frame of raw sums and counts.
 
-    Profit is NaN where no counted line has a unit cost; margin is NaN where profit is, or
-    where revenue is 0. Orders, customers, line counts become integers.
+    Profit is NaN where no counted line has a unit cost (``has_cost=True``: only where the
+    data version has none, so an empty day of a store with costs has a profit of 0);
+    margin is NaN where profit is, or where revenue is 0. Counts become integers.
     """
     frame = numeric(frame, SUM_NAMES + COUNT_NAMES)
     for name in ("gross_revenue", "return_value", "units", "cost_lines", "sale_lines",
@@ -167,7 +168,8 @@ def finish(frame: pd.DataFrame) -> pd.DataFrame:
             frame[name] = frame[name].fillna(0.0)
     frame["returns"] = 0.0 - frame["return_value"]
     frame["revenue"] = frame["gross_revenue"] + frame["return_value"]
-    has_cost = frame["cost_lines"] > 0
+    has_cost = (frame["cost_lines"] > 0 if has_cost is None
+                else pd.Series(bool(has_cost), index=frame.index))
     frame["profit"] = (frame["revenue"] - frame["cost"].fillna(0.0)).where(has_cost, np.nan)
     frame["margin"] = (frame["profit"] / frame["revenue"].where(frame["revenue"] != 0)).astype(
         "float64")

@@ -12,25 +12,29 @@ from analytics.filters import Filters
 
 DEFAULT_DAYS = 30
 
-_ranges: dict[tuple[str, int], tuple[dt.date | None, dt.date | None]] = {}
-_ranges_lock = threading.Lock()
+_infos: dict[tuple[str, int], object] = {}
+_infos_lock = threading.Lock()
+
+
+def version_info(warehouse):
+    """The current version's ``VersionInfo``, remembered per version (a version never
+    changes, so this costs one query per process and version)."""
+    version = warehouse.require_version()
+    key = (warehouse.url, version)
+    info = _infos.get(key)
+    if info is None:
+        info = warehouse.version_info(version)
+        with _infos_lock:
+            _infos[key] = info
+    return info
 
 
 def data_range(warehouse) -> tuple[dt.date | None, dt.date | None]:
     """(first day, last day) of the current data version's lines; (None, None) when the
-    version holds no lines. Read from the version's own description, remembered per
-    version (a version never changes)."""
-    version = warehouse.require_version()
-    key = (warehouse.url, version)
-    cached = _ranges.get(key)
-    if cached is not None:
-        return cached
-    info = warehouse.version_info(version)
-    found = (info.min_ts.date() if info.min_ts is not None else None,
-             info.max_ts.date() if info.max_ts is not None else None)
-    with _ranges_lock:
-        _ranges[key] = found
-    return found
+    version holds no lines."""
+    info = version_info(warehouse)
+    return (info.min_ts.date() if info.min_ts is not None else None,
+            info.max_ts.date() if info.max_ts is not None else None)
 
 
 def resolve(warehouse, filters: Filters) -> Filters:
