@@ -1,0 +1,390 @@
+"""User services: accounts, roles, data scopes, passwords, sign-in with throttling.
+
+Each function validates (including the actor's role), changes the session and records an
+audit event; the caller commits. ``actor`` is the signed-in User or a label such as "cli"
+(the command line runs with admin rights). Errors are ``UserError`` subclasses whose
+message can be shown to the user as is.
+
+Sign-in throttling: ``ACCOUNT_FAILURES`` failed sign-ins for one e-mail, or
+``ADDRESS_FAILURES`` from one IP address, within ``THROTTLE_WINDOW`` lock that key for
+``LOCK_DURATION``. The counters live in ``LoginThrottle`` rows keyed ``account:<email>`` and
+``ip:<address>``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import re
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from analytics.filters import Scope
+from core import audit, db, passwords, tokens
+from core.models import ROLES, DataScope, LoginThrottle, User, utcnow
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ACCOUNT_FAILURES = 5
+ADDRESS_FAILURES = 20
+THROTTLE_WINDOW = dt.timedelta(minutes=15)
+LOCK_DURATION = dt.timedelta(minutes=15)
+DEFAULT_ADMIN_EMAIL = "admin@localhost"
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+class UserError(ValueError):
+    """A user change or sign-in is refused; the message says why."""
+
+
+class PermissionDenied(UserError):
+    """The actor's role does not allow the change."""
+
+
+class LastAdminError(UserError):
+    """The change would leave no active admin."""
+
+
+class SignInError(UserError):
+    """A sign-in failed (wrong credentials, locked, deactivated)."""
+
+
+class UNSET:
+    """Marker for "leave this field as it is" in ``update_user``."""
+
+
+# ---------------------------------------------------------------------- lookups
+def normalise_email(text: str) -> str:
+    """Trimmed, lower-cased e-mail; raises UserError when it is not an address."""
+    email = str(text or "").strip().lower()
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise UserError(f"{text!r} is not an e-mail address.")
+    return email
+
+
+def find_user(session: Session, email: str) -> User | None:
+    try:
+        email = normalise_email(email)
+    except UserError:
+        return None
+    return session.scalar(sa.select(User).where(User.email == email))
+
+
+def get_user(session: Session, email: str) -> User:
+    """The user with ``email``; raises UserError when there is none."""
+    user = find_user(session, email)
+    if user is None:
+        raise UserError(f"There is no user {email!r}.")
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(sa.select(User).order_by(User.email)).unique())
+
+
+def user_scope(user: User | None) -> Scope:
+    """The data ``user`` may see (all data when the user has no scope row)."""
+    if user is None:
+        return Scope(frozenset())
+    return Scope.of(user.countries)
+
+
+def parse_countries(value: str | Iterable[str] | None) -> tuple[str, ...] | None:
+    """A scope as typed by an admin (``"GB, France, EIRE"`` or a list) → sorted ISO codes.
+    None or blank means all data. Names are resolved as in the data (``analytics.countries``)."""
+    if value is None:
+        return None
+    tokens_ = [t.strip() for t in (value.split(",") if isinstance(value, str) else value)]
+    tokens_ = [t for t in tokens_ if t]
+    if not tokens_:
+        return None
+    from analytics.countries import UnknownCountryError, resolve_country
+    codes = set()
+    for token in tokens_:
+        try:
+            codes.add(resolve_country(token))
+        except UnknownCountryError as error:
+            raise UserError(str(error)) from None
+    return tuple(sorted(codes))
+
+
+def active_admin_count(session: Session) -> int:
+    return session.scalar(sa.select(sa.func.count()).select_from(User).where(
+        User.role == "admin", User.is_active.is_(True))) or 0
+
+
+# ---------------------------------------------------------------------- changes
+def _require_admin(actor: User | str) -> None:
+    if isinstance(actor, User) and not (actor.is_active and actor.has_role("admin")):
+        raise PermissionDenied("Only an admin can manage users.")
+
+
+def _check_role(role: str) -> str:
+    role = str(role or "").strip().lower()
+    if role not in ROLES:
+        raise UserError(f"The role must be one of {', '.join(ROLES)}, not {role!r}.")
+    return role
+
+
+def _set_scope(user: User, countries: tuple[str, ...] | None) -> None:
+    if countries is None:
+        user.scope = None
+    elif user.scope is None:
+        user.scope = DataScope(countries=list(countries))
+    else:
+        user.scope.countries = list(countries)
+
+
+def create_user(session: Session, actor: User | str, email: str, *, role: str = "viewer",
+                countries: str | Iterable[str] | None = None, password: str | None = None,
+                name: str | None = None, ip: str | None = None) -> tuple[User, str | None]:
+    """Create an account. Without ``password`` a random one is generated, returned (show it
+    once) and must be changed at first sign-in. Returns (user, generated password or None)."""
+    _require_admin(actor)
+    email = normalise_email(email)
+    role = _check_role(role)
+    codes = parse_countries(countries)
+    if find_user(session, email) is not None:
+        raise UserError(f"There is already a user {email}.")
+    generated = None
+    if password is None:
+        generated = password = passwords.generate_password()
+    else:
+        try:
+            passwords.check_password_policy(password, email)
+        except passwords.PasswordPolicyError as error:
+            raise UserError(str(error)) from None
+    user = User(email=email, name=(name or "").strip() or None, role=role,
+                password_hash=passwords.hash_password(password),
+                must_change_password=generated is not None, password_changed_at=utcnow())
+    _set_scope(user, codes)
+    session.add(user)
+    session.flush()
+    audit.record(session, "user_created", actor=actor, target=email,
+                 detail={"role": role, "countries": list(codes) if codes else None}, ip=ip)
+    return user, generated
+
+
+def update_user(session: Session, actor: User | str, user: User, *, role=UNSET,
+                countries=UNSET, name=UNSET, is_active=UNSET, ip: str | None = None) -> User:
+    """Change role, scope (``countries``: text, list, or None for all data), name or
+    active flag. Role, scope and activity changes end the user's sessions at once
+    (``session_epoch``). The last active admin cannot be demoted or deactivated."""
+    _require_admin(actor)
+    changes: dict = {}
+    new_role = user.role if role is UNSET else _check_role(role)
+    new_active = user.is_active if is_active is UNSET else bool(is_active)
+    if user.role == "admin" and user.is_active and (new_role != "admin" or not new_active):
+        if active_admin_count(session) <= 1:
+            raise LastAdminError(f"{user.email} is the last active admin: make another "
+                                 "admin first.")
+    if new_role != user.role:
+        changes["role"] = [user.role, new_role]
+        user.role = new_role
+    if new_active != user.is_active:
+        changes["is_active"] = [user.is_active, new_active]
+        user.is_active = new_active
+    if countries is not UNSET:
+        codes = parse_countries(countries)
+        if codes != user.countries:
+            changes["countries"] = [list(user.countries) if user.countries else None,
+                                    list(codes) if codes else None]
+            _set_scope(user, codes)
+    if name is not UNSET:
+        new_name = (name or "").strip() or None
+        if new_name != user.name:
+            changes["name"] = [user.name, new_name]
+            user.name = new_name
+    if set(changes) & {"role", "is_active", "countries"}:
+        user.session_epoch += 1
+    if changes:
+        action = "user_deactivated" if changes.get("is_active") == [True, False] else \
+            "user_updated"
+        audit.record(session, action, actor=actor, target=user.email, detail=changes, ip=ip)
+    return user
+
+
+def deactivate_user(session: Session, actor: User | str, user: User, *,
+                    ip: str | None = None) -> User:
+    """Deactivate: the user's sessions and API tokens stop working on their next request."""
+    return update_user(session, actor, user, is_active=False, ip=ip)
+
+
+def _store_password(user: User, new_password: str) -> None:
+    try:
+        passwords.check_password_policy(new_password, user.email)
+    except passwords.PasswordPolicyError as error:
+        raise UserError(str(error)) from None
+    user.password_hash = passwords.hash_password(new_password)
+    user.password_changed_at = utcnow()
+    user.must_change_password = False
+    user.session_epoch += 1
+
+
+def change_password(session: Session, user: User, current_password: str, new_password: str,
+                    *, ip: str | None = None) -> User:
+    """The user changes their own password (the current one is required). Other sessions
+    of the user end; the caller signs the current session in again."""
+    if not passwords.verify_password(user.password_hash, current_password or ""):
+        raise UserError("The current password is wrong.")
+    if current_password == new_password:
+        raise UserError("The new password must differ from the current one.")
+    _store_password(user, new_password)
+    audit.record(session, "password_changed", actor=user, target=user.email, ip=ip)
+    return user
+
+
+def reset_password(session: Session, actor: User | str, user: User, *, link: bool = False,
+                   ip: str | None = None) -> str:
+    """An admin resets a user's password. With ``link=False`` a one-time password is set
+    (the user must change it at sign-in) and returned; with ``link=True`` a one-time reset
+    token (valid ``tokens.RESET_HOURS``) is returned for the link ``/reset/<token>``.
+    Either way the user's sessions end and a sign-in lock on the account is lifted."""
+    _require_admin(actor)
+    if not user.is_active:
+        raise UserError(f"{user.email} is deactivated: reactivate the account first.")
+    _clear_throttle(session, _account_key(user.email))
+    user.failed_logins = 0
+    user.locked_until = None
+    if link:
+        _reset, secret = tokens.create_password_reset(session, user)
+        audit.record(session, "password_reset", actor=actor, target=user.email,
+                     detail={"method": "link"}, ip=ip)
+        return secret
+    secret = passwords.generate_password()
+    user.password_hash = passwords.hash_password(secret)
+    user.password_changed_at = utcnow()
+    user.must_change_password = True
+    user.session_epoch += 1
+    audit.record(session, "password_reset", actor=actor, target=user.email,
+                 detail={"method": "one-time password"}, ip=ip)
+    return secret
+
+
+def complete_password_reset(session: Session, token_text: str, new_password: str, *,
+                            ip: str | None = None) -> User:
+    """Use a reset link: set the new password and spend the token."""
+    reset = tokens.find_password_reset(session, token_text)
+    if reset is None:
+        raise UserError("This reset link is invalid, used or expired: ask an admin for a "
+                        "new one.")
+    user = session.get(User, reset.user_id)
+    _store_password(user, new_password)
+    reset.used_at = utcnow()
+    audit.record(session, "password_changed", actor=user, target=user.email,
+                 detail={"method": "reset link"}, ip=ip)
+    return user
+
+
+# ---------------------------------------------------------------------- sign-in
+def _account_key(email: str) -> str:
+    return f"account:{email}"
+
+
+def _address_key(ip: str | None) -> str | None:
+    return f"ip:{ip}" if ip else None
+
+
+def _locked_minutes(session: Session, keys: list[str], now: dt.datetime) -> int | None:
+    rows = session.scalars(sa.select(LoginThrottle).where(LoginThrottle.key.in_(keys)))
+    until = [row.locked_until for row in rows if row.locked_until and row.locked_until > now]
+    if not until:
+        return None
+    return max(1, math.ceil((max(until) - now).total_seconds() / 60))
+
+
+def _register_failure(session: Session, key: str, limit: int, now: dt.datetime) -> LoginThrottle:
+    row = session.get(LoginThrottle, key)
+    if row is None:
+        row = LoginThrottle(key=key, failures=0, window_start=now)
+        session.add(row)
+    if now - row.window_start > THROTTLE_WINDOW:
+        row.failures, row.window_start = 0, now
+    row.failures += 1
+    if row.failures >= limit:
+        row.locked_until = now + LOCK_DURATION
+        row.failures, row.window_start = 0, now
+    return row
+
+
+def _clear_throttle(session: Session, key: str) -> None:
+    row = session.get(LoginThrottle, key)
+    if row is not None:
+        session.delete(row)
+
+
+def authenticate(session: Session, email: str, password: str, *,
+                 ip: str | None = None) -> User:
+    """Check a sign-in; return the user or raise SignInError with a message for the page.
+
+    Failures are recorded (throttle rows, audit events) in ``session``: the caller commits
+    also when SignInError is raised."""
+    now = utcnow()
+    typed = str(email or "").strip().lower()[:254]
+    keys = [_account_key(typed)] + ([_address_key(ip)] if ip else [])
+    minutes = _locked_minutes(session, keys, now)
+    if minutes is not None:
+        audit.record(session, "login_failed", actor=typed or None, target=typed or None,
+                     detail={"reason": "locked"}, ip=ip)
+        raise SignInError(f"Too many failed sign-ins: try again in {minutes} minute"
+                          f"{'s' if minutes != 1 else ''}, or ask an admin to reset your "
+                          "password.")
+    user = find_user(session, typed)
+    if user is None:
+        passwords.spend_verification_time(password)
+    valid = user is not None and passwords.verify_password(user.password_hash, password or "")
+    if user is None or not valid:
+        account = _register_failure(session, _account_key(typed), ACCOUNT_FAILURES, now)
+        if ip:
+            _register_failure(session, _address_key(ip), ADDRESS_FAILURES, now)
+        if user is not None:
+            user.failed_logins = account.failures
+            user.locked_until = account.locked_until
+        audit.record(session, "login_failed", actor=typed or None, target=typed or None,
+                     detail={"reason": "wrong password" if user else "unknown account"}, ip=ip)
+        if account.locked_until is not None and account.locked_until > now:
+            raise SignInError(f"Too many failed sign-ins: this account is locked for "
+                              f"{int(LOCK_DURATION.total_seconds() // 60)} minutes.")
+        raise SignInError("Wrong e-mail or password.")
+    if not user.is_active:
+        audit.record(session, "login_failed", actor=user, target=user.email,
+                     detail={"reason": "deactivated"}, ip=ip)
+        raise SignInError("This account is deactivated: ask an admin.")
+    _clear_throttle(session, _account_key(typed))
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    audit.record(session, "login", actor=user, target=user.email, ip=ip)
+    return user
+
+
+# ---------------------------------------------------------------------- first start
+def ensure_admin(settings: Settings) -> tuple[str, str | None]:
+    """Make sure an active admin exists (first start of ``make run``). Creates
+    ``admin@localhost`` with a generated password, returned once; returns
+    (email, None) when an active admin exists already."""
+    db.migrate(settings.database_url)
+    with db.session_scope(settings.database_url) as session:
+        existing = session.scalar(sa.select(User).where(
+            User.role == "admin", User.is_active.is_(True)).order_by(User.id).limit(1))
+        if existing is not None:
+            return existing.email, None
+        user = find_user(session, DEFAULT_ADMIN_EMAIL)
+        if user is not None:
+            secret = passwords.generate_password()
+            user.role, user.is_active = "admin", True
+            user.password_hash = passwords.hash_password(secret)
+            user.must_change_password = True
+            user.session_epoch += 1
+            audit.record(session, "user_updated", actor="system", target=user.email,
+                         detail={"role": "admin", "is_active": True, "reason": "first start"})
+            return user.email, secret
+        user, secret = create_user(session, "system", DEFAULT_ADMIN_EMAIL, role="admin",
+                                   name="Administrator")
+        log.info("created the first admin %s", DEFAULT_ADMIN_EMAIL)
+        return user.email, secret

@@ -1,0 +1,183 @@
+"""User services: accounts, roles, scopes, passwords, throttled sign-in, first admin."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from analytics.filters import Scope
+from core import db, passwords, users
+from core.models import AuditEvent, LoginThrottle, User
+
+GOOD_PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(autouse=True)
+def cheap_hashing(monkeypatch):
+    """Argon2 at production cost takes ~0.3 s a hash; the tests hash dozens of times."""
+    from argon2 import PasswordHasher
+    monkeypatch.setattr(passwords, "_hasher",
+                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+@pytest.fixture
+def session(settings):
+    db.migrate(settings.database_url)
+    with db.session_scope(settings.database_url) as session:
+        yield session
+
+
+def _actions(session) -> list[str]:
+    return list(session.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.id)))
+
+
+def test_password_policy():
+    passwords.check_password_policy(GOOD_PASSWORD, "ann@example.com")
+    for weak in ("short1!", "password123", "Password2024!", "qwertyuiop", "aaaaaaaaaaaa"):
+        with pytest.raises(passwords.PasswordPolicyError):
+            passwords.check_password_policy(weak)
+    with pytest.raises(passwords.PasswordPolicyError, match="e-mail"):
+        passwords.check_password_policy("annabelle.smith@example.com",
+                                        "annabelle.smith@example.com")
+    with pytest.raises(passwords.PasswordPolicyError, match="e-mail"):
+        passwords.check_password_policy("annabelle.smith99", "annabelle.smith@example.com")
+    generated = passwords.generate_password()
+    passwords.check_password_policy(generated)
+    assert generated != passwords.generate_password()
+
+
+def test_hashing_is_argon2_and_verifies():
+    digest = passwords.hash_password(GOOD_PASSWORD)
+    assert digest.startswith("$argon2id$")
+    assert passwords.verify_password(digest, GOOD_PASSWORD)
+    assert not passwords.verify_password(digest, GOOD_PASSWORD + "x")
+    assert not passwords.verify_password(None, GOOD_PASSWORD)
+    assert not passwords.verify_password("garbage", GOOD_PASSWORD)
+
+
+def test_create_user_with_scope_by_name_and_code(session):
+    user, generated = users.create_user(session, "cli", " Ann@Example.com ", role="analyst",
+                                        countries="France, EIRE,gb")
+    assert user.email == "ann@example.com"
+    assert user.countries == ("FR", "GB", "IE")
+    assert users.user_scope(user) == Scope(frozenset({"FR", "GB", "IE"}))
+    assert generated and user.must_change_password
+    assert passwords.verify_password(user.password_hash, generated)
+    with pytest.raises(users.UserError, match="already"):
+        users.create_user(session, "cli", "ann@example.com")
+    with pytest.raises(users.UserError, match="Unknown country"):
+        users.create_user(session, "cli", "bob@example.com", countries="Atlantis")
+    with pytest.raises(users.UserError, match="role"):
+        users.create_user(session, "cli", "bob@example.com", role="owner")
+    with pytest.raises(users.UserError, match="common"):
+        users.create_user(session, "cli", "bob@example.com", password="password123")
+    whole, _ = users.create_user(session, "cli", "all@example.com", password=GOOD_PASSWORD)
+    assert whole.countries is None and users.user_scope(whole).is_all
+    assert not whole.must_change_password
+    assert _actions(session) == ["user_created", "user_created"]
+
+
+def test_only_admins_manage_users(session):
+    analyst, _ = users.create_user(session, "cli", "an@example.com", role="analyst")
+    with pytest.raises(users.PermissionDenied):
+        users.create_user(session, analyst, "x@example.com")
+    with pytest.raises(users.PermissionDenied):
+        users.update_user(session, analyst, analyst, role="admin")
+    with pytest.raises(users.PermissionDenied):
+        users.reset_password(session, analyst, analyst)
+
+
+def test_last_admin_cannot_be_demoted_or_deactivated(session):
+    admin, _ = users.create_user(session, "cli", "root@example.com", role="admin")
+    with pytest.raises(users.LastAdminError):
+        users.update_user(session, admin, admin, role="analyst")
+    with pytest.raises(users.LastAdminError):
+        users.deactivate_user(session, admin, admin)
+    second, _ = users.create_user(session, admin, "second@example.com", role="admin")
+    users.update_user(session, second, admin, role="viewer")
+    assert admin.role == "viewer"
+    with pytest.raises(users.LastAdminError):
+        users.deactivate_user(session, "cli", second)
+
+
+def test_changes_end_sessions_and_are_audited(session):
+    user, _ = users.create_user(session, "cli", "v@example.com")
+    epoch = user.session_epoch
+    users.update_user(session, "cli", user, name="Vera")
+    assert user.session_epoch == epoch, "a name change keeps sessions"
+    users.update_user(session, "cli", user, countries=["DE"])
+    assert user.session_epoch == epoch + 1 and user.countries == ("DE",)
+    users.update_user(session, "cli", user, countries=None)
+    assert user.countries is None and user.session_epoch == epoch + 2
+    users.deactivate_user(session, "cli", user)
+    assert not user.is_active and user.session_epoch == epoch + 3
+    assert _actions(session)[-1] == "user_deactivated"
+
+
+def test_change_password_and_reset(session):
+    user, first = users.create_user(session, "cli", "p@example.com")
+    with pytest.raises(users.UserError, match="current password"):
+        users.change_password(session, user, "wrong one", GOOD_PASSWORD)
+    with pytest.raises(users.UserError, match="at least"):
+        users.change_password(session, user, first, "short")
+    users.change_password(session, user, first, GOOD_PASSWORD)
+    assert not user.must_change_password
+    assert passwords.verify_password(user.password_hash, GOOD_PASSWORD)
+
+    one_time = users.reset_password(session, "cli", user)
+    assert user.must_change_password
+    assert passwords.verify_password(user.password_hash, one_time)
+
+    link = users.reset_password(session, "cli", user, link=True)
+    users.complete_password_reset(session, link, "a brand new passphrase")
+    assert passwords.verify_password(user.password_hash, "a brand new passphrase")
+    with pytest.raises(users.UserError, match="invalid, used or expired"):
+        users.complete_password_reset(session, link, "another new passphrase")
+    assert _actions(session).count("password_reset") == 2
+
+
+def test_sign_in_and_throttle(session):
+    user, _ = users.create_user(session, "cli", "t@example.com", password=GOOD_PASSWORD)
+    assert users.authenticate(session, "T@example.com", GOOD_PASSWORD, ip="10.0.0.1") is user
+    for attempt in range(users.ACCOUNT_FAILURES - 1):
+        with pytest.raises(users.SignInError, match="Wrong e-mail or password"):
+            users.authenticate(session, "t@example.com", "bad guess", ip="10.0.0.1")
+    with pytest.raises(users.SignInError, match="locked for 15 minutes"):
+        users.authenticate(session, "t@example.com", "bad guess", ip="10.0.0.1")
+    # locked: even the right password is refused, from another address too
+    with pytest.raises(users.SignInError, match="try again in 15 minutes"):
+        users.authenticate(session, "t@example.com", GOOD_PASSWORD, ip="10.0.0.2")
+    row = session.get(LoginThrottle, "account:t@example.com")
+    row.locked_until = users.utcnow() - dt.timedelta(seconds=1)
+    assert users.authenticate(session, "t@example.com", GOOD_PASSWORD, ip="10.0.0.2") is user
+    session.flush()
+    assert session.get(LoginThrottle, "account:t@example.com") is None
+
+
+def test_address_throttle_covers_many_accounts(session):
+    for number in range(users.ADDRESS_FAILURES):
+        with pytest.raises(users.SignInError):
+            users.authenticate(session, f"guess{number}@example.com", "nope", ip="10.9.9.9")
+    users.create_user(session, "cli", "real@example.com", password=GOOD_PASSWORD)
+    with pytest.raises(users.SignInError, match="Too many"):
+        users.authenticate(session, "real@example.com", GOOD_PASSWORD, ip="10.9.9.9")
+    assert users.authenticate(session, "real@example.com", GOOD_PASSWORD, ip="10.1.1.1")
+
+
+def test_deactivated_cannot_sign_in(session):
+    user, _ = users.create_user(session, "cli", "d@example.com", password=GOOD_PASSWORD)
+    users.deactivate_user(session, "cli", user)
+    with pytest.raises(users.SignInError, match="deactivated"):
+        users.authenticate(session, "d@example.com", GOOD_PASSWORD)
+
+
+def test_ensure_admin_once(settings):
+    email, password = users.ensure_admin(settings)
+    assert email == "admin@localhost" and password
+    assert users.ensure_admin(settings) == ("admin@localhost", None)
+    with db.session_scope(settings.database_url) as session:
+        admin = users.get_user(session, email)
+        assert admin.role == "admin" and admin.must_change_password
+        assert passwords.verify_password(admin.password_hash, password)
+        assert session.scalar(sa.select(sa.func.count()).select_from(User)) == 1
