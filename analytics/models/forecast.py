@@ -1,0 +1,248 @@
+"""Daily forecasts with Prophet, each with its own backtest next to a seasonal-naive baseline.
+
+Method (METRICS.md "Forecasts"):
+
+* the series is daily; days without sales count as 0; only the last ``max_history_days``
+  (4 years) are fitted, which keeps a fit under a few seconds on long histories;
+* weekly seasonality when the history spans 2 weeks, yearly when it spans 2 years, and the
+  public holidays of ``country_code`` (the country with the most revenue) when Prophet's
+  ``holidays`` package knows that country;
+* a *closed weekday* (no sales on at least 75 % of that weekday in the last 8 weeks, e.g.
+  a shop shut on Saturdays) is left out of the fit and forecast as 0;
+* forecasts and interval bounds are clipped at 0 (revenue, orders and units cannot be
+  negative over a day in expectation);
+* backtest: the model is refitted without the last ``h`` days, ``h = min(horizon, 20 % of
+  the history)`` (at least 7 days), and scored on them (``base.regression_metrics``: MAPE
+  over non-zero days, sMAPE over all days, RMSE, R²);
+* baseline: seasonal naive, "the value 7 days earlier", carried forward from the last
+  observed week before the hold-out, so it knows no more than the model does.
+
+A series with fewer than ``MIN_SALE_DAYS`` days with sales, or sales on fewer than
+``MIN_SALE_DAY_SHARE`` of its days, raises ModelError.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from analytics.models.base import ModelError, regression_metrics, require_columns
+
+log = logging.getLogger(__name__)
+
+MIN_SALE_DAYS = 28
+MIN_SALE_DAY_SHARE = 0.2
+HOLDOUT_SHARE = 0.2
+MIN_HOLDOUT_DAYS = 7
+MAX_HISTORY_DAYS = 4 * 365
+
+for _noisy in ("cmdstanpy", "prophet", "prophet.plot"):
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
+
+
+def _daily(frame: pd.DataFrame, date_col: str, value_col: str) -> pd.Series:
+    """The values as a gap-free daily series (missing days → 0)."""
+    require_columns(frame, [date_col, value_col], "A forecast")
+    dates = pd.to_datetime(frame[date_col]).dt.normalize()
+    values = pd.to_numeric(frame[value_col], errors="coerce").fillna(0.0).astype(float)
+    series = values.groupby(dates.values).sum()
+    if series.empty:
+        raise ModelError("There is no data to forecast in this selection.")
+    days = pd.date_range(series.index.min(), series.index.max(), freq="D")
+    return series.reindex(days, fill_value=0.0)
+
+
+def check_forecastable(series: pd.Series, what: str = "this selection") -> None:
+    """Raise ModelError when ``series`` (daily, gap-free) is too short or too sparse."""
+    sale_days = int((series != 0).sum())
+    if sale_days < MIN_SALE_DAYS:
+        raise ModelError(f"Too little history to forecast {what}: {sale_days} days with sales, "
+                         f"a forecast needs at least {MIN_SALE_DAYS}.")
+    share = sale_days / len(series)
+    if share < MIN_SALE_DAY_SHARE:
+        raise ModelError(f"{what.capitalize()} is too sparse to forecast: sales on "
+                         f"{share:.0%} of days, a forecast needs at least "
+                         f"{MIN_SALE_DAY_SHARE:.0%}.")
+
+
+class DailyForecaster:
+    """Prophet on a daily series. ``fit(dates, values)`` returns self; ``predict()`` returns
+    the next ``horizon`` days with columns ``date``, ``forecast``, ``lower``, ``upper``."""
+
+    def __init__(self, horizon: int = 90, interval: float = 0.8, country_code: str | None = None,
+                 max_history_days: int = MAX_HISTORY_DAYS, uncertainty_samples: int = 200,
+                 seed: int = 0):
+        if not 1 <= horizon <= 365:
+            raise ModelError(f"horizon must be 1–365 days, not {horizon}")
+        if not 0.5 <= interval <= 0.99:
+            raise ModelError(f"interval must be between 0.5 and 0.99, not {interval}")
+        self.horizon = horizon
+        self.interval = interval
+        self.country_code = country_code
+        self.max_history_days = max_history_days
+        self.uncertainty_samples = uncertainty_samples
+        self.seed = seed
+
+    def fit(self, dates, values) -> "DailyForecaster":
+        from prophet import Prophet
+
+        series = _daily(pd.DataFrame({"date": dates, "value": values}), "date", "value")
+        series = series.iloc[-self.max_history_days:]
+        check_forecastable(series)
+        span = len(series)
+        recent = series.iloc[-56:]
+        zero_share = (recent == 0).groupby(recent.index.dayofweek).mean()
+        self.closed_weekdays_ = sorted(int(day) for day in zero_share.index[zero_share >= 0.75])
+        open_days = series[~series.index.dayofweek.isin(self.closed_weekdays_)]
+        self.weekly_ = span >= 14
+        self.yearly_ = span >= 2 * 365
+        model = Prophet(weekly_seasonality=self.weekly_, yearly_seasonality=self.yearly_,
+                        daily_seasonality=False, interval_width=self.interval,
+                        uncertainty_samples=self.uncertainty_samples, mcmc_samples=0)
+        self.holidays_ = None
+        if self.country_code:
+            self.holidays_ = _add_holidays(model, self.country_code)
+        np.random.seed(self.seed)  # Prophet samples its intervals with numpy's global state
+        model.fit(pd.DataFrame({"ds": open_days.index, "y": open_days.to_numpy()}))
+        self.model_ = model
+        self.history_ = series
+        return self
+
+    def predict(self, days: int | None = None) -> pd.DataFrame:
+        if not hasattr(self, "model_"):
+            raise RuntimeError("call fit() before predict()")
+        days = self.horizon if days is None else days
+        future = pd.DataFrame({"ds": pd.date_range(self.history_.index[-1] + pd.Timedelta(days=1),
+                                                   periods=days, freq="D")})
+        np.random.seed(self.seed)
+        predicted = self.model_.predict(future)
+        open_day = ~predicted["ds"].dt.dayofweek.isin(self.closed_weekdays_)
+        return pd.DataFrame({
+            "date": predicted["ds"].to_numpy(),
+            **{name: predicted[column].clip(lower=0).where(open_day, 0.0).to_numpy()
+               for name, column in (("forecast", "yhat"), ("lower", "yhat_lower"),
+                                    ("upper", "yhat_upper"))},
+        })
+
+    @property
+    def description(self) -> str:
+        parts = ["Prophet (additive, linear trend"]
+        seasonalities = [name for name, on in (("weekly", self.weekly_), ("yearly", self.yearly_))
+                         if on]
+        parts.append(", " + " + ".join(seasonalities) + " seasonality" if seasonalities else "")
+        parts.append(f", {self.holidays_} holidays" if self.holidays_ else "")
+        if self.closed_weekdays_:
+            names = ", ".join(pd.Timestamp(2024, 1, 1 + day).day_name()  # 2024-01-01: Monday
+                              for day in self.closed_weekdays_)
+            parts.append(f", closed on {names}")
+        return "".join(parts) + ")"
+
+
+def _add_holidays(model, country_code: str) -> str | None:
+    """Add the country's public holidays when the ``holidays`` package knows it."""
+    import holidays
+
+    code = country_code.upper()
+    if code not in holidays.list_supported_countries():
+        return None
+    try:
+        model.add_country_holidays(country_name=code)
+    except Exception:  # Prophet rejects a few codes holidays lists (no yearly calendar)
+        log.info("Prophet could not add holidays for %s", code, exc_info=True)
+        return None
+    return code
+
+
+def seasonal_naive(train: pd.Series, days: int) -> np.ndarray:
+    """The value 7 days earlier, carried forward from the last week of ``train``."""
+    last_week = train.to_numpy()[-7:]
+    if len(last_week) < 7:
+        raise ModelError("the seasonal-naive baseline needs at least 7 days of history")
+    return np.resize(last_week, days)
+
+
+@dataclass
+class ForecastResult:
+    """A forecast and how good it is.
+
+    * ``history``: ``date``, ``actual`` (the fitted days);
+    * ``forecast``: ``date``, ``forecast``, ``lower``, ``upper``;
+    * ``backtest``: ``date``, ``actual``, ``forecast``, ``baseline`` over the hold-out;
+    * ``accuracy`` / ``baseline_accuracy``: ``regression_metrics`` of each on the hold-out.
+    """
+    model: str
+    horizon: int
+    interval: float
+    holdout_days: int
+    history: pd.DataFrame
+    forecast: pd.DataFrame
+    backtest: pd.DataFrame
+    accuracy: dict
+    baseline_accuracy: dict
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def beats_baseline(self) -> bool | None:
+        model, baseline = self.accuracy["rmse"], self.baseline_accuracy["rmse"]
+        return None if model is None or baseline is None else model < baseline
+
+
+def forecast_series(frame: pd.DataFrame, date_col: str, value_col: str, *, horizon: int = 90,
+                    interval: float = 0.8, country_code: str | None = None,
+                    what: str = "this selection") -> ForecastResult:
+    """Fit, backtest and forecast one daily series (see the module docstring)."""
+    series = _daily(frame, date_col, value_col).iloc[-MAX_HISTORY_DAYS:]
+    check_forecastable(series, what)
+    holdout = min(horizon, max(MIN_HOLDOUT_DAYS, int(len(series) * HOLDOUT_SHARE)))
+    train = series.iloc[:-holdout]
+    try:
+        check_forecastable(train, what + " before its hold-out")
+    except ModelError as error:
+        raise ModelError(f"{error} The backtest keeps the last {holdout} days aside.") from None
+
+    backtest_model = DailyForecaster(holdout, interval, country_code).fit(train.index, train)
+    predicted = backtest_model.predict()["forecast"].to_numpy()
+    actual = series.iloc[-holdout:]
+    baseline = seasonal_naive(train, holdout)
+    backtest = pd.DataFrame({"date": actual.index, "actual": actual.to_numpy(),
+                             "forecast": predicted, "baseline": baseline})
+
+    model = DailyForecaster(horizon, interval, country_code).fit(series.index, series)
+    notes = ["MAPE leaves out hold-out days whose actual value is 0 (sMAPE keeps them)."]
+    if len(_daily(frame, date_col, value_col)) > len(series):
+        notes.append(f"Fitted on the last {len(series)} days of history.")
+    return ForecastResult(
+        model=model.description, horizon=horizon, interval=interval, holdout_days=holdout,
+        history=pd.DataFrame({"date": series.index, "actual": series.to_numpy()}),
+        forecast=model.predict(), backtest=backtest,
+        accuracy=regression_metrics(actual, predicted),
+        baseline_accuracy=regression_metrics(actual, baseline), notes=notes)
+
+
+def forecast_items(units: pd.DataFrame, items: pd.DataFrame, first_day, last_day, *,
+                   horizon: int = 90, interval: float = 0.8, country_code: str | None = None,
+                   progress=lambda pct, msg: None) -> tuple[list[dict], list[dict]]:
+    """Demand (units) forecasts for each item of ``items`` (columns ``item``, ``description``)
+    from ``units`` (columns ``item``, ``date``, ``units``), on the days ``first_day`` …
+    ``last_day``. Returns (results, skipped): each result is ``{"item", "description",
+    "result": ForecastResult}``; each skipped item is ``{"item", "description", "reason"}``
+    (too little or too sparse history)."""
+    require_columns(units, ["item", "date", "units"], "An item forecast")
+    days = pd.date_range(pd.Timestamp(first_day), pd.Timestamp(last_day), freq="D")
+    results, skipped = [], []
+    for position, row in enumerate(items.itertuples(index=False)):
+        progress(int(100 * position / max(len(items), 1)), f"forecasting {row.item}")
+        own = units[units["item"] == row.item]
+        series = own.groupby("date")["units"].sum().reindex(days, fill_value=0.0)
+        frame = pd.DataFrame({"date": days, "units": series.to_numpy()})
+        try:
+            result = forecast_series(frame, "date", "units", horizon=horizon, interval=interval,
+                                     country_code=country_code, what=f"item {row.item}")
+        except ModelError as error:
+            skipped.append({"item": row.item, "description": row.description,
+                            "reason": str(error)})
+            continue
+        results.append({"item": row.item, "description": row.description, "result": result})
+    return results, skipped

@@ -1,0 +1,67 @@
+"""The parameters each model kind accepts (pydantic), validated before any query runs."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
+
+from analytics.models.base import ModelError
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ForecastParams(_Params):
+    metric: Literal["revenue", "orders", "units"] = "revenue"
+    horizon: int = Field(90, ge=1, le=365, description="days to forecast")
+    interval: float = Field(0.8, ge=0.5, le=0.99, description="prediction interval width")
+    level: Literal["total", "product", "category"] = "total"
+    top_n: int = Field(5, ge=1, le=20, description="items forecast at product/category level")
+
+
+class ClusteringParams(_Params):
+    k: int | None = Field(None, ge=2, le=12)
+
+
+class ChurnParams(_Params):
+    horizon_days: int = Field(90, ge=14, le=365)
+    cutoff: dt.date | None = None
+
+
+class AnomalyParams(_Params):
+    metric: Literal["revenue", "orders", "aov"] = "revenue"
+    contamination: float = Field(0.02, gt=0, le=0.2)
+
+
+class BasketParams(_Params):
+    min_support: float = Field(0.01, gt=0, le=1)
+    min_confidence: float = Field(0.2, ge=0, le=1)
+    min_lift: float = Field(1.0, ge=0)
+    max_items: int = Field(500, ge=2, le=5000)
+    product: str | None = None
+
+
+PARAMS = {"forecast": ForecastParams, "clustering": ClusteringParams, "churn": ChurnParams,
+          "anomalies": AnomalyParams, "basket": BasketParams}
+
+
+def parse_params(kind: str, params: dict | None) -> _Params:
+    """Validate ``params`` for a model kind; a bad or unknown parameter raises ModelError
+    naming it."""
+    try:
+        model = PARAMS[kind]
+    except KeyError:
+        raise ModelError(f"unknown model kind {kind!r}; choose one of {sorted(PARAMS)}") from None
+    try:
+        return model.model_validate(params or {})
+    except pydantic.ValidationError as error:
+        problems = []
+        for issue in error.errors():
+            name = ".".join(str(part) for part in issue["loc"]) or "params"
+            message = "unknown parameter" if issue["type"] == "extra_forbidden" \
+                else issue["msg"]
+            problems.append(f"{name}: {message}")
+        raise ModelError(f"bad {kind} parameters — " + "; ".join(problems)) from None
