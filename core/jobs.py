@@ -1,0 +1,554 @@
+"""Background jobs: the Job row is the single source of truth for a piece of heavy work.
+
+Life of a job::
+
+    submit_job()      validate kind, params and role; add a Job (status "queued")
+    (caller commits)
+    enqueue()         send the Celery task ``shoplens.run_job`` by name, on the kind's queue
+    worker            start_job() → "running" (started_at, worker, heartbeat, attempts + 1)
+                      update_progress() 0–100 with a message; raises JobCancelled when the
+                      user asked to cancel
+                      finish_job() → "done" with result JSON and/or a file under
+                      ``settings.results/<job id>/``; fail_job() → "failed" with the error
+    reaper            reap_stale_jobs(): a "running" job whose heartbeat stopped (the worker
+                      died) is queued again once, then failed with a clear message
+
+The web process (API, Dash pages) only uses this module and sends tasks by name; it never
+imports ``workers``. Services validate and add rows; the caller commits.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import os
+import socket
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pydantic
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from analytics.filters import DIMENSIONS, FilterError, Filters, Scope
+from core import audit, db
+from core.models import JOB_KINDS, Job, User, new_id, utcnow
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MODEL_KINDS = ("forecast", "clustering", "churn", "anomalies", "basket")
+REPORT_KINDS = ("report_pdf", "report_xlsx")
+REPORT_FORMATS = {"pdf": "report_pdf", "xlsx": "report_xlsx"}
+FINISHED = ("done", "failed", "cancelled")
+
+#: The queue a kind of work runs on (workers can be scaled per queue).
+QUEUE_FOR_KIND = {
+    **{kind: "interactive" for kind in MODEL_KINDS},
+    "report_pdf": "reports", "report_xlsx": "reports", "scheduled_report": "reports",
+    "data_load": "loads",
+}
+#: (soft, hard) time limits in seconds: the soft limit ends the job with a clear message.
+TIME_LIMITS = {
+    **{kind: (15 * 60, 16 * 60) for kind in MODEL_KINDS},
+    "report_pdf": (10 * 60, 11 * 60), "report_xlsx": (10 * 60, 11 * 60),
+    "scheduled_report": (10 * 60, 11 * 60),
+    "data_load": (60 * 60, 62 * 60),
+}
+#: How long a running job may stay silent (no heartbeat) before the reaper steps in.
+DEFAULT_MAX_SILENCE = dt.timedelta(minutes=3)
+#: A job whose worker died is queued again this many times before it is failed.
+MAX_ATTEMPTS = 2
+FILTER_KEYS = ("start", "end", "min_price", "max_price", "segment", *DIMENSIONS)
+
+
+class JobError(Exception):
+    """The request cannot become a job (bad kind, bad parameters, finished job...);
+    the message is meant for the user (HTTP 400)."""
+
+
+class JobAccessDenied(Exception):
+    """The user may not run or see this job (HTTP 403)."""
+
+
+class JobNotFound(Exception):
+    """No job with this id (HTTP 404)."""
+
+
+class JobCancelled(Exception):
+    """Raised inside a running job at a progress point once the user asked to cancel."""
+
+
+# ----------------------------------------------------------------- parameter schemas
+JSONScalar = str | int | float | bool | None
+
+
+class _Options(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+
+class ModelOptions(pydantic.BaseModel):
+    """Options of the model kinds. The known ones are checked; other options (model
+    specific) must be small JSON values and are passed to ``analytics.models.run_model``."""
+    model_config = pydantic.ConfigDict(extra="allow")
+    horizon: Annotated[int, pydantic.Field(ge=1, le=366)] | None = None
+    interval: Annotated[float, pydantic.Field(gt=0, lt=1)] | None = None
+    model: Annotated[str, pydantic.Field(max_length=40)] | None = None
+    k: Annotated[int, pydantic.Field(ge=2, le=20)] | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _small_extras(self) -> "ModelOptions":
+        for name, value in (self.model_extra or {}).items():
+            if len(name) > 40:
+                raise ValueError(f"option name {name[:40]!r}… is too long")
+            values = value if isinstance(value, list) else [value]
+            if len(values) > 200 or not all(isinstance(v, JSONScalar) for v in values):
+                raise ValueError(f"option {name!r} must be a number, text or a short list")
+            if any(isinstance(v, str) and len(v) > 200 for v in values):
+                raise ValueError(f"option {name!r} is longer than 200 characters")
+        return self
+
+
+class ReportOptions(_Options):
+    email: bool = False
+
+
+class ScheduledReportOptions(_Options):
+    format: Literal["pdf", "xlsx"]
+    schedule_id: int
+    email: bool = True
+
+
+class LoadOptions(_Options):
+    path: Annotated[str, pydantic.Field(min_length=1, max_length=500)]
+    format: Annotated[str, pydantic.Field(min_length=1, max_length=30)] = "online_retail"
+    mapping: dict[Annotated[str, pydantic.Field(max_length=100)],
+                  Annotated[str, pydantic.Field(max_length=200)]] | None = None
+    append: bool = False
+
+
+OPTIONS_FOR_KIND: dict[str, type[pydantic.BaseModel]] = {
+    **{kind: ModelOptions for kind in MODEL_KINDS},
+    "report_pdf": ReportOptions, "report_xlsx": ReportOptions,
+    "scheduled_report": ScheduledReportOptions,
+    "data_load": LoadOptions,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class JobSpec:
+    """What a worker needs to run a job, detached from any session."""
+    id: str
+    kind: str
+    user_id: int | None
+    filters: Filters
+    scope: Scope
+    options: dict
+    attempts: int
+    schedule_id: int | None
+
+
+# ----------------------------------------------------------------- submitting
+def needed_role(kind: str) -> str:
+    return "admin" if kind == "data_load" else "analyst"
+
+
+def parse_params(kind: str, params: dict | None) -> dict:
+    """Validate ``params`` for ``kind`` and return the stored form
+    ``{"filters": Filters.to_dict(), "options": {...}}``. Raises JobError."""
+    if kind not in JOB_KINDS:
+        raise JobError(f"unknown job kind {kind!r}: use one of {', '.join(JOB_KINDS)}")
+    params = dict(params or {})
+    if isinstance(params.get("filters"), (dict, str)):
+        filter_source = params.pop("filters")
+    else:
+        filter_source = {key: params.pop(key) for key in FILTER_KEYS if key in params}
+    if isinstance(params.get("options"), dict):
+        params = {**params.pop("options"), **params}
+    try:
+        filters = Filters.from_query(filter_source)
+    except FilterError as exc:
+        raise JobError(str(exc)) from None
+    try:
+        options = OPTIONS_FOR_KIND[kind].model_validate(params)
+    except pydantic.ValidationError as exc:
+        raise JobError(_validation_message(exc)) from None
+    return {"filters": filters.to_dict(),
+            "options": options.model_dump(mode="json", exclude_none=True)}
+
+
+def submit_job(session: Session, user: User, kind: str, params: dict | None = None, *,
+               settings: Settings | None = None) -> Job:
+    """Add a queued Job for ``user`` (flushed, not committed). The caller commits and
+    then calls ``enqueue(settings, job.id)``.
+
+    Raises JobAccessDenied when the user's role is too low (analyst for models and
+    reports, admin for data loads), JobError for a bad kind or bad parameters.
+    """
+    if kind not in JOB_KINDS:
+        raise JobError(f"unknown job kind {kind!r}: use one of {', '.join(JOB_KINDS)}")
+    if kind == "scheduled_report":
+        raise JobError("scheduled reports are started by their schedule, not requested")
+    if not user.is_active or not user.has_role(needed_role(kind)):
+        raise JobAccessDenied(f"running {kind.replace('_', ' ')} jobs needs the "
+                              f"{needed_role(kind)} role")
+    stored = parse_params(kind, params)
+    if kind == "data_load":
+        stored["options"]["path"] = str(_upload_path(settings, stored["options"]["path"]))
+    return _add_job(session, user, kind, stored, action_detail=stored)
+
+
+def request_report(session: Session, user: User, *, format: str, email: bool = False,
+                   filters: Filters | str | dict | None = None) -> Job:
+    """Ask for a PDF or Excel report of ``filters`` under the user's scope; with
+    ``email`` the finished report is e-mailed to the user. The caller commits and
+    enqueues, as for ``submit_job``."""
+    kind = REPORT_FORMATS.get(str(format).lower())
+    if kind is None:
+        raise JobError(f"report format must be pdf or xlsx, not {format!r}")
+    if isinstance(filters, Filters):
+        filters = filters.to_dict()
+    job = submit_job(session, user, kind, {"filters": filters or {}, "email": bool(email)})
+    audit.record(session, "report_requested", actor=user, target=job.id,
+                 detail={"format": format, "email": bool(email)})
+    return job
+
+
+def add_scheduled_report(session: Session, recipient: User, schedule_id: int, format: str,
+                         filters: str) -> Job:
+    """A scheduled run's job for one recipient, rendered under the recipient's own scope
+    (used by ``core.schedules``; the caller commits and enqueues)."""
+    stored = parse_params("scheduled_report", {"filters": filters, "format": format,
+                                               "schedule_id": schedule_id})
+    job = _add_job(session, recipient, "scheduled_report", stored)
+    job.schedule_id = schedule_id
+    return job
+
+
+def _add_job(session: Session, user: User, kind: str, stored: dict,
+             action_detail: dict | None = None) -> Job:
+    job_id = new_id()
+    job = Job(id=job_id, celery_task_id=job_id, kind=kind, user_id=user.id, params=stored,
+              scope=None if user.countries is None else sorted(user.countries),
+              status="queued", progress=0, message="Waiting for a worker")
+    session.add(job)
+    session.flush()
+    if action_detail is not None:
+        audit.record(session, "job_submitted", actor=user, target=job.id,
+                     detail={"kind": kind})
+    return job
+
+
+def enqueue(settings: Settings, job_id: str) -> None:
+    """Send the job's task to its queue. Call after the Job row is committed.
+
+    When the broker cannot be reached the job is marked failed (so no page waits for it
+    forever) and JobError is raised."""
+    with db.session_scope(settings.database_url) as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise JobNotFound(f"no job {job_id}")
+        kind = job.kind
+    soft, hard = TIME_LIMITS[kind]
+    try:
+        _celery(settings).send_task(
+            "shoplens.run_job", args=[job_id], task_id=job_id, queue=QUEUE_FOR_KIND[kind],
+            soft_time_limit=soft, time_limit=hard)
+    except Exception as exc:  # the broker's errors are not one class
+        log.exception("could not send job %s to the task queue", job_id)
+        fail_job(settings, job_id, f"The task queue could not be reached: {exc}")
+        raise JobError("The job could not be started: the task queue is not reachable. "
+                       "Try again in a minute.") from exc
+
+
+def _celery(settings: Settings):
+    import celery_app
+    return celery_app.for_settings(settings)
+
+
+def _upload_path(settings: Settings | None, path: str) -> Path:
+    """Data loads read files from the uploads folder only (never any path on the host)."""
+    if settings is None:
+        from core.settings import load_settings
+        settings = load_settings()
+    uploads = settings.uploads.resolve()
+    candidate = Path(path)
+    resolved = (candidate if candidate.is_absolute() else uploads / candidate).resolve()
+    if not resolved.is_relative_to(uploads):
+        raise JobError("a data load reads files from the uploads folder only")
+    if not resolved.is_file():
+        raise JobError(f"the uploaded file {candidate.name!r} does not exist")
+    return resolved
+
+
+def _validation_message(exc: pydantic.ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "params"
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "is not a known parameter"
+        problems.append(f"{where}: {message}")
+    return "; ".join(problems)
+
+
+# ----------------------------------------------------------------- reading
+def get_job(session: Session, user: User, job_id: str) -> Job:
+    """The job, for its owner or an admin. Raises JobNotFound or JobAccessDenied."""
+    job = session.get(Job, str(job_id)) if job_id else None
+    if job is None:
+        raise JobNotFound(f"no job {job_id}")
+    if not (job.user_id == user.id or user.has_role("admin")):
+        raise JobAccessDenied("this job belongs to another user")
+    return job
+
+
+def list_jobs(session: Session, user: User, *, limit: int = 50,
+              kinds: tuple[str, ...] | None = None) -> list[Job]:
+    """The user's newest jobs (an admin sees everybody's)."""
+    query = sa.select(Job).order_by(Job.created_at.desc()).limit(limit)
+    if not user.has_role("admin"):
+        query = query.where(Job.user_id == user.id)
+    if kinds:
+        query = query.where(Job.kind.in_(kinds))
+    return list(session.scalars(query))
+
+
+def result_path(job: Job, settings: Settings | None = None) -> Path | None:
+    """The job's result file, when it has one that exists (the download route serves it
+    after checking the user may see the job)."""
+    if job.status != "done" or not job.result_path:
+        return None
+    path = Path(job.result_path)
+    if settings is not None and not path.resolve().is_relative_to(settings.results.resolve()):
+        return None
+    return path if path.is_file() else None
+
+
+def job_to_dict(job: Job) -> dict:
+    """The job as the API and the pages show it: id, kind, status, progress, message,
+    params, result, error, timings (created/started/finished, seconds), data_version,
+    download (URL of the result file, when there is one)."""
+    seconds = None
+    if job.started_at and job.finished_at:
+        seconds = round((job.finished_at - job.started_at).total_seconds(), 3)
+    download = None
+    if job.status == "done" and job.result_path:
+        download = f"/api/v1/jobs/{job.id}/result"
+    return {
+        "id": job.id, "kind": job.kind, "status": job.status, "progress": job.progress,
+        "message": job.message, "params": job.params, "result": job.result,
+        "error": job.error, "data_version": job.data_version, "attempts": job.attempts,
+        "cancel_requested": bool(job.cancel_requested),
+        "timings": {"created_at": _iso(job.created_at), "started_at": _iso(job.started_at),
+                    "finished_at": _iso(job.finished_at), "seconds": seconds},
+        "download": download,
+        "file_name": Path(job.result_path).name if download else None,
+    }
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") + "Z" if value else None
+
+
+# ----------------------------------------------------------------- cancelling
+def cancel_job(session: Session, user: User, job_id: str) -> Job:
+    """Cancel a job of the user's (or anybody's, for an admin). A queued job is cancelled
+    at once; a running one stops at its next progress point. The caller commits."""
+    job = get_job(session, user, job_id)
+    if job.status in FINISHED:
+        raise JobError(f"the job has already finished ({job.status})")
+    job.cancel_requested = True
+    if job.status == "queued":
+        job.status = "cancelled"
+        job.finished_at = utcnow()
+        job.message = "Cancelled before it started"
+    else:
+        job.message = "Cancelling…"
+    audit.record(session, "job_cancelled", actor=user, target=job.id,
+                 detail={"kind": job.kind})
+    return job
+
+
+def revoke(settings: Settings, job_id: str) -> None:
+    """Ask the workers to drop the job's task message (best effort: the cancel flag in the
+    Job row is what stops a job; the embedded broker cannot broadcast)."""
+    if not settings.redis_url:
+        return
+    try:
+        _celery(settings).control.revoke(job_id)
+    except Exception:  # monitoring commands must never break a cancel
+        log.warning("could not broadcast the revoke of job %s", job_id, exc_info=True)
+
+
+# ----------------------------------------------------------------- worker side
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def start_job(settings: Settings, job_id: str, worker: str | None = None) -> JobSpec | None:
+    """Mark the job running and return what the worker needs, or None when there is
+    nothing to do (unknown, finished or cancelled job: tasks are idempotent)."""
+    with db.session_scope(settings.database_url) as session:
+        job = session.get(Job, job_id, with_for_update=True)
+        if job is None:
+            log.warning("job %s does not exist; task dropped", job_id)
+            return None
+        if job.status in FINISHED:
+            log.info("job %s is already %s; task skipped", job_id, job.status)
+            return None
+        if job.cancel_requested:
+            _set_cancelled(job)
+            return None
+        now = utcnow()
+        job.status = "running"
+        job.started_at = now
+        job.heartbeat_at = now
+        job.worker = (worker or worker_name())[:200]
+        job.attempts = (job.attempts or 0) + 1
+        job.progress = 0
+        job.message = "Started"
+        job.error = None
+        params = job.params or {}
+        return JobSpec(
+            id=job.id, kind=job.kind, user_id=job.user_id,
+            filters=Filters.from_query(params.get("filters") or {}),
+            scope=Scope.of(job.scope), options=dict(params.get("options") or {}),
+            attempts=job.attempts, schedule_id=job.schedule_id)
+
+
+def update_progress(settings: Settings, job_id: str, percent: float,
+                    message: str | None = None) -> None:
+    """Record progress (0–100) and a heartbeat; raise JobCancelled when the user asked
+    to cancel, so the job stops at this point."""
+    with db.session_scope(settings.database_url) as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise JobCancelled("the job was deleted")
+        if job.cancel_requested or job.status == "cancelled":
+            raise JobCancelled("cancelled by the user")
+        job.progress = max(0, min(100, int(percent)))
+        if message:
+            job.message = message[:500]
+        job.heartbeat_at = utcnow()
+
+
+def heartbeat(settings: Settings, job_id: str) -> bool:
+    """Touch the job's heartbeat; False when the job no longer runs."""
+    with db.session_scope(settings.database_url) as session:
+        updated = session.execute(
+            sa.update(Job).where(Job.id == job_id, Job.status == "running")
+            .values(heartbeat_at=utcnow())).rowcount
+    return bool(updated)
+
+
+def finish_job(settings: Settings, job_id: str, result: dict | None = None,
+               path: Path | None = None, data_version: int | None = None,
+               message: str = "Done") -> None:
+    with db.session_scope(settings.database_url) as session:
+        job = session.get(Job, job_id)
+        if job is None or job.status in FINISHED:
+            return
+        job.status = "done"
+        job.progress = 100
+        job.message = message[:500]
+        job.result = result
+        job.result_path = str(path) if path else None
+        job.data_version = data_version
+        job.finished_at = utcnow()
+        job.heartbeat_at = job.finished_at
+
+
+def fail_job(settings: Settings, job_id: str, error: str) -> None:
+    with db.session_scope(settings.database_url) as session:
+        job = session.get(Job, job_id)
+        if job is None or job.status in FINISHED:
+            return
+        job.status = "failed"
+        job.error = error
+        job.message = _first_line(error)
+        job.finished_at = utcnow()
+
+
+def mark_cancelled(settings: Settings, job_id: str) -> None:
+    with db.session_scope(settings.database_url) as session:
+        job = session.get(Job, job_id)
+        if job is not None and job.status not in FINISHED:
+            _set_cancelled(job)
+
+
+def _set_cancelled(job: Job) -> None:
+    job.status = "cancelled"
+    job.message = "Cancelled"
+    job.finished_at = utcnow()
+
+
+def job_folder(settings: Settings, job_id: str) -> Path:
+    """``settings.results/<job id>/``, created empty (a retried job starts afresh)."""
+    folder = settings.results / job_id
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.iterdir():
+        if stale.is_file():
+            stale.unlink()
+    return folder
+
+
+def _first_line(text: str) -> str:
+    return (text.strip().splitlines() or [""])[0][:500]
+
+
+# ----------------------------------------------------------------- reaper
+def reap_stale_jobs(settings: Settings,
+                    max_silence: dt.timedelta | float = DEFAULT_MAX_SILENCE,
+                    *, requeue: bool = True) -> dict[str, list[str]]:
+    """Find running jobs whose heartbeat is older than ``max_silence`` (their worker died
+    or hangs). A job that has run fewer than MAX_ATTEMPTS times is queued again (when
+    ``requeue``); the others are failed with a message saying what happened.
+
+    Returns ``{"requeued": [ids], "failed": [ids]}``."""
+    if not isinstance(max_silence, dt.timedelta):
+        max_silence = dt.timedelta(seconds=float(max_silence))
+    cutoff = utcnow() - max_silence
+    requeued: list[str] = []
+    failed: list[str] = []
+    with db.session_scope(settings.database_url) as session:
+        stale = session.scalars(
+            sa.select(Job).where(Job.status == "running",
+                                 sa.func.coalesce(Job.heartbeat_at, Job.started_at,
+                                                  Job.created_at) < cutoff)).all()
+        for job in stale:
+            silent = int(max_silence.total_seconds())
+            if job.cancel_requested:
+                _set_cancelled(job)
+            elif requeue and (job.attempts or 0) < MAX_ATTEMPTS:
+                job.status = "queued"
+                job.progress = 0
+                job.message = (f"The worker {job.worker} stopped responding; the job was "
+                               "queued again")
+                requeued.append(job.id)
+            else:
+                job.status = "failed"
+                job.finished_at = utcnow()
+                job.error = (f"The worker running this job ({job.worker}) stopped "
+                             f"responding: no heartbeat for more than {silent} seconds "
+                             f"after {job.attempts} attempt(s). The worker probably "
+                             "crashed or was stopped; submit the job again.")
+                job.message = "The worker stopped responding"
+                failed.append(job.id)
+    for job_id in requeued:
+        log.warning("job %s lost its worker; queued again", job_id)
+        enqueue(settings, job_id)
+    for job_id in failed:
+        log.error("job %s lost its worker and was failed", job_id)
+    return {"requeued": requeued, "failed": failed}
+
+
+def job_counts(session: Session) -> dict[str, int]:
+    """Jobs per status (for the admin page and health checks)."""
+    rows = session.execute(sa.select(Job.status, sa.func.count()).group_by(Job.status))
+    return {status: count for status, count in rows}
+
+
+def describe_options(kind: str) -> dict[str, Any]:
+    """JSON schema of a kind's options (the API documents them with it)."""
+    return OPTIONS_FOR_KIND[kind].model_json_schema()

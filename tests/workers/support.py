@@ -1,0 +1,115 @@
+"""Helpers shared by the jobs, mail, schedules and worker tests: app-database users and a
+real Celery worker process."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from core import db
+from core.models import User
+from core.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "correct horse battery staple 42"
+
+
+def worker_environment(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a test worker: our home, the embedded broker unless REDIS_URL
+    is given, short retry delays, nothing inherited that points elsewhere."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("SHOPLENS_", "SMTP_", "MAIL_"))
+           and key not in ("DATABASE_URL", "WAREHOUSE_URL", "REDIS_URL", "SECRET_KEY",
+                           "PUBLIC_URL")}
+    env.update(SHOPLENS_HOME=str(home), SHOPLENS_RETRY_DELAY="0.5", PYTHONPATH=str(ROOT))
+    env.update({key: str(value) for key, value in extra.items()})
+    return env
+
+
+def settings_for(env: dict[str, str]) -> Settings:
+    settings = load_settings(env)
+    db.migrate(settings.database_url)
+    return settings
+
+
+def add_user(settings: Settings, email: str, role: str = "analyst",
+             countries: list[str] | None = None) -> int:
+    """Create a user (through the user service) and return its id."""
+    from core.users import create_user
+
+    with db.session_scope(settings.database_url) as session:
+        user, _ = create_user(session, "cli", email, role=role, countries=countries,
+                              password=PASSWORD)
+        return user.id
+
+
+def load_user(session, user_id: int) -> User:
+    return session.get(User, user_id)
+
+
+def wait_for(check: Callable[[], object], timeout: float = 60, every: float = 0.05,
+             what: str = "condition"):
+    """Poll ``check`` until it returns something truthy; return that."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(every)
+
+
+class WorkerProcess:
+    """``celery -A celery_app worker`` on all queues, in its own process group."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 2,
+                 beat: bool = False):
+        self.env, self.log_path = env, log_path
+        self.name = f"test-{uuid.uuid4().hex[:8]}@%h"
+        self.command = [sys.executable, "-m", "celery", "-A", "celery_app", "worker",
+                        "-Q", "interactive,reports,loads", "-c", str(concurrency),
+                        "-n", self.name, "--without-gossip", "--without-mingle",
+                        "--without-heartbeat", "-l", "INFO"]
+        if beat:
+            self.command.append("-B")
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> "WorkerProcess":
+        self._log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env,
+                                        stdout=self._log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        wait_for(self._ready, timeout=timeout, every=0.1, what="the worker to be ready")
+        return self
+
+    def _ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"the worker exited with {self.process.returncode}:\n"
+                                 + self.log())
+        return b" ready." in self.log_path.read_bytes()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-5000:]
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (main process and pool children): no clean-up runs."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self._log.close()
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        self._log.close()
