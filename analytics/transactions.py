@@ -1,0 +1,194 @@
+"""The line-item browser: pages of transactions and their CSV download.
+
+Filtering, sorting and paging run in the database. The period is resolved like the KPIs'
+(missing dates = the last 30 days of the data); ``filters.segment`` keeps the lines of that
+RFM segment's customers. Lines with unit price ≤ 0 are listed (with ``kind`` "excluded"):
+this is where a user finds them.
+
+``neutralise_cell`` is the one place that defuses spreadsheet formulas; every exporter
+(CSV here, Excel in ``core``) passes its text cells through it.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+
+import pandas as pd
+import sqlalchemy as sa
+
+from analytics import schema
+from analytics.customers import resolve_period, segment_condition
+from analytics.filters import Filters, FilterError, Scope, line_conditions
+
+log = logging.getLogger(__name__)
+
+#: Columns of a transactions page and of the CSV, in order.
+TRANSACTION_COLUMNS = ("line_id", "invoice_id", "invoice_ts", "customer_id", "product_id",
+                       "description", "quantity", "unit_price", "line_value", "unit_cost",
+                       "country", "country_code", "city", "category", "channel",
+                       "payment_method", "device", "traffic_source", "kind")
+#: Columns a page may be sorted by.
+SORTABLE_COLUMNS = ("line_id", "invoice_id", "invoice_ts", "customer_id", "product_id",
+                    "description", "quantity", "unit_price", "line_value", "unit_cost",
+                    "country", "city", "category", "channel", "payment_method", "device",
+                    "traffic_source")
+_TEXT_COLUMNS = {"invoice_id", "customer_id", "product_id", "description", "country", "city",
+                 "category", "channel", "payment_method", "device", "traffic_source"}
+_SEARCHED_COLUMNS = ("invoice_id", "product_id", "description", "customer_id")
+DEFAULT_SORT = (("invoice_ts", "desc"),)
+MAX_PAGE_SIZE = 1000
+MAX_SORT_KEYS = 5
+MAX_SEARCH_LENGTH = 200
+CSV_CHUNK_ROWS = 10_000
+
+#: A text cell starting with one of these is run as a formula by spreadsheets.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value):
+    """``value`` made safe for a spreadsheet cell: text starting with ``= + - @``, tab or
+    carriage return gets a leading apostrophe (shown as text, never run as a formula).
+    Numbers (including negative ones), dates, None and other text are returned unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def _kind(lines) -> sa.ColumnElement:
+    return sa.case((lines.c.is_sale, "sale"), (lines.c.is_return, "return"),
+                   else_="excluded")
+
+
+def _columns(lines) -> list[sa.ColumnElement]:
+    return [_kind(lines).label("kind") if name == "kind" else lines.c[name]
+            for name in TRANSACTION_COLUMNS]
+
+
+def _sort_keys(sort, warehouse, lines) -> list[sa.ColumnElement]:
+    """ORDER BY for ``sort`` (a column name, or a list of (column, "asc"|"desc")), NULLs
+    last, text in code point order, ties by line_id ascending."""
+    if sort is None:
+        sort = DEFAULT_SORT
+    if isinstance(sort, str):
+        sort = [(sort, "asc")]
+    sort = list(sort)
+    if not sort or len(sort) > MAX_SORT_KEYS:
+        raise FilterError(f"sort by 1 to {MAX_SORT_KEYS} columns")
+    keys, names = [], set()
+    for item in sort:
+        column, direction = (item, "asc") if isinstance(item, str) else tuple(item)
+        if column not in SORTABLE_COLUMNS:
+            raise FilterError(f"cannot sort transactions by {column!r}: choose one of "
+                              f"{', '.join(SORTABLE_COLUMNS)}")
+        direction = str(direction).lower()
+        if direction not in ("asc", "desc"):
+            raise FilterError(f"sort direction must be 'asc' or 'desc', not {direction!r}")
+        names.add(column)
+        expression = lines.c[column]
+        if column in _TEXT_COLUMNS and warehouse.kind == "postgresql":
+            expression = expression.collate("C")
+        expression = expression.desc() if direction == "desc" else expression.asc()
+        keys.append(expression.nulls_last())
+    if "line_id" not in names:
+        keys.append(lines.c.line_id.asc())
+    return keys
+
+
+def _selection(warehouse, filters: Filters, scope: Scope, search: str | None,
+               lines) -> list[sa.ColumnElement[bool]]:
+    resolved = resolve_period(warehouse, filters)
+    conditions = [*line_conditions(resolved, scope, lines)]
+    if resolved.segment:
+        conditions.append(segment_condition(warehouse, resolved, scope, lines))
+    text = (search or "").strip()
+    if len(text) > MAX_SEARCH_LENGTH:
+        raise FilterError(f"search text is longer than {MAX_SEARCH_LENGTH} characters")
+    if text:
+        conditions.append(sa.or_(*(lines.c[name].icontains(text, autoescape=True)
+                                   for name in _SEARCHED_COLUMNS)))
+    return conditions
+
+
+def transactions_page(warehouse, filters: Filters, scope: Scope, *,
+                      sort: Sequence[tuple[str, str]] | str | None = None, page: int = 1,
+                      page_size: int = 100, search: str | None = None
+                      ) -> tuple[pd.DataFrame, int]:
+    """One page of line items matching the filters, and how many match in all.
+
+    Columns (``TRANSACTION_COLUMNS``): line_id, invoice_id, invoice_ts, customer_id,
+    product_id, description, quantity, unit_price, line_value, unit_cost, country,
+    country_code, city, category, channel, payment_method, device, traffic_source, kind
+    ("sale", "return" or "excluded" for unit price ≤ 0).
+
+    ``sort``: (column, "asc"|"desc") pairs over ``SORTABLE_COLUMNS`` (default newest
+    first); ``search``: case-insensitive text found in the invoice, product, description or
+    customer id. Pages count from 1; ``page_size`` is at most ``MAX_PAGE_SIZE``.
+    """
+    try:
+        page, page_size = int(page), int(page_size)
+    except (TypeError, ValueError):
+        raise FilterError("page and page_size must be whole numbers") from None
+    if page < 1:
+        raise FilterError(f"page counts from 1, not {page}")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise FilterError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}")
+    lines = schema.fact_lines
+    order = _sort_keys(sort, warehouse, lines)
+    conditions = _selection(warehouse, filters, scope, search, lines)
+    query = (sa.select(*_columns(lines)).where(*conditions).order_by(*order)
+             .limit(page_size).offset((page - 1) * page_size))
+    with warehouse.connect() as conn:
+        total = conn.execute(sa.select(sa.func.count()).select_from(lines)
+                             .where(*conditions)).scalar_one()
+        frame = pd.DataFrame(conn.execute(query).all(), columns=list(TRANSACTION_COLUMNS))
+    return _typed(frame), int(total)
+
+
+def transactions_csv(warehouse, filters: Filters, scope: Scope, *,
+                     sort: Sequence[tuple[str, str]] | str | None = None,
+                     search: str | None = None,
+                     chunk_rows: int = CSV_CHUNK_ROWS) -> Iterator[str]:
+    """The whole selection of ``transactions_page`` as CSV text, yielded in chunks of
+    ``chunk_rows`` lines (the header first), read from a streaming cursor so the table is
+    never held in memory. Text cells pass through ``neutralise_cell``; numbers are written
+    as numbers."""
+    lines = schema.fact_lines
+    order = _sort_keys(sort, warehouse, lines)
+    conditions = _selection(warehouse, filters, scope, search, lines)
+    query = sa.select(*_columns(lines)).where(*conditions).order_by(*order)
+    yield _csv_text([TRANSACTION_COLUMNS])
+    with warehouse.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=chunk_rows
+                                        ).execute(query)
+        for rows in result.partitions(chunk_rows):
+            yield _csv_text(_csv_row(row) for row in rows)
+
+
+def _csv_row(row: Iterable) -> list:
+    cells = []
+    for value in row:
+        if isinstance(value, dt.datetime):
+            value = value.isoformat(sep=" ")
+        elif isinstance(value, float) and value.is_integer():
+            value = int(value)
+        cells.append(neutralise_cell(value))
+    return cells
+
+
+def _csv_text(rows: Iterable[Sequence]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue()
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    for name in _TEXT_COLUMNS | {"country_code", "kind"}:
+        frame[name] = frame[name].astype("string")
+    for name in ("quantity", "unit_price", "line_value", "unit_cost"):
+        frame[name] = frame[name].astype("float64")
+    frame["line_id"] = frame["line_id"].astype("int64")
+    frame["invoice_ts"] = pd.to_datetime(frame["invoice_ts"]).astype("datetime64[us]")
+    return frame
