@@ -1,0 +1,221 @@
+"""Loading data: read a file, check it, and publish it as a new warehouse data version.
+
+``load_file`` replaces the data by default. With ``append=True`` it publishes the current
+lines plus only the file's lines not already present, where *present* means an identical
+line (every column of the line-item frame equal) that has not already been matched: a file
+holding a line twice adds it until the data holds it twice, so loading the same file twice
+gives the same data as loading it once.
+
+A file that cannot be a load (empty, binary, not a table, wrong columns for the format,
+an invalid mapping, or more than half of its lines rejected) raises ``LoadError`` with one
+message naming the problem; nothing is published and the current version stays as it was.
+Publishing itself is atomic (``analytics.warehouse``).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+
+from analytics import schema
+from analytics.warehouse import Warehouse, WarehouseError, coerce_lines
+from data.quality import build_report
+from data.readers import Mapping, ReadError, ReadResult, read_generic, read_online_retail
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("online-retail", "generic")
+MAX_REJECTED_SHARE = 0.5
+SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
+SAMPLES = {"online-retail": ("online_retail.csv.gz", "online-retail")}
+
+Progress = Callable[[int, str], None]
+
+
+class LoadError(Exception):
+    """A load could not be done; the message (one line) is meant for the user. Nothing was
+    published."""
+
+
+@dataclass
+class LoadResult:
+    """The outcome of a published load. ``quality`` is the data-quality report
+    (data.quality.build_report); ``rejects_path`` is the CSV of rejected lines, if any."""
+    version: int
+    source: str
+    format: str
+    mode: str
+    lines_read: int
+    lines_loaded: int
+    lines_rejected: int
+    quality: dict
+    rejects_path: Path | None
+    seconds: float
+
+
+def load_file(warehouse: Warehouse, path: str | Path, *, format: str = "online-retail",
+              mapping: Mapping | dict | str | Path | None = None, append: bool = False,
+              rejects_dir: str | Path | None = None,
+              progress: Progress | None = None) -> LoadResult:
+    """Read ``path`` in ``format`` ("online-retail" or "generic" with ``mapping``), write
+    its rejected lines to a CSV in ``rejects_dir`` (default: the system temp folder), and
+    publish a new data version. Raises LoadError when the file cannot be a load."""
+    started = time.perf_counter()
+    path = Path(path)
+    _report(progress, 5, f"reading {path.name}")
+    read = _read(path, format, mapping)
+    _report(progress, 45, f"read {read.lines_read:,} lines")
+    rejects_path = _write_rejects(read.rejects, rejects_dir, path) if len(read.rejects) else None
+    _check_rejected_share(read, rejects_path)
+    quality = build_report(read.lines, rejects=read.rejects, lines_read=read.lines_read,
+                           countries=read.countries, source=path.name, format=format,
+                           notes=read.notes)
+    _report(progress, 55, "publishing a new data version")
+    version, quality = publish_lines(warehouse, read.lines, quality=quality, append=append,
+                                     source=path.name)
+    _report(progress, 100, f"published data version {version}")
+    return LoadResult(version=version, source=path.name, format=format,
+                      mode="append" if append else "replace", lines_read=read.lines_read,
+                      lines_loaded=len(read.lines), lines_rejected=len(read.rejects),
+                      quality=quality, rejects_path=rejects_path,
+                      seconds=round(time.perf_counter() - started, 3))
+
+
+def sample_path(name: str = "online-retail") -> Path:
+    """Path of a sample shipped with the package (found next to this module)."""
+    if name not in SAMPLES:
+        raise LoadError(f"Unknown sample {name!r} (available: {', '.join(SAMPLES)})")
+    path = SAMPLES_DIR / SAMPLES[name][0]
+    if not path.exists():
+        raise LoadError(f"The sample {name!r} is missing from this installation ({path})")
+    return path
+
+
+def load_sample(warehouse: Warehouse, name: str = "online-retail", **options) -> LoadResult:
+    """Load a shipped sample; ``options`` as for ``load_file`` (append, rejects_dir,
+    progress)."""
+    return load_file(warehouse, sample_path(name), format=SAMPLES[name][1], **options)
+
+
+def load_demo(warehouse: Warehouse, *, lines: int = 1_000_000, seed: int = 42,
+              progress: Progress | None = None) -> LoadResult:
+    """Generate the synthetic demo data set (data.demo) and publish it, replacing the data."""
+    from data.demo import generate_demo
+
+    started = time.perf_counter()
+    _report(progress, 5, f"generating {lines:,} demo lines")
+    demo = generate_demo(lines=lines, seed=seed)
+    source = f"demo ({lines:,} lines, seed {seed})"
+    quality = build_report(demo.lines, source=source, format="demo",
+                           notes=[f"{len(demo.anomalies)} anomalies planted by the generator"])
+    quality["demo_anomalies"] = demo.anomalies
+    _report(progress, 55, "publishing a new data version")
+    version, quality = publish_lines(warehouse, demo.lines, sessions=demo.sessions,
+                                     quality=quality, source=source)
+    _report(progress, 100, f"published data version {version}")
+    return LoadResult(version=version, source=source, format="demo", mode="replace",
+                      lines_read=len(demo.lines), lines_loaded=len(demo.lines),
+                      lines_rejected=0, quality=quality, rejects_path=None,
+                      seconds=round(time.perf_counter() - started, 3))
+
+
+def publish_lines(warehouse: Warehouse, lines: pd.DataFrame, *,
+                  sessions: pd.DataFrame | None = None, quality: dict, source: str,
+                  append: bool = False) -> tuple[int, dict]:
+    """Publish ``lines`` as a new version (replacing, or appended to the current lines).
+
+    Returns (version, quality), where an append adds ``quality["append"]`` =
+    {lines_added, lines_already_present, lines_in_version}. Any failure raises LoadError and
+    leaves the current version as it was."""
+    try:
+        if append and warehouse.current_version() is not None:
+            current = warehouse.read_lines()
+            incoming = coerce_lines(lines)
+            fresh = incoming.loc[~_line_keys(incoming).isin(_line_keys(current))]
+            lines = pd.concat([current, fresh], ignore_index=True)
+            if sessions is None:
+                sessions = warehouse.read_sessions()
+            quality = {**quality, "append": {
+                "lines_added": int(len(fresh)),
+                "lines_already_present": int(len(incoming) - len(fresh)),
+                "lines_in_version": int(len(lines))}}
+        version = warehouse.publish(lines, sessions, source=source, quality=quality)
+    except (WarehouseError, sa.exc.SQLAlchemyError, OSError) as exc:
+        log.exception("publishing %s failed", source)
+        raise LoadError(f"Publishing the new data version failed ({_first_line(exc)}); the "
+                        "current data is unchanged") from exc
+    except Exception as exc:
+        if type(exc).__module__.startswith("duckdb"):
+            log.exception("publishing %s failed", source)
+            raise LoadError(f"Publishing the new data version failed "
+                            f"({_first_line(exc)}); the current data is unchanged") from exc
+        raise
+    return version, quality
+
+
+# ------------------------------------------------------------------------- helpers
+def _read(path: Path, format: str, mapping) -> ReadResult:
+    if format not in FORMATS:
+        raise LoadError(f"Unknown format {format!r} (use {' or '.join(FORMATS)})")
+    try:
+        if format == "online-retail":
+            if mapping is not None:
+                raise LoadError("A mapping is only used with the generic format")
+            return read_online_retail(path)
+        if mapping is None:
+            raise LoadError("The generic format needs a mapping (see docs/mapping.md)")
+        return read_generic(path, mapping)
+    except ReadError as exc:
+        raise LoadError(str(exc)) from exc
+
+
+def _check_rejected_share(read: ReadResult, rejects_path: Path | None) -> None:
+    rejected = len(read.rejects)
+    if not read.lines_read or rejected / read.lines_read <= MAX_REJECTED_SHARE:
+        return
+    reasons = read.rejects["reject_reason"].value_counts()
+    example = read.rejects.iloc[0]
+    raise LoadError(
+        f"{rejected:,} of {read.lines_read:,} lines ({rejected / read.lines_read:.0%}) were "
+        f"rejected, mostly for {reasons.index[0]!r} ({reasons.iloc[0]:,} lines, first at row "
+        f"{example['source_row']}): this does not look like a file in this format; nothing "
+        f"was loaded" + (f" (rejected lines: {rejects_path})" if rejects_path else ""))
+
+
+def _write_rejects(rejects: pd.DataFrame, rejects_dir: str | Path | None, path: Path) -> Path:
+    import tempfile
+
+    folder = Path(rejects_dir) if rejects_dir is not None else Path(tempfile.gettempdir())
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in path.name)[:60]
+    target = folder / f"rejects-{stamp}-{stem}-{uuid.uuid4().hex[:6]}.csv"
+    rejects.to_csv(target, index=False)
+    return target
+
+
+def _line_keys(frame: pd.DataFrame) -> pd.MultiIndex:
+    """One key per line: (hash of the full line content, how many identical lines came
+    before it), so identical lines are matched one to one."""
+    hashes = pd.util.hash_pandas_object(frame[list(schema.LINE_COLUMNS)],
+                                        index=False).to_numpy()
+    occurrence = pd.Series(hashes).groupby(hashes).cumcount().to_numpy()
+    return pd.MultiIndex.from_arrays([hashes, occurrence])
+
+
+def _report(progress: Progress | None, percent: int, message: str) -> None:
+    log.info("load %s%%: %s", percent, message)
+    if progress is not None:
+        progress(percent, message)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__

@@ -1,0 +1,748 @@
+"""Readers for real export formats: each returns a line-item frame plus the rejected lines.
+
+* ``read_online_retail(path)``: the UCI "Online Retail" layout (InvoiceNo, StockCode,
+  Description, Quantity, InvoiceDate, UnitPrice, CustomerID, Country) as .csv, .csv.gz or
+  .xlsx. Codes are read as text; an invoice id starting with "C" is a cancellation.
+* ``read_generic(path, mapping)``: any CSV (or .xlsx), with a JSON mapping from our fields to
+  the file's columns (format: docs/mapping.md). Encoding, delimiter, decimal comma and date
+  format are detected from the data unless the mapping states them.
+
+A line whose date, quantity or price cannot be read, or whose invoice or product id is
+missing, is *rejected*: it goes to the rejects frame with its source row and reason, never
+dropped silently. Everything runs as vectorised pandas operations (no per-row Python).
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import json
+import logging
+import re
+import warnings
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analytics import schema
+from analytics.countries import CountryNormalisation, normalise_countries
+
+log = logging.getLogger(__name__)
+
+ONLINE_RETAIL_COLUMNS = ("InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate",
+                         "UnitPrice", "CustomerID", "Country")
+
+#: Fields a generic mapping may name, with what they hold.
+MAPPABLE_FIELDS: dict[str, str] = {
+    "invoice_id": "invoice / order number (required)",
+    "invoice_ts": "date and time of the invoice in one column",
+    "invoice_date": "date of the invoice (with invoice_time, instead of invoice_ts)",
+    "invoice_time": "time of day of the invoice (only with invoice_date)",
+    "customer_id": "customer number (may be empty)",
+    "product_id": "product code / SKU (required)",
+    "description": "product name",
+    "quantity": "units on the line; negative for returns (required)",
+    "unit_price": "price per unit (this or line_total is required)",
+    "line_total": "value of the line = quantity × price, net of discount",
+    "unit_cost": "cost per unit",
+    "line_cost": "cost of the line = quantity × unit cost",
+    "profit": "profit of the line = line value − line cost",
+    "discount": "discount on the line (discount_type says amount, percent or fraction)",
+    "country": "country name or ISO code",
+    "city": "city",
+    "category": "product category",
+    "channel": "sales channel",
+    "payment_method": "payment method",
+    "device": "device",
+    "traffic_source": "traffic source",
+    "is_cancellation": "cancellation flag (true/false/yes/no/1/0) or a status column with "
+                       "cancellation_values",
+}
+MAPPING_OPTIONS = ("columns", "date_format", "decimal", "delimiter", "encoding",
+                   "discount_type", "cancellation_values", "cancellation_prefix")
+DISCOUNT_TYPES = ("amount", "percent", "fraction")
+DELIMITERS = {",": ",", ";": ";", "\t": "\t", "tab": "\t", "|": "|"}
+DATE_KEYWORDS = ("iso", "dayfirst", "monthfirst", "epoch_seconds")
+
+REASON_INVOICE = "missing invoice id"
+REASON_PRODUCT = "missing product id"
+REASON_DATE = "unparseable date"
+REASON_QUANTITY = "unparseable quantity"
+REASON_PRICE = "unparseable unit price"
+REASON_TOTAL = "unparseable line total"
+REASON_DISCOUNT = "unparseable discount"
+REASON_COST = "unparseable cost"
+REASON_CANCELLATION = "unparseable cancellation flag"
+REASON_FIELDS = "wrong number of fields"
+
+_SAMPLE_BYTES = 1 << 20
+_TRUE = frozenset({"true", "yes", "y", "1", "t", "x", "cancelled", "canceled"})
+_FALSE = frozenset({"false", "no", "n", "0", "f", ""})
+
+
+class ReadError(ValueError):
+    """The file cannot be read as asked; the message names the problem for the user."""
+
+
+class MappingError(ReadError):
+    """The column mapping is invalid; the message says which entry and why."""
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A validated column mapping (see docs/mapping.md). ``columns`` maps our field names to
+    the file's column names; the other attributes override detection."""
+    columns: dict[str, str]
+    date_format: str | None = None
+    decimal: str | None = None
+    delimiter: str | None = None
+    encoding: str | None = None
+    discount_type: str | None = None
+    cancellation_values: tuple[str, ...] = ()
+    cancellation_prefix: str | None = None
+    prefer_monthfirst: bool = False  # only for the Online Retail layout (US-style dates)
+
+
+ONLINE_RETAIL_MAPPING = Mapping(
+    columns={"invoice_id": "InvoiceNo", "product_id": "StockCode",
+             "description": "Description", "quantity": "Quantity",
+             "invoice_ts": "InvoiceDate", "unit_price": "UnitPrice",
+             "customer_id": "CustomerID", "country": "Country"},
+    decimal=".", cancellation_prefix="C", prefer_monthfirst=True)
+
+
+@dataclass
+class ReadResult:
+    """What a reader returns.
+
+    * ``lines``: the line-item frame (columns of ``analytics.schema.LINE_COLUMNS``);
+    * ``rejects``: one row per rejected line: ``source_row`` (row in the file, header = 1),
+      ``reject_reason``, then the line's original values under the file's column names;
+    * ``lines_read``: data lines in the file (loaded + rejected; blank lines not counted);
+    * ``countries``: how the country names resolved (codes, code-less, unknown);
+    * ``notes``: how the file was read (encoding, delimiter, decimal, date format).
+    """
+    lines: pd.DataFrame
+    rejects: pd.DataFrame
+    lines_read: int
+    countries: CountryNormalisation
+    notes: list[str] = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------- public
+def read_online_retail(path: str | Path) -> ReadResult:
+    """Read a file in the UCI Online Retail layout (.csv, .csv.gz or .xlsx)."""
+    path = Path(path)
+    raw, source_rows, notes, layout_rejects = _read_table(path, ONLINE_RETAIL_MAPPING)
+    missing = [c for c in ONLINE_RETAIL_COLUMNS if c not in raw.columns]
+    if missing:
+        raise ReadError(
+            f"{path.name} does not have the Online Retail columns: missing "
+            f"{', '.join(missing)} (found: {_column_list(raw)}). For another layout use "
+            "--format generic with a mapping.")
+    return _convert(raw, source_rows, ONLINE_RETAIL_MAPPING, notes, layout_rejects,
+                    numeric_ids=path.suffix.lower() == ".xlsx")
+
+
+def read_generic(path: str | Path, mapping: Mapping | dict | str | Path) -> ReadResult:
+    """Read any CSV (or .xlsx) with a column mapping (a Mapping, a dict as in
+    docs/mapping.md, or the path of a JSON file holding it)."""
+    path = Path(path)
+    mapping = mapping if isinstance(mapping, Mapping) else parse_mapping(mapping)
+    raw, source_rows, notes, layout_rejects = _read_table(path, mapping)
+    mapping = _bind_columns(mapping, raw)
+    return _convert(raw, source_rows, mapping, notes, layout_rejects,
+                    numeric_ids=path.suffix.lower() == ".xlsx")
+
+
+def parse_mapping(source: dict | str | Path) -> Mapping:
+    """Validate a mapping (dict, JSON text or path of a JSON file) without looking at a
+    file. Raises MappingError naming the first problem found."""
+    if isinstance(source, Path) or (isinstance(source, str)
+                                    and not source.lstrip().startswith("{")):
+        try:
+            text = Path(source).read_text(encoding="utf-8-sig")
+        except OSError as exc:
+            raise MappingError(f"Cannot read the mapping file {source}: "
+                               f"{exc.strerror or exc}") from None
+        source = text
+    if isinstance(source, str):
+        try:
+            source = json.loads(source)
+        except json.JSONDecodeError as exc:
+            raise MappingError(f"The mapping is not valid JSON: {exc.msg} at line "
+                               f"{exc.lineno}, column {exc.colno}") from None
+    if not isinstance(source, dict):
+        raise MappingError("The mapping must be a JSON object with a \"columns\" object")
+    unknown_options = [key for key in source if key not in MAPPING_OPTIONS]
+    if unknown_options:
+        raise MappingError(f"Unknown mapping option {unknown_options[0]!r} (known: "
+                           f"{', '.join(MAPPING_OPTIONS)})")
+    columns = source.get("columns")
+    if not isinstance(columns, dict) or not columns:
+        raise MappingError("The mapping needs a \"columns\" object: our field → the file's "
+                           "column name")
+    for name, column in columns.items():
+        if name not in MAPPABLE_FIELDS:
+            raise MappingError(f"Unknown field {name!r} in the mapping (known fields: "
+                               f"{', '.join(MAPPABLE_FIELDS)})")
+        if not isinstance(column, str) or not column.strip():
+            raise MappingError(f"Field {name!r} must map to a column name (a non-empty "
+                               "string)")
+    columns = {name: column.strip() for name, column in columns.items()}
+    _check_fields(columns)
+
+    date_format = source.get("date_format")
+    if date_format is not None:
+        if not isinstance(date_format, str) or not (
+                date_format in DATE_KEYWORDS or "%" in date_format):
+            raise MappingError(f"date_format {date_format!r} must be one of "
+                               f"{', '.join(DATE_KEYWORDS)} or a strftime pattern such as "
+                               "\"%d/%m/%Y %H:%M\"")
+    decimal = source.get("decimal")
+    if decimal is not None and decimal not in (".", ","):
+        raise MappingError(f"decimal must be \".\" or \",\", not {decimal!r}")
+    delimiter = source.get("delimiter")
+    if delimiter is not None:
+        if delimiter not in DELIMITERS:
+            raise MappingError(f"delimiter must be one of , ; tab |, not {delimiter!r}")
+        delimiter = DELIMITERS[delimiter]
+    encoding = source.get("encoding")
+    if encoding is not None:
+        try:
+            encoding = codecs.lookup(str(encoding)).name
+        except LookupError:
+            raise MappingError(f"Unknown encoding {encoding!r}") from None
+    discount_type = source.get("discount_type")
+    if "discount" in columns and discount_type not in DISCOUNT_TYPES:
+        raise MappingError("discount is mapped, so discount_type must say what it holds: "
+                           "\"amount\" (currency per line), \"percent\" (0–100) or "
+                           "\"fraction\" (0–1)")
+    if discount_type is not None and "discount" not in columns:
+        raise MappingError("discount_type is set but no discount column is mapped")
+    values = source.get("cancellation_values") or ()
+    if isinstance(values, str):
+        values = (values,)
+    if not all(isinstance(value, str) for value in values):
+        raise MappingError("cancellation_values must be a list of texts")
+    if values and "is_cancellation" not in columns:
+        raise MappingError("cancellation_values needs is_cancellation mapped to the status "
+                           "column")
+    prefix = source.get("cancellation_prefix")
+    if prefix is not None and (not isinstance(prefix, str) or not prefix):
+        raise MappingError("cancellation_prefix must be a non-empty text such as \"C\"")
+    return Mapping(columns=columns, date_format=date_format, decimal=decimal,
+                   delimiter=delimiter, encoding=encoding, discount_type=discount_type,
+                   cancellation_values=tuple(values), cancellation_prefix=prefix)
+
+
+# -------------------------------------------------------------------- mapping checks
+def _check_fields(columns: dict[str, str]) -> None:
+    for required in ("invoice_id", "product_id", "quantity"):
+        if required not in columns:
+            raise MappingError(f"The mapping lacks the required field {required!r}")
+    if "invoice_ts" in columns and "invoice_date" in columns:
+        raise MappingError("Map invoice_ts (date and time in one column) or invoice_date "
+                           "(+ invoice_time), not both")
+    if "invoice_ts" not in columns and "invoice_date" not in columns:
+        raise MappingError("The mapping lacks the invoice date: map invoice_ts, or "
+                           "invoice_date (and optionally invoice_time)")
+    if "invoice_time" in columns and "invoice_date" not in columns:
+        raise MappingError("invoice_time is mapped without invoice_date")
+    prices = [name for name in ("unit_price", "line_total") if name in columns]
+    if not prices:
+        raise MappingError("The mapping has neither unit_price nor line_total: map one of "
+                           "them")
+    if len(prices) == 2:
+        raise MappingError("Map unit_price or line_total, not both")
+    costs = [name for name in ("unit_cost", "line_cost", "profit") if name in columns]
+    if len(costs) > 1:
+        raise MappingError(f"Map only one of unit_cost, line_cost, profit (got "
+                           f"{', '.join(costs)})")
+    if "discount" in columns and "line_total" in columns:
+        raise MappingError("discount can only be combined with unit_price: a line_total is "
+                           "taken as already net of discount")
+
+
+def _bind_columns(mapping: Mapping, raw: pd.DataFrame) -> Mapping:
+    """Check every mapped column exists in the file (exact name, else a unique
+    case-insensitive match) and return the mapping with the file's spelling."""
+    by_key: dict[str, list[str]] = {}
+    for column in raw.columns:
+        by_key.setdefault(column.casefold(), []).append(column)
+    bound: dict[str, str] = {}
+    for name, column in mapping.columns.items():
+        if column in raw.columns:
+            bound[name] = column
+        elif len(by_key.get(column.casefold(), [])) == 1:
+            bound[name] = by_key[column.casefold()][0]
+        else:
+            raise MappingError(f"Column {column!r} (mapped to {name}) is not in the file; "
+                               f"the file's columns are: {_column_list(raw)}")
+    return Mapping(**{**mapping.__dict__, "columns": bound})
+
+
+def _column_list(raw: pd.DataFrame, limit: int = 15) -> str:
+    names = [str(c) for c in raw.columns]
+    shown = ", ".join(names[:limit])
+    return shown + (f" … ({len(names)} columns)" if len(names) > limit else "")
+
+
+# --------------------------------------------------------------------- reading files
+def _read_table(path: Path, mapping: Mapping
+                ) -> tuple[pd.DataFrame, np.ndarray, list[str], pd.DataFrame]:
+    """Read the file as a table of stripped-header text columns.
+
+    Returns (raw frame with "" for empty cells, source row of each frame row, notes,
+    rejects for lines with a wrong number of fields)."""
+    if not path.exists():
+        raise ReadError(f"File not found: {path}")
+    if path.is_dir():
+        raise ReadError(f"{path} is a folder, not a file")
+    with open(path, "rb") as handle:
+        magic = handle.read(8)
+    if not magic:
+        raise ReadError(f"{path.name} is empty")
+    if magic.startswith(b"PK\x03\x04"):
+        return _read_xlsx(path)
+    if magic.startswith(b"\xd0\xcf\x11\xe0"):
+        raise ReadError(f"{path.name} is an old Excel .xls workbook: save it as .xlsx or CSV")
+    compression = "gzip" if magic.startswith(b"\x1f\x8b") else None
+    sample = _head_bytes(path, compression)
+    if not sample.strip():
+        raise ReadError(f"{path.name} is empty")
+    notes: list[str] = []
+    encoding = mapping.encoding or _detect_encoding(sample, path.name)
+    text = sample.decode(encoding, errors="replace")
+    _reject_binary(text, path.name)
+    delimiter = mapping.delimiter or _detect_delimiter(text, path.name)
+    notes.append(f"encoding {encoding}{'' if mapping.encoding else ' (detected)'}, delimiter "
+                 f"{_delimiter_name(delimiter)}{'' if mapping.delimiter else ' (detected)'}"
+                 f"{', gzip' if compression else ''}")
+    try:
+        frame, skipped = _read_csv(path, delimiter, encoding, compression)
+    except UnicodeDecodeError as exc:
+        if mapping.encoding or encoding not in ("utf-8", "utf_8"):
+            raise ReadError(f"{path.name} is not valid {encoding} text (byte {exc.start} of a "
+                            "line): set \"encoding\" in the mapping") from None
+        # the first megabyte was UTF-8 but later bytes are not: Windows exports mix this way
+        encoding = "cp1252"
+        notes[-1] = notes[-1].replace("utf-8 (detected)", "cp1252 (detected past the start)")
+        frame, skipped = _read_csv(path, delimiter, encoding, compression)
+    except (pd.errors.ParserError, csv.Error) as exc:
+        raise ReadError(f"{path.name} is not a readable table: {exc}") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ReadError(f"{path.name} cannot be read ({exc}): a damaged or truncated "
+                        "file?") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.shape[1] < 2:
+        raise ReadError(f"{path.name} is not a table: its header has a single column")
+    rows = _line_numbers(len(frame), skipped)
+    blank = (frame == "").all(axis=1).to_numpy()
+    if blank.any():
+        notes.append(f"{int(blank.sum())} blank lines ignored")
+        frame = frame.loc[~blank].reset_index(drop=True)
+        rows = rows[~blank]
+    if not len(frame) and not len(skipped):
+        raise ReadError(f"{path.name} has a header row but no data lines")
+    layout_rejects = pd.DataFrame({"source_row": np.asarray(skipped, dtype="int64"),
+                                   "reject_reason": REASON_FIELDS})
+    return frame, rows, notes, layout_rejects
+
+
+def _line_numbers(count: int, skipped: np.ndarray) -> np.ndarray:
+    """File line numbers (header = 1) of the ``count`` rows the parser kept, given the
+    sorted line numbers it skipped: row k sits at 2 + k plus the skipped lines before it."""
+    base = np.arange(2, count + 2, dtype="int64")
+    if not len(skipped):
+        return base
+    shifted = skipped - np.arange(len(skipped))
+    return base + np.searchsorted(shifted, base, side="right")
+
+
+def _read_csv(path: Path, delimiter: str, encoding: str, compression: str | None
+              ) -> tuple[pd.DataFrame, np.ndarray]:
+    """pandas C parser, every cell as text; lines with too many fields are skipped by the
+    parser and returned as their line numbers (they become rejects)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", pd.errors.ParserWarning)
+        try:
+            frame = pd.read_csv(path, sep=delimiter, encoding=encoding, dtype=str,
+                                na_filter=False, keep_default_na=False,
+                                compression=compression, skip_blank_lines=False,
+                                on_bad_lines="warn", engine="c")
+        except pd.errors.EmptyDataError:
+            raise ReadError(f"{path.name} is empty") from None
+    skipped = sorted(int(number) for warning in caught
+                     for number in re.findall(r"Skipping line (\d+)", str(warning.message)))
+    return frame.fillna(""), np.asarray(skipped, dtype="int64")
+
+
+def _read_xlsx(path: Path) -> tuple[pd.DataFrame, np.ndarray, list[str], pd.DataFrame]:
+    try:
+        frame = pd.read_excel(path, sheet_name=0, dtype=str, engine="openpyxl")
+    except Exception as exc:  # openpyxl raises many types for a zip that is no workbook
+        raise ReadError(f"{path.name} is a zip file but not a readable .xlsx workbook "
+                        f"({type(exc).__name__})") from None
+    frame = frame.fillna("")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.shape[1] < 2:
+        raise ReadError(f"{path.name} is not a table: its first sheet has a single column")
+    rows = np.arange(2, len(frame) + 2)
+    blank = (frame == "").all(axis=1).to_numpy()
+    frame = frame.loc[~blank].reset_index(drop=True)
+    rows = rows[~blank]
+    if not len(frame):
+        raise ReadError(f"{path.name} has a header row but no data lines")
+    return (frame, rows, ["Excel workbook, first sheet"],
+            pd.DataFrame({"source_row": pd.Series(dtype="int64"),
+                          "reject_reason": pd.Series(dtype="str")}))
+
+
+def _head_bytes(path: Path, compression: str | None) -> bytes:
+    try:
+        if compression == "gzip":
+            with gzip.open(path, "rb") as handle:
+                return handle.read(_SAMPLE_BYTES)
+        with open(path, "rb") as handle:
+            return handle.read(_SAMPLE_BYTES)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ReadError(f"{path.name} cannot be read ({exc}): a damaged gzip file?") from None
+
+
+def _detect_encoding(sample: bytes, name: str) -> str:
+    """BOM, then strict UTF-8, then charset-normalizer (preferring cp1252 whenever it is
+    among its candidates, since tiny samples of Western European text otherwise come out as
+    CJK or Baltic code pages)."""
+    for bom, encoding in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                          (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+                          (codecs.BOM_UTF16_BE, "utf-16")):
+        if sample.startswith(bom):
+            return encoding
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    import charset_normalizer
+
+    if b"\x00" in sample:
+        best = charset_normalizer.from_bytes(sample[:65536]).best()
+        if best is not None and best.encoding.startswith(("utf_16", "utf_32")):
+            return best.encoding
+        raise ReadError(f"{name} is a binary file, not a text table")
+    candidates = [match.encoding for match in charset_normalizer.from_bytes(
+        sample[:65536], cp_isolation=["cp1252", "cp1250", "cp1251", "cp1253", "cp1254",
+                                      "cp1257", "iso8859_15"])]
+    if not candidates or "cp1252" in candidates:
+        try:
+            sample.decode("cp1252")
+            return "cp1252"
+        except UnicodeDecodeError:
+            return candidates[0] if candidates else "latin-1"
+    return candidates[0]
+
+
+def _reject_binary(text: str, name: str) -> None:
+    control = sum(1 for char in text[:65536]
+                  if ord(char) < 32 and char not in "\t\r\n" or char == "\ufffd")
+    if control > max(3, len(text[:65536]) // 100):
+        raise ReadError(f"{name} looks like a binary file, not a text table")
+
+
+def _detect_delimiter(text: str, name: str) -> str:
+    """The delimiter that splits the header into the most columns while at least 80 % of
+    the first lines have that many fields."""
+    lines = [line for line in text.splitlines()[:51] if line.strip()]
+    if len(lines) > 1 and len(text) >= _SAMPLE_BYTES - 4:
+        lines = lines[:-1]  # the last sampled line may be cut short
+    best, best_fields = None, 1
+    for delimiter in (",", ";", "\t", "|"):
+        counts = [len(row) for row in csv.reader(lines, delimiter=delimiter)]
+        if not counts or counts[0] < 2:
+            continue
+        consistent = sum(count == counts[0] for count in counts) / len(counts)
+        if consistent >= 0.8 and counts[0] > best_fields:
+            best, best_fields = delimiter, counts[0]
+    if best is None:
+        raise ReadError(f"{name} is not a table: no column delimiter (comma, semicolon, tab "
+                        "or |) splits its lines consistently")
+    return best
+
+
+def _delimiter_name(delimiter: str) -> str:
+    return {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}[delimiter]
+
+
+# ------------------------------------------------------------------ line conversion
+def _convert(raw: pd.DataFrame, source_rows: np.ndarray, mapping: Mapping, notes: list[str],
+             layout_rejects: pd.DataFrame, *, numeric_ids: bool) -> ReadResult:
+    """Turn the text table into the line-item frame and the rejects frame."""
+    columns = mapping.columns
+
+    def text(name: str) -> pd.Series | None:
+        return raw[columns[name]].str.strip() if name in columns else None
+
+    invoice_id = text("invoice_id")
+    product_id = text("product_id")
+    customer_id = text("customer_id")
+    if numeric_ids:  # spreadsheets turn 536365 into 536365.0
+        invoice_id, product_id = _drop_float_suffix(invoice_id), _drop_float_suffix(product_id)
+    if customer_id is not None:
+        customer_id = _drop_float_suffix(customer_id)
+
+    if "invoice_ts" in columns:
+        stamp_text = text("invoice_ts")
+    else:
+        stamp_text = text("invoice_date")
+        if "invoice_time" in columns:
+            stamp_text = (stamp_text + " " + text("invoice_time")).str.strip()
+    invoice_ts, date_note = _parse_timestamps(stamp_text, mapping)
+    notes.append(date_note)
+
+    decimal = mapping.decimal or _detect_decimal(
+        [text(name) for name in ("quantity", "unit_price", "line_total", "unit_cost",
+                                 "line_cost", "profit", "discount") if name in columns])
+    if not mapping.decimal:
+        notes.append(f"decimal {'comma' if decimal == ',' else 'point'} (detected)")
+    quantity = _parse_numbers(text("quantity"), decimal)
+    bad_quantity = quantity.isna()
+
+    if "unit_price" in columns:
+        unit_price = _parse_numbers(text("unit_price"), decimal)
+        price_reason = REASON_PRICE
+        bad_price = unit_price.isna()
+    else:
+        line_total = _parse_numbers(text("line_total"), decimal)
+        price_reason = REASON_TOTAL
+        bad_price = line_total.isna()
+        unit_price = (line_total / quantity).where(quantity != 0, 0.0)
+
+    bad_discount = pd.Series(False, index=raw.index)
+    if "discount" in columns:
+        discount_text = text("discount").str.rstrip("%").str.strip()
+        discount = _parse_numbers(discount_text, decimal)
+        bad_discount = discount.isna() & (discount_text != "")
+        discount = discount.fillna(0.0)
+        if mapping.discount_type == "amount":
+            # the line's discount, spread over its units (sign-free, so returns work too)
+            unit_price = (unit_price - discount / quantity.abs()).where(quantity != 0,
+                                                                          unit_price)
+        elif mapping.discount_type == "percent":
+            unit_price = unit_price * (1 - discount / 100)
+        else:
+            unit_price = unit_price * (1 - discount)
+
+    unit_cost = pd.Series(np.nan, index=raw.index)
+    bad_cost = pd.Series(False, index=raw.index)
+    for name in ("unit_cost", "line_cost", "profit"):
+        if name in columns:
+            cost_text = text(name)
+            measure = _parse_numbers(cost_text, decimal)
+            bad_cost = measure.isna() & (cost_text != "")
+            if name == "unit_cost":
+                unit_cost = measure
+            elif name == "line_cost":
+                unit_cost = (measure / quantity).where(quantity != 0)
+            else:
+                unit_cost = (unit_price - measure / quantity).where(quantity != 0)
+
+    is_cancellation = pd.Series(False, index=raw.index)
+    bad_cancellation = pd.Series(False, index=raw.index)
+    if mapping.cancellation_prefix:
+        is_cancellation = invoice_id.str.startswith(mapping.cancellation_prefix)
+    if "is_cancellation" in columns:
+        flag = text("is_cancellation").str.casefold()
+        if mapping.cancellation_values:
+            flagged = flag.isin({value.strip().casefold()
+                                 for value in mapping.cancellation_values})
+        else:
+            flagged = flag.isin(_TRUE)
+            bad_cancellation = ~flagged & ~flag.isin(_FALSE)
+        is_cancellation = is_cancellation | flagged
+
+    checks = [
+        (invoice_id == "", REASON_INVOICE),
+        (product_id == "", REASON_PRODUCT),
+        (invoice_ts.isna(), REASON_DATE),
+        (bad_quantity, REASON_QUANTITY),
+        (bad_price, price_reason),
+        (bad_discount, REASON_DISCOUNT),
+        (bad_cost, REASON_COST),
+        (bad_cancellation, REASON_CANCELLATION),
+    ]
+    reason = np.select([mask.to_numpy(dtype=bool) for mask, _ in checks],
+                       [label for _, label in checks], default="")
+    rejected = reason != ""
+
+    country = text("country")
+    if country is None:
+        country = pd.Series("Unspecified", index=raw.index, dtype="str")
+        notes.append("no country column mapped: every line has country \"Unspecified\"")
+    else:
+        country = country.mask(country == "", "Unspecified")
+    kept_countries = country[~rejected]
+    countries = normalise_countries(kept_countries.unique().tolist())
+    country_code = country.map(countries.codes)
+
+    lines = pd.DataFrame({
+        "invoice_id": invoice_id,
+        "invoice_ts": invoice_ts,
+        "customer_id": _empty_as_na(customer_id, raw.index),
+        "product_id": product_id,
+        "description": _empty_as_na(raw[columns["description"]]
+                                    if "description" in columns else None, raw.index),
+        "quantity": quantity,
+        "unit_price": unit_price,
+        "country": country,
+        "country_code": country_code,
+        "is_cancellation": is_cancellation.astype(bool),
+        **{name: _empty_as_na(text(name), raw.index) for name in schema.OPTIONAL_DIMENSIONS},
+        "unit_cost": unit_cost,
+    })
+    lines = lines.loc[~rejected].reset_index(drop=True)
+
+    bad_rows = raw.loc[rejected]
+    rejects = pd.concat([
+        pd.DataFrame({"source_row": source_rows[rejected], "reject_reason": reason[rejected]}),
+        bad_rows.reset_index(drop=True)], axis=1)
+    if len(layout_rejects):
+        rejects = pd.concat([rejects, layout_rejects], ignore_index=True)
+        rejects = rejects.sort_values("source_row", kind="stable").reset_index(drop=True)
+    return ReadResult(lines=lines, rejects=rejects.fillna(""),
+                      lines_read=len(raw) + len(layout_rejects),
+                      countries=countries, notes=notes)
+
+
+def _drop_float_suffix(values: pd.Series | None) -> pd.Series | None:
+    if values is None:
+        return None
+    return values.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
+
+
+def _empty_as_na(values: pd.Series | None, index: pd.Index) -> pd.Series:
+    if values is None:
+        return pd.Series(pd.NA, index=index, dtype="string")
+    return values.astype("string").mask(values == "", pd.NA)
+
+
+def _parse_numbers(values: pd.Series, decimal: str) -> pd.Series:
+    """Text → float64 (NaN where unreadable or empty). Plain numbers go through
+    ``pd.to_numeric`` directly; only the rest are cleaned of currency signs, spaces and
+    thousands separators, and read with the given decimal separator."""
+    if decimal == ".":
+        try:  # Arrow's cast is ten times faster than to_numeric and fails on any bad value
+            return pd.Series(pc.cast(pa.array(values), pa.float64()).to_numpy(
+                zero_copy_only=False), index=values.index)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            pass
+        numbers = pd.to_numeric(values, errors="coerce")
+        failed = numbers.isna() & (values != "")
+        if not failed.any():
+            return numbers.astype("float64")
+        retry = values[failed]
+    else:
+        numbers = pd.Series(np.nan, index=values.index)
+        retry = values
+    cleaned = retry.str.replace(r"[\s\u00a0£$€]", "", regex=True)
+    cleaned = cleaned.str.replace(r"^\((.*)\)$", r"-\1", regex=True)  # accounting negatives
+    group, point = (".", ",") if decimal == "," else (",", ".")
+    grouped = cleaned.str.fullmatch(rf"[-+]?\d{{1,3}}(\{group}\d{{3}})+(\{point}\d*)?")
+    cleaned = cleaned.where(~grouped, cleaned.str.replace(group, "", regex=False))
+    if decimal == ",":
+        cleaned = cleaned.str.replace(",", ".", regex=False)
+    numbers.loc[retry.index] = pd.to_numeric(cleaned, errors="coerce")
+    return numbers.astype("float64")
+
+
+def _detect_decimal(samples: list[pd.Series]) -> str:
+    """"," when numbers evidently use a decimal comma (``12,50``, ``1.234,5``) and none
+    evidently uses a decimal point (``2.55``, ``1,234.5``); "." otherwise."""
+    values = pd.concat([s[s != ""].drop_duplicates().head(5000) for s in samples]
+                       ) if samples else pd.Series(dtype="str")
+    values = values.str.replace(r"[\s\u00a0£$€%]", "", regex=True)
+    comma = values.str.fullmatch(r"[-+(]?[\d.]*\d,(\d{1,2}|\d{4,})\)?").sum()
+    point = values.str.fullmatch(r"[-+(]?[\d,]*\d\.(\d{1,2}|\d{4,})\)?").sum()
+    if comma and point:
+        raise ReadError("Numbers use both a decimal comma and a decimal point: set "
+                        "\"decimal\" in the mapping")
+    return "," if comma else "."
+
+
+# ------------------------------------------------------------------------ timestamps
+_DAYFIRST = ("%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%y", "%d.%m.%y")
+_MONTHFIRST = ("%m/%d/%Y", "%m-%d-%Y", "%m/%d/%y")
+_YEARFIRST = ("%Y/%m/%d", "%Y.%m.%d", "%Y%m%d")
+_TIMES = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p", " %H:%M:%S.%f")
+_TZ_SUFFIX = r"(?:Z|[+-]\d{2}:?\d{2})$"
+
+
+def _parse_timestamps(values: pd.Series, mapping: Mapping) -> tuple[pd.Series, str]:
+    """Parse invoice timestamps in one vectorised pass with one format, chosen from a
+    sample of the data unless the mapping names it. Returns (datetime64[us] with NaT for
+    unreadable values, a note saying which format was used)."""
+    wanted = mapping.date_format
+    distinct = values[values != ""].drop_duplicates()
+    # spread over the whole file: a file sorted by date has only early days at its start
+    sample = distinct.iloc[np.unique(np.linspace(0, len(distinct) - 1, 1000).astype(int))
+                           ] if len(distinct) else distinct
+    if wanted == "epoch_seconds" or (
+            wanted is None and len(sample)
+            and sample.str.fullmatch(r"\d{9,10}(\.\d+)?").all()):
+        seconds = pd.to_numeric(values, errors="coerce")
+        stamps = pd.to_datetime(seconds, unit="s", errors="coerce")
+        return stamps.astype("datetime64[us]"), "dates as epoch seconds" + (
+            "" if wanted else " (detected)")
+    if wanted and "%" in wanted:
+        return _with_format(values, wanted), f"date format {wanted}"
+    if wanted == "iso":
+        return _with_format(values, "ISO8601"), "date format ISO 8601"
+
+    families = {"dayfirst": _DAYFIRST, "monthfirst": _MONTHFIRST}.get(
+        wanted, _DAYFIRST + _MONTHFIRST + _YEARFIRST)
+    candidates = ([] if wanted else ["ISO8601"]) + [date + time for date in families
+                                                    for time in _TIMES]
+    scores: dict[str, int] = {}
+    for fmt in candidates:
+        scores[fmt] = int(_with_format(sample, fmt).notna().sum())
+        if fmt == "ISO8601" and scores[fmt] == len(sample):
+            break  # year first: no day/month ambiguity
+    best = max(scores, key=lambda fmt: scores[fmt])  # first of the best: ISO wins ties
+    twin = _swap_day_month(best)
+    if scores[best] and scores.get(twin) == scores[best] and best != twin:
+        # the sample cannot tell day/month from month/day: ask every distinct value
+        scores[best] = int(_with_format(distinct, best).notna().sum())
+        scores[twin] = int(_with_format(distinct, twin).notna().sum())
+        best = max((best, twin), key=lambda fmt: scores[fmt])
+        twin = _swap_day_month(best)
+    if scores[best] and scores.get(twin) == scores[best] and best != twin:
+        if mapping.prefer_monthfirst:
+            best = best if best.startswith("%m") else twin
+        else:
+            example = sample[_with_format(sample, best).notna()].iloc[0]
+            raise ReadError(f"Dates such as {example!r} could be day/month or month/day: set "
+                            "\"date_format\" in the mapping to \"dayfirst\", \"monthfirst\" "
+                            "or a pattern such as \"%d/%m/%Y\"")
+    stamps = _with_format(values, best)
+    shown = "ISO 8601" if best == "ISO8601" else best
+    return stamps, f"date format {shown}" + ("" if wanted and "%" in wanted else " (detected)")
+
+
+def _with_format(values: pd.Series, fmt: str) -> pd.Series:
+    if fmt == "ISO8601":
+        values = values.str.replace(_TZ_SUFFIX, "", regex=True)  # keep wall-clock time
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stamps = pd.to_datetime(values, format=fmt, errors="coerce")
+    if getattr(stamps.dt, "tz", None) is not None:
+        stamps = stamps.dt.tz_localize(None)
+    return stamps.astype("datetime64[us]")
+
+
+def _swap_day_month(fmt: str) -> str:
+    return fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
