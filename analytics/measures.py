@@ -74,9 +74,11 @@ class Source:
         return table.c.sale_value + table.c.return_value
 
 
-def source_for(warehouse, filters: Filters, scope: Scope) -> Source:
-    """Rollups when the filters allow, else the facts (with the segment condition)."""
-    if rollups.use_rollups(filters):
+def source_for(warehouse, filters: Filters, scope: Scope, *,
+               needs_lines: bool = False) -> Source:
+    """Rollups when the filters allow, else the facts (with the segment condition).
+    ``needs_lines``: the query groups by a column only the facts hold (product)."""
+    if rollups.use_rollups(filters) and not needs_lines:
         return Source(schema.rollup_daily, schema.rollup_invoice)
     segment = None
     if filters.segment:

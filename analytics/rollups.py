@@ -57,7 +57,7 @@ def _dimension_statements() -> list[str]:
               FROM fact_lines WHERE customer_id IS NOT NULL) AS lines
         GROUP BY customer_id
         """,
-        # products: most frequent description, latest category and unit cost
+        # products: most frequent known description, latest category and unit cost
         """
         INSERT INTO dim_product
         SELECT product_id,
@@ -71,7 +71,8 @@ def _dimension_statements() -> list[str]:
                                         ORDER BY unit_cost IS NULL, invoice_ts DESC,
                                                  line_id DESC) AS cost_rn,
                      rank() OVER (PARTITION BY product_id
-                                  ORDER BY desc_count DESC, description) AS desc_rank
+                                  ORDER BY description IS NULL, desc_count DESC,
+                                           description) AS desc_rank
               FROM (SELECT *, COUNT(*) OVER (PARTITION BY product_id, description)
                                  AS desc_count
                     FROM fact_lines) AS counted) AS ranked

@@ -1,0 +1,118 @@
+"""Measures by one dimension (country, city, category, product, channel, …)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from analytics import measures, period, schema
+from analytics.filters import FilterError, Filters, Scope
+
+#: dimension name → fact column used as the key
+DIMENSION_COLUMNS = {
+    "country": "country", "city": "city", "category": "category", "product": "product_id",
+    "channel": "channel", "payment_method": "payment_method", "device": "device",
+    "traffic_source": "traffic_source",
+}
+METRICS = ("gross_revenue", "returns", "revenue", "orders", "units", "customers", "profit",
+           "margin")
+BREAKDOWN_COLUMNS = ("key", "label", "gross_revenue", "returns", "revenue", "orders", "units",
+                     "customers", "profit", "margin", "share")
+OTHERS_KEY = "(others)"
+OTHERS_LABEL = "Others"
+
+
+def breakdown(warehouse, filters: Filters, scope: Scope, dimension: str,
+              top: int | None = None, metric: str = "revenue") -> pd.DataFrame:
+    """DataFrame[key, label, (country_code), gross_revenue, returns, revenue, orders, units,
+    customers, profit, margin, share] for the resolved period, one row per value of
+    ``dimension``, sorted by ``metric`` descending then key.
+
+    A missing value is the key "(none)". ``label`` is the key, or the product's description
+    for ``product``; ``country_code`` is only present for ``country``. ``share`` = the row's
+    net revenue ÷ the net revenue of all rows. ``top=N`` keeps the first N rows and folds
+    the rest into one row keyed "(others)" labelled "Others" (sums added, orders and
+    customers counted distinct over the folded values). Profit and margin are NaN for rows
+    without cost data.
+    """
+    if dimension not in DIMENSION_COLUMNS:
+        raise FilterError(f"unknown dimension {dimension!r}: use one of "
+                          f"{', '.join(DIMENSION_COLUMNS)}")
+    if metric not in METRICS:
+        raise FilterError(f"unknown metric {metric!r}: use one of {', '.join(METRICS)}")
+    if top is not None and top < 1:
+        raise FilterError("top must be at least 1")
+    filters = period.resolve(warehouse, filters)
+    source = measures.source_for(warehouse, filters, scope, needs_lines=dimension == "product")
+    column = DIMENSION_COLUMNS[dimension]
+
+    frame = _grouped(warehouse, source, filters, scope, column,
+                     extra=["country_code"] if dimension == "country" else [])
+    if dimension == "product":
+        frame["label"] = frame.pop("description").fillna(frame["key"])
+    else:
+        frame["label"] = frame["key"]
+    frame = _order(measures.finish(frame), metric)
+    total_revenue = frame["revenue"].sum()
+
+    if top is not None and len(frame) > top:
+        rest = frame.iloc[top:]
+        others = _others(warehouse, source, filters, scope, column, list(frame["key"][:top]))
+        others.update({"key": OTHERS_KEY, "label": OTHERS_LABEL})
+        for name in ("gross_revenue", "returns", "revenue", "units", "cost_lines", "cost"):
+            others[name] = rest[name].sum(min_count=1) if name == "cost" else rest[name].sum()
+        others["profit"] = (others["revenue"] - (others["cost"] or 0.0)
+                            if others["cost_lines"] else np.nan)
+        others["margin"] = (others["profit"] / others["revenue"]
+                            if others["revenue"] else np.nan)
+        frame = pd.concat([frame.iloc[:top], pd.DataFrame([others])], ignore_index=True)
+    frame["share"] = frame["revenue"] / total_revenue if total_revenue else np.nan
+    columns = list(BREAKDOWN_COLUMNS)
+    if dimension == "country":
+        columns.insert(2, "country_code")
+    out = frame[columns].reset_index(drop=True)
+    for name in ("orders", "customers"):
+        out[name] = out[name].astype("int64")
+    return out
+
+
+def _grouped(warehouse, source: measures.Source, filters: Filters, scope: Scope,
+             column: str, extra: list[str]) -> pd.DataFrame:
+    """Raw sums and distinct counts per key (plus ``extra`` columns, and the product
+    description for ``product_id``) in one round trip."""
+    sums_key = measures.key_expression(source.sums.c[column]).label("key")
+    sums = sa.select(
+        sums_key, *[sa.func.max(source.sums.c[name]).label(name) for name in extra],
+        *measures.sum_columns(source.sums),
+    ).where(*source.where(source.sums, filters, scope)).group_by(sums_key).subquery("sums")
+    counts_key = measures.key_expression(source.counts.c[column]).label("key")
+    counts = sa.select(counts_key, *measures.count_columns(source, source.counts)).where(
+        *source.where(source.counts, filters, scope)).group_by(counts_key).subquery("counts")
+    joined = sums.outerjoin(counts, counts.c.key == sums.c.key)
+    columns = [*sums.c, counts.c.orders, counts.c.customers]
+    if column == "product_id":
+        products = schema.dim_product
+        joined = joined.outerjoin(products, products.c.product_id == sums.c.key)
+        columns.append(products.c.description)
+    with warehouse.connect() as conn:
+        rows = conn.execute(sa.select(*columns).select_from(joined)).mappings().all()
+    names = ["key", *extra, *measures.SUM_NAMES, *measures.COUNT_NAMES]
+    if column == "product_id":
+        names.append("description")
+    return pd.DataFrame(rows, columns=names)
+
+
+def _order(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
+    return frame.sort_values([metric, "key"], ascending=[False, True], na_position="last",
+                             kind="mergesort").reset_index(drop=True)
+
+
+def _others(warehouse, source: measures.Source, filters: Filters, scope: Scope, column: str,
+            kept_keys: list[str]) -> dict:
+    """Distinct orders and customers over every key not in ``kept_keys``."""
+    key = measures.key_expression(source.counts.c[column])
+    query = sa.select(*measures.count_columns(source, source.counts)).where(
+        *source.where(source.counts, filters, scope), key.not_in(kept_keys))
+    with warehouse.connect() as conn:
+        row = conn.execute(query).mappings().one()
+    return {"orders": int(row["orders"]), "customers": int(row["customers"])}
