@@ -209,6 +209,7 @@ def delete_schedule(session: Session, actor: User, schedule_id: int) -> None:
     audit.record(session, "schedule_changed", actor=actor, target=str(schedule.id),
                  detail={"change": "deleted", "name": schedule.name})
     session.delete(schedule)
+    session.flush()
 
 
 def send_now(session: Session, actor: User, schedule_id: int) -> list[Job]:

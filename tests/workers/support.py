@@ -2,17 +2,23 @@
 real Celery worker process."""
 from __future__ import annotations
 
+import email
+import email.policy
+import functools
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 from core import db
-from core.models import User
+from core.models import DataScope, User
 from core.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,20 +37,43 @@ def worker_environment(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+_migrated_template: list[Path] = []
+
+
 def settings_for(env: dict[str, str]) -> Settings:
+    """Settings of ``env`` with a migrated app database (copied from one migrated once per
+    test process: migrations take longer than the tests that need them)."""
     settings = load_settings(env)
-    db.migrate(settings.database_url)
+    target = Path(settings.database_url.removeprefix("sqlite:///"))
+    if not settings.database_url.startswith("sqlite:///") or target.exists():
+        db.migrate(settings.database_url)
+        return settings
+    if not _migrated_template:
+        template = Path(tempfile.mkdtemp(prefix="shoplens-appdb-")) / "template.db"
+        db.migrate(f"sqlite:///{template}")
+        db.dispose_all()
+        _migrated_template.append(template)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(_migrated_template[0], target)
     return settings
 
 
-def add_user(settings: Settings, email: str, role: str = "analyst",
-             countries: list[str] | None = None) -> int:
-    """Create a user (through the user service) and return its id."""
-    from core.users import create_user
+@functools.cache
+def _password_hash() -> str:
+    from core.passwords import hash_password
+    return hash_password(PASSWORD)
 
+
+def add_user(settings: Settings, email: str, role: str = "analyst",
+             countries: list[str] | None = None, active: bool = True) -> int:
+    """Add a user with ``PASSWORD`` (hashed once per test process) and return its id."""
     with db.session_scope(settings.database_url) as session:
-        user, _ = create_user(session, "cli", email, role=role, countries=countries,
-                              password=PASSWORD)
+        user = User(email=email, role=role, password_hash=_password_hash(),
+                    is_active=active)
+        if countries is not None:
+            user.scope = DataScope(countries=list(countries))
+        session.add(user)
+        session.flush()
         return user.id
 
 
@@ -113,3 +142,34 @@ class WorkerProcess:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
         self._log.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Inbox:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
+
+    def __init__(self, port: int | None = None):
+        self.port = port or free_port()
+        self.messages: list = []
+        self._controller = None
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(email.message_from_bytes(envelope.content,
+                                                      policy=email.policy.default))
+        return "250 Message accepted for delivery"
+
+    def start(self) -> "Inbox":
+        from aiosmtpd.controller import Controller
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
