@@ -1,0 +1,194 @@
+"""Memo layer for the analytics functions, shared by the web processes and the workers.
+
+A cache key is a stable hash of: the function's module and qualname, the RESOLVED Filters
+(so "the default view" is keyed by its actual dates), the Scope key, the warehouse URL and
+its current data version, and the options. A new data version therefore makes every old
+key unreachable (old entries expire by TTL or LRU). Values are pickled DataFrames or
+dataclasses. The cache never breaks a request: a backend that fails (Redis down, a corrupt
+entry) is logged and the value is computed.
+
+Backends: ``NullBackend`` (no caching), ``MemoryBackend`` (in-process LRU),
+``FlaskCachingBackend`` (any flask-caching ``Cache``, e.g. the file cache of the embedded
+setup) and ``RedisBackend``.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import pickle
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+
+from analytics import period
+from analytics.filters import ALL_DATA, Filters, Scope
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TTL = 24 * 3600  # a data version never changes: the TTL only bounds storage
+
+
+class NullBackend:
+    """Stores nothing: every call computes."""
+
+    def get(self, key: str) -> bytes | None:
+        return None
+
+    def set(self, key: str, value: bytes, ttl: int) -> None:
+        return None
+
+
+class MemoryBackend:
+    """In-process LRU of at most ``max_entries`` pickled values (TTL not applied: entries
+    of old versions are simply never asked for again and age out)."""
+
+    def __init__(self, max_entries: int = 512):
+        self.max_entries = max_entries
+        self._entries: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def set(self, key: str, value: bytes, ttl: int) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+class FlaskCachingBackend:
+    """Adapter for a ``flask_caching.Cache`` (or anything with ``get`` and
+    ``set(key, value, timeout=)``)."""
+
+    def __init__(self, flask_cache):
+        self.flask_cache = flask_cache
+
+    def get(self, key: str) -> bytes | None:
+        return self.flask_cache.get(key)
+
+    def set(self, key: str, value: bytes, ttl: int) -> None:
+        self.flask_cache.set(key, value, timeout=ttl)
+
+
+class RedisBackend:
+    """Redis with short socket timeouts, so a Redis outage costs milliseconds, not a hang."""
+
+    def __init__(self, url: str, prefix: str = "shoplens:analytics:", timeout: float = 0.5):
+        import redis
+        self.prefix = prefix
+        self.client = redis.Redis.from_url(url, socket_timeout=timeout,
+                                           socket_connect_timeout=timeout)
+
+    def get(self, key: str) -> bytes | None:
+        return self.client.get(self.prefix + key)
+
+    def set(self, key: str, value: bytes, ttl: int) -> None:
+        self.client.set(self.prefix + key, value, ex=ttl)
+
+
+class Cache:
+    """Computes ``func(warehouse, filters, scope, **options)`` once per key."""
+
+    def __init__(self, backend=None, ttl: int = DEFAULT_TTL):
+        self.backend = backend if backend is not None else MemoryBackend()
+        self.ttl = ttl
+
+    def key(self, func: Callable, warehouse, filters: Filters, scope: Scope,
+            version: int, options: dict) -> str:
+        """Stable key (same inputs → same key in every process)."""
+        parts = [
+            f"{func.__module__}.{func.__qualname__}",
+            filters.to_query(),
+            scope.key(),
+            warehouse.url,
+            str(version),
+            repr(sorted(options.items())),
+        ]
+        digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+        return f"{func.__qualname__}:{version}:{digest}"
+
+    def call(self, func: Callable, warehouse, filters: Filters, scope: Scope, **options):
+        filters = period.resolve(warehouse, filters)
+        version = warehouse.require_version()
+        key = self.key(func, warehouse, filters, scope, version, options)
+        try:
+            stored = self.backend.get(key)
+            if stored is not None:
+                return pickle.loads(stored)
+        except Exception:
+            log.warning("analytics cache read failed for %s; computing", key, exc_info=True)
+        value = func(warehouse, filters, scope, **options)
+        try:
+            self.backend.set(key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL),
+                             self.ttl)
+        except Exception:
+            log.warning("analytics cache write failed for %s", key, exc_info=True)
+        return value
+
+
+_default = Cache()
+
+
+def configure(backend, ttl: int = DEFAULT_TTL) -> Cache:
+    """Replace the process-wide cache's backend (the app factory and workers call this)."""
+    _default.backend = backend
+    _default.ttl = ttl
+    return _default
+
+
+def default_cache() -> Cache:
+    return _default
+
+
+def cached(func: Callable | None = None, *, cache: Cache | None = None):
+    """Decorator: ``cached(kpi_summary)(warehouse, filters, scope, **options)`` goes
+    through ``cache`` (default: the process-wide cache, looked up at call time)."""
+    def decorate(target: Callable) -> Callable:
+        @functools.wraps(target)
+        def wrapper(warehouse, filters: Filters, scope: Scope, **options):
+            return (cache or _default).call(target, warehouse, filters, scope, **options)
+        wrapper.uncached = target
+        return wrapper
+    return decorate(func) if func is not None else decorate
+
+
+def default_view_calls() -> list[tuple[Callable, dict]]:
+    """The analytics the overview page shows for the default view, with their options."""
+    from analytics.breakdowns import breakdown
+    from analytics.kpis import kpi_summary
+    from analytics.products import category_performance, top_products
+    from analytics.series import time_series
+    return [
+        (kpi_summary, {}),
+        (time_series, {"grain": "month", "history": True}),
+        (time_series, {"grain": "day", "history": True}),
+        (breakdown, {"dimension": "country", "top": 10}),
+        (category_performance, {}),
+        (top_products, {"n": 20}),
+    ]
+
+
+def warm_default_view(warehouse, cache: Cache | None = None,
+                      scope: Scope = ALL_DATA) -> int:
+    """Compute the default overview into the cache (after each load); returns how many
+    results were computed or found. A failing panel is logged and skipped."""
+    cache = cache or _default
+    done = 0
+    for func, options in default_view_calls():
+        try:
+            cache.call(func, warehouse, Filters(), scope, **options)
+            done += 1
+        except Exception:
+            log.exception("warming %s failed", func.__qualname__)
+    return done

@@ -1,0 +1,102 @@
+"""The analytics cache: keys follow filters, scope and data version; failures never raise."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from analytics.cache import (Cache, FlaskCachingBackend, MemoryBackend, NullBackend,
+                             RedisBackend, cached, default_view_calls, warm_default_view)
+from analytics.filters import ALL_DATA, Filters, Scope
+from analytics.kpis import kpi_summary
+from tests.analytics.conftest import publish_lines
+
+LINES = [
+    {"invoice_id": "1", "invoice_ts": "2011-01-10 10:00", "customer_id": "A",
+     "quantity": 1, "unit_price": 10},
+    {"invoice_id": "2", "invoice_ts": "2011-01-11 10:00", "customer_id": "B",
+     "quantity": 1, "unit_price": 5, "country": "France", "country_code": "FR"},
+]
+
+
+class CountingCalls:
+    """Wraps a real analytics function and counts how often it really runs."""
+
+    def __init__(self, func):
+        self.func = func
+        self.calls = 0
+        self.__module__ = func.__module__
+        self.__qualname__ = func.__qualname__
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return self.func(*args, **kwargs)
+
+
+class BrokenBackend:
+    def get(self, key):
+        raise ConnectionError("cache is down")
+
+    def set(self, key, value, ttl):
+        raise ConnectionError("cache is down")
+
+
+@pytest.fixture
+def store(duckdb_warehouse):
+    publish_lines(duckdb_warehouse, LINES)
+    return duckdb_warehouse
+
+
+def test_keys_follow_scope_filters_and_version(store):
+    cache = Cache(MemoryBackend())
+    counted = CountingCalls(kpi_summary)
+    everything = cache.call(counted, store, Filters(), ALL_DATA)
+    again = cache.call(counted, store, Filters(), ALL_DATA)
+    assert counted.calls == 1 and again == everything
+    assert again["revenue"].current == pytest.approx(15)
+    # the explicit dates of the default view are the same view
+    cache.call(counted, store, Filters(start=dt.date(2010, 12, 13), end=dt.date(2011, 1, 11)),
+               ALL_DATA)
+    assert counted.calls == 1
+
+    french = cache.call(counted, store, Filters(), Scope.of(["FR"]))
+    assert counted.calls == 2 and french["revenue"].current == pytest.approx(5)
+    cache.call(counted, store, Filters(countries=("GB",)), ALL_DATA)
+    assert counted.calls == 3
+
+    publish_lines(store, LINES[:1])                  # a new data version
+    fresh = cache.call(counted, store, Filters(), ALL_DATA)
+    assert counted.calls == 4 and fresh["revenue"].current == pytest.approx(10)
+
+
+def test_backend_failures_compute_instead(store):
+    for backend in (BrokenBackend(), RedisBackend("redis://127.0.0.1:1/0", timeout=0.2)):
+        result = Cache(backend).call(kpi_summary, store, Filters(), ALL_DATA)
+        assert result["orders"].current == 2
+    counted = CountingCalls(kpi_summary)
+    null = Cache(NullBackend())
+    null.call(counted, store, Filters(), ALL_DATA)
+    null.call(counted, store, Filters(), ALL_DATA)
+    assert counted.calls == 2
+
+
+def test_flask_caching_and_redis_backends(store, redis_url):
+    from flask_caching.backends import SimpleCache
+
+    for backend in (FlaskCachingBackend(SimpleCache()), RedisBackend(redis_url)):
+        cache = Cache(backend)
+        counted = CountingCalls(kpi_summary)
+        first = cache.call(counted, store, Filters(), ALL_DATA)
+        second = cache.call(counted, store, Filters(), ALL_DATA)
+        assert counted.calls == 1
+        assert second.to_dict() == first.to_dict()
+
+
+def test_decorator_and_warming(store):
+    cache = Cache(MemoryBackend())
+    assert warm_default_view(store, cache) == len(default_view_calls())
+    assert len(cache.backend._entries) == len(default_view_calls())
+    counted = CountingCalls(kpi_summary)
+    summary = cached(counted, cache=cache)(store, Filters(), ALL_DATA)
+    assert counted.calls == 0                       # warmed already
+    assert summary["customers"].current == 2
