@@ -14,6 +14,7 @@ Publishing itself is atomic (``analytics.warehouse``).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 import uuid
@@ -115,7 +116,7 @@ def load_demo(warehouse: Warehouse, *, lines: int = 1_000_000, seed: int = 42,
     source = f"demo ({lines:,} lines, seed {seed})"
     quality = build_report(demo.lines, source=source, format="demo",
                            notes=[f"{len(demo.anomalies)} anomalies planted by the generator"])
-    quality["demo_anomalies"] = demo.anomalies
+    quality["demo_anomalies"] = json.loads(json.dumps(demo.anomalies, default=str))
     _report(progress, 55, "publishing a new data version")
     version, quality = publish_lines(warehouse, demo.lines, sessions=demo.sessions,
                                      quality=quality, source=source)

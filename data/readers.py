@@ -564,6 +564,13 @@ def _convert(raw: pd.DataFrame, source_rows: np.ndarray, mapping: Mapping, notes
         else:
             flagged = flag.isin(_TRUE)
             bad_cancellation = ~flagged & ~flag.isin(_FALSE)
+        # a flagged line reverses a sale, as Online Retail's C-invoices: its quantity is
+        # negative, so that its value counts as a return (docs/mapping.md)
+        positive = flagged & (quantity > 0)
+        if positive.any():
+            quantity = quantity.where(~positive, -quantity)
+            notes.append(f"{int(positive.sum())} cancellation lines had a positive quantity, "
+                         "taken as negative (a cancellation reverses a sale)")
         is_cancellation = is_cancellation | flagged
 
     checks = [

@@ -1,0 +1,122 @@
+"""Running a data load for the app: the DataLoad row, the load itself, the audit event.
+
+Used by the CLI (``flask --app wsgi data …``) and, later, by the upload page and the
+worker. The DataLoad row is committed first (status "running"), so a load in progress is
+visible; it is then marked "done" with the version, counts, quality report and seconds, or
+"failed" with the error. The audit event is committed with the final state.
+
+A refused load (``data.loader.LoadError``: bad file, bad mapping, too many rejects, failed
+publish) is not an exception for the caller: the returned row has status "failed" and the
+user-readable ``error``. Anything else (a bug) is recorded as failed and re-raised.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from analytics.warehouse import Warehouse
+from core import audit, db
+from core.models import DataLoad, User, utcnow
+from core.settings import Settings
+from data import loader
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, str], None]
+
+
+def run_load(settings: Settings, *, path: str | Path, format: str = "online-retail",
+             mapping: dict | str | Path | None = None, append: bool = False,
+             user: User | None = None, progress: Progress | None = None) -> DataLoad:
+    """Load a file (see data.loader.load_file) and record it. Returns the DataLoad row
+    (detached; status "done" or "failed")."""
+    path = Path(path)
+    return _run(settings, source=path.name, format=format, append=append, user=user,
+                load=lambda warehouse: loader.load_file(
+                    warehouse, path, format=format, mapping=mapping, append=append,
+                    rejects_dir=settings.rejects_dir, progress=progress))
+
+
+def run_sample_load(settings: Settings, name: str = "online-retail", *,
+                    append: bool = False, user: User | None = None,
+                    progress: Progress | None = None) -> DataLoad:
+    """Load a sample shipped with the package (``data.loader.SAMPLES``)."""
+    return _run(settings, source=f"sample {name}", format=name, append=append, user=user,
+                load=lambda warehouse: loader.load_sample(
+                    warehouse, name, append=append, rejects_dir=settings.rejects_dir,
+                    progress=progress))
+
+
+def run_demo_load(settings: Settings, *, lines: int = 1_000_000, seed: int = 42,
+                  user: User | None = None, progress: Progress | None = None) -> DataLoad:
+    """Generate and publish the synthetic demo data (replaces the current data)."""
+    return _run(settings, source=f"demo ({lines:,} lines, seed {seed})", format="demo",
+                append=False, user=user,
+                load=lambda warehouse: loader.load_demo(warehouse, lines=lines, seed=seed,
+                                                        progress=progress))
+
+
+def last_loads(settings: Settings, limit: int = 5) -> list[DataLoad]:
+    """The most recent DataLoad rows, newest first."""
+    with db.session_scope(settings.database_url) as session:
+        return list(session.query(DataLoad).order_by(DataLoad.id.desc()).limit(limit))
+
+
+def _run(settings: Settings, *, source: str, format: str, append: bool, user: User | None,
+         load: Callable[[Warehouse], loader.LoadResult]) -> DataLoad:
+    with db.session_scope(settings.database_url) as session:
+        record = DataLoad(user_id=user.id if user is not None else None, source=source,
+                          format=format, mode="append" if append else "replace",
+                          status="running")
+        session.add(record)
+    load_id = record.id
+    started = time.perf_counter()
+    warehouse = Warehouse(settings.warehouse_url)
+    try:
+        result = load(warehouse)
+    except loader.LoadError as exc:
+        return _finish_failed(settings, load_id, str(exc), started, user)
+    except Exception as exc:
+        log.exception("data load %s failed unexpectedly", load_id)
+        _finish_failed(settings, load_id, f"internal error: {type(exc).__name__}: {exc}",
+                       started, user)
+        raise
+    finally:
+        warehouse.dispose()
+    with db.session_scope(settings.database_url) as session:
+        record = session.get(DataLoad, load_id)
+        record.status = "done"
+        record.version = result.version
+        record.lines_read = result.lines_read
+        record.lines_loaded = result.lines_loaded
+        record.lines_rejected = result.lines_rejected
+        record.quality = result.quality
+        record.rejects_path = str(result.rejects_path) if result.rejects_path else None
+        record.seconds = round(time.perf_counter() - started, 3)
+        record.finished_at = utcnow()
+        audit.record(session, "data_load", actor=_actor(session, user), target=source,
+                     detail={"load_id": load_id, "status": "done", "format": format,
+                             "mode": record.mode, "version": result.version,
+                             "lines_loaded": result.lines_loaded,
+                             "lines_rejected": result.lines_rejected})
+    return record
+
+
+def _finish_failed(settings: Settings, load_id: int, error: str, started: float,
+                   user: User | None) -> DataLoad:
+    with db.session_scope(settings.database_url) as session:
+        record = session.get(DataLoad, load_id)
+        record.status = "failed"
+        record.error = error
+        record.seconds = round(time.perf_counter() - started, 3)
+        record.finished_at = utcnow()
+        audit.record(session, "data_load", actor=_actor(session, user), target=record.source,
+                     detail={"load_id": load_id, "status": "failed", "format": record.format,
+                             "mode": record.mode, "error": error})
+    return record
+
+
+def _actor(session, user: User | None) -> User | str:
+    return session.merge(user) if user is not None else "cli"
