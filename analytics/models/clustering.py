@@ -8,7 +8,9 @@ silhouette over 2–8, measured on a sample of at most 3,000 customers for speed
 Clusters are numbered by revenue, largest first, and named from their mean standardised
 features ``z`` by the first rule that matches (a name used twice gets " (2)"):
 
-1. ``z.recency > 0.8`` → "Lapsed high value" when ``z.monetary > 0.5``, else "Lapsed";
+1. ``z.recency > 0.8`` → "Lapsed high value" when ``z.monetary > 0.5``, "Lapsed big
+   baskets" when ``z.aov > 0.5``, "Lapsed low spenders" when ``z.monetary < −0.5``, else
+   "Lapsed";
 2. ``z.monetary > 0.5`` and ``z.frequency > 0.5`` → "High value loyal";
 3. ``z.tenure < −0.6`` → "New high spenders" when ``z.aov > 0.5``, else "New low spenders";
 4. ``z.monetary > 0.5`` → "Big spenders";
@@ -36,7 +38,11 @@ MIN_CUSTOMERS = 20
 def name_cluster(z: pd.Series) -> str:
     """A readable name from a cluster's mean standardised features (rules above)."""
     if z["recency"] > 0.8:
-        return "Lapsed high value" if z["monetary"] > 0.5 else "Lapsed"
+        if z["monetary"] > 0.5:
+            return "Lapsed high value"
+        if z["aov"] > 0.5:
+            return "Lapsed big baskets"
+        return "Lapsed low spenders" if z["monetary"] < -0.5 else "Lapsed"
     if z["monetary"] > 0.5 and z["frequency"] > 0.5:
         return "High value loyal"
     if z["tenure"] < -0.6:

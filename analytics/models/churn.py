@@ -1,0 +1,253 @@
+"""Churn risk with XGBoost, validated forward in time, next to a recency-only baseline.
+
+* label: a customer with an order before the cutoff *churns* when they have no order in the
+  ``horizon_days`` (90) days from the cutoff on;
+* features (``features.customer_features``) use ONLY invoices dated before the cutoff:
+  recency, frequency, monetary, tenure, AOV, inter-purchase gap mean/std, trend of the last
+  90 vs the previous 90 days, returns share, distinct products and categories, and the
+  country (one column per country among the 8 most common in training);
+* validation: train with cutoff ``t − N``, validate with cutoff ``t`` (``N`` = horizon), so
+  the model is scored on a later period than it learnt from. ``t`` defaults to the last
+  cutoff whose label window is fully observed (the day after the data's end − ``N``);
+* baseline: logistic regression on log(1 + recency) alone, trained and validated the same way;
+* the scoring model is then refitted on the cutoff ``t`` data and scores every customer as of
+  the day after the data's end;
+* risk buckets on the churn probability: high ≥ 0.6, medium ≥ 0.3, low below;
+* reasons: the features with the largest positive contributions to a customer's score
+  (XGBoost ``pred_contribs`` with ``approx_contribs``: the per-tree path attributions of
+  Saabas, 8x faster than exact TreeSHAP on every customer; in log-odds), country columns
+  summed into "country".
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xgboost
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+from analytics.models.base import ModelError
+from analytics.models.features import customer_features
+
+NUMERIC_FEATURES = ["recency", "frequency", "monetary", "tenure", "aov", "gap_mean", "gap_std",
+                    "trend", "returns_share", "products", "categories"]
+TOP_COUNTRIES = 8
+HIGH_RISK, MEDIUM_RISK = 0.6, 0.3
+MIN_CUSTOMERS = 30
+MIN_CLASS = 5
+# one thread: on a few thousand rows a second thread costs more (contention) than it saves
+XGB_PARAMS = {"n_estimators": 200, "max_depth": 4, "learning_rate": 0.05, "subsample": 0.8,
+              "colsample_bytree": 0.8, "min_child_weight": 2, "tree_method": "hist",
+              "n_jobs": 1, "eval_metric": "logloss"}
+FEATURE_UNITS = {"recency": "days", "tenure": "days", "gap_mean": "days", "gap_std": "days",
+                 "frequency": "orders", "products": "products", "categories": "categories"}
+
+
+def churn_labels(invoices: pd.DataFrame, cutoff, horizon_days: int) -> pd.Series:
+    """For each customer with an order before ``cutoff``: True when they have no order in
+    ``[cutoff, cutoff + horizon_days)``."""
+    cutoff = pd.Timestamp(cutoff)
+    orders = invoices[invoices["is_order"]]
+    before = orders.loc[orders["date"] < cutoff, "customer_id"].unique()
+    window = orders[(orders["date"] >= cutoff)
+                    & (orders["date"] < cutoff + pd.Timedelta(days=horizon_days))]
+    returned = set(window["customer_id"])
+    customers = pd.Index(sorted(before), name="customer_id")
+    return pd.Series([customer not in returned for customer in customers], index=customers,
+                     name="churned")
+
+
+def risk_bucket(probability: float) -> str:
+    return "high" if probability >= HIGH_RISK else "medium" if probability >= MEDIUM_RISK \
+        else "low"
+
+
+def calibration_table(labels, probabilities, bins: int = 10) -> pd.DataFrame:
+    """Deciles of the predicted probability: ``bin`` (1 = lowest), ``customers``,
+    ``predicted`` (mean probability), ``observed`` (churn rate)."""
+    frame = pd.DataFrame({"label": np.asarray(labels, dtype=float),
+                          "probability": np.asarray(probabilities, dtype=float)})
+    ranks = frame["probability"].rank(method="first")
+    frame["bin"] = np.ceil(ranks * bins / len(frame)).astype(int)
+    table = frame.groupby("bin").agg(customers=("label", "size"),
+                                     predicted=("probability", "mean"),
+                                     observed=("label", "mean")).reset_index()
+    return table
+
+
+def classification_metrics(labels, probabilities) -> dict:
+    """``roc_auc``, ``pr_auc`` (average precision), ``brier``, ``churn_rate``, ``customers``."""
+    labels = np.asarray(labels, dtype=int)
+    return {"roc_auc": float(roc_auc_score(labels, probabilities)),
+            "pr_auc": float(average_precision_score(labels, probabilities)),
+            "brier": float(brier_score_loss(labels, probabilities)),
+            "churn_rate": float(labels.mean()), "customers": int(labels.size)}
+
+
+class ChurnModel:
+    """``fit(invoices, first_purchases=None)`` on ``inputs.customer_invoices`` rows sets:
+
+    * ``cutoff_``, ``train_cutoff_`` (dates), ``horizon_days``;
+    * ``accuracy_`` / ``baseline_accuracy_``: ``classification_metrics`` on validation;
+    * ``calibration_`` / ``baseline_calibration_``: ``calibration_table`` on validation;
+    * ``importance_``: ``feature``, ``importance`` (gain share of the scoring model);
+    * ``columns_``: the model's feature columns; ``model_``: the scoring XGBClassifier.
+
+    ``validate=False`` skips the forward validation and only fits the scoring model (used by
+    the CLV backtest, where the validation period would lie in its own future).
+    """
+
+    def __init__(self, horizon_days: int = 90, cutoff=None, validate: bool = True,
+                 seed: int = 0):
+        if horizon_days < 1:
+            raise ModelError(f"horizon_days must be positive, not {horizon_days}")
+        self.horizon_days = horizon_days
+        self.cutoff = cutoff
+        self.validate = validate
+        self.seed = seed
+
+    # ------------------------------------------------------------ building blocks
+    def _frame(self, invoices, first_purchases, cutoff) -> tuple[pd.DataFrame, pd.Series]:
+        try:
+            features = customer_features(invoices, cutoff, first_purchases)
+        except ModelError:
+            raise ModelError(f"No customer has an order before the cutoff {cutoff.date()}: "
+                             "churn needs a longer history.") from None
+        labels = churn_labels(invoices, cutoff, self.horizon_days).reindex(features.index)
+        return features, labels
+
+    def _matrix(self, features: pd.DataFrame) -> pd.DataFrame:
+        matrix = features[NUMERIC_FEATURES].astype(float).copy()
+        country = features["country"] if "country" in features else pd.Series(
+            pd.NA, index=features.index)
+        for name in self.countries_:
+            matrix[f"country={name}"] = (country == name).fillna(False).astype(float)
+        return matrix
+
+    def _check(self, labels: pd.Series, what: str) -> None:
+        if len(labels) < MIN_CUSTOMERS:
+            raise ModelError(f"Too few customers for a churn model {what}: {len(labels)}, it "
+                             f"needs at least {MIN_CUSTOMERS}.")
+        churned = int(labels.sum())
+        stayed = len(labels) - churned
+        if min(churned, stayed) < MIN_CLASS:
+            raise ModelError(f"Churn cannot be learnt {what}: {churned} customers churned and "
+                             f"{stayed} stayed; each needs at least {MIN_CLASS}.")
+
+    def _xgb(self) -> xgboost.XGBClassifier:
+        return xgboost.XGBClassifier(**XGB_PARAMS, random_state=self.seed)
+
+    # ------------------------------------------------------------ fitting
+    def fit(self, invoices: pd.DataFrame, first_purchases: pd.DataFrame | None = None,
+            ) -> "ChurnModel":
+        if invoices.empty:
+            raise ModelError("There are no identified customers' invoices in this selection.")
+        horizon = pd.Timedelta(days=self.horizon_days)
+        first_day, last_day = invoices["date"].min(), invoices["date"].max()
+        latest_cutoff = last_day + pd.Timedelta(days=1) - horizon
+        cutoff = pd.Timestamp(self.cutoff) if self.cutoff is not None else latest_cutoff
+        if cutoff > latest_cutoff:
+            raise ModelError(f"The cutoff {cutoff.date()} leaves less than {self.horizon_days} "
+                             f"days of data after it (the data ends {last_day.date()}); choose "
+                             f"{latest_cutoff.date()} or earlier.")
+        earliest = first_day + horizon + pd.Timedelta(days=30) if self.validate \
+            else first_day + pd.Timedelta(days=30)
+        if cutoff < earliest:
+            raise ModelError(f"Too little history for a churn model over {self.horizon_days} "
+                             f"days: it needs data from at least {earliest.date()} up to "
+                             f"{(earliest + horizon).date()} (the data runs "
+                             f"{first_day.date()} – {last_day.date()}).")
+        self.cutoff_ = cutoff
+        features, labels = self._frame(invoices, first_purchases, cutoff)
+        self._check(labels, f"at the cutoff {cutoff.date()}")
+        countries = features["country"].value_counts() if "country" in features else pd.Series()
+        self.countries_ = sorted(countries.index[:TOP_COUNTRIES])
+
+        if self.validate:
+            self.train_cutoff_ = cutoff - horizon
+            train_features, train_labels = self._frame(invoices, first_purchases,
+                                                       self.train_cutoff_)
+            self._check(train_labels, f"at the training cutoff {self.train_cutoff_.date()}")
+            self._validate(train_features, train_labels, features, labels)
+
+        self.columns_ = list(self._matrix(features).columns)
+        self.model_ = self._xgb().fit(self._matrix(features), labels.astype(int))
+        gain = self.model_.get_booster().get_score(importance_type="gain")
+        importance = pd.Series({column: gain.get(column, 0.0) for column in self.columns_})
+        total = importance.sum() or 1.0
+        self.importance_ = (importance / total).rename("importance").rename_axis(
+            "feature").reset_index().sort_values(["importance", "feature"],
+                                                 ascending=[False, True], ignore_index=True)
+        return self
+
+    def _validate(self, train_features, train_labels, features, labels) -> None:
+        model = self._xgb().fit(self._matrix(train_features), train_labels.astype(int))
+        predicted = model.predict_proba(self._matrix(features))[:, 1]
+        self.accuracy_ = classification_metrics(labels, predicted)
+        self.calibration_ = calibration_table(labels, predicted)
+
+        baseline = LogisticRegression().fit(
+            np.log1p(train_features[["recency"]].to_numpy()), train_labels.astype(int))
+        baseline_predicted = baseline.predict_proba(
+            np.log1p(features[["recency"]].to_numpy()))[:, 1]
+        self.baseline_accuracy_ = classification_metrics(labels, baseline_predicted)
+        self.baseline_calibration_ = calibration_table(labels, baseline_predicted)
+        self.validation_ = pd.DataFrame({"customer_id": features.index, "churned": labels,
+                                         "probability": predicted,
+                                         "baseline_probability": baseline_predicted})
+
+    # ------------------------------------------------------------ scoring
+    def score(self, invoices: pd.DataFrame, as_of=None, first_purchases=None,
+              reasons: int = 3) -> pd.DataFrame:
+        """Churn risk of every customer with an order before ``as_of`` (default: the day
+        after the last invoice). Columns: ``customer_id``, ``probability``, ``risk``
+        (high/medium/low), ``reasons`` (list of {feature, value, contribution}), and the
+        numeric features."""
+        if not hasattr(self, "model_"):
+            raise RuntimeError("call fit() before score()")
+        as_of = pd.Timestamp(as_of) if as_of is not None else \
+            invoices["date"].max() + pd.Timedelta(days=1)
+        features = customer_features(invoices, as_of, first_purchases)
+        matrix = self._matrix(features)[self.columns_]
+        probability = self.model_.predict_proba(matrix)[:, 1]
+        contributions = self.model_.get_booster().predict(
+            xgboost.DMatrix(matrix, nthread=1), pred_contribs=True,
+            approx_contribs=True)[:, :-1]  # last column: bias
+        contribution_frame = pd.DataFrame(contributions, columns=self.columns_,
+                                          index=features.index)
+        country_columns = [c for c in self.columns_ if c.startswith("country=")]
+        if country_columns:
+            contribution_frame["country"] = contribution_frame[country_columns].sum(axis=1)
+            contribution_frame = contribution_frame.drop(columns=country_columns)
+        result = features[NUMERIC_FEATURES].copy()
+        result.insert(0, "probability", probability)
+        result.insert(1, "risk", [risk_bucket(p) for p in probability])
+        result.insert(2, "reasons", _top_reasons(contribution_frame, features, reasons))
+        return result.reset_index().sort_values(["probability", "customer_id"],
+                                                ascending=[False, True], ignore_index=True)
+
+
+def _top_reasons(contributions: pd.DataFrame, features: pd.DataFrame, count: int,
+                 ) -> list[list[dict]]:
+    """Per customer, the ``count`` features with the largest positive contributions."""
+    names = list(contributions.columns)
+    values = contributions.to_numpy()
+    order = np.argsort(-values, axis=1, kind="stable")[:, :count]
+    shown = features.reindex(columns=names)
+    reasons = []
+    for row, columns in enumerate(order):
+        customer_reasons = []
+        for column in columns:
+            contribution = values[row, column]
+            if contribution <= 0:
+                break
+            feature = names[column]
+            value = shown.iat[row, column]
+            customer_reasons.append({
+                "feature": feature,
+                "value": None if pd.isna(value) else
+                value if isinstance(value, str) else round(float(value), 2),
+                "unit": FEATURE_UNITS.get(feature),
+                "contribution": round(float(contribution), 4)})
+        reasons.append(customer_reasons)
+    return reasons

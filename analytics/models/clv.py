@@ -1,0 +1,100 @@
+"""Customer lifetime value: historical (METRICS.md) and predicted over the next months.
+
+* **Historical LTV** of a customer = their net revenue from their first sale line up to the
+  end of the data; the KPI ``ltv`` is its mean over the customers.
+* **Predicted value over ``H`` days** (12 months by default):
+  ``expected orders × AOV`` with ``expected orders = order rate × H × P(active)``, where
+  ``order rate`` = orders ÷ max(tenure, 90 days) (a new customer's rate is not extrapolated
+  from a few days), ``AOV`` = the customer's gross revenue per order, and ``P(active)`` =
+  1 − the churn model's probability of no order in its horizon (an approximation: a
+  customer who buys in the next 90 days is taken as active for the whole period).
+* **Backtest**: the same prediction made at ``end + 1 − H`` with only earlier invoices (the
+  churn model refitted on them too), compared with each customer's actual net revenue in
+  the following ``H`` days; ``H`` = 365, or shorter when the history is shorter (so that at
+  least ``horizon + 30`` days remain before the backtest cutoff). Reported: MAE, total
+  predicted vs total actual, next to a naive baseline (the customer's net revenue in the
+  ``H`` days before the cutoff, i.e. "next period repeats the last one").
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analytics.models.base import ModelError
+from analytics.models.churn import ChurnModel
+from analytics.models.features import customer_features
+
+MIN_RATE_DAYS = 90
+DEFAULT_DAYS = 365
+
+
+def historical_ltv(invoices: pd.DataFrame, end=None) -> pd.Series:
+    """Net revenue per customer from their first sale line up to ``end`` (inclusive;
+    default: all invoices), over the customers with a sale line; indexed by customer_id."""
+    if end is not None:
+        invoices = invoices[invoices["date"] <= pd.Timestamp(end)]
+    first_order = invoices[invoices["is_order"]].groupby("customer_id")["date"].min()
+    joined = invoices.merge(first_order.rename("first_order"), left_on="customer_id",
+                            right_index=True)
+    since_first = joined[joined["date"] >= joined["first_order"]]
+    return since_first.groupby("customer_id")["net_value"].sum().rename("ltv")
+
+
+def predict_value(features: pd.DataFrame, churn_probability: pd.Series, days: int) -> pd.Series:
+    """Predicted net value per customer over ``days`` (module docstring)."""
+    rate = features["frequency"] / features["tenure"].clip(lower=MIN_RATE_DAYS)
+    active = 1 - churn_probability.reindex(features.index).fillna(0.5)
+    return (rate * days * active * features["aov"]).rename("predicted_value")
+
+
+def clv(invoices: pd.DataFrame, first_purchases: pd.DataFrame | None = None,
+        churn_model: ChurnModel | None = None, days: int = DEFAULT_DAYS,
+        horizon_days: int = 90) -> dict:
+    """Historical and predicted value per customer, with the backtest.
+
+    Returns a dict: ``customers`` (DataFrame ``customer_id``, ``ltv``, ``predicted_value``),
+    ``mean_ltv``, ``days``, ``backtest`` (dict: ``days``, ``cutoff``, ``mae``,
+    ``total_predicted``, ``total_actual``, ``baseline_mae``, ``baseline_total``,
+    ``customers``)."""
+    if invoices.empty:
+        raise ModelError("There are no identified customers' invoices in this selection.")
+    as_of = invoices["date"].max() + pd.Timedelta(days=1)
+    if churn_model is None:
+        churn_model = ChurnModel(horizon_days, validate=False).fit(invoices, first_purchases)
+    scores = churn_model.score(invoices, as_of, first_purchases).set_index("customer_id")
+    features = customer_features(invoices, as_of, first_purchases)
+    predicted = predict_value(features, scores["probability"], days)
+    ltv = historical_ltv(invoices)
+    customers = pd.DataFrame({"ltv": ltv.reindex(features.index),
+                              "predicted_value": predicted}).reset_index()
+    return {"customers": customers, "mean_ltv": float(ltv.mean()), "days": days,
+            "backtest": backtest(invoices, first_purchases, days, horizon_days)}
+
+
+def backtest(invoices: pd.DataFrame, first_purchases, days: int = DEFAULT_DAYS,
+             horizon_days: int = 90) -> dict:
+    """The prediction made ``H`` days before the end and compared with what happened."""
+    first_day, end = invoices["date"].min(), invoices["date"].max()
+    span = (end - first_day).days + 1
+    period = min(days, span - horizon_days - 31)
+    if period < 30:
+        raise ModelError(f"Too little history to backtest customer value: {span} days, it "
+                         f"needs at least {horizon_days + 61}.")
+    cutoff = end + pd.Timedelta(days=1) - pd.Timedelta(days=period)
+    earlier = invoices[invoices["date"] < cutoff]
+    earlier_products = None if first_purchases is None else \
+        first_purchases[first_purchases["first_date"] < cutoff]
+    model = ChurnModel(horizon_days, validate=False).fit(earlier, earlier_products)
+    scores = model.score(earlier, cutoff, earlier_products).set_index("customer_id")
+    features = customer_features(earlier, cutoff, earlier_products)
+    predicted = predict_value(features, scores["probability"], period)
+    after = invoices[invoices["date"] >= cutoff].groupby("customer_id")["net_value"].sum()
+    actual = after.reindex(features.index).fillna(0.0)
+    last_period = earlier[earlier["date"] >= cutoff - pd.Timedelta(days=period)].groupby(
+        "customer_id")["net_value"].sum().reindex(features.index).fillna(0.0)
+    return {"days": int(period), "cutoff": cutoff.date().isoformat(),
+            "customers": int(len(features)),
+            "mae": float(np.mean(np.abs(predicted - actual))),
+            "total_predicted": float(predicted.sum()), "total_actual": float(actual.sum()),
+            "baseline_mae": float(np.mean(np.abs(last_period - actual))),
+            "baseline_total": float(last_period.sum())}
