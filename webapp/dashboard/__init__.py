@@ -1,12 +1,33 @@
-"""The Dash app mounted on the Flask server (pages, components, callbacks)."""
+"""The Dash app mounted on the Flask server (pages, components, callbacks).
+
+Pages live in ``webapp/dashboard/pages`` (one module per page, registered with
+``dash.register_page(..., role=...)``); the shell (navbar, filter sidebar, router) is in
+``shell.py``; every chart is built by ``figures.py``. Nothing is fetched from a CDN:
+Bootstrap is the vendored ``/static/vendor/bootstrap.min.css`` and Dash serves its own
+JavaScript (plotly.js included).
+"""
 from __future__ import annotations
+
+from pathlib import Path
 
 import dash
 from flask import Flask
 
+PACKAGE = Path(__file__).parent
+BOOTSTRAP_CSS = "/static/vendor/bootstrap.min.css"
+
 
 def init_dashboard(server: Flask) -> dash.Dash:
-    app = dash.Dash(__name__, server=server, url_base_pathname="/",
-                    title="Shoplens", suppress_callback_exceptions=True)
-    app.layout = dash.html.Div("Shoplens", id="app-root")
+    """Create the Dash app on ``server`` at ``/`` and return it."""
+    app = dash.Dash(
+        __name__, server=server, url_base_pathname="/", title="Shoplens",
+        use_pages=True, pages_folder=str(PACKAGE / "pages"),
+        assets_folder=str(PACKAGE / "assets"), serve_locally=True,
+        external_stylesheets=[BOOTSTRAP_CSS], suppress_callback_exceptions=True,
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+        update_title=None)
+    from webapp.dashboard import shell
+    app.layout = shell.layout
+    shell.register_callbacks(app)
+    server.extensions["shoplens.dash"] = app
     return app

@@ -1,0 +1,113 @@
+"""Dashboard building blocks without a browser: date presets, URL handling, number
+formats, figure builders and the role filter of the navbar."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from analytics.filters import Filters
+from webapp.dashboard import components, context, figures, presets, shell
+
+LAST = dt.date(2011, 12, 9)
+FIRST = dt.date(2010, 12, 1)
+
+
+@pytest.mark.parametrize("name, start", [
+    ("last_7", dt.date(2011, 12, 3)),
+    ("last_30", dt.date(2011, 11, 10)),
+    ("last_90", dt.date(2011, 9, 11)),
+    ("month_to_date", dt.date(2011, 12, 1)),
+    ("quarter_to_date", dt.date(2011, 10, 1)),
+    ("year_to_date", dt.date(2011, 1, 1)),
+    ("last_12_months", dt.date(2010, 12, 10)),
+    ("all_time", FIRST),
+])
+def test_presets_end_on_the_datas_last_day(name, start):
+    assert presets.preset_range(name, FIRST, LAST) == (start, LAST)
+
+
+def test_last_12_months_from_29_february_starts_on_1_march():
+    assert presets.preset_range("last_12_months", FIRST, dt.date(2012, 2, 29)) == (
+        dt.date(2011, 3, 1), dt.date(2012, 2, 29))
+
+
+def test_matching_preset_recognises_ranges_and_falls_back_to_custom():
+    assert presets.matching_preset(dt.date(2011, 12, 1), LAST, FIRST, LAST) == "month_to_date"
+    assert presets.matching_preset(dt.date(2011, 12, 2), LAST, FIRST, LAST) == presets.CUSTOM
+    with pytest.raises(ValueError):
+        presets.preset_range("fortnight", FIRST, LAST)
+
+
+def test_replace_filters_keeps_page_parameters_and_drops_old_filters():
+    search = "?country=FR&grain=week&start=2011-01-01"
+    new = Filters(countries=("DE",), categories=("Toys",))
+    result = context.replace_filters(search, new)
+    assert Filters.from_query(result) == new
+    assert "grain=week" in result and "FR" not in result and "start" not in result
+    assert context.replace_filters("", Filters()) == ""
+
+
+def test_with_params_and_page_param():
+    search = context.with_params("?country=FR", grain="month")
+    assert context.page_param(search, "grain", "day", ("day", "week", "month")) == "month"
+    assert context.page_param("?grain=hour", "grain", "day", ("day", "week")) == "day"
+    assert "grain" not in context.with_params(search, grain=None)
+
+
+def test_malformed_filters_become_a_readable_unavailable():
+    with pytest.raises(context.Unavailable, match="start must be a date"):
+        context.parse_filters("?start=yesterday")
+
+
+def test_kpi_formats():
+    assert components.format_value(1234567.4, "money", "£") == "£1,234,567"
+    assert components.format_value(12.5, "money", "£") == "£12.50"
+    assert components.format_value(0.0412, "rate", "£") == "4.1%"
+    assert components.format_value(None, "count", "£") == "n/a"
+    change = {"abs_change": -250.0, "rel_change": -0.05}
+    assert components.format_change(change, "money", "£") == "−£250 (-5.0%)"
+    assert components.format_change({"abs_change": 0.012, "rel_change": 0.5}, "rate",
+                                    "£") == "+1.2 pts (+50.0%)"
+    assert components.format_change({"abs_change": None}, "count", "£") == "no comparison"
+
+
+def test_empty_kpi_card_shows_na_and_the_reason():
+    card = components.kpi_card("overview", "profit",
+                               {"current": None, "reason": "no cost data"}, "£")
+    text = str(card)
+    assert "n/a" in text and "no cost data" in text and "overview-kpi-profit" in text
+
+
+def test_every_figure_uses_the_shared_template():
+    frame = pd.DataFrame({"day": pd.date_range("2011-01-01", periods=3),
+                          "revenue": [10.0, 20.0, 5.0], "revenue_ly": [8.0, None, 4.0]})
+    line = figures.trend(frame, x="day", y="revenue", last_year="revenue_ly", currency="£")
+    assert line.layout.template.layout.separators == ".,"
+    assert [trace.name for trace in line.data] == ["This period", "Last year"]
+    assert line.layout.yaxis.tickprefix == "£"
+    bars = figures.bars(pd.DataFrame({"name": ["b", "a"], "value": [3.0, 1.0]}),
+                        label="name", value="value", key="name", currency="£")
+    assert list(bars.data[0].customdata) == ["b", "a"]
+    empty = figures.empty_figure("No sales for these filters.")
+    assert empty.layout.annotations[0].text == "No sales for these filters."
+
+
+def test_treemap_ids_encode_the_path_and_parents_sum_children():
+    frame = pd.DataFrame({"country": ["UK", "UK", "FR"], "city": ["London", "Leeds", "Paris"],
+                          "revenue": [5.0, 3.0, 2.0]})
+    figure = figures.treemap(frame, path=["country", "city"], value="revenue")
+    trace = figure.data[0]
+    values = dict(zip(trace.ids, trace.values))
+    assert values["UK"] == 8.0 and values["UK/London"] == 5.0
+    assert dict(zip(trace.ids, trace.parents))["UK/Leeds"] == "UK"
+
+
+def test_role_filter_of_pages():
+    admin_page = {"role": "admin", "path": "/data"}
+    viewer_page = {"path": "/"}
+    assert shell.page_allowed(viewer_page, "viewer")
+    assert not shell.page_allowed(admin_page, "analyst")
+    assert shell.page_allowed(admin_page, "admin")
+    assert not shell.page_allowed(viewer_page, None)

@@ -1,0 +1,171 @@
+"""Small layout builders every page shares: chart cards with loading states, empty states,
+KPI cards, the job progress panel and server-side paged tables."""
+from __future__ import annotations
+
+import math
+
+import dash_bootstrap_components as dbc
+from dash import dash_table, dcc, html
+
+from webapp.dashboard import figures
+
+#: KPI name → (label, kind): kind is "money", "count" or "rate".
+KPI_CARDS: dict[str, tuple[str, str]] = {
+    "revenue": ("Revenue", "money"),
+    "orders": ("Orders", "count"),
+    "aov": ("Average order value", "money"),
+    "profit": ("Profit", "money"),
+    "customers": ("Customers", "count"),
+    "conversion_rate": ("Conversion rate", "rate"),
+    "ltv": ("Customer lifetime value", "money"),
+    "churn_rate": ("Churn rate", "rate"),
+}
+#: For rates a rise is bad news only for churn.
+LOWER_IS_BETTER = frozenset({"churn_rate", "returns"})
+
+
+def format_value(value: float | None, kind: str, currency: str) -> str:
+    """A KPI value as shown on a card: money with separators, counts, rates in %."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if kind == "money":
+        return figures.format_money(value, currency, 2 if abs(value) < 1000 else 0)
+    if kind == "rate":
+        return f"{value:.1%}"
+    return f"{value:,.0f}"
+
+
+def format_change(kpi: dict, kind: str, currency: str) -> str:
+    """"+£1,234 (+5.2%)" against the previous period; rates change in points."""
+    change = kpi.get("abs_change")
+    if change is None:
+        return "no comparison"
+    relative = kpi.get("rel_change")
+    if kind == "rate":
+        absolute = f"{change * 100:+.1f} pts"
+    elif kind == "money":
+        absolute = ("+" if change >= 0 else "") + figures.format_money(change, currency)
+    else:
+        absolute = f"{change:+,.0f}"
+    return f"{absolute} ({relative:+.1%})" if relative is not None else absolute
+
+
+def kpi_card(page: str, name: str, kpi: dict, currency: str,
+             spark: dict | None = None) -> dbc.Card:
+    """One KPI: value, change vs the previous period (abs and %), "n/a" with the reason
+    when empty, and a sparkline figure when given."""
+    label, kind = KPI_CARDS[name]
+    value = kpi.get("current")
+    change = kpi.get("abs_change")
+    tone = "text-body-secondary"
+    if change:
+        good = (change < 0) if name in LOWER_IS_BETTER else (change > 0)
+        tone = "text-success" if good else "text-danger"
+    body = [
+        html.Div(label, className="kpi-label"),
+        html.Div(format_value(value, kind, currency), className="kpi-value",
+                 id=f"{page}-kpi-{name}-value"),
+    ]
+    if value is None:
+        body.append(html.Div(kpi.get("reason") or "no data", className="kpi-reason",
+                             id=f"{page}-kpi-{name}-reason"))
+    else:
+        body.append(html.Div(format_change(kpi, kind, currency), className=f"kpi-change {tone}",
+                             id=f"{page}-kpi-{name}-change"))
+    if spark is not None:
+        body.append(dcc.Graph(figure=spark, config=figures.SPARKLINE_CONFIG,
+                              className="kpi-spark", style={"height": "48px"}))
+    return dbc.Card(dbc.CardBody(body), className="kpi-card h-100", id=f"{page}-kpi-{name}")
+
+
+def chart(graph_id: str, title: str, *, height: int | None = None, extra=None,
+          help_text: str | None = None) -> dbc.Card:
+    """A card holding one graph with a loading spinner; ``extra`` goes above the graph."""
+    header = [html.Span(title, className="fw-semibold")]
+    if help_text:
+        header.append(html.Small(help_text, className="text-body-secondary ms-2"))
+    graph = dcc.Graph(id=graph_id, config=figures.GRAPH_CONFIG,
+                      **({"style": {"height": f"{height}px"}} if height else {}))
+    return dbc.Card([dbc.CardHeader(header),
+                     dbc.CardBody([*(extra or []), dcc.Loading(graph, type="dot",
+                                                               delay_show=150)])],
+                    className="chart-card h-100")
+
+
+def panel(panel_id: str, title: str, extra=None) -> dbc.Card:
+    """A card whose body a callback fills (lists, tables, text) with a loading spinner."""
+    return dbc.Card([dbc.CardHeader(html.Span(title, className="fw-semibold")),
+                     dbc.CardBody([*(extra or []),
+                                   dcc.Loading(html.Div(id=panel_id), type="dot",
+                                               delay_show=150)])],
+                    className="chart-card h-100")
+
+
+def empty_state(message: str, page_id: str | None = None) -> html.Div:
+    """What a panel shows when there is nothing to show, saying why."""
+    props = {"id": page_id} if page_id else {}
+    return html.Div([html.Div("∅", className="empty-icon"), html.Div(message)],
+                    className="empty-state", **props)
+
+
+def page_header(title: str, subtitle: str | None = None) -> html.Div:
+    return html.Div([html.H1(title, className="h4 mb-0"),
+                     html.Div(subtitle, className="text-body-secondary small")
+                     if subtitle else None], className="page-header mb-3")
+
+
+def job_panel(prefix: str, button_label: str, *, options=None) -> dbc.Card:
+    """Request a background job and follow it: the button, a progress bar polled by an
+    Interval (enabled only while a job runs), a status line and the Store of its id."""
+    return dbc.Card(dbc.CardBody([
+        html.Div([*(options or []),
+                  dbc.Button(button_label, id=f"{prefix}-run", color="primary", size="sm")],
+                 className="d-flex flex-wrap gap-2 align-items-end mb-2"),
+        dbc.Progress(id=f"{prefix}-progress", value=0, striped=True, animated=True,
+                     className="mb-1", style={"height": "0.9rem", "display": "none"}),
+        html.Div(id=f"{prefix}-status", className="small text-body-secondary"),
+        dcc.Store(id=f"{prefix}-job"),
+        dcc.Interval(id=f"{prefix}-poll", interval=1000, disabled=True),
+    ]), className="mb-3")
+
+
+def paged_table(table_id: str, columns: list[dict], page_size: int = 25) -> dash_table.DataTable:
+    """A DataTable paged and sorted on the server: only one page reaches the browser."""
+    return dash_table.DataTable(
+        id=table_id, columns=columns, data=[], page_current=0, page_size=page_size,
+        page_count=1, page_action="custom", sort_action="custom", sort_mode="single",
+        sort_by=[], style_table={"overflowX": "auto"},
+        style_cell={"fontFamily": figures.FONT, "fontSize": 13, "padding": "4px 8px",
+                    "textAlign": "left", "backgroundColor": "transparent",
+                    "color": "var(--bs-body-color)", "maxWidth": 280,
+                    "overflow": "hidden", "textOverflow": "ellipsis"},
+        style_header={"fontWeight": 600, "backgroundColor": "var(--bs-tertiary-bg)",
+                      "color": "var(--bs-body-color)"},
+        style_cell_conditional=[{"if": {"column_type": "numeric"}, "textAlign": "right"}],
+        css=[{"selector": ".previous-page, .next-page, .first-page, .last-page",
+              "rule": "color: var(--bs-body-color)"}])
+
+
+def money_column(column_id: str, name: str, currency: str) -> dict:
+    return {"id": column_id, "name": name, "type": "numeric",
+            "format": {"locale": {"symbol": [currency, ""]}, "specifier": "$,.2f"}}
+
+
+def number_column(column_id: str, name: str, specifier: str = ",.0f") -> dict:
+    return {"id": column_id, "name": name, "type": "numeric", "format": {"specifier": specifier}}
+
+
+def text_column(column_id: str, name: str) -> dict:
+    return {"id": column_id, "name": name, "type": "text"}
+
+
+def job_status_text(job: dict) -> str:
+    """"Running — 40% — fitting the model" for a job dict (``core.jobs.job_to_dict``)."""
+    parts = [str(job.get("status", "")).capitalize()]
+    if job.get("status") in ("queued", "running"):
+        parts.append(f"{int(job.get('progress') or 0)}%")
+    if job.get("message"):
+        parts.append(str(job["message"]))
+    if job.get("error"):
+        parts.append(str(job["error"]))
+    return " — ".join(parts)

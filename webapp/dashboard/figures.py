@@ -1,0 +1,328 @@
+"""Every chart of the dashboard: one template, one builder per kind of chart.
+
+Builders take a DataFrame (columns named in each docstring) and return a ``go.Figure`` on
+the ``shoplens`` template, so fonts, colours, margins and number formats (currency with
+thousands separators) are the same everywhere. Money axes get the currency symbol as a
+prefix; rates are shown as percentages. Backgrounds are transparent: the light/dark theme
+of the page shows through (``assets/shoplens.css`` recolours text and grid lines in dark
+mode), so callbacks never need to know the theme.
+"""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+
+FONT = ('system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, '
+        'sans-serif')
+#: Brand colours first, then a colour-blind-safe sequence (Okabe–Ito based).
+COLORWAY = ["#2563eb", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#0ea5e9", "#ec4899",
+            "#84cc16", "#64748b", "#14b8a6", "#a855f7", "#f97316"]
+PRIMARY = COLORWAY[0]
+MUTED = "#94a3b8"
+POSITIVE = "#10b981"
+NEGATIVE = "#ef4444"
+SEQUENTIAL = [[0.0, "#eff6ff"], [0.5, "#60a5fa"], [1.0, "#1e3a8a"]]
+#: Passed to every dcc.Graph: no Plotly logo, and never a topojson download from a CDN.
+GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "topojsonURL": "/assets/topojson/",
+                "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
+SPARKLINE_CONFIG = {"displayModeBar": False, "staticPlot": True, "responsive": True}
+
+pio.templates["shoplens"] = go.layout.Template(layout=go.Layout(
+    font=dict(family=FONT, size=13, color="#334155"),
+    colorway=COLORWAY,
+    separators=".,",
+    paper_bgcolor="rgba(0,0,0,0)",
+    plot_bgcolor="rgba(0,0,0,0)",
+    margin=dict(l=8, r=8, t=36, b=8),
+    title=dict(font=dict(size=15), x=0, xanchor="left"),
+    hoverlabel=dict(font=dict(family=FONT, size=12)),
+    legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0,
+                bgcolor="rgba(0,0,0,0)"),
+    xaxis=dict(gridcolor="rgba(148,163,184,0.25)", zeroline=False, automargin=True,
+               linecolor="rgba(148,163,184,0.5)"),
+    yaxis=dict(gridcolor="rgba(148,163,184,0.25)", zeroline=False, automargin=True,
+               tickformat=",~s"),
+    colorscale=dict(sequential=SEQUENTIAL),
+))
+TEMPLATE = "shoplens"
+
+
+def money_format(currency: str, decimals: int = 0) -> tuple[str, str]:
+    """(tickprefix, d3 format) for a money axis."""
+    return currency, f",.{decimals}f"
+
+
+def format_money(value: float | None, currency: str, decimals: int = 0) -> str:
+    """``£1,234,567`` (negative: ``−£1,234``); "n/a" for an empty value."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    sign = "−" if value < 0 else ""
+    return f"{sign}{currency}{abs(value):,.{decimals}f}"
+
+
+def _base(title: str | None = None, height: int | None = None) -> go.Figure:
+    figure = go.Figure()
+    figure.update_layout(template=TEMPLATE, title_text=title, height=height)
+    return figure
+
+
+def _money_axis(figure: go.Figure, axis: str, currency: str) -> None:
+    prefix, tick = money_format(currency)
+    figure.update_layout({axis: dict(tickprefix=prefix, tickformat=tick)})
+
+
+def empty_figure(message: str, height: int | None = 320) -> go.Figure:
+    """A blank chart saying why it is blank ("No sales for these filters")."""
+    figure = _base(height=height)
+    figure.update_layout(xaxis=dict(visible=False), yaxis=dict(visible=False),
+                         annotations=[dict(text=message, showarrow=False, x=0.5, y=0.5,
+                                           xref="paper", yref="paper",
+                                           font=dict(size=15, color=MUTED))])
+    return figure
+
+
+def sparkline(frame: pd.DataFrame, x: str, y: str) -> go.Figure:
+    """A tiny line of ``y`` over ``x`` for a KPI card (no axes, no hover)."""
+    figure = _base(height=48)
+    figure.add_scatter(x=frame[x], y=frame[y], mode="lines", fill="tozeroy",
+                       line=dict(width=1.5, color=PRIMARY), fillcolor="rgba(37,99,235,0.12)")
+    figure.update_layout(margin=dict(l=0, r=0, t=0, b=0), showlegend=False,
+                         xaxis=dict(visible=False), yaxis=dict(visible=False))
+    return figure
+
+
+def trend(frame: pd.DataFrame, *, x: str, y: str, last_year: str | None = None,
+          currency: str | None = None, title: str | None = None,
+          label: str = "This period", height: int = 340) -> go.Figure:
+    """A line of ``y`` over the period ``x``, with the same days one year earlier
+    (``last_year`` column, dashed) when given. Money when ``currency`` is given."""
+    figure = _base(title, height)
+    number = ",.0f" if currency else ",.4~g"
+    prefix = currency or ""
+    figure.add_scatter(x=frame[x], y=frame[y], name=label, mode="lines",
+                       line=dict(width=2.5, color=PRIMARY),
+                       hovertemplate=f"%{{x|%d %b %Y}}<br>{prefix}%{{y:{number}}}<extra></extra>")
+    if last_year and last_year in frame and frame[last_year].notna().any():
+        figure.add_scatter(x=frame[x], y=frame[last_year], name="Last year", mode="lines",
+                           line=dict(width=1.5, color=MUTED, dash="dash"),
+                           hovertemplate=f"a year earlier<br>{prefix}%{{y:{number}}}<extra></extra>")
+    if currency:
+        _money_axis(figure, "yaxis", currency)
+    figure.update_layout(hovermode="x unified")
+    return figure
+
+
+def bars(frame: pd.DataFrame, *, label: str, value: str, currency: str | None = None,
+         title: str | None = None, key: str | None = None, horizontal: bool = True,
+         color: str | None = None, height: int | None = None) -> go.Figure:
+    """Bars of ``value`` per ``label`` in the frame's order (largest first at the top when
+    horizontal). ``key`` goes into customdata: clicking a bar reads it to narrow filters.
+    ``color`` names a column with a second measure (e.g. profit) shown as a colour scale."""
+    rows = len(frame)
+    figure = _base(title, height or max(240, 28 * rows + 80))
+    prefix = currency or ""
+    number = ",.0f" if currency else ",.4~g"
+    marker = dict(color=PRIMARY)
+    if color and color in frame:
+        marker = dict(color=frame[color], colorscale=SEQUENTIAL, showscale=False)
+    labels = frame[label].astype(str)
+    values = frame[value]
+    figure.add_bar(
+        x=values if horizontal else labels, y=labels if horizontal else values,
+        orientation="h" if horizontal else "v", marker=marker,
+        customdata=frame[key] if key else None,
+        hovertemplate=(f"%{{{'y' if horizontal else 'x'}}}<br>{prefix}"
+                       f"%{{{'x' if horizontal else 'y'}:{number}}}<extra></extra>"))
+    if horizontal:
+        figure.update_yaxes(autorange="reversed", type="category")
+        if currency:
+            _money_axis(figure, "xaxis", currency)
+        else:
+            figure.update_xaxes(tickformat=",~s")
+    elif currency:
+        _money_axis(figure, "yaxis", currency)
+    return figure
+
+
+def grouped_bars(frame: pd.DataFrame, *, label: str, values: dict[str, str],
+                 currency: str | None = None, title: str | None = None,
+                 key: str | None = None, height: int = 360) -> go.Figure:
+    """Side-by-side bars, one series per ``values`` entry (column → legend name)."""
+    figure = _base(title, height)
+    prefix = currency or ""
+    for column, name in values.items():
+        figure.add_bar(x=frame[label].astype(str), y=frame[column], name=name,
+                       customdata=frame[key] if key else None,
+                       hovertemplate=f"%{{x}}<br>{name}: {prefix}%{{y:,.0f}}<extra></extra>")
+    figure.update_layout(barmode="group")
+    if currency:
+        _money_axis(figure, "yaxis", currency)
+    return figure
+
+
+def treemap(frame: pd.DataFrame, *, path: list[str], value: str,
+            currency: str | None = None, title: str | None = None,
+            height: int = 420) -> go.Figure:
+    """A treemap over the hierarchy ``path`` (e.g. country → city → category) sized by
+    ``value``. Each node's id is its path joined with "/", so a click can be decoded."""
+    figure = _base(title, height)
+    data = frame[frame[value] > 0]
+    ids, labels, parents, values = [], [], [], []
+    for depth in range(len(path)):
+        level = data.groupby(path[:depth + 1], dropna=False, sort=False)[value].sum()
+        for keys, total in level.items():
+            keys = keys if isinstance(keys, tuple) else (keys,)
+            names = ["(none)" if pd.isna(k) else str(k) for k in keys]
+            ids.append("/".join(names))
+            labels.append(names[-1])
+            parents.append("/".join(names[:-1]))
+            values.append(float(total))
+    prefix = currency or ""
+    figure.add_treemap(ids=ids, labels=labels, parents=parents, values=values,
+                       branchvalues="total", maxdepth=2,
+                       hovertemplate=f"%{{label}}<br>{prefix}%{{value:,.0f}}"
+                                     f"<br>%{{percentRoot:.1%}} of all<extra></extra>",
+                       texttemplate=f"%{{label}}<br>{prefix}%{{value:,.0f}}")
+    figure.update_layout(margin=dict(l=0, r=0, t=36 if title else 0, b=0),
+                         treemapcolorway=COLORWAY)
+    return figure
+
+
+def segment_treemap(frame: pd.DataFrame, *, currency: str, title: str | None = None,
+                    height: int = 420) -> go.Figure:
+    """The RFM segment map: one tile per segment sized by customers, coloured by revenue.
+    Columns: segment, customers, share, revenue."""
+    figure = _base(title, height)
+    data = frame[frame["customers"] > 0]
+    figure.add_treemap(
+        labels=data["segment"], parents=[""] * len(data), values=data["customers"],
+        marker=dict(colors=data["revenue"], colorscale=SEQUENTIAL, showscale=False),
+        customdata=data[["share", "revenue"]].to_numpy(),
+        texttemplate="<b>%{label}</b><br>%{value:,} customers<br>%{customdata[0]:.0%}",
+        hovertemplate=(f"%{{label}}<br>%{{value:,}} customers (%{{customdata[0]:.1%}})"
+                       f"<br>revenue {currency}%{{customdata[1]:,.0f}}<extra></extra>"))
+    figure.update_layout(margin=dict(l=0, r=0, t=36 if title else 0, b=0))
+    return figure
+
+
+def bcg_matrix(frame: pd.DataFrame, *, label: str, share: str, growth: str, size: str,
+               quadrant: str | None = None, share_line: float | None = None,
+               growth_line: float | None = None, currency: str = "",
+               title: str | None = None, height: int = 420) -> go.Figure:
+    """BCG scatter: x = revenue share, y = growth, bubble size = revenue, one colour per
+    quadrant; dotted lines at the medians (``share_line``/``growth_line``)."""
+    figure = _base(title, height)
+    data = frame[frame[growth].notna()]
+    groups = data.groupby(quadrant, sort=True) if quadrant else [("", data)]
+    largest = float(data[size].abs().max()) if len(data) else 1.0
+    for name, group in groups:
+        figure.add_scatter(
+            x=group[share], y=group[growth], mode="markers+text", name=str(name) or None,
+            text=group[label], textposition="top center", customdata=group[[label, size]],
+            marker=dict(size=(group[size].abs() / (largest or 1.0)) ** 0.5 * 46 + 8,
+                        opacity=0.75, line=dict(width=1, color="white")),
+            hovertemplate=(f"%{{customdata[0]}}<br>share %{{x:.1%}}<br>growth %{{y:+.1%}}"
+                           f"<br>revenue {currency}%{{customdata[1]:,.0f}}<extra></extra>"))
+    median_line = dict(dash="dot", color=MUTED, width=1)
+    if share_line is not None and not pd.isna(share_line):
+        figure.add_vline(x=share_line, line=median_line)
+    if growth_line is not None and not pd.isna(growth_line):
+        figure.add_hline(y=growth_line, line=median_line)
+    figure.update_xaxes(title_text="share of revenue", tickformat=".0%")
+    figure.update_yaxes(title_text="growth vs previous period", tickformat="+.0%")
+    return figure
+
+
+def heatmap(matrix: pd.DataFrame, *, title: str | None = None, percent: bool = True,
+            x_title: str = "months since first purchase", height: int = 460) -> go.Figure:
+    """A cohort heatmap: rows = cohorts (index), columns = month offsets, cells in 0…1
+    when ``percent``."""
+    figure = _base(title, height)
+    cell = ".0%" if percent else ",.0f"
+    figure.add_heatmap(
+        z=matrix.to_numpy(dtype="float64"), x=[str(c) for c in matrix.columns],
+        y=[str(i) for i in matrix.index], colorscale=SEQUENTIAL, hoverongaps=False,
+        texttemplate=f"%{{z:{cell}}}", textfont=dict(size=10),
+        hovertemplate=f"cohort %{{y}}<br>month +%{{x}}<br>%{{z:{cell}}}<extra></extra>",
+        colorbar=dict(tickformat=cell, thickness=10))
+    figure.update_yaxes(autorange="reversed", type="category", tickformat=None)
+    figure.update_xaxes(title_text=x_title, type="category")
+    return figure
+
+
+def histogram(frame: pd.DataFrame, *, start: str, end: str, count: str, currency: str,
+              title: str | None = None, markers: dict[str, float] | None = None,
+              height: int = 340) -> go.Figure:
+    """Pre-binned histogram (bins ``start``–``end`` with ``count`` each); ``markers`` are
+    labelled vertical lines (mean, median)."""
+    figure = _base(title, height)
+    centres = (frame[start] + frame[end]) / 2
+    widths = frame[end] - frame[start]
+    figure.add_bar(x=centres, y=frame[count], width=widths, marker=dict(color=PRIMARY),
+                   customdata=frame[[start, end]].to_numpy(),
+                   hovertemplate=(f"{currency}%{{customdata[0]:,.0f}} – "
+                                  f"{currency}%{{customdata[1]:,.0f}}<br>%{{y:,}} customers"
+                                  "<extra></extra>"))
+    for name, value in (markers or {}).items():
+        if value is not None and not pd.isna(value):
+            figure.add_vline(x=value, line=dict(dash="dash", color=NEGATIVE, width=1),
+                             annotation_text=f"{name} {format_money(value, currency)}",
+                             annotation_position="top right")
+    _money_axis(figure, "xaxis", currency)
+    figure.update_yaxes(title_text="customers", tickformat=",d")
+    figure.update_layout(bargap=0.05)
+    return figure
+
+
+def forecast(history: pd.DataFrame, predicted: pd.DataFrame, *, currency: str,
+             baseline: pd.DataFrame | None = None, title: str | None = None,
+             interval_label: str = "80% interval", height: int = 380) -> go.Figure:
+    """History (columns ds, y), the forecast (ds, yhat, yhat_lower, yhat_upper) with its
+    interval as a band, and the seasonal-naive baseline (ds, yhat) dotted when given."""
+    figure = _base(title, height)
+    figure.add_scatter(x=history["ds"], y=history["y"], name="Actual", mode="lines",
+                       line=dict(color=PRIMARY, width=2))
+    band_x = list(predicted["ds"]) + list(predicted["ds"])[::-1]
+    band_y = list(predicted["yhat_upper"]) + list(predicted["yhat_lower"])[::-1]
+    figure.add_scatter(x=band_x, y=band_y, fill="toself", name=interval_label,
+                       line=dict(width=0), fillcolor="rgba(245,158,11,0.2)", hoverinfo="skip")
+    figure.add_scatter(x=predicted["ds"], y=predicted["yhat"], name="Forecast", mode="lines",
+                       line=dict(color=COLORWAY[1], width=2.5))
+    if baseline is not None and len(baseline):
+        figure.add_scatter(x=baseline["ds"], y=baseline["yhat"], name="Seasonal-naive baseline",
+                           mode="lines", line=dict(color=MUTED, dash="dot"))
+    _money_axis(figure, "yaxis", currency)
+    figure.update_layout(hovermode="x unified")
+    return figure
+
+
+def anomalies(series: pd.DataFrame, points: pd.DataFrame, *, x: str, y: str, currency: str,
+              title: str | None = None, height: int = 360) -> go.Figure:
+    """A series with its anomalous points marked (``points`` has ``x``, ``y`` and
+    ``explanation``)."""
+    figure = trend(series, x=x, y=y, currency=currency, title=title, height=height)
+    if len(points):
+        figure.add_scatter(x=points[x], y=points[y], mode="markers", name="Anomaly",
+                           marker=dict(color=NEGATIVE, size=11, symbol="circle-open",
+                                       line=dict(width=2.5)),
+                           text=points.get("explanation"),
+                           hovertemplate="%{x|%d %b %Y}<br>%{text}<extra></extra>")
+    return figure
+
+
+def scatter_profiles(frame: pd.DataFrame, *, x: str, y: str, group: str, size: str | None = None,
+                     title: str | None = None, x_title: str | None = None,
+                     y_title: str | None = None, height: int = 380) -> go.Figure:
+    """One marker per row coloured by ``group`` (clusters)."""
+    figure = _base(title, height)
+    for name, part in frame.groupby(group, sort=True):
+        figure.add_scatter(x=part[x], y=part[y], mode="markers", name=str(name),
+                           marker=dict(size=part[size] if size else 9, sizemode="area",
+                                       sizeref=(frame[size].max() / 900) if size else None,
+                                       opacity=0.75))
+    figure.update_xaxes(title_text=x_title or x)
+    figure.update_yaxes(title_text=y_title or y)
+    return figure

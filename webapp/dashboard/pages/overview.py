@@ -1,0 +1,96 @@
+"""Overview: the eight KPI cards, the revenue trend against last year, narrative insights
+and the data freshness/quality badge."""
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, callback, html
+
+from analytics import kpis, series
+from webapp.dashboard import components, context, figures
+
+dash.register_page(__name__, path="/", name="Overview", title="Shoplens · Overview", order=0,
+                   role="viewer")
+
+#: KPI card → the time-series column its sparkline draws (none for ratios of ratios).
+SPARK_COLUMNS = {"revenue": "revenue", "orders": "orders", "profit": "profit",
+                 "customers": "customers"}
+
+
+def trend_grain(days: int) -> str:
+    """Day for up to a quarter, week up to two years, month beyond."""
+    if days <= 92:
+        return "day"
+    return "week" if days <= 731 else "month"
+
+
+def layout(**_query) -> html.Div:
+    return html.Div([
+        html.Div([
+            components.page_header("Overview"),
+            html.Div(id="overview-freshness", className="ms-auto"),
+        ], className="d-flex flex-wrap align-items-start gap-2"),
+        html.Div(id="overview-period", className="small text-body-secondary mb-2"),
+        dash.dcc.Loading(html.Div(id="overview-kpis"), type="dot", delay_show=150),
+        dbc.Row([
+            dbc.Col(components.chart("overview-trend", "Revenue", help_text="vs the same days a year earlier"),
+                    lg=8, className="mb-3"),
+            dbc.Col(components.panel("overview-insights", "What changed"), lg=4, className="mb-3"),
+        ], className="mt-1"),
+    ])
+
+
+@callback(Output("overview-kpis", "children"), Output("overview-period", "children"),
+          Input("shell-url", "search"))
+def update_kpis(search):
+    try:
+        summary = context.query(kpis.kpi_summary, search)
+        daily = context.query(series.time_series, search, grain="day")
+    except context.Unavailable as exc:
+        return components.empty_state(str(exc), "overview-empty"), ""
+    data = summary.to_dict()
+    currency = context.currency()
+    cards = []
+    for name in components.KPI_CARDS:
+        column = SPARK_COLUMNS.get(name)
+        spark = (figures.sparkline(daily, "period_start", column)
+                 if column and data["kpis"][name]["current"] is not None else None)
+        cards.append(dbc.Col(components.kpi_card("overview", name, data["kpis"][name],
+                                                 currency, spark),
+                             xs=6, md=6, xl=3, className="mb-3"))
+    period_text = (f"{summary.start:%d %b %Y} – {summary.end:%d %b %Y}, compared with "
+                   f"{summary.previous_start:%d %b %Y} – {summary.previous_end:%d %b %Y}")
+    return dbc.Row(cards, className="g-3"), period_text
+
+
+@callback(Output("overview-trend", "figure"), Input("shell-url", "search"))
+def update_trend(search):
+    try:
+        view = context.view(search)
+        frame = context.query(series.time_series, search, grain=trend_grain(view.filters.days))
+    except context.Unavailable as exc:
+        return figures.empty_figure(str(exc))
+    if not frame["revenue"].any():
+        return figures.empty_figure(context.NO_SALES)
+    return figures.trend(frame, x="period_start", y="revenue", last_year="revenue_last_year",
+                         currency=context.currency())
+
+
+@callback(Output("overview-freshness", "children"), Input("shell-url", "pathname"))
+def update_freshness(_pathname):
+    """The data version, its last day and the quality report's verdict."""
+    try:
+        info = context.warehouse().version_info()
+    except context.DATA_ERRORS:
+        return dbc.Badge("No data loaded", color="secondary", id="overview-quality")
+    issues = context.quality_issues(info.quality)
+    last_day = f"{info.max_ts:%d %b %Y}" if info.max_ts else "no lines"
+    badge = dbc.Badge(f"{len(issues)} data-quality note{'s' if len(issues) != 1 else ''}"
+                      if issues else "Data quality OK",
+                      color="warning" if issues else "success", className="badge-quality",
+                      id="overview-quality", title="; ".join(issues) or None)
+    return html.Div([
+        badge,
+        html.Div(f"Data to {last_day} · {info.line_count:,} lines · loaded "
+                 f"{info.created_at:%d %b %Y %H:%M}", className="small text-body-secondary"),
+    ], className="text-end")

@@ -1,0 +1,315 @@
+"""The frame around every page: navbar (pages the role allows, user, sign-out, theme),
+the global filter sidebar kept in the URL query string, and the router.
+
+The router is ours rather than ``dash.page_container``: Dash's router re-renders the whole
+page on every query-string change, and here the query string changes with every filter.
+Ours follows the path only, checks the page's ``role`` on the server before building its
+layout, and leaves the filters to the pages' callbacks (Input ``shell-url.search``).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import dash
+import dash_bootstrap_components as dbc
+import flask_login
+from dash import ALL, ClientsideFunction, Input, Output, State, ctx, dcc, html
+
+from analytics import breakdowns, period
+from analytics.customers import SEGMENTS
+from analytics.filters import FilterError, Filters
+from analytics.warehouse import WarehouseError
+from webapp.dashboard import components, context, presets
+
+log = logging.getLogger(__name__)
+
+#: Sidebar dropdown id suffix → (URL parameter, Filters field, label, breakdown dimension).
+DIMENSION_CONTROLS = (
+    ("country", "countries", "Country", "country"),
+    ("category", "categories", "Category", "category"),
+    ("channel", "channels", "Channel", "channel"),
+    ("payment", "payment_methods", "Payment method", "payment_method"),
+    ("device", "devices", "Device", "device"),
+    ("source", "traffic_sources", "Traffic source", "traffic_source"),
+)
+ROLE_ORDER = {"viewer": 0, "analyst": 1, "admin": 2}
+#: Flask pages of the web/auth engineer, linked from the navbar for admins.
+ADMIN_LINKS = (("Users", "/admin/users"), ("Audit log", "/admin/audit"))
+OPTION_LIMIT = 200
+MISSING_KEY = "(none)"  # breakdowns key of a missing value: not a filter value
+
+
+def page_allowed(page: dict, role: str | None) -> bool:
+    """Whether ``role`` may open a registered page (``role=`` of ``register_page``)."""
+    if role is None:
+        return False
+    return ROLE_ORDER.get(role, -1) >= ROLE_ORDER[page.get("role", "viewer")]
+
+
+def visible_pages(role: str | None) -> list[dict]:
+    return sorted((page for page in dash.page_registry.values()
+                   if page_allowed(page, role) and not page.get("hidden")),
+                  key=lambda page: page.get("order") or 0)
+
+
+def find_page(pathname: str | None) -> dict | None:
+    path = (pathname or "/").rstrip("/") or "/"
+    for page in dash.page_registry.values():
+        if page["path"] == path:
+            return page
+    return None
+
+
+_CALLBACKS: list[tuple[tuple, dict, object]] = []
+
+
+def _shell_callback(*args, **kwargs):
+    """Remember a shell callback; ``register_callbacks`` attaches it to each app (a module
+    is imported once, but tests and workers may build several apps in one process)."""
+    def remember(function):
+        _CALLBACKS.append((args, kwargs, function))
+        return function
+    return remember
+
+
+def register_callbacks(app: dash.Dash) -> None:
+    for args, kwargs, function in _CALLBACKS:
+        app.callback(*args, **kwargs)(function)
+    app.clientside_callback(ClientsideFunction("shoplens", "applyTheme"),
+                            Output("shell-theme-dummy", "children"),
+                            Input("shell-theme-switch", "value"))
+
+
+# ------------------------------------------------------------------ layout
+def navbar() -> dbc.Navbar:
+    user = flask_login.current_user
+    role = context.role()
+    links = [dbc.NavItem(dbc.NavLink(page["name"], href=page["path"], active="exact",
+                                     id={"type": "shell-nav-link", "path": page["path"]}))
+             for page in visible_pages(role)]
+    if role == "admin":
+        links.append(dbc.DropdownMenu(
+            [dbc.DropdownMenuItem(label, href=href, external_link=True)
+             for label, href in ADMIN_LINKS],
+            label="Admin", nav=True, in_navbar=True, id="shell-admin-menu"))
+    who = getattr(user, "email", "") if role else ""
+    return dbc.Navbar(dbc.Container([
+        html.Div([
+            dbc.Button("☰ Filters", id="shell-sidebar-toggle", color="link", size="sm",
+                       className="d-md-none me-1 p-0 text-decoration-none"),
+            dbc.NavbarBrand("Shoplens", href="/", className="fw-bold"),
+        ], className="d-flex align-items-center"),
+        dbc.NavbarToggler(id="shell-navbar-toggler"),
+        dbc.Collapse([
+            dbc.Nav(links, navbar=True, className="me-auto", id="shell-nav"),
+            html.Div([
+                dbc.Switch(id="shell-theme-switch", label="Dark", value=False, persistence=True,
+                           persistence_type="local",
+                           className="mb-0 me-3 small"),
+                html.Span(f"{who} · {role}" if role else "", id="shell-user",
+                          className="small text-body-secondary me-3"),
+                html.A("Sign out", href="/logout", id="shell-logout",
+                       className="btn btn-outline-secondary btn-sm"),
+            ], className="d-flex align-items-center flex-wrap gap-1 py-2 py-lg-0"),
+        ], id="shell-navbar-collapse", navbar=True, is_open=False),
+    ], fluid=True), className="border-bottom shell-navbar", expand="lg", dark=False,
+        color="body-tertiary")
+
+
+def sidebar() -> html.Div:
+    dimension_inputs = [
+        html.Div([dbc.Label(label, html_for=f"shell-{name}", className="small mb-0"),
+                  dcc.Dropdown(id=f"shell-{name}", multi=True, placeholder="All",
+                               className="shell-dropdown")], className="mb-2")
+        for name, _field, label, _dimension in DIMENSION_CONTROLS]
+    return html.Div([
+        html.Div("Filters", className="fw-semibold mb-2"),
+        dbc.Label("Period", html_for="shell-preset", className="small mb-0"),
+        dcc.Dropdown(id="shell-preset", clearable=False, className="shell-dropdown mb-1",
+                     options=[{"label": label, "value": value}
+                              for value, label in presets.PRESETS.items()]
+                     + [{"label": "Custom range", "value": presets.CUSTOM}]),
+        dcc.DatePickerRange(id="shell-dates", display_format="D MMM YYYY",
+                            first_day_of_week=1, className="mb-2 shell-dates",
+                            minimum_nights=0),
+        *dimension_inputs,
+        dbc.Label("Unit price", className="small mb-0"),
+        html.Div([
+            dbc.Input(id="shell-min-price", type="number", min=0, placeholder="min",
+                      debounce=True, size="sm"),
+            dbc.Input(id="shell-max-price", type="number", min=0, placeholder="max",
+                      debounce=True, size="sm"),
+        ], className="d-flex gap-1 mb-2"),
+        dbc.Label("Customer segment", html_for="shell-segment", className="small mb-0"),
+        dcc.Dropdown(id="shell-segment", options=list(SEGMENTS), placeholder="All customers",
+                     className="shell-dropdown mb-2"),
+        html.Div(id="shell-filter-error", className="small text-danger mb-2"),
+        dbc.Button("Reset filters", id="shell-reset", color="secondary", outline=True,
+                   size="sm", className="w-100 mb-2"),
+        html.Div([dcc.Clipboard(id="shell-copy-link", title="Copy a link to this view",
+                                className="d-inline-block me-1"),
+                  html.Span("Copy link to this view", className="small text-body-secondary")],
+                 className="d-flex align-items-center"),
+    ], className="shell-sidebar-inner")
+
+
+def layout() -> html.Div:
+    """The app layout, built per request (the navbar depends on the signed-in user)."""
+    return html.Div([
+        dcc.Location(id="shell-url", refresh="callback-nav"),
+        html.Div(id="shell-theme-dummy", hidden=True),
+        navbar(),
+        dbc.Container(dbc.Row([
+            dbc.Col(dbc.Collapse(sidebar(), id="shell-sidebar", is_open=False),
+                    md=3, xl=2, className="shell-sidebar border-end"),
+            dbc.Col(html.Main(dcc.Loading(html.Div(id="shell-page"), type="circle",
+                                          delay_show=300, overlay_style={"visibility": "visible"}),
+                              className="py-3"), md=9, xl=10),
+        ], className="g-0"), fluid=True),
+    ], id="shell-root")
+
+
+# ------------------------------------------------------------------ router
+@_shell_callback(Output("shell-page", "children"), Input("shell-url", "pathname"))
+def route(pathname):
+    """The page for the path, if the user's role allows it (checked here, on the server:
+    hiding a link is not a permission check)."""
+    page = find_page(pathname)
+    if page is None:
+        return components.empty_state(f"There is no page at {pathname}.", "shell-not-found")
+    if not page_allowed(page, context.role()):
+        return components.empty_state("This page is not available to your role.",
+                                      "shell-forbidden")
+    content = page["layout"]
+    return content() if callable(content) else content
+
+
+# ------------------------------------------------------------------ navigation
+@_shell_callback(Output({"type": "shell-nav-link", "path": ALL}, "href"),
+          Input("shell-url", "search"),
+          State({"type": "shell-nav-link", "path": ALL}, "id"))
+def keep_filters_in_links(search, link_ids):
+    """Navbar links carry the filters along, so moving between pages keeps the view."""
+    filters_only = context.replace_filters("", _safe_filters(search))
+    return [link["path"] + filters_only for link in link_ids]
+
+
+@_shell_callback(Output("shell-sidebar", "is_open"), Input("shell-sidebar-toggle", "n_clicks"),
+          State("shell-sidebar", "is_open"), prevent_initial_call=True)
+def toggle_sidebar(_clicks, is_open):
+    return not is_open
+
+
+@_shell_callback(Output("shell-navbar-collapse", "is_open"), Input("shell-navbar-toggler", "n_clicks"),
+          State("shell-navbar-collapse", "is_open"), prevent_initial_call=True)
+def toggle_navbar(_clicks, is_open):
+    return not is_open
+
+
+@_shell_callback(Output("shell-copy-link", "content"), Input("shell-copy-link", "n_clicks"),
+          State("shell-url", "href"), prevent_initial_call=True)
+def copy_link(_clicks, href):
+    return href
+
+
+# ------------------------------------------------------------------ theme
+# The switch remembers itself in the browser (persistence); assets/shoplens.js applies it.
+
+
+# ------------------------------------------------------------------ filters
+@_shell_callback(
+    [Output(f"shell-{name}", "options") for name, *_rest in DIMENSION_CONTROLS],
+    Input("shell-url", "pathname"), State("shell-url", "search"))
+def load_filter_options(_pathname, _search):
+    """Options of the dimension dropdowns: the values present in the data the user may
+    see, over the whole data range, by revenue."""
+    options = []
+    for _name, _field, _label, dimension in DIMENSION_CONTROLS:
+        try:
+            frame = context.query(breakdowns.breakdown, "", all_time=True,
+                                  dimension=dimension, top=OPTION_LIMIT)
+        except context.Unavailable:
+            options.append([])
+            continue
+        options.append([{"label": str(label), "value": str(value)} for value, label in
+                        zip(frame["key"], frame["label"])
+                        if value not in (breakdowns.OTHERS_KEY, MISSING_KEY)])
+    return options
+
+
+FILTER_OUTPUTS = [Output("shell-preset", "value"), Output("shell-dates", "start_date"),
+                  Output("shell-dates", "end_date"),
+                  *[Output(f"shell-{name}", "value") for name, *_rest in DIMENSION_CONTROLS],
+                  Output("shell-min-price", "value"), Output("shell-max-price", "value"),
+                  Output("shell-segment", "value")]
+FILTER_INPUTS = [Input("shell-preset", "value"), Input("shell-dates", "start_date"),
+                 Input("shell-dates", "end_date"),
+                 *[Input(f"shell-{name}", "value") for name, *_rest in DIMENSION_CONTROLS],
+                 Input("shell-min-price", "value"), Input("shell-max-price", "value"),
+                 Input("shell-segment", "value")]
+
+
+@_shell_callback(Output("shell-url", "search"), *FILTER_OUTPUTS, Output("shell-filter-error", "children"),
+          Input("shell-url", "search"), *FILTER_INPUTS, Input("shell-reset", "n_clicks"))
+def sync_filters(search, preset, start, end, *rest):
+    """The URL query string and the sidebar, kept equal in both directions.
+
+    On load or back/forward the URL wins: the sidebar shows its filters (with the resolved
+    default period when it has no dates). A sidebar change writes the URL, so every view
+    is a shareable link; page parameters (``grain=week``) are kept.
+    """
+    dimension_values = rest[:len(DIMENSION_CONTROLS)]
+    min_price, max_price, segment = rest[len(DIMENSION_CONTROLS):len(DIMENSION_CONTROLS) + 3]
+    trigger = ctx.triggered_id
+    data_days = _data_days()
+    if trigger in (None, "shell-url"):
+        try:
+            filters = context.parse_filters(search)
+        except context.Unavailable as exc:
+            return (dash.no_update, *_controls(Filters(), data_days), str(exc))
+        return (dash.no_update, *_controls(filters, data_days), "")
+    if trigger == "shell-reset":
+        return (context.replace_filters(search, Filters()), *_controls(Filters(), data_days), "")
+    if trigger == "shell-preset" and preset != presets.CUSTOM and data_days:
+        start, end = (day.isoformat() for day in presets.preset_range(preset, *data_days))
+    query = {"start": (start or "")[:10], "end": (end or "")[:10],
+             "min_price": "" if min_price is None else str(min_price),
+             "max_price": "" if max_price is None else str(max_price),
+             "segment": segment or ""}
+    for (name, *_rest), values in zip(DIMENSION_CONTROLS, dimension_values):
+        query[name] = list(values or [])
+    try:
+        filters = Filters.from_query(query)
+    except FilterError as exc:
+        return (dash.no_update, *[dash.no_update] * len(FILTER_OUTPUTS), str(exc))
+    return (context.replace_filters(search, filters), *_controls(filters, data_days), "")
+
+
+def _controls(filters: Filters, data_days: tuple[dt.date, dt.date] | None) -> list:
+    """Sidebar values for ``filters`` (resolved dates shown when the URL has none)."""
+    start, end = filters.start, filters.end
+    if data_days and (start is None or end is None):
+        resolved = period.resolve(context.warehouse(), filters)
+        start, end = resolved.start, resolved.end
+    chosen = (presets.matching_preset(start, end, *data_days)
+              if data_days and start and end else presets.CUSTOM)
+    return [chosen, start.isoformat() if start else None, end.isoformat() if end else None,
+            *[list(getattr(filters, field)) for _name, field, *_rest in DIMENSION_CONTROLS],
+            filters.min_price, filters.max_price, filters.segment]
+
+
+def _data_days() -> tuple[dt.date, dt.date] | None:
+    try:
+        first, last = period.data_range(context.warehouse())
+    except WarehouseError as exc:  # no data yet: no presets
+        log.info("no data range for the date presets: %s", exc)
+        return None
+    return (first, last) if first and last else None
+
+
+def _safe_filters(search: str | None) -> Filters:
+    try:
+        return context.parse_filters(search)
+    except context.Unavailable:
+        return Filters()
