@@ -173,3 +173,34 @@ class Inbox:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
+
+
+#: A tiny shop whose numbers are worked out by hand. March 2011 is the period; the previous
+#: period (same 31 days before) is 29 Jan – 28 Feb 2011.
+#: All data:  gross 20 + 15 + 3 = 38, returns 10, revenue 28, orders 3 (A1 A2 A3),
+#:            customers 2 (C1 C2), AOV 38 / 3.
+#: Scope FR:  gross 23, returns 10, revenue 13, orders 2, customers 1, AOV 11.50.
+#: Scope DE:  gross 15, returns 0, revenue 15, orders 1, customers 1.
+TINY_SHOP = [
+    {"invoice_id": "B1", "invoice_ts": "2011-02-10 09:00", "customer_id": "C3",
+     "product_id": "P1", "description": "=cmd|' /C calc'!A0", "quantity": 1.0,
+     "unit_price": 10.0, "country": "France", "country_code": "FR"},
+    {"invoice_id": "A1", "invoice_ts": "2011-03-05 10:00", "customer_id": "C1",
+     "product_id": "P1", "description": "=cmd|' /C calc'!A0", "quantity": 2.0,
+     "unit_price": 10.0, "country": "France", "country_code": "FR"},
+    {"invoice_id": "A2", "invoice_ts": "2011-03-10 11:00", "customer_id": "C2",
+     "product_id": "P2", "description": "Mug", "quantity": 5.0, "unit_price": 3.0,
+     "country": "Germany", "country_code": "DE"},
+    {"invoice_id": "A3", "invoice_ts": "2011-03-12 12:00", "customer_id": "C1",
+     "product_id": "P2", "description": "Mug", "quantity": 1.0, "unit_price": 3.0,
+     "country": "France", "country_code": "FR"},
+    {"invoice_id": "C4", "invoice_ts": "2011-03-15 13:00", "customer_id": "C1",
+     "product_id": "P1", "description": "=cmd|' /C calc'!A0", "quantity": -1.0,
+     "unit_price": 10.0, "country": "France", "country_code": "FR"},
+]
+TINY_PERIOD = "start=2011-03-01&end=2011-03-31"
+
+
+def publish_tiny_shop(warehouse) -> int:
+    from tests.analytics.conftest import publish_lines
+    return publish_lines(warehouse, TINY_SHOP)

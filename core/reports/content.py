@@ -1,0 +1,318 @@
+"""What a report says, gathered once and shared by the PDF and the Excel renderers.
+
+Every number comes from the same analytics functions as the dashboard and the API, on the
+same resolved period, filters and scope, and is formatted by the same rules: money with
+thousands separators (2 decimals below 1,000), counts with separators, rates in % with one
+decimal, and an empty KPI as "n/a (reason)", never 0.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from analytics import breakdowns, cohorts, customers, kpis, period, products, quality, series
+from analytics.countries import country_name
+from analytics.filters import Filters, Scope
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[..., None]
+
+#: KPI name → (label, kind); kind is "money", "count" or "rate". Order of the report.
+KPI_LABELS: dict[str, tuple[str, str]] = {
+    "revenue": ("Revenue (net)", "money"),
+    "gross_revenue": ("Gross revenue", "money"),
+    "returns": ("Returns", "money"),
+    "orders": ("Orders", "count"),
+    "aov": ("Average order value", "money"),
+    "units": ("Units", "count"),
+    "customers": ("Customers", "count"),
+    "profit": ("Profit", "money"),
+    "margin": ("Margin", "rate"),
+    "conversion_rate": ("Conversion rate", "rate"),
+    "churn_rate": ("Churn rate", "rate"),
+    "ltv": ("Customer lifetime value", "money"),
+    "repeat_rate": ("Repeat rate", "rate"),
+}
+HEADLINE_KPIS = ("revenue", "orders", "aov", "customers")
+TOP_COUNTRIES = 10
+TOP_PRODUCTS = 20
+FORECAST_HORIZON = 30
+FORECAST_INTERVAL = 0.8
+_FILTER_LABELS = {"country": "Countries", "category": "Categories", "channel": "Channels",
+                  "payment": "Payment methods", "device": "Devices",
+                  "source": "Traffic sources"}
+
+
+# ----------------------------------------------------------------- formatting
+def is_empty(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def format_money(value: float | None, currency: str, decimals: int = 0) -> str:
+    """``£1,234,567`` (negative: ``−£1,234``); "n/a" for an empty value (as the
+    dashboard's figures.format_money)."""
+    if is_empty(value):
+        return "n/a"
+    sign = "−" if value < 0 else ""
+    return f"{sign}{currency}{abs(value):,.{decimals}f}"
+
+
+def format_value(value: float | None, kind: str, currency: str) -> str:
+    """A KPI value as the dashboard's cards show it: money with separators (2 decimals
+    below 1,000), counts with separators, rates in % with one decimal."""
+    if is_empty(value):
+        return "n/a"
+    if kind == "money":
+        return format_money(value, currency, 2 if abs(value) < 1000 else 0)
+    if kind == "rate":
+        return f"{value:.1%}"
+    return f"{value:,.0f}"
+
+
+def format_kpi(kpi: kpis.Kpi, kind: str, currency: str) -> str:
+    """The current value, or "n/a (reason)" when it is empty."""
+    if is_empty(kpi.current):
+        return f"n/a ({kpi.reason or 'no data'})"
+    return format_value(kpi.current, kind, currency)
+
+
+def format_previous(kpi: kpis.Kpi, kind: str, currency: str) -> str:
+    if is_empty(kpi.previous):
+        return "n/a"
+    return format_value(kpi.previous, kind, currency)
+
+
+def format_change(kpi: kpis.Kpi, kind: str, currency: str) -> str:
+    """"+£1,234 (+5.2%)" against the previous period; rates change in points."""
+    change = kpi.abs_change
+    if change is None:
+        return "no comparison"
+    relative = kpi.rel_change
+    if kind == "rate":
+        absolute = f"{change * 100:+.1f} pts"
+    elif kind == "money":
+        absolute = ("+" if change >= 0 else "") + format_money(change, currency)
+    else:
+        absolute = f"{change:+,.0f}"
+    return f"{absolute} ({relative:+.1%})" if relative is not None else absolute
+
+
+def format_date(day: dt.date) -> str:
+    return f"{day.day} {day:%b %Y}"
+
+
+def period_label(start: dt.date, end: dt.date) -> str:
+    return f"{format_date(start)} – {format_date(end)}"
+
+
+def filters_label(filters: Filters) -> str:
+    """The filters other than the dates, in words ("all sales" when there are none)."""
+    parts = []
+    params = filters.to_dict()
+    for name, label in _FILTER_LABELS.items():
+        if params.get(name):
+            parts.append(f"{label}: {', '.join(params[name])}")
+    if filters.min_price is not None or filters.max_price is not None:
+        low = "" if filters.min_price is None else f"{filters.min_price:g}"
+        high = "" if filters.max_price is None else f"{filters.max_price:g}"
+        parts.append(f"Unit price: {low}–{high}")
+    if filters.segment:
+        parts.append(f"Customer segment: {filters.segment}")
+    return "; ".join(parts) or "all sales"
+
+
+def scope_label(scope: Scope) -> str:
+    if scope.countries is None:
+        return "all data"
+    if not scope.countries:
+        return "no data (empty scope)"
+    return ", ".join(f"{country_name(code)} ({code})" for code in sorted(scope.countries))
+
+
+# ----------------------------------------------------------------- content
+@dataclass(frozen=True)
+class KpiLine:
+    """One KPI of the report, raw and formatted."""
+    name: str
+    label: str
+    kind: str
+    current: float | None
+    previous: float | None
+    abs_change: float | None
+    rel_change: float | None
+    reason: str | None
+    current_text: str
+    previous_text: str
+    change_text: str
+
+
+@dataclass
+class ForecastSection:
+    """The revenue forecast, or why there is none (``reason``)."""
+    horizon: int
+    reason: str | None = None
+    model: str | None = None
+    interval: float | None = None
+    holdout_days: int | None = None
+    history: pd.DataFrame | None = None      # date, actual
+    forecast: pd.DataFrame | None = None     # date, forecast, lower, upper
+    accuracy: dict = field(default_factory=dict)
+    baseline_accuracy: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReportContent:
+    """Everything a report shows. Frames keep the analytics functions' columns."""
+    title: str
+    currency: str
+    generated_at: dt.datetime
+    filters: Filters                 # with the resolved period
+    scope: Scope
+    data_version: int
+    source: str | None
+    kpi_summary: kpis.KpiSummary
+    kpi_lines: list[KpiLine]
+    monthly: pd.DataFrame            # series.time_series(grain="month", history=True)
+    countries: pd.DataFrame          # breakdowns.breakdown("country", top=10)
+    categories: pd.DataFrame         # products.category_performance
+    products: pd.DataFrame           # products.top_products(n=20)
+    segments: pd.DataFrame           # customers.rfm_segments
+    cohorts: pd.DataFrame            # cohorts.cohort_table(measure="customers")
+    forecast: ForecastSection
+    quality: dict
+
+    @property
+    def period_label(self) -> str:
+        return period_label(self.filters.start, self.filters.end)
+
+    @property
+    def previous_label(self) -> str:
+        return period_label(self.kpi_summary.previous_start, self.kpi_summary.previous_end)
+
+    @property
+    def filters_label(self) -> str:
+        return filters_label(self.filters)
+
+    @property
+    def scope_label(self) -> str:
+        return scope_label(self.scope)
+
+    def money(self, value, decimals: int = 0) -> str:
+        return format_money(value, self.currency, decimals)
+
+    def headline(self) -> list[dict]:
+        """The few KPIs an e-mail body repeats: [{"name", "label", "value"}]."""
+        lines = {line.name: line for line in self.kpi_lines}
+        return [{"name": name, "label": lines[name].label, "value": lines[name].current_text}
+                for name in HEADLINE_KPIS]
+
+    def quality_notes(self) -> list[str]:
+        """Sentences about the data behind the numbers."""
+        q = self.quality
+        notes = []
+        lines = q.get("lines") or 0
+        if lines:
+            notes.append(f"{lines:,} invoice lines from {q.get('first_date')} to "
+                         f"{q.get('last_date')} (data version {q.get('version')}, "
+                         f"source {q.get('source') or 'unknown'}).")
+            missing = q.get("missing_customer_lines") or 0
+            if missing:
+                notes.append(f"{missing:,} lines ({missing / lines:.1%}) have no customer id: "
+                             "they count in revenue and orders, not in customer metrics.")
+            excluded = q.get("price_not_positive_lines") or 0
+            if excluded:
+                notes.append(f"{excluded:,} lines with a unit price of 0 or less "
+                             "(adjustments, samples) are kept but counted in no metric.")
+            codeless = q.get("countries_without_code") or []
+            if codeless:
+                notes.append("Countries without an ISO code (not in country scopes or maps): "
+                             + ", ".join(codeless) + ".")
+            if q.get("freshness_days") is not None:
+                notes.append(f"The newest line is {q['freshness_days']:,} days old.")
+        else:
+            notes.append("The current data version holds no lines.")
+        return notes
+
+
+def gather(warehouse, filters: Filters, scope: Scope, *, currency: str = "£",
+           title: str = "Shoplens report", progress: Progress | None = None,
+           forecast: bool = True, now: dt.datetime | None = None) -> ReportContent:
+    """Run the analytics behind a report (progress 0–100 through ``progress``)."""
+    report = progress or (lambda percent, message=None: None)
+    version = warehouse.require_version()
+    info = warehouse.version_info(version)
+    resolved = period.resolve(warehouse, filters)
+    report(5, "Key figures")
+    summary = kpis.kpi_summary(warehouse, resolved, scope)
+    lines = []
+    for name, (label, kind) in KPI_LABELS.items():
+        kpi = summary[name]
+        lines.append(KpiLine(
+            name=name, label=label, kind=kind, current=kpi.current, previous=kpi.previous,
+            abs_change=kpi.abs_change, rel_change=kpi.rel_change, reason=kpi.reason,
+            current_text=format_kpi(kpi, kind, currency),
+            previous_text=format_previous(kpi, kind, currency),
+            change_text=format_change(kpi, kind, currency)))
+    report(15, "Monthly trend")
+    monthly = series.time_series(warehouse, resolved, scope, grain="month", history=True)
+    report(25, "Countries and categories")
+    countries = breakdowns.breakdown(warehouse, resolved, scope, "country", top=TOP_COUNTRIES)
+    categories = products.category_performance(warehouse, resolved, scope)
+    report(35, "Top products")
+    top = products.top_products(warehouse, resolved, scope, n=TOP_PRODUCTS)
+    report(45, "Customer segments")
+    segments = customers.rfm_segments(warehouse, resolved, scope)
+    cohort_frame = cohorts.cohort_table(warehouse, resolved, scope, measure="customers")
+    report(55, "Forecast")
+    forecast_section = (_forecast(warehouse, resolved, scope) if forecast
+                        else ForecastSection(FORECAST_HORIZON, reason="not requested"))
+    report(90, "Data quality")
+    quality_summary = quality.quality_summary(warehouse)
+    return ReportContent(
+        title=title, currency=currency, generated_at=now or dt.datetime.now(dt.UTC),
+        filters=resolved, scope=scope, data_version=version, source=info.source,
+        kpi_summary=summary, kpi_lines=lines, monthly=monthly, countries=countries,
+        categories=categories, products=top, segments=segments, cohorts=cohort_frame,
+        forecast=forecast_section, quality=quality_summary)
+
+
+def _forecast(warehouse, filters: Filters, scope: Scope) -> ForecastSection:
+    """Daily net revenue forecast for the days after the period, fitted on the history up
+    to the period's end under the same filters; the reason when the data cannot make one."""
+    try:
+        from analytics.models.base import ModelError
+        from analytics.models.forecast import forecast_series
+        from analytics.models.inputs import daily_series
+    except ImportError as exc:  # the models are optional in a report
+        return ForecastSection(FORECAST_HORIZON, reason=f"forecasting is not available ({exc})")
+    daily = daily_series(warehouse, filters.with_period(None, filters.end), scope)
+    try:
+        result = forecast_series(daily, "date", "revenue", horizon=FORECAST_HORIZON,
+                                 interval=FORECAST_INTERVAL,
+                                 what="the revenue of these filters")
+    except ModelError as exc:
+        return ForecastSection(FORECAST_HORIZON, reason=str(exc))
+    return ForecastSection(
+        horizon=result.horizon, model=result.model, interval=result.interval,
+        holdout_days=result.holdout_days, history=result.history, forecast=result.forecast,
+        accuracy=result.accuracy, baseline_accuracy=result.baseline_accuracy,
+        notes=list(result.notes))
+
+
+def describe_filters_for_cover(content: ReportContent) -> list[tuple[str, str]]:
+    """(label, text) rows of a report's cover."""
+    return [
+        ("Period", content.period_label),
+        ("Compared with", content.previous_label),
+        ("Filters", content.filters_label),
+        ("Data scope", content.scope_label),
+        ("Data version", f"{content.data_version} ({content.source or 'unknown source'})"),
+        ("Generated", content.generated_at.strftime("%Y-%m-%d %H:%M UTC")),
+    ]
