@@ -9,7 +9,9 @@ from core.settings import Settings, load_settings
 
 
 def create_app(config: dict | None = None, settings: Settings | None = None) -> Flask:
-    """Build the web application.
+    """Build the web application: settings, app database, sign-in and the request guard
+    (``webapp.security``), the auth and admin pages, the REST API, the CLI groups, and the
+    Dash app last, so that every one of its routes is behind the guard.
 
     ``settings`` defaults to the environment (core.settings); ``config`` overrides Flask
     configuration keys (tests pass ``{"TESTING": True, ...}``).
@@ -25,6 +27,38 @@ def create_app(config: dict | None = None, settings: Settings | None = None) -> 
     from webapp import services
     services.init_app(app, settings)
 
+    _configure_analytics_cache(app, settings)
+
+    from webapp.security import init_security
+    init_security(app, settings)
+    app.config.update(config or {})  # the caller's configuration wins over the defaults
+
+    from webapp import admin, auth
+    from webapp.api import init_api
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(admin.bp)
+    init_api(app)
+
     from webapp.cli_data import data_cli
+    from webapp.cli_users import users_cli
     app.cli.add_command(data_cli)
+    app.cli.add_command(users_cli)
+
+    from webapp.dashboard import init_dashboard
+    app.extensions["shoplens.dash"] = init_dashboard(app)  # after the login guard
     return app
+
+
+def _configure_analytics_cache(app: Flask, settings: Settings) -> None:
+    """The process-wide analytics cache: Redis when configured, else files under
+    ``settings.cache_dir`` (shared by the web processes of one machine)."""
+    from analytics import cache
+    if settings.redis_url:
+        backend = cache.RedisBackend(settings.redis_url)
+    else:
+        from flask_caching import Cache as FlaskCache
+        flask_cache = FlaskCache(app, config={
+            "CACHE_TYPE": "FileSystemCache", "CACHE_DIR": str(settings.cache_dir),
+            "CACHE_THRESHOLD": 2000})
+        backend = cache.FlaskCachingBackend(flask_cache)
+    cache.configure(backend)

@@ -1,0 +1,161 @@
+"""The API's route table: each endpoint declares its method, path, role and pydantic models;
+``endpoint`` registers the Flask view that checks the role, validates the input and turns
+domain errors into JSON errors. The OpenAPI document is generated from the same table."""
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pydantic
+from flask import Blueprint, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from analytics.filters import FilterError
+from analytics.warehouse import NoDataError
+from webapp.security import current_user, json_error, user_has_role
+
+log = logging.getLogger(__name__)
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+ROLE_MESSAGES = {"analyst": "This needs the analyst role (exports, jobs and reports).",
+                 "admin": "This needs the admin role."}
+
+
+class ApiError(Exception):
+    """An answer other than 200, with a message for the caller."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str                       # OpenAPI form: /breakdown/{dimension}
+    name: str
+    summary: str
+    role: str
+    query: type[pydantic.BaseModel] | None = None
+    path_params: type[pydantic.BaseModel] | None = None
+    body: type[pydantic.BaseModel] | None = None
+    response: type[pydantic.BaseModel] | None = None
+    media_type: str = "application/json"
+    success: int = 200
+    errors: tuple[int, ...] = field(default=(400, 401, 403))
+
+
+ENDPOINTS: list[Endpoint] = []
+
+
+def endpoint(method: str, path: str, *, role: str, summary: str,
+             query: type[pydantic.BaseModel] | None = None,
+             path_params: type[pydantic.BaseModel] | None = None,
+             body: type[pydantic.BaseModel] | None = None,
+             response: type[pydantic.BaseModel] | None = None,
+             media_type: str = "application/json", success: int = 200,
+             errors: tuple[int, ...] = (400, 401, 403)) -> Callable:
+    """Register an API view. The view is called with the validated models as keyword
+    arguments ``query``, ``path`` and ``body`` (those declared) and returns a dict (sent as
+    JSON with status ``success``) or a Response."""
+    def decorate(view: Callable) -> Callable:
+        spec = Endpoint(method, path, view.__name__, summary, role, query, path_params, body,
+                        response, media_type, success, errors)
+        ENDPOINTS.append(spec)
+
+        @functools.wraps(view)
+        def flask_view(**path_values):
+            if not user_has_role(role):
+                raise ApiError(403, ROLE_MESSAGES.get(role, f"This needs the {role} role."))
+            kwargs = {}
+            if path_params is not None:
+                kwargs["path"] = path_params.model_validate(path_values)
+            if query is not None:
+                kwargs["query"] = query.model_validate(_query_values(query))
+            elif request.args:
+                raise ApiError(400, f"Unknown parameter {next(iter(request.args))!r}.")
+            if body is not None:
+                data = request.get_json(silent=True)
+                if not isinstance(data, dict):
+                    raise ApiError(400, "The request body must be a JSON object.")
+                kwargs["body"] = body.model_validate(data)
+            answer = view(**kwargs)
+            if isinstance(answer, Response):
+                return answer
+            response_ = jsonify(answer)
+            response_.status_code = success
+            return response_
+
+        flask_path = re.sub(r"{(\w+)}", r"<\1>", path)
+        bp.add_url_rule(flask_path, endpoint=view.__name__, view_func=flask_view,
+                        methods=[method])
+        return view
+    return decorate
+
+
+def _is_list(annotation) -> bool:
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return typing.get_origin(annotation) is list
+
+
+def _query_values(model: type[pydantic.BaseModel]) -> dict:
+    """request.args as the model expects it: lists for repeatable parameters, the last
+    value otherwise; blank single values count as absent (as in the dashboard's URLs)."""
+    values: dict = {}
+    for name in request.args.keys():
+        info = model.model_fields.get(name)
+        if info is not None and _is_list(info.annotation):
+            values[name] = request.args.getlist(name)
+        else:
+            last = request.args.getlist(name)[-1]
+            if last.strip() != "" or info is None:
+                values[name] = last
+    return values
+
+
+def validation_message(error: pydantic.ValidationError) -> str:
+    parts = []
+    for item in error.errors()[:5]:
+        where = ".".join(str(part) for part in item.get("loc", ())) or "input"
+        message = item.get("msg", "is invalid")
+        if item.get("type") == "extra_forbidden":
+            message = "is not a known parameter"
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
+@bp.errorhandler(ApiError)
+def _api_error(error: ApiError):
+    return json_error(error.status, error.message)
+
+
+@bp.errorhandler(pydantic.ValidationError)
+def _invalid(error: pydantic.ValidationError):
+    return json_error(400, validation_message(error))
+
+
+@bp.errorhandler(FilterError)
+def _bad_filter(error: FilterError):
+    return json_error(400, str(error))
+
+
+@bp.errorhandler(NoDataError)
+def _no_data(error: NoDataError):
+    return json_error(404, str(error))
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException):
+    return json_error(error.code or 500, error.description or error.name)
+
+
+@bp.errorhandler(Exception)
+def _unexpected(error: Exception):
+    log.exception("API error on %s %s (user %s)", request.method, request.path,
+                  getattr(current_user, "email", None))
+    return json_error(500, "Something went wrong on the server; the error is logged.")

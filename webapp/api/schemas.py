@@ -1,0 +1,216 @@
+"""Pydantic models of the REST API: query parameters, request bodies and answers.
+
+The same models validate requests and generate the OpenAPI document, so the document
+cannot drift from what the server accepts.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+
+from analytics import breakdowns, cohorts, customers, kpis, series, transactions
+from analytics.filters import MAX_VALUE_LENGTH, MAX_VALUES, Filters
+
+FIRST_DAY = dt.date(1900, 1, 1)
+LAST_DAY = dt.date(2999, 12, 31)
+
+
+def _sensible_day(value: dt.date) -> dt.date:
+    if not FIRST_DAY <= value <= LAST_DAY:
+        raise ValueError(f"must be between {FIRST_DAY} and {LAST_DAY}")
+    return value
+
+
+Day = Annotated[dt.date, AfterValidator(_sensible_day)]
+Text = Annotated[str, Field(max_length=MAX_VALUE_LENGTH)]
+Values = Annotated[list[Text], Field(max_length=MAX_VALUES)]
+Price = Annotated[float, Field(ge=-1e12, le=1e12, allow_inf_nan=False)]
+FILTER_PARAMETERS = ("start", "end", "country", "category", "channel", "payment", "device",
+                     "source", "min_price", "max_price", "segment")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FilterQuery(Strict):
+    """The dashboard's filters (query parameters, or the ``filters`` object of a body) (its URL query string). A country is an ISO 3166 code
+    (``FR``) or its name as in the data (``France``, ``EIRE``). Missing dates default to the
+    last 30 days of the data."""
+    start: Day | None = Field(None, description="First day, YYYY-MM-DD.")
+    end: Day | None = Field(None, description="Last day, YYYY-MM-DD.")
+    country: Values = Field(default_factory=list, description="Repeatable.")
+    category: Values = Field(default_factory=list, description="Repeatable.")
+    channel: Values = Field(default_factory=list, description="Repeatable.")
+    payment: Values = Field(default_factory=list, description="Repeatable.")
+    device: Values = Field(default_factory=list, description="Repeatable.")
+    source: Values = Field(default_factory=list, description="Traffic source. Repeatable.")
+    min_price: Price | None = Field(None, description="Lowest unit price.")
+    max_price: Price | None = Field(None, description="Highest unit price.")
+    segment: Text | None = Field(None, description="RFM segment, e.g. Champions.")
+
+    def filters(self) -> Filters:
+        """The Filters value (raises FilterError, e.g. when start is after end)."""
+        data = self.model_dump(mode="json", include=set(FILTER_PARAMETERS), exclude_none=True)
+        return Filters.from_query(data)
+
+
+class NoQuery(Strict):
+    """No query parameters."""
+
+
+class TimeSeriesQuery(FilterQuery):
+    grain: Literal[series.GRAINS] = Field("day", description="day, week (ISO) or month.")
+    history: bool = Field(False, description="Span the whole data range instead of the "
+                                             "period.")
+
+
+class BreakdownPath(Strict):
+    dimension: Literal[tuple(breakdowns.DIMENSION_COLUMNS)]
+
+
+class BreakdownQuery(FilterQuery):
+    top: Annotated[int, Field(ge=1, le=1000)] | None = Field(
+        None, description="Keep the first N rows and fold the rest into '(others)'.")
+    metric: Literal[breakdowns.METRICS] = Field("revenue", description="Sort by this.")
+
+
+class TopProductsQuery(FilterQuery):
+    n: Annotated[int, Field(ge=1, le=1000)] = 20
+
+
+class CustomersQuery(FilterQuery):
+    sort: Literal[customers.CUSTOMER_SORT_COLUMNS] = "monetary"
+    descending: bool = True
+    page: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    page_size: Annotated[int, Field(ge=1, le=1000)] = 50
+
+
+class CohortQuery(FilterQuery):
+    measure: Literal[cohorts.MEASURES] = "customers"
+    max_offset: Annotated[int, Field(ge=0, le=600)] | None = None
+
+
+SortKey = Annotated[str, Field(pattern=r"^-?[a-z_]{1,40}$",
+                               description="A column, '-column' for descending.")]
+
+
+class TransactionsQuery(FilterQuery):
+    sort: Annotated[list[SortKey], Field(max_length=transactions.MAX_SORT_KEYS)] = Field(
+        default_factory=list, description="Repeatable; default newest first. Columns: "
+        + ", ".join(transactions.SORTABLE_COLUMNS) + ".")
+    search: Annotated[str, Field(max_length=transactions.MAX_SEARCH_LENGTH)] | None = Field(
+        None, description="Text in the invoice, product, description or customer id.")
+    page: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    page_size: Annotated[int, Field(ge=1, le=transactions.MAX_PAGE_SIZE)] = 100
+
+    def sort_keys(self) -> list[tuple[str, str]] | None:
+        if not self.sort:
+            return None
+        return [(key[1:], "desc") if key.startswith("-") else (key, "asc")
+                for key in self.sort]
+
+
+class TransactionsCsvQuery(TransactionsQuery):
+    page: Literal[1] = Field(1, description="Ignored: the CSV holds every matching line.")
+    page_size: Literal[100] = Field(100, description="Ignored.")
+
+
+class JobPath(Strict):
+    job_id: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+JobKind = Literal["forecast", "clustering", "churn", "anomalies", "basket", "data_load"]
+
+
+class JobRequest(Strict):
+    kind: JobKind
+    filters: FilterQuery = Field(default_factory=FilterQuery)
+    options: dict[Annotated[str, Field(max_length=40)], Any] = Field(
+        default_factory=dict, description="Options of the kind, e.g. {'horizon': 30}.")
+
+
+class ReportRequest(Strict):
+    format: Literal["pdf", "xlsx"]
+    email: bool = Field(False, description="E-mail the finished report to you.")
+    filters: FilterQuery = Field(default_factory=FilterQuery)
+
+
+# ---------------------------------------------------------------------- answers
+class ErrorDetail(BaseModel):
+    status: int
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class Period(BaseModel):
+    start: dt.date
+    end: dt.date
+
+
+class KpiValue(BaseModel):
+    current: float | None
+    previous: float | None
+    abs_change: float | None
+    rel_change: float | None
+    reason: str | None = Field(description="Why a value is empty (null).")
+
+
+#: One field per KPI, named exactly as in METRICS.md.
+KpiValues = create_model("KpiValues", **{name: (KpiValue, ...) for name in kpis.KPI_NAMES})
+
+
+class KpiResponse(BaseModel):
+    period: Period
+    previous_period: Period
+    scope: str = Field(description="The data your account may see.")
+    kpis: KpiValues
+
+
+Row = dict[str, Any]
+
+
+class TableResponse(BaseModel):
+    period: Period | None = None
+    scope: str
+    columns: list[str]
+    rows: list[Row]
+
+
+class PageResponse(TableResponse):
+    total: int
+    page: int
+    page_size: int
+
+
+class QualityResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    version: int | None = None
+    lines: int | None = None
+
+
+class JobResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    kind: str
+    status: str
+    progress: int
+    download: str | None = None
+
+
+class JobListResponse(BaseModel):
+    jobs: list[JobResponse]
+
+
+class MeResponse(BaseModel):
+    email: str
+    name: str | None
+    role: str
+    scope: str
+    countries: list[str] | None
+    authenticated_by: Literal["session", "token"]

@@ -1,0 +1,301 @@
+"""The REST API endpoints. Every answer is computed under the caller's data scope
+(``current_scope()``), which no filter can widen."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+from flask import Response, send_file, stream_with_context
+
+from analytics import (breakdowns, cache, cohorts, customers, kpis, period, products, quality,
+                       series, transactions)
+from analytics.filters import Filters, Scope
+from core import audit, jobs
+from webapp import services
+from webapp.api import schemas
+from webapp.api.routing import ApiError, endpoint
+from webapp.security import client_ip, current_db_user, current_scope, current_user, db_session
+
+
+# ---------------------------------------------------------------------- helpers
+def jsonable(value):
+    """A cell of an analytics frame as JSON: NaN/NA → null, dates → ISO text."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(value) or math.isinf(value) else float(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat() if value == value.normalize() else value.isoformat()
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    columns = list(frame.columns)
+    return [{name: jsonable(value) for name, value in zip(columns, row)}
+            for row in frame.itertuples(index=False, name=None)]
+
+
+def _view(query: schemas.FilterQuery) -> tuple[Filters, Scope]:
+    """Resolved filters (both dates set, from the data) and the caller's scope."""
+    filters = period.resolve(services.warehouse(), query.filters())
+    return filters, current_scope()
+
+
+def _period(filters: Filters) -> dict:
+    return {"start": filters.start.isoformat(), "end": filters.end.isoformat()}
+
+
+def _table(frame: pd.DataFrame, filters: Filters | None, scope: Scope, **extra) -> dict:
+    answer = {"scope": str(scope), "columns": [str(c) for c in frame.columns],
+              "rows": records(frame), **extra}
+    if filters is not None:
+        answer["period"] = _period(filters)
+    return answer
+
+
+def _analytics(fn: Callable, query: schemas.FilterQuery, **options) -> tuple:
+    """(answer, resolved filters, scope): ``fn`` through the analytics cache, whose key
+    holds the resolved filters, the scope and the data version."""
+    filters, scope = _view(query)
+    return cache.cached(fn)(services.warehouse(), filters, scope, **options), filters, scope
+
+
+# ---------------------------------------------------------------------- reading
+@endpoint("GET", "/me", role="viewer", summary="Who you are: role and data scope.",
+          response=schemas.MeResponse, errors=(401,))
+def me():
+    return {"email": current_user.email, "name": current_user.name, "role": current_user.role,
+            "scope": str(current_scope()),
+            "countries": list(current_user.countries) if current_user.countries is not None
+            else None,
+            "authenticated_by": "token" if current_user.via_token else "session"}
+
+
+@endpoint("GET", "/kpis", role="viewer", query=schemas.FilterQuery,
+          response=schemas.KpiResponse, errors=(400, 401, 403, 404),
+          summary="Every KPI of METRICS.md for the period and the previous period.")
+def get_kpis(query: schemas.FilterQuery):
+    summary, _filters, scope = _analytics(kpis.kpi_summary, query)
+    answer = summary.to_dict()
+    answer["scope"] = str(scope)
+    return answer
+
+
+@endpoint("GET", "/timeseries", role="viewer", query=schemas.TimeSeriesQuery,
+          response=schemas.TableResponse, errors=(400, 401, 403, 404),
+          summary="Revenue, orders, units… per day, ISO week or month, with last year's.")
+def get_timeseries(query: schemas.TimeSeriesQuery):
+    frame, filters, scope = _analytics(series.time_series, query, grain=query.grain,
+                                       history=query.history)
+    return _table(frame, filters, scope, grain=query.grain)
+
+
+@endpoint("GET", "/breakdown/{dimension}", role="viewer", query=schemas.BreakdownQuery,
+          path_params=schemas.BreakdownPath, response=schemas.TableResponse,
+          errors=(400, 401, 403, 404),
+          summary="KPIs per value of a dimension (country, category, product, …).")
+def get_breakdown(path: schemas.BreakdownPath, query: schemas.BreakdownQuery):
+    frame, filters, scope = _analytics(breakdowns.breakdown, query, dimension=path.dimension,
+                                       top=query.top, metric=query.metric)
+    return _table(frame, filters, scope, dimension=path.dimension)
+
+
+@endpoint("GET", "/products/top", role="viewer", query=schemas.TopProductsQuery,
+          response=schemas.TableResponse, errors=(400, 401, 403, 404),
+          summary="The products with the highest net revenue.")
+def get_top_products(query: schemas.TopProductsQuery):
+    frame, filters, scope = _analytics(products.top_products, query, n=query.n)
+    return _table(frame, filters, scope)
+
+
+@endpoint("GET", "/customers/rfm", role="viewer", query=schemas.FilterQuery,
+          response=schemas.TableResponse, errors=(400, 401, 403, 404),
+          summary="RFM segments: customers, revenue and means per segment.")
+def get_rfm(query: schemas.FilterQuery):
+    frame, filters, scope = _analytics(customers.rfm_segments, query)
+    return _table(frame, filters, scope)
+
+
+@endpoint("GET", "/customers", role="viewer", query=schemas.CustomersQuery,
+          response=schemas.PageResponse, errors=(400, 401, 403, 404),
+          summary="One page of the RFM customer list.")
+def get_customers(query: schemas.CustomersQuery):
+    (frame, total), filters, scope = _analytics(
+        customers.customers_page, query, sort=query.sort, descending=query.descending,
+        page=query.page, page_size=query.page_size)
+    return _table(frame, filters, scope, total=total, page=query.page,
+                  page_size=query.page_size)
+
+
+@endpoint("GET", "/cohorts", role="viewer", query=schemas.CohortQuery,
+          response=schemas.TableResponse, errors=(400, 401, 403, 404),
+          summary="Monthly cohorts: retention by customers or by net revenue (long form).")
+def get_cohorts(query: schemas.CohortQuery):
+    frame, filters, scope = _analytics(cohorts.cohort_table, query, measure=query.measure,
+                                       max_offset=query.max_offset)
+    return _table(frame, filters, scope, measure=query.measure)
+
+
+@endpoint("GET", "/transactions", role="viewer", query=schemas.TransactionsQuery,
+          response=schemas.PageResponse, errors=(400, 401, 403, 404),
+          summary="One page of line items matching the filters.")
+def get_transactions(query: schemas.TransactionsQuery):
+    (frame, total), filters, scope = _analytics(
+        transactions.transactions_page, query, sort=query.sort_keys(), page=query.page,
+        page_size=query.page_size, search=query.search)
+    return _table(frame, filters, scope, total=total, page=query.page,
+                  page_size=query.page_size)
+
+
+@endpoint("GET", "/transactions.csv", role="analyst", query=schemas.TransactionsCsvQuery,
+          media_type="text/csv", errors=(400, 401, 403, 404),
+          summary="Every matching line item as CSV (an export: analyst role, audited). "
+                  "Cells that a spreadsheet would run as a formula are neutralised.")
+def get_transactions_csv(query: schemas.TransactionsCsvQuery):
+    filters, scope = _view(query)
+    chunks = transactions.transactions_csv(services.warehouse(), filters, scope,
+                                           sort=query.sort_keys(), search=query.search)
+    header = next(chunks)  # runs the validation before the 200 is sent
+    db = db_session()
+    audit.record(db, "export", actor=current_db_user(), target="transactions.csv",
+                 detail={"filters": filters.to_dict(), "scope": scope.key(),
+                         "search": query.search,
+                         "via": "token" if current_user.via_token else "session"},
+                 ip=client_ip())
+    db.commit()
+
+    def body():
+        yield header
+        yield from chunks
+
+    name = f"transactions_{filters.start}_{filters.end}.csv"
+    return Response(stream_with_context(body()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@endpoint("GET", "/quality", role="viewer", response=schemas.QualityResponse,
+          errors=(401, 403, 404),
+          summary="Data-quality summary of the current data version (all data: only for "
+                  "accounts without a data scope).")
+def get_quality():
+    if not current_scope().is_all:
+        raise ApiError(403, "The data-quality summary covers all data; your account is "
+                            f"limited to {current_scope()}.")
+    return quality.quality_summary(services.warehouse())
+
+
+# ---------------------------------------------------------------------- jobs and reports
+def _job_user():
+    user = current_db_user()
+    if user is None:
+        raise ApiError(401, "Sign in first.")
+    return user
+
+
+def _start(job) -> dict:
+    """Commit the new job, then send it to the queue (never before the commit)."""
+    db = db_session()
+    db.commit()
+    try:
+        jobs.enqueue(services.settings(), job.id)
+    except jobs.JobError as error:
+        raise ApiError(503, str(error)) from None
+    db.refresh(job)
+    return jobs.job_to_dict(job)
+
+
+@endpoint("POST", "/jobs", role="analyst", body=schemas.JobRequest,
+          response=schemas.JobResponse, success=202, errors=(400, 401, 403, 503),
+          summary="Start a model job (forecast, clustering, churn, anomalies, basket).")
+def post_job(body: schemas.JobRequest):
+    db = db_session()
+    params = {"filters": body.filters.filters().to_dict(), "options": body.options}
+    try:
+        job = jobs.submit_job(db, _job_user(), body.kind, params,
+                              settings=services.settings())
+    except jobs.JobAccessDenied as error:
+        db.rollback()
+        raise ApiError(403, str(error)) from None
+    except jobs.JobError as error:
+        db.rollback()
+        raise ApiError(400, str(error)) from None
+    return _start(job)
+
+
+@endpoint("GET", "/jobs", role="viewer", response=schemas.JobListResponse, errors=(401,),
+          summary="Your newest jobs (an admin sees everybody's).")
+def get_jobs():
+    return {"jobs": [jobs.job_to_dict(job) for job in jobs.list_jobs(db_session(),
+                                                                     _job_user())]}
+
+
+def _owned_job(job_id: str):
+    try:
+        return jobs.get_job(db_session(), _job_user(), job_id)
+    except jobs.JobNotFound:
+        raise ApiError(404, f"There is no job {job_id}.") from None
+    except jobs.JobAccessDenied:
+        raise ApiError(404, f"There is no job {job_id}.") from None
+
+
+@endpoint("GET", "/jobs/{job_id}", role="viewer", path_params=schemas.JobPath,
+          response=schemas.JobResponse, errors=(401, 404),
+          summary="A job's status, progress and result (owner or admin).")
+def get_job(path: schemas.JobPath):
+    return jobs.job_to_dict(_owned_job(path.job_id))
+
+
+@endpoint("POST", "/jobs/{job_id}/cancel", role="viewer", path_params=schemas.JobPath,
+          response=schemas.JobResponse, errors=(400, 401, 404),
+          summary="Cancel a queued or running job (owner or admin).")
+def cancel_job(path: schemas.JobPath):
+    db = db_session()
+    job = _owned_job(path.job_id)
+    try:
+        jobs.cancel_job(db, _job_user(), job.id)
+    except jobs.JobError as error:
+        db.rollback()
+        raise ApiError(400, str(error)) from None
+    db.commit()
+    return jobs.job_to_dict(job)
+
+
+@endpoint("GET", "/jobs/{job_id}/result", role="viewer", path_params=schemas.JobPath,
+          media_type="application/octet-stream", errors=(401, 404),
+          summary="Download a finished job's file (owner or admin; audited).")
+def get_job_result(path: schemas.JobPath):
+    job = _owned_job(path.job_id)
+    file = jobs.result_path(job, services.settings())
+    if file is None:
+        raise ApiError(404, "This job has no file to download (yet).")
+    db = db_session()
+    audit.record(db, "export", actor=current_db_user(), target=f"job:{job.id}",
+                 detail={"kind": job.kind, "file": file.name}, ip=client_ip())
+    db.commit()
+    return send_file(file, as_attachment=True, download_name=file.name)
+
+
+@endpoint("POST", "/reports", role="analyst", body=schemas.ReportRequest,
+          response=schemas.JobResponse, success=202, errors=(400, 401, 403, 503),
+          summary="Request a PDF or Excel report of the filters (under your scope).")
+def post_report(body: schemas.ReportRequest):
+    db = db_session()
+    try:
+        job = jobs.request_report(db, _job_user(), format=body.format, email=body.email,
+                                  filters=body.filters.filters())
+    except jobs.JobAccessDenied as error:
+        db.rollback()
+        raise ApiError(403, str(error)) from None
+    except jobs.JobError as error:
+        db.rollback()
+        raise ApiError(400, str(error)) from None
+    return _start(job)

@@ -1,0 +1,513 @@
+"""Who is asking, and may they? Sessions, API tokens, roles, data scopes, CSRF, headers.
+
+Installed by ``init_security(app, settings)`` before the Dash app is mounted. One
+``before_request`` guard checks every request:
+
+* public: ``/login``, ``/reset/<token>``, ``/static/…``, Dash's JavaScript bundles
+  (``/_dash-component-suites/…``), ``/assets/…`` and the favicon; everything else needs a
+  signed-in user (a session cookie, or ``Authorization: Bearer <token>`` on ``/api/``);
+* signed out: 401 JSON on ``/api/``, ``/_dash-…`` and ``/_reload-hash``; a redirect to
+  ``/login`` for pages;
+* roles: Dash callbacks by the ids they touch (``CALLBACK_ROLE_PREFIXES``, plus the page a
+  pages-router callback is about to render), pages by ``dash.page_registry[…]["role"]`` and
+  ``PAGE_ROLE_PREFIXES``; Flask views add ``role_required``. Too low a role: 403;
+* sessions end when idle for ``settings.session_minutes`` or when the user's
+  ``session_epoch`` changes (deactivation, role/scope/password change);
+* CSRF: every unsafe request carries a flask-wtf token, except Dash callbacks (JSON only,
+  and a same-origin check on Origin / Sec-Fetch-Site / Referer) and token-authenticated API
+  calls (a Bearer header is not sent by browsers on their own).
+
+The Content-Security-Policy allows scripts from 'self' plus the SHA-256 hashes of the inline
+scripts Dash renders (``dash.Dash.csp_hashes``: the renderer start-up line and any inline
+clientside callbacks); Dash's ``_dash-config`` block is ``application/json`` and never
+executed. No 'unsafe-eval' (the bundled plotly.js and Dash renderer only call
+``new Function`` as a fallback that modern browsers never reach; dash-ag-grid needs it only
+for string expressions in column definitions, which we do not use). Styles allow
+'unsafe-inline', because plotly.js injects ``<style>`` elements for its charts.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import dash
+from flask import (Flask, Response, current_app, g, jsonify, redirect, render_template,
+                   request, session, url_for)
+from flask_login import AnonymousUserMixin, LoginManager, UserMixin, current_user, logout_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.orm import Session
+
+from analytics.filters import Scope
+from core import tokens
+from core.models import ROLE_RANK, User
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+
+#: Dash component-id prefixes (the page name) whose callbacks need more than ``viewer``.
+CALLBACK_ROLE_PREFIXES: dict[str, str] = {
+    "data-": "admin", "admin-": "admin", "reports-": "analyst", "jobs-": "analyst"}
+#: First path segment of pages that need more than ``viewer`` (also read from the pages'
+#: ``role`` in ``dash.page_registry``; the higher of the two wins).
+PAGE_ROLE_PREFIXES: dict[str, str] = {
+    "data": "admin", "admin": "admin", "reports": "analyst", "jobs": "analyst"}
+PUBLIC_PREFIXES = ("/static/", "/_dash-component-suites/", "/assets/")
+PUBLIC_PATHS = frozenset({"/login", "/_favicon.ico", "/favicon.ico", "/healthz"})
+_RESET_PATH = re.compile(r"^/reset/[A-Za-z0-9_\-]{1,200}$")
+JSON_PREFIXES = ("/api/", "/_dash-", "/_reload-hash")
+DASH_CALLBACK_PATH = "/_dash-update-component"
+PAGES_LOCATION_ID = "_pages_location"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+NO_DATA = Scope(frozenset())
+
+
+class Principal(UserMixin):
+    """The signed-in user as the web layer sees it (a detached copy of the User row)."""
+
+    def __init__(self, user: User, *, via_token: bool = False):
+        self.id = user.id
+        self.email = user.email
+        self.name = user.name
+        self.role = user.role
+        self.countries = user.countries
+        self.session_epoch = user.session_epoch
+        self.must_change_password = user.must_change_password
+        self.via_token = via_token
+
+    def get_id(self) -> str:
+        """Session cookie value: the epoch makes old cookies invalid after a bump."""
+        return f"{self.id}:{self.session_epoch}"
+
+    def has_role(self, needed: str) -> bool:
+        return ROLE_RANK[self.role] >= ROLE_RANK[needed]
+
+    @property
+    def scope(self) -> Scope:
+        return Scope.of(self.countries)
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email
+
+
+class Anonymous(AnonymousUserMixin):
+    role = None
+    email = None
+
+    def has_role(self, _needed: str) -> bool:
+        return False
+
+    @property
+    def scope(self) -> Scope:
+        return NO_DATA
+
+
+# ---------------------------------------------------------------------- public helpers
+def db_session() -> Session:
+    """The app-database session of this request (closed at the end of the request)."""
+    if "shoplens_db" not in g:
+        g.shoplens_db = current_app.extensions["shoplens.sessions"]()
+    return g.shoplens_db
+
+
+def current_db_user() -> User | None:
+    """The signed-in user's row in this request's session (for services that change
+    state), or None when signed out."""
+    if not current_user.is_authenticated:
+        return None
+    return db_session().get(User, current_user.id)
+
+
+def current_scope() -> Scope:
+    """The data the signed-in (or token) user may see; nothing at all when signed out."""
+    return current_user.scope if current_user.is_authenticated else NO_DATA
+
+
+def user_has_role(role: str) -> bool:
+    """True when the signed-in (or token) user has ``role`` or a higher one."""
+    return bool(current_user.is_authenticated and current_user.has_role(role))
+
+
+def role_required(role: str) -> Callable:
+    """Decorator for Flask views: 401/redirect when signed out, 403 when the role is low."""
+    if role not in ROLE_RANK:
+        raise ValueError(f"unknown role {role!r}")
+
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return _unauthenticated()
+            if not current_user.has_role(role):
+                return _forbidden(f"This needs the {role} role.")
+            return view(*args, **kwargs)
+        wrapped.required_role = role
+        return wrapped
+    return decorate
+
+
+def client_ip() -> str | None:
+    """The caller's address (``remote_addr``; put ProxyFix in front when behind a proxy)."""
+    return request.remote_addr
+
+
+def json_error(status: int, message: str) -> Response:
+    """The JSON error shape of the API and the callback guard."""
+    response = jsonify({"error": {"status": status, "message": message}})
+    response.status_code = status
+    return response
+
+
+def page_role(path: str) -> str:
+    """The role a page path needs: the higher of the Dash page's ``role`` and the
+    ``PAGE_ROLE_PREFIXES`` entry of its first segment (``viewer`` otherwise)."""
+    path = "/" + (path or "/").split("?", 1)[0].strip("/")
+    needed = PAGE_ROLE_PREFIXES.get(path.strip("/").split("/", 1)[0], "viewer")
+    for page in dash.page_registry.values():
+        if _page_matches(page, path):
+            needed = _higher(needed, page.get("role") or "viewer")
+    return needed
+
+
+def callback_role(body: Any) -> tuple[str, str | None]:
+    """The role a Dash callback request needs, from the ids of its outputs, inputs and
+    state, and (for the pages router) the page it would render. Returns (role, page path
+    or None)."""
+    needed = "viewer"
+    for component_id in _callback_ids(body):
+        needed = _higher(needed, _id_role(component_id))
+    page = _pages_router_path(body)
+    if page is not None:
+        needed = _higher(needed, page_role(page))
+    return needed, page
+
+
+# ---------------------------------------------------------------------- installation
+def init_security(app: Flask, settings: Settings) -> None:
+    """Session cookie settings, flask-login, CSRF, the request guard and security headers."""
+    secure = settings.production or settings.public_url.startswith("https://")
+    app.config.setdefault("SESSION_COOKIE_NAME", "shoplens_session")
+    app.config.update(
+        SESSION_COOKIE_SECURE=secure, SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=secure, REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(minutes=settings.session_minutes),
+        SESSION_REFRESH_EACH_REQUEST=True,
+        WTF_CSRF_CHECK_DEFAULT=False,     # the guard decides which requests need the token
+        WTF_CSRF_TIME_LIMIT=None,         # valid as long as the session
+        PREFERRED_URL_SCHEME="https" if secure else "http",
+    )
+    app.extensions["shoplens.secure_cookies"] = secure
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.anonymous_user = Anonymous
+    login_manager.session_protection = "basic"
+    login_manager.user_loader(_load_session_user)
+    login_manager.unauthorized_handler(_unauthenticated)
+    csrf.init_app(app)
+    app.before_request(_guard)
+    app.after_request(_security_headers)
+    app.teardown_appcontext(_close_db_session)
+    app.register_error_handler(CSRFError, _csrf_failed)
+    app.context_processor(lambda: {"user_has_role": user_has_role})
+
+
+def _load_session_user(cookie_id: str) -> Principal | None:
+    """flask-login's loader for the session cookie: the user must exist, be active and
+    have the same session epoch as when the cookie was made."""
+    try:
+        user_id, epoch = (int(part) for part in str(cookie_id).split(":", 1))
+    except ValueError:
+        return None
+    user = db_session().get(User, user_id)
+    if user is None or not user.is_active or user.session_epoch != epoch:
+        return None
+    return Principal(user)
+
+
+def _close_db_session(_error=None) -> None:
+    db = g.pop("shoplens_db", None)
+    if db is not None:
+        db.close()
+
+
+# ---------------------------------------------------------------------- the guard
+def _is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES) or bool(
+        _RESET_PATH.match(path))
+
+
+def _wants_json(path: str) -> bool:
+    return path.startswith(JSON_PREFIXES)
+
+
+def _guard():
+    path = request.path
+    if _is_public(path):
+        if request.method in UNSAFE_METHODS:
+            csrf.protect()
+        return None
+    bearer = _bearer_token()
+    if bearer is not None and path.startswith("/api/"):
+        user = tokens.authenticate_token(db_session(), bearer)
+        if user is None:
+            return json_error(401, "The API token is unknown, revoked or expired, or its "
+                                   "user is deactivated.")
+        g._login_user = Principal(user, via_token=True)  # flask-login's per-request user
+    elif not current_user.is_authenticated:
+        return _unauthenticated()
+    elif _session_idle_expired():
+        logout_user()
+        session.clear()
+        return _unauthenticated("Your session ended after a period of inactivity: sign in "
+                                "again.")
+    if not current_user.via_token:
+        session.permanent = True
+        session["seen"] = int(time.time())
+        if current_user.must_change_password and not _may_skip_password_change(path):
+            if _wants_json(path):
+                return json_error(403, "Change your password first (Account → Password).")
+            return redirect(url_for("auth.change_password", next=request.full_path))
+    if request.method in UNSAFE_METHODS:
+        if path == DASH_CALLBACK_PATH:
+            refusal = _same_origin_refusal()
+            if refusal:
+                return json_error(403, refusal)
+        elif not current_user.via_token:
+            csrf.protect()
+    if path == DASH_CALLBACK_PATH and request.method == "POST":
+        return _check_callback()
+    if request.method == "GET" and not _wants_json(path) and not _is_flask_view():
+        needed = page_role(path)
+        if not current_user.has_role(needed):
+            return _forbidden(f"This page needs the {needed} role.")
+    return None
+
+
+def _bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return value.strip()
+
+
+def _session_idle_expired() -> bool:
+    seen = session.get("seen")
+    settings = current_app.extensions["shoplens.settings"]
+    return seen is None or time.time() - float(seen) > settings.session_minutes * 60
+
+
+def _may_skip_password_change(path: str) -> bool:
+    return path in ("/account/password", "/logout")
+
+
+def _is_flask_view() -> bool:
+    """Flask views (not Dash's index and catch-all) check their own roles with
+    role_required; Dash's page routes are checked here by ``page_role``."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None:
+        return False
+    module = getattr(view, "__module__", "") or ""
+    return not (module == "dash" or module.startswith("dash."))
+
+
+def _check_callback():
+    if not request.is_json:
+        return json_error(400, "Dash callbacks are JSON requests.")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return json_error(400, "The callback request is not a JSON object.")
+    needed, page = callback_role(body)
+    if not current_user.has_role(needed):
+        what = f"the page {page}" if page and page_role(page) == needed else "this view"
+        return json_error(403, f"{what.capitalize()} needs the {needed} role.")
+    return None
+
+
+def _same_origin_refusal() -> str | None:
+    """Why a Dash callback looks cross-site, or None. Browsers send Origin (or
+    Sec-Fetch-Site) with every fetch POST; a JSON body cannot be sent cross-site without a
+    CORS preflight, which we never grant."""
+    allowed = {request.host.lower()}
+    public = urlsplit(current_app.extensions["shoplens.settings"].public_url).netloc
+    if public:
+        allowed.add(public.lower())
+    site = request.headers.get("Sec-Fetch-Site")
+    if site and site not in ("same-origin", "none"):
+        return "Cross-site callback requests are refused."
+    for header in ("Origin", "Referer"):
+        value = request.headers.get(header)
+        if value:
+            if value == "null" or urlsplit(value).netloc.lower() not in allowed:
+                return "Cross-site callback requests are refused."
+            return None
+    return None
+
+
+def _unauthenticated(message: str = "Sign in first."):
+    if _wants_json(request.path):
+        return json_error(401, message)
+    return redirect(url_for("auth.login", next=_safe_next(request.full_path)))
+
+
+def _forbidden(message: str):
+    if _wants_json(request.path):
+        return json_error(403, message)
+    return Response(render_template("error.html", status=403, message=message), 403)
+
+
+def _csrf_failed(error: CSRFError):
+    message = "The form expired or did not come from this site; reload it and try again."
+    if _wants_json(request.path):
+        return json_error(400, f"CSRF check failed: {error.description}")
+    return Response(render_template("error.html", status=400, message=message), 400)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site relative paths are followed after sign-in (no open redirects)."""
+    target = (target or "/").rstrip("?") or "/"
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+safe_next = _safe_next
+
+
+# ---------------------------------------------------------------------- callback ids
+def _higher(first: str, second: str) -> str:
+    return first if ROLE_RANK.get(first, 0) >= ROLE_RANK.get(second, 0) else second
+
+
+def _id_role(component_id: Any) -> str:
+    values = component_id.values() if isinstance(component_id, dict) else [component_id]
+    needed = "viewer"
+    for value in values:
+        if isinstance(value, str):
+            for prefix, role in CALLBACK_ROLE_PREFIXES.items():
+                if value.startswith(prefix):
+                    needed = _higher(needed, role)
+    return needed
+
+
+def _walk_ids(node: Any) -> Iterator[Any]:
+    if isinstance(node, dict):
+        if "id" in node and "property" in node:
+            yield node["id"]
+        for value in node.values():
+            if isinstance(value, (dict, list)):
+                yield from _walk_ids(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _walk_ids(item)
+
+
+def _callback_ids(body: dict) -> Iterator[Any]:
+    for key in ("outputs", "inputs", "state"):
+        yield from _walk_ids(body.get(key))
+    output = body.get("output")
+    if isinstance(output, str):
+        for part in output.strip(".").split("..."):
+            part = part.strip(".")
+            if not part:
+                continue
+            name = part.rsplit(".", 1)[0]
+            if name.startswith("{"):
+                try:
+                    yield json.loads(name)
+                except ValueError:
+                    yield name
+            else:
+                yield name
+
+
+def _pages_router_path(body: dict) -> str | None:
+    for item in _walk_items(body.get("inputs")):
+        if item.get("id") == PAGES_LOCATION_ID and item.get("property") == "pathname":
+            value = item.get("value")
+            return value if isinstance(value, str) else "/"
+    return None
+
+
+def _walk_items(node: Any) -> Iterator[dict]:
+    if isinstance(node, dict):
+        if "id" in node and "property" in node:
+            yield node
+        for value in node.values():
+            if isinstance(value, (dict, list)):
+                yield from _walk_items(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _walk_items(item)
+
+
+def _page_matches(page: dict, path: str) -> bool:
+    page_path = "/" + str(page.get("path") or "").strip("/")
+    if page_path == path:
+        return True
+    template = page.get("path_template")
+    if template:
+        pattern = re.sub(r"<[^/>]+>", "[^/]+", "/" + template.strip("/"))
+        return re.fullmatch(pattern, path) is not None
+    return False
+
+
+# ---------------------------------------------------------------------- headers
+def content_security_policy(script_hashes: list[str] | tuple[str, ...] = ()) -> str:
+    """The CSP header value (see the module docstring for the choices)."""
+    scripts = " ".join(["'self'", *script_hashes])
+    return "; ".join([
+        "default-src 'self'",
+        f"script-src {scripts}",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob: https://*.tile.openstreetmap.org",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "worker-src 'self' blob:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ])
+
+
+def _dash_script_hashes() -> tuple[str, ...]:
+    dash_app = current_app.extensions.get("shoplens.dash")
+    if dash_app is None:
+        return ()
+    cache = current_app.extensions.setdefault("shoplens.csp_cache", {})
+    key = (len(getattr(dash_app, "_inline_scripts", ())), len(dash.page_registry))
+    if cache.get("key") != key:
+        cache["hashes"] = tuple(dash_app.csp_hashes())
+        cache["key"] = (len(getattr(dash_app, "_inline_scripts", ())),
+                        len(dash.page_registry))
+    return cache["hashes"]
+
+
+def _security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy",
+                       content_security_policy(_dash_script_hashes()))
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if current_app.extensions.get("shoplens.secure_cookies"):
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if current_user and getattr(current_user, "is_authenticated", False) and \
+            "Cache-Control" not in headers and not request.path.startswith(PUBLIC_PREFIXES):
+        headers["Cache-Control"] = "no-store"
+    return response
