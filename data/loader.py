@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import sqlalchemy as sa
 
@@ -148,16 +149,10 @@ def publish_lines(warehouse: Warehouse, lines: pd.DataFrame, *,
                 "lines_already_present": int(len(incoming) - len(fresh)),
                 "lines_in_version": int(len(lines))}}
         version = warehouse.publish(lines, sessions, source=source, quality=quality)
-    except (WarehouseError, sa.exc.SQLAlchemyError, OSError) as exc:
+    except (WarehouseError, sa.exc.SQLAlchemyError, duckdb.Error, OSError) as exc:
         log.exception("publishing %s failed", source)
         raise LoadError(f"Publishing the new data version failed ({_first_line(exc)}); the "
                         "current data is unchanged") from exc
-    except Exception as exc:
-        if type(exc).__module__.startswith("duckdb"):
-            log.exception("publishing %s failed", source)
-            raise LoadError(f"Publishing the new data version failed "
-                            f"({_first_line(exc)}); the current data is unchanged") from exc
-        raise
     return version, quality
 
 
