@@ -162,3 +162,47 @@ class BasketMiner:
         return pd.DataFrame(rows, columns=["product_a", "description_a", "product_b",
                                            "description_b", "baskets", "support",
                                            "confidence", "lift"])
+
+
+def holdout_check(baskets: pd.DataFrame, miner_params: dict, holdout_share: float = 0.2,
+                  top: int = 20, invoice_col: str = "invoice_id", item_col: str = "product_id",
+                  date_col: str = "date") -> dict:
+    """How well rules found on earlier baskets hold on later ones.
+
+    Baskets are ordered by date; rules are mined on the first ``1 − holdout_share`` and the
+    ``top`` single-product rules A → B (by lift) are checked on the rest: ``confidence`` =
+    mean share of hold-out baskets with A that also hold B, against the popularity baseline
+    ``baseline_confidence`` = mean share of all hold-out baskets that hold B (recommending B
+    to everyone). Returns those two, ``lift`` (their ratio), ``rules_checked``,
+    ``train_baskets``, ``holdout_baskets``."""
+    require_columns(baskets, [invoice_col, item_col, date_col], "The basket hold-out check")
+    first_day = baskets.groupby(invoice_col)[date_col].min().sort_values(kind="stable")
+    split = int(len(first_day) * (1 - holdout_share))
+    train_ids, test_ids = set(first_day.index[:split]), set(first_day.index[split:])
+    train = baskets[baskets[invoice_col].isin(train_ids)]
+    test = baskets[baskets[invoice_col].isin(test_ids)]
+    empty = {"confidence": None, "baseline_confidence": None, "lift": None,
+             "rules_checked": 0, "train_baskets": len(train_ids),
+             "holdout_baskets": len(test_ids)}
+    try:
+        miner = BasketMiner(**miner_params).fit(train, invoice_col, item_col)
+    except ModelError:
+        return empty
+    rules = miner.rules_[(miner.rules_["antecedent"].map(len) == 1)
+                         & (miner.rules_["consequent"].map(len) == 1)].head(top)
+    if rules.empty or not test_ids:
+        return empty
+    holding = {item: set(group) for item, group in test.groupby(item_col)[invoice_col]}
+    confidences, baselines = [], []
+    for rule in rules.itertuples():
+        with_a = holding.get(rule.antecedent[0], set())
+        with_b = holding.get(rule.consequent[0], set())
+        if with_a:
+            confidences.append(len(with_a & with_b) / len(with_a))
+            baselines.append(len(with_b) / len(test_ids))
+    if not confidences:
+        return empty
+    confidence, baseline = float(np.mean(confidences)), float(np.mean(baselines))
+    return {**empty, "confidence": confidence, "baseline_confidence": baseline,
+            "lift": confidence / baseline if baseline > 0 else None,
+            "rules_checked": len(confidences)}

@@ -166,11 +166,12 @@ def customer_first_purchases(warehouse, filters: Filters, scope: Scope) -> pd.Da
 
 def invoice_products(warehouse, filters: Filters, scope: Scope) -> pd.DataFrame:
     """The distinct products of each invoice's sale lines (the baskets).
-    Columns: ``invoice_id``, ``product_id``."""
-    statement = (sa.select(lines.c.invoice_id, lines.c.product_id)
+    Columns: ``invoice_id``, ``product_id``, ``date`` (the line's first day, datetime64)."""
+    statement = (sa.select(lines.c.invoice_id, lines.c.product_id,
+                           sa.func.min(lines.c.invoice_date).label("date"))
                  .where(lines.c.is_sale, *line_conditions(filters, scope))
                  .group_by(lines.c.invoice_id, lines.c.product_id))
-    frame = _read(warehouse, statement)
+    frame = _as_dates(_read(warehouse, statement), "date")
     return frame.astype({"invoice_id": "string", "product_id": "string"})
 
 

@@ -1,0 +1,36 @@
+"""Models that state their own accuracy: forecasts, customer segments, churn and customer
+value, anomalies with explanations, and basket rules.
+
+``run_model(kind, warehouse, filters, scope, params, progress)`` is the one entry point the
+workers call. It validates ``params`` (``analytics.models.params``), runs the model on the
+selection and returns a JSON-serialisable dict (no numpy types, no NaN, ISO dates) holding
+the result, its ``accuracy``, the ``baseline`` it is compared with, and the lists a chart
+needs. A selection with too little data, or a bad parameter, raises ``ModelError`` with a
+message for the user.
+
+Importing this package is light: Prophet, XGBoost and mlxtend load on first use.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from analytics.models.base import ModelError
+
+MODEL_KINDS = ("forecast", "clustering", "churn", "anomalies", "basket")
+
+__all__ = ["MODEL_KINDS", "ModelError", "run_model"]
+
+
+def run_model(kind: str, warehouse, filters, scope, params: dict | None = None,
+              progress: Callable[[int, str], None] = lambda pct, msg: None) -> dict:
+    """Run the model ``kind`` (one of ``MODEL_KINDS``) on the filtered, scoped data."""
+    from analytics.models import runner
+    from analytics.models.params import parse_params
+
+    if kind not in MODEL_KINDS:
+        raise ModelError(f"unknown model kind {kind!r}; choose one of {list(MODEL_KINDS)}")
+    parsed = parse_params(kind, params)
+    progress(0, f"starting {kind}")
+    result = runner.run(kind, warehouse, filters, scope, parsed, progress)
+    progress(100, "done")
+    return result

@@ -1,0 +1,267 @@
+"""One function per model kind: read the inputs, fit, and return a JSON-safe result.
+
+Each ``run_<kind>(warehouse, filters, scope, params, progress)`` returns a dict with the
+result, its ``accuracy``, the ``baseline`` it is compared with, and the lists a chart needs.
+Heavy libraries (Prophet, XGBoost, mlxtend) are imported here, inside the functions' modules,
+so importing ``analytics.models`` stays light for the web process.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from analytics.models import inputs
+from analytics.models.base import ModelError, to_json_safe
+
+log = logging.getLogger(__name__)
+
+HISTORY_SHOWN_DAYS = 365
+CUSTOMERS_SHOWN = 2000  # highest risk first; the JSON stays ~1 MB
+RULES_SHOWN = 200
+EXPLAINED_ANOMALIES = 20
+
+
+def _main_country(warehouse, filters, scope) -> str | None:
+    revenue = inputs.revenue_by_country_code(warehouse, filters, scope)
+    return None if revenue.empty else str(revenue["country_code"].iloc[0])
+
+
+def _columns(frame: pd.DataFrame, names) -> dict:
+    return {name: frame[name].tolist() for name in names}
+
+
+def _forecast_payload(result) -> dict:
+    history = result.history.tail(HISTORY_SHOWN_DAYS)
+    last_actual = float(result.history["actual"].tail(result.horizon).sum())
+    next_total = float(result.forecast["forecast"].sum())
+    return {
+        "model": result.model, "horizon": result.horizon, "interval": result.interval,
+        "history": {"dates": history["date"].tolist(), "values": history["actual"].tolist()},
+        "forecast": _columns(result.forecast, ["date", "forecast", "lower", "upper"]),
+        "backtest": {"holdout_days": result.holdout_days,
+                     **_columns(result.backtest, ["date", "actual", "forecast", "baseline"])},
+        "accuracy": result.accuracy,
+        "baseline": {"name": "seasonal naive (the value 7 days earlier, last observed week "
+                             "carried forward)", "accuracy": result.baseline_accuracy},
+        "beats_baseline": result.beats_baseline,
+        "summary": {"next_total": next_total, "previous_total": last_actual,
+                    "change": (next_total - last_actual) / last_actual if last_actual else None,
+                    "days": result.horizon},
+        "notes": result.notes,
+    }
+
+
+def run_forecast(warehouse, filters, scope, params, progress) -> dict:
+    from analytics.models.forecast import forecast_items, forecast_series
+
+    progress(5, "reading the daily series")
+    daily = inputs.daily_series(warehouse, filters, scope)
+    if daily.empty:
+        raise ModelError("There is no data to forecast in this selection.")
+    country = _main_country(warehouse, filters, scope)
+    base = {"kind": "forecast", "level": params.level, "country_holidays": country}
+    if params.level == "total":
+        progress(20, "fitting the forecast and its backtest")
+        result = forecast_series(daily, "date", params.metric, horizon=params.horizon,
+                                 interval=params.interval, country_code=country)
+        progress(95, "done")
+        return {**base, "metric": params.metric, **_forecast_payload(result)}
+
+    progress(10, f"finding the top {params.top_n} {params.level} items")
+    items = inputs.top_items(warehouse, filters, scope, params.level, params.top_n)
+    if items.empty:
+        raise ModelError(f"No {params.level} data to forecast in this selection"
+                         + (" (the data has no categories)." if params.level == "category"
+                            else "."))
+    units = inputs.item_daily_units(warehouse, filters, scope, params.level, items["item"])
+    results, skipped = forecast_items(
+        units, items, daily["date"].min(), daily["date"].max(), horizon=params.horizon,
+        interval=params.interval, country_code=country,
+        progress=lambda pct, msg: progress(15 + int(pct * 0.8), msg))
+    if not results:
+        raise ModelError(f"None of the top {params.level} items has enough history to "
+                         f"forecast: {skipped[0]['reason']}")
+    payload_items = [{"item": entry["item"], "description": entry["description"],
+                      **_forecast_payload(entry["result"])} for entry in results]
+    beating = sum(1 for entry in payload_items if entry["beats_baseline"])
+    progress(95, "done")
+    return {**base, "metric": "units", "horizon": params.horizon, "interval": params.interval,
+            "items": payload_items, "skipped": skipped,
+            "accuracy": {"items": len(payload_items), "items_beating_baseline": beating,
+                         "median_smape": float(np.median([i["accuracy"]["smape"]
+                                                          for i in payload_items]))},
+            "baseline": {"name": "seasonal naive per item",
+                         "median_smape": float(np.median(
+                             [i["baseline"]["accuracy"]["smape"] for i in payload_items]))}}
+
+
+def run_clustering(warehouse, filters, scope, params, progress) -> dict:
+    from sklearn.metrics import silhouette_score
+
+    from analytics.models.clustering import FEATURES, CustomerSegmenter
+    from analytics.models.features import customer_features
+
+    progress(5, "reading customers' invoices")
+    invoices = inputs.customer_invoices(warehouse, filters, scope)
+    if invoices.empty:
+        raise ModelError("There are no identified customers in this selection.")
+    as_of = invoices["date"].max() + pd.Timedelta(days=1)
+    features = customer_features(invoices, as_of)
+    progress(30, "choosing the number of segments")
+    segmenter = CustomerSegmenter(k=params.k).fit(features)
+    progress(85, "profiling the segments")
+    # baseline: k value tiers by monetary quantile, scored by silhouette on the same space
+    matrix = segmenter._matrix(features)
+    rng = np.random.default_rng(0)
+    sample = rng.choice(len(features), size=min(len(features), 3000), replace=False)
+    tiers = pd.qcut(features["monetary"].rank(method="first"), segmenter.k_,
+                    labels=False).to_numpy()
+    baseline_silhouette = float(silhouette_score(matrix[sample], tiers[sample])) \
+        if len(np.unique(tiers[sample])) > 1 else None
+    points = features.assign(cluster=segmenter.labels_).iloc[np.sort(sample[:2000])]
+    assignments = segmenter.labels_.reset_index()
+    names = dict(zip(segmenter.profiles_["cluster"], segmenter.profiles_["name"]))
+    progress(95, "done")
+    return {"kind": "clustering", "k": segmenter.k_, "k_chosen": params.k is None,
+            "features": list(FEATURES),
+            "accuracy": {"silhouette": segmenter.silhouette_},
+            "silhouette_by_k": [{"k": k, "silhouette": score}
+                                for k, score in sorted(segmenter.silhouette_by_k_.items())],
+            "baseline": {"name": f"{segmenter.k_} value tiers (quantiles of monetary value)",
+                         "silhouette": baseline_silhouette},
+            "clusters": segmenter.profiles_,
+            "points": {"customer_id": points.index.tolist(),
+                       **_columns(points, ["recency", "frequency", "monetary", "cluster"])},
+            "assignments": {"customer_id": assignments["customer_id"].tolist(),
+                            "cluster": assignments["cluster"].tolist(),
+                            "name": [names[c] for c in assignments["cluster"]]}}
+
+
+def run_churn(warehouse, filters, scope, params, progress) -> dict:
+    from analytics.models.churn import HIGH_RISK, MEDIUM_RISK, ChurnModel
+    from analytics.models.clv import clv
+
+    progress(5, "reading customers' invoices")
+    invoices = inputs.customer_invoices(warehouse, filters, scope)
+    first_purchases = inputs.customer_first_purchases(warehouse, filters, scope)
+    progress(25, "training and validating the churn model")
+    model = ChurnModel(params.horizon_days, cutoff=params.cutoff).fit(invoices, first_purchases)
+    progress(60, "scoring current customers")
+    scores = model.score(invoices, first_purchases=first_purchases)
+    progress(75, "predicting customer value")
+    try:
+        value = clv(invoices, first_purchases, model, horizon_days=params.horizon_days)
+    except ModelError as error:
+        value = {"error": str(error)}
+    if "customers" in value:
+        scores = scores.merge(value["customers"], on="customer_id", how="left")
+        value = {**{k: v for k, v in value.items() if k != "customers"},
+                 "total_predicted_value": float(value["customers"]["predicted_value"].sum())}
+    shown = scores.head(CUSTOMERS_SHOWN)
+    progress(95, "done")
+    return {"kind": "churn", "horizon_days": params.horizon_days,
+            "cutoff": model.cutoff_, "train_cutoff": model.train_cutoff_,
+            "accuracy": model.accuracy_, "calibration": model.calibration_,
+            "baseline": {"name": "recency only (logistic regression on log(1 + recency))",
+                         "accuracy": model.baseline_accuracy_,
+                         "calibration": model.baseline_calibration_},
+            "risk_thresholds": {"high": HIGH_RISK, "medium": MEDIUM_RISK},
+            "risk_counts": scores["risk"].value_counts().to_dict(),
+            "importance": model.importance_,
+            "customers": shown, "customers_total": len(scores),
+            "clv": value}
+
+
+def run_anomalies(warehouse, filters, scope, params, progress) -> dict:
+    from analytics.models.anomalies import AnomalyDetector, robust_monitor
+    from analytics.models.explain import explain_anomalies
+
+    progress(5, "reading the daily series")
+    daily = inputs.daily_series(warehouse, filters, scope)
+    if daily.empty:
+        raise ModelError("There is no data in this selection.")
+    progress(20, "looking for unusual days")
+    detector = AnomalyDetector(params.metric, params.contamination).fit(daily)
+    progress(50, "explaining the unusual days")
+    anomalies = explain_anomalies(warehouse, filters, scope, detector.anomalies_,
+                                  params.metric, limit=EXPLAINED_ANOMALIES)
+    monitor = robust_monitor(daily, params.metric)
+    component = detector.components_[params.metric]
+    robust_flags = component[component["z"].abs() >= 3.5]
+    found = set(detector.anomalies_["date"])
+    progress(95, "done")
+    return {"kind": "anomalies", "metric": params.metric,
+            "contamination": params.contamination,
+            "series": {"dates": component["date"].tolist(),
+                       "values": component["value"].tolist(),
+                       "expected": component["expected"].tolist()},
+            "anomalies": anomalies, "anomaly_count": len(detector.anomalies_),
+            "monitor": monitor,
+            "accuracy": {"days": len(daily), "flagged_days": len(detector.anomalies_),
+                         "flagged_share": len(detector.anomalies_) / len(daily)},
+            "baseline": {"name": "robust z-score of the de-seasonalised value (|z| ≥ 3.5)",
+                         "flagged_days": len(robust_flags),
+                         "agreement": (len(found & set(robust_flags["date"]))
+                                       / len(found | set(robust_flags["date"])))
+                         if found or len(robust_flags) else None}}
+
+
+def run_basket(warehouse, filters, scope, params, progress) -> dict:
+    from analytics.models.basket import BasketMiner, holdout_check
+
+    progress(5, "reading the baskets")
+    baskets = inputs.invoice_products(warehouse, filters, scope)
+    miner_params = {"min_support": params.min_support, "min_confidence": params.min_confidence,
+                    "min_lift": params.min_lift, "max_items": params.max_items}
+    progress(30, "mining frequent itemsets")
+    miner = BasketMiner(**miner_params).fit(baskets)
+    rules = miner.rules_.head(RULES_SHOWN)
+    shown_products = set(miner.item_counts_.index[:10])
+    for column in ("antecedent", "consequent"):
+        for items in rules[column]:
+            shown_products.update(items)
+    together = None
+    if params.product:
+        together = miner.bought_together(params.product)
+        shown_products.update(together["product_id"])
+        shown_products.add(params.product)
+    descriptions = inputs.product_descriptions(warehouse, shown_products)
+    progress(70, "checking the rules on later baskets")
+    check = holdout_check(baskets, miner_params)
+    rules = rules.assign(
+        antecedent_descriptions=[[descriptions.get(i) for i in items]
+                                 for items in rules["antecedent"]],
+        consequent_descriptions=[[descriptions.get(i) for i in items]
+                                 for items in rules["consequent"]])
+    popular = miner.item_counts_.head(10)
+    progress(95, "done")
+    result = {"kind": "basket", "params": miner_params,
+              "baskets": miner.baskets_total_, "multi_item_baskets": miner.multi_item_baskets_,
+              "items_total": miner.items_total_, "items_kept": miner.items_kept_,
+              "items_capped": miner.items_capped_, "baskets_capped": miner.baskets_capped_,
+              "baskets_emptied": miner.baskets_emptied_,
+              "itemsets": len(miner.itemsets_), "rule_count": len(miner.rules_),
+              "rules": rules, "bundles": miner.bundles(descriptions),
+              "accuracy": check,
+              "baseline": {"name": "most popular products (recommend to everyone)",
+                           "holdout_confidence": check["baseline_confidence"],
+                           "products": [{"product_id": item, "description":
+                                         descriptions.get(item), "baskets": int(count),
+                                         "support": count / miner.baskets_total_}
+                                        for item, count in popular.items()]}}
+    if together is not None:
+        result["bought_together"] = {"product_id": params.product,
+                                     "description": descriptions.get(params.product),
+                                     "products": together.assign(description=[
+                                         descriptions.get(p) for p in together["product_id"]])}
+    return result
+
+
+RUNNERS = {"forecast": run_forecast, "clustering": run_clustering, "churn": run_churn,
+           "anomalies": run_anomalies, "basket": run_basket}
+
+
+def run(kind, warehouse, filters, scope, params, progress) -> dict:
+    return to_json_safe(RUNNERS[kind](warehouse, filters, scope, params, progress))
