@@ -1,0 +1,238 @@
+"""The REST API: numbers checked by hand on the tiny warehouse of conftest, scopes, errors,
+exports, jobs and reports."""
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+import sqlalchemy as sa
+
+from core import db
+from core.models import AuditEvent, Job
+from tests.webapp.conftest import FORMULA, PERIOD, bearer, make_token
+
+
+@pytest.fixture(scope="module")
+def api(app):
+    """A function (email, path, **kwargs) → response, authenticated by a Bearer token."""
+    client = app.test_client()
+    tokens: dict[str, str] = {}
+
+    def call(email: str, path: str, method: str = "GET", **kwargs):
+        if email not in tokens:
+            tokens[email] = make_token(app, email)
+        headers = {**kwargs.pop("headers", {}), **bearer(tokens[email])}
+        return client.open(f"/api/v1{path}", method=method, headers=headers, **kwargs)
+    return call
+
+
+def _kpis(api, email, **params):
+    response = api(email, "/kpis", query_string={**PERIOD, **params})
+    assert response.status_code == 200, response.text
+    return {name: value["current"] for name, value in response.json["kpis"].items()}
+
+
+def test_kpis_by_hand(api):
+    everything = _kpis(api, "analyst@example.com")
+    # gross 10 + 20 + 15 + 7 = 52; returns 5; orders I1, I2, I3, I4; units 2+1+3+1
+    assert everything["gross_revenue"] == pytest.approx(52)
+    assert everything["returns"] == pytest.approx(5)
+    assert everything["revenue"] == pytest.approx(47)
+    assert everything["orders"] == 4
+    assert everything["units"] == pytest.approx(7)
+    assert everything["aov"] == pytest.approx(13)
+    assert everything["customers"] == 4
+
+
+def test_kpi_names_are_those_of_metrics_md(api):
+    response = api("viewer@example.com", "/kpis", query_string=PERIOD)
+    assert set(response.json["kpis"]) == {
+        "gross_revenue", "returns", "revenue", "orders", "aov", "units", "customers",
+        "profit", "margin", "conversion_rate", "churn_rate", "ltv", "repeat_rate"}
+    assert response.json["period"] == {"start": "2011-03-01", "end": "2011-03-03"}
+    assert response.json["previous_period"] == {"start": "2011-02-26", "end": "2011-02-28"}
+    assert response.json["kpis"]["profit"]["current"] is None
+    assert response.json["kpis"]["profit"]["reason"]
+
+
+def test_scopes_give_different_answers_for_the_same_filters(api):
+    gb = _kpis(api, "gb@example.com")           # GB only: 10 + 20, return 5
+    fr = _kpis(api, "fr@example.com")           # France only: 15
+    everything = _kpis(api, "analyst@example.com")
+    assert gb["gross_revenue"] == pytest.approx(30) and gb["revenue"] == pytest.approx(25)
+    assert fr["gross_revenue"] == pytest.approx(15) and fr["orders"] == 1
+    assert everything["revenue"] == pytest.approx(47)
+    # asked in the other order, the cache must still not hand one scope's answer to another
+    assert _kpis(api, "fr@example.com")["revenue"] == pytest.approx(15)
+    assert _kpis(api, "gb@example.com")["revenue"] == pytest.approx(25)
+    assert api("fr@example.com", "/me").json["scope"] == "FR"
+
+
+def test_a_filter_cannot_widen_the_scope(api):
+    widened = api("fr@example.com", "/kpis", query_string={**PERIOD, "country": "GB"}).json
+    assert widened["kpis"]["gross_revenue"]["current"] is None
+    assert widened["kpis"]["gross_revenue"]["reason"] == "no sales in this period"
+    rows = api("fr@example.com", "/transactions",
+               query_string={**PERIOD, "country": ["GB", "IE"]}).json
+    assert rows["total"] == 0 and rows["rows"] == []
+    countries = api("fr@example.com", "/breakdown/country", query_string=PERIOD).json
+    assert [row["key"] for row in countries["rows"]] == ["France"]
+
+
+def test_country_by_code_or_by_name_as_in_the_data(api):
+    by_code = _kpis(api, "analyst@example.com", country="IE")
+    by_name = _kpis(api, "analyst@example.com", country="EIRE")
+    assert by_code["gross_revenue"] == by_name["gross_revenue"] == pytest.approx(7)
+    assert _kpis(api, "analyst@example.com", country=["FR", "United Kingdom"]
+                 )["gross_revenue"] == pytest.approx(45)
+
+
+def test_tables(api):
+    breakdown = api("analyst@example.com", "/breakdown/country", query_string=PERIOD).json
+    revenue = {row["key"]: row["revenue"] for row in breakdown["rows"]}
+    assert revenue == pytest.approx({"United Kingdom": 25, "France": 15, "EIRE": 7})
+    top = api("analyst@example.com", "/products/top", query_string={**PERIOD, "n": 2}).json
+    # P1: 10 - 5 + 15 = 20, P2: 20, P3: 7 → ties by product id
+    assert [(row["product_id"], row["revenue"]) for row in top["rows"]] == [
+        ("P1", 20), ("P2", 20)]
+    days = api("analyst@example.com", "/timeseries", query_string=PERIOD).json
+    assert [(row["period_start"], row["revenue"]) for row in days["rows"]] == [
+        ("2011-03-01", 10), ("2011-03-02", 30), ("2011-03-03", 7)]
+    rfm = api("analyst@example.com", "/customers/rfm", query_string=PERIOD).json
+    assert sum(row["customers"] for row in rfm["rows"]) == 4
+    page = api("analyst@example.com", "/customers",
+               query_string={**PERIOD, "sort": "customer_id", "descending": "false",
+                             "page_size": 3}).json
+    assert page["total"] == 4 and [r["customer_id"] for r in page["rows"]] == ["C1", "C2", "C3"]
+    cohorts = api("analyst@example.com", "/cohorts", query_string=PERIOD).json
+    assert {(row["cohort"], row["cohort_size"]) for row in cohorts["rows"]} == {
+        ("2011-03-01", 4)}
+    lines = api("analyst@example.com", "/transactions",
+                query_string={**PERIOD, "sort": "-line_value", "page_size": 2}).json
+    assert lines["total"] == 5 and [r["invoice_id"] for r in lines["rows"]] == ["I2", "I3"]
+
+
+def test_quality_is_for_unscoped_accounts(api):
+    assert api("analyst@example.com", "/quality").json["lines"] == 5
+    response = api("gb@example.com", "/quality")
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("path, params", [
+    ("/kpis", {"start": "2011-13-01"}),
+    ("/kpis", {"start": "2011-03-05", "end": "2011-03-01"}),
+    ("/kpis", {"min_price": "abc"}),
+    ("/kpis", {"min_price": "nan"}),
+    ("/kpis", {"start": "0001-01-01"}),
+    ("/kpis", {"bogus": "1"}),
+    ("/timeseries", {"grain": "hour"}),
+    ("/breakdown/planet", {}),
+    ("/breakdown/country", {"top": "0"}),
+    ("/products/top", {"n": "-1"}),
+    ("/customers", {"sort": "password"}),
+    ("/customers", {"page": "0"}),
+    ("/transactions", {"sort": "secret_column"}),
+    ("/transactions", {"page_size": "100000"}),
+    ("/cohorts", {"measure": "weather"}),
+    ("/me", {"x": "1"}),
+])
+def test_bad_parameters_are_400_json(api, path, params):
+    response = api("analyst@example.com", path, query_string=params)
+    assert response.status_code == 400, (path, params, response.text)
+    assert response.json["error"]["status"] == 400
+    assert response.json["error"]["message"]
+
+
+def test_unknown_endpoint_is_404_json(api):
+    response = api("analyst@example.com", "/nothing/here")
+    assert response.status_code == 404 and response.json["error"]["status"] == 404
+
+
+def test_csv_export_is_inert_scoped_and_audited(app, api):
+    response = api("analyst@example.com", "/transactions.csv", query_string=PERIOD)
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert len(rows) == 5
+    formula_row = next(row for row in rows if row["invoice_id"] == "I4")
+    assert formula_row["description"] != FORMULA
+    assert formula_row["description"].endswith(FORMULA)
+    assert not formula_row["description"].startswith(("=", "+", "-", "@"))
+
+    scoped = api("gb@example.com", "/transactions.csv", query_string=PERIOD)
+    scoped_rows = list(csv.DictReader(io.StringIO(scoped.get_data(as_text=True))))
+    assert {row["country_code"] for row in scoped_rows} == {"GB"} and len(scoped_rows) == 3
+
+    settings = app.extensions["shoplens.settings"]
+    with db.session_scope(settings.database_url) as session:
+        exports = session.scalars(sa.select(AuditEvent).where(
+            AuditEvent.action == "export")).all()
+        assert {event.actor for event in exports} >= {"analyst@example.com", "gb@example.com"}
+        assert any(event.detail["scope"] == "GB" for event in exports)
+
+
+def test_session_api_post_needs_csrf_token_but_bearer_does_not(app, signed_in, api):
+    browser = signed_in("analyst@example.com")
+    body = {"format": "pdf"}
+    assert browser.post("/api/v1/reports", json=body).status_code == 400
+    response = api("analyst@example.com", "/reports", method="POST", json=body)
+    assert response.status_code in (202, 503), response.text
+
+
+def test_jobs_and_reports(app, api):
+    response = api("gb@example.com", "/reports", method="POST",
+                   json={"format": "xlsx", "filters": {**PERIOD, "country": ["FR"]}})
+    assert response.status_code in (202, 503), response.text
+    job_id = response.json["id"] if response.status_code == 202 else None
+    settings = app.extensions["shoplens.settings"]
+    with db.session_scope(settings.database_url) as session:
+        job = session.scalars(sa.select(Job).order_by(Job.created_at.desc())).first()
+        assert job.kind == "report_xlsx" and job.scope == ["GB"]
+        job_id = job_id or job.id
+    assert api("gb@example.com", f"/jobs/{job_id}").json["id"] == job_id
+    assert api("admin@example.com", f"/jobs/{job_id}").status_code == 200
+    assert api("analyst@example.com", f"/jobs/{job_id}").status_code == 404
+    assert api("gb@example.com", f"/jobs/{job_id}/result").status_code == 404
+    assert api("gb@example.com", "/jobs").json["jobs"][0]["id"] == job_id
+
+    bad = api("analyst@example.com", "/jobs", method="POST", json={"kind": "weather"})
+    assert bad.status_code == 400
+    bad = api("analyst@example.com", "/jobs", method="POST",
+              json={"kind": "forecast", "options": {"horizon": 0}})
+    assert bad.status_code == 400, bad.text
+    not_admin = api("analyst@example.com", "/jobs", method="POST",
+                    json={"kind": "data_load", "options": {"path": "x.csv"}})
+    assert not_admin.status_code == 403
+    assert api("analyst@example.com", "/jobs", method="POST", data="not json",
+               content_type="application/json").status_code == 400
+
+
+def test_job_result_download_for_owner_or_admin(app, api):
+    settings = app.extensions["shoplens.settings"]
+    settings.results.mkdir(parents=True, exist_ok=True)
+    file = settings.results / "report.pdf"
+    file.write_bytes(b"%PDF-1.4 test")
+    with db.session_scope(settings.database_url) as session:
+        from core import users
+        owner = users.get_user(session, "gb@example.com")
+        job = Job(kind="report_pdf", user_id=owner.id, status="done", result_path=str(file),
+                  params={})
+        session.add(job)
+        session.flush()
+        job_id = job.id
+    assert api("gb@example.com", f"/jobs/{job_id}/result").data == b"%PDF-1.4 test"
+    assert api("admin@example.com", f"/jobs/{job_id}/result").status_code == 200
+    assert api("fr@example.com", f"/jobs/{job_id}/result").status_code == 404
+
+
+def test_openapi_document_lists_every_endpoint(api):
+    document = api("viewer@example.com", "/openapi.json").json
+    assert document["openapi"].startswith("3.")
+    assert {"/kpis", "/timeseries", "/breakdown/{dimension}", "/products/top",
+            "/customers/rfm", "/customers", "/cohorts", "/transactions",
+            "/transactions.csv", "/quality", "/jobs", "/jobs/{job_id}",
+            "/jobs/{job_id}/result", "/reports"} <= set(document["paths"])
+    kpi_schema = document["components"]["schemas"]["KpiValues"]
+    assert "gross_revenue" in kpi_schema["properties"]
