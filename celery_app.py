@@ -18,7 +18,7 @@ import os
 
 import kombu.transport.sqlalchemy
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from core.settings import Settings, load_settings
 
@@ -63,8 +63,11 @@ def make_celery(settings: Settings | None = None) -> Celery:
     app.conf.update(
         broker_url=broker_url(settings),
         broker_connection_retry_on_startup=True,
-        task_queues=[Queue(name) for name in QUEUES],
+        task_queues=[Queue(name, Exchange(name, type="direct"), routing_key=name)
+                     for name in QUEUES],
         task_default_queue="interactive",
+        task_default_exchange="interactive",
+        task_default_routing_key="interactive",
         task_routes=TASK_ROUTES,
         task_serializer="json",
         accept_content=["json"],

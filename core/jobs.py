@@ -80,33 +80,8 @@ class JobCancelled(Exception):
 
 
 # ----------------------------------------------------------------- parameter schemas
-JSONScalar = str | int | float | bool | None
-
-
 class _Options(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
-
-
-class ModelOptions(pydantic.BaseModel):
-    """Options of the model kinds. The known ones are checked; other options (model
-    specific) must be small JSON values and are passed to ``analytics.models.run_model``."""
-    model_config = pydantic.ConfigDict(extra="allow")
-    horizon: Annotated[int, pydantic.Field(ge=1, le=366)] | None = None
-    interval: Annotated[float, pydantic.Field(gt=0, lt=1)] | None = None
-    model: Annotated[str, pydantic.Field(max_length=40)] | None = None
-    k: Annotated[int, pydantic.Field(ge=2, le=20)] | None = None
-
-    @pydantic.model_validator(mode="after")
-    def _small_extras(self) -> "ModelOptions":
-        for name, value in (self.model_extra or {}).items():
-            if len(name) > 40:
-                raise ValueError(f"option name {name[:40]!r}… is too long")
-            values = value if isinstance(value, list) else [value]
-            if len(values) > 200 or not all(isinstance(v, JSONScalar) for v in values):
-                raise ValueError(f"option {name!r} must be a number, text or a short list")
-            if any(isinstance(v, str) and len(v) > 200 for v in values):
-                raise ValueError(f"option {name!r} is longer than 200 characters")
-        return self
 
 
 class ReportOptions(_Options):
@@ -121,14 +96,13 @@ class ScheduledReportOptions(_Options):
 
 class LoadOptions(_Options):
     path: Annotated[str, pydantic.Field(min_length=1, max_length=500)]
-    format: Annotated[str, pydantic.Field(min_length=1, max_length=30)] = "online_retail"
+    format: Literal["online-retail", "generic"] = "online-retail"
     mapping: dict[Annotated[str, pydantic.Field(max_length=100)],
                   Annotated[str, pydantic.Field(max_length=200)]] | None = None
     append: bool = False
 
 
 OPTIONS_FOR_KIND: dict[str, type[pydantic.BaseModel]] = {
-    **{kind: ModelOptions for kind in MODEL_KINDS},
     "report_pdf": ReportOptions, "report_xlsx": ReportOptions,
     "scheduled_report": ScheduledReportOptions,
     "data_load": LoadOptions,
@@ -169,12 +143,28 @@ def parse_params(kind: str, params: dict | None) -> dict:
         filters = Filters.from_query(filter_source)
     except FilterError as exc:
         raise JobError(str(exc)) from None
+    if kind in MODEL_KINDS:
+        return {"filters": filters.to_dict(), "options": _model_options(kind, params)}
     try:
         options = OPTIONS_FOR_KIND[kind].model_validate(params)
     except pydantic.ValidationError as exc:
         raise JobError(_validation_message(exc)) from None
     return {"filters": filters.to_dict(),
             "options": options.model_dump(mode="json", exclude_none=True)}
+
+
+def _model_options(kind: str, options: dict) -> dict:
+    """The model's own parameter schema (``analytics.models.params``, light to import: no
+    Prophet here) checks the options before the job exists; the options the user set are
+    stored."""
+    from analytics.models.base import ModelError
+    from analytics.models.params import parse_params as parse_model_params
+
+    try:
+        parsed = parse_model_params(kind, options)
+    except ModelError as exc:
+        raise JobError(str(exc)) from None
+    return parsed.model_dump(mode="json", exclude_unset=True)
 
 
 def submit_job(session: Session, user: User, kind: str, params: dict | None = None, *,
@@ -551,4 +541,7 @@ def job_counts(session: Session) -> dict[str, int]:
 
 def describe_options(kind: str) -> dict[str, Any]:
     """JSON schema of a kind's options (the API documents them with it)."""
+    if kind in MODEL_KINDS:
+        from analytics.models.params import PARAMS
+        return PARAMS[kind].model_json_schema()
     return OPTIONS_FOR_KIND[kind].model_json_schema()

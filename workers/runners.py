@@ -46,6 +46,13 @@ def warehouse_for(settings: Settings) -> Warehouse:
     return warehouse
 
 
+def preload() -> None:
+    """Import the heavy modules jobs use (analytics, reports, charts)."""
+    import analytics.models  # noqa: F401  (light: Prophet loads on first fit)
+    import core.reports.pdf  # noqa: F401
+    import core.reports.xlsx  # noqa: F401
+
+
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions whose message is meant for the user: the job fails with that message
     and is not retried."""

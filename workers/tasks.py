@@ -16,6 +16,10 @@ from core import jobs, mail, schedules
 from core.settings import load_settings
 from workers import runners
 
+# Loaded once in the worker's main process, before the pool forks: every child then starts
+# a report without paying for pandas, matplotlib and ReportLab again.
+runners.preload()
+
 log = logging.getLogger(__name__)
 
 

@@ -52,6 +52,8 @@ def test_submit_validates_role_kind_and_params(session, people, settings):
         jobs.submit_job(session, analyst, "forecast", {"start": "yesterday"})
     with pytest.raises(jobs.JobError, match="horizon"):
         jobs.submit_job(session, analyst, "forecast", {"horizon": 0})
+    with pytest.raises(jobs.JobError, match="colour: unknown parameter"):
+        jobs.submit_job(session, analyst, "clustering", {"colour": "red"})
     with pytest.raises(jobs.JobError, match="colour: is not a known parameter"):
         jobs.submit_job(session, analyst, "report_pdf", {"colour": "red"})
     with pytest.raises(jobs.JobError, match="started by their schedule"):
@@ -62,12 +64,12 @@ def test_submit_stores_filters_options_and_the_users_scope(session, people):
     analyst = user(session, people, "analyst")
     job = jobs.submit_job(session, analyst, "forecast", {
         "start": "2011-01-01", "end": "2011-03-31", "country": ["fr", "France"],
-        "horizon": 30, "model": "prophet"})
+        "horizon": 30, "interval": 0.9})
     assert job.status == "queued" and job.user_id == analyst.id
     assert job.scope == ["DE", "FR"]
     assert job.params == {"filters": {"start": "2011-01-01", "end": "2011-03-31",
                                       "country": ["FR", "France"]},
-                          "options": {"horizon": 30, "model": "prophet"}}
+                          "options": {"horizon": 30, "interval": 0.9}}
     assert Filters.from_query(job.params["filters"]) == Filters(
         start=dt.date(2011, 1, 1), end=dt.date(2011, 3, 31), countries=("FR", "France"))
     assert job.celery_task_id == job.id
@@ -91,10 +93,10 @@ def test_data_load_reads_from_the_uploads_folder_only(session, people, settings,
     settings.uploads.mkdir(parents=True)
     (settings.uploads / "sales.csv").write_text("a,b\n")
     job = jobs.submit_job(session, admin, "data_load",
-                          {"path": "sales.csv", "format": "csv", "mapping": {"a": "invoice_id"}},
+                          {"path": "sales.csv", "format": "generic", "mapping": {"a": "invoice_id"}},
                           settings=settings)
     assert job.params["options"] == {"path": str((settings.uploads / "sales.csv").resolve()),
-                                     "format": "csv", "mapping": {"a": "invoice_id"},
+                                     "format": "generic", "mapping": {"a": "invoice_id"},
                                      "append": False}
 
 

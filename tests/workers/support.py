@@ -135,7 +135,7 @@ class WorkerProcess:
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
-        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.send_signal(signal.SIGTERM)  # warm shutdown: the worker stops its pool
         try:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
