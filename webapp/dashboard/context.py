@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlencode
 
@@ -124,9 +124,10 @@ def page_param(search: str | None, name: str, default: str, allowed: tuple[str, 
     return value if value in allowed else default
 
 
-def with_params(search: str | None, **changes: str | list[str] | None) -> str:
-    """``search`` with some parameters replaced (None removes one), as ``?query``."""
-    params = parse_qs((search or "").lstrip("?"))
+def with_params(query: str | None, /, **changes: str | list[str] | None) -> str:
+    """The query string ``query`` with some parameters replaced (None removes one), as
+    ``?query``."""
+    params = parse_qs((query or "").lstrip("?"))
     for name, value in changes.items():
         if value is None or value == [] or value == "":
             params.pop(name, None)
@@ -164,3 +165,33 @@ def quality_issues(report: dict) -> list[str]:
     if unknown:
         issues.append(f"{len(unknown)} unrecognised countr{'y' if len(unknown) == 1 else 'ies'}")
     return issues
+
+
+def narrow(search: str | None, name: str, value: str | None) -> str:
+    """``search`` narrowed by a drill-down: ``value`` added to the multi-valued filter
+    ``name`` (country, category, …) or set for ``segment``; as ``?query``. Clicking a value
+    already chosen leaves the URL as it is."""
+    filters = parse_filters(search)
+    if not value:
+        return search or ""
+    if name == "segment":
+        return replace_filters(search, replace(filters, segment=value))
+    field = DIMENSIONS[name][0]
+    chosen = getattr(filters, field)
+    if value in chosen:
+        return search or ""
+    return replace_filters(search, replace(filters, **{field: (*chosen, value)}))
+
+
+def clicked(click_data: dict | None, key: str = "customdata") -> str | None:
+    """The value a click on a chart carries (the figure builders put keys in customdata;
+    treemap ids are paths, so their first part)."""
+    if not click_data or not click_data.get("points"):
+        return None
+    point = click_data["points"][0]
+    value = point.get(key)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if value is None and key == "id":
+        return None
+    return None if value is None else str(value)

@@ -39,7 +39,7 @@ pio.templates["shoplens"] = go.layout.Template(layout=go.Layout(
     margin=dict(l=8, r=8, t=36, b=8),
     title=dict(font=dict(size=15), x=0, xanchor="left"),
     hoverlabel=dict(font=dict(family=FONT, size=12)),
-    legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0,
+    legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0.0,
                 bgcolor="rgba(0,0,0,0)"),
     xaxis=dict(gridcolor="rgba(148,163,184,0.25)", zeroline=False, automargin=True,
                linecolor="rgba(148,163,184,0.5)"),
@@ -186,6 +186,7 @@ def treemap(frame: pd.DataFrame, *, path: list[str], value: str,
                        hovertemplate=f"%{{label}}<br>{prefix}%{{value:,.0f}}"
                                      f"<br>%{{percentRoot:.1%}} of all<extra></extra>",
                        texttemplate=f"%{{label}}<br>{prefix}%{{value:,.0f}}")
+    figure.update_traces(root_color="rgba(0,0,0,0)")
     figure.update_layout(margin=dict(l=0, r=0, t=36 if title else 0, b=0),
                          treemapcolorway=COLORWAY)
     return figure
@@ -204,6 +205,7 @@ def segment_treemap(frame: pd.DataFrame, *, currency: str, title: str | None = N
         texttemplate="<b>%{label}</b><br>%{value:,} customers<br>%{customdata[0]:.0%}",
         hovertemplate=(f"%{{label}}<br>%{{value:,}} customers (%{{customdata[0]:.1%}})"
                        f"<br>revenue {currency}%{{customdata[1]:,.0f}}<extra></extra>"))
+    figure.update_traces(root_color="rgba(0,0,0,0)")
     figure.update_layout(margin=dict(l=0, r=0, t=36 if title else 0, b=0))
     return figure
 
@@ -266,35 +268,44 @@ def histogram(frame: pd.DataFrame, *, start: str, end: str, count: str, currency
                    hovertemplate=(f"{currency}%{{customdata[0]:,.0f}} – "
                                   f"{currency}%{{customdata[1]:,.0f}}<br>%{{y:,}} customers"
                                   "<extra></extra>"))
-    for name, value in (markers or {}).items():
+    positions = ("top right", "bottom right")
+    for index, (name, value) in enumerate((markers or {}).items()):
         if value is not None and not pd.isna(value):
             figure.add_vline(x=value, line=dict(dash="dash", color=NEGATIVE, width=1),
                              annotation_text=f"{name} {format_money(value, currency)}",
-                             annotation_position="top right")
+                             annotation_position=positions[index % len(positions)])
     _money_axis(figure, "xaxis", currency)
     figure.update_yaxes(title_text="customers", tickformat=",d")
     figure.update_layout(bargap=0.05)
     return figure
 
 
-def forecast(history: pd.DataFrame, predicted: pd.DataFrame, *, currency: str,
-             baseline: pd.DataFrame | None = None, title: str | None = None,
-             interval_label: str = "80% interval", height: int = 380) -> go.Figure:
-    """History (columns ds, y), the forecast (ds, yhat, yhat_lower, yhat_upper) with its
-    interval as a band, and the seasonal-naive baseline (ds, yhat) dotted when given."""
+def forecast(history: pd.DataFrame, predicted: pd.DataFrame, *, currency: str | None,
+             backtest: pd.DataFrame | None = None, title: str | None = None,
+             interval_label: str = "prediction interval", height: int = 400) -> go.Figure:
+    """History (columns date, actual), the forecast (date, forecast, lower, upper) with its
+    interval as a band, and the hold-out backtest (date, forecast, baseline) with the
+    seasonal-naive baseline dotted. Money when ``currency`` is given."""
     figure = _base(title, height)
-    figure.add_scatter(x=history["ds"], y=history["y"], name="Actual", mode="lines",
-                       line=dict(color=PRIMARY, width=2))
-    band_x = list(predicted["ds"]) + list(predicted["ds"])[::-1]
-    band_y = list(predicted["yhat_upper"]) + list(predicted["yhat_lower"])[::-1]
+    prefix = currency or ""
+    figure.add_scatter(x=history["date"], y=history["actual"], name="Actual", mode="lines",
+                       line=dict(color=PRIMARY, width=1.8),
+                       hovertemplate=f"{prefix}%{{y:,.0f}}<extra>actual</extra>")
+    band_x = list(predicted["date"]) + list(predicted["date"])[::-1]
+    band_y = list(predicted["upper"]) + list(predicted["lower"])[::-1]
     figure.add_scatter(x=band_x, y=band_y, fill="toself", name=interval_label,
-                       line=dict(width=0), fillcolor="rgba(245,158,11,0.2)", hoverinfo="skip")
-    figure.add_scatter(x=predicted["ds"], y=predicted["yhat"], name="Forecast", mode="lines",
-                       line=dict(color=COLORWAY[1], width=2.5))
-    if baseline is not None and len(baseline):
-        figure.add_scatter(x=baseline["ds"], y=baseline["yhat"], name="Seasonal-naive baseline",
-                           mode="lines", line=dict(color=MUTED, dash="dot"))
-    _money_axis(figure, "yaxis", currency)
+                       line=dict(width=0), fillcolor="rgba(245,158,11,0.22)", hoverinfo="skip")
+    figure.add_scatter(x=predicted["date"], y=predicted["forecast"], name="Forecast",
+                       mode="lines", line=dict(color=COLORWAY[1], width=2.5),
+                       hovertemplate=f"{prefix}%{{y:,.0f}}<extra>forecast</extra>")
+    if backtest is not None and len(backtest):
+        figure.add_scatter(x=backtest["date"], y=backtest["forecast"], name="Backtest forecast",
+                           mode="lines", line=dict(color=COLORWAY[1], dash="dash", width=1.5))
+        figure.add_scatter(x=backtest["date"], y=backtest["baseline"],
+                           name="Seasonal-naive baseline", mode="lines",
+                           line=dict(color=MUTED, dash="dot", width=1.5))
+    if currency:
+        _money_axis(figure, "yaxis", currency)
     figure.update_layout(hovermode="x unified")
     return figure
 

@@ -7,6 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, callback, html
 
 from analytics import kpis, series
+from analytics.models import insights
 from webapp.dashboard import components, context, figures
 
 dash.register_page(__name__, path="/", name="Overview", title="Shoplens · Overview", order=0,
@@ -94,3 +95,16 @@ def update_freshness(_pathname):
         html.Div(f"Data to {last_day} · {info.line_count:,} lines · loaded "
                  f"{info.created_at:%d %b %Y %H:%M}", className="small text-body-secondary"),
     ], className="text-end")
+
+
+@callback(Output("overview-insights", "children"), Input("shell-url", "search"))
+def update_insights(search):
+    """Narrative sentences on what moved against the previous period."""
+    try:
+        sentences = context.query(insights.insights, search)
+    except context.Unavailable as exc:
+        return components.empty_state(str(exc))
+    if not sentences:
+        return components.empty_state(context.NO_SALES)
+    return html.Ul([html.Li(item.text) for item in sentences], className="insight-list ps-3 mb-0",
+                   id="overview-insight-list")

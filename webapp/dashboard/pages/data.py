@@ -1,0 +1,139 @@
+"""Data (admins): upload a CSV/XLSX file (Online Retail layout, or any file with a column
+mapping), load it as a background job with progress, the data-quality report of the
+current version, and the history of loads."""
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, callback, dcc, html
+
+from analytics import quality
+from core import loads as core_loads
+from webapp import security, services
+from webapp.dashboard import components, context, jobs_ui, uploads
+
+dash.register_page(__name__, path="/data", name="Data", title="Shoplens · Data", order=8,
+                   role="admin")
+
+#: Fields of the line-item frame a generic file maps (required first).
+MAPPED_FIELDS = (("invoice_id", True), ("invoice_ts", True), ("product_id", True),
+                 ("quantity", True), ("unit_price", True), ("country", True),
+                 ("customer_id", False), ("description", False), ("category", False),
+                 ("unit_cost", False), ("channel", False), ("city", False))
+HISTORY_ROWS = 20
+
+
+def layout(**_query) -> html.Div:
+    mapping = html.Div([
+        dbc.Row([dbc.Col([dbc.Label(field + (" *" if required else ""), className="small mb-0"),
+                          dcc.Dropdown(id={"type": "data-map", "field": field},
+                                       placeholder="(not in the file)")], md=4, className="mb-2")
+                 for field, required in MAPPED_FIELDS]),
+    ], id="data-mapping", hidden=True)
+    return html.Div([
+        components.page_header("Data", "Load files, check their quality"),
+        dbc.Card(dbc.CardBody([
+            dcc.Upload(id="data-upload", children=html.Div(["Drop a CSV or Excel file here, or ",
+                                                            html.A("choose one")]),
+                       className="border border-2 border-dashed rounded p-4 text-center mb-2",
+                       max_size=uploads.MAX_BYTES, multiple=False),
+            html.Div(id="data-upload-status", className="small mb-2"),
+            dcc.Store(id="data-upload-path"),
+            dbc.RadioItems(id="data-format", inline=True, value="online-retail", options=[
+                {"label": "Online Retail export", "value": "online-retail"},
+                {"label": "Other file (map its columns)", "value": "generic"}],
+                className="mb-2"),
+            mapping,
+            dbc.Checkbox(id="data-append", label="Append to the current data (instead of "
+                                                  "replacing it)", value=False, className="mb-2"),
+        ]), className="mb-3"),
+        components.job_panel("data-load", "Load the file"),
+        dbc.Row([
+            dbc.Col(components.panel("data-quality", "Data quality of the current version"),
+                    lg=6, className="mb-3"),
+            dbc.Col(components.panel("data-history", "Load history"), lg=6, className="mb-3"),
+        ]),
+    ])
+
+
+@callback(Output("data-upload-path", "data"), Output("data-upload-status", "children"),
+          Output({"type": "data-map", "field": dash.ALL}, "options"),
+          Input("data-upload", "contents"), State("data-upload", "filename"),
+          State({"type": "data-map", "field": dash.ALL}, "id"), prevent_initial_call=True)
+def store_upload(contents, filename, map_ids):
+    if not security.user_has_role("admin"):
+        return None, "Only admins load data.", [[] for _ in map_ids]
+    try:
+        path = uploads.save_upload(filename, contents)
+        columns = uploads.column_names(path)
+    except uploads.UploadError as exc:
+        return None, str(exc), [[] for _ in map_ids]
+    return (path.name, f"Uploaded {filename}: {len(columns)} columns "
+                       f"({', '.join(columns[:8])}{'…' if len(columns) > 8 else ''}).",
+            [columns for _ in map_ids])
+
+
+@callback(Output("data-mapping", "hidden"), Input("data-format", "value"))
+def toggle_mapping(data_format):
+    return data_format != "generic"
+
+
+def load_options(path, data_format, append, mapped_columns):
+    """The data_load job's options from the upload step."""
+    if not path:
+        return {"path": "", "format": data_format}
+    options = {"path": path, "format": data_format, "append": bool(append)}
+    if data_format == "generic":
+        options["mapping"] = {field: column for (field, _required), column
+                              in zip(MAPPED_FIELDS, mapped_columns) if column}
+    return options
+
+
+jobs_ui.follow("data-load", "data_load",
+               [State("data-upload-path", "data"), State("data-format", "value"),
+                State("data-append", "value"),
+                State({"type": "data-map", "field": dash.ALL}, "value")], load_options)
+
+
+@callback(Output("data-quality", "children"), Input("shell-url", "pathname"),
+          Input("data-load-job", "data"))
+def update_quality(_pathname, _job):
+    try:
+        summary = quality.quality_summary(context.warehouse())
+    except context.DATA_ERRORS:
+        return components.empty_state(context.NO_DATA)
+    rows = [("Data version", summary["version"]), ("Source", summary.get("source") or "—"),
+            ("Loaded", summary.get("loaded_at") or "—"),
+            ("Lines", f"{summary['lines']:,}"), ("Sale lines", f"{summary['sale_lines']:,}"),
+            ("Return lines", f"{summary['return_lines']:,}"),
+            ("Price 0 or less (left out of totals)", f"{summary['price_not_positive_lines']:,}"),
+            ("Lines without a customer", f"{summary['missing_customer_lines']:,}"),
+            ("Lines without a country code", f"{summary['lines_without_country_code']:,}"),
+            ("Dates", f"{summary.get('first_date')} – {summary.get('last_date')}"),
+            ("Days since the last line", summary.get("freshness_days"))]
+    notes = context.quality_issues(summary.get("report") or {})
+    return html.Div([
+        dbc.Table(html.Tbody([html.Tr([html.Td(label), html.Td(str(value))])
+                              for label, value in rows]), size="sm", id="data-quality-table"),
+        html.Ul([html.Li(note) for note in notes], className="small ps-3") if notes else None,
+    ])
+
+
+@callback(Output("data-history", "children"), Input("shell-url", "pathname"),
+          Input("data-load-job", "data"))
+def update_history(_pathname, _job):
+    if not security.user_has_role("admin"):
+        return components.empty_state("Only admins see the load history.")
+    loads = core_loads.last_loads(services.settings(), limit=HISTORY_ROWS)
+    if not loads:
+        return components.empty_state("No loads yet.")
+    return dbc.Table([
+        html.Thead(html.Tr([html.Th(h) for h in ("#", "source", "mode", "status", "version",
+                                                 "loaded", "rejected")])),
+        html.Tbody([html.Tr([html.Td(load.id), html.Td(load.source), html.Td(load.mode),
+                             html.Td(load.status if not load.error else
+                                     f"{load.status}: {load.error}"),
+                             html.Td(load.version or "—"),
+                             html.Td(f"{load.lines_loaded or 0:,}"),
+                             html.Td(f"{load.lines_rejected or 0:,}")]) for load in loads]),
+    ], size="sm", hover=True, id="data-history-table")

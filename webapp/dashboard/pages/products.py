@@ -1,0 +1,164 @@
+"""Products: the top 20, revenue and profit by category, the BCG matrix, and basket
+analysis (rules, "bought together" for a chosen product, bundles to download) through a
+background job. Clicking a category narrows the filters to it."""
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import Input, Output, State, callback, dcc, html
+
+from analytics import products
+from webapp.dashboard import components, context, figures, jobs_ui
+
+dash.register_page(__name__, path="/products", name="Products", title="Shoplens · Products",
+                   order=3, role="viewer")
+
+TOP_PRODUCTS = 20
+RULES_SHOWN = 15
+
+
+def layout(**_query) -> html.Div:
+    product_choice = html.Div([
+        dbc.Label("Bought together with", className="small mb-0"),
+        dcc.Dropdown(id="products-basket-product", placeholder="any product (rules only)",
+                     style={"minWidth": "280px"})])
+    return html.Div([
+        components.page_header("Products"),
+        dbc.Row([
+            dbc.Col(components.chart("products-top", f"Top {TOP_PRODUCTS} products",
+                                     help_text="net revenue, colour = profit"),
+                    lg=6, className="mb-3"),
+            dbc.Col(components.chart("products-categories", "Revenue and profit by category",
+                                     help_text="click a category to filter"),
+                    lg=6, className="mb-3"),
+        ]),
+        components.chart("products-bcg", "BCG matrix",
+                         help_text="share of revenue × growth vs the previous period"),
+        html.H2("Basket analysis", className="h5 mt-4"),
+        components.job_panel("products-basket", "Find product associations",
+                             options=[product_choice]),
+        dbc.Row([
+            dbc.Col(components.panel("products-rules", "Association rules"), lg=7,
+                    className="mb-3"),
+            dbc.Col(components.panel("products-together", "Bought together", extra=[
+                dbc.Button("Download bundles (CSV)", id="products-bundles-button", size="sm",
+                           color="secondary", outline=True, className="mb-2"),
+                dcc.Download(id="products-bundles-download")]), lg=5, className="mb-3"),
+        ]),
+    ])
+
+
+@callback(Output("products-top", "figure"), Output("products-basket-product", "options"),
+          Input("shell-url", "search"))
+def update_top(search):
+    try:
+        frame = context.query(products.top_products, search, n=TOP_PRODUCTS)
+    except context.Unavailable as exc:
+        return figures.empty_figure(str(exc)), []
+    if frame.empty:
+        return figures.empty_figure(context.NO_SALES), []
+    labelled = frame.assign(name=frame["description"].fillna(frame["product_id"]))
+    options = [{"label": f"{name} ({pid})", "value": pid}
+               for pid, name in zip(labelled["product_id"], labelled["name"])]
+    return (figures.bars(labelled, label="name", value="revenue", key="product_id",
+                         color="profit", currency=context.currency()), options)
+
+
+@callback(Output("products-categories", "figure"), Input("shell-url", "search"))
+def update_categories(search):
+    try:
+        frame = context.query(products.category_performance, search)
+    except context.Unavailable as exc:
+        return figures.empty_figure(str(exc))
+    if frame.empty:
+        return figures.empty_figure(context.NO_SALES)
+    return figures.grouped_bars(frame, label="category", key="category",
+                                values={"revenue": "Revenue", "profit": "Profit"},
+                                currency=context.currency())
+
+
+@callback(Output("products-bcg", "figure"), Input("shell-url", "search"))
+def update_bcg(search):
+    try:
+        matrix = context.query(products.bcg_matrix, search)
+    except context.Unavailable as exc:
+        return figures.empty_figure(str(exc))
+    if matrix.peers.empty or matrix.peers["growth"].notna().sum() == 0:
+        return figures.empty_figure("No growth to compare: the previous period has no sales "
+                                    "for these filters.")
+    return figures.bcg_matrix(matrix.peers, label="label", share="share", growth="growth",
+                              size="revenue", quadrant="quadrant",
+                              share_line=matrix.share_median,
+                              growth_line=matrix.growth_median, currency=context.currency())
+
+
+@callback(Output("shell-url", "search", allow_duplicate=True),
+          Input("products-categories", "clickData"), State("shell-url", "search"),
+          prevent_initial_call=True)
+def drill_down(click, search):
+    category = context.clicked(click)
+    if not category or category == "(none)":
+        return dash.no_update
+    return context.narrow(search, "category", category)
+
+
+jobs_ui.follow("products-basket", "basket", [State("products-basket-product", "value")],
+               lambda product: {"product": product} if product else {})
+
+
+@callback(Output("products-rules", "children"), Output("products-together", "children"),
+          Input("products-basket-job", "data"))
+def show_basket(stored):
+    try:
+        result = jobs_ui.result(stored)
+    except jobs_ui.JobUnavailable as exc:
+        return components.empty_state(str(exc)), ""
+    if result is None:
+        return (components.empty_state("Run the basket analysis to see rules."),
+                components.empty_state("Choose a product and run the analysis."))
+    rules = pd.DataFrame(result["rules"]).head(RULES_SHOWN)
+    rule_rows = [html.Tr([html.Td(" + ".join(_names(a, ad))), html.Td("→"),
+                          html.Td(" + ".join(_names(c, cd))), html.Td(f"{conf:.0%}"),
+                          html.Td(f"{lift:.1f}")])
+                 for a, ad, c, cd, conf, lift in zip(
+                     rules.get("antecedent", []), rules.get("antecedent_descriptions", []),
+                     rules.get("consequent", []), rules.get("consequent_descriptions", []),
+                     rules.get("confidence", []), rules.get("lift", []))]
+    rules_view = (dbc.Table([html.Thead(html.Tr([html.Th("if bought"), html.Th(""),
+                                                 html.Th("also buys"), html.Th("confidence"),
+                                                 html.Th("lift")])),
+                             html.Tbody(rule_rows)], size="sm", hover=True,
+                            id="products-rules-table")
+                  if rule_rows else components.empty_state(
+                      "No rules above the thresholds: baskets rarely share products."))
+    together = result.get("bought_together")
+    if together:
+        items = pd.DataFrame(together["products"]).head(10)
+        together_view = html.Div([
+            html.Div(f"With {together.get('description') or together['product_id']}:",
+                     className="small fw-semibold mb-1"),
+            html.Ol([html.Li(f"{d or p}") for p, d in zip(items["product_id"],
+                                                          items["description"])])
+            if len(items) else components.empty_state("Nothing is bought with it often.")])
+    else:
+        together_view = components.empty_state("Choose a product above to see what is "
+                                               "bought with it.")
+    return rules_view, together_view
+
+
+@callback(Output("products-bundles-download", "data"), Input("products-bundles-button", "n_clicks"),
+          State("products-basket-job", "data"), prevent_initial_call=True)
+def download_bundles(_clicks, stored):
+    try:
+        result = jobs_ui.result(stored)
+    except jobs_ui.JobUnavailable:
+        return dash.no_update
+    if not result or not result.get("bundles"):
+        return dash.no_update
+    return dcc.send_data_frame(pd.DataFrame(result["bundles"]).to_csv, "bundles.csv",
+                               index=False)
+
+
+def _names(ids, descriptions) -> list[str]:
+    return [str(d or i) for i, d in zip(ids or [], descriptions or [])]
