@@ -5,11 +5,12 @@ import csv
 import datetime as dt
 import io
 
+import pandas as pd
 import pytest
 
 from analytics.filters import ALL_DATA, Filters, FilterError, Scope
-from analytics.transactions import (TRANSACTION_COLUMNS, neutralise_cell, transactions_csv,
-                                    transactions_page)
+from analytics.transactions import (TRANSACTION_COLUMNS, neutralise_cell, neutralise_frame,
+                                    transactions_csv, transactions_page)
 from tests.analytics.conftest import publish_lines
 
 MAY = Filters(start=dt.date(2024, 5, 1), end=dt.date(2024, 5, 31))
@@ -123,11 +124,20 @@ def test_csv_neutralises_formulas_and_keeps_numbers(warehouse):
     assert by_invoice["A3"]["description"] == "'+1"
     assert by_invoice["CA4"]["description"] == "'@SUM(A1)"
     assert by_invoice["CA4"]["quantity"] == "-3.5"          # a number stays a number
-    assert by_invoice["CA4"]["line_value"] == "-7"
+    assert by_invoice["CA4"]["line_value"] == "-7.0"
     assert by_invoice["A1"]["invoice_ts"] == "2024-05-01 09:00:00"
     assert by_invoice["A3"]["customer_id"] == ""
     # the raw text: the negative number is written bare, the formula text is quoted
-    assert "\r\n5,CA4,2024-05-04 09:00:00,c1,P1,'@SUM(A1),-3.5,2,-7," in text
+    assert "\r\n5,CA4,2024-05-04 09:00:00,c1,P1,'@SUM(A1),-3.5,2.0,-7.0," in text
+
+
+def test_csv_writes_clean_numbers_and_whole_timestamps(warehouse):
+    publish_lines(warehouse, [{"invoice_id": "9", "invoice_ts": "2024-05-09 00:00",
+                               "quantity": 6.0, "unit_price": 2.55}])
+    text = "".join(transactions_csv(warehouse, MAY, ALL_DATA))
+    record = dict(zip(*csv.reader(io.StringIO(text))))
+    assert record["invoice_ts"] == "2024-05-09 00:00:00"     # not a bare date
+    assert record["line_value"] == "15.3"                    # not 15.299999999999999
 
 
 def test_neutralise_cell():
@@ -135,3 +145,13 @@ def test_neutralise_cell():
         assert neutralise_cell(dangerous) == "'" + dangerous
     for harmless in (-3.5, -2, 0, None, "plain", "a=b", "", dt.date(2024, 1, 1)):
         assert neutralise_cell(harmless) == harmless
+
+
+def test_neutralise_frame():
+    frame = pd.DataFrame({"text": ["=1+1", "ok", None, "-x"], "number": [-3.5, 2.0, 0.0, -1.0],
+                          "empty": [None, None, None, None]})
+    safe = neutralise_frame(frame)
+    assert list(safe["text"].fillna("")) == ["'=1+1", "ok", "", "'-x"]
+    assert list(safe["number"]) == [-3.5, 2.0, 0.0, -1.0]
+    assert safe["number"].dtype == "float64"
+    assert list(frame["text"].fillna("")) == ["=1+1", "ok", "", "-x"]   # the input is untouched
