@@ -30,9 +30,8 @@ import logging
 import pandas as pd
 import sqlalchemy as sa
 
-from analytics import schema
-from analytics.customers import segment_condition
-from analytics.filters import Filters, FilterError, Scope, line_conditions
+from analytics.customers import counted_rows, segment_condition
+from analytics.filters import Filters, FilterError, Scope
 
 log = logging.getLogger(__name__)
 
@@ -82,13 +81,12 @@ def cohort_table(warehouse, filters: Filters, scope: Scope, measure: str = "cust
         raise FilterError("max_offset must be 0 or more")
 
     history = filters.without_dates()
-    first_lines = schema.fact_lines.alias("cohort_first_lines")
+    first_rows = counted_rows(filters, "cohort_first_rows")
     firsts = (
-        sa.select(first_lines.c.customer_id,
-                  sa.func.min(first_lines.c.invoice_date).label("first_sale_date"))
-        .where(*line_conditions(history, scope, first_lines, dates=False),
-               first_lines.c.is_sale, first_lines.c.customer_id.is_not(None))
-        .group_by(first_lines.c.customer_id)
+        sa.select(first_rows.customer_id,
+                  sa.func.min(first_rows.table.c.invoice_date).label("first_sale_date"))
+        .where(*first_rows.where(history, scope, dates=False), first_rows.is_sale)
+        .group_by(first_rows.customer_id)
     ).subquery("cohort_firsts")
     member_conditions = []
     if filters.start is not None:
@@ -103,25 +101,23 @@ def cohort_table(warehouse, filters: Filters, scope: Scope, measure: str = "cust
         .where(*member_conditions)
     ).subquery("cohort_members")
 
-    lines = schema.fact_lines.alias("cohort_lines")
-    activity_conditions = [
-        *line_conditions(history, scope, lines, dates=False),
-        sa.or_(lines.c.is_sale, lines.c.is_return),
-        lines.c.invoice_date >= members.c.cohort,
-    ]
+    rows = counted_rows(filters, "cohort_rows")
+    invoice_date = rows.table.c.invoice_date
+    activity_conditions = [*rows.where(history, scope, dates=False),
+                           invoice_date >= members.c.cohort]
     if filters.start is not None:
-        activity_conditions.append(lines.c.invoice_date >= _first_of_month(filters.start))
+        activity_conditions.append(invoice_date >= _first_of_month(filters.start))
     if filters.end is not None:
-        activity_conditions.append(lines.c.invoice_date <= filters.end)
-    activity_month = _month_start(lines.c.invoice_date)
+        activity_conditions.append(invoice_date <= filters.end)
+    activity_month = _month_start(invoice_date)
     activity = (
         sa.select(
             members.c.cohort, activity_month.label("month"),
-            sa.func.count(sa.distinct(lines.c.customer_id)).filter(lines.c.is_sale)
+            sa.func.count(sa.distinct(rows.customer_id)).filter(rows.is_sale)
             .label("customers"),
-            sa.func.sum(lines.c.line_value).label("revenue"),
+            sa.func.sum(rows.net_value).label("revenue"),
         )
-        .select_from(members.join(lines, lines.c.customer_id == members.c.customer_id))
+        .select_from(members.join(rows.table, rows.customer_id == members.c.customer_id))
         .where(*activity_conditions)
         .group_by(members.c.cohort, activity_month)
     )
@@ -134,8 +130,8 @@ def cohort_table(warehouse, filters: Filters, scope: Scope, measure: str = "cust
                              columns=["cohort", "month", "customers", "revenue"])
         if filters.end is None and len(cohort_sizes):
             last_data_day = conn.execute(
-                sa.select(sa.func.max(lines.c.invoice_date))
-                .where(*line_conditions(history, scope, lines, dates=False))).scalar()
+                sa.select(sa.func.max(invoice_date))
+                .where(*rows.where(history, scope, dates=False))).scalar()
     if cohort_sizes.empty:
         return _empty_frame()
     last_month = _first_of_month(_as_date(filters.end or last_data_day))

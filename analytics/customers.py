@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from analytics import schema
+from analytics import rollups, schema
 from analytics.filters import Filters, FilterError, Scope, line_conditions
 
 log = logging.getLogger(__name__)
@@ -89,20 +89,65 @@ def _binary_order(column: sa.ColumnElement, warehouse) -> sa.ColumnElement:
     return column.collate("C") if warehouse.kind == "postgresql" else column
 
 
-def _period_customers(filters: Filters, scope: Scope, lines) -> sa.Select:
+@dataclass(frozen=True)
+class CountedRows:
+    """The counted rows (sale or return lines, METRICS.md) of identified customers, as an
+    alias of the per-invoice rollup when the filters allow it (no unit-price filter), else
+    of the facts. Both give the same answers; the rollup holds one row per invoice instead
+    of one per line. A segment filter is never applied here (callers add
+    ``segment_condition`` on ``table`` when they honour it)."""
+    table: sa.FromClause
+    facts: bool
+
+    @property
+    def customer_id(self) -> sa.ColumnElement:
+        return self.table.c.customer_id
+
+    @property
+    def invoice(self) -> sa.ColumnElement:
+        return self.table.c.invoice_id if self.facts else self.table.c.invoice_key
+
+    @property
+    def is_sale(self) -> sa.ColumnElement[bool]:
+        return self.table.c.is_sale if self.facts else self.table.c.sale_lines > 0
+
+    @property
+    def net_value(self) -> sa.ColumnElement:
+        """Σ-able net revenue of a row: a sale line's value, a (negative) return value."""
+        if self.facts:
+            return self.table.c.line_value
+        return self.table.c.sale_value + self.table.c.return_value
+
+    def where(self, filters: Filters, scope: Scope, *,
+              dates: bool = True) -> list[sa.ColumnElement[bool]]:
+        conditions = [*line_conditions(filters, scope, self.table, dates=dates),
+                      self.customer_id.is_not(None)]
+        if self.facts:
+            conditions.append(sa.or_(self.table.c.is_sale, self.table.c.is_return))
+        return conditions
+
+
+def counted_rows(filters: Filters, name: str) -> CountedRows:
+    """``CountedRows`` for ``filters``, aliased as ``name`` (so that a query can read the
+    same table twice, or inside a condition on it)."""
+    if rollups.use_rollups(replace(filters, segment=None)):
+        return CountedRows(schema.rollup_invoice.alias(name), facts=False)
+    return CountedRows(schema.fact_lines.alias(name), facts=True)
+
+
+def _period_customers(filters: Filters, scope: Scope, rows: CountedRows) -> sa.Select:
     """Per customer with a sale line in the period: customer_id, last_sale_date,
     frequency, monetary."""
-    sale = lines.c.is_sale
+    sale = rows.is_sale
     return (
         sa.select(
-            lines.c.customer_id,
-            sa.func.max(lines.c.invoice_date).filter(sale).label("last_sale_date"),
-            sa.func.count(sa.distinct(lines.c.invoice_id)).filter(sale).label("frequency"),
-            sa.func.sum(lines.c.line_value).label("monetary"),
+            rows.customer_id,
+            sa.func.max(rows.table.c.invoice_date).filter(sale).label("last_sale_date"),
+            sa.func.count(sa.distinct(rows.invoice)).filter(sale).label("frequency"),
+            sa.func.sum(rows.net_value).label("monetary"),
         )
-        .where(*line_conditions(filters, scope, lines), lines.c.customer_id.is_not(None),
-               sa.or_(lines.c.is_sale, lines.c.is_return))
-        .group_by(lines.c.customer_id)
+        .where(*rows.where(filters, scope))
+        .group_by(rows.customer_id)
         .having(sa.func.count().filter(sale) > 0)
     )
 
@@ -114,8 +159,8 @@ def rfm_subquery(warehouse, filters: Filters, scope: Scope) -> sa.Subquery:
     if filters.end is None:
         raise FilterError("RFM needs the end of the period (resolve the filters first)")
     as_of = filters.end + dt.timedelta(days=1)
-    lines = schema.fact_lines.alias("rfm_lines")
-    per_customer = _period_customers(filters, scope, lines).subquery("rfm_customers")
+    rows = counted_rows(filters, "rfm_rows")
+    per_customer = _period_customers(filters, scope, rows).subquery("rfm_customers")
     c = per_customer.c
     customer_order = _binary_order(c.customer_id, warehouse)
     count = sa.func.count().over()
@@ -279,29 +324,27 @@ def customer_ltv(warehouse, filters: Filters, scope: Scope) -> pd.DataFrame:
     With ``filters.segment``, only that segment's customers."""
     resolved = resolve_period(warehouse, filters)
     history = resolved.without_dates()
-    period_lines = schema.fact_lines.alias("ltv_period_lines")
-    first_lines = schema.fact_lines.alias("ltv_first_lines")
-    value_lines = schema.fact_lines.alias("ltv_value_lines")
-    period_customers = sa.select(period_lines.c.customer_id).where(
-        *line_conditions(resolved, scope, period_lines), period_lines.c.is_sale,
-        period_lines.c.customer_id.is_not(None),
-        segment_condition(warehouse, resolved, scope, period_lines))
+    period_rows = counted_rows(resolved, "ltv_period_rows")
+    first_rows = counted_rows(resolved, "ltv_first_rows")
+    value_rows = counted_rows(resolved, "ltv_value_rows")
+    period_customers = sa.select(period_rows.customer_id).where(
+        *period_rows.where(resolved, scope), period_rows.is_sale,
+        segment_condition(warehouse, resolved, scope, period_rows.table))
     firsts = (
-        sa.select(first_lines.c.customer_id,
-                  sa.func.min(first_lines.c.invoice_ts).label("first_sale_ts"))
-        .where(*line_conditions(history, scope, first_lines, dates=False),
-               first_lines.c.is_sale, first_lines.c.customer_id.in_(period_customers))
-        .group_by(first_lines.c.customer_id)
+        sa.select(first_rows.customer_id,
+                  sa.func.min(first_rows.table.c.invoice_ts).label("first_sale_ts"))
+        .where(*first_rows.where(history, scope, dates=False), first_rows.is_sale,
+               first_rows.customer_id.in_(period_customers))
+        .group_by(first_rows.customer_id)
     ).subquery("ltv_firsts")
     query = (
         sa.select(firsts.c.customer_id, sa.func.min(firsts.c.first_sale_ts),
-                  sa.func.sum(value_lines.c.line_value))
-        .select_from(firsts.join(value_lines,
-                                 value_lines.c.customer_id == firsts.c.customer_id))
-        .where(*line_conditions(history, scope, value_lines, dates=False),
-               sa.or_(value_lines.c.is_sale, value_lines.c.is_return),
-               value_lines.c.invoice_ts >= firsts.c.first_sale_ts,
-               value_lines.c.invoice_date <= resolved.end)
+                  sa.func.sum(value_rows.net_value))
+        .select_from(firsts.join(value_rows.table,
+                                 value_rows.customer_id == firsts.c.customer_id))
+        .where(*value_rows.where(history, scope, dates=False),
+               value_rows.table.c.invoice_ts >= firsts.c.first_sale_ts,
+               value_rows.table.c.invoice_date <= resolved.end)
         .group_by(firsts.c.customer_id)
         .order_by(_binary_order(firsts.c.customer_id, warehouse))
     )

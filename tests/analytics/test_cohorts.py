@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import replace
 
 import pytest
 
+from analytics import rollups
 from analytics.cohorts import COHORT_COLUMNS, cohort_matrix, cohort_table
 from analytics.filters import ALL_DATA, Filters, FilterError, Scope
 from tests.analytics.conftest import publish_lines
@@ -127,3 +129,26 @@ def test_bad_options(warehouse):
         cohort_table(warehouse, PERIOD, ALL_DATA, measure="orders")
     with pytest.raises(FilterError, match="max_offset"):
         cohort_table(warehouse, PERIOD, ALL_DATA, max_offset=-1)
+
+
+def test_facts_and_rollups_agree(warehouse):
+    publish_lines(warehouse, cohort_rows())
+    for measure in ("customers", "revenue"):
+        from_rollups = cohort_table(warehouse, PERIOD, ALL_DATA, measure=measure)
+        with rollups.facts_only():
+            from_facts = cohort_table(warehouse, PERIOD, ALL_DATA, measure=measure)
+        assert cells(from_rollups) == cells(from_facts)
+
+
+def test_segment_filter_keeps_that_segments_customers(warehouse):
+    publish_lines(warehouse, cohort_rows())
+    # Customers of the period (1 Feb – 20 Mar): P Q R U V X, six, so positions 1…6 score
+    # ceil(5 × pos ÷ 6) = 1 2 3 4 5 5.
+    # R, last sale ascending: V 7 Feb, X 12 Feb, Q 20 Feb, U 2 Mar, P 5 Mar, R 15 Mar
+    #    → V1 X2 Q3 U4 P5 R5
+    # F, orders (P 2, the others 1) then id: Q R U V X P → Q1 R2 U3 V4 X5 P5
+    # M, net revenue: V 11, Q 15 (20 − 5), P 17, R 30, U 40, X 60 → V1 Q2 P3 R4 U5 X5
+    # P: R5, FM (5+3)/2 = 4 → Champions; R: R5, FM 3; U: R4, FM 4; the others R ≤ 3.
+    # The only champion, P, is the February cohort alone, active in February and March.
+    champions = cohort_table(warehouse, replace(PERIOD, segment="Champions"), ALL_DATA)
+    assert cells(champions) == {(FEB, 0): (1, 1, 1.0), (FEB, 1): (1, 1, 1.0)}
