@@ -63,9 +63,9 @@ class BasketMiner:
             raise ModelError(f"Too few baskets to find products bought together: "
                              f"{self.multi_item_baskets_} invoices with 2 or more products, "
                              f"basket analysis needs at least {MIN_BASKETS}.")
-        item_counts = pairs.groupby("item").size()
-        item_counts = item_counts.iloc[np.lexsort((item_counts.index.to_numpy(),
-                                                   -item_counts.to_numpy()))]
+        counts = pairs.groupby("item").size().rename("baskets").reset_index()
+        item_counts = counts.sort_values(["baskets", "item"], ascending=[False, True]
+                                         ).set_index("item")["baskets"]
         self.pairs_ = pairs
         self.item_counts_ = item_counts
         kept = item_counts.index[:self.max_items]

@@ -93,9 +93,9 @@ class DailyForecaster:
         check_forecastable(series)
         span = len(series)
         recent = series.iloc[-56:]
-        zero_share = (recent == 0).groupby(recent.index.dayofweek).mean()
+        zero_share = (recent == 0).groupby(recent.index.day_of_week).mean()
         self.closed_weekdays_ = sorted(int(day) for day in zero_share.index[zero_share >= 0.75])
-        open_days = series[~series.index.dayofweek.isin(self.closed_weekdays_)]
+        open_days = series[~series.index.day_of_week.isin(self.closed_weekdays_)]
         self.weekly_ = span >= 14
         self.yearly_ = span >= 2 * 365
         model = Prophet(weekly_seasonality=self.weekly_, yearly_seasonality=self.yearly_,
@@ -118,7 +118,7 @@ class DailyForecaster:
                                                    periods=days, freq="D")})
         np.random.seed(self.seed)
         predicted = self.model_.predict(future)
-        open_day = ~predicted["ds"].dt.dayofweek.isin(self.closed_weekdays_)
+        open_day = ~predicted["ds"].dt.day_of_week.isin(self.closed_weekdays_)
         return pd.DataFrame({
             "date": predicted["ds"].to_numpy(),
             **{name: predicted[column].clip(lower=0).where(open_day, 0.0).to_numpy()
