@@ -1,0 +1,180 @@
+"""Sign-in, sign-out, CSRF, throttling, password change and reset, API tokens page,
+cookie flags and security headers."""
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+
+from core import db, users
+from core.models import AuditEvent
+from tests.webapp.conftest import PASSWORD, bearer, csrf_token, new_user, sign_in
+
+
+def _audit(app, action: str, target: str) -> list[AuditEvent]:
+    settings = app.extensions["shoplens.settings"]
+    with db.session_scope(settings.database_url) as session:
+        return list(session.scalars(sa.select(AuditEvent).where(
+            AuditEvent.action == action, AuditEvent.target == target)))
+
+
+def test_sign_in_page_and_successful_sign_in(app, client):
+    page = client.get("/login")
+    assert page.status_code == 200
+    assert "/static/vendor/bootstrap.min.css" in page.text and "cdn" not in page.text.lower()
+    response = sign_in(client, "viewer@example.com")
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert client.get("/api/v1/me").json["email"] == "viewer@example.com"
+    assert _audit(app, "login", "viewer@example.com")
+
+
+def test_sign_in_follows_only_local_next(client):
+    token = csrf_token(client, "/login?next=//evil.example/x")
+    response = client.post("/login?next=//evil.example/x", data={
+        "email": "viewer@example.com", "password": PASSWORD, "csrf_token": token})
+    assert response.headers["Location"] == "/"
+    client.get("/logout")
+    token = csrf_token(client, "/login?next=/customers?country=FR")
+    response = client.post("/login?next=/customers?country%3DFR", data={
+        "email": "viewer@example.com", "password": PASSWORD, "csrf_token": token})
+    assert response.headers["Location"] == "/customers?country=FR"
+
+
+def test_wrong_password_and_throttle(app, client):
+    new_user(app, "throttled@example.com")
+    for _attempt in range(users.ACCOUNT_FAILURES - 1):
+        response = sign_in(client, "throttled@example.com", "not my password")
+        assert response.status_code == 401 and "Wrong e-mail or password" in response.text
+    response = sign_in(client, "throttled@example.com", "not my password")
+    assert "Too many failed sign-ins" in response.text
+    response = sign_in(client, "throttled@example.com")  # the right password, still locked
+    assert response.status_code == 401 and "try again in 15 minutes" in response.text
+    assert len(_audit(app, "login_failed", "throttled@example.com")) == users.ACCOUNT_FAILURES + 1
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_form_post_without_csrf_token_is_rejected(app, client, signed_in):
+    response = client.post("/login", data={"email": "viewer@example.com",
+                                           "password": PASSWORD})
+    assert response.status_code == 400
+    assert client.get("/api/v1/me").status_code == 401
+    admin = signed_in("admin@example.com")
+    response = admin.post("/admin/users/new", data={"email": "csrf@example.com",
+                                                    "role": "admin"})
+    assert response.status_code == 400
+    settings = app.extensions["shoplens.settings"]
+    with db.session_scope(settings.database_url) as session:
+        assert users.find_user(session, "csrf@example.com") is None
+
+
+def test_sign_out(app, signed_in):
+    browser = signed_in("viewer@example.com")
+    token = csrf_token(browser, "/account/password")
+    assert browser.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert browser.get("/api/v1/me").status_code == 401
+    assert _audit(app, "logout", "viewer@example.com")
+
+
+def test_one_time_password_forces_a_change(app, client):
+    settings = app.extensions["shoplens.settings"]
+    with db.session_scope(settings.database_url) as session:
+        _user, one_time = users.create_user(session, "cli", "fresh@example.com")
+    response = sign_in(client, "fresh@example.com", one_time)
+    assert response.headers["Location"].startswith("/account/password")
+    assert client.get("/").status_code == 302
+    assert client.get("/api/v1/me").status_code == 403
+    token = csrf_token(client, "/account/password")
+    weak = client.post("/account/password", data={
+        "current_password": one_time, "new_password": "password123", "confirm": "password123",
+        "csrf_token": token})
+    assert weak.status_code == 400 and "too common" in weak.text
+    done = client.post("/account/password", data={
+        "current_password": one_time, "new_password": "my own long phrase",
+        "confirm": "my own long phrase", "csrf_token": token})
+    assert done.status_code == 302
+    assert client.get("/api/v1/me").json["email"] == "fresh@example.com"
+
+
+def test_password_change_signs_out_other_sessions(app, signed_in):
+    new_user(app, "changer@example.com")
+    first, second = signed_in("changer@example.com"), signed_in("changer@example.com")
+    token = csrf_token(first, "/account/password")
+    response = first.post("/account/password", data={
+        "current_password": PASSWORD, "new_password": "another long phrase",
+        "confirm": "another long phrase", "csrf_token": token})
+    assert response.status_code == 302
+    assert first.get("/api/v1/me").status_code == 200
+    assert second.get("/api/v1/me").status_code == 401
+
+
+def test_reset_link_sets_a_password_once(app, client):
+    new_user(app, "forgetful@example.com")
+    settings = app.extensions["shoplens.settings"]
+    with db.session_scope(settings.database_url) as session:
+        secret = users.reset_password(session, "cli",
+                                      users.get_user(session, "forgetful@example.com"),
+                                      link=True)
+    page = client.get(f"/reset/{secret}")
+    assert page.status_code == 200
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+    response = client.post(f"/reset/{secret}", data={
+        "new_password": "a fresh long phrase", "confirm": "a fresh long phrase",
+        "csrf_token": token})
+    assert response.status_code == 302
+    assert client.get(f"/reset/{secret}").status_code == 404
+    assert sign_in(client, "forgetful@example.com", "a fresh long phrase").status_code == 302
+
+
+def test_api_tokens_page_shows_a_token_once_and_revokes(app, signed_in, client):
+    browser = signed_in("analyst@example.com")
+    token = csrf_token(browser, "/account/tokens")
+    page = browser.post("/account/tokens", data={"name": "laptop", "csrf_token": token})
+    secret = re.search(r"<code>(slk_[^<]+)</code>", page.text).group(1)
+    assert client.get("/api/v1/me", headers=bearer(secret)).json["authenticated_by"] == "token"
+    assert secret not in browser.get("/account/tokens").text
+    token_id = re.search(r"/account/tokens/(\d+)/revoke", page.text).group(1)
+    browser.post(f"/account/tokens/{token_id}/revoke", data={"csrf_token": token})
+    assert client.get("/api/v1/me", headers=bearer(secret)).status_code == 401
+    assert _audit(app, "token_created", "analyst@example.com")
+
+
+def test_security_headers_and_cookie_flags(app, client):
+    page = client.get("/login")
+    csp = page.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp
+    script_src = re.search(r"script-src ([^;]+)", csp).group(1)
+    assert "'unsafe-inline'" not in script_src and "'unsafe-eval'" not in script_src
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    assert page.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    response = sign_in(client, "viewer@example.com")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert app.config["SESSION_COOKIE_SECURE"] is False  # http://127.0.0.1 in development
+
+
+def test_csp_allows_every_inline_script_dash_renders(signed_in):
+    """Each executable inline <script> of the Dash index page has its hash in the CSP."""
+    import base64
+    import hashlib
+    browser = signed_in("viewer@example.com")
+    page = browser.get("/")
+    assert page.status_code == 200
+    csp = page.headers["Content-Security-Policy"]
+    html = re.sub(r"<!--.*?-->", "", page.text, flags=re.S)  # e.g. Dash's IE-only warning
+    inline = re.findall(r"<script(?P<attrs>[^>]*)>(?P<body>.*?)</script>", html, re.S)
+    executable = [body for attrs, body in inline
+                  if "src=" not in attrs and "application/json" not in attrs]
+    assert "var renderer = new DashRenderer();" in executable
+    for body in executable:
+        digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in csp, body[:80]
+
+
+def test_secure_cookies_when_public_url_is_https(web_settings):
+    from webapp import create_app
+    settings = web_settings.with_overrides(public_url="https://shop.example")
+    https_app = create_app({"TESTING": True}, settings=settings)
+    assert https_app.config["SESSION_COOKIE_SECURE"] is True
+    response = https_app.test_client().get("/login")
+    assert "max-age" in response.headers["Strict-Transport-Security"]
