@@ -3,6 +3,8 @@
 Definitions follow METRICS.md ("RFM", "LTV (historical)"). Every function pushes the
 per-customer aggregation and the RFM scoring down as SQL (window functions), so the same
 statement runs on DuckDB and PostgreSQL; pandas only sees one row per customer or per segment.
+The queries read the per-invoice rollup (one row per invoice) unless a unit-price filter
+needs the lines (``counted_rows``); both give the same answers.
 
 The period is ``analytics.period.resolve(warehouse, filters)``: missing dates become the
 last 30 days of the data, exactly as for the KPIs.
@@ -288,14 +290,19 @@ def customers_page(warehouse, filters: Filters, scope: Scope, *, sort: str = "mo
     if sort in ("customer_id", "country", "segment"):
         sort_column = _binary_order(sort_column, warehouse)
     order = sort_column.desc() if descending else sort_column.asc()
-    query = (sa.select(*[column.label(name) for name, column in columns.items()])
+    query = (sa.select(*[column.label(name) for name, column in columns.items()],
+                       sa.func.count().over().label("total"))
              .select_from(source).where(condition)
              .order_by(order.nulls_last(), _binary_order(rfm.c.customer_id, warehouse))
              .limit(page_size).offset((page - 1) * page_size))
     with warehouse.connect() as conn:
-        total = conn.execute(sa.select(sa.func.count()).select_from(rfm).where(condition)
-                             ).scalar_one()
-        frame = pd.DataFrame(conn.execute(query).all(), columns=list(columns))
+        rows = conn.execute(query).all()
+        if rows:
+            total = rows[0][-1]
+        else:  # a page past the end: count on its own
+            total = conn.execute(sa.select(sa.func.count()).select_from(rfm)
+                                 .where(condition)).scalar_one()
+    frame = pd.DataFrame([row[:-1] for row in rows], columns=list(columns))
     frame = _rfm_dtypes(frame)
     frame["country"] = frame["country"].astype("string")
     frame["last_sale_date"] = pd.to_datetime(frame["last_sale_date"]).astype("datetime64[s]")

@@ -24,6 +24,8 @@ def test_customers_page_sorting_paging_and_segment(warehouse):
     assert list(page["country"]) == ["United Kingdom"] * 3
     second, _ = customers_page(warehouse, JANUARY, ALL_DATA, page=2, page_size=3)
     assert list(second["customer_id"]) == ["A", "C", "D"]
+    past_the_end, total = customers_page(warehouse, JANUARY, ALL_DATA, page=4, page_size=3)
+    assert past_the_end.empty and total == 7
     by_recency, _ = customers_page(warehouse, JANUARY, ALL_DATA, sort="recency",
                                    descending=False)
     # recency ascending, ties by id: A 1, B 1, C 12, E 12, F 22, D 27, G 31

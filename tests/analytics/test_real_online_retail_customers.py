@@ -9,6 +9,7 @@ import time
 import pandas as pd
 import pytest
 
+from analytics import rollups
 from analytics.cohorts import cohort_table
 from analytics.customers import SEGMENTS, rfm_segments, rfm_table
 from analytics.filters import ALL_DATA, Filters
@@ -111,6 +112,16 @@ def test_rfm_matches_pandas(retail, retail_warehouse, filters):
     sizes = rfm_segments(retail_warehouse, filters, ALL_DATA).set_index("segment")["customers"]
     assert sizes.to_dict() == expected["segment"].value_counts().reindex(
         list(SEGMENTS), fill_value=0).to_dict()
+
+
+def test_facts_give_the_rollups_answers(retail_warehouse):
+    from_rollups = rfm_table(retail_warehouse, WHOLE_FILE, ALL_DATA)
+    with rollups.facts_only():
+        from_facts = rfm_table(retail_warehouse, WHOLE_FILE, ALL_DATA)
+    columns = ["customer_id", "recency", "frequency", "r", "f", "m", "fm", "segment"]
+    assert from_rollups[columns].equals(from_facts[columns])
+    assert from_rollups["monetary"].to_numpy() == pytest.approx(
+        from_facts["monetary"].to_numpy(), abs=1e-6)
 
 
 def test_whole_file_has_the_published_customer_count(retail_warehouse):
