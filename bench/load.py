@@ -1,0 +1,144 @@
+"""Benchmark: data loads end to end (read + validate + quality report + publish).
+
+Cases, each on DuckDB and on PostgreSQL (when reachable):
+
+* ``online-retail``: the shipped Online Retail file (541,909 lines), ``data.loader.load_file``;
+* ``demo``: ``data.demo.generate_demo`` lines (skipped when data.demo is absent), published
+  with the quality report; generation time is reported apart, in ``note``.
+
+Each case runs in a fresh spawned process, so ``peak_rss_mb`` is that process's own peak
+resident memory (Python, pandas and the engine client included). ``seconds`` is wall-clock
+time and ``cpu_s`` the process's CPU time (DuckDB's threads included, the PostgreSQL server
+not): on a shared machine the wall time includes waiting for a core.
+
+Environment: ``BENCH_LOAD_DEMO_LINES`` (default 1000000), ``BENCH_POSTGRES_URL`` (default
+``postgresql://postgres@127.0.0.1:5432/postgres``; a scratch database is created and
+dropped per case).
+"""
+from __future__ import annotations
+
+import importlib.util
+import logging
+import multiprocessing
+import os
+import resource
+import socket
+import tempfile
+import time
+import uuid
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from urllib.parse import urlsplit
+
+log = logging.getLogger(__name__)
+
+TARGET_SECONDS = {("online-retail", "duckdb"): 15.0}
+POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL",
+                              "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def run() -> list[dict]:
+    demo_lines = int(os.environ.get("BENCH_LOAD_DEMO_LINES", "1000000"))
+    engines = ["duckdb"] + (["postgresql"] if _postgres_reachable() else [])
+    cases = [("online-retail", engine, None) for engine in engines]
+    if importlib.util.find_spec("data.demo") is not None:
+        cases += [("demo", engine, demo_lines) for engine in engines]
+    rows = []
+    for name, engine, lines in cases:
+        with ProcessPoolExecutor(max_workers=1,
+                                 mp_context=multiprocessing.get_context("spawn")) as pool:
+            try:
+                rows.append(pool.submit(_measure, name, engine, lines).result())
+            except Exception as error:  # one failing case must not hide the others
+                log.exception("load benchmark %s on %s failed", name, engine)
+                rows.append({"benchmark": name, "engine": engine,
+                             "error": f"{type(error).__name__}: {error}"})
+    if "postgresql" not in engines:
+        rows.append({"benchmark": "all", "engine": "postgresql",
+                     "note": f"skipped: PostgreSQL not reachable at {_safe(POSTGRES_URL)}"})
+    if importlib.util.find_spec("data.demo") is None:
+        rows.append({"benchmark": "demo", "note": "skipped: data.demo is not installed"})
+    return rows
+
+
+def _measure(name: str, engine: str, demo_lines: int | None) -> dict:
+    """Run one case in this (fresh) process and return its row."""
+    from analytics.warehouse import Warehouse
+    from data import loader
+    from data.quality import build_report
+
+    with tempfile.TemporaryDirectory(prefix="shoplens-bench-") as folder, \
+            _warehouse_url(engine, Path(folder)) as url:
+        warehouse = Warehouse(url)
+        note = ""
+        cpu_start = time.process_time()
+        started = time.perf_counter()
+        if name == "online-retail":
+            result = loader.load_sample(warehouse, "online-retail", rejects_dir=folder)
+            lines = result.lines_loaded
+        else:
+            from data.demo import generate_demo
+            demo = generate_demo(lines=demo_lines, seed=42)
+            note = f"generation {time.perf_counter() - started:.1f} s not included"
+            started, cpu_start = time.perf_counter(), time.process_time()
+            quality = build_report(demo.lines, source="bench demo", format="demo")
+            loader.publish_lines(warehouse, demo.lines, sessions=demo.sessions,
+                                 quality=quality, source="bench demo")
+            lines = len(demo.lines)
+        seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu_start
+        warehouse.dispose()
+    target = TARGET_SECONDS.get((name, engine))
+    if target is not None:
+        note = f"target < {target:.0f} s: {'met' if seconds < target else 'MISSED'}"
+    return {"benchmark": name, "engine": engine, "lines": lines,
+            "seconds": round(seconds, 2), "cpu_s": round(cpu, 2),
+            "lines_per_s": round(lines / seconds), "peak_rss_mb": _peak_rss_mb(),
+            "note": note}
+
+
+class _warehouse_url:
+    """Context manager: a DuckDB folder, or a scratch PostgreSQL database dropped on exit."""
+
+    def __init__(self, engine: str, folder: Path):
+        self.engine, self.folder, self.database = engine, folder, None
+
+    def __enter__(self) -> str:
+        if self.engine == "duckdb":
+            return f"duckdb:///{self.folder / 'warehouse'}"
+        self.database = f"shoplens_bench_{uuid.uuid4().hex[:10]}"
+        self._admin(f'CREATE DATABASE "{self.database}"')
+        return POSTGRES_URL.rsplit("/", 1)[0] + "/" + self.database
+
+    def __exit__(self, *exc_info) -> None:
+        if self.database:
+            self._admin(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+
+    def _admin(self, statement: str) -> None:
+        import sqlalchemy as sa
+
+        from analytics.warehouse import normalise_url
+        engine = sa.create_engine(normalise_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.text(statement))
+        finally:
+            engine.dispose()
+
+
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
+
+
+def _postgres_reachable() -> bool:
+    parts = urlsplit(POSTGRES_URL)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5432),
+                                      timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _safe(url: str) -> str:
+    return url.split("@")[-1]
