@@ -119,8 +119,8 @@ class Cache:
         return f"{func.__qualname__}:{version}:{digest}"
 
     def call(self, func: Callable, warehouse, filters: Filters, scope: Scope, **options):
-        filters = period.resolve(warehouse, filters)
         version = warehouse.require_version()
+        filters = period.resolve(warehouse, filters, version)
         key = self.key(func, warehouse, filters, scope, version, options)
         try:
             stored = self.backend.get(key)

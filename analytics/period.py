@@ -16,10 +16,10 @@ _infos: dict[tuple[str, int], object] = {}
 _infos_lock = threading.Lock()
 
 
-def version_info(warehouse):
-    """The current version's ``VersionInfo``, remembered per version (a version never
-    changes, so this costs one query per process and version)."""
-    version = warehouse.require_version()
+def version_info(warehouse, version: int | None = None):
+    """The ``VersionInfo`` of ``version`` (default: current), remembered per version (a
+    version never changes, so this costs one query per process and version)."""
+    version = warehouse.require_version() if version is None else version
     key = (warehouse.url, version)
     info = _infos.get(key)
     if info is None:
@@ -29,22 +29,23 @@ def version_info(warehouse):
     return info
 
 
-def data_range(warehouse) -> tuple[dt.date | None, dt.date | None]:
-    """(first day, last day) of the current data version's lines; (None, None) when the
-    version holds no lines."""
-    info = version_info(warehouse)
+def data_range(warehouse, version: int | None = None) -> tuple[dt.date | None, dt.date | None]:
+    """(first day, last day) of the data version's lines (default: current); (None, None)
+    when the version holds no lines."""
+    info = version_info(warehouse, version)
     return (info.min_ts.date() if info.min_ts is not None else None,
             info.max_ts.date() if info.max_ts is not None else None)
 
 
-def resolve(warehouse, filters: Filters) -> Filters:
+def resolve(warehouse, filters: Filters, version: int | None = None) -> Filters:
     """``filters`` with both dates set: a missing end becomes the data's last day (today
-    when there is no data), a missing start becomes end − 29 days (30 days in all)."""
+    when there is no data), a missing start becomes end − 29 days (30 days in all).
+    ``version`` (default: current) lets a caller that already knows it skip a lookup."""
     if filters.start is not None and filters.end is not None:
         return filters
     end = filters.end
     if end is None:
-        _first, last = data_range(warehouse)
+        _first, last = data_range(warehouse, version)
         end = last if last is not None else dt.date.today()
         if filters.start is not None and filters.start > end:
             end = filters.start  # an explicit start after the data: an empty period
