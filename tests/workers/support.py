@@ -5,6 +5,8 @@ from __future__ import annotations
 import email
 import email.policy
 import functools
+import gzip
+import itertools
 import os
 import shutil
 import signal
@@ -204,3 +206,10 @@ TINY_PERIOD = "start=2011-03-01&end=2011-03-31"
 def publish_tiny_shop(warehouse) -> int:
     from tests.analytics.conftest import publish_lines
     return publish_lines(warehouse, TINY_SHOP)
+
+
+def slice_of_online_retail(source: Path, target: Path, lines: int) -> None:
+    """The header and first ``lines`` lines of the shipped Online Retail sample, as an
+    upload (a real file, small enough for a quick load)."""
+    with gzip.open(source, "rt", encoding="utf-8", newline="") as handle:
+        target.write_text("".join(itertools.islice(handle, lines + 1)), encoding="utf-8")

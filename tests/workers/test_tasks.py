@@ -4,9 +4,7 @@ job, cancellation, SMTP outage and retry, and scheduled reports under each recip
 scope."""
 from __future__ import annotations
 
-import gzip
 import io
-import itertools
 from types import SimpleNamespace
 
 import openpyxl
@@ -21,8 +19,8 @@ from core import db, jobs, schedules
 from core.models import DataLoad, Delivery, Job, User
 from core.reports.content import format_value
 from tests.workers.support import (TINY_PERIOD, Inbox, WorkerProcess, add_user,
-                                   publish_tiny_shop, settings_for, wait_for,
-                                   worker_environment)
+                                   publish_tiny_shop, settings_for, slice_of_online_retail,
+                                   wait_for, worker_environment)
 
 MARCH = Filters.from_query(TINY_PERIOD)
 
@@ -145,16 +143,10 @@ def test_a_failing_job_ends_failed_with_its_error(shop):
     assert jobs.job_to_dict(job)["download"] is None
 
 
-def _slice_of_online_retail(source, target, lines: int) -> None:
-    """The first ``lines`` lines of the shipped Online Retail sample, as an upload."""
-    with gzip.open(source, "rt", encoding="utf-8", newline="") as handle:
-        target.write_text("".join(itertools.islice(handle, lines + 1)), encoding="utf-8")
-
-
 def test_cancelling_a_running_job_stops_it_at_a_progress_point(shop, online_retail_path):
     settings = shop.settings
     settings.uploads.mkdir(parents=True, exist_ok=True)
-    _slice_of_online_retail(online_retail_path, settings.uploads / "slice.csv", 150_000)
+    slice_of_online_retail(online_retail_path, settings.uploads / "slice.csv", 150_000)
     version_before = shop.warehouse.current_version()
     with db.session_scope(settings.database_url) as session:
         job = jobs.submit_job(session, _user(session, shop, "admin"), "data_load",
