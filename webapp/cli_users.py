@@ -5,6 +5,7 @@ import sys
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 
 from core import db, tokens, users
 
@@ -13,9 +14,7 @@ def _settings():
     return current_app.extensions["shoplens.settings"]
 
 
-@click.group("users", help="Manage user accounts and API tokens.")
-def users_cli() -> None:
-    """The command group registered by create_app."""
+users_cli = AppGroup("users", help="Manage user accounts and API tokens.")
 
 
 @users_cli.command("create")
