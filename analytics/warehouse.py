@@ -271,6 +271,7 @@ class Warehouse:
             con = duckdb.connect(str(partial))
             try:
                 con.execute("SET preserve_insertion_order = false")
+                con.execute("SET enable_progress_bar = false")  # no bars in CLI output
                 _create_tables(con, dialect="duckdb")
                 con.register("incoming_lines", lines)
                 con.execute(_insert_facts_sql("incoming_lines"))

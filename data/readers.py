@@ -612,7 +612,8 @@ def _convert(raw: pd.DataFrame, source_rows: np.ndarray, mapping: Mapping, notes
         **{name: _empty_as_na(text(name), raw.index) for name in schema.OPTIONAL_DIMENSIONS},
         "unit_cost": unit_cost,
     })
-    lines = lines.loc[~rejected].reset_index(drop=True)
+    if rejected.any():
+        lines = lines.loc[~rejected].reset_index(drop=True)
 
     bad_rows = raw.loc[rejected]
     rejects = pd.concat([
