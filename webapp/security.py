@@ -62,7 +62,7 @@ CALLBACK_ROLE_PREFIXES: dict[str, str] = {
 PAGE_ROLE_PREFIXES: dict[str, str] = {
     "data": "admin", "admin": "admin", "reports": "analyst", "jobs": "analyst"}
 PUBLIC_PREFIXES = ("/static/", "/_dash-component-suites/", "/assets/")
-PUBLIC_PATHS = frozenset({"/login", "/_favicon.ico", "/favicon.ico", "/healthz"})
+PUBLIC_PATHS = frozenset({"/login", "/_favicon.ico"})
 _RESET_PATH = re.compile(r"^/reset/[A-Za-z0-9_\-]{1,200}$")
 JSON_PREFIXES = ("/api/", "/_dash-", "/_reload-hash")
 DASH_CALLBACK_PATH = "/_dash-update-component"
