@@ -7,7 +7,7 @@ import re
 import pytest
 
 from core import db, users
-from tests.webapp.conftest import PERIOD, bearer, make_token, new_user, sign_in
+from tests.webapp.conftest import PERIOD, bearer, csrf_token, make_token, new_user, sign_in
 from webapp import security
 
 PUBLIC = {"/login", "/static/<path:filename>", "/reset/<token>", "/_favicon.ico",
@@ -241,3 +241,17 @@ def test_forged_session_for_another_epoch_is_refused(app, client):
     with client.session_transaction() as session:
         session.update({"_user_id": current, "seen": int(time.time())})
     assert client.get("/api/v1/me").json["email"] == "admin@example.com"
+
+
+def test_every_admin_route_refuses_an_analyst(app, signed_in):
+    analyst = signed_in("analyst@example.com")
+    token = csrf_token(analyst, "/account/password")
+    checked = 0
+    for rule, method in _rules(app):
+        if not rule.startswith("/admin"):
+            continue
+        response = analyst.open(_concrete(rule), method=method,
+                                data={"csrf_token": token} if method == "POST" else None)
+        assert response.status_code == 403, (method, rule, response.status_code)
+        checked += 1
+    assert checked >= 7
