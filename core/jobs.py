@@ -91,6 +91,7 @@ class ReportOptions(_Options):
 class ScheduledReportOptions(_Options):
     format: Literal["pdf", "xlsx"]
     schedule_id: int
+    title: Annotated[str, pydantic.Field(max_length=200)] | None = None
     email: bool = True
 
 
@@ -205,11 +206,12 @@ def request_report(session: Session, user: User, *, format: str, email: bool = F
 
 
 def add_scheduled_report(session: Session, recipient: User, schedule_id: int, format: str,
-                         filters: str) -> Job:
+                         filters: str, title: str | None = None) -> Job:
     """A scheduled run's job for one recipient, rendered under the recipient's own scope
-    (used by ``core.schedules``; the caller commits and enqueues)."""
+    (used by ``core.schedules``; the caller commits and enqueues). ``title`` names the
+    report (the schedule's name)."""
     stored = parse_params("scheduled_report", {"filters": filters, "format": format,
-                                               "schedule_id": schedule_id})
+                                               "schedule_id": schedule_id, "title": title})
     job = _add_job(session, recipient, "scheduled_report", stored)
     job.schedule_id = schedule_id
     return job

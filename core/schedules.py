@@ -232,7 +232,8 @@ def _jobs_for(session: Session, schedule: ReportSchedule) -> list[Job]:
                         schedule.id, email)
             continue
         made.append(jobs.add_scheduled_report(session, recipient, schedule.id,
-                                              schedule.format, schedule.filters or ""))
+                                              schedule.format, schedule.filters or "",
+                                              title=schedule.name))
     return made
 
 

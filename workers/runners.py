@@ -197,7 +197,8 @@ def run_report_job(settings: Settings, spec: JobSpec) -> dict:
     folder = jobs.job_folder(settings, spec.id)
     rendered = reports.render_report(
         warehouse, spec.filters, spec.scope, report_format, folder,
-        currency=settings.currency, progress=progress_reporter(settings, spec.id, 0, 99))
+        currency=settings.currency, title=spec.options.get("title") or "Shoplens report",
+        progress=progress_reporter(settings, spec.id, 0, 99))
     return {"result": rendered.summary(), "path": rendered.path,
             "data_version": rendered.data_version,
             "message": f"{report_format.upper()} report ready"}

@@ -93,7 +93,8 @@ def test_data_load_reads_from_the_uploads_folder_only(session, people, settings,
     settings.uploads.mkdir(parents=True)
     (settings.uploads / "sales.csv").write_text("a,b\n")
     job = jobs.submit_job(session, admin, "data_load",
-                          {"path": "sales.csv", "format": "generic", "mapping": {"a": "invoice_id"}},
+                          {"path": "sales.csv", "format": "generic",
+                           "mapping": {"a": "invoice_id"}},
                           settings=settings)
     assert job.params["options"] == {"path": str((settings.uploads / "sales.csv").resolve()),
                                      "format": "generic", "mapping": {"a": "invoice_id"},

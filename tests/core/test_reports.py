@@ -76,7 +76,8 @@ def test_the_workbook_has_eight_typed_filtered_sheets_matching_the_kpis(shop, tm
     assert values["profit"][2] == "n/a (no cost data)"
     assert values["customers"][3] == kpis["customers"].previous == 1  # C3 in February
     revenue_cell = summary.cell(header_row + 1, 3)
-    assert isinstance(revenue_cell.value, (int, float)) and revenue_cell.number_format.startswith('"£"')
+    assert isinstance(revenue_cell.value, (int, float))
+    assert revenue_cell.number_format.startswith('"£"')
     assert summary.freeze_panes == f"A{header_row + 1}"
     assert summary.auto_filter.ref == f"A{header_row}:G{header_row + 13}"
 

@@ -141,7 +141,7 @@ def test_the_tick_makes_one_job_per_recipient_in_their_own_scope(settings, peopl
                 "scheduled_report", "queued", schedule_id)
             assert job.params == {"filters": {"start": "2011-01-01", "end": "2011-01-31"},
                                   "options": {"format": "xlsx", "schedule_id": schedule_id,
-                                              "email": True}}
+                                              "title": "Weekly sales", "email": True}}
         schedule = session.get(ReportSchedule, schedule_id)
         assert schedule.last_run_at == dt.datetime(2024, 5, 15, 12, 31)
         assert schedule.next_run_at == dt.datetime(2024, 5, 22, 12, 30)

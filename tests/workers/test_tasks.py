@@ -224,6 +224,9 @@ def test_a_scheduled_report_fires_under_each_recipients_own_scope(shop):
                         found[recipient] = attachment.get_content()
         return found if len(found) == 2 else None
     reports = wait_for(both_sent, timeout=120, what="both scheduled e-mails")
+    assert all(message["Subject"].startswith("Monthly sales: 1 Mar 2011")
+               for recipient in ("french@example.com", "german@example.com")
+               for message in _messages_to(shop, recipient))
 
     french = kpi_summary(shop.warehouse, MARCH, Scope.of(["FR"]))["revenue"].current
     german = kpi_summary(shop.warehouse, MARCH, Scope.of(["DE"]))["revenue"].current
