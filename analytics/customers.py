@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from analytics import rollups, schema
+from analytics import period, rollups, schema
 from analytics.filters import Filters, FilterError, Scope, line_conditions
 
 log = logging.getLogger(__name__)
@@ -75,14 +75,6 @@ def canonical_segment(name: str) -> str:
         if segment.casefold() == wanted:
             return segment
     raise FilterError(f"unknown segment {name!r}: choose one of {', '.join(SEGMENTS)}")
-
-
-def resolve_period(warehouse, filters: Filters) -> Filters:
-    """The filters with missing dates filled in the way the KPIs fill them."""
-    if filters.start is not None and filters.end is not None:
-        return filters
-    from analytics import period
-    return period.resolve(warehouse, filters)
 
 
 # ------------------------------------------------------------------ SQL building blocks
@@ -199,7 +191,7 @@ def segment_condition(warehouse, filters: Filters, scope: Scope,
     if not filters.segment:
         return sa.true()
     segment = canonical_segment(filters.segment)
-    rfm = rfm_subquery(warehouse, resolve_period(warehouse, filters), scope)
+    rfm = rfm_subquery(warehouse, period.resolve(warehouse, filters), scope)
     return table.c.customer_id.in_(
         sa.select(rfm.c.customer_id).where(rfm.c.segment == segment))
 
@@ -212,7 +204,7 @@ def rfm_table(warehouse, filters: Filters, scope: Scope) -> pd.DataFrame:
     r, f, m (scores 1–5), fm, segment. Sorted by customer id. With ``filters.segment``,
     only that segment's rows (scores are still computed over all customers of the period).
     """
-    resolved = resolve_period(warehouse, filters)
+    resolved = period.resolve(warehouse, filters)
     rfm = rfm_subquery(warehouse, resolved, scope)
     query = sa.select(*[rfm.c[name] for name in RFM_COLUMNS])
     if resolved.segment:
@@ -232,7 +224,7 @@ def rfm_segments(warehouse, filters: Filters, scope: Scope) -> pd.DataFrame:
     mean_recency, mean_frequency, mean_monetary (NaN for a segment without customers).
     Empty segments have 0 customers, share, revenue and revenue_share.
     """
-    resolved = resolve_period(warehouse, filters)
+    resolved = period.resolve(warehouse, filters)
     rfm = rfm_subquery(warehouse, resolved, scope)
     query = sa.select(
         rfm.c.segment,
@@ -276,7 +268,7 @@ def customers_page(warehouse, filters: Filters, scope: Scope, *, sort: str = "mo
         raise FilterError(f"cannot sort customers by {sort!r}: choose one of "
                           f"{', '.join(CUSTOMER_SORT_COLUMNS)}")
     page, page_size = _check_page(page, page_size, MAX_CUSTOMER_PAGE_SIZE)
-    resolved = resolve_period(warehouse, filters)
+    resolved = period.resolve(warehouse, filters)
     chosen = segment or resolved.segment
     rfm = rfm_subquery(warehouse, resolved, scope)
     customer = schema.dim_customer
@@ -329,7 +321,7 @@ def customer_ltv(warehouse, filters: Filters, scope: Scope) -> pd.DataFrame:
     ltv = Σ line value of their sale and return lines from their first sale line (the first
     in the whole history under the filters other than dates) up to the end of the period.
     With ``filters.segment``, only that segment's customers."""
-    resolved = resolve_period(warehouse, filters)
+    resolved = period.resolve(warehouse, filters)
     history = resolved.without_dates()
     period_rows = counted_rows(resolved, "ltv_period_rows")
     first_rows = counted_rows(resolved, "ltv_first_rows")

@@ -17,8 +17,8 @@ from collections.abc import Iterator, Sequence
 import pandas as pd
 import sqlalchemy as sa
 
-from analytics import schema
-from analytics.customers import resolve_period, segment_condition
+from analytics import period, schema
+from analytics.customers import segment_condition
 from analytics.filters import Filters, FilterError, Scope, line_conditions
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def _sort_keys(sort, warehouse, lines) -> list[sa.ColumnElement]:
 
 def _selection(warehouse, filters: Filters, scope: Scope, search: str | None,
                lines) -> list[sa.ColumnElement[bool]]:
-    resolved = resolve_period(warehouse, filters)
+    resolved = period.resolve(warehouse, filters)
     conditions = [*line_conditions(resolved, scope, lines)]
     if resolved.segment:
         conditions.append(segment_condition(warehouse, resolved, scope, lines))

@@ -194,3 +194,11 @@ def test_facts_and_rollups_agree(warehouse):
     priced = rfm_table(warehouse, replace(JANUARY, min_price=0.5), ALL_DATA)
     assert from_rollups.equals(from_facts)
     assert from_rollups.equals(priced)
+
+
+def test_missing_dates_mean_the_last_30_days_of_the_data(warehouse):
+    publish_lines(warehouse, tie_rows())
+    # the data ends on 31 January, so the period is 2–31 January: G (1 January) drops out
+    table = rfm_table(warehouse, Filters(), ALL_DATA)
+    assert list(table["customer_id"]) == ["A", "B", "C", "D", "E", "F"]
+    assert table.set_index("customer_id").loc["D", "recency"] == 27   # as of 1 February
