@@ -1,24 +1,35 @@
 """Unusual days: Isolation Forest on de-seasonalised daily revenue, orders and AOV, a robust
 z-score monitor of the last days, and an explanation of each anomaly by dimension values.
 
+Only the last ``MAX_DAYS`` (3 years) are examined: older unusual days rarely matter, and a
+shop's first months (a handful of orders a day) would otherwise fill the list.
+
 De-seasonalising (an STL-like decomposition with robust pieces):
 
 * ``trend`` = centred rolling median over 29 days (follows yearly seasonality and growth);
-* ``weekly`` = per weekday, the centred rolling median (13 weeks) of value − trend;
+* ``weekly`` = per weekday, the median of value − trend on the same weekday in the 6 weeks
+  before and the 6 after (the day itself left out);
 * ``expected`` = trend + weekly; ``residual`` = value − expected;
-* ``z`` = residual ÷ (1.4826 × median absolute residual), a robust z-score.
+* ``z`` = residual ÷ scale, a robust z-score whose scale follows the level of the business
+  (a shop that grew tenfold has tenfold larger day-to-day swings, a busy Monday swings more
+  than a quiet Sunday): scale = expected × 1.4826 × the median absolute deviation of the
+  relative residual (residual ÷ expected) over the 91 days around the day; for counts (orders, units) the scale is at least
+  √expected, the Poisson noise of a count.
 
-A day is an anomaly when the Isolation Forest (on the robust z of revenue, orders and AOV
-together, ``contamination`` = expected share of anomalous days) isolates it AND the chosen
+A day is an anomaly when the Isolation Forest (on the robust z of revenue, orders, AOV and
+units together, ``contamination`` = expected share of anomalous days) isolates it AND the chosen
 metric's |z| ≥ ``min_z`` (4 by default: with day-to-day noise that is larger on busy days
 than on quiet ones, |z| ≥ 3 happens on about 1 % of ordinary days), so each listed day is
 unusual for that metric.
 
 The explanation of a day splits its deviation by dimension value (country, category,
-channel, product): each value's *expected* is the median of its own value on the 4 same
+channel, traffic source, product): each value's *expected* is the median of its own value on the 4 same
 weekdays before; its *deviation* = actual − expected; its *share* = deviation ÷ the sum of
 all deviations of that dimension. The values with the largest deviation in the direction of
-the day's deviation "account for" it; the headline is the value with the largest share.
+the day's deviation "account for" it. The headline is the value with the highest
+``min(share, 1) × |deviation| ÷ max(actual, expected)``: a large share of the day's
+deviation that is also unusual for that value (a country that tripled beats a channel that
+carries most of every day's sales anyway).
 """
 from __future__ import annotations
 
@@ -28,7 +39,7 @@ from sklearn.ensemble import IsolationForest
 
 from analytics.models.base import ModelError, require_columns
 
-METRICS = ("revenue", "orders", "aov")
+METRICS = ("revenue", "orders", "aov", "units")
 TREND_DAYS = 29
 WEEKLY_WEEKS = 13
 MIN_DAYS = 28
@@ -36,6 +47,9 @@ MONITOR_WINDOW = 28
 MONITOR_DAYS = 7
 EXPLAIN_WEEKS = 4
 MAD_SCALE = 1.4826
+SCALE_DAYS = 91
+MAX_DAYS = 3 * 365
+COUNT_METRICS = ("orders", "units")
 
 
 def robust_scale(values: pd.Series) -> float:
@@ -51,26 +65,46 @@ def robust_scale(values: pd.Series) -> float:
     return scale if scale > 0 else 1.0
 
 
-def deseasonalise(dates: pd.Series, values: pd.Series) -> pd.DataFrame:
+def _median_of_neighbours(same_weekday: pd.Series) -> pd.Series:
+    """Median of the same weekday in the 6 weeks before and the 6 after, leaving the day
+    itself out: a day in its own window would pull its residual towards 0."""
+    half = WEEKLY_WEEKS // 2
+    neighbours = pd.concat([same_weekday.shift(step) for step in range(-half, half + 1)
+                            if step != 0], axis=1)
+    return neighbours.median(axis=1).where(neighbours.notna().sum(axis=1) >= 3)
+
+
+def deseasonalise(dates: pd.Series, values: pd.Series, count: bool = False) -> pd.DataFrame:
     """Columns ``date``, ``value``, ``trend``, ``weekly``, ``expected``, ``residual``, ``z``
     (see the module docstring). NaN values (AOV on days without orders) stay NaN."""
     series = pd.Series(values.to_numpy(dtype=float), index=pd.DatetimeIndex(dates))
     trend = series.rolling(TREND_DAYS, center=True, min_periods=7).median()
     detrended = series - trend
-    weekly = detrended.groupby(series.index.day_of_week).transform(
-        lambda same_weekday: same_weekday.rolling(WEEKLY_WEEKS, center=True,
-                                                  min_periods=3).median())
+    weekly = detrended.groupby(series.index.day_of_week).transform(_median_of_neighbours)
     expected = trend + weekly.fillna(0.0)
     residual = series - expected
+    # noise grows with the level (a busy Monday swings more than a quiet Sunday, a shop that
+    # grew tenfold swings tenfold more): measure the residual relative to the expected level
+    floor = max(float(trend.abs().median()) * 0.05, 1e-9) if trend.notna().any() else 1.0
+    level = expected.abs().clip(lower=floor).fillna(floor)
+    relative = residual / level
+    global_scale = robust_scale(relative)
+    local_scale = MAD_SCALE * (relative - relative.rolling(SCALE_DAYS, center=True,
+                                                           min_periods=28).median()
+                               ).abs().rolling(SCALE_DAYS, center=True, min_periods=28).median()
+    relative_scale = local_scale.clip(lower=global_scale / 10).fillna(global_scale)
+    scale = relative_scale * level
+    if count:
+        scale = np.maximum(scale, np.sqrt(expected.clip(lower=1.0)))
     return pd.DataFrame({"date": series.index, "value": series.to_numpy(),
                          "trend": trend.to_numpy(), "weekly": weekly.to_numpy(),
                          "expected": expected.to_numpy(), "residual": residual.to_numpy(),
-                         "z": (residual / robust_scale(residual)).to_numpy()})
+                         "z": (residual / scale).to_numpy()})
 
 
 class AnomalyDetector:
     """``fit(daily)`` on a gap-free daily frame with ``date``, ``revenue``, ``orders``,
-    ``aov`` sets:
+    ``aov``, ``units`` sets:
 
     * ``components_``: {metric: ``deseasonalise`` frame};
     * ``scores_``: DataFrame ``date``, ``score`` (Isolation Forest; higher = more unusual),
@@ -93,12 +127,13 @@ class AnomalyDetector:
 
     def fit(self, daily: pd.DataFrame) -> "AnomalyDetector":
         require_columns(daily, ["date", *METRICS], "Anomaly detection")
-        daily = daily.sort_values("date", ignore_index=True)
+        daily = daily.sort_values("date", ignore_index=True).tail(MAX_DAYS).reset_index(drop=True)
         active_days = int((daily["orders"] > 0).sum())
         if active_days < MIN_DAYS:
             raise ModelError(f"Too little history to find unusual days: {active_days} days "
                              f"with orders, anomaly detection needs at least {MIN_DAYS}.")
-        self.components_ = {metric: deseasonalise(daily["date"], daily[metric])
+        self.components_ = {metric: deseasonalise(daily["date"], daily[metric],
+                                                  count=metric in COUNT_METRICS)
                             for metric in METRICS}
         z = pd.DataFrame({f"z_{metric}": self.components_[metric]["z"] for metric in METRICS})
         features = z.fillna(0.0).clip(-50, 50).to_numpy()
@@ -179,15 +214,17 @@ def explain_day(breakdown: pd.DataFrame, day, measure: str = "revenue",
 
 
 def headline(explanations: dict[str, pd.DataFrame]) -> dict | None:
-    """The (dimension, value) with the largest share of its dimension's deviation; ties go
-    to the first dimension in ``explanations`` order."""
+    """The (dimension, value) that best accounts for the day (module docstring), with its
+    ``score``; ties go to the first dimension in ``explanations`` order."""
     best = None
     for dimension, frame in explanations.items():
-        if frame.empty or frame["share"].isna().all():
-            continue
-        row = frame.iloc[0]
-        if best is None or row["share"] > best["share"] + 1e-9:
-            best = {"dimension": dimension, "value": row["value"], "share": float(row["share"]),
-                    "deviation": float(row["deviation"]), "actual": float(row["actual"]),
-                    "expected": float(row["expected"])}
+        for row in frame.itertuples():
+            if row.share is None or pd.isna(row.share):
+                continue
+            size = max(abs(row.actual), abs(row.expected))
+            score = min(float(row.share), 1.0) * abs(row.deviation) / size if size else 0.0
+            if best is None or score > best["score"] + 1e-9:
+                best = {"dimension": dimension, "value": row.value, "share": float(row.share),
+                        "deviation": float(row.deviation), "actual": float(row.actual),
+                        "expected": float(row.expected), "score": score}
     return best

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.models.base import ModelError
-from analytics.models.churn import ChurnModel
+from analytics.models.churn import ChurnModel, churn_labels
 from analytics.models.features import customer_features
 
 MIN_RATE_DAYS = 90
@@ -53,7 +53,8 @@ def clv(invoices: pd.DataFrame, first_purchases: pd.DataFrame | None = None,
     """Historical and predicted value per customer, with the backtest.
 
     Returns a dict: ``customers`` (DataFrame ``customer_id``, ``ltv``, ``predicted_value``),
-    ``mean_ltv``, ``days``, ``backtest`` (dict: ``days``, ``cutoff``, ``mae``,
+    ``mean_ltv``, ``days``, ``backtest`` (dict: ``days``, ``cutoff``, ``p_active`` (how
+    P(active) was estimated), ``mae``,
     ``total_predicted``, ``total_actual``, ``baseline_mae``, ``baseline_total``,
     ``customers``)."""
     if invoices.empty:
@@ -84,15 +85,23 @@ def backtest(invoices: pd.DataFrame, first_purchases, days: int = DEFAULT_DAYS,
     earlier = invoices[invoices["date"] < cutoff]
     earlier_products = None if first_purchases is None else \
         first_purchases[first_purchases["first_date"] < cutoff]
-    model = ChurnModel(horizon_days, validate=False).fit(earlier, earlier_products)
-    scores = model.score(earlier, cutoff, earlier_products).set_index("customer_id")
     features = customer_features(earlier, cutoff, earlier_products)
-    predicted = predict_value(features, scores["probability"], period)
+    try:
+        model = ChurnModel(horizon_days, validate=False).fit(earlier, earlier_products)
+        churn_probability = model.score(earlier, cutoff, earlier_products).set_index(
+            "customer_id")["probability"]
+        method = "churn model"
+    except ModelError:
+        retained = 1 - churn_labels(earlier, cutoff - pd.Timedelta(days=horizon_days),
+                                    horizon_days).mean()
+        churn_probability = pd.Series(1 - retained, index=features.index)
+        method = "observed retention"
+    predicted = predict_value(features, churn_probability, period)
     after = invoices[invoices["date"] >= cutoff].groupby("customer_id")["net_value"].sum()
     actual = after.reindex(features.index).fillna(0.0)
     last_period = earlier[earlier["date"] >= cutoff - pd.Timedelta(days=period)].groupby(
         "customer_id")["net_value"].sum().reindex(features.index).fillna(0.0)
-    return {"days": int(period), "cutoff": cutoff.date().isoformat(),
+    return {"days": int(period), "cutoff": cutoff.date().isoformat(), "p_active": method,
             "customers": int(len(features)),
             "mae": float(np.mean(np.abs(predicted - actual))),
             "total_predicted": float(predicted.sum()), "total_actual": float(actual.sum()),

@@ -23,7 +23,7 @@ counted = sa.or_(lines.c.is_sale, lines.c.is_return)  # lines that enter any met
 
 #: Dimensions an anomaly can be explained by: name → fact column.
 BREAKDOWN_DIMENSIONS = {"country": "country", "category": "category", "channel": "channel",
-                        "product": "product_id"}
+                        "traffic_source": "traffic_source", "product": "product_id"}
 
 
 def _net_value():

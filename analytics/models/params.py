@@ -32,7 +32,7 @@ class ChurnParams(_Params):
 
 
 class AnomalyParams(_Params):
-    metric: Literal["revenue", "orders", "aov"] = "revenue"
+    metric: Literal["revenue", "orders", "aov", "units"] = "revenue"
     contamination: float = Field(0.02, gt=0, le=0.2)
 
 

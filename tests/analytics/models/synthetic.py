@@ -86,19 +86,18 @@ def shop_lines(days: int = 400, seed: int = 0, start: str = "2022-01-03",
 def churn_invoices(customers: int = 600, seed: int = 0, end_day: int = 540) -> pd.DataFrame:
     """Invoice history (``inputs.customer_invoices`` columns) with a planted churn signal:
     half the customers are *returners* (each order followed by a return of 40 % of it) and
-    stop buying on a uniform day in [start + 30, 600]; the others stop with 5 % chance.
+    stop buying on a uniform day in [300, 640] (around the usual cutoffs, so recency alone
+    cannot tell who is about to leave); the others stop (same way) with 5 % chance.
     Day 0 is 2022-01-01; no invoice is dated on or after ``end_day``."""
     rng = np.random.default_rng(seed)
     origin = pd.Timestamp("2022-01-01")
     rows = []
     for customer in range(customers):
         start = int(rng.integers(0, 200))
-        gap = int(rng.integers(7, 21))
+        gap = int(rng.integers(7, 61))
         returner = customer % 2 == 0
-        if returner:
-            stop = int(rng.integers(start + 30, 600))
-        else:
-            stop = int(rng.integers(start + 30, 600)) if rng.random() < 0.05 else 10_000
+        leaves = returner or rng.random() < 0.05
+        stop = int(rng.integers(300, 640)) if leaves else 10_000
         country = "France" if customer % 3 == 0 else "United Kingdom"
         for number, day in enumerate(range(start, min(stop, end_day), gap)):
             value = float(rng.uniform(20, 200))
