@@ -259,6 +259,12 @@ PLANTED_PAIRS: tuple[tuple[tuple[str, str], tuple[str, str]], ...] = (
      ("Sports & Outdoors", "Sleeping Bag, 3-Season")),
     (("Pet Supplies", "Cat Litter Tray, Large"), ("Pet Supplies", "Clumping Cat Litter, 10 kg")),
 )
+PLANTED_LIST_PRICES = {
+    "Espresso Machine, Stainless Steel": 249.99, "Espresso Coffee Beans, 1 kg": 14.99,
+    "Laser Printer, Mono": 179.99, "Toner Cartridge, Black": 59.99,
+    "Camping Tent, 4-Person": 149.99, "Sleeping Bag, 3-Season": 49.99,
+    "Cat Litter Tray, Large": 14.99, "Clumping Cat Litter, 10 kg": 9.99,
+}
 PAIR_PROBABILITY = 0.6
 PAIR_PRODUCT_SHARE = 0.03    # each pair product's share of its category's demand
 
@@ -520,7 +526,8 @@ def _make_catalog() -> _Catalog:
         popularity[:len(planted)] = PAIR_PRODUCT_SHARE
         price = category.median_price * rng.lognormal(0.0, 0.55, size=len(names))
         price = np.where(price >= 5, np.round(price) - 0.01, np.round(price * 20) / 20 - 0.01)
-        price = np.maximum(price, 0.49)
+        price = np.round(np.maximum(price, 0.49), 2)
+        price[:len(planted)] = [PLANTED_LIST_PRICES[name] for name in planted]
         margin = np.clip(category.margin * rng.lognormal(0.0, 0.2, size=len(names)),
                          0.04, 0.85)
         for j, name in enumerate(names):
@@ -935,120 +942,127 @@ def _returns_and_adjustments(rng: np.random.Generator, calendar: _Calendar,
 def _strings(codes: np.ndarray, labels) -> pd.arrays.ArrowStringArray:
     """A string column from integer codes into ``labels`` (code −1 → <NA>)."""
     codes = np.asarray(codes, dtype=np.int32)
-    dictionary = (labels if isinstance(labels, pa.Array)
-                  else pa.array(np.asarray(labels, dtype=object), type=pa.string()))
-    array = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), dictionary)
-    return pd.arrays.ArrowStringArray(array.cast(pa.large_string()))
+    if isinstance(labels, pa.Array):
+        dictionary = labels.cast(pa.large_string())
+    else:
+        dictionary = pa.array(np.asarray(labels, dtype=object), type=pa.large_string())
+    missing = codes < 0
+    indices = pa.array(codes, mask=missing) if missing.any() else pa.array(codes)
+    return pd.arrays.ArrowStringArray(pc.take(dictionary, indices))
 
 
 def _assemble_lines(calendar: _Calendar, catalog: _Catalog, customers: dict, orders: _Orders,
                     sale: dict, extra: dict) -> pd.DataFrame:
+    """The line-item frame: sale lines, return lines, free gifts and bad-debt adjustments,
+    sorted by time, invoice and position, each column built in that order one at a time
+    (integer codes first, strings last) to keep the peak memory low."""
     n_orders = len(orders)
-    n_returns = len(extra["return_line"])
+    returned = extra["return_line"]
     returned_orders, return_invoice = np.unique(extra["return_order"], return_inverse=True)
     n_return_invoices = len(returned_orders)
+    gift_orders = extra["gift_order"]
+    n_sale, n_returns, n_gift = len(sale["order"]), len(returned), len(gift_orders)
     n_bad_debt = len(extra["bad_debt_day"])
 
-    # invoices: the orders, then the cancellation invoices, then the bad-debt adjustments;
-    # numbered in time order
-    first_return_day = np.zeros(n_return_invoices, dtype=np.int64)
-    first_return_second = np.zeros(n_return_invoices, dtype=np.int64)
-    first_return_day[return_invoice] = extra["return_day"]
-    first_return_second[return_invoice] = extra["return_second"]
-    invoice_day = np.concatenate([orders.day, first_return_day, extra["bad_debt_day"]])
-    invoice_second = np.concatenate([orders.second, first_return_second,
-                                     extra["bad_debt_second"]])
-    invoice_prefix = np.concatenate([np.zeros(n_orders, np.int64),
-                                     np.ones(n_return_invoices, np.int64),
-                                     np.full(n_bad_debt, 2, np.int64)])
+    # invoices: the orders, the cancellation invoices (one per returned order), the bad-debt
+    # adjustments; numbered in time order
+    return_day = np.zeros(n_return_invoices, dtype=np.int64)
+    return_second = np.zeros(n_return_invoices, dtype=np.int64)
+    return_day[return_invoice] = extra["return_day"]
+    return_second[return_invoice] = extra["return_second"]
+    invoice_day = np.concatenate([orders.day, return_day, extra["bad_debt_day"]])
+    invoice_second = np.concatenate([orders.second, return_second, extra["bad_debt_second"]])
+    invoice_prefix = np.concatenate([np.zeros(n_orders, np.int8),
+                                     np.ones(n_return_invoices, np.int8),
+                                     np.full(n_bad_debt, 2, np.int8)])
     invoice_rank = np.empty(len(invoice_day), dtype=np.int64)
-    invoice_rank[np.lexsort((np.arange(len(invoice_day)), invoice_second, invoice_day))] = \
-        np.arange(len(invoice_day))
+    invoice_rank[np.lexsort((invoice_second, invoice_day))] = np.arange(len(invoice_day))
     invoice_labels = pc.binary_join_element_wise(
         pa.array(np.array(["", "C", "A"], dtype=object)[invoice_prefix]),
         pa.array(invoice_rank + FIRST_INVOICE_NUMBER).cast(pa.string()), "")
+    del invoice_prefix
 
-    returned = extra["return_line"]
-    gift_lines = extra["gift_order"]
-    line_order = np.concatenate([sale["order"], sale["order"][returned], gift_lines,
-                                 np.full(n_bad_debt, -1)])
-    invoice = np.concatenate([sale["order"], n_orders + return_invoice, gift_lines,
+    # lines in the order sale, return, free gift, bad debt; ``rows`` sorts them by invoice
+    # number (which follows time), then position in the invoice
+    invoice = np.concatenate([sale["order"], n_orders + return_invoice, gift_orders,
                               n_orders + n_return_invoices + np.arange(n_bad_debt)])
-    n_sale = len(sale["order"])
-    n_gift = len(gift_lines)
+    line_rank = np.concatenate([sale["position"], sale["position"][returned],
+                                np.full(n_gift, 15), np.zeros(n_bad_debt, np.int64)])
+    rows = np.argsort(invoice_rank[invoice] * 16 + line_rank, kind="stable")
+    del line_rank
+    invoice = invoice[rows]
+    line_order = np.concatenate([sale["order"], sale["order"][returned], gift_orders,
+                                 np.full(n_bad_debt, -1)])[rows]
     kind = np.concatenate([np.zeros(n_sale, np.int8), np.ones(n_returns, np.int8),
-                           np.full(n_gift, 2, np.int8), np.full(n_bad_debt, 3, np.int8)])
+                           np.full(n_gift, 2, np.int8), np.full(n_bad_debt, 3, np.int8)])[rows]
     has_order = line_order >= 0
-    safe_order = np.where(has_order, line_order, 0)
-    customer = np.where(has_order, orders.customer[safe_order], -1)
-    guest = np.where(has_order, customers["guest"][np.maximum(customer, 0)], True)
-    customer_code = np.where(guest, -1, customer)
+    line_order = np.maximum(line_order, 0)
+    customer = orders.customer[line_order]
+    home_country = 0   # bad-debt adjustments are booked in the United Kingdom
 
-    day = invoice_day[invoice]
-    second = invoice_second[invoice]
-    timestamp = ((np.datetime64(calendar.start, "us").astype(np.int64))
-                 + day * _US_PER_DAY + second * _US_PER_SECOND)
+    def product() -> np.ndarray:
+        bad_debt = len(catalog.product_ids)
+        return np.concatenate([sale["product"], sale["product"][returned],
+                               extra["gift_product"], np.full(n_bad_debt, bad_debt)])[rows]
 
-    product = np.concatenate([sale["product"], sale["product"][returned], extra["gift_product"],
-                              np.full(n_bad_debt, len(catalog.product_ids))])
-    product_ids = np.append(catalog.product_ids, "B")
-    descriptions = np.append(catalog.descriptions, "Adjust bad debt")
-    quantity = np.concatenate([sale["quantity"], extra["return_quantity"], np.ones(n_gift),
-                               np.ones(n_bad_debt)])
-    unit_price = np.concatenate([sale["unit_price"], sale["unit_price"][returned],
-                                 np.zeros(n_gift), extra["bad_debt_amount"]])
-    gift_inflation = (1 + INFLATION_PER_YEAR) ** ((orders.day[gift_lines]
-                                                   - (calendar.days - 1)) / 365.25)
-    unit_cost = np.concatenate([sale["unit_cost"], sale["unit_cost"][returned],
-                                np.round(catalog.unit_cost[extra["gift_product"]]
-                                         * gift_inflation, 2),
-                                np.full(n_bad_debt, np.nan)])
-    category = np.where(kind == 3, -1, catalog.category[np.minimum(
-        product, len(catalog.product_ids) - 1)])
-    home_country = 0
-    country = np.where(has_order, customers["country"][np.maximum(customer, 0)], home_country)
-    city = np.where(has_order, customers["city"][np.maximum(customer, 0)], -1)
+    def customer_code() -> np.ndarray:
+        return np.where(has_order & ~customers["guest"][customer], customer, -1)
 
     def by_order(values: np.ndarray, none: int) -> np.ndarray:
-        picked = np.where(has_order, values[safe_order], -1)
+        picked = np.where(has_order, values[line_order], -1)
         return np.where(picked == none, -1, picked)
 
-    city_labels = [city_name for c in COUNTRIES for city_name in c[3]]
+    def category() -> np.ndarray:
+        return np.where(kind == 3, -1, np.append(catalog.category, -1)[product()])
+
+    def timestamp() -> np.ndarray:
+        start = np.datetime64(calendar.start, "us").astype(np.int64)
+        return (start + invoice_day[invoice] * _US_PER_DAY
+                + invoice_second[invoice] * _US_PER_SECOND).astype("datetime64[us]")
+
+    def quantity() -> np.ndarray:
+        return np.concatenate([sale["quantity"], extra["return_quantity"], np.ones(n_gift),
+                               np.ones(n_bad_debt)])[rows]
+
+    def unit_price() -> np.ndarray:
+        return np.concatenate([sale["unit_price"], sale["unit_price"][returned],
+                               np.zeros(n_gift), extra["bad_debt_amount"]])[rows]
+
+    def unit_cost() -> np.ndarray:
+        gift_inflation = (1 + INFLATION_PER_YEAR) ** (
+            (orders.day[gift_orders] - (calendar.days - 1)) / 365.25)
+        gift_cost = np.round(catalog.unit_cost[extra["gift_product"]] * gift_inflation, 2)
+        return np.concatenate([sale["unit_cost"], sale["unit_cost"][returned], gift_cost,
+                               np.full(n_bad_debt, np.nan)])[rows]
+
+    def country() -> np.ndarray:
+        return np.where(has_order, customers["country"][customer], home_country)
+
     customer_labels = pa.array(np.arange(customers["count"]) + FIRST_CUSTOMER_NUMBER
                                ).cast(pa.string())
-    line_rank = np.concatenate([sale["position"], sale["position"][returned],
-                                np.full(n_gift, 10), np.zeros(n_bad_debt, np.int64)])
-    rows = np.lexsort((line_rank, invoice_rank[invoice], timestamp))
-    # each column is built already in row order, one at a time, to keep the peak memory low
-    text_columns = {
-        "invoice_id": (invoice, invoice_labels),
-        "customer_id": (customer_code, customer_labels),
-        "product_id": (product, product_ids),
-        "description": (product, descriptions),
-        "country": (country, [c[0] for c in COUNTRIES]),
-        "country_code": (country, [c[1] for c in COUNTRIES]),
-        "city": (city, city_labels),
-        "category": (category, [c.name for c in CATEGORIES]),
-        "channel": (by_order(orders.channel, -2), CHANNELS),
-        "payment_method": (by_order(orders.payment, -2), PAYMENT_METHODS),
-        "device": (by_order(orders.device, len(DEVICES)), DEVICES),
-        "traffic_source": (by_order(orders.source, len(TRAFFIC_SOURCES)), TRAFFIC_SOURCES),
+    builders = {
+        "invoice_id": lambda: _strings(invoice, invoice_labels),
+        "invoice_ts": timestamp,
+        "customer_id": lambda: _strings(customer_code(), customer_labels),
+        "product_id": lambda: _strings(product(), np.append(catalog.product_ids, "B")),
+        "description": lambda: _strings(product(), np.append(catalog.descriptions,
+                                                             "Adjust bad debt")),
+        "quantity": quantity,
+        "unit_price": unit_price,
+        "country": lambda: _strings(country(), [c[0] for c in COUNTRIES]),
+        "country_code": lambda: _strings(country(), [c[1] for c in COUNTRIES]),
+        "is_cancellation": lambda: kind == 1,
+        "city": lambda: _strings(np.where(has_order, customers["city"][customer], -1),
+                                 [city for c in COUNTRIES for city in c[3]]),
+        "category": lambda: _strings(category(), [c.name for c in CATEGORIES]),
+        "unit_cost": unit_cost,
+        "channel": lambda: _strings(by_order(orders.channel, -2), CHANNELS),
+        "payment_method": lambda: _strings(by_order(orders.payment, -2), PAYMENT_METHODS),
+        "device": lambda: _strings(by_order(orders.device, len(DEVICES)), DEVICES),
+        "traffic_source": lambda: _strings(by_order(orders.source, len(TRAFFIC_SOURCES)),
+                                           TRAFFIC_SOURCES),
     }
-    numeric_columns = {
-        "invoice_ts": timestamp.astype("datetime64[us]"),
-        "quantity": quantity.astype(np.float64),
-        "unit_price": unit_price.astype(np.float64),
-        "is_cancellation": kind == 1,
-        "unit_cost": unit_cost.astype(np.float64),
-    }
-    columns = {}
-    for name in schema.LINE_COLUMNS:
-        if name in text_columns:
-            codes, labels = text_columns.pop(name)
-            columns[name] = _strings(codes[rows], labels)
-        else:
-            columns[name] = numeric_columns.pop(name)[rows]
-    return pd.DataFrame(columns, copy=False)
+    return pd.DataFrame({name: builders[name]() for name in schema.LINE_COLUMNS}, copy=False)
 
 
 # ----------------------------------------------------------------------------- sessions

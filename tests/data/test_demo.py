@@ -63,6 +63,7 @@ def test_frames_follow_the_schema_contract(demo):
     assert {c: str(t) for c, t in demo.sessions.dtypes.items()} == schema.SESSION_COLUMNS
     required = demo.lines[[c for c in schema.REQUIRED_COLUMNS]]
     assert not required.isna().any().any()
+    assert demo.lines.invoice_ts.is_monotonic_increasing
 
 
 @pytest.mark.parametrize("size", [2_000, 20_001, 33_333])
