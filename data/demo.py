@@ -451,10 +451,11 @@ def _generate(total_lines: int, seed: int, end: dt.date, margin: float) -> DemoD
     _size_bulk_order(calendar, customers, sale, orders, plan["bulk"], n_organic)
     extra = _returns_and_adjustments(rng, calendar, catalog, customers, orders, sale,
                                      fixed_lines, n_organic)
-    frame = _assemble_lines(calendar, catalog, customers, orders, sale, extra)
+    # sessions and anomalies first: their temporaries are gone before the big frame exists
     sessions = _make_sessions(rng, calendar, customers, orders, n_organic, expected_daily,
                               plan)
     anomalies = _describe_anomalies(calendar, catalog, customers, orders, sale, plan)
+    frame = _assemble_lines(calendar, catalog, customers, orders, sale, extra)
     assert len(frame) == total_lines, (len(frame), total_lines)
     return DemoData(lines=frame, sessions=sessions, anomalies=anomalies)
 
