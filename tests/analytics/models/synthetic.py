@@ -24,11 +24,12 @@ def seasonal_series(days: int = 900, seed: int = 0, start: str = "2021-01-01") -
 def shop_lines(days: int = 400, seed: int = 0, start: str = "2022-01-03",
                spike_day: str | None = "2022-09-14", spike_country: str = "France",
                customers: int = 300) -> pd.DataFrame:
-    """A line-item frame: ~30 orders a day (18 at weekends) from ``customers`` customers in
-    3 countries, 3 categories, 2 channels and 20 products (P00…P19). Planted:
+    """A line-item frame: ~30 orders a day (18 at weekends) from ``customers`` customers
+    (each active between a first and a last day) in 3 countries, 3 categories, 2 channels and 20 products (P00…P19). Planted:
 
     * P01 joins 60 % of the invoices holding P00 and no other (a rule P00 → P01);
-    * on ``spike_day``, ``spike_country`` gets 60 extra orders of P05 (an anomaly).
+    * on ``spike_day``, ``spike_country`` gets 60 extra one-product orders of products drawn
+      like any other (an anomaly that only the country explains).
     """
     rng = np.random.default_rng(seed)
     dates = pd.date_range(start, periods=days, freq="D")
@@ -36,7 +37,17 @@ def shop_lines(days: int = 400, seed: int = 0, start: str = "2022-01-03",
     customer_country = rng.choice(country_names, size=customers, p=[0.6, 0.25, 0.15])
     orders_per_day = rng.poisson(np.where(dates.day_of_week >= 5, 18, 30))
     invoice_day = np.repeat(dates.to_numpy(), orders_per_day)
+    # each customer buys between a first and a last day (lifetime ~ exponential, 250 days)
+    first_day = rng.integers(0, int(days * 0.6), size=customers)
+    last_day = first_day + rng.exponential(250, size=customers).astype(int) + 30
+    day_number = np.repeat(np.arange(days), orders_per_day)
     invoice_customer = rng.integers(customers, size=len(invoice_day))
+    for _ in range(100):
+        inactive = (day_number < first_day[invoice_customer]) | \
+            (day_number > last_day[invoice_customer])
+        if not inactive.any():
+            break
+        invoice_customer[inactive] = rng.integers(customers, size=int(inactive.sum()))
     invoice_channel = np.where(rng.random(len(invoice_day)) < 0.7, "web", "store")
     # products P02…P19 fill 1–3 slots; P00 in 15 % of invoices, P01 follows it 60 % of the time
     sizes = rng.integers(1, 4, size=len(invoice_day))
@@ -55,10 +66,11 @@ def shop_lines(days: int = 400, seed: int = 0, start: str = "2022-01-03",
                                       .astype(invoice_day.dtype)])
         invoice_customer = np.concatenate([invoice_customer,
                                            rng.choice(spike_customers, size=extra)])
-        invoice_channel = np.concatenate([invoice_channel, np.repeat("web", extra)])
+        invoice_channel = np.concatenate([invoice_channel, np.where(
+            rng.random(extra) < 0.7, "web", "store")])
         first_extra = len(invoice_day) - extra
         line_invoice = np.concatenate([line_invoice, np.arange(first_extra, len(invoice_day))])
-        line_product = np.concatenate([line_product, np.full(extra, 5)])
+        line_product = np.concatenate([line_product, rng.integers(2, 20, size=extra)])
     hours = rng.integers(8, 20, size=len(invoice_day))
     timestamps = pd.to_datetime(invoice_day) + pd.to_timedelta(hours, unit="h")
     frame = pd.DataFrame({
