@@ -405,6 +405,8 @@ def generate_demo(lines: int = 1_000_000, seed: int = 42,
     while True:
         result = _generate(int(lines), int(seed), end, margin)
         if result is not None:
+            log.info("generated %s demo lines and %s session rows (seed %s, ending %s)",
+                     len(result.lines), len(result.sessions), seed, end)
             return result
         margin *= 1.25   # rare: the simulation fell short of the line budget, simulate more
 
@@ -447,14 +449,14 @@ def _generate(total_lines: int, seed: int, end: dt.date, margin: float) -> DemoD
     customers["guest"][orders.customer[n_organic:]] = False
 
     sale = _make_lines(rng, calendar, catalog, customers, orders)
-    _apply_price_error(calendar, catalog, sale, orders, plan["price_error"])
-    _size_bulk_order(calendar, customers, sale, orders, plan["bulk"], n_organic)
+    _apply_price_error(sale, orders, plan["price_error"])
+    _size_bulk_order(customers, sale, orders, plan["bulk"], n_organic)
     extra = _returns_and_adjustments(rng, calendar, catalog, customers, orders, sale,
                                      fixed_lines, n_organic)
     # sessions and anomalies first: their temporaries are gone before the big frame exists
     sessions = _make_sessions(rng, calendar, customers, orders, n_organic, expected_daily,
                               plan)
-    anomalies = _describe_anomalies(calendar, catalog, customers, orders, sale, plan)
+    anomalies = _describe_anomalies(calendar, customers, orders, sale, plan)
     frame = _assemble_lines(calendar, catalog, customers, orders, sale, extra)
     assert len(frame) == total_lines, (len(frame), total_lines)
     return DemoData(lines=frame, sessions=sessions, anomalies=anomalies)
@@ -813,16 +815,15 @@ def _injected_orders(rng: np.random.Generator, calendar: _Calendar, customers: d
     return _Orders.concat(parts)
 
 
-def _apply_price_error(calendar: _Calendar, catalog: _Catalog, sale: dict, orders: _Orders,
-                       error: dict) -> None:
+def _apply_price_error(sale: dict, orders: _Orders, error: dict) -> None:
     """Every line of the category on that day is sold at a tenth of its price."""
     hit = (sale["category"] == error["category"]) & (orders.day[sale["order"]] == error["start"])
     sale["unit_price"][hit] = np.maximum(
         0.01, np.round(sale["unit_price"][hit] * error["price_factor"], 2))
 
 
-def _size_bulk_order(calendar: _Calendar, customers: dict, sale: dict, orders: _Orders,
-                     bulk: dict, n_organic: int) -> None:
+def _size_bulk_order(customers: dict, sale: dict, orders: _Orders, bulk: dict,
+                     n_organic: int) -> None:
     """Quantities of the bulk order: many times the country's usual daily revenue."""
     bulk_lines = sale["order"] == n_organic            # the first injected order
     country = customers["country"][orders.customer[sale["order"]]]
@@ -1135,8 +1136,8 @@ def _make_sessions(rng: np.random.Generator, calendar: _Calendar, customers: dic
 
 
 # ----------------------------------------------------------------------------- descriptions
-def _describe_anomalies(calendar: _Calendar, catalog: _Catalog, customers: dict,
-                        orders: _Orders, sale: dict, plan: dict) -> list[dict]:
+def _describe_anomalies(calendar: _Calendar, customers: dict, orders: _Orders, sale: dict,
+                        plan: dict) -> list[dict]:
     """The planted anomalies with their size measured on the generated sale lines."""
     day = orders.day[sale["order"]]
     revenue = sale["quantity"] * sale["unit_price"]
