@@ -402,13 +402,15 @@ def generate_demo(lines: int = 1_000_000, seed: int = 42,
     if not isinstance(end, dt.date):
         raise DemoDataError(f"end must be a date, not {end!r}")
     margin = ORDER_MARGIN
-    while True:
+    for _attempt in range(5):
         result = _generate(int(lines), int(seed), end, margin)
         if result is not None:
             log.info("generated %s demo lines and %s session rows (seed %s, ending %s)",
                      len(result.lines), len(result.sessions), seed, end)
             return result
         margin *= 1.25   # rare: the simulation fell short of the line budget, simulate more
+    raise DemoDataError(f"Could not simulate {lines:,} lines with seed {seed}; "
+                        "try another seed or size.")
 
 
 # ----------------------------------------------------------------------------- simulation
