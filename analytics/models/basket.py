@@ -29,6 +29,8 @@ class BasketMiner:
     """``fit(baskets, invoice_col, item_col)`` on one row per (invoice, product) sets:
 
     * ``baskets_total_``, ``items_total_``, ``items_kept_``, ``items_capped_``,
+      ``frequent_items_capped_`` (capped items with at least ``min_support``: rules they
+      would be in are missing; 0 means the cap changed nothing),
       ``baskets_capped_`` (baskets that lost a product to the cap), ``baskets_emptied_``
       (baskets left with no mined product), ``multi_item_baskets_``;
     * ``itemsets_``: mlxtend's frequent itemsets (``support``, ``itemsets``);
@@ -37,7 +39,7 @@ class BasketMiner:
     """
 
     def __init__(self, min_support: float = 0.01, min_confidence: float = 0.2,
-                 min_lift: float = 1.0, max_items: int = 500, max_len: int = 3):
+                 min_lift: float = 1.0, max_items: int = 1000, max_len: int = 3):
         if not 0 < min_support <= 1:
             raise ModelError(f"min_support must be in (0, 1], not {min_support}")
         if not 0 <= min_confidence <= 1:
@@ -72,6 +74,9 @@ class BasketMiner:
         self.items_total_ = int(len(item_counts))
         self.items_kept_ = int(len(kept))
         self.items_capped_ = self.items_total_ - self.items_kept_
+        # the capped items that were frequent enough to be in a rule: the cap's real cost
+        self.frequent_items_capped_ = int(
+            (item_counts.iloc[self.max_items:] >= self.min_support * len(sizes)).sum())
         kept_pairs = pairs[pairs["item"].isin(kept)]
         kept_sizes = kept_pairs.groupby("basket").size().reindex(sizes.index, fill_value=0)
         self.baskets_capped_ = int((kept_sizes < sizes).sum())
@@ -185,7 +190,8 @@ def holdout_check(baskets: pd.DataFrame, miner_params: dict, holdout_share: floa
              "rules_checked": 0, "train_baskets": len(train_ids),
              "holdout_baskets": len(test_ids)}
     try:
-        miner = BasketMiner(**miner_params).fit(train, invoice_col, item_col)
+        # only single-product rules are checked: pairs are enough (and faster to mine)
+        miner = BasketMiner(**{**miner_params, "max_len": 2}).fit(train, invoice_col, item_col)
     except ModelError:
         return empty
     rules = miner.rules_[(miner.rules_["antecedent"].map(len) == 1)

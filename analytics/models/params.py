@@ -40,7 +40,7 @@ class BasketParams(_Params):
     min_support: float = Field(0.01, gt=0, le=1)
     min_confidence: float = Field(0.2, ge=0, le=1)
     min_lift: float = Field(1.0, ge=0)
-    max_items: int = Field(500, ge=2, le=5000)
+    max_items: int = Field(1000, ge=2, le=5000)
     product: str | None = None
 
 

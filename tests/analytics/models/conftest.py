@@ -36,11 +36,12 @@ def online_retail_lines(path) -> pd.DataFrame:
     return frame
 
 
-def publish_online_retail(warehouse: Warehouse, path) -> None:
+def publish_online_retail(warehouse: Warehouse, path, rejects_dir=None) -> None:
+    """Publish the file with ``data.loader.load_file`` when it exists, else by pandas."""
     if importlib.util.find_spec("data.loader") is not None:
         from data import loader
         if hasattr(loader, "load_file"):
-            loader.load_file(warehouse, path)
+            loader.load_file(warehouse, path, rejects_dir=rejects_dir)
             return
     warehouse.publish(online_retail_lines(path), source="online_retail")
 
@@ -49,6 +50,6 @@ def publish_online_retail(warehouse: Warehouse, path) -> None:
 def online_retail_warehouse(tmp_path_factory, online_retail_path) -> Warehouse:
     """The full Online Retail file in a DuckDB warehouse, shared by the slow tests."""
     warehouse = Warehouse(f"duckdb:///{tmp_path_factory.mktemp('online_retail')}")
-    publish_online_retail(warehouse, online_retail_path)
+    publish_online_retail(warehouse, online_retail_path, tmp_path_factory.mktemp("rejects"))
     yield warehouse
     warehouse.dispose()

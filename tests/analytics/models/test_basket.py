@@ -42,6 +42,7 @@ def test_item_cap_is_reported_and_supports_stay_on_all_baskets():
     assert miner.items_kept_ == 2 and miner.items_capped_ == 2
     assert miner.baskets_capped_ == 12 + 4 + 4   # AB, AC and BC lose a product
     assert miner.baskets_emptied_ == 12          # AB loses both
+    assert miner.frequent_items_capped_ == 2     # A and B are in 40 % of baskets ≥ 10 %
     assert set(miner.itemsets_["itemsets"].map(lambda s: tuple(sorted(s)))) == {
         ("C",), ("D",), ("C", "D")}
     support_c = miner.itemsets_.set_index(miner.itemsets_["itemsets"].map(
