@@ -95,7 +95,7 @@ def view(search: str | None) -> View:
         raise Unavailable(NO_DATA) from None
 
 
-def query(function: Callable[..., Result], search: str | None, *,
+def query(function: Callable[..., Result], search: str | None, /, *,
           all_time: bool = False, **options: Any) -> Result:
     """``function(warehouse, filters, scope, **options)`` for the URL's filters, through
     the process-wide analytics cache (keyed by resolved filters, scope and data version).

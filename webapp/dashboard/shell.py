@@ -127,11 +127,12 @@ def sidebar() -> html.Div:
     return html.Div([
         html.Div("Filters", className="fw-semibold mb-2"),
         dbc.Label("Period", html_for="shell-preset", className="small mb-0"),
-        dcc.Dropdown(id="shell-preset", clearable=False, className="shell-dropdown mb-1",
+        dcc.Dropdown(id="shell-preset", clearable=False, searchable=False,
+                     className="shell-dropdown mb-1",
                      options=[{"label": label, "value": value}
                               for value, label in presets.PRESETS.items()]
                      + [{"label": "Custom range", "value": presets.CUSTOM}]),
-        dcc.DatePickerRange(id="shell-dates", display_format="D MMM YYYY",
+        dcc.DatePickerRange(id="shell-dates", display_format="D MMM YY",
                             first_day_of_week=1, className="mb-2 shell-dates",
                             minimum_nights=0),
         *dimension_inputs,
@@ -144,6 +145,7 @@ def sidebar() -> html.Div:
         ], className="d-flex gap-1 mb-2"),
         dbc.Label("Customer segment", html_for="shell-segment", className="small mb-0"),
         dcc.Dropdown(id="shell-segment", options=list(SEGMENTS), placeholder="All customers",
+                     searchable=False,
                      className="shell-dropdown mb-2"),
         html.Div(id="shell-filter-error", className="small text-danger mb-2"),
         dbc.Button("Reset filters", id="shell-reset", color="secondary", outline=True,
@@ -219,23 +221,24 @@ def copy_link(_clicks, href):
 
 
 # ------------------------------------------------------------------ filters
-@_shell_callback(
-    [Output(f"shell-{name}", "options") for name, *_rest in DIMENSION_CONTROLS],
-    Input("shell-url", "pathname"), State("shell-url", "search"))
-def load_filter_options(_pathname, _search):
+def filter_options(filters: Filters) -> list[list[dict]]:
     """Options of the dimension dropdowns: the values present in the data the user may
-    see, over the whole data range, by revenue."""
+    see, over the whole data range, by revenue, plus any value the URL names that is not
+    among them (a shared link with ``country=FR`` must keep its filter: a dropdown drops
+    values that are not options)."""
     options = []
-    for _name, _field, _label, dimension in DIMENSION_CONTROLS:
+    for _name, field, _label, dimension in DIMENSION_CONTROLS:
         try:
             frame = context.query(breakdowns.breakdown, "", all_time=True,
                                   dimension=dimension, top=OPTION_LIMIT)
+            known = [{"label": str(label), "value": str(value)} for value, label in
+                     zip(frame["key"], frame["label"])
+                     if value not in (breakdowns.OTHERS_KEY, MISSING_KEY)]
         except context.Unavailable:
-            options.append([])
-            continue
-        options.append([{"label": str(label), "value": str(value)} for value, label in
-                        zip(frame["key"], frame["label"])
-                        if value not in (breakdowns.OTHERS_KEY, MISSING_KEY)])
+            known = []
+        present = {option["value"] for option in known}
+        options.append(known + [{"label": value, "value": value}
+                                for value in getattr(filters, field) if value not in present])
     return options
 
 
@@ -244,6 +247,7 @@ FILTER_OUTPUTS = [Output("shell-preset", "value"), Output("shell-dates", "start_
                   *[Output(f"shell-{name}", "value") for name, *_rest in DIMENSION_CONTROLS],
                   Output("shell-min-price", "value"), Output("shell-max-price", "value"),
                   Output("shell-segment", "value")]
+OPTION_OUTPUTS = [Output(f"shell-{name}", "options") for name, *_rest in DIMENSION_CONTROLS]
 FILTER_INPUTS = [Input("shell-preset", "value"), Input("shell-dates", "start_date"),
                  Input("shell-dates", "end_date"),
                  *[Input(f"shell-{name}", "value") for name, *_rest in DIMENSION_CONTROLS],
@@ -251,8 +255,9 @@ FILTER_INPUTS = [Input("shell-preset", "value"), Input("shell-dates", "start_dat
                  Input("shell-segment", "value")]
 
 
-@_shell_callback(Output("shell-url", "search"), *FILTER_OUTPUTS, Output("shell-filter-error", "children"),
-          Input("shell-url", "search"), *FILTER_INPUTS, Input("shell-reset", "n_clicks"))
+@_shell_callback(Output("shell-url", "search"), *FILTER_OUTPUTS, *OPTION_OUTPUTS,
+                 Output("shell-filter-error", "children"),
+                 Input("shell-url", "search"), *FILTER_INPUTS, Input("shell-reset", "n_clicks"))
 def sync_filters(search, preset, start, end, *rest):
     """The URL query string and the sidebar, kept equal in both directions.
 
@@ -264,14 +269,17 @@ def sync_filters(search, preset, start, end, *rest):
     min_price, max_price, segment = rest[len(DIMENSION_CONTROLS):len(DIMENSION_CONTROLS) + 3]
     trigger = ctx.triggered_id
     data_days = _data_days()
+    unchanged_options = [dash.no_update] * len(OPTION_OUTPUTS)
     if trigger in (None, "shell-url"):
         try:
             filters = context.parse_filters(search)
         except context.Unavailable as exc:
-            return (dash.no_update, *_controls(Filters(), data_days), str(exc))
-        return (dash.no_update, *_controls(filters, data_days), "")
+            return (dash.no_update, *_controls(Filters(), data_days),
+                    *filter_options(Filters()), str(exc))
+        return (dash.no_update, *_controls(filters, data_days), *filter_options(filters), "")
     if trigger == "shell-reset":
-        return (context.replace_filters(search, Filters()), *_controls(Filters(), data_days), "")
+        return (context.replace_filters(search, Filters()), *_controls(Filters(), data_days),
+                *unchanged_options, "")
     if trigger == "shell-preset" and preset != presets.CUSTOM and data_days:
         start, end = (day.isoformat() for day in presets.preset_range(preset, *data_days))
     query = {"start": (start or "")[:10], "end": (end or "")[:10],
@@ -283,8 +291,10 @@ def sync_filters(search, preset, start, end, *rest):
     try:
         filters = Filters.from_query(query)
     except FilterError as exc:
-        return (dash.no_update, *[dash.no_update] * len(FILTER_OUTPUTS), str(exc))
-    return (context.replace_filters(search, filters), *_controls(filters, data_days), "")
+        return (dash.no_update, *[dash.no_update] * len(FILTER_OUTPUTS), *unchanged_options,
+                str(exc))
+    return (context.replace_filters(search, filters), *_controls(filters, data_days),
+            *unchanged_options, "")
 
 
 def _controls(filters: Filters, data_days: tuple[dt.date, dt.date] | None) -> list:

@@ -1,0 +1,172 @@
+"""The dashboard in headless Chromium: sign-in, every page without console errors (with a
+screenshot each), KPIs that follow the filters, drill-down, shareable URLs, a forecast
+job's progress then its chart, and what a viewer may not see."""
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
+
+import dash
+import pytest
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+
+from analytics import kpis, period
+from analytics.filters import ALL_DATA, Filters
+from analytics.models import run_model
+from core import jobs
+from core.models import Job
+from webapp.dashboard import components
+from tests.webapp.browser.conftest import screenshot, severe_logs, wait_until_loaded
+
+pytestmark = pytest.mark.browser
+
+#: Path → an element each page shows once its data arrived.
+PAGE_MARKERS = {
+    "/": "#overview-kpi-revenue-value",
+    "/geography": "#geography-top .bars",
+    "/sales": "#sales-series .scatterlayer",
+    "/products": "#products-top .bars",
+    "/customers": "#customers-segments .treemaplayer",
+    "/insights": ".js-plotly-plot .bars",
+    "/transactions": "#transactions-table td",
+    "/reports": "#reports-jobs",
+    "/data": "#data-quality-table",
+}
+
+
+def current_query(duo) -> str:
+    return urlsplit(duo.driver.current_url).query
+
+
+def wait_for(condition, timeout: float = 15, message: str = "condition not met"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(message)
+
+
+def test_every_page_renders_without_console_errors(browser):
+    browser.sign_in("admin@example.com")
+    shown = {page["path"] for page in dash.page_registry.values()}
+    assert shown == set(PAGE_MARKERS), "a page without a marker in this test"
+    for path, marker in PAGE_MARKERS.items():
+        browser.driver.get(browser.server_url + path)
+        browser.wait_for_element(marker, timeout=30)
+        wait_until_loaded(browser)
+        assert not browser.driver.find_elements(By.ID, "shell-forbidden")
+        name = "overview" if path == "/" else path.strip("/")
+        screenshot(browser, name)
+        assert severe_logs(browser) == [], f"console errors on {path}"
+
+
+def test_filter_change_updates_kpis_to_kpi_summary(browser, shop):
+    browser.sign_in("viewer@example.com")
+    browser.wait_for_element("#overview-kpi-revenue-value", timeout=30)
+    browser.select_dcc_dropdown("#shell-country", "Germany")
+    wait_for(lambda: "country=Germany" in current_query(browser), message="URL not updated")
+    warehouse = shop.extensions["shoplens.warehouse"]
+    filters = Filters.from_query(current_query(browser))
+    summary = kpis.kpi_summary(warehouse, filters, ALL_DATA).to_dict()["kpis"]
+    for name in ("revenue", "orders", "customers"):
+        _label, kind = components.KPI_CARDS[name]
+        expected = components.format_value(summary[name]["current"], kind, "£")
+        browser.wait_for_text_to_equal(f"#overview-kpi-{name}-value", expected, timeout=20)
+    everywhere = kpis.kpi_summary(warehouse, filters.with_period(None, None)
+                                  .__class__(start=filters.start, end=filters.end),
+                                  ALL_DATA).to_dict()["kpis"]
+    assert everywhere["revenue"]["current"] > summary["revenue"]["current"]
+
+
+def test_clicking_a_country_bar_filters_by_it(browser):
+    browser.sign_in("viewer@example.com")
+    browser.driver.get(browser.server_url + "/geography")
+    bar = browser.wait_for_element("#geography-top .bars .point path", timeout=30)
+    wait_until_loaded(browser)
+    labels = {tick.text for tick in browser.driver.find_elements(
+        By.CSS_SELECTOR, "#geography-top .ytick text")}
+    # plotly's drag layer lies over the bars: click where the bar is, as a person would
+    ActionChains(browser.driver).move_to_element(bar).click().perform()
+    chosen = wait_for(lambda: Filters.from_query(current_query(browser)).countries,
+                      message="clicking a country bar did not filter by it")
+    assert len(chosen) == 1 and chosen[0] in labels
+    country = chosen[0]
+    browser.wait_for_contains_text("#shell-country", country, timeout=10)
+    wait_until_loaded(browser)
+    assert severe_logs(browser) == []
+
+
+def test_url_round_trips_through_the_sidebar(browser, shop):
+    browser.sign_in("viewer@example.com")
+    query = "start=2025-07-01&end=2025-12-30&country=France&channel=Web&min_price=5"
+    browser.driver.get(f"{browser.server_url}/products?{query}")
+    browser.wait_for_element("#products-top .bars", timeout=30)
+    browser.wait_for_contains_text("#shell-country", "France", timeout=10)
+    assert browser.find_element("#shell-preset").text.strip().startswith("Custom")
+    assert browser.find_element("#shell-min-price").get_attribute("value") == "5"
+    browser.driver.refresh()
+    browser.wait_for_contains_text("#shell-country", "France", timeout=20)
+    assert Filters.from_query(current_query(browser)) == Filters.from_query(query)
+    browser.select_dcc_dropdown("#shell-preset", "Month to date")
+    _first, last = period.data_range(shop.extensions["shoplens.warehouse"])
+    wait_for(lambda: Filters.from_query(current_query(browser)).start == last.replace(day=1),
+             message="the preset did not reach the URL")
+    kept = Filters.from_query(current_query(browser))
+    assert kept.countries == ("France",) and kept.channels == ("Web",) and kept.end == last
+
+
+def test_forecast_job_shows_progress_then_the_chart(browser, shop):
+    """The test plays the worker: it starts the Job the page submitted, reports progress,
+    then stores the real forecast result of the same filters."""
+    settings = shop.extensions["shoplens.settings"]
+    browser.sign_in("analyst@example.com")
+    browser.driver.get(browser.server_url + "/sales?start=2025-06-01&end=2025-12-31")
+    browser.wait_for_element("#sales-series .scatterlayer", timeout=30)
+    browser.find_element("#sales-forecast-horizon").send_keys("30 days")
+    browser.find_element("#sales-forecast-run").click()
+    sessions = shop.extensions["shoplens.sessions"]
+
+    def submitted():
+        with sessions() as session:
+            return session.query(Job).filter_by(kind="forecast").one_or_none()
+    job = wait_for(submitted, message="no forecast job was submitted")
+    spec = jobs.start_job(settings, job.id, worker="browser-test")
+    jobs.update_progress(settings, job.id, 40, "fitting the forecast")
+    browser.wait_for_text_to_equal("#sales-forecast-progress", "40%", timeout=10)
+    browser.wait_for_contains_text("#sales-forecast-status", "fitting the forecast")
+    result = run_model("forecast", shop.extensions["shoplens.warehouse"], spec.filters,
+                       spec.scope, spec.options)
+    jobs.finish_job(settings, job.id, result=result)
+    browser.wait_for_element("#sales-forecast-chart .scatterlayer .trace", timeout=15)
+    browser.wait_for_contains_text("#sales-forecast-accuracy", "MAPE", timeout=10)
+    assert spec.options["horizon"] == 30
+    wait_until_loaded(browser)
+    screenshot(browser, "sales-forecast")
+    assert severe_logs(browser) == []
+
+
+def test_viewer_sees_no_admin_or_analyst_pages(browser):
+    browser.sign_in("viewer@example.com")
+    nav = browser.wait_for_element("#shell-nav").text
+    assert "Overview" in nav and "Data" not in nav and "Reports" not in nav
+    assert not browser.driver.find_elements(By.ID, "shell-admin-menu")
+    browser.driver.get(browser.server_url + "/data")
+    time.sleep(1)
+    assert not browser.driver.find_elements(By.ID, "data-upload")
+    assert "needs the admin role" in browser.driver.page_source or \
+        browser.driver.find_elements(By.ID, "shell-forbidden")
+
+
+def test_phone_layout_collapses_the_sidebar(browser):
+    browser.driver.set_window_size(390, 844)
+    browser.sign_in("viewer@example.com")
+    browser.wait_for_element("#overview-kpi-revenue-value", timeout=30)
+    assert not browser.find_element("#shell-country").is_displayed()
+    browser.find_element("#shell-sidebar-toggle").click()
+    wait_for(lambda: browser.find_element("#shell-country").is_displayed(),
+             message="the filter toggle did not open the sidebar")
+    wait_until_loaded(browser)
+    screenshot(browser, "overview-phone")
