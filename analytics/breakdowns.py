@@ -42,11 +42,13 @@ def breakdown(warehouse, filters: Filters, scope: Scope, dimension: str,
         raise FilterError(f"unknown metric {metric!r}: use one of {', '.join(METRICS)}")
     if top is not None and top < 1:
         raise FilterError("top must be at least 1")
-    filters = period.resolve(warehouse, filters)
-    source = measures.source_for(warehouse, filters, scope, needs_lines=dimension == "product")
+    version = warehouse.require_version()
+    filters = period.resolve(warehouse, filters, version)
+    source = measures.source_for(warehouse, filters, scope, needs_lines=dimension == "product",
+                                 group_by=(dimension,), version=version)
     column = DIMENSION_COLUMNS[dimension]
 
-    frame = _grouped(warehouse, source, filters, scope, column,
+    frame = _grouped(warehouse, version, source, filters, scope, column,
                      extra=["country_code"] if dimension == "country" else [])
     if dimension == "product":
         frame["label"] = frame.pop("description").fillna(frame["key"])
@@ -57,7 +59,12 @@ def breakdown(warehouse, filters: Filters, scope: Scope, dimension: str,
 
     if top is not None and len(frame) > top:
         rest = frame.iloc[top:]
-        others = _others(warehouse, source, filters, scope, column, list(frame["key"][:top]))
+        orders_add_up = (source.orders_summable and source.meta is not None
+                         and source.meta.flag(f"invoice_level:{dimension}"))
+        others = _others(warehouse, version, source, filters, scope, column,
+                         list(frame["key"][:top]), orders_add_up)
+        if orders_add_up:
+            others["orders"] = int(rest["orders"].sum())
         others.update({"key": OTHERS_KEY, "label": OTHERS_LABEL})
         for name in ("gross_revenue", "returns", "revenue", "units", "cost_lines", "cost"):
             others[name] = rest[name].sum(min_count=1) if name == "cost" else rest[name].sum()
@@ -76,30 +83,42 @@ def breakdown(warehouse, filters: Filters, scope: Scope, dimension: str,
     return out
 
 
-def _grouped(warehouse, source: measures.Source, filters: Filters, scope: Scope,
-             column: str, extra: list[str]) -> pd.DataFrame:
+def _grouped(warehouse, version: int, source: measures.Source, filters: Filters,
+             scope: Scope, column: str, extra: list[str]) -> pd.DataFrame:
     """Raw sums and distinct counts per key (plus ``extra`` columns, and the product
     description for ``product_id``) in one round trip."""
+    summed = ("orders",) if source.orders_summable else ()
+    counted = [name for name in measures.COUNT_NAMES if name not in summed]
     sums_key = measures.key_expression(source.sums.c[column]).label("key")
     sums = sa.select(
         sums_key, *[sa.func.max(source.sums.c[name]).label(name) for name in extra],
         *measures.sum_columns(source.sums),
+        *measures.summed_count_columns(source.sums, names=summed),
     ).where(*source.where(source.sums, filters, scope)).group_by(sums_key).subquery("sums")
-    counts_key = measures.key_expression(source.counts.c[column]).label("key")
-    counts = sa.select(counts_key, *measures.count_columns(source, source.counts)).where(
-        *source.where(source.counts, filters, scope)).group_by(counts_key).subquery("counts")
+    counts_table = _counts_table(source, counted)
+    counts_key = measures.key_expression(counts_table.c[column]).label("key")
+    counts = sa.select(counts_key, *measures.count_columns(
+        source, counts_table, names=counted)).where(
+        *source.where(counts_table, filters, scope)).group_by(counts_key).subquery("counts")
     joined = sums.outerjoin(counts, counts.c.key == sums.c.key)
-    columns = [*sums.c, counts.c.orders, counts.c.customers]
+    columns = [*sums.c, *[counts.c[name] for name in counted]]
     if column == "product_id":
         products = schema.dim_product
         joined = joined.outerjoin(products, products.c.product_id == sums.c.key)
         columns.append(products.c.description)
-    with warehouse.connect() as conn:
-        rows = conn.execute(sa.select(*columns).select_from(joined)).mappings().all()
-    names = ["key", *extra, *measures.SUM_NAMES, *measures.COUNT_NAMES]
+    with warehouse.connect(version) as conn:
+        rows = conn.execute(sa.select(*columns).select_from(joined)).all()
+    names = ["key", *extra, *measures.SUM_NAMES, *summed, *counted]
     if column == "product_id":
         names.append("description")
     return pd.DataFrame(rows, columns=names)
+
+
+def _counts_table(source: measures.Source, names) -> sa.Table:
+    """Where distinct ``names`` are counted: the customer days for customers alone."""
+    if list(names) == ["customers"] and source.customer_days is not None:
+        return source.customer_days
+    return source.counts
 
 
 def _order(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -107,12 +126,15 @@ def _order(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
                              kind="mergesort").reset_index(drop=True)
 
 
-def _others(warehouse, source: measures.Source, filters: Filters, scope: Scope, column: str,
-            kept_keys: list[str]) -> dict:
-    """Distinct orders and customers over every key not in ``kept_keys``."""
-    key = measures.key_expression(source.counts.c[column])
-    query = sa.select(*measures.count_columns(source, source.counts)).where(
-        *source.where(source.counts, filters, scope), key.not_in(kept_keys))
-    with warehouse.connect() as conn:
+def _others(warehouse, version: int, source: measures.Source, filters: Filters, scope: Scope,
+            column: str, kept_keys: list[str], orders_add_up: bool) -> dict:
+    """Distinct customers (and orders unless ``orders_add_up``) over every key not in
+    ``kept_keys``."""
+    names = ("customers",) if orders_add_up else measures.COUNT_NAMES
+    table = _counts_table(source, names)
+    key = measures.key_expression(table.c[column])
+    query = sa.select(*measures.count_columns(source, table, names=names)).where(
+        *source.where(table, filters, scope), key.not_in(kept_keys))
+    with warehouse.connect(version) as conn:
         row = conn.execute(query).mappings().one()
-    return {"orders": int(row["orders"]), "customers": int(row["customers"])}
+    return {name: int(row[name]) for name in names}

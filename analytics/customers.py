@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from analytics import period, rollups, schema
+from analytics import measures, period, rollups, schema
 from analytics.filters import Filters, FilterError, Scope, line_conditions
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,7 @@ class CountedRows:
     ``segment_condition`` on ``table`` when they honour it)."""
     table: sa.FromClause
     facts: bool
+    days: bool = False  # the table is ``rollup_customer_day`` (one row per customer and day)
 
     @property
     def customer_id(self) -> sa.ColumnElement:
@@ -110,7 +111,16 @@ class CountedRows:
         """Σ-able net revenue of a row: a sale line's value, a (negative) return value."""
         if self.facts:
             return self.table.c.line_value
+        if self.days:
+            return self.table.c.net_value
         return self.table.c.sale_value + self.table.c.return_value
+
+    @property
+    def orders(self) -> sa.ColumnElement:
+        """The customer's orders over the rows of a query."""
+        if self.days:
+            return sa.func.sum(self.table.c.orders)
+        return sa.func.count(sa.distinct(self.invoice)).filter(self.is_sale)
 
     def where(self, filters: Filters, scope: Scope, *,
               dates: bool = True) -> list[sa.ColumnElement[bool]]:
@@ -129,6 +139,17 @@ def counted_rows(filters: Filters, name: str) -> CountedRows:
     return CountedRows(schema.fact_lines.alias(name), facts=True)
 
 
+def period_rows(warehouse, filters: Filters, scope: Scope, name: str) -> CountedRows:
+    """``counted_rows``, or the per-customer days of ``rollup_customer_day`` when the
+    planner says they hold every dimension of the filters and their orders add up (one
+    row per customer and day instead of one per invoice)."""
+    if rollups.use_rollups(replace(filters, segment=None)):
+        source = measures.source_for(warehouse, replace(filters, segment=None), scope)
+        if source.customer_days is not None and source.customer_orders_summable:
+            return CountedRows(source.customer_days.alias(name), facts=False, days=True)
+    return counted_rows(filters, name)
+
+
 def _period_customers(filters: Filters, scope: Scope, rows: CountedRows) -> sa.Select:
     """Per customer with a sale line in the period: customer_id, last_sale_date,
     frequency, monetary."""
@@ -137,7 +158,7 @@ def _period_customers(filters: Filters, scope: Scope, rows: CountedRows) -> sa.S
         sa.select(
             rows.customer_id,
             sa.func.max(rows.table.c.invoice_date).filter(sale).label("last_sale_date"),
-            sa.func.count(sa.distinct(rows.invoice)).filter(sale).label("frequency"),
+            rows.orders.label("frequency"),
             sa.func.sum(rows.net_value).label("monetary"),
         )
         .where(*rows.where(filters, scope))
@@ -153,7 +174,7 @@ def rfm_subquery(warehouse, filters: Filters, scope: Scope) -> sa.Subquery:
     if filters.end is None:
         raise FilterError("RFM needs the end of the period (resolve the filters first)")
     as_of = filters.end + dt.timedelta(days=1)
-    rows = counted_rows(filters, "rfm_rows")
+    rows = period_rows(warehouse, filters, scope, "rfm_rows")
     per_customer = _period_customers(filters, scope, rows).subquery("rfm_customers")
     c = per_customer.c
     customer_order = _binary_order(c.customer_id, warehouse)

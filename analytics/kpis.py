@@ -2,7 +2,10 @@
 
 One SQL round trip: one SELECT joins four one-row subqueries (sums, distinct counts,
 per-customer rates, sessions), each computing the current and the previous period in the
-same scan with ``FILTER (WHERE …)``.
+same scan with ``FILTER (WHERE …)``. Each reads the smallest table the planner allows
+(``measures.source_for``): Σ measures and orders from a day-grain rollup, customers, churn,
+repeat and LTV from the days of the three periods in ``rollup_customer_day`` (LTV from its
+``ltv_to_date`` when the filters select whole customers), sessions from a sessions rollup.
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import sqlalchemy as sa
 
-from analytics import measures, period, schema
+from analytics import measures, period, rollups, schema
 from analytics.filters import Filters, Scope
 
 #: KPI names of the API, in display order.
@@ -89,29 +92,47 @@ class KpiSummary:
 
 def kpi_summary(warehouse, filters: Filters, scope: Scope) -> KpiSummary:
     """KPIs for the resolved period of ``filters`` and for the previous period."""
-    filters = period.resolve(warehouse, filters)
+    version = warehouse.require_version()
+    filters = period.resolve(warehouse, filters, version)
     previous = filters.previous_period()
     before_previous = previous.previous_period()
-    info = period.version_info(warehouse)
-    source = measures.source_for(warehouse, filters, scope)
+    info = period.version_info(warehouse, version)
+    source = measures.source_for(warehouse, filters, scope, version=version)
     periods = {"": filters, "_prev": previous}
+    window = filters.with_period(previous.start, filters.end)
+
+    def in_period(table: sa.Table, f: Filters) -> sa.ColumnElement[bool]:
+        return measures.period_condition(table, f.start, f.end)
 
     sums_table, counts_table = source.sums, source.counts
-    sums = sa.select(*[column for suffix, f in periods.items() for column in
-                       measures.sum_columns(sums_table, measures.period_condition(
-                           sums_table, f.start, f.end), suffix)]).where(
-        *source.where(sums_table, filters.with_period(previous.start, filters.end), scope)
-    ).subquery("sums")
-    counts = sa.select(*[column for suffix, f in periods.items() for column in
-                         measures.count_columns(source, counts_table, measures.period_condition(
-                             counts_table, f.start, f.end), suffix)]).where(
-        *source.where(counts_table, filters.with_period(previous.start, filters.end), scope)
-    ).subquery("counts")
-    customers = _customer_rates(source, filters, previous, before_previous, scope)
-    parts = [sums, counts, customers]
+    sum_columns = [column for suffix, f in periods.items() for column in
+                   measures.sum_columns(sums_table, in_period(sums_table, f), suffix)]
+    count_columns = []
+    for suffix, f in periods.items():
+        if source.orders_summable:
+            sum_columns += measures.summed_count_columns(
+                sums_table, in_period(sums_table, f), suffix, names=("orders",))
+        else:
+            count_columns += measures.count_columns(
+                source, counts_table, in_period(counts_table, f), suffix, names=("orders",))
+    parts = [sa.select(*sum_columns).where(*source.where(sums_table, window, scope))
+             .subquery("sums")]
+    if count_columns:
+        parts.append(sa.select(*count_columns).where(
+            *source.where(counts_table, window, scope)).subquery("counts"))
+    customer_table = source.customer_days if source.customer_days is not None else counts_table
+    parts.append(sa.select(*[
+        column for suffix, f in periods.items() for column in measures.count_columns(
+            source, customer_table, in_period(customer_table, f), suffix, names=("customers",))
+    ]).where(*source.where(customer_table, window, scope)).subquery("customer_counts"))
+    if (source.customer_days is not None and source.customer_orders_summable
+            and source.whole_customers):
+        parts.append(_customer_rates_by_day(source, filters, previous, before_previous, scope))
+    else:
+        parts.append(_customer_rates(source, filters, previous, before_previous, scope))
     session_reason = _sessions_reason(info, filters, scope)
     if session_reason is None:
-        parts.append(_sessions(filters, previous, scope))
+        parts.append(_sessions(filters, previous, scope, planned=source.meta is not None))
     query = sa.select(*[column for part in parts for column in part.c])
     query = query.select_from(parts[0])
     for part in parts[1:]:
@@ -222,6 +243,49 @@ def _customer_rates(source: measures.Source, filters: Filters, previous: Filters
         sa.func.sum(rows.c.net_value).filter(since_first, rows.c.invoice_date <= previous.end)
         .label("ltv_previous"),
     ).where(rows.c.first_sale_ts.is_not(None)).group_by(rows.c.customer).subquery("per_customer")
+    return _rates(per_customer)
+
+
+def _customer_rates_by_day(source: measures.Source, filters: Filters, previous: Filters,
+                           before_previous: Filters, scope: Scope) -> sa.Subquery:
+    """The row of ``_customer_rates`` from the days of the three periods in
+    ``rollup_customer_day``: orders add up over a customer's days, and, the filters keeping
+    all or none of a customer's rows, their LTV up to a day is ``ltv_to_date`` on their last
+    day with rows up to it."""
+    table = source.customer_days
+    customer = table.c.customer_key
+    day = table.c.invoice_date
+    sale = table.c.sale_lines > 0
+    rows = sa.select(
+        customer.label("customer"), day, sale.label("is_sale"), table.c.orders,
+        table.c.ltv_to_date,
+        sa.func.max(day).over(partition_by=customer).label("last_day"),
+        sa.func.max(day).filter(day <= previous.end).over(partition_by=customer)
+        .label("last_day_previous"),
+    ).where(*source.where(table, filters.with_period(before_previous.start, filters.end),
+                          scope)).subquery("customer_days")
+    r = rows.c
+
+    def within(f: Filters) -> sa.ColumnElement[bool]:
+        return sa.and_(r.invoice_date >= f.start, r.invoice_date <= f.end)
+
+    def bought(f: Filters) -> sa.ColumnElement:
+        return sa.func.count().filter(r.is_sale, within(f)) > 0
+
+    per_customer = sa.select(
+        bought(filters).label("in_current"),
+        bought(previous).label("in_previous"),
+        bought(before_previous).label("in_before"),
+        sa.func.sum(r.orders).filter(within(filters)).label("orders_current"),
+        sa.func.sum(r.orders).filter(within(previous)).label("orders_previous"),
+        sa.func.max(r.ltv_to_date).filter(r.invoice_date == r.last_day).label("ltv_current"),
+        sa.func.max(r.ltv_to_date).filter(r.invoice_date == r.last_day_previous)
+        .label("ltv_previous"),
+    ).group_by(r.customer).subquery("per_customer")
+    return _rates(per_customer)
+
+
+def _rates(per_customer: sa.Subquery) -> sa.Subquery:
     c = per_customer.c
     return sa.select(
         sa.func.count().filter(c.in_previous).label("churn_base"),
@@ -247,22 +311,28 @@ def _sessions_reason(info, filters: Filters, scope: Scope) -> str | None:
     return None
 
 
-def _sessions(filters: Filters, previous: Filters, scope: Scope) -> sa.Subquery:
+def _sessions(filters: Filters, previous: Filters, scope: Scope, *,
+              planned: bool) -> sa.Subquery:
     """One row: sessions of the period and of the previous period, under the filters the
     sessions table can follow (country, channel, device, traffic source, scope).
 
     The rows of the sessions table are taken as disjoint slices; a filtered dimension that
     the table does not break down (all NULL) gives no sessions, so no conversion rate.
     """
-    table = schema.daily_sessions
+    named = {name for name, column in _SESSION_DIMENSIONS.items() if getattr(filters, name)}
+    needed = {column for name, column in _SESSION_DIMENSIONS.items() if name in named}
+    if filters.countries or scope.countries is not None:
+        needed.add("country_code")
+    table = rollups.SESSION_TABLES.get(tuple(needed)) if planned and len(needed) <= 1 else None
+    table = schema.daily_sessions if table is None else table
     conditions = [table.c.session_date >= previous.start, table.c.session_date <= filters.end]
     if scope.countries is not None:
         conditions.append(table.c.country_code.in_(sorted(scope.countries))
                           if scope.countries else sa.false())
     if filters.countries:
-        facts = schema.fact_lines
-        named_codes = sa.select(facts.c.country_code).where(
-            facts.c.country.in_(list(filters.countries))).distinct().scalar_subquery()
+        known = rollups.countries if planned else schema.fact_lines
+        named_codes = sa.select(known.c.country_code).where(
+            known.c.country.in_(list(filters.countries))).distinct().scalar_subquery()
         conditions.append(sa.or_(table.c.country_code.in_(list(filters.countries)),
                                  table.c.country_code.in_(named_codes)))
     for field_name, column in _SESSION_DIMENSIONS.items():

@@ -2,8 +2,11 @@
 
 Every aggregate of the analytics engine is built here, so the definitions live in one place:
 
-* ``Source`` picks the tables a query reads (the rollups when ``rollups.use_rollups``
-  allows, else the facts) and gives the WHERE conditions of filters, scope and segment.
+* ``source_for`` (the planner) picks the tables a query reads: the facts when the filters
+  need the lines, else the SMALLEST day-grain rollup holding every dimension the filters,
+  the scope and the grouping name (``rollups.DAY_TABLES``, else ``rollup_daily``), and says
+  which distinct counts that table may add up exactly (``Source``); ``RollupMeta`` holds the
+  per-version facts this rests on (``rollups.meta``), remembered per version in-process.
 * ``sum_columns`` / ``count_columns`` are the labelled aggregate expressions; ``when`` adds a
   condition inside the aggregate (``FILTER (WHERE …)``), so one scan can return the current
   and the previous period side by side.
@@ -16,7 +19,8 @@ Raw column names (suffixed when a query computes several periods):
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -34,13 +38,76 @@ MEASURE_COLUMNS = ("gross_revenue", "returns", "revenue", "orders", "units", "cu
 NONE_LABEL = "(none)"
 
 
+#: Filters field → planner dimension name (``rollups.DIMENSION_NAMES``).
+FILTER_DIMENSIONS = {"countries": "country", "categories": "category", "channels": "channel",
+                     "payment_methods": "payment_method", "devices": "device",
+                     "traffic_sources": "traffic_source"}
+
+
+@dataclass(frozen=True)
+class RollupMeta:
+    """What ``rollups.meta`` says about one data version (see ``analytics.rollups``)."""
+    flags: dict[str, int] = field(default_factory=dict)
+
+    def flag(self, name: str) -> bool:
+        return self.flags.get(name) == 1
+
+    def rows(self, table: sa.Table) -> int:
+        return self.flags.get(f"rows:{table.name}", 1 << 62)
+
+
+_metas: dict[tuple[str, int], RollupMeta | None] = {}
+_metas_lock = threading.Lock()
+
+
+def rollup_meta(warehouse, version: int) -> RollupMeta | None:
+    """The planner facts of ``version`` (None for a version built before they existed),
+    read once per process and version (a version never changes)."""
+    key = (warehouse.url, version)
+    if key not in _metas:
+        try:
+            with warehouse.connect(version) as conn:
+                rows = conn.execute(sa.select(rollups.meta.c.name, rollups.meta.c.value)).all()
+            found = RollupMeta({name: int(value) for name, value in rows})
+        except sa.exc.DBAPIError:
+            found = None
+        with _metas_lock:
+            _metas[key] = found
+    return _metas[key]
+
+
+def restricted_dimensions(filters: Filters, scope: Scope) -> dict[str, int]:
+    """Planner dimension → number of values the filters (or the scope) allow; a country
+    scope counts as many values."""
+    out = {dimension: len(getattr(filters, name))
+           for name, dimension in FILTER_DIMENSIONS.items() if getattr(filters, name)}
+    if scope.countries is not None:
+        out["country"] = 1 << 30
+    return out
+
+
 @dataclass(frozen=True)
 class Source:
     """The tables a query reads: ``sums`` for Σ measures and ``counts`` for distinct counts
-    (both ``fact_lines`` when the filters need the lines)."""
+    (both ``fact_lines`` when the filters need the lines).
+
+    With a day-grain rollup as ``sums``: ``orders_summable`` = Σ of its ``orders`` column
+    is exact over any days and rows the query keeps (no invoice in two kept rows);
+    ``customers_summable`` = Σ of its ``customers`` column is exact within one day and one
+    group (no customer in two kept rows of a day); ``customer_days`` = ``rollup_customer_day``
+    when it holds every dimension the filters and the grouping name (distinct customers,
+    churn, repeat, RFM; its ``orders`` add up when ``orders_summable`` would); and
+    ``whole_customers`` = the filters keep all or none of each customer's rows (so
+    ``ltv_to_date`` is exact)."""
     sums: sa.Table
     counts: sa.Table
     segment: sa.ColumnElement | None = None
+    orders_summable: bool = False
+    customers_summable: bool = False
+    customer_days: sa.Table | None = None
+    customer_orders_summable: bool = False
+    whole_customers: bool = False
+    meta: RollupMeta | None = None
 
     @property
     def facts(self) -> bool:
@@ -74,17 +141,53 @@ class Source:
         return table.c.sale_value + table.c.return_value
 
 
-def source_for(warehouse, filters: Filters, scope: Scope, *,
-               needs_lines: bool = False) -> Source:
-    """Rollups when the filters allow, else the facts (with the segment condition).
-    ``needs_lines``: the query groups by a column only the facts hold (product)."""
+def source_for(warehouse, filters: Filters, scope: Scope, *, needs_lines: bool = False,
+               group_by: tuple[str, ...] = (), version: int | None = None) -> Source:
+    """The planner: the facts when the filters need the lines (``needs_lines``: the query
+    groups by a column only the facts hold, like product), else the smallest rollup that
+    holds the dimensions of the filters, the scope and ``group_by`` (planner dimension
+    names, ``rollups.DIMENSION_NAMES``), with what it may add up (see ``Source``)."""
     if rollups.use_rollups(filters) and not needs_lines:
-        return Source(schema.rollup_daily, schema.rollup_invoice)
+        version = warehouse.require_version() if version is None else version
+        meta = rollup_meta(warehouse, version)
+        if meta is None:
+            return Source(schema.rollup_daily, schema.rollup_invoice)
+        return _plan(meta, restricted_dimensions(filters, scope), set(group_by))
     segment = None
     if filters.segment:
         from analytics.customers import segment_condition  # part B; imported when needed
         segment = segment_condition(warehouse, filters, scope)
     return Source(schema.fact_lines, schema.fact_lines, segment)
+
+
+def _plan(meta: RollupMeta, restricted: dict[str, int], group_by: set[str]) -> Source:
+    needed = set(restricted) | group_by
+    covering = [(meta.rows(table), dimensions, table)
+                for dimensions, table in rollups.DAY_TABLES.items() if needed <= set(dimensions)]
+    single_day = meta.flag("single_day_invoices")
+    customer_days = (rollups.customer_day if all(
+        meta.flag(f"invoice_level:{d}") for d in needed) else None)
+    whole_customers = all(meta.flag(f"customer_level:{d}") for d in restricted)
+    if not covering:
+        return Source(schema.rollup_daily, schema.rollup_invoice,
+                      customer_days=customer_days, customer_orders_summable=single_day,
+                      whole_customers=whole_customers, meta=meta)
+    _rows, dimensions, table = min(covering, key=lambda item: item[0])
+
+    def one_value(d: str) -> bool:
+        # one allowed value of a dimension other than country (a country value matches
+        # a name or a code, which may be two different rows)
+        return d != "country" and restricted.get(d) == 1
+
+    orders_summable = single_day and all(
+        d in group_by or meta.flag(f"invoice_level:{d}") or one_value(d) for d in dimensions)
+    customers_summable = all(
+        d in group_by or meta.flag(f"customer_day_level:{d}") or one_value(d)
+        for d in dimensions)
+    return Source(table, schema.rollup_invoice, orders_summable=orders_summable,
+                  customers_summable=customers_summable, customer_days=customer_days,
+                  customer_orders_summable=single_day, whole_customers=whole_customers,
+                  meta=meta)
 
 
 def period_condition(table: sa.Table, start: dt.date | None,
@@ -133,17 +236,45 @@ def sum_columns(table: sa.Table, when: sa.ColumnElement[bool] | None = None,
     return [expression.label(name + suffix) for name, expression in expressions.items()]
 
 
+def summed_count_columns(table: sa.Table, when: sa.ColumnElement[bool] | None = None,
+                         suffix: str = "", names=COUNT_NAMES) -> list[sa.Label]:
+    """Σ of the per-row ``orders``/``customers`` of a day-grain rollup (only where the
+    ``Source`` says they add up)."""
+    return [_filtered(sa.func.sum(table.c[name]), when).label(name + suffix) for name in names]
+
+
 def count_columns(source: Source, table: sa.Table,
-                  when: sa.ColumnElement[bool] | None = None, suffix: str = "") -> list[sa.Label]:
-    """Distinct orders and customers having a sale line among the rows of ``table``."""
+                  when: sa.ColumnElement[bool] | None = None, suffix: str = "",
+                  names=COUNT_NAMES) -> list[sa.Label]:
+    """Distinct orders and customers (or those of ``names``) having a sale line among the
+    rows of ``table``."""
     sale = source.is_sale(table)
     condition = sale if when is None else sa.and_(sale, when)
-    return [
-        sa.func.count(sa.distinct(source.invoice(table))).filter(condition)
-        .label("orders" + suffix),
-        sa.func.count(sa.distinct(source.customer(table))).filter(condition)
-        .label("customers" + suffix),
-    ]
+    columns = {"orders": source.invoice, "customers": source.customer}
+    return [sa.func.count(sa.distinct(columns[name](table))).filter(condition)
+            .label(name + suffix) for name in names]
+
+
+def read_frame(conn: sa.Connection, query, columns: list[str] | None = None) -> pd.DataFrame:
+    """Run ``query`` and return its rows as a DataFrame (``columns`` renames them in order).
+
+    DuckDB hands the result over column by column (``cursor.df()``), many times faster than
+    building one Python row object per row; other engines go through plain tuples. Dates
+    come back as datetime64 on DuckDB and as ``datetime.date`` objects elsewhere, and
+    Σ of integers may be Decimal on PostgreSQL: callers normalise with ``numeric``.
+    """
+    result = conn.execute(query)
+    try:
+        if conn.dialect.name == "duckdb":
+            frame = result.cursor.df()
+        else:
+            frame = pd.DataFrame.from_records(result.cursor.fetchall(),
+                                              columns=list(result.keys()))
+    finally:
+        result.close()
+    if columns is not None:
+        frame.columns = columns
+    return frame
 
 
 def numeric(frame: pd.DataFrame, names) -> pd.DataFrame:
@@ -151,8 +282,12 @@ def numeric(frame: pd.DataFrame, names) -> pd.DataFrame:
     with 0 for the Σ/count of no rows."""
     for name in names:
         if name in frame.columns:
-            values = pd.to_numeric(frame[name].astype("object"), errors="coerce")
-            frame[name] = values.astype("float64")
+            column = frame[name]
+            if column.dtype.kind in "fiub":
+                frame[name] = column.astype("float64")
+            else:
+                frame[name] = pd.to_numeric(column.astype("object"),
+                                            errors="coerce").astype("float64")
     return frame
 
 

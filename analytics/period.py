@@ -54,10 +54,10 @@ def resolve(warehouse, filters: Filters, version: int | None = None) -> Filters:
     return filters.with_period(start, end)
 
 
-def history(warehouse, filters: Filters) -> Filters:
+def history(warehouse, filters: Filters, version: int | None = None) -> Filters:
     """``filters`` over the whole data range (the overview's trend), or over the resolved
     period when the version holds no lines."""
-    first, last = data_range(warehouse)
+    first, last = data_range(warehouse, version)
     if first is None:
-        return resolve(warehouse, filters)
+        return resolve(warehouse, filters, version)
     return filters.with_period(first, last)

@@ -61,7 +61,8 @@ def bcg_matrix(warehouse, filters: Filters, scope: Scope,
     filters = period.resolve(warehouse, filters)
     previous = filters.previous_period()
     by_product = category is not None
-    source = measures.source_for(warehouse, filters, scope, needs_lines=by_product)
+    source = measures.source_for(warehouse, filters, scope, needs_lines=by_product,
+                                 group_by=("category",))
     table = source.sums
     key = measures.key_expression(table.c.product_id if by_product else table.c.category)
     conditions = source.where(table, filters.with_period(previous.start, filters.end), scope)
@@ -116,7 +117,8 @@ def treemap(warehouse, filters: Filters, scope: Scope) -> pd.DataFrame:
     city → category ("(none)" for missing values), rows with positive revenue only (a
     treemap cannot draw the others), largest first."""
     filters = period.resolve(warehouse, filters)
-    source = measures.source_for(warehouse, filters, scope)
+    source = measures.source_for(warehouse, filters, scope,
+                                 group_by=("country", "city", "category"))
     table = source.sums
     keys = [measures.key_expression(table.c[name]).label(name)
             for name in ("country", "city", "category")]

@@ -3,11 +3,36 @@
 ``build_statements(dialect)`` returns the SQL the publisher runs, in order. The statements
 use only SQL that DuckDB and PostgreSQL both understand.
 
-Rollups (``rollup_invoice``, ``rollup_daily``; columns in ``analytics.schema``) are exact
-regroupings of the counted lines, so every measure read from them equals the same measure
-read from the facts, under any filter that only names dimension columns and dates. Filters
-on unit price or on an RFM segment need the lines themselves: ``use_rollups(filters)`` says
-which source a query may read, and ``facts_only()`` forces the facts (tests, benchmarks).
+Rollups are exact regroupings of the counted lines, so every measure read from them equals
+the same measure read from the facts, under any filter that only names dimension columns and
+dates. Filters on unit price or on an RFM segment need the lines themselves:
+``use_rollups(filters)`` says which source a query may read, and ``facts_only()`` forces the
+facts (tests, benchmarks). ``analytics.measures.plan`` picks, per query, the smallest table
+that answers it exactly.
+
+* ``rollup_invoice`` (``analytics.schema``): one row per (timestamp, invoice, customer,
+  dimension values): exact distinct counts under any dimension filter.
+* ``rollup_daily`` (``analytics.schema``): one row per (day, all 8 dimension values).
+* ``DAY_TABLES``: one row per (day, a few dimensions) — the day alone (a few thousand rows
+  for 16 years), day × country, day × category, … — with the Σ measures and, per row, the
+  distinct ``orders`` and ``customers`` having a sale line. Σ measures add up over any rows;
+  orders and customers only where ``rollup_meta`` says they do (see ``measures.plan``).
+* ``rollup_customer_day``: one row per (day, customer, dimension values of the dimensions
+  that are invoice-level in this data version; the others are NULL): orders, sale lines,
+  net revenue, and ``ltv_to_date`` = the customer's net revenue from their first sale line
+  (by timestamp, over the whole history) up to the end of this day, over all their rows
+  (exact LTV whenever the filters select whole customers). Distinct customers, churn, repeat rate,
+  LTV and RFM read it instead of the per-invoice rollup.
+* ``BUCKET_CUSTOMER_TABLES``: distinct customers with a sale line per ISO week or month
+  (alone, and per country): the customer counts of weekly and monthly series.
+* ``SESSION_TABLES``: ``daily_sessions`` summed per day (alone, and per country, channel,
+  device, traffic source).
+* ``rollup_countries``: the distinct (country, country_code) pairs of the facts.
+* ``rollup_meta`` (name, value): facts about this version the planner needs, 1 = true:
+  ``single_day_invoices`` (no invoice spans two days), ``invoice_level:<dimension>``
+  (every invoice has a single value), ``customer_level:<dimension>`` (every customer has a
+  single value over the whole history), ``customer_day_level:<dimension>`` (a single value
+  per customer and day), and ``rows:<table>`` (row counts, to pick the smallest table).
 """
 from __future__ import annotations
 
@@ -15,9 +40,90 @@ import contextlib
 import contextvars
 from collections.abc import Iterator
 
+import sqlalchemy as sa
+
 _ROLLUPS_ENABLED = contextvars.ContextVar("rollups_enabled", default=True)
 _DIMENSIONS = ("country, country_code, city, category, channel, payment_method, device, "
                "traffic_source")
+#: Dimensions as the planner names them; "country" stands for country and country_code.
+DIMENSION_NAMES = ("country", "city", "category", "channel", "payment_method", "device",
+                   "traffic_source")
+_COLUMNS = {"country": ("country", "country_code")}
+#: Dimension sets of the day-grain rollups (besides the full ``rollup_daily``).
+DAY_GRAINS: tuple[tuple[str, ...], ...] = (
+    (), ("country",), ("category",), ("channel",), ("payment_method",), ("device",),
+    ("traffic_source",), ("country", "category"),
+)
+BUCKET_GRAINS = ("week", "month")
+SESSION_GRAINS: tuple[tuple[str, ...], ...] = (
+    (), ("country_code",), ("channel",), ("device",), ("traffic_source",))
+
+#: Tables of the planner, on their own metadata: the publisher creates them with
+#: ``CREATE TABLE … AS`` (see ``build_statements``), never from this description.
+metadata = sa.MetaData()
+
+
+def columns_of(dimensions) -> tuple[str, ...]:
+    """The table columns of planner dimension names (country → country, country_code)."""
+    return tuple(column for name in dimensions for column in _COLUMNS.get(name, (name,)))
+
+
+def day_table_name(dimensions) -> str:
+    return "_".join(("rollup_day", *dimensions))
+
+
+def _measure_columns() -> list[sa.Column]:
+    return [sa.Column(name, type_) for name, type_ in (
+        ("sale_value", sa.Float), ("return_value", sa.Float), ("sale_units", sa.Float),
+        ("cost_value", sa.Float), ("cost_lines", sa.BigInteger),
+        ("sale_lines", sa.BigInteger), ("return_lines", sa.BigInteger),
+        ("orders", sa.BigInteger), ("customers", sa.BigInteger))]
+
+
+DAY_TABLES: dict[tuple[str, ...], sa.Table] = {
+    dimensions: sa.Table(day_table_name(dimensions), metadata,
+                         sa.Column("invoice_date", sa.Date),
+                         *[sa.Column(name, sa.String) for name in columns_of(dimensions)],
+                         *_measure_columns())
+    for dimensions in DAY_GRAINS
+}
+
+#: Invoice-level dimensions kept in ``rollup_customer_day`` (NULL where not invoice-level).
+CUSTOMER_DAY_DIMENSIONS = ("country", "city", "category", "channel", "payment_method",
+                           "device", "traffic_source")
+customer_day = sa.Table(
+    "rollup_customer_day", metadata,
+    sa.Column("invoice_date", sa.Date),
+    sa.Column("customer_key", sa.BigInteger),
+    sa.Column("customer_id", sa.String),
+    *[sa.Column(name, sa.String) for name in columns_of(CUSTOMER_DAY_DIMENSIONS)],
+    sa.Column("orders", sa.BigInteger),
+    sa.Column("sale_lines", sa.BigInteger),
+    sa.Column("net_value", sa.Float),
+    sa.Column("ltv_to_date", sa.Float),
+)
+
+BUCKET_CUSTOMER_TABLES: dict[tuple[str, tuple[str, ...]], sa.Table] = {
+    (grain, dimensions): sa.Table(
+        "_".join(("rollup", grain, *dimensions)), metadata,
+        sa.Column("bucket", sa.Date),
+        *[sa.Column(name, sa.String) for name in columns_of(dimensions)],
+        sa.Column("customers", sa.BigInteger))
+    for grain in BUCKET_GRAINS for dimensions in ((), ("country",))
+}
+
+SESSION_TABLES: dict[tuple[str, ...], sa.Table] = {
+    dimensions: sa.Table("_".join(("rollup_sessions", *dimensions)), metadata,
+                         sa.Column("session_date", sa.Date),
+                         *[sa.Column(name, sa.String) for name in dimensions],
+                         sa.Column("sessions", sa.BigInteger))
+    for dimensions in SESSION_GRAINS
+}
+
+countries = sa.Table("rollup_countries", metadata, sa.Column("country", sa.String),
+                     sa.Column("country_code", sa.String))
+meta = sa.Table("rollup_meta", metadata, sa.Column("name", sa.String),
+                sa.Column("value", sa.BigInteger))
 
 
 @contextlib.contextmanager
@@ -38,7 +144,8 @@ def use_rollups(filters) -> bool:
 
 
 def build_statements(dialect: str) -> list[str]:
-    return [*_dimension_statements(), *_rollup_statements(dialect)]
+    return [*_dimension_statements(), *_rollup_statements(dialect),
+            *_meta_statements(), *_planner_statements(dialect)]
 
 
 def _dimension_statements() -> list[str]:
@@ -132,6 +239,124 @@ def _rollup_statements(dialect: str) -> list[str]:
             "CREATE INDEX ON rollup_invoice (customer_key, invoice_ts)",
             "CREATE INDEX ON rollup_daily (invoice_date)",
         ]
+    return statements
+
+
+def _single_valued(level: str, keys: str, where: str = "TRUE") -> str:
+    """SELECT of (name, value) rows: whether every group of ``keys`` in rollup_invoice has
+    a single value (NULL being one) of each dimension (1) or not (0)."""
+    spreads = {
+        name: " OR ".join(f"NOT (COUNT({c}) = 0 OR (COUNT({c}) = COUNT(*) "
+                          f"AND MIN({c}) = MAX({c})))" for c in columns_of((name,)))
+        for name in DIMENSION_NAMES}
+    per_group = ", ".join(f"CASE WHEN {spread} THEN 1 ELSE 0 END AS spread_{name}"
+                          for name, spread in spreads.items())
+    rows = [f"SELECT '{level}:{name}' AS name, CAST(1 - COALESCE(MAX(spread_{name}), 0) "
+            f"AS BIGINT) AS value FROM groups_{level}" for name in DIMENSION_NAMES]
+    return (f"WITH groups_{level} AS (SELECT {per_group} FROM rollup_invoice WHERE {where} "
+            f"GROUP BY {keys}) " + " UNION ALL ".join(rows))
+
+
+def _meta_statements() -> list[str]:
+    identified = "customer_key IS NOT NULL"
+    return [
+        """
+        CREATE TABLE rollup_meta AS
+        SELECT 'single_day_invoices' AS name,
+               CAST(CASE WHEN COUNT(*) = 0 THEN 1 ELSE 0 END AS BIGINT) AS value
+        FROM (SELECT invoice_key FROM rollup_invoice GROUP BY invoice_key
+              HAVING MIN(invoice_date) < MAX(invoice_date)) AS spread
+        """,
+        f"INSERT INTO rollup_meta {_single_valued('invoice_level', 'invoice_key')}",
+        f"INSERT INTO rollup_meta {_single_valued('customer_level', 'customer_key', identified)}",
+        "INSERT INTO rollup_meta "
+        f"{_single_valued('customer_day_level', 'customer_key, invoice_date', identified)}",
+    ]
+
+
+def _sums() -> str:
+    return ("SUM(sale_value) AS sale_value, SUM(return_value) AS return_value, "
+            "SUM(sale_units) AS sale_units, SUM(cost_value) AS cost_value, "
+            "CAST(SUM(cost_lines) AS BIGINT) AS cost_lines, "
+            "CAST(SUM(sale_lines) AS BIGINT) AS sale_lines, "
+            "CAST(SUM(return_lines) AS BIGINT) AS return_lines")
+
+
+def _planner_statements(dialect: str) -> list[str]:
+    statements = []
+    for dimensions, table in DAY_TABLES.items():
+        keys = ", ".join(("invoice_date", *columns_of(dimensions)))
+        statements.append(f"""
+            CREATE TABLE {table.name} AS
+            SELECT {keys}, {_sums()},
+                   COUNT(DISTINCT invoice_key) FILTER (WHERE sale_lines > 0) AS orders,
+                   COUNT(DISTINCT customer_key) FILTER (WHERE sale_lines > 0) AS customers
+            FROM rollup_invoice GROUP BY {keys} ORDER BY {keys}
+            """)
+    kept = ", ".join(
+        f"CASE WHEN (SELECT value FROM rollup_meta WHERE name = 'invoice_level:{name}') = 1 "
+        f"THEN {column} END AS {column}"
+        for name in CUSTOMER_DAY_DIMENSIONS for column in columns_of((name,)))
+    kept_names = ", ".join(columns_of(CUSTOMER_DAY_DIMENSIONS))
+    statements.append(f"""
+        CREATE TABLE rollup_customer_day AS
+        WITH cells AS (
+            SELECT invoice_date, customer_key, MAX(customer_id) AS customer_id, {kept_names},
+                   COUNT(DISTINCT invoice_key) FILTER (WHERE sale_lines > 0) AS orders,
+                   CAST(SUM(sale_lines) AS BIGINT) AS sale_lines,
+                   SUM(sale_value + return_value) AS net_value
+            FROM (SELECT invoice_date, customer_key, customer_id, invoice_key, sale_lines,
+                         sale_value, return_value, {kept}
+                  FROM rollup_invoice WHERE customer_key IS NOT NULL) AS kept_rows
+            GROUP BY invoice_date, customer_key, {kept_names}),
+        firsts AS (
+            SELECT customer_key, invoice_date, invoice_ts, sale_value + return_value AS net,
+                   MIN(invoice_ts) FILTER (WHERE sale_lines > 0)
+                       OVER (PARTITION BY customer_key) AS first_sale_ts
+            FROM rollup_invoice WHERE customer_key IS NOT NULL),
+        days AS (
+            SELECT customer_key, invoice_date,
+                   SUM(CASE WHEN invoice_ts >= first_sale_ts THEN net ELSE 0 END) AS net_value
+            FROM firsts GROUP BY customer_key, invoice_date),
+        to_date AS (
+            SELECT customer_key, invoice_date,
+                   SUM(net_value) OVER (PARTITION BY customer_key ORDER BY invoice_date
+                                        ROWS UNBOUNDED PRECEDING) AS ltv_to_date
+            FROM days)
+        SELECT cells.*, to_date.ltv_to_date
+        FROM cells JOIN to_date ON to_date.customer_key = cells.customer_key
+                               AND to_date.invoice_date = cells.invoice_date
+        ORDER BY cells.invoice_date, cells.customer_key
+        """)
+    for (grain, dimensions), table in BUCKET_CUSTOMER_TABLES.items():
+        keys = ", ".join(columns_of(dimensions))
+        statements.append(f"""
+            CREATE TABLE {table.name} AS
+            SELECT CAST(date_trunc('{grain}', invoice_date) AS DATE) AS bucket,
+                   {keys + ',' if keys else ''}
+                   COUNT(DISTINCT customer_key) AS customers
+            FROM rollup_invoice WHERE sale_lines > 0 AND customer_key IS NOT NULL
+            GROUP BY CAST(date_trunc('{grain}', invoice_date) AS DATE) {',' + keys if keys else ''}
+            ORDER BY 1
+            """)
+    for dimensions, table in SESSION_TABLES.items():
+        keys = ", ".join(("session_date", *dimensions))
+        statements.append(f"""
+            CREATE TABLE {table.name} AS
+            SELECT {keys}, CAST(SUM(sessions) AS BIGINT) AS sessions
+            FROM daily_sessions GROUP BY {keys} ORDER BY {keys}
+            """)
+    statements.append("CREATE TABLE rollup_countries AS "
+                      "SELECT DISTINCT country, country_code FROM fact_lines")
+    for table in [*DAY_TABLES.values(), customer_day, *BUCKET_CUSTOMER_TABLES.values(),
+                  *SESSION_TABLES.values()]:
+        statements.append(f"INSERT INTO rollup_meta SELECT 'rows:{table.name}', COUNT(*) "
+                          f"FROM {table.name}")
+    if dialect == "postgresql":
+        statements += [f"CREATE INDEX ON {table.name} (invoice_date)"
+                       for table in [*DAY_TABLES.values(), customer_day]]
+        statements += [f"CREATE INDEX ON {table.name} (session_date)"
+                       for table in SESSION_TABLES.values()]
     return statements
 
 

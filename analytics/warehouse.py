@@ -184,6 +184,10 @@ class Warehouse:
                     connect_args={"read_only": True, "config": {"threads": 2}},
                     pool_size=4, max_overflow=8)
                 sa.event.listen(engine, "connect", _tune_duckdb)
+                # duckdb_engine turns SQLAlchemy's compiled-statement cache off; the analytics
+                # statements compile the same for every filter (values are bound), and
+                # compiling them again costs more than running them on the rollups
+                engine.dialect._supports_statement_cache = True
                 self._engines[version] = engine
                 # forget engines of versions nobody should read any more
                 for old in [v for v in self._engines if v < version - KEEP_VERSIONS]:

@@ -1,0 +1,170 @@
+"""The rollup planner (``measures.source_for``): which table it picks, what it adds up, and
+that every answer it gives equals the facts' answer, on both engines.
+
+The store is built to break naive additivity: invoice 1 has lines in two categories (orders
+do not add up over categories), customer A buys in two countries and on two channels on the
+same day (customers do not add up over countries within a day), and A returns an item at
+09:00 before their first sale at 10:00 that day (LTV must start at the sale, not the day).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+
+from analytics import measures, rollups, schema
+from analytics.breakdowns import breakdown
+from analytics.customers import rfm_table
+from analytics.filters import ALL_DATA, Filters, Scope
+from analytics.kpis import kpi_summary
+from analytics.products import category_performance
+from analytics.series import time_series
+from tests.analytics.conftest import publish_lines
+
+GB = {"country": "United Kingdom", "country_code": "GB"}
+FR = {"country": "France", "country_code": "FR"}
+DE = {"country": "Germany", "country_code": "DE"}
+JANUARY = Filters(start=dt.date(2011, 1, 1), end=dt.date(2011, 1, 31))
+
+LINES = [
+    # A: first sale 2011-01-10 10:00 (two categories in one invoice), a return at 09:00 the
+    # same day, and a second invoice in France on another channel the same day
+    {"invoice_id": "1", "invoice_ts": "2011-01-10 10:00", "customer_id": "A",
+     "product_id": "P1", "quantity": 2, "unit_price": 10, "category": "Toys",
+     "channel": "web", **GB},
+    {"invoice_id": "1", "invoice_ts": "2011-01-10 10:00", "customer_id": "A",
+     "product_id": "P2", "quantity": 1, "unit_price": 6, "category": "Books",
+     "channel": "web", **GB},
+    {"invoice_id": "C3", "invoice_ts": "2011-01-10 09:00", "customer_id": "A",
+     "product_id": "P1", "quantity": -1, "unit_price": 10, "category": "Toys",
+     "channel": "web", **GB},
+    {"invoice_id": "2", "invoice_ts": "2011-01-10 12:00", "customer_id": "A",
+     "product_id": "P2", "quantity": 1, "unit_price": 5, "category": "Books",
+     "channel": "app", **FR},
+    # B: bought in December and twice in January (a repeat customer)
+    {"invoice_id": "4", "invoice_ts": "2010-12-20 10:00", "customer_id": "B",
+     "product_id": "P1", "quantity": 3, "unit_price": 4, "category": "Toys",
+     "channel": "web", **DE},
+    {"invoice_id": "5", "invoice_ts": "2011-01-15 10:00", "customer_id": "B",
+     "product_id": "P2", "quantity": 2, "unit_price": 3, "category": "Books",
+     "channel": "store", **DE},
+    {"invoice_id": "9", "invoice_ts": "2011-01-20 15:00", "customer_id": "B",
+     "product_id": "P1", "quantity": 1, "unit_price": 2, "category": "Toys",
+     "channel": "web", **DE},
+    # C: December only (churns); D: a year earlier (last year's series); a guest in January
+    {"invoice_id": "6", "invoice_ts": "2010-12-22 10:00", "customer_id": "C",
+     "product_id": "P1", "quantity": 1, "unit_price": 8, "category": "Toys",
+     "channel": "web", **GB},
+    {"invoice_id": "8", "invoice_ts": "2010-01-05 10:00", "customer_id": "D",
+     "product_id": "P1", "quantity": 1, "unit_price": 3, "category": "Toys",
+     "channel": "web", **GB},
+    {"invoice_id": "7", "invoice_ts": "2011-01-20 11:00", "customer_id": None,
+     "product_id": "P2", "quantity": 1, "unit_price": 7, "category": "Books",
+     "channel": "web", **GB},
+    # a free gift: counted nowhere
+    {"invoice_id": "10", "invoice_ts": "2011-01-12 10:00", "customer_id": "E",
+     "product_id": "P1", "quantity": 1, "unit_price": 0, "category": "Toys",
+     "channel": "web", **GB},
+]
+
+#: (filters, scope) pairs covering every day-grain rollup, the full one and the scope.
+CASES = [
+    (JANUARY, ALL_DATA),
+    (replace(JANUARY, countries=("GB",)), ALL_DATA),
+    (replace(JANUARY, countries=("GB", "France")), ALL_DATA),
+    (replace(JANUARY, categories=("Toys",)), ALL_DATA),
+    (replace(JANUARY, categories=("Toys", "Books")), ALL_DATA),
+    (replace(JANUARY, channels=("web",)), ALL_DATA),
+    (replace(JANUARY, channels=("web", "app")), ALL_DATA),
+    (replace(JANUARY, countries=("GB",), categories=("Toys", "Books")), ALL_DATA),
+    (replace(JANUARY, countries=("GB",), channels=("web",)), ALL_DATA),
+    (JANUARY, Scope.of(["GB", "FR"])),
+]
+
+
+@pytest.fixture
+def store(warehouse):
+    publish_lines(warehouse, LINES)
+    return warehouse
+
+
+def test_the_loader_records_what_adds_up(store):
+    meta = measures.rollup_meta(store, store.require_version())
+    assert meta.flag("single_day_invoices")
+    assert meta.flag("invoice_level:country") and meta.flag("invoice_level:channel")
+    assert not meta.flag("invoice_level:category")          # invoice 1 has two
+    assert not meta.flag("customer_day_level:country")      # A: GB and FR on one day
+    assert not meta.flag("customer_level:channel")
+    assert meta.rows(rollups.DAY_TABLES[()]) == 6            # days with counted lines
+
+
+def test_the_planner_picks_the_smallest_covering_rollup(store):
+    def plan(filters, scope=ALL_DATA, **options):
+        return measures.source_for(store, filters, scope, **options)
+
+    assert plan(JANUARY).sums is rollups.DAY_TABLES[()]
+    assert plan(JANUARY).orders_summable and plan(JANUARY).customers_summable
+    by_country = plan(replace(JANUARY, countries=("GB", "France")))
+    assert by_country.sums is rollups.DAY_TABLES[("country",)]
+    assert by_country.orders_summable and not by_country.customers_summable
+    assert plan(JANUARY, Scope.of(["GB"])).sums is rollups.DAY_TABLES[("country",)]
+    one_category = plan(replace(JANUARY, categories=("Toys",)))
+    assert one_category.sums is rollups.DAY_TABLES[("category",)]
+    assert one_category.orders_summable and one_category.customer_days is None
+    assert not plan(replace(JANUARY, categories=("Toys", "Books"))).orders_summable
+    assert plan(JANUARY, group_by=("category",)).orders_summable   # one value per group
+    assert plan(replace(JANUARY, countries=("GB",)), group_by=("category",)).sums is \
+        rollups.DAY_TABLES[("country", "category")]
+    assert plan(replace(JANUARY, countries=("GB",), channels=("web",))).sums is \
+        schema.rollup_daily
+    assert plan(replace(JANUARY, min_price=1.0)).facts
+    with rollups.facts_only():
+        assert plan(JANUARY).facts
+
+
+def test_hand_worked_answers_where_naive_sums_would_be_wrong(store):
+    both = replace(JANUARY, categories=("Toys", "Books"))
+    # orders with a sale line in January: 1, 2, 5, 7, 9 (invoice 1 once, not per category)
+    assert kpi_summary(store, both, ALL_DATA)["orders"].current == 5
+    days = time_series(store, replace(JANUARY, countries=("GB", "France")), ALL_DATA)
+    on_the_10th = days.set_index("period_start").loc[dt.date(2011, 1, 10)]
+    assert on_the_10th["customers"] == 1          # A, in two countries
+    assert on_the_10th["orders"] == 2             # invoices 1 and 2
+    summary = kpi_summary(store, JANUARY, ALL_DATA)
+    # LTV from the first sale line: A 26 + 5 (the 09:00 return is before it), B 12 + 6 + 2
+    assert summary["ltv"].current == pytest.approx((31 + 20) / 2)
+    assert summary["churn_rate"].current == pytest.approx(1 / 2)   # C of {B, C}
+    assert summary["repeat_rate"].current == pytest.approx(2 / 2)  # A: 1, 2; B: 5, 9
+    french = kpi_summary(store, replace(JANUARY, countries=("FR", "DE")), ALL_DATA)
+    assert french["repeat_rate"].current == pytest.approx(1 / 2)   # B of {A, B}
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_every_panel_equals_the_facts(store, case):
+    filters, scope = CASES[case]
+    planned = _panels(store, filters, scope)
+    with rollups.facts_only():
+        from_facts = _panels(store, filters, scope)
+    assert planned["kpis"] == pytest.approx(from_facts["kpis"], nan_ok=True)
+    for name, frame in planned.items():
+        if name != "kpis":
+            pd.testing.assert_frame_equal(frame, from_facts[name], check_dtype=False,
+                                          obj=name)
+
+
+def _panels(store, filters: Filters, scope: Scope) -> dict:
+    summary = kpi_summary(store, filters, scope)
+    panels = {"kpis": [value for kpi in summary.kpis.values()
+                       for value in (kpi.current, kpi.previous)]}
+    panels["kpis"] = [float("nan") if value is None else value for value in panels["kpis"]]
+    for grain in ("day", "week", "month"):
+        panels[f"series_{grain}"] = time_series(store, filters, scope, grain=grain)
+        panels[f"history_{grain}"] = time_series(store, filters, scope, grain=grain,
+                                                 history=True)
+    panels["countries"] = breakdown(store, filters, scope, "country", top=1)
+    panels["channels"] = breakdown(store, filters, scope, "channel")
+    panels["categories"] = category_performance(store, filters, scope)
+    panels["rfm"] = rfm_table(store, filters, scope)
+    return panels
