@@ -164,7 +164,7 @@ def job_status_text(job: dict) -> str:
     parts = [str(job.get("status", "")).capitalize()]
     if job.get("status") in ("queued", "running"):
         parts.append(f"{int(job.get('progress') or 0)}%")
-    if job.get("message"):
+    if job.get("message") and str(job["message"]).lower() != parts[0].lower():
         parts.append(str(job["message"]))
     if job.get("error"):
         parts.append(str(job["error"]))

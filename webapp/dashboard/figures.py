@@ -26,9 +26,9 @@ POSITIVE = "#10b981"
 NEGATIVE = "#ef4444"
 SEQUENTIAL = [[0.0, "#eff6ff"], [0.5, "#60a5fa"], [1.0, "#1e3a8a"]]
 #: Passed to every dcc.Graph: no Plotly logo, and never a topojson download from a CDN.
-GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "topojsonURL": "/assets/topojson/",
+GRAPH_CONFIG = {"displaylogo": False, "topojsonURL": "/assets/topojson/",
                 "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
-SPARKLINE_CONFIG = {"displayModeBar": False, "staticPlot": True, "responsive": True}
+SPARKLINE_CONFIG = {"displayModeBar": False, "staticPlot": True}
 
 pio.templates["shoplens"] = go.layout.Template(layout=go.Layout(
     font=dict(family=FONT, size=13, color="#334155"),
