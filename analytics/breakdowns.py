@@ -106,12 +106,14 @@ def _grouped(warehouse, version: int, source: measures.Source, filters: Filters,
         products = schema.dim_product
         joined = joined.outerjoin(products, products.c.product_id == sums.c.key)
         columns.append(products.c.description)
-    with warehouse.connect(version) as conn:
-        rows = conn.execute(sa.select(*columns).select_from(joined)).all()
     names = ["key", *extra, *measures.SUM_NAMES, *summed, *counted]
     if column == "product_id":
         names.append("description")
-    return pd.DataFrame(rows, columns=names)
+    with warehouse.connect(version) as conn:
+        frame = measures.read_frame(conn, sa.select(*columns).select_from(joined), names)
+    for name in ("key", *extra, *(["description"] if column == "product_id" else [])):
+        frame[name] = frame[name].astype("object").where(frame[name].notna(), None)
+    return frame
 
 
 def _counts_table(source: measures.Source, names) -> sa.Table:
