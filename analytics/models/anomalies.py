@@ -1,5 +1,6 @@
-"""Unusual days: Isolation Forest on de-seasonalised daily revenue, orders and AOV, a robust
-z-score monitor of the last days, and an explanation of each anomaly by dimension values.
+"""Unusual days: Isolation Forest on de-seasonalised daily revenue, orders, AOV and units, a
+robust z-score monitor of the last days, and an explanation of each anomaly by dimension
+values.
 
 Only the last ``MAX_DAYS`` (3 years) are examined: older unusual days rarely matter, and a
 shop's first months (a handful of orders a day) would otherwise fill the list.
@@ -13,18 +14,18 @@ De-seasonalising (an STL-like decomposition with robust pieces):
 * ``z`` = residual ÷ scale, a robust z-score whose scale follows the level of the business
   (a shop that grew tenfold has tenfold larger day-to-day swings, a busy Monday swings more
   than a quiet Sunday): scale = expected × 1.4826 × the median absolute deviation of the
-  relative residual (residual ÷ expected) over the 91 days around the day; for counts (orders, units) the scale is at least
-  √expected, the Poisson noise of a count.
+  relative residual (residual ÷ expected) over the 91 days around the day; for counts
+  (orders, units) the scale is at least √expected, the Poisson noise of a count.
 
 A day is an anomaly when the Isolation Forest (on the robust z of revenue, orders, AOV and
-units together, ``contamination`` = expected share of anomalous days) isolates it AND the chosen
-metric's |z| ≥ ``min_z`` (4 by default: with day-to-day noise that is larger on busy days
+units together, ``contamination`` = expected share of anomalous days) isolates it AND the
+chosen metric's |z| ≥ ``min_z`` (4 by default: with day-to-day noise that is larger on busy days
 than on quiet ones, |z| ≥ 3 happens on about 1 % of ordinary days), so each listed day is
 unusual for that metric.
 
 The explanation of a day splits its deviation by dimension value (country, category,
-channel, traffic source, product): each value's *expected* is the median of its own value on the 4 same
-weekdays before; its *deviation* = actual − expected; its *share* = deviation ÷ the sum of
+channel, traffic source, product): each value's *expected* is the median of its own value
+on the 4 same weekdays before; its *deviation* = actual − expected; its *share* = deviation ÷ the sum of
 all deviations of that dimension. The values with the largest deviation in the direction of
 the day's deviation "account for" it. The headline is the value with the highest
 ``min(share, 1) × |deviation| ÷ max(actual, expected)``: a large share of the day's

@@ -113,7 +113,7 @@ def run_clustering(warehouse, filters, scope, params, progress) -> dict:
     segmenter = CustomerSegmenter(k=params.k).fit(features)
     progress(85, "profiling the segments")
     # baseline: k value tiers by monetary quantile, scored by silhouette on the same space
-    matrix = segmenter._matrix(features)
+    matrix = segmenter.transform(features)
     rng = np.random.default_rng(0)
     sample = rng.choice(len(features), size=min(len(features), 3000), replace=False)
     tiers = pd.qcut(features["monetary"].rank(method="first"), segmenter.k_,
@@ -199,8 +199,9 @@ def run_anomalies(warehouse, filters, scope, params, progress) -> dict:
                        "expected": component["expected"].tolist()},
             "anomalies": anomalies, "anomaly_count": len(detector.anomalies_),
             "monitor": monitor,
-            "accuracy": {"days": len(daily), "flagged_days": len(detector.anomalies_),
-                         "flagged_share": len(detector.anomalies_) / len(daily)},
+            "accuracy": {"days": len(detector.scores_),
+                         "flagged_days": len(detector.anomalies_),
+                         "flagged_share": len(detector.anomalies_) / len(detector.scores_)},
             "baseline": {"name": "robust z-score of the de-seasonalised value (|z| ≥ 3.5)",
                          "flagged_days": len(robust_flags),
                          "agreement": (len(found & set(robust_flags["date"]))

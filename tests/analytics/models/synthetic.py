@@ -25,7 +25,8 @@ def shop_lines(days: int = 400, seed: int = 0, start: str = "2022-01-03",
                spike_day: str | None = "2022-09-14", spike_country: str = "France",
                customers: int = 300) -> pd.DataFrame:
     """A line-item frame: ~30 orders a day (18 at weekends) from ``customers`` customers
-    (each active between a first and a last day) in 3 countries, 3 categories, 2 channels and 20 products (P00…P19). Planted:
+    (each active between a first and a last day) in 3 countries, 3 categories, 2 channels
+    and 20 products (P00…P19). Planted:
 
     * P01 joins 60 % of the invoices holding P00 and no other (a rule P00 → P01);
     * on ``spike_day``, ``spike_country`` gets 60 extra one-product orders of products drawn

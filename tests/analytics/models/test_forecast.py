@@ -22,7 +22,8 @@ def test_planted_weekly_and_yearly_seasonality_beats_the_naive_baseline():
     assert result.accuracy["mape"] < 0.1
     assert result.beats_baseline is True
     # the forecast keeps the weekend dip: weekend days are about 0.6 × weekdays
-    forecast = result.forecast.assign(weekend=lambda f: pd.to_datetime(f["date"]).dt.day_of_week >= 5)
+    forecast = result.forecast.assign(
+        weekend=lambda f: pd.to_datetime(f["date"]).dt.day_of_week >= 5)
     means = forecast.groupby("weekend")["forecast"].mean()
     assert means[True] / means[False] == pytest.approx(0.6, abs=0.08)
     assert (result.forecast["lower"] <= result.forecast["forecast"]).all()
