@@ -111,3 +111,20 @@ def test_role_filter_of_pages():
     assert not shell.page_allowed(admin_page, "analyst")
     assert shell.page_allowed(admin_page, "admin")
     assert not shell.page_allowed(viewer_page, None)
+
+
+def test_drill_down_adds_a_value_once_and_sets_the_segment():
+    search = "?start=2011-01-01&end=2011-01-31&country=FR&grain=week"
+    narrowed = context.narrow(search, "country", "Germany")
+    assert Filters.from_query(narrowed).countries == ("FR", "Germany")
+    assert "grain=week" in narrowed
+    assert context.narrow(narrowed, "country", "Germany") == narrowed
+    assert Filters.from_query(context.narrow(search, "segment", "Champions")).segment == \
+        "Champions"
+
+
+def test_clicked_reads_customdata_labels_and_treemap_ids():
+    assert context.clicked({"points": [{"customdata": "EIRE"}]}) == "EIRE"
+    assert context.clicked({"points": [{"customdata": ["P1", 3.0]}]}) == "P1"
+    assert context.clicked({"points": [{"label": "Lost"}]}, "label") == "Lost"
+    assert context.clicked({"points": []}) is None and context.clicked(None) is None

@@ -1,6 +1,6 @@
 """Transactions: the line items of the filters, paged and sorted on the server (one page
 reaches the browser), with a text search and a CSV download of the whole selection through
-the API route ``/api/v1/transactions.csv``."""
+the API route ``/api/v1/transactions.csv`` (analysts and admins: the route checks it)."""
 from __future__ import annotations
 
 import dash
@@ -40,7 +40,8 @@ def layout(**_query) -> html.Div:
                           style={"maxWidth": "360px"}),
                 html.Span(id="transactions-count", className="small ms-2 me-auto"),
                 html.A("Download CSV", id="transactions-download", href=CSV_ROUTE,
-                       className="btn btn-outline-secondary btn-sm"),
+                       className="btn btn-outline-secondary btn-sm",
+                       hidden=not context.has_role("analyst")),  # the export needs analyst
             ], className="d-flex flex-wrap align-items-center gap-2 mb-2"),
             dcc.Loading(components.paged_table("transactions-table", columns, PAGE_SIZE),
                         type="dot", delay_show=150),
