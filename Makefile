@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 
+SHELL := /bin/bash
 .PHONY: install run test bench clean
 
 $(STAMP): requirements.txt
@@ -19,8 +20,11 @@ install: $(STAMP)
 run: install
 	$(BIN)/python -m scripts.serve
 
+# DuckDB's bindings print "nanobind: leaked ..." lines at interpreter exit (harmless, and they
+# would bury pytest's summary); they are filtered out here, pytest's exit status is kept.
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	set -o pipefail; $(BIN)/python -m pytest $(PYTEST_ARGS) 2>&1 \
+	  | grep --line-buffered -v -E '^(nanobind: | - leaked | - \.\.\. skipped remainder|See https://nanobind)'
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
