@@ -13,8 +13,9 @@ def record(session: Session, action: str, *, actor: User | str | None = None,
     """Add an audit event. ``actor`` is a User, or a label such as "cli" or "system".
 
     Actions in use: login, login_failed, logout, password_changed, password_reset,
-    user_created, user_updated, user_deactivated, token_created, token_revoked,
-    data_load, export, report_requested, schedule_changed, job_submitted, job_cancelled.
+    password_reset_requested, password_reset_mail_failed, user_created, user_updated,
+    user_deactivated, token_created, token_revoked, data_load, export, report_requested,
+    schedule_changed, job_submitted, job_cancelled.
     """
     event = AuditEvent(
         action=action,

@@ -96,6 +96,20 @@ def read_eml(path: Path) -> EmailMessage:
 
 
 # ----------------------------------------------------------------- messages
+def build_text_message(settings: Settings, *, recipient: str, subject: str,
+                       body: str) -> EmailMessage:
+    """A plain-text e-mail from MAIL_FROM to ``recipient`` (account mail such as reset
+    links; send it with ``send_message``)."""
+    message = EmailMessage()
+    message["From"] = settings.mail_from
+    message["To"] = recipient
+    message["Subject"] = subject
+    message["Date"] = email.utils.formatdate(localtime=False)
+    message["Message-ID"] = email.utils.make_msgid(domain=settings.mail_from.split("@")[-1])
+    message.set_content(body)
+    return message
+
+
 def build_report_message(settings: Settings, *, recipient: str, subject: str, body: str,
                          attachment: Path | None, download_url: str | None) -> EmailMessage:
     """A plain-text report e-mail with the report attached, or with a link to it when

@@ -9,6 +9,10 @@ Sign-in throttling: ``ACCOUNT_FAILURES`` failed sign-ins for one e-mail, or
 ``ADDRESS_FAILURES`` from one IP address, within ``THROTTLE_WINDOW`` lock that key for
 ``LOCK_DURATION``. The counters live in ``LoginThrottle`` rows keyed ``account:<email>`` and
 ``ip:<address>``.
+
+Reset requests from the sign-in page ("Forgot your password?") are throttled the same way:
+``RESET_ACCOUNT_REQUESTS`` per e-mail and ``RESET_ADDRESS_REQUESTS`` per IP address within
+``THROTTLE_WINDOW`` (keys ``reset:<email>``, ``reset-ip:<address>``).
 """
 from __future__ import annotations
 
@@ -32,6 +36,10 @@ ACCOUNT_FAILURES = 5
 ADDRESS_FAILURES = 20
 THROTTLE_WINDOW = dt.timedelta(minutes=15)
 LOCK_DURATION = dt.timedelta(minutes=15)
+RESET_ACCOUNT_REQUESTS = 3
+RESET_ADDRESS_REQUESTS = 10
+INVALID_RESET_LINK = ("This reset link is invalid, used or expired: ask for a new one "
+                      "(“Forgot your password?” on the sign-in page) or ask an admin.")
 DEFAULT_ADMIN_EMAIL = "admin@localhost"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
@@ -50,6 +58,10 @@ class LastAdminError(UserError):
 
 class SignInError(UserError):
     """A sign-in failed (wrong credentials, locked, deactivated)."""
+
+
+class ResetThrottled(UserError):
+    """Too many reset requests from one address (says nothing about any account)."""
 
 
 class UNSET:
@@ -238,11 +250,13 @@ def change_password(session: Session, user: User, current_password: str, new_pas
 
 
 def reset_password(session: Session, actor: User | str, user: User, *, link: bool = False,
-                   ip: str | None = None) -> str:
+                   emailed: bool = False, ip: str | None = None) -> str:
     """An admin resets a user's password. With ``link=False`` a one-time password is set
     (the user must change it at sign-in) and returned; with ``link=True`` a one-time reset
-    token (valid ``tokens.RESET_HOURS``) is returned for the link ``/reset/<token>``.
-    Either way the user's sessions end and a sign-in lock on the account is lifted."""
+    token (valid ``tokens.RESET_HOURS``) is returned for the link ``/reset/<token>``
+    (``emailed=True`` records that the caller sends the link by e-mail).
+    Either way a sign-in lock on the account is lifted; a one-time password also ends the
+    user's sessions (a link does when it is used)."""
     _require_admin(actor)
     if not user.is_active:
         raise UserError(f"{user.email} is deactivated: reactivate the account first.")
@@ -252,7 +266,7 @@ def reset_password(session: Session, actor: User | str, user: User, *, link: boo
     if link:
         _reset, secret = tokens.create_password_reset(session, user)
         audit.record(session, "password_reset", actor=actor, target=user.email,
-                     detail={"method": "link"}, ip=ip)
+                     detail={"method": "e-mail link" if emailed else "link"}, ip=ip)
         return secret
     secret = passwords.generate_password()
     user.password_hash = passwords.hash_password(secret)
@@ -266,17 +280,62 @@ def reset_password(session: Session, actor: User | str, user: User, *, link: boo
 
 def complete_password_reset(session: Session, token_text: str, new_password: str, *,
                             ip: str | None = None) -> User:
-    """Use a reset link: set the new password and spend the token."""
+    """Use a reset link: set the new password, spend the token and lift a sign-in lock on
+    the account (whoever holds the link controls the mailbox or was given it by an admin)."""
     reset = tokens.find_password_reset(session, token_text)
     if reset is None:
-        raise UserError("This reset link is invalid, used or expired: ask an admin for a "
-                        "new one.")
+        raise UserError(INVALID_RESET_LINK)
     user = session.get(User, reset.user_id)
     _store_password(user, new_password)
     reset.used_at = utcnow()
+    _clear_throttle(session, _account_key(user.email))
+    user.failed_logins = 0
+    user.locked_until = None
     audit.record(session, "password_changed", actor=user, target=user.email,
                  detail={"method": "reset link"}, ip=ip)
     return user
+
+
+def request_password_reset(session: Session, email: str, *,
+                           ip: str | None = None) -> tuple[User, str] | None:
+    """A signed-out user asks for a reset link by e-mail address. Returns (user, token text
+    for ``/reset/<token>``) when a link should be e-mailed to ``user.email``, else None:
+    unknown or deactivated account, or too many requests for that address (the caller's
+    answer must be the same either way). Raises ResetThrottled when the requesting IP
+    address made too many requests (that refusal reveals nothing about accounts).
+
+    Every request is audited (``password_reset_requested`` with the outcome); the caller
+    commits in every case, also when ResetThrottled is raised."""
+    now = utcnow()
+    typed = str(email or "").strip().lower()[:254]
+    address_key = f"reset-ip:{ip}" if ip else None
+    if address_key and not _take_allowance(session, address_key, RESET_ADDRESS_REQUESTS, now):
+        audit.record(session, "password_reset_requested", actor=typed or None,
+                     target=typed or None, detail={"outcome": "address throttled"}, ip=ip)
+        raise ResetThrottled("Too many reset requests from your network: try again in "
+                             f"{int(LOCK_DURATION.total_seconds() // 60)} minutes.")
+    if not _take_allowance(session, f"reset:{typed}", RESET_ACCOUNT_REQUESTS, now):
+        outcome, user = "account throttled", None
+    else:
+        user = find_user(session, typed)
+        outcome = ("unknown account" if user is None else
+                   "deactivated" if not user.is_active else "link created")
+    audit.record(session, "password_reset_requested", actor=typed or None,
+                 target=typed or None, detail={"outcome": outcome}, ip=ip)
+    if outcome != "link created":
+        return None
+    _reset, secret = tokens.create_password_reset(session, user)
+    return user, secret
+
+
+def _take_allowance(session: Session, key: str, limit: int, now: dt.datetime) -> bool:
+    """Count one request against ``key``; False (and nothing counted) while the key is
+    locked. The ``limit``-th request within THROTTLE_WINDOW is still allowed and locks the
+    key for LOCK_DURATION."""
+    if _locked_minutes(session, [key], now) is not None:
+        return False
+    _register_failure(session, key, limit, now)
+    return True
 
 
 # ---------------------------------------------------------------------- sign-in

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from analytics.filters import Scope
-from core import db, passwords, users
+from core import db, passwords, tokens, users
 from core.models import AuditEvent, LoginThrottle, User
 
 GOOD_PASSWORD = "correct horse battery"
@@ -135,6 +135,58 @@ def test_change_password_and_reset(session):
     with pytest.raises(users.UserError, match="invalid, used or expired"):
         users.complete_password_reset(session, link, "another new passphrase")
     assert _actions(session).count("password_reset") == 2
+
+
+def _outcomes(session, action="password_reset_requested") -> list[str]:
+    return [event.detail["outcome"] for event in session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id))]
+
+
+def test_requested_reset_only_for_active_accounts_and_audited(session):
+    user, _ = users.create_user(session, "cli", "r@example.com", password=GOOD_PASSWORD)
+    gone, _ = users.create_user(session, "cli", "gone@example.com", password=GOOD_PASSWORD)
+    users.deactivate_user(session, "cli", gone)
+    assert users.request_password_reset(session, "nobody@example.com", ip="10.0.0.1") is None
+    assert users.request_password_reset(session, "gone@example.com", ip="10.0.0.1") is None
+    assert users.request_password_reset(session, "not an address", ip="10.0.0.1") is None
+    owner, first = users.request_password_reset(session, " R@Example.com ", ip="10.0.0.1")
+    assert owner is user and tokens.find_password_reset(session, first) is not None
+    _owner, second = users.request_password_reset(session, "r@example.com", ip="10.0.0.1")
+    assert tokens.find_password_reset(session, first) is None  # the newer link replaces it
+    assert _outcomes(session) == ["unknown account", "deactivated", "unknown account",
+                                  "link created", "link created"]
+    users.complete_password_reset(session, second, "a brand new passphrase")
+    assert passwords.verify_password(user.password_hash, "a brand new passphrase")
+
+
+def test_requested_resets_are_throttled_per_account_and_per_address(session):
+    users.create_user(session, "cli", "many@example.com", password=GOOD_PASSWORD)
+    answers = [users.request_password_reset(session, "many@example.com", ip=f"10.0.0.{n}")
+               for n in range(users.RESET_ACCOUNT_REQUESTS + 1)]
+    assert [answer is not None for answer in answers] == \
+        [True] * users.RESET_ACCOUNT_REQUESTS + [False]
+    assert _outcomes(session)[-1] == "account throttled"
+    for number in range(users.RESET_ADDRESS_REQUESTS):
+        users.request_password_reset(session, f"who{number}@example.com", ip="10.7.7.7")
+    with pytest.raises(users.ResetThrottled, match="Too many reset requests"):
+        users.request_password_reset(session, "who@example.com", ip="10.7.7.7")
+    assert _outcomes(session)[-1] == "address throttled"
+    row = session.get(LoginThrottle, "reset:many@example.com")
+    row.locked_until = users.utcnow() - dt.timedelta(seconds=1)
+    assert users.request_password_reset(session, "many@example.com", ip="10.0.0.9")
+
+
+def test_reset_link_lifts_a_sign_in_lock(session):
+    user, _ = users.create_user(session, "cli", "locked@example.com", password=GOOD_PASSWORD)
+    for _attempt in range(users.ACCOUNT_FAILURES):
+        with pytest.raises(users.SignInError):
+            users.authenticate(session, "locked@example.com", "bad guess")
+    assert user.locked_until is not None
+    _owner, secret = users.request_password_reset(session, "locked@example.com")
+    users.complete_password_reset(session, secret, "a brand new passphrase")
+    session.flush()
+    assert session.get(LoginThrottle, "account:locked@example.com") is None
+    assert users.authenticate(session, "locked@example.com", "a brand new passphrase") is user
 
 
 def test_sign_in_and_throttle(session):
