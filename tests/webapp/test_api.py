@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from core import db
 from core.models import AuditEvent, Job
-from tests.webapp.conftest import FORMULA, PERIOD, bearer, make_token
+from tests.webapp.conftest import FORMULA, PERIOD, bearer, make_token, new_user
 
 
 @pytest.fixture(scope="module")
@@ -218,7 +218,7 @@ def test_job_result_download_for_owner_or_admin(app, api):
         from core import users
         owner = users.get_user(session, "gb@example.com")
         job = Job(kind="report_pdf", user_id=owner.id, status="done", result_path=str(file),
-                  params={})
+                  params={}, scope=["GB"])
         session.add(job)
         session.flush()
         job_id = job.id
@@ -236,3 +236,85 @@ def test_openapi_document_lists_every_endpoint(api):
             "/jobs/{job_id}/result", "/reports"} <= set(document["paths"])
     kpi_schema = document["components"]["schemas"]["KpiValues"]
     assert "gross_revenue" in kpi_schema["properties"]
+
+
+def _done_job(app, email: str, scope: list[str] | None) -> str:
+    """A finished forecast job of ``email`` computed under ``scope`` (as submitted)."""
+    from core import users
+    settings = app.extensions["shoplens.settings"]
+    with db.session_scope(settings.database_url) as session:
+        owner = users.get_user(session, email)
+        job = Job(kind="forecast", user_id=owner.id, status="done", params={}, scope=scope,
+                  result={"revenue": [1.0, 2.0]})
+        session.add(job)
+        session.flush()
+        return job.id
+
+
+def _listed(api, email: str) -> set[str]:
+    return {job["id"] for job in api(email, "/jobs").json["jobs"]}
+
+
+def test_jobs_of_other_users_are_neither_listed_nor_readable(app, api):
+    analysts = _done_job(app, "analyst@example.com", None)
+    gb = _done_job(app, "gb@example.com", ["GB"])
+    assert analysts not in _listed(api, "gb@example.com")
+    assert gb not in _listed(api, "analyst@example.com")
+    assert {analysts, gb} <= _listed(api, "admin@example.com")
+    for email, job_id in (("gb@example.com", analysts), ("analyst@example.com", gb),
+                          ("viewer@example.com", gb)):
+        for path in (f"/jobs/{job_id}", f"/jobs/{job_id}/result"):
+            response = api(email, path)
+            assert response.status_code == 404, (email, path)
+            assert "revenue" not in response.text
+        cancel = api(email, f"/jobs/{job_id}/cancel", method="POST")
+        assert cancel.status_code == 404, email
+
+
+def test_a_narrowed_scope_hides_older_wider_job_results(app, api):
+    from core import users
+    new_user(app, "narrowed@example.com", "analyst", None)
+    wide = _done_job(app, "narrowed@example.com", None)
+    assert api("narrowed@example.com", f"/jobs/{wide}").status_code == 200
+    settings = app.extensions["shoplens.settings"]
+    with db.session_scope(settings.database_url) as session:
+        users.update_user(session, "cli", users.get_user(session, "narrowed@example.com"),
+                          countries="FR")
+    narrow = _done_job(app, "narrowed@example.com", ["FR"])
+    # the same token still works after the scope change: only the answers narrow
+    assert api("narrowed@example.com", f"/jobs/{wide}").status_code == 404
+    assert api("narrowed@example.com", f"/jobs/{narrow}").json["result"] == {
+        "revenue": [1.0, 2.0]}
+    assert _listed(api, "narrowed@example.com") == {narrow}
+
+
+def test_customer_and_cohort_lists_stay_inside_the_scope(api):
+    """GB holds C1 (I1, return C9) and C2 (I2); France holds C3 (I3) only."""
+    for email, customers in (("gb@example.com", ["C1", "C2"]), ("fr@example.com", ["C3"])):
+        page = api(email, "/customers", query_string={**PERIOD, "sort": "customer_id",
+                                                     "descending": "false"}).json
+        assert page["total"] == len(customers)
+        assert [row["customer_id"] for row in page["rows"]] == customers
+        rfm = api(email, "/customers/rfm", query_string=PERIOD).json
+        assert sum(row["customers"] for row in rfm["rows"]) == len(customers)
+        cohorts = api(email, "/cohorts", query_string=PERIOD).json
+        assert {(row["cohort"], row["cohort_size"]) for row in cohorts["rows"]} == {
+            ("2011-03-01", len(customers))}
+        lines = api(email, "/transactions", query_string=PERIOD).json
+        assert {row["customer_id"] for row in lines["rows"]} == set(customers)
+    top = api("fr@example.com", "/products/top", query_string=PERIOD).json
+    assert [(row["product_id"], row["revenue"]) for row in top["rows"]] == [("P1", 15)]
+    days = api("gb@example.com", "/timeseries", query_string=PERIOD).json  # I4 is Irish
+    assert [(row["period_start"], row["revenue"]) for row in days["rows"]] == [
+        ("2011-03-01", 10), ("2011-03-02", 15), ("2011-03-03", 0)]
+
+
+def test_quality_summary_is_refused_for_every_scoped_account(app, api):
+    """The data-quality summary counts all data: scoped accounts get 403 whatever their
+    role, also an admin with a scope."""
+    new_user(app, "scoped-admin@example.com", "admin", "GB")
+    for email in ("gb@example.com", "fr@example.com", "scoped-admin@example.com"):
+        response = api(email, "/quality")
+        assert response.status_code == 403, email
+        assert "lines" not in response.json
+    assert api("viewer@example.com", "/quality").json["lines"] == 5

@@ -1,5 +1,8 @@
 """The REST API endpoints. Every answer is computed under the caller's data scope
-(``current_scope()``), which no filter can widen."""
+(``current_scope()``), which no filter can widen. Job answers were computed under the
+scope their owner had at submission: a caller sees a job (owner or admin) only while that
+scope lies inside the caller's current one, so narrowing a user's scope also hides their
+older, wider results."""
 from __future__ import annotations
 
 import datetime as dt
@@ -231,20 +234,32 @@ def post_job(body: schemas.JobRequest):
     return _start(job)
 
 
+def _within_caller_scope(job) -> bool:
+    """True when the data the job was computed on (its owner's scope at submission) is
+    inside the caller's current scope."""
+    caller = current_scope()
+    if caller.is_all:
+        return True
+    return job.scope is not None and set(job.scope) <= caller.countries
+
+
 @endpoint("GET", "/jobs", role="viewer", response=schemas.JobListResponse, errors=(401,),
-          summary="Your newest jobs (an admin sees everybody's).")
+          summary="Your newest jobs (an admin sees everybody's), within your data scope.")
 def get_jobs():
-    return {"jobs": [jobs.job_to_dict(job) for job in jobs.list_jobs(db_session(),
-                                                                     _job_user())]}
+    return {"jobs": [jobs.job_to_dict(job) for job in jobs.list_jobs(db_session(), _job_user())
+                     if _within_caller_scope(job)]}
 
 
 def _owned_job(job_id: str):
+    """The job for its owner or an admin, within the caller's scope; 404 otherwise (the
+    answer does not tell whether the job exists)."""
     try:
-        return jobs.get_job(db_session(), _job_user(), job_id)
-    except jobs.JobNotFound:
+        job = jobs.get_job(db_session(), _job_user(), job_id)
+    except (jobs.JobNotFound, jobs.JobAccessDenied):
         raise ApiError(404, f"There is no job {job_id}.") from None
-    except jobs.JobAccessDenied:
-        raise ApiError(404, f"There is no job {job_id}.") from None
+    if not _within_caller_scope(job):
+        raise ApiError(404, f"There is no job {job_id}.")
+    return job
 
 
 @endpoint("GET", "/jobs/{job_id}", role="viewer", path_params=schemas.JobPath,
