@@ -18,6 +18,13 @@
 | PUBLIC_URL        | http://127.0.0.1:8050 (used in e-mailed links)  | https://…             |
 | SESSION_MINUTES   | 480 (idle sign-out)                             |                       |
 | CURRENCY          | £                                                |                       |
+| TRUSTED_PROXIES   | 0 (X-Forwarded-For/-Proto ignored)              | proxy hops, e.g. 1    |
+
+TRUSTED_PROXIES is the number of reverse proxies in front of the web process that each
+append to X-Forwarded-For and set X-Forwarded-Proto. With N > 0 the client address (sign-in
+throttle, audit log) is the N-th address from the right of X-Forwarded-For; with 0 the
+headers are ignored, so a client cannot pose as another address. Set it to exactly the
+number of proxies: more lets clients spoof their address, fewer shows the proxy's address.
 
 Production (``SHOPLENS_ENV=production``) refuses to start without SECRET_KEY, and with a
 SECRET_KEY shorter than 32 characters.
@@ -53,6 +60,7 @@ class Settings:
     public_url: str
     session_minutes: int
     currency: str
+    trusted_proxies: int = 0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -125,6 +133,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         public_url=(env.get("PUBLIC_URL") or "http://127.0.0.1:8050").rstrip("/"),
         session_minutes=_int(env, "SESSION_MINUTES", 480),
         currency=env.get("CURRENCY") or "£",
+        trusted_proxies=_proxy_hops(env),
     )
 
 
@@ -136,6 +145,14 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         return int(value)
     except ValueError:
         raise ConfigurationError(f"{name} must be a whole number, not {value!r}") from None
+
+
+def _proxy_hops(env: dict[str, str]) -> int:
+    hops = _int(env, "TRUSTED_PROXIES", 0)
+    if not 0 <= hops <= 10:
+        raise ConfigurationError(f"TRUSTED_PROXIES must be between 0 and 10 (the number of "
+                                 f"proxies in front of the web server), not {hops}")
+    return hops
 
 
 def _embedded_secret(home: Path) -> str:

@@ -10,8 +10,8 @@ from core.settings import Settings, load_settings
 
 def create_app(config: dict | None = None, settings: Settings | None = None) -> Flask:
     """Build the web application: settings, app database, sign-in and the request guard
-    (``webapp.security``), the auth and admin pages, the REST API, the CLI groups, and the
-    Dash app last, so that every one of its routes is behind the guard.
+    (``webapp.security``), the auth and admin pages, ``/healthz``, the REST API, the CLI
+    groups, and the Dash app last, so that every one of its routes is behind the guard.
 
     ``settings`` defaults to the environment (core.settings); ``config`` overrides Flask
     configuration keys (tests pass ``{"TESTING": True, ...}``).
@@ -33,10 +33,11 @@ def create_app(config: dict | None = None, settings: Settings | None = None) -> 
     init_security(app, settings)
     app.config.update(config or {})  # the caller's configuration wins over the defaults
 
-    from webapp import admin, auth
+    from webapp import admin, auth, health
     from webapp.api import init_api
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(health.bp)
     init_api(app)
 
     from webapp.cli_data import data_cli

@@ -2,18 +2,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from core import users
-from core.models import ROLES, AuditEvent, User
-from webapp.auth import EmptyForm
+from core import audit, mail, tokens, users
+from core.models import ROLES, AuditEvent, User, utcnow
+from webapp import services
+from webapp.auth import EmptyForm, reset_link, reset_message
 from webapp.security import client_ip, current_db_user, db_session, role_required
 
+log = logging.getLogger(__name__)
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 AUDIT_PAGE_SIZE = 100
 ROLE_CHOICES = [(role, role) for role in ROLES]
@@ -36,9 +39,10 @@ class EditUserForm(FlaskForm):
 
 
 class ResetForm(FlaskForm):
-    method = RadioField("Reset by", choices=[("password", "a one-time password"),
-                                             ("link", "a one-time reset link")],
-                        default="password")
+    method = RadioField("Reset by", choices=[
+        ("password", "a one-time password"),
+        ("link", "a one-time reset link (shown to you)"),
+        ("email", "a one-time reset link e-mailed to the user")], default="password")
 
 
 def _user_or_404(user_id: int) -> User:
@@ -144,21 +148,49 @@ def user_reset(user_id: int):
     user = _user_or_404(user_id)
     if not form.validate_on_submit():
         abort(400)
-    link = form.method.data == "link"
+    method = form.method.data
+    link = method in ("link", "email")
     try:
-        secret = users.reset_password(db, current_db_user(), user, link=link, ip=client_ip())
+        secret = users.reset_password(db, current_db_user(), user, link=link,
+                                      emailed=method == "email", ip=client_ip())
     except users.UserError as refusal:
         db.rollback()
         flash(str(refusal), "danger")
         return redirect(url_for("admin.user_edit", user_id=user.id))
     db.commit()
+    if method == "email":
+        _email_reset_link(user, secret)
+        return redirect(url_for("admin.user_edit", user_id=user.id))
     if link:
-        public_url = current_app.extensions["shoplens.settings"].public_url
         return render_template("admin/secret.html", user=user, password=None,
-                               link=f"{public_url}{url_for('auth.reset', token=secret)}",
-                               what="reset")
+                               link=reset_link(secret), what="reset")
     return render_template("admin/secret.html", user=user, password=secret, link=None,
                            what="reset")
+
+
+def _email_reset_link(user: User, secret: str) -> None:
+    """Send the reset link to the user; when the mail server refuses, withdraw the link
+    (nobody has it) and tell the admin. The reset is committed first, so a slow mail server
+    never holds a database transaction open."""
+    settings = services.settings()
+    message = reset_message(settings, user.email, reset_link(secret), by_admin=True)
+    try:
+        mail.send_message(settings, message)
+    except mail.TRANSIENT_ERRORS as error:
+        db = db_session()
+        reset = tokens.find_password_reset(db, secret)
+        if reset is not None:
+            reset.used_at = utcnow()
+        reason = f"{type(error).__name__}: {error}"[:300]
+        audit.record(db, "password_reset_mail_failed", actor=current_db_user(),
+                     target=user.email, detail={"error": reason}, ip=client_ip())
+        db.commit()
+        log.warning("reset e-mail to %s failed: %s", user.email, reason)
+        flash(f"The e-mail to {user.email} could not be sent ({reason}); the link is "
+              "withdrawn. Try again, or choose a link shown to you.", "danger")
+        return
+    flash(f"A one-time reset link (valid {tokens.RESET_HOURS} hours) is e-mailed to "
+          f"{user.email}.", "success")
 
 
 @bp.route("/audit")

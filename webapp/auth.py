@@ -1,18 +1,26 @@
-"""Sign-in, sign-out, password change, reset links and the user's own API tokens."""
+"""Sign-in, sign-out, password change, reset links (by an admin or asked for by e-mail)
+and the user's own API tokens."""
 from __future__ import annotations
 
+import functools
+import logging
 import time
+from email.message import EmailMessage
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (Blueprint, flash, make_response, redirect, render_template, request,
+                   session, url_for)
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from core import tokens, users
+from core import mail, tokens, users
+from core.settings import Settings
+from webapp import services
 from webapp.security import (Principal, client_ip, current_db_user, db_session, role_required,
                              safe_next)
 
+log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
 
 
@@ -29,6 +37,10 @@ class NewPasswordForm(FlaskForm):
 
 class ChangePasswordForm(NewPasswordForm):
     current_password = PasswordField("Current password", validators=[DataRequired()])
+
+
+class ForgotForm(FlaskForm):
+    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
 
 
 class TokenForm(FlaskForm):
@@ -113,14 +125,75 @@ def change_password():
                            forced=current_user.must_change_password), 400 if error else 200
 
 
+def reset_link(token: str) -> str:
+    """The address of a reset link as e-mailed: PUBLIC_URL + ``/reset/<token>``."""
+    return f"{services.settings().public_url}{url_for('auth.reset', token=token)}"
+
+
+def reset_message(settings: Settings, recipient: str, link: str, *,
+                  by_admin: bool) -> EmailMessage:
+    """The plain-text e-mail carrying a one-time reset link."""
+    why = ("An admin of Shoplens reset the password of your account" if by_admin else
+           "Someone, hopefully you, asked to reset the password of your Shoplens account")
+    body = "\n".join([
+        "Hello,", "",
+        f"{why} {recipient}.",
+        f"Open this link within {tokens.RESET_HOURS} hours to choose a new password; it "
+        "works once:", "",
+        link, "",
+        "If you did not expect this message, ignore it: your password stays as it is.",
+        "", "-- ", "Shoplens"])
+    return mail.build_text_message(settings, recipient=recipient,
+                                   subject="Set a new Shoplens password", body=body)
+
+
+def _send_after_response(settings: Settings, message: EmailMessage, user_id: int) -> None:
+    """Sends a self-service reset e-mail once the answer is on its way, so the answer's
+    timing does not tell whether the address has an account."""
+    try:
+        where = mail.send_message(settings, message)
+    except mail.TRANSIENT_ERRORS as error:
+        log.warning("reset e-mail to user %s could not be sent: %s: %s", user_id,
+                    type(error).__name__, error)
+    else:
+        log.info("reset e-mail to user %s sent via %s", user_id, where.split(":")[0])
+
+
+@bp.route("/forgot", methods=["GET", "POST"])
+def forgot_password():
+    """A signed-out user asks for a reset link by e-mail. The answer is the same whether or
+    not the address has an account; requests are throttled and audited (core.users)."""
+    form = ForgotForm()
+    if not form.validate_on_submit():
+        error = "Enter your e-mail address." if request.method == "POST" else None
+        return render_template("forgot.html", form=form, error=error, asked_for=None), \
+            400 if error else 200
+    db = db_session()
+    try:
+        outcome = users.request_password_reset(db, form.email.data, ip=client_ip())
+    except users.ResetThrottled as refusal:
+        db.commit()
+        return render_template("forgot.html", form=form, error=str(refusal),
+                               asked_for=None), 429
+    db.commit()
+    response = make_response(render_template("forgot.html", form=ForgotForm(formdata=None),
+                                             error=None, asked_for=form.email.data))
+    if outcome is not None:
+        user, secret = outcome
+        settings = services.settings()
+        message = reset_message(settings, user.email, reset_link(secret), by_admin=False)
+        response.call_on_close(functools.partial(_send_after_response, settings, message,
+                                                 user.id))
+    return response
+
+
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 def reset(token: str):
-    """A one-time reset link made by an admin."""
+    """A one-time reset link (made by an admin, or asked for on the sign-in page)."""
     db = db_session()
     if tokens.find_password_reset(db, token) is None:
         return render_template("error.html", status=404,
-                               message="This reset link is invalid, used or expired: ask an "
-                                       "admin for a new one."), 404
+                               message=users.INVALID_RESET_LINK), 404
     form = NewPasswordForm()
     error = None
     if form.validate_on_submit():

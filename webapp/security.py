@@ -3,7 +3,7 @@
 Installed by ``init_security(app, settings)`` before the Dash app is mounted. One
 ``before_request`` guard checks every request:
 
-* public: ``/login``, ``/reset/<token>``, ``/static/…``, Dash's JavaScript bundles
+* public: ``/login``, ``/forgot``, ``/reset/<token>``, ``/healthz``, ``/static/…``, Dash's JavaScript bundles
   (``/_dash-component-suites/…``), ``/assets/…`` and the favicon; everything else needs a
   signed-in user (a session cookie, or ``Authorization: Bearer <token>`` on ``/api/``);
 * signed out: 401 JSON on ``/api/``, ``/_dash-…`` and ``/_reload-hash``; a redirect to
@@ -12,7 +12,12 @@ Installed by ``init_security(app, settings)`` before the Dash app is mounted. On
   pages-router callback is about to render), pages by ``dash.page_registry[…]["role"]`` and
   ``PAGE_ROLE_PREFIXES``; Flask views add ``role_required``. Too low a role: 403;
 * sessions end when idle for ``settings.session_minutes`` or when the user's
-  ``session_epoch`` changes (deactivation, role/scope/password change);
+  ``session_epoch`` changes (deactivation, role/scope/password change); Dash callbacks
+  fired only by a ``dcc.Interval`` tick (``changedPropIds`` all ``….n_intervals``) are
+  polling, not activity, so a page left open still times out;
+* client address: ``request.remote_addr``, or with ``settings.trusted_proxies`` = N > 0
+  the address Werkzeug's ProxyFix takes from the N-th X-Forwarded-For entry from the right
+  (X-Forwarded-Proto likewise); with 0 those headers are ignored;
 * CSRF: every unsafe request carries a flask-wtf token, except Dash callbacks (JSON only,
   and a same-origin check on Origin / Sec-Fetch-Site / Referer) and token-authenticated API
   calls (a Bearer header is not sent by browsers on their own).
@@ -43,6 +48,7 @@ from flask import (Flask, Response, current_app, g, jsonify, redirect, render_te
 from flask_login import AnonymousUserMixin, LoginManager, UserMixin, current_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.orm import Session
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from analytics.filters import Scope
 from core import tokens
@@ -62,10 +68,12 @@ CALLBACK_ROLE_PREFIXES: dict[str, str] = {
 PAGE_ROLE_PREFIXES: dict[str, str] = {
     "data": "admin", "admin": "admin", "reports": "analyst", "jobs": "analyst"}
 PUBLIC_PREFIXES = ("/static/", "/_dash-component-suites/", "/assets/")
-PUBLIC_PATHS = frozenset({"/login", "/_favicon.ico"})
+PUBLIC_PATHS = frozenset({"/login", "/forgot", "/healthz", "/_favicon.ico"})
 _RESET_PATH = re.compile(r"^/reset/[A-Za-z0-9_\-]{1,200}$")
 JSON_PREFIXES = ("/api/", "/_dash-", "/_reload-hash")
 DASH_CALLBACK_PATH = "/_dash-update-component"
+#: The property a dcc.Interval tick changes: callbacks fired only by it are polling.
+POLLING_PROPERTY = "n_intervals"
 PAGES_LOCATION_ID = "_pages_location"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 NO_DATA = Scope(frozenset())
@@ -157,7 +165,8 @@ def role_required(role: str) -> Callable:
 
 
 def client_ip() -> str | None:
-    """The caller's address (``remote_addr``; put ProxyFix in front when behind a proxy)."""
+    """The caller's address: ``remote_addr``, which ProxyFix sets from X-Forwarded-For when
+    ``settings.trusted_proxies`` > 0 (see ``init_security``)."""
     return request.remote_addr
 
 
@@ -209,6 +218,9 @@ def init_security(app: Flask, settings: Settings) -> None:
         PREFERRED_URL_SCHEME="https" if secure else "http",
     )
     app.extensions["shoplens.secure_cookies"] = secure
+    if settings.trusted_proxies:
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.anonymous_user = Anonymous
@@ -274,7 +286,8 @@ def _guard():
                                 "again.")
     if not current_user.via_token:
         session.permanent = True
-        session["seen"] = int(time.time())
+        if not _is_polling():
+            session["seen"] = int(time.time())
         if current_user.must_change_password and not _may_skip_password_change(path):
             if _wants_json(path):
                 return json_error(403, "Change your password first (Account → Password).")
@@ -307,6 +320,18 @@ def _session_idle_expired() -> bool:
     seen = session.get("seen")
     settings = current_app.extensions["shoplens.settings"]
     return seen is None or time.time() - float(seen) > settings.session_minutes * 60
+
+
+def _is_polling() -> bool:
+    """A Dash callback fired only by dcc.Interval ticks: the page asks, not the user."""
+    if request.path != DASH_CALLBACK_PATH or request.method != "POST":
+        return False
+    body = request.get_json(silent=True)
+    changed = body.get("changedPropIds") if isinstance(body, dict) else None
+    if not isinstance(changed, list) or not changed:
+        return False
+    return all(isinstance(prop, str) and prop.rsplit(".", 1)[-1] == POLLING_PROPERTY
+               for prop in changed)
 
 
 def _may_skip_password_change(path: str) -> bool:

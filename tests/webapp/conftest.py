@@ -21,7 +21,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from analytics.warehouse import Warehouse
-from core import db, passwords, tokens, users
+from core import db, mail, passwords, tokens, users
 from core.settings import load_settings
 from tests.analytics.conftest import publish_lines
 
@@ -134,3 +134,35 @@ def signed_in(app):
         assert response.status_code == 302, response.text
         return client
     return factory
+
+
+def outbox_messages(app, recipient: str) -> list:
+    """The .eml messages in the app's outbox addressed to ``recipient``, oldest first."""
+    outbox = app.extensions["shoplens.settings"].outbox
+    found = [mail.read_eml(path) for path in sorted(outbox.glob("*.eml"))]
+    return [message for message in found if message["To"] == recipient]
+
+
+def reset_link_in(app, message) -> str:
+    """The reset link of an e-mail: PUBLIC_URL + /reset/<token>."""
+    public_url = app.extensions["shoplens.settings"].public_url
+    text = message.get_body(("plain",)).get_content()
+    match = re.search(re.escape(public_url) + r"(/reset/[A-Za-z0-9_\-]+)\s", text)
+    assert match, text
+    return match.group(1)
+
+
+def use_reset_link_once(client, path: str, new_password: str) -> None:
+    """The link sets a password once; a second use is refused."""
+    page = client.get(path)
+    assert page.status_code == 200
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+    response = client.post(path, data={"new_password": new_password,
+                                       "confirm": new_password, "csrf_token": token})
+    assert response.status_code == 302
+    again = client.get(path)
+    assert again.status_code == 404 and "used or expired" in again.text
+    retry = client.post(path, data={"new_password": "yet another phrase",
+                                    "confirm": "yet another phrase",
+                                    "csrf_token": csrf_token(client, "/login")})
+    assert retry.status_code == 404

@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 
 import pytest
+import sqlalchemy as sa
 
 from core import db, users
+from core.models import AuditEvent, LoginThrottle
 from tests.webapp.conftest import PERIOD, bearer, csrf_token, make_token, new_user, sign_in
 from webapp import security
 
-PUBLIC = {"/login", "/static/<path:filename>", "/reset/<token>", "/_favicon.ico",
+PUBLIC = {"/login", "/forgot", "/healthz", "/static/<path:filename>", "/reset/<token>",
+          "/_favicon.ico",
           "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>",
           "/assets/<path:filename>"}
 
@@ -255,3 +258,106 @@ def test_every_admin_route_refuses_an_analyst(app, signed_in):
         assert response.status_code == 403, (method, rule, response.status_code)
         checked += 1
     assert checked >= 7
+
+
+def _failed_sign_in_from(app_, forwarded_for: str, email: str) -> AuditEvent:
+    """A wrong password sent with an X-Forwarded-For header; the audit event it left."""
+    client = app_.test_client()
+    token = csrf_token(client)
+    response = client.post("/login", data={"email": email, "password": "not it",
+                                           "csrf_token": token},
+                           headers={"X-Forwarded-For": forwarded_for})
+    assert response.status_code == 401
+    settings = app_.extensions["shoplens.settings"]
+    with db.session_scope(settings.database_url) as session:
+        return session.scalars(sa.select(AuditEvent).where(
+            AuditEvent.action == "login_failed", AuditEvent.target == email)).one()
+
+
+def _throttled_addresses(app_) -> set[str]:
+    settings = app_.extensions["shoplens.settings"]
+    with db.session_scope(settings.database_url) as session:
+        return set(session.scalars(sa.select(LoginThrottle.key).where(
+            LoginThrottle.key.startswith("ip:"))))
+
+
+def test_without_trusted_proxies_x_forwarded_for_is_ignored(app):
+    assert app.extensions["shoplens.settings"].trusted_proxies == 0
+    event = _failed_sign_in_from(app, "203.0.113.7", "spoofer@example.com")
+    assert event.ip == "127.0.0.1"  # the test client's own address, not the header's
+    assert "ip:203.0.113.7" not in _throttled_addresses(app)
+
+
+def test_behind_one_trusted_proxy_the_client_address_is_used(web_settings):
+    from webapp import create_app
+    proxied = create_app({"TESTING": True},
+                         settings=web_settings.with_overrides(trusted_proxies=1))
+    # the client sent "198.51.100.1" itself; our one proxy appended the address it saw
+    event = _failed_sign_in_from(proxied, "198.51.100.1, 203.0.113.8", "proxied@example.com")
+    assert event.ip == "203.0.113.8"
+    assert "ip:203.0.113.8" in _throttled_addresses(proxied)
+    assert "ip:198.51.100.1" not in _throttled_addresses(proxied)
+
+
+def test_trusted_proxies_setting():
+    from core.settings import ConfigurationError, load_settings
+    assert load_settings({"TRUSTED_PROXIES": "2", "SECRET_KEY": "x"}).trusted_proxies == 2
+    assert load_settings({"SECRET_KEY": "x"}).trusted_proxies == 0
+    with pytest.raises(ConfigurationError, match="TRUSTED_PROXIES"):
+        load_settings({"TRUSTED_PROXIES": "-1", "SECRET_KEY": "x"})
+
+
+@pytest.fixture(scope="module")
+def ticking(app):
+    """A page's dcc.Interval callback and a button callback, as real Dash callbacks."""
+    from dash import Input, Output
+    dash_app = app.extensions["shoplens.dash"]
+    dash_app.callback(Output("overview-ticks", "children"),
+                      Input("overview-timer", "n_intervals"))(lambda ticks: f"tick {ticks}")
+    return dash_app
+
+
+def _tick(changed: tuple[str, ...] = ("overview-timer.n_intervals",)) -> dict:
+    return {"output": "overview-ticks.children",
+            "outputs": {"id": "overview-ticks", "property": "children"},
+            "inputs": [{"id": "overview-timer", "property": "n_intervals", "value": 3}],
+            "changedPropIds": list(changed), "state": []}
+
+
+def _seen(browser) -> int:
+    with browser.session_transaction() as session:
+        return session["seen"]
+
+
+def _age_session(browser, seconds: int) -> None:
+    with browser.session_transaction() as session:
+        session["seen"] -= seconds
+
+
+def test_polling_is_not_activity_so_an_idle_session_still_ends(app, signed_in, ticking):
+    browser = signed_in("viewer@example.com")
+    minutes = app.extensions["shoplens.settings"].session_minutes
+    _age_session(browser, minutes * 60 - 60)  # one minute of the idle time left
+    last_activity = _seen(browser)
+    response = browser.post("/_dash-update-component", json=_tick())
+    assert response.status_code == 200 and "tick 3" in response.text
+    assert _seen(browser) == last_activity  # the tick did not count as activity
+    _age_session(browser, 61)  # a minute later, the page is still polling
+    response = browser.post("/_dash-update-component", json=_tick())
+    assert response.status_code == 401
+    assert "inactivity" in response.json["error"]["message"]
+
+
+def test_a_callback_the_user_fired_is_activity(signed_in, probes, ticking):
+    browser = signed_in("viewer@example.com")
+    _age_session(browser, 600)
+    before = _seen(browser)
+    response = browser.post("/_dash-update-component",
+                            json=_tick(("overview-timer.n_intervals", "overview-go.n_clicks")))
+    assert response.status_code == 200
+    assert _seen(browser) >= before + 600
+    _age_session(browser, 600)
+    before = _seen(browser)
+    assert browser.post("/_dash-update-component", json=_callback("overview-")
+                        ).status_code == 200
+    assert _seen(browser) >= before + 600

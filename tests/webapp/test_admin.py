@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import re
 
+import sqlalchemy as sa
+
 from core import db, passwords, users
-from tests.webapp.conftest import PASSWORD, csrf_token, new_user, sign_in
+from core.models import AuditEvent, PasswordReset
+from tests.webapp.conftest import (PASSWORD, csrf_token, new_user, outbox_messages,
+                                   reset_link_in, sign_in, use_reset_link_once)
 
 
 def _user_id(app, email: str) -> int:
@@ -108,6 +112,47 @@ def test_reset_by_one_time_password_and_by_link(app, signed_in, client):
     link = re.search(r"<code>([^<]+)</code>", page.text).group(1)
     assert link.startswith(app.extensions["shoplens.settings"].public_url + "/reset/")
     assert client.get(link.split("8050", 1)[-1]).status_code == 200
+
+
+def test_reset_link_e_mailed_by_an_admin_works_once(app, signed_in, client):
+    new_user(app, "mailed@example.com", "viewer")
+    admin = signed_in("admin@example.com")
+    user_id = _user_id(app, "mailed@example.com")
+    token = csrf_token(admin, f"/admin/users/{user_id}")
+    page = admin.post(f"/admin/users/{user_id}/reset", data={"method": "email",
+                                                             "csrf_token": token},
+                      follow_redirects=True)
+    assert "is e-mailed to mailed@example.com" in page.text
+    assert "/reset/" not in page.text  # the admin never sees the link
+    [message] = outbox_messages(app, "mailed@example.com")
+    assert "An admin of Shoplens reset the password" in message.get_content()
+    use_reset_link_once(client, reset_link_in(app, message), "a link from the admin")
+    assert sign_in(client, "mailed@example.com", "a link from the admin").status_code == 302
+
+
+def test_reset_link_is_withdrawn_when_the_mail_server_is_down(app, signed_in, monkeypatch):
+    from tests.workers.support import free_port
+    new_user(app, "unlucky@example.com", "viewer")
+    down = app.extensions["shoplens.settings"].with_overrides(
+        smtp_host="127.0.0.1", smtp_port=free_port(), smtp_tls="none", smtp_timeout=2)
+    monkeypatch.setitem(app.extensions, "shoplens.settings", down)
+    admin = signed_in("admin@example.com")
+    user_id = _user_id(app, "unlucky@example.com")
+    token = csrf_token(admin, f"/admin/users/{user_id}")
+    page = admin.post(f"/admin/users/{user_id}/reset", data={"method": "email",
+                                                             "csrf_token": token},
+                      follow_redirects=True)
+    assert "could not be sent" in page.text and "the link is withdrawn" in page.text
+    settings = app.extensions["shoplens.settings"]
+    with db.session_scope(settings.database_url) as session:
+        user = users.get_user(session, "unlucky@example.com")
+        resets = session.scalars(sa.select(PasswordReset).where(
+            PasswordReset.user_id == user.id)).all()
+        assert len(resets) == 1 and resets[0].used_at is not None
+        failures = session.scalars(sa.select(AuditEvent).where(
+            AuditEvent.action == "password_reset_mail_failed",
+            AuditEvent.target == "unlucky@example.com")).all()
+        assert len(failures) == 1 and "ConnectionRefusedError" in failures[0].detail["error"]
 
 
 def test_audit_log_is_filterable(app, signed_in):

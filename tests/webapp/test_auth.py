@@ -1,5 +1,6 @@
-"""Sign-in, sign-out, CSRF, throttling, password change and reset, API tokens page,
-cookie flags and security headers."""
+"""Sign-in, sign-out, CSRF, throttling, password change and reset (admin links, links
+asked for by e-mail through the outbox and a real SMTP server), API tokens page, cookie
+flags and security headers."""
 from __future__ import annotations
 
 import re
@@ -8,7 +9,9 @@ import sqlalchemy as sa
 
 from core import db, users
 from core.models import AuditEvent
-from tests.webapp.conftest import PASSWORD, bearer, csrf_token, new_user, sign_in
+from tests.webapp.conftest import (PASSWORD, bearer, csrf_token, new_user, outbox_messages,
+                                   reset_link_in, sign_in, use_reset_link_once)
+from tests.workers.support import Inbox
 
 
 def _audit(app, action: str, target: str) -> list[AuditEvent]:
@@ -178,3 +181,69 @@ def test_secure_cookies_when_public_url_is_https(web_settings):
     assert https_app.config["SESSION_COOKIE_SECURE"] is True
     response = https_app.test_client().get("/login")
     assert "max-age" in response.headers["Strict-Transport-Security"]
+
+
+def ask_for_reset(client, email: str, address: str):
+    """Post the "Forgot your password?" form from ``address``; the response is closed,
+    which is when the e-mail is sent (after the answer, as a server does)."""
+    environ = {"REMOTE_ADDR": address}
+    page = client.get("/forgot", environ_base=environ)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+    response = client.post("/forgot", data={"email": email, "csrf_token": token},
+                           environ_base=environ)
+    response.close()
+    return response
+
+
+def test_sign_in_page_links_to_the_reset_request(client):
+    page = client.get("/login")
+    assert 'href="/forgot"' in page.text and "Forgot your password?" in page.text
+
+
+def test_reset_by_e_mail_through_the_outbox(app, client):
+    new_user(app, "outbox@example.com")
+    known = ask_for_reset(client, "outbox@example.com", "10.1.0.1")
+    unknown = ask_for_reset(client, "nobody@example.com", "10.1.0.1")
+    # the answer is the same for an address without an account
+    assert known.status_code == unknown.status_code == 200
+    assert known.text.replace("outbox@example.com", "X") == \
+        unknown.text.replace("nobody@example.com", "X")
+    assert outbox_messages(app, "nobody@example.com") == []
+    [message] = outbox_messages(app, "outbox@example.com")
+    assert message["Subject"] == "Set a new Shoplens password"
+    use_reset_link_once(client, reset_link_in(app, message), "a mailed long phrase")
+    assert sign_in(client, "outbox@example.com", "a mailed long phrase").status_code == 302
+    events = _audit(app, "password_reset_requested", "outbox@example.com")
+    assert [(event.detail["outcome"], event.ip) for event in events] == [
+        ("link created", "10.1.0.1")]
+    assert _audit(app, "password_reset_requested", "nobody@example.com")[0].detail == {
+        "outcome": "unknown account"}
+
+
+def test_reset_by_e_mail_through_a_real_smtp_server(app, client, monkeypatch):
+    new_user(app, "smtp@example.com")
+    inbox = Inbox().start()
+    try:
+        smtp = app.extensions["shoplens.settings"].with_overrides(
+            smtp_host="127.0.0.1", smtp_port=inbox.port, smtp_tls="none", smtp_timeout=5)
+        monkeypatch.setitem(app.extensions, "shoplens.settings", smtp)
+        assert ask_for_reset(client, "smtp@example.com", "10.2.0.1").status_code == 200
+    finally:
+        inbox.stop()
+    [message] = inbox.messages
+    assert message["To"] == "smtp@example.com"
+    assert message["From"] == smtp.mail_from
+    use_reset_link_once(client, reset_link_in(app, message), "an smtp long phrase")
+    assert sign_in(client, "smtp@example.com", "an smtp long phrase").status_code == 302
+
+
+def test_reset_requests_are_throttled(app, client):
+    new_user(app, "eager@example.com")
+    for _request in range(users.RESET_ACCOUNT_REQUESTS + 1):
+        assert ask_for_reset(client, "eager@example.com", "10.3.0.1").status_code == 200
+    assert len(outbox_messages(app, "eager@example.com")) == users.RESET_ACCOUNT_REQUESTS
+    for number in range(users.RESET_ADDRESS_REQUESTS - users.RESET_ACCOUNT_REQUESTS - 1):
+        ask_for_reset(client, f"guess{number}@example.com", "10.3.0.1")
+    refused = ask_for_reset(client, "eager@example.com", "10.3.0.1")
+    assert refused.status_code == 429 and "Too many reset requests" in refused.text
+    assert ask_for_reset(client, "someone@example.com", "10.3.0.2").status_code == 200
