@@ -285,10 +285,20 @@ def _validation_message(exc: pydantic.ValidationError) -> str:
 
 
 # ----------------------------------------------------------------- reading
+def within_scope(job: Job, user: User) -> bool:
+    """True when the data the job was computed on (its owner's scope at submission) lies
+    inside the user's CURRENT scope, so narrowing a scope also hides older results."""
+    if user.countries is None:
+        return True
+    return job.scope is not None and set(job.scope) <= set(user.countries)
+
+
 def get_job(session: Session, user: User, job_id: str) -> Job:
-    """The job, for its owner or an admin. Raises JobNotFound or JobAccessDenied."""
+    """The job, for its owner or an admin, while it lies within the user's current scope.
+    Raises JobNotFound (also for a job outside the scope: its existence is not told) or
+    JobAccessDenied (another user's job)."""
     job = session.get(Job, str(job_id)) if job_id else None
-    if job is None:
+    if job is None or not within_scope(job, user):
         raise JobNotFound(f"no job {job_id}")
     if not (job.user_id == user.id or user.has_role("admin")):
         raise JobAccessDenied("this job belongs to another user")
@@ -297,13 +307,15 @@ def get_job(session: Session, user: User, job_id: str) -> Job:
 
 def list_jobs(session: Session, user: User, *, limit: int = 50,
               kinds: tuple[str, ...] | None = None) -> list[Job]:
-    """The user's newest jobs (an admin sees everybody's)."""
-    query = sa.select(Job).order_by(Job.created_at.desc()).limit(limit)
+    """The user's newest jobs (an admin sees everybody's), within the user's scope."""
+    query = sa.select(Job).order_by(Job.created_at.desc())
     if not user.has_role("admin"):
         query = query.where(Job.user_id == user.id)
     if kinds:
         query = query.where(Job.kind.in_(kinds))
-    return list(session.scalars(query))
+    visible = (job for job in session.scalars(query.limit(limit * 4))
+               if within_scope(job, user))
+    return [job for _, job in zip(range(limit), visible)]
 
 
 def result_path(job: Job, settings: Settings | None = None) -> Path | None:

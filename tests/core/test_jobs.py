@@ -203,3 +203,24 @@ def test_reaper_requeues_once_then_fails_jobs_whose_worker_went_silent(settings,
         assert "no heartbeat for more than 180 seconds" in twice.error
         assert alive.status == "running"
     assert _broker_messages(settings) == 1  # the requeued job was sent again
+
+
+def test_a_narrowed_scope_hides_older_results_everywhere(session, people):
+    """A job computed on FR+DE stays the analyst's only while their scope still covers
+    FR+DE: get_job and list_jobs (used by the API and the pages) both hide it after an admin
+    narrows the scope to FR, without telling that it exists."""
+    from core.models import DataScope
+    analyst = user(session, people, "analyst")
+    job = jobs.submit_job(session, analyst, "forecast", {})
+    session.commit()
+    assert job.scope == ["DE", "FR"]
+    assert jobs.get_job(session, analyst, job.id) is job
+    assert job in jobs.list_jobs(session, analyst)
+
+    analyst.scope = DataScope(countries=["FR"])
+    session.commit()
+    with pytest.raises(jobs.JobNotFound):
+        jobs.get_job(session, analyst, job.id)
+    assert job not in jobs.list_jobs(session, analyst)
+    admin = user(session, people, "admin")  # an all-data admin still sees it
+    assert jobs.get_job(session, admin, job.id) is job
