@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -18,27 +17,14 @@ import pandas as pd
 from analytics import breakdowns, cohorts, customers, kpis, period, products, quality, series
 from analytics.countries import country_name
 from analytics.filters import Filters, Scope
+from core import formatting
+from core.formatting import format_money, format_value, is_empty
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[..., None]
 
-#: KPI name → (label, kind); kind is "money", "count" or "rate". Order of the report.
-KPI_LABELS: dict[str, tuple[str, str]] = {
-    "revenue": ("Revenue (net)", "money"),
-    "gross_revenue": ("Gross revenue", "money"),
-    "returns": ("Returns", "money"),
-    "orders": ("Orders", "count"),
-    "aov": ("Average order value", "money"),
-    "units": ("Units", "count"),
-    "customers": ("Customers", "count"),
-    "profit": ("Profit", "money"),
-    "margin": ("Margin", "rate"),
-    "conversion_rate": ("Conversion rate", "rate"),
-    "churn_rate": ("Churn rate", "rate"),
-    "ltv": ("Customer lifetime value", "money"),
-    "repeat_rate": ("Repeat rate", "rate"),
-}
+KPI_LABELS = formatting.KPI_LABELS  # the order of the report
 HEADLINE_KPIS = ("revenue", "orders", "aov", "customers")
 TOP_COUNTRIES = 10
 TOP_PRODUCTS = 20
@@ -50,31 +36,6 @@ _FILTER_LABELS = {"country": "Countries", "category": "Categories", "channel": "
 
 
 # ----------------------------------------------------------------- formatting
-def is_empty(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def format_money(value: float | None, currency: str, decimals: int = 0) -> str:
-    """``£1,234,567`` (negative: ``−£1,234``); "n/a" for an empty value (as the
-    dashboard's figures.format_money)."""
-    if is_empty(value):
-        return "n/a"
-    sign = "−" if value < 0 else ""
-    return f"{sign}{currency}{abs(value):,.{decimals}f}"
-
-
-def format_value(value: float | None, kind: str, currency: str) -> str:
-    """A KPI value as the dashboard's cards show it: money with separators (2 decimals
-    below 1,000), counts with separators, rates in % with one decimal."""
-    if is_empty(value):
-        return "n/a"
-    if kind == "money":
-        return format_money(value, currency, 2 if abs(value) < 1000 else 0)
-    if kind == "rate":
-        return f"{value:.1%}"
-    return f"{value:,.0f}"
-
-
 def format_kpi(kpi: kpis.Kpi, kind: str, currency: str) -> str:
     """The current value, or "n/a (reason)" when it is empty."""
     if is_empty(kpi.current):
@@ -90,17 +51,7 @@ def format_previous(kpi: kpis.Kpi, kind: str, currency: str) -> str:
 
 def format_change(kpi: kpis.Kpi, kind: str, currency: str) -> str:
     """"+£1,234 (+5.2%)" against the previous period; rates change in points."""
-    change = kpi.abs_change
-    if change is None:
-        return "no comparison"
-    relative = kpi.rel_change
-    if kind == "rate":
-        absolute = f"{change * 100:+.1f} pts"
-    elif kind == "money":
-        absolute = ("+" if change >= 0 else "") + format_money(change, currency)
-    else:
-        absolute = f"{change:+,.0f}"
-    return f"{absolute} ({relative:+.1%})" if relative is not None else absolute
+    return formatting.format_change(kpi.abs_change, kpi.rel_change, kind, currency)
 
 
 def format_date(day: dt.date) -> str:

@@ -1,0 +1,67 @@
+"""How numbers are written for people, in one place: the dashboard's cards and charts, the
+PDF and Excel reports and the e-mails all use these, so the same KPI reads the same
+everywhere.
+
+Money has thousands separators (2 decimals below 1,000), counts have separators, rates are
+in % with one decimal (their changes in percentage points), and an empty value is "n/a",
+never 0.
+"""
+from __future__ import annotations
+
+import math
+
+#: KPI name (METRICS.md) → (label, kind); kind is "money", "count" or "rate".
+KPI_LABELS: dict[str, tuple[str, str]] = {
+    "revenue": ("Revenue (net)", "money"),
+    "gross_revenue": ("Gross revenue", "money"),
+    "returns": ("Returns", "money"),
+    "orders": ("Orders", "count"),
+    "aov": ("Average order value", "money"),
+    "units": ("Units", "count"),
+    "customers": ("Customers", "count"),
+    "profit": ("Profit", "money"),
+    "margin": ("Margin", "rate"),
+    "conversion_rate": ("Conversion rate", "rate"),
+    "churn_rate": ("Churn rate", "rate"),
+    "ltv": ("Customer lifetime value", "money"),
+    "repeat_rate": ("Repeat rate", "rate"),
+}
+
+
+def is_empty(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def format_money(value: float | None, currency: str, decimals: int = 0) -> str:
+    """``£1,234,567`` (negative: ``−£1,234``); "n/a" for an empty value."""
+    if is_empty(value):
+        return "n/a"
+    sign = "−" if value < 0 else ""
+    return f"{sign}{currency}{abs(value):,.{decimals}f}"
+
+
+def format_value(value: float | None, kind: str, currency: str) -> str:
+    """A KPI value: money with separators (2 decimals below 1,000), counts with
+    separators, rates in % with one decimal; "n/a" when empty."""
+    if is_empty(value):
+        return "n/a"
+    if kind == "money":
+        return format_money(value, currency, 2 if abs(value) < 1000 else 0)
+    if kind == "rate":
+        return f"{value:.1%}"
+    return f"{value:,.0f}"
+
+
+def format_change(abs_change: float | None, rel_change: float | None, kind: str,
+                  currency: str) -> str:
+    """"+£1,234 (+5.2%)" against the previous period; rates change in points; "no
+    comparison" when there is no previous value."""
+    if is_empty(abs_change):
+        return "no comparison"
+    if kind == "rate":
+        absolute = f"{abs_change * 100:+.1f} pts"
+    elif kind == "money":
+        absolute = ("+" if abs_change >= 0 else "") + format_money(abs_change, currency)
+    else:
+        absolute = f"{abs_change:+,.0f}"
+    return absolute if is_empty(rel_change) else f"{absolute} ({rel_change:+.1%})"
