@@ -177,8 +177,10 @@ def run_load_job(settings: Settings, spec: JobSpec) -> dict:
     with db.session_scope(settings.database_url) as session:
         user = session.get(User, spec.user_id) if spec.user_id else None
     options = spec.options
+    # LoadOptions.mapping is our field → the file's column: the "columns" of a reader mapping
+    mapping = {"columns": options["mapping"]} if options.get("mapping") else None
     load = run_load(settings, path=Path(options["path"]), format=options.get("format"),
-                    mapping=options.get("mapping"), append=bool(options.get("append")),
+                    mapping=mapping, append=bool(options.get("append")),
                     user=user, progress=progress_reporter(settings, spec.id, 0, 99))
     if getattr(load, "status", "done") == "failed":
         raise jobs.JobError(load.error or "the data load failed")

@@ -128,3 +128,32 @@ def test_clicked_reads_customdata_labels_and_treemap_ids():
     assert context.clicked({"points": [{"customdata": ["P1", 3.0]}]}) == "P1"
     assert context.clicked({"points": [{"label": "Lost"}]}, "label") == "Lost"
     assert context.clicked({"points": []}) is None and context.clicked(None) is None
+
+
+@pytest.mark.parametrize("start, end, expected_start", [
+    # 30 days ending 9 Dec 2011: the 12 months Jan–Dec 2011
+    (dt.date(2011, 11, 10), LAST, dt.date(2011, 1, 1)),
+    # a short period ending in March: April of the year before
+    (dt.date(2011, 3, 1), dt.date(2011, 3, 31), dt.date(2010, 4, 1)),
+    # 182 days is still shorter than the minimum
+    (LAST - dt.timedelta(days=181), LAST, dt.date(2011, 1, 1)),
+])
+def test_a_short_period_widens_the_cohort_window_to_twelve_months(start, end, expected_start):
+    assert presets.cohort_window(start, end) == (expected_start, end)
+
+
+def test_a_long_enough_period_is_the_cohort_window_itself():
+    assert presets.cohort_window(LAST - dt.timedelta(days=182), LAST) == (
+        LAST - dt.timedelta(days=182), LAST)
+    assert presets.cohort_window(FIRST, LAST) == (FIRST, LAST)
+
+
+def test_retention_colours_are_fixed_to_a_share_and_revenue_gets_its_own_scale():
+    matrix = pd.DataFrame([[1.0, 0.2, 0.1], [1.0, 0.3, float("nan")]])
+    assert figures.retention_range(matrix, "customers") == (0.0, 1.0)
+    assert figures.retention_range(matrix, "revenue") == (0.0, 1.0)
+    growing = pd.DataFrame([[1.0, 1.5, 2.0, 3.0]])
+    low, high = figures.retention_range(growing, "revenue")
+    assert low == 0.0 and 2.0 < high < 3.0  # the 95th percentile of 1, 1.5, 2, 3 is 2.85
+    figure = figures.heatmap(pd.DataFrame([[1.0]]), colour_range=(0.0, 1.0))
+    assert (figure.data[0].zmin, figure.data[0].zmax) == (0.0, 1.0)

@@ -79,11 +79,14 @@ def kpi_card(page: str, name: str, kpi: dict, currency: str,
 
 
 def chart(graph_id: str, title: str, *, height: int | None = None, extra=None,
-          help_text: str | None = None) -> dbc.Card:
-    """A card holding one graph with a loading spinner; ``extra`` goes above the graph."""
+          help_text: str | None = None, subtitle_id: str | None = None) -> dbc.Card:
+    """A card holding one graph with a loading spinner; ``extra`` goes above the graph.
+    ``subtitle_id`` adds an empty line under the title that a callback fills."""
     header = [html.Span(title, className="fw-semibold")]
     if help_text:
         header.append(html.Small(help_text, className="text-body-secondary ms-2"))
+    if subtitle_id:
+        header.append(html.Div(id=subtitle_id, className="small text-body-secondary"))
     graph = dcc.Graph(id=graph_id, config=figures.GRAPH_CONFIG,
                       **({"style": {"height": f"{height}px"}} if height else {}))
     return dbc.Card([dbc.CardHeader(header),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
@@ -239,20 +240,35 @@ def bcg_matrix(frame: pd.DataFrame, *, label: str, share: str, growth: str, size
 
 
 def heatmap(matrix: pd.DataFrame, *, title: str | None = None, percent: bool = True,
-            x_title: str = "months since first purchase", height: int = 460) -> go.Figure:
+            x_title: str = "months since first purchase", height: int = 460,
+            colour_range: tuple[float, float] | None = None) -> go.Figure:
     """A cohort heatmap: rows = cohorts (index), columns = month offsets, cells in 0…1
-    when ``percent``."""
+    when ``percent``. ``colour_range`` fixes the colour scale (zmin, zmax) so a colour
+    means the same on every view; by default plotly fits it to the cells."""
     figure = _base(title, height)
     cell = ".0%" if percent else ",.0f"
+    scale = {"zmin": colour_range[0], "zmax": colour_range[1]} if colour_range else {}
     figure.add_heatmap(
         z=matrix.to_numpy(dtype="float64"), x=[str(c) for c in matrix.columns],
         y=[str(i) for i in matrix.index], colorscale=SEQUENTIAL, hoverongaps=False,
         texttemplate=f"%{{z:{cell}}}", textfont=dict(size=10),
         hovertemplate=f"cohort %{{y}}<br>month +%{{x}}<br>%{{z:{cell}}}<extra></extra>",
-        colorbar=dict(tickformat=cell, thickness=10))
+        colorbar=dict(tickformat=cell, thickness=10), **scale)
     figure.update_yaxes(autorange="reversed", type="category", tickformat=None)
     figure.update_xaxes(title_text=x_title, type="category")
     return figure
+
+
+def retention_range(matrix: pd.DataFrame, measure: str) -> tuple[float, float]:
+    """The colour range of a cohort retention heatmap: customer retention is a share, 0 to
+    100 %; revenue retention (a month's revenue ÷ the first month's) may pass 100 %, so
+    its scale runs from 0 to its 95th percentile, at least 100 %."""
+    if measure == "customers":
+        return 0.0, 1.0
+    values = matrix.to_numpy(dtype="float64")
+    values = values[np.isfinite(values)]
+    top = float(np.quantile(values, 0.95)) if values.size else 1.0
+    return 0.0, max(1.0, top)
 
 
 def histogram(frame: pd.DataFrame, *, start: str, end: str, count: str, currency: str,

@@ -10,7 +10,7 @@ import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 
 from analytics import cohorts, customers
-from webapp.dashboard import components, context, figures, jobs_ui
+from webapp.dashboard import components, context, figures, jobs_ui, presets
 
 dash.register_page(__name__, path="/customers", name="Customers",
                    title="Shoplens · Customers", order=4, role="viewer")
@@ -39,7 +39,13 @@ def layout(**_query) -> html.Div:
                     className="mb-3"),
         ]),
         components.chart("customers-cohorts", "Cohort retention",
-                         help_text="share of each first-purchase month buying again"),
+                         subtitle_id="customers-cohorts-window",
+                         extra=[dbc.RadioItems(
+                             id="customers-cohort-measure", inline=True, value="customers",
+                             options=[{"label": "Customers buying again",
+                                       "value": "customers"},
+                                      {"label": "Revenue vs first month", "value": "revenue"}],
+                             className="small mb-1")]),
         html.H2("Customer list", className="h5 mt-4"),
         dbc.Card(dbc.CardBody([
             html.Div([html.Span(id="customers-list-count", className="small me-auto"),
@@ -86,15 +92,33 @@ def update_ltv(search):
                                       "median": distribution.median})
 
 
-@callback(Output("customers-cohorts", "figure"), Input("shell-url", "search"))
-def update_cohorts(search):
+@callback(Output("customers-cohorts", "figure"), Output("customers-cohorts-window", "children"),
+          Input("shell-url", "search"), Input("customers-cohort-measure", "value"))
+def update_cohorts(search, measure):
+    """Cohorts over ``presets.cohort_window`` of the period (a short period is widened to
+    the 12 months ending with it, every other filter kept), retention coloured on a fixed
+    scale."""
+    measure = measure if measure in cohorts.MEASURES else "customers"
     try:
-        table = context.query(cohorts.cohort_table, search, max_offset=12)
+        selected = context.view(search).filters
+        table = context.query(cohorts.cohort_table, search, window=presets.cohort_window,
+                              measure=measure, max_offset=12)
     except context.Unavailable as exc:
-        return figures.empty_figure(str(exc))
+        return figures.empty_figure(str(exc)), ""
+    start, end = presets.cohort_window(selected.start, selected.end)
+    explained = (f"{start:%b %Y} – {end:%d %b %Y}: the 12 months ending with the period "
+                 "(a shorter period holds too few cohorts)"
+                 if start != selected.start else f"{start:%d %b %Y} – {end:%d %b %Y}")
+    what = ("share of each first-purchase month's customers buying in each later month"
+            if measure == "customers" else
+            "each first-purchase month's revenue in each later month ÷ its first month's "
+            "(may pass 100 %)")
+    subtitle = f"{what} · {explained}"
     if table.empty:
-        return figures.empty_figure("No cohorts for these filters.")
-    return figures.heatmap(cohorts.cohort_matrix(table))
+        return figures.empty_figure("No cohorts for these filters."), subtitle
+    matrix = cohorts.cohort_matrix(table)
+    return (figures.heatmap(matrix, colour_range=figures.retention_range(matrix, measure)),
+            subtitle)
 
 
 @callback(Output("shell-url", "search", allow_duplicate=True),

@@ -79,7 +79,8 @@ def toggle_mapping(data_format):
 
 
 def load_options(path, data_format, append, mapped_columns):
-    """The data_load job's options from the upload step."""
+    """The data_load job's options from the upload step; a generic file's ``mapping`` is
+    our field → the file's column (the job's ``LoadOptions``)."""
     if not path:
         return {"path": "", "format": data_format}
     options = {"path": path, "format": data_format, "append": bool(append)}
