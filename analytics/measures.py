@@ -62,18 +62,30 @@ _metas_lock = threading.Lock()
 
 def rollup_meta(warehouse, version: int) -> RollupMeta | None:
     """The planner facts of ``version`` (None for a version built before they existed),
-    read once per process and version (a version never changes)."""
+    read once per process and version (a version never changes). Thread-safe: the first
+    callers of a version wait for one read."""
     key = (warehouse.url, version)
-    if key not in _metas:
-        try:
-            with warehouse.connect(version) as conn:
-                rows = conn.execute(sa.select(rollups.meta.c.name, rollups.meta.c.value)).all()
-            found = RollupMeta({name: int(value) for name, value in rows})
-        except sa.exc.DBAPIError:
-            found = None
-        with _metas_lock:
+    found = _metas.get(key, _MISSING)
+    if found is not _MISSING:
+        return found
+    with _metas_lock:
+        found = _metas.get(key, _MISSING)
+        if found is _MISSING:
+            found = _read_meta(warehouse, version)
             _metas[key] = found
-    return _metas[key]
+    return found
+
+
+_MISSING = object()
+
+
+def _read_meta(warehouse, version: int) -> RollupMeta | None:
+    try:
+        with warehouse.connect(version) as conn:
+            rows = conn.execute(sa.select(rollups.meta.c.name, rollups.meta.c.value)).all()
+    except sa.exc.DBAPIError:
+        return None
+    return RollupMeta({name: int(value) for name, value in rows})
 
 
 def restricted_dimensions(filters: Filters, scope: Scope) -> dict[str, int]:
@@ -277,18 +289,29 @@ def read_frame(conn: sa.Connection, query, columns: list[str] | None = None) -> 
     return frame
 
 
+def _floats(column: pd.Series) -> np.ndarray:
+    """A raw measure column as float64 (NaN for NULL; Decimal and None on PostgreSQL)."""
+    if column.dtype.kind in "fiub":
+        return column.to_numpy(dtype="float64", copy=True)
+    try:
+        return np.asarray(column.to_numpy(dtype=object), dtype="float64")
+    except (TypeError, ValueError):
+        return pd.to_numeric(column.astype("object"), errors="coerce").to_numpy(
+            dtype="float64", copy=True)
+
+
 def numeric(frame: pd.DataFrame, names) -> pd.DataFrame:
     """Cast raw measure columns to floats (PostgreSQL returns Decimal for Σ of integers),
     with 0 for the Σ/count of no rows."""
     for name in names:
         if name in frame.columns:
-            column = frame[name]
-            if column.dtype.kind in "fiub":
-                frame[name] = column.astype("float64")
-            else:
-                frame[name] = pd.to_numeric(column.astype("object"),
-                                            errors="coerce").astype("float64")
+            frame[name] = _floats(frame[name])
     return frame
+
+
+_ZERO_WHEN_EMPTY = ("gross_revenue", "return_value", "units", "cost_lines", "sale_lines",
+                    "return_lines", "orders", "customers")
+_INTEGER_COLUMNS = ("orders", "customers", "cost_lines", "sale_lines", "return_lines")
 
 
 def finish(frame: pd.DataFrame, has_cost: bool | None = None) -> pd.DataFrame:
@@ -297,23 +320,41 @@ def finish(frame: pd.DataFrame, has_cost: bool | None = None) -> pd.DataFrame:
     Profit is NaN where no counted line has a unit cost (``has_cost=True``: only where the
     data version has none, so an empty day of a store with costs has a profit of 0);
     margin is NaN where profit is, or where revenue is 0. Counts become integers.
+    The arithmetic runs on numpy arrays and the frame is built once (a few dozen rows:
+    pandas' per-column bookkeeping would cost more than the numbers).
     """
-    frame = numeric(frame, SUM_NAMES + COUNT_NAMES)
-    for name in ("gross_revenue", "return_value", "units", "cost_lines", "sale_lines",
-                 "return_lines", "orders", "customers"):
-        if name in frame.columns:
-            frame[name] = frame[name].fillna(0.0)
-    frame["returns"] = 0.0 - frame["return_value"]
-    frame["revenue"] = frame["gross_revenue"] + frame["return_value"]
-    has_cost = (frame["cost_lines"] > 0 if has_cost is None
-                else pd.Series(bool(has_cost), index=frame.index))
-    frame["profit"] = (frame["revenue"] - frame["cost"].fillna(0.0)).where(has_cost, np.nan)
-    frame["margin"] = (frame["profit"] / frame["revenue"].where(frame["revenue"] != 0)).astype(
-        "float64")
-    for name in ("orders", "customers", "cost_lines", "sale_lines", "return_lines"):
-        if name in frame.columns:
-            frame[name] = frame[name].astype("int64")
-    return frame
+    columns: dict[str, object] = {}
+    for name in frame.columns:
+        if name in SUM_NAMES or name in COUNT_NAMES:
+            values = _floats(frame[name])
+            if name in _ZERO_WHEN_EMPTY:
+                values[np.isnan(values)] = 0.0
+            columns[name] = values
+        else:
+            columns[name] = frame[name]
+    values = finish_arrays(columns, has_cost)
+    for name in _INTEGER_COLUMNS:
+        if name in columns:
+            values[name] = values[name].astype("int64")
+    return pd.DataFrame(values, index=frame.index, copy=False)
+
+
+def finish_arrays(columns: dict[str, np.ndarray], has_cost: bool | None = None) -> dict:
+    """``finish`` on float arrays by raw name (NULL sums already 0 where ``finish`` says);
+    returns the same dict with returns, revenue, profit and margin added."""
+    gross, returned = columns["gross_revenue"], columns["return_value"]
+    revenue = gross + returned
+    cost = columns["cost"]
+    with_cost = (columns["cost_lines"] > 0 if has_cost is None
+                 else np.full(len(revenue), bool(has_cost)))
+    profit = np.where(with_cost, revenue - np.nan_to_num(cost, nan=0.0), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        margin = np.where(revenue != 0, profit / np.where(revenue != 0, revenue, 1.0), np.nan)
+    columns["returns"] = 0.0 - returned
+    columns["revenue"] = revenue
+    columns["profit"] = profit
+    columns["margin"] = margin
+    return columns
 
 
 def key_expression(column: sa.ColumnElement) -> sa.ColumnElement:
