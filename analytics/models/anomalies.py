@@ -23,6 +23,10 @@ chosen metric's |z| ≥ ``min_z`` (4 by default: with day-to-day noise that is l
 than on quiet ones, |z| ≥ 3 happens on about 1 % of ordinary days), so each listed day is
 unusual for that metric.
 
+Slices (``slice_anomalies``): the same de-seasonalising on the daily series of each of the
+largest values of channel, traffic source, country and category finds what barely moves
+the shop-wide totals (an app outage, an e-mail campaign), with windows of 1–7 days.
+
 The explanation of a day splits its deviation by dimension value (country, category,
 channel, traffic source, product): each value's *expected* is the median of its own value
 on the 4 same weekdays before; its *deviation* = actual − expected; its *share* = deviation ÷ the sum of
@@ -76,8 +80,9 @@ def _median_of_neighbours(same_weekday: pd.Series) -> pd.Series:
 
 
 def deseasonalise(dates: pd.Series, values: pd.Series, count: bool = False) -> pd.DataFrame:
-    """Columns ``date``, ``value``, ``trend``, ``weekly``, ``expected``, ``residual``, ``z``
-    (see the module docstring). NaN values (AOV on days without orders) stay NaN."""
+    """Columns ``date``, ``value``, ``trend``, ``weekly``, ``expected``, ``residual``,
+    ``scale`` (the robust scale ``z`` divides by), ``z`` (see the module docstring). NaN
+    values (AOV on days without orders) stay NaN."""
     series = pd.Series(values.to_numpy(dtype=float), index=pd.DatetimeIndex(dates))
     trend = series.rolling(TREND_DAYS, center=True, min_periods=7).median()
     detrended = series - trend
@@ -100,7 +105,7 @@ def deseasonalise(dates: pd.Series, values: pd.Series, count: bool = False) -> p
     return pd.DataFrame({"date": series.index, "value": series.to_numpy(),
                          "trend": trend.to_numpy(), "weekly": weekly.to_numpy(),
                          "expected": expected.to_numpy(), "residual": residual.to_numpy(),
-                         "z": (residual / scale).to_numpy()})
+                         "scale": scale.to_numpy(), "z": (residual / scale).to_numpy()})
 
 
 class AnomalyDetector:
@@ -229,3 +234,187 @@ def headline(explanations: dict[str, pd.DataFrame]) -> dict | None:
                         "deviation": float(row.deviation), "actual": float(row.actual),
                         "expected": float(row.expected), "score": score}
     return best
+
+
+# ----------------------------------------------------------------- per-slice monitoring
+SLICE_TOP = 8
+SLICE_MIN_Z = 3.75
+SLICE_MAX_RUN = 7
+SLICE_RATIO_LIMITS = (0.1, 10.0)
+SLICE_MIN_ORDERS = 3.0
+SLICE_MIN_EXPECTED_SHARE = 0.25
+SLICE_REST_Z = 2.0
+SLICE_COLUMNS = ["dimension", "value", "start", "end", "days", "actual", "expected",
+                 "deviation", "relative", "z", "direction", "related"]
+
+
+def _metric_values(frame: pd.DataFrame, metric: str) -> pd.Series:
+    if metric == "aov":
+        return frame["gross_revenue"] / frame["orders"].where(frame["orders"] > 0)
+    return frame[metric].astype(float)
+
+
+def _poisson_dispersion(component: pd.DataFrame) -> float:
+    """Variance ÷ mean of a count series around its expectation, at least 1: the squared
+    robust scale of its Anscombe residuals 2(√(x + 3/8) − √(expected + 3/8)), which are
+    N(0, 1) for Poisson counts whatever their level."""
+    expected = component["expected"].clip(lower=0.0)
+    residual = 2 * (np.sqrt(component["value"].clip(lower=0.0) + 0.375)
+                    - np.sqrt(expected + 0.375))
+    return max(1.0, robust_scale(residual) ** 2)
+
+
+def _window_z(actual: np.ndarray, expected: np.ndarray, variance: np.ndarray,
+              count: bool, dispersion: float = 1.0) -> np.ndarray:
+    """z of windows with summed ``actual``, ``expected`` and scale² ``variance``.
+
+    Sums of values: (actual − expected) ÷ √variance. Counts: the Poisson tail probability of
+    ``actual`` around ``expected`` (continuous in ``actual``: regularised incomplete gamma),
+    as a normal quantile, divided by √``dispersion`` (``_poisson_dispersion``) — a
+    Gaussian z says a 4-day drop from 18 orders to 0 is −4.2 σ; it has probability 2e-8.
+    Units are not Poisson (one order can hold 50 units) and use the Gaussian z."""
+    from scipy.special import gammainc, gammaincc, ndtri
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gaussian = (actual - expected) / np.sqrt(variance)
+        if not count:
+            return gaussian
+        rate = np.clip(expected, 1e-9, None)
+        above = actual >= expected
+        tail = np.where(above, gammainc(np.clip(actual, 1e-9, None), rate),
+                        gammaincc(actual + 1.0, rate))
+        tail = np.clip(tail, 1e-300, 0.5)
+        return -ndtri(tail) * np.where(above, 1.0, -1.0) / np.sqrt(dispersion)
+
+
+def _slice_runs(dates: pd.DatetimeIndex, component: pd.DataFrame, rest: pd.DataFrame,
+                count: bool, min_z: float, max_run: int) -> list[dict]:
+    """Windows of 1…``max_run`` days of one slice (``component``) whose summed deviation has
+    |z| ≥ ``min_z`` both against the slice's own expectation and against it scaled by the
+    rest of the shop's ratio (``rest``: the rest's ``deseasonalise`` frame; its value ÷
+    expected on the days it moved); overlapping windows of the same direction are one anomaly,
+    reported by its strongest window (z = the weaker of the two)."""
+    value = component["value"].to_numpy(dtype=float)
+    expected = component["expected"].to_numpy(dtype=float)
+    if count:  # a Poisson rate of 0 makes any order infinitely unlikely
+        expected = np.maximum(expected, np.maximum(component["trend"].to_numpy(dtype=float)
+                                                   * SLICE_MIN_EXPECTED_SHARE, 0.5))
+    variance = component["scale"].to_numpy(dtype=float) ** 2
+    # the rest's ratio counts on the days the rest itself moved (|z| ≥ 2): its ordinary
+    # noise would otherwise blur every slice's own test
+    rest_ratio = np.clip((rest["value"] / rest["expected"].where(rest["expected"] > 0))
+                         .to_numpy(dtype=float), *SLICE_RATIO_LIMITS)
+    rest_ratio = np.where(np.isfinite(rest_ratio) & (rest["z"].abs() >= SLICE_REST_Z)
+                          .to_numpy(), rest_ratio, 1.0)
+    usable = np.isfinite(value) & np.isfinite(expected) & np.isfinite(variance)
+    arrays = [np.where(usable, array, 0.0) for array in
+              (value, expected, variance, expected * rest_ratio, variance * rest_ratio ** 2)]
+    dispersion = _poisson_dispersion(component) if count else 1.0
+    sums = [np.concatenate([[0.0], np.cumsum(array)]) for array in [*arrays, usable]]
+    windows = []
+    for length in range(1, min(max_run, len(value)) + 1):
+        ends = np.arange(length, len(value) + 1)
+        (total_value, total_expected, total_variance, relative_expected, relative_variance,
+         used) = (array[ends] - array[ends - length] for array in sums)
+        # the expectation is estimated too: its trend (a median of 29 days) errs alike on
+        # neighbouring days, its weekly part (a median of 12 weeks) day by day
+        estimate = np.sqrt(1 + np.pi / 2 * (1 / (WEEKLY_WEEKS - 1) + length / TREND_DAYS))
+        own_z = _window_z(total_value, total_expected, total_variance, count,
+                          dispersion) / estimate
+        relative_z = _window_z(total_value, relative_expected, relative_variance, count,
+                               dispersion) / estimate
+        z = np.where(np.abs(own_z) <= np.abs(relative_z), own_z, relative_z)
+        hits = np.flatnonzero((used == length) & (np.abs(z) >= min_z)
+                              & (np.sign(own_z) == np.sign(relative_z)))
+        windows += [(int(ends[hit] - length), int(ends[hit] - 1), float(z[hit]),
+                     float(total_value[hit]), float(total_expected[hit])) for hit in hits]
+    windows.sort(key=lambda window: (window[0], window[1]))
+    runs, group = [], []
+    for window in windows + [None]:
+        if group and (window is None or window[0] > max(w[1] for w in group) + 1
+                      or np.sign(window[2]) != np.sign(group[0][2])):
+            best = max(group, key=lambda w: (abs(w[2]), -(w[1] - w[0])))
+            runs.append({"start": dates[best[0]], "end": dates[best[1]],
+                         "days": best[1] - best[0] + 1, "actual": best[3],
+                         "expected": best[4], "z": best[2]})
+            group = []
+        if window is not None:
+            group.append(window)
+    return runs
+
+
+def slice_anomalies(daily: pd.DataFrame, slices: pd.DataFrame, metric: str = "revenue",
+                    min_z: float = SLICE_MIN_Z, max_run: int = SLICE_MAX_RUN,
+                    min_orders: float = SLICE_MIN_ORDERS) -> pd.DataFrame:
+    """Unusual day ranges inside slices of the shop (a channel, a traffic source, a country,
+    a category) that barely move the shop-wide totals.
+
+    ``daily``: the gap-free shop-wide series (only its ``date`` column and its last
+    ``MAX_DAYS`` days are used: the days examined); ``slices``: ``dimension``, ``value`` (the
+    dimension value), ``date``, ``revenue``, ``gross_revenue``, ``orders``, ``units``
+    (``inputs.slice_daily_series``). Slices with fewer than ``min_orders`` orders a day on
+    average are skipped: a few orders a day swing too much to monitor.
+
+    Each slice's value and the rest of the shop's (shop − slice) are de-seasonalised
+    (``deseasonalise``). Windows of 1…``max_run`` consecutive days are scored by the z of
+    their summed deviation (``_window_z``: Poisson tails for orders; divided by the
+    uncertainty of the expectation itself), twice: against the slice's expectation (for
+    orders at least a quarter of its trend and 0.5 a day), and against it scaled, on the
+    days the rest of the shop moved too (its |z| ≥ 2), by the rest's value ÷ expected
+    (Black Friday lifts every slice and the rest with it: not an anomaly of the slice; an
+    outage of the app does not move the web channel's own series: no mirror anomaly).
+    Windows with |z| ≥ ``min_z`` on both counts, in the same direction, that overlap
+    form one anomaly per (day range, slice), reported by
+    its strongest window. An anomaly overlapping a stronger one of another dimension, in
+    the same direction, is an echo of it (the e-mail campaign also lifts the web channel):
+    it is listed in the stronger one's ``related`` instead.
+
+    Columns: ``dimension``, ``value``, ``start``, ``end``, ``days``, ``actual``,
+    ``expected`` (the metric summed over the days, and its de-seasonalised expectation;
+    for AOV, sums of the daily AOVs), ``deviation``, ``relative``
+    (actual ÷ expected − 1), ``z``, ``direction``, ``related`` (list of
+    "dimension = value"); strongest |z| first."""
+    require_columns(daily, ["date", "revenue", "gross_revenue", "orders", "units"],
+                    "Slice monitoring")
+    require_columns(slices, ["dimension", "value", "date", "revenue", "gross_revenue",
+                             "orders", "units"], "Slice monitoring")
+    if metric not in METRICS:
+        raise ModelError(f"metric must be one of {list(METRICS)}, not {metric!r}")
+    daily = daily.sort_values("date").tail(MAX_DAYS)
+    dates = pd.DatetimeIndex(daily["date"])
+    count = metric in COUNT_METRICS
+    measures = ["revenue", "gross_revenue", "orders", "units"]
+    shop = daily.set_index("date")[measures]
+    found = []
+    for (dimension, value), rows in slices.groupby(["dimension", "value"], sort=True):
+        own = rows.set_index("date")[measures].reindex(dates, fill_value=0.0)
+        if float(own["orders"].mean()) < min_orders:
+            continue
+        component = deseasonalise(dates.to_series(), _metric_values(own, metric), count)
+        rest = deseasonalise(dates.to_series(),
+                             _metric_values((shop - own).clip(lower=0.0), metric), count)
+        for run in _slice_runs(dates, component, rest, metric == "orders", min_z, max_run):
+            found.append({"dimension": dimension, "value": str(value), **run})
+    if not found:
+        return pd.DataFrame(columns=SLICE_COLUMNS)
+    frame = pd.DataFrame(found)
+    frame["deviation"] = frame["actual"] - frame["expected"]
+    frame["relative"] = frame["actual"] / frame["expected"].where(frame["expected"] > 0) - 1
+    frame["direction"] = np.where(frame["z"] >= 0, "above", "below")
+    frame = frame.assign(strength=frame["z"].abs()).sort_values(
+        ["strength", "start", "dimension", "value"], ascending=[False, True, True, True],
+        ignore_index=True)
+    kept, related = [], {}
+    for row in frame.itertuples():
+        echo_of = next((index for index in kept
+                        if frame.at[index, "dimension"] != row.dimension
+                        and frame.at[index, "direction"] == row.direction
+                        and frame.at[index, "start"] <= row.end
+                        and row.start <= frame.at[index, "end"]), None)
+        if echo_of is None:
+            kept.append(row.Index)
+            related[row.Index] = []
+        else:
+            related[echo_of].append(f"{row.dimension} = {row.value}")
+    result = frame.loc[kept].assign(related=[related[index] for index in kept])
+    return result[SLICE_COLUMNS].reset_index(drop=True)

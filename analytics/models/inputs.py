@@ -24,6 +24,8 @@ counted = sa.or_(lines.c.is_sale, lines.c.is_return)  # lines that enter any met
 #: Dimensions an anomaly can be explained by: name → fact column.
 BREAKDOWN_DIMENSIONS = {"country": "country", "category": "category", "channel": "channel",
                         "traffic_source": "traffic_source", "product": "product_id"}
+#: Dimensions whose largest values the anomaly detector monitors one by one.
+SLICE_DIMENSIONS = ("channel", "traffic_source", "country", "category")
 
 
 def _net_value():
@@ -238,3 +240,34 @@ def data_date_range(warehouse, filters: Filters, scope: Scope) -> tuple[dt.date,
     if first is None:
         return None
     return pd.Timestamp(first).date(), pd.Timestamp(last).date()
+
+
+def slice_daily_series(warehouse, filters: Filters, scope: Scope, dimension: str, top: int,
+                       since: dt.date) -> pd.DataFrame:
+    """Daily series of the ``top`` values of ``dimension`` (a key of
+    ``BREAKDOWN_DIMENSIONS``) with the most net revenue from ``since`` on, in one query.
+    Columns: ``value`` (the dimension value), ``date``, ``revenue`` (net),
+    ``gross_revenue``, ``orders``, ``units``; only days with counted lines appear, rows with
+    a null value are left out."""
+    column = lines.c[BREAKDOWN_DIMENSIONS[dimension]]
+    conditions = [counted, column.is_not(None), lines.c.invoice_date >= since,
+                  *line_conditions(filters, scope)]
+    largest = (sa.select(column).where(*conditions).group_by(column)
+               .order_by(sa.desc(_net_value()), column).limit(top))
+    statement = (
+        sa.select(column.label("value"), lines.c.invoice_date.label("date"),
+                  _net_value().label("revenue"),
+                  _sum_if(lines.c.is_sale, lines.c.line_value).label("gross_revenue"),
+                  _orders().label("orders"),
+                  _sum_if(lines.c.is_sale, lines.c.quantity).label("units"))
+        .where(*conditions, column.in_(largest.scalar_subquery()))
+        .group_by(column, lines.c.invoice_date))
+    frame = _numbers(_as_dates(_read(warehouse, statement), "date"),
+                     "revenue", "gross_revenue", "orders", "units")
+    if frame.empty:
+        return pd.DataFrame({"value": pd.Series(dtype="string"),
+                             "date": pd.Series(dtype="datetime64[us]"),
+                             **{c: pd.Series(dtype=float) for c in
+                                ("revenue", "gross_revenue", "orders", "units")}})
+    frame["value"] = frame["value"].astype("string")
+    return frame.sort_values(["value", "date"], ignore_index=True)

@@ -21,6 +21,7 @@ HISTORY_SHOWN_DAYS = 365
 CUSTOMERS_SHOWN = 2000  # highest risk first; the JSON stays ~1 MB
 RULES_SHOWN = 200
 EXPLAINED_ANOMALIES = 20
+SLICE_METRIC = "orders"
 
 
 def _main_country(warehouse, filters, scope) -> str | None:
@@ -187,6 +188,8 @@ def run_anomalies(warehouse, filters, scope, params, progress) -> dict:
     progress(50, "explaining the unusual days")
     anomalies = explain_anomalies(warehouse, filters, scope, detector.anomalies_,
                                   params.metric, limit=EXPLAINED_ANOMALIES)
+    progress(70, "monitoring channels, traffic sources, countries and categories")
+    slices = _slice_anomalies(warehouse, filters, scope, daily, detector.anomalies_)
     monitor = robust_monitor(daily, params.metric)
     component = detector.components_[params.metric]
     robust_flags = component[component["z"].abs() >= 3.5]
@@ -198,6 +201,8 @@ def run_anomalies(warehouse, filters, scope, params, progress) -> dict:
                        "values": component["value"].tolist(),
                        "expected": component["expected"].tolist()},
             "anomalies": anomalies, "anomaly_count": len(detector.anomalies_),
+            "slice_metric": SLICE_METRIC, "slice_anomalies": slices.head(EXPLAINED_ANOMALIES),
+            "slice_anomaly_count": len(slices),
             "monitor": monitor,
             "accuracy": {"days": len(detector.scores_),
                          "flagged_days": len(detector.anomalies_),
@@ -207,6 +212,38 @@ def run_anomalies(warehouse, filters, scope, params, progress) -> dict:
                          "agreement": (len(found & set(robust_flags["date"]))
                                        / len(found | set(robust_flags["date"])))
                          if found or len(robust_flags) else None}}
+
+
+def _slice_anomalies(warehouse, filters, scope, daily: pd.DataFrame,
+                     shop_wide: pd.DataFrame) -> pd.DataFrame:
+    """``anomalies.slice_anomalies`` on the daily orders of the top values of each slice
+    dimension, with ``shop_wide`` (the shop-wide detector also flagged a day of the range)
+    and a ``sentence``. Orders, whatever the chosen metric: a slice's revenue or units on a
+    day is dominated by its few largest orders (a big order is a shop-wide revenue anomaly,
+    found and explained there), its order count follows what happened to the slice."""
+    from analytics.models.anomalies import MAX_DAYS, SLICE_TOP, slice_anomalies
+
+    since = daily["date"].tail(MAX_DAYS).min().date()
+    series = [inputs.slice_daily_series(warehouse, filters, scope, dimension, SLICE_TOP, since)
+              .assign(dimension=dimension) for dimension in inputs.SLICE_DIMENSIONS]
+    found = slice_anomalies(daily, pd.concat(series, ignore_index=True), SLICE_METRIC)
+    flagged = set(shop_wide["date"])
+    found["shop_wide"] = [any(day in flagged for day in pd.date_range(start, end))
+                          for start, end in zip(found["start"], found["end"])]
+    found["sentence"] = [_slice_sentence(row) for row in found.to_dict(orient="records")]
+    return found
+
+
+def _slice_sentence(anomaly: dict) -> str:
+    """E.g. "From 2025-07-19 to 2025-07-22 orders in channel Mobile App were 93 below
+    expected (5 vs 98, −95%)."."""
+    start, end = (pd.Timestamp(anomaly[key]).date().isoformat() for key in ("start", "end"))
+    when = f"On {start}" if start == end else f"From {start} to {end}"
+    dimension = anomaly["dimension"].replace("_", " ")
+    change = "" if pd.isna(anomaly["relative"]) else f", {anomaly['relative']:+.0%}"
+    return (f"{when} {SLICE_METRIC} in {dimension} {anomaly['value']} were "
+            f"{abs(anomaly['deviation']):,.0f} {anomaly['direction']} expected "
+            f"({anomaly['actual']:,.0f} vs {anomaly['expected']:,.0f}{change}).")
 
 
 def run_basket(warehouse, filters, scope, params, progress) -> dict:

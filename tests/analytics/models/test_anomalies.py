@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from analytics.models.anomalies import (AnomalyDetector, comparison_days, explain_day, headline,
-                                        robust_monitor)
+                                        robust_monitor, slice_anomalies)
 from analytics.models.base import ModelError
 
 
@@ -76,3 +76,85 @@ def test_too_little_history_is_a_model_error():
         AnomalyDetector().fit(daily_frame(days=20))
     with pytest.raises(ModelError, match="metric"):
         AnomalyDetector(metric="profit")
+
+
+def sliced_shop(seed: int = 0, days: int = 730, planted: bool = True,
+                campaign_channel: str = "Web"):
+    """Daily orders (Poisson, 100 a weekday, 70 at weekends, ×3 on a "Black Friday") split
+    over 3 channels (Web 60 %, App 25 %, Store 15 %) and, independently, 4 traffic sources
+    (Direct 40 %, Search 30 %, Social 20 %, Email 10 %). When ``planted``: an app outage
+    (95 % of the app's orders lost for 4 days, from every source alike) and an e-mail
+    campaign (twice the usual e-mail orders for 2 days, all through ``campaign_channel``).
+    Revenue = 40
+    per order, 2 units. Returns (daily shop totals, slice series, the planted (dimension,
+    value, start, end, direction))."""
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2023-01-01", periods=days, freq="D")
+    level = 100 * np.where(dates.day_of_week >= 5, 0.7, 1.0) * np.where(
+        dates == pd.Timestamp("2024-11-29"), 3.0, 1.0)
+    outage = (dates >= pd.Timestamp("2024-06-10")) & (dates <= pd.Timestamp("2024-06-13"))
+    campaign = (dates >= pd.Timestamp("2024-03-05")) & (dates <= pd.Timestamp("2024-03-06"))
+    channels = rng.multinomial(rng.poisson(level), [0.6, 0.25, 0.15])
+    if planted:
+        channels[outage, 1] = rng.binomial(channels[outage, 1], 0.05)
+    sources = rng.multinomial(channels.sum(axis=1), [0.4, 0.3, 0.2, 0.1])
+    if planted:
+        extra = rng.poisson(2 * 0.1 * level[campaign])
+        sources[campaign, 3] += extra
+        channels[campaign, ["Web", "App", "Store"].index(campaign_channel)] += extra
+    frames = []
+    for dimension, values, counts in (("channel", ["Web", "App", "Store"], channels),
+                                      ("traffic_source", ["Direct", "Search", "Social",
+                                                          "Email"], sources)):
+        for column, value in enumerate(values):
+            orders = counts[:, column].astype(float)
+            frames.append(pd.DataFrame({"dimension": dimension, "value": value,
+                                        "date": dates, "orders": orders, "units": 2 * orders,
+                                        "revenue": 40 * orders,
+                                        "gross_revenue": 40 * orders}))
+    slices = pd.concat(frames, ignore_index=True)
+    total = channels.sum(axis=1).astype(float)
+    daily = pd.DataFrame({"date": dates, "orders": total, "units": 2 * total,
+                          "revenue": 40 * total, "gross_revenue": 40 * total})
+    truth = [("channel", "App", pd.Timestamp("2024-06-10"), pd.Timestamp("2024-06-13"),
+              "below"),
+             ("traffic_source", "Email", pd.Timestamp("2024-03-05"),
+              pd.Timestamp("2024-03-06"), "above")] if planted else []
+    return daily, slices, truth
+
+
+def test_slice_anomalies_find_the_planted_outage_and_campaign_and_little_else():
+    daily, slices, truth = sliced_shop()
+    found = slice_anomalies(daily, slices, "orders")
+    for dimension, value, start, end, direction in truth:
+        match = found[(found["dimension"] == dimension) & (found["value"] == value)
+                      & (found["start"] <= end) & (found["end"] >= start)]
+        assert len(match) == 1, f"{value} not found: {found}"
+        assert match["start"].iloc[0] == start and match["end"].iloc[0] == end
+        assert match["direction"].iloc[0] == direction
+    # the two planted anomalies lead; Black Friday lifts every slice alike: not reported
+    assert {(row.dimension, row.value) for row in found.head(2).itertuples()} == {
+        ("channel", "App"), ("traffic_source", "Email")}
+    assert not ((found["start"] <= "2024-11-29") & (found["end"] >= "2024-11-29")).any()
+    assert len(found) <= 3
+    outage = found[found["value"] == "App"].iloc[0]
+    assert outage["relative"] < -0.8 and outage["z"] < -8
+
+
+def test_slice_anomalies_on_ordinary_days_are_rare():
+    hits = [len(slice_anomalies(*sliced_shop(seed, planted=False)[:2], "orders"))
+            for seed in range(3)]
+    assert sum(hits) <= 3  # 3 shops × 7 slices × 2 years: about one false alarm a shop
+
+
+def test_an_echo_in_another_dimension_is_listed_as_related():
+    # the campaign's extra orders all come through the app: App rises too, less
+    daily, slices, _ = sliced_shop(campaign_channel="App")
+    found = slice_anomalies(daily, slices, "orders")
+    email = found[found["value"] == "Email"].iloc[0]
+    assert email["related"] == ["channel = App"]
+    assert not ((found["value"] == "App") & (found["start"] <= "2024-03-06")
+                & (found["end"] >= "2024-03-05")).any()
+    alone = slice_anomalies(daily, slices[slices["dimension"] == "channel"], "orders")
+    assert ((alone["value"] == "App") & (alone["start"] <= "2024-03-06")
+            & (alone["end"] >= "2024-03-05")).any()

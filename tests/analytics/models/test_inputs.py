@@ -87,3 +87,26 @@ def test_baskets_breakdowns_and_top_items(published):
     assert countries["country_code"].tolist() == ["GB", "FR"]
     assert inputs.data_date_range(published, Filters(), ALL_DATA) == (
         dt.date(2024, 3, 1), dt.date(2024, 3, 3))
+
+
+def test_slice_daily_series_keeps_the_top_values_from_a_day_on(published):
+    # Home: 20 (invoice 1) + 20 (guest invoice 4) = 40; Toys: 10 − 5 (return) + 20 = 25
+    home = inputs.slice_daily_series(published, Filters(), ALL_DATA, "category", 1,
+                                     dt.date(2024, 3, 1))
+    assert home["value"].tolist() == ["Home", "Home"]
+    assert home["date"].dt.day.tolist() == [1, 3]
+    assert home["revenue"].tolist() == [20.0, 20.0]
+    assert home["orders"].tolist() == [1.0, 1.0] and home["units"].tolist() == [1.0, 1.0]
+    # from day 3 on both categories made 20: the tie goes to the first name
+    tie = inputs.slice_daily_series(published, Filters(), ALL_DATA, "category", 1,
+                                    dt.date(2024, 3, 3))
+    assert tie["value"].tolist() == ["Home"]
+    channels = inputs.slice_daily_series(published, Filters(), ALL_DATA, "channel", 8,
+                                         dt.date(2024, 3, 1))
+    rows = {(row.value, row.date.day): (row.revenue, row.gross_revenue, row.orders)
+            for row in channels.itertuples()}
+    assert rows == {("web", 1): (25.0, 30.0, 1.0), ("web", 3): (20.0, 20.0, 1.0),
+                    ("store", 3): (20.0, 20.0, 1.0)}
+    french = inputs.slice_daily_series(published, Filters(countries=("FR",)), ALL_DATA,
+                                       "channel", 8, dt.date(2024, 3, 1))
+    assert french["value"].tolist() == ["web"] and french["revenue"].tolist() == [25.0]
