@@ -5,7 +5,8 @@ Every query restricts line items with ``analytics.filters.line_conditions(filter
 per-invoice or per-customer rows reach pandas. Values follow METRICS.md: *net revenue* is
 the line value of sale lines plus the (negative) line value of return lines; *orders* are
 distinct invoices with a sale line; *units* are the quantity of sale lines. The segment
-filter is not applied here (it needs the RFM query of ``analytics.customers``).
+filter keeps the lines of that segment's customers (``analytics.customers.segment_condition``:
+segments computed over the filters' period), so guests' lines drop out with it.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from analytics import schema
+from analytics.customers import segment_condition
 from analytics.filters import Filters, Scope, line_conditions
 
 lines = schema.fact_lines
@@ -26,6 +28,12 @@ BREAKDOWN_DIMENSIONS = {"country": "country", "category": "category", "channel":
                         "traffic_source": "traffic_source", "product": "product_id"}
 #: Dimensions whose largest values the anomaly detector monitors one by one.
 SLICE_DIMENSIONS = ("channel", "traffic_source", "country", "category")
+
+
+def _conditions(warehouse, filters: Filters, scope: Scope) -> list:
+    """The filters, the scope and the segment filter as WHERE conditions on fact lines."""
+    return [*line_conditions(filters, scope),
+            segment_condition(warehouse, filters, scope, table=lines)]
 
 
 def _net_value():
@@ -73,7 +81,7 @@ def daily_series(warehouse, filters: Filters, scope: Scope) -> pd.DataFrame:
                   (0.0 - _sum_if(lines.c.is_return, lines.c.line_value)).label("returns"),
                   _orders().label("orders"),
                   _sum_if(lines.c.is_sale, lines.c.quantity).label("units"))
-        .where(counted, *line_conditions(filters, scope))
+        .where(counted, *_conditions(warehouse, filters, scope))
         .group_by(lines.c.invoice_date).order_by(lines.c.invoice_date))
     frame = _numbers(_as_dates(_read(warehouse, statement), "date"),
                      "gross_revenue", "returns", "orders", "units")
@@ -98,7 +106,8 @@ def item_daily_units(warehouse, filters: Filters, scope: Scope, level: str,
     statement = (
         sa.select(column.label("item"), lines.c.invoice_date.label("date"),
                   sa.func.sum(lines.c.quantity).label("units"))
-        .where(lines.c.is_sale, column.in_(list(items)), *line_conditions(filters, scope))
+        .where(lines.c.is_sale, column.in_(list(items)),
+               *_conditions(warehouse, filters, scope))
         .group_by(column, lines.c.invoice_date))
     return _numbers(_as_dates(_read(warehouse, statement), "date"), "units")
 
@@ -120,7 +129,7 @@ def top_items(warehouse, filters: Filters, scope: Scope, level: str, limit: int)
         statement = (sa.select(column.label("item"), column.label("description"),
                                sa.func.sum(lines.c.quantity).label("units"))
                      .where(column.is_not(None)).group_by(column))
-    statement = (statement.where(lines.c.is_sale, *line_conditions(filters, scope))
+    statement = (statement.where(lines.c.is_sale, *_conditions(warehouse, filters, scope))
                  .order_by(sa.desc("units"), column).limit(limit))
     return _numbers(_read(warehouse, statement), "units")
 
@@ -139,7 +148,8 @@ def customer_invoices(warehouse, filters: Filters, scope: Scope) -> pd.DataFrame
                   (0.0 - _sum_if(lines.c.is_return, lines.c.line_value)).label("returns_value"),
                   _sum_if(lines.c.is_sale, lines.c.quantity).label("units"),
                   sa.func.max(sa.case((lines.c.is_sale, 1), else_=0)).label("is_order"))
-        .where(counted, lines.c.customer_id.is_not(None), *line_conditions(filters, scope))
+        .where(counted, lines.c.customer_id.is_not(None),
+               *_conditions(warehouse, filters, scope))
         .group_by(lines.c.customer_id, lines.c.invoice_id))
     frame = _numbers(_as_dates(_read(warehouse, statement), "date"),
                      "net_value", "gross_value", "returns_value", "units")
@@ -158,7 +168,7 @@ def customer_first_purchases(warehouse, filters: Filters, scope: Scope) -> pd.Da
                   sa.func.max(lines.c.category).label("category"),
                   sa.func.min(lines.c.invoice_date).label("first_date"))
         .where(lines.c.is_sale, lines.c.customer_id.is_not(None),
-               *line_conditions(filters, scope))
+               *_conditions(warehouse, filters, scope))
         .group_by(lines.c.customer_id, lines.c.product_id))
     frame = _as_dates(_read(warehouse, statement), "first_date")
     for column in ("customer_id", "product_id", "category"):
@@ -171,7 +181,7 @@ def invoice_products(warehouse, filters: Filters, scope: Scope) -> pd.DataFrame:
     Columns: ``invoice_id``, ``product_id``, ``date`` (the line's first day, datetime64)."""
     statement = (sa.select(lines.c.invoice_id, lines.c.product_id,
                            sa.func.min(lines.c.invoice_date).label("date"))
-                 .where(lines.c.is_sale, *line_conditions(filters, scope))
+                 .where(lines.c.is_sale, *_conditions(warehouse, filters, scope))
                  .group_by(lines.c.invoice_id, lines.c.product_id))
     frame = _as_dates(_read(warehouse, statement), "date")
     return frame.astype({"invoice_id": "string", "product_id": "string"})
@@ -201,7 +211,7 @@ def daily_breakdown(warehouse, filters: Filters, scope: Scope, dimension: str,
                   _net_value().label("revenue"), _orders().label("orders"),
                   _sum_if(lines.c.is_sale, lines.c.quantity).label("units"))
         .where(counted, column.is_not(None), lines.c.invoice_date.in_(days),
-               *line_conditions(filters, scope))
+               *_conditions(warehouse, filters, scope))
         .group_by(lines.c.invoice_date, column))
     frame = _numbers(_as_dates(_read(warehouse, statement), "date"),
                      "revenue", "orders", "units")
@@ -214,7 +224,7 @@ def revenue_by_country_code(warehouse, filters: Filters, scope: Scope) -> pd.Dat
     Columns: ``country_code``, ``revenue``."""
     statement = (sa.select(lines.c.country_code, _net_value().label("revenue"))
                  .where(counted, lines.c.country_code.is_not(None),
-                        *line_conditions(filters, scope))
+                        *_conditions(warehouse, filters, scope))
                  .group_by(lines.c.country_code).order_by(sa.desc("revenue")))
     return _numbers(_read(warehouse, statement), "revenue")
 
@@ -224,7 +234,8 @@ def dimension_totals(warehouse, filters: Filters, scope: Scope, dimension: str) 
     Columns: ``value``, ``revenue``."""
     column = lines.c[BREAKDOWN_DIMENSIONS[dimension]]
     statement = (sa.select(column.label("value"), _net_value().label("revenue"))
-                 .where(counted, column.is_not(None), *line_conditions(filters, scope))
+                 .where(counted, column.is_not(None),
+                        *_conditions(warehouse, filters, scope))
                  .group_by(column))
     frame = _numbers(_read(warehouse, statement), "revenue")
     frame["value"] = frame["value"].astype("string")
@@ -234,7 +245,7 @@ def dimension_totals(warehouse, filters: Filters, scope: Scope, dimension: str) 
 def data_date_range(warehouse, filters: Filters, scope: Scope) -> tuple[dt.date, dt.date] | None:
     """First and last day with a counted line in the selection, or None when empty."""
     statement = (sa.select(sa.func.min(lines.c.invoice_date), sa.func.max(lines.c.invoice_date))
-                 .where(counted, *line_conditions(filters, scope)))
+                 .where(counted, *_conditions(warehouse, filters, scope)))
     with warehouse.connect() as conn:
         first, last = conn.execute(statement).one()
     if first is None:
@@ -251,7 +262,7 @@ def slice_daily_series(warehouse, filters: Filters, scope: Scope, dimension: str
     a null value are left out."""
     column = lines.c[BREAKDOWN_DIMENSIONS[dimension]]
     conditions = [counted, column.is_not(None), lines.c.invoice_date >= since,
-                  *line_conditions(filters, scope)]
+                  *_conditions(warehouse, filters, scope)]
     largest = (sa.select(column).where(*conditions).group_by(column)
                .order_by(sa.desc(_net_value()), column).limit(top))
     statement = (

@@ -110,3 +110,20 @@ def test_slice_daily_series_keeps_the_top_values_from_a_day_on(published):
     french = inputs.slice_daily_series(published, Filters(countries=("FR",)), ALL_DATA,
                                        "channel", 8, dt.date(2024, 3, 1))
     assert french["value"].tolist() == ["web"] and french["revenue"].tolist() == [25.0]
+
+
+def test_segment_filter_keeps_that_segments_customers_only(published):
+    # RFM over the data: A (one order, 25 net, recency 3) is a Loyal Customer, B (one
+    # order, 20, recency 1) a Champion; the guest invoice 4 belongs to no segment
+    champions = Filters(segment="Champions")
+    invoices = inputs.customer_invoices(published, champions, ALL_DATA)
+    assert set(invoices["customer_id"]) == {"B"}
+    daily = inputs.daily_series(published, champions, ALL_DATA)
+    assert daily["date"].dt.day.tolist() == [3] and daily["revenue"].tolist() == [20.0]
+    loyal = inputs.daily_series(published, Filters(segment="Loyal Customers"), ALL_DATA)
+    assert loyal["revenue"].tolist() == [25.0]   # A's sale and A's return
+    baskets = inputs.invoice_products(published, champions, ALL_DATA)
+    assert sorted(baskets["invoice_id"]) == ["3"]
+    slices = inputs.slice_daily_series(published, champions, ALL_DATA, "channel", 8,
+                                       dt.date(2024, 3, 1))
+    assert slices["value"].tolist() == ["store"]

@@ -136,3 +136,14 @@ def test_bad_params_are_model_errors_naming_the_parameter(shop):
         run_model("clustering", shop[0], Filters(), ALL_DATA, {"colour": "red"})
     with pytest.raises(ModelError, match="unknown model kind"):
         run_model("telepathy", shop[0], Filters(), ALL_DATA, {})
+
+
+def test_a_segment_run_sees_only_that_segments_customers(shop):
+    from analytics.customers import rfm_table
+
+    warehouse, _ = shop
+    champions = Filters(segment="Champions")
+    members = set(rfm_table(warehouse, champions, ALL_DATA)["customer_id"])
+    assert 20 <= len(members) < 300
+    result = run("clustering", warehouse, {"k": 2}, filters=champions)
+    assert set(result["assignments"]["customer_id"]) == members
