@@ -13,7 +13,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 
-import pandas as pd
+import numpy as np
 import sqlalchemy as sa
 
 from analytics import measures, period, rollups, schema
@@ -138,14 +138,12 @@ def kpi_summary(warehouse, filters: Filters, scope: Scope) -> KpiSummary:
     for part in parts[1:]:
         query = query.join(part, sa.true())
     with warehouse.connect(info.version) as conn:
-        row = pd.DataFrame([conn.execute(query).mappings().one()])
+        row = dict(conn.execute(query).mappings().one())
 
     values = {}
     for suffix in periods:
-        raw = measures.finish(pd.DataFrame([{
-            name: row.iloc[0][name + suffix]
-            for name in (*measures.SUM_NAMES, *measures.COUNT_NAMES)}]))
-        values[suffix] = _period_kpis(raw.iloc[0], row.iloc[0], suffix, info, session_reason)
+        raw = _finished(row, suffix)
+        values[suffix] = _period_kpis(raw, row, suffix, info, session_reason)
     kpis = {}
     for name in KPI_NAMES:
         current, current_reason = values[""][name]
@@ -156,7 +154,18 @@ def kpi_summary(warehouse, filters: Filters, scope: Scope) -> KpiSummary:
     return KpiSummary(filters.start, filters.end, previous.start, previous.end, kpis)
 
 
-def _period_kpis(raw: pd.Series, row: pd.Series, suffix: str, info,
+def _finished(row: dict, suffix: str) -> dict:
+    """The raw measures of one period of ``row`` with ``measures.finish`` applied (as
+    plain floats: one row needs no frame)."""
+    columns = {name: np.array([_number(row[name + suffix])], dtype="float64")
+               for name in (*measures.SUM_NAMES, *measures.COUNT_NAMES)}
+    for name in columns:
+        if name != "cost":
+            columns[name][np.isnan(columns[name])] = 0.0
+    return {name: float(value[0]) for name, value in measures.finish_arrays(columns).items()}
+
+
+def _period_kpis(raw: dict, row: dict, suffix: str, info,
                  session_reason: str | None) -> dict[str, tuple]:
     """(value, reason) for every KPI of one period."""
     out: dict[str, tuple] = {}
