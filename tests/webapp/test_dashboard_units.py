@@ -157,3 +157,26 @@ def test_retention_colours_are_fixed_to_a_share_and_revenue_gets_its_own_scale()
     assert low == 0.0 and 2.0 < high < 3.0  # the 95th percentile of 1, 1.5, 2, 3 is 2.85
     figure = figures.heatmap(pd.DataFrame([[1.0]]), colour_range=(0.0, 1.0))
     assert (figure.data[0].zmin, figure.data[0].zmax) == (0.0, 1.0)
+
+
+def test_sparkline_is_an_svg_image_scaled_from_zero():
+    from urllib.parse import unquote
+    source = figures.sparkline(pd.Series([0.0, 10.0, float("nan"), 5.0]), width=30, height=12)
+    assert source.startswith("data:image/svg+xml")
+    svg = unquote(source.split(",", 1)[1])
+    # x every 10; y from 11 (value 0) up to 1 (the highest value, 10); NaN drawn as 0
+    assert "points='0.0,11.0 10.0,1.0 20.0,11.0 30.0,6.0'" in svg
+    assert "<polygon points='0,11.0 0.0,11.0" in svg
+
+
+def test_the_layout_renders_the_page_its_referer_names():
+    from flask import Flask
+    server = Flask(__name__)
+    with server.test_request_context("/_dash-layout",
+                                     headers={"Referer": "http://localhost/sales?country=FR"}):
+        assert shell.first_path() == "/sales"
+    with server.test_request_context("/_dash-layout",
+                                     headers={"Referer": "http://elsewhere.example/sales"}):
+        assert shell.first_path() is None
+    with server.test_request_context("/_dash-layout"):
+        assert shell.first_path() is None

@@ -51,9 +51,9 @@ def format_change(kpi: dict, kind: str, currency: str) -> str:
 
 
 def kpi_card(page: str, name: str, kpi: dict, currency: str,
-             spark: dict | None = None) -> dbc.Card:
+             spark: str | None = None) -> dbc.Card:
     """One KPI: value, change vs the previous period (abs and %), "n/a" with the reason
-    when empty, and a sparkline figure when given."""
+    when empty, and a sparkline (``figures.sparkline``'s image) when given."""
     label, kind = KPI_CARDS[name]
     value = kpi.get("current")
     change = kpi.get("abs_change")
@@ -73,8 +73,8 @@ def kpi_card(page: str, name: str, kpi: dict, currency: str,
         body.append(html.Div(format_change(kpi, kind, currency), className=f"kpi-change {tone}",
                              id=f"{page}-kpi-{name}-change"))
     if spark is not None:
-        body.append(dcc.Graph(figure=spark, config=figures.SPARKLINE_CONFIG,
-                              className="kpi-spark", style={"height": "48px"}))
+        body.append(html.Img(src=spark, className="kpi-spark w-100", alt=f"{label} by day",
+                             id=f"{page}-kpi-{name}-spark"))
     return dbc.Card(dbc.CardBody(body), className="kpi-card h-100", id=f"{page}-kpi-{name}")
 
 

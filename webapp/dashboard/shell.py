@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from urllib.parse import urlsplit
 
 import dash
 import dash_bootstrap_components as dbc
+import flask
 import flask_login
 from dash import ALL, ClientsideFunction, Input, Output, State, ctx, dcc, html
 
@@ -157,16 +159,42 @@ def sidebar() -> html.Div:
     ], className="shell-sidebar-inner")
 
 
+def first_path() -> str | None:
+    """The path of the page the browser is opening, when the layout is being built for it.
+
+    The layout travels in its own request (``/_dash-layout``) whose Referer is the page's
+    URL (same origin: the Referrer-Policy sends it whole). Rendering that page into the
+    layout lets its callbacks start at once instead of after the router's round trip (the
+    overview's first load). Without a usable Referer the router renders it."""
+    if not flask.has_request_context() or not flask.request.referrer:
+        return None
+    referrer = urlsplit(flask.request.referrer)
+    if referrer.netloc and referrer.netloc != flask.request.host:
+        return None
+    return referrer.path or "/"
+
+
 def layout() -> html.Div:
-    """The app layout, built per request (the navbar depends on the signed-in user)."""
+    """The app layout, built per request (the navbar depends on the signed-in user), with
+    the page being opened already in it when its path is known (``first_path``).
+
+    Two Locations: pages and the sidebar read the URL from ``shell-url``; the sidebar
+    writes it through ``shell-url-writer`` (both follow every change of the address). Were
+    the sidebar's callback to write ``shell-url`` itself, every page callback would wait
+    for it on the first load, since Dash holds a callback while one of its inputs is the
+    output of a callback in flight."""
+    path = first_path()
     return html.Div([
         dcc.Location(id="shell-url", refresh="callback-nav"),
+        dcc.Location(id="shell-url-writer", refresh="callback-nav"),
+        dcc.Store(id="shell-rendered-path", data=path),
         html.Div(id="shell-theme-dummy", hidden=True),
         navbar(),
         dbc.Container(dbc.Row([
             dbc.Col(dbc.Collapse(sidebar(), id="shell-sidebar", is_open=False),
                     md=3, xl=2, className="shell-sidebar border-end"),
-            dbc.Col(html.Main(dcc.Loading(html.Div(id="shell-page"), type="circle",
+            dbc.Col(html.Main(dcc.Loading(html.Div(page_content(path) if path else None,
+                                                   id="shell-page"), type="circle",
                                           delay_show=300, overlay_style={"visibility": "visible"}),
                               className="py-3"), md=9, xl=10),
         ], className="g-0"), fluid=True),
@@ -174,8 +202,16 @@ def layout() -> html.Div:
 
 
 # ------------------------------------------------------------------ router
-@_shell_callback(Output("shell-page", "children"), Input("shell-url", "pathname"))
-def route(pathname):
+@_shell_callback(Output("shell-page", "children"), Output("shell-rendered-path", "data"),
+                 Input("shell-url", "pathname"), State("shell-rendered-path", "data"))
+def route(pathname, rendered):
+    """The page for the path, unless the layout holds it already (``first_path``)."""
+    if rendered is not None and rendered == pathname:
+        return dash.no_update, dash.no_update
+    return page_content(pathname), pathname
+
+
+def page_content(pathname: str | None):
     """The page for the path, if the user's role allows it (checked here, on the server:
     hiding a link is not a permission check)."""
     page = find_page(pathname)
@@ -255,21 +291,28 @@ FILTER_INPUTS = [Input("shell-preset", "value"), Input("shell-dates", "start_dat
                  Input("shell-segment", "value")]
 
 
-@_shell_callback(Output("shell-url", "search"), *FILTER_OUTPUTS, *OPTION_OUTPUTS,
+@_shell_callback(Output("shell-url-writer", "search"), *FILTER_OUTPUTS, *OPTION_OUTPUTS,
                  Output("shell-filter-error", "children"),
                  Input("shell-url", "search"), *FILTER_INPUTS, Input("shell-reset", "n_clicks"))
 def sync_filters(search, preset, start, end, *rest):
     """The URL query string and the sidebar, kept equal in both directions.
 
     On load or back/forward the URL wins: the sidebar shows its filters (with the resolved
-    default period when it has no dates). A sidebar change writes the URL, so every view
-    is a shareable link; page parameters (``grain=week``) are kept.
+    default period when it has no dates). A sidebar change writes the URL (through
+    ``shell-url-writer``), so every view is a shareable link; page parameters
+    (``grain=week``) are kept. The URL this callback wrote comes back as a change of
+    ``shell-url``: when it already matches the sidebar nothing is sent back.
     """
     dimension_values = rest[:len(DIMENSION_CONTROLS)]
     min_price, max_price, segment = rest[len(DIMENSION_CONTROLS):len(DIMENSION_CONTROLS) + 3]
     trigger = ctx.triggered_id
     data_days = _data_days()
     unchanged_options = [dash.no_update] * len(OPTION_OUTPUTS)
+    if trigger == "shell-url" and _sidebar_filters(preset, start, end, dimension_values,
+                                                    min_price, max_price,
+                                                    segment) == _safe_filters(search):
+        return (dash.no_update, *[dash.no_update] * len(FILTER_OUTPUTS), *unchanged_options,
+                dash.no_update)
     if trigger in (None, "shell-url"):
         try:
             filters = context.parse_filters(search)
@@ -282,6 +325,20 @@ def sync_filters(search, preset, start, end, *rest):
                 *unchanged_options, "")
     if trigger == "shell-preset" and preset != presets.CUSTOM and data_days:
         start, end = (day.isoformat() for day in presets.preset_range(preset, *data_days))
+    try:
+        filters = _sidebar_filters(preset, start, end, dimension_values, min_price, max_price,
+                                   segment, strict=True)
+    except FilterError as exc:
+        return (dash.no_update, *[dash.no_update] * len(FILTER_OUTPUTS), *unchanged_options,
+                str(exc))
+    return (context.replace_filters(search, filters), *_controls(filters, data_days),
+            *unchanged_options, "")
+
+
+def _sidebar_filters(preset, start, end, dimension_values, min_price, max_price, segment, *,
+                     strict: bool = False) -> Filters | None:
+    """The Filters the sidebar's controls show; a value Filters refuses raises FilterError
+    when ``strict``, else gives None."""
     query = {"start": (start or "")[:10], "end": (end or "")[:10],
              "min_price": "" if min_price is None else str(min_price),
              "max_price": "" if max_price is None else str(max_price),
@@ -289,12 +346,11 @@ def sync_filters(search, preset, start, end, *rest):
     for (name, *_rest), values in zip(DIMENSION_CONTROLS, dimension_values):
         query[name] = list(values or [])
     try:
-        filters = Filters.from_query(query)
-    except FilterError as exc:
-        return (dash.no_update, *[dash.no_update] * len(FILTER_OUTPUTS), *unchanged_options,
-                str(exc))
-    return (context.replace_filters(search, filters), *_controls(filters, data_days),
-            *unchanged_options, "")
+        return Filters.from_query(query)
+    except FilterError:
+        if strict:
+            raise
+        return None
 
 
 def _controls(filters: Filters, data_days: tuple[dt.date, dt.date] | None) -> list:

@@ -50,6 +50,17 @@ def _outbox_messages(settings, count: int) -> list:
                                                      what=f"{count} e-mails in the outbox")]
 
 
+def _jobs_table(duo) -> dict | None:
+    """The jobs table read in one go (it is re-rendered every poll, so elements found
+    one step earlier may be gone)."""
+    return duo.driver.execute_script("""
+        const table = document.getElementById('reports-jobs-table');
+        if (!table) return null;
+        return {rows: table.querySelectorAll('tbody tr').length, text: table.innerText,
+                downloads: [...table.querySelectorAll('a')]
+                    .filter(a => a.textContent === 'Download').length};""")
+
+
 def _summary_revenue(book: openpyxl.Workbook) -> float:
     for row in book["Summary KPIs"].iter_rows(values_only=True):
         if len(row) > 2 and row[1] == "revenue":
@@ -69,14 +80,12 @@ def test_analyst_requests_pdf_and_excel_reports_and_both_arrive_by_email(browser
     browser.find_element("#reports-pdf").click()
     browser.wait_for_contains_text("#reports-request-status", "Requested", timeout=15)
     browser.find_element("#reports-xlsx").click()
-    rows = browser.wait_for_element("#reports-jobs-table tbody", timeout=15)
-    wait_for(lambda: len(rows.find_elements(By.TAG_NAME, "tr")) == 2, timeout=15,
+    wait_for(lambda: (_jobs_table(browser) or {}).get("rows") == 2, timeout=15,
              what="both report jobs listed")
 
     def both_done():
-        table = browser.find_element("#reports-jobs-table")
-        return table.text.count("done") == 2 and len(
-            table.find_elements(By.LINK_TEXT, "Download")) == 2
+        table = _jobs_table(browser)
+        return table and table["text"].count("done") == 2 and table["downloads"] == 2
     try:
         wait_for(both_done, timeout=180, every=0.5, what="both reports done on the page")
     except AssertionError:

@@ -117,6 +117,7 @@ def update_cohorts(search, measure):
     if table.empty:
         return figures.empty_figure("No cohorts for these filters."), subtitle
     matrix = cohorts.cohort_matrix(table)
+    matrix.index = [f"{pd.Timestamp(cohort):%b %Y}" for cohort in matrix.index]
     return (figures.heatmap(matrix, colour_range=figures.retention_range(matrix, measure)),
             subtitle)
 

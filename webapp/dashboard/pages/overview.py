@@ -54,7 +54,7 @@ def update_kpis(search):
     cards = []
     for name in components.KPI_CARDS:
         column = SPARK_COLUMNS.get(name)
-        spark = (figures.sparkline(daily, "period_start", column)
+        spark = (figures.sparkline(daily[column])
                  if column and data["kpis"][name]["current"] is not None else None)
         cards.append(dbc.Col(components.kpi_card("overview", name, data["kpis"][name],
                                                  currency, spark),
