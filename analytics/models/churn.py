@@ -12,6 +12,8 @@
 * baseline: logistic regression on log(1 + recency) alone, trained and validated the same way;
 * the scoring model is then refitted on the cutoff ``t`` data and scores every customer as of
   the day after the data's end;
+* beyond 50,000 customers, each model trains on a stratified sample of 50,000 (same churn
+  rate, deterministic);
 * risk buckets on the churn probability: high ≥ 0.6, medium ≥ 0.3, low below;
 * reasons: the features with the largest positive contributions to a customer's score
   (XGBoost ``pred_contribs`` with ``approx_contribs``: the per-tree path attributions of
@@ -35,6 +37,7 @@ TOP_COUNTRIES = 8
 HIGH_RISK, MEDIUM_RISK = 0.6, 0.3
 MIN_CUSTOMERS = 30
 MIN_CLASS = 5
+MAX_TRAINING_CUSTOMERS = 50_000
 # one thread: on a few thousand rows a second thread costs more (contention) than it saves
 XGB_PARAMS = {"n_estimators": 200, "max_depth": 4, "learning_rate": 0.05, "subsample": 0.8,
               "colsample_bytree": 0.8, "min_child_weight": 2, "tree_method": "hist",
@@ -91,20 +94,41 @@ class ChurnModel:
     * ``accuracy_`` / ``baseline_accuracy_``: ``classification_metrics`` on validation;
     * ``calibration_`` / ``baseline_calibration_``: ``calibration_table`` on validation;
     * ``importance_``: ``feature``, ``importance`` (gain share of the scoring model);
-    * ``columns_``: the model's feature columns; ``model_``: the scoring XGBClassifier.
+    * ``columns_``: the model's feature columns; ``model_``: the scoring XGBClassifier;
+    * ``training_customers_``: how many customers the scoring model learnt from.
+
+    Each model trains on at most ``max_customers`` customers (a stratified sample drawn
+    with ``seed``: beyond ~50k customers more rows add time, not accuracy); validation
+    and scoring always cover every customer.
 
     ``validate=False`` skips the forward validation and only fits the scoring model (used by
     the CLV backtest, where the validation period would lie in its own future).
     """
 
     def __init__(self, horizon_days: int = 90, cutoff=None, validate: bool = True,
-                 seed: int = 0):
+                 seed: int = 0, max_customers: int = MAX_TRAINING_CUSTOMERS):
         if horizon_days < 1:
             raise ModelError(f"horizon_days must be positive, not {horizon_days}")
         self.horizon_days = horizon_days
         self.cutoff = cutoff
         self.validate = validate
         self.seed = seed
+        self.max_customers = max_customers
+
+    def _sample(self, labels: pd.Series) -> pd.Series:
+        """At most ``max_customers`` of the labelled customers to train on: the same share
+        of churned and of staying customers (stratified), drawn with ``seed``."""
+        if len(labels) <= self.max_customers:
+            return labels
+        rng = np.random.default_rng(self.seed)
+        share = self.max_customers / len(labels)
+        chosen = []
+        for churned in (False, True):
+            positions = np.flatnonzero(labels.to_numpy() == churned)
+            size = max(MIN_CLASS, round(len(positions) * share))
+            chosen.append(rng.choice(positions, size=min(size, len(positions)),
+                                     replace=False))
+        return labels.iloc[np.sort(np.concatenate(chosen))]
 
     # ------------------------------------------------------------ building blocks
     def _frame(self, invoices, first_purchases, cutoff) -> tuple[pd.DataFrame, pd.Series]:
@@ -171,7 +195,10 @@ class ChurnModel:
             self._validate(train_features, train_labels, features, labels)
 
         self.columns_ = list(self._matrix(features).columns)
-        self.model_ = self._xgb().fit(self._matrix(features), labels.astype(int))
+        training = self._sample(labels)
+        self.training_customers_ = len(training)
+        self.model_ = self._xgb().fit(self._matrix(features.loc[training.index]),
+                                      training.astype(int))
         gain = self.model_.get_booster().get_score(importance_type="gain")
         importance = pd.Series({column: gain.get(column, 0.0) for column in self.columns_})
         total = importance.sum() or 1.0
@@ -181,6 +208,8 @@ class ChurnModel:
         return self
 
     def _validate(self, train_features, train_labels, features, labels) -> None:
+        train_labels = self._sample(train_labels)
+        train_features = train_features.loc[train_labels.index]
         model = self._xgb().fit(self._matrix(train_features), train_labels.astype(int))
         predicted = model.predict_proba(self._matrix(features))[:, 1]
         self.accuracy_ = classification_metrics(labels, predicted)
@@ -201,8 +230,8 @@ class ChurnModel:
               reasons: int = 3) -> pd.DataFrame:
         """Churn risk of every customer with an order before ``as_of`` (default: the day
         after the last invoice). Columns: ``customer_id``, ``probability``, ``risk``
-        (high/medium/low), ``reasons`` (list of {feature, value, contribution}), and the
-        numeric features."""
+        (high/medium/low), ``reasons`` (list of {feature, value, unit, contribution}; left
+        out when ``reasons`` is 0), and the numeric features."""
         if not hasattr(self, "model_"):
             raise RuntimeError("call fit() before score()")
         as_of = pd.Timestamp(as_of) if as_of is not None else \
@@ -210,6 +239,18 @@ class ChurnModel:
         features = customer_features(invoices, as_of, first_purchases)
         matrix = self._matrix(features)[self.columns_]
         probability = self.model_.predict_proba(matrix)[:, 1]
+        result = features[NUMERIC_FEATURES].copy()
+        result.insert(0, "probability", probability)
+        result.insert(1, "risk", np.select([probability >= HIGH_RISK,
+                                            probability >= MEDIUM_RISK], ["high", "medium"],
+                                           "low"))
+        if reasons:
+            result.insert(2, "reasons", self._reasons(matrix, features, reasons))
+        return result.reset_index().sort_values(["probability", "customer_id"],
+                                                ascending=[False, True], ignore_index=True)
+
+    def _reasons(self, matrix: pd.DataFrame, features: pd.DataFrame, count: int,
+                 ) -> list[list[dict]]:
         contributions = self.model_.get_booster().predict(
             xgboost.DMatrix(matrix, nthread=1), pred_contribs=True,
             approx_contribs=True)[:, :-1]  # last column: bias
@@ -219,12 +260,7 @@ class ChurnModel:
         if country_columns:
             contribution_frame["country"] = contribution_frame[country_columns].sum(axis=1)
             contribution_frame = contribution_frame.drop(columns=country_columns)
-        result = features[NUMERIC_FEATURES].copy()
-        result.insert(0, "probability", probability)
-        result.insert(1, "risk", [risk_bucket(p) for p in probability])
-        result.insert(2, "reasons", _top_reasons(contribution_frame, features, reasons))
-        return result.reset_index().sort_values(["probability", "customer_id"],
-                                                ascending=[False, True], ignore_index=True)
+        return _top_reasons(contribution_frame, features, count)
 
 
 def _top_reasons(contributions: pd.DataFrame, features: pd.DataFrame, count: int,
@@ -233,21 +269,33 @@ def _top_reasons(contributions: pd.DataFrame, features: pd.DataFrame, count: int
     names = list(contributions.columns)
     values = contributions.to_numpy()
     order = np.argsort(-values, axis=1, kind="stable")[:, :count]
-    shown = features.reindex(columns=names)
+    rows = np.arange(len(values))[:, None]
+    top_contributions = values[rows, order]
+    numbers = np.full(values.shape, np.nan)
+    countries = None
+    for column, name in enumerate(names):
+        if name == "country":
+            countries = features["country"].astype(object).to_numpy() \
+                if "country" in features else np.full(len(values), None)
+        elif name in features:
+            numbers[:, column] = np.round(features[name].to_numpy(dtype=float), 2)
+    country_column = names.index("country") if "country" in names else -1
+    units = [FEATURE_UNITS.get(name) for name in names]
     reasons = []
-    for row, columns in enumerate(order):
+    for row, (columns, contributions_row) in enumerate(zip(order.tolist(),
+                                                           top_contributions.tolist())):
         customer_reasons = []
-        for column in columns:
-            contribution = values[row, column]
+        for column, contribution in zip(columns, contributions_row):
             if contribution <= 0:
                 break
-            feature = names[column]
-            value = shown.iat[row, column]
-            customer_reasons.append({
-                "feature": feature,
-                "value": None if pd.isna(value) else
-                value if isinstance(value, str) else round(float(value), 2),
-                "unit": FEATURE_UNITS.get(feature),
-                "contribution": round(float(contribution), 4)})
+            if column == country_column:
+                value = countries[row]
+                value = None if value is None or pd.isna(value) else str(value)
+            else:
+                value = numbers[row, column]
+                value = None if np.isnan(value) else float(value)
+            customer_reasons.append({"feature": names[column], "value": value,
+                                     "unit": units[column],
+                                     "contribution": round(contribution, 4)})
         reasons.append(customer_reasons)
     return reasons

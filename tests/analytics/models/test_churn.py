@@ -52,7 +52,7 @@ def test_churn_labels_look_only_at_the_window_after_the_cutoff():
 
 def test_leakage_features_do_not_change_when_post_cutoff_data_changes():
     invoices = churn_invoices(customers=200, seed=3)
-    cutoff = pd.Timestamp("2023-04-01")
+    cutoff = pd.Timestamp("2023-03-01")
     before = customer_features(invoices, cutoff)
     changed = invoices.copy()
     after = changed["date"] >= cutoff
@@ -111,3 +111,31 @@ def test_too_little_history_and_bad_cutoff_are_model_errors():
         ChurnModel(90, cutoff="2023-06-01").fit(invoices)
     with pytest.raises(ModelError, match="no identified customers"):
         ChurnModel(90).fit(invoices.head(0))
+
+
+def test_training_sample_is_stratified_deterministic_and_bounded():
+    invoices = churn_invoices()
+    full = ChurnModel(90, cutoff="2023-03-01")
+    labels = churn_labels(invoices, "2023-03-01", 90)
+    sample = ChurnModel(90, max_customers=200)._sample(labels)
+    assert len(sample) == pytest.approx(200, abs=1)
+    assert sample.mean() == pytest.approx(labels.mean(), abs=0.01)   # same churn rate
+    assert sample.index.is_monotonic_increasing and sample.index.isin(labels.index).all()
+    assert ChurnModel(90, max_customers=200)._sample(labels).index.equals(sample.index)
+    assert ChurnModel(90, max_customers=10_000)._sample(labels).index.equals(labels.index)
+    sampled = ChurnModel(90, cutoff="2023-03-01", max_customers=200).fit(invoices)
+    full.fit(invoices)
+    assert sampled.training_customers_ == len(sample)
+    assert full.training_customers_ == len(labels)
+    # validation still scores every customer at the cutoff
+    assert sampled.accuracy_["customers"] == full.accuracy_["customers"]
+    assert sampled.accuracy_["roc_auc"] > 0.7
+    scores = sampled.score(invoices, reasons=0)
+    assert "reasons" not in scores and len(scores) == invoices["customer_id"].nunique()
+
+
+def test_rfm_only_features_are_the_same_numbers():
+    full = customer_features(hand_invoices(), "2024-03-01")
+    light = customer_features(hand_invoices(), "2024-03-01", rfm_only=True)
+    assert list(light.columns) == ["recency", "frequency", "monetary", "tenure", "aov"]
+    pd.testing.assert_frame_equal(light, full[list(light.columns)])

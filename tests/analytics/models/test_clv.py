@@ -43,3 +43,18 @@ def test_backtest_compares_prediction_with_what_happened():
 def test_churn_model_without_validation_only_fits_the_scoring_model():
     model = ChurnModel(90, validate=False).fit(churn_invoices(customers=200, seed=4))
     assert not hasattr(model, "accuracy_") and hasattr(model, "model_")
+
+
+def test_clv_reuses_given_scores_and_can_skip_the_backtest():
+    from analytics.models.clv import clv
+
+    invoices = churn_invoices()
+    model = ChurnModel(90).fit(invoices)
+    scores = model.score(invoices)
+    given = clv(invoices, churn_model=model, scores=scores, with_backtest=False)
+    assert given["backtest"] is None
+    computed = clv(invoices, churn_model=model)
+    assert given["customers"].equals(computed["customers"])
+    backtest_result = computed["backtest"]
+    assert (backtest_result["training_customers"] > 0) == (
+        backtest_result["p_active"] == "churn model")
