@@ -10,6 +10,9 @@ Rule measures (X → Y): ``support`` = share of baskets with X ∪ Y; ``confiden
 support(X ∪ Y) ÷ support(X); ``lift`` = confidence ÷ support(Y); ``leverage`` =
 support(X ∪ Y) − support(X)·support(Y); ``conviction`` = (1 − support(Y)) ÷ (1 − confidence)
 (None when confidence is 1).
+
+The default minimum support adapts to the catalogue (``adaptive_min_support``): the
+support of the 200th most frequent product, at least 10 baskets, at most 1 %.
 """
 from __future__ import annotations
 
@@ -21,13 +24,30 @@ from scipy import sparse
 from analytics.models.base import ModelError, require_columns
 
 MIN_BASKETS = 10
+MIN_RULE_BASKETS = 10
+ADAPTIVE_RANK = 200
+MAX_DEFAULT_SUPPORT = 0.01
 RULE_COLUMNS = ["antecedent", "consequent", "antecedent_support", "consequent_support",
                 "support", "confidence", "lift", "leverage", "conviction", "baskets"]
+
+
+def adaptive_min_support(item_counts: pd.Series, baskets: int) -> float:
+    """The default minimum support: the support of the ``ADAPTIVE_RANK``-th most frequent
+    product (so that at least that many products can form itemsets), at least
+    ``MIN_RULE_BASKETS`` baskets, at most ``MAX_DEFAULT_SUPPORT``. A shop with a few
+    hundred staple products (Online Retail) keeps 1 %; one with thousands of products in
+    small baskets (the demo: 4,000 products, 2.7 per basket) goes down to ~0.2 %, where its
+    real pairs live."""
+    rank_support = float(item_counts.iloc[min(ADAPTIVE_RANK, len(item_counts)) - 1]) / baskets
+    floor = MIN_RULE_BASKETS / baskets
+    return float(min(MAX_DEFAULT_SUPPORT, max(floor, rank_support)))
 
 
 class BasketMiner:
     """``fit(baskets, invoice_col, item_col)`` on one row per (invoice, product) sets:
 
+    * ``min_support_``: the minimum support used (``min_support``, or when it is None
+      ``adaptive_min_support``);
     * ``baskets_total_``, ``items_total_``, ``items_kept_``, ``items_capped_``,
       ``frequent_items_capped_`` (capped items with at least ``min_support``: rules they
       would be in are missing; 0 means the cap changed nothing),
@@ -38,9 +58,9 @@ class BasketMiner:
       tuples of product ids; sorted by lift, confidence, support (descending).
     """
 
-    def __init__(self, min_support: float = 0.01, min_confidence: float = 0.2,
+    def __init__(self, min_support: float | None = None, min_confidence: float = 0.2,
                  min_lift: float = 1.0, max_items: int = 1000, max_len: int = 3):
-        if not 0 < min_support <= 1:
+        if min_support is not None and not 0 < min_support <= 1:
             raise ModelError(f"min_support must be in (0, 1], not {min_support}")
         if not 0 <= min_confidence <= 1:
             raise ModelError(f"min_confidence must be in [0, 1], not {min_confidence}")
@@ -70,13 +90,15 @@ class BasketMiner:
                                          ).set_index("item")["baskets"]
         self.pairs_ = pairs
         self.item_counts_ = item_counts
+        self.min_support_ = self.min_support if self.min_support is not None \
+            else adaptive_min_support(item_counts, len(sizes))
         kept = item_counts.index[:self.max_items]
         self.items_total_ = int(len(item_counts))
         self.items_kept_ = int(len(kept))
         self.items_capped_ = self.items_total_ - self.items_kept_
         # the capped items that were frequent enough to be in a rule: the cap's real cost
         self.frequent_items_capped_ = int(
-            (item_counts.iloc[self.max_items:] >= self.min_support * len(sizes)).sum())
+            (item_counts.iloc[self.max_items:] >= self.min_support_ * len(sizes)).sum())
         kept_pairs = pairs[pairs["item"].isin(kept)]
         kept_sizes = kept_pairs.groupby("basket").size().reindex(sizes.index, fill_value=0)
         self.baskets_capped_ = int((kept_sizes < sizes).sum())
@@ -88,7 +110,7 @@ class BasketMiner:
             (np.ones(len(kept_pairs), dtype=bool), (basket_codes.codes, item_codes.codes)),
             shape=(len(sizes), len(kept)))
         onehot = pd.DataFrame.sparse.from_spmatrix(matrix, columns=list(kept))
-        itemsets = fpgrowth(onehot, min_support=self.min_support, use_colnames=True,
+        itemsets = fpgrowth(onehot, min_support=self.min_support_, use_colnames=True,
                             max_len=self.max_len)
         self.itemsets_ = itemsets
         self.rules_ = self._rules(itemsets)

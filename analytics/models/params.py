@@ -29,6 +29,8 @@ class ClusteringParams(_Params):
 class ChurnParams(_Params):
     horizon_days: int = Field(90, ge=14, le=365)
     cutoff: dt.date | None = None
+    clv_backtest: bool = Field(True, description="backtest the customer-value prediction "
+                                                 "(trains a second churn model)")
 
 
 class AnomalyParams(_Params):
@@ -37,7 +39,9 @@ class AnomalyParams(_Params):
 
 
 class BasketParams(_Params):
-    min_support: float = Field(0.01, gt=0, le=1)
+    min_support: float | None = Field(None, gt=0, le=1, description=(
+        "share of baskets an itemset needs; by default the support of the 200th most "
+        "frequent product, at least 10 baskets, at most 0.01"))
     min_confidence: float = Field(0.2, ge=0, le=1)
     min_lift: float = Field(1.0, ge=0)
     max_items: int = Field(1000, ge=2, le=5000)

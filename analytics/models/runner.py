@@ -109,7 +109,7 @@ def run_clustering(warehouse, filters, scope, params, progress) -> dict:
     if invoices.empty:
         raise ModelError("There are no identified customers in this selection.")
     as_of = invoices["date"].max() + pd.Timedelta(days=1)
-    features = customer_features(invoices, as_of)
+    features = customer_features(invoices, as_of, rfm_only=True)
     progress(30, "choosing the number of segments")
     segmenter = CustomerSegmenter(k=params.k).fit(features)
     progress(85, "profiling the segments")
@@ -153,7 +153,8 @@ def run_churn(warehouse, filters, scope, params, progress) -> dict:
     scores = model.score(invoices, first_purchases=first_purchases)
     progress(75, "predicting customer value")
     try:
-        value = clv(invoices, first_purchases, model, horizon_days=params.horizon_days)
+        value = clv(invoices, first_purchases, model, horizon_days=params.horizon_days,
+                    scores=scores, with_backtest=params.clv_backtest)
     except ModelError as error:
         value = {"error": str(error)}
     if "customers" in value:
@@ -164,6 +165,7 @@ def run_churn(warehouse, filters, scope, params, progress) -> dict:
     progress(95, "done")
     return {"kind": "churn", "horizon_days": params.horizon_days,
             "cutoff": model.cutoff_, "train_cutoff": model.train_cutoff_,
+            "training_customers": model.training_customers_,
             "accuracy": model.accuracy_, "calibration": model.calibration_,
             "baseline": {"name": "recency only (logistic regression on log(1 + recency))",
                          "accuracy": model.baseline_accuracy_,
@@ -255,6 +257,7 @@ def run_basket(warehouse, filters, scope, params, progress) -> dict:
                     "min_lift": params.min_lift, "max_items": params.max_items}
     progress(30, "mining frequent itemsets")
     miner = BasketMiner(**miner_params).fit(baskets)
+    miner_params = {**miner_params, "min_support": miner.min_support_}
     rules = miner.rules_.head(RULES_SHOWN)
     shown_products = set(miner.item_counts_.index[:10])
     for column in ("antecedent", "consequent"):
@@ -275,7 +278,11 @@ def run_basket(warehouse, filters, scope, params, progress) -> dict:
                                  for items in rules["consequent"]])
     popular = miner.item_counts_.head(10)
     progress(95, "done")
-    result = {"kind": "basket", "params": miner_params,
+    support_rule = "given" if params.min_support is not None else (
+        "adaptive: the support of the 200th most frequent product, at least 10 baskets, "
+        "at most 0.01")
+    result = {"kind": "basket", "params": miner_params, "min_support_rule": support_rule,
+              "min_support_baskets": miner.min_support_ * miner.baskets_total_,
               "baskets": miner.baskets_total_, "multi_item_baskets": miner.multi_item_baskets_,
               "items_total": miner.items_total_, "items_kept": miner.items_kept_,
               "items_capped": miner.items_capped_,

@@ -1,8 +1,9 @@
+import numpy as np
 import pandas as pd
 import pytest
 
 from analytics.models.base import ModelError
-from analytics.models.basket import BasketMiner, holdout_check
+from analytics.models.basket import BasketMiner, adaptive_min_support, holdout_check
 
 
 def planted_baskets() -> pd.DataFrame:
@@ -91,3 +92,32 @@ def test_too_few_baskets_is_a_model_error():
     few = planted_baskets().head(6)
     with pytest.raises(ModelError, match="Too few baskets"):
         BasketMiner().fit(few)
+
+
+def test_default_support_adapts_so_the_demos_planted_pairs_are_found(tmp_path):
+    demo = pytest.importorskip("data.demo")
+    from analytics.filters import ALL_DATA, Filters
+    from analytics.models import run_model
+    from analytics.warehouse import Warehouse
+
+    data = demo.generate_demo(30_000, 42)
+    warehouse = Warehouse(f"duckdb:///{tmp_path}")
+    warehouse.publish(data.lines, data.sessions, source="demo")
+    result = run_model("basket", warehouse, Filters(), ALL_DATA)
+    warehouse.dispose()
+    # 4,000 products in small baskets: 1 % support would keep no pair at all
+    assert result["params"]["min_support"] < 0.01
+    assert result["min_support_rule"].startswith("adaptive")
+    assert result["min_support_baskets"] >= 10
+    found = {frozenset((bundle["description_a"], bundle["description_b"]))
+             for bundle in result["bundles"]}
+    planted = {frozenset((first[1], second[1])) for first, second in demo.PLANTED_PAIRS}
+    assert planted <= found
+    assert len(found) <= 2 * len(planted)  # few other pairs
+
+
+def test_adaptive_min_support_takes_the_200th_product_within_its_bounds():
+    counts = pd.Series(np.arange(1000, 0, -1))          # products in 1000 … 1 baskets
+    assert adaptive_min_support(counts, 100_000) == pytest.approx(801 / 100_000)
+    assert adaptive_min_support(counts, 10_000) == 0.01       # capped at 1 %
+    assert adaptive_min_support(counts.tail(50), 100_000) == pytest.approx(10 / 100_000)
