@@ -303,8 +303,9 @@ def _floats(column: pd.Series) -> np.ndarray:
 def numeric(frame: pd.DataFrame, names) -> pd.DataFrame:
     """Cast raw measure columns to floats (PostgreSQL returns Decimal for Σ of integers),
     with 0 for the Σ/count of no rows."""
+    present = set(frame.columns)
     for name in names:
-        if name in frame.columns:
+        if name in present:
             frame[name] = _floats(frame[name])
     return frame
 
@@ -324,14 +325,14 @@ def finish(frame: pd.DataFrame, has_cost: bool | None = None) -> pd.DataFrame:
     pandas' per-column bookkeeping would cost more than the numbers).
     """
     columns: dict[str, object] = {}
-    for name in frame.columns:
+    for name, column in frame.items():
         if name in SUM_NAMES or name in COUNT_NAMES:
-            values = _floats(frame[name])
+            values = _floats(column)
             if name in _ZERO_WHEN_EMPTY:
                 values[np.isnan(values)] = 0.0
             columns[name] = values
         else:
-            columns[name] = frame[name]
+            columns[name] = column
     values = finish_arrays(columns, has_cost)
     for name in _INTEGER_COLUMNS:
         if name in columns:
