@@ -33,7 +33,8 @@ def time_series(warehouse, filters: Filters, scope: Scope, grain: str = "day",
     NaN without cost data. ``history=True`` spans the whole data range instead of the
     filters' period. Last year = the same bucket one year earlier, clipped the same way:
     the same calendar day or month one year before (29 February → 28 February), or for
-    weeks the week 52 weeks before (same weekday).
+    weeks the week 52 weeks before (same weekday). A year-earlier bucket that ends before
+    the data's first day has no comparison: NaN revenue and <NA> orders, never 0.
     """
     if grain not in GRAINS:
         raise FilterError(f"grain must be one of {', '.join(GRAINS)}, not {grain!r}")
@@ -100,11 +101,31 @@ def time_series(warehouse, filters: Filters, scope: Scope, grain: str = "day",
     previous_keys = (buckets - pd.Timedelta(weeks=52) if grain == "week"
                      else buckets - pd.DateOffset(years=1))  # 29 February → 28 February
     ly = previous.reindex(previous_keys)
-    out["revenue_last_year"] = (ly["gross_revenue"].fillna(0.0)
-                                + ly["return_value"].fillna(0.0)).to_numpy(dtype="float64")
-    out["orders_last_year"] = pd.to_numeric(ly["orders"].astype("object")).fillna(0).astype(
-        "int64").to_numpy() if "orders" in ly else np.zeros(len(out), dtype="int64")
+    # a year-earlier bucket that ends before the data begins has no data, not zero sales
+    first_day, _last_day = period.data_range(warehouse, version)
+    before_data = (_bucket_ends(previous_keys, grain) < pd.Timestamp(first_day)
+                   if first_day is not None else np.zeros(len(out), dtype=bool))
+    revenue_ly = (ly["gross_revenue"].fillna(0.0)
+                  + ly["return_value"].fillna(0.0)).to_numpy(dtype="float64", copy=True)
+    revenue_ly[before_data] = np.nan
+    out["revenue_last_year"] = revenue_ly
+    orders_ly = (pd.to_numeric(ly["orders"].astype("object")).fillna(0).to_numpy()
+                 if "orders" in ly else np.zeros(len(out)))
+    out["orders_last_year"] = pd.array(
+        [pd.NA if missing else int(value) for value, missing in zip(orders_ly, before_data)],
+        dtype="Int64")
     return out
+
+
+def _bucket_ends(starts: pd.DatetimeIndex, grain: str) -> np.ndarray:
+    """The last day of each bucket starting at ``starts``."""
+    if grain == "week":
+        ends = starts + pd.Timedelta(days=6)
+    elif grain == "month":
+        ends = starts + pd.offsets.MonthEnd(0)
+    else:
+        ends = starts
+    return np.asarray(ends)
 
 
 def _counts(conn, source: measures.Source, filters: Filters, last_year: Filters,

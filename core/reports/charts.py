@@ -59,11 +59,9 @@ def monthly_trend(frame: pd.DataFrame, currency: str) -> bytes | None:
     months = pd.to_datetime(frame["period_start"]).dt.strftime("%b %y")
     positions = range(len(frame))
     axes.bar(positions, frame["revenue"], color=PRIMARY, label="Revenue (net)")
-    starts = pd.to_datetime(frame["period_start"])
-    # a month whose year-earlier month is before the data has no comparison (not a zero)
-    comparable = starts - pd.DateOffset(years=1) >= starts.min()
-    if comparable.any():
-        last_year = frame["revenue_last_year"].where(comparable.to_numpy())
+    # the series leaves a month without a year-earlier month in the data empty (not 0)
+    last_year = frame["revenue_last_year"]
+    if last_year.notna().any():
         axes.plot(positions, last_year, color=ACCENT, marker="o", markersize=2.5,
                   linewidth=1.2, label="Same month last year")
     axes.set_xticks(list(positions), months, rotation=45, ha="right")
