@@ -310,9 +310,9 @@ def numeric(frame: pd.DataFrame, names) -> pd.DataFrame:
     return frame
 
 
-_ZERO_WHEN_EMPTY = ("gross_revenue", "return_value", "units", "cost_lines", "sale_lines",
-                    "return_lines", "orders", "customers")
-_INTEGER_COLUMNS = ("orders", "customers", "cost_lines", "sale_lines", "return_lines")
+ZERO_WHEN_EMPTY = ("gross_revenue", "return_value", "units", "cost_lines", "sale_lines",
+                   "return_lines", "orders", "customers")
+INTEGER_COLUMNS = ("orders", "customers", "cost_lines", "sale_lines", "return_lines")
 
 
 def finish(frame: pd.DataFrame, has_cost: bool | None = None) -> pd.DataFrame:
@@ -328,13 +328,13 @@ def finish(frame: pd.DataFrame, has_cost: bool | None = None) -> pd.DataFrame:
     for name, column in frame.items():
         if name in SUM_NAMES or name in COUNT_NAMES:
             values = _floats(column)
-            if name in _ZERO_WHEN_EMPTY:
+            if name in ZERO_WHEN_EMPTY:
                 values[np.isnan(values)] = 0.0
             columns[name] = values
         else:
             columns[name] = column
     values = finish_arrays(columns, has_cost)
-    for name in _INTEGER_COLUMNS:
+    for name in INTEGER_COLUMNS:
         if name in columns:
             values[name] = values[name].astype("int64")
     return pd.DataFrame(values, index=frame.index, copy=False)

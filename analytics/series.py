@@ -20,7 +20,6 @@ from analytics.filters import FilterError, Filters, Scope
 GRAINS = ("day", "week", "month")
 SERIES_COLUMNS = ("period_start", "gross_revenue", "returns", "revenue", "orders", "units",
                   "customers", "profit", "revenue_last_year", "orders_last_year")
-_FREQUENCIES = {"day": "D", "week": "W-MON", "month": "MS"}
 
 
 def time_series(warehouse, filters: Filters, scope: Scope, grain: str = "day",
@@ -68,64 +67,116 @@ def time_series(warehouse, filters: Filters, scope: Scope, grain: str = "day",
         bucket_customers = (measures.read_frame(conn, customers_query, ["bucket", "customers"])
                             if customers_query is not None else None)
 
-    days = measures.numeric(days, (*measures.SUM_NAMES, *summed))
-    days["day"] = pd.to_datetime(days["day"])
-    days["bucket"] = _bucket_of(days["day"], grain)
-    in_current = (days["day"] >= pd.Timestamp(filters.start)) & (
-        days["day"] <= pd.Timestamp(filters.end))
-    in_last_year = (days["day"] >= pd.Timestamp(last_year.start)) & (
-        days["day"] <= pd.Timestamp(last_year.end))
     value_names = [*measures.SUM_NAMES, *summed]
-    current = days.loc[in_current].groupby("bucket")[value_names].sum(min_count=1)
-    previous = days.loc[in_last_year].groupby("bucket")[
-        ["gross_revenue", "return_value", *(["orders"] if "orders" in summed else [])]
-    ].sum(min_count=1)
+    days = measures.numeric(days, value_names)
+    day_keys = _days(days["day"])
+    buckets = _bucket_grid(filters.start, filters.end, grain)
+    row_buckets = _bucket_of(day_keys, grain)
+    in_current = (day_keys >= np.datetime64(filters.start, "D")) & (
+        day_keys <= np.datetime64(filters.end, "D"))
+    in_last_year = (day_keys >= np.datetime64(last_year.start, "D")) & (
+        day_keys <= np.datetime64(last_year.end, "D"))
+    current = {name: _sum_into(buckets, row_buckets[in_current],
+                               days[name].to_numpy()[in_current])
+               for name in value_names}
+    previous_keys = _shift_back(buckets, grain)  # 29 February → 28 February
+    previous = {name: _sum_into(previous_keys, row_buckets[in_last_year],
+                                days[name].to_numpy()[in_last_year])
+                for name in ("gross_revenue", "return_value",
+                             *(["orders"] if "orders" in summed else []))}
     if counts is not None:
-        current = current.join(counts[[n for n in counted if n in counts]], how="outer")
+        count_keys = counts.index.to_numpy().astype("datetime64[D]")
+        for name in counted:
+            if name in counts:
+                current[name] = _pick(buckets, count_keys, counts[name].to_numpy())
         if "orders" in counted:
-            previous = previous.join(counts[["orders_ly"]].rename(
-                columns={"orders_ly": "orders"}), how="outer")
+            previous["orders"] = _pick(previous_keys, count_keys, counts["orders_ly"].to_numpy())
     if bucket_customers is not None:
-        bucket_customers["bucket"] = pd.to_datetime(bucket_customers["bucket"])
         bucket_customers = measures.numeric(bucket_customers, ["customers"])
-        current = current.join(bucket_customers.set_index("bucket"), how="outer")
+        current["customers"] = _pick(buckets, _days(bucket_customers["bucket"]),
+                                     bucket_customers["customers"].to_numpy())
 
-    buckets = pd.date_range(_bucket_start(filters.start, grain), filters.end,
-                            freq=_FREQUENCIES[grain])
-    out = pd.DataFrame({"period_start": buckets.date})
-    current_rows = measures.finish(current.reindex(buckets).reset_index(drop=True),
-                                   has_cost=period.version_info(warehouse, version).has_cost)
+    for name, values in current.items():
+        if name in measures.ZERO_WHEN_EMPTY:
+            values[np.isnan(values)] = 0.0
+    current_rows = measures.finish_arrays(
+        current, has_cost=period.version_info(warehouse, version).has_cost)
+    out = {"period_start": buckets.astype(object)}
     for name in ("gross_revenue", "returns", "revenue", "orders", "units", "customers",
                  "profit"):
-        out[name] = current_rows[name].to_numpy()
-    previous_keys = (buckets - pd.Timedelta(weeks=52) if grain == "week"
-                     else buckets - pd.DateOffset(years=1))  # 29 February → 28 February
-    ly = previous.reindex(previous_keys)
+        values = current_rows[name]
+        out[name] = values.astype("int64") if name in measures.INTEGER_COLUMNS else values
     # a year-earlier bucket that ends before the data begins has no data, not zero sales
     first_day, _last_day = period.data_range(warehouse, version)
-    before_data = (_bucket_ends(previous_keys, grain) < pd.Timestamp(first_day)
-                   if first_day is not None else np.zeros(len(out), dtype=bool))
-    revenue_ly = (ly["gross_revenue"].fillna(0.0)
-                  + ly["return_value"].fillna(0.0)).to_numpy(dtype="float64", copy=True)
+    before_data = (_bucket_ends(previous_keys, grain) < np.datetime64(first_day, "D")
+                   if first_day is not None else np.zeros(len(buckets), dtype=bool))
+    revenue_ly = (np.nan_to_num(previous["gross_revenue"], nan=0.0)
+                  + np.nan_to_num(previous["return_value"], nan=0.0))
     revenue_ly[before_data] = np.nan
     out["revenue_last_year"] = revenue_ly
-    orders_ly = (pd.to_numeric(ly["orders"].astype("object")).fillna(0).to_numpy()
-                 if "orders" in ly else np.zeros(len(out)))
-    out["orders_last_year"] = pd.array(
-        [pd.NA if missing else int(value) for value, missing in zip(orders_ly, before_data)],
-        dtype="Int64")
-    return out
+    orders_ly = (np.nan_to_num(previous["orders"], nan=0.0).astype("int64")
+                 if "orders" in previous else np.zeros(len(buckets), dtype="int64"))
+    out["orders_last_year"] = pd.arrays.IntegerArray(orders_ly, before_data)
+    return pd.DataFrame(out)
 
 
-def _bucket_ends(starts: pd.DatetimeIndex, grain: str) -> np.ndarray:
-    """The last day of each bucket starting at ``starts``."""
+def _days(column: pd.Series) -> np.ndarray:
+    """A column of dates (datetime64 on DuckDB, ``datetime.date`` elsewhere) as
+    datetime64[D]."""
+    if column.dtype.kind == "M":
+        return column.to_numpy().astype("datetime64[D]")
+    return np.array(column.to_numpy(dtype=object), dtype="datetime64[D]")
+
+
+def _bucket_grid(start: dt.date, end: dt.date, grain: str) -> np.ndarray:
+    """The first day of every bucket from the one holding ``start`` to ``end``
+    (datetime64[D])."""
+    first = np.datetime64(_bucket_start(start, grain), "D")
+    last = np.datetime64(end, "D")
+    if grain == "month":
+        return np.arange(first.astype("datetime64[M]"), last.astype("datetime64[M]") + 1
+                         ).astype("datetime64[D]")
+    return np.arange(first, last + 1, 7 if grain == "week" else 1)
+
+
+def _shift_back(starts: np.ndarray, grain: str) -> np.ndarray:
+    """The same bucket one year earlier: 52 weeks for weeks, else the same calendar day
+    or month of the year before (29 February → 28 February)."""
     if grain == "week":
-        ends = starts + pd.Timedelta(days=6)
-    elif grain == "month":
-        ends = starts + pd.offsets.MonthEnd(0)
-    else:
-        ends = starts
-    return np.asarray(ends)
+        return starts - np.timedelta64(52 * 7, "D")
+    months = starts.astype("datetime64[M]")
+    day_of_month = starts - months.astype("datetime64[D]")
+    earlier = months - np.timedelta64(12, "M")
+    month_length = (earlier + 1).astype("datetime64[D]") - earlier.astype("datetime64[D]")
+    return earlier.astype("datetime64[D]") + np.minimum(day_of_month, month_length - 1)
+
+
+def _sum_into(keys: np.ndarray, row_keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Σ ``values`` of the rows whose key is each of ``keys`` (which may repeat), NaN
+    where no row has a value (NULL values are skipped), as float64."""
+    unique, positions = np.unique(keys, return_inverse=True)
+    values = np.asarray(values, dtype="float64")
+    slots = np.searchsorted(unique, row_keys)
+    found = slots < len(unique)
+    found[found] = unique[slots[found]] == row_keys[found]
+    found &= ~np.isnan(values)
+    sums = np.bincount(slots[found], weights=values[found], minlength=len(unique))
+    present = np.bincount(slots[found], minlength=len(unique)) > 0
+    return np.where(present, sums, np.nan)[positions]
+
+
+def _pick(keys: np.ndarray, row_keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The value of the row whose (unique) key is each of ``keys``, NaN where none."""
+    return _sum_into(keys, row_keys, values)
+
+
+def _bucket_ends(starts: np.ndarray, grain: str) -> np.ndarray:
+    """The last day of each bucket starting at ``starts`` (datetime64[D])."""
+    if grain == "week":
+        return starts + np.timedelta64(6, "D")
+    if grain == "month":
+        return (starts.astype("datetime64[M]") + 1).astype("datetime64[D]") - np.timedelta64(1, "D")
+    return starts
 
 
 def _counts(conn, source: measures.Source, filters: Filters, last_year: Filters,
@@ -179,11 +230,13 @@ def _bucket_customers(warehouse, source: measures.Source, filters: Filters, scop
         *conditions).group_by(table.c.bucket)
 
 
-def _bucket_of(days: pd.Series, grain: str) -> pd.Series:
+def _bucket_of(days: np.ndarray, grain: str) -> np.ndarray:
+    """The first day of the bucket of each of ``days`` (datetime64[D])."""
     if grain == "week":
-        return days - pd.to_timedelta(days.dt.weekday, unit="D")
+        # 1970-01-01 was a Thursday: Monday-based weekday = (days since epoch + 3) mod 7
+        return days - (days.astype("int64") + 3) % 7
     if grain == "month":
-        return days.dt.to_period("M").dt.start_time.astype(days.dtype)
+        return days.astype("datetime64[M]").astype("datetime64[D]")
     return days
 
 

@@ -86,3 +86,26 @@ def test_weeks_start_on_monday_and_months_cover_history(store):
 def test_unknown_grain_is_refused(store):
     with pytest.raises(FilterError, match="grain"):
         time_series(store, Filters(), ALL_DATA, grain="hour")
+
+
+def test_29_february_compares_with_28_february_of_the_year_before(warehouse):
+    publish_lines(warehouse, [
+        {"invoice_id": "1", "invoice_ts": "2011-02-28 10:00", "customer_id": "A",
+         "quantity": 1, "unit_price": 9, "unit_cost": 1},
+        {"invoice_id": "2", "invoice_ts": "2011-03-01 10:00", "customer_id": "A",
+         "quantity": 1, "unit_price": 4, "unit_cost": 1},
+        {"invoice_id": "3", "invoice_ts": "2012-02-29 10:00", "customer_id": "B",
+         "quantity": 2, "unit_price": 5, "unit_cost": 1},
+    ])
+    days = time_series(warehouse, Filters(start=dt.date(2012, 2, 28), end=dt.date(2012, 3, 1)),
+                       ALL_DATA, grain="day")
+    assert list(days["period_start"]) == [dt.date(2012, 2, 28), dt.date(2012, 2, 29),
+                                          dt.date(2012, 3, 1)]
+    assert list(days["revenue"]) == pytest.approx([0, 10, 0])
+    # 28 and 29 February 2012 both look back at 28 February 2011
+    assert list(days["revenue_last_year"]) == pytest.approx([9, 9, 4])
+    assert list(days["orders_last_year"]) == [1, 1, 1]
+    months = time_series(warehouse, Filters(start=dt.date(2012, 2, 1), end=dt.date(2012, 3, 31)),
+                         ALL_DATA, grain="month")
+    assert list(months["revenue"]) == pytest.approx([10, 0])
+    assert list(months["revenue_last_year"]) == pytest.approx([9, 4])
