@@ -3,11 +3,17 @@ formats, figure builders and the role filter of the navbar."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+from dataclasses import replace
 
 import pandas as pd
 import pytest
 
-from analytics.filters import Filters
+from analytics import breakdowns
+from analytics.filters import ALL_DATA, Filters
+from core import formatting
+from tests.analytics.conftest import publish_lines
+from tests.webapp.conftest import FORMULA
 from webapp.dashboard import components, context, figures, presets, shell
 
 LAST = dt.date(2011, 12, 9)
@@ -61,16 +67,20 @@ def test_malformed_filters_become_a_readable_unavailable():
         context.parse_filters("?start=yesterday")
 
 
-def test_kpi_formats():
-    assert components.format_value(1234567.4, "money", "£") == "£1,234,567"
-    assert components.format_value(12.5, "money", "£") == "£12.50"
-    assert components.format_value(0.0412, "rate", "£") == "4.1%"
-    assert components.format_value(None, "count", "£") == "n/a"
-    change = {"abs_change": -250.0, "rel_change": -0.05}
-    assert components.format_change(change, "money", "£") == "−£250 (-5.0%)"
-    assert components.format_change({"abs_change": 0.012, "rel_change": 0.5}, "rate",
-                                    "£") == "+1.2 pts (+50.0%)"
-    assert components.format_change({"abs_change": None}, "count", "£") == "no comparison"
+def test_kpi_cards_write_numbers_with_the_shared_formats():
+    revenue = components.kpi_card("overview", "revenue", {
+        "current": 1234567.4, "abs_change": -250.0, "rel_change": -0.05}, "£")
+    text = str(revenue)
+    assert "Revenue (net)" in text          # the label of core.formatting.KPI_LABELS
+    assert "£1,234,567" in text and "−£250 (-5.0%)" in text and "text-danger" in text
+    churn = str(components.kpi_card("overview", "churn_rate", {
+        "current": 0.0412, "abs_change": 0.012, "rel_change": 0.5}, "£"))
+    # a rise of churn is bad news: red
+    assert "4.1%" in churn and "+1.2 pts (+50.0%)" in churn and "text-danger" in churn
+    first = str(components.kpi_card("overview", "orders", {
+        "current": 12.0, "abs_change": None, "rel_change": None}, "£"))
+    assert "no comparison" in first
+    assert set(components.KPI_CARDS) <= set(formatting.KPI_LABELS)
 
 
 def test_empty_kpi_card_shows_na_and_the_reason():
@@ -180,3 +190,132 @@ def test_the_layout_renders_the_page_its_referer_names():
         assert shell.first_path() is None
     with server.test_request_context("/_dash-layout"):
         assert shell.first_path() is None
+
+
+# ------------------------------------------------- data without the optional columns
+MARCH = Filters(start=dt.date(2011, 3, 1), end=dt.date(2011, 3, 3))
+MARCH_QUERY = "?start=2011-03-01&end=2011-03-03"
+
+
+def test_data_columns_name_what_each_version_lacks_and_the_gaps_say_why(duckdb_warehouse):
+    publish_lines(duckdb_warehouse, [
+        {"invoice_id": "I1", "invoice_ts": "2011-03-01 10:00", "quantity": 2, "unit_price": 5.0},
+        {"invoice_id": "I2", "invoice_ts": "2011-03-02 10:00", "quantity": 1, "unit_price": 3.0,
+         "country": "France", "country_code": "FR"}])
+    bare = context.data_columns(duckdb_warehouse)
+    assert bare.missing == frozenset(context.OPTIONAL_DIMENSIONS)
+    assert not bare.has_cost and not bare.has_sessions
+    assert context.data_columns(duckdb_warehouse) is bare        # once per version
+    channels = breakdowns.breakdown(duckdb_warehouse, MARCH, ALL_DATA, dimension="channel")
+    assert list(channels["key"]) == ["(none)"]                   # one big "(none)" bar
+    assert context.breakdown_gap(channels, "channel", bare) == "This data has no channel column."
+
+    # a new version where one British sale has a channel, a category and a cost
+    publish_lines(duckdb_warehouse, [
+        {"invoice_id": "I1", "invoice_ts": "2011-03-01 10:00", "quantity": 2, "unit_price": 5.0,
+         "channel": "Web", "category": "Toys", "unit_cost": 2.0},
+        {"invoice_id": "I2", "invoice_ts": "2011-03-02 10:00", "quantity": 1, "unit_price": 3.0,
+         "country": "France", "country_code": "FR"}])
+    richer = context.data_columns(duckdb_warehouse)
+    assert richer.missing == {"city", "payment_method", "device", "traffic_source"}
+    assert richer.has_cost
+    everywhere = breakdowns.breakdown(duckdb_warehouse, MARCH, ALL_DATA, dimension="channel")
+    assert set(everywhere["key"]) == {"Web", "(none)"}
+    assert context.breakdown_gap(everywhere, "channel", richer) is None
+    france = breakdowns.breakdown(duckdb_warehouse, replace(MARCH, countries=("France",)),
+                                  ALL_DATA, dimension="channel")
+    assert context.breakdown_gap(france, "channel", richer) == "None of these sales has a channel."
+
+
+def test_sidebar_hides_filters_the_data_cannot_use_but_keeps_a_shared_links_values():
+    columns = context.DataColumns(missing=frozenset({"category", "channel"}))
+    count = len(shell.DIMENSION_CONTROLS)
+    names = [name for name, *_rest in shell.DIMENSION_CONTROLS]
+    fields = shell.dimension_fields(Filters(), columns)
+    hidden = dict(zip(names, fields[:count]))
+    assert hidden == {"country": False, "category": True, "channel": True, "payment": False,
+                      "device": False, "source": False}
+    assert fields[-1] == "This data has no category or channel column: their filters are hidden."
+    linked = shell.dimension_fields(Filters(channels=("Web",)), columns)
+    assert dict(zip(names, linked[:count]))["channel"] is False   # shown: it filters
+    notes = dict(zip(names, linked[count:2 * count]))
+    assert notes["channel"].startswith("This data has no channel column.")
+    assert notes["category"] == "" and notes["country"] == ""
+    only_one = shell.dimension_fields(Filters(),
+                                      context.DataColumns(missing=frozenset({"device"})))
+    assert only_one[-1] == "This data has no device column: its filter is hidden."
+    assert shell.dimension_fields(Filters(), context.DataColumns())[-1] == ""
+
+
+def test_top_products_are_one_colour_without_cost_and_coloured_by_profit_with_it():
+    frame = pd.DataFrame({"name": ["Mug", "Lamp"], "revenue": [20.0, 10.0],
+                          "profit": [float("nan"), float("nan")]})
+    plain = figures.bars(frame, label="name", value="revenue", color="profit")
+    assert plain.data[0].marker.color == figures.PRIMARY
+    costed = figures.bars(frame.assign(profit=[8.0, 1.0]), label="name", value="revenue",
+                          color="profit")
+    assert list(costed.data[0].marker.color) == [8.0, 1.0]
+
+
+def _figure_text(figure: dict) -> str:
+    return " ".join(note["text"] for note in figure["layout"].get("annotations", []))
+
+
+def _prop(component, prop: str, *value) -> dict:
+    return {"id": component, "property": prop, **({"value": value[0]} if value else {})}
+
+
+def _callback(client, output: str, outputs, inputs: list, state: list | None = None) -> dict:
+    """The response of a real Dash callback request (what the browser would send)."""
+    payload = {"output": output, "outputs": outputs, "inputs": inputs, "state": state or [],
+               "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"]}
+    response = client.post("/_dash-update-component", json=payload)
+    assert response.status_code == 200, response.text
+    return response.json["response"]
+
+
+def test_pages_explain_the_missing_columns_and_cost_of_the_sample(app, signed_in):
+    """The web tests' warehouse (tests/webapp/conftest.LINES) has no category, channel,
+    device, traffic source or cost: as in the Online Retail sample."""
+    from webapp.dashboard.pages import insights, products  # pages need the app first
+    viewer = signed_in("viewer@example.com")
+    search = _prop("shell-url", "search", MARCH_QUERY)
+    ids = [{"name": name, "type": "insights-performance"} for name in insights.PERFORMANCE]
+    performance = _callback(viewer, '{"name":["ALL"],"type":"insights-performance"}.figure',
+                            [_prop(graph_id, "figure") for graph_id in ids], [search],
+                            [[_prop(graph_id, "id", graph_id) for graph_id in ids]])
+    texts = [_figure_text(performance[json.dumps(graph_id, separators=(",", ":"),
+                                                 sort_keys=True)]["figure"])
+             for graph_id in ids]
+    assert texts == ["This data has no channel column.", "This data has no device column.",
+                     "This data has no traffic source column."]
+
+    top = _callback(viewer, "..products-top.figure...products-basket-product.options..."
+                            "products-top-note.children..",
+                    [_prop("products-top", "figure"), _prop("products-basket-product", "options"),
+                     _prop("products-top-note", "children")], [search])
+    assert top["products-top-note"]["children"] == products.TOP_WITHOUT_PROFIT
+    bars = top["products-top"]["figure"]["data"][0]
+    # Mug, Lamp and the formula-named product: one colour, no profit scale
+    assert bars["marker"] == {"color": figures.PRIMARY}
+    assert set(bars["y"]) == {"Mug", "Lamp", FORMULA}
+    categories = _callback(viewer, "..products-categories.figure...products-categories-note."
+                                   "children..",
+                           [_prop("products-categories", "figure"),
+                            _prop("products-categories-note", "children")], [search])
+    assert _figure_text(categories["products-categories"]["figure"]) == \
+        "This data has no category column."
+
+
+def test_the_sidebar_of_the_sample_hides_its_empty_filters_and_keeps_linked_values(app, signed_in):
+    viewer = signed_in("viewer@example.com")
+    with viewer:
+        viewer.get("/healthz")  # keeps this request's context (and its signed-in user)
+        options = dict(zip([name for name, *_rest in shell.DIMENSION_CONTROLS],
+                           shell.filter_options(Filters(channels=("Web",)))))
+        sidebar = str(shell.sidebar())
+    assert [option["value"] for option in options["country"]] == [
+        "United Kingdom", "France", "EIRE"]                      # by net revenue: 25, 15, 7
+    assert options["channel"] == [{"label": "Web", "value": "Web"}]   # the link's value kept
+    assert options["category"] == [] and options["device"] == []
+    assert "their filters are hidden" in sidebar

@@ -2,59 +2,24 @@
 KPI cards, the job progress panel and server-side paged tables."""
 from __future__ import annotations
 
-import math
-
 import dash_bootstrap_components as dbc
 from dash import dash_table, dcc, html
 
+from core.formatting import KPI_LABELS, format_change, format_value
 from webapp.dashboard import figures
 
-#: KPI name → (label, kind): kind is "money", "count" or "rate".
-KPI_CARDS: dict[str, tuple[str, str]] = {
-    "revenue": ("Revenue", "money"),
-    "orders": ("Orders", "count"),
-    "aov": ("Average order value", "money"),
-    "profit": ("Profit", "money"),
-    "customers": ("Customers", "count"),
-    "conversion_rate": ("Conversion rate", "rate"),
-    "ltv": ("Customer lifetime value", "money"),
-    "churn_rate": ("Churn rate", "rate"),
-}
+#: The KPI cards of the overview, in order (labels and kinds: ``core.formatting.KPI_LABELS``).
+KPI_CARDS = ("revenue", "orders", "aov", "profit", "customers", "conversion_rate", "ltv",
+             "churn_rate")
 #: For rates a rise is bad news only for churn.
 LOWER_IS_BETTER = frozenset({"churn_rate", "returns"})
-
-
-def format_value(value: float | None, kind: str, currency: str) -> str:
-    """A KPI value as shown on a card: money with separators, counts, rates in %."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if kind == "money":
-        return figures.format_money(value, currency, 2 if abs(value) < 1000 else 0)
-    if kind == "rate":
-        return f"{value:.1%}"
-    return f"{value:,.0f}"
-
-
-def format_change(kpi: dict, kind: str, currency: str) -> str:
-    """"+£1,234 (+5.2%)" against the previous period; rates change in points."""
-    change = kpi.get("abs_change")
-    if change is None:
-        return "no comparison"
-    relative = kpi.get("rel_change")
-    if kind == "rate":
-        absolute = f"{change * 100:+.1f} pts"
-    elif kind == "money":
-        absolute = ("+" if change >= 0 else "") + figures.format_money(change, currency)
-    else:
-        absolute = f"{change:+,.0f}"
-    return f"{absolute} ({relative:+.1%})" if relative is not None else absolute
 
 
 def kpi_card(page: str, name: str, kpi: dict, currency: str,
              spark: str | None = None) -> dbc.Card:
     """One KPI: value, change vs the previous period (abs and %), "n/a" with the reason
     when empty, and a sparkline (``figures.sparkline``'s image) when given."""
-    label, kind = KPI_CARDS[name]
+    label, kind = KPI_LABELS[name]
     value = kpi.get("current")
     change = kpi.get("abs_change")
     tone = "text-body-secondary"
@@ -70,7 +35,8 @@ def kpi_card(page: str, name: str, kpi: dict, currency: str,
         body.append(html.Div(kpi.get("reason") or "no data", className="kpi-reason",
                              id=f"{page}-kpi-{name}-reason"))
     else:
-        body.append(html.Div(format_change(kpi, kind, currency), className=f"kpi-change {tone}",
+        body.append(html.Div(format_change(change, kpi.get("rel_change"), kind, currency),
+                             className=f"kpi-change {tone}",
                              id=f"{page}-kpi-{name}-change"))
     if spark is not None:
         body.append(html.Img(src=spark, className="kpi-spark w-100", alt=f"{label} by day",

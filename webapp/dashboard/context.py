@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlencode
 
 import flask_login
+import sqlalchemy as sa
 
-from analytics import cache, period
+from analytics import cache, period, schema
+from analytics.breakdowns import DIMENSION_COLUMNS
 from analytics.filters import DIMENSIONS, FilterError, Filters, Scope
+from analytics.measures import NONE_LABEL
 from analytics.warehouse import NoDataError, Warehouse, WarehouseError
 from webapp import services
 
@@ -35,6 +39,72 @@ Result = TypeVar("Result")
 
 class Unavailable(Exception):
     """Nothing can be shown; the message says why, for the page's empty state."""
+
+
+#: Breakdown dimensions a data file may leave out, → how a sentence names the column.
+OPTIONAL_DIMENSIONS = {"city": "city", "category": "category", "channel": "channel",
+                       "payment_method": "payment method", "device": "device",
+                       "traffic_source": "traffic source"}
+
+
+@dataclass(frozen=True)
+class DataColumns:
+    """Which optional columns the current data version fills: ``missing`` holds the
+    breakdown dimensions (``OPTIONAL_DIMENSIONS``) without a single value."""
+    missing: frozenset[str] = frozenset()
+    has_cost: bool = True
+    has_sessions: bool = True
+
+
+_data_columns: dict[tuple[str, int], DataColumns] = {}
+_data_columns_lock = threading.Lock()
+
+
+def data_columns(store: Warehouse | None = None) -> DataColumns:
+    """The optional columns of the current data version, worked out once per warehouse and
+    version (a version never changes) with one query; nothing counts as missing while no
+    data is loaded."""
+    store = store or warehouse()
+    try:
+        version = store.current_version()
+        if version is None:
+            return DataColumns()
+        key = (store.url, version)
+        known = _data_columns.get(key)
+        if known is not None:
+            return known
+        info = period.version_info(store, version)
+        lines = schema.fact_lines
+        counts = [sa.func.count(lines.c[DIMENSION_COLUMNS[dimension]]).label(dimension)
+                  for dimension in OPTIONAL_DIMENSIONS]
+        with store.connect(version) as conn:
+            row = conn.execute(sa.select(*counts)).mappings().one()
+    except WarehouseError as exc:
+        log.warning("cannot tell which columns the data has: %s", exc)
+        return DataColumns()
+    found = DataColumns(missing=frozenset(name for name in OPTIONAL_DIMENSIONS if not row[name]),
+                        has_cost=info.has_cost, has_sessions=info.has_sessions)
+    with _data_columns_lock:
+        _data_columns[key] = found
+    return found
+
+
+def missing_column_text(dimension: str) -> str:
+    """"This data has no channel column." for a breakdown dimension."""
+    return f"This data has no {OPTIONAL_DIMENSIONS.get(dimension, dimension)} column."
+
+
+def breakdown_gap(frame, dimension: str, columns: DataColumns) -> str | None:
+    """Why a breakdown of ``dimension`` (``analytics.breakdowns.breakdown``'s frame) has
+    no bars worth drawing, for its empty state: the data has no such column, or none of
+    the sales in view has a value (all under the missing key "(none)"); None when it has
+    values to show."""
+    if dimension in columns.missing:
+        return missing_column_text(dimension)
+    if len(frame) and set(frame["key"]) <= {NONE_LABEL}:
+        noun = OPTIONAL_DIMENSIONS.get(dimension, dimension)
+        return f"None of these sales has a {noun}."
+    return None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from core.formatting import format_money
+
 FONT = ('system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, '
         'sans-serif')
 #: Brand colours first, then a colour-blind-safe sequence (Okabe–Ito based).
@@ -54,14 +56,6 @@ TEMPLATE = "shoplens"
 def money_format(currency: str, decimals: int = 0) -> tuple[str, str]:
     """(tickprefix, d3 format) for a money axis."""
     return currency, f",.{decimals}f"
-
-
-def format_money(value: float | None, currency: str, decimals: int = 0) -> str:
-    """``£1,234,567`` (negative: ``−£1,234``); "n/a" for an empty value."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    sign = "−" if value < 0 else ""
-    return f"{sign}{currency}{abs(value):,.{decimals}f}"
 
 
 def _base(title: str | None = None, height: int | None = None) -> go.Figure:
@@ -138,13 +132,14 @@ def bars(frame: pd.DataFrame, *, label: str, value: str, currency: str | None = 
          color: str | None = None, height: int | None = None) -> go.Figure:
     """Bars of ``value`` per ``label`` in the frame's order (largest first at the top when
     horizontal). ``key`` goes into customdata: clicking a bar reads it to narrow filters.
-    ``color`` names a column with a second measure (e.g. profit) shown as a colour scale."""
+    ``color`` names a column with a second measure (e.g. profit) shown as a colour scale;
+    bars are one colour when that column has no values."""
     rows = len(frame)
     figure = _base(title, height or max(240, 28 * rows + 80))
     prefix = currency or ""
     number = ",.0f" if currency else ",.4~g"
     marker = dict(color=PRIMARY)
-    if color and color in frame:
+    if color and color in frame and frame[color].notna().any():
         marker = dict(color=frame[color], colorscale=SEQUENTIAL, showscale=False)
     labels = frame[label].astype(str)
     values = frame[value]

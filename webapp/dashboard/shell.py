@@ -39,7 +39,7 @@ ROLE_ORDER = {"viewer": 0, "analyst": 1, "admin": 2}
 #: Flask pages of the web/auth engineer, linked from the navbar for admins.
 ADMIN_LINKS = (("Users", "/admin/users"), ("Audit log", "/admin/audit"))
 OPTION_LIMIT = 200
-MISSING_KEY = "(none)"  # breakdowns key of a missing value: not a filter value
+MISSING_KEY = context.NONE_LABEL  # breakdowns key of a missing value: not a filter value
 
 
 def page_allowed(page: dict, role: str | None) -> bool:
@@ -121,11 +121,17 @@ def navbar() -> dbc.Navbar:
 
 
 def sidebar() -> html.Div:
+    """The filter controls; those of dimensions the data lacks start hidden
+    (``dimension_fields``)."""
+    fields = dimension_fields(Filters(), context.data_columns())
+    hidden = fields[:len(DIMENSION_CONTROLS)]
     dimension_inputs = [
         html.Div([dbc.Label(label, html_for=f"shell-{name}", className="small mb-0"),
                   dcc.Dropdown(id=f"shell-{name}", multi=True, placeholder="All",
-                               className="shell-dropdown")], className="mb-2")
-        for name, _field, label, _dimension in DIMENSION_CONTROLS]
+                               className="shell-dropdown"),
+                  html.Div(id=f"shell-{name}-note", className="small text-warning")],
+                 className="mb-2", id=f"shell-{name}-field", hidden=is_hidden)
+        for (name, _field, label, _dimension), is_hidden in zip(DIMENSION_CONTROLS, hidden)]
     return html.Div([
         html.Div("Filters", className="fw-semibold mb-2"),
         dbc.Label("Period", html_for="shell-preset", className="small mb-0"),
@@ -138,6 +144,8 @@ def sidebar() -> html.Div:
                             first_day_of_week=1, className="mb-2 shell-dates",
                             minimum_nights=0),
         *dimension_inputs,
+        html.Div(fields[-1], id="shell-missing-columns",
+                 className="small text-body-secondary mb-2"),
         dbc.Label("Unit price", className="small mb-0"),
         html.Div([
             dbc.Input(id="shell-min-price", type="number", min=0, placeholder="min",
@@ -257,13 +265,43 @@ def copy_link(_clicks, href):
 
 
 # ------------------------------------------------------------------ filters
+def dimension_fields(filters: Filters, columns: context.DataColumns) -> list:
+    """For the dimension dropdowns: whether each is hidden, then each one's note, then
+    the sidebar's sentence naming the columns the data lacks.
+
+    A dimension the data lacks (``context.data_columns``) is hidden, unless ``filters``
+    (the URL) filter by it: a shared link keeps its filter, shown with a note saying the
+    data has no such column, so it can be cleared."""
+    hidden, notes, lacking = [], [], []
+    for _name, field, label, dimension in DIMENSION_CONTROLS:
+        missing = dimension in columns.missing
+        chosen = bool(getattr(filters, field))
+        hidden.append(missing and not chosen)
+        notes.append(f"{context.missing_column_text(dimension)} Clear this filter to see "
+                     "sales." if missing and chosen else "")
+        if missing:
+            lacking.append(label.lower())
+    sentence = ""
+    if len(lacking) == 1:
+        sentence = f"This data has no {lacking[0]} column: its filter is hidden."
+    elif lacking:
+        names = ", ".join(lacking[:-1]) + " or " + lacking[-1]
+        sentence = f"This data has no {names} column: their filters are hidden."
+    return [*hidden, *notes, sentence]
+
+
 def filter_options(filters: Filters) -> list[list[dict]]:
     """Options of the dimension dropdowns: the values present in the data the user may
     see, over the whole data range, by revenue, plus any value the URL names that is not
     among them (a shared link with ``country=FR`` must keep its filter: a dropdown drops
     values that are not options)."""
     options = []
+    missing = context.data_columns().missing
     for _name, field, _label, dimension in DIMENSION_CONTROLS:
+        if dimension in missing:
+            options.append([{"label": value, "value": value}
+                            for value in getattr(filters, field)])
+            continue
         try:
             frame = context.query(breakdowns.breakdown, "", all_time=True,
                                   dimension=dimension, top=OPTION_LIMIT)
@@ -284,6 +322,11 @@ FILTER_OUTPUTS = [Output("shell-preset", "value"), Output("shell-dates", "start_
                   Output("shell-min-price", "value"), Output("shell-max-price", "value"),
                   Output("shell-segment", "value")]
 OPTION_OUTPUTS = [Output(f"shell-{name}", "options") for name, *_rest in DIMENSION_CONTROLS]
+FIELD_OUTPUTS = [*[Output(f"shell-{name}-field", "hidden")
+                   for name, *_rest in DIMENSION_CONTROLS],
+                 *[Output(f"shell-{name}-note", "children")
+                   for name, *_rest in DIMENSION_CONTROLS],
+                 Output("shell-missing-columns", "children")]
 FILTER_INPUTS = [Input("shell-preset", "value"), Input("shell-dates", "start_date"),
                  Input("shell-dates", "end_date"),
                  *[Input(f"shell-{name}", "value") for name, *_rest in DIMENSION_CONTROLS],
@@ -292,7 +335,7 @@ FILTER_INPUTS = [Input("shell-preset", "value"), Input("shell-dates", "start_dat
 
 
 @_shell_callback(Output("shell-url-writer", "search"), *FILTER_OUTPUTS, *OPTION_OUTPUTS,
-                 Output("shell-filter-error", "children"),
+                 Output("shell-filter-error", "children"), *FIELD_OUTPUTS,
                  Input("shell-url", "search"), *FILTER_INPUTS, Input("shell-reset", "n_clicks"))
 def sync_filters(search, preset, start, end, *rest):
     """The URL query string and the sidebar, kept equal in both directions.
@@ -308,21 +351,24 @@ def sync_filters(search, preset, start, end, *rest):
     trigger = ctx.triggered_id
     data_days = _data_days()
     unchanged_options = [dash.no_update] * len(OPTION_OUTPUTS)
+    unchanged_fields = [dash.no_update] * len(FIELD_OUTPUTS)
     if trigger == "shell-url" and _sidebar_filters(preset, start, end, dimension_values,
                                                     min_price, max_price,
                                                     segment) == _safe_filters(search):
         return (dash.no_update, *[dash.no_update] * len(FILTER_OUTPUTS), *unchanged_options,
-                dash.no_update)
+                dash.no_update, *unchanged_fields)
+    columns = context.data_columns()
     if trigger in (None, "shell-url"):
         try:
             filters = context.parse_filters(search)
         except context.Unavailable as exc:
             return (dash.no_update, *_controls(Filters(), data_days),
-                    *filter_options(Filters()), str(exc))
-        return (dash.no_update, *_controls(filters, data_days), *filter_options(filters), "")
+                    *filter_options(Filters()), str(exc), *dimension_fields(Filters(), columns))
+        return (dash.no_update, *_controls(filters, data_days), *filter_options(filters), "",
+                *dimension_fields(filters, columns))
     if trigger == "shell-reset":
         return (context.replace_filters(search, Filters()), *_controls(Filters(), data_days),
-                *unchanged_options, "")
+                *unchanged_options, "", *dimension_fields(Filters(), columns))
     if trigger == "shell-preset" and preset != presets.CUSTOM and data_days:
         start, end = (day.isoformat() for day in presets.preset_range(preset, *data_days))
     try:
@@ -330,9 +376,9 @@ def sync_filters(search, preset, start, end, *rest):
                                    segment, strict=True)
     except FilterError as exc:
         return (dash.no_update, *[dash.no_update] * len(FILTER_OUTPUTS), *unchanged_options,
-                str(exc))
+                str(exc), *unchanged_fields)
     return (context.replace_filters(search, filters), *_controls(filters, data_days),
-            *unchanged_options, "")
+            *unchanged_options, "", *dimension_fields(filters, columns))
 
 
 def _sidebar_filters(preset, start, end, dimension_values, min_price, max_price, segment, *,

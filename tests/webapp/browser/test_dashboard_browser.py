@@ -14,9 +14,8 @@ from selenium.webdriver.common.by import By
 from analytics import kpis, period
 from analytics.filters import ALL_DATA, Filters
 from analytics.models import run_model
-from core import jobs
+from core import formatting, jobs
 from core.models import Job
-from webapp.dashboard import components
 from tests.webapp.browser.conftest import screenshot, severe_logs, wait_until_loaded
 
 pytestmark = pytest.mark.browser
@@ -72,8 +71,8 @@ def test_filter_change_updates_kpis_to_kpi_summary(browser, shop):
     filters = Filters.from_query(current_query(browser))
     summary = kpis.kpi_summary(warehouse, filters, ALL_DATA).to_dict()["kpis"]
     for name in ("revenue", "orders", "customers"):
-        _label, kind = components.KPI_CARDS[name]
-        expected = components.format_value(summary[name]["current"], kind, "£")
+        _label, kind = formatting.KPI_LABELS[name]
+        expected = formatting.format_value(summary[name]["current"], kind, "£")
         browser.wait_for_text_to_equal(f"#overview-kpi-{name}-value", expected, timeout=20)
     everywhere = kpis.kpi_summary(warehouse, filters.with_period(None, None)
                                   .__class__(start=filters.start, end=filters.end),

@@ -50,8 +50,13 @@ def layout(**_query) -> html.Div:
           State({"type": "insights-performance", "name": ALL}, "id"))
 def update_performance(search, graph_ids):
     result = []
+    columns = context.data_columns()
     for graph_id in graph_ids:
         dimension = PERFORMANCE[graph_id["name"]][0]
+        if dimension in columns.missing:
+            result.append(figures.empty_figure(context.missing_column_text(dimension),
+                                               height=300))
+            continue
         try:
             frame = context.query(breakdowns.breakdown, search, dimension=dimension, top=10)
         except context.Unavailable as exc:
@@ -59,6 +64,10 @@ def update_performance(search, graph_ids):
             continue
         if not frame["revenue"].any():
             result.append(figures.empty_figure(context.NO_SALES))
+            continue
+        gap = context.breakdown_gap(frame, dimension, columns)
+        if gap:
+            result.append(figures.empty_figure(gap, height=300))
             continue
         result.append(figures.bars(frame, label="label", value="revenue", key="key",
                                    color="orders", currency=context.currency(), height=300))
@@ -74,7 +83,7 @@ def drill_down(clicks, search):
         return dash.no_update
     names = list(PERFORMANCE)
     value = context.clicked(clicks[names.index(trigger["name"])])
-    if not value or value in (breakdowns.OTHERS_KEY, "(none)"):
+    if not value or value in (breakdowns.OTHERS_KEY, context.NONE_LABEL):
         return dash.no_update
     return context.narrow(search, trigger["name"], value)
 

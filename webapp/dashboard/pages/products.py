@@ -27,10 +27,11 @@ def layout(**_query) -> html.Div:
         components.page_header("Products"),
         dbc.Row([
             dbc.Col(components.chart("products-top", f"Top {TOP_PRODUCTS} products",
-                                     help_text="net revenue, colour = profit"),
+                                     subtitle_id="products-top-note"),
                     lg=6, className="mb-3"),
             dbc.Col(components.chart("products-categories", "Revenue and profit by category",
-                                     help_text="click a category to filter"),
+                                     help_text="click a category to filter",
+                                     subtitle_id="products-categories-note"),
                     lg=6, className="mb-3"),
         ]),
         components.chart("products-bcg", "BCG matrix",
@@ -49,33 +50,57 @@ def layout(**_query) -> html.Div:
     ])
 
 
+#: Card subtitles: with cost data the top products are coloured by profit.
+TOP_WITH_PROFIT = "net revenue, colour = profit"
+TOP_WITHOUT_PROFIT = "net revenue; no cost data"
+CATEGORIES_WITHOUT_PROFIT = "Revenue only: no cost data"
+
+
+def has_profit(frame: pd.DataFrame) -> bool:
+    """Whether any row of a products frame has a profit (rows without cost data have NaN)."""
+    return "profit" in frame and bool(frame["profit"].notna().any())
+
+
 @callback(Output("products-top", "figure"), Output("products-basket-product", "options"),
+          Output("products-top-note", "children"),
           Input("shell-url", "search"))
 def update_top(search):
+    """The top products, coloured by profit when the data has cost, else in one colour
+    with the subtitle saying so."""
     try:
         frame = context.query(products.top_products, search, n=TOP_PRODUCTS)
     except context.Unavailable as exc:
-        return figures.empty_figure(str(exc)), []
+        return figures.empty_figure(str(exc)), [], ""
     if frame.empty:
-        return figures.empty_figure(context.NO_SALES), []
+        return figures.empty_figure(context.NO_SALES), [], ""
     labelled = frame.assign(name=frame["description"].fillna(frame["product_id"]))
     options = [{"label": f"{name} ({pid})", "value": pid}
                for pid, name in zip(labelled["product_id"], labelled["name"])]
-    return (figures.bars(labelled, label="name", value="revenue", key="product_id",
-                         color="profit", currency=context.currency()), options)
+    with_profit = has_profit(labelled)
+    figure = figures.bars(labelled, label="name", value="revenue", key="product_id",
+                          color="profit" if with_profit else None,
+                          currency=context.currency())
+    return figure, options, TOP_WITH_PROFIT if with_profit else TOP_WITHOUT_PROFIT
 
 
-@callback(Output("products-categories", "figure"), Input("shell-url", "search"))
+@callback(Output("products-categories", "figure"), Output("products-categories-note", "children"),
+          Input("shell-url", "search"))
 def update_categories(search):
+    """Revenue and profit per category; revenue alone (with a note) without cost data, and
+    an empty state saying so when the data has no category column."""
+    if "category" in context.data_columns().missing:
+        return figures.empty_figure(context.missing_column_text("category")), ""
     try:
         frame = context.query(products.category_performance, search)
     except context.Unavailable as exc:
-        return figures.empty_figure(str(exc))
+        return figures.empty_figure(str(exc)), ""
     if frame.empty:
-        return figures.empty_figure(context.NO_SALES)
-    return figures.grouped_bars(frame, label="category", key="category",
-                                values={"revenue": "Revenue", "profit": "Profit"},
-                                currency=context.currency())
+        return figures.empty_figure(context.NO_SALES), ""
+    with_profit = has_profit(frame)
+    values = {"revenue": "Revenue", "profit": "Profit"} if with_profit else {"revenue": "Revenue"}
+    figure = figures.grouped_bars(frame, label="category", key="category", values=values,
+                                  currency=context.currency())
+    return figure, "" if with_profit else CATEGORIES_WITHOUT_PROFIT
 
 
 @callback(Output("products-bcg", "figure"), Input("shell-url", "search"))
@@ -98,7 +123,7 @@ def update_bcg(search):
           prevent_initial_call=True)
 def drill_down(click, search):
     category = context.clicked(click)
-    if not category or category == "(none)":
+    if not category or category == context.NONE_LABEL:
         return dash.no_update
     return context.narrow(search, "category", category)
 
