@@ -319,3 +319,18 @@ def test_the_sidebar_of_the_sample_hides_its_empty_filters_and_keeps_linked_valu
     assert options["channel"] == [{"label": "Web", "value": "Web"}]   # the link's value kept
     assert options["category"] == [] and options["device"] == []
     assert "their filters are hidden" in sidebar
+
+
+def test_anomaly_panel_lists_slice_anomalies_next_to_shop_wide_days():
+    """An outage in one channel is listed (with its day range) even when no shop-wide day
+    is unusual; an empty list says so instead of showing nothing."""
+    from webapp.dashboard.pages import insights
+    panel = insights._slice_list([
+        {"start": "2025-07-19", "end": "2025-07-22", "dimension": "channel",
+         "value": "Mobile App", "sentence": "Mobile App orders fell to 5 against 108 expected."},
+        {"start": "2025-03-09", "end": "2025-03-09", "dimension": "traffic_source",
+         "value": "Email", "sentence": "Email orders rose to 123 against 38 expected."}])
+    text = str(panel)
+    assert "19 Jul – 22 Jul 2025" in text and "Mobile App orders fell" in text
+    assert "09 Mar 2025" in text and "Email orders rose" in text
+    assert "No unusual days in any single slice" in str(insights._slice_list([]))

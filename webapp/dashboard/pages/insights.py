@@ -148,8 +148,29 @@ def show_anomalies(stored):
     items = [html.Li([html.Strong(f"{day:%d %b %Y}: "), str(text)])
              for day, text in zip(points["date"].head(ANOMALIES_SHOWN),
                                   points["explanation"].head(ANOMALIES_SHOWN))]
-    return figure, (html.Ul(items, className="ps-3 small", id="insights-anomalies-items")
-                    if items else components.empty_state("No unusual days found."))
+    shop_wide = (html.Ul(items, className="ps-3 small", id="insights-anomalies-items")
+                 if items else components.empty_state("No unusual days for the whole shop."))
+    return figure, html.Div([shop_wide, _slice_list(result.get("slice_anomalies") or [])])
+
+
+def _slice_list(found: list[dict]) -> html.Div:
+    """Unusual days of one channel, traffic source, country or category: an outage or a
+    campaign that barely moves the shop's totals."""
+    items = [html.Li([html.Strong(_day_range(anomaly["start"], anomaly["end"]) + ": "),
+                      str(anomaly["sentence"])])
+             for anomaly in found[:ANOMALIES_SHOWN]]
+    return html.Div([
+        html.H3("In one channel, source, country or category", className="h6 mt-3"),
+        html.Ul(items, className="ps-3 small", id="insights-anomalies-slices")
+        if items else components.empty_state("No unusual days in any single slice."),
+    ])
+
+
+def _day_range(start: str, end: str) -> str:
+    first, last = pd.Timestamp(start), pd.Timestamp(end)
+    if first == last:
+        return f"{first:%d %b %Y}"
+    return f"{first:%d %b} – {last:%d %b %Y}"
 
 
 def _number(value) -> str:
