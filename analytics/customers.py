@@ -232,7 +232,7 @@ def rfm_table(warehouse, filters: Filters, scope: Scope) -> pd.DataFrame:
         query = query.where(rfm.c.segment == canonical_segment(resolved.segment))
     query = query.order_by(_binary_order(rfm.c.customer_id, warehouse))
     with warehouse.connect() as conn:
-        frame = pd.DataFrame(conn.execute(query).all(), columns=RFM_COLUMNS)
+        frame = measures.read_frame(conn, query, RFM_COLUMNS)
     return _rfm_dtypes(frame)
 
 

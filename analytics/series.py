@@ -76,25 +76,26 @@ def time_series(warehouse, filters: Filters, scope: Scope, grain: str = "day",
         day_keys <= np.datetime64(filters.end, "D"))
     in_last_year = (day_keys >= np.datetime64(last_year.start, "D")) & (
         day_keys <= np.datetime64(last_year.end, "D"))
-    current = {name: _sum_into(buckets, row_buckets[in_current],
-                               days[name].to_numpy()[in_current])
+    into_current = _Grouping(buckets, row_buckets[in_current])
+    current = {name: into_current.sums(days[name].to_numpy()[in_current])
                for name in value_names}
     previous_keys = _shift_back(buckets, grain)  # 29 February → 28 February
-    previous = {name: _sum_into(previous_keys, row_buckets[in_last_year],
-                                days[name].to_numpy()[in_last_year])
+    into_previous = _Grouping(previous_keys, row_buckets[in_last_year])
+    previous = {name: into_previous.sums(days[name].to_numpy()[in_last_year])
                 for name in ("gross_revenue", "return_value",
                              *(["orders"] if "orders" in summed else []))}
     if counts is not None:
         count_keys = counts.index.to_numpy().astype("datetime64[D]")
         for name in counted:
             if name in counts:
-                current[name] = _pick(buckets, count_keys, counts[name].to_numpy())
+                current[name] = _Grouping(buckets, count_keys).sums(counts[name].to_numpy())
         if "orders" in counted:
-            previous["orders"] = _pick(previous_keys, count_keys, counts["orders_ly"].to_numpy())
+            previous["orders"] = _Grouping(previous_keys, count_keys).sums(
+                counts["orders_ly"].to_numpy())
     if bucket_customers is not None:
         bucket_customers = measures.numeric(bucket_customers, ["customers"])
-        current["customers"] = _pick(buckets, _days(bucket_customers["bucket"]),
-                                     bucket_customers["customers"].to_numpy())
+        current["customers"] = _Grouping(buckets, _days(bucket_customers["bucket"])).sums(
+            bucket_customers["customers"].to_numpy())
 
     for name, values in current.items():
         if name in measures.ZERO_WHEN_EMPTY:
@@ -151,23 +152,29 @@ def _shift_back(starts: np.ndarray, grain: str) -> np.ndarray:
     return earlier.astype("datetime64[D]") + np.minimum(day_of_month, month_length - 1)
 
 
-def _sum_into(keys: np.ndarray, row_keys: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Σ ``values`` of the rows whose key is each of ``keys`` (which may repeat), NaN
-    where no row has a value (NULL values are skipped), as float64."""
-    unique, positions = np.unique(keys, return_inverse=True)
-    values = np.asarray(values, dtype="float64")
-    slots = np.searchsorted(unique, row_keys)
-    found = slots < len(unique)
-    found[found] = unique[slots[found]] == row_keys[found]
-    found &= ~np.isnan(values)
-    sums = np.bincount(slots[found], weights=values[found], minlength=len(unique))
-    present = np.bincount(slots[found], minlength=len(unique)) > 0
-    return np.where(present, sums, np.nan)[positions]
+class _Grouping:
+    """Rows (by their bucket key) → positions in a list of bucket ``keys`` that may repeat
+    (two days of a leap year look back at the same day), worked out once for all the
+    columns summed over the same rows."""
 
+    def __init__(self, keys: np.ndarray, row_keys: np.ndarray):
+        unique, self._positions = np.unique(keys, return_inverse=True)
+        slots = np.searchsorted(unique, row_keys)
+        found = slots < len(unique)
+        found[found] = unique[slots[found]] == row_keys[found]
+        self._found = found
+        self._slots = slots[found]
+        self._size = len(unique)
 
-def _pick(keys: np.ndarray, row_keys: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """The value of the row whose (unique) key is each of ``keys``, NaN where none."""
-    return _sum_into(keys, row_keys, values)
+    def sums(self, values: np.ndarray) -> np.ndarray:
+        """Σ ``values`` of the rows of each key as float64; NaN where no row has a value
+        (NULL values are skipped)."""
+        values = np.asarray(values, dtype="float64")[self._found]
+        known = ~np.isnan(values)
+        slots = self._slots[known]
+        sums = np.bincount(slots, weights=values[known], minlength=self._size)
+        present = np.bincount(slots, minlength=self._size) > 0
+        return np.where(present, sums, np.nan)[self._positions]
 
 
 def _bucket_ends(starts: np.ndarray, grain: str) -> np.ndarray:
