@@ -20,6 +20,9 @@ import pickle
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
 
 from analytics import period
 from analytics.filters import ALL_DATA, Filters, Scope
@@ -114,6 +117,7 @@ class Cache:
             warehouse.url,
             str(version),
             repr(sorted(options.items())),
+            _FORMAT,
         ]
         digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
         return f"{func.__qualname__}:{version}:{digest}"
@@ -125,16 +129,62 @@ class Cache:
         try:
             stored = self.backend.get(key)
             if stored is not None:
-                return pickle.loads(stored)
+                return _loads(stored)
         except Exception:
             log.warning("analytics cache read failed for %s; computing", key, exc_info=True)
         value = func(warehouse, filters, scope, **options)
         try:
-            self.backend.set(key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL),
-                             self.ttl)
+            self.backend.set(key, _dumps(value), self.ttl)
         except Exception:
             log.warning("analytics cache write failed for %s", key, exc_info=True)
         return value
+
+
+#: Part of every key: entries stored in another layout are never read back.
+_FORMAT = "dates-as-datetime64"
+
+
+@dataclass
+class _PackedFrame:
+    """A DataFrame whose ``date_columns`` of ``datetime.date`` objects are stored as
+    datetime64[D] (pickling thousands of date objects one by one costs milliseconds)."""
+    frame: pd.DataFrame
+    date_columns: list[str]
+
+
+def _dumps(value) -> bytes:
+    if isinstance(value, pd.DataFrame):
+        value = _pack(value)
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _loads(stored: bytes):
+    value = pickle.loads(stored)
+    if isinstance(value, _PackedFrame):
+        frame = value.frame
+        for name in value.date_columns:
+            days = frame[name].to_numpy().astype("datetime64[D]")  # pandas holds seconds
+            frame[name] = pd.Series(days.astype(object), index=frame.index,
+                                    dtype=object)
+        return frame
+    return value
+
+
+def _pack(frame: pd.DataFrame) -> pd.DataFrame | _PackedFrame:
+    """``frame`` with its columns of dates (only dates, no missing value) as datetime64[D];
+    ``frame`` itself when it has none or a date is out of datetime64's range."""
+    names = [name for name, column in frame.items() if column.dtype == object
+             and len(column) and pd.api.types.infer_dtype(column, skipna=False) == "date"]
+    if not names or not frame.columns.is_unique:
+        return frame
+    packed = frame.copy(deep=False)
+    try:
+        for name in names:
+            packed[name] = pd.DatetimeIndex(frame[name].to_numpy()).to_numpy().astype(
+                "datetime64[D]")
+    except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
+        return frame
+    return _PackedFrame(packed, names)
 
 
 _default = Cache()

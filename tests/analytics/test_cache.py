@@ -100,3 +100,28 @@ def test_decorator_and_warming(store):
     summary = cached(counted, cache=cache)(store, Filters(), ALL_DATA)
     assert counted.calls == 0                       # warmed already
     assert summary["customers"].current == 2
+
+
+def test_cached_frames_keep_their_date_columns(store):
+    import pandas as pd
+
+    from analytics.series import time_series
+    cache = Cache(MemoryBackend())
+    options = {"grain": "day"}
+    filters = Filters(start=dt.date(2011, 1, 9), end=dt.date(2011, 1, 12))
+    computed = cache.call(time_series, store, filters, ALL_DATA, **options)
+    again = cache.call(time_series, store, filters, ALL_DATA, **options)   # from the cache
+    pd.testing.assert_frame_equal(again, computed)
+    assert [type(day) for day in again["period_start"]] == [dt.date] * 4
+    assert list(again["period_start"]) == [dt.date(2011, 1, d) for d in (9, 10, 11, 12)]
+    assert list(again["revenue"]) == pytest.approx([0, 10, 5, 0])
+
+    def mixed(warehouse, filters, scope):
+        """Dates with a gap and date-times stay as they were."""
+        return pd.DataFrame({"day": [dt.date(2011, 1, 9), None],
+                             "at": [dt.datetime(2011, 1, 9, 8, 30), dt.datetime(2011, 1, 10)],
+                             "first": [dt.date(1, 1, 1), dt.date(9999, 12, 31)]})
+    stored = cache.call(mixed, store, Filters(), ALL_DATA)
+    pd.testing.assert_frame_equal(cache.call(mixed, store, Filters(), ALL_DATA), stored)
+    assert list(cache.call(mixed, store, Filters(), ALL_DATA)["first"]) == [
+        dt.date(1, 1, 1), dt.date(9999, 12, 31)]
