@@ -34,7 +34,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from analytics import measures, period, rollups, schema
-from analytics.filters import Filters, FilterError, Scope, line_conditions
+from analytics.filters import Filters, FilterError, Scope, check_page, line_conditions
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +288,7 @@ def customers_page(warehouse, filters: Filters, scope: Scope, *, sort: str = "mo
     if sort not in CUSTOMER_SORT_COLUMNS:
         raise FilterError(f"cannot sort customers by {sort!r}: choose one of "
                           f"{', '.join(CUSTOMER_SORT_COLUMNS)}")
-    page, page_size = _check_page(page, page_size, MAX_CUSTOMER_PAGE_SIZE)
+    page, page_size = check_page(page, page_size, MAX_CUSTOMER_PAGE_SIZE)
     resolved = period.resolve(warehouse, filters)
     chosen = segment or resolved.segment
     rfm = rfm_subquery(warehouse, resolved, scope)
@@ -403,18 +403,6 @@ def ltv_distribution(warehouse, filters: Filters, scope: Scope, *,
 
 
 # ------------------------------------------------------------------ helpers
-def _check_page(page: int, page_size: int, largest: int) -> tuple[int, int]:
-    try:
-        page, page_size = int(page), int(page_size)
-    except (TypeError, ValueError):
-        raise FilterError("page and page_size must be whole numbers") from None
-    if page < 1:
-        raise FilterError(f"page counts from 1, not {page}")
-    if not 1 <= page_size <= largest:
-        raise FilterError(f"page_size must be between 1 and {largest}, not {page_size}")
-    return page, page_size
-
-
 def _rfm_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
     frame["customer_id"] = frame["customer_id"].astype("string")
     frame["segment"] = frame["segment"].astype("string")

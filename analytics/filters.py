@@ -229,6 +229,19 @@ def line_conditions(filters: Filters, scope: Scope, table: sa.Table = schema.fac
     return conditions
 
 
+def check_page(page, page_size, largest: int) -> tuple[int, int]:
+    """Validate server-side paging: pages count from 1, ``page_size`` in 1…``largest``."""
+    try:
+        page, page_size = int(page), int(page_size)
+    except (TypeError, ValueError):
+        raise FilterError("page and page_size must be whole numbers") from None
+    if page < 1:
+        raise FilterError(f"page counts from 1, not {page}")
+    if not 1 <= page_size <= largest:
+        raise FilterError(f"page_size must be between 1 and {largest}, not {page_size}")
+    return page, page_size
+
+
 def parse_date(text: str, name: str = "date") -> dt.date:
     try:
         return dt.date.fromisoformat(str(text).strip())

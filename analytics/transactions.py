@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from analytics import period, schema
 from analytics.customers import segment_condition
-from analytics.filters import Filters, FilterError, Scope, line_conditions
+from analytics.filters import Filters, FilterError, Scope, check_page, line_conditions
 
 log = logging.getLogger(__name__)
 
@@ -125,14 +125,7 @@ def transactions_page(warehouse, filters: Filters, scope: Scope, *,
     first); ``search``: case-insensitive text found in the invoice, product, description or
     customer id. Pages count from 1; ``page_size`` is at most ``MAX_PAGE_SIZE``.
     """
-    try:
-        page, page_size = int(page), int(page_size)
-    except (TypeError, ValueError):
-        raise FilterError("page and page_size must be whole numbers") from None
-    if page < 1:
-        raise FilterError(f"page counts from 1, not {page}")
-    if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise FilterError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}")
+    page, page_size = check_page(page, page_size, MAX_PAGE_SIZE)
     lines = schema.fact_lines
     order = _sort_keys(sort, warehouse, lines)
     conditions = _selection(warehouse, filters, scope, search, lines)
