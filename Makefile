@@ -27,7 +27,8 @@ test: install
 	  | grep --line-buffered -v -E '^(nanobind: | - leaked | - \.\.\. skipped remainder|See https://nanobind)'
 
 bench: install
-	$(BIN)/python -m bench $(BENCH_ARGS)
+	set -o pipefail; $(BIN)/python -m bench $(BENCH_ARGS) 2>&1 \
+	  | grep --line-buffered -v -E '^(nanobind: | - leaked | - \.\.\. skipped remainder|See https://nanobind)'
 
 clean:
 	rm -rf $(VENV) .pytest_cache
