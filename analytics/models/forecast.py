@@ -38,8 +38,14 @@ HOLDOUT_SHARE = 0.2
 MIN_HOLDOUT_DAYS = 7
 MAX_HISTORY_DAYS = 4 * 365
 
-for _noisy in ("cmdstanpy", "prophet", "prophet.plot"):
-    logging.getLogger(_noisy).setLevel(logging.WARNING)
+def _quiet_stan() -> None:
+    """cmdstanpy logs every chain at INFO and sets that level itself when it is first
+    imported, so the levels are set again after Prophet (and cmdstanpy) are imported."""
+    for name in ("cmdstanpy", "prophet", "prophet.plot"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+_quiet_stan()
 
 
 def _daily(frame: pd.DataFrame, date_col: str, value_col: str) -> pd.Series:
@@ -87,6 +93,7 @@ class DailyForecaster:
 
     def fit(self, dates, values) -> "DailyForecaster":
         from prophet import Prophet
+        _quiet_stan()
 
         series = _daily(pd.DataFrame({"date": dates, "value": values}), "date", "value")
         series = series.iloc[-self.max_history_days:]
