@@ -111,3 +111,16 @@ def redis_url() -> str:
 def online_retail_path() -> Path:
     assert ONLINE_RETAIL.exists(), f"the shipped sample is missing: {ONLINE_RETAIL}"
     return ONLINE_RETAIL
+
+
+def cheap_password_hasher():
+    """Argon2 at a test cost: production settings take ~0.3 s a hash, and the sign-in,
+    user and token tests hash dozens of times."""
+    from argon2 import PasswordHasher
+    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@pytest.fixture
+def cheap_hashing(monkeypatch):
+    from core import passwords
+    monkeypatch.setattr(passwords, "_hasher", cheap_password_hasher())

@@ -7,23 +7,11 @@ import hashlib
 import pytest
 import sqlalchemy as sa
 
-from core import db, passwords, tokens, users
+from core import tokens, users
 from core.models import ApiToken, utcnow
 
 
-@pytest.fixture(autouse=True)
-def cheap_hashing(monkeypatch):
-    """Argon2 at production cost takes ~0.3 s a hash; the tests hash dozens of times."""
-    from argon2 import PasswordHasher
-    monkeypatch.setattr(passwords, "_hasher",
-                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-
-
-@pytest.fixture
-def session(settings):
-    db.migrate(settings.database_url)
-    with db.session_scope(settings.database_url) as session:
-        yield session
+pytestmark = pytest.mark.usefixtures("cheap_hashing")
 
 
 def test_token_is_stored_hashed_and_authenticates(session):

@@ -13,19 +13,7 @@ from core.models import AuditEvent, LoginThrottle, User
 GOOD_PASSWORD = "correct horse battery"
 
 
-@pytest.fixture(autouse=True)
-def cheap_hashing(monkeypatch):
-    """Argon2 at production cost takes ~0.3 s a hash; the tests hash dozens of times."""
-    from argon2 import PasswordHasher
-    monkeypatch.setattr(passwords, "_hasher",
-                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-
-
-@pytest.fixture
-def session(settings):
-    db.migrate(settings.database_url)
-    with db.session_scope(settings.database_url) as session:
-        yield session
+pytestmark = pytest.mark.usefixtures("cheap_hashing")
 
 
 def _actions(session) -> list[str]:

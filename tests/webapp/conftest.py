@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from argon2 import PasswordHasher
+from tests.conftest import cheap_password_hasher
 
 from analytics.warehouse import Warehouse
 from core import db, mail, passwords, tokens, users
@@ -53,10 +53,8 @@ USERS = {
 
 
 @pytest.fixture(autouse=True)
-def cheap_hashing(monkeypatch):
-    """Argon2 at production cost takes ~0.3 s a hash; sign-in tests hash many times."""
-    monkeypatch.setattr(passwords, "_hasher",
-                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+def _cheap_hashing(cheap_hashing):
+    """Every web test hashes at test cost (see tests/conftest.py)."""
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +71,7 @@ def app(web_settings):
     warehouse.dispose()
     app = create_app({"TESTING": True}, settings=web_settings)
     hasher = passwords._hasher
-    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    passwords._hasher = cheap_password_hasher()
     try:
         with db.session_scope(web_settings.database_url) as session:
             for email, (role, countries) in USERS.items():

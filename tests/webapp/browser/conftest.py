@@ -11,14 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.common.by import By
 
 from analytics.warehouse import Warehouse
 from core import db, passwords, users
 from core.settings import load_settings
-from tests.conftest import REQUIRE_SERVICES
+from tests.conftest import REQUIRE_SERVICES, cheap_password_hasher
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -68,7 +67,7 @@ def shop(browser_settings):
     warehouse.dispose()
     app = create_app({"TESTING": True}, settings=browser_settings)
     hasher = passwords._hasher
-    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    passwords._hasher = cheap_password_hasher()
     try:
         with db.session_scope(browser_settings.database_url) as session:
             for email, role in USERS.items():
