@@ -14,8 +14,9 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-COPY requirements.txt .
-RUN pip install -r requirements.txt
+# the runtime lock only: pytest, selenium & co. (requirements-dev.lock) stay out of the image
+COPY requirements.lock .
+RUN pip install -r requirements.lock && pip check
 
 COPY . .
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin shoplens \

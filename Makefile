@@ -1,21 +1,37 @@
 # Shoplens: `make run` serves on http://127.0.0.1:8050, `make test` runs the whole suite,
 # `make bench` prints the benchmark tables. All of them create .venv/ on first use.
+#
+# Dependencies are declared once, in pyproject.toml; the exact versions are the lock files:
+# requirements.lock (runtime, what the Docker image installs) and requirements-dev.lock
+# (runtime + the dev extra, what .venv/ holds). `make lock` regenerates both from
+# pyproject.toml, keeping every pin that still fits (add UPGRADE="--upgrade-package NAME"
+# to move one package, or UPGRADE=--upgrade for all).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
+LOCKS := requirements.lock requirements-dev.lock
+STAMP := $(VENV)/.installed-$(shell cat $(LOCKS) | sha1sum | cut -c1-12)
+UV := uv==0.13.9
+COMPILE = $(BIN)/python -m uv pip compile pyproject.toml --universal --python-version 3.11 \
+          --quiet $(UPGRADE)
 
 SHELL := /bin/bash
-.PHONY: install run test bench clean
+.PHONY: install lock run test bench clean
 
-$(STAMP): requirements.txt
+$(STAMP): $(LOCKS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.lock
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# the runtime lock first, then dev constrained by it: both files pin the same runtime versions
+lock: install
+	$(BIN)/python -m pip install --quiet $(UV)
+	$(COMPILE) -o requirements.lock
+	$(COMPILE) --extra dev -c requirements.lock -o requirements-dev.lock
 
 run: install
 	$(BIN)/python -m scripts.serve
