@@ -16,6 +16,11 @@ How the date range ``[start, end]`` selects what is shown:
   of the data. Unlike the KPIs, missing dates are NOT resolved to the last 30 days (30 days
   hold one or two cohorts, which is no cohort analysis).
 
+**The cohort window** (``cohort_window``, ``period_cohorts``): what every view of cohorts
+(dashboard, API, reports) shows for a selected period. A period of fewer than
+``COHORT_MIN_DAYS`` days holds one or two acquisition months, which is no cohort analysis,
+so it is widened to the ``COHORT_MONTHS`` calendar months ending with its end.
+
 With ``filters.segment`` the cohorts hold only the customers of that RFM segment (the
 segment computed over ``[start, end]`` resolved as for the KPIs).
 
@@ -30,13 +35,45 @@ import logging
 import pandas as pd
 import sqlalchemy as sa
 
+from analytics.filters import FilterError, Filters, Scope
 from analytics.customers import counted_rows, segment_condition
-from analytics.filters import Filters, FilterError, Scope
 
 log = logging.getLogger(__name__)
 
 MEASURES = ("customers", "revenue")
 COHORT_COLUMNS = ["cohort", "offset", "month", "cohort_size", "value", "retention"]
+#: A selected period shorter than this many days is widened to ``COHORT_MONTHS`` months.
+COHORT_MIN_DAYS = 183
+COHORT_MONTHS = 12
+
+
+def cohort_window(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+    """The (start, end) cohorts are shown over for a selected period ``start…end``.
+
+    A period of at least ``COHORT_MIN_DAYS`` (about six months) is kept as it is. A shorter
+    one covers the ``COHORT_MONTHS`` calendar months ending with ``end``'s month (from the
+    first day of the month eleven months before it), up to ``end``.
+    """
+    if (end - start).days + 1 >= COHORT_MIN_DAYS:
+        return start, end
+    return _add_months(_first_of_month(end), -(COHORT_MONTHS - 1)), end
+
+
+def cohort_period(filters: Filters) -> Filters:
+    """``filters`` (both dates set, e.g. by ``period.resolve``) over their cohort window,
+    every other filter kept."""
+    if filters.start is None or filters.end is None:
+        raise FilterError("the cohort window needs a period with both dates")
+    return filters.with_period(*cohort_window(filters.start, filters.end))
+
+
+def period_cohorts(warehouse, filters: Filters, scope: Scope, measure: str = "customers",
+                   max_offset: int | None = None) -> pd.DataFrame:
+    """``cohort_table`` over the cohort window of the selected period (``cohort_period``):
+    the cohorts the dashboard, the API and the reports show for the same filters. Same
+    columns as ``cohort_table``."""
+    return cohort_table(warehouse, cohort_period(filters), scope, measure=measure,
+                        max_offset=max_offset)
 
 
 def _month_start(column: sa.ColumnElement) -> sa.ColumnElement:

@@ -135,7 +135,7 @@ class ReportContent:
     categories: pd.DataFrame         # products.category_performance
     products: pd.DataFrame           # products.top_products(n=20)
     segments: pd.DataFrame           # customers.rfm_segments
-    cohorts: pd.DataFrame            # cohorts.cohort_table(measure="customers")
+    cohorts: pd.DataFrame            # cohorts.period_cohorts(measure="customers")
     forecast: ForecastSection
     quality: dict
 
@@ -220,7 +220,7 @@ def gather(warehouse, filters: Filters, scope: Scope, *, currency: str = "£",
     top = products.top_products(warehouse, resolved, scope, n=TOP_PRODUCTS)
     report(45, "Customer segments")
     segments = customers.rfm_segments(warehouse, resolved, scope)
-    cohort_frame = cohorts.cohort_table(warehouse, resolved, scope, measure="customers")
+    cohort_frame = cohorts.period_cohorts(warehouse, resolved, scope, measure="customers")
     report(55, "Forecast")
     forecast_section = (_forecast(warehouse, resolved, scope) if forecast
                         else ForecastSection(FORECAST_HORIZON, reason="not requested"))

@@ -8,7 +8,8 @@ from dataclasses import replace
 import pytest
 
 from analytics import rollups
-from analytics.cohorts import COHORT_COLUMNS, cohort_matrix, cohort_table
+from analytics.cohorts import (COHORT_COLUMNS, cohort_matrix, cohort_period, cohort_table,
+                              cohort_window, period_cohorts)
 from analytics.filters import ALL_DATA, Filters, FilterError, Scope
 from tests.analytics.conftest import publish_lines
 
@@ -152,3 +153,41 @@ def test_segment_filter_keeps_that_segments_customers(warehouse):
     # The only champion, P, is the February cohort alone, active in February and March.
     champions = cohort_table(warehouse, replace(PERIOD, segment="Champions"), ALL_DATA)
     assert cells(champions) == {(FEB, 0): (1, 1, 1.0), (FEB, 1): (1, 1, 1.0)}
+
+
+# ------------------------------------------------------------------ the cohort window
+LAST = dt.date(2011, 12, 9)
+FIRST = dt.date(2010, 12, 1)
+
+
+@pytest.mark.parametrize("start, end, expected_start", [
+    # 30 days ending 9 Dec 2011: the 12 months Jan–Dec 2011
+    (dt.date(2011, 11, 10), LAST, dt.date(2011, 1, 1)),
+    # a short period ending in March: April of the year before
+    (dt.date(2011, 3, 1), dt.date(2011, 3, 31), dt.date(2010, 4, 1)),
+    # 182 days is still shorter than the minimum
+    (LAST - dt.timedelta(days=181), LAST, dt.date(2011, 1, 1)),
+])
+def test_a_short_period_widens_the_cohort_window_to_twelve_months(start, end, expected_start):
+    assert cohort_window(start, end) == (expected_start, end)
+
+
+def test_a_long_enough_period_is_the_cohort_window_itself():
+    assert cohort_window(LAST - dt.timedelta(days=182), LAST) == (
+        LAST - dt.timedelta(days=182), LAST)
+    assert cohort_window(FIRST, LAST) == (FIRST, LAST)
+
+
+def test_period_cohorts_are_the_cohort_table_of_the_window(warehouse):
+    """20 days of March: the window is April 2023 – 20 March 2024, so January's cohort
+    (X and V, first sales 10 and 5 January) is shown beside February's and March's."""
+    publish_lines(warehouse, cohort_rows())
+    march = Filters(start=dt.date(2024, 3, 1), end=dt.date(2024, 3, 20), countries=("GB",))
+    widened = cohort_period(march)
+    assert (widened.start, widened.end, widened.countries) == (
+        dt.date(2023, 4, 1), march.end, ("GB",))
+    shown = period_cohorts(warehouse, march, ALL_DATA)
+    assert shown.equals(cohort_table(warehouse, widened, ALL_DATA))
+    assert sorted(set(shown["cohort"].dt.date)) == [dt.date(2024, 1, 1), FEB, MAR]
+    with pytest.raises(FilterError):
+        cohort_period(Filters(end=march.end))

@@ -99,7 +99,10 @@ def test_the_workbook_has_eight_typed_filtered_sheets_matching_the_kpis(shop, tm
     assert [row[1] for row in monthly[1:]] == [10.0, 28.0]
     cohorts = _rows(book["Cohorts"])
     assert cohorts[0][:3] == ["Cohort", "Customers", "Month 0"]
-    assert cohorts[1][1:3] == [2, 1.0]                 # March cohort: C1 and C2
+    # March alone is widened to the 12 months ending with it (analytics.cohorts.cohort_window)
+    assert [row[0].date() for row in cohorts[1:3]] == [dt.date(2011, 2, 1), dt.date(2011, 3, 1)]
+    assert cohorts[1][1:4] == [1, 1.0, 0.0]            # February cohort: C3, not back in March
+    assert cohorts[2][1:3] == [2, 1.0]                 # March cohort: C1 and C2
     assert book["Customer segments"].cell(1, 1).value == "Segment"
     assert str(book["Forecast"].cell(2, 1).value).startswith("No forecast:")
 

@@ -140,24 +140,6 @@ def test_clicked_reads_customdata_labels_and_treemap_ids():
     assert context.clicked({"points": []}) is None and context.clicked(None) is None
 
 
-@pytest.mark.parametrize("start, end, expected_start", [
-    # 30 days ending 9 Dec 2011: the 12 months Jan–Dec 2011
-    (dt.date(2011, 11, 10), LAST, dt.date(2011, 1, 1)),
-    # a short period ending in March: April of the year before
-    (dt.date(2011, 3, 1), dt.date(2011, 3, 31), dt.date(2010, 4, 1)),
-    # 182 days is still shorter than the minimum
-    (LAST - dt.timedelta(days=181), LAST, dt.date(2011, 1, 1)),
-])
-def test_a_short_period_widens_the_cohort_window_to_twelve_months(start, end, expected_start):
-    assert presets.cohort_window(start, end) == (expected_start, end)
-
-
-def test_a_long_enough_period_is_the_cohort_window_itself():
-    assert presets.cohort_window(LAST - dt.timedelta(days=182), LAST) == (
-        LAST - dt.timedelta(days=182), LAST)
-    assert presets.cohort_window(FIRST, LAST) == (FIRST, LAST)
-
-
 def test_retention_colours_are_fixed_to_a_share_and_revenue_gets_its_own_scale():
     matrix = pd.DataFrame([[1.0, 0.2, 0.1], [1.0, 0.3, float("nan")]])
     assert figures.retention_range(matrix, "customers") == (0.0, 1.0)

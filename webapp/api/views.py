@@ -141,11 +141,13 @@ def get_customers(query: schemas.CustomersQuery):
 
 @endpoint("GET", "/cohorts", role="viewer", query=schemas.CohortQuery,
           response=schemas.TableResponse, errors=(400, 401, 403, 404),
-          summary="Monthly cohorts: retention by customers or by net revenue (long form).")
+          summary="Monthly cohorts: retention by customers or by net revenue (long form); "
+                  "a period under six months is widened to the 12 months ending with it "
+                  "(the answer's period).")
 def get_cohorts(query: schemas.CohortQuery):
-    frame, filters, scope = _analytics(cohorts.cohort_table, query, measure=query.measure,
+    frame, filters, scope = _analytics(cohorts.period_cohorts, query, measure=query.measure,
                                        max_offset=query.max_offset)
-    return _table(frame, filters, scope, measure=query.measure)
+    return _table(frame, cohorts.cohort_period(filters), scope, measure=query.measure)
 
 
 @endpoint("GET", "/transactions", role="viewer", query=schemas.TransactionsQuery,

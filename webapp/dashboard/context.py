@@ -167,21 +167,15 @@ def view(search: str | None) -> View:
 
 
 def query(function: Callable[..., Result], search: str | None, /, *,
-          all_time: bool = False,
-          window: Callable[[dt.date, dt.date], tuple[dt.date, dt.date]] | None = None,
-          **options: Any) -> Result:
+          all_time: bool = False, **options: Any) -> Result:
     """``function(warehouse, filters, scope, **options)`` for the URL's filters, through
     the process-wide analytics cache (keyed by resolved filters, scope and data version).
 
     ``all_time`` replaces the period by the whole data range (filter options, the
-    overview's history); ``window(start, end)`` replaces the resolved period by another
-    (``presets.cohort_window``), every other filter kept. Domain errors become
-    ``Unavailable`` with their message.
+    overview's history). Domain errors become ``Unavailable`` with their message.
     """
     current = view(search)
     filters = period.history(current.warehouse, current.filters) if all_time else current.filters
-    if window is not None:
-        filters = filters.with_period(*window(filters.start, filters.end))
     try:
         return cache.default_cache().call(function, current.warehouse, filters, current.scope,
                                           **options)

@@ -51,21 +51,3 @@ def matching_preset(start: dt.date, end: dt.date, first_day: dt.date, last_day: 
             return name
     return CUSTOM
 
-
-#: A cohort chart over a period shorter than this many days uses ``COHORT_MONTHS`` instead.
-COHORT_MIN_DAYS = 183
-COHORT_MONTHS = 12
-
-
-def cohort_window(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
-    """The (start, end) the cohort chart uses for a selected period ``start…end``.
-
-    A period of at least ``COHORT_MIN_DAYS`` (about six months) is kept as it is. A shorter
-    one holds one or two acquisition months, which is no cohort analysis: the chart then
-    covers the ``COHORT_MONTHS`` calendar months ending with ``end``'s month (from the first
-    day of the month eleven months before it), up to ``end``.
-    """
-    if (end - start).days + 1 >= COHORT_MIN_DAYS:
-        return start, end
-    index = end.year * 12 + end.month - 1 - (COHORT_MONTHS - 1)
-    return dt.date(index // 12, index % 12 + 1, 1), end

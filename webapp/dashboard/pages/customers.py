@@ -10,7 +10,7 @@ import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 
 from analytics import cohorts, customers
-from webapp.dashboard import components, context, figures, jobs_ui, presets
+from webapp.dashboard import components, context, figures, jobs_ui
 
 dash.register_page(__name__, path="/customers", name="Customers",
                    title="Shoplens · Customers", order=4, role="viewer")
@@ -95,17 +95,16 @@ def update_ltv(search):
 @callback(Output("customers-cohorts", "figure"), Output("customers-cohorts-window", "children"),
           Input("shell-url", "search"), Input("customers-cohort-measure", "value"))
 def update_cohorts(search, measure):
-    """Cohorts over ``presets.cohort_window`` of the period (a short period is widened to
+    """Cohorts over ``cohorts.cohort_window`` of the period (a short period is widened to
     the 12 months ending with it, every other filter kept), retention coloured on a fixed
     scale."""
     measure = measure if measure in cohorts.MEASURES else "customers"
     try:
         selected = context.view(search).filters
-        table = context.query(cohorts.cohort_table, search, window=presets.cohort_window,
-                              measure=measure, max_offset=12)
+        table = context.query(cohorts.period_cohorts, search, measure=measure, max_offset=12)
     except context.Unavailable as exc:
         return figures.empty_figure(str(exc)), ""
-    start, end = presets.cohort_window(selected.start, selected.end)
+    start, end = cohorts.cohort_window(selected.start, selected.end)
     explained = (f"{start:%b %Y} – {end:%d %b %Y}: the 12 months ending with the period "
                  "(a shorter period holds too few cohorts)"
                  if start != selected.start else f"{start:%d %b %Y} – {end:%d %b %Y}")
