@@ -24,42 +24,29 @@ import logging
 import os
 import socket
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping
+from typing import Any
 
 import pydantic
 import sqlalchemy as sa
+from sqlalchemy import orm
 from sqlalchemy.orm import Session
 
 from analytics.filters import DIMENSIONS, FilterError, Filters, Scope
-from core import audit, db
-from core.models import JOB_KINDS, Job, User, new_id, utcnow
+from core import audit, db, job_kinds
+from core.job_kinds import JobKind
+from core.models import Job, User, new_id, utcnow
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-MODEL_KINDS = ("forecast", "clustering", "churn", "anomalies", "basket")
-REPORT_KINDS = ("report_pdf", "report_xlsx")
-REPORT_FORMATS = {"pdf": "report_pdf", "xlsx": "report_xlsx"}
 FINISHED = ("done", "failed", "cancelled")
-
-#: The queue a kind of work runs on (workers can be scaled per queue).
-QUEUE_FOR_KIND = {
-    **{kind: "interactive" for kind in MODEL_KINDS},
-    "report_pdf": "reports", "report_xlsx": "reports", "scheduled_report": "reports",
-    "data_load": "loads",
-}
-#: (soft, hard) time limits in seconds: the soft limit ends the job with a clear message.
-TIME_LIMITS = {
-    **{kind: (15 * 60, 16 * 60) for kind in MODEL_KINDS},
-    "report_pdf": (10 * 60, 11 * 60), "report_xlsx": (10 * 60, 11 * 60),
-    "scheduled_report": (10 * 60, 11 * 60),
-    "data_load": (60 * 60, 62 * 60),
-}
 #: How long a running job may stay silent (no heartbeat) before the reaper steps in.
 DEFAULT_MAX_SILENCE = dt.timedelta(minutes=3)
 #: A job whose worker died is queued again this many times before it is failed.
 MAX_ATTEMPTS = 2
 FILTER_KEYS = ("start", "end", "min_price", "max_price", "segment", *DIMENSIONS)
+
 
 
 class JobError(Exception):
@@ -79,37 +66,6 @@ class JobCancelled(Exception):
     """Raised inside a running job at a progress point once the user asked to cancel."""
 
 
-# ----------------------------------------------------------------- parameter schemas
-class _Options(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid")
-
-
-class ReportOptions(_Options):
-    email: bool = False
-
-
-class ScheduledReportOptions(_Options):
-    format: Literal["pdf", "xlsx"]
-    schedule_id: int
-    title: Annotated[str, pydantic.Field(max_length=200)] | None = None
-    email: bool = True
-
-
-class LoadOptions(_Options):
-    path: Annotated[str, pydantic.Field(min_length=1, max_length=500)]
-    format: Literal["online-retail", "generic"] = "online-retail"
-    mapping: dict[Annotated[str, pydantic.Field(max_length=100)],
-                  Annotated[str, pydantic.Field(max_length=200)]] | None = None
-    append: bool = False
-
-
-OPTIONS_FOR_KIND: dict[str, type[pydantic.BaseModel]] = {
-    "report_pdf": ReportOptions, "report_xlsx": ReportOptions,
-    "scheduled_report": ScheduledReportOptions,
-    "data_load": LoadOptions,
-}
-
-
 @dataclasses.dataclass(frozen=True)
 class JobSpec:
     """What a worker needs to run a job, detached from any session."""
@@ -124,48 +80,53 @@ class JobSpec:
 
 
 # ----------------------------------------------------------------- submitting
-def needed_role(kind: str) -> str:
-    return "admin" if kind == "data_load" else "analyst"
+def kind_of(name: str) -> JobKind:
+    """The declaration of the job kind ``name`` (``core.job_kinds``); raises JobError."""
+    kind = job_kinds.get(name)
+    if kind is None:
+        raise JobError(f"unknown job kind {name!r}: use one of "
+                       f"{', '.join(job_kinds.names())}")
+    return kind
 
 
-def parse_params(kind: str, params: dict | None) -> dict:
+def store_filters(filters: Filters | str | Mapping | None) -> dict:
+    """The stored (JSON) form of a job's filters: a Filters value, a URL query string or a
+    dict of ``Filters.to_dict`` (the API's, a page's); raises JobError naming a bad value.
+    ``load_filters`` reads it back: the only two places the round trip is written."""
+    if isinstance(filters, Filters):
+        return filters.to_dict()
+    try:
+        return Filters.from_query(filters or {}).to_dict()
+    except FilterError as exc:
+        raise JobError(str(exc)) from None
+
+
+def load_filters(stored: Mapping | None) -> Filters:
+    """The Filters of stored params (see ``store_filters``)."""
+    return Filters.from_query((stored or {}).get("filters") or {})
+
+
+def parse_params(kind: str, params: dict | None, *, settings: Settings | None = None) -> dict:
     """Validate ``params`` for ``kind`` and return the stored form
-    ``{"filters": Filters.to_dict(), "options": {...}}``. Raises JobError."""
-    if kind not in JOB_KINDS:
-        raise JobError(f"unknown job kind {kind!r}: use one of {', '.join(JOB_KINDS)}")
+    ``{"filters": Filters.to_dict(), "options": {...}}``. Raises JobError.
+
+    ``params`` is ``{"filters": Filters | query | dict, "options": {...}}`` (the API's
+    shape), or flat: filter names and options side by side. ``settings`` is handed to the
+    options' validators (a data load's file must lie in ``settings.uploads``)."""
+    declared = kind_of(kind)
     params = dict(params or {})
-    if isinstance(params.get("filters"), (dict, str)):
+    if "filters" in params:
         filter_source = params.pop("filters")
     else:
         filter_source = {key: params.pop(key) for key in FILTER_KEYS if key in params}
     if isinstance(params.get("options"), dict):
         params = {**params.pop("options"), **params}
+    filters = store_filters(filter_source)
     try:
-        filters = Filters.from_query(filter_source)
-    except FilterError as exc:
-        raise JobError(str(exc)) from None
-    if kind in MODEL_KINDS:
-        return {"filters": filters.to_dict(), "options": _model_options(kind, params)}
-    try:
-        options = OPTIONS_FOR_KIND[kind].model_validate(params)
+        options = declared.parse_options(params, settings=settings)
     except pydantic.ValidationError as exc:
         raise JobError(_validation_message(exc)) from None
-    return {"filters": filters.to_dict(),
-            "options": options.model_dump(mode="json", exclude_none=True)}
-
-
-def _model_options(kind: str, options: dict) -> dict:
-    """The model's own parameter schema (``analytics.models.params``, light to import: no
-    Prophet here) checks the options before the job exists; the options the user set are
-    stored."""
-    from analytics.models.base import ModelError
-    from analytics.models.params import parse_params as parse_model_params
-
-    try:
-        parsed = parse_model_params(kind, options)
-    except ModelError as exc:
-        raise JobError(str(exc)) from None
-    return parsed.model_dump(mode="json", exclude_unset=True)
+    return {"filters": filters, "options": options}
 
 
 def submit_job(session: Session, user: User, kind: str, params: dict | None = None, *,
@@ -173,20 +134,24 @@ def submit_job(session: Session, user: User, kind: str, params: dict | None = No
     """Add a queued Job for ``user`` (flushed, not committed). The caller commits and
     then calls ``enqueue(settings, job.id)``.
 
-    Raises JobAccessDenied when the user's role is too low (analyst for models and
-    reports, admin for data loads), JobError for a bad kind or bad parameters.
+    Raises JobAccessDenied when the user's role is below the kind's, JobError for a bad
+    kind or bad parameters.
     """
-    if kind not in JOB_KINDS:
-        raise JobError(f"unknown job kind {kind!r}: use one of {', '.join(JOB_KINDS)}")
-    if kind == "scheduled_report":
-        raise JobError("scheduled reports are started by their schedule, not requested")
-    if not user.is_active or not user.has_role(needed_role(kind)):
-        raise JobAccessDenied(f"running {kind.replace('_', ' ')} jobs needs the "
-                              f"{needed_role(kind)} role")
-    stored = parse_params(kind, params)
-    if kind == "data_load":
-        stored["options"]["path"] = str(_upload_path(settings, stored["options"]["path"]))
+    declared = kind_of(kind)
+    if not declared.requested_by_users:
+        raise JobError(f"{declared.label} jobs are started by their schedule, not requested")
+    if not user.is_active or not user.has_role(declared.role):
+        raise JobAccessDenied(f"running {declared.label} jobs needs the "
+                              f"{declared.role} role")
+    stored = parse_params(kind, params, settings=settings)
     return _add_job(session, user, kind, stored, action_detail=stored)
+
+
+def report_formats() -> dict[str, str]:
+    """Report formats users may request and the job kind rendering each ("pdf" →
+    "report_pdf")."""
+    return {kind.name.removeprefix("report_"): kind.name for kind in job_kinds.all_kinds()
+            if kind.name.startswith("report_") and kind.requested_by_users}
 
 
 def request_report(session: Session, user: User, *, format: str, email: bool = False,
@@ -194,12 +159,11 @@ def request_report(session: Session, user: User, *, format: str, email: bool = F
     """Ask for a PDF or Excel report of ``filters`` under the user's scope; with
     ``email`` the finished report is e-mailed to the user. The caller commits and
     enqueues, as for ``submit_job``."""
-    kind = REPORT_FORMATS.get(str(format).lower())
+    formats = report_formats()
+    kind = formats.get(str(format).lower())
     if kind is None:
-        raise JobError(f"report format must be pdf or xlsx, not {format!r}")
-    if isinstance(filters, Filters):
-        filters = filters.to_dict()
-    job = submit_job(session, user, kind, {"filters": filters or {}, "email": bool(email)})
+        raise JobError(f"report format must be {' or '.join(formats)}, not {format!r}")
+    job = submit_job(session, user, kind, {"filters": filters, "email": bool(email)})
     audit.record(session, "report_requested", actor=user, target=job.id,
                  detail={"format": format, "email": bool(email)})
     return job
@@ -240,12 +204,11 @@ def enqueue(settings: Settings, job_id: str) -> None:
         job = session.get(Job, job_id)
         if job is None:
             raise JobNotFound(f"no job {job_id}")
-        kind = job.kind
-    soft, hard = TIME_LIMITS[kind]
+        kind = kind_of(job.kind)
     try:
         _celery(settings).send_task(
-            "shoplens.run_job", args=[job_id], task_id=job_id, queue=QUEUE_FOR_KIND[kind],
-            soft_time_limit=soft, time_limit=hard)
+            "shoplens.run_job", args=[job_id], task_id=job_id, queue=kind.queue,
+            soft_time_limit=kind.soft_time_limit, time_limit=kind.time_limit)
     except Exception as exc:  # the broker's errors are not one class
         log.exception("could not send job %s to the task queue", job_id)
         fail_job(settings, job_id, f"The task queue could not be reached: {exc}")
@@ -258,21 +221,6 @@ def _celery(settings: Settings):
     return celery_app.for_settings(settings)
 
 
-def _upload_path(settings: Settings | None, path: str) -> Path:
-    """Data loads read files from the uploads folder only (never any path on the host)."""
-    if settings is None:
-        from core.settings import load_settings
-        settings = load_settings()
-    uploads = settings.uploads.resolve()
-    candidate = Path(path)
-    resolved = (candidate if candidate.is_absolute() else uploads / candidate).resolve()
-    if not resolved.is_relative_to(uploads):
-        raise JobError("a data load reads files from the uploads folder only")
-    if not resolved.is_file():
-        raise JobError(f"the uploaded file {candidate.name!r} does not exist")
-    return resolved
-
-
 def _validation_message(exc: pydantic.ValidationError) -> str:
     problems = []
     for error in exc.errors():
@@ -280,6 +228,8 @@ def _validation_message(exc: pydantic.ValidationError) -> str:
         message = error["msg"]
         if error["type"] == "extra_forbidden":
             message = "is not a known parameter"
+        elif error["type"] == "value_error":
+            message = message.removeprefix("Value error, ")
         problems.append(f"{where}: {message}")
     return "; ".join(problems)
 
@@ -293,11 +243,19 @@ def within_scope(job: Job, user: User) -> bool:
     return job.scope is not None and set(job.scope) <= set(user.countries)
 
 
-def get_job(session: Session, user: User, job_id: str) -> Job:
+def _without_result(with_result: bool) -> list:
+    """Load options leaving out the result JSON (it may be megabytes) unless it is asked
+    for: a page polling a running job reads its status every second."""
+    return [] if with_result else [orm.defer(Job.result)]
+
+
+def get_job(session: Session, user: User, job_id: str, *, with_result: bool = True) -> Job:
     """The job, for its owner or an admin, while it lies within the user's current scope.
     Raises JobNotFound (also for a job outside the scope: its existence is not told) or
-    JobAccessDenied (another user's job)."""
-    job = session.get(Job, str(job_id)) if job_id else None
+    JobAccessDenied (another user's job). ``with_result=False`` leaves the result column
+    unread (touching ``job.result`` then reads it)."""
+    job = session.get(Job, str(job_id), options=_without_result(with_result)) \
+        if job_id else None
     if job is None or not within_scope(job, user):
         raise JobNotFound(f"no job {job_id}")
     if not (job.user_id == user.id or user.has_role("admin")):
@@ -306,9 +264,11 @@ def get_job(session: Session, user: User, job_id: str) -> Job:
 
 
 def list_jobs(session: Session, user: User, *, limit: int = 50,
-              kinds: tuple[str, ...] | None = None) -> list[Job]:
-    """The user's newest jobs (an admin sees everybody's), within the user's scope."""
-    query = sa.select(Job).order_by(Job.created_at.desc())
+              kinds: tuple[str, ...] | None = None, with_result: bool = True) -> list[Job]:
+    """The user's newest jobs (an admin sees everybody's), within the user's scope
+    (``with_result``: as for ``get_job``)."""
+    query = (sa.select(Job).options(*_without_result(with_result))
+             .order_by(Job.created_at.desc()))
     if not user.has_role("admin"):
         query = query.where(Job.user_id == user.id)
     if kinds:
@@ -329,10 +289,12 @@ def result_path(job: Job, settings: Settings | None = None) -> Path | None:
     return path if path.is_file() else None
 
 
-def job_to_dict(job: Job) -> dict:
-    """The job as the API and the pages show it: id, kind, status, progress, message,
-    params, result, error, timings (created/started/finished, seconds), data_version,
-    download (URL of the result file, when there is one)."""
+def job_to_dict(job: Job, *, with_result: bool = True) -> dict:
+    """The job as the API and the pages show it: id, kind, label, status, progress,
+    message, params, result, error, timings (created/started/finished, seconds),
+    data_version, download (URL of the result file, when there is one). With
+    ``with_result=False`` the result is left out (pair it with ``get_job(...,
+    with_result=False)``, which does not read it)."""
     seconds = None
     if job.started_at and job.finished_at:
         seconds = round((job.finished_at - job.started_at).total_seconds(), 3)
@@ -340,8 +302,10 @@ def job_to_dict(job: Job) -> dict:
     if job.status == "done" and job.result_path:
         download = f"/api/v1/jobs/{job.id}/result"
     return {
-        "id": job.id, "kind": job.kind, "status": job.status, "progress": job.progress,
-        "message": job.message, "params": job.params, "result": job.result,
+        "id": job.id, "kind": job.kind, "label": _label(job.kind),
+        "status": job.status, "progress": job.progress,
+        "message": job.message, "params": job.params,
+        **({"result": job.result} if with_result else {}),
         "error": job.error, "data_version": job.data_version, "attempts": job.attempts,
         "cancel_requested": bool(job.cancel_requested),
         "timings": {"created_at": _iso(job.created_at), "started_at": _iso(job.started_at),
@@ -349,6 +313,11 @@ def job_to_dict(job: Job) -> dict:
         "download": download,
         "file_name": Path(job.result_path).name if download else None,
     }
+
+
+def _label(kind: str) -> str:
+    declared = job_kinds.get(kind)
+    return declared.label if declared is not None else kind.replace("_", " ")
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -416,7 +385,7 @@ def start_job(settings: Settings, job_id: str, worker: str | None = None) -> Job
         params = job.params or {}
         return JobSpec(
             id=job.id, kind=job.kind, user_id=job.user_id,
-            filters=Filters.from_query(params.get("filters") or {}),
+            filters=load_filters(params),
             scope=Scope.of(job.scope), options=dict(params.get("options") or {}),
             attempts=job.attempts, schedule_id=job.schedule_id)
 
@@ -555,7 +524,4 @@ def job_counts(session: Session) -> dict[str, int]:
 
 def describe_options(kind: str) -> dict[str, Any]:
     """JSON schema of a kind's options (the API documents them with it)."""
-    if kind in MODEL_KINDS:
-        from analytics.models.params import PARAMS
-        return PARAMS[kind].model_json_schema()
-    return OPTIONS_FOR_KIND[kind].model_json_schema()
+    return kind_of(kind).options.model_json_schema()

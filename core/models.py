@@ -14,8 +14,6 @@ ROLES = ("viewer", "analyst", "admin")
 ROLE_RANK = {name: rank for rank, name in enumerate(ROLES)}
 
 JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
-JOB_KINDS = ("forecast", "clustering", "churn", "anomalies", "basket", "data_load",
-             "report_pdf", "report_xlsx", "scheduled_report")
 DELIVERY_STATUSES = ("queued", "rendered", "sent", "failed")
 
 

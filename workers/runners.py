@@ -118,14 +118,14 @@ def run_job(settings: Settings, job_id: str, worker: str | None = None) -> str |
     log.info("job %s (%s) started, attempt %s", spec.id, spec.kind, spec.attempts)
     try:
         with Heartbeat(settings, spec.id):
-            outcome = RUNNERS[spec.kind](settings, spec)
+            outcome = jobs.kind_of(spec.kind).load_runner()(settings, spec)
     except JobCancelled:
         jobs.mark_cancelled(settings, spec.id)
         log.info("job %s cancelled", spec.id)
         return "cancelled"
     except SoftTimeLimitExceeded:
-        soft, _hard = jobs.TIME_LIMITS[spec.kind]
-        jobs.fail_job(settings, spec.id, f"The job took longer than {soft // 60} minutes "
+        minutes = jobs.kind_of(spec.kind).soft_time_limit // 60
+        jobs.fail_job(settings, spec.id, f"The job took longer than {minutes} minutes "
                       "and was stopped. Narrow the filters and try again.")
         return "failed"
     except user_errors() as exc:
@@ -159,7 +159,9 @@ def _back_to_queue(settings: Settings, job_id: str, exc: BaseException) -> None:
         log.warning("could not put job %s back in the queue", job_id, exc_info=True)
 
 
-# ----------------------------------------------------------------- kinds
+# ----------------------------------------------------------------- runners
+# The runners named by the job kinds' declarations (``core.job_kinds``): each is called as
+# ``runner(settings, spec)`` and returns the outcome for ``jobs.finish_job``.
 def run_model_job(settings: Settings, spec: JobSpec) -> dict:
     from analytics.models import run_model
 
@@ -204,15 +206,6 @@ def run_report_job(settings: Settings, spec: JobSpec) -> dict:
     return {"result": rendered.summary(), "path": rendered.path,
             "data_version": rendered.data_version,
             "message": f"{report_format.upper()} report ready"}
-
-
-RUNNERS: dict[str, Callable[[Settings, JobSpec], dict]] = {
-    **{kind: run_model_job for kind in jobs.MODEL_KINDS},
-    "data_load": run_load_job,
-    "report_pdf": run_report_job,
-    "report_xlsx": run_report_job,
-    "scheduled_report": run_report_job,
-}
 
 
 # ----------------------------------------------------------------- e-mail

@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from analytics import breakdowns, cohorts, customers, kpis, series, transactions
 from analytics.filters import MAX_VALUE_LENGTH, MAX_VALUES, Filters
+from core import job_kinds
 
 FIRST_DAY = dt.date(1900, 1, 1)
 LAST_DAY = dt.date(2999, 12, 31)
@@ -122,14 +123,17 @@ class JobPath(Strict):
     job_id: Annotated[str, Field(min_length=1, max_length=64)]
 
 
-JobKind = Literal["forecast", "clustering", "churn", "anomalies", "basket", "data_load"]
+#: The job kinds declared ``in_api`` (``core.job_kinds``).
+JobKind = Literal[job_kinds.api_names()]
 
 
 class JobRequest(Strict):
     kind: JobKind
     filters: FilterQuery = Field(default_factory=FilterQuery)
     options: dict[Annotated[str, Field(max_length=40)], Any] = Field(
-        default_factory=dict, description="Options of the kind, e.g. {'horizon': 30}.")
+        default_factory=dict, description="Options of the kind, e.g. {'horizon': 30}: "
+        + "; ".join(f"{kind.name} ({kind.role}): {', '.join(kind.options.model_fields)}"
+                    for kind in job_kinds.all_kinds() if kind.in_api) + ".")
 
 
 class ReportRequest(Strict):

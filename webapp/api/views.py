@@ -16,7 +16,7 @@ from flask import Response, send_file, stream_with_context
 from analytics import (breakdowns, cache, cohorts, customers, kpis, period, products, quality,
                        series, transactions)
 from analytics.filters import Filters, Scope
-from core import audit, jobs
+from core import audit, job_kinds, jobs
 from webapp import services
 from webapp.api import schemas
 from webapp.api.routing import ApiError, endpoint
@@ -220,10 +220,10 @@ def _start(job) -> dict:
 
 @endpoint("POST", "/jobs", role="analyst", body=schemas.JobRequest,
           response=schemas.JobResponse, success=202, errors=(400, 401, 403, 503),
-          summary="Start a model job (forecast, clustering, churn, anomalies, basket).")
+          summary="Start a job: " + ", ".join(job_kinds.api_names()) + ".")
 def post_job(body: schemas.JobRequest):
     db = db_session()
-    params = {"filters": body.filters.filters().to_dict(), "options": body.options}
+    params = {"filters": body.filters.filters(), "options": body.options}
     try:
         job = jobs.submit_job(db, _job_user(), body.kind, params,
                               settings=services.settings())

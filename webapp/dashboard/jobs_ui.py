@@ -2,8 +2,9 @@
 read its result on the server.
 
 The browser only holds ``{"id", "status"}`` of a job (a dcc.Store) and polls with a
-dcc.Interval while it runs; results (forecasts, customer lists) stay on the server and are
-turned into figures by the page's own callback when the status becomes ``done``.
+dcc.Interval while it runs; a poll reads the job's status, progress and message, never its
+result. Results (forecasts, customer lists) stay on the server and are read once, by the
+page's own callback, when the status becomes ``done``.
 """
 from __future__ import annotations
 
@@ -33,8 +34,8 @@ def submit(kind: str, search: str | None, options: dict | None = None) -> dict:
     if user is None:
         raise JobUnavailable("Sign in again to run this.")
     try:
-        job = jobs.submit_job(session, user, kind, {"filters": filters.to_dict(),
-                                                    **(options or {})},
+        job = jobs.submit_job(session, user, kind,
+                              {"filters": filters, "options": options or {}},
                               settings=services.settings())
         session.commit()
         jobs.enqueue(services.settings(), job.id)
@@ -42,17 +43,19 @@ def submit(kind: str, search: str | None, options: dict | None = None) -> dict:
         session.rollback()
         raise JobUnavailable(str(exc)) from None
     session.refresh(job)
-    return jobs.job_to_dict(job)
+    return jobs.job_to_dict(job, with_result=False)
 
 
-def read(job_id: str) -> dict:
-    """The job's dict for the signed-in user (owner or admin)."""
+def read(job_id: str, *, with_result: bool = True) -> dict:
+    """The job's dict for the signed-in user (owner or admin); ``with_result=False``
+    neither reads nor returns the result (for polling)."""
     session = security.db_session()
     user = security.current_db_user()
     if user is None:
         raise JobUnavailable("Sign in again to see this job.")
     try:
-        return jobs.job_to_dict(jobs.get_job(session, user, job_id))
+        job = jobs.get_job(session, user, job_id, with_result=with_result)
+        return jobs.job_to_dict(job, with_result=with_result)
     except (jobs.JobNotFound, jobs.JobAccessDenied) as exc:
         raise JobUnavailable(str(exc)) from None
 
@@ -87,7 +90,7 @@ def follow(prefix: str, kind: str, option_states: list[State] | None = None,
         if not stored:
             return 0, "", {"display": "none"}, "", True, dash.no_update
         try:
-            job = read(stored["id"])
+            job = read(stored["id"], with_result=False)
         except JobUnavailable as exc:
             return 0, "", {"display": "none"}, str(exc), True, None
         finished = job["status"] in jobs.FINISHED

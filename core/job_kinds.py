@@ -1,0 +1,178 @@
+"""Every kind of background job, declared once.
+
+A ``JobKind`` says who may start the job, where it runs, how long it may take, which
+options it accepts and what runs it. Everything else is built from these declarations:
+``core.jobs`` (validation, role check, queue and time limits of ``enqueue``), the workers
+(``workers.runners`` resolves ``runner``), the REST API (the ``JobKind`` enum of the OpenAPI
+document lists the kinds ``in_api``) and the dashboard (labels). Adding a kind of job is one
+``register(JobKind(...))`` here, plus its runner function.
+
+The runner is named by a dotted path (``"package.module:function"``) and imported only by the
+worker that runs the job, so importing this table (as the web process does) never imports
+Prophet, XGBoost or the workers' modules. A runner is called as ``runner(settings, spec)``
+with the ``core.jobs.JobSpec`` of the job and returns the outcome: ``{"result": dict,
+"path": Path, "data_version": int, "message": str}`` (each optional).
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Literal
+
+import pydantic
+
+from analytics.models.params import (AnomalyParams, BasketParams, ChurnParams,
+                                     ClusteringParams, ForecastParams)
+from core.models import ROLES
+
+#: Celery queues, one per kind of work (workers can be scaled per queue).
+QUEUES = ("interactive", "reports", "loads")
+
+MINUTE = 60
+
+
+# ----------------------------------------------------------------- options
+class Options(pydantic.BaseModel):
+    """Options of a job kind: unknown options are refused, naming them."""
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+
+class ReportOptions(Options):
+    email: bool = False
+
+
+class ScheduledReportOptions(Options):
+    format: Literal["pdf", "xlsx"]
+    schedule_id: int
+    title: Annotated[str, pydantic.Field(max_length=200)] | None = None
+    email: bool = True
+
+
+class LoadOptions(Options):
+    """``path`` is stored resolved; it must be a file of the uploads folder (a load never
+    reads any other path on the host)."""
+    path: Annotated[str, pydantic.Field(min_length=1, max_length=500)]
+    format: Literal["online-retail", "generic"] = "online-retail"
+    mapping: dict[Annotated[str, pydantic.Field(max_length=100)],
+                  Annotated[str, pydantic.Field(max_length=200)]] | None = None
+    append: bool = False
+
+    @pydantic.field_validator("path")
+    @classmethod
+    def _in_uploads(cls, path: str, info: pydantic.ValidationInfo) -> str:
+        settings = (info.context or {}).get("settings")
+        if settings is None:
+            from core.settings import load_settings
+            settings = load_settings()
+        uploads = settings.uploads.resolve()
+        candidate = Path(path)
+        resolved = (candidate if candidate.is_absolute() else uploads / candidate).resolve()
+        if not resolved.is_relative_to(uploads):
+            raise ValueError("a data load reads files from the uploads folder only")
+        if not resolved.is_file():
+            raise ValueError(f"the uploaded file {candidate.name!r} does not exist")
+        return str(resolved)
+
+
+# ----------------------------------------------------------------- the declaration
+@dataclasses.dataclass(frozen=True)
+class JobKind:
+    """One kind of background job.
+
+    ``stores_defaults``: the Job row keeps every option with its default filled in (False:
+    only the options the user set, so a model's own defaults stay the model's).
+    ``in_api``: ``POST /api/v1/jobs`` accepts it. ``requested_by_users``: False for jobs
+    only the system starts (a schedule's run).
+    """
+    name: str
+    label: str
+    options: type[pydantic.BaseModel]
+    runner: str
+    role: str = "analyst"
+    queue: str = "interactive"
+    soft_time_limit: int = 15 * MINUTE
+    time_limit: int = 16 * MINUTE
+    stores_defaults: bool = True
+    in_api: bool = False
+    requested_by_users: bool = True
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"job kind {self.name}: role must be one of {ROLES}")
+        if self.queue not in QUEUES:
+            raise ValueError(f"job kind {self.name}: queue must be one of {QUEUES}")
+        if not 0 < self.soft_time_limit < self.time_limit:
+            raise ValueError(f"job kind {self.name}: the soft time limit must be positive "
+                             "and below the hard one")
+        module, _, function = self.runner.partition(":")
+        if not module or not function:
+            raise ValueError(f"job kind {self.name}: runner must be 'module:function'")
+
+    def load_runner(self) -> Callable:
+        """The runner function (imports its module: call it on the worker only)."""
+        module, _, function = self.runner.partition(":")
+        return getattr(importlib.import_module(module), function)
+
+    def parse_options(self, options: dict, settings=None) -> dict:
+        """Validate ``options`` and return their stored (JSON) form; raises
+        ``pydantic.ValidationError``. Validators find ``settings`` in their context."""
+        parsed = self.options.model_validate(options, context={"settings": settings})
+        if self.stores_defaults:
+            return parsed.model_dump(mode="json", exclude_none=True)
+        return parsed.model_dump(mode="json", exclude_unset=True)
+
+
+_KINDS: dict[str, JobKind] = {}
+
+
+def register(kind: JobKind) -> JobKind:
+    """Add ``kind`` to the table (a name is declared once)."""
+    if kind.name in _KINDS:
+        raise ValueError(f"the job kind {kind.name!r} is declared already")
+    _KINDS[kind.name] = kind
+    return kind
+
+
+def get(name: str) -> JobKind | None:
+    return _KINDS.get(name)
+
+
+def all_kinds() -> Iterator[JobKind]:
+    return iter(tuple(_KINDS.values()))
+
+
+def names() -> tuple[str, ...]:
+    return tuple(_KINDS)
+
+
+def api_names() -> tuple[str, ...]:
+    """The kinds ``POST /api/v1/jobs`` accepts."""
+    return tuple(kind.name for kind in _KINDS.values() if kind.in_api)
+
+
+# ----------------------------------------------------------------- the kinds
+MODEL_RUNNER = "workers.runners:run_model_job"
+REPORT_RUNNER = "workers.runners:run_report_job"
+
+register(JobKind("forecast", "forecast", ForecastParams, MODEL_RUNNER, stores_defaults=False,
+                 in_api=True))
+register(JobKind("clustering", "customer segmentation", ClusteringParams, MODEL_RUNNER,
+                 stores_defaults=False, in_api=True))
+register(JobKind("churn", "churn prediction", ChurnParams, MODEL_RUNNER,
+                 stores_defaults=False, in_api=True))
+register(JobKind("anomalies", "anomaly detection", AnomalyParams, MODEL_RUNNER,
+                 stores_defaults=False, in_api=True))
+register(JobKind("basket", "basket analysis", BasketParams, MODEL_RUNNER,
+                 stores_defaults=False, in_api=True))
+register(JobKind("report_pdf", "PDF report", ReportOptions, REPORT_RUNNER, queue="reports",
+                 soft_time_limit=10 * MINUTE, time_limit=11 * MINUTE))
+register(JobKind("report_xlsx", "Excel report", ReportOptions, REPORT_RUNNER,
+                 queue="reports", soft_time_limit=10 * MINUTE, time_limit=11 * MINUTE))
+register(JobKind("scheduled_report", "scheduled report", ScheduledReportOptions,
+                 REPORT_RUNNER, queue="reports", soft_time_limit=10 * MINUTE,
+                 time_limit=11 * MINUTE, requested_by_users=False))
+register(JobKind("data_load", "data load", LoadOptions, "workers.runners:run_load_job",
+                 role="admin", queue="loads", soft_time_limit=60 * MINUTE,
+                 time_limit=62 * MINUTE, in_api=True))
