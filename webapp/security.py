@@ -8,9 +8,15 @@ Installed by ``init_security(app, settings)`` before the Dash app is mounted. On
   signed-in user (a session cookie, or ``Authorization: Bearer <token>`` on ``/api/``);
 * signed out: 401 JSON on ``/api/``, ``/_dash-…`` and ``/_reload-hash``; a redirect to
   ``/login`` for pages;
-* roles: Dash callbacks by the ids they touch (``CALLBACK_ROLE_PREFIXES``, plus the page a
-  pages-router callback is about to render), pages by ``dash.page_registry[…]["role"]`` and
-  ``PAGE_ROLE_PREFIXES``; Flask views add ``role_required``. Too low a role: 403;
+* roles (``core.models.ROLES``, lowest first): a Dash page's role is its
+  ``dash.register_page(..., role=...)`` and nothing else. A page path needs the role of the
+  page it matches (``page_role``); a Dash callback needs the highest role of the pages its
+  component ids belong to (``callback_role``), read from the callback as the server
+  registered it as well as from the request. Every component id of a page starts with the
+  page's prefix, its module's name (``pages/reports.py`` → ``reports-…``, see
+  ``page_id_prefix``); the shell's ids start with ``shell-`` and are open to every role.
+  Fail closed: a path or an id that belongs to no page needs the highest role. Flask views
+  (admin, account) add ``role_required``. Too low a role: 403;
 * sessions end when idle for ``settings.session_minutes`` or when the user's
   ``session_epoch`` changes (deactivation, role/scope/password change); Dash callbacks
   fired only by a ``dcc.Interval`` tick (``changedPropIds`` all ``….n_intervals``) are
@@ -43,8 +49,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import dash
-from flask import (Flask, Response, current_app, g, jsonify, redirect, render_template,
-                   request, session, url_for)
+from flask import (Flask, Response, current_app, g, has_app_context, jsonify, redirect,
+                   render_template, request, session, url_for)
 from flask_login import AnonymousUserMixin, LoginManager, UserMixin, current_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.orm import Session
@@ -52,7 +58,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from analytics.filters import Scope
 from core import tokens
-from core.models import ROLE_RANK, User
+from core.models import ROLE_RANK, ROLES, User
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,13 +66,16 @@ log = logging.getLogger(__name__)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 
-#: Dash component-id prefixes (the page name) whose callbacks need more than ``viewer``.
-CALLBACK_ROLE_PREFIXES: dict[str, str] = {
-    "data-": "admin", "admin-": "admin", "reports-": "analyst", "jobs-": "analyst"}
-#: First path segment of pages that need more than ``viewer`` (also read from the pages'
-#: ``role`` in ``dash.page_registry``; the higher of the two wins).
-PAGE_ROLE_PREFIXES: dict[str, str] = {
-    "data": "admin", "admin": "admin", "reports": "analyst", "jobs": "analyst"}
+#: The lowest role (every signed-in user) and the highest, which is what a page path or a
+#: callback id that belongs to no registered page needs (fail closed).
+LOWEST_ROLE, HIGHEST_ROLE = ROLES[0], ROLES[-1]
+#: Component ids of the shell (navbar, filter sidebar, router: ``webapp.dashboard.shell``)
+#: start with this prefix; its callbacks are open to every signed-in user (the router
+#: checks the role of the page it renders itself).
+SHELL_ID_PREFIX = "shell"
+#: Ids of Dash's own pages router (``_pages_location``…): it needs the role of the page of
+#: its ``pathname``.
+DASH_ROUTER_ID_PREFIX = "_pages_"
 PUBLIC_PREFIXES = ("/static/", "/_dash-component-suites/", "/assets/")
 PUBLIC_PATHS = frozenset({"/login", "/forgot", "/healthz", "/_favicon.ico"})
 _RESET_PATH = re.compile(r"^/reset/[A-Za-z0-9_\-]{1,200}$")
@@ -97,7 +106,7 @@ class Principal(UserMixin):
         return f"{self.id}:{self.session_epoch}"
 
     def has_role(self, needed: str) -> bool:
-        return ROLE_RANK[self.role] >= ROLE_RANK[needed]
+        return role_allows(self.role, needed)
 
     @property
     def scope(self) -> Scope:
@@ -177,24 +186,82 @@ def json_error(status: int, message: str) -> Response:
     return response
 
 
-def page_role(path: str) -> str:
-    """The role a page path needs: the higher of the Dash page's ``role`` and the
-    ``PAGE_ROLE_PREFIXES`` entry of its first segment (``viewer`` otherwise)."""
+def role_allows(role: str | None, needed: str) -> bool:
+    """Whether ``role`` (None when signed out) is ``needed`` or a higher one; a role that
+    is not in ``ROLES`` allows nothing and is allowed by nobody but the highest."""
+    if role not in ROLE_RANK:
+        return False
+    return ROLE_RANK[role] >= ROLE_RANK.get(needed, ROLE_RANK[HIGHEST_ROLE])
+
+
+def declared_role(page: dict) -> str:
+    """The role a registered Dash page needs: its ``register_page(..., role=...)``, the
+    lowest when it declares none (Dash's default: a page for everybody; a test checks that
+    every page of ours declares one), the highest when it is not a known role."""
+    role = page.get("role") or LOWEST_ROLE
+    return role if role in ROLE_RANK else HIGHEST_ROLE
+
+
+def page_id_prefix(page: dict) -> str:
+    """The prefix of a registered page's component ids: the last part of its module's name
+    (``webapp.dashboard.pages.reports`` → ``reports``, ids ``reports-pdf``…; underscores
+    become hyphens)."""
+    return str(page.get("module") or "").rsplit(".", 1)[-1].replace("_", "-")
+
+
+def find_page(path: str) -> dict | None:
+    """The registered Dash page a path (query string allowed) opens, or None."""
     path = "/" + (path or "/").split("?", 1)[0].strip("/")
-    needed = PAGE_ROLE_PREFIXES.get(path.strip("/").split("/", 1)[0], "viewer")
     for page in dash.page_registry.values():
         if _page_matches(page, path):
-            needed = _higher(needed, page.get("role") or "viewer")
-    return needed
+            return page
+    return None
+
+
+def page_role(path: str) -> str:
+    """The role a page path needs: that of the registered page it opens, the highest when
+    it opens none (fail closed)."""
+    page = find_page(path)
+    return declared_role(page) if page is not None else HIGHEST_ROLE
+
+
+def id_owner(component_id: Any) -> dict | str | None:
+    """What a Dash component id belongs to: the registered page whose prefix it carries
+    (the longest that fits), ``SHELL_ID_PREFIX`` for the shell and Dash's router, or None.
+
+    A pattern-matching id (a dict, or its JSON text as in ``callback_map``) belongs to the
+    owner of its ``type``."""
+    name = _id_name(component_id)
+    if name is None:
+        return None
+    if _has_prefix(name, SHELL_ID_PREFIX) or name.startswith(DASH_ROUTER_ID_PREFIX):
+        return SHELL_ID_PREFIX
+    owner, longest = None, 0
+    for page in dash.page_registry.values():
+        prefix = page_id_prefix(page)
+        if prefix and len(prefix) > longest and _has_prefix(name, prefix):
+            owner, longest = page, len(prefix)
+    return owner
+
+
+def id_role(component_id: Any) -> str:
+    """The role a callback touching ``component_id`` needs: its page's, the lowest for the
+    shell, the highest for an id of no page (fail closed: a page whose ids miss its prefix
+    is refused, never opened)."""
+    owner = id_owner(component_id)
+    if owner is None:
+        return HIGHEST_ROLE
+    return LOWEST_ROLE if owner == SHELL_ID_PREFIX else declared_role(owner)
 
 
 def callback_role(body: Any) -> tuple[str, str | None]:
-    """The role a Dash callback request needs, from the ids of its outputs, inputs and
-    state, and (for the pages router) the page it would render. Returns (role, page path
-    or None)."""
-    needed = "viewer"
+    """The role a Dash callback request needs: the highest ``id_role`` of the ids of its
+    outputs, inputs and state (those of the request, and those the server registered for
+    its output, so a request cannot hide an input), and, for Dash's pages router, the role
+    of the page it would render. Returns (role, page path or None)."""
+    needed = LOWEST_ROLE
     for component_id in _callback_ids(body):
-        needed = _higher(needed, _id_role(component_id))
+        needed = _higher(needed, id_role(component_id))
     page = _pages_router_path(body)
     if page is not None:
         needed = _higher(needed, page_role(page))
@@ -413,18 +480,24 @@ safe_next = _safe_next
 
 # ---------------------------------------------------------------------- callback ids
 def _higher(first: str, second: str) -> str:
-    return first if ROLE_RANK.get(first, 0) >= ROLE_RANK.get(second, 0) else second
+    return first if role_allows(first, second) else second
 
 
-def _id_role(component_id: Any) -> str:
-    values = component_id.values() if isinstance(component_id, dict) else [component_id]
-    needed = "viewer"
-    for value in values:
-        if isinstance(value, str):
-            for prefix, role in CALLBACK_ROLE_PREFIXES.items():
-                if value.startswith(prefix):
-                    needed = _higher(needed, role)
-    return needed
+def _has_prefix(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + "-")
+
+
+def _id_name(component_id: Any) -> str | None:
+    """The text of an id that carries its prefix: the id itself, or a pattern-matching
+    id's ``type``; None when there is none."""
+    if isinstance(component_id, str) and component_id.startswith("{"):
+        try:
+            component_id = json.loads(component_id)
+        except ValueError:
+            return component_id
+    if isinstance(component_id, dict):
+        component_id = component_id.get("type")
+    return component_id if isinstance(component_id, str) else None
 
 
 def _walk_ids(node: Any) -> Iterator[Any]:
@@ -444,6 +517,10 @@ def _callback_ids(body: dict) -> Iterator[Any]:
         yield from _walk_ids(body.get(key))
     output = body.get("output")
     if isinstance(output, str):
+        registered = _registered_callback(output)
+        for key in ("inputs", "state"):
+            for dependency in registered.get(key) or ():
+                yield dependency.get("id")
         for part in output.strip(".").split("..."):
             part = part.strip(".")
             if not part:
@@ -456,6 +533,21 @@ def _callback_ids(body: dict) -> Iterator[Any]:
                     yield name
             else:
                 yield name
+
+
+def _registered_callback(output: str) -> dict:
+    """The callback the server registered for an ``output`` key (Dash dispatches by that
+    key alone, whatever ids the request names), or {} when there is none. Callbacks
+    declared with ``dash.callback`` wait in Dash's global map until the app's first
+    request copies them."""
+    if not has_app_context():
+        return {}
+    dash_app = current_app.extensions.get("shoplens.dash")
+    if dash_app is None:
+        return {}
+    from dash import _callback  # the global map of dash.callback, not exported
+    return (dash_app.callback_map.get(output)
+            or getattr(_callback, "GLOBAL_CALLBACK_MAP", {}).get(output) or {})
 
 
 def _pages_router_path(body: dict) -> str | None:

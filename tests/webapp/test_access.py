@@ -59,6 +59,19 @@ def test_dash_pages_redirect_to_sign_in(client):
 PROBE_PREFIXES = ("overview-", "reports-", "jobs-", "data-", "admin-")
 
 
+@pytest.fixture
+def jobs_page(app, monkeypatch):
+    """An analyst-only page registered the way every page is (``dash.register_page``), at
+    ``/jobs`` with ids ``jobs-…``: the guard must learn its role from the registry alone."""
+    import dash
+    module = "tests.webapp.jobs"
+    monkeypatch.delitem(dash.page_registry, module, raising=False)
+    dash.register_page(module, path="/jobs", name="Jobs", role="analyst",
+                       layout=lambda: dash.html.Div(id="jobs-list"))
+    yield dash.page_registry[module]
+    dash.page_registry.pop(module, None)
+
+
 @pytest.fixture(scope="module")
 def probes(app):
     """One real Dash callback per page prefix, so allowed requests run end to end."""
@@ -87,9 +100,13 @@ def _router(pathname: str) -> dict:
 
 
 @pytest.mark.parametrize("prefix, needed", [
-    ("overview-", "viewer"), ("reports-", "analyst"), ("jobs-", "analyst"),
-    ("data-", "admin"), ("admin-", "admin")])
-def test_callback_roles_by_component_id(signed_in, probes, prefix, needed):
+    # the roles of the real pages' register_page(...): overview, reports and data
+    ("overview-", "viewer"), ("reports-", "analyst"), ("data-", "admin"),
+    # the page the test registers (jobs_page)
+    ("jobs-", "analyst"),
+    # no page has this prefix: the highest role (fail closed)
+    ("admin-", "admin")])
+def test_callback_roles_by_component_id(signed_in, probes, jobs_page, prefix, needed):
     for email, role in (("viewer@example.com", "viewer"), ("analyst@example.com", "analyst"),
                         ("admin@example.com", "admin")):
         client = signed_in(email)
@@ -102,7 +119,7 @@ def test_callback_roles_by_component_id(signed_in, probes, prefix, needed):
             assert response.json["error"]["status"] == 403
 
 
-def test_callback_role_reads_pattern_ids_and_every_dependency():
+def test_callback_role_reads_pattern_ids_and_every_dependency(jobs_page):
     assert security.callback_role({"outputs": [{"id": {"type": "jobs-cancel", "index": 3},
                                                 "property": "children"}]})[0] == "analyst"
     assert security.callback_role({"output": '{"index":1,"type":"admin-row"}.children'}
