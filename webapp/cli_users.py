@@ -8,6 +8,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from core import db, tokens, users
+from core.models import ROLES
 
 
 def _settings():
@@ -19,7 +20,7 @@ users_cli = AppGroup("users", help="Manage user accounts and API tokens.")
 
 @users_cli.command("create")
 @click.argument("email")
-@click.option("--role", type=click.Choice(["viewer", "analyst", "admin"]), default="viewer",
+@click.option("--role", type=click.Choice(ROLES), default=ROLES[0],
               show_default=True)
 @click.option("--countries", default=None,
               help="Data scope: ISO codes or names as in the data, comma-separated "

@@ -22,6 +22,7 @@ from analytics import breakdowns, period
 from analytics.customers import SEGMENTS
 from analytics.filters import FilterError, Filters
 from analytics.warehouse import WarehouseError
+from webapp import security
 from webapp.dashboard import components, context, presets
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,6 @@ DIMENSION_CONTROLS = (
     ("device", "devices", "Device", "device"),
     ("source", "traffic_sources", "Traffic source", "traffic_source"),
 )
-ROLE_ORDER = {"viewer": 0, "analyst": 1, "admin": 2}
 #: Flask pages of the web/auth engineer, linked from the navbar for admins.
 ADMIN_LINKS = (("Users", "/admin/users"), ("Audit log", "/admin/audit"))
 OPTION_LIMIT = 200
@@ -43,10 +43,9 @@ MISSING_KEY = context.NONE_LABEL  # breakdowns key of a missing value: not a fil
 
 
 def page_allowed(page: dict, role: str | None) -> bool:
-    """Whether ``role`` may open a registered page (``role=`` of ``register_page``)."""
-    if role is None:
-        return False
-    return ROLE_ORDER.get(role, -1) >= ROLE_ORDER[page.get("role", "viewer")]
+    """Whether ``role`` may open a registered page (``role=`` of ``register_page``: the
+    same rule as the request guard's, ``security.declared_role``)."""
+    return security.role_allows(role, security.declared_role(page))
 
 
 def visible_pages(role: str | None) -> list[dict]:
