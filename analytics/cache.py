@@ -3,13 +3,14 @@
 A cache key is a stable hash of: the function's module and qualname, the RESOLVED Filters
 (so "the default view" is keyed by its actual dates), the Scope key, the warehouse URL and
 its current data version, and the options. A new data version therefore makes every old
-key unreachable (old entries expire by TTL or LRU). Values are pickled DataFrames or
+key unreachable (old entries expire by TTL or are pruned). Values are pickled DataFrames or
 dataclasses. The cache never breaks a request: a backend that fails (Redis down, a corrupt
 entry) is logged and the value is computed.
 
-Backends: ``NullBackend`` (no caching), ``MemoryBackend`` (in-process LRU),
-``FlaskCachingBackend`` (any flask-caching ``Cache``, e.g. the file cache of the embedded
-setup) and ``RedisBackend``.
+Backends are cachelib caches (anything with ``get(key)`` and ``set(key, value, timeout)``,
+flask-caching's included): ``SimpleCache`` (in-process, thread-safe; the default),
+``FileSystemCache`` (the embedded setup's files), ``NullCache`` (no caching) and
+``RedisBackend`` (cachelib's ``RedisCache`` with short timeouts).
 """
 from __future__ import annotations
 
@@ -17,12 +18,11 @@ import functools
 import hashlib
 import logging
 import pickle
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
+from cachelib import BaseCache, RedisCache, SimpleCache
 
 from analytics import period
 from analytics.filters import ALL_DATA, Filters, Scope
@@ -30,81 +30,26 @@ from analytics.filters import ALL_DATA, Filters, Scope
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL = 24 * 3600  # a data version never changes: the TTL only bounds storage
+#: Entries the default in-process cache keeps before it prunes the oldest.
+MEMORY_ENTRIES = 512
 
 
-class NullBackend:
-    """Stores nothing: every call computes."""
-
-    def get(self, key: str) -> bytes | None:
-        return None
-
-    def set(self, key: str, value: bytes, ttl: int) -> None:
-        return None
-
-
-class MemoryBackend:
-    """In-process LRU of at most ``max_entries`` pickled values (TTL not applied: entries
-    of old versions are simply never asked for again and age out)."""
-
-    def __init__(self, max_entries: int = 512):
-        self.max_entries = max_entries
-        self._entries: OrderedDict[str, bytes] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> bytes | None:
-        with self._lock:
-            value = self._entries.get(key)
-            if value is not None:
-                self._entries.move_to_end(key)
-            return value
-
-    def set(self, key: str, value: bytes, ttl: int) -> None:
-        with self._lock:
-            self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
-class FlaskCachingBackend:
-    """Adapter for a ``flask_caching.Cache`` (or anything with ``get`` and
-    ``set(key, value, timeout=)``)."""
-
-    def __init__(self, flask_cache):
-        self.flask_cache = flask_cache
-
-    def get(self, key: str) -> bytes | None:
-        return self.flask_cache.get(key)
-
-    def set(self, key: str, value: bytes, ttl: int) -> None:
-        self.flask_cache.set(key, value, timeout=ttl)
-
-
-class RedisBackend:
-    """Redis with short socket timeouts, so a Redis outage costs milliseconds, not a hang."""
+class RedisBackend(RedisCache):
+    """cachelib's Redis cache from a URL, with short socket timeouts so a Redis outage
+    costs milliseconds, not a hang."""
 
     def __init__(self, url: str, prefix: str = "shoplens:analytics:", timeout: float = 0.5):
         import redis
-        self.prefix = prefix
-        self.client = redis.Redis.from_url(url, socket_timeout=timeout,
-                                           socket_connect_timeout=timeout)
-
-    def get(self, key: str) -> bytes | None:
-        return self.client.get(self.prefix + key)
-
-    def set(self, key: str, value: bytes, ttl: int) -> None:
-        self.client.set(self.prefix + key, value, ex=ttl)
+        super().__init__(redis.Redis.from_url(url, socket_timeout=timeout,
+                                              socket_connect_timeout=timeout),
+                         key_prefix=prefix, default_timeout=DEFAULT_TTL)
 
 
 class Cache:
     """Computes ``func(warehouse, filters, scope, **options)`` once per key."""
 
-    def __init__(self, backend=None, ttl: int = DEFAULT_TTL):
-        self.backend = backend if backend is not None else MemoryBackend()
+    def __init__(self, backend: BaseCache | None = None, ttl: int = DEFAULT_TTL):
+        self.backend = backend if backend is not None else SimpleCache(MEMORY_ENTRIES)
         self.ttl = ttl
 
     def key(self, func: Callable, warehouse, filters: Filters, scope: Scope,
@@ -134,7 +79,7 @@ class Cache:
             log.warning("analytics cache read failed for %s; computing", key, exc_info=True)
         value = func(warehouse, filters, scope, **options)
         try:
-            self.backend.set(key, _dumps(value), self.ttl)
+            self.backend.set(key, _dumps(value), self.ttl)  # cachelib and flask-caching: 3rd
         except Exception:
             log.warning("analytics cache write failed for %s", key, exc_info=True)
         return value

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from analytics.cache import Cache, MemoryBackend
+from analytics.cache import Cache
 from analytics.filters import ALL_DATA, Filters
 from analytics.warehouse import Warehouse
 
@@ -87,11 +87,11 @@ def _bench_one(size: int, engine: str) -> list[dict]:
         _publish_demo(warehouse, size)
         load_seconds = time.perf_counter() - started
         calls = workload()
-        _overview(warehouse, Cache(MemoryBackend()), calls, Filters())  # connections, plans
+        _overview(warehouse, Cache(), calls, Filters())  # connections, plans
         per_call: dict[str, list[float]] = {name: [] for name, _f, _o in calls}
         misses, hits, peaks = [], [], []
         for filters in FILTER_CHANGES:
-            cache = Cache(MemoryBackend())
+            cache = Cache()
             with _PeakMemory() as peak:
                 misses.append(_overview(warehouse, cache, calls, filters, per_call))
             peaks.append(peak.megabytes)

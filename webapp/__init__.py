@@ -57,9 +57,6 @@ def _configure_analytics_cache(app: Flask, settings: Settings) -> None:
     if settings.redis_url:
         backend = cache.RedisBackend(settings.redis_url)
     else:
-        from flask_caching import Cache as FlaskCache
-        flask_cache = FlaskCache(app, config={
-            "CACHE_TYPE": "FileSystemCache", "CACHE_DIR": str(settings.cache_dir),
-            "CACHE_THRESHOLD": 2000})
-        backend = cache.FlaskCachingBackend(flask_cache)
+        from cachelib import FileSystemCache
+        backend = FileSystemCache(str(settings.cache_dir), threshold=2000)
     cache.configure(backend)

@@ -5,8 +5,10 @@ import datetime as dt
 
 import pytest
 
-from analytics.cache import (Cache, FlaskCachingBackend, MemoryBackend, NullBackend,
-                             RedisBackend, cached, default_view_calls, warm_default_view)
+from cachelib import FileSystemCache, NullCache, SimpleCache
+
+from analytics.cache import (Cache, RedisBackend, cached, default_view_calls,
+                             warm_default_view)
 from analytics.filters import ALL_DATA, Filters, Scope
 from analytics.kpis import kpi_summary
 from tests.analytics.conftest import publish_lines
@@ -33,11 +35,11 @@ class CountingCalls:
         return self.func(*args, **kwargs)
 
 
-class BrokenBackend:
+class BrokenBackend(NullCache):
     def get(self, key):
         raise ConnectionError("cache is down")
 
-    def set(self, key, value, ttl):
+    def set(self, key, value, timeout=None):
         raise ConnectionError("cache is down")
 
 
@@ -48,7 +50,7 @@ def store(duckdb_warehouse):
 
 
 def test_keys_follow_scope_filters_and_version(store):
-    cache = Cache(MemoryBackend())
+    cache = Cache(SimpleCache())
     counted = CountingCalls(kpi_summary)
     everything = cache.call(counted, store, Filters(), ALL_DATA)
     again = cache.call(counted, store, Filters(), ALL_DATA)
@@ -73,17 +75,25 @@ def test_backend_failures_compute_instead(store):
     for backend in (BrokenBackend(), RedisBackend("redis://127.0.0.1:1/0", timeout=0.2)):
         result = Cache(backend).call(kpi_summary, store, Filters(), ALL_DATA)
         assert result["orders"].current == 2
+    corrupt = Cache(SimpleCache())
+    corrupt.call(kpi_summary, store, Filters(), ALL_DATA)
+    for key in list(corrupt.backend._cache):
+        corrupt.backend.set(key, b"not a pickle")
     counted = CountingCalls(kpi_summary)
-    null = Cache(NullBackend())
+    assert corrupt.call(counted, store, Filters(), ALL_DATA)["orders"].current == 2
+    assert counted.calls == 1
+    counted = CountingCalls(kpi_summary)
+    null = Cache(NullCache())
     null.call(counted, store, Filters(), ALL_DATA)
     null.call(counted, store, Filters(), ALL_DATA)
     assert counted.calls == 2
 
 
-def test_flask_caching_and_redis_backends(store, redis_url):
-    from flask_caching.backends import SimpleCache
+def test_file_flask_caching_and_redis_backends(store, redis_url, tmp_path):
+    from flask_caching.backends import SimpleCache as FlaskSimpleCache
 
-    for backend in (FlaskCachingBackend(SimpleCache()), RedisBackend(redis_url)):
+    for backend in (FileSystemCache(str(tmp_path)), FlaskSimpleCache(),
+                    RedisBackend(redis_url)):
         cache = Cache(backend)
         counted = CountingCalls(kpi_summary)
         first = cache.call(counted, store, Filters(), ALL_DATA)
@@ -93,9 +103,9 @@ def test_flask_caching_and_redis_backends(store, redis_url):
 
 
 def test_decorator_and_warming(store):
-    cache = Cache(MemoryBackend())
+    cache = Cache(SimpleCache())
     assert warm_default_view(store, cache) == len(default_view_calls())
-    assert len(cache.backend._entries) == len(default_view_calls())
+    assert len(cache.backend._cache) == len(default_view_calls())
     counted = CountingCalls(kpi_summary)
     summary = cached(counted, cache=cache)(store, Filters(), ALL_DATA)
     assert counted.calls == 0                       # warmed already
@@ -106,7 +116,7 @@ def test_cached_frames_keep_their_date_columns(store):
     import pandas as pd
 
     from analytics.series import time_series
-    cache = Cache(MemoryBackend())
+    cache = Cache(SimpleCache())
     options = {"grain": "day"}
     filters = Filters(start=dt.date(2011, 1, 9), end=dt.date(2011, 1, 12))
     computed = cache.call(time_series, store, filters, ALL_DATA, **options)

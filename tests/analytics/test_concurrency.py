@@ -8,7 +8,7 @@ import threading
 import pandas as pd
 
 from analytics.breakdowns import breakdown
-from analytics.cache import Cache, MemoryBackend
+from analytics.cache import Cache
 from analytics.customers import rfm_table
 from analytics.filters import ALL_DATA, Filters
 from analytics.kpis import kpi_summary
@@ -51,7 +51,7 @@ def _same(left, right) -> bool:
 
 def test_eight_threads_on_a_fresh_warehouse_agree_with_one_thread(warehouse):
     publish_lines(warehouse, LINES)
-    shared_cache = Cache(MemoryBackend())
+    shared_cache = Cache()  # in-process, shared by the threads
     start = threading.Barrier(THREADS)
     results: dict[int, list] = {}
     errors: list[BaseException] = []
