@@ -5,19 +5,15 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from analytics import measures, period, schema
+from analytics import catalog, measures, period, schema
 from analytics.filters import FilterError, Filters, Scope
+from analytics.planner import Source
 
-#: dimension name → fact column used as the key
-DIMENSION_COLUMNS = {
-    "country": "country", "city": "city", "category": "category", "product": "product_id",
-    "channel": "channel", "payment_method": "payment_method", "device": "device",
-    "traffic_source": "traffic_source",
-}
-METRICS = ("gross_revenue", "returns", "revenue", "orders", "units", "customers", "profit",
-           "margin")
-BREAKDOWN_COLUMNS = ("key", "label", "gross_revenue", "returns", "revenue", "orders", "units",
-                     "customers", "profit", "margin", "share")
+#: dimension name → fact column used as the key (every dimension of the catalog)
+DIMENSION_COLUMNS = {d.name: d.column for d in catalog.DIMENSIONS}
+#: What a breakdown may be sorted by: the measures each row carries.
+METRICS = measures.MEASURE_COLUMNS
+BREAKDOWN_COLUMNS = ("key", "label", *measures.MEASURE_COLUMNS, "share")
 OTHERS_KEY = "(others)"
 OTHERS_LABEL = "Others"
 
@@ -44,12 +40,13 @@ def breakdown(warehouse, filters: Filters, scope: Scope, dimension: str,
         raise FilterError("top must be at least 1")
     version = warehouse.require_version()
     filters = period.resolve(warehouse, filters, version)
-    source = measures.source_for(warehouse, filters, scope, needs_lines=dimension == "product",
+    declared = catalog.dimension(dimension)
+    source = measures.source_for(warehouse, filters, scope, needs_lines=not declared.rollup,
                                  group_by=(dimension,), version=version)
     column = DIMENSION_COLUMNS[dimension]
 
     frame = _grouped(warehouse, version, source, filters, scope, column,
-                     extra=["country_code"] if dimension == "country" else [])
+                     extra=list(declared.codes))
     if dimension == "product":
         frame["label"] = frame.pop("description").fillna(frame["key"])
     else:
@@ -75,15 +72,14 @@ def breakdown(warehouse, filters: Filters, scope: Scope, dimension: str,
         frame = pd.concat([frame.iloc[:top], pd.DataFrame([others])], ignore_index=True)
     frame["share"] = frame["revenue"] / total_revenue if total_revenue else np.nan
     columns = list(BREAKDOWN_COLUMNS)
-    if dimension == "country":
-        columns.insert(2, "country_code")
+    columns[2:2] = declared.codes
     out = frame[columns].reset_index(drop=True)
     for name in ("orders", "customers"):
         out[name] = out[name].astype("int64")
     return out
 
 
-def _grouped(warehouse, version: int, source: measures.Source, filters: Filters,
+def _grouped(warehouse, version: int, source: Source, filters: Filters,
              scope: Scope, column: str, extra: list[str]) -> pd.DataFrame:
     """Raw sums and distinct counts per key (plus ``extra`` columns, and the product
     description for ``product_id``) in one round trip."""
@@ -116,7 +112,7 @@ def _grouped(warehouse, version: int, source: measures.Source, filters: Filters,
     return frame
 
 
-def _counts_table(source: measures.Source, names) -> sa.Table:
+def _counts_table(source: Source, names) -> sa.Table:
     """Where distinct ``names`` are counted: the customer days for customers alone."""
     if list(names) == ["customers"] and source.customer_days is not None:
         return source.customer_days
@@ -128,7 +124,7 @@ def _order(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
                              kind="mergesort").reset_index(drop=True)
 
 
-def _others(warehouse, version: int, source: measures.Source, filters: Filters, scope: Scope,
+def _others(warehouse, version: int, source: Source, filters: Filters, scope: Scope,
             column: str, kept_keys: list[str], orders_add_up: bool) -> dict:
     """Distinct customers (and orders unless ``orders_add_up``) over every key not in
     ``kept_keys``."""

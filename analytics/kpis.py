@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import sqlalchemy as sa
 
-from analytics import measures, period, rollups, schema
+from analytics import catalog, measures, period, rollups, schema
 from analytics.filters import Filters, Scope
+from analytics.planner import Source
 
-#: KPI names of the API, in display order.
-KPI_NAMES = ("gross_revenue", "returns", "revenue", "orders", "aov", "units", "customers",
-             "profit", "margin", "conversion_rate", "churn_rate", "ltv", "repeat_rate")
+#: KPI names of the API, in METRICS.md order (``analytics.catalog.MEASURES``).
+KPI_NAMES = catalog.KPI_NAMES
 
 NO_SALES = "no sales in this period"
 NO_ORDERS = "no orders in this period"
@@ -33,11 +33,14 @@ NO_SESSIONS = "no sessions data"
 NO_SESSIONS_PERIOD = "no sessions data for this period"
 NO_PREVIOUS_CUSTOMERS = "no identified customers in the previous period"
 
-#: Filters the sessions table cannot follow (it has no such column).
-_SESSIONLESS_FILTERS = {"categories": "category", "payment_methods": "payment method",
-                        "min_price": "price", "max_price": "price", "segment": "segment"}
-_SESSION_DIMENSIONS = {"channels": "channel", "devices": "device",
-                       "traffic_sources": "traffic_source"}
+#: Filters the sessions table cannot follow (it has no such column): Filters field → noun.
+_SESSIONLESS_FILTERS = {
+    **{d.field: d.noun for d in catalog.filter_dimensions() if d.sessions_column is None},
+    "min_price": "price", "max_price": "price", "segment": "segment"}
+#: Filters field → sessions column, for the dimensions other than the country (whose
+#: values may be names, matched through the facts' country → code pairs).
+_SESSION_DIMENSIONS = {d.field: d.sessions_column for d in catalog.session_dimensions()
+                       if not d.codes}
 
 
 @dataclass(frozen=True)
@@ -212,7 +215,7 @@ def _number(value) -> float | None:
     return None if math.isnan(number) else number
 
 
-def _customer_rates(source: measures.Source, filters: Filters, previous: Filters,
+def _customer_rates(source: Source, filters: Filters, previous: Filters,
                     before_previous: Filters, scope: Scope) -> sa.Subquery:
     """One row: churn, repeat and LTV inputs for the period and the previous period.
 
@@ -255,7 +258,7 @@ def _customer_rates(source: measures.Source, filters: Filters, previous: Filters
     return _rates(per_customer)
 
 
-def _customer_rates_by_day(source: measures.Source, filters: Filters, previous: Filters,
+def _customer_rates_by_day(source: Source, filters: Filters, previous: Filters,
                            before_previous: Filters, scope: Scope) -> sa.Subquery:
     """The row of ``_customer_rates`` from the days of the three periods in
     ``rollup_customer_day``: orders add up over a customer's days, and, the filters keeping

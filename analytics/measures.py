@@ -2,11 +2,9 @@
 
 Every aggregate of the analytics engine is built here, so the definitions live in one place:
 
-* ``source_for`` (the planner) picks the tables a query reads: the facts when the filters
-  need the lines, else the SMALLEST day-grain rollup holding every dimension the filters,
-  the scope and the grouping name (``rollups.DAY_TABLES``, else ``rollup_daily``), and says
-  which distinct counts that table may add up exactly (``Source``); ``RollupMeta`` holds the
-  per-version facts this rests on (``rollups.meta``), remembered per version in-process.
+* ``source_for`` picks the tables a query reads (``analytics.planner``: the facts or the
+  smallest rollup that answers exactly, with what it may add up), and gives a query of
+  the facts its RFM segment condition (``analytics.segments``).
 * ``sum_columns`` / ``count_columns`` are the labelled aggregate expressions; ``when`` adds a
   condition inside the aggregate (``FILTER (WHERE …)``), so one scan can return the current
   and the previous period side by side.
@@ -19,15 +17,14 @@ Raw column names (suffixed when a query computes several periods):
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from analytics import rollups, schema
-from analytics.filters import Filters, Scope, line_conditions
+from analytics import planner, schema, segments
+from analytics.filters import Filters, Scope
+from analytics.planner import Source
 
 SUM_NAMES = ("gross_revenue", "return_value", "units", "cost", "cost_lines", "sale_lines",
              "return_lines")
@@ -38,168 +35,16 @@ MEASURE_COLUMNS = ("gross_revenue", "returns", "revenue", "orders", "units", "cu
 NONE_LABEL = "(none)"
 
 
-#: Filters field → planner dimension name (``rollups.DIMENSION_NAMES``).
-FILTER_DIMENSIONS = {"countries": "country", "categories": "category", "channels": "channel",
-                     "payment_methods": "payment_method", "devices": "device",
-                     "traffic_sources": "traffic_source"}
-
-
-@dataclass(frozen=True)
-class RollupMeta:
-    """What ``rollups.meta`` says about one data version (see ``analytics.rollups``)."""
-    flags: dict[str, int] = field(default_factory=dict)
-
-    def flag(self, name: str) -> bool:
-        return self.flags.get(name) == 1
-
-    def rows(self, table: sa.Table) -> int:
-        return self.flags.get(f"rows:{table.name}", 1 << 62)
-
-
-_metas: dict[tuple[str, int], RollupMeta | None] = {}
-_metas_lock = threading.Lock()
-
-
-def rollup_meta(warehouse, version: int) -> RollupMeta | None:
-    """The planner facts of ``version`` (None for a version built before they existed),
-    read once per process and version (a version never changes). Thread-safe: the first
-    callers of a version wait for one read."""
-    key = (warehouse.url, version)
-    found = _metas.get(key, _MISSING)
-    if found is not _MISSING:
-        return found
-    with _metas_lock:
-        found = _metas.get(key, _MISSING)
-        if found is _MISSING:
-            found = _read_meta(warehouse, version)
-            _metas[key] = found
-    return found
-
-
-_MISSING = object()
-
-
-def _read_meta(warehouse, version: int) -> RollupMeta | None:
-    try:
-        with warehouse.connect(version) as conn:
-            rows = conn.execute(sa.select(rollups.meta.c.name, rollups.meta.c.value)).all()
-    except sa.exc.DBAPIError:
-        return None
-    return RollupMeta({name: int(value) for name, value in rows})
-
-
-def restricted_dimensions(filters: Filters, scope: Scope) -> dict[str, int]:
-    """Planner dimension → number of values the filters (or the scope) allow; a country
-    scope counts as many values."""
-    out = {dimension: len(getattr(filters, name))
-           for name, dimension in FILTER_DIMENSIONS.items() if getattr(filters, name)}
-    if scope.countries is not None:
-        out["country"] = 1 << 30
-    return out
-
-
-@dataclass(frozen=True)
-class Source:
-    """The tables a query reads: ``sums`` for Σ measures and ``counts`` for distinct counts
-    (both ``fact_lines`` when the filters need the lines).
-
-    With a day-grain rollup as ``sums``: ``orders_summable`` = Σ of its ``orders`` column
-    is exact over any days and rows the query keeps (no invoice in two kept rows);
-    ``customers_summable`` = Σ of its ``customers`` column is exact within one day and one
-    group (no customer in two kept rows of a day); ``customer_days`` = ``rollup_customer_day``
-    when it holds every dimension the filters and the grouping name (distinct customers,
-    churn, repeat, RFM; its ``orders`` add up when ``orders_summable`` would); and
-    ``whole_customers`` = the filters keep all or none of each customer's rows (so
-    ``ltv_to_date`` is exact)."""
-    sums: sa.Table
-    counts: sa.Table
-    segment: sa.ColumnElement | None = None
-    orders_summable: bool = False
-    customers_summable: bool = False
-    customer_days: sa.Table | None = None
-    customer_orders_summable: bool = False
-    whole_customers: bool = False
-    meta: RollupMeta | None = None
-
-    @property
-    def facts(self) -> bool:
-        return self.sums is schema.fact_lines
-
-    def where(self, table: sa.Table, filters: Filters, scope: Scope, *,
-              dates: bool = True) -> list[sa.ColumnElement[bool]]:
-        """Filters and scope on ``table``; on the facts also "counted lines only" (a sale or
-        a return: lines with unit price ≤ 0 never reach a metric) and the segment."""
-        conditions = line_conditions(filters, scope, table, dates=dates)
-        if table is schema.fact_lines:
-            conditions.append(sa.or_(table.c.is_sale, table.c.is_return))
-            if self.segment is not None:
-                conditions.append(self.segment)
-        return conditions
-
-    # columns that differ between the facts and the per-invoice rollup
-    def customer(self, table: sa.Table) -> sa.ColumnElement:
-        return table.c.customer_id if table is schema.fact_lines else table.c.customer_key
-
-    def invoice(self, table: sa.Table) -> sa.ColumnElement:
-        return table.c.invoice_id if table is schema.fact_lines else table.c.invoice_key
-
-    def is_sale(self, table: sa.Table) -> sa.ColumnElement[bool]:
-        return table.c.is_sale if table is schema.fact_lines else table.c.sale_lines > 0
-
-    def net_value(self, table: sa.Table) -> sa.ColumnElement:
-        """Net revenue of a row (sale value plus the negative return value)."""
-        if table is schema.fact_lines:
-            return table.c.line_value
-        return table.c.sale_value + table.c.return_value
-
-
 def source_for(warehouse, filters: Filters, scope: Scope, *, needs_lines: bool = False,
                group_by: tuple[str, ...] = (), version: int | None = None) -> Source:
-    """The planner: the facts when the filters need the lines (``needs_lines``: the query
-    groups by a column only the facts hold, like product), else the smallest rollup that
-    holds the dimensions of the filters, the scope and ``group_by`` (planner dimension
-    names, ``rollups.DIMENSION_NAMES``), with what it may add up (see ``Source``)."""
-    if rollups.use_rollups(filters) and not needs_lines:
-        version = warehouse.require_version() if version is None else version
-        meta = rollup_meta(warehouse, version)
-        if meta is None:
-            return Source(schema.rollup_daily, schema.rollup_invoice)
-        return _plan(meta, restricted_dimensions(filters, scope), set(group_by))
+    """``planner.plan`` for a query of these measures: when it reads the facts under a
+    segment filter, ``Source.where`` adds the segment's customers
+    (``segments.segment_condition``)."""
     segment = None
-    if filters.segment:
-        from analytics.customers import segment_condition  # part B; imported when needed
-        segment = segment_condition(warehouse, filters, scope)
-    return Source(schema.fact_lines, schema.fact_lines, segment)
-
-
-def _plan(meta: RollupMeta, restricted: dict[str, int], group_by: set[str]) -> Source:
-    needed = set(restricted) | group_by
-    covering = [(meta.rows(table), dimensions, table)
-                for dimensions, table in rollups.DAY_TABLES.items() if needed <= set(dimensions)]
-    single_day = meta.flag("single_day_invoices")
-    customer_days = (rollups.customer_day if all(
-        meta.flag(f"invoice_level:{d}") for d in needed) else None)
-    whole_customers = all(meta.flag(f"customer_level:{d}") for d in restricted)
-    if not covering:
-        return Source(schema.rollup_daily, schema.rollup_invoice,
-                      customer_days=customer_days, customer_orders_summable=single_day,
-                      whole_customers=whole_customers, meta=meta)
-    _rows, dimensions, table = min(covering, key=lambda item: item[0])
-
-    def one_value(d: str) -> bool:
-        # one allowed value of a dimension other than country (a country value matches
-        # a name or a code, which may be two different rows)
-        return d != "country" and restricted.get(d) == 1
-
-    orders_summable = single_day and all(
-        d in group_by or meta.flag(f"invoice_level:{d}") or one_value(d) for d in dimensions)
-    customers_summable = all(
-        d in group_by or meta.flag(f"customer_day_level:{d}") or one_value(d)
-        for d in dimensions)
-    return Source(table, schema.rollup_invoice, orders_summable=orders_summable,
-                  customers_summable=customers_summable, customer_days=customer_days,
-                  customer_orders_summable=single_day, whole_customers=whole_customers,
-                  meta=meta)
+    if filters.segment:  # never on the rollups (``rollups.use_rollups``): on the facts
+        segment = segments.segment_condition(warehouse, filters, scope)
+    return planner.plan(warehouse, filters, scope, needs_lines=needs_lines,
+                        group_by=group_by, version=version, segment=segment)
 
 
 def period_condition(table: sa.Table, start: dt.date | None,

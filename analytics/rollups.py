@@ -7,7 +7,7 @@ Rollups are exact regroupings of the counted lines, so every measure read from t
 the same measure read from the facts, under any filter that only names dimension columns and
 dates. Filters on unit price or on an RFM segment need the lines themselves:
 ``use_rollups(filters)`` says which source a query may read, and ``facts_only()`` forces the
-facts (tests, benchmarks). ``analytics.measures.plan`` picks, per query, the smallest table
+facts (tests, benchmarks). ``analytics.planner.plan`` picks, per query, the smallest table
 that answers it exactly.
 
 * ``rollup_invoice`` (``analytics.schema``): one row per (timestamp, invoice, customer,
@@ -16,7 +16,7 @@ that answers it exactly.
 * ``DAY_TABLES``: one row per (day, a few dimensions) — the day alone (a few thousand rows
   for 16 years), day × country, day × category, … — with the Σ measures and, per row, the
   distinct ``orders`` and ``customers`` having a sale line. Σ measures add up over any rows;
-  orders and customers only where ``rollup_meta`` says they do (see ``measures.plan``).
+  orders and customers only where ``rollup_meta`` says they do (see ``planner.plan``).
 * ``rollup_customer_day``: one row per (day, customer, dimension values of the dimensions
   that are invoice-level in this data version; the others are NULL): orders, sale lines,
   net revenue, and ``ltv_to_date`` = the customer's net revenue from their first sale line
@@ -42,21 +42,23 @@ from collections.abc import Iterator
 
 import sqlalchemy as sa
 
+from analytics import catalog, schema
+
 _ROLLUPS_ENABLED = contextvars.ContextVar("rollups_enabled", default=True)
-_DIMENSIONS = ("country, country_code, city, category, channel, payment_method, device, "
-               "traffic_source")
-#: Dimensions as the planner names them; "country" stands for country and country_code.
-DIMENSION_NAMES = ("country", "city", "category", "channel", "payment_method", "device",
-                   "traffic_source")
-_COLUMNS = {"country": ("country", "country_code")}
-#: Dimension sets of the day-grain rollups (besides the full ``rollup_daily``).
+_DIMENSIONS = ", ".join(schema.DIMENSION_COLUMNS)
+#: Dimensions as the planner names them (``analytics.catalog``); "country" stands for
+#: country and country_code.
+DIMENSION_NAMES = tuple(d.name for d in catalog.rollup_dimensions())
+_COLUMNS = {d.name: d.columns for d in catalog.rollup_dimensions()}
+#: Dimension sets of the day-grain rollups (besides the full ``rollup_daily``): the day
+#: alone, each dimension with ``day_table`` in the catalog, and the pairs listed here.
+DAY_PAIRS: tuple[tuple[str, ...], ...] = (("country", "category"),)
 DAY_GRAINS: tuple[tuple[str, ...], ...] = (
-    (), ("country",), ("category",), ("channel",), ("payment_method",), ("device",),
-    ("traffic_source",), ("country", "category"),
-)
+    (), *((d.name,) for d in catalog.rollup_dimensions() if d.day_table), *DAY_PAIRS)
 BUCKET_GRAINS = ("week", "month")
+#: Sessions rollups: the day alone and per sessions column of the catalog.
 SESSION_GRAINS: tuple[tuple[str, ...], ...] = (
-    (), ("country_code",), ("channel",), ("device",), ("traffic_source",))
+    (), *((column,) for column in schema.SESSION_DIMENSION_COLUMNS))
 
 #: Tables of the planner, on their own metadata: the publisher creates them with
 #: ``CREATE TABLE … AS`` (see ``build_statements``), never from this description.
@@ -89,8 +91,7 @@ DAY_TABLES: dict[tuple[str, ...], sa.Table] = {
 }
 
 #: Invoice-level dimensions kept in ``rollup_customer_day`` (NULL where not invoice-level).
-CUSTOMER_DAY_DIMENSIONS = ("country", "city", "category", "channel", "payment_method",
-                           "device", "traffic_source")
+CUSTOMER_DAY_DIMENSIONS = DIMENSION_NAMES
 customer_day = sa.Table(
     "rollup_customer_day", metadata,
     sa.Column("invoice_date", sa.Date),

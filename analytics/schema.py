@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from analytics import catalog
+
 #: Columns of the line-item frame every loader returns, with their pandas dtypes.
-#: Required columns come first; the optional ones may be entirely null.
+#: Required columns come first; the optional ones may be entirely null. The dimension
+#: columns come from ``analytics.catalog.DIMENSIONS``.
 LINE_COLUMNS: dict[str, str] = {
     "invoice_id": "string",          # text; Online Retail cancellations start with "C"
     "invoice_ts": "datetime64[us]",  # naive timestamp, as stored
@@ -32,25 +35,22 @@ LINE_COLUMNS: dict[str, str] = {
     "country": "string",             # country as written in the source ("EIRE")
     "country_code": "string",        # ISO 3166-1 alpha-2 ("IE"), <NA> when unknown/none
     "is_cancellation": "bool",       # the invoice is a cancellation
-    # optional dimensions and measures
-    "city": "string",
-    "category": "string",
-    "unit_cost": "float64",
-    "channel": "string",
-    "payment_method": "string",
-    "device": "string",
-    "traffic_source": "string",
+    "unit_cost": "float64",          # optional
+    # the optional dimensions (city, category, channel, …)
+    **{column: "string" for d in catalog.optional_dimensions() for column in d.columns},
 }
 REQUIRED_COLUMNS = ("invoice_id", "invoice_ts", "product_id", "quantity", "unit_price", "country")
-OPTIONAL_DIMENSIONS = ("city", "category", "channel", "payment_method", "device", "traffic_source")
+#: Fact columns of the optional dimensions (a data file may leave them out).
+OPTIONAL_DIMENSIONS = tuple(d.column for d in catalog.optional_dimensions())
+#: Fact columns of the dimensions the rollups keep (country, country_code, city, …).
+DIMENSION_COLUMNS = tuple(c for d in catalog.rollup_dimensions() for c in d.columns)
+#: Columns of ``daily_sessions`` that slice the sessions (NULL = all values).
+SESSION_DIMENSION_COLUMNS = tuple(d.sessions_column for d in catalog.session_dimensions())
 
 #: Columns of the daily-sessions frame (optional; needed for conversion rate).
 SESSION_COLUMNS: dict[str, str] = {
     "session_date": "datetime64[us]",
-    "country_code": "string",   # <NA> = all countries
-    "channel": "string",        # <NA> = all channels
-    "device": "string",
-    "traffic_source": "string",
+    **{column: "string" for column in SESSION_DIMENSION_COLUMNS},   # <NA> = all values
     "sessions": "int64",
 }
 
@@ -70,14 +70,8 @@ fact_lines = sa.Table(
     sa.Column("line_value", sa.Float, nullable=False),
     sa.Column("unit_cost", sa.Float),
     sa.Column("cost_value", sa.Float),
-    sa.Column("country", sa.String, nullable=False),
-    sa.Column("country_code", sa.String),
-    sa.Column("city", sa.String),
-    sa.Column("category", sa.String),
-    sa.Column("channel", sa.String),
-    sa.Column("payment_method", sa.String),
-    sa.Column("device", sa.String),
-    sa.Column("traffic_source", sa.String),
+    *[sa.Column(name, sa.String, nullable=name not in REQUIRED_COLUMNS)
+      for name in DIMENSION_COLUMNS],
     sa.Column("is_cancellation", sa.Boolean, nullable=False),
     sa.Column("is_sale", sa.Boolean, nullable=False),
     sa.Column("is_return", sa.Boolean, nullable=False),
@@ -103,10 +97,7 @@ dim_product = sa.Table(
 daily_sessions = sa.Table(
     "daily_sessions", metadata,
     sa.Column("session_date", sa.Date, nullable=False),
-    sa.Column("country_code", sa.String),
-    sa.Column("channel", sa.String),
-    sa.Column("device", sa.String),
-    sa.Column("traffic_source", sa.String),
+    *[sa.Column(name, sa.String) for name in SESSION_DIMENSION_COLUMNS],
     sa.Column("sessions", sa.BigInteger, nullable=False),
 )
 
@@ -129,8 +120,6 @@ version_info = sa.Table(
 # return lines; lines with unit_price ≤ 0 never enter a rollup). Values keep their sign:
 # ``return_value`` is Σ line value of return lines (≤ 0), ``cost_value`` Σ quantity × unit
 # cost over sale and return lines (NULL when none of them has a cost).
-_DIMENSION_COLUMNS = ("country", "country_code", "city", "category", "channel",
-                      "payment_method", "device", "traffic_source")
 
 
 def _rollup_measures() -> list[sa.Column]:
@@ -156,7 +145,7 @@ rollup_invoice = sa.Table(
     sa.Column("invoice_key", sa.BigInteger, nullable=False),
     sa.Column("customer_key", sa.BigInteger),
     sa.Column("customer_id", sa.String),
-    *[sa.Column(name, sa.String) for name in _DIMENSION_COLUMNS],
+    *[sa.Column(name, sa.String) for name in DIMENSION_COLUMNS],
     *_rollup_measures(),
 )
 
@@ -164,6 +153,6 @@ rollup_invoice = sa.Table(
 rollup_daily = sa.Table(
     "rollup_daily", metadata,
     sa.Column("invoice_date", sa.Date, nullable=False),
-    *[sa.Column(name, sa.String) for name in _DIMENSION_COLUMNS],
+    *[sa.Column(name, sa.String) for name in DIMENSION_COLUMNS],
     *_rollup_measures(),
 )

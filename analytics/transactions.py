@@ -17,24 +17,22 @@ from collections.abc import Iterator, Sequence
 import pandas as pd
 import sqlalchemy as sa
 
-from analytics import period, schema
-from analytics.customers import segment_condition
-from analytics.filters import Filters, FilterError, Scope, check_page, line_conditions
+from analytics import catalog, period, schema
+from analytics.filters import FilterError, Filters, Scope, check_page, line_conditions
+from analytics.segments import segment_condition
 
 log = logging.getLogger(__name__)
 
 #: Columns of a transactions page and of the CSV, in order.
 TRANSACTION_COLUMNS = ("line_id", "invoice_id", "invoice_ts", "customer_id", "product_id",
                        "description", "quantity", "unit_price", "line_value", "unit_cost",
-                       "country", "country_code", "city", "category", "channel",
-                       "payment_method", "device", "traffic_source", "kind")
+                       *schema.DIMENSION_COLUMNS, "kind")
 #: Columns a page may be sorted by.
 SORTABLE_COLUMNS = ("line_id", "invoice_id", "invoice_ts", "customer_id", "product_id",
                     "description", "quantity", "unit_price", "line_value", "unit_cost",
-                    "country", "city", "category", "channel", "payment_method", "device",
-                    "traffic_source")
-_TEXT_COLUMNS = {"invoice_id", "customer_id", "product_id", "description", "country", "city",
-                 "category", "channel", "payment_method", "device", "traffic_source"}
+                    *(d.column for d in catalog.rollup_dimensions()))
+_TEXT_COLUMNS = {"invoice_id", "customer_id", "product_id", "description",
+                 *(d.column for d in catalog.rollup_dimensions())}
 _SEARCHED_COLUMNS = ("invoice_id", "product_id", "description", "customer_id")
 DEFAULT_SORT = (("invoice_ts", "desc"),)
 MAX_PAGE_SIZE = 1000
@@ -117,8 +115,8 @@ def transactions_page(warehouse, filters: Filters, scope: Scope, *,
     """One page of line items matching the filters, and how many match in all.
 
     Columns (``TRANSACTION_COLUMNS``): line_id, invoice_id, invoice_ts, customer_id,
-    product_id, description, quantity, unit_price, line_value, unit_cost, country,
-    country_code, city, category, channel, payment_method, device, traffic_source, kind
+    product_id, description, quantity, unit_price, line_value, unit_cost, the dimension
+    columns (country, country_code, city, category, …: ``schema.DIMENSION_COLUMNS``), kind
     ("sale", "return" or "excluded" for unit price ≤ 0).
 
     ``sort``: (column, "asc"|"desc") pairs over ``SORTABLE_COLUMNS`` (default newest

@@ -33,17 +33,18 @@ import pandas as pd
 import sqlalchemy as sa
 
 from analytics import schema
+from analytics.errors import NotFound, Unavailable
 
 log = logging.getLogger(__name__)
 
 KEEP_VERSIONS = 3  # old versions kept for readers still holding them, and for diagnosis
 
 
-class WarehouseError(Exception):
+class WarehouseError(Unavailable):
     """A warehouse operation failed; the message is meant for the user."""
 
 
-class NoDataError(WarehouseError):
+class NoDataError(NotFound, WarehouseError):
     """No data version has been published yet."""
 
     def __init__(self, message: str = "No data has been loaded yet: run "
@@ -281,9 +282,7 @@ class Warehouse:
                 con.execute(_insert_facts_sql("incoming_lines"))
                 con.unregister("incoming_lines")
                 con.register("incoming_sessions", sessions)
-                con.execute("INSERT INTO daily_sessions SELECT CAST(session_date AS DATE), "
-                            "country_code, channel, device, traffic_source, sessions "
-                            "FROM incoming_sessions")
+                con.execute(_insert_sessions_sql("incoming_sessions"))
                 con.unregister("incoming_sessions")
                 from analytics import rollups
                 for statement in rollups.build_statements("duckdb"):
@@ -321,10 +320,7 @@ class Warehouse:
                 _pg_copy(raw, "incoming_lines", lines, _PG_STAGING_LINES)
                 conn.execute(sa.text(_insert_facts_sql("incoming_lines")))
                 _pg_copy(raw, "incoming_sessions", sessions, _PG_STAGING_SESSIONS)
-                conn.execute(sa.text(
-                    "INSERT INTO daily_sessions SELECT CAST(session_date AS DATE), "
-                    "country_code, channel, device, traffic_source, sessions "
-                    "FROM incoming_sessions"))
+                conn.execute(sa.text(_insert_sessions_sql("incoming_sessions")))
                 from analytics import rollups
                 for statement in rollups.build_statements("postgresql"):
                     conn.execute(sa.text(statement))
@@ -414,8 +410,7 @@ def _insert_facts_sql(source: str) -> str:
                customer_id, product_id, description, quantity, unit_price,
                quantity * unit_price AS line_value,
                unit_cost, quantity * unit_cost AS cost_value,
-               country, country_code, city, category, channel, payment_method, device,
-               traffic_source, is_cancellation,
+               {", ".join(schema.DIMENSION_COLUMNS)}, is_cancellation,
                (quantity > 0 AND NOT is_cancellation AND unit_price > 0) AS is_sale,
                ((quantity < 0 OR is_cancellation) AND unit_price > 0) AS is_return
         FROM (SELECT *, row_number() OVER () AS ordinal FROM {source}) AS numbered
@@ -423,19 +418,25 @@ def _insert_facts_sql(source: str) -> str:
     """
 
 
-_PG_STAGING_LINES = """
-    CREATE TEMPORARY TABLE incoming_lines (
-        invoice_id text, invoice_ts timestamp, customer_id text, product_id text,
-        description text, quantity double precision, unit_price double precision,
-        country text, country_code text, is_cancellation boolean, city text, category text,
-        unit_cost double precision, channel text, payment_method text, device text,
-        traffic_source text) ON COMMIT DROP
-"""
-_PG_STAGING_SESSIONS = """
-    CREATE TEMPORARY TABLE incoming_sessions (
-        session_date timestamp, country_code text, channel text, device text,
-        traffic_source text, sessions bigint) ON COMMIT DROP
-"""
+def _insert_sessions_sql(source: str) -> str:
+    columns = ", ".join(schema.SESSION_DIMENSION_COLUMNS)
+    return (f"INSERT INTO daily_sessions SELECT CAST(session_date AS DATE), {columns}, "
+            f"sessions FROM {source}")
+
+
+_PG_TYPES = {"string": "text", "float64": "double precision", "bool": "boolean",
+             "int64": "bigint", "datetime64[us]": "timestamp"}
+
+
+def _pg_staging(table: str, columns: dict[str, str]) -> str:
+    """A temporary table with the columns of a frame contract (``schema.LINE_COLUMNS``),
+    in its order: COPY fills it positionally from the frame."""
+    body = ", ".join(f"{name} {_PG_TYPES[dtype]}" for name, dtype in columns.items())
+    return f"CREATE TEMPORARY TABLE {table} ({body}) ON COMMIT DROP"
+
+
+_PG_STAGING_LINES = _pg_staging("incoming_lines", schema.LINE_COLUMNS)
+_PG_STAGING_SESSIONS = _pg_staging("incoming_sessions", schema.SESSION_COLUMNS)
 
 
 def _pg_copy(raw, table: str, frame: pd.DataFrame, ddl: str) -> None:

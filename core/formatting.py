@@ -10,22 +10,11 @@ from __future__ import annotations
 
 import math
 
-#: KPI name (METRICS.md) → (label, kind); kind is "money", "count" or "rate".
-KPI_LABELS: dict[str, tuple[str, str]] = {
-    "revenue": ("Revenue (net)", "money"),
-    "gross_revenue": ("Gross revenue", "money"),
-    "returns": ("Returns", "money"),
-    "orders": ("Orders", "count"),
-    "aov": ("Average order value", "money"),
-    "units": ("Units", "count"),
-    "customers": ("Customers", "count"),
-    "profit": ("Profit", "money"),
-    "margin": ("Margin", "rate"),
-    "conversion_rate": ("Conversion rate", "rate"),
-    "churn_rate": ("Churn rate", "rate"),
-    "ltv": ("Customer lifetime value", "money"),
-    "repeat_rate": ("Repeat rate", "rate"),
-}
+from analytics import catalog
+
+#: KPI name (METRICS.md) → (label, kind), in METRICS.md order; kind is "money", "count" or
+#: "rate". Declared once, in ``analytics.catalog.MEASURES``.
+KPI_LABELS: dict[str, tuple[str, str]] = {m.name: (m.label, m.kind) for m in catalog.MEASURES}
 
 
 def is_empty(value) -> bool:

@@ -5,7 +5,7 @@ Every query restricts line items with ``analytics.filters.line_conditions(filter
 per-invoice or per-customer rows reach pandas. Values follow METRICS.md: *net revenue* is
 the line value of sale lines plus the (negative) line value of return lines; *orders* are
 distinct invoices with a sale line; *units* are the quantity of sale lines. The segment
-filter keeps the lines of that segment's customers (``analytics.customers.segment_condition``:
+filter keeps the lines of that segment's customers (``analytics.segments.segment_condition``:
 segments computed over the filters' period), so guests' lines drop out with it.
 """
 from __future__ import annotations
@@ -16,19 +16,18 @@ from collections.abc import Iterable
 import pandas as pd
 import sqlalchemy as sa
 
-from analytics import schema
-from analytics.customers import segment_condition
+from analytics import catalog, schema
 from analytics.filters import Filters, Scope, line_conditions
 from analytics.measures import read_frame
+from analytics.segments import segment_condition
 
 lines = schema.fact_lines
 counted = sa.or_(lines.c.is_sale, lines.c.is_return)  # lines that enter any metric
 
 #: Dimensions an anomaly can be explained by: name → fact column.
-BREAKDOWN_DIMENSIONS = {"country": "country", "category": "category", "channel": "channel",
-                        "traffic_source": "traffic_source", "product": "product_id"}
+BREAKDOWN_DIMENSIONS = {d.name: d.column for d in catalog.DIMENSIONS if d.explains_anomalies}
 #: Dimensions whose largest values the anomaly detector monitors one by one.
-SLICE_DIMENSIONS = ("channel", "traffic_source", "country", "category")
+SLICE_DIMENSIONS = tuple(d.name for d in catalog.DIMENSIONS if d.monitored)
 
 
 def _conditions(warehouse, filters: Filters, scope: Scope) -> list:

@@ -1,5 +1,5 @@
 """Many dashboard callbacks at once on a fresh warehouse (gunicorn runs threads): the
-per-version memos (``measures.rollup_meta``, ``period.version_info``) and the cache must
+per-version memos (``planner.rollup_meta``, ``period.version_info``) and the cache must
 give every thread the same answers as one thread, with no error."""
 from __future__ import annotations
 

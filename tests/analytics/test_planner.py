@@ -14,7 +14,7 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
-from analytics import measures, rollups, schema
+from analytics import measures, planner, rollups, schema
 from analytics.breakdowns import breakdown
 from analytics.customers import rfm_table
 from analytics.filters import ALL_DATA, Filters, Scope
@@ -91,7 +91,7 @@ def store(warehouse):
 
 
 def test_the_loader_records_what_adds_up(store):
-    meta = measures.rollup_meta(store, store.require_version())
+    meta = planner.rollup_meta(store, store.require_version())
     assert meta.flag("single_day_invoices")
     assert meta.flag("invoice_level:country") and meta.flag("invoice_level:channel")
     assert not meta.flag("invoice_level:category")          # invoice 1 has two

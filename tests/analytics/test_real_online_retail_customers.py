@@ -11,8 +11,9 @@ import pytest
 
 from analytics import rollups
 from analytics.cohorts import cohort_table
-from analytics.customers import SEGMENTS, rfm_segments, rfm_table
+from analytics.customers import rfm_segments, rfm_table
 from analytics.filters import ALL_DATA, Filters
+from analytics.segments import SEGMENTS
 from analytics.warehouse import Warehouse
 from tests.analytics.test_rfm import EXPECTED_GRID
 

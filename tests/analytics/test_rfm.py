@@ -8,8 +8,9 @@ import pytest
 import sqlalchemy as sa
 
 from analytics import rollups, schema
-from analytics.customers import (SEGMENTS, rfm_segments, rfm_table, segment_condition)
-from analytics.filters import ALL_DATA, Filters, FilterError, Scope
+from analytics.customers import rfm_segments, rfm_table
+from analytics.filters import ALL_DATA, FilterError, Filters, Scope
+from analytics.segments import SEGMENTS, segment_condition
 from tests.analytics.conftest import publish_lines
 
 JANUARY = Filters(start=dt.date(2024, 1, 1), end=dt.date(2024, 1, 31))

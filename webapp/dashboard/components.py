@@ -5,14 +5,14 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import dash_table, dcc, html
 
+from analytics import catalog
 from core.formatting import KPI_LABELS, format_change, format_value
 from webapp.dashboard import figures
 
-#: The KPI cards of the overview, in order (labels and kinds: ``core.formatting.KPI_LABELS``).
-KPI_CARDS = ("revenue", "orders", "aov", "profit", "customers", "conversion_rate", "ltv",
-             "churn_rate")
-#: For rates a rise is bad news only for churn.
-LOWER_IS_BETTER = frozenset({"churn_rate", "returns"})
+#: The KPI cards of the overview, in order (``analytics.catalog.MEASURES``' ``card``).
+KPI_CARDS = catalog.CARD_KPIS
+#: KPIs whose rise is bad news (churn, returns).
+LOWER_IS_BETTER = frozenset(m.name for m in catalog.MEASURES if m.lower_is_better)
 
 
 def kpi_card(page: str, name: str, kpi: dict, currency: str,

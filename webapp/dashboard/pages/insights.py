@@ -8,15 +8,14 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import ALL, Input, Output, State, callback, html
 
-from analytics import breakdowns
+from analytics import breakdowns, catalog
 from webapp.dashboard import components, context, figures, jobs_ui
 
 dash.register_page(__name__, path="/insights", name="Insights", title="Shoplens · Insights",
                    order=5, role="viewer")
 
 #: URL parameter → (breakdown dimension, title).
-PERFORMANCE = {"channel": ("channel", "Channels"), "device": ("device", "Devices"),
-               "source": ("traffic_source", "Traffic sources")}
+PERFORMANCE = {d.param: (d.name, d.plural) for d in catalog.DIMENSIONS if d.insight}
 ANOMALIES_SHOWN = 10
 
 
