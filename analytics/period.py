@@ -7,10 +7,22 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from typing import TYPE_CHECKING
 
-from analytics.filters import Filters
+if TYPE_CHECKING:  # analytics.filters imports this module for minus_years
+    from analytics.filters import Filters
 
 DEFAULT_DAYS = 30
+
+
+def minus_years(day: dt.date, years: int = 1) -> dt.date:
+    """The same calendar day ``years`` years earlier; 29 February becomes 28 February when
+    that year has none. The one rule for "last year" (year-earlier comparisons, the
+    "last 12 months" preset, the demo's history)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
 
 _infos: dict[tuple[str, int], object] = {}
 _infos_lock = threading.Lock()

@@ -46,6 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analytics import schema
+from analytics.period import minus_years
 
 log = logging.getLogger(__name__)
 
@@ -465,10 +466,7 @@ def _generate(total_lines: int, seed: int, end: dt.date, margin: float) -> DemoD
 
 
 def _make_calendar(end: dt.date) -> _Calendar:
-    try:
-        start = end.replace(year=end.year - HISTORY_YEARS) + dt.timedelta(days=1)
-    except ValueError:   # 29 February
-        start = end.replace(year=end.year - HISTORY_YEARS, day=28) + dt.timedelta(days=1)
+    start = minus_years(end, HISTORY_YEARS) + dt.timedelta(days=1)
     days = (end - start).days + 1
     dates = pd.date_range(start, periods=days, freq="D")
     month = dates.month.to_numpy()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from analytics.filters import Filters
-from analytics.period import data_range, history, resolve
+from analytics.period import data_range, history, minus_years, resolve
 from tests.analytics.conftest import publish_lines
 
 
@@ -29,3 +29,14 @@ def test_missing_dates_come_from_the_data(warehouse):
     # a new version with later data moves the default view
     publish_lines(warehouse, [{"invoice_id": "3", "invoice_ts": "2012-01-15 10:00"}])
     assert resolve(warehouse, Filters()).end == dt.date(2012, 1, 15)
+
+
+def test_minus_years_keeps_the_calendar_day_and_turns_29_february_into_28():
+    assert minus_years(dt.date(2011, 12, 9)) == dt.date(2010, 12, 9)
+    assert minus_years(dt.date(2012, 2, 29)) == dt.date(2011, 2, 28)
+    assert minus_years(dt.date(2012, 2, 29), 4) == dt.date(2008, 2, 29)
+    assert minus_years(dt.date(2012, 3, 1), 16) == dt.date(1996, 3, 1)
+    # every "last year" of the product is this one
+    leap = Filters(start=dt.date(2012, 2, 1), end=dt.date(2012, 2, 29))
+    earlier = leap.year_earlier()
+    assert (earlier.start, earlier.end) == (dt.date(2011, 2, 1), dt.date(2011, 2, 28))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from analytics.period import minus_years
+
 #: Preset value → label, in the order of the dropdown.
 PRESETS: dict[str, str] = {
     "last_7": "Last 7 days",
@@ -34,11 +36,7 @@ def preset_range(name: str, first_day: dt.date, last_day: dt.date) -> tuple[dt.d
     if name == "year_to_date":
         return last_day.replace(month=1, day=1), last_day
     if name == "last_12_months":
-        try:
-            year_earlier = last_day.replace(year=last_day.year - 1)
-        except ValueError:  # 29 February
-            year_earlier = last_day.replace(year=last_day.year - 1, day=28)
-        return year_earlier + dt.timedelta(days=1), last_day
+        return minus_years(last_day) + dt.timedelta(days=1), last_day
     if name == "all_time":
         return first_day, last_day
     raise ValueError(f"unknown date preset {name!r}")
