@@ -29,8 +29,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analytics import schema
+from analytics import catalog, schema
 from analytics.countries import CountryNormalisation, normalise_countries
+from analytics.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +55,8 @@ MAPPABLE_FIELDS: dict[str, str] = {
     "profit": "profit of the line = line value − line cost",
     "discount": "discount on the line (discount_type says amount, percent or fraction)",
     "country": "country name or ISO code",
-    "city": "city",
-    "category": "product category",
-    "channel": "sales channel",
-    "payment_method": "payment method",
-    "device": "device",
-    "traffic_source": "traffic source",
+    # the optional dimensions of analytics.catalog (city, category, channel, …)
+    **{d.column: d.mapping_hint for d in catalog.optional_dimensions()},
     "is_cancellation": "cancellation flag (true/false/yes/no/1/0) or a status column with "
                        "cancellation_values",
 }
@@ -85,7 +82,7 @@ _TRUE = frozenset({"true", "yes", "y", "1", "t", "x", "cancelled", "canceled"})
 _FALSE = frozenset({"false", "no", "n", "0", "f", ""})
 
 
-class ReadError(ValueError):
+class ReadError(InvalidInput):
     """The file cannot be read as asked; the message names the problem for the user."""
 
 
