@@ -18,51 +18,42 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field as dc_field, fields, make_dataclass, replace
 from urllib.parse import parse_qs, urlencode
 
 import sqlalchemy as sa
 
-from analytics import schema
+from analytics import catalog, schema
+from analytics.errors import InvalidInput
 from analytics.period import minus_years
 
 
-class FilterError(ValueError):
+class FilterError(InvalidInput):
     """A filter value is malformed; the message names the parameter and the problem."""
 
 
-#: URL parameter ↔ Filters field ↔ fact column, for the multi-valued dimension filters.
+#: URL parameter → (Filters field, fact column) of the multi-valued dimension filters, in
+#: the order of ``analytics.catalog.DIMENSIONS``.
 DIMENSIONS: dict[str, tuple[str, str]] = {
-    "country": ("countries", "country"),
-    "category": ("categories", "category"),
-    "channel": ("channels", "channel"),
-    "payment": ("payment_methods", "payment_method"),
-    "device": ("devices", "device"),
-    "source": ("traffic_sources", "traffic_source"),
-}
+    d.param: (d.field, d.column) for d in catalog.filter_dimensions()}
+#: Fields whose values may be ISO codes (written upper-case: ``fr`` is ``FR``).
+_CODED_FIELDS = frozenset(d.field for d in catalog.filter_dimensions() if d.codes)
 _ISO2 = re.compile(r"^[A-Z]{2}$")
 MAX_VALUES = 200          # per dimension: a URL cannot make a query arbitrarily large
 MAX_VALUE_LENGTH = 200
 
 
-@dataclass(frozen=True)
-class Filters:
-    """What to look at. Empty tuples and None mean "no restriction"."""
-    start: dt.date | None = None
-    end: dt.date | None = None
-    countries: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
-    channels: tuple[str, ...] = ()
-    payment_methods: tuple[str, ...] = ()
-    devices: tuple[str, ...] = ()
-    traffic_sources: tuple[str, ...] = ()
-    min_price: float | None = None
-    max_price: float | None = None
-    segment: str | None = None
+class _FiltersBehaviour:
+    """What ``Filters`` does; ``Filters`` itself (below) adds the fields, one tuple of
+    chosen values per filterable dimension of the catalog."""
+    start: dt.date | None
+    end: dt.date | None
+    min_price: float | None
+    max_price: float | None
+    segment: str | None
 
     def __post_init__(self) -> None:
-        for field in ("countries", "categories", "channels", "payment_methods", "devices",
-                      "traffic_sources"):
+        for field, _column in DIMENSIONS.values():
             value = getattr(self, field)
             if isinstance(value, str):
                 value = (value,)
@@ -75,6 +66,17 @@ class Filters:
                               f"({self.max_price})")
         if self.segment is not None and not self.segment.strip():
             object.__setattr__(self, "segment", None)
+
+    def values(self, dimension: str) -> tuple[str, ...]:
+        """The chosen values of a catalog dimension (``()``: no restriction, and for a
+        dimension that is not a filter)."""
+        field = catalog.dimension(dimension).field
+        return getattr(self, field) if field else ()
+
+    def restricted(self) -> dict[str, tuple[str, ...]]:
+        """Catalog dimension name → chosen values, for the dimensions with a choice."""
+        return {d.name: getattr(self, d.field) for d in catalog.filter_dimensions()
+                if getattr(self, d.field)}
 
     # ------------------------------------------------------------- periods
     @property
@@ -157,6 +159,21 @@ class Filters:
         return cls(**kwargs)
 
 
+Filters = make_dataclass(
+    "Filters",
+    [("start", dt.date | None, dc_field(default=None)),
+     ("end", dt.date | None, dc_field(default=None)),
+     *[(d.field, tuple[str, ...], dc_field(default=())) for d in catalog.filter_dimensions()],
+     ("min_price", float | None, dc_field(default=None)),
+     ("max_price", float | None, dc_field(default=None)),
+     ("segment", str | None, dc_field(default=None))],
+    bases=(_FiltersBehaviour,), frozen=True)
+Filters.__module__ = __name__  # pickling (cache, jobs) finds it here
+Filters.__doc__ = """What to look at: a period, the chosen values of each filterable dimension
+of ``analytics.catalog`` (``countries``, ``categories``, …: tuples, sorted and de-duplicated),
+a unit-price range and an RFM segment. Empty tuples and None mean "no restriction"."""
+
+
 @dataclass(frozen=True)
 class Scope:
     """The data a user may see: ``countries`` is a set of ISO alpha-2 codes, or None for
@@ -208,21 +225,18 @@ def line_conditions(filters: Filters, scope: Scope, table: sa.Table = schema.fac
         conditions.append(columns.invoice_date >= filters.start)
     if dates and filters.end is not None:
         conditions.append(columns.invoice_date <= filters.end)
-    if filters.countries:
-        codes = [v for v in filters.countries if _ISO2.match(v)]
-        names = list(filters.countries)
-        country_match = columns.country.in_(names)
-        if codes:
-            country_match = sa.or_(columns.country_code.in_(codes), country_match)
-        conditions.append(country_match)
-    for _name, (field, column) in DIMENSIONS.items():
-        if column == "country":
+    for dimension in catalog.filter_dimensions():
+        values = getattr(filters, dimension.field)
+        if not values:
             continue
-        values = getattr(filters, field)
-        if values and column in columns:
-            conditions.append(columns[column].in_(list(values)))
-        elif values:  # the table lacks the dimension: nothing can match
+        if dimension.column not in columns:  # the table lacks the dimension: nothing matches
             conditions.append(sa.false())
+            continue
+        match = columns[dimension.column].in_(list(values))
+        codes = [v for v in values if _ISO2.match(v)]
+        if dimension.codes and codes:  # a country is its name as written or its ISO code
+            match = sa.or_(columns[dimension.codes[0]].in_(codes), match)
+        conditions.append(match)
     if filters.min_price is not None and "unit_price" in columns:
         conditions.append(columns.unit_price >= filters.min_price)
     if filters.max_price is not None and "unit_price" in columns:
@@ -272,7 +286,7 @@ def _canonical(field: str, values: Iterable[str]) -> tuple[str, ...]:
             continue
         if len(text) > MAX_VALUE_LENGTH:
             raise FilterError(f"a {field} value is longer than {MAX_VALUE_LENGTH} characters")
-        if field == "countries" and len(text) == 2 and text.isalpha():
+        if field in _CODED_FIELDS and len(text) == 2 and text.isalpha():
             text = text.upper()
         cleaned.add(text)
     if len(cleaned) > MAX_VALUES:

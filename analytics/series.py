@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from analytics import measures, period, rollups
-from analytics.filters import FilterError, Filters, Scope
+from analytics import measures, period, planner, rollups
+from analytics.filters import FilterError, Filters, Scope, line_conditions
+from analytics.planner import Source
 
 GRAINS = ("day", "week", "month")
 SERIES_COLUMNS = ("period_start", "gross_revenue", "returns", "revenue", "orders", "units",
@@ -186,7 +187,7 @@ def _bucket_ends(starts: np.ndarray, grain: str) -> np.ndarray:
     return starts
 
 
-def _counts(conn, source: measures.Source, filters: Filters, last_year: Filters,
+def _counts(conn, source: Source, filters: Filters, last_year: Filters,
             scope: Scope, grain: str, names: list[str]) -> pd.DataFrame:
     """Distinct ``names`` (orders and/or customers) per bucket of the period, plus orders
     per bucket of the year-earlier period (``orders_ly``), indexed by bucket."""
@@ -207,14 +208,14 @@ def _counts(conn, source: measures.Source, filters: Filters, last_year: Filters,
     return frame.set_index("bucket")
 
 
-def _bucket_customers(warehouse, source: measures.Source, filters: Filters, scope: Scope,
+def _bucket_customers(warehouse, source: Source, filters: Filters, scope: Scope,
                       grain: str, version: int) -> sa.Select | None:
     """Customers per week or month from their rollup, when that is exact: the filters name
     no dimension but the country (a country that customers never change), and the period
     clips no bucket that holds data."""
     if grain == "day" or source.meta is None or source.facts:
         return None
-    restricted = measures.restricted_dimensions(filters, scope)
+    restricted = planner.restricted_dimensions(filters, scope)
     if set(restricted) - {"country"}:
         return None
     if restricted and not source.meta.flag("customer_level:country"):
@@ -232,7 +233,7 @@ def _bucket_customers(warehouse, source: measures.Source, filters: Filters, scop
     table = rollups.BUCKET_CUSTOMER_TABLES[(grain, tuple(restricted))]
     conditions = [table.c.bucket >= _bucket_start(filters.start, grain),
                   table.c.bucket <= filters.end]
-    conditions += measures.line_conditions(filters, scope, table, dates=False)
+    conditions += line_conditions(filters, scope, table, dates=False)
     return sa.select(table.c.bucket, sa.func.sum(table.c.customers)).where(
         *conditions).group_by(table.c.bucket)
 
