@@ -1,5 +1,10 @@
-"""Celery tasks: thin wrappers that take ids, call ``workers.runners``/``core`` and retry
-transient failures with exponential backoff.
+"""Celery tasks: thin wrappers that take ids and call ``workers.runners``/``core``.
+
+Transient failures (the app database or the broker away: ``runners.TransientJobError``; the
+mail server away: ``mail.TRANSIENT_ERRORS``) are retried by Celery itself
+(``autoretry_for``) with exponential backoff: RETRY_DELAY seconds, doubling, capped at
+RETRY_DELAY_MAX, at most MAX_RETRIES times. A job still failing after that is failed with
+the reason; a delivery stays failed in the ledger, where the sweep finds it later.
 
 ``acks_late`` is used only where running a task twice is harmless (the reaper and the
 schedules tick). ``run_job`` acknowledges on receipt: a job whose worker dies is recovered
@@ -9,6 +14,8 @@ by the reaper (queued again once), never by a blind redelivery that could run it
 from __future__ import annotations
 
 import logging
+
+from celery import Task
 
 from celery_app import (DELIVER, MAX_RETRIES, REAP_JOBS, RETRY_DELAY, RETRY_DELAY_MAX,
                         RUN_DUE_SCHEDULES, RUN_JOB, celery)
@@ -22,39 +29,38 @@ runners.preload()
 
 log = logging.getLogger(__name__)
 
-
-def backoff(retries: int) -> float:
-    """Seconds before retry number ``retries + 1``: RETRY_DELAY, doubling, capped."""
-    return min(RETRY_DELAY * (2 ** retries), RETRY_DELAY_MAX)
+RETRY = {"max_retries": MAX_RETRIES, "retry_backoff": RETRY_DELAY,
+         "retry_backoff_max": RETRY_DELAY_MAX, "retry_jitter": False}
 
 
-@celery.task(name=RUN_JOB, bind=True, acks_late=False, max_retries=MAX_RETRIES,
-             ignore_result=True)
+class JobTask(Task):
+    """``run_job``: a job whose transient error outlived every retry is failed, with the
+    error, so no page waits for it forever."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        if isinstance(exc, runners.TransientJobError):
+            jobs.fail_job(load_settings(), args[0], "The job kept failing on a temporary "
+                          f"error and was given up: {exc}")
+
+
+class DeliveryTask(Task):
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        log.error("delivery %s still failing after %s retries; the sweep will try again "
+                  "later: %s", args[0], self.request.retries, exc)
+
+
+@celery.task(name=RUN_JOB, base=JobTask, bind=True, acks_late=False, ignore_result=True,
+             autoretry_for=(runners.TransientJobError,), **RETRY)
 def run_job(self, job_id: str) -> str | None:
     """Run the job ``job_id`` (see ``workers.runners.run_job``)."""
-    try:
-        return runners.run_job(load_settings(), job_id, worker=self.request.hostname)
-    except runners.TransientJobError as exc:
-        if self.request.retries >= self.max_retries:
-            jobs.fail_job(load_settings(), job_id, f"The job kept failing on a temporary "
-                          f"error and was given up: {exc}")
-            return "failed"
-        raise self.retry(exc=exc, countdown=backoff(self.request.retries))
+    return runners.run_job(load_settings(), job_id, worker=self.request.hostname)
 
 
-@celery.task(name=DELIVER, bind=True, acks_late=False, max_retries=MAX_RETRIES,
-             ignore_result=True)
-def deliver(self, delivery_id: int) -> str | None:
-    """Send one report e-mail of the ledger; retry with backoff while the mail server
-    fails (the ledger shows each failed attempt)."""
-    try:
-        delivery = mail.deliver(load_settings(), delivery_id)
-    except mail.TRANSIENT_ERRORS as exc:
-        if self.request.retries >= self.max_retries:
-            log.error("delivery %s still failing after %s retries; the sweep will try "
-                      "again later", delivery_id, self.request.retries)
-            return "failed"
-        raise self.retry(exc=exc, countdown=backoff(self.request.retries))
+@celery.task(name=DELIVER, base=DeliveryTask, acks_late=False, ignore_result=True,
+             autoretry_for=mail.TRANSIENT_ERRORS, **RETRY)
+def deliver(delivery_id: int) -> str | None:
+    """Send one report e-mail of the ledger (each failed attempt is recorded there)."""
+    delivery = mail.deliver(load_settings(), delivery_id)
     return delivery.status if delivery else None
 
 
