@@ -5,8 +5,10 @@
 * Results: Celery's result backend is not used for job outcomes (they live in the Job row,
   see ``core.jobs``); on Redis it is kept for ``inspect``/monitoring, embedded it is disabled.
 * Queues per kind of work: ``interactive`` (models, maintenance), ``reports`` (PDF/Excel,
-  e-mail, schedules), ``loads`` (data loads). ``core.jobs.enqueue`` picks the queue for a
-  job's kind; ``task_routes`` gives every task name its default queue.
+  e-mail, schedules), ``loads`` (data loads). ``core.jobs.enqueue`` picks the queue a job's
+  kind declares (``core.job_kinds``); ``task_routes`` gives every task name its default queue.
+* A worker configures the analytics cache as the web processes do
+  (``core.analytics_cache``), so the default view it warms after a load is the one they read.
 
 Start a worker for all queues with ``celery -A celery_app worker -B -Q interactive,reports,loads``
 (``-B`` runs the beat scheduler inside the worker: fine for one machine; production runs
@@ -17,12 +19,11 @@ from __future__ import annotations
 import os
 
 import kombu.transport.sqlalchemy
-from celery import Celery
+from celery import Celery, signals
 from kombu import Exchange, Queue
 
+from core.job_kinds import QUEUES
 from core.settings import Settings, load_settings
-
-QUEUES = ("interactive", "reports", "loads")
 
 #: Task names: the web process sends tasks by name and never imports ``workers``.
 RUN_JOB = "shoplens.run_job"
@@ -50,6 +51,14 @@ RETRY_DELAY_MAX = 30 * 60
 MAX_RETRIES = 8
 
 _apps: dict[str, Celery] = {}
+
+
+@signals.worker_init.connect
+def configure_worker(**_kwargs) -> None:
+    """In the worker's main process, before the pool forks: the analytics cache of the
+    settings, shared with the web processes."""
+    from core import analytics_cache
+    analytics_cache.configure(load_settings())
 
 
 def broker_url(settings: Settings) -> str:

@@ -3,7 +3,9 @@
 Used by the CLI (``flask --app wsgi data …``) and, later, by the upload page and the
 worker. The DataLoad row is committed first (status "running"), so a load in progress is
 visible; it is then marked "done" with the version, counts, quality report and seconds, or
-"failed" with the error. The audit event is committed with the final state.
+"failed" with the error. The audit event is committed with the final state. After a
+published load the default overview of the new version is computed into the analytics cache
+(``analytics.cache.warm_default_view``), so the first visitor does not wait for it.
 
 A refused load (``data.loader.LoadError``: bad file, bad mapping, too many rejects, failed
 publish) is not an exception for the caller: the returned row has status "failed" and the
@@ -16,6 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from analytics import cache
 from analytics.warehouse import Warehouse
 from core import audit, db
 from core.models import DataLoad, User, utcnow
@@ -75,16 +78,26 @@ def _run(settings: Settings, *, source: str, format: str, append: bool, user: Us
     started = time.perf_counter()
     warehouse = Warehouse(settings.warehouse_url)
     try:
-        result = load(warehouse)
-    except loader.LoadError as exc:
-        return _finish_failed(settings, load_id, str(exc), started, user)
-    except Exception as exc:
-        log.exception("data load %s failed unexpectedly", load_id)
-        _finish_failed(settings, load_id, f"internal error: {type(exc).__name__}: {exc}",
-                       started, user)
-        raise
+        try:
+            result = load(warehouse)
+        except loader.LoadError as exc:
+            return _finish_failed(settings, load_id, str(exc), started, user)
+        except Exception as exc:
+            log.exception("data load %s failed unexpectedly", load_id)
+            _finish_failed(settings, load_id, f"internal error: {type(exc).__name__}: {exc}",
+                           started, user)
+            raise
+        record = _finish_done(settings, load_id, result, started, user, source, format)
+        warmed = cache.warm_default_view(warehouse)
+        log.info("data version %s published; %s default-view panels cached",
+                 result.version, warmed)
+        return record
     finally:
         warehouse.dispose()
+
+
+def _finish_done(settings: Settings, load_id: int, result: loader.LoadResult,
+                 started: float, user: User | None, source: str, format: str) -> DataLoad:
     with db.session_scope(settings.database_url) as session:
         record = session.get(DataLoad, load_id)
         record.status = "done"

@@ -52,11 +52,7 @@ def create_app(config: dict | None = None, settings: Settings | None = None) -> 
 
 def _configure_analytics_cache(app: Flask, settings: Settings) -> None:
     """The process-wide analytics cache: Redis when configured, else files under
-    ``settings.cache_dir`` (shared by the web processes of one machine)."""
-    from analytics import cache
-    if settings.redis_url:
-        backend = cache.RedisBackend(settings.redis_url)
-    else:
-        from cachelib import FileSystemCache
-        backend = FileSystemCache(str(settings.cache_dir), threshold=2000)
-    cache.configure(backend)
+    ``settings.cache_dir`` (shared with the other web processes and the workers, which
+    configure it the same way: ``core.analytics_cache``)."""
+    from core import analytics_cache
+    analytics_cache.configure(settings)

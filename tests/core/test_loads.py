@@ -1,0 +1,85 @@
+"""core.loads warms the default view of the version it publishes into the analytics cache,
+and every process configures that cache from the settings alike (core.analytics_cache)."""
+from __future__ import annotations
+
+import pytest
+from cachelib import FileSystemCache, SimpleCache
+
+from analytics import cache, period
+from analytics.filters import ALL_DATA, Filters
+from analytics.warehouse import Warehouse
+from core import analytics_cache, db
+from core.loads import run_load
+
+FILE = ("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        "1001,A,Mug,2,2011-01-03 10:00:00,5.0,C1,United Kingdom\n"
+        "1002,B,Plate,1,2011-01-04 10:00:00,12.5,C2,France\n")
+
+
+class RecordingCache(SimpleCache):
+    """An in-memory cache that remembers which keys were written."""
+
+    def __init__(self):
+        super().__init__()
+        self.written: list[str] = []
+
+    def set(self, key, value, timeout=None):
+        self.written.append(key)
+        return super().set(key, value, timeout)
+
+
+@pytest.fixture
+def process_cache():
+    """The process-wide analytics cache on a fresh in-memory store; put back afterwards."""
+    default = cache.default_cache()
+    previous = default.backend, default.ttl
+    store = RecordingCache()
+    cache.configure(store)
+    yield store
+    cache.configure(*previous)
+
+
+def default_view_keys(settings, version: int) -> list[str]:
+    """The cache keys of the overview's default view at ``version``."""
+    warehouse = Warehouse(settings.warehouse_url)
+    try:
+        filters = period.resolve(warehouse, Filters(), version)
+        return [cache.default_cache().key(func, warehouse, filters, ALL_DATA, version, options)
+                for func, options in cache.default_view_calls()]
+    finally:
+        warehouse.dispose()
+
+
+def test_a_published_load_warms_the_default_view(settings, tmp_path, process_cache):
+    db.migrate(settings.database_url)
+    path = tmp_path / "shop.csv"
+    path.write_text(FILE)
+    first = run_load(settings, path=path, format="online-retail")
+    second = run_load(settings, path=path, format="online-retail")
+    assert (first.status, second.status) == ("done", "done")
+    for version in (first.version, second.version):
+        keys = default_view_keys(settings, version)
+        assert len(set(keys)) == len(cache.default_view_calls())
+        assert all(process_cache.get(key) is not None for key in keys), version
+
+
+def test_a_refused_load_warms_nothing(settings, tmp_path, process_cache):
+    db.migrate(settings.database_url)
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    assert run_load(settings, path=path, format="online-retail").status == "failed"
+    assert process_cache.written == []
+
+
+def test_embedded_settings_give_the_shared_file_cache(settings, process_cache):
+    configured = analytics_cache.configure(settings)
+    assert configured is cache.default_cache()
+    configured.backend.set("written-by-a-worker", b"42", 60)
+    # what another process configured from the same settings reads
+    assert FileSystemCache(str(settings.cache_dir)).get("written-by-a-worker") == b"42"
+
+
+def test_redis_settings_give_the_redis_cache(settings, process_cache):
+    import dataclasses
+    on_redis = dataclasses.replace(settings, redis_url="redis://127.0.0.1:6379/15")
+    assert isinstance(analytics_cache.backend_for(on_redis), cache.RedisBackend)
