@@ -1,4 +1,6 @@
-"""The data-quality summary of the current data version, for the admin's data page and API.
+"""What the current data version holds and how good it is: the data-quality summary for
+the admin's data page and API, the optional columns a version fills (``data_columns``) and
+the sentences of a load's quality report (``quality_issues``).
 
 It joins the report the loader wrote with the version (``version_info().quality``, built by
 ``data.quality.build_report``) with counts taken live from the facts in one SQL scan, so
@@ -9,12 +11,77 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from analytics import schema
+from analytics import catalog, period, schema
+from analytics.warehouse import WarehouseError
 
 log = logging.getLogger(__name__)
+
+#: The breakdown dimensions a data file may leave out (``catalog.optional_dimensions``).
+OPTIONAL_DIMENSIONS = tuple(d.name for d in catalog.optional_dimensions())
+
+
+@dataclass(frozen=True)
+class DataColumns:
+    """Which optional columns a data version fills: ``missing`` holds the optional
+    dimensions (``OPTIONAL_DIMENSIONS``) without a single value."""
+    missing: frozenset[str] = frozenset()
+    has_cost: bool = True
+    has_sessions: bool = True
+
+
+_data_columns: dict[tuple[str, int], DataColumns] = {}
+_data_columns_lock = threading.Lock()
+
+
+def data_columns(warehouse) -> DataColumns:
+    """The optional columns of the current data version, worked out once per warehouse and
+    version (a version never changes) with one query. Nothing counts as missing while no
+    data is loaded or when the warehouse cannot answer (logged): the pages then show every
+    control rather than hide one wrongly."""
+    try:
+        version = warehouse.current_version()
+        if version is None:
+            return DataColumns()
+        key = (warehouse.url, version)
+        known = _data_columns.get(key)
+        if known is not None:
+            return known
+        info = period.version_info(warehouse, version)
+        lines = schema.fact_lines
+        counts = [sa.func.count(lines.c[catalog.dimension(name).column]).label(name)
+                  for name in OPTIONAL_DIMENSIONS]
+        with warehouse.connect(version) as conn:
+            row = conn.execute(sa.select(*counts)).mappings().one()
+    except WarehouseError as exc:
+        log.warning("cannot tell which columns the data has: %s", exc)
+        return DataColumns()
+    found = DataColumns(missing=frozenset(name for name in OPTIONAL_DIMENSIONS if not row[name]),
+                        has_cost=info.has_cost, has_sessions=info.has_sessions)
+    with _data_columns_lock:
+        _data_columns[key] = found
+    return found
+
+
+def quality_issues(report: dict) -> list[str]:
+    """Sentences for the problems a load's data-quality report counted
+    (``data.quality.build_report`` keys); empty when there were none."""
+    issues = []
+    checks = (("lines_rejected", "lines rejected"),
+              ("price_not_positive_lines", "lines with a price of 0 or less (left out of totals)"),
+              ("missing_customer_lines", "lines without a customer id"))
+    for key, text in checks:
+        count = report.get(key) or 0
+        if count:
+            issues.append(f"{count:,} {text}")
+    unknown = report.get("unknown_countries") or {}
+    if unknown:
+        issues.append(f"{len(unknown)} unrecognised countr{'y' if len(unknown) == 1 else 'ies'}")
+    return issues
 
 
 def quality_summary(warehouse, today: dt.date | None = None) -> dict:

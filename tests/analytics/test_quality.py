@@ -5,7 +5,8 @@ import datetime as dt
 
 import pandas as pd
 
-from analytics.quality import quality_summary
+from analytics.quality import (OPTIONAL_DIMENSIONS, DataColumns, data_columns, quality_issues,
+                               quality_summary)
 from tests.analytics.conftest import publish_lines
 
 
@@ -56,3 +57,29 @@ def test_quality_summary_of_an_empty_version(warehouse):
     assert summary["lines"] == 0
     assert summary["first_date"] is None and summary["freshness_days"] is None
     assert summary["countries_without_code"] == []
+
+
+def test_data_columns_follow_each_version(warehouse):
+    assert data_columns(warehouse) == DataColumns()           # nothing loaded: nothing missing
+    publish_lines(warehouse, [{"invoice_id": "1", "invoice_ts": "2024-06-01 08:00"}])
+    bare = data_columns(warehouse)
+    assert bare.missing == frozenset(OPTIONAL_DIMENSIONS)
+    assert {"city", "channel", "traffic_source"} <= bare.missing and "country" not in bare.missing
+    assert not bare.has_cost and not bare.has_sessions
+    publish_lines(warehouse, [{"invoice_id": "1", "invoice_ts": "2024-06-01 08:00",
+                               "device": "mobile", "unit_cost": 1.0}])
+    richer = data_columns(warehouse)
+    assert richer.missing == frozenset(OPTIONAL_DIMENSIONS) - {"device"}
+    assert richer.has_cost
+
+
+def test_quality_issues_are_sentences_for_what_the_load_counted():
+    assert quality_issues({}) == []
+    assert quality_issues({"lines_rejected": 0, "unknown_countries": {}}) == []
+    assert quality_issues({"lines_rejected": 1234, "price_not_positive_lines": 2,
+                           "missing_customer_lines": 5,
+                           "unknown_countries": {"Atlantis": 3}}) == [
+        "1,234 lines rejected", "2 lines with a price of 0 or less (left out of totals)",
+        "5 lines without a customer id", "1 unrecognised country"]
+    assert quality_issues({"unknown_countries": {"A": 1, "B": 2}}) == [
+        "2 unrecognised countries"]

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
-from analytics import breakdowns
+from analytics import breakdowns, quality
 from analytics.filters import ALL_DATA, Filters
 from core import formatting
 from tests.analytics.conftest import publish_lines
@@ -185,7 +185,7 @@ def test_data_columns_name_what_each_version_lacks_and_the_gaps_say_why(duckdb_w
         {"invoice_id": "I2", "invoice_ts": "2011-03-02 10:00", "quantity": 1, "unit_price": 3.0,
          "country": "France", "country_code": "FR"}])
     bare = context.data_columns(duckdb_warehouse)
-    assert bare.missing == frozenset(context.OPTIONAL_DIMENSIONS)
+    assert bare.missing == frozenset(quality.OPTIONAL_DIMENSIONS)
     assert not bare.has_cost and not bare.has_sessions
     assert context.data_columns(duckdb_warehouse) is bare        # once per version
     channels = breakdowns.breakdown(duckdb_warehouse, MARCH, ALL_DATA, dimension="channel")

@@ -8,21 +8,18 @@ user's scope, and calls ``fn(warehouse, filters, scope, **options)``. Anything t
 """
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlencode
 
 import flask_login
-import sqlalchemy as sa
 
-from analytics import cache, period, schema
-from analytics.breakdowns import DIMENSION_COLUMNS
+from analytics import cache, catalog, period, quality
 from analytics.filters import DIMENSIONS, FilterError, Filters, Scope
 from analytics.measures import NONE_LABEL
+from analytics.quality import DataColumns
 from analytics.warehouse import NoDataError, Warehouse, WarehouseError
 from webapp import services
 
@@ -41,57 +38,20 @@ class Unavailable(Exception):
     """Nothing can be shown; the message says why, for the page's empty state."""
 
 
-#: Breakdown dimensions a data file may leave out, → how a sentence names the column.
-OPTIONAL_DIMENSIONS = {"city": "city", "category": "category", "channel": "channel",
-                       "payment_method": "payment method", "device": "device",
-                       "traffic_source": "traffic source"}
-
-
-@dataclass(frozen=True)
-class DataColumns:
-    """Which optional columns the current data version fills: ``missing`` holds the
-    breakdown dimensions (``OPTIONAL_DIMENSIONS``) without a single value."""
-    missing: frozenset[str] = frozenset()
-    has_cost: bool = True
-    has_sessions: bool = True
-
-
-_data_columns: dict[tuple[str, int], DataColumns] = {}
-_data_columns_lock = threading.Lock()
-
-
 def data_columns(store: Warehouse | None = None) -> DataColumns:
-    """The optional columns of the current data version, worked out once per warehouse and
-    version (a version never changes) with one query; nothing counts as missing while no
-    data is loaded."""
-    store = store or warehouse()
-    try:
-        version = store.current_version()
-        if version is None:
-            return DataColumns()
-        key = (store.url, version)
-        known = _data_columns.get(key)
-        if known is not None:
-            return known
-        info = period.version_info(store, version)
-        lines = schema.fact_lines
-        counts = [sa.func.count(lines.c[DIMENSION_COLUMNS[dimension]]).label(dimension)
-                  for dimension in OPTIONAL_DIMENSIONS]
-        with store.connect(version) as conn:
-            row = conn.execute(sa.select(*counts)).mappings().one()
-    except WarehouseError as exc:
-        log.warning("cannot tell which columns the data has: %s", exc)
-        return DataColumns()
-    found = DataColumns(missing=frozenset(name for name in OPTIONAL_DIMENSIONS if not row[name]),
-                        has_cost=info.has_cost, has_sessions=info.has_sessions)
-    with _data_columns_lock:
-        _data_columns[key] = found
-    return found
+    """The optional columns of the current data version (``analytics.quality.data_columns``)
+    of ``store``, by default the app's warehouse."""
+    return quality.data_columns(store or warehouse())
 
 
 def missing_column_text(dimension: str) -> str:
     """"This data has no channel column." for a breakdown dimension."""
-    return f"This data has no {OPTIONAL_DIMENSIONS.get(dimension, dimension)} column."
+    return f"This data has no {_noun(dimension)} column."
+
+
+def _noun(dimension: str) -> str:
+    known = catalog.BY_NAME.get(dimension)
+    return known.noun if known is not None else dimension
 
 
 def breakdown_gap(frame, dimension: str, columns: DataColumns) -> str | None:
@@ -102,8 +62,7 @@ def breakdown_gap(frame, dimension: str, columns: DataColumns) -> str | None:
     if dimension in columns.missing:
         return missing_column_text(dimension)
     if len(frame) and set(frame["key"]) <= {NONE_LABEL}:
-        noun = OPTIONAL_DIMENSIONS.get(dimension, dimension)
-        return f"None of these sales has a {noun}."
+        return f"None of these sales has a {_noun(dimension)}."
     return None
 
 
@@ -219,23 +178,6 @@ def replace_filters(search: str | None, filters: Filters) -> str:
 
 #: Errors that mean "the warehouse has nothing to show" (no version published yet).
 DATA_ERRORS = (WarehouseError,)
-
-
-def quality_issues(report: dict) -> list[str]:
-    """Sentences for the problems a load's data-quality report counted (``data.quality``
-    keys); empty when there were none."""
-    issues = []
-    checks = (("lines_rejected", "lines rejected"),
-              ("price_not_positive_lines", "lines with a price of 0 or less (left out of totals)"),
-              ("missing_customer_lines", "lines without a customer id"))
-    for key, text in checks:
-        count = report.get(key) or 0
-        if count:
-            issues.append(f"{count:,} {text}")
-    unknown = report.get("unknown_countries") or {}
-    if unknown:
-        issues.append(f"{len(unknown)} unrecognised countr{'y' if len(unknown) == 1 else 'ies'}")
-    return issues
 
 
 def narrow(search: str | None, name: str, value: str | None) -> str:

@@ -112,7 +112,7 @@ def update_quality(_pathname, _job):
             ("Lines without a country code", f"{summary['lines_without_country_code']:,}"),
             ("Dates", f"{summary.get('first_date')} – {summary.get('last_date')}"),
             ("Days since the last line", summary.get("freshness_days"))]
-    notes = context.quality_issues(summary.get("report") or {})
+    notes = quality.quality_issues(summary.get("report") or {})
     return html.Div([
         dbc.Table(html.Tbody([html.Tr([html.Td(label), html.Td(str(value))])
                               for label, value in rows]), size="sm", id="data-quality-table"),

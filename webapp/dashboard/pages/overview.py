@@ -6,7 +6,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, callback, html
 
-from analytics import kpis, series
+from analytics import kpis, quality, series
 from analytics.models import insights
 from webapp.dashboard import components, context, figures
 
@@ -84,7 +84,7 @@ def update_freshness(_pathname):
         info = context.warehouse().version_info()
     except context.DATA_ERRORS:
         return dbc.Badge("No data loaded", color="secondary", id="overview-quality")
-    issues = context.quality_issues(info.quality)
+    issues = quality.quality_issues(info.quality)
     last_day = f"{info.max_ts:%d %b %Y}" if info.max_ts else "no lines"
     badge = dbc.Badge(f"{len(issues)} data-quality note{'s' if len(issues) != 1 else ''}"
                       if issues else "Data quality OK",
