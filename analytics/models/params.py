@@ -1,4 +1,7 @@
-"""The parameters each model kind accepts (pydantic), validated before any query runs."""
+"""The parameters each model kind accepts (pydantic), validated before any query runs.
+
+Which kind takes which model is said once, by the annotation of its runner's ``params``
+(``analytics.models.runner``); core's job kinds name the same models as their options."""
 from __future__ import annotations
 
 import datetime as dt
@@ -48,17 +51,16 @@ class BasketParams(_Params):
     product: str | None = None
 
 
-PARAMS = {"forecast": ForecastParams, "clustering": ClusteringParams, "churn": ChurnParams,
-          "anomalies": AnomalyParams, "basket": BasketParams}
-
-
 def parse_params(kind: str, params: dict | None) -> _Params:
     """Validate ``params`` for a model kind; a bad or unknown parameter raises ModelError
     naming it."""
+    from analytics.models import runner
+
     try:
-        model = PARAMS[kind]
+        model = runner.params_model(kind)
     except KeyError:
-        raise ModelError(f"unknown model kind {kind!r}; choose one of {sorted(PARAMS)}") from None
+        raise ModelError(f"unknown model kind {kind!r}; choose one of "
+                         f"{sorted(runner.RUNNERS)}") from None
     try:
         return model.model_validate(params or {})
     except pydantic.ValidationError as error:

@@ -2,18 +2,23 @@
 
 Each ``run_<kind>(warehouse, filters, scope, params, progress)`` returns a dict with the
 result, its ``accuracy``, the ``baseline`` it is compared with, and the lists a chart needs.
+The annotation of its ``params`` names the parameters model it takes
+(``analytics.models.params``): ``RUNNERS`` is the one table of model kinds.
 Heavy libraries (Prophet, XGBoost, mlxtend) are imported here, inside the functions' modules,
 so importing ``analytics.models`` stays light for the web process.
 """
 from __future__ import annotations
 
 import logging
+import typing
 
 import numpy as np
 import pandas as pd
 
 from analytics.models import inputs
 from analytics.models.base import ModelError, to_json_safe
+from analytics.models.params import (AnomalyParams, BasketParams, ChurnParams,
+                                     ClusteringParams, ForecastParams)
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +59,7 @@ def _forecast_payload(result) -> dict:
     }
 
 
-def run_forecast(warehouse, filters, scope, params, progress) -> dict:
+def run_forecast(warehouse, filters, scope, params: ForecastParams, progress) -> dict:
     from analytics.models.forecast import forecast_items, forecast_series
 
     progress(5, "reading the daily series")
@@ -98,7 +103,7 @@ def run_forecast(warehouse, filters, scope, params, progress) -> dict:
                              [i["baseline"]["accuracy"]["smape"] for i in payload_items]))}}
 
 
-def run_clustering(warehouse, filters, scope, params, progress) -> dict:
+def run_clustering(warehouse, filters, scope, params: ClusteringParams, progress) -> dict:
     from sklearn.metrics import silhouette_score
 
     from analytics.models.clustering import FEATURES, CustomerSegmenter
@@ -140,7 +145,7 @@ def run_clustering(warehouse, filters, scope, params, progress) -> dict:
                             "name": [names[c] for c in assignments["cluster"]]}}
 
 
-def run_churn(warehouse, filters, scope, params, progress) -> dict:
+def run_churn(warehouse, filters, scope, params: ChurnParams, progress) -> dict:
     from analytics.models.churn import HIGH_RISK, MEDIUM_RISK, ChurnModel
     from analytics.models.clv import clv
 
@@ -177,7 +182,7 @@ def run_churn(warehouse, filters, scope, params, progress) -> dict:
             "clv": value}
 
 
-def run_anomalies(warehouse, filters, scope, params, progress) -> dict:
+def run_anomalies(warehouse, filters, scope, params: AnomalyParams, progress) -> dict:
     from analytics.models.anomalies import AnomalyDetector, robust_monitor
     from analytics.models.explain import explain_anomalies
 
@@ -248,7 +253,7 @@ def _slice_sentence(anomaly: dict) -> str:
             f"({anomaly['actual']:,.0f} vs {anomaly['expected']:,.0f}{change}).")
 
 
-def run_basket(warehouse, filters, scope, params, progress) -> dict:
+def run_basket(warehouse, filters, scope, params: BasketParams, progress) -> dict:
     from analytics.models.basket import BasketMiner, holdout_check
 
     progress(5, "reading the baskets")
@@ -308,6 +313,12 @@ def run_basket(warehouse, filters, scope, params, progress) -> dict:
 
 RUNNERS = {"forecast": run_forecast, "clustering": run_clustering, "churn": run_churn,
            "anomalies": run_anomalies, "basket": run_basket}
+
+
+def params_model(kind: str) -> type:
+    """The parameters model of the model kind ``kind`` (its runner's ``params``
+    annotation); KeyError for an unknown kind."""
+    return typing.get_type_hints(RUNNERS[kind])["params"]
 
 
 def run(kind, warehouse, filters, scope, params, progress) -> dict:

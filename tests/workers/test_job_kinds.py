@@ -160,3 +160,13 @@ def test_reading_the_table_imports_no_runner_and_no_heavy_model_library():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_model_kinds_are_the_analytics_models_with_their_parameters():
+    """A model job kind names the analytics model it runs and that model's parameters."""
+    from analytics.models import runner
+    models = {kind.name: kind for kind in job_kinds.all_kinds()
+              if kind.runner == job_kinds.MODEL_RUNNER}
+    assert set(models) == set(runner.RUNNERS)
+    for name, kind in models.items():
+        assert kind.options is runner.params_model(name), name
