@@ -3,6 +3,7 @@ worker tests are in tests/workers)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sqlite3
 
 import pytest
@@ -225,3 +226,44 @@ def test_a_narrowed_scope_hides_older_results_everywhere(session, people):
     assert job not in jobs.list_jobs(session, analyst)
     admin = user(session, people, "admin")  # an all-data admin still sees it
     assert jobs.get_job(session, admin, job.id) is job
+
+
+RESULT_COLUMN = re.compile(r"\bjobs\.result\b")  # not jobs.result_path
+
+
+def test_polling_a_job_reads_its_status_not_its_result(settings, people):
+    """The pages poll a running job every second: the (possibly megabytes of) result JSON
+    is not read until the job is done and the page asks for it."""
+    job_id = _submitted(settings, people, "forecast")
+    jobs.start_job(settings, job_id)
+    jobs.update_progress(settings, job_id, 40, "Fitting")
+    big = {"history": list(range(50_000))}
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+    engine = db.get_engine(settings.database_url)
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        with db.session_scope(settings.database_url) as session:
+            analyst = user(session, people, "analyst")
+            statements.clear()
+            polled = jobs.job_to_dict(jobs.get_job(session, analyst, job_id,
+                                                   with_result=False), with_result=False)
+            assert (polled["status"], polled["progress"], polled["message"]) == (
+                "running", 40, "Fitting")
+            assert "result" not in polled
+            listed = jobs.list_jobs(session, analyst, with_result=False)
+            assert [job.id for job in listed] == [job_id]
+            assert len(statements) >= 2
+            assert not any(RESULT_COLUMN.search(statement) for statement in statements)
+
+        jobs.finish_job(settings, job_id, big)
+        with db.session_scope(settings.database_url) as session:
+            analyst = user(session, people, "analyst")
+            statements.clear()
+            done = jobs.job_to_dict(jobs.get_job(session, analyst, job_id))
+            assert done["status"] == "done" and done["result"] == big
+            assert any(RESULT_COLUMN.search(statement) for statement in statements)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
