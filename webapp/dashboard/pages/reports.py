@@ -58,13 +58,13 @@ def list_my_jobs(_ticks):
     user = security.current_db_user()
     if user is None:
         return components.empty_state("Sign in again."), True
-    listed = [jobs.job_to_dict(job) for job in jobs.list_jobs(security.db_session(), user,
-                                                              limit=JOBS_SHOWN)]
+    listed = [jobs.job_to_dict(job, with_result=False) for job in jobs.list_jobs(
+        security.db_session(), user, limit=JOBS_SHOWN, with_result=False)]
     if not listed:
         return components.empty_state("No jobs yet: request a report above."), True
     running = any(job["status"] not in jobs.FINISHED for job in listed)
     rows = [html.Tr([
-        html.Td(job["kind"].replace("_", " ")),
+        html.Td(job["label"]),
         html.Td((job["timings"]["created_at"] or "")[:16].replace("T", " ")),
         html.Td(dbc.Progress(value=job["progress"] or 0, label=f"{job['progress'] or 0}%",
                              style={"height": "0.9rem", "minWidth": "80px"})
