@@ -203,6 +203,13 @@ def test_no_example_hides_in_an_unlabelled_block():
     assert examples.disguised_examples() == []
 
 
+@pytest.mark.parametrize("argv", [["rm", "-rf", "/"], ["flask", "run"],
+                                  ["docker", "compose", "down"], ["python", "-m", "bench"]])
+def test_a_command_the_tests_do_not_know_is_refused_not_run(argv, tmp_path):
+    with pytest.raises(Unrunnable):
+        Shell(tmp_path, tmp_path).run(argv)
+
+
 @pytest.mark.parametrize("block", SHELL_BLOCKS, ids=lambda block: block.name)
 def test_shell_example(block, tmp_path, monkeypatch, small_samples):
     home, workdir = tmp_path / "home", tmp_path / "work"
