@@ -55,15 +55,16 @@ class Unavailable(ShoplensError):
     status = 503
 
 
-def format_validation_error(error, limit: int = 5) -> str:
+def format_validation_error(error, limit: int = 5, *, subject: str = "input") -> str:
     """The first ``limit`` problems of a pydantic ``ValidationError`` as one readable line:
     ``horizon: Input should be less than or equal to 365; colour: is not a known parameter``.
+    ``subject`` names the whole input when a problem has no location (``params``).
     The API, the job and schedule services and the dashboard all use this one."""
     parts = []
     for item in error.errors()[:limit]:
-        where = ".".join(str(part) for part in item.get("loc", ())) or "input"
-        message = item.get("msg", "is invalid")
+        where = ".".join(str(part) for part in item.get("loc", ())) or subject
+        message = str(item.get("msg", "is invalid")).removeprefix("Value error, ")
         if item.get("type") == "extra_forbidden":
             message = "is not a known parameter"
         parts.append(f"{where}: {message}")
-    return "; ".join(parts) or "invalid input"
+    return "; ".join(parts) or f"invalid {subject}"
