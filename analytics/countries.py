@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import pycountry
 
+from analytics.errors import InvalidInput
+
 #: Names that get no code on purpose, with the reason shown in the data-quality report.
 CODELESS: dict[str, str] = {
     "channel islands": "Jersey (JE) and Guernsey (GG) together: no single ISO code",
@@ -74,7 +76,7 @@ EXPLICIT_CODES: dict[str, str] = {
 }
 
 
-class UnknownCountryError(ValueError):
+class UnknownCountryError(InvalidInput):
     """A user-given country token matches no code; the message says which and why."""
 
 

@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 from sqlalchemy.orm import Session
 
+from analytics.errors import AccessDenied, InvalidInput, NotFound, format_validation_error
 from analytics.filters import DIMENSIONS, FilterError, Filters, Scope
 from core import audit, db, job_kinds
 from core.job_kinds import JobKind
@@ -49,16 +50,16 @@ FILTER_KEYS = ("start", "end", "min_price", "max_price", "segment", *DIMENSIONS)
 
 
 
-class JobError(Exception):
+class JobError(InvalidInput):
     """The request cannot become a job (bad kind, bad parameters, finished job...);
     the message is meant for the user (HTTP 400)."""
 
 
-class JobAccessDenied(Exception):
+class JobAccessDenied(AccessDenied):
     """The user may not run or see this job (HTTP 403)."""
 
 
-class JobNotFound(Exception):
+class JobNotFound(NotFound):
     """No job with this id (HTTP 404)."""
 
 
@@ -125,7 +126,7 @@ def parse_params(kind: str, params: dict | None, *, settings: Settings | None = 
     try:
         options = declared.parse_options(params, settings=settings)
     except pydantic.ValidationError as exc:
-        raise JobError(_validation_message(exc)) from None
+        raise JobError(format_validation_error(exc, subject="params")) from None
     return {"filters": filters, "options": options}
 
 
@@ -219,19 +220,6 @@ def enqueue(settings: Settings, job_id: str) -> None:
 def _celery(settings: Settings):
     import celery_app
     return celery_app.for_settings(settings)
-
-
-def _validation_message(exc: pydantic.ValidationError) -> str:
-    problems = []
-    for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"]) or "params"
-        message = error["msg"]
-        if error["type"] == "extra_forbidden":
-            message = "is not a known parameter"
-        elif error["type"] == "value_error":
-            message = message.removeprefix("Value error, ")
-        problems.append(f"{where}: {message}")
-    return "; ".join(problems)
 
 
 # ----------------------------------------------------------------- reading

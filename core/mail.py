@@ -27,6 +27,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from analytics.errors import Unavailable
 from core import db
 from core.models import Delivery, Job, utcnow
 from core.settings import Settings
@@ -48,7 +49,7 @@ MIME_TYPES = {
 }
 
 
-class MailError(Exception):
+class MailError(Unavailable):
     """The message could not be sent; the message says why (kept in the ledger)."""
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from analytics.errors import InvalidInput
+
 MIN_LENGTH = 10
 MAX_LENGTH = 256          # argon2 copes with more; a cap stops multi-megabyte "passwords"
 COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent / "common_passwords.txt"
@@ -24,7 +26,7 @@ _TRAILING_NOISE = re.compile(r"[\d\W_]+$")
 _GENERATED_ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
-class PasswordPolicyError(ValueError):
+class PasswordPolicyError(InvalidInput):
     """The password is not acceptable; the message tells the user why."""
 
 

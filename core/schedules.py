@@ -19,6 +19,7 @@ import pydantic
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from analytics.errors import AccessDenied, InvalidInput, NotFound, format_validation_error
 from analytics.filters import FilterError, Filters
 from core import audit, db, jobs
 from core.models import Job, ReportSchedule, User, utcnow
@@ -31,15 +32,15 @@ WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 MAX_RECIPIENTS = 50
 
 
-class ScheduleError(ValueError):
+class ScheduleError(InvalidInput):
     """The schedule is invalid or the change is refused; the message says why."""
 
 
-class ScheduleAccessDenied(ScheduleError):
+class ScheduleAccessDenied(AccessDenied, ScheduleError):
     """The actor may not see or change this schedule."""
 
 
-class ScheduleNotFound(ScheduleError):
+class ScheduleNotFound(NotFound, ScheduleError):
     """No schedule with this id."""
 
 
@@ -130,7 +131,7 @@ def _validate(session: Session, actor: User, data: dict, owner: User) -> Schedul
     try:
         values = ScheduleInput.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise ScheduleError(_validation_message(exc)) from None
+        raise ScheduleError(format_validation_error(exc, subject="schedule")) from None
     emails = []
     for text in values.recipients:
         email = str(text).strip().lower()
@@ -281,14 +282,3 @@ def schedule_to_dict(schedule: ReportSchedule) -> dict:
 
 def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") + "Z" if value else None
-
-
-def _validation_message(exc: pydantic.ValidationError) -> str:
-    problems = []
-    for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"]) or "schedule"
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = "is not a schedule setting"
-        problems.append(f"{where}: {message}")
-    return "; ".join(problems)

@@ -14,6 +14,7 @@ import secrets
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from analytics.errors import InvalidInput
 from core import audit
 from core.models import ApiToken, PasswordReset, User, utcnow
 
@@ -25,7 +26,7 @@ RESET_HOURS = 24
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 
 
-class TokenError(ValueError):
+class TokenError(InvalidInput):
     """A token cannot be created, used or revoked; the message says why."""
 
 

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from analytics.errors import AccessDenied, Conflict, InvalidInput
 from analytics.filters import Scope
 from core import audit, db, passwords, tokens
 from core.models import ROLES, DataScope, LoginThrottle, User, utcnow
@@ -44,15 +45,15 @@ DEFAULT_ADMIN_EMAIL = "admin@localhost"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
-class UserError(ValueError):
+class UserError(InvalidInput):
     """A user change or sign-in is refused; the message says why."""
 
 
-class PermissionDenied(UserError):
+class PermissionDenied(AccessDenied, UserError):
     """The actor's role does not allow the change."""
 
 
-class LastAdminError(UserError):
+class LastAdminError(Conflict, UserError):
     """The change would leave no active admin."""
 
 

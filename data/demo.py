@@ -46,6 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analytics import schema
+from analytics.errors import InvalidInput
 from analytics.period import minus_years
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ _US_PER_DAY = 86_400_000_000
 _US_PER_SECOND = 1_000_000
 
 
-class DemoDataError(ValueError):
+class DemoDataError(InvalidInput):
     """The demo data cannot be generated with these arguments; the message says why."""
 
 

@@ -27,6 +27,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from analytics import schema
+from analytics.errors import InvalidInput
 from analytics.warehouse import Warehouse, WarehouseError, coerce_lines
 from data.quality import build_report
 from data.readers import Mapping, ReadError, ReadResult, read_generic, read_online_retail
@@ -41,7 +42,7 @@ SAMPLES = {"online-retail": ("online_retail.csv.gz", "online-retail")}
 Progress = Callable[[int, str], None]
 
 
-class LoadError(Exception):
+class LoadError(InvalidInput):
     """A load could not be done; the message (one line) is meant for the user. Nothing was
     published."""
 

@@ -8,8 +8,10 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from analytics.errors import InvalidInput
 
-class ModelError(ValueError):
+
+class ModelError(InvalidInput):
     """A model cannot run on this selection (too little data, a bad parameter); the message
     is meant for the user."""
 

@@ -10,13 +10,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from analytics.errors import InvalidInput
 from analytics.filters import Filters, Scope
 from core.reports.content import ReportContent, gather
 
 FORMATS = ("pdf", "xlsx")
 
 
-class ReportError(ValueError):
+class ReportError(InvalidInput):
     """The report cannot be made; the message says why."""
 
 

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlencode
 
 import flask_login
 
-from analytics import cache, catalog, period, quality
+from analytics import cache, catalog, errors, period, quality
 from analytics.filters import DIMENSIONS, FilterError, Filters, Scope
 from analytics.measures import NONE_LABEL
 from analytics.quality import DataColumns
@@ -34,7 +34,7 @@ FILTER_PARAMS = frozenset({"start", "end", "min_price", "max_price", "segment", 
 Result = TypeVar("Result")
 
 
-class Unavailable(Exception):
+class Unavailable(errors.Unavailable):
     """Nothing can be shown; the message says why, for the page's empty state."""
 
 
