@@ -1,6 +1,13 @@
 """The API's route table: each endpoint declares its method, path, role and pydantic models;
-``endpoint`` registers the Flask view that checks the role, validates the input and turns
-domain errors into JSON errors. The OpenAPI document is generated from the same table."""
+``endpoint`` registers the Flask view that checks the role and validates the input. The
+OpenAPI document is generated from the same table.
+
+Errors are mapped here, once, to ``{"error": {"status", "message"}}``: a
+``ShoplensError`` (every domain error, ``analytics.errors``) with its own status and
+message; a pydantic ``ValidationError`` as 400 (``format_validation_error``); an HTTP
+error with its code; anything else as 500 with a generic message, logged. Views raise
+domain errors and let them through; ``ApiError`` is for statuses of the API's own (401, or
+a 404 that must not tell whether a thing exists)."""
 from __future__ import annotations
 
 import functools
@@ -11,11 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pydantic
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from analytics.filters import FilterError
-from analytics.warehouse import NoDataError
+from analytics.errors import ShoplensError, format_validation_error
 from webapp.security import current_user, json_error, user_has_role
 
 log = logging.getLogger(__name__)
@@ -24,13 +30,12 @@ ROLE_MESSAGES = {"analyst": "This needs the analyst role (exports, jobs and repo
                  "admin": "This needs the admin role."}
 
 
-class ApiError(Exception):
-    """An answer other than 200, with a message for the caller."""
+class ApiError(ShoplensError):
+    """An answer of the API's own other than 200 (``status``), with a message for the
+    caller."""
 
     def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
+        super().__init__(message, status=status)
 
 
 @dataclass(frozen=True)
@@ -118,35 +123,19 @@ def _query_values(model: type[pydantic.BaseModel]) -> dict:
     return values
 
 
-def validation_message(error: pydantic.ValidationError) -> str:
-    parts = []
-    for item in error.errors()[:5]:
-        where = ".".join(str(part) for part in item.get("loc", ())) or "input"
-        message = item.get("msg", "is invalid")
-        if item.get("type") == "extra_forbidden":
-            message = "is not a known parameter"
-        parts.append(f"{where}: {message}")
-    return "; ".join(parts)
-
-
-@bp.errorhandler(ApiError)
-def _api_error(error: ApiError):
+@bp.errorhandler(ShoplensError)
+def _domain_error(error: ShoplensError):
+    db = g.get("shoplens_db")  # the request's app-database session: nothing half-done stays
+    if db is not None:
+        db.rollback()
+    if error.status >= 500:
+        log.warning("API %s %s: %s", request.method, request.path, error.message)
     return json_error(error.status, error.message)
 
 
 @bp.errorhandler(pydantic.ValidationError)
 def _invalid(error: pydantic.ValidationError):
-    return json_error(400, validation_message(error))
-
-
-@bp.errorhandler(FilterError)
-def _bad_filter(error: FilterError):
-    return json_error(400, str(error))
-
-
-@bp.errorhandler(NoDataError)
-def _no_data(error: NoDataError):
-    return json_error(404, str(error))
+    return json_error(400, format_validation_error(error))
 
 
 @bp.errorhandler(HTTPException)

@@ -224,15 +224,7 @@ def _start(job) -> dict:
 def post_job(body: schemas.JobRequest):
     db = db_session()
     params = {"filters": body.filters.filters(), "options": body.options}
-    try:
-        job = jobs.submit_job(db, _job_user(), body.kind, params,
-                              settings=services.settings())
-    except jobs.JobAccessDenied as error:
-        db.rollback()
-        raise ApiError(403, str(error)) from None
-    except jobs.JobError as error:
-        db.rollback()
-        raise ApiError(400, str(error)) from None
+    job = jobs.submit_job(db, _job_user(), body.kind, params, settings=services.settings())
     return _start(job)
 
 
@@ -265,11 +257,7 @@ def get_job(path: schemas.JobPath):
 def cancel_job(path: schemas.JobPath):
     db = db_session()
     job = _owned_job(path.job_id)
-    try:
-        jobs.cancel_job(db, _job_user(), job.id)
-    except jobs.JobError as error:
-        db.rollback()
-        raise ApiError(400, str(error)) from None
+    jobs.cancel_job(db, _job_user(), job.id)
     db.commit()
     return jobs.job_to_dict(job)
 
@@ -294,13 +282,6 @@ def get_job_result(path: schemas.JobPath):
           summary="Request a PDF or Excel report of the filters (under your scope).")
 def post_report(body: schemas.ReportRequest):
     db = db_session()
-    try:
-        job = jobs.request_report(db, _job_user(), format=body.format, email=body.email,
-                                  filters=body.filters.filters())
-    except jobs.JobAccessDenied as error:
-        db.rollback()
-        raise ApiError(403, str(error)) from None
-    except jobs.JobError as error:
-        db.rollback()
-        raise ApiError(400, str(error)) from None
+    job = jobs.request_report(db, _job_user(), format=body.format, email=body.email,
+                              filters=body.filters.filters())
     return _start(job)
