@@ -2,7 +2,8 @@
 
 Pages live in ``webapp/dashboard/pages`` (one module per page, registered with
 ``dash.register_page(..., role=...)``); the shell (navbar, filter sidebar, router) is in
-``shell.py``; every chart is built by ``figures.py``. Nothing is fetched from a CDN:
+``shell.py``; every chart is built by ``figures.py``; an error that escapes a callback is
+shown by ``errors.py``. Nothing is fetched from a CDN:
 Bootstrap is the vendored ``/static/vendor/bootstrap.min.css`` and Dash serves its own
 JavaScript (plotly.js included).
 """
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import dash
 from flask import Flask
+
+from webapp.dashboard import errors
 
 PACKAGE = Path(__file__).parent
 BOOTSTRAP_CSS = "/static/vendor/bootstrap.min.css"
@@ -25,7 +28,7 @@ def init_dashboard(server: Flask) -> dash.Dash:
         assets_folder=str(PACKAGE / "assets"), serve_locally=True,
         external_stylesheets=[BOOTSTRAP_CSS], suppress_callback_exceptions=True,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
-        update_title=None)
+        update_title=None, on_error=errors.on_callback_error)
     from webapp.dashboard import shell
     app.layout = shell.layout
     shell.register_callbacks(app)

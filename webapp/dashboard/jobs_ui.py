@@ -14,6 +14,7 @@ from collections.abc import Callable
 import dash
 from dash import Input, Output, State, callback
 
+from analytics.errors import ShoplensError, Unavailable
 from core import jobs
 from webapp import security, services
 from webapp.dashboard import components, context
@@ -21,7 +22,7 @@ from webapp.dashboard import components, context
 log = logging.getLogger(__name__)
 
 
-class JobUnavailable(Exception):
+class JobUnavailable(Unavailable):
     """The job cannot be submitted or read; the message says why."""
 
 
@@ -39,9 +40,9 @@ def submit(kind: str, search: str | None, options: dict | None = None) -> dict:
                               settings=services.settings())
         session.commit()
         jobs.enqueue(services.settings(), job.id)
-    except (jobs.JobError, jobs.JobAccessDenied) as exc:
+    except ShoplensError as exc:  # a bad option, a role too low, the queue away
         session.rollback()
-        raise JobUnavailable(str(exc)) from None
+        raise JobUnavailable(exc.message) from None
     session.refresh(job)
     return jobs.job_to_dict(job, with_result=False)
 
@@ -56,8 +57,8 @@ def read(job_id: str, *, with_result: bool = True) -> dict:
     try:
         job = jobs.get_job(session, user, job_id, with_result=with_result)
         return jobs.job_to_dict(job, with_result=with_result)
-    except (jobs.JobNotFound, jobs.JobAccessDenied) as exc:
-        raise JobUnavailable(str(exc)) from None
+    except ShoplensError as exc:
+        raise JobUnavailable(exc.message) from None
 
 
 def follow(prefix: str, kind: str, option_states: list[State] | None = None,

@@ -23,7 +23,7 @@ from analytics.customers import SEGMENTS
 from analytics.filters import FilterError, Filters
 from analytics.warehouse import WarehouseError
 from webapp import security
-from webapp.dashboard import components, context, presets
+from webapp.dashboard import components, context, errors, presets
 
 log = logging.getLogger(__name__)
 
@@ -200,9 +200,11 @@ def layout() -> html.Div:
         dbc.Container(dbc.Row([
             dbc.Col(dbc.Collapse(sidebar(), id="shell-sidebar", is_open=False),
                     md=3, xl=2, className="shell-sidebar border-end"),
-            dbc.Col(html.Main(dcc.Loading(html.Div(page_content(path) if path else None,
-                                                   id="shell-page"), type="circle",
-                                          delay_show=300, overlay_style={"visibility": "visible"}),
+            dbc.Col(html.Main([errors.alert(),
+                               dcc.Loading(html.Div(page_content(path) if path else None,
+                                                    id="shell-page"), type="circle",
+                                           delay_show=300,
+                                           overlay_style={"visibility": "visible"})],
                               className="py-3"), md=9, xl=10),
         ], className="g-0"), fluid=True),
     ], id="shell-root")
