@@ -2,9 +2,10 @@
 
 ``run_job`` is called by the Celery task with a job id. It loads the Job (skipping finished
 or cancelled ones), keeps a heartbeat while the work runs, and records the outcome in the
-Job row: done with a result, failed with a message (user errors: the error's own message;
-crashes: the exception), or cancelled. Transient infrastructure errors (database, broker)
-are raised as ``TransientJobError`` so the task retries with backoff.
+Job row: done with a result, failed with a message (a ``ShoplensError``: its own message;
+anything else: ``INTERNAL_ERROR``, the exception logged), or cancelled. Transient
+infrastructure errors (database, broker) are raised as ``TransientJobError`` so the task
+retries with backoff.
 """
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from celery.exceptions import SoftTimeLimitExceeded
 
-from analytics.filters import FilterError
-from analytics.warehouse import Warehouse, WarehouseError
+from analytics.errors import ShoplensError
+from analytics.warehouse import Warehouse
 from core import db, jobs, mail
 from core.jobs import JobCancelled, JobSpec
 from core.models import Job, User
@@ -26,6 +27,9 @@ from core.settings import Settings
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 10.0
+#: What the user reads when a job crashed on anything but a ``ShoplensError`` (the
+#: exception itself is logged, not shown: it may name paths, SQL or other users' data).
+INTERNAL_ERROR = "The job failed on an internal error; it has been logged for the admins."
 Progress = Callable[..., None]
 
 _warehouses: dict[str, Warehouse] = {}
@@ -51,19 +55,6 @@ def preload() -> None:
     import analytics.models  # noqa: F401  (light: Prophet loads on first fit)
     import core.reports.pdf  # noqa: F401
     import core.reports.xlsx  # noqa: F401
-
-
-def user_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions whose message is meant for the user: the job fails with that message
-    and is not retried."""
-    errors: list[type[BaseException]] = [FilterError, WarehouseError, jobs.JobError]
-    for module, name in (("analytics.models", "ModelError"), ("core.loads", "LoadError"),
-                         ("core.reports", "ReportError"), ("data.readers", "ReadError")):
-        try:
-            errors.append(getattr(__import__(module, fromlist=[name]), name))
-        except (ImportError, AttributeError):
-            continue
-    return tuple(errors)
 
 
 TRANSIENT_ERRORS = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
@@ -128,17 +119,16 @@ def run_job(settings: Settings, job_id: str, worker: str | None = None) -> str |
         jobs.fail_job(settings, spec.id, f"The job took longer than {minutes} minutes "
                       "and was stopped. Narrow the filters and try again.")
         return "failed"
-    except user_errors() as exc:
-        jobs.fail_job(settings, spec.id, str(exc))
+    except ShoplensError as exc:  # meant for the user, and the same input fails the same way
+        jobs.fail_job(settings, spec.id, exc.message)
         log.info("job %s failed: %s", spec.id, exc)
         return "failed"
     except TRANSIENT_ERRORS as exc:
         _back_to_queue(settings, spec.id, exc)
         raise TransientJobError(str(exc)) from exc
-    except Exception as exc:
+    except Exception:
         log.exception("job %s crashed", spec.id)
-        jobs.fail_job(settings, spec.id, f"The job failed unexpectedly: "
-                      f"{type(exc).__name__}: {exc}")
+        jobs.fail_job(settings, spec.id, INTERNAL_ERROR)
         return "failed"
     jobs.finish_job(settings, spec.id, **outcome)
     after = outcome.get("result") or {}
