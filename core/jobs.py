@@ -23,9 +23,8 @@ import datetime as dt
 import logging
 import os
 import socket
-from pathlib import Path
 from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
 
 import pydantic
 import sqlalchemy as sa
@@ -508,8 +507,3 @@ def job_counts(session: Session) -> dict[str, int]:
     """Jobs per status (for the admin page and health checks)."""
     rows = session.execute(sa.select(Job.status, sa.func.count()).group_by(Job.status))
     return {status: count for status, count in rows}
-
-
-def describe_options(kind: str) -> dict[str, Any]:
-    """JSON schema of a kind's options (the API documents them with it)."""
-    return kind_of(kind).options.model_json_schema()
