@@ -120,14 +120,6 @@ def session_dimensions() -> tuple[Dimension, ...]:
     return tuple(d for d in DIMENSIONS if d.sessions_column)
 
 
-def by_param(param: str) -> Dimension:
-    return next(d for d in DIMENSIONS if d.param == param)
-
-
-def by_field(field: str) -> Dimension:
-    return next(d for d in DIMENSIONS if d.field == field)
-
-
 # --------------------------------------------------------------------------- measures
 MONEY, COUNT, RATE = "money", "count", "rate"
 
