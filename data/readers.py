@@ -18,7 +18,6 @@ import csv
 import gzip
 import json
 import logging
-import re
 import warnings
 import zlib
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 from analytics import catalog, schema
 from analytics.countries import CountryNormalisation, normalise_countries
@@ -291,12 +291,32 @@ def _column_list(raw: pd.DataFrame, limit: int = 15) -> str:
 
 
 # --------------------------------------------------------------------- reading files
-def _read_table(path: Path, mapping: Mapping
-                ) -> tuple[pd.DataFrame, np.ndarray, list[str], pd.DataFrame]:
-    """Read the file as a table of stripped-header text columns.
+@dataclass(frozen=True)
+class _TextLayout:
+    """How a text table is written: found from its first megabyte (or the mapping)."""
+    encoding: str
+    delimiter: str
+    compression: str | None
+    header: list[str]     # column names as the readers name them, before stripping
+    note: str             # "encoding utf-8 (detected), delimiter comma (detected)"
 
-    Returns (raw frame with "" for empty cells, source row of each frame row, notes,
-    rejects for lines with a wrong number of fields)."""
+
+def read_header(path: str | Path, mapping: Mapping | None = None) -> list[str]:
+    """The column names of a CSV (optionally gzipped) or .xlsx file exactly as
+    ``read_generic`` names them (same encoding and delimiter detection, names stripped; an
+    empty name is "Unnamed: i" and a repeated one gets ".1", ".2"), for a mapping step
+    that offers the file's columns. Reads only the start of the file."""
+    path = Path(path)
+    mapping = mapping or Mapping(columns={})
+    if _file_kind(path) == "xlsx":
+        # one data row: pandas names a column without a header only when it holds a value
+        return [str(name).strip() for name in _first_sheet(path, nrows=1).columns]
+    return [name.strip() for name in _text_layout(path, mapping).header]
+
+
+def _file_kind(path: Path) -> str:
+    """"xlsx", "gzip" or "text", from the file's first bytes; ReadError for a missing,
+    empty or old-Excel file."""
     if not path.exists():
         raise ReadError(f"File not found: {path}")
     if path.is_dir():
@@ -306,55 +326,147 @@ def _read_table(path: Path, mapping: Mapping
     if not magic:
         raise ReadError(f"{path.name} is empty")
     if magic.startswith(b"PK\x03\x04"):
-        return _read_xlsx(path)
+        return "xlsx"
     if magic.startswith(b"\xd0\xcf\x11\xe0"):
         raise ReadError(f"{path.name} is an old Excel .xls workbook: save it as .xlsx or CSV")
-    compression = "gzip" if magic.startswith(b"\x1f\x8b") else None
+    return "gzip" if magic.startswith(b"\x1f\x8b") else "text"
+
+
+def _text_layout(path: Path, mapping: Mapping) -> _TextLayout:
+    compression = "gzip" if _file_kind(path) == "gzip" else None
     sample = _head_bytes(path, compression)
     if not sample.strip():
         raise ReadError(f"{path.name} is empty")
-    notes: list[str] = []
     encoding = mapping.encoding or _detect_encoding(sample, path.name)
     text = sample.decode(encoding, errors="replace")
     _reject_binary(text, path.name)
     delimiter = mapping.delimiter or _detect_delimiter(text, path.name)
-    notes.append(f"encoding {encoding}{'' if mapping.encoding else ' (detected)'}, delimiter "
-                 f"{_delimiter_name(delimiter)}{'' if mapping.delimiter else ' (detected)'}"
-                 f"{', gzip' if compression else ''}")
+    header = next(csv.reader(text.splitlines(), delimiter=delimiter), [])
+    note = (f"encoding {encoding}{'' if mapping.encoding else ' (detected)'}, delimiter "
+            f"{_delimiter_name(delimiter)}{'' if mapping.delimiter else ' (detected)'}"
+            f"{', gzip' if compression else ''}")
+    return _TextLayout(encoding, delimiter, compression, _column_names(header), note)
+
+
+def _column_names(header: list[str]) -> list[str]:
+    """Names for a header row as pandas' parser gives them: "Unnamed: i" for an empty one;
+    a repeated one gets ".1", ".2" … skipping names the header already has."""
+    filled = [name or f"Unnamed: {index}" for index, name in enumerate(header)]
+    written = set(filled)
+    names: list[str] = []
+    counts: dict[str, int] = {}
+    for original in filled:
+        name, count = original, counts.get(original, 0)
+        while count > 0:
+            counts[original] = count + 1
+            name = f"{original}.{count}"
+            count = count + 1 if name in written else counts.get(name, 0)
+        names.append(name)
+        counts[name] = count + 1
+    return names
+
+
+def _read_table(path: Path, mapping: Mapping
+                ) -> tuple[pd.DataFrame, np.ndarray, list[str], pd.DataFrame]:
+    """Read the file as a table of stripped-header text columns.
+
+    Returns (raw frame with "" for empty cells, source row of each frame row, notes,
+    rejects for lines with too many fields)."""
+    if _file_kind(path) == "xlsx":
+        return _read_xlsx(path)
+    layout = _text_layout(path, mapping)
+    notes = [layout.note]
     try:
-        frame, skipped = _read_csv(path, delimiter, encoding, compression)
-    except UnicodeDecodeError as exc:
-        if mapping.encoding or encoding not in ("utf-8", "utf_8"):
-            raise ReadError(f"{path.name} is not valid {encoding} text (byte {exc.start} of a "
-                            "line): set \"encoding\" in the mapping") from None
+        frame, rows, too_long = _read_csv(path, layout)
+    except _NotUtf8:
+        if mapping.encoding or layout.encoding not in ("utf-8", "utf_8"):
+            raise ReadError(f"{path.name} is not valid {layout.encoding} text: set "
+                            "\"encoding\" in the mapping") from None
         # the first megabyte was UTF-8 but later bytes are not: Windows exports mix this way
-        encoding = "cp1252"
+        layout = _TextLayout(**{**layout.__dict__, "encoding": "cp1252"})
         notes[-1] = notes[-1].replace("utf-8 (detected)", "cp1252 (detected past the start)")
-        frame, skipped = _read_csv(path, delimiter, encoding, compression)
-    except (pd.errors.ParserError, csv.Error) as exc:
-        raise ReadError(f"{path.name} is not a readable table: {exc}") from None
-    except (OSError, EOFError, zlib.error) as exc:
-        raise ReadError(f"{path.name} cannot be read ({exc}): a damaged or truncated "
-                        "file?") from None
+        frame, rows, too_long = _read_csv(path, layout)
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.shape[1] < 2:
         raise ReadError(f"{path.name} is not a table: its header has a single column")
-    rows = _line_numbers(len(frame), skipped)
     blank = (frame == "").all(axis=1).to_numpy()
     if blank.any():
         notes.append(f"{int(blank.sum())} blank lines ignored")
         frame = frame.loc[~blank].reset_index(drop=True)
         rows = rows[~blank]
-    if not len(frame) and not len(skipped):
+    if not len(frame) and not len(too_long):
         raise ReadError(f"{path.name} has a header row but no data lines")
-    layout_rejects = pd.DataFrame({"source_row": np.asarray(skipped, dtype="int64"),
+    layout_rejects = pd.DataFrame({"source_row": np.asarray(too_long, dtype="int64"),
                                    "reject_reason": REASON_FIELDS})
     return frame, rows, notes, layout_rejects
 
 
+class _NotUtf8(Exception):
+    """A file detected as UTF-8 holds other bytes past its first megabyte."""
+
+
+def _read_csv(path: Path, layout: _TextLayout) -> tuple[pd.DataFrame, np.ndarray, list[int]]:
+    """Every cell as text (pyarrow's CSV reader), with the file row (header = 1) of each
+    frame row. A line with fewer fields than the header is padded with "" (pandas' rule);
+    one with more is left out and its row returned among the third value, to be rejected.
+    A blank line is a row of "" (dropped by the caller, counted in a note)."""
+    names = layout.header
+    short: list[tuple[int, str]] = []
+    left_out: list[int] = []
+    too_long: list[int] = []
+
+    def invalid_row(row) -> str:
+        left_out.append(row.number)
+        if row.actual_columns < row.expected_columns:
+            short.append((row.number, row.text))
+        else:
+            too_long.append(row.number)
+        return "skip"
+
+    encoding = "utf8" if codecs.lookup(layout.encoding).name in ("utf-8", "utf-8-sig") \
+        else layout.encoding
+    try:
+        with pa.input_stream(str(path), compression=layout.compression) as source:
+            table = pa_csv.read_csv(
+                source,
+                # serial reading: the invalid-row handler then knows each row's number
+                read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1,
+                                                 encoding=encoding, use_threads=False),
+                parse_options=pa_csv.ParseOptions(delimiter=layout.delimiter,
+                                                  newlines_in_values=True,
+                                                  ignore_empty_lines=False,
+                                                  invalid_row_handler=invalid_row),
+                convert_options=pa_csv.ConvertOptions(
+                    column_types={name: pa.string() for name in names}))
+    except UnicodeDecodeError:
+        raise _NotUtf8() from None
+    except pa.ArrowInvalid as exc:
+        if "UTF8" in str(exc):
+            raise _NotUtf8() from None
+        if "CSV parse error" in str(exc):
+            raise ReadError(f"{path.name} is not a readable table: "
+                            f"{str(exc).removeprefix('CSV parse error: ')}") from None
+        raise ReadError(f"{path.name} cannot be read ({exc}): a damaged or truncated "
+                        "file?") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ReadError(f"{path.name} cannot be read ({exc}): a damaged or truncated "
+                        "file?") from None
+    frame = table.to_pandas()
+    rows = _line_numbers(len(frame), np.asarray(sorted(left_out), dtype="int64"))
+    if short:
+        padded = [(fields + [""] * len(names))[:len(names)] for _number, text in short
+                  for fields in csv.reader([text], delimiter=layout.delimiter)]
+        frame = pd.concat([frame, pd.DataFrame(padded, columns=names, dtype=object)],
+                          ignore_index=True)
+        rows = np.concatenate([rows, np.asarray([n for n, _ in short], dtype="int64")])
+        order = np.argsort(rows, kind="stable")
+        frame, rows = frame.iloc[order].reset_index(drop=True), rows[order]
+    return frame, rows, sorted(too_long)
+
+
 def _line_numbers(count: int, skipped: np.ndarray) -> np.ndarray:
-    """File line numbers (header = 1) of the ``count`` rows the parser kept, given the
-    sorted line numbers it skipped: row k sits at 2 + k plus the skipped lines before it."""
+    """File rows (header = 1) of the ``count`` rows the parser kept, given the sorted rows
+    it left out: row k sits at 2 + k plus the left-out rows before it."""
     base = np.arange(2, count + 2, dtype="int64")
     if not len(skipped):
         return base
@@ -362,31 +474,8 @@ def _line_numbers(count: int, skipped: np.ndarray) -> np.ndarray:
     return base + np.searchsorted(shifted, base, side="right")
 
 
-def _read_csv(path: Path, delimiter: str, encoding: str, compression: str | None
-              ) -> tuple[pd.DataFrame, np.ndarray]:
-    """pandas C parser, every cell as text; lines with too many fields are skipped by the
-    parser and returned as their line numbers (they become rejects)."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", pd.errors.ParserWarning)
-        try:
-            frame = pd.read_csv(path, sep=delimiter, encoding=encoding, dtype=str,
-                                na_filter=False, keep_default_na=False,
-                                compression=compression, skip_blank_lines=False,
-                                on_bad_lines="warn", engine="c")
-        except pd.errors.EmptyDataError:
-            raise ReadError(f"{path.name} is empty") from None
-    skipped = sorted(int(number) for warning in caught
-                     for number in re.findall(r"Skipping line (\d+)", str(warning.message)))
-    return frame.fillna(""), np.asarray(skipped, dtype="int64")
-
-
 def _read_xlsx(path: Path) -> tuple[pd.DataFrame, np.ndarray, list[str], pd.DataFrame]:
-    try:
-        frame = pd.read_excel(path, sheet_name=0, dtype=str, engine="openpyxl")
-    except Exception as exc:  # openpyxl raises many types for a zip that is no workbook
-        raise ReadError(f"{path.name} is a zip file but not a readable .xlsx workbook "
-                        f"({type(exc).__name__})") from None
-    frame = frame.fillna("")
+    frame = _first_sheet(path, dtype=str).fillna("")
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.shape[1] < 2:
         raise ReadError(f"{path.name} is not a table: its first sheet has a single column")
@@ -399,6 +488,14 @@ def _read_xlsx(path: Path) -> tuple[pd.DataFrame, np.ndarray, list[str], pd.Data
     return (frame, rows, ["Excel workbook, first sheet"],
             pd.DataFrame({"source_row": pd.Series(dtype="int64"),
                           "reject_reason": pd.Series(dtype="str")}))
+
+
+def _first_sheet(path: Path, **options) -> pd.DataFrame:
+    try:
+        return pd.read_excel(path, sheet_name=0, engine="openpyxl", **options)
+    except Exception as exc:  # openpyxl raises many types for a zip that is no workbook
+        raise ReadError(f"{path.name} is a zip file but not a readable .xlsx workbook "
+                        f"({type(exc).__name__})") from None
 
 
 def _head_bytes(path: Path, compression: str | None) -> bytes:

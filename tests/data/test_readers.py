@@ -12,6 +12,7 @@ from data.readers import (
     ReadError,
     parse_mapping,
     read_generic,
+    read_header,
     read_online_retail,
 )
 
@@ -276,3 +277,57 @@ def test_mapping_read_from_a_json_file_and_case_insensitive_columns(tmp_path):
     mapping = {**SHOP_MAPPING, "columns": {**SHOP_MAPPING["columns"], "quantity": "QTY"}}
     mapping_path.write_text(json.dumps(mapping))
     assert len(read_generic(path, mapping_path).lines) == 3
+
+
+def test_line_numbers_survive_quoted_newlines_blank_short_and_long_lines(tmp_path):
+    """Rows of the file (header = 1): a quoted newline keeps its row one row; a short line
+    is padded with empty fields (its missing price rejects it), a long one is rejected as
+    such, a blank one is ignored and counted in a note."""
+    path = tmp_path / "messy.csv"
+    path.write_text(
+        "id,date,sku,q,p,note\n"                      # row 1
+        '1,2024-01-01,X,1,2,"two\nlines"\n'           # row 2
+        "\n"                                            # row 3: blank
+        "2,2024-01-02,X,1\n"                           # row 4: short, no price
+        "3,2024-01-03,X,1,2,a,b\n"                     # row 5: long
+        "4,2024-01-04,X,1,2\n"                         # row 6: short, note missing only
+        "5,2024-01-05,X,1,oops,x\n")                   # row 7
+    mapping = {"columns": {"invoice_id": "id", "invoice_ts": "date", "product_id": "sku",
+                           "quantity": "q", "unit_price": "p", "description": "note"},
+               "delimiter": ","}  # too messy to detect
+    result = read_generic(path, mapping)
+    assert result.lines["invoice_id"].tolist() == ["1", "4"]
+    assert result.lines["description"].fillna("").tolist() == ["two\nlines", ""]
+    assert result.lines_read == 5
+    assert dict(zip(result.rejects["source_row"], result.rejects["reject_reason"])) == {
+        4: "unparseable unit price", 5: "wrong number of fields", 7: "unparseable unit price"}
+    assert result.rejects.loc[result.rejects["source_row"] == 4, "id"].tolist() == ["2"]
+    assert "1 blank lines ignored" in result.notes
+
+
+def test_read_header_names_columns_as_the_reader_does(tmp_path):
+    german = tmp_path / "export.csv"
+    german.write_bytes(GERMAN_EXPORT.encode("cp1252"))
+    assert read_header(german) == ["Rechnung", "Datum", "Kunde", "Artikel", "Bezeichnung",
+                                   "Menge", "Summe", "Gewinn", "Land"]
+    odd = tmp_path / "odd.csv.gz"
+    odd.write_bytes(gzip.compress(" id |sku||sku|sku.1|sku\n1|A||B|C|D\n".encode("utf-8")))
+    names = read_header(odd)
+    assert names == ["id", "sku", "Unnamed: 2", "sku.2", "sku.1", "sku.3"]
+    mapping = {"columns": {"invoice_id": "id", "invoice_ts": "id", "product_id": "sku.3",
+                           "quantity": "id", "unit_price": "id"}}
+    assert read_generic(odd, mapping).rejects.columns.tolist()[2:] == names
+    with pytest.raises(ReadError, match="binary"):
+        garbage = tmp_path / "garbage.csv"
+        garbage.write_bytes(b"\x00\x01" + random.Random(7).randbytes(20_000))
+        read_header(garbage)
+
+
+def test_read_header_of_a_workbook(tmp_path):
+    from openpyxl import Workbook
+    book = Workbook()
+    book.active.append(["InvoiceNo ", "StockCode", None])
+    book.active.append(["1", "A", "x"])
+    path = tmp_path / "book.xlsx"
+    book.save(path)
+    assert read_header(path) == ["InvoiceNo", "StockCode", "Unnamed: 2"]
