@@ -14,7 +14,7 @@ from analytics.filters import ALL_DATA, Filters
 from core import formatting
 from tests.analytics.conftest import publish_lines
 from tests.webapp.conftest import FORMULA
-from webapp.dashboard import components, context, figures, presets, shell
+from webapp.dashboard import components, context, figures, presets, shell, uploads
 
 LAST = dt.date(2011, 12, 9)
 FIRST = dt.date(2010, 12, 1)
@@ -316,3 +316,14 @@ def test_anomaly_panel_lists_slice_anomalies_next_to_shop_wide_days():
     assert "19 Jul – 22 Jul 2025" in text and "Mobile App orders fell" in text
     assert "09 Mar 2025" in text and "Email orders rose" in text
     assert "No unusual days in any single slice" in str(insights._slice_list([]))
+
+
+def test_upload_columns_are_named_as_the_reader_names_them(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_bytes("Rechnung;Größe ;;Menge;Menge\r\n1;2,5;x;3;4\r\n".encode("cp1252"))
+    assert uploads.column_names(path) == ["Rechnung", "Größe", "Unnamed: 2", "Menge",
+                                          "Menge.1"]
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes(b"\x00\x01" * 5000)
+    with pytest.raises(uploads.UploadError, match="broken.csv: cannot read a header row"):
+        uploads.column_names(broken)

@@ -7,9 +7,8 @@ import re
 import uuid
 from pathlib import Path
 
-import pandas as pd
-
 from analytics.errors import InvalidInput
+from data.readers import ReadError, read_header
 from webapp import services
 
 ALLOWED_SUFFIXES = (".csv", ".gz", ".xlsx", ".txt")
@@ -41,13 +40,9 @@ def save_upload(filename: str, contents: str) -> Path:
 
 
 def column_names(path: Path) -> list[str]:
-    """The header of an uploaded CSV or Excel file (for the mapping dropdowns)."""
+    """The header of an uploaded CSV or Excel file, named exactly as the generic reader will
+    name its columns (for the mapping dropdowns)."""
     try:
-        if path.suffix.lower() == ".xlsx":
-            header = pd.read_excel(path, nrows=0)
-        else:
-            header = pd.read_csv(path, nrows=0, sep=None, engine="python",
-                                 encoding_errors="replace")
-    except (ValueError, OSError) as exc:
+        return read_header(path)
+    except ReadError as exc:
         raise UploadError(f"{path.name}: cannot read a header row ({exc})") from None
-    return [str(column) for column in header.columns]
