@@ -13,7 +13,6 @@ from dash.development.base_component import Component
 
 from core import db, users
 from core.models import ROLE_RANK, ROLES
-from tests.webapp.conftest import signed_in  # noqa: F401  (fixture)
 from webapp import security
 
 PAGES_PACKAGE = "webapp.dashboard.pages."
@@ -159,7 +158,7 @@ def _lab_body(output: str, input_id: str = "pricing-lab-go") -> dict:
 
 
 def test_an_analyst_pages_callbacks_need_the_analyst_role(app, dash_app, pricing_lab,
-                                                          signed_in):  # noqa: F811
+                                                          signed_in):
     assert security.page_id_prefix(pricing_lab) == "pricing-lab"
     redirect_key = next(key for key, spec in dash_app.callback_map.items()
                         if key.startswith("shell-url.search@")
@@ -184,7 +183,7 @@ def test_an_analyst_pages_callbacks_need_the_analyst_role(app, dash_app, pricing
                         json=_lab_body(redirect_key)).status_code == 200
 
 
-def test_ids_and_paths_of_no_page_need_the_highest_role(app, signed_in):  # noqa: F811
+def test_ids_and_paths_of_no_page_need_the_highest_role(app, signed_in):
     assert security.id_role("nowhere-button") == security.HIGHEST_ROLE
     assert security.id_role({"index": 1}) == security.HIGHEST_ROLE
     assert security.id_role("shell-url") == security.LOWEST_ROLE
