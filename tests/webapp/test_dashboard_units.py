@@ -114,6 +114,29 @@ def test_treemap_ids_encode_the_path_and_parents_sum_children():
     assert dict(zip(trace.ids, trace.parents))["UK/Leeds"] == "UK"
 
 
+def test_treemap_names_missing_keys_and_its_country_tiles_carry_the_country():
+    """What the geography page's drill-down reads: a top tile's id is the country alone."""
+    frame = pd.DataFrame({"country": ["UK", "FR", "FR", "DE"],
+                          "city": ["Leeds", None, "Paris", "Berlin"],
+                          "category": ["Toys", "Home", None, "Toys"],
+                          "revenue": [3.0, 2.0, 4.0, 0.0]})           # DE: nothing to show
+    figure = figures.treemap(frame, path=["country", "city", "category"], value="revenue",
+                             currency="£")
+    trace = figure.data[0]
+    nodes = {node: (label, parent, value) for node, label, parent, value
+             in zip(trace.ids, trace.labels, trace.parents, trace.values)}
+    assert nodes == {
+        "UK": ("UK", "", 3.0), "UK/Leeds": ("Leeds", "UK", 3.0),
+        "UK/Leeds/Toys": ("Toys", "UK/Leeds", 3.0),
+        "FR": ("FR", "", 6.0), "FR/(none)": ("(none)", "FR", 2.0),
+        "FR/(none)/Home": ("Home", "FR/(none)", 2.0), "FR/Paris": ("Paris", "FR", 4.0),
+        "FR/Paris/(none)": ("(none)", "FR/Paris", 4.0)}
+    assert (trace.branchvalues, trace.maxdepth) == ("total", 2)
+    assert trace.hovertemplate == ("%{label}<br>£%{value:,.0f}<br>%{percentRoot:.1%} of all"
+                                   "<extra></extra>")
+    assert context.clicked({"points": [{"id": "FR", "label": "FR"}]}, "id") == "FR"
+
+
 def test_role_filter_of_pages():
     admin_page = {"role": "admin", "path": "/data"}
     viewer_page = {"path": "/"}

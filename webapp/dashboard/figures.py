@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
+import plotly.express as px
 import plotly.graph_objects as go
 import plotly.io as pio
 
@@ -180,26 +181,18 @@ def treemap(frame: pd.DataFrame, *, path: list[str], value: str,
             currency: str | None = None, title: str | None = None,
             height: int = 420) -> go.Figure:
     """A treemap over the hierarchy ``path`` (e.g. country → city → category) sized by
-    ``value``. Each node's id is its path joined with "/", so a click can be decoded."""
+    ``value`` (plotly express builds the nodes; a missing key is "(none)"). Each node's id
+    is its path joined with "/", so a click can be decoded."""
     figure = _base(title, height)
-    data = frame[frame[value] > 0]
-    ids, labels, parents, values = [], [], [], []
-    for depth in range(len(path)):
-        level = data.groupby(path[:depth + 1], dropna=False, sort=False)[value].sum()
-        for keys, total in level.items():
-            keys = keys if isinstance(keys, tuple) else (keys,)
-            names = ["(none)" if pd.isna(k) else str(k) for k in keys]
-            ids.append("/".join(names))
-            labels.append(names[-1])
-            parents.append("/".join(names[:-1]))
-            values.append(float(total))
+    data = frame[frame[value] > 0].copy()
+    data[path] = data[path].astype(object).where(data[path].notna(), "(none)").astype(str)
     prefix = currency or ""
-    figure.add_treemap(ids=ids, labels=labels, parents=parents, values=values,
-                       branchvalues="total", maxdepth=2,
-                       hovertemplate=f"%{{label}}<br>{prefix}%{{value:,.0f}}"
-                                     f"<br>%{{percentRoot:.1%}} of all<extra></extra>",
-                       texttemplate=f"%{{label}}<br>{prefix}%{{value:,.0f}}")
-    figure.update_traces(root_color="rgba(0,0,0,0)")
+    figure.add_traces(px.treemap(data, path=path, values=value).data)
+    figure.update_traces(maxdepth=2,
+                         hovertemplate=f"%{{label}}<br>{prefix}%{{value:,.0f}}"
+                                       f"<br>%{{percentRoot:.1%}} of all<extra></extra>",
+                         texttemplate=f"%{{label}}<br>{prefix}%{{value:,.0f}}",
+                         root_color="rgba(0,0,0,0)")
     figure.update_layout(margin=dict(l=0, r=0, t=36 if title else 0, b=0),
                          treemapcolorway=COLORWAY)
     return figure
