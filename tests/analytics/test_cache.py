@@ -4,11 +4,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from cachelib import FileSystemCache, NullCache, SimpleCache
 
-from analytics.cache import (Cache, RedisBackend, cached, default_view_calls,
-                             warm_default_view)
+from analytics.cache import Cache, RedisBackend, cached, default_view_calls, warm_default_view
 from analytics.filters import ALL_DATA, Filters, Scope
 from analytics.kpis import kpi_summary
 from tests.analytics.conftest import publish_lines
