@@ -131,21 +131,21 @@ def test_every_registered_callback_is_guarded_by_its_pages_role(dash_app):
     assert len(checked_pages) >= 9
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def pricing_lab(app, dash_app):
     """A page nobody told the guard about: an analyst-only page registered with
     ``register_page``, with a callback of its own and one that writes only the shell's
-    URL (as the pages' drill-downs do)."""
+    URL (as the pages' drill-downs do). Page and callbacks live as long as the module's
+    app, so the callbacks never outlive their page."""
     module = "tests.webapp.pricing_lab"
     dash.register_page(module, path="/pricing-lab", name="Pricing lab", role="analyst",
                        layout=lambda: html.Div([html.Button(id="pricing-lab-go"),
                                                 html.Div(id="pricing-lab-result")]))
-    if "pricing-lab-result.children" not in dash_app.callback_map:
-        dash_app.callback(Output("pricing-lab-result", "children"),
-                          Input("pricing-lab-go", "n_clicks"))(lambda clicks: f"lab {clicks}")
-        dash_app.callback(Output("shell-url", "search", allow_duplicate=True),
-                          Input("pricing-lab-go", "n_clicks"),
-                          prevent_initial_call=True)(lambda clicks: f"?lab={clicks}")
+    dash_app.callback(Output("pricing-lab-result", "children"),
+                      Input("pricing-lab-go", "n_clicks"))(lambda clicks: f"lab {clicks}")
+    dash_app.callback(Output("shell-url", "search", allow_duplicate=True),
+                      Input("pricing-lab-go", "n_clicks"),
+                      prevent_initial_call=True)(lambda clicks: f"?lab={clicks}")
     yield dash.page_registry[module]
     dash.page_registry.pop(module, None)
 
