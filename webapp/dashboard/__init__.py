@@ -1,11 +1,13 @@
 """The Dash app mounted on the Flask server (pages, components, callbacks).
 
 Pages live in ``webapp/dashboard/pages`` (one module per page, registered with
-``dash.register_page(..., role=...)``); the shell (navbar, filter sidebar, router) is in
-``shell.py``; every chart is built by ``figures.py``; an error that escapes a callback is
-shown by ``errors.py``. Nothing is fetched from a CDN:
-Bootstrap is the vendored ``/static/vendor/bootstrap.min.css`` and Dash serves its own
-JavaScript (plotly.js included).
+``dash.register_page(..., role=...)``, the only place a page's role is written; every
+component id of a page starts with its module's name, ``reports-…``, which is how the
+request guard in ``webapp.security`` knows the role a callback needs); the shell (navbar,
+filter sidebar, router, ids ``shell-…``) is in ``shell.py``; every chart is built by
+``figures.py``; an error that escapes a callback is shown by ``errors.py``. Nothing is
+fetched from a CDN: Bootstrap is the vendored ``/static/vendor/bootstrap.min.css`` and Dash
+serves its own JavaScript (plotly.js included).
 """
 from __future__ import annotations
 
