@@ -79,7 +79,7 @@ class Cache:
             log.warning("analytics cache read failed for %s; computing", key, exc_info=True)
         value = func(warehouse, filters, scope, **options)
         try:
-            self.backend.set(key, _dumps(value), self.ttl)  # cachelib and flask-caching: 3rd
+            self.backend.set(key, _dumps(value), timeout=self.ttl)
         except Exception:
             log.warning("analytics cache write failed for %s", key, exc_info=True)
         return value
