@@ -36,7 +36,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from analytics.filters import FilterError, Filters, Scope
-from analytics.customers import counted_rows, segment_condition
+from analytics.segments import counted_rows, segment_condition
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from analytics import breakdowns, cohorts, customers, kpis, period, products, quality, series
+from analytics import (breakdowns, catalog, cohorts, customers, kpis, period, products,
+                       quality, series)
 from analytics.countries import country_name
 from analytics.filters import Filters, Scope
 from core import formatting
@@ -24,15 +25,13 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[..., None]
 
-KPI_LABELS = formatting.KPI_LABELS  # the order of the report
-HEADLINE_KPIS = ("revenue", "orders", "aov", "customers")
+KPI_LABELS = formatting.KPI_LABELS  # the order of the report: METRICS.md's
+HEADLINE_KPIS = catalog.HEADLINE_KPIS
 TOP_COUNTRIES = 10
 TOP_PRODUCTS = 20
 FORECAST_HORIZON = 30
 FORECAST_INTERVAL = 0.8
-_FILTER_LABELS = {"country": "Countries", "category": "Categories", "channel": "Channels",
-                  "payment": "Payment methods", "device": "Devices",
-                  "source": "Traffic sources"}
+_FILTER_LABELS = {d.param: d.plural for d in catalog.filter_dimensions()}
 
 
 # ----------------------------------------------------------------- formatting

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
-from analytics import breakdowns, cohorts, customers, kpis, series, transactions
+from analytics import breakdowns, catalog, cohorts, customers, kpis, series, transactions
 from analytics.filters import MAX_VALUE_LENGTH, MAX_VALUES, Filters
 from core import job_kinds
 
@@ -28,34 +28,43 @@ Day = Annotated[dt.date, AfterValidator(_sensible_day)]
 Text = Annotated[str, Field(max_length=MAX_VALUE_LENGTH)]
 Values = Annotated[list[Text], Field(max_length=MAX_VALUES)]
 Price = Annotated[float, Field(ge=-1e12, le=1e12, allow_inf_nan=False)]
-FILTER_PARAMETERS = ("start", "end", "country", "category", "channel", "payment", "device",
-                     "source", "min_price", "max_price", "segment")
+#: Query parameters of the filters: the dates, one repeatable parameter per filterable
+#: dimension of ``analytics.catalog``, the price range and the segment.
+FILTER_PARAMETERS = ("start", "end", *(d.param for d in catalog.filter_dimensions()),
+                     "min_price", "max_price", "segment")
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class FilterQuery(Strict):
-    """The dashboard's filters (query parameters, or the ``filters`` object of a body) (its URL query string). A country is an ISO 3166 code
-    (``FR``) or its name as in the data (``France``, ``EIRE``). Missing dates default to the
-    last 30 days of the data."""
-    start: Day | None = Field(None, description="First day, YYYY-MM-DD.")
-    end: Day | None = Field(None, description="Last day, YYYY-MM-DD.")
-    country: Values = Field(default_factory=list, description="Repeatable.")
-    category: Values = Field(default_factory=list, description="Repeatable.")
-    channel: Values = Field(default_factory=list, description="Repeatable.")
-    payment: Values = Field(default_factory=list, description="Repeatable.")
-    device: Values = Field(default_factory=list, description="Repeatable.")
-    source: Values = Field(default_factory=list, description="Traffic source. Repeatable.")
-    min_price: Price | None = Field(None, description="Lowest unit price.")
-    max_price: Price | None = Field(None, description="Highest unit price.")
-    segment: Text | None = Field(None, description="RFM segment, e.g. Champions.")
-
+class _Filtered(Strict):
     def filters(self) -> Filters:
         """The Filters value (raises FilterError, e.g. when start is after end)."""
         data = self.model_dump(mode="json", include=set(FILTER_PARAMETERS), exclude_none=True)
         return Filters.from_query(data)
+
+
+def _dimension_description(dimension) -> str:
+    if dimension.codes:
+        return (f"{dimension.label}: an ISO 3166 code (FR) or the name as in the data "
+                f"(France, EIRE). Repeatable.")
+    return f"{dimension.label}. Repeatable."
+
+
+FilterQuery = create_model(
+    "FilterQuery", __base__=_Filtered, __module__=__name__,
+    __doc__="""The dashboard's filters (query parameters, or the ``filters`` object of a body;
+    the dashboard's URL query string). Missing dates default to the last 30 days of the
+    data.""",
+    start=(Day | None, Field(None, description="First day, YYYY-MM-DD.")),
+    end=(Day | None, Field(None, description="Last day, YYYY-MM-DD.")),
+    **{d.param: (Values, Field(default_factory=list, description=_dimension_description(d)))
+       for d in catalog.filter_dimensions()},
+    min_price=(Price | None, Field(None, description="Lowest unit price.")),
+    max_price=(Price | None, Field(None, description="Highest unit price.")),
+    segment=(Text | None, Field(None, description="RFM segment, e.g. Champions.")),
+)
 
 
 class NoQuery(Strict):

@@ -18,24 +18,19 @@ import flask
 import flask_login
 from dash import ALL, ClientsideFunction, Input, Output, State, ctx, dcc, html
 
-from analytics import breakdowns, period
-from analytics.customers import SEGMENTS
+from analytics import breakdowns, catalog, period
 from analytics.filters import FilterError, Filters
+from analytics.segments import SEGMENTS
 from analytics.warehouse import WarehouseError
 from webapp import security
 from webapp.dashboard import components, context, errors, presets
 
 log = logging.getLogger(__name__)
 
-#: Sidebar dropdown id suffix → (URL parameter, Filters field, label, breakdown dimension).
-DIMENSION_CONTROLS = (
-    ("country", "countries", "Country", "country"),
-    ("category", "categories", "Category", "category"),
-    ("channel", "channels", "Channel", "channel"),
-    ("payment", "payment_methods", "Payment method", "payment_method"),
-    ("device", "devices", "Device", "device"),
-    ("source", "traffic_sources", "Traffic source", "traffic_source"),
-)
+#: Sidebar dropdown id suffix → (URL parameter, Filters field, label, breakdown dimension):
+#: one dropdown per filterable dimension of ``analytics.catalog``, in its order.
+DIMENSION_CONTROLS = tuple((d.param, d.field, d.label, d.name)
+                           for d in catalog.filter_dimensions())
 #: Flask pages of the web/auth engineer, linked from the navbar for admins.
 ADMIN_LINKS = (("Users", "/admin/users"), ("Audit log", "/admin/audit"))
 OPTION_LIMIT = 200
