@@ -1,56 +1,21 @@
-"""The Celery application, configured from ``core.settings``.
+"""The Celery application of the workers: ``celery -A celery_app worker -B -Q
+interactive,reports,loads`` loads this module.
 
-* Broker: Redis when ``REDIS_URL`` is set; otherwise kombu's SQLAlchemy transport on a
-  SQLite file (``$SHOPLENS_HOME/broker.db``), so a laptop needs no service at all.
-* Results: Celery's result backend is not used for job outcomes (they live in the Job row,
-  see ``core.jobs``); on Redis it is kept for ``inspect``/monitoring, embedded it is disabled.
-* Queues per kind of work: ``interactive`` (models, maintenance), ``reports`` (PDF/Excel,
-  e-mail, schedules), ``loads`` (data loads). ``core.jobs.enqueue`` picks the queue a job's
-  kind declares (``core.job_kinds``); ``task_routes`` gives every task name its default queue.
-* A worker configures the analytics cache as the web processes do
-  (``core.analytics_cache``), so the default view it warms after a load is the one they read.
+The application itself (broker, queues, routes, retry policy, beat schedule) is built by
+``core.queue`` from ``core.settings``, the same one the web processes send with; this
+module adds what only a worker does: it configures the analytics cache as the web
+processes do (``core.analytics_cache``), so the default view it warms after a load is the
+one they read, and it registers the tasks (``workers.tasks``, through ``include``).
 
-Start a worker for all queues with ``celery -A celery_app worker -B -Q interactive,reports,loads``
-(``-B`` runs the beat scheduler inside the worker: fine for one machine; production runs
-``celery -A celery_app beat`` once, separately).
+``-B`` runs the beat scheduler inside the worker: fine for one machine; production runs
+``celery -A celery_app beat`` once, separately.
 """
 from __future__ import annotations
 
-import os
+from celery import signals
 
-import kombu.transport.sqlalchemy
-from celery import Celery, signals
-from kombu import Exchange, Queue
-
-from core.job_kinds import QUEUES
-from core.settings import Settings, load_settings
-
-#: Task names: the web process sends tasks by name and never imports ``workers``.
-RUN_JOB = "shoplens.run_job"
-REAP_JOBS = "shoplens.reap_jobs"
-RUN_DUE_SCHEDULES = "shoplens.run_due_schedules"
-DELIVER = "shoplens.deliver"
-
-TASK_ROUTES = {
-    RUN_JOB: {"queue": "interactive"},
-    REAP_JOBS: {"queue": "interactive"},
-    RUN_DUE_SCHEDULES: {"queue": "reports"},
-    DELIVER: {"queue": "reports"},
-}
-
-# The SQLAlchemy transport polls its table; the default (1 s) would add up to a second to
-# every job start. It must be set on the class: as a transport option it is handed to
-# create_engine() and crashes the worker.
-kombu.transport.sqlalchemy.Transport.polling_interval = 0.1
-
-
-#: First retry delay (seconds) of transient failures (SMTP, database, broker); doubles on
-#: every retry up to RETRY_DELAY_MAX. Tests shorten it with SHOPLENS_RETRY_DELAY.
-RETRY_DELAY = float(os.environ.get("SHOPLENS_RETRY_DELAY") or 30)
-RETRY_DELAY_MAX = 30 * 60
-MAX_RETRIES = 8
-
-_apps: dict[str, Celery] = {}
+from core.queue import for_settings
+from core.settings import load_settings
 
 
 @signals.worker_init.connect
@@ -61,62 +26,4 @@ def configure_worker(**_kwargs) -> None:
     analytics_cache.configure(load_settings())
 
 
-def broker_url(settings: Settings) -> str:
-    return settings.redis_url or f"sqla+sqlite:///{settings.home / 'broker.db'}"
-
-
-def make_celery(settings: Settings | None = None) -> Celery:
-    """Build the Celery application for ``settings`` (default: the environment)."""
-    settings = settings or load_settings()
-    app = Celery("shoplens", include=["workers.tasks"])
-    app.conf.update(
-        broker_url=broker_url(settings),
-        broker_connection_retry_on_startup=True,
-        task_queues=[Queue(name, Exchange(name, type="direct"), routing_key=name)
-                     for name in QUEUES],
-        task_default_queue="interactive",
-        task_default_exchange="interactive",
-        task_default_routing_key="interactive",
-        task_routes=TASK_ROUTES,
-        task_serializer="json",
-        accept_content=["json"],
-        result_serializer="json",
-        task_ignore_result=True,
-        task_store_errors_even_if_ignored=False,
-        task_track_started=False,
-        # one message at a time per process: a long report must not hold a short job hostage
-        worker_prefetch_multiplier=1,
-        worker_hijack_root_logger=False,
-        worker_send_task_events=False,
-        timezone="UTC",
-        enable_utc=True,
-        beat_schedule={
-            "reap-stale-jobs": {"task": REAP_JOBS, "schedule": 60.0},
-            "run-due-schedules": {"task": RUN_DUE_SCHEDULES, "schedule": 60.0},
-        },
-        beat_schedule_filename=str(settings.home / "celerybeat-schedule"),
-    )
-    if settings.redis_url:
-        app.conf.update(
-            result_backend=settings.redis_url,
-            result_expires=3600,
-            # a message not acknowledged within the longest job time goes back to the queue
-            broker_transport_options={"visibility_timeout": 4 * 3600},
-        )
-    else:
-        app.conf.update(result_backend=None)
-    return app
-
-
-def for_settings(settings: Settings) -> Celery:
-    """The Celery application sending to ``settings``' broker (one per broker per process;
-    the web process sends with it, see ``core.jobs.enqueue``)."""
-    url = broker_url(settings)
-    app = _apps.get(url)
-    if app is None:
-        app = _apps[url] = make_celery(settings)
-    return app
-
-
-_settings = load_settings()
-celery = _apps[broker_url(_settings)] = make_celery(_settings)
+celery = for_settings(load_settings())

@@ -11,16 +11,15 @@ import openpyxl
 import pypdf
 import pytest
 
-import celery_app
 from analytics.filters import Filters, Scope
 from analytics.kpis import kpi_summary
 from analytics.warehouse import Warehouse
-from core import db, jobs, schedules
-from core.models import DataLoad, Delivery, Job, User
+from core import db, jobs, queue, schedules
+from core.orm import DataLoad, Delivery, Job, User
 from core.reports.content import format_value
-from tests.workers.support import (TINY_PERIOD, Inbox, WorkerProcess, add_user,
-                                   publish_tiny_shop, settings_for, slice_of_online_retail,
-                                   wait_for, worker_environment)
+from tests.workers.support import (TINY_PERIOD, Inbox, WorkerProcess, add_user, publish_tiny_shop,
+                                   settings_for, slice_of_online_retail, wait_for,
+                                   worker_environment)
 
 MARCH = Filters.from_query(TINY_PERIOD)
 
@@ -213,7 +212,7 @@ def test_a_scheduled_report_fires_under_each_recipients_own_scope(shop):
         schedule_id = schedule.id
 
     # the beat's tick, sent by name as beat sends it
-    celery_app.for_settings(settings).send_task(celery_app.RUN_DUE_SCHEDULES)
+    queue.for_settings(settings).send_task(queue.RUN_DUE_SCHEDULES)
 
     def both_sent():
         found = {}
