@@ -15,8 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from analytics.models.base import ModelError
+from analytics.models.runner import RUNNERS
 
-MODEL_KINDS = ("forecast", "clustering", "churn", "anomalies", "basket")
+#: The model kinds, in the order of ``runner.RUNNERS`` (their one table).
+MODEL_KINDS = tuple(RUNNERS)
 
 __all__ = ["MODEL_KINDS", "ModelError", "run_model"]
 
@@ -25,11 +27,11 @@ def run_model(kind: str, warehouse, filters, scope, params: dict | None = None,
               progress: Callable[[int, str], None] = lambda pct, msg: None) -> dict:
     """Run the model ``kind`` (one of ``MODEL_KINDS``) on the filtered, scoped data."""
     from analytics.models import runner
-    from analytics.models.params import parse_params
+    from analytics.models.params import parse_model_params
 
     if kind not in MODEL_KINDS:
         raise ModelError(f"unknown model kind {kind!r}; choose one of {list(MODEL_KINDS)}")
-    parsed = parse_params(kind, params)
+    parsed = parse_model_params(kind, params)
     progress(0, f"starting {kind}")
     result = runner.run(kind, warehouse, filters, scope, parsed, progress)
     progress(100, "done")

@@ -51,7 +51,7 @@ class BasketParams(_Params):
     product: str | None = None
 
 
-def parse_params(kind: str, params: dict | None) -> _Params:
+def parse_model_params(kind: str, params: dict | None) -> _Params:
     """Validate ``params`` for a model kind; a bad or unknown parameter raises ModelError
     naming it."""
     from analytics.models import runner
