@@ -1065,7 +1065,10 @@ def _assemble_lines(calendar: _Calendar, catalog: _Catalog, customers: dict, ord
         "traffic_source": lambda: _strings(by_order(orders.source, len(TRAFFIC_SOURCES)),
                                            TRAFFIC_SOURCES),
     }
-    return pd.DataFrame({name: builders[name]() for name in schema.LINE_COLUMNS}, copy=False)
+    # a dimension the demo does not simulate (one added to analytics.catalog since) is empty
+    return pd.DataFrame({name: builders[name]() if name in builders
+                         else pd.array([pd.NA] * len(invoice), dtype=schema.LINE_COLUMNS[name])
+                         for name in schema.LINE_COLUMNS}, copy=False)
 
 
 # ----------------------------------------------------------------------------- sessions
@@ -1133,7 +1136,7 @@ def _make_sessions(rng: np.random.Generator, calendar: _Calendar, customers: dic
                                    TRAFFIC_SOURCES),
         "sessions": sessions[cell].astype(np.int64),
     })
-    return frame[list(schema.SESSION_COLUMNS)]
+    return frame.reindex(columns=list(schema.SESSION_COLUMNS))  # absent: a newer dimension
 
 
 # ----------------------------------------------------------------------------- descriptions
