@@ -44,3 +44,21 @@ def test_documented_answers_are_compared_strictly():
         ".a: documented 1, got 2", ".rows: 2 items documented, got [{'key': 'z'}]",
         ".any: missing"]
     assert examples.mismatches([1, 2], [1, 2, 3]) == [": 2 items documented, got [1, 2, 3]"]
+
+
+def test_documented_job_kinds_and_queues_follow_the_declarations():
+    """README's jobs row names the kinds the API accepts, and docs/deployment.md's queue
+    table puts every declared kind under its queue with its time limits."""
+    from core import job_kinds
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| `POST jobs`"))
+    named = set(re.findall(r"\b[a-z]+(?:_[a-z]+)*\b", row.split("kinds", 1)[1]))
+    assert set(job_kinds.api_names()) <= named, "README's jobs row misses a kind"
+    deployment = (ROOT / "docs" / "deployment.md").read_text(encoding="utf-8")
+    for kind in job_kinds.all_kinds():
+        line = next((line for line in deployment.splitlines()
+                     if line.startswith(f"| `{kind.queue}` |")), "")
+        assert re.search(rf"\b{kind.name}\b", line), f"{kind.name} not under {kind.queue}"
+        minutes = f"{kind.soft_time_limit // 60} / {kind.time_limit // 60} min"
+        assert minutes in line, f"{kind.name}: deployment.md says other time limits"
