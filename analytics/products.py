@@ -11,7 +11,6 @@ from analytics import measures, period, schema
 from analytics.breakdowns import breakdown
 from analytics.filters import FilterError, Filters, Scope
 
-QUADRANTS = ("star", "cash cow", "question mark", "dog")
 NEW = "new"
 
 

@@ -27,7 +27,6 @@ COLORWAY = ["#2563eb", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#0ea5e9", "#
             "#84cc16", "#64748b", "#14b8a6", "#a855f7", "#f97316"]
 PRIMARY = COLORWAY[0]
 MUTED = "#94a3b8"
-POSITIVE = "#10b981"
 NEGATIVE = "#ef4444"
 SEQUENTIAL = [[0.0, "#eff6ff"], [0.5, "#60a5fa"], [1.0, "#1e3a8a"]]
 #: Passed to every dcc.Graph: no Plotly logo, and never a topojson download from a CDN.
@@ -342,19 +341,4 @@ def anomalies(series: pd.DataFrame, points: pd.DataFrame, *, x: str, y: str, cur
                                        line=dict(width=2.5)),
                            text=points.get("explanation"),
                            hovertemplate="%{x|%d %b %Y}<br>%{text}<extra></extra>")
-    return figure
-
-
-def scatter_profiles(frame: pd.DataFrame, *, x: str, y: str, group: str, size: str | None = None,
-                     title: str | None = None, x_title: str | None = None,
-                     y_title: str | None = None, height: int = 380) -> go.Figure:
-    """One marker per row coloured by ``group`` (clusters)."""
-    figure = _base(title, height)
-    for name, part in frame.groupby(group, sort=True):
-        figure.add_scatter(x=part[x], y=part[y], mode="markers", name=str(name),
-                           marker=dict(size=part[size] if size else 9, sizemode="area",
-                                       sizeref=(frame[size].max() / 900) if size else None,
-                                       opacity=0.75))
-    figure.update_xaxes(title_text=x_title or x)
-    figure.update_yaxes(title_text=y_title or y)
     return figure
