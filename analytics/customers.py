@@ -22,13 +22,8 @@ import sqlalchemy as sa
 
 from analytics import measures, period, schema, segments
 from analytics.filters import FilterError, Filters, Scope, check_page
-from analytics.segments import (
-    SEGMENTS,
-    canonical_segment,
-    counted_rows,
-    rfm_subquery,
-    segment_condition,
-)
+from analytics.segments import (SEGMENTS, canonical_segment, counted_rows, rfm_subquery,
+                                segment_condition)
 
 log = logging.getLogger(__name__)
 

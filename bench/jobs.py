@@ -70,7 +70,7 @@ def _prepare(env: dict[str, str]):
     """App database, one analyst, and the full Online Retail file in the warehouse."""
     from analytics.warehouse import Warehouse
     from core import db
-    from core.models import User
+    from core.orm import User
     from core.settings import load_settings
     from data import loader
 
@@ -86,7 +86,7 @@ def _prepare(env: dict[str, str]):
 
 def _start_latency(case: str, env: dict[str, str], settings, folder: Path) -> list[dict]:
     from core import db, jobs
-    from core.models import User
+    from core.orm import User
 
     worker = _start_worker(env, folder / f"worker-{case}.log")
     latencies = []
@@ -170,7 +170,7 @@ def _stop_worker(process: subprocess.Popen) -> None:
 
 def _poll(settings, job_id: str, condition, timeout: float):
     from core import db
-    from core.models import Job
+    from core.orm import Job
 
     deadline = time.monotonic() + timeout
     while True:

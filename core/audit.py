@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from core.models import AuditEvent, User
+from core.orm import AuditEvent, User
 
 
 def record(session: Session, action: str, *, actor: User | str | None = None,

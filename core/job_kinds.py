@@ -3,7 +3,7 @@
 A ``JobKind`` says who may start the job, where it runs, how long it may take, which
 options it accepts and what runs it. Everything else is built from these declarations:
 ``core.jobs`` (validation, role check, queue and time limits of ``enqueue``), the workers
-(``workers.runners`` resolves ``runner``), the REST API (the ``JobKind`` enum of the OpenAPI
+(``workers.handlers`` resolves ``runner``), the REST API (the ``JobKind`` enum of the OpenAPI
 document lists the kinds ``in_api``) and the dashboard (labels). Adding a kind of job is one
 ``register(JobKind(...))`` here, plus its runner function.
 
@@ -25,7 +25,7 @@ import pydantic
 
 from analytics.models.params import (AnomalyParams, BasketParams, ChurnParams,
                                      ClusteringParams, ForecastParams)
-from core.models import ROLES
+from core.orm import ROLES
 
 #: Celery queues, one per kind of work (workers can be scaled per queue).
 QUEUES = ("interactive", "reports", "loads")
@@ -153,8 +153,8 @@ def api_names() -> tuple[str, ...]:
 
 
 # ----------------------------------------------------------------- the kinds
-MODEL_RUNNER = "workers.runners:run_model_job"
-REPORT_RUNNER = "workers.runners:run_report_job"
+MODEL_RUNNER = "workers.handlers:run_model_job"
+REPORT_RUNNER = "workers.handlers:run_report_job"
 
 register(JobKind("forecast", "forecast", ForecastParams, MODEL_RUNNER, stores_defaults=False,
                  in_api=True))
@@ -173,6 +173,6 @@ register(JobKind("report_xlsx", "Excel report", ReportOptions, REPORT_RUNNER,
 register(JobKind("scheduled_report", "scheduled report", ScheduledReportOptions,
                  REPORT_RUNNER, queue="reports", soft_time_limit=10 * MINUTE,
                  time_limit=11 * MINUTE, requested_by_users=False))
-register(JobKind("data_load", "data load", LoadOptions, "workers.runners:run_load_job",
+register(JobKind("data_load", "data load", LoadOptions, "workers.handlers:run_load_job",
                  role="admin", queue="loads", soft_time_limit=60 * MINUTE,
                  time_limit=62 * MINUTE, in_api=True))

@@ -33,9 +33,9 @@ from sqlalchemy.orm import Session
 
 from analytics.errors import AccessDenied, InvalidInput, NotFound, format_validation_error
 from analytics.filters import DIMENSIONS, FilterError, Filters, Scope
-from core import audit, db, job_kinds
+from core import audit, db, job_kinds, queue
 from core.job_kinds import JobKind
-from core.models import Job, User, new_id, utcnow
+from core.orm import Job, User, new_id, utcnow
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -207,7 +207,7 @@ def enqueue(settings: Settings, job_id: str) -> None:
         kind = kind_of(job.kind)
     try:
         _celery(settings).send_task(
-            "shoplens.run_job", args=[job_id], task_id=job_id, queue=kind.queue,
+            queue.RUN_JOB, args=[job_id], task_id=job_id, queue=kind.queue,
             soft_time_limit=kind.soft_time_limit, time_limit=kind.time_limit)
     except Exception as exc:  # the broker's errors are not one class
         log.exception("could not send job %s to the task queue", job_id)
@@ -217,8 +217,7 @@ def enqueue(settings: Settings, job_id: str) -> None:
 
 
 def _celery(settings: Settings):
-    import celery_app
-    return celery_app.for_settings(settings)
+    return queue.for_settings(settings)
 
 
 # ----------------------------------------------------------------- reading
@@ -501,9 +500,3 @@ def reap_stale_jobs(settings: Settings,
     for job_id in failed:
         log.error("job %s lost its worker and was failed", job_id)
     return {"requeued": requeued, "failed": failed}
-
-
-def job_counts(session: Session) -> dict[str, int]:
-    """Jobs per status (for the admin page and health checks)."""
-    rows = session.execute(sa.select(Job.status, sa.func.count()).group_by(Job.status))
-    return {status: count for status, count in rows}

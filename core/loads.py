@@ -21,7 +21,7 @@ from pathlib import Path
 from analytics import cache
 from analytics.warehouse import Warehouse
 from core import audit, db
-from core.models import DataLoad, User, utcnow
+from core.orm import DataLoad, User, utcnow
 from core.settings import Settings
 from data import loader
 

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from analytics.errors import Unavailable
 from core import db
-from core.models import Delivery, Job, utcnow
+from core.orm import Delivery, Job, utcnow
 from core.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from analytics.errors import AccessDenied, InvalidInput, NotFound, format_validation_error
 from analytics.filters import FilterError, Filters
 from core import audit, db, jobs
-from core.models import Job, ReportSchedule, User, utcnow
+from core.orm import Job, ReportSchedule, User, utcnow
 from core.settings import Settings
 
 log = logging.getLogger(__name__)

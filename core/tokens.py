@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from analytics.errors import InvalidInput
 from core import audit
-from core.models import ApiToken, PasswordReset, User, utcnow
+from core.orm import ApiToken, PasswordReset, User, utcnow
 
 TOKEN_PREFIX = "slk_"
 PREFIX_LENGTH = 12

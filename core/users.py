@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from analytics.errors import AccessDenied, Conflict, InvalidInput
 from analytics.filters import Scope
 from core import audit, db, passwords, tokens
-from core.models import ROLES, DataScope, LoginThrottle, User, utcnow
+from core.orm import ROLES, DataScope, LoginThrottle, User, utcnow
 from core.settings import Settings
 
 log = logging.getLogger(__name__)

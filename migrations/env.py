@@ -6,7 +6,7 @@ from logging.config import fileConfig
 import sqlalchemy as sa
 from alembic import context
 
-from core.models import Base
+from core.orm import Base
 
 config = context.config
 if config.config_file_name and config.attributes.get("configure_logger", True):

@@ -11,7 +11,7 @@ from wtforms import BooleanField, EmailField, RadioField, SelectField, StringFie
 from wtforms.validators import DataRequired, Length, Optional
 
 from core import audit, mail, tokens, users
-from core.models import ROLES, AuditEvent, User, utcnow
+from core.orm import ROLES, AuditEvent, User, utcnow
 from webapp import services
 from webapp.auth import EmptyForm, reset_link, reset_message
 from webapp.security import client_ip, current_db_user, db_session, role_required

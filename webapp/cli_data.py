@@ -17,7 +17,7 @@ from flask.cli import AppGroup
 
 from analytics.warehouse import NoDataError
 from core import loads
-from core.models import DataLoad
+from core.orm import DataLoad
 from data.loader import FORMATS, SAMPLES
 from data.quality import render_report
 from webapp import services

@@ -8,7 +8,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from core import db, tokens, users
-from core.models import ROLES
+from core.orm import ROLES
 
 
 def _settings():

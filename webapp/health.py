@@ -9,7 +9,7 @@ import logging
 import sqlalchemy as sa
 from flask import Blueprint, jsonify
 
-from core.models import User
+from core.orm import User
 from webapp import services
 from webapp.security import db_session
 

@@ -8,7 +8,7 @@ Installed by ``init_security(app, settings)`` before the Dash app is mounted. On
   signed-in user (a session cookie, or ``Authorization: Bearer <token>`` on ``/api/``);
 * signed out: 401 JSON on ``/api/``, ``/_dash-…`` and ``/_reload-hash``; a redirect to
   ``/login`` for pages;
-* roles (``core.models.ROLES``, lowest first): a Dash page's role is its
+* roles (``core.orm.ROLES``, lowest first): a Dash page's role is its
   ``dash.register_page(..., role=...)`` and nothing else. A page path needs the role of the
   page it matches (``page_role``); a Dash callback needs the highest role of the pages its
   component ids belong to (``callback_role``), read from the callback as the server
@@ -58,7 +58,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from analytics.filters import Scope
 from core import tokens
-from core.models import ROLE_RANK, ROLES, User
+from core.orm import ROLE_RANK, ROLES, User
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -111,10 +111,6 @@ class Principal(UserMixin):
     @property
     def scope(self) -> Scope:
         return Scope.of(self.countries)
-
-    @property
-    def display_name(self) -> str:
-        return self.name or self.email
 
 
 class Anonymous(AnonymousUserMixin):

@@ -1,6 +1,6 @@
-"""Celery tasks: thin wrappers that take ids and call ``workers.runners``/``core``.
+"""Celery tasks: thin wrappers that take ids and call ``workers.handlers``/``core``.
 
-Transient failures (the app database or the broker away: ``runners.TransientJobError``; the
+Transient failures (the app database or the broker away: ``handlers.TransientJobError``; the
 mail server away: ``mail.TRANSIENT_ERRORS``) are retried by Celery itself
 (``autoretry_for``) with exponential backoff: RETRY_DELAY seconds, doubling, capped at
 RETRY_DELAY_MAX, at most MAX_RETRIES times. A job still failing after that is failed with
@@ -17,15 +17,16 @@ import logging
 
 from celery import Task
 
-from celery_app import (DELIVER, MAX_RETRIES, REAP_JOBS, RETRY_DELAY, RETRY_DELAY_MAX,
-                        RUN_DUE_SCHEDULES, RUN_JOB, celery)
+from celery_app import celery
 from core import jobs, mail, schedules
+from core.queue import (DELIVER, MAX_RETRIES, REAP_JOBS, RETRY_DELAY, RETRY_DELAY_MAX,
+                        RUN_DUE_SCHEDULES, RUN_JOB)
 from core.settings import load_settings
-from workers import runners
+from workers import handlers
 
 # Loaded once in the worker's main process, before the pool forks: every child then starts
 # a report without paying for pandas, matplotlib and ReportLab again.
-runners.preload()
+handlers.preload()
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ class JobTask(Task):
     error, so no page waits for it forever."""
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
-        if isinstance(exc, runners.TransientJobError):
+        if isinstance(exc, handlers.TransientJobError):
             jobs.fail_job(load_settings(), args[0], "The job kept failing on a temporary "
                           f"error and was given up: {exc}")
 
@@ -50,10 +51,10 @@ class DeliveryTask(Task):
 
 
 @celery.task(name=RUN_JOB, base=JobTask, bind=True, acks_late=False, ignore_result=True,
-             autoretry_for=(runners.TransientJobError,), **RETRY)
+             autoretry_for=(handlers.TransientJobError,), **RETRY)
 def run_job(self, job_id: str) -> str | None:
-    """Run the job ``job_id`` (see ``workers.runners.run_job``)."""
-    return runners.run_job(load_settings(), job_id, worker=self.request.hostname)
+    """Run the job ``job_id`` (see ``workers.handlers.run_job``)."""
+    return handlers.run_job(load_settings(), job_id, worker=self.request.hostname)
 
 
 @celery.task(name=DELIVER, base=DeliveryTask, acks_late=False, ignore_result=True,
@@ -78,5 +79,5 @@ def run_due_schedules() -> dict:
     job_ids = schedules.run_due_schedules(settings)
     resent = mail.deliveries_to_retry(settings)
     for delivery_id in resent:
-        runners.send_delivery(settings, delivery_id)
+        handlers.send_delivery(settings, delivery_id)
     return {"jobs": job_ids, "resent_deliveries": resent}

@@ -39,7 +39,7 @@ from analytics.filters import ALL_DATA, Filters, line_conditions
 from analytics.warehouse import Warehouse
 from core.reports.content import filters_label
 from data import readers
-from webapp.api import schemas
+from webapp.api import payloads
 from webapp.dashboard import shell
 
 out = {}
@@ -56,8 +56,8 @@ out["rollup_columns"] = ["campaign" in schema.rollup_invoice.c,
                          "campaign" in schema.rollup_daily.c]
 out["day_table"] = rollups.DAY_TABLES[("campaign",)].name
 out["breakdown_dimensions"] = list(breakdowns.DIMENSION_COLUMNS)
-out["api_parameters"] = list(schemas.FilterQuery.model_fields)
-out["api_filters"] = list(schemas.FilterQuery.model_validate(
+out["api_parameters"] = list(payloads.FilterQuery.model_fields)
+out["api_filters"] = list(payloads.FilterQuery.model_validate(
     {"campaign": ["spring"]}).filters().campaigns)
 out["sidebar"] = [name for name, *_rest in shell.DIMENSION_CONTROLS]
 out["report_label"] = filters_label(chosen)

@@ -5,13 +5,8 @@ import datetime as dt
 
 import pandas as pd
 
-from analytics.quality import (
-    OPTIONAL_DIMENSIONS,
-    DataColumns,
-    data_columns,
-    quality_issues,
-    quality_summary,
-)
+from analytics.quality import (OPTIONAL_DIMENSIONS, DataColumns, data_columns, quality_issues,
+                               quality_summary)
 from tests.analytics.conftest import publish_lines
 
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from analytics.filters import Filters
 from core import db, jobs
-from core.models import Job, utcnow
+from core.orm import Job, utcnow
 from tests.workers.support import add_user, settings_for, worker_environment
 
 
@@ -37,7 +37,7 @@ def session(settings):
 
 
 def user(session, people, name):
-    from core.models import User
+    from core.orm import User
     return session.get(User, people[name])
 
 
@@ -211,7 +211,7 @@ def test_a_narrowed_scope_hides_older_results_everywhere(session, people):
     """A job computed on FR+DE stays the analyst's only while their scope still covers
     FR+DE: get_job and list_jobs (used by the API and the pages) both hide it after an admin
     narrows the scope to FR, without telling that it exists."""
-    from core.models import DataScope
+    from core.orm import DataScope
     analyst = user(session, people, "analyst")
     job = jobs.submit_job(session, analyst, "forecast", {})
     session.commit()

@@ -6,7 +6,7 @@ import smtplib
 import pytest
 
 from core import db, jobs, mail
-from core.models import Delivery, Job, User
+from core.orm import Delivery, Job, User
 from tests.workers.support import (Inbox, add_user, free_port, settings_for,
                                    worker_environment)
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from core import db, schedules
-from core.models import Job, ReportSchedule, User
+from core.orm import Job, ReportSchedule, User
 from core.schedules import ScheduleAccessDenied, ScheduleError, ScheduleInput, next_run_at
 from tests.workers.support import add_user, settings_for, worker_environment
 

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from core import tokens, users
-from core.models import ApiToken, utcnow
+from core.orm import ApiToken, utcnow
 
 
 pytestmark = pytest.mark.usefixtures("cheap_hashing")

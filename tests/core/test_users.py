@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from analytics.filters import Scope
 from core import db, passwords, tokens, users
-from core.models import AuditEvent, LoginThrottle, User
+from core.orm import AuditEvent, LoginThrottle, User
 
 GOOD_PASSWORD = "correct horse battery"
 

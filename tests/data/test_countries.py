@@ -2,14 +2,8 @@
 reported and never guessed, and user tokens resolved to codes."""
 import pytest
 
-from analytics.countries import (
-    UnknownCountryError,
-    country_code,
-    match_country,
-    normalise_countries,
-    resolve_countries,
-    resolve_country,
-)
+from analytics.countries import (UnknownCountryError, country_code, match_country,
+                                 normalise_countries, resolve_countries, resolve_country)
 
 
 @pytest.mark.parametrize("name, code", [

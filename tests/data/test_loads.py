@@ -4,7 +4,7 @@ import pytest
 from analytics.warehouse import Warehouse
 from core import db
 from core.loads import last_loads, run_load
-from core.models import AuditEvent, DataLoad
+from core.orm import AuditEvent, DataLoad
 
 FILE = ("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
         "1001,A,Mug,2,2011-01-03 10:00:00,5.0,C1,United Kingdom\n"

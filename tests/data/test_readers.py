@@ -7,14 +7,8 @@ import random
 import pandas as pd
 import pytest
 
-from data.readers import (
-    MappingError,
-    ReadError,
-    parse_mapping,
-    read_generic,
-    read_header,
-    read_online_retail,
-)
+from data.readers import (MappingError, ReadError, parse_mapping, read_generic, read_header,
+                          read_online_retail)
 
 GERMAN_EXPORT = (
     "Rechnung;Datum;Kunde;Artikel;Bezeichnung;Menge;Summe;Gewinn;Land\r\n"

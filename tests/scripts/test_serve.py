@@ -12,7 +12,7 @@ import urllib.request
 import sqlalchemy as sa
 
 from core import db
-from core.models import DataLoad
+from core.orm import DataLoad
 from core.settings import load_settings
 from scripts.serve import port_is_free
 from tests.workers.support import ROOT, free_port, wait_for, worker_environment

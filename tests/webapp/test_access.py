@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from core import db, users
-from core.models import AuditEvent, LoginThrottle
+from core.orm import AuditEvent, LoginThrottle
 from tests.webapp.conftest import PERIOD, bearer, csrf_token, make_token, new_user, sign_in
 from webapp import security
 

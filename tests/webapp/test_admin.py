@@ -6,7 +6,7 @@ import re
 import sqlalchemy as sa
 
 from core import db, passwords, users
-from core.models import AuditEvent, PasswordReset
+from core.orm import AuditEvent, PasswordReset
 from tests.webapp.conftest import (PASSWORD, csrf_token, new_user, outbox_messages,
                                    reset_link_in, sign_in, use_reset_link_once)
 

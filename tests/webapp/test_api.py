@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from core import db
-from core.models import AuditEvent, Job
+from core.orm import AuditEvent, Job
 from tests.webapp.conftest import FORMULA, PERIOD, bearer, make_token, new_user
 
 

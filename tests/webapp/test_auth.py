@@ -8,7 +8,7 @@ import re
 import sqlalchemy as sa
 
 from core import db, users
-from core.models import AuditEvent
+from core.orm import AuditEvent
 from tests.webapp.conftest import (PASSWORD, bearer, csrf_token, new_user, outbox_messages,
                                    reset_link_in, sign_in, use_reset_link_once)
 from tests.workers.support import Inbox

@@ -12,7 +12,7 @@ from dash import Input, Output, html
 from dash.development.base_component import Component
 
 from core import db, users
-from core.models import ROLE_RANK, ROLES
+from core.orm import ROLE_RANK, ROLES
 from webapp import security
 
 PAGES_PACKAGE = "webapp.dashboard.pages."

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core import db
-from core.models import DataScope, User
+from core.orm import DataScope, User
 from core.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,7 +6,7 @@ from analytics import cache, period
 from analytics.filters import ALL_DATA, Filters
 from analytics.warehouse import Warehouse
 from core import analytics_cache, db, jobs
-from core.models import Job, User
+from core.orm import Job, User
 from tests.workers.support import (WorkerProcess, add_user, settings_for,
                                    slice_of_online_retail, wait_for, worker_environment)
 

@@ -1,6 +1,6 @@
-"""The workers map errors in one place (``workers.runners.run_job``): a job whose work raises
+"""The workers map errors in one place (``workers.handlers.run_job``): a job whose work raises
 a ``ShoplensError`` fails with that error's message, for every kind of it; anything else
-fails with ``runners.INTERNAL_ERROR`` and is logged, its text never shown to the user.
+fails with ``handlers.INTERNAL_ERROR`` and is logged, its text never shown to the user.
 A throwaway job kind whose runner raises what its options name is run in-process."""
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from analytics.models.base import ModelError
 from analytics.warehouse import NoDataError, WarehouseError
 from core import db, job_kinds, jobs
 from core.mail import MailError
-from core.models import Job, User
+from core.orm import Job, User
 from data.loader import LoadError
 from tests.workers.support import add_user, settings_for, worker_environment
-from workers import runners
+from workers import handlers
 
 #: What the runner raises, by the option's value.
 RAISED = {
@@ -61,7 +61,7 @@ def _run(settings, user_id: int, error: str) -> Job:
     with db.session_scope(settings.database_url) as session:
         job_id = jobs.submit_job(session, session.get(User, user_id), "raising",
                                  {"options": {"error": error}}).id
-    assert runners.run_job(settings, job_id, "test-worker") == "failed"
+    assert handlers.run_job(settings, job_id, "test-worker") == "failed"
     with db.session_scope(settings.database_url) as session:
         return session.get(Job, job_id)
 
@@ -69,7 +69,7 @@ def _run(settings, user_id: int, error: str) -> Job:
 @pytest.mark.parametrize("error", [name for name in RAISED if name != "crash"])
 def test_a_shoplens_error_fails_the_job_with_its_message(raising_kind, shop, caplog, error):
     settings, analyst = shop
-    with caplog.at_level(logging.INFO, logger="workers.runners"):
+    with caplog.at_level(logging.INFO, logger="workers.handlers"):
         job = _run(settings, analyst, error)
     assert job.status == "failed"
     assert job.error == RAISED[error].message
@@ -79,10 +79,10 @@ def test_a_shoplens_error_fails_the_job_with_its_message(raising_kind, shop, cap
 
 def test_anything_else_is_an_internal_error_logged_not_shown(raising_kind, shop, caplog):
     settings, analyst = shop
-    with caplog.at_level(logging.INFO, logger="workers.runners"):
+    with caplog.at_level(logging.INFO, logger="workers.handlers"):
         job = _run(settings, analyst, "crash")
     assert job.status == "failed"
-    assert job.error == runners.INTERNAL_ERROR
+    assert job.error == handlers.INTERNAL_ERROR
     assert "secret" not in (job.error + (job.message or ""))
     crashed = [record for record in caplog.records if record.levelno >= logging.ERROR]
     assert crashed and crashed[0].exc_info[0] is KeyError

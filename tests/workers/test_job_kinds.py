@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from analytics.filters import Filters
 from core import db, job_kinds, jobs
-from core.models import Job, User
+from core.orm import Job, User
 from tests.workers.support import ROOT, add_user, settings_for, worker_environment
 
 CALLS: list[dict] = []
@@ -140,12 +140,12 @@ def test_a_name_is_declared_once_and_a_declaration_is_checked(echo_kind):
     with pytest.raises(ValueError, match="soft time limit"):
         job_kinds.JobKind("x", "x", EchoOptions, "m:f", soft_time_limit=60, time_limit=60)
     with pytest.raises(ValueError, match="module:function"):
-        job_kinds.JobKind("x", "x", EchoOptions, "workers.runners.run_model_job")
+        job_kinds.JobKind("x", "x", EchoOptions, "workers.handlers.run_model_job")
 
 
 def test_the_api_lists_the_kinds_declared_in_api():
-    from webapp.api import schemas
-    kinds = schemas.JobRequest.model_json_schema()["properties"]["kind"]["enum"]
+    from webapp.api import payloads
+    kinds = payloads.JobRequest.model_json_schema()["properties"]["kind"]["enum"]
     assert kinds == list(job_kinds.api_names())
     assert {"forecast", "data_load"} <= set(kinds)
     assert not {"report_pdf", "scheduled_report"} & set(kinds)
@@ -154,7 +154,7 @@ def test_the_api_lists_the_kinds_declared_in_api():
 def test_reading_the_table_imports_no_runner_and_no_heavy_model_library():
     """The web process builds its API and pages from the table: that must not import the
     workers' modules, Prophet or XGBoost (the runners are resolved on the worker)."""
-    code = ("import sys, core.jobs, webapp.api.schemas, webapp.dashboard.jobs_ui; "
+    code = ("import sys, core.jobs, webapp.api.payloads, webapp.dashboard.jobs_ui; "
             "print(sorted(m for m in sys.modules "
             "if m.split('.')[0] in ('workers', 'prophet', 'xgboost', 'mlxtend')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,

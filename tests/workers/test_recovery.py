@@ -6,7 +6,7 @@ import time
 
 from analytics.warehouse import Warehouse
 from core import db, jobs
-from core.models import Job, User
+from core.orm import Job, User
 from tests.workers.support import (WorkerProcess, add_user, publish_tiny_shop, settings_for,
                                    slice_of_online_retail, wait_for, worker_environment)
 

@@ -10,7 +10,7 @@ from analytics.filters import Filters, Scope
 from analytics.kpis import kpi_summary
 from analytics.warehouse import Warehouse
 from core import db, jobs
-from core.models import Job, User
+from core.orm import Job, User
 from tests.conftest import REDIS_URL, need_service
 from tests.workers.support import (TINY_PERIOD, WorkerProcess, add_user, publish_tiny_shop,
                                    settings_for, wait_for, worker_environment)

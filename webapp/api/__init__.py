@@ -1,6 +1,6 @@
 """The REST API under ``/api/v1`` (Bearer tokens or the browser session).
 
-``routing`` holds the route table and the JSON error handling, ``schemas`` the pydantic
+``routing`` holds the route table and the JSON error handling, ``payloads`` the pydantic
 models, ``views`` the endpoints, ``openapi`` the generated OpenAPI document.
 """
 from __future__ import annotations

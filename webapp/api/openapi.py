@@ -5,7 +5,7 @@ import copy
 
 from pydantic.json_schema import models_json_schema
 
-from webapp.api import schemas
+from webapp.api import payloads
 from webapp.api.routing import ENDPOINTS, Endpoint
 
 REF = "#/components/schemas/{model}"
@@ -75,7 +75,7 @@ def _operation(spec: Endpoint, definitions: dict) -> dict:
 
 def openapi_document() -> dict:
     """The document served at ``/api/v1/openapi.json``."""
-    models = {schemas.ErrorResponse}
+    models = {payloads.ErrorResponse}
     for spec in ENDPOINTS:
         models.update(m for m in (spec.query, spec.path_params, spec.body, spec.response) if m)
     modes = [(model, "validation" if model in _inputs() else "serialization")

@@ -18,7 +18,7 @@ from analytics import (breakdowns, cache, cohorts, customers, kpis, period, prod
 from analytics.filters import Filters, Scope
 from core import audit, job_kinds, jobs
 from webapp import services
-from webapp.api import schemas
+from webapp.api import payloads
 from webapp.api.routing import ApiError, endpoint
 from webapp.security import client_ip, current_db_user, current_scope, current_user, db_session
 
@@ -47,7 +47,7 @@ def records(frame: pd.DataFrame) -> list[dict]:
             for row in frame.itertuples(index=False, name=None)]
 
 
-def _view(query: schemas.FilterQuery) -> tuple[Filters, Scope]:
+def _view(query: payloads.FilterQuery) -> tuple[Filters, Scope]:
     """Resolved filters (both dates set, from the data) and the caller's scope."""
     filters = period.resolve(services.warehouse(), query.filters())
     return filters, current_scope()
@@ -65,7 +65,7 @@ def _table(frame: pd.DataFrame, filters: Filters | None, scope: Scope, **extra) 
     return answer
 
 
-def _analytics(fn: Callable, query: schemas.FilterQuery, **options) -> tuple:
+def _analytics(fn: Callable, query: payloads.FilterQuery, **options) -> tuple:
     """(answer, resolved filters, scope): ``fn`` through the analytics cache, whose key
     holds the resolved filters, the scope and the data version."""
     filters, scope = _view(query)
@@ -74,7 +74,7 @@ def _analytics(fn: Callable, query: schemas.FilterQuery, **options) -> tuple:
 
 # ---------------------------------------------------------------------- reading
 @endpoint("GET", "/me", role="viewer", summary="Who you are: role and data scope.",
-          response=schemas.MeResponse, errors=(401,))
+          response=payloads.MeResponse, errors=(401,))
 def me():
     return {"email": current_user.email, "name": current_user.name, "role": current_user.role,
             "scope": str(current_scope()),
@@ -83,55 +83,55 @@ def me():
             "authenticated_by": "token" if current_user.via_token else "session"}
 
 
-@endpoint("GET", "/kpis", role="viewer", query=schemas.FilterQuery,
-          response=schemas.KpiResponse, errors=(400, 401, 403, 404),
+@endpoint("GET", "/kpis", role="viewer", query=payloads.FilterQuery,
+          response=payloads.KpiResponse, errors=(400, 401, 403, 404),
           summary="Every KPI of METRICS.md for the period and the previous period.")
-def get_kpis(query: schemas.FilterQuery):
+def get_kpis(query: payloads.FilterQuery):
     summary, _filters, scope = _analytics(kpis.kpi_summary, query)
     answer = summary.to_dict()
     answer["scope"] = str(scope)
     return answer
 
 
-@endpoint("GET", "/timeseries", role="viewer", query=schemas.TimeSeriesQuery,
-          response=schemas.TableResponse, errors=(400, 401, 403, 404),
+@endpoint("GET", "/timeseries", role="viewer", query=payloads.TimeSeriesQuery,
+          response=payloads.TableResponse, errors=(400, 401, 403, 404),
           summary="Revenue, orders, units… per day, ISO week or month, with last year's.")
-def get_timeseries(query: schemas.TimeSeriesQuery):
+def get_timeseries(query: payloads.TimeSeriesQuery):
     frame, filters, scope = _analytics(series.time_series, query, grain=query.grain,
                                        history=query.history)
     return _table(frame, filters, scope, grain=query.grain)
 
 
-@endpoint("GET", "/breakdown/{dimension}", role="viewer", query=schemas.BreakdownQuery,
-          path_params=schemas.BreakdownPath, response=schemas.TableResponse,
+@endpoint("GET", "/breakdown/{dimension}", role="viewer", query=payloads.BreakdownQuery,
+          path_params=payloads.BreakdownPath, response=payloads.TableResponse,
           errors=(400, 401, 403, 404),
           summary="KPIs per value of a dimension (country, category, product, …).")
-def get_breakdown(path: schemas.BreakdownPath, query: schemas.BreakdownQuery):
+def get_breakdown(path: payloads.BreakdownPath, query: payloads.BreakdownQuery):
     frame, filters, scope = _analytics(breakdowns.breakdown, query, dimension=path.dimension,
                                        top=query.top, metric=query.metric)
     return _table(frame, filters, scope, dimension=path.dimension)
 
 
-@endpoint("GET", "/products/top", role="viewer", query=schemas.TopProductsQuery,
-          response=schemas.TableResponse, errors=(400, 401, 403, 404),
+@endpoint("GET", "/products/top", role="viewer", query=payloads.TopProductsQuery,
+          response=payloads.TableResponse, errors=(400, 401, 403, 404),
           summary="The products with the highest net revenue.")
-def get_top_products(query: schemas.TopProductsQuery):
+def get_top_products(query: payloads.TopProductsQuery):
     frame, filters, scope = _analytics(products.top_products, query, n=query.n)
     return _table(frame, filters, scope)
 
 
-@endpoint("GET", "/customers/rfm", role="viewer", query=schemas.FilterQuery,
-          response=schemas.TableResponse, errors=(400, 401, 403, 404),
+@endpoint("GET", "/customers/rfm", role="viewer", query=payloads.FilterQuery,
+          response=payloads.TableResponse, errors=(400, 401, 403, 404),
           summary="RFM segments: customers, revenue and means per segment.")
-def get_rfm(query: schemas.FilterQuery):
+def get_rfm(query: payloads.FilterQuery):
     frame, filters, scope = _analytics(customers.rfm_segments, query)
     return _table(frame, filters, scope)
 
 
-@endpoint("GET", "/customers", role="viewer", query=schemas.CustomersQuery,
-          response=schemas.PageResponse, errors=(400, 401, 403, 404),
+@endpoint("GET", "/customers", role="viewer", query=payloads.CustomersQuery,
+          response=payloads.PageResponse, errors=(400, 401, 403, 404),
           summary="One page of the RFM customer list.")
-def get_customers(query: schemas.CustomersQuery):
+def get_customers(query: payloads.CustomersQuery):
     (frame, total), filters, scope = _analytics(
         customers.customers_page, query, sort=query.sort, descending=query.descending,
         page=query.page, page_size=query.page_size)
@@ -139,21 +139,21 @@ def get_customers(query: schemas.CustomersQuery):
                   page_size=query.page_size)
 
 
-@endpoint("GET", "/cohorts", role="viewer", query=schemas.CohortQuery,
-          response=schemas.TableResponse, errors=(400, 401, 403, 404),
+@endpoint("GET", "/cohorts", role="viewer", query=payloads.CohortQuery,
+          response=payloads.TableResponse, errors=(400, 401, 403, 404),
           summary="Monthly cohorts: retention by customers or by net revenue (long form); "
                   "a period under six months is widened to the 12 months ending with it "
                   "(the answer's period).")
-def get_cohorts(query: schemas.CohortQuery):
+def get_cohorts(query: payloads.CohortQuery):
     frame, filters, scope = _analytics(cohorts.period_cohorts, query, measure=query.measure,
                                        max_offset=query.max_offset)
     return _table(frame, cohorts.cohort_period(filters), scope, measure=query.measure)
 
 
-@endpoint("GET", "/transactions", role="viewer", query=schemas.TransactionsQuery,
-          response=schemas.PageResponse, errors=(400, 401, 403, 404),
+@endpoint("GET", "/transactions", role="viewer", query=payloads.TransactionsQuery,
+          response=payloads.PageResponse, errors=(400, 401, 403, 404),
           summary="One page of line items matching the filters.")
-def get_transactions(query: schemas.TransactionsQuery):
+def get_transactions(query: payloads.TransactionsQuery):
     (frame, total), filters, scope = _analytics(
         transactions.transactions_page, query, sort=query.sort_keys(), page=query.page,
         page_size=query.page_size, search=query.search)
@@ -161,11 +161,11 @@ def get_transactions(query: schemas.TransactionsQuery):
                   page_size=query.page_size)
 
 
-@endpoint("GET", "/transactions.csv", role="analyst", query=schemas.TransactionsCsvQuery,
+@endpoint("GET", "/transactions.csv", role="analyst", query=payloads.TransactionsCsvQuery,
           media_type="text/csv", errors=(400, 401, 403, 404),
           summary="Every matching line item as CSV (an export: analyst role, audited). "
                   "Cells that a spreadsheet would run as a formula are neutralised.")
-def get_transactions_csv(query: schemas.TransactionsCsvQuery):
+def get_transactions_csv(query: payloads.TransactionsCsvQuery):
     filters, scope = _view(query)
     chunks = transactions.transactions_csv(services.warehouse(), filters, scope,
                                            sort=query.sort_keys(), search=query.search)
@@ -187,7 +187,7 @@ def get_transactions_csv(query: schemas.TransactionsCsvQuery):
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-@endpoint("GET", "/quality", role="viewer", response=schemas.QualityResponse,
+@endpoint("GET", "/quality", role="viewer", response=payloads.QualityResponse,
           errors=(401, 403, 404),
           summary="Data-quality summary of the current data version (all data: only for "
                   "accounts without a data scope).")
@@ -218,17 +218,17 @@ def _start(job) -> dict:
     return jobs.job_to_dict(job)
 
 
-@endpoint("POST", "/jobs", role="analyst", body=schemas.JobRequest,
-          response=schemas.JobResponse, success=202, errors=(400, 401, 403, 503),
+@endpoint("POST", "/jobs", role="analyst", body=payloads.JobRequest,
+          response=payloads.JobResponse, success=202, errors=(400, 401, 403, 503),
           summary="Start a job: " + ", ".join(job_kinds.api_names()) + ".")
-def post_job(body: schemas.JobRequest):
+def post_job(body: payloads.JobRequest):
     db = db_session()
     params = {"filters": body.filters.filters(), "options": body.options}
     job = jobs.submit_job(db, _job_user(), body.kind, params, settings=services.settings())
     return _start(job)
 
 
-@endpoint("GET", "/jobs", role="viewer", response=schemas.JobListResponse, errors=(401,),
+@endpoint("GET", "/jobs", role="viewer", response=payloads.JobListResponse, errors=(401,),
           summary="Your newest jobs (an admin sees everybody's), within your data scope.")
 def get_jobs():
     return {"jobs": [jobs.job_to_dict(job) for job in jobs.list_jobs(db_session(), _job_user())]}
@@ -244,17 +244,17 @@ def _owned_job(job_id: str):
     return job
 
 
-@endpoint("GET", "/jobs/{job_id}", role="viewer", path_params=schemas.JobPath,
-          response=schemas.JobResponse, errors=(401, 404),
+@endpoint("GET", "/jobs/{job_id}", role="viewer", path_params=payloads.JobPath,
+          response=payloads.JobResponse, errors=(401, 404),
           summary="A job's status, progress and result (owner or admin).")
-def get_job(path: schemas.JobPath):
+def get_job(path: payloads.JobPath):
     return jobs.job_to_dict(_owned_job(path.job_id))
 
 
-@endpoint("POST", "/jobs/{job_id}/cancel", role="viewer", path_params=schemas.JobPath,
-          response=schemas.JobResponse, errors=(400, 401, 404),
+@endpoint("POST", "/jobs/{job_id}/cancel", role="viewer", path_params=payloads.JobPath,
+          response=payloads.JobResponse, errors=(400, 401, 404),
           summary="Cancel a queued or running job (owner or admin).")
-def cancel_job(path: schemas.JobPath):
+def cancel_job(path: payloads.JobPath):
     db = db_session()
     job = _owned_job(path.job_id)
     jobs.cancel_job(db, _job_user(), job.id)
@@ -262,10 +262,10 @@ def cancel_job(path: schemas.JobPath):
     return jobs.job_to_dict(job)
 
 
-@endpoint("GET", "/jobs/{job_id}/result", role="viewer", path_params=schemas.JobPath,
+@endpoint("GET", "/jobs/{job_id}/result", role="viewer", path_params=payloads.JobPath,
           media_type="application/octet-stream", errors=(401, 404),
           summary="Download a finished job's file (owner or admin; audited).")
-def get_job_result(path: schemas.JobPath):
+def get_job_result(path: payloads.JobPath):
     job = _owned_job(path.job_id)
     file = jobs.result_path(job, services.settings())
     if file is None:
@@ -277,10 +277,10 @@ def get_job_result(path: schemas.JobPath):
     return send_file(file, as_attachment=True, download_name=file.name)
 
 
-@endpoint("POST", "/reports", role="analyst", body=schemas.ReportRequest,
-          response=schemas.JobResponse, success=202, errors=(400, 401, 403, 503),
+@endpoint("POST", "/reports", role="analyst", body=payloads.ReportRequest,
+          response=payloads.JobResponse, success=202, errors=(400, 401, 403, 503),
           summary="Request a PDF or Excel report of the filters (under your scope).")
-def post_report(body: schemas.ReportRequest):
+def post_report(body: payloads.ReportRequest):
     db = db_session()
     job = jobs.request_report(db, _job_user(), format=body.format, email=body.email,
                               filters=body.filters.filters())

@@ -15,7 +15,7 @@ from analytics import kpis, period
 from analytics.filters import ALL_DATA, Filters
 from analytics.models import run_model
 from core import formatting, jobs
-from core.models import Job
+from core.orm import Job
 from tests.webapp.browser.conftest import screenshot, severe_logs, wait_until_loaded
 
 pytestmark = pytest.mark.browser

@@ -67,10 +67,6 @@ FilterQuery = create_model(
 )
 
 
-class NoQuery(Strict):
-    """No query parameters."""
-
-
 class TimeSeriesQuery(FilterQuery):
     grain: Literal[series.GRAINS] = Field("day", description="day, week (ISO) or month.")
     history: bool = Field(False, description="Span the whole data range instead of the "

@@ -19,9 +19,9 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from analytics.errors import ShoplensError
 from analytics.warehouse import Warehouse
-from core import db, jobs, mail
+from core import db, jobs, mail, queue
 from core.jobs import JobCancelled, JobSpec
-from core.models import Job, User
+from core.orm import Job, User
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -216,7 +216,5 @@ def _queue_deliveries(settings: Settings, spec: JobSpec) -> list[int]:
 
 def send_delivery(settings: Settings, delivery_id: int, countdown: float | None = None) -> None:
     """Send the deliver task (the ledger row is committed already)."""
-    import celery_app
-
-    celery_app.for_settings(settings).send_task(
-        celery_app.DELIVER, args=[delivery_id], queue="reports", countdown=countdown)
+    queue.for_settings(settings).send_task(
+        queue.DELIVER, args=[delivery_id], queue="reports", countdown=countdown)
