@@ -222,7 +222,8 @@ def test_data_columns_name_what_each_version_lacks_and_the_gaps_say_why(duckdb_w
         {"invoice_id": "I2", "invoice_ts": "2011-03-02 10:00", "quantity": 1, "unit_price": 3.0,
          "country": "France", "country_code": "FR"}])
     richer = context.data_columns(duckdb_warehouse)
-    assert richer.missing == {"city", "payment_method", "device", "traffic_source"}
+    assert richer.missing == frozenset(quality.OPTIONAL_DIMENSIONS) - {"category", "channel"}
+    assert {"city", "payment_method", "device", "traffic_source"} <= richer.missing
     assert richer.has_cost
     everywhere = breakdowns.breakdown(duckdb_warehouse, MARCH, ALL_DATA, dimension="channel")
     assert set(everywhere["key"]) == {"Web", "(none)"}
@@ -238,8 +239,8 @@ def test_sidebar_hides_filters_the_data_cannot_use_but_keeps_a_shared_links_valu
     names = [name for name, *_rest in shell.DIMENSION_CONTROLS]
     fields = shell.dimension_fields(Filters(), columns)
     hidden = dict(zip(names, fields[:count]))
-    assert hidden == {"country": False, "category": True, "channel": True, "payment": False,
-                      "device": False, "source": False}
+    assert hidden == {name: name in ("category", "channel") for name in names}
+    assert names[:6] == ["country", "category", "channel", "payment", "device", "source"]
     assert fields[-1] == "This data has no category or channel column: their filters are hidden."
     linked = shell.dimension_fields(Filters(channels=("Web",)), columns)
     assert dict(zip(names, linked[:count]))["channel"] is False   # shown: it filters
