@@ -96,6 +96,19 @@ def wait_for(check: Callable[[], object], timeout: float = 60, every: float = 0.
         time.sleep(every)
 
 
+def wait_finished(settings: Settings, job_id: str, timeout: float = 90,
+                  what: str = "the job"):
+    """Wait until the job is done, failed or cancelled; return its row (detached)."""
+    from core import db, jobs
+    from core.orm import Job
+
+    def finished():
+        with db.session_scope(settings.database_url) as session:
+            job = session.get(Job, job_id)
+            return job if job.status in jobs.FINISHED else None
+    return wait_for(finished, timeout=timeout, what=what)
+
+
 class WorkerProcess:
     """``celery -A celery_app worker`` on all queues, in its own process group."""
 

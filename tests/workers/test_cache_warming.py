@@ -6,9 +6,9 @@ from analytics import cache, period
 from analytics.filters import ALL_DATA, Filters
 from analytics.warehouse import Warehouse
 from core import analytics_cache, db, jobs
-from core.orm import Job, User
+from core.orm import User
 from tests.workers.support import (WorkerProcess, add_user, settings_for,
-                                   slice_of_online_retail, wait_for, worker_environment)
+                                   slice_of_online_retail, wait_finished, worker_environment)
 
 
 def test_a_load_on_the_worker_fills_the_web_processes_cache(tmp_path, online_retail_path):
@@ -24,12 +24,7 @@ def test_a_load_on_the_worker_fills_the_web_processes_cache(tmp_path, online_ret
     worker = WorkerProcess(env, tmp_path / "worker.log").start()
     try:
         jobs.enqueue(settings, job_id)
-
-        def finished():
-            with db.session_scope(settings.database_url) as session:
-                job = session.get(Job, job_id)
-                return job if job.status in jobs.FINISHED else None
-        job = wait_for(finished, timeout=120, what="the data load")
+        job = wait_finished(settings, job_id, timeout=120, what="the data load")
     finally:
         worker.stop()
     assert job.status == "done", (job.error, worker.log())

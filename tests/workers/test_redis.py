@@ -10,10 +10,10 @@ from analytics.filters import Filters, Scope
 from analytics.kpis import kpi_summary
 from analytics.warehouse import Warehouse
 from core import db, jobs
-from core.orm import Job, User
+from core.orm import User
 from tests.conftest import REDIS_URL, need_service
 from tests.workers.support import (TINY_PERIOD, WorkerProcess, add_user, publish_tiny_shop,
-                                   settings_for, wait_for, worker_environment)
+                                   settings_for, wait_finished, worker_environment)
 
 # a database of its own: other tests flush the shared test database
 MARCH = Filters.from_query(TINY_PERIOD)
@@ -46,12 +46,7 @@ def test_a_report_job_runs_on_redis(redis_shop):
         job_id = jobs.request_report(session, session.get(User, user_id), format="xlsx",
                                      filters=TINY_PERIOD).id
     jobs.enqueue(settings, job_id)
-
-    def finished():
-        with db.session_scope(settings.database_url) as session:
-            job = session.get(Job, job_id)
-            return job if job.status in jobs.FINISHED else None
-    job = wait_for(finished, timeout=90, what="the job on Redis")
+    job = wait_finished(settings, job_id, timeout=90, what="the job on Redis")
     assert job.status == "done", (job.error, worker.log())
     book = openpyxl.load_workbook(jobs.result_path(job, settings))
     revenue = next(row[2] for row in book["Summary KPIs"].iter_rows(values_only=True)
