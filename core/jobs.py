@@ -31,7 +31,8 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 from sqlalchemy.orm import Session
 
-from analytics.errors import AccessDenied, InvalidInput, NotFound, format_validation_error
+from analytics.errors import (AccessDenied, Conflict, InvalidInput, NotFound, Unavailable,
+                             format_validation_error)
 from analytics.filters import DIMENSIONS, FilterError, Filters, Scope
 from core import audit, db, job_kinds, queue
 from core.job_kinds import JobKind
@@ -52,6 +53,16 @@ FILTER_KEYS = ("start", "end", "min_price", "max_price", "segment", *DIMENSIONS)
 class JobError(InvalidInput):
     """The request cannot become a job (bad kind, bad parameters, finished job...);
     the message is meant for the user (HTTP 400)."""
+
+
+class JobFinished(JobError, Conflict):
+    """The job has finished already: it can no longer be cancelled (HTTP 409)."""
+    status = Conflict.status
+
+
+class QueueUnavailable(JobError, Unavailable):
+    """The task queue (the broker) cannot be reached; the job was failed (HTTP 503)."""
+    status = Unavailable.status
 
 
 class JobAccessDenied(AccessDenied):
@@ -199,7 +210,7 @@ def enqueue(settings: Settings, job_id: str) -> None:
     """Send the job's task to its queue. Call after the Job row is committed.
 
     When the broker cannot be reached the job is marked failed (so no page waits for it
-    forever) and JobError is raised."""
+    forever) and QueueUnavailable is raised."""
     with db.session_scope(settings.database_url) as session:
         job = session.get(Job, job_id)
         if job is None:
@@ -212,8 +223,8 @@ def enqueue(settings: Settings, job_id: str) -> None:
     except Exception as exc:  # the broker's errors are not one class
         log.exception("could not send job %s to the task queue", job_id)
         fail_job(settings, job_id, f"The task queue could not be reached: {exc}")
-        raise JobError("The job could not be started: the task queue is not reachable. "
-                       "Try again in a minute.") from exc
+        raise QueueUnavailable("The job could not be started: the task queue is not "
+                               "reachable. Try again in a minute.") from exc
 
 
 def _celery(settings: Settings):
@@ -316,7 +327,7 @@ def cancel_job(session: Session, user: User, job_id: str) -> Job:
     at once; a running one stops at its next progress point. The caller commits."""
     job = get_job(session, user, job_id)
     if job.status in FINISHED:
-        raise JobError(f"the job has already finished ({job.status})")
+        raise JobFinished(f"the job has already finished ({job.status})")
     job.cancel_requested = True
     if job.status == "queued":
         job.status = "cancelled"

@@ -264,7 +264,7 @@ def run_due_schedules(settings: Settings, now: dt.datetime | None = None) -> lis
     for job_id in started:
         try:
             jobs.enqueue(settings, job_id)
-        except jobs.JobError:
+        except jobs.QueueUnavailable:  # the job is failed with the reason; the next tick runs
             log.exception("scheduled report job %s could not be queued", job_id)
     return started
 

@@ -271,6 +271,14 @@ def test_jobs_of_other_users_are_neither_listed_nor_readable(app, api):
         assert cancel.status_code == 404, email
 
 
+def test_cancelling_a_finished_job_is_a_conflict(app, api):
+    finished = _done_job(app, "analyst@example.com", None)
+    response = api("analyst@example.com", f"/jobs/{finished}/cancel", method="POST")
+    assert response.status_code == 409
+    assert response.json["error"]["message"] == "the job has already finished (done)"
+    assert api("analyst@example.com", f"/jobs/{finished}").json["status"] == "done"
+
+
 def test_a_narrowed_scope_hides_older_wider_job_results(app, api):
     from core import users
     new_user(app, "narrowed@example.com", "analyst", None)

@@ -214,3 +214,11 @@ def test_a_refused_job_says_why_on_the_page(signed_in):
     assert response.status_code == 200, response.text
     status = response.json["response"]["sales-forecast-status"]["children"]
     assert "analyst" in status
+
+
+def test_job_errors_that_are_not_bad_input_have_their_own_status():
+    from core import jobs
+    assert jobs.JobFinished("the job has already finished (done)").status == 409
+    assert jobs.QueueUnavailable("the task queue is not reachable").status == 503
+    assert isinstance(jobs.JobFinished("x"), jobs.JobError)      # callers of JobError still catch it
+    assert jobs.JobError("bad option").status == 400

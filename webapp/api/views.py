@@ -210,10 +210,7 @@ def _start(job) -> dict:
     """Commit the new job, then send it to the queue (never before the commit)."""
     db = db_session()
     db.commit()
-    try:
-        jobs.enqueue(services.settings(), job.id)
-    except jobs.JobError as error:
-        raise ApiError(503, str(error)) from None
+    jobs.enqueue(services.settings(), job.id)  # QueueUnavailable: 503, with its message
     db.refresh(job)
     return jobs.job_to_dict(job)
 
@@ -252,8 +249,8 @@ def get_job(path: payloads.JobPath):
 
 
 @endpoint("POST", "/jobs/{job_id}/cancel", role="viewer", path_params=payloads.JobPath,
-          response=payloads.JobResponse, errors=(400, 401, 404),
-          summary="Cancel a queued or running job (owner or admin).")
+          response=payloads.JobResponse, errors=(401, 404, 409),
+          summary="Cancel a queued or running job (owner or admin); 409 once it finished.")
 def cancel_job(path: payloads.JobPath):
     db = db_session()
     job = _owned_job(path.job_id)
