@@ -142,9 +142,10 @@ def query(function: Callable[..., Result], search: str | None, /, *,
         raise Unavailable(NO_DATA) from None
     except FilterError as exc:
         raise Unavailable(f"Check the filters: {exc}") from None
-    except WarehouseError as exc:
-        log.warning("warehouse error in %s: %s", getattr(function, "__name__", function), exc)
-        raise Unavailable(str(exc)) from None
+    except errors.ShoplensError as exc:  # any other error meant for the user: the panel says it
+        log.warning("%s in %s: %s", type(exc).__name__, getattr(function, "__name__", function),
+                    exc)
+        raise Unavailable(exc.message) from None
 
 
 def page_param(search: str | None, name: str, default: str, allowed: tuple[str, ...]) -> str:
