@@ -351,3 +351,31 @@ def test_upload_columns_are_named_as_the_reader_names_them(tmp_path):
     broken.write_bytes(b"\x00\x01" * 5000)
     with pytest.raises(uploads.UploadError, match="broken.csv: cannot read a header row"):
         uploads.column_names(broken)
+
+
+def test_the_csv_link_is_shown_to_the_roles_its_api_route_declares(app, signed_in):
+    """The Transactions page shows "Download CSV" to whom ``GET transactions.csv`` allows
+    (analysts and admins), read from the route's declaration, not a copy of it."""
+    def download_link_hidden(email: str) -> bool:
+        page = _callback(signed_in(email), "..shell-page.children...shell-rendered-path.data..",
+                         [_prop("shell-page", "children"), _prop("shell-rendered-path", "data")],
+                         [_prop("shell-url", "pathname", "/transactions")],
+                         [_prop("shell-rendered-path", "data", None)])
+        found = []
+
+        def walk(node):
+            if isinstance(node, dict):
+                if node.get("props", {}).get("id") == "transactions-download":
+                    found.append(bool(node["props"].get("hidden")))
+                for value in node.values():
+                    walk(value)
+            elif isinstance(node, list):
+                for value in node:
+                    walk(value)
+        walk(page["shell-page"]["children"])
+        assert len(found) == 1
+        return found[0]
+
+    assert download_link_hidden("viewer@example.com")
+    assert not download_link_hidden("analyst@example.com")
+    assert not download_link_hidden("admin@example.com")

@@ -57,6 +57,14 @@ class Endpoint:
 ENDPOINTS: list[Endpoint] = []
 
 
+def role_of(method: str, path: str) -> str:
+    """The role an API endpoint declares (``path`` as registered, under ``/api/v1``), for
+    pages that link to it and show the link only to those who may follow it."""
+    from webapp.api import views  # noqa: F401  (registers the endpoints)
+    path = path.removeprefix(bp.url_prefix)
+    return next(spec.role for spec in ENDPOINTS if (spec.method, spec.path) == (method, path))
+
+
 def endpoint(method: str, path: str, *, role: str, summary: str,
              query: type[pydantic.BaseModel] | None = None,
              path_params: type[pydantic.BaseModel] | None = None,
