@@ -8,8 +8,9 @@ published load the default overview of the new version is computed into the anal
 (``analytics.cache.warm_default_view``), so the first visitor does not wait for it.
 
 A refused load (``data.loader.LoadError``: bad file, bad mapping, too many rejects, failed
-publish) is not an exception for the caller: the returned row has status "failed" and the
-user-readable ``error``. Anything else (a bug) is recorded as failed and re-raised.
+publish; or any other ``ShoplensError``) is not an exception for the caller: the returned
+row has status "failed" and the user-readable ``error``. Anything else (a bug) is recorded
+as failed with its kind only (the text is logged) and re-raised.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from analytics import cache
+from analytics.errors import ShoplensError
 from analytics.warehouse import Warehouse
 from core import audit, db
 from core.orm import DataLoad, User, utcnow
@@ -80,12 +82,13 @@ def _run(settings: Settings, *, source: str, format: str, append: bool, user: Us
     try:
         try:
             result = load(warehouse)
-        except loader.LoadError as exc:
-            return _finish_failed(settings, load_id, str(exc), started, user)
+        except ShoplensError as exc:  # a refused load (LoadError) or another user error
+            return _finish_failed(settings, load_id, exc.message, started, user)
         except Exception as exc:
+            # a bug: its text (paths, SQL) stays in the log, the history names the kind
             log.exception("data load %s failed unexpectedly", load_id)
-            _finish_failed(settings, load_id, f"internal error: {type(exc).__name__}: {exc}",
-                           started, user)
+            _finish_failed(settings, load_id, f"internal error ({type(exc).__name__}); the "
+                           "details are in the server log", started, user)
             raise
         record = _finish_done(settings, load_id, result, started, user, source, format)
         warmed = cache.warm_default_view(warehouse)

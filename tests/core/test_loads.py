@@ -83,3 +83,31 @@ def test_redis_settings_give_the_redis_cache(settings, process_cache):
     import dataclasses
     on_redis = dataclasses.replace(settings, redis_url="redis://127.0.0.1:6379/15")
     assert isinstance(analytics_cache.backend_for(on_redis), cache.RedisBackend)
+
+
+def test_a_bug_in_a_load_is_recorded_by_its_kind_and_its_text_stays_in_the_log(
+        settings, tmp_path, monkeypatch, caplog):
+    from core.orm import DataLoad
+    from data import loader
+
+    def crash(*_args, **_kwargs):
+        raise KeyError("/srv/secret/path column")
+    monkeypatch.setattr(loader, "load_file", crash)
+    db.migrate(settings.database_url)
+    path = tmp_path / "shop.csv"
+    path.write_text(FILE)
+    with pytest.raises(KeyError):
+        run_load(settings, path=path, format="online-retail")
+    with db.session_scope(settings.database_url) as session:
+        record = session.query(DataLoad).one()
+        assert record.status == "failed"
+        assert record.error == ("internal error (KeyError); the details are in the server log")
+    assert "/srv/secret/path" in caplog.text
+
+
+def test_a_refused_load_records_the_users_message(settings, tmp_path):
+    db.migrate(settings.database_url)
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    record = run_load(settings, path=path, format="online-retail")
+    assert record.status == "failed" and "empty" in record.error.lower()
