@@ -143,6 +143,12 @@ class ReportContent:
         return period_label(self.filters.start, self.filters.end)
 
     @property
+    def cohort_label(self) -> str:
+        """The months the cohort table covers (a short period shows the 12 months ending
+        with it: ``analytics.cohorts.cohort_window``)."""
+        return period_label(*cohorts.cohort_window(self.filters.start, self.filters.end))
+
+    @property
     def previous_label(self) -> str:
         return period_label(self.kpi_summary.previous_start, self.kpi_summary.previous_end)
 

@@ -170,6 +170,8 @@ def _cohorts(sheet: Worksheet, content: ReportContent) -> None:
     note_row = row + 2
     sheet.cell(note_row, 1, "Share of each cohort's customers with a sale line in the month "
                             "k months after their first one (month 0 = 100%).")
+    sheet.cell(note_row + 1, 1, f"Cohorts of {content.cohort_label} (a period shorter than "
+                                "about six months shows the 12 months ending with it).")
 
 
 def _forecast(sheet: Worksheet, content: ReportContent) -> None:

@@ -103,6 +103,10 @@ def test_the_workbook_has_eight_typed_filtered_sheets_matching_the_kpis(shop, tm
     assert [row[0].date() for row in cohorts[1:3]] == [dt.date(2011, 2, 1), dt.date(2011, 3, 1)]
     assert cohorts[1][1:4] == [1, 1.0, 0.0]            # February cohort: C3, not back in March
     assert cohorts[2][1:3] == [2, 1.0]                 # March cohort: C1 and C2
+    notes = [row[0] for row in cohorts
+             if isinstance(row[0], str) and row[0].startswith("Cohorts of")]
+    assert notes == ["Cohorts of 1 Apr 2010 – 31 Mar 2011 (a period shorter than about six "
+                     "months shows the 12 months ending with it)."]
     assert book["Customer segments"].cell(1, 1).value == "Segment"
     assert str(book["Forecast"].cell(2, 1).value).startswith("No forecast:")
 

@@ -220,5 +220,5 @@ def test_job_errors_that_are_not_bad_input_have_their_own_status():
     from core import jobs
     assert jobs.JobFinished("the job has already finished (done)").status == 409
     assert jobs.QueueUnavailable("the task queue is not reachable").status == 503
-    assert isinstance(jobs.JobFinished("x"), jobs.JobError)      # callers of JobError still catch it
+    assert isinstance(jobs.JobFinished("x"), jobs.JobError)  # its callers still catch it
     assert jobs.JobError("bad option").status == 400
