@@ -75,11 +75,9 @@ def day_table_name(dimensions) -> str:
 
 
 def _measure_columns() -> list[sa.Column]:
-    return [sa.Column(name, type_) for name, type_ in (
-        ("sale_value", sa.Float), ("return_value", sa.Float), ("sale_units", sa.Float),
-        ("cost_value", sa.Float), ("cost_lines", sa.BigInteger),
-        ("sale_lines", sa.BigInteger), ("return_lines", sa.BigInteger),
-        ("orders", sa.BigInteger), ("customers", sa.BigInteger))]
+    """The Σ measures of ``schema.ROLLUP_SUMS``, then the distinct orders and customers."""
+    return [*schema.rollup_sum_columns(), sa.Column("orders", sa.BigInteger),
+            sa.Column("customers", sa.BigInteger)]
 
 
 DAY_TABLES: dict[tuple[str, ...], sa.Table] = {
@@ -200,13 +198,7 @@ def _rollup_statements(dialect: str) -> list[str]:
         INSERT INTO rollup_invoice
         SELECT lines.invoice_ts, lines.invoice_date, invoices.invoice_key,
                customers.customer_key, lines.customer_id, {_prefixed("lines")},
-               SUM(CASE WHEN lines.is_sale THEN lines.line_value ELSE 0 END),
-               SUM(CASE WHEN lines.is_return THEN lines.line_value ELSE 0 END),
-               SUM(CASE WHEN lines.is_sale THEN lines.quantity ELSE 0 END),
-               SUM(lines.cost_value),
-               COUNT(lines.cost_value),
-               SUM(CASE WHEN lines.is_sale THEN 1 ELSE 0 END),
-               SUM(CASE WHEN lines.is_return THEN 1 ELSE 0 END)
+               {_fact_sums("lines")}
         FROM fact_lines AS lines
         JOIN (SELECT invoice_id, row_number() OVER (ORDER BY invoice_id) AS invoice_key
               FROM (SELECT DISTINCT invoice_id FROM fact_lines
@@ -225,9 +217,7 @@ def _rollup_statements(dialect: str) -> list[str]:
         """,
         f"""
         INSERT INTO rollup_daily
-        SELECT invoice_date, {_DIMENSIONS},
-               SUM(sale_value), SUM(return_value), SUM(sale_units), SUM(cost_value),
-               SUM(cost_lines), SUM(sale_lines), SUM(return_lines)
+        SELECT invoice_date, {_DIMENSIONS}, {_sums()}
         FROM rollup_invoice
         GROUP BY invoice_date, {_DIMENSIONS}
         ORDER BY invoice_date
@@ -276,11 +266,16 @@ def _meta_statements() -> list[str]:
 
 
 def _sums() -> str:
-    return ("SUM(sale_value) AS sale_value, SUM(return_value) AS return_value, "
-            "SUM(sale_units) AS sale_units, SUM(cost_value) AS cost_value, "
-            "CAST(SUM(cost_lines) AS BIGINT) AS cost_lines, "
-            "CAST(SUM(sale_lines) AS BIGINT) AS sale_lines, "
-            "CAST(SUM(return_lines) AS BIGINT) AS return_lines")
+    """The Σ measures of rows of a rollup added up again (``schema.ROLLUP_SUMS``)."""
+    return ", ".join(f"CAST(SUM({name}) AS BIGINT) AS {name}" if type_ is sa.BigInteger
+                     else f"SUM({name}) AS {name}"
+                     for name, (type_, _sql) in schema.ROLLUP_SUMS.items())
+
+
+def _fact_sums(alias: str) -> str:
+    """The Σ measures of ``schema.ROLLUP_SUMS`` over the fact lines ``alias``."""
+    return ", ".join(f"{sql.format(t=alias)} AS {name}"
+                     for name, (_type, sql) in schema.ROLLUP_SUMS.items())
 
 
 def _planner_statements(dialect: str) -> list[str]:

@@ -122,16 +122,24 @@ version_info = sa.Table(
 # cost over sale and return lines (NULL when none of them has a cost).
 
 
-def _rollup_measures() -> list[sa.Column]:
-    return [
-        sa.Column("sale_value", sa.Float, nullable=False),
-        sa.Column("return_value", sa.Float, nullable=False),
-        sa.Column("sale_units", sa.Float, nullable=False),
-        sa.Column("cost_value", sa.Float),
-        sa.Column("cost_lines", sa.BigInteger, nullable=False),
-        sa.Column("sale_lines", sa.BigInteger, nullable=False),
-        sa.Column("return_lines", sa.BigInteger, nullable=False),
-    ]
+#: The Σ measures every rollup row carries, declared once: column → (type, its SQL over the
+#: counted fact lines ``{t}``). Every rollup table, the SQL that fills them
+#: (``analytics.rollups``) and the re-aggregation of one rollup into another are made from
+#: this. ``cost_value`` is NULL where no line has a cost; the others are never NULL.
+ROLLUP_SUMS: dict[str, tuple[type[sa.types.TypeEngine], str]] = {
+    "sale_value": (sa.Float, "SUM(CASE WHEN {t}.is_sale THEN {t}.line_value ELSE 0 END)"),
+    "return_value": (sa.Float, "SUM(CASE WHEN {t}.is_return THEN {t}.line_value ELSE 0 END)"),
+    "sale_units": (sa.Float, "SUM(CASE WHEN {t}.is_sale THEN {t}.quantity ELSE 0 END)"),
+    "cost_value": (sa.Float, "SUM({t}.cost_value)"),
+    "cost_lines": (sa.BigInteger, "COUNT({t}.cost_value)"),
+    "sale_lines": (sa.BigInteger, "SUM(CASE WHEN {t}.is_sale THEN 1 ELSE 0 END)"),
+    "return_lines": (sa.BigInteger, "SUM(CASE WHEN {t}.is_return THEN 1 ELSE 0 END)"),
+}
+
+
+def rollup_sum_columns() -> list[sa.Column]:
+    return [sa.Column(name, type_, nullable=name == "cost_value")
+            for name, (type_, _sql) in ROLLUP_SUMS.items()]
 
 
 #: One row per (timestamp, invoice, customer, dimension values): exact distinct counts of
@@ -146,7 +154,7 @@ rollup_invoice = sa.Table(
     sa.Column("customer_key", sa.BigInteger),
     sa.Column("customer_id", sa.String),
     *[sa.Column(name, sa.String) for name in DIMENSION_COLUMNS],
-    *_rollup_measures(),
+    *rollup_sum_columns(),
 )
 
 #: One row per (day, dimension values): the sum-type measures of the aggregate panels.
@@ -154,5 +162,5 @@ rollup_daily = sa.Table(
     "rollup_daily", metadata,
     sa.Column("invoice_date", sa.Date, nullable=False),
     *[sa.Column(name, sa.String) for name in DIMENSION_COLUMNS],
-    *_rollup_measures(),
+    *rollup_sum_columns(),
 )
