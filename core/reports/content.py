@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from analytics import (breakdowns, catalog, cohorts, customers, kpis, period, products,
+from analytics import (breakdowns, cache, catalog, cohorts, customers, kpis, period, products,
                        quality, series)
 from analytics.countries import country_name
 from analytics.filters import Filters, Scope
@@ -200,13 +200,16 @@ class ReportContent:
 def gather(warehouse, filters: Filters, scope: Scope, *, currency: str = "£",
            title: str = "Shoplens report", progress: Progress | None = None,
            forecast: bool = True, now: dt.datetime | None = None) -> ReportContent:
-    """Run the analytics behind a report (progress 0–100 through ``progress``)."""
+    """Run the analytics behind a report (progress 0–100 through ``progress``), through the
+    process's analytics cache, as the dashboard and the API do: a report and a page of the
+    same filters and scope share their answers."""
     report = progress or (lambda percent, message=None: None)
+    call = cache.default_cache().call
     version = warehouse.require_version()
     info = warehouse.version_info(version)
     resolved = period.resolve(warehouse, filters)
     report(5, "Key figures")
-    summary = kpis.kpi_summary(warehouse, resolved, scope)
+    summary = call(kpis.kpi_summary, warehouse, resolved, scope)
     lines = []
     for name, (label, kind) in KPI_LABELS.items():
         kpi = summary[name]
@@ -217,15 +220,16 @@ def gather(warehouse, filters: Filters, scope: Scope, *, currency: str = "£",
             previous_text=format_previous(kpi, kind, currency),
             change_text=format_change(kpi, kind, currency)))
     report(15, "Monthly trend")
-    monthly = series.time_series(warehouse, resolved, scope, grain="month", history=True)
+    monthly = call(series.time_series, warehouse, resolved, scope, grain="month", history=True)
     report(25, "Countries and categories")
-    countries = breakdowns.breakdown(warehouse, resolved, scope, "country", top=TOP_COUNTRIES)
-    categories = products.category_performance(warehouse, resolved, scope)
+    countries = call(breakdowns.breakdown, warehouse, resolved, scope, dimension="country",
+                     top=TOP_COUNTRIES)
+    categories = call(products.category_performance, warehouse, resolved, scope)
     report(35, "Top products")
-    top = products.top_products(warehouse, resolved, scope, n=TOP_PRODUCTS)
+    top = call(products.top_products, warehouse, resolved, scope, n=TOP_PRODUCTS)
     report(45, "Customer segments")
-    segments = customers.rfm_segments(warehouse, resolved, scope)
-    cohort_frame = cohorts.period_cohorts(warehouse, resolved, scope, measure="customers")
+    segments = call(customers.rfm_segments, warehouse, resolved, scope)
+    cohort_frame = call(cohorts.period_cohorts, warehouse, resolved, scope, measure="customers")
     report(55, "Forecast")
     forecast_section = (_forecast(warehouse, resolved, scope) if forecast
                         else ForecastSection(FORECAST_HORIZON, reason="not requested"))
