@@ -19,6 +19,11 @@ COPY requirements.lock .
 RUN pip install -r requirements.lock && pip check
 
 COPY . .
+# the project itself, editable in place (its dependencies came from the lock above), and /app
+# on the path: `celery -A celery_app worker` puts the working directory on sys.path only while
+# it imports the app, and a job imports `data` later
+RUN pip install --no-deps -e .
+ENV PYTHONPATH=/app
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin shoplens \
     && mkdir -p /data \
     && chown shoplens:shoplens /data

@@ -10,7 +10,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 LOCKS := requirements.lock requirements-dev.lock
-STAMP := $(VENV)/.installed-$(shell cat $(LOCKS) | sha1sum | cut -c1-12)
+# pyproject.toml too: it says how the project itself is installed (its packages)
+STAMP := $(VENV)/.installed-$(shell cat $(LOCKS) pyproject.toml | sha1sum | cut -c1-12)
 UV := uv==0.13.9
 COMPILE = $(BIN)/python -m uv pip compile pyproject.toml --universal --python-version 3.11 \
           --quiet $(UPGRADE)
@@ -18,10 +19,13 @@ COMPILE = $(BIN)/python -m uv pip compile pyproject.toml --universal --python-ve
 SHELL := /bin/bash
 .PHONY: install lock run test bench clean
 
-$(STAMP): $(LOCKS)
+# the project itself, editable (its dependencies are the lock's): its packages then import
+# whatever starts the process, e.g. `celery -A celery_app worker` from any directory
+$(STAMP): $(LOCKS) pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 

@@ -113,20 +113,24 @@ class WorkerProcess:
     """``celery -A celery_app worker`` on all queues, in its own process group."""
 
     def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 2,
-                 beat: bool = False):
-        self.env, self.log_path = env, log_path
+                 beat: bool = False, command: list[str] | None = None,
+                 cwd: Path = ROOT):
+        """``command`` replaces ``python -m celery -A celery_app worker -Q …`` (the test
+        options -c, -n, -l … are appended to it); ``cwd`` is the working directory."""
+        self.env, self.log_path, self.cwd = env, log_path, cwd
         self.name = f"test-{uuid.uuid4().hex[:8]}@%h"
-        self.command = [sys.executable, "-m", "celery", "-A", "celery_app", "worker",
-                        "-Q", "interactive,reports,loads", "-c", str(concurrency),
-                        "-n", self.name, "--without-gossip", "--without-mingle",
-                        "--without-heartbeat", "-l", "INFO"]
+        self.command = command or [sys.executable, "-m", "celery", "-A", "celery_app",
+                                   "worker", "-Q", "interactive,reports,loads"]
+        self.command = [*self.command, "-c", str(concurrency), "-n", self.name,
+                        "--without-gossip", "--without-mingle", "--without-heartbeat",
+                        "-l", "INFO"]
         if beat:
             self.command.append("-B")
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> "WorkerProcess":
         self._log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env,
+        self.process = subprocess.Popen(self.command, cwd=self.cwd, env=self.env,
                                         stdout=self._log, stderr=subprocess.STDOUT,
                                         start_new_session=True)
         wait_for(self._ready, timeout=timeout, every=0.1, what="the worker to be ready")
