@@ -423,6 +423,16 @@ def authenticate(session: Session, email: str, password: str, *,
     return user
 
 
+def sign_out(session: Session, user: User, *, ip: str | None = None) -> User:
+    """End every session of ``user`` on the server: the session cookies carry the
+    ``session_epoch`` they were made with, so bumping it refuses this browser's cookie and
+    any copy of it (and the user's other browsers: a cookie cannot be told apart from its
+    copy). API tokens are not touched."""
+    user.session_epoch += 1
+    audit.record(session, "logout", actor=user, target=user.email, ip=ip)
+    return user
+
+
 # ---------------------------------------------------------------------- first start
 def ensure_admin(settings: Settings) -> tuple[str, str | None]:
     """Make sure an active admin exists (first start of ``make run``). Creates

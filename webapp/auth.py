@@ -87,16 +87,19 @@ def login():
 
 @bp.route("/logout", methods=["GET", "POST"])
 def logout():
-    """GET is accepted so a plain link signs out; signing out cannot harm anybody."""
+    """Sign out: a POST carrying the CSRF token (the guard checks it). It ends every session
+    of the user on the server (``users.sign_out``), so a copy of this cookie stops working
+    too. GET only shows a page with that button: a link or an image on another site cannot
+    sign anybody out."""
+    if request.method == "GET":
+        return render_template("logout.html", form=EmptyForm())
     if current_user.is_authenticated:
-        from core import audit
         db = db_session()
-        audit.record(db, "logout", actor=current_db_user(), target=current_user.email,
-                     ip=client_ip())
+        users.sign_out(db, current_db_user(), ip=client_ip())
         db.commit()
     logout_user()
     session.clear()
-    flash("You are signed out.", "info")
+    flash("You are signed out, in every browser where you were signed in.", "info")
     return redirect(url_for("auth.login"))
 
 

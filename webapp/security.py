@@ -49,8 +49,19 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import dash
-from flask import (Flask, Response, current_app, g, has_app_context, jsonify, redirect,
-                   render_template, request, session, url_for)
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    g,
+    has_app_context,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import AnonymousUserMixin, LoginManager, UserMixin, current_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.orm import Session
@@ -85,6 +96,11 @@ DASH_CALLBACK_PATH = "/_dash-update-component"
 POLLING_PROPERTY = "n_intervals"
 PAGES_LOCATION_ID = "_pages_location"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+SESSION_COOKIE_NAME = "shoplens_session"
+MAX_NEXT_LENGTH = 2000
+#: C0 controls, DEL, C1 controls and backslashes never belong in a ``next`` path.
+_UNSAFE_NEXT_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
+_ENCODED_SLASH_AT_START = re.compile(r"^/(%2f|%5c)", re.IGNORECASE)
 NO_DATA = Scope(frozenset())
 
 
@@ -268,8 +284,10 @@ def callback_role(body: Any) -> tuple[str, str | None]:
 def init_security(app: Flask, settings: Settings) -> None:
     """Session cookie settings, flask-login, CSRF, the request guard and security headers."""
     secure = settings.production or settings.public_url.startswith("https://")
-    app.config.setdefault("SESSION_COOKIE_NAME", "shoplens_session")
+    # Flask's defaults already hold SESSION_COOKIE_NAME ("session"), so setdefault would
+    # never apply ours; create_app applies the caller's configuration after this.
     app.config.update(
+        SESSION_COOKIE_NAME=SESSION_COOKIE_NAME,
         SESSION_COOKIE_SECURE=secure, SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=secure, REMEMBER_COOKIE_HTTPONLY=True,
@@ -447,7 +465,7 @@ def _same_origin_refusal() -> str | None:
 def _unauthenticated(message: str = "Sign in first."):
     if _wants_json(request.path):
         return json_error(401, message)
-    return redirect(url_for("auth.login", next=_safe_next(request.full_path)))
+    return redirect(url_for("auth.login", next=safe_next(request.full_path)))
 
 
 def _forbidden(message: str):
@@ -463,15 +481,24 @@ def _csrf_failed(error: CSRFError):
     return Response(render_template("error.html", status=400, message=message), 400)
 
 
-def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths are followed after sign-in (no open redirects)."""
+def safe_next(target: str | None) -> str:
+    r"""Where to go after sign-in: ``target`` when it is a same-origin absolute path (with
+    its query), else "/". Refused: anything not starting with one "/", a second "/" or a
+    backslash (browsers read ``/\host`` and ``//host`` as another host), the same encoded
+    right after the first "/", any control character (browsers drop tabs and line breaks,
+    so ``/\t/host`` becomes ``//host``; a line break in a header is an error), and anything
+    ``urlsplit`` reads a scheme or host from."""
     target = (target or "/").rstrip("?") or "/"
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+    if len(target) > MAX_NEXT_LENGTH or _UNSAFE_NEXT_CHARACTER.search(target):
+        return "/"
+    if not target.startswith("/") or target.startswith("//") or \
+            _ENCODED_SLASH_AT_START.match(target):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
         return "/"
     return target
 
-
-safe_next = _safe_next
 
 
 # ---------------------------------------------------------------------- callback ids

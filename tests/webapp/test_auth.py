@@ -31,16 +31,63 @@ def test_sign_in_page_and_successful_sign_in(app, client):
     assert _audit(app, "login", "viewer@example.com")
 
 
+def sign_out(client) -> None:
+    """Sign out as the navbar's button does: a POST with the CSRF token."""
+    token = csrf_token(client, "/logout")
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+
+
 def test_sign_in_follows_only_local_next(client):
     token = csrf_token(client, "/login?next=//evil.example/x")
     response = client.post("/login?next=//evil.example/x", data={
         "email": "viewer@example.com", "password": PASSWORD, "csrf_token": token})
     assert response.headers["Location"] == "/"
-    client.get("/logout")
+    sign_out(client)
     token = csrf_token(client, "/login?next=/customers?country=FR")
     response = client.post("/login?next=/customers?country%3DFR", data={
         "email": "viewer@example.com", "password": PASSWORD, "csrf_token": token})
     assert response.headers["Location"] == "/customers?country=FR"
+
+
+#: ``next`` values as they stand in the query string (percent-encoded where a browser or an
+#: attacker would encode them); each must lead to "/", never elsewhere and never to a 500.
+OFFSITE_NEXT = [
+    "%2F%09%2Fevil.example",        # "/<tab>/evil.example": browsers drop the tab → //evil
+    "%2F%0D%2Fevil.example",        # carriage return
+    "%2F%0A%2Fevil.example",        # line feed (a line break in Location was a 500)
+    "%2F%0D%0ALocation:%20x",       # header injection
+    "%2F%5Cevil.example",           # "/\\evil.example": browsers read "\\" as "/"
+    "%5C%5Cevil.example",           # "\\\\evil.example"
+    "%2F%5C%2Fevil.example",
+    "//evil.example",
+    "%2F%2Fevil.example",
+    "https://evil.example",
+    "https%3A%2F%2Fevil.example%2F",
+    "javascript:alert(1)",
+    "%20%2F%2Fevil.example",        # a leading space, which browsers strip
+    "%2F%252F%2Fevil.example",      # "/%2F/evil.example": an encoded slash after the first
+    "%2F%255Cevil.example",         # "/%5Cevil.example"
+    "%252F%252Fevil.example",       # double-encoded "//"
+    "%2F%00%2Fevil.example",        # NUL
+    "%2F%C2%85%2Fevil.example",     # NEL, a C1 control
+]
+
+
+def test_no_next_leads_off_site(app, signed_in, client):
+    new_user(app, "poster@example.com")
+    browser = signed_in("viewer@example.com")
+    for vector in OFFSITE_NEXT:
+        # a signed-in user opening the sign-in page is sent on at once
+        response = browser.get(f"/login?next={vector}")
+        assert response.status_code == 302, vector
+        assert response.headers["Location"] == "/", vector
+        # the sign-in form posts to /login?next=… and is sent on after the sign-in
+        token = csrf_token(client, "/login")
+        response = client.post(f"/login?next={vector}", data={
+            "email": "poster@example.com", "password": PASSWORD, "csrf_token": token})
+        assert response.status_code == 302, vector
+        assert response.headers["Location"] == "/", vector
+        sign_out(client)
 
 
 def test_wrong_password_and_throttle(app, client):
@@ -76,6 +123,64 @@ def test_sign_out(app, signed_in):
     assert browser.post("/logout", data={"csrf_token": token}).status_code == 302
     assert browser.get("/api/v1/me").status_code == 401
     assert _audit(app, "logout", "viewer@example.com")
+
+
+def test_a_cookie_copied_before_sign_out_is_refused_after(app, signed_in):
+    new_user(app, "copied@example.com")
+    browser = signed_in("copied@example.com")
+    stolen = app.test_client()
+    stolen.set_cookie(app.config["SESSION_COOKIE_NAME"],
+                      browser.get_cookie(app.config["SESSION_COOKIE_NAME"]).value)
+    assert stolen.get("/api/v1/me").json["email"] == "copied@example.com"
+    sign_out(browser)
+    assert browser.get("/api/v1/me").status_code == 401
+    assert stolen.get("/api/v1/me").status_code == 401
+    assert stolen.get("/").status_code == 302
+
+
+def test_sign_out_needs_a_post_with_the_csrf_token(app, signed_in):
+    browser = signed_in("viewer@example.com")
+    # a link or an <img src="…/logout"> on another site: a page asking to confirm
+    page = browser.get("/logout", headers={"Sec-Fetch-Site": "cross-site",
+                                           "Referer": "https://evil.example/"})
+    assert page.status_code == 200
+    assert 'method="post" action="/logout"' in page.text
+    assert browser.get("/api/v1/me").status_code == 200
+    # a cross-site form post has no CSRF token
+    assert browser.post("/logout", headers={"Origin": "https://evil.example"}
+                        ).status_code == 400
+    assert browser.get("/api/v1/me").status_code == 200
+    sign_out(browser)
+    assert browser.get("/api/v1/me").status_code == 401
+
+
+def _component_props(node):
+    """The props of every Dash component in a layout (as /_dash-layout serves it)."""
+    if isinstance(node, dict):
+        if "props" in node and "type" in node:
+            yield node["props"]
+        for value in node.values():
+            yield from _component_props(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _component_props(value)
+
+
+def test_the_dashboard_signs_out_by_post(signed_in):
+    """The navbar's Sign out (``shell-logout``) is the submit button of a POST form that
+    carries the session's CSRF token."""
+    browser = signed_in("viewer@example.com")
+    forms = [props for props in _component_props(browser.get("/_dash-layout").json)
+             if props.get("action") == "/logout"]
+    [form] = forms
+    assert form["method"] == "POST"
+    parts = list(_component_props(form["children"]))
+    [button] = [props for props in parts if props.get("id") == "shell-logout"]
+    assert button["type"] == "submit"
+    [token] = [props["value"] for props in parts if props.get("name") == "csrf_token"]
+    assert token and [props["type"] for props in parts if props.get("name")] == ["hidden"]
+    assert browser.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert browser.get("/api/v1/me").status_code == 401
 
 
 def test_one_time_password_forces_a_change(app, client):
@@ -153,6 +258,7 @@ def test_security_headers_and_cookie_flags(app, client):
     response = sign_in(client, "viewer@example.com")
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert cookie.startswith("shoplens_session="), cookie
     assert app.config["SESSION_COOKIE_SECURE"] is False  # http://127.0.0.1 in development
 
 

@@ -17,6 +17,7 @@ import dash_bootstrap_components as dbc
 import flask
 import flask_login
 from dash import ALL, ClientsideFunction, Input, Output, State, ctx, dcc, html
+from flask_wtf import csrf
 
 from analytics import breakdowns, catalog, period
 from analytics.filters import FilterError, Filters
@@ -106,8 +107,12 @@ def navbar() -> dbc.Navbar:
                 html.Span(who, id="shell-user", title=f"role: {role}" if role else None,
                           className="small text-body-secondary me-2 text-truncate",
                           style={"maxWidth": "14rem"}),
-                html.A("Sign out", href="/logout", id="shell-logout",
-                       className="btn btn-outline-secondary btn-sm"),
+                # signing out is a POST with the CSRF token (webapp.auth.logout)
+                html.Form([
+                    dcc.Input(type="hidden", name="csrf_token", value=csrf.generate_csrf()),
+                    html.Button("Sign out", id="shell-logout", type="submit",
+                                className="btn btn-outline-secondary btn-sm"),
+                ], method="POST", action="/logout", className="mb-0"),
             ], className="d-flex align-items-center flex-wrap gap-1 py-2 py-lg-0"),
         ], id="shell-navbar-collapse", navbar=True, is_open=False),
     ], fluid=True), className="border-bottom shell-navbar", expand="lg", dark=False,
