@@ -40,13 +40,25 @@ MAX_SORT_KEYS = 5
 MAX_SEARCH_LENGTH = 200
 CSV_CHUNK_ROWS = 10_000
 
-#: A text cell starting with one of these is run as a formula by spreadsheets.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+#: The characters a spreadsheet runs a cell as a formula after.
+FORMULA_SIGNS = ("=", "+", "-", "@")
+#: Every character whose Unicode compatibility form (NFKC) is one of ``FORMULA_SIGNS``:
+#: fullwidth ``＝ ＋ － ＠`` (typed by East Asian input methods, and read as formulas by
+#: spreadsheets that normalise them), small forms, super- and subscripts. A test checks
+#: the list against ``unicodedata``.
+FORMULA_LOOKALIKES = ("\uff1d", "\uff0b", "\uff0d", "\uff20",   # fullwidth ＝ ＋ － ＠
+                      "\ufe66", "\ufe62", "\ufe63", "\ufe6b",   # small ﹦ ﹢ ﹣ ﹫
+                      "\u207c", "\u207a", "\u208c", "\u208a",   # ⁼ ⁺ ₌ ₊
+                      "\ufb29")                                  # Hebrew alternative plus
+#: A text cell starting with one of these is run as a formula by spreadsheets: the one rule
+#: of every export (CSV here, Excel in ``core.reports.xlsx``).
+FORMULA_PREFIXES = (*FORMULA_SIGNS, *FORMULA_LOOKALIKES, "\t", "\r")
 
 
 def neutralise_cell(value):
-    """``value`` made safe for a spreadsheet cell: text starting with ``= + - @``, tab or
-    carriage return gets a leading apostrophe (shown as text, never run as a formula).
+    """``value`` made safe for a spreadsheet cell: text starting with one of
+    ``FORMULA_PREFIXES`` (``= + - @``, their fullwidth and other look-alike forms, tab or
+    carriage return) gets a leading apostrophe (shown as text, never run as a formula).
     Numbers (including negative ones), dates, None and other text are returned unchanged."""
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         return "'" + value
@@ -171,18 +183,29 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def csv_rows(frame: pd.DataFrame, *, header: bool = False) -> str:
+    """``frame`` as CSV text the way every CSV export writes it (this one and the customer
+    list's): text cells neutralised (``neutralise_frame``), floats rounded to 9 decimals
+    (money and quantities are exact there, float noise such as 2.55 × 6 =
+    15.299999999999999 is not), lines ending in CRLF; ``header`` writes the column names
+    first."""
+    out = frame.copy()
+    for name in out.columns:
+        if pd.api.types.is_float_dtype(out[name]):
+            out[name] = out[name].round(9)
+    return neutralise_frame(out).to_csv(index=False, header=header, lineterminator="\r\n")
+
+
 def _csv_chunk(rows: Sequence[Sequence]) -> str:
     frame = pd.DataFrame(dict(zip(TRANSACTION_COLUMNS, zip(*rows))),
                          columns=list(TRANSACTION_COLUMNS))
     for name in _TEXT_COLUMNS | {"country_code", "kind"}:
         frame[name] = frame[name].astype("string")
     for name in ("quantity", "unit_price", "line_value", "unit_cost"):
-        # 9 decimals: money and quantities are exact there, float noise (2.55 × 6 =
-        # 15.299999999999999) is not
-        frame[name] = frame[name].astype("float64").round(9)
+        frame[name] = frame[name].astype("float64")
     # formatted here: pandas writes a column of midnights as bare dates
     frame["invoice_ts"] = pd.to_datetime(frame["invoice_ts"]).dt.strftime("%Y-%m-%d %H:%M:%S")
-    return neutralise_frame(frame).to_csv(index=False, header=False, lineterminator="\r\n")
+    return csv_rows(frame)
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:

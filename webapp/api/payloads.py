@@ -94,6 +94,11 @@ class CustomersQuery(FilterQuery):
     page_size: Annotated[int, Field(ge=1, le=1000)] = 50
 
 
+class CustomersCsvQuery(CustomersQuery):
+    page: Literal[1] = Field(1, description="Ignored: the CSV holds every customer.")
+    page_size: Literal[50] = Field(50, description="Ignored.")
+
+
 class CohortQuery(FilterQuery):
     measure: Literal[cohorts.MEASURES] = "customers"
     max_offset: Annotated[int, Field(ge=0, le=600)] | None = None

@@ -1,7 +1,9 @@
 """Customers: the RFM segment map (11 segments with sizes and revenue), the LTV
 distribution, cohort retention, churn risk through a background job (buckets and reasons),
-and the segment's customer list (paged on the server, downloadable). Clicking a segment
-narrows the filters to it."""
+and the segment's customer list (paged on the server). Clicking a segment narrows the
+filters to it. The whole list downloads as CSV through the API route
+``/api/v1/customers.csv`` (an export: its role, audit and formula neutralisation are the
+route's), and the link is shown to the roles that route declares."""
 from __future__ import annotations
 
 import dash
@@ -10,6 +12,7 @@ import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 
 from analytics import cohorts, customers
+from webapp.api import routing
 from webapp.dashboard import components, context, figures, jobs_ui
 
 dash.register_page(__name__, path="/customers", name="Customers",
@@ -17,7 +20,7 @@ dash.register_page(__name__, path="/customers", name="Customers",
 
 PAGE_SIZE = 20
 RISKY_SHOWN = 15
-DOWNLOAD_LIMIT = 100_000
+CSV_ROUTE = "/api/v1/customers.csv"
 SORTABLE = set(customers.CUSTOMER_SORT_COLUMNS)
 
 
@@ -49,9 +52,9 @@ def layout(**_query) -> html.Div:
         html.H2("Customer list", className="h5 mt-4"),
         dbc.Card(dbc.CardBody([
             html.Div([html.Span(id="customers-list-count", className="small me-auto"),
-                      dbc.Button("Download CSV", id="customers-download-button", size="sm",
-                                 color="secondary", outline=True),
-                      dcc.Download(id="customers-download")],
+                      html.A("Download CSV", id="customers-download", href=CSV_ROUTE,
+                             className="btn btn-outline-secondary btn-sm",
+                             hidden=not context.has_role(routing.role_of("GET", CSV_ROUTE)))],
                      className="d-flex align-items-center mb-2"),
             dcc.Loading(components.paged_table("customers-list", columns, PAGE_SIZE),
                         type="dot", delay_show=150),
@@ -130,35 +133,24 @@ def drill_down(click, search):
 
 
 @callback(Output("customers-list", "data"), Output("customers-list", "page_count"),
-          Output("customers-list-count", "children"),
+          Output("customers-list-count", "children"), Output("customers-download", "href"),
           Input("shell-url", "search"), Input("customers-list", "page_current"),
           Input("customers-list", "sort_by"))
 def update_list(search, page_current, sort_by):
     sort, descending = _sort(sort_by)
     try:
+        download = CSV_ROUTE + context.with_params(
+            context.replace_filters("", context.parse_filters(search)), sort=sort,
+            descending="true" if descending else "false")
         frame, total = context.query(customers.customers_page, search, sort=sort,
                                      descending=descending, page=(page_current or 0) + 1,
                                      page_size=PAGE_SIZE)
     except context.Unavailable as exc:
-        return [], 1, str(exc)
+        return [], 1, str(exc), CSV_ROUTE
     segment = context.parse_filters(search).segment
     label = f"{total:,} customers" + (f" in {segment}" if segment else "")
     return (frame.astype(object).where(frame.notna(), None).to_dict("records"),
-            max(1, -(-total // PAGE_SIZE)), label)
-
-
-@callback(Output("customers-download", "data"), Input("customers-download-button", "n_clicks"),
-          State("shell-url", "search"), State("customers-list", "sort_by"),
-          prevent_initial_call=True)
-def download_list(_clicks, search, sort_by):
-    sort, descending = _sort(sort_by)
-    try:
-        frame, _total = context.query(customers.customers_page, search, sort=sort,
-                                      descending=descending, page=1, page_size=DOWNLOAD_LIMIT)
-    except context.Unavailable:
-        return dash.no_update
-    segment = context.parse_filters(search).segment or "all"
-    return dcc.send_data_frame(frame.to_csv, f"customers-{segment}.csv", index=False)
+            max(1, -(-total // PAGE_SIZE)), label, download)
 
 
 jobs_ui.follow("customers-churn", "churn")
