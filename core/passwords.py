@@ -1,8 +1,10 @@
 """Password hashing (argon2id), the password policy, and generated passwords.
 
 Policy: at least ``MIN_LENGTH`` characters, not a common password (``common_passwords.txt``,
-also after stripping trailing digits and symbols: "Password2024!" is "password"), not the
-account's e-mail address or its local part, and not one character repeated.
+also after stripping trailing digits and symbols: "Password2024!" is "password"), not one
+character repeated, and not containing the account's e-mail address or its local part
+(case-insensitive; a local part shorter than ``MIN_NAME_IN_PASSWORD`` only as the whole
+password).
 """
 from __future__ import annotations
 
@@ -17,6 +19,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from analytics.errors import InvalidInput
 
 MIN_LENGTH = 10
+#: A local part this long or longer may not appear anywhere in the password ("ann" may
+#: well be part of a good passphrase; "annabelle" plus symbols is a guess away).
+MIN_NAME_IN_PASSWORD = 4
 MAX_LENGTH = 256          # argon2 copes with more; a cap stops multi-megabyte "passwords"
 COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent / "common_passwords.txt"
 _hasher = PasswordHasher()
@@ -87,9 +92,11 @@ def check_password_policy(password: str, email: str | None = None) -> None:
     if email:
         address = email.strip().lower()
         local_part = address.split("@", 1)[0]
-        if lowered == address or lowered == local_part or (
-                len(local_part) >= 4 and _TRAILING_NOISE.sub("", lowered) == local_part):
-            raise PasswordPolicyError("The password must not be your e-mail address.")
+        whole = password.lower()
+        if lowered == local_part or address in whole or (
+                len(local_part) >= MIN_NAME_IN_PASSWORD and local_part in whole):
+            raise PasswordPolicyError("The password must not contain your e-mail address "
+                                      "or the part before the @.")
 
 
 def generate_password(length: int = 16) -> str:

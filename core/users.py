@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from analytics.errors import AccessDenied, Conflict, InvalidInput
 from analytics.filters import Scope
 from core import audit, db, passwords, tokens
-from core.orm import ROLES, DataScope, LoginThrottle, User, utcnow
+from core.orm import ROLE_RANK, ROLES, DataScope, LoginThrottle, User, utcnow
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -135,6 +135,28 @@ def _require_admin(actor: User | str) -> None:
         raise PermissionDenied("Only an admin can manage users.")
 
 
+def _require_within_own_access(actor: User | str, user: User | None, role: str,
+                               countries: tuple[str, ...] | None) -> None:
+    """A signed-in admin limited to a data scope acts inside it: they cannot give anyone,
+    themselves included, a scope wider than their own (all data, or a country outside
+    theirs), nor manage an account that sees more than they do (its password, say). Nobody
+    raises their own role. ``user`` is None for a new account; ``role`` and ``countries``
+    are the account's after the change."""
+    if not isinstance(actor, User):
+        return
+    if user is not None and actor.id == user.id and \
+            ROLE_RANK[role] > ROLE_RANK.get(user.role, len(ROLES)):
+        raise PermissionDenied("You cannot raise your own role: ask another admin.")
+    own = actor.countries
+    if own is None:
+        return
+    for scope in (own if user is None else user.countries, countries):
+        if scope is None or not set(scope) <= set(own):
+            raise PermissionDenied(
+                f"Your data scope ({', '.join(own)}) limits the accounts you manage: "
+                "nobody, you included, can be given or keep more data than you see here.")
+
+
 def _check_role(role: str) -> str:
     role = str(role or "").strip().lower()
     if role not in ROLES:
@@ -160,6 +182,7 @@ def create_user(session: Session, actor: User | str, email: str, *, role: str = 
     email = normalise_email(email)
     role = _check_role(role)
     codes = parse_countries(countries)
+    _require_within_own_access(actor, None, role, codes)
     if find_user(session, email) is not None:
         raise UserError(f"There is already a user {email}.")
     generated = None
@@ -190,6 +213,8 @@ def update_user(session: Session, actor: User | str, user: User, *, role=UNSET,
     changes: dict = {}
     new_role = user.role if role is UNSET else _check_role(role)
     new_active = user.is_active if is_active is UNSET else bool(is_active)
+    new_codes = user.countries if countries is UNSET else parse_countries(countries)
+    _require_within_own_access(actor, user, new_role, new_codes)
     if user.role == "admin" and user.is_active and (new_role != "admin" or not new_active):
         if active_admin_count(session) <= 1:
             raise LastAdminError(f"{user.email} is the last active admin: make another "
@@ -200,12 +225,10 @@ def update_user(session: Session, actor: User | str, user: User, *, role=UNSET,
     if new_active != user.is_active:
         changes["is_active"] = [user.is_active, new_active]
         user.is_active = new_active
-    if countries is not UNSET:
-        codes = parse_countries(countries)
-        if codes != user.countries:
-            changes["countries"] = [list(user.countries) if user.countries else None,
-                                    list(codes) if codes else None]
-            _set_scope(user, codes)
+    if countries is not UNSET and new_codes != user.countries:
+        changes["countries"] = [list(user.countries) if user.countries else None,
+                                list(new_codes) if new_codes else None]
+        _set_scope(user, new_codes)
     if name is not UNSET:
         new_name = (name or "").strip() or None
         if new_name != user.name:
@@ -259,6 +282,7 @@ def reset_password(session: Session, actor: User | str, user: User, *, link: boo
     Either way a sign-in lock on the account is lifted; a one-time password also ends the
     user's sessions (a link does when it is used)."""
     _require_admin(actor)
+    _require_within_own_access(actor, user, user.role, user.countries)
     if not user.is_active:
         raise UserError(f"{user.email} is deactivated: reactivate the account first.")
     _clear_throttle(session, _account_key(user.email))

@@ -30,6 +30,23 @@ def test_password_policy():
                                         "annabelle.smith@example.com")
     with pytest.raises(passwords.PasswordPolicyError, match="e-mail"):
         passwords.check_password_policy("annabelle.smith99", "annabelle.smith@example.com")
+
+
+@pytest.mark.parametrize("password", [
+    "!!annabelle.smith!!", "#Annabelle.Smith#2024", "my ANNABELLE.SMITH pass",
+    "Annabelle.Smith@Example.com!", "x annabelle.smith@example.com x"])
+def test_password_policy_refuses_the_e_mail_inside_a_password(password):
+    with pytest.raises(passwords.PasswordPolicyError, match="e-mail"):
+        passwords.check_password_policy(password, "annabelle.smith@example.com")
+
+
+def test_password_policy_allows_a_short_local_part_inside_a_passphrase():
+    passwords.check_password_policy("jo plays the banjo", "jo@example.com")
+    with pytest.raises(passwords.PasswordPolicyError, match="e-mail"):
+        passwords.check_password_policy("a jo@example.com b", "jo@example.com")
+
+
+def test_password_policy_generated():
     generated = passwords.generate_password()
     passwords.check_password_policy(generated)
     assert generated != passwords.generate_password()
@@ -221,3 +238,45 @@ def test_ensure_admin_once(settings):
         assert admin.role == "admin" and admin.must_change_password
         assert passwords.verify_password(admin.password_hash, password)
         assert session.scalar(sa.select(sa.func.count()).select_from(User)) == 1
+
+
+def test_a_scoped_admin_cannot_widen_their_own_access(session):
+    root, _ = users.create_user(session, "cli", "root@example.com", role="admin")
+    scoped, _ = users.create_user(session, root, "gb-admin@example.com", role="admin",
+                                  countries="GB, France")
+    for change in ({"countries": None}, {"countries": ""}, {"countries": "GB, DE"}):
+        with pytest.raises(users.PermissionDenied, match="data scope"):
+            users.update_user(session, scoped, scoped, **change)
+        assert scoped.countries == ("FR", "GB")
+    # nor through another account: a new one, or one that already sees more
+    with pytest.raises(users.PermissionDenied, match="data scope"):
+        users.create_user(session, scoped, "alias@example.com", role="admin")
+    with pytest.raises(users.PermissionDenied, match="data scope"):
+        users.create_user(session, scoped, "alias@example.com", countries="DE")
+    with pytest.raises(users.PermissionDenied, match="data scope"):
+        users.reset_password(session, scoped, root)
+    with pytest.raises(users.PermissionDenied, match="data scope"):
+        users.update_user(session, scoped, root, role="viewer")
+    assert root.role == "admin"
+    # narrowing, and managing accounts inside the scope, stay allowed
+    users.update_user(session, scoped, scoped, countries="GB")
+    assert scoped.countries == ("GB",)
+    helper, _ = users.create_user(session, scoped, "gb-viewer@example.com", countries="GB")
+    users.update_user(session, scoped, helper, role="analyst")
+    users.reset_password(session, scoped, helper)
+    # an admin without a scope still changes anyone's, their own included
+    users.update_user(session, root, scoped, countries=None)
+    assert scoped.countries is None
+
+
+def test_nobody_raises_their_own_role(session, monkeypatch):
+    """With a role above admin (ROLES is the one list), an admin could not take it."""
+    monkeypatch.setattr(users, "ROLES", (*users.ROLES, "owner"))
+    monkeypatch.setattr(users, "ROLE_RANK", {**users.ROLE_RANK, "owner": len(users.ROLES)})
+    admin, _ = users.create_user(session, "cli", "self@example.com", role="admin")
+    users.create_user(session, "cli", "other@example.com", role="admin")
+    with pytest.raises(users.PermissionDenied, match="own role"):
+        users.update_user(session, admin, admin, role="owner")
+    assert admin.role == "admin"
+    users.update_user(session, admin, admin, role="analyst")
+    assert admin.role == "analyst"
