@@ -19,10 +19,34 @@ def minus_years(day: dt.date, years: int = 1) -> dt.date:
     """The same calendar day ``years`` years earlier; 29 February becomes 28 February when
     that year has none. The one rule for "last year" (year-earlier comparisons, the
     "last 12 months" preset, the demo's history)."""
+    if day.year - years < dt.MINYEAR:  # before year 1 there is no calendar: its first day
+        return dt.date.min
     try:
         return day.replace(year=day.year - years)
     except ValueError:  # 29 February
         return day.replace(year=day.year - years, day=28)
+
+
+def plus_years(day: dt.date, years: int = 1) -> dt.date:
+    """The same calendar day ``years`` years later (29 February → 28 February), or the last
+    day of the calendar (9999-12-31) when that is later."""
+    if day.year + years > dt.MAXYEAR:
+        return dt.date.max
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def plus_days(day: dt.date, days: int) -> dt.date:
+    """``day`` + ``days`` days, or the last day of the calendar when that is later."""
+    return day + dt.timedelta(days=days) if (dt.date.max - day).days >= days else dt.date.max
+
+
+def days_before(day: dt.date, days: int) -> dt.date:
+    """``day`` − ``days`` days, or the first day of the calendar when that is earlier."""
+    return day - dt.timedelta(days=days) if (day - dt.date.min).days >= days else dt.date.min
+
 
 _infos: dict[tuple[str, int], object] = {}
 _infos_lock = threading.Lock()
@@ -61,8 +85,8 @@ def resolve(warehouse, filters: Filters, version: int | None = None) -> Filters:
         end = last if last is not None else dt.date.today()
         if filters.start is not None and filters.start > end:
             end = filters.start  # an explicit start after the data: an empty period
-    start = filters.start if filters.start is not None else end - dt.timedelta(
-        days=DEFAULT_DAYS - 1)
+    start = filters.start if filters.start is not None else days_before(end,
+                                                                         DEFAULT_DAYS - 1)
     return filters.with_period(start, end)
 
 

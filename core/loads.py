@@ -41,7 +41,8 @@ def run_load(settings: Settings, *, path: str | Path, format: str = "online-reta
     return _run(settings, source=path.name, format=format, append=append, user=user,
                 load=lambda warehouse: loader.load_file(
                     warehouse, path, format=format, mapping=mapping, append=append,
-                    rejects_dir=settings.rejects_dir, progress=progress))
+                    rejects_dir=settings.rejects_dir, progress=progress,
+                    plausibility=settings.plausibility_limits()))
 
 
 def run_sample_load(settings: Settings, name: str = "online-retail", *,
@@ -51,7 +52,7 @@ def run_sample_load(settings: Settings, name: str = "online-retail", *,
     return _run(settings, source=f"sample {name}", format=name, append=append, user=user,
                 load=lambda warehouse: loader.load_sample(
                     warehouse, name, append=append, rejects_dir=settings.rejects_dir,
-                    progress=progress))
+                    progress=progress, plausibility=settings.plausibility_limits()))
 
 
 def run_demo_load(settings: Settings, *, lines: int = 1_000_000, seed: int = 42,

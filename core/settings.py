@@ -28,9 +28,22 @@ number of proxies: more lets clients spoof their address, fewer shows the proxy'
 
 Production (``SHOPLENS_ENV=production``) refuses to start without SECRET_KEY, and with a
 SECRET_KEY shorter than 32 characters.
+
+Plausible lines (``data.plausibility``): a load rejects, with its reason, every line whose
+quantity, unit price or unit cost is not a finite number or lies beyond these bounds, or
+whose invoice date lies outside the window:
+
+| variable                  | default                         |
+|---------------------------|---------------------------------|
+| PLAUSIBLE_MAX_QUANTITY    | 10000000 (largest abs. quantity) |
+| PLAUSIBLE_MAX_UNIT_PRICE  | 1000000000 (abs. unit price)   |
+| PLAUSIBLE_MAX_UNIT_COST   | 1000000000 (abs. unit cost)    |
+| PLAUSIBLE_FIRST_DATE      | 1990-01-01                      |
+| PLAUSIBLE_LAST_DATE       | (unset: one year after the load)|
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from dataclasses import dataclass, field, replace
@@ -61,6 +74,12 @@ class Settings:
     session_minutes: int
     currency: str
     trusted_proxies: int = 0
+    # plausible lines (data.plausibility.Limits; its defaults)
+    plausible_max_quantity: float = 1e7
+    plausible_max_unit_price: float = 1e9
+    plausible_max_unit_cost: float = 1e9
+    plausible_first_date: dt.date = dt.date(1990, 1, 1)
+    plausible_last_date: dt.date | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -86,6 +105,14 @@ class Settings:
     @property
     def rejects_dir(self) -> Path:
         return self.home / "rejects"
+
+    def plausibility_limits(self):
+        """The bounds of a plausible line, as ``data.plausibility.Limits``."""
+        from data.plausibility import Limits  # pandas: only where data is loaded
+        return Limits(max_quantity=self.plausible_max_quantity,
+                      max_unit_price=self.plausible_max_unit_price,
+                      max_unit_cost=self.plausible_max_unit_cost,
+                      first_day=self.plausible_first_date, last_day=self.plausible_last_date)
 
     def with_overrides(self, **changes) -> "Settings":
         return replace(self, **changes)
@@ -134,7 +161,42 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         session_minutes=_int(env, "SESSION_MINUTES", 480),
         currency=env.get("CURRENCY") or "£",
         trusted_proxies=_proxy_hops(env),
+        **_plausibility(env),
     )
+
+
+def _plausibility(env: dict[str, str]) -> dict:
+    """The PLAUSIBLE_* settings (bounds of a plausible line) as Settings fields."""
+    values: dict = {}
+    for name, field_name in (("PLAUSIBLE_MAX_QUANTITY", "plausible_max_quantity"),
+                             ("PLAUSIBLE_MAX_UNIT_PRICE", "plausible_max_unit_price"),
+                             ("PLAUSIBLE_MAX_UNIT_COST", "plausible_max_unit_cost")):
+        text = (env.get(name) or "").strip()
+        if not text:
+            continue
+        try:
+            bound = float(text)
+        except ValueError:
+            raise ConfigurationError(f"{name} must be a number, not {text!r}") from None
+        if not (0 < bound < float("inf")):
+            raise ConfigurationError(f"{name} must be a positive finite number, not {text!r}")
+        values[field_name] = bound
+    for name, field_name in (("PLAUSIBLE_FIRST_DATE", "plausible_first_date"),
+                             ("PLAUSIBLE_LAST_DATE", "plausible_last_date")):
+        text = (env.get(name) or "").strip()
+        if not text:
+            continue
+        try:
+            values[field_name] = dt.date.fromisoformat(text)
+        except ValueError:
+            raise ConfigurationError(f"{name} must be a date (YYYY-MM-DD), not {text!r}"
+                                     ) from None
+    first = values.get("plausible_first_date", Settings.plausible_first_date)
+    last = values.get("plausible_last_date")
+    if last is not None and last < first:
+        raise ConfigurationError(f"PLAUSIBLE_LAST_DATE ({last}) is before "
+                                 f"PLAUSIBLE_FIRST_DATE ({first})")
+    return values
 
 
 def _int(env: dict[str, str], name: str, default: int) -> int:

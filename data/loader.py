@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from analytics import schema
 from analytics.errors import InvalidInput
 from analytics.warehouse import Warehouse, WarehouseError, coerce_lines
+from data.plausibility import Limits, check_plausibility
 from data.quality import build_report
 from data.readers import Mapping, ReadError, ReadResult, read_generic, read_online_retail
 
@@ -66,14 +67,19 @@ class LoadResult:
 def load_file(warehouse: Warehouse, path: str | Path, *, format: str = "online-retail",
               mapping: Mapping | dict | str | Path | None = None, append: bool = False,
               rejects_dir: str | Path | None = None,
-              progress: Progress | None = None) -> LoadResult:
+              progress: Progress | None = None,
+              plausibility: Limits | None = None) -> LoadResult:
     """Read ``path`` in ``format`` ("online-retail" or "generic" with ``mapping``), write
     its rejected lines to a CSV in ``rejects_dir`` (default: the system temp folder), and
-    publish a new data version. Raises LoadError when the file cannot be a load."""
+    publish a new data version. Lines outside ``plausibility`` (default
+    ``data.plausibility.Limits()``) are rejected too. Raises LoadError when the file
+    cannot be a load."""
     started = time.perf_counter()
     path = Path(path)
     _report(progress, 5, f"reading {path.name}")
     read = _read(path, format, mapping)
+    # implausible lines (inf, 1e308, year 9999…) join the rejects (limits: PLAUSIBLE_*)
+    read = check_plausibility(read, plausibility)
     _report(progress, 45, f"read {read.lines_read:,} lines")
     rejects_path = _write_rejects(read.rejects, rejects_dir, path) if len(read.rejects) else None
     _check_rejected_share(read, rejects_path)
