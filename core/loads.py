@@ -7,6 +7,11 @@ visible; it is then marked "done" with the version, counts, quality report and s
 published load the default overview of the new version is computed into the analytics cache
 (``analytics.cache.warm_default_view``), so the first visitor does not wait for it.
 
+Every load reads within the input limits of the settings (``Settings.load_limits``:
+LOAD_*); ``force`` lifts only the rule that a replacing load may not shrink the data or
+reject too many lines. After a file load, uploaded files older than UPLOAD_KEEP_DAYS are
+deleted (``prune_uploads``): the file just loaded is kept that long for diagnosis.
+
 A refused load (``data.loader.LoadError``: bad file, bad mapping, too many rejects, failed
 publish; or any other ``ShoplensError``) is not an exception for the caller: the returned
 row has status "failed" and the user-readable ``error``. Anything else (a bug) is recorded
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime, timedelta, timezone
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,25 +40,31 @@ Progress = Callable[[int, str], None]
 
 def run_load(settings: Settings, *, path: str | Path, format: str = "online-retail",
              mapping: dict | str | Path | None = None, append: bool = False,
-             user: User | None = None, progress: Progress | None = None) -> DataLoad:
+             force: bool = False, user: User | None = None,
+             progress: Progress | None = None) -> DataLoad:
     """Load a file (see data.loader.load_file) and record it. Returns the DataLoad row
-    (detached; status "done" or "failed")."""
+    (detached; status "done" or "failed"). Then prunes old uploads."""
     path = Path(path)
-    return _run(settings, source=path.name, format=format, append=append, user=user,
-                load=lambda warehouse: loader.load_file(
-                    warehouse, path, format=format, mapping=mapping, append=append,
-                    rejects_dir=settings.rejects_dir, progress=progress,
-                    plausibility=settings.plausibility_limits()))
+    try:
+        return _run(settings, source=path.name, format=format, append=append, user=user,
+                    load=lambda warehouse: loader.load_file(
+                        warehouse, path, format=format, mapping=mapping, append=append,
+                        rejects_dir=settings.rejects_dir, progress=progress,
+                        plausibility=settings.plausibility_limits(),
+                        limits=settings.load_limits(), force=force))
+    finally:
+        prune_uploads(settings)
 
 
 def run_sample_load(settings: Settings, name: str = "online-retail", *,
-                    append: bool = False, user: User | None = None,
+                    append: bool = False, force: bool = False, user: User | None = None,
                     progress: Progress | None = None) -> DataLoad:
     """Load a sample shipped with the package (``data.loader.SAMPLES``)."""
     return _run(settings, source=f"sample {name}", format=name, append=append, user=user,
                 load=lambda warehouse: loader.load_sample(
                     warehouse, name, append=append, rejects_dir=settings.rejects_dir,
-                    progress=progress, plausibility=settings.plausibility_limits()))
+                    progress=progress, plausibility=settings.plausibility_limits(),
+                    limits=settings.load_limits(), force=force))
 
 
 def run_demo_load(settings: Settings, *, lines: int = 1_000_000, seed: int = 42,
@@ -62,6 +74,28 @@ def run_demo_load(settings: Settings, *, lines: int = 1_000_000, seed: int = 42,
                 append=False, user=user,
                 load=lambda warehouse: loader.load_demo(warehouse, lines=lines, seed=seed,
                                                         progress=progress))
+
+
+def prune_uploads(settings: Settings, now: datetime | None = None) -> list[Path]:
+    """Delete the files of the uploads folder last written more than UPLOAD_KEEP_DAYS ago
+    (``settings.upload_keep_days``); returns the deleted paths. A file that vanishes or
+    cannot be deleted meanwhile is left to the next pruning."""
+    folder = settings.uploads
+    if not folder.is_dir():
+        return []
+    now = now or datetime.now(timezone.utc)
+    cutoff = (now - timedelta(days=settings.upload_keep_days)).timestamp()
+    deleted = []
+    for path in folder.iterdir():
+        try:
+            if path.is_file() and path.stat().st_mtime <= cutoff:
+                path.unlink()
+                deleted.append(path)
+        except OSError as exc:
+            log.warning("cannot prune the upload %s: %s", path.name, exc)
+    if deleted:
+        log.info("pruned %s uploads older than %s days", len(deleted), settings.upload_keep_days)
+    return deleted
 
 
 def last_loads(settings: Settings, limit: int = 5) -> list[DataLoad]:

@@ -29,6 +29,21 @@ number of proxies: more lets clients spoof their address, fewer shows the proxy'
 Production (``SHOPLENS_ENV=production``) refuses to start without SECRET_KEY, and with a
 SECRET_KEY shorter than 32 characters.
 
+Input limits of every data load (CLI, upload, data_load job; ``data.readers.LoadLimits``):
+
+| variable                        | default                                             |
+|---------------------------------|-----------------------------------------------------|
+| LOAD_MAX_MB                     | 5120 (data of one file, once decompressed)          |
+| LOAD_MAX_RATIO                  | 100 (decompressed / compressed size of .gz, .xlsx)  |
+| LOAD_MAX_FIELD_KB               | 64 (a longer field rejects its line)                |
+| LOAD_MAX_REJECTS                | 100000 (rejected lines written to the rejects file) |
+| LOAD_REPLACE_MAX_REJECTED_PCT   | 10 (a replacing load rejecting more is refused)     |
+| LOAD_REPLACE_MIN_KEPT_PCT       | 50 (… and one keeping fewer of the current lines)   |
+| UPLOAD_KEEP_DAYS                | 7 (uploaded files are deleted after that)           |
+
+The two LOAD_REPLACE_* rules are lifted for one load by ``--force`` (CLI) or the data_load
+job's ``force`` option; the other limits always hold.
+
 Plausible lines (``data.plausibility``): a load rejects, with its reason, every line whose
 quantity, unit price or unit cost is not a finite number or lies beyond these bounds, or
 whose invoice date lies outside the window:
@@ -74,6 +89,14 @@ class Settings:
     session_minutes: int
     currency: str
     trusted_proxies: int = 0
+    # input limits of a data load (data.readers.LoadLimits) and how long uploads are kept
+    load_max_mb: int = 5120
+    load_max_ratio: float = 100.0
+    load_max_field_kb: int = 64
+    load_max_rejects: int = 100_000
+    load_replace_max_rejected_pct: float = 10.0
+    load_replace_min_kept_pct: float = 50.0
+    upload_keep_days: float = 7.0
     # plausible lines (data.plausibility.Limits; its defaults)
     plausible_max_quantity: float = 1e7
     plausible_max_unit_price: float = 1e9
@@ -113,6 +136,15 @@ class Settings:
                       max_unit_price=self.plausible_max_unit_price,
                       max_unit_cost=self.plausible_max_unit_cost,
                       first_day=self.plausible_first_date, last_day=self.plausible_last_date)
+
+    def load_limits(self):
+        """The input limits of a data load, as ``data.readers.LoadLimits``."""
+        from data.readers import LoadLimits  # pandas: only where data is loaded
+        return LoadLimits(max_bytes=self.load_max_mb * 2**20, max_ratio=self.load_max_ratio,
+                          max_field_bytes=self.load_max_field_kb * 1024,
+                          max_rejects_written=self.load_max_rejects,
+                          replace_max_rejected_share=self.load_replace_max_rejected_pct / 100,
+                          replace_min_kept_share=self.load_replace_min_kept_pct / 100)
 
     def with_overrides(self, **changes) -> "Settings":
         return replace(self, **changes)
@@ -161,6 +193,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         session_minutes=_int(env, "SESSION_MINUTES", 480),
         currency=env.get("CURRENCY") or "£",
         trusted_proxies=_proxy_hops(env),
+        **_load_limits(env),
         **_plausibility(env),
     )
 
@@ -196,6 +229,33 @@ def _plausibility(env: dict[str, str]) -> dict:
     if last is not None and last < first:
         raise ConfigurationError(f"PLAUSIBLE_LAST_DATE ({last}) is before "
                                  f"PLAUSIBLE_FIRST_DATE ({first})")
+    return values
+
+
+def _load_limits(env: dict[str, str]) -> dict:
+    """The LOAD_* and UPLOAD_KEEP_DAYS settings as Settings fields (unset: the defaults)."""
+    values: dict = {}
+    for name, field_name, low, high in (
+            ("LOAD_MAX_MB", "load_max_mb", 1, 10**7),
+            ("LOAD_MAX_RATIO", "load_max_ratio", 2, 10**6),
+            ("LOAD_MAX_FIELD_KB", "load_max_field_kb", 1, 100),  # csv's own limit is 128 KB
+            ("LOAD_MAX_REJECTS", "load_max_rejects", 0, 10**9),
+            ("LOAD_REPLACE_MAX_REJECTED_PCT", "load_replace_max_rejected_pct", 0, 100),
+            ("LOAD_REPLACE_MIN_KEPT_PCT", "load_replace_min_kept_pct", 0, 100),
+            ("UPLOAD_KEEP_DAYS", "upload_keep_days", 0, 3650)):
+        text = (env.get(name) or "").strip()
+        if not text:
+            continue
+        try:
+            value = float(text)
+        except ValueError:
+            raise ConfigurationError(f"{name} must be a number, not {text!r}") from None
+        if not low <= value <= high:
+            raise ConfigurationError(f"{name} must be between {low} and {high}, not {text}")
+        integer = isinstance(Settings.__dataclass_fields__[field_name].default, int)
+        if integer and value != int(value):
+            raise ConfigurationError(f"{name} must be a whole number, not {text!r}")
+        values[field_name] = int(value) if integer else value
     return values
 
 

@@ -7,9 +7,16 @@ holding a line twice adds it until the data holds it twice, so loading the same 
 gives the same data as loading it once.
 
 A file that cannot be a load (empty, binary, not a table, wrong columns for the format,
-an invalid mapping, or more than half of its lines rejected) raises ``LoadError`` with one
-message naming the problem; nothing is published and the current version stays as it was.
-Publishing itself is atomic (``analytics.warehouse``).
+an invalid mapping, over an input limit of ``LoadLimits``, or more than half of its lines
+rejected) raises ``LoadError`` with one message naming the problem; nothing is published and
+the current version stays as it was. Publishing itself is atomic (``analytics.warehouse``).
+
+A load that *replaces* a current version is also refused, unless ``force=True``, when it
+rejects more than ``limits.replace_max_rejected_share`` of its lines or keeps fewer lines
+than ``limits.replace_min_kept_share`` of the current version's: a truncated or damaged
+export must not silently replace good data. An append is not subject to this rule.
+The rejects file holds at most ``limits.max_rejects_written`` lines (values cut to
+``REJECT_VALUE_CHARS`` characters); how many more there were is its last line.
 """
 from __future__ import annotations
 
@@ -31,12 +38,16 @@ from analytics.errors import InvalidInput
 from analytics.warehouse import Warehouse, WarehouseError, coerce_lines
 from data.plausibility import Limits, check_plausibility
 from data.quality import build_report
-from data.readers import Mapping, ReadError, ReadResult, read_generic, read_online_retail
+from data.readers import (DEFAULT_LIMITS, LoadLimits, Mapping, ReadError, ReadResult,
+                          read_generic, read_online_retail)
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("online-retail", "generic")
 MAX_REJECTED_SHARE = 0.5
+REJECT_VALUE_CHARS = 1000
+FORCE_HINT = ("if this is what you want, load it again with --force (CLI) or the force option "
+              "of the data load")
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 SAMPLES = {"online-retail": ("online_retail.csv.gz", "online-retail")}
 
@@ -62,27 +73,38 @@ class LoadResult:
     quality: dict
     rejects_path: Path | None
     seconds: float
+    rejects_not_written: int = 0
 
 
 def load_file(warehouse: Warehouse, path: str | Path, *, format: str = "online-retail",
               mapping: Mapping | dict | str | Path | None = None, append: bool = False,
               rejects_dir: str | Path | None = None,
               progress: Progress | None = None,
-              plausibility: Limits | None = None) -> LoadResult:
+              plausibility: Limits | None = None,
+              limits: LoadLimits = DEFAULT_LIMITS, force: bool = False) -> LoadResult:
     """Read ``path`` in ``format`` ("online-retail" or "generic" with ``mapping``), write
     its rejected lines to a CSV in ``rejects_dir`` (default: the system temp folder), and
     publish a new data version. Lines outside ``plausibility`` (default
     ``data.plausibility.Limits()``) are rejected too. Raises LoadError when the file
-    cannot be a load."""
+    cannot be a load. The file is read within the input ``limits``; a load replacing
+    the current version with far fewer or far worse lines is refused unless ``force``."""
     started = time.perf_counter()
     path = Path(path)
     _report(progress, 5, f"reading {path.name}")
-    read = _read(path, format, mapping)
+    read = _read(path, format, mapping, limits)
     # implausible lines (inf, 1e308, year 9999…) join the rejects (limits: PLAUSIBLE_*)
     read = check_plausibility(read, plausibility)
     _report(progress, 45, f"read {read.lines_read:,} lines")
-    rejects_path = _write_rejects(read.rejects, rejects_dir, path) if len(read.rejects) else None
+    rejects_path, not_written = (_write_rejects(read.rejects, rejects_dir, path,
+                                                limits.max_rejects_written)
+                                 if len(read.rejects) else (None, 0))
+    if not_written:
+        read.notes.append(f"the rejects file holds the first {limits.max_rejects_written:,} "
+                          f"rejected lines; {not_written:,} more were not written "
+                          "(LOAD_MAX_REJECTS)")
     _check_rejected_share(read, rejects_path)
+    if not append and not force:
+        _check_replacement(warehouse, read, limits, rejects_path)
     quality = build_report(read.lines, rejects=read.rejects, lines_read=read.lines_read,
                            countries=read.countries, source=path.name, format=format,
                            notes=read.notes)
@@ -94,7 +116,8 @@ def load_file(warehouse: Warehouse, path: str | Path, *, format: str = "online-r
                       mode="append" if append else "replace", lines_read=read.lines_read,
                       lines_loaded=len(read.lines), lines_rejected=len(read.rejects),
                       quality=quality, rejects_path=rejects_path,
-                      seconds=round(time.perf_counter() - started, 3))
+                      seconds=round(time.perf_counter() - started, 3),
+                      rejects_not_written=not_written)
 
 
 def sample_path(name: str = "online-retail") -> Path:
@@ -164,17 +187,17 @@ def publish_lines(warehouse: Warehouse, lines: pd.DataFrame, *,
 
 
 # ------------------------------------------------------------------------- helpers
-def _read(path: Path, format: str, mapping) -> ReadResult:
+def _read(path: Path, format: str, mapping, limits: LoadLimits) -> ReadResult:
     if format not in FORMATS:
         raise LoadError(f"Unknown format {format!r} (use {' or '.join(FORMATS)})")
     try:
         if format == "online-retail":
             if mapping is not None:
                 raise LoadError("A mapping is only used with the generic format")
-            return read_online_retail(path)
+            return read_online_retail(path, limits)
         if mapping is None:
             raise LoadError("The generic format needs a mapping (see docs/mapping.md)")
-        return read_generic(path, mapping)
+        return read_generic(path, mapping, limits)
     except ReadError as exc:
         raise LoadError(str(exc)) from exc
 
@@ -192,7 +215,41 @@ def _check_rejected_share(read: ReadResult, rejects_path: Path | None) -> None:
         f"was loaded" + (f" (rejected lines: {rejects_path})" if rejects_path else ""))
 
 
-def _write_rejects(rejects: pd.DataFrame, rejects_dir: str | Path | None, path: Path) -> Path:
+def _check_replacement(warehouse: Warehouse, read: ReadResult, limits: LoadLimits,
+                       rejects_path: Path | None) -> None:
+    """Refuse to replace the current version with a load that rejects too many of its
+    lines or keeps far fewer lines than the current version has (nothing to replace: no
+    rule)."""
+    try:
+        current = (warehouse.version_info()
+                   if warehouse.current_version() is not None else None)
+    except (WarehouseError, sa.exc.SQLAlchemyError, duckdb.Error, OSError):
+        log.exception("reading the current version's size failed")
+        raise LoadError("The current data version cannot be read to compare it with this "
+                        f"load: nothing was loaded; {FORCE_HINT}") from None
+    if current is None:
+        return  # a first load replaces nothing
+    rejected, kept = len(read.rejects), len(read.lines)
+    if read.lines_read and rejected / read.lines_read > limits.replace_max_rejected_share:
+        raise LoadError(
+            f"{rejected:,} of {read.lines_read:,} lines ({rejected / read.lines_read:.0%}) were "
+            f"rejected, more than the {limits.replace_max_rejected_share:.0%} a load replacing "
+            f"the current data may reject: nothing was loaded"
+            + (f" (rejected lines: {rejects_path})" if rejects_path else "")
+            + f"; {FORCE_HINT}")
+    if kept < limits.replace_min_kept_share * current.line_count:
+        raise LoadError(
+            f"This load would replace data version {current.version} ({current.line_count:,} "
+            f"lines) with {kept:,} lines ({kept / current.line_count:.0%} of them, below the "
+            f"{limits.replace_min_kept_share:.0%} a replacing load must keep): nothing was "
+            f"loaded; to add lines use --append, and {FORCE_HINT}")
+
+
+def _write_rejects(rejects: pd.DataFrame, rejects_dir: str | Path | None, path: Path,
+                   max_lines: int) -> tuple[Path, int]:
+    """Write at most ``max_lines`` rejected lines (values cut to REJECT_VALUE_CHARS) and,
+    past that, a last line saying how many more there were. Returns (path, lines not
+    written)."""
     import tempfile
 
     folder = Path(rejects_dir) if rejects_dir is not None else Path(tempfile.gettempdir())
@@ -200,8 +257,18 @@ def _write_rejects(rejects: pd.DataFrame, rejects_dir: str | Path | None, path: 
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in path.name)[:60]
     target = folder / f"rejects-{stamp}-{stem}-{uuid.uuid4().hex[:6]}.csv"
-    rejects.to_csv(target, index=False)
-    return target
+    not_written = max(0, len(rejects) - max_lines)
+    written = rejects.head(max_lines).copy()
+    for column in written.columns:
+        if written[column].dtype == object:
+            written[column] = written[column].astype(str).str.slice(0, REJECT_VALUE_CHARS)
+    if not_written:
+        written = pd.concat([written, pd.DataFrame([{
+            "source_row": "", "reject_reason": f"… and {not_written:,} more rejected lines, "
+                                               f"not written (LOAD_MAX_REJECTS)"}])],
+                            ignore_index=True)
+    written.to_csv(target, index=False)
+    return target, not_written
 
 
 def _line_keys(frame: pd.DataFrame) -> pd.MultiIndex:

@@ -10,15 +10,24 @@
 A line whose date, quantity or price cannot be read, or whose invoice or product id is
 missing, is *rejected*: it goes to the rejects frame with its source row and reason, never
 dropped silently. Everything runs as vectorised pandas operations (no per-row Python).
+
+Input limits (``LoadLimits``, set from the LOAD_* settings) are checked while the file is
+decompressed, a block at a time, never after inflating it: the data may not exceed
+``max_bytes`` once decompressed, nor expand more than ``max_ratio`` times its compressed
+size (past the first megabyte), and text that turns to NUL bytes is binary garbage. Each of
+these refuses the file with a ReadError. A line with a field longer than
+``max_field_bytes`` is rejected (its values are not kept).
 """
 from __future__ import annotations
 
 import codecs
 import csv
 import gzip
+import io
 import json
 import logging
 import warnings
+import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +85,7 @@ REASON_DISCOUNT = "unparseable discount"
 REASON_COST = "unparseable cost"
 REASON_CANCELLATION = "unparseable cancellation flag"
 REASON_FIELDS = "wrong number of fields"
+REASON_FIELD_SIZE = "field too long"
 
 _SAMPLE_BYTES = 1 << 20
 _TRUE = frozenset({"true", "yes", "y", "1", "t", "x", "cancelled", "canceled"})
@@ -84,6 +94,34 @@ _FALSE = frozenset({"false", "no", "n", "0", "f", ""})
 
 class ReadError(InvalidInput):
     """The file cannot be read as asked; the message names the problem for the user."""
+
+
+@dataclass(frozen=True)
+class LoadLimits:
+    """Limits on what one load may read and publish (README "Settings": LOAD_*).
+
+    * ``max_bytes``: data once decompressed (LOAD_MAX_MB);
+    * ``max_ratio``: decompressed / compressed size of a .gz or .xlsx (LOAD_MAX_RATIO),
+      checked once ``RATIO_FLOOR`` bytes are out, so a tiny file may compress well;
+    * ``max_field_bytes``: one field; a longer one rejects its line (LOAD_MAX_FIELD_KB);
+    * ``max_rejects_written``: rejected lines written to the rejects file; the rest are
+      counted (LOAD_MAX_REJECTS);
+    * ``replace_max_rejected_share`` and ``replace_min_kept_share``: a load replacing the
+      current version is refused, unless forced, when it rejects more than that share of
+      its lines, or keeps fewer lines than that share of the current version's
+      (LOAD_REPLACE_MAX_REJECTED_PCT, LOAD_REPLACE_MIN_KEPT_PCT; data.loader).
+    """
+    max_bytes: int = 5 * 2**30
+    max_ratio: float = 100.0
+    max_field_bytes: int = 64 * 1024
+    max_rejects_written: int = 100_000
+    replace_max_rejected_share: float = 0.10
+    replace_min_kept_share: float = 0.50
+
+    RATIO_FLOOR = 1 << 20
+
+
+DEFAULT_LIMITS = LoadLimits()
 
 
 class MappingError(ReadError):
@@ -132,10 +170,10 @@ class ReadResult:
 
 
 # ----------------------------------------------------------------------------- public
-def read_online_retail(path: str | Path) -> ReadResult:
+def read_online_retail(path: str | Path, limits: LoadLimits = DEFAULT_LIMITS) -> ReadResult:
     """Read a file in the UCI Online Retail layout (.csv, .csv.gz or .xlsx)."""
     path = Path(path)
-    raw, source_rows, notes, layout_rejects = _read_table(path, ONLINE_RETAIL_MAPPING)
+    raw, source_rows, notes, layout_rejects = _read_table(path, ONLINE_RETAIL_MAPPING, limits)
     missing = [c for c in ONLINE_RETAIL_COLUMNS if c not in raw.columns]
     if missing:
         raise ReadError(
@@ -146,12 +184,13 @@ def read_online_retail(path: str | Path) -> ReadResult:
                     numeric_ids=path.suffix.lower() == ".xlsx")
 
 
-def read_generic(path: str | Path, mapping: Mapping | dict | str | Path) -> ReadResult:
+def read_generic(path: str | Path, mapping: Mapping | dict | str | Path,
+                 limits: LoadLimits = DEFAULT_LIMITS) -> ReadResult:
     """Read any CSV (or .xlsx) with a column mapping (a Mapping, a dict as in
     docs/mapping.md, or the path of a JSON file holding it)."""
     path = Path(path)
     mapping = mapping if isinstance(mapping, Mapping) else parse_mapping(mapping)
-    raw, source_rows, notes, layout_rejects = _read_table(path, mapping)
+    raw, source_rows, notes, layout_rejects = _read_table(path, mapping, limits)
     mapping = _bind_columns(mapping, raw)
     return _convert(raw, source_rows, mapping, notes, layout_rejects,
                     numeric_ids=path.suffix.lower() == ".xlsx")
@@ -301,7 +340,8 @@ class _TextLayout:
     note: str             # "encoding utf-8 (detected), delimiter comma (detected)"
 
 
-def read_header(path: str | Path, mapping: Mapping | None = None) -> list[str]:
+def read_header(path: str | Path, mapping: Mapping | None = None,
+                limits: LoadLimits = DEFAULT_LIMITS) -> list[str]:
     """The column names of a CSV (optionally gzipped) or .xlsx file exactly as
     ``read_generic`` names them (same encoding and delimiter detection, names stripped; an
     empty name is "Unnamed: i" and a repeated one gets ".1", ".2"), for a mapping step
@@ -309,6 +349,7 @@ def read_header(path: str | Path, mapping: Mapping | None = None) -> list[str]:
     path = Path(path)
     mapping = mapping or Mapping(columns={})
     if _file_kind(path) == "xlsx":
+        _check_zip_size(path, limits)
         # one data row: pandas names a column without a header only when it holds a value
         return [str(name).strip() for name in _first_sheet(path, nrows=1).columns]
     return [name.strip() for name in _text_layout(path, mapping).header]
@@ -366,18 +407,19 @@ def _column_names(header: list[str]) -> list[str]:
     return names
 
 
-def _read_table(path: Path, mapping: Mapping
+def _read_table(path: Path, mapping: Mapping, limits: LoadLimits = DEFAULT_LIMITS
                 ) -> tuple[pd.DataFrame, np.ndarray, list[str], pd.DataFrame]:
     """Read the file as a table of stripped-header text columns.
 
     Returns (raw frame with "" for empty cells, source row of each frame row, notes,
-    rejects for lines with too many fields)."""
+    rejects for lines with too many fields or a field over the limit)."""
     if _file_kind(path) == "xlsx":
+        _check_zip_size(path, limits)
         return _read_xlsx(path)
     layout = _text_layout(path, mapping)
     notes = [layout.note]
     try:
-        frame, rows, too_long = _read_csv(path, layout)
+        frame, rows, too_long, oversize = _read_csv(path, layout, limits)
     except _NotUtf8:
         if mapping.encoding or layout.encoding not in ("utf-8", "utf_8"):
             raise ReadError(f"{path.name} is not valid {layout.encoding} text: set "
@@ -385,7 +427,7 @@ def _read_table(path: Path, mapping: Mapping
         # the first megabyte was UTF-8 but later bytes are not: Windows exports mix this way
         layout = _TextLayout(**{**layout.__dict__, "encoding": "cp1252"})
         notes[-1] = notes[-1].replace("utf-8 (detected)", "cp1252 (detected past the start)")
-        frame, rows, too_long = _read_csv(path, layout)
+        frame, rows, too_long, oversize = _read_csv(path, layout, limits)
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.shape[1] < 2:
         raise ReadError(f"{path.name} is not a table: its header has a single column")
@@ -394,10 +436,15 @@ def _read_table(path: Path, mapping: Mapping
         notes.append(f"{int(blank.sum())} blank lines ignored")
         frame = frame.loc[~blank].reset_index(drop=True)
         rows = rows[~blank]
-    if not len(frame) and not len(too_long):
+    if not len(frame) and not len(too_long) and not len(oversize):
         raise ReadError(f"{path.name} has a header row but no data lines")
-    layout_rejects = pd.DataFrame({"source_row": np.asarray(too_long, dtype="int64"),
-                                   "reject_reason": REASON_FIELDS})
+    layout_rejects = pd.DataFrame({
+        "source_row": np.asarray(too_long + oversize, dtype="int64"),
+        "reject_reason": [REASON_FIELDS] * len(too_long) + [REASON_FIELD_SIZE] * len(oversize)})
+    if oversize:
+        notes.append(f"{len(oversize):,} lines have a field longer than "
+                     f"{limits.max_field_bytes // 1024:,} KB (LOAD_MAX_FIELD_KB): rejected "
+                     "without their values")
     return frame, rows, notes, layout_rejects
 
 
@@ -405,33 +452,44 @@ class _NotUtf8(Exception):
     """A file detected as UTF-8 holds other bytes past its first megabyte."""
 
 
-def _read_csv(path: Path, layout: _TextLayout) -> tuple[pd.DataFrame, np.ndarray, list[int]]:
+def _read_csv(path: Path, layout: _TextLayout, limits: LoadLimits = DEFAULT_LIMITS
+              ) -> tuple[pd.DataFrame, np.ndarray, list[int], list[int]]:
     """Every cell as text (pyarrow's CSV reader), with the file row (header = 1) of each
     frame row. A line with fewer fields than the header is padded with "" (pandas' rule);
-    one with more is left out and its row returned among the third value, to be rejected.
-    A blank line is a row of "" (dropped by the caller, counted in a note)."""
+    one with more is left out and its row returned among the third value, to be rejected;
+    one with a field longer than ``limits.max_field_bytes`` is left out and its row
+    returned among the fourth. A blank line is a row of "" (dropped by the caller, counted
+    in a note). The file is read through ``_LimitedReader``, which refuses it as soon as
+    it passes a limit."""
     names = layout.header
     short: list[tuple[int, str]] = []
     left_out: list[int] = []
     too_long: list[int] = []
+    oversize: list[int] = []
 
     def invalid_row(row) -> str:
         left_out.append(row.number)
         if row.actual_columns < row.expected_columns:
-            short.append((row.number, row.text))
+            if len(row.text) > limits.max_field_bytes:
+                oversize.append(row.number)
+            else:
+                short.append((row.number, row.text))
         else:
             too_long.append(row.number)
         return "skip"
 
     encoding = "utf8" if codecs.lookup(layout.encoding).name in ("utf-8", "utf-8-sig") \
         else layout.encoding
+    # a record must fit in one block: allow every field its longest size
+    block_size = min(64 << 20, max(1 << 20, 2 * limits.max_field_bytes * len(names)))
     try:
-        with pa.input_stream(str(path), compression=layout.compression) as source:
+        with _open_limited(path, layout, limits) as source:
             table = pa_csv.read_csv(
                 source,
                 # serial reading: the invalid-row handler then knows each row's number
                 read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1,
-                                                 encoding=encoding, use_threads=False),
+                                                 encoding=encoding, use_threads=False,
+                                                 block_size=block_size),
                 parse_options=pa_csv.ParseOptions(delimiter=layout.delimiter,
                                                   newlines_in_values=True,
                                                   ignore_empty_lines=False,
@@ -443,6 +501,10 @@ def _read_csv(path: Path, layout: _TextLayout) -> tuple[pd.DataFrame, np.ndarray
     except pa.ArrowInvalid as exc:
         if "UTF8" in str(exc):
             raise _NotUtf8() from None
+        if "straddling" in str(exc) or "straddles" in str(exc):
+            raise ReadError(f"{path.name} has a line longer than {block_size >> 20} MB (an "
+                            "unclosed quote, or not a text table): nothing was loaded"
+                            ) from None
         if "CSV parse error" in str(exc):
             raise ReadError(f"{path.name} is not a readable table: "
                             f"{str(exc).removeprefix('CSV parse error: ')}") from None
@@ -451,8 +513,9 @@ def _read_csv(path: Path, layout: _TextLayout) -> tuple[pd.DataFrame, np.ndarray
     except (OSError, EOFError, zlib.error) as exc:
         raise ReadError(f"{path.name} cannot be read ({exc}): a damaged or truncated "
                         "file?") from None
+    rows = _line_numbers(table.num_rows, np.asarray(sorted(left_out), dtype="int64"))
+    table, rows, oversize = _drop_oversize(table, rows, oversize, limits.max_field_bytes)
     frame = table.to_pandas()
-    rows = _line_numbers(len(frame), np.asarray(sorted(left_out), dtype="int64"))
     if short:
         padded = [(fields + [""] * len(names))[:len(names)] for _number, text in short
                   for fields in csv.reader([text], delimiter=layout.delimiter)]
@@ -461,7 +524,115 @@ def _read_csv(path: Path, layout: _TextLayout) -> tuple[pd.DataFrame, np.ndarray
         rows = np.concatenate([rows, np.asarray([n for n, _ in short], dtype="int64")])
         order = np.argsort(rows, kind="stable")
         frame, rows = frame.iloc[order].reset_index(drop=True), rows[order]
-    return frame, rows, sorted(too_long)
+    return frame, rows, sorted(too_long), sorted(oversize)
+
+
+def _drop_oversize(table: pa.Table, rows: np.ndarray, oversize: list[int], max_bytes: int
+                   ) -> tuple[pa.Table, np.ndarray, list[int]]:
+    """Leave out the rows with a field longer than ``max_bytes``, adding their file rows
+    to ``oversize``."""
+    if not table.num_rows:
+        return table, rows, oversize
+    too_big = None
+    for column in table.columns:
+        over = pc.fill_null(pc.greater(pc.binary_length(column), max_bytes), False)
+        too_big = over if too_big is None else pc.or_(too_big, over)
+    mask = too_big.to_numpy(zero_copy_only=False) if too_big is not None else None
+    if mask is None or not mask.any():
+        return table, rows, oversize
+    return (table.filter(pa.array(~mask)), rows[~mask],
+            oversize + rows[mask].tolist())
+
+
+class _LimitedReader(io.RawIOBase):
+    """A file object over ``source`` (a file, or a decompressing one) that refuses the data,
+    block by block as it is read, once it passes the limits: more than ``max_bytes`` in all,
+    more than ``max_ratio`` times the compressed size, or NUL bytes in a text encoding that
+    has none (binary garbage after a good start)."""
+
+    def __init__(self, source, *, name: str, compressed_size: int | None,
+                 limits: LoadLimits, nul_free: bool) -> None:
+        super().__init__()
+        self._source = source
+        self._name = name
+        self._compressed_size = compressed_size
+        self._limits = limits
+        self._nul_free = nul_free
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        count = self._source.readinto(buffer)
+        if count:
+            self._check(memoryview(buffer)[:count].tobytes())
+        return count
+
+    def close(self) -> None:
+        self._source.close()
+        super().close()
+
+    def _check(self, block: bytes) -> None:
+        start = self.bytes_read
+        self.bytes_read += len(block)
+        limits, name = self._limits, self._name
+        if self.bytes_read > limits.max_bytes:
+            raise ReadError(
+                f"{name} holds more than {_size(limits.max_bytes)} of data"
+                f"{' once decompressed' if self._compressed_size else ''}, over the limit of "
+                "one load (LOAD_MAX_MB): nothing was loaded")
+        if self._compressed_size and self.bytes_read > max(
+                limits.RATIO_FLOOR, limits.max_ratio * self._compressed_size):
+            raise ReadError(
+                f"{name} expands more than {limits.max_ratio:g} times when decompressed "
+                f"({_size(self._compressed_size)} to over {_size(self.bytes_read)}): a "
+                "decompression bomb, or no real export (the limit is LOAD_MAX_RATIO); "
+                "nothing was loaded")
+        if self._nul_free:
+            nul = block.count(0)
+            if nul > max(64, len(block) // 100):
+                raise ReadError(
+                    f"{name} turns into binary data (NUL bytes) after {_size(start)} of "
+                    "text: not a text table; nothing was loaded")
+
+
+def _open_limited(path: Path, layout: _TextLayout, limits: LoadLimits) -> _LimitedReader:
+    size = path.stat().st_size
+    compressed = layout.compression == "gzip"
+    if not compressed and size > limits.max_bytes:
+        raise ReadError(f"{path.name} holds {_size(size)} of data, over the limit of one load "
+                        f"({_size(limits.max_bytes)}, LOAD_MAX_MB): nothing was loaded")
+    source = gzip.open(path, "rb") if compressed else open(path, "rb")
+    wide = codecs.lookup(layout.encoding).name.startswith(("utf-16", "utf-32"))
+    return _LimitedReader(source, name=path.name, compressed_size=size if compressed else None,
+                          limits=limits, nul_free=not wide)
+
+
+def _check_zip_size(path: Path, limits: LoadLimits) -> None:
+    """Refuse a workbook whose parts, unzipped, pass the size or ratio limit (read from the
+    zip's directory, before anything is inflated; zipfile stops at the declared sizes)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unzipped = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return  # not a zip after all: the workbook reader says so
+    size = path.stat().st_size
+    if unzipped > limits.max_bytes:
+        raise ReadError(f"{path.name} holds {_size(unzipped)} of data once unzipped, over the "
+                        f"limit of one load ({_size(limits.max_bytes)}, LOAD_MAX_MB): nothing "
+                        "was loaded")
+    if unzipped > max(limits.RATIO_FLOOR, limits.max_ratio * size):
+        raise ReadError(f"{path.name} expands more than {limits.max_ratio:g} times when "
+                        f"unzipped ({_size(size)} to {_size(unzipped)}): a decompression "
+                        "bomb? (the limit is LOAD_MAX_RATIO); nothing was loaded")
+
+
+def _size(count: float) -> str:
+    for unit, scale in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if count >= scale:
+            return f"{count / scale:,.1f} {unit}".replace(".0 ", " ")
+    return f"{int(count):,} bytes"
 
 
 def _line_numbers(count: int, skipped: np.ndarray) -> np.ndarray:

@@ -1,12 +1,14 @@
 """``flask --app wsgi data …``: load files, the shipped sample or the demo data; show status.
 
     data load PATH [--format online-retail|generic] [--mapping MAPPING.json] [--append]
-    data load --sample online-retail [--append]
+              [--force]
+    data load --sample online-retail [--append] [--force]
     data demo [--lines N] [--seed S]
     data status
 
 Each load prints the data-quality report; a refused load exits with status 1 and its
-one-line reason.
+one-line reason. ``--force`` publishes a replacing load that keeps far fewer lines than the
+current version or rejects many of its lines (refused otherwise); input limits still hold.
 """
 from __future__ import annotations
 
@@ -35,8 +37,11 @@ data_cli = AppGroup("data", help="Load data into the warehouse and show what is 
               help="Add the file's new lines to the current data instead of replacing it.")
 @click.option("--sample", type=click.Choice(list(SAMPLES)),
               help="Load a sample shipped with Shoplens instead of a file.")
+@click.option("--force", is_flag=True,
+              help="Replace the data even if the file keeps far fewer lines than the current "
+                   "version or rejects many of its lines.")
 def load_command(path: Path | None, file_format: str, mapping: Path | None, append: bool,
-                 sample: str | None) -> None:
+                 sample: str | None, force: bool) -> None:
     """Load PATH (or --sample NAME) as a new data version."""
     settings = services.settings()
     if sample and path:
@@ -44,10 +49,10 @@ def load_command(path: Path | None, file_format: str, mapping: Path | None, appe
     if sample:
         if mapping is not None:
             raise click.UsageError("--mapping is not used with --sample")
-        record = loads.run_sample_load(settings, sample, append=append)
+        record = loads.run_sample_load(settings, sample, append=append, force=force)
     elif path is not None:
         record = loads.run_load(settings, path=path, format=file_format, mapping=mapping,
-                                append=append)
+                                append=append, force=force)
     else:
         raise click.UsageError("Give the PATH of a file to load, or --sample online-retail")
     _echo_outcome(record, settings.currency)

@@ -173,7 +173,8 @@ def run_load_job(settings: Settings, spec: JobSpec) -> dict:
     mapping = {"columns": options["mapping"]} if options.get("mapping") else None
     load = run_load(settings, path=Path(options["path"]), format=options.get("format"),
                     mapping=mapping, append=bool(options.get("append")),
-                    user=user, progress=progress_reporter(settings, spec.id, 0, 99))
+                    force=bool(options.get("force")), user=user,
+                    progress=progress_reporter(settings, spec.id, 0, 99))
     if getattr(load, "status", "done") == "failed":
         raise jobs.JobError(load.error or "the data load failed")
     result = {"data_load_id": load.id, "version": load.version,
