@@ -5,7 +5,11 @@ the sentences of a load's quality report (``quality_issues``).
 It joins the report the loader wrote with the version (``version_info().quality``, built by
 ``data.quality.build_report``) with counts taken live from the facts in one SQL scan, so
 the page is right even for a version whose load report is missing or older than the code.
-The summary covers the whole version: it is not restricted by any user's data scope.
+
+Under a data scope (``scoped_summary``, or ``quality_summary(…, scope=…)``) every count is
+taken over the scope's lines only and the load's report (the whole file's counts: lines
+rejected, unknown countries) is left out: a scoped user sees nothing of the lines outside
+the scope, not even how many there are.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from analytics import catalog, period, schema
+from analytics.filters import ALL_DATA, Filters, Scope, line_conditions
 from analytics.warehouse import WarehouseError
 
 log = logging.getLogger(__name__)
@@ -84,11 +89,14 @@ def quality_issues(report: dict) -> list[str]:
     return issues
 
 
-def quality_summary(warehouse, today: dt.date | None = None) -> dict:
-    """The data-quality summary of the current version. Keys:
+def quality_summary(warehouse, today: dt.date | None = None, *,
+                    scope: Scope = ALL_DATA) -> dict:
+    """The data-quality summary of the current version under ``scope`` (default all
+    data). Keys:
 
-    * ``version``, ``source``, ``loaded_at`` (ISO text), ``report`` (the load's report as
-      stored, ``{}`` when none);
+    * ``version``, ``source``, ``loaded_at`` (ISO text), ``scope`` (its text: "all data" or
+      the codes), ``report`` (the load's report as stored, ``{}`` when none, and always
+      ``{}`` under a scope: it counts the whole file);
     * live counts: ``lines``, ``sale_lines``, ``return_lines``,
       ``price_not_positive_lines`` (kept, counted in no metric), ``missing_customer_lines``,
       ``lines_without_country_code`` and ``countries_without_code`` (the country names as
@@ -96,9 +104,12 @@ def quality_summary(warehouse, today: dt.date | None = None) -> dict:
     * ``first_date``, ``last_date`` (ISO dates of the first and last line, None without
       lines) and ``freshness_days`` (days from the last line to ``today``, default the
       current date; None without lines).
+
+    Under a scope every count, date and country is the scope's lines'.
     """
     info = warehouse.version_info()
     lines = schema.fact_lines
+    in_scope = line_conditions(Filters(), scope, lines, dates=False)
     price_not_positive = lines.c.unit_price <= 0
     no_code = lines.c.country_code.is_(None)
     counts = sa.select(
@@ -110,8 +121,8 @@ def quality_summary(warehouse, today: dt.date | None = None) -> dict:
         sa.func.count().filter(no_code).label("lines_without_country_code"),
         sa.func.min(lines.c.invoice_date).label("first_date"),
         sa.func.max(lines.c.invoice_date).label("last_date"),
-    )
-    codeless = (sa.select(lines.c.country).where(no_code).distinct()
+    ).where(*in_scope)
+    codeless = (sa.select(lines.c.country).where(no_code, *in_scope).distinct()
                 .order_by(lines.c.country))
     with warehouse.connect(info.version) as conn:
         row = conn.execute(counts).mappings().one()
@@ -122,7 +133,8 @@ def quality_summary(warehouse, today: dt.date | None = None) -> dict:
         "version": info.version,
         "source": info.source,
         "loaded_at": info.created_at.isoformat(sep=" ") if info.created_at else None,
-        "report": info.quality or {},
+        "scope": str(scope),
+        "report": (info.quality or {}) if scope.is_all else {},
         "lines": int(row["lines"]),
         "sale_lines": int(row["sale_lines"]),
         "return_lines": int(row["return_lines"]),
@@ -134,3 +146,18 @@ def quality_summary(warehouse, today: dt.date | None = None) -> dict:
         "last_date": last_date.isoformat() if last_date else None,
         "freshness_days": (today - last_date).days if last_date else None,
     }
+
+
+def scoped_summary(warehouse, filters: Filters, scope: Scope) -> dict:
+    """``quality_summary`` under ``scope`` in the shape of an analytics function, for the
+    analytics cache (the period of ``filters`` plays no part: the summary covers the
+    version's lines in the scope). ``freshness_days`` counts from today."""
+    return quality_summary(warehouse, scope=scope)
+
+
+def summary_issues(summary: dict) -> list[str]:
+    """The sentences of ``quality_issues`` for a ``quality_summary``: the load's report
+    for all data, the scope's own counts under a scope (the report counts the whole
+    file)."""
+    return quality_issues(summary["report"] if summary.get("scope") == str(ALL_DATA)
+                          else summary)

@@ -23,7 +23,12 @@ from analytics.segments import segment_condition
 
 log = logging.getLogger(__name__)
 
-#: Columns of a transactions page and of the CSV, in order.
+#: Columns of a transactions page and of the CSV, in order. ``line_id`` numbers the lines
+#: of the whole data version (1…N in time order), so its values would tell a scoped caller
+#: how many lines lie outside the scope and when they were sold: it is empty (null) for a
+#: caller with a data scope (``_columns``). No stand-in: a row number would look like an id
+#: yet change with every filter and sort. Sorting by it still works for everyone (it tells
+#: only the order of the caller's own lines).
 TRANSACTION_COLUMNS = ("line_id", "invoice_id", "invoice_ts", "customer_id", "product_id",
                        "description", "quantity", "unit_price", "line_value", "unit_cost",
                        *schema.DIMENSION_COLUMNS, "kind")
@@ -70,8 +75,10 @@ def _kind(lines) -> sa.ColumnElement:
                    else_="excluded")
 
 
-def _columns(lines) -> list[sa.ColumnElement]:
-    return [_kind(lines).label("kind") if name == "kind" else lines.c[name]
+def _columns(lines, scope: Scope) -> list[sa.ColumnElement]:
+    hidden = {} if scope.is_all else {
+        "line_id": sa.cast(sa.null(), sa.BigInteger).label("line_id")}
+    return [_kind(lines).label("kind") if name == "kind" else hidden.get(name, lines.c[name])
             for name in TRANSACTION_COLUMNS]
 
 
@@ -129,7 +136,8 @@ def transactions_page(warehouse, filters: Filters, scope: Scope, *,
     Columns (``TRANSACTION_COLUMNS``): line_id, invoice_id, invoice_ts, customer_id,
     product_id, description, quantity, unit_price, line_value, unit_cost, the dimension
     columns (country, country_code, city, category, …: ``schema.DIMENSION_COLUMNS``), kind
-    ("sale", "return" or "excluded" for unit price ≤ 0).
+    ("sale", "return" or "excluded" for unit price ≤ 0). line_id is empty for a caller
+    with a data scope (see ``TRANSACTION_COLUMNS``).
 
     ``sort``: (column, "asc"|"desc") pairs over ``SORTABLE_COLUMNS`` (default newest
     first); ``search``: case-insensitive text found in the invoice, product, description or
@@ -139,7 +147,7 @@ def transactions_page(warehouse, filters: Filters, scope: Scope, *,
     lines = schema.fact_lines
     order = _sort_keys(sort, warehouse, lines)
     conditions = _selection(warehouse, filters, scope, search, lines)
-    query = (sa.select(*_columns(lines)).where(*conditions).order_by(*order)
+    query = (sa.select(*_columns(lines, scope)).where(*conditions).order_by(*order)
              .limit(page_size).offset((page - 1) * page_size))
     with warehouse.connect() as conn:
         total = conn.execute(sa.select(sa.func.count()).select_from(lines)
@@ -159,7 +167,7 @@ def transactions_csv(warehouse, filters: Filters, scope: Scope, *,
     lines = schema.fact_lines
     order = _sort_keys(sort, warehouse, lines)
     conditions = _selection(warehouse, filters, scope, search, lines)
-    query = sa.select(*_columns(lines)).where(*conditions).order_by(*order)
+    query = sa.select(*_columns(lines, scope)).where(*conditions).order_by(*order)
     yield ",".join(TRANSACTION_COLUMNS) + "\r\n"
     with warehouse.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=chunk_rows
@@ -213,6 +221,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
         frame[name] = frame[name].astype("string")
     for name in ("quantity", "unit_price", "line_value", "unit_cost"):
         frame[name] = frame[name].astype("float64")
-    frame["line_id"] = frame["line_id"].astype("int64")
+    line_ids = frame["line_id"]
+    frame["line_id"] = line_ids.astype("int64" if line_ids.notna().all() else "Int64")
     frame["invoice_ts"] = pd.to_datetime(frame["invoice_ts"]).astype("datetime64[us]")
     return frame

@@ -136,7 +136,7 @@ class ReportContent:
     segments: pd.DataFrame           # customers.rfm_segments
     cohorts: pd.DataFrame            # cohorts.period_cohorts(measure="customers")
     forecast: ForecastSection
-    quality: dict
+    quality: dict                    # quality.quality_summary under the scope
 
     @property
     def period_label(self) -> str:
@@ -170,12 +170,14 @@ class ReportContent:
                 for name in HEADLINE_KPIS]
 
     def quality_notes(self) -> list[str]:
-        """Sentences about the data behind the numbers."""
+        """Sentences about the data behind the numbers: those of the report's data scope
+        (``quality`` is taken under it), never counts of lines outside it."""
         q = self.quality
         notes = []
         lines = q.get("lines") or 0
+        where = "" if self.scope.is_all else " in the report's data scope"
         if lines:
-            notes.append(f"{lines:,} invoice lines from {q.get('first_date')} to "
+            notes.append(f"{lines:,} invoice lines{where} from {q.get('first_date')} to "
                          f"{q.get('last_date')} (data version {q.get('version')}, "
                          f"source {q.get('source') or 'unknown'}).")
             missing = q.get("missing_customer_lines") or 0
@@ -192,8 +194,10 @@ class ReportContent:
                              + ", ".join(codeless) + ".")
             if q.get("freshness_days") is not None:
                 notes.append(f"The newest line is {q['freshness_days']:,} days old.")
-        else:
+        elif self.scope.is_all:
             notes.append("The current data version holds no lines.")
+        else:
+            notes.append("The report's data scope holds no lines.")
         return notes
 
 
@@ -234,7 +238,7 @@ def gather(warehouse, filters: Filters, scope: Scope, *, currency: str = "£",
     forecast_section = (_forecast(warehouse, resolved, scope) if forecast
                         else ForecastSection(FORECAST_HORIZON, reason="not requested"))
     report(90, "Data quality")
-    quality_summary = quality.quality_summary(warehouse)
+    quality_summary = quality.quality_summary(warehouse, scope=scope)
     return ReportContent(
         title=title, currency=currency, generated_at=now or dt.datetime.now(dt.UTC),
         filters=resolved, scope=scope, data_version=version, source=info.source,

@@ -2,11 +2,14 @@
 and the data freshness/quality badge."""
 from __future__ import annotations
 
+import datetime as dt
+
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, callback, html
 
-from analytics import kpis, quality, series
+from analytics import cache, kpis, quality, series
+from analytics.filters import Filters
 from analytics.models import insights
 from webapp.dashboard import components, context, figures
 
@@ -79,21 +82,34 @@ def update_trend(search):
 
 @callback(Output("overview-freshness", "children"), Input("shell-url", "pathname"))
 def update_freshness(_pathname):
-    """The data version, its last day and the quality report's verdict."""
+    """The data version, its last day, its lines and the quality report's verdict; for a
+    user with a data scope, the scope's last day, lines and quality notes only
+    (``quality.scoped_summary``): nothing of the lines outside the scope shows."""
     try:
         info = context.warehouse().version_info()
+        scope = context.scope()
+        if scope.is_all:
+            issues = quality.quality_issues(info.quality)
+            last_ts, lines, what = info.max_ts, info.line_count, "lines"
+        else:
+            summary = cache.default_cache().call(quality.scoped_summary, context.warehouse(),
+                                                 Filters(), scope)
+            issues = quality.summary_issues(summary)
+            last_ts = dt.date.fromisoformat(summary["last_date"]) if summary["last_date"] \
+                else None
+            lines, what = summary["lines"], "lines in your data scope"
     except context.DATA_ERRORS:
         return dbc.Badge("No data loaded", color="secondary", id="overview-quality")
-    issues = quality.quality_issues(info.quality)
-    last_day = f"{info.max_ts:%d %b %Y}" if info.max_ts else "no lines"
+    last_day = f"{last_ts:%d %b %Y}" if last_ts else "no lines"
     badge = dbc.Badge(f"{len(issues)} data-quality note{'s' if len(issues) != 1 else ''}"
                       if issues else "Data quality OK",
                       color="warning" if issues else "success", className="badge-quality",
                       id="overview-quality", title="; ".join(issues) or None)
     return html.Div([
         badge,
-        html.Div(f"Data to {last_day} · {info.line_count:,} lines · loaded "
-                 f"{info.created_at:%d %b %Y %H:%M}", className="small text-body-secondary"),
+        html.Div(f"Data to {last_day} · {lines:,} {what} · loaded "
+                 f"{info.created_at:%d %b %Y %H:%M}", className="small text-body-secondary",
+                 id="overview-data-lines"),
     ], className="text-end")
 
 
