@@ -2,9 +2,9 @@
 
 Policy: at least ``MIN_LENGTH`` characters, not a common password (``common_passwords.txt``,
 also after stripping trailing digits and symbols: "Password2024!" is "password"), not one
-character repeated, and not containing the account's e-mail address or its local part
-(case-insensitive; a local part shorter than ``MIN_NAME_IN_PASSWORD`` only as the whole
-password).
+character repeated, and not containing the account's e-mail address; its local part may
+appear, but what is left without it must still be ``MIN_LENGTH`` characters long
+(case-insensitive).
 """
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from analytics.errors import InvalidInput
 
 MIN_LENGTH = 10
-#: A local part this long or longer may not appear anywhere in the password ("ann" may
-#: well be part of a good passphrase; "annabelle" plus symbols is a guess away).
-MIN_NAME_IN_PASSWORD = 4
+#: A local part this long or longer counts for nothing wherever it stands in a password:
+#: what is left without it must still be ``MIN_LENGTH`` long ("annabelle.smith!!" is a
+#: guess away from the address; "an smtp long phrase" for smtp@… is not).
+MIN_NAME_IN_PASSWORD = 3
 MAX_LENGTH = 256          # argon2 copes with more; a cap stops multi-megabyte "passwords"
 COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent / "common_passwords.txt"
 _hasher = PasswordHasher()
@@ -93,10 +94,12 @@ def check_password_policy(password: str, email: str | None = None) -> None:
         address = email.strip().lower()
         local_part = address.split("@", 1)[0]
         whole = password.lower()
-        if lowered == local_part or address in whole or (
-                len(local_part) >= MIN_NAME_IN_PASSWORD and local_part in whole):
-            raise PasswordPolicyError("The password must not contain your e-mail address "
-                                      "or the part before the @.")
+        rest = whole.replace(local_part, "").strip() if \
+            len(local_part) >= MIN_NAME_IN_PASSWORD else whole
+        if lowered == local_part or address in whole or len(rest) < MIN_LENGTH:
+            raise PasswordPolicyError("The password must not be made of your e-mail address "
+                                      "or the part before the @: without it, at least "
+                                      f"{MIN_LENGTH} characters must be left.")
 
 
 def generate_password(length: int = 16) -> str:

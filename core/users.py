@@ -16,6 +16,7 @@ Reset requests from the sign-in page ("Forgot your password?") are throttled the
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import math
@@ -357,13 +358,19 @@ def _take_allowance(session: Session, key: str, limit: int, now: dt.datetime) ->
     """Count one request against ``key``; False (and nothing counted) while the key is
     locked. The ``limit``-th request within THROTTLE_WINDOW is still allowed and locks the
     key for LOCK_DURATION."""
-    if _locked_minutes(session, [key], now) is not None:
-        return False
-    _register_failure(session, key, limit, now)
-    return True
+    return _count_attempt(session, key, limit, now) is not None
 
 
 # ---------------------------------------------------------------------- sign-in
+@dataclasses.dataclass(frozen=True)
+class _Attempt:
+    """One attempt counted against a throttle key: the key's count after it, and the lock
+    it set (None when it set none)."""
+    key: str
+    failures: int
+    locked_until: dt.datetime | None
+
+
 def _account_key(email: str) -> str:
     return f"account:{email}"
 
@@ -373,25 +380,69 @@ def _address_key(ip: str | None) -> str | None:
 
 
 def _locked_minutes(session: Session, keys: list[str], now: dt.datetime) -> int | None:
-    rows = session.scalars(sa.select(LoginThrottle).where(LoginThrottle.key.in_(keys)))
-    until = [row.locked_until for row in rows if row.locked_until and row.locked_until > now]
+    # columns, not LoginThrottle objects: the counts change by UPDATE statements, which
+    # objects already in the session would not see
+    until = [moment for moment in session.scalars(
+        sa.select(LoginThrottle.locked_until).where(LoginThrottle.key.in_(keys)))
+        if moment is not None and moment > now]
     if not until:
         return None
     return max(1, math.ceil((max(until) - now).total_seconds() / 60))
 
 
-def _register_failure(session: Session, key: str, limit: int, now: dt.datetime) -> LoginThrottle:
-    row = session.get(LoginThrottle, key)
+def _count_attempt(session: Session, key: str, limit: int, now: dt.datetime) -> _Attempt | None:
+    """Count one attempt against ``key`` in the database, atomically: None (nothing counted)
+    when the key is locked, else the count after it; the ``limit``-th attempt within
+    THROTTLE_WINDOW locks the key for LOCK_DURATION.
+
+    Attempts are counted before the password is checked, in one conditional UPDATE after an
+    INSERT … ON CONFLICT DO NOTHING: parallel attempts wait for each other's row (the
+    UPDATE's row lock on PostgreSQL, the write lock on SQLite) instead of all reading "not
+    locked" first, so a burst gets exactly ``limit`` guesses and never a duplicate key."""
+    session.flush()  # pending ORM changes to throttle rows first (a deleted row, say)
+    table = LoginThrottle.__table__
+    session.execute(_insert_ignoring_duplicates(session, table).values(
+        key=key, failures=0, window_start=now, locked_until=None))
+    stale = table.c.window_start < now - THROTTLE_WINDOW
+    failures = sa.case((stale, 1), else_=table.c.failures + 1)
+    locks = failures >= limit
+    row = session.execute(
+        sa.update(table)
+        .where(table.c.key == key,
+               sa.or_(table.c.locked_until.is_(None), table.c.locked_until <= now))
+        .values(failures=sa.case((locks, 0), else_=failures),
+                window_start=sa.case((sa.or_(locks, stale), now),
+                                     else_=table.c.window_start),
+                locked_until=sa.case((locks, now + LOCK_DURATION), else_=None))
+        .returning(table.c.failures, table.c.locked_until)).first()
     if row is None:
-        row = LoginThrottle(key=key, failures=0, window_start=now)
-        session.add(row)
-    if now - row.window_start > THROTTLE_WINDOW:
-        row.failures, row.window_start = 0, now
-    row.failures += 1
-    if row.failures >= limit:
-        row.locked_until = now + LOCK_DURATION
-        row.failures, row.window_start = 0, now
-    return row
+        return None
+    return _Attempt(key, row.failures, row.locked_until)
+
+
+def _insert_ignoring_duplicates(session: Session, table: sa.Table):
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        raise NotImplementedError(f"the app database is SQLite or PostgreSQL, not {dialect}")
+    return insert(table).on_conflict_do_nothing(index_elements=[table.c.key])
+
+
+def _refund_attempt(session: Session, attempt: _Attempt, limit: int) -> None:
+    """Take back an attempt that turned out to be a successful sign-in (and the lock it
+    set, if it set one), so that many people signing in from one address never lock it."""
+    table = LoginThrottle.__table__
+    if attempt.locked_until is not None:
+        session.execute(sa.update(table).where(
+            table.c.key == attempt.key, table.c.locked_until == attempt.locked_until
+        ).values(locked_until=None, failures=limit - 1))
+    else:
+        session.execute(sa.update(table).where(
+            table.c.key == attempt.key, table.c.failures > 0
+        ).values(failures=table.c.failures - 1))
 
 
 def _clear_throttle(session: Session, key: str) -> None:
@@ -400,44 +451,56 @@ def _clear_throttle(session: Session, key: str) -> None:
         session.delete(row)
 
 
+def _locked_message(minutes: int) -> str:
+    return (f"Too many failed sign-ins: try again in {minutes} minute"
+            f"{'s' if minutes != 1 else ''}, or ask an admin to reset your password.")
+
+
 def authenticate(session: Session, email: str, password: str, *,
                  ip: str | None = None) -> User:
     """Check a sign-in; return the user or raise SignInError with a message for the page.
 
-    Failures are recorded (throttle rows, audit events) in ``session``: the caller commits
-    also when SignInError is raised."""
+    Every attempt is counted against the account's and the address's throttle keys before
+    the password is checked (``_count_attempt``); a successful one is taken back. Failures
+    are recorded (throttle rows, audit events) in ``session``: the caller commits also when
+    SignInError is raised."""
     now = utcnow()
     typed = str(email or "").strip().lower()[:254]
     keys = [_account_key(typed)] + ([_address_key(ip)] if ip else [])
     minutes = _locked_minutes(session, keys, now)
+    account = address = None
+    if minutes is None:
+        account = _count_attempt(session, _account_key(typed), ACCOUNT_FAILURES, now)
+        if account is not None and ip:
+            address = _count_attempt(session, _address_key(ip), ADDRESS_FAILURES, now)
+        if account is None or (ip and address is None):
+            # a parallel attempt locked a key after the check above
+            minutes = math.ceil(LOCK_DURATION.total_seconds() / 60)
     if minutes is not None:
         audit.record(session, "login_failed", actor=typed or None, target=typed or None,
                      detail={"reason": "locked"}, ip=ip)
-        raise SignInError(f"Too many failed sign-ins: try again in {minutes} minute"
-                          f"{'s' if minutes != 1 else ''}, or ask an admin to reset your "
-                          "password.")
+        raise SignInError(_locked_message(minutes))
     user = find_user(session, typed)
     if user is None:
         passwords.spend_verification_time(password)
     valid = user is not None and passwords.verify_password(user.password_hash, password or "")
     if user is None or not valid:
-        account = _register_failure(session, _account_key(typed), ACCOUNT_FAILURES, now)
-        if ip:
-            _register_failure(session, _address_key(ip), ADDRESS_FAILURES, now)
         if user is not None:
             user.failed_logins = account.failures
             user.locked_until = account.locked_until
         audit.record(session, "login_failed", actor=typed or None, target=typed or None,
                      detail={"reason": "wrong password" if user else "unknown account"}, ip=ip)
-        if account.locked_until is not None and account.locked_until > now:
+        if account.locked_until is not None:
             raise SignInError(f"Too many failed sign-ins: this account is locked for "
                               f"{int(LOCK_DURATION.total_seconds() // 60)} minutes.")
         raise SignInError("Wrong e-mail or password.")
+    if address is not None:
+        _refund_attempt(session, address, ADDRESS_FAILURES)
+    _clear_throttle(session, _account_key(typed))
     if not user.is_active:
         audit.record(session, "login_failed", actor=user, target=user.email,
                      detail={"reason": "deactivated"}, ip=ip)
         raise SignInError("This account is deactivated: ask an admin.")
-    _clear_throttle(session, _account_key(typed))
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
 
 from analytics.filters import Scope
 from core import db, passwords, tokens, users
-from core.orm import AuditEvent, LoginThrottle, User
+from core.orm import ROLE_RANK, AuditEvent, LoginThrottle, User
 
 GOOD_PASSWORD = "correct horse battery"
 
@@ -40,8 +43,13 @@ def test_password_policy_refuses_the_e_mail_inside_a_password(password):
         passwords.check_password_policy(password, "annabelle.smith@example.com")
 
 
-def test_password_policy_allows_a_short_local_part_inside_a_passphrase():
-    passwords.check_password_policy("jo plays the banjo", "jo@example.com")
+def test_password_policy_counts_the_local_part_for_nothing():
+    """Inside a long passphrase the local part does no harm: the rest is long enough."""
+    passwords.check_password_policy("an smtp long phrase", "smtp@example.com")
+    passwords.check_password_policy("annabelle.smith sings at dawn",
+                                    "annabelle.smith@example.com")
+    with pytest.raises(passwords.PasswordPolicyError, match="e-mail"):
+        passwords.check_password_policy("smtp smtp.long", "smtp@example.com")
     with pytest.raises(passwords.PasswordPolicyError, match="e-mail"):
         passwords.check_password_policy("a jo@example.com b", "jo@example.com")
 
@@ -272,7 +280,8 @@ def test_a_scoped_admin_cannot_widen_their_own_access(session):
 def test_nobody_raises_their_own_role(session, monkeypatch):
     """With a role above admin (ROLES is the one list), an admin could not take it."""
     monkeypatch.setattr(users, "ROLES", (*users.ROLES, "owner"))
-    monkeypatch.setattr(users, "ROLE_RANK", {**users.ROLE_RANK, "owner": len(users.ROLES)})
+    monkeypatch.setattr(users, "ROLE_RANK", {**ROLE_RANK, "owner": len(ROLE_RANK)},
+                        raising=False)
     admin, _ = users.create_user(session, "cli", "self@example.com", role="admin")
     users.create_user(session, "cli", "other@example.com", role="admin")
     with pytest.raises(users.PermissionDenied, match="own role"):
@@ -280,3 +289,79 @@ def test_nobody_raises_their_own_role(session, monkeypatch):
     assert admin.role == "admin"
     users.update_user(session, admin, admin, role="analyst")
     assert admin.role == "analyst"
+
+
+BURST = 12
+
+
+def _burst_of_wrong_guesses(database_url: str, email: str, monkeypatch) -> list[str]:
+    """``BURST`` wrong sign-ins for ``email`` at once, each in its own session and thread
+    and from its own address, as parallel requests of web processes are; the password
+    check takes 50 ms, as argon2 takes its time. Returns each attempt's outcome."""
+    checked = []
+    real_verify = passwords.verify_password
+
+    def slow_verify(password_hash, password):
+        checked.append(password)
+        time.sleep(0.05)
+        return real_verify(password_hash, password)
+    monkeypatch.setattr(passwords, "verify_password", slow_verify)
+    start = threading.Barrier(BURST)
+
+    def attempt(number: int) -> str:
+        start.wait()
+        try:
+            with db.session_scope(database_url) as session:
+                try:
+                    users.authenticate(session, email, "a wrong guess", ip=f"10.8.{number}.1")
+                except users.SignInError as refusal:
+                    return str(refusal)
+        except Exception as error:  # noqa: BLE001 - a crash is what the test looks for
+            return f"crashed: {type(error).__name__}: {error}"
+        return "signed in"
+    with ThreadPoolExecutor(BURST) as pool:
+        outcomes = list(pool.map(attempt, range(BURST)))
+    assert len(checked) == users.ACCOUNT_FAILURES, outcomes
+    return outcomes
+
+
+def _assert_exactly_the_limit_was_guessed(outcomes: list[str]) -> None:
+    assert not [outcome for outcome in outcomes if outcome.startswith("crashed")], outcomes
+    wrong = [outcome for outcome in outcomes if outcome == "Wrong e-mail or password."]
+    locking = [outcome for outcome in outcomes if "this account is locked" in outcome]
+    refused = [outcome for outcome in outcomes if "try again in" in outcome]
+    assert (len(wrong), len(locking), len(refused)) == (
+        users.ACCOUNT_FAILURES - 1, 1, BURST - users.ACCOUNT_FAILURES), outcomes
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_parallel_burst_gets_exactly_the_allowed_guesses(request, settings, monkeypatch,
+                                                            database):
+    url = settings.database_url if database == "sqlite" else \
+        request.getfixturevalue("postgres_database")
+    db.migrate(url)
+    with db.session_scope(url) as session:
+        users.create_user(session, "cli", "burst@example.com", password=GOOD_PASSWORD)
+    _assert_exactly_the_limit_was_guessed(
+        _burst_of_wrong_guesses(url, "burst@example.com", monkeypatch))
+    # an unknown account is throttled alike (its first failures race to make the row)
+    monkeypatch.undo()
+    _assert_exactly_the_limit_was_guessed(
+        _burst_of_wrong_guesses(url, "nobody@example.com", monkeypatch))
+    with db.session_scope(url) as session:
+        row = session.get(LoginThrottle, "account:burst@example.com")
+        assert row.locked_until is not None and row.failures == 0
+
+
+def test_sign_ins_from_one_address_never_lock_it(session):
+    users.create_user(session, "cli", "office@example.com", password=GOOD_PASSWORD)
+    for _sign_in in range(users.ADDRESS_FAILURES + 3):
+        users.authenticate(session, "office@example.com", GOOD_PASSWORD, ip="10.6.6.6")
+    for number in range(users.ADDRESS_FAILURES - 1):
+        with pytest.raises(users.SignInError, match="Wrong"):
+            users.authenticate(session, f"guess{number}@example.com", "nope", ip="10.6.6.6")
+    users.authenticate(session, "office@example.com", GOOD_PASSWORD, ip="10.6.6.6")
+    with pytest.raises(users.SignInError, match="Wrong"):  # the last allowed failure
+        users.authenticate(session, "last@example.com", "nope", ip="10.6.6.6")
+    with pytest.raises(users.SignInError, match="Too many"):
+        users.authenticate(session, "office@example.com", GOOD_PASSWORD, ip="10.6.6.6")
