@@ -593,8 +593,9 @@ class _LimitedReader(io.RawIOBase):
             nul = block.count(0)
             if nul > max(64, len(block) // 100):
                 raise ReadError(
-                    f"{name} turns into binary data (NUL bytes) after {_size(start)} of "
-                    "text: not a text table; nothing was loaded")
+                    f"{name} turns into binary data (NUL bytes) after "
+                    f"{_size(start + block.find(0))} of text: not a text table; nothing was "
+                    "loaded")
 
 
 def _open_limited(path: Path, layout: _TextLayout, limits: LoadLimits) -> _LimitedReader:
