@@ -111,3 +111,28 @@ def test_a_refused_load_records_the_users_message(settings, tmp_path):
     path.write_bytes(b"")
     record = run_load(settings, path=path, format="online-retail")
     assert record.status == "failed" and "empty" in record.error.lower()
+
+
+def test_uploads_older_than_the_keep_days_are_pruned_after_a_load(settings, tmp_path):
+    import os
+    import time
+
+    from core.loads import prune_uploads
+
+    db.migrate(settings.database_url)
+    settings.uploads.mkdir(parents=True)
+    old, recent, loaded = (settings.uploads / name for name in ("old.csv", "recent.csv",
+                                                                 "loaded.csv"))
+    for path in (old, recent, loaded):
+        path.write_text(FILE)
+    eight_days_ago = time.time() - 8 * 86400
+    os.utime(old, (eight_days_ago, eight_days_ago))
+    assert run_load(settings, path=loaded, format="online-retail").status == "done"
+    # kept UPLOAD_KEEP_DAYS (7) for diagnosis, the loaded file too; older ones are gone
+    assert sorted(p.name for p in settings.uploads.iterdir()) == ["loaded.csv", "recent.csv"]
+    assert settings.upload_keep_days == 7
+    # a refused load prunes too, and keeping 0 days deletes every upload
+    none_kept = settings.with_overrides(upload_keep_days=0)
+    assert run_load(none_kept, path=tmp_path / "missing.csv").status == "failed"
+    assert list(settings.uploads.iterdir()) == []
+    assert prune_uploads(settings) == []

@@ -80,3 +80,20 @@ def test_demo_is_published_like_a_load(cli):
     assert "Published data version 1" in result.output
     status = cli("status")
     assert "demo (3,000 lines, seed 3)" in status.output
+
+
+def test_a_load_that_would_shrink_the_data_needs_force(cli, tmp_path):
+    header, *lines = FILE.splitlines(keepends=True)
+    full = tmp_path / "full.csv"
+    full.write_text(header + "".join(
+        f"{1000 + n},A,Mug,2,2011-01-03 10:00:00,5.0,C1,United Kingdom\n" for n in range(10)))
+    small = tmp_path / "small.csv"
+    small.write_text(FILE)
+    assert cli("load", full).exit_code == 0
+    refused = cli("load", small)
+    assert refused.exit_code == 1
+    assert "would replace data version 1 (10 lines) with 2 lines" in refused.output
+    assert "--force" in refused.output
+    forced = cli("load", small, "--force")
+    assert forced.exit_code == 0, forced.output
+    assert "Published data version 2: 2 lines loaded" in forced.output
