@@ -8,6 +8,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html
 
 from analytics import quality
+from analytics.errors import ShoplensError
 from core import loads as core_loads
 from webapp import security, services
 from webapp.dashboard import components, context, jobs_ui, uploads
@@ -46,6 +47,9 @@ def layout(**_query) -> html.Div:
             mapping,
             dbc.Checkbox(id="data-append", label="Append to the current data (instead of "
                                                   "replacing it)", value=False, className="mb-2"),
+            dbc.Checkbox(id="data-force", label="Replace even if the file keeps far fewer "
+                                                 "lines than the current data or rejects many",
+                         value=False, className="mb-2"),
         ]), className="mb-3"),
         components.job_panel("data-load", "Load the file"),
         dbc.Row([
@@ -64,10 +68,9 @@ def store_upload(contents, filename, map_ids):
     if not security.user_has_role("admin"):
         return None, "Only admins load data.", [[] for _ in map_ids]
     try:
-        path = uploads.save_upload(filename, contents)
-        columns = uploads.column_names(path)
-    except uploads.UploadError as exc:
-        return None, str(exc), [[] for _ in map_ids]
+        path, columns = uploads.accept_upload(filename, contents)
+    except ShoplensError as exc:  # an UploadError, or a refusal from the readers
+        return None, exc.message, [[] for _ in map_ids]
     return (path.name, f"Uploaded {filename}: {len(columns)} columns "
                        f"({', '.join(columns[:8])}{'…' if len(columns) > 8 else ''}).",
             [columns for _ in map_ids])
@@ -78,12 +81,14 @@ def toggle_mapping(data_format):
     return data_format != "generic"
 
 
-def load_options(path, data_format, append, mapped_columns):
+def load_options(path, data_format, append, mapped_columns, force=False):
     """The data_load job's options from the upload step; a generic file's ``mapping`` is
     our field → the file's column (the job's ``LoadOptions``)."""
     if not path:
         return {"path": "", "format": data_format}
     options = {"path": path, "format": data_format, "append": bool(append)}
+    if force:
+        options["force"] = True
     if data_format == "generic":
         options["mapping"] = {field: column for (field, _required), column
                               in zip(MAPPED_FIELDS, mapped_columns) if column}
@@ -93,7 +98,8 @@ def load_options(path, data_format, append, mapped_columns):
 jobs_ui.follow("data-load", "data_load",
                [State("data-upload-path", "data"), State("data-format", "value"),
                 State("data-append", "value"),
-                State({"type": "data-map", "field": dash.ALL}, "value")], load_options)
+                State({"type": "data-map", "field": dash.ALL}, "value"),
+                State("data-force", "value")], load_options)
 
 
 @callback(Output("data-quality", "children"), Input("shell-url", "pathname"),
