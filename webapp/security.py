@@ -42,6 +42,7 @@ import datetime as dt
 import functools
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -96,6 +97,12 @@ DASH_CALLBACK_PATH = "/_dash-update-component"
 POLLING_PROPERTY = "n_intervals"
 PAGES_LOCATION_ID = "_pages_location"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: A Dash callback carries ids, filters and small stores; a larger body is a file upload
+#: (the Data page's dcc.Upload sends the file inside the callback), which needs
+#: LARGE_CALLBACK_ROLE (the Data page is an admin page; a test holds the two together).
+#: Both are checked before the body is read.
+CALLBACK_BODY_LIMIT = 8 * 2**20
+LARGE_CALLBACK_ROLE = HIGHEST_ROLE
 SESSION_COOKIE_NAME = "shoplens_session"
 MAX_NEXT_LENGTH = 2000
 #: C0 controls, DEL, C1 controls and backslashes never belong in a ``next`` path.
@@ -365,6 +372,10 @@ def _guard():
         session.clear()
         return _unauthenticated("Your session ended after a period of inactivity: sign in "
                                 "again.")
+    if path == DASH_CALLBACK_PATH and request.method == "POST":
+        refusal = _callback_body_refusal()
+        if refusal is not None:
+            return refusal
     if not current_user.via_token:
         session.permanent = True
         if not _is_polling():
@@ -401,6 +412,29 @@ def _session_idle_expired() -> bool:
     seen = session.get("seen")
     settings = current_app.extensions["shoplens.settings"]
     return seen is None or time.time() - float(seen) > settings.session_minutes * 60
+
+
+def largest_callback_body() -> int:
+    """The largest Dash callback body anybody may send: a file of the Data page's largest
+    upload (``uploads.MAX_BYTES``), base64-encoded as dcc.Upload sends it, plus room for
+    its name and the callback's ids."""
+    from webapp.dashboard.uploads import MAX_BYTES
+    return 4 * math.ceil(MAX_BYTES / 3) + 2**20
+
+
+def _callback_body_refusal() -> Response | None:
+    """A 413 for a Dash callback body that is too large, decided from its Content-Length
+    before a byte of it is read: above CALLBACK_BODY_LIMIT only LARGE_CALLBACK_ROLE may
+    send one (uploads), and nobody more than ``largest_callback_body()``. A body without a
+    Content-Length is cut off at the same size when it is read."""
+    allowed = largest_callback_body() if current_user.has_role(LARGE_CALLBACK_ROLE) else \
+        CALLBACK_BODY_LIMIT
+    request.max_content_length = allowed
+    length = request.content_length
+    if length is not None and length > allowed:
+        return json_error(413, f"The callback request is larger than "
+                               f"{allowed // 2**20} MB.")
+    return None
 
 
 def _is_polling() -> bool:

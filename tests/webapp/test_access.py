@@ -378,3 +378,60 @@ def test_a_callback_the_user_fired_is_activity(signed_in, probes, ticking):
     assert browser.post("/_dash-update-component", json=_callback("overview-")
                         ).status_code == 200
     assert _seen(browser) >= before + 600
+
+
+class _UnreadableBody:
+    """A request body of ``length`` bytes that must not be read: the guard is to decide
+    from its Content-Length (the test client measures it by seeking to the end)."""
+
+    def __init__(self, length: int):
+        self.length, self.position = length, 0
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.position = self.length if whence == 2 else offset
+        return self.position
+
+    def read(self, *_args):
+        raise AssertionError("the guard read a body it should have refused unread")
+
+    readline = read
+
+
+def _post_unread_callback(client, length: int):
+    return client.post("/_dash-update-component", input_stream=_UnreadableBody(length),
+                       content_type="application/json")
+
+
+def test_a_large_callback_body_is_refused_before_it_is_read(signed_in, probes):
+    """A viewer's 280 MB callback used to be parsed before the 403; bodies above
+    CALLBACK_BODY_LIMIT are for the Data page's uploads, and none exceeds the largest."""
+    viewer = signed_in("viewer@example.com")
+    for length in (280 * 2**20, security.CALLBACK_BODY_LIMIT + 1):
+        response = _post_unread_callback(viewer, length)
+        assert response.status_code == 413, (length, response.text)
+        assert response.json["error"]["status"] == 413
+    admin = signed_in("admin@example.com")
+    response = _post_unread_callback(admin, security.largest_callback_body() + 1)
+    assert response.status_code == 413 and response.json["error"]["status"] == 413
+    # an upload-sized body of an admin's callback is read and answered
+    body = {**_callback("overview-"), "padding": "x" * security.CALLBACK_BODY_LIMIT}
+    response = admin.post("/_dash-update-component", json=body)
+    assert response.status_code == 200 and "ok 1" in response.text
+    # ordinary callbacks of a viewer are unaffected
+    assert viewer.post("/_dash-update-component", json=_callback("overview-")
+                       ).status_code == 200
+    # the Data page, whose dcc.Upload sends the large bodies, needs the role they need
+    assert security.page_role("/data") == security.LARGE_CALLBACK_ROLE
+
+
+def test_a_callback_body_without_a_length_is_cut_off(signed_in, probes):
+    import io
+    viewer = signed_in("viewer@example.com")
+    body = io.BytesIO(b'{"output": "' + b"x" * (security.CALLBACK_BODY_LIMIT + 10) + b'"}')
+    response = viewer.post("/_dash-update-component", input_stream=body,
+                           content_type="application/json",
+                           environ_base={"wsgi.input_terminated": True})
+    assert response.status_code == 413
