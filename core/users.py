@@ -8,7 +8,9 @@ message can be shown to the user as is.
 Sign-in throttling: ``ACCOUNT_FAILURES`` failed sign-ins for one e-mail, or
 ``ADDRESS_FAILURES`` from one IP address, within ``THROTTLE_WINDOW`` lock that key for
 ``LOCK_DURATION``. The counters live in ``LoginThrottle`` rows keyed ``account:<email>`` and
-``ip:<address>``.
+``ip:<address>``; each attempt is counted atomically in the database before the password is
+checked (``_count_attempt``), so parallel attempts cannot get more guesses, and a successful
+one is taken back.
 
 Reset requests from the sign-in page ("Forgot your password?") are throttled the same way:
 ``RESET_ACCOUNT_REQUESTS`` per e-mail and ``RESET_ADDRESS_REQUESTS`` per IP address within

@@ -18,7 +18,9 @@ Installed by ``init_security(app, settings)`` before the Dash app is mounted. On
   Fail closed: a path or an id that belongs to no page needs the highest role. Flask views
   (admin, account) add ``role_required``. Too low a role: 403;
 * sessions end when idle for ``settings.session_minutes`` or when the user's
-  ``session_epoch`` changes (deactivation, role/scope/password change); Dash callbacks
+  ``session_epoch`` changes (deactivation, role/scope/password change, sign-out: the
+  session cookie is signed, not stored, so ending it on the server means refusing the
+  epoch it carries; ``/logout`` signs out by POST only); Dash callbacks
   fired only by a ``dcc.Interval`` tick (``changedPropIds`` all ``….n_intervals``) are
   polling, not activity, so a page left open still times out;
 * client address: ``request.remote_addr``, or with ``settings.trusted_proxies`` = N > 0
@@ -26,7 +28,10 @@ Installed by ``init_security(app, settings)`` before the Dash app is mounted. On
   (X-Forwarded-Proto likewise); with 0 those headers are ignored;
 * CSRF: every unsafe request carries a flask-wtf token, except Dash callbacks (JSON only,
   and a same-origin check on Origin / Sec-Fetch-Site / Referer) and token-authenticated API
-  calls (a Bearer header is not sent by browsers on their own).
+  calls (a Bearer header is not sent by browsers on their own);
+* Dash callback bodies: at most ``CALLBACK_BODY_LIMIT``, or an upload's size for
+  ``LARGE_CALLBACK_ROLE``, decided from Content-Length before the body is read;
+* after sign-in only a same-origin path is followed (``safe_next``).
 
 The Content-Security-Policy allows scripts from 'self' plus the SHA-256 hashes of the inline
 scripts Dash renders (``dash.Dash.csp_hashes``: the renderer start-up line and any inline
