@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timedelta, timezone
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from analytics import cache
@@ -83,7 +83,7 @@ def prune_uploads(settings: Settings, now: datetime | None = None) -> list[Path]
     folder = settings.uploads
     if not folder.is_dir():
         return []
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     cutoff = (now - timedelta(days=settings.upload_keep_days)).timestamp()
     deleted = []
     for path in folder.iterdir():

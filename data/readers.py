@@ -604,7 +604,8 @@ def _open_limited(path: Path, layout: _TextLayout, limits: LoadLimits) -> _Limit
     if not compressed and size > limits.max_bytes:
         raise ReadError(f"{path.name} holds {_size(size)} of data, over the limit of one load "
                         f"({_size(limits.max_bytes)}, LOAD_MAX_MB): nothing was loaded")
-    source = gzip.open(path, "rb") if compressed else open(path, "rb")
+    # the returned reader owns the file and closes it (the caller's with-block)
+    source = gzip.open(path, "rb") if compressed else open(path, "rb")  # noqa: SIM115
     wide = codecs.lookup(layout.encoding).name.startswith(("utf-16", "utf-32"))
     return _LimitedReader(source, name=path.name, compressed_size=size if compressed else None,
                           limits=limits, nul_free=not wide)

@@ -83,7 +83,7 @@ def test_demo_is_published_like_a_load(cli):
 
 
 def test_a_load_that_would_shrink_the_data_needs_force(cli, tmp_path):
-    header, *lines = FILE.splitlines(keepends=True)
+    header = FILE.splitlines(keepends=True)[0]
     full = tmp_path / "full.csv"
     full.write_text(header + "".join(
         f"{1000 + n},A,Mug,2,2011-01-03 10:00:00,5.0,C1,United Kingdom\n" for n in range(10)))

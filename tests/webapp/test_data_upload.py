@@ -52,8 +52,8 @@ def uploads_folder(app):
     ("empty.csv", "data:text/csv;base64,", "empty.csv is empty"),
     ("orders.csv", "data:text/csv;base64,@@@", "orders.csv: the upload arrived damaged"),
     ("orders.xlsx", data_url(b"PK\x03\x04" + b"not a workbook" * 50),
-     "orders.xlsx: cannot read a header row (orders.xlsx is a zip file but not a readable "
-     ".xlsx workbook"),
+     ("orders.xlsx: cannot read a header row (orders.xlsx is a zip file but not a readable "
+      ".xlsx workbook")),
     ("orders.csv", data_url(b"\x00\x01\x02" * 4000),
      "orders.csv: cannot read a header row (orders.csv looks like a binary file"),
     ("notes.csv", data_url(b"just one column\nof text\n"),

@@ -71,8 +71,8 @@ def store_upload(contents, filename, map_ids):
         path, columns = uploads.accept_upload(filename, contents)
     except ShoplensError as exc:  # an UploadError, or a refusal from the readers
         return None, exc.message, [[] for _ in map_ids]
-    return (path.name, f"Uploaded {filename}: {len(columns)} columns "
-                       f"({', '.join(columns[:8])}{'…' if len(columns) > 8 else ''}).",
+    return (path.name, (f"Uploaded {filename}: {len(columns)} columns "
+                        f"({', '.join(columns[:8])}{'…' if len(columns) > 8 else ''})."),
             [columns for _ in map_ids])
 
 
