@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from analytics import catalog, schema
 from analytics.errors import InvalidInput
-from analytics.period import minus_years
+from analytics.period import days_before, minus_years
 
 
 class FilterError(InvalidInput):
@@ -86,11 +86,12 @@ class _FiltersBehaviour:
         return (self.end - self.start).days + 1
 
     def previous_period(self) -> "Filters":
-        """Same filters, the same number of days, ending the day before ``start``."""
+        """Same filters, the same number of days, ending the day before ``start`` (both
+        kept within the calendar, which begins on 0001-01-01)."""
         if self.start is None or self.end is None:
             raise FilterError("the previous period needs both start and end")
-        end = self.start - dt.timedelta(days=1)
-        return replace(self, start=end - dt.timedelta(days=self.days - 1), end=end)
+        end = days_before(self.start, 1)
+        return replace(self, start=days_before(end, self.days - 1), end=end)
 
     def year_earlier(self) -> "Filters":
         """Same filters over the same calendar days one year earlier (29 Feb → 28 Feb)."""

@@ -22,7 +22,6 @@ lines with unit price ≤ 0 never count: the warehouse flags them neither sale n
 """
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
@@ -153,29 +152,34 @@ def rfm_subquery(warehouse, filters: Filters, scope: Scope) -> sa.Subquery:
     segment. Other modules join it to restrict lines to a segment."""
     if filters.end is None:
         raise FilterError("RFM needs the end of the period (resolve the filters first)")
-    as_of = filters.end + dt.timedelta(days=1)
     rows = period_rows(warehouse, filters, scope, "rfm_rows")
     per_customer = _period_customers(filters, scope, rows).subquery("rfm_customers")
     c = per_customer.c
     customer_order = binary_order(c.customer_id, warehouse)
     count = sa.func.count().over()
 
-    def score(measure_order: sa.ColumnElement) -> sa.ColumnElement:
-        position = sa.func.row_number().over(order_by=[measure_order, customer_order])
+    def score(*measure_order: sa.ColumnElement) -> sa.ColumnElement:
+        position = sa.func.row_number().over(order_by=[*measure_order, customer_order])
         return sa.cast(sa.func.ceil(sa.cast(position * 5, sa.Double) / count), sa.Integer)
 
     scored = sa.select(
         c.customer_id, c.last_sale_date, c.frequency, c.monetary,
         score(c.last_sale_date.asc()).label("r"),
         score(c.frequency.asc()).label("f"),
-        score(sa.cast(c.monetary, sa.Numeric(24, 6)).asc()).label("m"),
+        # money as decimals (float sums in another order must tie); sums beyond what
+        # Numeric(24, 6) holds (±inf, NaN, 1e308) rank by their float value at either end
+        score(sa.case((c.monetary < -1e17, -1), (sa.func.abs(c.monetary) < 1e17, 0),
+                      else_=1),
+              sa.cast(sa.case((sa.func.abs(c.monetary) < 1e17, c.monetary)),
+                      sa.Numeric(24, 6)).asc(), c.monetary.asc()).label("m"),
     ).subquery("rfm_scored")
     s = scored.c
     fm = sa.cast(sa.func.floor(sa.cast(s.f + s.m + 1, sa.Double) / 2), sa.Integer)
     grid = {r * 10 + fm_value: name for r, row in SEGMENT_GRID.items()
             for fm_value, name in enumerate(row, start=1)}
     segment = sa.case(grid, value=s.r * 10 + fm)
-    recency = sa.cast(sa.literal(as_of, sa.Date) - s.last_sale_date, sa.Integer)
+    # days to the day after end, counted without naming it (there is none after 9999-12-31)
+    recency = sa.cast(sa.literal(filters.end, sa.Date) - s.last_sale_date + 1, sa.Integer)
     return sa.select(
         s.customer_id, s.last_sale_date, recency.label("recency"), s.frequency, s.monetary,
         s.r, s.f, s.m, fm.label("fm"), segment.label("segment"),

@@ -19,6 +19,10 @@ from analytics.filters import FilterError, Filters, Scope, line_conditions
 from analytics.planner import Source
 
 GRAINS = ("day", "week", "month")
+#: The most buckets one series holds (110 years of days): a longer span at a finer grain is
+#: refused with a message rather than built (a stray date such as 0001-01-01 in the data
+#: would otherwise ask for millions of buckets).
+MAX_BUCKETS = 40_000
 SERIES_COLUMNS = ("period_start", "gross_revenue", "returns", "revenue", "orders", "units",
                   "customers", "profit", "revenue_last_year", "orders_last_year")
 
@@ -35,12 +39,14 @@ def time_series(warehouse, filters: Filters, scope: Scope, grain: str = "day",
     the same calendar day or month one year before (29 February → 28 February), or for
     weeks the week 52 weeks before (same weekday). A year-earlier bucket that ends before
     the data's first day has no comparison: NaN revenue and <NA> orders, never 0.
+    More than ``MAX_BUCKETS`` buckets raise FilterError.
     """
     if grain not in GRAINS:
         raise FilterError(f"grain must be one of {', '.join(GRAINS)}, not {grain!r}")
     version = warehouse.require_version()
     filters = period.history(warehouse, filters, version) if history else period.resolve(
         warehouse, filters, version)
+    _check_bucket_count(filters, grain)
     last_year = _shifted(filters, grain)
     source = measures.source_for(warehouse, filters, scope, version=version)
     scan = filters.with_period(last_year.start, filters.end)
@@ -120,6 +126,18 @@ def time_series(warehouse, filters: Filters, scope: Scope, grain: str = "day",
                  if "orders" in previous else np.zeros(len(buckets), dtype="int64"))
     out["orders_last_year"] = pd.arrays.IntegerArray(orders_ly, before_data)
     return pd.DataFrame(out)
+
+
+def _check_bucket_count(filters: Filters, grain: str) -> None:
+    days = (filters.end - filters.start).days + 1
+    months = (filters.end.year - filters.start.year) * 12 + filters.end.month \
+        - filters.start.month + 1
+    buckets = {"day": days, "week": days // 7 + 1, "month": months}[grain]
+    if buckets > MAX_BUCKETS:
+        raise FilterError(
+            f"The period {filters.start.isoformat()} … {filters.end.isoformat()} spans "
+            f"{days:,} days: too many for one series by {grain} (at most {MAX_BUCKETS:,} "
+            "buckets); choose a shorter period or a coarser grain")
 
 
 def _days(column: pd.Series) -> np.ndarray:
@@ -226,7 +244,7 @@ def _bucket_customers(warehouse, source: Source, filters: Filters, scope: Scope,
     if not (filters.start <= first or filters.start == _bucket_start(filters.start, grain)):
         return None
     bucket_end = _bucket_start(filters.end, grain)
-    bucket_end = (bucket_end + dt.timedelta(days=6) if grain == "week"
+    bucket_end = (period.plus_days(bucket_end, 6) if grain == "week"
                   else _month_end(bucket_end))
     if not (filters.end >= last or filters.end == bucket_end):
         return None
@@ -263,6 +281,8 @@ def _bucket_start(day: dt.date, grain: str) -> dt.date:
 
 
 def _month_end(first: dt.date) -> dt.date:
+    if first.month == 12:  # also the last month of the calendar, which has no following
+        return first.replace(day=31)
     following = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
     return following - dt.timedelta(days=1)
 
@@ -270,7 +290,7 @@ def _month_end(first: dt.date) -> dt.date:
 def _shift_day(day: dt.date, grain: str) -> dt.date:
     """The same bucket (or day) one year earlier."""
     if grain == "week":
-        return day - dt.timedelta(weeks=52)
+        return period.days_before(day, 52 * 7)
     return period.minus_years(day)
 
 

@@ -7,11 +7,17 @@ Errors are mapped here, once, to ``{"error": {"status", "message"}}``: a
 message; a pydantic ``ValidationError`` as 400 (``format_validation_error``); an HTTP
 error with its code; anything else as 500 with a generic message, logged. Views raise
 domain errors and let them through; ``ApiError`` is for statuses of the API's own (401, or
-a 404 that must not tell whether a thing exists)."""
+a 404 that must not tell whether a thing exists).
+
+Answers are strict JSON (``json_answer``): a number that is not finite (NaN, ±Infinity,
+which JSON cannot hold) is sent as ``null``, and an object with a ``reason`` that had such a
+number starts its reason with ``NOT_FINITE_REASON``, as METRICS.md wants an empty value to
+carry its reason."""
 from __future__ import annotations
 
 import functools
 import logging
+import math
 import re
 import typing
 from collections.abc import Callable
@@ -26,6 +32,7 @@ from webapp.security import current_user, json_error, user_has_role
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+NOT_FINITE_REASON = "not a finite number (implausible values in the data)"
 ROLE_MESSAGES = {"analyst": "This needs the analyst role (exports, jobs and reports).",
                  "admin": "This needs the admin role."}
 
@@ -99,15 +106,38 @@ def endpoint(method: str, path: str, *, role: str, summary: str,
             answer = view(**kwargs)
             if isinstance(answer, Response):
                 return answer
-            response_ = jsonify(answer)
-            response_.status_code = success
-            return response_
+            return json_answer(answer, success)
 
         flask_path = re.sub(r"{(\w+)}", r"<\1>", path)
         bp.add_url_rule(flask_path, endpoint=view.__name__, view_func=flask_view,
                         methods=[method])
         return view
     return decorate
+
+
+def json_answer(answer, status: int = 200) -> Response:
+    """``answer`` as a strict JSON response: non-finite numbers become null (see the module
+    docstring)."""
+    response = jsonify(finite_json(answer))
+    response.status_code = status
+    return response
+
+
+def finite_json(value):
+    """``value`` (dicts, lists, tuples, numbers, text) with every NaN or ±inf float as
+    None; a dict with a ``reason`` that lost such a number says so first in its reason."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        out = {key: finite_json(item) for key, item in value.items()}
+        if "reason" in out and any(isinstance(item, float) and not math.isfinite(item)
+                                   for item in value.values()):
+            out["reason"] = "; ".join(text for text in (NOT_FINITE_REASON, out["reason"])
+                                      if text)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [finite_json(item) for item in value]
+    return value
 
 
 def _is_list(annotation) -> bool:
