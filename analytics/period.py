@@ -75,19 +75,57 @@ def data_range(warehouse, version: int | None = None) -> tuple[dt.date | None, d
 
 def resolve(warehouse, filters: Filters, version: int | None = None) -> Filters:
     """``filters`` with both dates set: a missing end becomes the data's last day (today
-    when there is no data), a missing start becomes end − 29 days (30 days in all).
-    ``version`` (default: current) lets a caller that already knows it skip a lookup."""
-    if filters.start is not None and filters.end is not None:
-        return filters
-    end = filters.end
+    when there is no data), a missing start becomes end − 29 days (30 days in all); then the
+    period is clamped to the data (``clamp``), so a query never spans centuries the data
+    does not hold. ``version`` (default: current) lets a caller that already knows it skip
+    a lookup."""
+    version = warehouse.current_version() if version is None else version
+    first, last = data_range(warehouse, version) if version is not None else (None, None)
+    start, end = filters.start, filters.end
     if end is None:
-        _first, last = data_range(warehouse, version)
         end = last if last is not None else dt.date.today()
-        if filters.start is not None and filters.start > end:
-            end = filters.start  # an explicit start after the data: an empty period
-    start = filters.start if filters.start is not None else days_before(end,
-                                                                         DEFAULT_DAYS - 1)
+        if start is not None and start > end:
+            end = start  # an explicit start after the data: an empty period
+    if start is None:
+        start = days_before(end, DEFAULT_DAYS - 1)
+    start, end = clamp(start, end, first, last)
+    if (start, end) == (filters.start, filters.end):
+        return filters
     return filters.with_period(start, end)
+
+
+#: Days beyond each end of the data a period may reach untouched (a calendar year around
+#: data that ends on 9 December, a chart's empty edges); ``clamp`` cuts only past them.
+CLAMP_MARGIN_DAYS = 366
+
+
+def clamp(start: dt.date, end: dt.date, first: dt.date | None,
+          last: dt.date | None) -> tuple[dt.date, dt.date]:
+    """The period ``[start, end]`` cut to at most ``CLAMP_MARGIN_DAYS`` beyond the data
+    ``[first, last]``, without changing any answer (METRICS.md's, the previous period's
+    included), so that 1900–2999 queries the data's years, not eleven centuries of days:
+
+    * a start long before the data moves to the margin's first day, when the period reaches
+      that far (the days cut hold no line; the previous period lay, and still lies, before
+      the data);
+    * an end long after the data moves back to the margin's last day, or, when the start is
+      past the margin's first day, to the day that keeps the previous period (same number of
+      days, ending the day before the start) reaching back before the data
+      (``start + (start − low) − 1``): it then holds the same lines as the one asked for;
+    * a period entirely before the data is kept, and one entirely after it keeps its start:
+      both still answer "no data for this period".
+
+    ``first`` None (no lines) leaves the period as it is."""
+    if first is None or last is None:
+        return start, end
+    low = days_before(first, CLAMP_MARGIN_DAYS)
+    high = plus_days(last, CLAMP_MARGIN_DAYS)
+    if start < low <= end:
+        start = low
+    if end > high:
+        keeps_previous = plus_days(start, (start - low).days - 1)
+        end = max(start, min(end, max(high, keeps_previous)))
+    return start, end
 
 
 def history(warehouse, filters: Filters, version: int | None = None) -> Filters:

@@ -38,10 +38,21 @@ from analytics.errors import NotFound, Unavailable
 log = logging.getLogger(__name__)
 
 KEEP_VERSIONS = 3  # old versions kept for readers still holding them, and for diagnosis
+#: Seconds a read statement may run before the warehouse stops it (``QueryTimeout``): one
+#: runaway query must not hold a worker thread, memory and the database for minutes.
+DEFAULT_STATEMENT_TIMEOUT = 30.0
 
 
 class WarehouseError(Unavailable):
     """A warehouse operation failed; the message is meant for the user."""
+
+
+class QueryTimeout(WarehouseError):
+    """A read statement ran past the warehouse's statement time-out and was stopped."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"This query took longer than {seconds:g} s and was stopped: "
+                         "narrow the period or the filters, or try again later.")
 
 
 class NoDataError(NotFound, WarehouseError):
@@ -81,8 +92,12 @@ class Warehouse:
     advisory lock on PostgreSQL), so two loads never write the same version.
     """
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, statement_timeout: float | None = DEFAULT_STATEMENT_TIMEOUT):
+        """``statement_timeout``: seconds a read statement may run (None or 0: no limit);
+        past it the statement is stopped (PostgreSQL ``statement_timeout``, DuckDB
+        ``interrupt``) and ``connect`` raises ``QueryTimeout``. Loads are not limited."""
         self.url = normalise_url(url)
+        self.statement_timeout = statement_timeout or None
         self.kind = "postgresql" if self.url.startswith("postgresql") else "duckdb"
         if self.kind == "duckdb":
             if not self.url.startswith("duckdb:///"):
@@ -127,13 +142,18 @@ class Warehouse:
         """A read connection on ``version`` (default: current) where the tables of
         ``analytics.schema`` resolve to that version."""
         version = self.require_version() if version is None else version
-        if self.kind == "duckdb":
-            with self._duckdb_engine(version).connect() as conn:
-                yield conn
-        else:
-            with self._pg().connect() as conn:
-                yield conn.execution_options(
-                    schema_translate_map={None: self.pg_schema(version)})
+        try:
+            if self.kind == "duckdb":
+                with self._duckdb_engine(version).connect() as conn:
+                    yield conn
+            else:
+                with self._pg().connect() as conn:
+                    yield conn.execution_options(
+                        schema_translate_map={None: self.pg_schema(version)})
+        except sa.exc.DBAPIError as exc:
+            if _timed_out(exc):
+                raise QueryTimeout(self.statement_timeout or 0) from exc
+            raise
 
     def version_info(self, version: int | None = None) -> VersionInfo:
         with self.connect(version) as conn:
@@ -167,7 +187,11 @@ class Warehouse:
         if self._pg_engine is None:
             with self._lock:
                 if self._pg_engine is None:
-                    self._pg_engine = sa.create_engine(self.url, pool_pre_ping=True)
+                    options = ({"options": "-c statement_timeout="
+                                           f"{int(self.statement_timeout * 1000)}"}
+                               if self.statement_timeout else {})
+                    self._pg_engine = sa.create_engine(self.url, pool_pre_ping=True,
+                                                       connect_args=options)
         return self._pg_engine
 
     def _duckdb_engine(self, version: int) -> sa.Engine:
@@ -185,6 +209,8 @@ class Warehouse:
                     connect_args={"read_only": True, "config": {"threads": 2}},
                     pool_size=4, max_overflow=8)
                 sa.event.listen(engine, "connect", _tune_duckdb)
+                if self.statement_timeout:
+                    _limit_duckdb_statements(engine, self.statement_timeout)
                 # duckdb_engine turns SQLAlchemy's compiled-statement cache off; the analytics
                 # statements compile the same for every filter (values are bound), and
                 # compiling them again costs more than running them on the rollups
@@ -312,6 +338,7 @@ class Warehouse:
         engine = self._pg()
         try:
             with engine.begin() as conn:
+                conn.execute(sa.text("SET LOCAL statement_timeout = 0"))  # a load may be long
                 conn.execute(sa.text(f'CREATE SCHEMA "{target}"'))
                 conn = conn.execution_options(schema_translate_map={None: target})
                 conn.execute(sa.text(f'SET LOCAL search_path TO "{target}"'))
@@ -470,3 +497,37 @@ def _tune_duckdb(dbapi_connection, _record) -> None:
         log.debug("could not disable DuckDB in_clause optimizer", exc_info=True)
     finally:
         cursor.close()
+
+
+def _limit_duckdb_statements(engine: sa.Engine, seconds: float) -> None:
+    """DuckDB has no statement time-out: each statement arms a timer that interrupts its
+    connection after ``seconds``, disarmed when the statement returns (a streamed result
+    is bounded while DuckDB computes it, which is where the time goes)."""
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def arm(conn, _cursor, _statement, _parameters, _context, _executemany):
+        timer = threading.Timer(seconds, conn.connection.dbapi_connection.interrupt)
+        timer.daemon = True
+        conn.info["shoplens_timer"] = timer
+        timer.start()
+
+    @sa.event.listens_for(engine, "after_cursor_execute")
+    def disarm(conn, *_args):
+        timer = conn.info.pop("shoplens_timer", None)
+        if timer is not None:
+            timer.cancel()
+
+    @sa.event.listens_for(engine, "handle_error")
+    def disarm_on_error(context):
+        timer = context.connection.info.pop("shoplens_timer", None) \
+            if context.connection is not None else None
+        if timer is not None:
+            timer.cancel()
+
+
+def _timed_out(exc: sa.exc.DBAPIError) -> bool:
+    """Whether the database stopped the statement for its time-out (PostgreSQL's
+    query_canceled, SQLSTATE 57014; DuckDB's interrupt)."""
+    original = exc.orig
+    return (getattr(original, "sqlstate", None) == "57014"
+            or getattr(original, "pgcode", None) == "57014"
+            or type(original).__name__ == "InterruptException")
