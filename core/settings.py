@@ -19,6 +19,7 @@
 | SESSION_MINUTES   | 480 (idle sign-out)                             |                       |
 | CURRENCY          | £                                                |                       |
 | TRUSTED_PROXIES   | 0 (X-Forwarded-For/-Proto ignored)              | proxy hops, e.g. 1    |
+| WAREHOUSE_STATEMENT_TIMEOUT | 30 seconds a warehouse read may run (0: none) |             |
 
 TRUSTED_PROXIES is the number of reverse proxies in front of the web process that each
 append to X-Forwarded-For and set X-Forwarded-Proto. With N > 0 the client address (sign-in
@@ -89,6 +90,8 @@ class Settings:
     session_minutes: int
     currency: str
     trusted_proxies: int = 0
+    # seconds a warehouse read statement may run (analytics.warehouse.Warehouse); 0: no limit
+    warehouse_statement_timeout: float = 30.0
     # input limits of a data load (data.readers.LoadLimits) and how long uploads are kept
     load_max_mb: int = 5120
     load_max_ratio: float = 100.0
@@ -193,6 +196,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         session_minutes=_int(env, "SESSION_MINUTES", 480),
         currency=env.get("CURRENCY") or "£",
         trusted_proxies=_proxy_hops(env),
+        warehouse_statement_timeout=_seconds(env, "WAREHOUSE_STATEMENT_TIMEOUT", 30.0),
         **_load_limits(env),
         **_plausibility(env),
     )
@@ -267,6 +271,20 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         return int(value)
     except ValueError:
         raise ConfigurationError(f"{name} must be a whole number, not {value!r}") from None
+
+
+def _seconds(env: dict[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 86_400:
+        raise ConfigurationError(f"{name} must be a number of seconds (0 for no limit), "
+                                 f"not {text!r}")
+    return value
 
 
 def _proxy_hops(env: dict[str, str]) -> int:

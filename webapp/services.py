@@ -10,7 +10,8 @@ from core.settings import Settings
 
 def init_app(app: Flask, settings: Settings) -> None:
     db.migrate(settings.database_url)
-    app.extensions["shoplens.warehouse"] = Warehouse(settings.warehouse_url)
+    app.extensions["shoplens.warehouse"] = Warehouse(
+        settings.warehouse_url, statement_timeout=settings.warehouse_statement_timeout)
     app.extensions["shoplens.sessions"] = db.session_factory(settings.database_url)
 
 

@@ -46,7 +46,8 @@ def warehouse_for(settings: Settings) -> Warehouse:
     with _warehouses_lock:
         warehouse = _warehouses.get(settings.warehouse_url)
         if warehouse is None:
-            warehouse = _warehouses[settings.warehouse_url] = Warehouse(settings.warehouse_url)
+            warehouse = _warehouses[settings.warehouse_url] = Warehouse(
+                settings.warehouse_url, statement_timeout=settings.warehouse_statement_timeout)
     return warehouse
 
 
