@@ -73,6 +73,14 @@ def dispose_all() -> None:
         _engines.clear()
 
 
+def forget_inherited() -> None:
+    """In a forked child: drop the engines' pooled connections inherited from the parent
+    without closing them (they are the parent's), so the child opens its own."""
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose(close=False)
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

@@ -10,8 +10,14 @@ Life of a job::
                       user asked to cancel
                       finish_job() → "done" with result JSON and/or a file under
                       ``settings.results/<job id>/``; fail_job() → "failed" with the error
-    reaper            reap_stale_jobs(): a "running" job whose heartbeat stopped (the worker
-                      died) is queued again once, then failed with a clear message
+    reaper            reap(), every minute in every worker (its own thread, see
+                      celery_app) and from beat: reap_stale_jobs(), a "running" job whose
+                      heartbeat stopped (the worker died) is queued again once, then failed
+                      with a clear message; reconcile_queued(), a "queued" job whose task
+                      message the broker no longer has (Redis restarted empty) is sent
+                      again, at most MAX_RESENDS times, then failed. Each change is claimed
+                      with a conditional UPDATE, so reapers running side by side never act
+                      twice on one job.
 
 The web process (API, Dash pages) only uses this module and sends tasks by name; it never
 imports ``workers``. Services validate and add rows; the caller commits.
@@ -46,6 +52,13 @@ FINISHED = ("done", "failed", "cancelled")
 DEFAULT_MAX_SILENCE = dt.timedelta(minutes=3)
 #: A job whose worker died is queued again this many times before it is failed.
 MAX_ATTEMPTS = 2
+#: How long a queued job's message may be missing from the broker before it is sent again
+#: (a job being picked up is briefly in neither place).
+QUEUED_GRACE = dt.timedelta(seconds=float(os.environ.get("SHOPLENS_QUEUED_GRACE") or 300))
+#: A queued job whose message the broker lost is sent again this many times, then failed.
+MAX_RESENDS = 3
+#: Seconds between two rounds of the reaper in each worker (tests shorten it).
+REAP_INTERVAL = float(os.environ.get("SHOPLENS_REAP_INTERVAL") or 60)
 FILTER_KEYS = ("start", "end", "min_price", "max_price", "segment", *DIMENSIONS)
 
 
@@ -216,6 +229,7 @@ def enqueue(settings: Settings, job_id: str) -> None:
         if job is None:
             raise JobNotFound(f"no job {job_id}")
         kind = kind_of(job.kind)
+        job.sent_at = utcnow()
     try:
         _celery(settings).send_task(
             queue.RUN_JOB, args=[job_id], task_id=job_id, queue=kind.queue,
@@ -367,6 +381,9 @@ def start_job(settings: Settings, job_id: str, worker: str | None = None) -> Job
         if job.status in FINISHED:
             log.info("job %s is already %s; task skipped", job_id, job.status)
             return None
+        if job.status == "running":  # a second message (re-sent by the reaper) for one job
+            log.info("job %s is already running on %s; task skipped", job_id, job.worker)
+            return None
         if job.cancel_requested:
             _set_cancelled(job)
             return None
@@ -468,46 +485,128 @@ def _first_line(text: str) -> str:
 
 
 # ----------------------------------------------------------------- reaper
+def reap(settings: Settings) -> dict[str, list[str]]:
+    """One round of the reaper: silent running jobs (``reap_stale_jobs``) and queued jobs
+    the broker lost (``reconcile_queued``). Safe to run from several processes at once."""
+    outcome = reap_stale_jobs(settings)
+    outcome.update(reconcile_queued(settings))
+    return outcome
+
+
+def _silent_since():
+    return sa.func.coalesce(Job.heartbeat_at, Job.started_at, Job.created_at)
+
+
 def reap_stale_jobs(settings: Settings,
                     max_silence: dt.timedelta | float = DEFAULT_MAX_SILENCE,
                     *, requeue: bool = True) -> dict[str, list[str]]:
     """Find running jobs whose heartbeat is older than ``max_silence`` (their worker died
     or hangs). A job that has run fewer than MAX_ATTEMPTS times is queued again (when
-    ``requeue``); the others are failed with a message saying what happened.
+    ``requeue``); the others are failed with a message saying what happened. Each job is
+    claimed by a conditional UPDATE (still running, still silent): of reapers running
+    side by side, one acts.
 
     Returns ``{"requeued": [ids], "failed": [ids]}``."""
     if not isinstance(max_silence, dt.timedelta):
         max_silence = dt.timedelta(seconds=float(max_silence))
     cutoff = utcnow() - max_silence
+    silent = int(max_silence.total_seconds())
     requeued: list[str] = []
     failed: list[str] = []
     with db.session_scope(settings.database_url) as session:
-        stale = session.scalars(
-            sa.select(Job).where(Job.status == "running",
-                                 sa.func.coalesce(Job.heartbeat_at, Job.started_at,
-                                                  Job.created_at) < cutoff)).all()
-        for job in stale:
-            silent = int(max_silence.total_seconds())
-            if job.cancel_requested:
-                _set_cancelled(job)
-            elif requeue and (job.attempts or 0) < MAX_ATTEMPTS:
-                job.status = "queued"
-                job.progress = 0
-                job.message = (f"The worker {job.worker} stopped responding; the job was "
-                               "queued again")
-                requeued.append(job.id)
-            else:
-                job.status = "failed"
-                job.finished_at = utcnow()
-                job.error = (f"The worker running this job ({job.worker}) stopped "
-                             f"responding: no heartbeat for more than {silent} seconds "
-                             f"after {job.attempts} attempt(s). The worker probably "
-                             "crashed or was stopped; submit the job again.")
-                job.message = "The worker stopped responding"
-                failed.append(job.id)
+        stale = session.execute(
+            sa.select(Job.id, Job.worker, Job.attempts, Job.cancel_requested)
+            .where(Job.status == "running", _silent_since() < cutoff)).all()
+    for job_id, worker, attempts, cancel_requested in stale:
+        now = utcnow()
+        if cancel_requested:
+            values, outcome = {"status": "cancelled", "message": "Cancelled",
+                               "finished_at": now}, None
+        elif requeue and (attempts or 0) < MAX_ATTEMPTS:
+            values, outcome = {"status": "queued", "progress": 0,
+                               "message": f"The worker {worker} stopped responding; the "
+                                          "job was queued again"}, requeued
+        else:
+            values, outcome = {
+                "status": "failed", "finished_at": now,
+                "message": "The worker stopped responding",
+                "error": (f"The worker running this job ({worker}) stopped responding: "
+                          f"no heartbeat for more than {silent} seconds after {attempts} "
+                          "attempt(s). The worker probably crashed or was stopped; submit "
+                          "the job again.")}, failed
+        with db.session_scope(settings.database_url) as session:
+            claimed = session.execute(
+                sa.update(Job).where(Job.id == job_id, Job.status == "running",
+                                     _silent_since() < cutoff)
+                .values(**values).execution_options(synchronize_session=False)).rowcount
+        if claimed and outcome is not None:
+            outcome.append(job_id)
     for job_id in requeued:
         log.warning("job %s lost its worker; queued again", job_id)
         enqueue(settings, job_id)
     for job_id in failed:
         log.error("job %s lost its worker and was failed", job_id)
     return {"requeued": requeued, "failed": failed}
+
+
+def reconcile_queued(settings: Settings, grace: dt.timedelta | float = QUEUED_GRACE
+                     ) -> dict[str, list[str]]:
+    """Queued jobs whose task message the broker no longer has (a Redis restarted empty, a
+    flushed queue) would wait for good: a job sent more than ``grace`` ago whose message is
+    neither waiting in its queue nor held by a worker is sent again (the task id is the job
+    id, and a worker runs a job once, see ``start_job``), at most MAX_RESENDS times, then
+    failed with a message saying so. Each re-send is claimed by a conditional UPDATE on the
+    job's re-send count. Nothing is done when the broker cannot be read.
+
+    Returns ``{"resent": [ids], "lost": [ids]}`` (lost: failed after MAX_RESENDS)."""
+    if not isinstance(grace, dt.timedelta):
+        grace = dt.timedelta(seconds=float(grace))
+    cutoff = utcnow() - grace
+    sent_since = sa.func.coalesce(Job.sent_at, Job.created_at)
+    resent: list[str] = []
+    lost: list[str] = []
+    with db.session_scope(settings.database_url) as session:
+        waiting = session.execute(
+            sa.select(Job.id, Job.resends)
+            .where(Job.status == "queued", sent_since < cutoff)).all()
+    if not waiting:
+        return {"resent": resent, "lost": lost}
+    held = queue.pending_task_ids(settings)
+    if held is None:
+        return {"resent": resent, "lost": lost}
+    for job_id, resends in waiting:
+        if job_id in held:
+            continue
+        resends = resends or 0
+        now = utcnow()
+        if resends >= MAX_RESENDS:
+            values, outcome = {
+                "status": "failed", "finished_at": now,
+                "message": "Lost by the task queue",
+                "error": (f"The task queue lost this job {resends + 1} times (it was "
+                          "restarted or flushed before a worker took the job); it was "
+                          f"sent again {resends} times and then given up. Submit the job "
+                          "again, and check the broker (REDIS_URL) keeps its data.")}, lost
+        else:
+            values, outcome = {
+                "resends": resends + 1, "sent_at": now,
+                "message": (f"Stale: the task queue had lost this job; sent again "
+                            f"({resends + 1} of {MAX_RESENDS})")}, resent
+        with db.session_scope(settings.database_url) as session:
+            claimed = session.execute(
+                sa.update(Job).where(Job.id == job_id, Job.status == "queued",
+                                     sa.func.coalesce(Job.resends, 0) == resends,
+                                     sent_since < cutoff)
+                .values(**values).execution_options(synchronize_session=False)).rowcount
+        if claimed:
+            outcome.append(job_id)
+    for job_id in resent:
+        log.warning("job %s was lost by the task queue; sent again", job_id)
+        try:
+            enqueue(settings, job_id)
+        except QueueUnavailable:
+            pass  # enqueue failed the job with the reason
+    for job_id in lost:
+        log.error("job %s was lost by the task queue %s times and was failed", job_id,
+                  MAX_RESENDS + 1)
+    return {"resent": resent, "lost": lost}

@@ -134,6 +134,8 @@ class Job(Base):
     heartbeat_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]
     schedule_id: Mapped[int | None] = mapped_column(sa.ForeignKey("report_schedules.id"))
+    sent_at: Mapped[dt.datetime | None]  # task last sent to the broker (core.jobs.enqueue)
+    resends: Mapped[int] = mapped_column(default=0, server_default="0")  # by the reaper
     user: Mapped[User | None] = relationship()
 
 

@@ -15,6 +15,8 @@ the worker's start-up, so core never imports it.
 """
 from __future__ import annotations
 
+import json
+import logging
 import os
 
 import kombu.transport.sqlalchemy
@@ -50,6 +52,7 @@ RETRY_DELAY_MAX = 30 * 60
 MAX_RETRIES = 8
 
 _apps: dict[str, Celery] = {}
+log = logging.getLogger(__name__)
 
 
 def broker_url(settings: Settings) -> str:
@@ -107,3 +110,60 @@ def for_settings(settings: Settings) -> Celery:
     if app is None:
         app = _apps[url] = make_celery(settings)
     return app
+
+
+# ----------------------------------------------------------------- what the broker holds
+def pending_task_ids(settings: Settings) -> set[str] | None:
+    """Ids of the task messages the broker still holds: waiting in one of our queues, or
+    handed to a worker and not acknowledged yet (prefetched, waiting for a countdown). The
+    reaper re-sends a queued job whose message is not among them (``core.jobs``). None when
+    the broker cannot be read: then nothing is known to be lost."""
+    try:
+        if settings.redis_url:
+            return _redis_pending(settings.redis_url)
+        return _sqlalchemy_pending(broker_url(settings).removeprefix("sqla+"))
+    except Exception:  # the broker's errors are not one class
+        log.warning("could not read the messages the broker holds", exc_info=True)
+        return None
+
+
+#: kombu's Redis transport: a queue is a list (priority p > 0: ``<queue>\x06\x16<p>``);
+#: messages delivered and not acknowledged are in the ``unacked`` hash
+_REDIS_PRIORITY_SEP = "\x06\x16"
+_REDIS_UNACKED = "unacked"
+
+
+def _redis_pending(url: str) -> set[str]:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        keys = [key for name in QUEUES
+                for key in (name, *(f"{name}{_REDIS_PRIORITY_SEP}{p}" for p in range(1, 10)))]
+        raws = [raw for key in keys for raw in client.lrange(key, 0, -1)]
+        unacked = [json.loads(raw)[0] for raw in client.hvals(_REDIS_UNACKED)]
+    finally:
+        client.close()
+    return {_task_id(message) for message in [*map(json.loads, raws), *unacked]} - {None}
+
+
+def _sqlalchemy_pending(url: str) -> set[str]:
+    """kombu's SQLAlchemy transport keeps delivered messages with ``visible`` false: only
+    the visible ones are still waiting (it has no notion of unacknowledged)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            if not sa.inspect(connection).has_table("kombu_message"):
+                return set()
+            rows = connection.execute(sa.text(
+                "SELECT payload FROM kombu_message WHERE visible")).scalars().all()
+    finally:
+        engine.dispose()
+    return {_task_id(json.loads(payload)) for payload in rows} - {None}
+
+
+def _task_id(message: dict) -> str | None:
+    return ((message.get("headers") or {}).get("id")
+            or (message.get("properties") or {}).get("correlation_id"))

@@ -67,8 +67,9 @@ def deliver(delivery_id: int) -> str | None:
 
 @celery.task(name=REAP_JOBS, acks_late=True, ignore_result=True)
 def reap_jobs() -> dict:
-    """Jobs whose worker died: queue them again once, then fail them."""
-    return jobs.reap_stale_jobs(load_settings())
+    """Jobs whose worker died: queue them again once, then fail them; queued jobs the
+    broker lost: send them again (each worker also reaps on its own, see celery_app)."""
+    return jobs.reap(load_settings())
 
 
 @celery.task(name=RUN_DUE_SCHEDULES, acks_late=True, ignore_result=True)

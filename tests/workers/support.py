@@ -230,3 +230,43 @@ def slice_of_online_retail(source: Path, target: Path, lines: int) -> None:
     upload (a real file, small enough for a quick load)."""
     with gzip.open(source, "rt", encoding="utf-8", newline="") as handle:
         target.write_text("".join(itertools.islice(handle, lines + 1)), encoding="utf-8")
+
+
+class RedisServer:
+    """A throwaway ``redis-server`` on a free loopback port, keeping nothing on disk: a
+    restart empties it (as a Redis without persistence, or a new container, does)."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.port = folder, free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "RedisServer":
+        import redis
+
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is not installed"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.folder)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis.from_url(self.url)
+
+        def answers():
+            try:
+                return client.ping()
+            except redis.ConnectionError:
+                return False
+        wait_for(answers, timeout=20, what="redis-server")
+        client.close()
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=20)
+
+    def restart_empty(self) -> None:
+        self.stop()
+        self.start()
