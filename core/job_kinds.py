@@ -52,14 +52,15 @@ class ScheduledReportOptions(Options):
 
 class LoadOptions(Options):
     """``path`` is stored resolved; it must be a file of the uploads folder (a load never
-    reads any other path on the host). ``force`` lets a replacing load publish although it
-    keeps far fewer lines than the current version or rejects many (data.loader)."""
+    reads any other path on the host). ``force`` (unset: false, and not stored) lets a
+    replacing load publish although it keeps far fewer lines than the current version or
+    rejects many (data.loader)."""
     path: Annotated[str, pydantic.Field(min_length=1, max_length=500)]
     format: Literal["online-retail", "generic"] = "online-retail"
     mapping: dict[Annotated[str, pydantic.Field(max_length=100)],
                   Annotated[str, pydantic.Field(max_length=200)]] | None = None
     append: bool = False
-    force: bool = False
+    force: bool | None = None
 
     @pydantic.field_validator("path")
     @classmethod
