@@ -169,3 +169,22 @@ def test_phone_layout_collapses_the_sidebar(browser):
              message="the filter toggle did not open the sidebar")
     wait_until_loaded(browser)
     screenshot(browser, "overview-phone")
+
+
+def test_sign_out_button_ends_the_session_everywhere(browser, shop):
+    """The navbar's Sign out posts its form (with the CSRF token) and the session ends on
+    the server: the cookie the browser held is refused afterwards, also when replayed."""
+    browser.sign_in("viewer@example.com")
+    name = shop.config["SESSION_COOKIE_NAME"]
+    copied = browser.driver.get_cookie(name)["value"]
+    replay = shop.test_client()
+    replay.set_cookie(name, copied)
+    assert replay.get("/api/v1/me").status_code == 200
+    browser.wait_for_element("#shell-logout").click()
+    wait_for(lambda: urlsplit(browser.driver.current_url).path == "/login",
+             message="signing out did not lead to the sign-in page")
+    assert "You are signed out" in browser.driver.page_source
+    assert replay.get("/api/v1/me").status_code == 401
+    browser.driver.get(browser.server_url + "/")
+    wait_for(lambda: urlsplit(browser.driver.current_url).path == "/login",
+             message="the dashboard opened after signing out")
