@@ -49,3 +49,19 @@ def test_the_whole_calendar_answers_with_the_datas_numbers(app):
         everything.json["period"]["end"] < "2013"
     series = _get(app, "/timeseries", start="1900-01-01", end="2999-12-31", grain="day")
     assert series.status_code == 200 and len(series.json["rows"]) < 800
+
+
+@pytest.mark.parametrize("path", ["/kpis", "/timeseries", "/breakdown/country", "/products/top",
+                                  "/customers/rfm", "/customers", "/cohorts", "/transactions"])
+@pytest.mark.parametrize("start,end", [("1900-01-01", "2999-12-31"), ("2200-01-01", "2999-12-31"),
+                                       ("2500-06-01", "2999-12-31"), ("1900-01-01", "1960-12-31"),
+                                       ("2011-03-02", "2999-12-31")])
+def test_far_periods_answer_quickly_without_server_errors(app, path, start, end):
+    """Every period answers; a day series of a period centuries after the data (kept long
+    so that its previous period still means what it says) is refused with its reason."""
+    started = time.perf_counter()
+    response = _get(app, path, start=start, end=end)
+    refused = path == "/timeseries" and start > "2100"
+    assert response.status_code == (400 if refused else 200), (path, start, end,
+                                                                 response.text)
+    assert time.perf_counter() - started < 10
