@@ -223,3 +223,19 @@ def test_the_data_load_job_takes_a_force_option(settings):
     options = kind.parse_options({"path": "orders.csv", "force": True}, settings)
     assert options["force"] is True
     assert "force" not in kind.parse_options({"path": "orders.csv"}, settings)
+
+
+def test_a_workbook_expanding_past_the_limits_is_refused_before_it_is_opened(
+        duckdb_warehouse, tmp_path):
+    import zipfile
+    path = tmp_path / "orders.xlsx"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/worksheets/sheet1.xml", b" " * (20 << 20))
+    with pytest.raises(LoadError, match=r"orders.xlsx expands more than 100 times when "
+                                        r"unzipped .*LOAD_MAX_RATIO"):
+        load_file(duckdb_warehouse, path)
+    with pytest.raises(LoadError, match=r"orders.xlsx holds 20 MB of data once unzipped, over "
+                                        r"the limit of one load \(1 MB, LOAD_MAX_MB\)"):
+        load_file(duckdb_warehouse, path, limits=LoadLimits(max_bytes=1 << 20))
+    assert duckdb_warehouse.current_version() is None
