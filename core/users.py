@@ -10,7 +10,8 @@ Sign-in throttling: ``ACCOUNT_FAILURES`` failed sign-ins for one e-mail, or
 ``LOCK_DURATION``. The counters live in ``LoginThrottle`` rows keyed ``account:<email>`` and
 ``ip:<address>``; each attempt is counted atomically in the database before the password is
 checked (``_count_attempt``), so parallel attempts cannot get more guesses, and a successful
-one is taken back.
+one is taken back. ``authenticate`` commits that count itself, the one exception to "the
+caller commits".
 
 Reset requests from the sign-in page ("Forgot your password?") are throttled the same way:
 ``RESET_ACCOUNT_REQUESTS`` per e-mail and ``RESET_ADDRESS_REQUESTS`` per IP address within
@@ -463,9 +464,10 @@ def authenticate(session: Session, email: str, password: str, *,
     """Check a sign-in; return the user or raise SignInError with a message for the page.
 
     Every attempt is counted against the account's and the address's throttle keys before
-    the password is checked (``_count_attempt``); a successful one is taken back. Failures
-    are recorded (throttle rows, audit events) in ``session``: the caller commits also when
-    SignInError is raised."""
+    the password is checked (``_count_attempt``), and that count is committed at once (this
+    commits ``session``); a successful attempt is taken back. The rest (the refund, audit
+    events, the user's row) is left to the caller, who commits also when SignInError is
+    raised."""
     now = utcnow()
     typed = str(email or "").strip().lower()[:254]
     keys = [_account_key(typed)] + ([_address_key(ip)] if ip else [])
@@ -478,6 +480,10 @@ def authenticate(session: Session, email: str, password: str, *,
         if account is None or (ip and address is None):
             # a parallel attempt locked a key after the check above
             minutes = math.ceil(LOCK_DURATION.total_seconds() / 60)
+        # committed before the slow password check: parallel attempts then wait for the
+        # throttle rows only as long as these statements, not as long as the check (every
+        # sign-in from one office's address would queue behind it)
+        session.commit()
     if minutes is not None:
         audit.record(session, "login_failed", actor=typed or None, target=typed or None,
                      detail={"reason": "locked"}, ip=ip)

@@ -504,6 +504,8 @@ def _same_origin_refusal() -> str | None:
 def _unauthenticated(message: str = "Sign in first."):
     if _wants_json(request.path):
         return json_error(401, message)
+    if request.path == "/logout":  # signed out already: nothing to come back to
+        return redirect(url_for("auth.login"))
     return redirect(url_for("auth.login", next=safe_next(request.full_path)))
 
 

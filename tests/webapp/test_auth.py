@@ -166,6 +166,12 @@ def _component_props(node):
             yield from _component_props(value)
 
 
+def test_signed_out_sign_out_leads_to_the_sign_in_page(client):
+    for method in ("GET", "POST"):
+        response = client.open("/logout", method=method)
+        assert response.status_code == 302 and response.headers["Location"] == "/login"
+
+
 def test_the_dashboard_signs_out_by_post(signed_in):
     """The navbar's Sign out (``shell-logout``) is the submit button of a POST form that
     carries the session's CSRF token."""
