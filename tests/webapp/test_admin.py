@@ -165,3 +165,25 @@ def test_audit_log_is_filterable(app, signed_in):
     page = admin.get("/admin/audit", query_string={"actor": "nobody-at-all"})
     assert "No events match" in page.text
     assert admin.get("/admin/audit", query_string={"start": "yesterday"}).status_code == 400
+
+
+def test_a_scoped_admin_cannot_remove_their_own_scope(app, signed_in):
+    new_user(app, "scoped-admin@example.com", "admin", "GB")
+    scoped = signed_in("scoped-admin@example.com")
+    user_id = _user_id(app, "scoped-admin@example.com")
+    token = csrf_token(scoped, f"/admin/users/{user_id}")
+    for countries in ("", "GB, France"):
+        response = scoped.post(f"/admin/users/{user_id}", data={
+            "role": "admin", "countries": countries, "is_active": "y", "csrf_token": token})
+        assert response.status_code == 400 and "data scope" in response.text, countries
+        assert _get(app, "scoped-admin@example.com").countries == ("GB",)
+    # nor by inviting an account with all data for themselves
+    token = csrf_token(scoped, "/admin/users/new")
+    response = scoped.post("/admin/users/new", data={
+        "email": "scoped-alias@example.com", "role": "admin", "countries": "",
+        "csrf_token": token})
+    assert response.status_code == 400 and "data scope" in response.text
+    settings = app.extensions["shoplens.settings"]
+    with db.session_scope(settings.database_url) as session:
+        assert users.find_user(session, "scoped-alias@example.com") is None
+    assert scoped.get("/api/v1/me").json["scope"] == "GB"
