@@ -55,19 +55,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import dash
-from flask import (
-    Flask,
-    Response,
-    current_app,
-    g,
-    has_app_context,
-    jsonify,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+from flask import (Flask, Response, current_app, g, has_app_context, jsonify, redirect,
+                   render_template, request, session, url_for)
 from flask_login import AnonymousUserMixin, LoginManager, UserMixin, current_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.orm import Session
