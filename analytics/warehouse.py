@@ -273,11 +273,15 @@ class Warehouse:
                     fcntl.flock(handle, fcntl.LOCK_UN)
         else:
             with self._pg().connect() as conn:
+                # waiting for another load is no runaway read; RESET restores the limit
+                # before the connection goes back to the pool
+                conn.execute(sa.text("SET statement_timeout = 0"))
                 conn.execute(sa.text("SELECT pg_advisory_lock(7355001)"))
                 try:
                     yield
                 finally:
                     conn.execute(sa.text("SELECT pg_advisory_unlock(7355001)"))
+                    conn.execute(sa.text("RESET statement_timeout"))
 
     def _next_version(self) -> int:
         if self.kind == "duckdb":

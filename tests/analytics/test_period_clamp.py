@@ -115,3 +115,27 @@ def test_a_slow_statement_is_stopped_by_the_time_out(warehouse):
 
 def test_the_default_time_out_is_on():
     assert Warehouse("duckdb:///tmp/none").statement_timeout == 30
+
+
+def test_loads_are_not_limited_by_the_read_time_out(postgres_database):
+    """A load waits for another one (PostgreSQL's advisory lock) and writes for as long as
+    it needs: the read time-out does not stop it, and reads keep their limit after it."""
+    import threading
+
+    limited = Warehouse(postgres_database, statement_timeout=0.5)
+    other = Warehouse(postgres_database, statement_timeout=None)
+    try:
+        publish_lines(limited, LINES[:2])
+        with other._publish_lock():      # another load holds the lock for a while
+            loader = threading.Thread(target=publish_lines, args=(limited, LINES))
+            loader.start()
+            time.sleep(1.5)
+        loader.join(30)
+        assert not loader.is_alive()
+        assert period.version_info(limited).line_count == len(LINES)
+        with pytest.raises(QueryTimeout):
+            with limited.connect() as conn:
+                conn.execute(sa.text(SLOW["postgresql"])).all()
+    finally:
+        limited.dispose()
+        other.dispose()
