@@ -167,12 +167,12 @@ class Warehouse:
     def read_lines(self, version: int | None = None) -> pd.DataFrame:
         """All line items of a version as a line-item frame (used by ``--append``)."""
         cols = [schema.fact_lines.c[name] for name in schema.LINE_COLUMNS]
-        with self.connect(version) as conn:
+        with self.connect(version) as conn, _unlimited(conn, self.kind):  # a load's read
             frame = pd.read_sql(sa.select(*cols).order_by(schema.fact_lines.c.line_id), conn)
         return coerce_lines(frame)
 
     def read_sessions(self, version: int | None = None) -> pd.DataFrame:
-        with self.connect(version) as conn:
+        with self.connect(version) as conn, _unlimited(conn, self.kind):  # a load's read
             frame = pd.read_sql(sa.select(schema.daily_sessions), conn)
         return coerce_sessions(frame)
 
@@ -509,6 +509,8 @@ def _limit_duckdb_statements(engine: sa.Engine, seconds: float) -> None:
     is bounded while DuckDB computes it, which is where the time goes)."""
     @sa.event.listens_for(engine, "before_cursor_execute")
     def arm(conn, _cursor, _statement, _parameters, _context, _executemany):
+        if conn.info.get("shoplens_unlimited"):
+            return
         timer = threading.Timer(seconds, conn.connection.dbapi_connection.interrupt)
         timer.daemon = True
         conn.info["shoplens_timer"] = timer
@@ -526,6 +528,24 @@ def _limit_duckdb_statements(engine: sa.Engine, seconds: float) -> None:
             if context.connection is not None else None
         if timer is not None:
             timer.cancel()
+
+
+@contextlib.contextmanager
+def _unlimited(conn: sa.Connection, kind: str) -> Iterator[None]:
+    """No statement time-out on ``conn`` inside the block (a load reading the whole current
+    version for ``--append``); the limit is back before the connection returns to the
+    pool."""
+    if kind == "postgresql":
+        conn.execute(sa.text("SET statement_timeout = 0"))
+    else:
+        conn.info["shoplens_unlimited"] = True
+    try:
+        yield
+    finally:
+        if kind == "postgresql":
+            conn.execute(sa.text("RESET statement_timeout"))
+        else:
+            conn.info.pop("shoplens_unlimited", None)
 
 
 def _timed_out(exc: sa.exc.DBAPIError) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -139,3 +140,28 @@ def test_loads_are_not_limited_by_the_read_time_out(postgres_database):
     finally:
         limited.dispose()
         other.dispose()
+
+
+def test_reading_the_whole_version_for_an_append_is_not_limited(warehouse, monkeypatch):
+    """``read_lines`` (an ``--append`` load reads the current version) runs without the
+    time-out, and the connection has it again afterwards."""
+    publish_lines(warehouse, LINES)
+    limited = Warehouse(warehouse.url, statement_timeout=0.5)
+    slow_read = SLOW[warehouse.kind].replace("pg_sleep(30)", "pg_sleep(1)").replace(
+        "1000000000000", "15000000000")
+    original = pd.read_sql
+
+    def slow_then_read(query, conn, *args, **kwargs):
+        started = time.perf_counter()
+        conn.execute(sa.text(slow_read)).all()
+        assert time.perf_counter() - started > 0.5     # longer than the time-out allows
+        return original(query, conn, *args, **kwargs)
+    try:
+        monkeypatch.setattr(pd, "read_sql", slow_then_read)
+        assert len(limited.read_lines()) == len(LINES)
+        monkeypatch.setattr(pd, "read_sql", original)
+        with pytest.raises(QueryTimeout):
+            with limited.connect() as conn:
+                conn.execute(sa.text(SLOW[warehouse.kind])).all()
+    finally:
+        limited.dispose()
