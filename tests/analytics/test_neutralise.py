@@ -10,8 +10,14 @@ import unicodedata
 import pandas as pd
 
 from analytics.filters import ALL_DATA, Filters
-from analytics.transactions import (FORMULA_PREFIXES, FORMULA_SIGNS, csv_rows, neutralise_cell,
-                                    neutralise_frame, transactions_csv)
+from analytics.transactions import (
+    FORMULA_PREFIXES,
+    FORMULA_SIGNS,
+    csv_rows,
+    neutralise_cell,
+    neutralise_frame,
+    transactions_csv,
+)
 from tests.analytics.conftest import publish_lines
 
 FULLWIDTH = ("\uff1d1+1", "\uff0b1", "\uff0d1+2", "\uff20SUM(A1)")   # ＝1+1 ＋1 －1+2 ＠SUM(A1)

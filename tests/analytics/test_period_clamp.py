@@ -102,9 +102,9 @@ def test_a_slow_statement_is_stopped_by_the_time_out(warehouse):
     limited = Warehouse(warehouse.url, statement_timeout=0.5)
     try:
         started = time.perf_counter()
-        with pytest.raises(QueryTimeout, match="longer than 0.5 s") as raised:
-            with limited.connect() as conn:
-                conn.execute(sa.text(SLOW[warehouse.kind])).all()
+        with (pytest.raises(QueryTimeout, match="longer than 0.5 s") as raised,
+              limited.connect() as conn):
+            conn.execute(sa.text(SLOW[warehouse.kind])).all()
         assert time.perf_counter() - started < 10
         assert raised.value.status == 503        # Unavailable: the API's 503, a page's alert
         with limited.connect() as conn:          # the connection is usable again
@@ -134,9 +134,8 @@ def test_loads_are_not_limited_by_the_read_time_out(postgres_database):
         loader.join(30)
         assert not loader.is_alive()
         assert period.version_info(limited).line_count == len(LINES)
-        with pytest.raises(QueryTimeout):
-            with limited.connect() as conn:
-                conn.execute(sa.text(SLOW["postgresql"])).all()
+        with pytest.raises(QueryTimeout), limited.connect() as conn:
+            conn.execute(sa.text(SLOW["postgresql"])).all()
     finally:
         limited.dispose()
         other.dispose()
@@ -160,8 +159,7 @@ def test_reading_the_whole_version_for_an_append_is_not_limited(warehouse, monke
         monkeypatch.setattr(pd, "read_sql", slow_then_read)
         assert len(limited.read_lines()) == len(LINES)
         monkeypatch.setattr(pd, "read_sql", original)
-        with pytest.raises(QueryTimeout):
-            with limited.connect() as conn:
-                conn.execute(sa.text(SLOW[warehouse.kind])).all()
+        with pytest.raises(QueryTimeout), limited.connect() as conn:
+            conn.execute(sa.text(SLOW[warehouse.kind])).all()
     finally:
         limited.dispose()

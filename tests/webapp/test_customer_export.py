@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from analytics.warehouse import Warehouse
 from core import db, passwords, users
 from core.orm import AuditEvent
-from tests.conftest import cheap_password_hasher
 from tests.analytics.conftest import publish_lines
+from tests.conftest import cheap_password_hasher
 from tests.webapp.conftest import PASSWORD, USERS, bearer, make_token
 from tests.webapp.test_dashboard_units import _callback, _prop
 
