@@ -45,3 +45,27 @@ def test_a_scoped_admin_sees_the_quality_of_the_scope_only(app, signed_in):
     lines_row = france[france.index('"Lines"'):][:200]
     assert '"1"' in lines_row and '"5"' not in lines_row
     assert "2011-03-02 – 2011-03-02" in france and "2011-03-03" not in france
+
+
+def _history(client) -> str:
+    return _text(_callback(client, "data-history.children",
+                           {"id": "data-history", "property": "children"},
+                           [_prop("shell-url", "pathname", "/data"),
+                            _prop("data-load-job", "data", None)]))
+
+
+def test_a_scoped_admin_sees_no_whole_file_counts_in_the_load_history(app, signed_in):
+    """A load's counts are the whole file's (here 123,457 lines loaded, 89 rejected)."""
+    from core import db
+    from core.orm import DataLoad
+    settings = app.extensions["shoplens.settings"]
+    with db.session_scope(settings.database_url) as session:
+        session.add(DataLoad(source="orders.csv", format="online-retail", mode="replace",
+                             status="done", version=1, lines_read=123_546,
+                             lines_loaded=123_457, lines_rejected=89))
+    new_user(app, "fr-admin2@example.com", role="admin", countries="FR")
+    everything = _history(signed_in("admin@example.com"))
+    assert "123,457" in everything and '"89"' in everything
+    france = _history(signed_in("fr-admin2@example.com"))
+    assert "orders.csv" in france
+    assert "123,457" not in france and '"89"' not in france

@@ -138,6 +138,11 @@ def update_history(_pathname, _job):
     loads = core_loads.last_loads(services.settings(), limit=HISTORY_ROWS)
     if not loads:
         return components.empty_state("No loads yet.")
+    # a load's line counts are the whole file's: not for an admin limited to a scope
+    counted = context.scope().is_all
+
+    def count(value) -> str:
+        return f"{value or 0:,}" if counted else "—"
     return dbc.Table([
         html.Thead(html.Tr([html.Th(h) for h in ("#", "source", "mode", "status", "version",
                                                  "loaded", "rejected")])),
@@ -145,6 +150,6 @@ def update_history(_pathname, _job):
                              html.Td(load.status if not load.error else
                                      f"{load.status}: {load.error}"),
                              html.Td(load.version or "—"),
-                             html.Td(f"{load.lines_loaded or 0:,}"),
-                             html.Td(f"{load.lines_rejected or 0:,}")]) for load in loads]),
+                             html.Td(count(load.lines_loaded)),
+                             html.Td(count(load.lines_rejected))]) for load in loads]),
     ], size="sm", hover=True, id="data-history-table")
