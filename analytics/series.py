@@ -20,9 +20,11 @@ from analytics.planner import Source
 
 GRAINS = ("day", "week", "month")
 #: The most buckets one series holds (110 years of days): a longer period at a finer grain
-#: is refused with a message, and a longer history keeps its last buckets (a stray date
-#: such as 0001-01-01 in the data would otherwise ask for millions of them).
+#: is refused with a message (a stray date such as 0001-01-01 would otherwise ask for
+#: millions of buckets).
 MAX_BUCKETS = 40_000
+#: The longest history (``history=True``): its last years, when the data spans more.
+MAX_HISTORY_YEARS = 100
 SERIES_COLUMNS = ("period_start", "gross_revenue", "returns", "revenue", "orders", "units",
                   "customers", "profit", "revenue_last_year", "orders_last_year")
 
@@ -35,7 +37,8 @@ def time_series(warehouse, filters: Filters, scope: Scope, grain: str = "day",
     ``grain`` is day, week (ISO, starting Monday) or month; buckets are clipped to the
     period, and every bucket is present (a bucket without lines has real zeros). Profit is
     NaN without cost data. ``history=True`` spans the whole data range instead of the
-    filters' period (its last ``MAX_BUCKETS`` buckets when it holds more). Last year = the same bucket one year earlier, clipped the same way:
+    filters' period (its last ``MAX_HISTORY_YEARS`` years when it spans more). Last year =
+    the same bucket one year earlier, clipped the same way:
     the same calendar day or month one year before (29 February → 28 February), or for
     weeks the week 52 weeks before (same weekday). A year-earlier bucket that ends before
     the data's first day has no comparison: NaN revenue and <NA> orders, never 0.
@@ -46,8 +49,10 @@ def time_series(warehouse, filters: Filters, scope: Scope, grain: str = "day",
     version = warehouse.require_version()
     if history:
         filters = period.history(warehouse, filters, version)
-        filters = filters.with_period(_last_buckets_start(filters.end, grain, filters.start),
-                                      filters.end)
+        if filters.end.year > MAX_HISTORY_YEARS:
+            earliest = (period.minus_years(filters.end, MAX_HISTORY_YEARS)
+                        + dt.timedelta(days=1))
+            filters = filters.with_period(max(filters.start, earliest), filters.end)
     else:
         filters = period.resolve(warehouse, filters, version)
     _check_bucket_count(filters, grain)
@@ -130,18 +135,6 @@ def time_series(warehouse, filters: Filters, scope: Scope, grain: str = "day",
                  if "orders" in previous else np.zeros(len(buckets), dtype="int64"))
     out["orders_last_year"] = pd.arrays.IntegerArray(orders_ly, before_data)
     return pd.DataFrame(out)
-
-
-def _last_buckets_start(end: dt.date, grain: str, start: dt.date) -> dt.date:
-    """``start``, or the first day of the last ``MAX_BUCKETS`` buckets ending with ``end``
-    when that is later."""
-    if grain == "month":
-        month = end.year * 12 + end.month - 1 - (MAX_BUCKETS - 1)
-        first = dt.date(month // 12, month % 12 + 1, 1) if month >= 12 else dt.date.min
-    else:
-        first = period.days_before(_bucket_start(end, grain),
-                                   (MAX_BUCKETS - 1) * (7 if grain == "week" else 1))
-    return max(start, first)
 
 
 def _check_bucket_count(filters: Filters, grain: str) -> None:
