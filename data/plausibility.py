@@ -15,9 +15,9 @@ is not plausible from the line-item frame to the rejects, with its reason:
   after today).
 
 The limits are settings (``core.settings``: ``PLAUSIBLE_*``); their defaults are
-``Limits()``'s. Rejected lines go into the rejects CSV with ``source_row`` empty (the
-reader no longer knows it), the reason, and the line's values under our field names
-(``invoice_id``, ``invoice_ts``, ``quantity``…), and the quality report counts them by
+``Limits()``'s. Rejected lines go into the rejects CSV with their ``source_row`` (empty when
+the reader did not give it), the reason, and the line's values as read, under our field
+names (``invoice_id``, ``invoice_ts``, ``quantity``…); the quality report counts them by
 reason like every other reject.
 """
 from __future__ import annotations
@@ -113,14 +113,19 @@ def check_plausibility(read, limits: Limits | None = None, *,
     if not implausible.any():
         return replace(read, notes=[*read.notes, note])
     bad = read.lines.loc[implausible]
+    rows = getattr(read, "line_rows", None)
+    known_rows = rows is not None and len(rows) == len(read.lines)
     columns = [c for c in schema.LINE_COLUMNS if c in bad.columns]
     rejected = pd.concat([
-        pd.DataFrame({"source_row": pd.Series([""] * len(bad), dtype=object),
+        pd.DataFrame({"source_row": rows[implausible] if known_rows
+                      else pd.Series([""] * len(bad), dtype=object),
                       "reject_reason": reasons[implausible]}),
         bad[columns].astype(object).reset_index(drop=True)], axis=1)
-    rejects = pd.concat([read.rejects, rejected], ignore_index=True) if len(read.rejects) \
-        else rejected
-    listed = (f"{int(implausible.sum()):,} implausible lines rejected (listed in the "
-              "rejects by their values: the reader knows no source row)")
+    rejects = rejected
+    if len(read.rejects):
+        rejects = pd.concat([read.rejects, rejected], ignore_index=True)
+        if known_rows:
+            rejects = rejects.sort_values("source_row", kind="stable", ignore_index=True)
     return replace(read, lines=read.lines.loc[~implausible].reset_index(drop=True),
-                   rejects=rejects.fillna(""), notes=[*read.notes, note, listed])
+                   rejects=rejects.fillna(""), notes=[*read.notes, note],
+                   **({"line_rows": rows[~implausible]} if known_rows else {}))

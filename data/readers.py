@@ -160,13 +160,15 @@ class ReadResult:
       ``reject_reason``, then the line's original values under the file's column names;
     * ``lines_read``: data lines in the file (loaded + rejected; blank lines not counted);
     * ``countries``: how the country names resolved (codes, code-less, unknown);
-    * ``notes``: how the file was read (encoding, delimiter, decimal, date format).
+    * ``notes``: how the file was read (encoding, delimiter, decimal, date format);
+    * ``line_rows``: the row in the file of each line of ``lines`` (for later rejects).
     """
     lines: pd.DataFrame
     rejects: pd.DataFrame
     lines_read: int
     countries: CountryNormalisation
     notes: list[str] = field(default_factory=list)
+    line_rows: np.ndarray | None = None
 
 
 # ----------------------------------------------------------------------------- public
@@ -891,7 +893,7 @@ def _convert(raw: pd.DataFrame, source_rows: np.ndarray, mapping: Mapping, notes
         rejects = rejects.sort_values("source_row", kind="stable").reset_index(drop=True)
     return ReadResult(lines=lines, rejects=rejects.fillna(""),
                       lines_read=len(raw) + len(layout_rejects),
-                      countries=countries, notes=notes)
+                      countries=countries, notes=notes, line_rows=source_rows[~rejected])
 
 
 def _drop_float_suffix(values: pd.Series | None) -> pd.Series | None:

@@ -117,3 +117,14 @@ def six_lines() -> pd.DataFrame:
                                       "2011-01-03", "2011-01-05"]),
         "quantity": [1.0, 2.0, 3.0, 20.0, 1.0, 1.0],
         "unit_price": [1.0, 1.0, 1.0, 1.0, 500.0, 1.0]})
+
+
+def test_implausible_lines_keep_their_row_in_the_file(tmp_path):
+    text = (HEADER + GOOD[0] + "9001,A,Mug,x,2011-01-05 10:00:00,5.0,C1,United Kingdom\n"
+            + "".join(list(POISONED)[:2]) + GOOD[1])
+    checked = check_plausibility(read_online_retail(write(tmp_path, text)), LIMITS)
+    assert list(checked.rejects["source_row"]) == [3, 4, 5]  # header = row 1
+    assert list(checked.rejects["reject_reason"]) == [
+        "unparseable quantity", "quantity is not a finite number",
+        "unit price beyond ±1,000,000,000"]
+    assert list(checked.line_rows) == [2, 6]
