@@ -157,6 +157,7 @@ def rfm_subquery(warehouse, filters: Filters, scope: Scope) -> sa.Subquery:
     c = per_customer.c
     customer_order = binary_order(c.customer_id, warehouse)
     count = sa.func.count().over()
+    in_decimal_range = sa.func.abs(c.monetary) < 1e17
 
     def score(*measure_order: sa.ColumnElement) -> sa.ColumnElement:
         position = sa.func.row_number().over(order_by=[*measure_order, customer_order])
@@ -168,10 +169,9 @@ def rfm_subquery(warehouse, filters: Filters, scope: Scope) -> sa.Subquery:
         score(c.frequency.asc()).label("f"),
         # money as decimals (float sums in another order must tie); sums beyond what
         # Numeric(24, 6) holds (±inf, NaN, 1e308) rank by their float value at either end
-        score(sa.case((c.monetary < -1e17, -1), (sa.func.abs(c.monetary) < 1e17, 0),
-                      else_=1),
-              sa.cast(sa.case((sa.func.abs(c.monetary) < 1e17, c.monetary)),
-                      sa.Numeric(24, 6)).asc(), c.monetary.asc()).label("m"),
+        score(sa.case((c.monetary < -1e17, -1), (in_decimal_range, 0), else_=1),
+              sa.cast(sa.case((in_decimal_range, c.monetary)), sa.Numeric(24, 6)).asc(),
+              sa.case((~in_decimal_range, c.monetary)).asc()).label("m"),
     ).subquery("rfm_scored")
     s = scored.c
     fm = sa.cast(sa.func.floor(sa.cast(s.f + s.m + 1, sa.Double) / 2), sa.Integer)
