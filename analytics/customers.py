@@ -213,11 +213,15 @@ def ltv_distribution(warehouse, filters: Filters, scope: Scope, *,
                                     "customers": pd.Series(dtype="int64")}),
             quantiles=pd.DataFrame({"quantile": list(LTV_QUANTILES),
                                     "ltv": [np.nan] * len(LTV_QUANTILES)}))
-    counts, edges = np.histogram(values, bins=int(bins))
+    # implausible data (a version loaded before such lines were rejected) may hold ±inf or
+    # NaN sums: the bins span the finite values, and a mean or median that is not finite
+    # is empty
+    counts, edges = np.histogram(values[np.isfinite(values)], bins=int(bins))
+    mean, median = float(values.mean()), float(np.median(values))
     return LtvDistribution(
         customers=len(values),
-        mean=float(values.mean()),
-        median=float(np.median(values)),
+        mean=mean if np.isfinite(mean) else None,
+        median=median if np.isfinite(median) else None,
         histogram=pd.DataFrame({"bin_start": edges[:-1], "bin_end": edges[1:],
                                 "customers": counts.astype("int64")}),
         quantiles=pd.DataFrame({"quantile": list(LTV_QUANTILES),

@@ -1,12 +1,13 @@
 """RFM on implausible money (a version published before the loader rejected such lines):
 sums beyond what a decimal holds rank at either end by their float value, while sums that
 only differ by float rounding still tie and go by customer id (METRICS.md "RFM"); recency
-counts to the day after a period ending on 9999-12-31."""
+counts to the day after a period ending on 9999-12-31; the LTV histogram spans the finite
+values and a mean that is not finite is empty."""
 from __future__ import annotations
 
 import datetime as dt
 
-from analytics.customers import rfm_table
+from analytics.customers import ltv_distribution, rfm_table
 from analytics.filters import ALL_DATA, Filters
 from tests.analytics.conftest import publish_lines
 
@@ -37,3 +38,12 @@ def test_recency_of_a_period_ending_on_the_last_day_of_the_calendar(warehouse):
     last_days = Filters(start=dt.date(9999, 12, 1), end=dt.date(9999, 12, 31))
     table = rfm_table(warehouse, last_days, ALL_DATA).set_index("customer_id")
     assert table["recency"].to_dict() == {"A": 1, "B": 3}
+
+
+def test_ltv_distribution_of_infinite_values(warehouse):
+    publish_lines(warehouse, [_line("I1", "A", 5.0), _line("I2", "B", INF),
+                              _line("I3", "C", 7.0)])
+    distribution = ltv_distribution(warehouse, MARCH, ALL_DATA, bins=2)
+    assert (distribution.customers, distribution.mean, distribution.median) == (3, None, 7.0)
+    assert distribution.histogram.to_dict("list") == {
+        "bin_start": [5.0, 6.0], "bin_end": [6.0, 7.0], "customers": [1, 1]}
