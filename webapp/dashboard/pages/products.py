@@ -9,6 +9,9 @@ import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 
 from analytics import products
+from analytics.transactions import neutralise_frame
+from core import audit, job_kinds
+from webapp import security
 from webapp.dashboard import components, context, figures, jobs_ui
 
 dash.register_page(__name__, path="/products", name="Products", title="Shoplens · Products",
@@ -175,14 +178,22 @@ def show_basket(stored):
 @callback(Output("products-bundles-download", "data"), Input("products-bundles-button", "n_clicks"),
           State("products-basket-job", "data"), prevent_initial_call=True)
 def download_bundles(_clicks, stored):
+    """The bundles of the user's basket job as a CSV: an export like the others (the role
+    that may run the job, audited, formula cells neutralised)."""
+    if not context.has_role(job_kinds.get("basket").role):
+        return dash.no_update
     try:
         result = jobs_ui.result(stored)
     except jobs_ui.JobUnavailable:
         return dash.no_update
     if not result or not result.get("bundles"):
         return dash.no_update
-    return dcc.send_data_frame(pd.DataFrame(result["bundles"]).to_csv, "bundles.csv",
-                               index=False)
+    session = security.db_session()
+    audit.record(session, "export", actor=security.current_db_user(), target="bundles.csv",
+                 detail={"job": stored["id"]}, ip=security.client_ip())
+    session.commit()
+    frame = neutralise_frame(pd.DataFrame(result["bundles"]))
+    return dcc.send_data_frame(frame.to_csv, "bundles.csv", index=False)
 
 
 def _names(ids, descriptions) -> list[str]:
