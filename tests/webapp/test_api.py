@@ -326,3 +326,23 @@ def test_quality_summary_is_refused_for_every_scoped_account(app, api):
         assert response.status_code == 403, email
         assert "lines" not in response.json
     assert api("viewer@example.com", "/quality").json["lines"] == 5
+
+
+def test_a_day_is_written_yyyy_mm_dd_never_a_unix_time(api):
+    for value in ("0", "1700000000", "2011-3-1", "01/03/2011"):
+        response = api("analyst@example.com", "/kpis", query_string={"start": value,
+                                                                     "end": "2011-03-31"})
+        assert response.status_code == 400, value
+        assert "YYYY-MM-DD" in response.json["error"]["message"], value
+    assert api("analyst@example.com", "/kpis", query_string=PERIOD).status_code == 200
+
+
+def test_a_wrong_method_on_an_endpoint_is_405_and_an_unknown_path_404(api):
+    wrong = api("analyst@example.com", "/kpis", method="DELETE")
+    assert wrong.status_code == 405
+    assert wrong.headers["Allow"] == "GET"
+    assert wrong.json["error"]["status"] == 405
+    jobs = api("analyst@example.com", "/jobs", method="PUT")
+    assert jobs.status_code == 405 and set(jobs.headers["Allow"].split(", ")) == {"GET", "POST"}
+    missing = api("analyst@example.com", "/no-such-thing", method="DELETE")
+    assert missing.status_code == 404

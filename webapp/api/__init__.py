@@ -5,11 +5,13 @@ models, ``views`` the endpoints, ``openapi`` the generated OpenAPI document.
 """
 from __future__ import annotations
 
-from flask import Flask, jsonify
+from flask import Flask, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from webapp.api import views  # noqa: F401 - registers the endpoints on the blueprint
 from webapp.api.openapi import openapi_document
 from webapp.api.routing import ApiError, bp
+from webapp.security import json_error
 
 
 @bp.route("/openapi.json")
@@ -17,9 +19,29 @@ def openapi_json():
     return jsonify(openapi_document())
 
 
-@bp.route("/<path:unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+@bp.route("/<path:unknown>", methods=list(METHODS))
 def not_found(unknown: str):
-    raise ApiError(404, f"There is no API endpoint /api/v1/{unknown}.")
+    """404 for a path no endpoint has; 405 (with ``Allow``) for a path that exists under
+    other methods (``DELETE /kpis``)."""
+    path = f"{bp.url_prefix}/{unknown}"
+    adapter = current_app.url_map.bind("localhost")
+    allowed = []
+    for method in METHODS:
+        try:
+            endpoint, _args = adapter.match(path, method=method)
+        except HTTPException:
+            continue
+        if endpoint != f"{bp.name}.not_found":
+            allowed.append(method)
+    if allowed:
+        response = json_error(405, f"{request.method} is not allowed on {path}: use "
+                                   f"{' or '.join(allowed)}.")
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
+    raise ApiError(404, f"There is no API endpoint {path}.")
 
 
 def init_api(app: Flask) -> None:

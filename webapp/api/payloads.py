@@ -6,9 +6,10 @@ cannot drift from what the server accepts.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from analytics import breakdowns, catalog, cohorts, customers, kpis, series, transactions
 from analytics.filters import MAX_VALUE_LENGTH, MAX_VALUES, Filters
@@ -24,7 +25,17 @@ def _sensible_day(value: dt.date) -> dt.date:
     return value
 
 
-Day = Annotated[dt.date, AfterValidator(_sensible_day)]
+def _iso_day(value):
+    """A day is written YYYY-MM-DD (as in the dashboard's URLs): pydantic would otherwise
+    read ``start=0`` as a Unix time, 1970-01-01."""
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    if isinstance(value, (int, float)):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[dt.date, BeforeValidator(_iso_day), AfterValidator(_sensible_day)]
 Text = Annotated[str, Field(max_length=MAX_VALUE_LENGTH)]
 Values = Annotated[list[Text], Field(max_length=MAX_VALUES)]
 Price = Annotated[float, Field(ge=-1e12, le=1e12, allow_inf_nan=False)]
