@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark module and print one table per module.
 
-    python -m bench                 # all: load, analytics, models, jobs
+    python -m bench                 # all: load, analytics, models, jobs, http
     python -m bench load analytics  # some
     python -m bench --json out.json # also write the rows as JSON
 
@@ -16,7 +16,7 @@ import logging
 import sys
 import time
 
-MODULES = ("load", "analytics", "models", "jobs")
+MODULES = ("load", "analytics", "models", "jobs", "http")
 
 
 def format_table(title: str, rows: list[dict]) -> str:
