@@ -107,9 +107,12 @@ def navbar() -> dbc.Navbar:
                 html.Span(who, id="shell-user", title=f"role: {role}" if role else None,
                           className="small text-body-secondary me-2 text-truncate",
                           style={"maxWidth": "14rem"}),
-                # signing out is a POST with the CSRF token (webapp.auth.logout)
+                # signing out is a POST with the CSRF token (webapp.auth.logout); no token
+                # (so no session) for a layout built signed out: Dash builds one to check
+                # it on the first request of a process, whatever that request is
                 html.Form([
-                    dcc.Input(type="hidden", name="csrf_token", value=csrf.generate_csrf()),
+                    dcc.Input(type="hidden", name="csrf_token",
+                              value=csrf.generate_csrf() if role else ""),
                     html.Button("Sign out", id="shell-logout", type="submit",
                                 className="btn btn-outline-secondary btn-sm"),
                 ], method="POST", action="/logout", className="mb-0"),
