@@ -43,7 +43,7 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     role: Mapped[str] = mapped_column(sa.ForeignKey("roles.name"), default="viewer")
     is_active: Mapped[bool] = mapped_column(default=True)
-    # bumped on deactivation, password change and role/scope change: old sessions stop
+    # bumped on deactivation, password change, role/scope change and sign-out: old sessions stop
     session_epoch: Mapped[int] = mapped_column(default=0)
     must_change_password: Mapped[bool] = mapped_column(default=False)
     failed_logins: Mapped[int] = mapped_column(default=0)
