@@ -31,5 +31,5 @@ USER shoplens
 VOLUME ["/data"]
 EXPOSE 8050
 
-CMD ["gunicorn", "wsgi:server", "--bind", "0.0.0.0:8050", "--workers", "2", "--threads", "4", \
-     "--timeout", "120", "--access-logfile", "-"]
+# workers, worker class, keep-alive, timeout and access log: gunicorn.conf.py (measured)
+CMD ["gunicorn", "wsgi:server", "--bind", "0.0.0.0:8050"]
