@@ -106,12 +106,12 @@ def _free_port() -> int:
 
 
 def _start_gunicorn(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen:
-    handle = open(log_path, "wb")
+    import requests
     command = [sys.executable, "-m", "gunicorn", "wsgi:server", *GUNICORN_ARGS,
                "--bind", f"127.0.0.1:{port}"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=handle,
-                               stderr=subprocess.STDOUT, start_new_session=True)
-    import requests
+    with open(log_path, "wb") as handle:   # the child keeps its own copy
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=handle,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 120
     while True:
         try:
@@ -218,6 +218,7 @@ def _warm(base: str, token: str) -> None:
 
 def _load(base: str, token: str):
     """Run the clients; returns ({kind: [(seconds, outcome)]}, elapsed seconds)."""
+    import requests
     results: dict[str, list[tuple[float, str]]] = collections.defaultdict(list)
     lock = threading.Lock()
     sessions = [_sign_in(base) for _ in range(CLIENTS)]   # before the clock
@@ -236,7 +237,7 @@ def _load(base: str, token: str):
                 answer = _request(session, base, token, kind, rng)
                 status = answer.status_code
                 outcome = "ok" if status == 200 else "5xx" if status >= 500 else "other status"
-            except Exception as error:   # counted by kind, the client goes on
+            except (requests.RequestException, OSError) as error:   # counted, go on
                 outcome = _classify(error)
             seconds = time.perf_counter() - began
             with lock:
@@ -262,7 +263,7 @@ def _percentile(values: list[float], share: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def _rows(results: dict[str, list[tuple[float, str]]], elapsed: float) -> list[dict]:
