@@ -161,23 +161,9 @@ def get_customers_csv(query: payloads.CustomersCsvQuery):
                 return
             number += 1
 
-    chunks = pages()
-    first = next(chunks)
-    db = db_session()
-    audit.record(db, "export", actor=current_db_user(), target="customers.csv",
-                 detail={"filters": filters.to_dict(), "scope": scope.key(),
-                         "via": "token" if current_user.via_token else "session"},
-                 ip=client_ip())
-    db.commit()
-
-    def body():
-        yield first
-        yield from chunks
-
     segment = re.sub(r"[^A-Za-z0-9]+", "-", filters.segment or "all").strip("-") or "segment"
-    name = f"customers_{segment}_{filters.start}_{filters.end}.csv"
-    return Response(stream_with_context(body()), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return _csv_export(pages(), "customers.csv", filters, scope,
+                       f"customers_{segment}_{filters.start}_{filters.end}.csv")
 
 
 @endpoint("GET", "/cohorts", role="viewer", query=payloads.CohortQuery,
@@ -210,22 +196,29 @@ def get_transactions_csv(query: payloads.TransactionsCsvQuery):
     filters, scope = _view(query)
     chunks = transactions.transactions_csv(services.warehouse(), filters, scope,
                                            sort=query.sort_keys(), search=query.search)
-    header = next(chunks)  # runs the validation before the 200 is sent
+    return _csv_export(chunks, "transactions.csv", filters, scope,
+                       f"transactions_{filters.start}_{filters.end}.csv",
+                       search=query.search)
+
+
+def _csv_export(chunks, target: str, filters, scope, filename: str, **detail) -> Response:
+    """Stream an export's CSV chunks as a download, after one audit event (``export`` of
+    ``target`` with the filters, the scope and how the caller signed in). The first chunk
+    is computed before the 200 is sent, so a bad parameter still gets its 400."""
+    first = next(chunks)
     db = db_session()
-    audit.record(db, "export", actor=current_db_user(), target="transactions.csv",
-                 detail={"filters": filters.to_dict(), "scope": scope.key(),
-                         "search": query.search,
+    audit.record(db, "export", actor=current_db_user(), target=target,
+                 detail={"filters": filters.to_dict(), "scope": scope.key(), **detail,
                          "via": "token" if current_user.via_token else "session"},
                  ip=client_ip())
     db.commit()
 
     def body():
-        yield header
+        yield first
         yield from chunks
 
-    name = f"transactions_{filters.start}_{filters.end}.csv"
     return Response(stream_with_context(body()), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @endpoint("GET", "/quality", role="viewer", response=payloads.QualityResponse,
