@@ -3,7 +3,7 @@ and every process configures that cache from the settings alike (core.analytics_
 from __future__ import annotations
 
 import pytest
-from cachelib import FileSystemCache, SimpleCache
+from cachelib import FileSystemCache
 
 from analytics import cache, period
 from analytics.filters import ALL_DATA, Filters
@@ -14,29 +14,6 @@ from core.loads import run_load
 FILE = ("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
         "1001,A,Mug,2,2011-01-03 10:00:00,5.0,C1,United Kingdom\n"
         "1002,B,Plate,1,2011-01-04 10:00:00,12.5,C2,France\n")
-
-
-class RecordingCache(SimpleCache):
-    """An in-memory cache that remembers which keys were written."""
-
-    def __init__(self):
-        super().__init__()
-        self.written: list[str] = []
-
-    def set(self, key, value, timeout=None):
-        self.written.append(key)
-        return super().set(key, value, timeout)
-
-
-@pytest.fixture
-def process_cache():
-    """The process-wide analytics cache on a fresh in-memory store; put back afterwards."""
-    default = cache.default_cache()
-    previous = default.backend, default.ttl
-    store = RecordingCache()
-    cache.configure(store)
-    yield store
-    cache.configure(*previous)
 
 
 def default_view_keys(settings, version: int) -> list[str]:

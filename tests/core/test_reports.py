@@ -120,37 +120,19 @@ def test_another_scope_gets_other_numbers(shop, tmp_path):
         render_report(shop, MARCH, ALL_DATA, "docx", tmp_path)
 
 
-def test_a_report_reads_and_fills_the_analytics_cache_the_pages_use(shop):
+def test_a_report_reads_and_fills_the_analytics_cache_the_pages_use(shop, process_cache):
     """gather() goes through the process's analytics cache with the same keys as the
     dashboard and the API: the second report of the same view computes nothing."""
-    from cachelib import SimpleCache
-
     from analytics import cache, kpis, period
     from core.reports.content import gather
 
-    class Recording(SimpleCache):
-        def __init__(self):
-            super().__init__()
-            self.written: list[str] = []
-
-        def set(self, key, value, timeout=None):
-            self.written.append(key)
-            return super().set(key, value, timeout)
-
-    default = cache.default_cache()
-    previous = default.backend, default.ttl
-    store = Recording()
-    cache.configure(store)
-    try:
-        first = gather(shop, MARCH, FRANCE, forecast=False, now=NOW)
-        written = list(store.written)
-        second = gather(shop, MARCH, FRANCE, forecast=False, now=NOW)
-    finally:
-        cache.configure(*previous)
+    first = gather(shop, MARCH, FRANCE, forecast=False, now=NOW)
+    written = list(process_cache.written)
+    second = gather(shop, MARCH, FRANCE, forecast=False, now=NOW)
     version = shop.require_version()
     page_key = cache.Cache().key(kpis.kpi_summary, shop, period.resolve(shop, MARCH), FRANCE,
                                  version, {})
     assert page_key in written                      # the key a page of these filters reads
     assert len(written) == 7                        # KPIs, trend, countries, categories,
-    assert store.written == written                 # products, segments, cohorts; then hits
+    assert process_cache.written == written         # products, segments, cohorts; then hits
     assert second.kpi_summary == first.kpi_summary
