@@ -41,6 +41,8 @@ import threading
 import time
 from pathlib import Path
 
+from bench import service_environment
+
 ROOT = Path(__file__).resolve().parent.parent
 LINES = int(os.environ.get("BENCH_HTTP_LINES", "1000000"))
 CLIENTS = int(os.environ.get("BENCH_HTTP_CLIENTS", "50"))
@@ -59,7 +61,7 @@ WEIGHTS = (2, 1, 1, 1, 3)
 def run() -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="shoplens-bench-http-") as folder:
         home = Path(folder) / "home"
-        env = _environment(home)
+        env = service_environment(home)
         token = _prepare(env)
         port = _free_port()
         log_path = Path(folder) / "gunicorn.log"
@@ -71,14 +73,6 @@ def run() -> list[dict]:
         finally:
             _stop_gunicorn(server)
         return _rows(results, elapsed)
-
-
-def _environment(home: Path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("SHOPLENS_", "SMTP_")) and key not in (
-               "DATABASE_URL", "WAREHOUSE_URL", "REDIS_URL", "SECRET_KEY")}
-    env.update(SHOPLENS_HOME=str(home), PYTHONPATH=str(ROOT))
-    return env
 
 
 def _prepare(env: dict[str, str]) -> str:

@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import service_environment
+
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +39,7 @@ def run() -> list[dict]:
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="shoplens-bench-jobs-") as folder:
         home = Path(folder) / "home"
-        env = _environment(home)
+        env = service_environment(home)
         settings = _prepare(env)
         rows += _start_latency("embedded", env, settings, Path(folder))
         if _reachable(REDIS_URL):
@@ -56,14 +58,6 @@ def run() -> list[dict]:
                          "note": f"Redis not reachable at {REDIS_URL}"})
         rows += _reports(settings, Path(folder))
     return rows
-
-
-def _environment(home: Path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("SHOPLENS_", "SMTP_")) and key not in (
-               "DATABASE_URL", "WAREHOUSE_URL", "REDIS_URL", "SECRET_KEY")}
-    env.update(SHOPLENS_HOME=str(home), PYTHONPATH=str(ROOT))
-    return env
 
 
 def _prepare(env: dict[str, str]):
