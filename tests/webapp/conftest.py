@@ -63,22 +63,28 @@ def web_settings(tmp_path_factory):
     return load_settings({"SHOPLENS_HOME": str(home)})
 
 
-@pytest.fixture(scope="module")
-def app(web_settings):
+def make_app(settings, lines: list[dict]):
+    """The app on ``settings`` with ``lines`` published and the ``USERS`` accounts."""
     from webapp import create_app
-    warehouse = Warehouse(web_settings.warehouse_url)
-    publish_lines(warehouse, LINES)
+    warehouse = Warehouse(settings.warehouse_url)
+    publish_lines(warehouse, lines)
     warehouse.dispose()
-    app = create_app({"TESTING": True}, settings=web_settings)
+    app = create_app({"TESTING": True}, settings=settings)
     hasher = passwords._hasher
     passwords._hasher = cheap_password_hasher()
     try:
-        with db.session_scope(web_settings.database_url) as session:
+        with db.session_scope(settings.database_url) as session:
             for email, (role, countries) in USERS.items():
                 users.create_user(session, "cli", email, role=role, countries=countries,
                                   password=PASSWORD)
     finally:
         passwords._hasher = hasher
+    return app
+
+
+@pytest.fixture(scope="module")
+def app(web_settings):
+    app = make_app(web_settings, LINES)
     yield app
     app.extensions["shoplens.warehouse"].dispose()
 

@@ -9,12 +9,9 @@ import io
 import pytest
 import sqlalchemy as sa
 
-from analytics.warehouse import Warehouse
-from core import db, passwords, users
+from core import db
 from core.orm import AuditEvent
-from tests.analytics.conftest import publish_lines
-from tests.conftest import cheap_password_hasher
-from tests.webapp.conftest import PASSWORD, USERS, bearer, make_token
+from tests.webapp.conftest import bearer, make_app, make_token
 from tests.webapp.test_dashboard_units import _callback, _prop
 
 PERIOD = {"start": "2011-03-01", "end": "2011-03-03"}
@@ -30,24 +27,11 @@ NAMES = {"GB": "United Kingdom", "FR": "France"}
 
 @pytest.fixture(scope="module")
 def app(web_settings):
-    from webapp import create_app
-    warehouse = Warehouse(web_settings.warehouse_url)
-    publish_lines(warehouse, [
+    app = make_app(web_settings, [
         {"invoice_id": f"I{number}", "invoice_ts": "2011-03-02 10:00", "customer_id": customer,
          "product_id": "P1", "description": "Mug", "quantity": 1, "unit_price": 5.0 + number,
          "country": NAMES[code], "country_code": code}
         for number, (customer, code) in enumerate(FORMULA_CUSTOMERS.items(), start=1)])
-    warehouse.dispose()
-    app = create_app({"TESTING": True}, settings=web_settings)
-    hasher = passwords._hasher
-    passwords._hasher = cheap_password_hasher()
-    try:
-        with db.session_scope(web_settings.database_url) as session:
-            for email, (role, countries) in USERS.items():
-                users.create_user(session, "cli", email, role=role, countries=countries,
-                                  password=PASSWORD)
-    finally:
-        passwords._hasher = hasher
     yield app
     app.extensions["shoplens.warehouse"].dispose()
 
