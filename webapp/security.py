@@ -383,6 +383,8 @@ def _guard():
             refusal = _same_origin_refusal()
             if refusal:
                 return json_error(403, refusal)
+        elif path == LOGOUT_PATH and _provably_same_origin():
+            pass  # sign-out from our own page: its form's token may be a layout's older one
         elif not current_user.via_token:
             csrf.protect()
     if path == DASH_CALLBACK_PATH and request.method == "POST":
@@ -468,6 +470,18 @@ def _check_callback():
         what = f"the page {page}" if page and page_role(page) == needed else "this view"
         return json_error(403, f"{what.capitalize()} needs the {needed} role.")
     return None
+
+
+LOGOUT_PATH = "/logout"
+
+
+def _provably_same_origin() -> bool:
+    """The browser says the request comes from our own pages (Sec-Fetch-Site same-origin,
+    or an Origin of ours); a request without those headers proves nothing."""
+    if request.headers.get("Sec-Fetch-Site") == "same-origin":
+        return True
+    origin = request.headers.get("Origin")
+    return bool(origin) and origin != "null" and _same_origin_refusal() is None
 
 
 def _same_origin_refusal() -> str | None:

@@ -154,6 +154,20 @@ def test_sign_out_needs_a_post_with_the_csrf_token(app, signed_in):
     assert browser.get("/api/v1/me").status_code == 401
 
 
+def test_sign_out_from_our_own_page_needs_no_token_but_a_same_origin_browser(app, signed_in):
+    """The navbar's form may carry an older layout's token: a POST the browser marks as
+    coming from our own pages signs out; one without such proof, or from elsewhere, not."""
+    browser = signed_in("viewer@example.com")
+    assert browser.post("/logout", data={"csrf_token": "stale"}).status_code == 400
+    assert browser.post("/logout", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 400
+    assert browser.post("/logout", headers={"Origin": "null"}).status_code == 400
+    assert browser.get("/api/v1/me").status_code == 200
+    done = browser.post("/logout", data={"csrf_token": "stale"},
+                        headers={"Sec-Fetch-Site": "same-origin"})
+    assert done.status_code == 302 and done.headers["Location"].endswith("/login")
+    assert browser.get("/api/v1/me").status_code == 401
+
+
 def _component_props(node):
     """The props of every Dash component in a layout (as /_dash-layout serves it)."""
     if isinstance(node, dict):
