@@ -107,7 +107,7 @@ def load_file(warehouse: Warehouse, path: str | Path, *, format: str = "online-r
         _check_replacement(warehouse, read, limits, rejects_path)
     quality = build_report(read.lines, rejects=read.rejects, lines_read=read.lines_read,
                            countries=read.countries, source=path.name, format=format,
-                           notes=read.notes)
+                           notes=read.notes, warnings=read.warnings, orders=read.orders)
     _report(progress, 55, "publishing a new data version")
     version, quality = publish_lines(warehouse, read.lines, quality=quality, append=append,
                                      source=path.name)

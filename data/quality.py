@@ -24,7 +24,8 @@ DUPLICATES_NOTE = ("exact duplicate lines are kept in the table (real repeated l
 def build_report(lines: pd.DataFrame, *, rejects: pd.DataFrame | None = None,
                  lines_read: int | None = None,
                  countries: CountryNormalisation | None = None, source: str = "",
-                 format: str = "", notes: Iterable[str] = ()) -> dict:
+                 format: str = "", notes: Iterable[str] = (),
+                 warnings: Iterable[dict] = (), orders: dict | None = None) -> dict:
     """The report of one load, computed on the line-item frame that will be published.
 
     Keys: source, format, lines_read, lines_loaded, lines_rejected, rejected_by_reason
@@ -32,7 +33,8 @@ def build_report(lines: pd.DataFrame, *, rejects: pd.DataFrame | None = None,
     price_not_positive_lines, missing_customer_lines, unknown_countries {name: lines},
     countries_without_code {name: {lines, reason}}, date_range {first, last} (ISO text or
     None), totals {gross_sales, returns, net_revenue, invoices, orders, customers,
-    customers_with_sale, products, countries}, notes [text].
+    customers_with_sale, products, countries}, notes [text], warnings [{code, message,
+    lines, fix}] (data.diagnostics), orders {…} (what order-level columns gave: readers).
     """
     rejects = rejects if rejects is not None else pd.DataFrame({"reject_reason": []})
     loaded = len(lines)
@@ -85,6 +87,8 @@ def build_report(lines: pd.DataFrame, *, rejects: pd.DataFrame | None = None,
             "countries": int(lines["country"].nunique()),
         },
         "notes": [*notes, DUPLICATES_NOTE],
+        "warnings": [dict(warning) for warning in warnings],
+        "orders": dict(orders or {}),
     }
 
 
