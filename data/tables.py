@@ -445,9 +445,16 @@ def _head_bytes(path: Path, compression: str | None) -> bytes:
 
 
 def _detect_encoding(sample: bytes, name: str) -> str:
-    """BOM, then strict UTF-8, then charset-normalizer (preferring cp1252 whenever it is
-    among its candidates, since tiny samples of Western European text otherwise come out as
-    CJK or Baltic code pages)."""
+    """A byte-order mark (UTF-8, UTF-16, UTF-32), then strict UTF-8, then Windows-1252
+    whenever the bytes decode under it, and only then charset-normalizer's guess.
+
+    Windows-1252 comes first because it is what Western shop exports are written in, and a
+    detector's guess among the single-byte code pages is unreliable on them: a Tableau
+    Superstore file, whose only non-ASCII letters are in a few product names, comes out as
+    Central European cp1250, turning "è" into "č" and "ï" into "ď". The price is that a
+    file in another single-byte code page (cp1250, Cyrillic cp1251, Greek cp1253) that
+    happens to decode under cp1252 is read as cp1252 too: its mapping must state
+    "encoding" (docs/mapping.md)."""
     for bom, encoding in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
                           (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
                           (codecs.BOM_UTF16_BE, "utf-16")):
@@ -460,21 +467,20 @@ def _detect_encoding(sample: bytes, name: str) -> str:
         pass
     import charset_normalizer
 
-    if b"\x00" in sample:
+    if b"\x00" in sample:  # UTF-16/32 without a byte-order mark, or binary
         best = charset_normalizer.from_bytes(sample[:65536]).best()
         if best is not None and best.encoding.startswith(("utf_16", "utf_32")):
             return best.encoding
         raise ReadError(f"{name} is a binary file, not a text table")
+    try:
+        sample.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:  # one of the five bytes cp1252 leaves undefined
+        pass
     candidates = [match.encoding for match in charset_normalizer.from_bytes(
-        sample[:65536], cp_isolation=["cp1252", "cp1250", "cp1251", "cp1253", "cp1254",
-                                      "cp1257", "iso8859_15"])]
-    if not candidates or "cp1252" in candidates:
-        try:
-            sample.decode("cp1252")
-            return "cp1252"
-        except UnicodeDecodeError:
-            return candidates[0] if candidates else "latin-1"
-    return candidates[0]
+        sample[:65536], cp_isolation=["cp1250", "cp1251", "cp1253", "cp1254", "cp1257",
+                                      "iso8859_15"])]
+    return candidates[0] if candidates else "latin-1"
 
 
 def _reject_binary(text: str, name: str) -> None:
