@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from flask import Response, send_file, stream_with_context
 
-from analytics import (breakdowns, cache, cohorts, customers, kpis, period, products, quality,
-                       series, transactions)
+from analytics import (breakdowns, cache, cohorts, customers, filter_values, kpis, period,
+                       products, quality, series, transactions)
 from analytics.filters import Filters, Scope
 from core import audit, job_kinds, jobs
 from webapp import services
@@ -49,9 +49,19 @@ def records(frame: pd.DataFrame) -> list[dict]:
 
 
 def _view(query: payloads.FilterQuery) -> tuple[Filters, Scope]:
-    """Resolved filters (both dates set, from the data) and the caller's scope."""
-    filters = period.resolve(services.warehouse(), query.filters())
-    return filters, current_scope()
+    """Resolved filters (both dates set, from the data; each value as the data writes it)
+    and the caller's scope."""
+    scope = current_scope()
+    filters = period.resolve(services.warehouse(), _checked(query, scope))
+    return filters, scope
+
+
+def _checked(query: payloads.FilterQuery, scope: Scope | None = None) -> Filters:
+    """The query's filters with each dimension value as the data writes it (matched
+    ignoring case); a value no line in the caller's scope has is a 400 naming it and the
+    closest values there are (``analytics.filter_values``)."""
+    return filter_values.resolve(services.warehouse(), query.filters(),
+                                 scope if scope is not None else current_scope())
 
 
 def _period(filters: Filters) -> dict:
@@ -254,7 +264,7 @@ def _start(job) -> dict:
           summary="Start a job: " + ", ".join(job_kinds.api_names()) + ".")
 def post_job(body: payloads.JobRequest):
     db = db_session()
-    params = {"filters": body.filters.filters(), "options": body.options}
+    params = {"filters": _checked(body.filters), "options": body.options}
     job = jobs.submit_job(db, _job_user(), body.kind, params, settings=services.settings())
     return _start(job)
 
@@ -314,5 +324,5 @@ def get_job_result(path: payloads.JobPath):
 def post_report(body: payloads.ReportRequest):
     db = db_session()
     job = jobs.request_report(db, _job_user(), format=body.format, email=body.email,
-                              filters=body.filters.filters())
+                              filters=_checked(body.filters))
     return _start(job)

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlencode
 
 import flask_login
 
-from analytics import cache, catalog, errors, period, quality
+from analytics import cache, catalog, errors, filter_values, period, quality
 from analytics.filters import DIMENSIONS, FilterError, Filters, Scope
 from analytics.measures import NONE_LABEL
 from analytics.quality import DataColumns
@@ -111,7 +111,10 @@ def parse_filters(search: str | None) -> Filters:
 
 
 def view(search: str | None) -> View:
-    """The request's warehouse, resolved filters and scope."""
+    """The request's warehouse, resolved filters and scope. Each filter value is written
+    as the data writes it (``country=france`` is "France"); a value no line in the user's
+    scope has makes every panel say so, naming the closest values
+    (``analytics.filter_values``), instead of showing "no sales"."""
     filters = parse_filters(search)
     store = warehouse()
     user_scope = scope()
@@ -120,9 +123,44 @@ def view(search: str | None) -> View:
     try:
         if store.current_version() is None:
             raise Unavailable(NO_DATA)
+        filters = filter_values.resolve(store, filters, user_scope)
         return View(store, period.resolve(store, filters), user_scope)
     except NoDataError:
         raise Unavailable(NO_DATA) from None
+    except filter_values.UnknownFilterValues as exc:
+        raise Unavailable(exc.message) from None
+
+
+def reviewed_filters(filters: Filters) -> tuple[Filters, dict[str, str]]:
+    """For the sidebar: ``filters`` with each value written as the data writes it (an
+    unknown value kept as given, so that it shows and can be cleared), and dimension name
+    → a note naming its unknown values and the closest values in the user's scope. No
+    notes when there is no data, or no scope, to check against."""
+    store = warehouse()
+    user_scope = scope()
+    if user_scope.countries is not None and not user_scope.countries:
+        return filters, {}
+    try:
+        resolved, unknown = filter_values.check(store, filters, user_scope)
+    except errors.ShoplensError as exc:  # no data, a time-out: the panels say it
+        log.info("filter values not checked: %s", exc.message)
+        return filters, {}
+    notes: dict[str, list[filter_values.UnknownValue]] = {}
+    for item in unknown:
+        notes.setdefault(item.dimension, []).append(item)
+    return resolved, {name: filter_values.describe(items) for name, items in notes.items()}
+
+
+def dimension_values(dimension: str) -> filter_values.KnownValues:
+    """The values of a filterable dimension in the data the user may see, largest first
+    (the sidebar's options; the same values the filters are checked against)."""
+    current = view("")
+    try:
+        return filter_values.dimension_values(current.warehouse, current.scope, dimension)
+    except NoDataError:
+        raise Unavailable(NO_DATA) from None
+    except errors.ShoplensError as exc:
+        raise Unavailable(exc.message) from None
 
 
 def query(function: Callable[..., Result], search: str | None, /, *,

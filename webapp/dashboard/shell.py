@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import dash
@@ -19,7 +20,7 @@ import flask_login
 from dash import ALL, ClientsideFunction, Input, Output, State, ctx, dcc, html
 from flask_wtf import csrf
 
-from analytics import breakdowns, catalog, period
+from analytics import catalog, period
 from analytics.filters import FilterError, Filters
 from analytics.segments import SEGMENTS
 from analytics.warehouse import WarehouseError
@@ -35,7 +36,6 @@ DIMENSION_CONTROLS = tuple((d.param, d.field, d.label, d.name)
 #: Flask pages of the web/auth engineer, linked from the navbar for admins.
 ADMIN_LINKS = (("Users", "/admin/users"), ("Audit log", "/admin/audit"))
 OPTION_LIMIT = 200
-MISSING_KEY = context.NONE_LABEL  # breakdowns key of a missing value: not a filter value
 
 
 def page_allowed(page: dict, role: str | None) -> bool:
@@ -269,20 +269,23 @@ def copy_link(_clicks, href):
 
 
 # ------------------------------------------------------------------ filters
-def dimension_fields(filters: Filters, columns: context.DataColumns) -> list:
+def dimension_fields(filters: Filters, columns: context.DataColumns,
+                     unknown: Mapping[str, str] | None = None) -> list:
     """For the dimension dropdowns: whether each is hidden, then each one's note, then
     the sidebar's sentence naming the columns the data lacks.
 
     A dimension the data lacks (``context.data_columns``) is hidden, unless ``filters``
     (the URL) filter by it: a shared link keeps its filter, shown with a note saying the
-    data has no such column, so it can be cleared."""
+    data has no such column, so it can be cleared. ``unknown`` (dimension → note, from
+    ``context.reviewed_filters``) names the values no line has, with the closest ones."""
+    unknown = unknown or {}
     hidden, notes, lacking = [], [], []
     for _name, field, label, dimension in DIMENSION_CONTROLS:
         missing = dimension in columns.missing
         chosen = bool(getattr(filters, field))
         hidden.append(missing and not chosen)
         notes.append(f"{context.missing_column_text(dimension)} Clear this filter to see "
-                     "sales." if missing and chosen else "")
+                     "sales." if missing and chosen else unknown.get(dimension, ""))
         if missing:
             lacking.append(label.lower())
     sentence = ""
@@ -296,9 +299,10 @@ def dimension_fields(filters: Filters, columns: context.DataColumns) -> list:
 
 def filter_options(filters: Filters) -> list[list[dict]]:
     """Options of the dimension dropdowns: the values present in the data the user may
-    see, over the whole data range, by revenue, plus any value the URL names that is not
-    among them (a shared link with ``country=FR`` must keep its filter: a dropdown drops
-    values that are not options)."""
+    see, over the whole data range, by revenue (``context.dimension_values``: the values
+    the filters are checked against), plus any value the URL names that is not among them
+    (a shared link with ``country=FR`` must keep its filter: a dropdown drops values that
+    are not options; an unknown value keeps its note, ``dimension_fields``)."""
     options = []
     missing = context.data_columns().missing
     for _name, field, _label, dimension in DIMENSION_CONTROLS:
@@ -307,11 +311,8 @@ def filter_options(filters: Filters) -> list[list[dict]]:
                             for value in getattr(filters, field)])
             continue
         try:
-            frame = context.query(breakdowns.breakdown, "", all_time=True,
-                                  dimension=dimension, top=OPTION_LIMIT)
-            known = [{"label": str(label), "value": str(value)} for value, label in
-                     zip(frame["key"], frame["label"])
-                     if value not in (breakdowns.OTHERS_KEY, MISSING_KEY)]
+            known = [{"label": value, "value": value}
+                     for value in context.dimension_values(dimension).names[:OPTION_LIMIT]]
         except context.Unavailable:
             known = []
         present = {option["value"] for option in known}
@@ -345,7 +346,9 @@ def sync_filters(search, preset, start, end, *rest):
     """The URL query string and the sidebar, kept equal in both directions.
 
     On load or back/forward the URL wins: the sidebar shows its filters (with the resolved
-    default period when it has no dates). A sidebar change writes the URL (through
+    default period when it has no dates), each value as the data writes it
+    (``country=france`` shows France), and a value no line has stays with a note under its
+    dropdown naming the closest values (``context.reviewed_filters``). A sidebar change writes the URL (through
     ``shell-url-writer``), so every view is a shareable link; page parameters
     (``grain=week``) are kept. The URL this callback wrote comes back as a change of
     ``shell-url``: when it already matches the sidebar nothing is sent back.
@@ -368,8 +371,9 @@ def sync_filters(search, preset, start, end, *rest):
         except context.Unavailable as exc:
             return (dash.no_update, *_controls(Filters(), data_days),
                     *filter_options(Filters()), str(exc), *dimension_fields(Filters(), columns))
+        filters, unknown = context.reviewed_filters(filters)  # france → France, notes
         return (dash.no_update, *_controls(filters, data_days), *filter_options(filters), "",
-                *dimension_fields(filters, columns))
+                *dimension_fields(filters, columns, unknown))
     if trigger == "shell-reset":
         return (context.replace_filters(search, Filters()), *_controls(Filters(), data_days),
                 *unchanged_options, "", *dimension_fields(Filters(), columns))
@@ -381,8 +385,9 @@ def sync_filters(search, preset, start, end, *rest):
     except FilterError as exc:
         return (dash.no_update, *[dash.no_update] * len(FILTER_OUTPUTS), *unchanged_options,
                 str(exc), *unchanged_fields)
+    _reviewed, unknown = context.reviewed_filters(filters)  # a linked unknown value kept
     return (context.replace_filters(search, filters), *_controls(filters, data_days),
-            *unchanged_options, "", *dimension_fields(filters, columns))
+            *unchanged_options, "", *dimension_fields(filters, columns, unknown))
 
 
 def _sidebar_filters(preset, start, end, dimension_values, min_price, max_price, segment, *,
