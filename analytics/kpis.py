@@ -6,6 +6,10 @@ same scan with ``FILTER (WHERE …)``. Each reads the smallest table the planner
 (``measures.source_for``): Σ measures and orders from a day-grain rollup, customers, churn,
 repeat and LTV from the days of the three periods in ``rollup_customer_day`` (LTV from its
 ``ltv_to_date`` when the filters select whole customers), sessions from a sessions rollup.
+
+A period without lines (METRICS.md, "Periods without lines"): inside the data's date range
+its sums and counts are 0 and a ratio over 0 is empty with its reason; entirely before the
+data's first day or after its last day, every KPI is empty with ``NO_DATA``.
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ from analytics.planner import Source
 #: KPI names of the API, in METRICS.md order (``analytics.catalog.MEASURES``).
 KPI_NAMES = catalog.KPI_NAMES
 
-NO_SALES = "no sales in this period"
+NO_DATA = "no data for this period"
 NO_ORDERS = "no orders in this period"
 NO_CUSTOMERS = "no identified customers in this period"
 NO_COST = "no cost data"
@@ -143,8 +147,12 @@ def kpi_summary(warehouse, filters: Filters, scope: Scope) -> KpiSummary:
     with warehouse.connect(info.version) as conn:
         row = dict(conn.execute(query).mappings().one())
 
+    first, last = period.data_range(warehouse, info.version)
     values = {}
-    for suffix in periods:
+    for suffix, f in periods.items():
+        if first is None or f.end < first or f.start > last:
+            values[suffix] = {name: (None, NO_DATA) for name in KPI_NAMES}
+            continue
         raw = _finished(row, suffix)
         values[suffix] = _period_kpis(raw, row, suffix, info, session_reason)
     kpis = {}
@@ -170,11 +178,14 @@ def _finished(row: dict, suffix: str) -> dict:
 
 def _period_kpis(raw: dict, row: dict, suffix: str, info,
                  session_reason: str | None) -> dict[str, tuple]:
-    """(value, reason) for every KPI of one period."""
+    """(value, reason) for every KPI of one period inside the data's date range.
+
+    A period without lines under the filters (METRICS.md, "Periods without lines") has
+    sums and counts of 0, its ratios empty for want of orders (a conversion rate over
+    sessions of the period is 0), its profit 0 when the data has unit costs, and a churn
+    rate whenever the previous period had customers."""
     out: dict[str, tuple] = {}
     has_lines = raw["sale_lines"] + raw["return_lines"] > 0
-    if not has_lines:
-        return {name: (None, NO_SALES) for name in KPI_NAMES}
     orders, customers = int(raw["orders"]), int(raw["customers"])
     out["gross_revenue"] = (float(raw["gross_revenue"]), None)
     out["returns"] = (float(raw["returns"]), None)
@@ -185,6 +196,9 @@ def _period_kpis(raw: dict, row: dict, suffix: str, info,
     out["aov"] = (float(raw["gross_revenue"]) / orders, None) if orders else (None, NO_ORDERS)
     if not info.has_cost:
         out["profit"] = out["margin"] = (None, NO_COST)
+    elif not has_lines:  # no line, no cost: revenue 0 − Σ cost of no line
+        out["profit"] = (0.0, None)
+        out["margin"] = (None, NO_ORDERS)
     elif raw["cost_lines"] == 0:
         out["profit"] = out["margin"] = (None, NO_COST_PERIOD)
     else:
@@ -204,7 +218,7 @@ def _period_kpis(raw: dict, row: dict, suffix: str, info,
         out["ltv"] = (_number(row[f"ltv{suffix}"]), None)
         out["repeat_rate"] = (_number(row[f"repeaters{suffix}"]) / customers, None)
     else:
-        out["ltv"] = out["repeat_rate"] = (None, NO_CUSTOMERS)
+        out["ltv"] = out["repeat_rate"] = (None, NO_ORDERS if not orders else NO_CUSTOMERS)
     return out
 
 

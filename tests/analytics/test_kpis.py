@@ -118,8 +118,10 @@ def test_filters_and_scope(store):
                        ALL_DATA)
     assert (toys["gross_revenue"].current, toys["orders"].current,
             toys["customers"].current) == (30, 1, 1)
-    assert toys["gross_revenue"].previous is None
-    assert toys["gross_revenue"].reason == "previous period: no sales in this period"
+    # no Toys line in the previous period, which lies inside the data: 0, not empty
+    assert toys["gross_revenue"].previous == 0
+    assert toys["gross_revenue"].reason is None and toys["gross_revenue"].rel_change is None
+    assert toys["aov"].reason == "previous period: no orders in this period"
     assert toys["conversion_rate"].reason == "sessions are not broken down by category"
 
     great_britain = kpi_summary(store, PERIOD, Scope.of(["GB"]))
@@ -132,8 +134,9 @@ def test_filters_and_scope(store):
     # a filter cannot widen the scope
     widened = kpi_summary(store, Filters(start=PERIOD.start, end=PERIOD.end,
                                          countries=("FR",)), Scope.of(["GB"]))
-    assert widened["revenue"].current is None
-    assert widened["revenue"].reason == "no sales in this period"
+    assert widened["revenue"].current == 0 and widened["revenue"].reason is None
+    assert widened["aov"].current is None
+    assert widened["aov"].reason == "no orders in this period"
     france = kpi_summary(store, Filters(start=PERIOD.start, end=PERIOD.end,
                                         countries=("France",)), ALL_DATA)
     assert france["revenue"].current == pytest.approx(15)
@@ -147,15 +150,25 @@ def test_filters_and_scope(store):
 
 
 @pytest.mark.parametrize("filters, scope", [
-    (Filters(start=dt.date(2012, 1, 1), end=dt.date(2012, 1, 31)), ALL_DATA),
     (Filters(start=PERIOD.start, end=PERIOD.end, countries=("DE",)), ALL_DATA),
     (PERIOD, Scope.of([])),
-], ids=["empty-period", "filter-matches-nothing", "scope-excludes-everything"])
-def test_nothing_to_show_is_none_with_reason(store, filters, scope):
+], ids=["filter-matches-nothing", "scope-excludes-everything"])
+def test_nothing_to_show_inside_the_data_is_zero(store, filters, scope):
+    """METRICS.md, "Periods without lines" (tests/analytics/test_empty_periods.py)."""
     summary = kpi_summary(store, filters, scope)
+    for name in ("gross_revenue", "returns", "revenue", "orders", "units", "customers"):
+        assert summary[name].current == 0 and summary[name].reason is None, name
+    for name in ("aov", "margin", "ltv", "repeat_rate"):
+        assert summary[name].current is None, name
+        assert summary[name].reason == "no orders in this period", name
+
+
+def test_a_period_after_the_data_is_none_with_reason(store):
+    summary = kpi_summary(store, Filters(start=dt.date(2012, 1, 1), end=dt.date(2012, 1, 31)),
+                          ALL_DATA)
     for name in KPI_NAMES:
         assert summary[name].current is None, name
-        assert summary[name].reason == "no sales in this period", name
+        assert summary[name].reason == "no data for this period", name
 
 
 def test_no_cost_no_sessions_and_default_period(warehouse):
