@@ -36,9 +36,13 @@ MATCH_SHARE = 0.05
 #: a status or currency column has at most this many distinct values (else it is free text)
 MAX_DISTINCT_STATUSES = 1000
 
-#: fields holding money or units of the line: an order-level value there is no fill-down case
-MEASURE_FIELDS = frozenset({"quantity", "unit_price", "line_total", "unit_cost", "line_cost",
-                            "profit", "discount"})
+#: fields that describe a line (data.readers LINE_FIELDS): never filled down, so an
+#: order-level column there is the wrong column
+LINE_FIELDS = frozenset({"invoice_id", "product_id", "description", "quantity", "unit_price",
+                         "line_total", "unit_cost", "line_cost", "profit", "discount"})
+#: fields data.readers reads once per order, from any of its lines (blank lines are fine)
+ORDER_FIELDS = frozenset({"order_discount", "order_subtotal", "order_refund", "order_shipping",
+                          "order_tax", "order_total", "refund_date", "currency", "status"})
 STATUS_FIELDS = ("is_cancellation", "status")
 #: the flag texts data.readers takes as "cancelled" when no cancellation_values are given
 #: (a copy: data.readers imports this module)
@@ -298,7 +302,7 @@ def _order_level_columns(table: _Table, **_) -> list[dict]:
     if not other.any():
         return out
     for field, names in table.fields.items():
-        if field == "invoice_id":
+        if field == "invoice_id" or field in ORDER_FIELDS:
             continue
         for column in names:
             if table.declared_order_level(field, column):
@@ -316,15 +320,16 @@ def _order_level_columns(table: _Table, **_) -> list[dict]:
             if count < MIN_LINE_SHARE * table.n:
                 continue
             rows = table.example_rows(blank_lines)
-            if field in MEASURE_FIELDS:
+            if field in LINE_FIELDS:
                 out.append(_warning(
                     "order_level_column",
                     f"Column {column!r} ({field}) is filled only on the first line of each "
                     f"order, blank on its other lines ({count:,} lines of {orders:,} "
-                    "orders): it looks like an amount of the whole order, not of the line",
+                    "orders): it looks like a value of the whole order, not of the line",
                     count, rows,
-                    f"map a column holding each line's own {field.replace('_', ' ')}; an "
-                    "order's discount, refund, shipping or taxes have their own options"))
+                    f"map to {field} a column holding each line's own value; an order's "
+                    "amounts have their own fields (order_discount, order_subtotal, "
+                    "order_refund, order_shipping, order_tax, order_total)"))
             else:
                 out.append(_warning(
                     "order_level_column",
@@ -332,8 +337,9 @@ def _order_level_columns(table: _Table, **_) -> list[dict]:
                     f"order, blank on its other lines ({count:,} lines of {orders:,} "
                     "orders): fill it down?",
                     count, rows,
-                    f"add \"{field}\" to \"order_level\" in the mapping: the value of the "
-                    "order's first line is then used on all its lines"))
+                    f"add \"{field}\" to \"order_level\" in the mapping (\"order_level\": "
+                    f"[\"{field}\"]): the value of the order's first line is then used on "
+                    "all its lines"))
     return out
 
 
@@ -402,7 +408,7 @@ def _statuses(table: _Table, *, refunds: set[str], cancellations: set[str]) -> l
             orders = table.order_count_of(lines)
             fix_text = fix.format(values=", ".join(f'"{text}"' for text in texts[found]))
             if field is None:
-                fix_text = f"map {column!r} as the status (is_cancellation) and {fix_text}"
+                fix_text = f"map \"status\" to {column!r} and {fix_text}"
             out.append(_warning(
                 code,
                 f"{named} marks {orders:,} order{'s' * (orders != 1)} ({count:,} "
@@ -437,8 +443,9 @@ def _cancelled_orders(table: _Table, *, refunds: set[str], cancellations: set[st
             f"Column {column!r} is filled on {orders:,} order{'s' * (orders != 1)} "
             f"({count:,} lines) that the mapping counts as sales: cancelled orders?",
             count, table.example_rows(lines & filled),
-            "map the order status as is_cancellation and declare the cancelled orders' "
-            "status in \"cancellation_values\" (or leave them out of the file)"))
+            "map the order status column as \"status\" and declare the cancelled orders' "
+            "status (such as \"voided\") in \"cancellation_values\": they are then left out "
+            "as never sold"))
     return out
 
 
@@ -450,9 +457,9 @@ def _order_amounts(table: _Table, *, refunds: set[str], **_) -> list[dict]:
     gross = (float(np.nansum(np.where(line_values > 0, line_values, 0.0)))
              if line_values is not None else 0.0)
     kinds = []
-    if "discount" not in table.fields:
+    if not {"discount", "order_discount", "order_subtotal"} & set(table.fields):
         kinds += [("discount", column) for column in table.unmapped(_DISCOUNT_NAME)]
-    if not refunds:
+    if "order_refund" not in table.fields:
         kinds += [("refund", column) for column in table.unmapped(_REFUND_NAME)]
     for kind, column in kinds:
         if _NOT_AMOUNT_NAME.search(column.casefold()):
@@ -474,17 +481,21 @@ def _order_amounts(table: _Table, *, refunds: set[str], **_) -> list[dict]:
         orders = table.order_count_of(nonzero)
         affected = table.per_order(nonzero)[table.codes] > 0
         share = f" ({total / gross:.1%} of the lines' value)" if gross > 0 else ""
-        what = "order discounts" if kind == "discount" else "refunds"
-        fix = ("map it as the order's discount (spread over the order's lines)"
-               if kind == "discount" else
-               "map it as the order's refund amount, or declare the refunded orders' status "
-               "in \"refund_values\"")
-        out.append(_warning(
-            "unmapped_order_amount",
-            f"Column {column!r} holds {_money(total)} of {what} on {orders:,} "
-            f"order{'s' * (orders != 1)} that the mapping does not take off: net revenue "
-            f"will be up to {_money(total)}{share} too high",
-            int(affected.sum()), table.example_rows(nonzero), fix))
+        held = (f"Column {column!r} holds {_money(total)} of "
+                f"{'order discounts' if kind == 'discount' else 'refunds'} on {orders:,} "
+                f"order{'s' * (orders != 1)}")
+        if kind == "refund" and refunds:
+            message = (f"{held}, but order_refund is not mapped: the orders whose status is "
+                       "in refund_values count as refunded in full, partly refunded ones too")
+        else:
+            message = (f"{held} that the mapping does not take off: net revenue will be up "
+                       f"to {_money(total)}{share} too high")
+        fix = (f"map \"order_discount\" to {column!r} (it is spread over the order's lines "
+               "by value)" if kind == "discount" else
+               f"map \"order_refund\" to {column!r} (return lines are added for each "
+               "refunded order)")
+        out.append(_warning("unmapped_order_amount", message, int(affected.sum()),
+                            table.example_rows(nonzero), fix))
     return out
 
 
@@ -510,8 +521,9 @@ def _currencies(table: _Table, **_) -> list[dict]:
             f"Column {column!r} holds {len(present)} currencies, which the totals add up "
             f"as one: {_counts(table, down, texts, down >= 0, orders=False)}",
             int(other.sum()), table.example_rows(other & table.filled(column)),
-            "load each currency separately (one file per currency), or convert the amounts "
-            "to one currency before loading"))
+            "load one currency per file (export each store or market separately), or "
+            "convert the amounts to one currency first; with \"currency\" mapped to this "
+            "column the load refuses a file that mixes them"))
     return out
 
 
@@ -665,8 +677,8 @@ def _blank_product_ids(table: _Table, **_) -> list[dict]:
         covered = int((blank & table.filled(best)).sum())
         found = (f"; {best!r} is filled on {'all' if covered == count else f'{covered:,}'}"
                  " of them")
-        fix = (f"add {best!r} as the fallback of product_id (used where {columns} is "
-               "blank), or fill the ids in the export")
+        fix = (f"add \"fallbacks\": {{\"product_id\": \"{best}\"}} to the mapping ({best!r} "
+               f"is then used where {columns} is blank), or fill the ids in the export")
     return [_warning(
         "blank_product_ids",
         f"Product id ({columns}) is blank on {count:,} line{'s' * (count != 1)}, which are "
@@ -688,10 +700,14 @@ def _unmapped_fields(table: _Table, **_) -> list[dict]:
         if not candidates:
             continue
         names = ", ".join(repr(column) for column in candidates[:5])
+        fix = (f"map \"{field}\" to {'one of ' * (len(candidates) > 1)}{names} (and add it to "
+               "\"order_level\" if it is filled on each order's first line only)")
+        if field == "customer_id" and any("mail" in column.casefold()
+                                          for column in candidates):
+            fix += "; an e-mail address is stored as a one-way hash with \"hashed\": " \
+                   "[\"customer_id\"]"
         out.append(_warning(
             "unmapped_field",
             f"No column is mapped to {field}, so {without}; the file has {names}",
-            table.n, [],
-            f"map \"{field}\" to {'one of ' * (len(candidates) > 1)}{names} (with "
-            "\"order_level\" if it is filled on each order's first line only)"))
+            table.n, [], fix))
     return out
