@@ -11,7 +11,9 @@ URL form (the dashboard, the API and schedules share it)::
     &segment=Champions
 
 A country is given by its ISO 3166 alpha-2 code (``FR``) or by its name as the data writes
-it (``France``, ``EIRE``); both match.
+it (``France``, ``EIRE``); both match. Values are matched to the data ignoring case, and a
+value no line has is refused naming the closest ones, by ``analytics.filter_values`` (it
+needs the data: ``Filters`` itself only checks the form of a value).
 """
 from __future__ import annotations
 

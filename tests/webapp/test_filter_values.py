@@ -198,3 +198,19 @@ def test_the_sidebar_note_and_the_panels_come_from_one_check(app, signed_in):
     assert filters.countries == ("EIRE", "Spain")
     assert notes == {"country": str(caught.value)}
     assert notes["country"].startswith('Unknown country "Spain": no line has it;')
+
+
+def test_a_job_from_the_dashboard_is_refused_for_an_unknown_value(app, signed_in):
+    from webapp.dashboard import jobs_ui
+    analyst = signed_in("analyst@example.com")
+    settings = app.extensions["shoplens.settings"]
+    with db.session_scope(settings.database_url) as session:
+        before = session.scalar(sa.select(sa.func.count()).select_from(Job))
+    with analyst:
+        analyst.get("/healthz")
+        with pytest.raises(context.Unavailable, match='Unknown country "Frnace"'):
+            jobs_ui.submit("report_pdf", MARCH + "&country=Frnace", {"email": False})
+        assert context.checked_filters("?country=eire&grain=week") == \
+            Filters(countries=("EIRE",))
+    with db.session_scope(settings.database_url) as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Job)) == before

@@ -56,11 +56,16 @@ class _Filtered(Strict):
         return Filters.from_query(data)
 
 
+#: How every dimension filter matches (``analytics.filter_values``).
+_MATCHING = ("Matched ignoring case (france is France); a value that no line you may see "
+             "has is refused with 400 naming the closest values. Repeatable.")
+
+
 def _dimension_description(dimension) -> str:
     if dimension.codes:
         return (f"{dimension.label}: an ISO 3166 code (FR) or the name as in the data "
-                f"(France, EIRE). Repeatable.")
-    return f"{dimension.label}. Repeatable."
+                f"(France, EIRE). {_MATCHING}")
+    return f"{dimension.label}. {_MATCHING}"
 
 
 FilterQuery = create_model(

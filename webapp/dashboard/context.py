@@ -123,10 +123,25 @@ def view(search: str | None) -> View:
     try:
         if store.current_version() is None:
             raise Unavailable(NO_DATA)
-        filters = filter_values.resolve(store, filters, user_scope)
+        filters = _as_in_the_data(store, filters, user_scope)
         return View(store, period.resolve(store, filters), user_scope)
     except NoDataError:
         raise Unavailable(NO_DATA) from None
+
+
+def checked_filters(search: str | None) -> Filters:
+    """The URL's filters with each value as the data writes it, the period left as the URL
+    gives it (a job or a report resolves it when it runs); a value no line in the user's
+    scope has raises ``Unavailable`` naming it and the closest values."""
+    try:
+        return _as_in_the_data(warehouse(), parse_filters(search), scope())
+    except NoDataError:
+        raise Unavailable(NO_DATA) from None
+
+
+def _as_in_the_data(store: Warehouse, filters: Filters, user_scope: Scope) -> Filters:
+    try:
+        return filter_values.resolve(store, filters, user_scope)
     except filter_values.UnknownFilterValues as exc:
         raise Unavailable(exc.message) from None
 

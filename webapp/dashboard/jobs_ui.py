@@ -29,7 +29,7 @@ class JobUnavailable(Unavailable):
 def submit(kind: str, search: str | None, options: dict | None = None) -> dict:
     """Queue a ``kind`` job for the signed-in user over the URL's filters; returns the
     job's dict (``core.jobs.job_to_dict``)."""
-    filters = context.parse_filters(search)
+    filters = context.checked_filters(search)  # france → France; an unknown value refused
     session = security.db_session()
     user = security.current_db_user()
     if user is None:
