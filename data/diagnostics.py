@@ -574,6 +574,8 @@ def _close(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _compare_total(table: _Table, total_column: str, price_column: str,
                    quantity: np.ndarray, *, mapped: str) -> dict | None:
+    """Compare a total column with quantity × a price column; ``mapped`` says which of the
+    two the mapping uses ("total": line_total, "price": unit_price)."""
     totals = table.numbers(total_column)
     prices = table.numbers(price_column)
     both = ~np.isnan(totals) & ~np.isnan(prices) & ~np.isnan(quantity)
@@ -582,39 +584,46 @@ def _compare_total(table: _Table, total_column: str, price_column: str,
         return None
     value = quantity * prices
     matches = both & _close(totals, value)
+    # where a line has 2 or more units, total = price means one of them is not what it says
+    several = both & (np.abs(quantity) >= 2)
+    price_is_total = several & _close(totals, prices)
+    if several.any() and price_is_total.sum() >= 0.5 * several.sum() \
+            and (several & matches).sum() < MATCH_SHARE * several.sum():
+        on = (f"on {int(price_is_total.sum()):,} of {int(several.sum()):,} lines with 2 or "
+              "more units")
+        if mapped == "price":
+            message = (f"Column {price_column!r} (unit_price) equals {total_column!r} {on}: "
+                       f"{price_column!r} looks like the line's total, so revenue would be "
+                       "counted quantity times")
+            fix = f"map {total_column!r} (or {price_column!r}) as line_total, not unit_price"
+        else:
+            message = (f"Column {total_column!r} (line_total) equals {price_column!r} {on}: "
+                       f"{total_column!r} looks like the price of one unit, so revenue would "
+                       "be divided by the quantity")
+            fix = f"map {total_column!r} (or {price_column!r}) as unit_price, not line_total"
+        return _warning("line_total_mismatch", message, int(price_is_total.sum()),
+                        table.example_rows(price_is_total), fix)
     if matches.sum() >= MATCH_SHARE * compared:
         return None
     order_value = np.bincount(table.codes[both], weights=value[both],
                               minlength=table.order_count)[table.codes]
     in_multi = both & table.multi_orders[table.codes]
     order_total = in_multi & _close(totals, order_value)
-    several = both & (np.abs(quantity) >= 2)
-    price_is_total = several & _close(totals, prices)
+    is_order_total = bool(in_multi.any()) and order_total.sum() >= 0.5 * in_multi.sum()
     rate = f"{int(matches.sum()):,} of {compared:,} lines"
     mismatched = both & ~matches
     if mapped == "total":
-        reason = ""
-        if in_multi.any() and order_total.sum() >= 0.5 * in_multi.sum():
-            reason = (f"; it equals the sum of the order's lines on {int(order_total.sum()):,}"
-                      " lines of multi-line orders: an order total on each line?")
+        reason = (f"; it equals the sum of the order's lines on {int(order_total.sum()):,} "
+                  "lines of multi-line orders: an order total on each line?"
+                  if is_order_total else "")
         return _warning(
             "line_total_mismatch",
             f"Column {total_column!r} (line_total) equals quantity × {price_column!r} on only "
             f"{rate}{reason}", int(mismatched.sum()), table.example_rows(mismatched),
             f"map {price_column!r} as unit_price instead, or a column holding each line's "
             "own value as line_total")
-    # unit_price mapped; an order total in the file is no problem for the mapping
-    if in_multi.any() and order_total.sum() >= 0.5 * in_multi.sum():
-        return None
-    if several.any() and price_is_total.sum() >= 0.5 * several.sum():
-        return _warning(
-            "line_total_mismatch",
-            f"Column {price_column!r} (unit_price) equals {total_column!r} on "
-            f"{int(price_is_total.sum()):,} of {int(several.sum()):,} lines with 2 or more "
-            f"units, and quantity × price matches it on only {rate}: {price_column!r} looks "
-            "like the line's total, so revenue would be counted quantity times",
-            int(price_is_total.sum()), table.example_rows(price_is_total),
-            f"map {price_column!r} as line_total instead of unit_price")
+    if is_order_total:
+        return None  # an order total in the file, beside a unit price: nothing wrong
     return _warning(
         "line_total_mismatch",
         f"Column {total_column!r} equals quantity × {price_column!r} (unit_price) on only "
