@@ -163,8 +163,8 @@ def dimension_values(warehouse, scope: Scope, dimension: str) -> KnownValues:
     names = tuple(str(key) for key in frame["key"] if key is not None and key != NONE_LABEL)
     codes: tuple[str, ...] = ()
     for column in catalog.dimension(dimension).codes:
-        codes += tuple(dict.fromkeys(str(code) for code in frame[column]
-                                     if code is not None and code == code))
+        codes += tuple(dict.fromkeys(code for code in frame[column]
+                                     if isinstance(code, str) and code))  # no NaN, None
     return KnownValues(dimension, names, codes)
 
 

@@ -45,8 +45,8 @@ def test_every_unknown_value_is_named_and_a_far_one_lists_the_values_there_are()
                                 KNOWN)
     messages = [item.message for item in unknown]
     assert messages == [
-        'Unknown country "Zzz": no line has it; no close match among the 4 countries: '
-        "United Kingdom, France, Finland, EIRE.",
+        ('Unknown country "Zzz": no line has it; no close match among the 4 countries: '
+         "United Kingdom, France, Finland, EIRE."),
         'Unknown category "Toy": no line has it; closest: Toys.',
         'Unknown category "furnitur": no line has it; closest: Furniture.']
 

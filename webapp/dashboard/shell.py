@@ -347,11 +347,11 @@ def sync_filters(search, preset, start, end, *rest):
 
     On load or back/forward the URL wins: the sidebar shows its filters (with the resolved
     default period when it has no dates), each value as the data writes it
-    (``country=france`` shows France), and a value no line has stays with a note under its
-    dropdown naming the closest values (``context.reviewed_filters``). A sidebar change writes the URL (through
-    ``shell-url-writer``), so every view is a shareable link; page parameters
-    (``grain=week``) are kept. The URL this callback wrote comes back as a change of
-    ``shell-url``: when it already matches the sidebar nothing is sent back.
+    (``country=france`` shows France), and a value no line has stays, with a note under its
+    dropdown naming the closest values (``context.reviewed_filters``). A sidebar change
+    writes the URL (through ``shell-url-writer``), so every view is a shareable link; page
+    parameters (``grain=week``) are kept. The URL this callback wrote comes back as a
+    change of ``shell-url``: when it already matches the sidebar nothing is sent back.
     """
     dimension_values = rest[:len(DIMENSION_CONTROLS)]
     min_price, max_price, segment = rest[len(DIMENSION_CONTROLS):len(DIMENSION_CONTROLS) + 3]
