@@ -1,16 +1,25 @@
 """Reading a file into a table of text cells: the layer under every reader (data.readers).
 
 A file is a CSV (any common encoding and delimiter, detected from its first megabyte unless
-the mapping states them; optionally gzipped) or an Excel .xlsx workbook (its first sheet).
-``read_table`` returns every cell as stripped text, with the file row of each table row, so
-that the readers can reject a line by its row number.
+the mapping states them; optionally gzipped), an Excel workbook (.xlsx, or an old .xls read
+with xlrd: its first sheet) or a Parquet file. The kind is told by the file's first bytes,
+never by its name (``file_kind``). ``read_table`` returns every cell as stripped text, with
+the file row of each table row, so that the readers can reject a line by its row number. A
+Parquet file's typed columns become the text a CSV export would hold: numbers as written
+("17850", "2.55"), timestamps as "2024-01-05 10:30:00", dates as "2024-01-05", booleans as
+"true"/"false", nulls as ""; its records are rows 2, 3, … as if a header row came first. An
+.xls cell becomes text the same way (a whole number without ".0").
 
 Input limits (``LoadLimits``, set from the LOAD_* settings) are checked while the file is
 decompressed, a block at a time, never after inflating it: the data may not exceed
 ``max_bytes`` once decompressed, nor expand more than ``max_ratio`` times its compressed
 size (past the first megabyte), and text that turns to NUL bytes is binary garbage. Each of
 these refuses the file with a ReadError. A line with a field longer than
-``max_field_bytes`` is rejected (its values are not kept).
+``max_field_bytes`` is rejected (its values are not kept). An .xls workbook (an OLE file,
+not a zip) may not be larger than ``max_bytes``. A Parquet file may not declare more than
+``max_bytes`` of data in its metadata, and is then read a batch of records at a time, its
+text columns kept dictionary-encoded until their size is counted: the text it turns into
+is held to ``max_bytes`` and ``max_ratio`` before it is materialised.
 """
 from __future__ import annotations
 
@@ -18,6 +27,7 @@ import codecs
 import csv
 import gzip
 import io
+import json
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -29,6 +39,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 
 from analytics.errors import InvalidInput
 
@@ -36,6 +47,7 @@ REASON_FIELDS = "wrong number of fields"
 REASON_FIELD_SIZE = "field too long"
 
 _SAMPLE_BYTES = 1 << 20
+_PARQUET_BATCH_ROWS = 8192
 
 
 class ReadError(InvalidInput):
@@ -47,7 +59,8 @@ class LoadLimits:
     """Limits on what one load may read and publish (README "Settings": LOAD_*).
 
     * ``max_bytes``: data once decompressed (LOAD_MAX_MB);
-    * ``max_ratio``: decompressed / compressed size of a .gz or .xlsx (LOAD_MAX_RATIO),
+    * ``max_ratio``: decompressed / compressed size of a .gz, .xlsx or Parquet file
+      (LOAD_MAX_RATIO),
       checked once ``RATIO_FLOOR`` bytes are out, so a tiny file may compress well;
     * ``max_field_bytes``: one field; a longer one rejects its line (LOAD_MAX_FIELD_KB);
     * ``max_rejects_written``: rejected lines written to the rejects file; the rest are
@@ -104,22 +117,36 @@ class _TextLayout:
 
 def read_header(path: str | Path, mapping: TextOptions | None = None,
                 limits: LoadLimits = DEFAULT_LIMITS) -> list[str]:
-    """The column names of a CSV (optionally gzipped) or .xlsx file exactly as
-    ``read_generic`` names them (same encoding and delimiter detection, names stripped; an
-    empty name is "Unnamed: i" and a repeated one gets ".1", ".2"), for a mapping step
-    that offers the file's columns. Reads only the start of the file."""
+    """The column names of a CSV (optionally gzipped), .xlsx, .xls or Parquet file exactly
+    as ``read_generic`` names them (same encoding and delimiter detection, names stripped;
+    an empty name is "Unnamed: i" and a repeated one gets ".1", ".2"), for a mapping step
+    that offers the file's columns. Reads only the start of the file (a Parquet file's
+    schema; all of an .xls, which xlrd reads whole)."""
     path = Path(path)
     mapping = mapping or AUTO
-    if _file_kind(path) == "xlsx":
+    kind = _file_kind(path)
+    if kind == "xlsx":
         _check_zip_size(path, limits)
         # one data row: pandas names a column without a header only when it holds a value
         return [str(name).strip() for name in _first_sheet(path, nrows=1).columns]
+    if kind == "xls":
+        _check_file_size(path, limits)
+        return [name.strip() for name in _column_names(_xls_rows(path, header_only=True)[0])]
+    if kind == "parquet":
+        return [name.strip() for name in _column_names(_parquet_schema(path).names)]
     return [name.strip() for name in _text_layout(path, mapping).header]
 
 
+def file_kind(path: str | Path) -> str:
+    """What the file is, from its first bytes (never its name): "xlsx" (a zip), "xls" (an
+    OLE file: old Excel), "parquet", "gzip" or "text". ReadError for a missing or empty
+    file."""
+    return _file_kind(Path(path))
+
+
 def _file_kind(path: Path) -> str:
-    """"xlsx", "gzip" or "text", from the file's first bytes; ReadError for a missing,
-    empty or old-Excel file."""
+    """"xlsx", "xls", "parquet", "gzip" or "text", from the file's first bytes; ReadError
+    for a missing or empty file."""
     if not path.exists():
         raise ReadError(f"File not found: {path}")
     if path.is_dir():
@@ -130,8 +157,10 @@ def _file_kind(path: Path) -> str:
         raise ReadError(f"{path.name} is empty")
     if magic.startswith(b"PK\x03\x04"):
         return "xlsx"
-    if magic.startswith(b"\xd0\xcf\x11\xe0"):
-        raise ReadError(f"{path.name} is an old Excel .xls workbook: save it as .xlsx or CSV")
+    if magic.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return "xls"
+    if magic.startswith(b"PAR1"):
+        return "parquet"
     return "gzip" if magic.startswith(b"\x1f\x8b") else "text"
 
 
@@ -175,9 +204,15 @@ def read_table(path: Path, mapping: TextOptions, limits: LoadLimits = DEFAULT_LI
 
     Returns (raw frame with "" for empty cells, source row of each frame row, notes,
     rejects for lines with too many fields or a field over the limit)."""
-    if _file_kind(path) == "xlsx":
+    kind = _file_kind(path)
+    if kind == "xlsx":
         _check_zip_size(path, limits)
         return _read_xlsx(path)
+    if kind == "xls":
+        _check_file_size(path, limits)
+        return _read_xls(path, limits)
+    if kind == "parquet":
+        return _read_parquet(path, limits)
     layout = _text_layout(path, mapping)
     notes = [layout.note]
     try:
@@ -363,14 +398,21 @@ class _LimitedReader(io.RawIOBase):
 def _open_limited(path: Path, layout: _TextLayout, limits: LoadLimits) -> _LimitedReader:
     size = path.stat().st_size
     compressed = layout.compression == "gzip"
-    if not compressed and size > limits.max_bytes:
-        raise ReadError(f"{path.name} holds {_size(size)} of data, over the limit of one load "
-                        f"({_size(limits.max_bytes)}, LOAD_MAX_MB): nothing was loaded")
+    if not compressed:
+        _check_file_size(path, limits)
     # the returned reader owns the file and closes it (the caller's with-block)
     source = gzip.open(path, "rb") if compressed else open(path, "rb")  # noqa: SIM115
     wide = codecs.lookup(layout.encoding).name.startswith(("utf-16", "utf-32"))
     return _LimitedReader(source, name=path.name, compressed_size=size if compressed else None,
                           limits=limits, nul_free=not wide)
+
+
+def _check_file_size(path: Path, limits: LoadLimits) -> None:
+    """Refuse a file that is itself larger than ``max_bytes`` (one not compressed)."""
+    size = path.stat().st_size
+    if size > limits.max_bytes:
+        raise ReadError(f"{path.name} holds {_size(size)} of data, over the limit of one load "
+                        f"({_size(limits.max_bytes)}, LOAD_MAX_MB): nothing was loaded")
 
 
 def _check_zip_size(path: Path, limits: LoadLimits) -> None:
@@ -431,6 +473,249 @@ def _first_sheet(path: Path, **options) -> pd.DataFrame:
     except Exception as exc:  # openpyxl raises many types for a zip that is no workbook
         raise ReadError(f"{path.name} is a zip file but not a readable .xlsx workbook "
                         f"({type(exc).__name__})") from None
+
+
+def _finish_sheet(path: Path, table: pa.Table, rows: np.ndarray, notes: list[str],
+                  limits: LoadLimits, oversize: list[int] | None = None
+                  ) -> tuple[pd.DataFrame, np.ndarray, list[str], pd.DataFrame]:
+    """A table of text columns read from an .xls or Parquet file → what ``read_table``
+    returns: blank rows ignored (counted in a note), rows with a field over the limit
+    rejected without their values, stripped column names."""
+    if table.num_columns < 2:
+        raise ReadError(f"{path.name} is not a table: it has a single column")
+    table, rows, oversize = _drop_oversize(table, rows, list(oversize or []),
+                                           limits.max_field_bytes)
+    frame = table.to_pandas()
+    frame.columns = [str(c).strip() for c in frame.columns]
+    blank = (frame == "").all(axis=1).to_numpy()
+    if blank.any():
+        notes.append(f"{int(blank.sum())} blank lines ignored")
+        frame = frame.loc[~blank].reset_index(drop=True)
+        rows = rows[~blank]
+    if not len(frame) and not oversize:
+        raise ReadError(f"{path.name} has a header row but no data lines")
+    if oversize:
+        notes.append(f"{len(oversize):,} lines have a field longer than "
+                     f"{limits.max_field_bytes // 1024:,} KB (LOAD_MAX_FIELD_KB): rejected "
+                     "without their values")
+    return frame, rows, notes, pd.DataFrame({
+        "source_row": np.asarray(sorted(oversize), dtype="int64"),
+        "reject_reason": [REASON_FIELD_SIZE] * len(oversize)})
+
+
+# ----------------------------------------------------------------- old Excel (.xls)
+def _read_xls(path: Path, limits: LoadLimits
+              ) -> tuple[pd.DataFrame, np.ndarray, list[str], pd.DataFrame]:
+    cells = _xls_rows(path)
+    names = _column_names(cells[0])
+    body = cells[1:]
+    table = pa.table([pa.array([row[c] for row in body], pa.string())
+                      for c in range(len(names))], names=names)
+    rows = np.arange(2, len(body) + 2, dtype="int64")
+    return _finish_sheet(path, table, rows, ["Excel 97-2003 workbook (.xls), first sheet"],
+                         limits)
+
+
+def _xls_rows(path: Path, header_only: bool = False) -> list[list[str]]:
+    """The first sheet of an .xls workbook as rows of text cells (all as long as the
+    widest row): a whole number without ".0", a date as "2010-12-01 08:26:00" (a time
+    alone as "08:26:00"), TRUE/FALSE as "true"/"false", an empty or error cell as ""."""
+    import xlrd
+
+    try:
+        # on_demand: only the first sheet is parsed; xlrd's warnings go nowhere
+        book = xlrd.open_workbook(str(path), on_demand=True, logfile=io.StringIO())
+    except Exception as exc:  # xlrd raises many types for an OLE file that is no workbook
+        raise ReadError(f"{path.name} is an Office (OLE) file but not a readable .xls "
+                        f"workbook ({type(exc).__name__}: {exc}): a password-protected "
+                        "workbook, or another kind of document? Save it as .xlsx or CSV"
+                        ) from None
+    try:
+        if not book.nsheets:
+            raise ReadError(f"{path.name} has no sheet")
+        try:
+            sheet = book.sheet_by_index(0)
+        except Exception as exc:
+            raise ReadError(f"{path.name}: its first sheet cannot be read "
+                            f"({type(exc).__name__}: {exc}): a damaged workbook?") from None
+        if not sheet.nrows:
+            raise ReadError(f"{path.name} is empty: its first sheet has no cells")
+        width = sheet.ncols
+        count = 1 if header_only else sheet.nrows
+        rows = []
+        for r in range(count):
+            types, values = sheet.row_types(r), sheet.row_values(r)
+            row = [_xls_text(kind, value, book.datemode) for kind, value in zip(types, values)]
+            rows.append(row + [""] * (width - len(row)))
+        return rows
+    finally:
+        book.release_resources()
+
+
+def _xls_text(kind: int, value, datemode: int) -> str:
+    import xlrd
+
+    if kind == xlrd.XL_CELL_TEXT:
+        return value
+    if kind == xlrd.XL_CELL_NUMBER:
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+    if kind == xlrd.XL_CELL_DATE:
+        try:
+            when = xlrd.xldate.xldate_as_datetime(value, datemode)
+        except (xlrd.xldate.XLDateError, ValueError, OverflowError):
+            return repr(float(value))
+        when = (when + pd.Timedelta(milliseconds=500).to_pytimedelta()).replace(microsecond=0)
+        return when.strftime("%H:%M:%S" if 0 <= value < 1 else "%Y-%m-%d %H:%M:%S")
+    if kind == xlrd.XL_CELL_BOOLEAN:
+        return "true" if value else "false"
+    return ""  # empty, blank, or an error such as #N/A
+
+
+# ----------------------------------------------------------------- Parquet
+def _parquet_schema(path: Path) -> pa.Schema:
+    try:
+        return pq.read_schema(path)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise ReadError(f"{path.name} is not a readable Parquet file ({exc}): a damaged or "
+                        "truncated file?") from None
+
+
+def _parquet_file(path: Path, read_dictionary: list[str] | None = None) -> pq.ParquetFile:
+    """The open file (the caller closes it)."""
+    try:
+        return pq.ParquetFile(path, read_dictionary=read_dictionary)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise ReadError(f"{path.name} is not a readable Parquet file ({exc}): a damaged or "
+                        "truncated file?") from None
+
+
+def _read_parquet(path: Path, limits: LoadLimits
+                  ) -> tuple[pd.DataFrame, np.ndarray, list[str], pd.DataFrame]:
+    """Every column as the text a CSV export would hold (module docstring), a batch of
+    records at a time. Text columns are read dictionary-encoded: a value repeated a million
+    times is held once while the batch's text size is counted against the limits, and only
+    the rows kept are decoded."""
+    size = path.stat().st_size
+    schema = _parquet_schema(path)
+    names = _column_names(schema.names)
+    textual = [field.name for field in schema
+               if pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
+               or pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type)]
+    source = _parquet_file(path, read_dictionary=textual or None)
+    try:
+        return _read_parquet_batches(path, source, names, size, limits)
+    finally:
+        source.close()
+
+
+def _read_parquet_batches(path: Path, source: pq.ParquetFile, names: list[str], size: int,
+                          limits: LoadLimits
+                          ) -> tuple[pd.DataFrame, np.ndarray, list[str], pd.DataFrame]:
+    metadata = source.metadata
+    declared = sum(metadata.row_group(g).total_byte_size
+                   for g in range(metadata.num_row_groups))
+    if declared > limits.max_bytes:
+        raise ReadError(f"{path.name} holds {_size(declared)} of data once decompressed, over "
+                        f"the limit of one load ({_size(limits.max_bytes)}, LOAD_MAX_MB): "
+                        "nothing was loaded")
+    tables: list[pa.Table] = []
+    row_parts: list[np.ndarray] = []
+    oversize: list[int] = []
+    text_bytes, first = 0, 0
+    try:
+        for batch in source.iter_batches(batch_size=_PARQUET_BATCH_ROWS):
+            count = batch.num_rows
+            lengths = np.zeros(count, dtype="int64")
+            too_long = np.zeros(count, dtype=bool)
+            columns = []
+            for column in batch.columns:
+                if not pa.types.is_dictionary(column.type):
+                    column = _parquet_text(column)
+                    field_bytes = pc.binary_length(column)
+                else:  # the dictionary's lengths, taken per row: nothing decoded yet
+                    field_bytes = pc.take(pc.binary_length(column.dictionary), column.indices)
+                field_bytes = pc.fill_null(field_bytes, 0).to_numpy(
+                    zero_copy_only=False).astype("int64")
+                lengths += field_bytes
+                too_long |= field_bytes > limits.max_field_bytes
+                columns.append(column)
+            text_bytes += int(lengths.sum()) + count * len(columns)  # delimiters, newlines
+            _check_parquet_size(path, text_bytes, size, limits)
+            rows = np.arange(first + 2, first + count + 2, dtype="int64")
+            first += count
+            if too_long.any():
+                oversize += rows[too_long].tolist()
+                keep = pa.array(~too_long)
+                columns = [column.filter(keep) for column in columns]
+                rows = rows[~too_long]
+            columns = [_parquet_text(column) if pa.types.is_dictionary(column.type)
+                       else column for column in columns]
+            tables.append(pa.table(columns, names=names))
+            row_parts.append(rows)
+    except ReadError:
+        raise
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise ReadError(f"{path.name} cannot be read ({exc}): a damaged or truncated Parquet "
+                        "file?") from None
+    if not first:
+        raise ReadError(f"{path.name} has columns but no data lines")
+    table = pa.concat_tables(tables) if tables else pa.table(
+        {name: pa.array([], pa.string()) for name in names})
+    rows = np.concatenate(row_parts) if row_parts else np.zeros(0, dtype="int64")
+    note = (f"Parquet file, {first:,} records in {metadata.num_row_groups:,} row group"
+            f"{'' if metadata.num_row_groups == 1 else 's'}")
+    return _finish_sheet(path, table, rows, [note], limits, oversize)
+
+
+def _check_parquet_size(path: Path, text_bytes: int, size: int, limits: LoadLimits) -> None:
+    if text_bytes > limits.max_bytes:
+        raise ReadError(f"{path.name} holds more than {_size(limits.max_bytes)} of data once "
+                        "decompressed, over the limit of one load (LOAD_MAX_MB): nothing was "
+                        "loaded")
+    if text_bytes > max(limits.RATIO_FLOOR, limits.max_ratio * size):
+        raise ReadError(f"{path.name} expands more than {limits.max_ratio:g} times when "
+                        f"decompressed ({_size(size)} to over {_size(text_bytes)}): a "
+                        "decompression bomb, or no real export (the limit is LOAD_MAX_RATIO); "
+                        "nothing was loaded")
+
+
+def _parquet_text(column: pa.Array) -> pa.Array:
+    """A Parquet column as the text a CSV export would hold; nulls (and NaN) as ""."""
+    kind = column.type
+    if pa.types.is_dictionary(kind):
+        return _parquet_text(pc.cast(column, kind.value_type))
+    if pa.types.is_string(kind):
+        text = column
+    elif (pa.types.is_large_string(kind) or pa.types.is_binary(kind)
+          or pa.types.is_large_binary(kind)):
+        try:
+            text = pc.cast(column, pa.string())
+        except pa.ArrowInvalid:  # bytes that are not UTF-8
+            text = pa.array([None if value is None else value.decode("utf-8", "replace")
+                             for value in column.to_pylist()], pa.string())
+    elif pa.types.is_null(kind):
+        text = pa.nulls(len(column), pa.string())
+    elif pa.types.is_timestamp(kind):
+        # local time of a zoned column, as the export's reader would see it
+        text = _trim_fraction(pc.strftime(column, format="%Y-%m-%d %H:%M:%S"))
+    elif pa.types.is_time(kind):
+        text = _trim_fraction(pc.cast(column, pa.string()))
+    elif pa.types.is_floating(kind):
+        text = pc.cast(pc.if_else(pc.is_nan(column), None, column), pa.string())
+    elif (pa.types.is_integer(kind) or pa.types.is_decimal(kind) or pa.types.is_boolean(kind)
+          or pa.types.is_date(kind) or pa.types.is_duration(kind)):
+        text = pc.cast(column, pa.string())
+    else:  # lists, structs, maps: their JSON text
+        text = pa.array([None if value is None else json.dumps(value, default=str,
+                                                                ensure_ascii=False)
+                         for value in column.to_pylist()], pa.string())
+    return pc.fill_null(text, "")
+
+
+def _trim_fraction(text: pa.Array) -> pa.Array:
+    """"10:30:00.000000" → "10:30:00"; "10:30:00.500000" → "10:30:00.5"."""
+    text = pc.replace_substring_regex(text, pattern=r"\.0+$", replacement="")
+    return pc.replace_substring_regex(text, pattern=r"(\.\d*[1-9])0+$", replacement=r"\1")
 
 
 def _head_bytes(path: Path, compression: str | None) -> bytes:
