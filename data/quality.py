@@ -33,8 +33,14 @@ def build_report(lines: pd.DataFrame, *, rejects: pd.DataFrame | None = None,
     price_not_positive_lines, missing_customer_lines, unknown_countries {name: lines},
     countries_without_code {name: {lines, reason}}, date_range {first, last} (ISO text or
     None), totals {gross_sales, returns, net_revenue, invoices, orders, customers,
-    customers_with_sale, products, countries}, notes [text], warnings [{code, message,
-    lines, fix}] (data.diagnostics), orders {…} (what order-level columns gave: readers).
+    customers_with_sale, products, countries, cost, profit, lines_without_cost}, notes
+    [text], warnings [{code, message, lines, rows, fix}] (data.diagnostics), orders {…}
+    (what order-level columns gave: readers).
+
+    The profit check (cost, profit, lines_without_cost) follows METRICS.md: cost = Σ
+    quantity × unit cost over sale and return lines, profit = net revenue − cost, a line
+    without a unit cost counting as 0 (lines_without_cost says how many); all three are
+    None when no line has a unit cost. A user compares it with the shop's own figure.
     """
     rejects = rejects if rejects is not None else pd.DataFrame({"reject_reason": []})
     loaded = len(lines)
@@ -48,6 +54,8 @@ def build_report(lines: pd.DataFrame, *, rejects: pd.DataFrame | None = None,
     returned = ((quantity < 0) | cancelled) & (price > 0)
     gross_sales = float(value[sale].sum())
     returns = -float(value[returned].sum())
+    net_revenue = round(gross_sales - returns, 2)
+    profit_check = _profit_check(lines, sale | returned, net_revenue)
     country_lines = lines["country"].value_counts()
     columns = [c for c in schema.LINE_COLUMNS if c in lines.columns]
     stamps = lines["invoice_ts"].dropna()
@@ -78,13 +86,14 @@ def build_report(lines: pd.DataFrame, *, rejects: pd.DataFrame | None = None,
         "totals": {
             "gross_sales": round(gross_sales, 2),
             "returns": round(returns, 2),
-            "net_revenue": round(gross_sales - returns, 2),
+            "net_revenue": net_revenue,
             "invoices": int(lines["invoice_id"].nunique()),
             "orders": int(lines.loc[sale, "invoice_id"].nunique()),
             "customers": int(lines["customer_id"].nunique()),
             "customers_with_sale": int(lines.loc[sale, "customer_id"].nunique()),
             "products": int(lines["product_id"].nunique()),
             "countries": int(lines["country"].nunique()),
+            **profit_check,
         },
         "notes": [*notes, DUPLICATES_NOTE],
         "warnings": [dict(warning) for warning in warnings],
@@ -92,11 +101,26 @@ def build_report(lines: pd.DataFrame, *, rejects: pd.DataFrame | None = None,
     }
 
 
+def _profit_check(lines: pd.DataFrame, counted: pd.Series, net_revenue: float) -> dict:
+    """{cost, profit, lines_without_cost} of the counted (sale and return) lines; None each
+    when no line has a unit cost."""
+    unit_cost = lines["unit_cost"] if "unit_cost" in lines.columns else None
+    if unit_cost is None or not unit_cost.notna().any():
+        return {"cost": None, "profit": None, "lines_without_cost": None}
+    cost = round(float((lines["quantity"] * unit_cost)[counted].sum()), 2)
+    return {"cost": cost, "profit": round(net_revenue - cost, 2),
+            "lines_without_cost": int((counted & unit_cost.isna()).sum())}
+
+
 def render_report(report: dict, currency: str = "£") -> str:
-    """The report as readable text (the CLI prints it; the web page shows it)."""
+    """The report as readable text (the CLI prints it; the web page shows it). Warnings
+    (data.diagnostics) come first, each with its fix; the ``orders`` section prints every
+    key it holds, so that a reader adding one needs no change here."""
     totals = report["totals"]
     out = [f"Data-quality report: {report.get('source') or 'load'}"
            + (f" ({report['format']})" if report.get("format") else "")]
+    for warning in report.get("warnings", []):
+        out.extend(_render_warning(warning))
     out.append(f"  lines read      {report['lines_read']:>12,}")
     out.append(f"  lines loaded    {report['lines_loaded']:>12,}")
     out.append(f"  lines rejected  {report['lines_rejected']:>12,}")
@@ -123,9 +147,69 @@ def render_report(report: dict, currency: str = "£") -> str:
     out.append(f"  gross sales     {currency}{totals['gross_sales']:>15,.2f}")
     out.append(f"  returns         {currency}{totals['returns']:>15,.2f}")
     out.append(f"  net revenue     {currency}{totals['net_revenue']:>15,.2f}")
+    if totals.get("cost") is not None:
+        out.append(f"  cost            {currency}{totals['cost']:>15,.2f}")
+        margin = (f"  (margin {totals['profit'] / totals['net_revenue']:.1%})"
+                  if totals["net_revenue"] else "")
+        out.append(f"  profit          {currency}{totals['profit']:>15,.2f}{margin}"
+                   "  compare with your shop's own figure")
+        if totals.get("lines_without_cost"):
+            out.append(f"    {totals['lines_without_cost']:,} sale or return lines have no "
+                       "unit cost (counted as 0)")
     out.append(f"  invoices {totals['invoices']:,} (orders {totals['orders']:,}), customers "
                f"{totals['customers']:,}, products {totals['products']:,}, countries "
                f"{totals['countries']:,}")
+    if report.get("orders"):
+        out.append("  orders (order-level columns):")
+        for key, value in report["orders"].items():
+            out.extend(_render_item(key, value, "    ", currency))
     for note in report.get("notes", []):
         out.append(f"  note: {note}")
     return "\n".join(out)
+
+
+def _render_warning(warning: dict) -> list[str]:
+    rows = warning.get("rows") or []
+    count = int(warning.get("lines", 0))
+    where = f", e.g. row{'s' * (len(rows) > 1)} {', '.join(f'{row:,}' for row in rows)}" \
+        if rows else ""
+    lines = [f"  WARNING {warning.get('message', '')} ({count:,} line{'s' * (count != 1)}"
+             f"{where})"]
+    if warning.get("fix"):
+        lines.append(f"    fix: {warning['fix']}")
+    return lines
+
+
+def _render_item(key, value, indent: str, currency: str) -> list[str]:
+    """One key of the ``orders`` section: "label: value", a dict of numbers on one line
+    ("orders 3, lines 5"), a dict of dicts as one line per key."""
+    label = str(key).replace("_", " ")
+    if isinstance(value, dict):
+        if all(not isinstance(item, (dict, list)) for item in value.values()):
+            return [f"{indent}{label}: " + (", ".join(
+                f"{str(name).replace('_', ' ')} {_render_scalar(name, item, currency)}"
+                for name, item in value.items()) or "none")]
+        out = [f"{indent}{label}:"]
+        for name, item in value.items():
+            out.extend(_render_item(name, item, indent + "  ", currency))
+        return out
+    if isinstance(value, (list, tuple)):
+        return [f"{indent}{label}: " + (", ".join(
+            _render_scalar(key, item, currency) for item in value) or "none")]
+    return [f"{indent}{label}: {_render_scalar(key, value, currency)}"]
+
+
+def _render_scalar(key, value, currency: str) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        money = any(word in str(key) for word in ("amount", "value", "total", "revenue"))
+        return f"{currency if money else ''}{value:,.2f}"
+    if isinstance(value, dict):
+        return ", ".join(f"{name} {_render_scalar(name, item, currency)}"
+                         for name, item in value.items())
+    return str(value)

@@ -44,7 +44,8 @@ def test_report_counts_and_totals_follow_metrics():
     assert report["totals"] == {
         "gross_sales": 45.0, "returns": 18.0, "net_revenue": 27.0,
         "invoices": 6, "orders": 2, "customers": 2, "customers_with_sale": 1,
-        "products": 5, "countries": 5}
+        "products": 5, "countries": 5, "cost": None, "profit": None,
+        "lines_without_cost": None}
     assert "kept" in report["notes"][-1]
 
 
@@ -54,3 +55,51 @@ def test_rendering_names_every_problem():
     assert "'Channel Islands'" in text and "JE" in text
     assert "net revenue     €" in text and "27.00" in text
     assert "exact duplicate lines" in text
+
+
+def test_profit_check_follows_metrics():
+    lines = LINES.assign(unit_cost=[6.0, 6.0, None, 7.0, 3.0, 1.0, 0.5])
+    totals = build_report(lines)["totals"]
+    # sale and return lines only (price > 0): 2×6 + 2×6 + (−1)×7 + (−2)×3 = 11; the line
+    # without a cost counts 0; the price-0 and price-negative lines are left out
+    assert totals["cost"] == 11.0
+    assert totals["profit"] == 27.0 - 11.0
+    assert totals["lines_without_cost"] == 1
+    text = render_report(build_report(lines), currency="€")
+    assert "cost            €          11.00" in text
+    assert "profit          €          16.00  (margin 59.3%)" in text
+    assert "1 sale or return lines have no unit cost" in text
+    assert "profit " not in render_report(build_report(LINES))
+
+
+def test_warnings_and_orders_are_rendered():
+    warnings = [{"code": "order_level_column",
+                 "message": "Column 'Billing Country' (country) is filled only on the first "
+                            "line of each order", "lines": 1234, "rows": [3, 5, 6],
+                 "fix": "add \"country\" to \"order_level\""},
+                {"code": "unmapped_field", "message": "No column is mapped to customer_id",
+                 "lines": 7, "rows": [], "fix": ""},
+                {"code": "x", "message": "One", "lines": 1, "rows": [9], "fix": "f"}]
+    orders = {"excluded_orders": {"Financial Status = voided": {"orders": 3, "lines": 5}},
+              "discounts_spread": 12.5, "refunds": {"orders": 2, "amount": 47.0},
+              "currency": "EUR", "product_id_fallback_lines": 1200, "shipping": None,
+              "something_new": ["a", "b"]}
+    report = build_report(LINES, warnings=warnings, orders=orders)
+    assert report["warnings"] == warnings and report["orders"] == orders
+    text = render_report(report, currency="€")
+    lines = text.splitlines()
+    assert lines[1] == ("  WARNING Column 'Billing Country' (country) is filled only on the "
+                        "first line of each order (1,234 lines, e.g. rows 3, 5, 6)")
+    assert lines[2] == '    fix: add "country" to "order_level"'
+    assert lines[3] == "  WARNING No column is mapped to customer_id (7 lines)"
+    assert lines[4:6] == ["  WARNING One (1 line, e.g. row 9)", "    fix: f"]
+    assert "  orders (order-level columns):" in lines
+    assert "    excluded orders:" in lines
+    assert "      Financial Status = voided: orders 3, lines 5" in lines
+    assert "    discounts spread: 12.50" in lines
+    assert "    refunds: orders 2, amount €47.00" in lines
+    assert "    currency: EUR" in lines
+    assert "    product id fallback lines: 1,200" in lines
+    assert "    shipping: —" in lines
+    assert "    something new: a, b" in lines
+    assert "orders (order-level" not in render_report(build_report(LINES))
