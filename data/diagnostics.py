@@ -74,6 +74,7 @@ def diagnose(raw: pd.DataFrame, columns: Mapping[str, str | list[str]], *,
              order_level: Iterable[str] = frozenset(), refund_values: Iterable[str] = (),
              cancellation_values: Iterable[str] = (),
              fallbacks: Mapping[str, str | list[str]] | None = None,
+             exclude: Mapping[str, Iterable[str]] | None = None,
              decimal: str | None = None,
              source_rows: np.ndarray | None = None) -> list[dict]:
     """The warnings for ``raw`` (the file's text table) read with the mapping ``columns``.
@@ -81,7 +82,8 @@ def diagnose(raw: pd.DataFrame, columns: Mapping[str, str | list[str]], *,
     ``order_level``: fields (or column names) the mapping already fills down from each
     order's first line; ``refund_values`` / ``cancellation_values``: status texts the
     mapping already handles (case-insensitive); ``fallbacks``: field → column(s) used where
-    the field's column is blank; ``decimal``: "." or "," (None: guessed per column);
+    the field's column is blank; ``exclude``: the file's column → values whose orders the
+    mapping leaves out; ``decimal``: "." or "," (None: guessed per column);
     ``source_rows``: the file row of each row of ``raw`` (None: row i is file row i + 2).
     Returns a list of ``{code, message, lines, rows, fix}`` (empty when nothing looks
     wrong), in the order of the checks below.
@@ -90,12 +92,14 @@ def diagnose(raw: pd.DataFrame, columns: Mapping[str, str | list[str]], *,
                    decimal=decimal, source_rows=source_rows)
     if not table.n or "invoice_id" not in table.fields:
         return []
-    refunds = {_fold(value) for value in refund_values}
-    cancellations = {_fold(value) for value in cancellation_values}
+    table.refunds = {_fold(value) for value in refund_values}
+    table.cancellations = {_fold(value) for value in cancellation_values}
+    table.exclude = {column: {_fold(value) for value in values}
+                     for column, values in (exclude or {}).items() if column in raw.columns}
     warnings: list[dict] = []
     for check in (_order_level_columns, _statuses, _cancelled_orders, _order_amounts,
                   _currencies, _line_totals, _blank_product_ids, _unmapped_fields):
-        warnings.extend(check(table, refunds=refunds, cancellations=cancellations))
+        warnings.extend(check(table))
     return warnings
 
 
@@ -109,11 +113,18 @@ class _Table:
                  decimal: str | None, source_rows: np.ndarray | None) -> None:
         self.raw = raw
         self.n = len(raw)
-        self.fields = {field: _as_list(column) for field, column in columns.items()}
-        self.fallbacks = {field: _as_list(column) for field, column in fallbacks.items()}
+        present = set(raw.columns)
+        # a column the file lacks is the mapping check's business (data.readers), not ours
+        self.fields = {field: _as_list(column) for field, column in columns.items()
+                       if column and set(_as_list(column)) <= present}
+        self.fallbacks = {field: _as_list(column) for field, column in fallbacks.items()
+                          if column and set(_as_list(column)) <= present}
         self.mapped = {column for names in (*self.fields.values(), *self.fallbacks.values())
                        for column in names}
         self.order_level = set(order_level)
+        self.refunds: set[str] = set()
+        self.cancellations: set[str] = set()
+        self.exclude: dict[str, set[str]] = {}
         self.decimal = decimal
         self.rows = (np.asarray(source_rows) if source_rows is not None
                      else np.arange(2, self.n + 2))
@@ -293,7 +304,7 @@ def _money(value: float) -> str:
 
 
 # ------------------------------------------------------------------------------ checks
-def _order_level_columns(table: _Table, **_) -> list[dict]:
+def _order_level_columns(table: _Table) -> list[dict]:
     """A mapped column filled on the first line of each multi-line order and blank on the
     order's other lines, not declared order-level: the other lines would read it as empty."""
     out = []
@@ -352,29 +363,32 @@ def _status_columns(table: _Table) -> list[tuple[str, str | None]]:
     return found
 
 
-def _known_statuses(field: str | None, refunds: set[str], cancellations: set[str]
-                    ) -> set[str]:
-    """The (case-folded) status texts the mapping handles on a column mapped to ``field``."""
-    if field is None:
-        return set()
-    return refunds | (cancellations or (DEFAULT_CANCELLATION_FLAGS
-                                        if field == "is_cancellation" else set()))
+def _known_statuses(table: _Table, column: str, field: str | None) -> set[str]:
+    """The (case-folded) status texts the mapping handles on ``column`` (mapped to
+    ``field``, None when unmapped): declared values, default flags, excluded values."""
+    known = set(table.exclude.get(column, ()))
+    if field is not None:
+        known |= table.refunds | (table.cancellations or (
+            DEFAULT_CANCELLATION_FLAGS if field == "is_cancellation" else set()))
+    return known
 
 
-def _handled_status(table: _Table, refunds: set[str], cancellations: set[str]
-                    ) -> np.ndarray:
-    """Lines whose (filled-down) mapped status is one the mapping handles."""
+def _handled_status(table: _Table) -> np.ndarray:
+    """Lines whose (filled-down) status the mapping handles: a declared refund or
+    cancellation value of the mapped status, or an excluded value."""
     handled = np.zeros(table.n, dtype=bool)
-    for field in STATUS_FIELDS:
-        for column in table.fields.get(field, ()):
-            _, texts = table.values(column)
-            known = _known_statuses(field, refunds, cancellations)
-            lookup = np.append([_fold(text) in known for text in texts], False)
-            handled |= lookup[table.filled_down(column)]
+    columns = [(column, field) for field in STATUS_FIELDS
+               for column in table.fields.get(field, ())]
+    columns += [(column, None) for column in table.exclude]
+    for column, field in columns:
+        _, texts = table.values(column)
+        known = _known_statuses(table, column, field)
+        lookup = np.append([_fold(text) in known for text in texts], False)
+        handled |= lookup[table.filled_down(column)]
     return handled
 
 
-def _statuses(table: _Table, *, refunds: set[str], cancellations: set[str]) -> list[dict]:
+def _statuses(table: _Table) -> list[dict]:
     """Status values saying refunded (or cancelled / voided) that the mapping counts as
     sales: on an unmapped status column, or not among the declared values."""
     out = []
@@ -384,7 +398,7 @@ def _statuses(table: _Table, *, refunds: set[str], cancellations: set[str]) -> l
             continue  # free text, not a status
         folded = pd.Series(texts, dtype=object).str.casefold()
         spaced = folded.str.replace(r"[_\-]+", " ", regex=True)
-        unhandled = ~folded.str.strip().isin(_known_statuses(field, refunds, cancellations))
+        unhandled = ~folded.str.strip().isin(_known_statuses(table, column, field))
         refund = (spaced.str.contains(_REFUND_VALUE) & unhandled).to_numpy(dtype=bool)
         cancel = (spaced.str.contains(_CANCEL_VALUE) & ~spaced.str.contains(_REFUND_VALUE)
                   & unhandled).to_numpy(dtype=bool)
@@ -418,16 +432,15 @@ def _statuses(table: _Table, *, refunds: set[str], cancellations: set[str]) -> l
     return out
 
 
-def _cancelled_orders(table: _Table, *, refunds: set[str], cancellations: set[str]
-                      ) -> list[dict]:
+def _cancelled_orders(table: _Table) -> list[dict]:
     """An unmapped column such as Shopify's "Cancelled at" filled on orders the mapped
     status does not already handle: those orders count as sales."""
     out = []
     columns = [column for column in table.unmapped(_CANCELLED_NAME)
-               if not _STATUS_NAME.search(column.casefold())]
+               if not _STATUS_NAME.search(str(column).casefold())]
     if not columns:
         return out
-    handled = _handled_status(table, refunds, cancellations)
+    handled = _handled_status(table)
     for column in columns:
         filled = table.filled(column)
         if not filled.any():
@@ -449,7 +462,7 @@ def _cancelled_orders(table: _Table, *, refunds: set[str], cancellations: set[st
     return out
 
 
-def _order_amounts(table: _Table, *, refunds: set[str], **_) -> list[dict]:
+def _order_amounts(table: _Table) -> list[dict]:
     """An unmapped discount or refund amount with non-zero values: the mapping never takes
     it off, so net revenue is too high by up to its sum."""
     out = []
@@ -462,7 +475,7 @@ def _order_amounts(table: _Table, *, refunds: set[str], **_) -> list[dict]:
     if "order_refund" not in table.fields:
         kinds += [("refund", column) for column in table.unmapped(_REFUND_NAME)]
     for kind, column in kinds:
-        if _NOT_AMOUNT_NAME.search(column.casefold()):
+        if _NOT_AMOUNT_NAME.search(str(column).casefold()):
             continue
         filled = table.filled(column)
         amounts = table.numbers(column)
@@ -484,7 +497,7 @@ def _order_amounts(table: _Table, *, refunds: set[str], **_) -> list[dict]:
         held = (f"Column {column!r} holds {_money(total)} of "
                 f"{'order discounts' if kind == 'discount' else 'refunds'} on {orders:,} "
                 f"order{'s' * (orders != 1)}")
-        if kind == "refund" and refunds:
+        if kind == "refund" and table.refunds:
             message = (f"{held}, but order_refund is not mapped: the orders whose status is "
                        "in refund_values count as refunded in full, partly refunded ones too")
         else:
@@ -499,7 +512,7 @@ def _order_amounts(table: _Table, *, refunds: set[str], **_) -> list[dict]:
     return out
 
 
-def _currencies(table: _Table, **_) -> list[dict]:
+def _currencies(table: _Table) -> list[dict]:
     """A currency column with several currencies: the totals add them up as one."""
     out = []
     columns = list(table.fields.get("currency", ())) + table.unmapped(_CURRENCY_NAME)
@@ -527,7 +540,7 @@ def _currencies(table: _Table, **_) -> list[dict]:
     return out
 
 
-def _line_totals(table: _Table, **_) -> list[dict]:
+def _line_totals(table: _Table) -> list[dict]:
     """A line total that does not match quantity × price: with line_total mapped and a
     price column in the file, or unit_price mapped and a total column in the file."""
     if "quantity" not in table.fields:
@@ -538,7 +551,7 @@ def _line_totals(table: _Table, **_) -> list[dict]:
         total_column = table.fields["line_total"][0]
         totals = table.numbers(total_column)
         prices = [column for column in table.unmapped(_PRICE_NAME)
-                  if not _NOT_PRICE_NAME.search(column.casefold())]
+                  if not _NOT_PRICE_NAME.search(str(column).casefold())]
         if prices:
             warning = _compare_total(table, total_column, prices[0], quantity, mapped="total")
             if warning:
@@ -557,7 +570,7 @@ def _line_totals(table: _Table, **_) -> list[dict]:
     elif "unit_price" in table.fields:
         price_column = table.fields["unit_price"][0]
         for column in table.unmapped(_TOTAL_NAME):
-            name = column.casefold()
+            name = str(column).casefold()
             if _NOT_AMOUNT_NAME.search(name) or _DISCOUNT_NAME.search(name) \
                     or _REFUND_NAME.search(name) or table.filled(column).mean() < 0.9:
                 continue  # an order's total (with shipping and taxes) is no line total
@@ -657,7 +670,7 @@ def _repeated_in_orders(table: _Table, totals: np.ndarray
     return orders, repeated
 
 
-def _blank_product_ids(table: _Table, **_) -> list[dict]:
+def _blank_product_ids(table: _Table) -> list[dict]:
     """Lines without a product id (rejected by the reader), with the column that could
     stand in for it."""
     filled = table.field_filled("product_id")
@@ -694,7 +707,7 @@ def _blank_product_ids(table: _Table, **_) -> list[dict]:
         f"rejected{found}", count, table.example_rows(blank), fix)]
 
 
-def _unmapped_fields(table: _Table, **_) -> list[dict]:
+def _unmapped_fields(table: _Table) -> list[dict]:
     """Country or customer not mapped while the file has a column for it."""
     out = []
     for field, pattern, without in (
@@ -705,13 +718,13 @@ def _unmapped_fields(table: _Table, **_) -> list[dict]:
             continue
         candidates = [column for column in table.unmapped(pattern)
                       if table.filled(column).any()
-                      and not re.search(r"marketing|note|accepts|code", column.casefold())]
+                      and not re.search(r"marketing|note|accepts|code", str(column).casefold())]
         if not candidates:
             continue
         names = ", ".join(repr(column) for column in candidates[:5])
         fix = (f"map \"{field}\" to {'one of ' * (len(candidates) > 1)}{names} (and add it to "
                "\"order_level\" if it is filled on each order's first line only)")
-        if field == "customer_id" and any("mail" in column.casefold()
+        if field == "customer_id" and any("mail" in str(column).casefold()
                                           for column in candidates):
             fix += "; an e-mail address is stored as a one-way hash with \"hashed\": " \
                    "[\"customer_id\"]"

@@ -118,6 +118,14 @@ def test_the_shopify_export_mapped_with_the_options_warns_only_of_the_two_curren
                         cancellation_values=("voided",),
                         fallbacks={"product_id": "Lineitem name"})
     assert codes(warnings) == ["several_currencies"]
+    # as data.formats reads Shopify: unpaid statuses excluded rather than cancelled
+    shopify_format = diagnose(
+        SHOPIFY, {**columns, "description": "Lineitem name"},
+        order_level=frozenset({"invoice_ts", "customer_id", "country", "status", "currency"}),
+        refund_values=("refunded", "partially_refunded"),
+        exclude={"Financial Status": ["voided", "pending", "expired"]},
+        fallbacks={"product_id": "Lineitem name"})
+    assert codes(shopify_format) == ["several_currencies"]
     one_currency = SHOPIFY.assign(Currency=SHOPIFY["Currency"].replace("USD", "EUR"))
     assert diagnose(one_currency, columns, order_level=frozenset({"country"}),
                     refund_values=("Refunded", "PARTIALLY_REFUNDED"),
@@ -247,6 +255,14 @@ def test_a_cancelled_at_column_on_orders_counted_as_sales():
     handled = diagnose(raw, {**STATUS_COLUMNS, "status": "Financial Status"},
                        cancellation_values=("voided",))
     assert handled == []
+    # left out by "exclude", the voided order is neither a cancelled status nor a sale
+    assert diagnose(raw, STATUS_COLUMNS, exclude={"Financial Status": ["Voided"]}) == []
+
+
+def test_a_mapping_naming_a_column_the_file_lacks_is_left_to_the_reader():
+    assert diagnose(STATUSES, {**STATUS_COLUMNS, "country": "Land"}) == diagnose(
+        STATUSES, STATUS_COLUMNS)
+    assert diagnose(STATUSES, {**STATUS_COLUMNS, "invoice_id": "Bestellung"}) == []
 
 
 # ---------------------------------------------------------------------- product ids
