@@ -487,9 +487,11 @@ def _order_amounts(table: _Table) -> list[dict]:
             continue
         # an order-level amount (first line only, or repeated on each line) counts once
         # per order; a line amount counts on each line
-        codes, _ = table.values(column)
-        order_level = bool((codes == table.order_first(column))[filled].all())
-        once = table.first_in_order(readable) if order_level else readable
+        firsts = table.first_in_order(readable)
+        order_amount = np.full(table.order_count, np.nan)
+        order_amount[table.codes[firsts]] = amounts[firsts]
+        order_level = bool((amounts[readable] == order_amount[table.codes[readable]]).all())
+        once = firsts if order_level else readable
         total = float(np.abs(amounts[once]).sum())
         orders = table.order_count_of(nonzero)
         affected = table.per_order(nonzero)[table.codes] > 0
