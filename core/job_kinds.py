@@ -17,20 +17,24 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
 
 from analytics.models.params import (AnomalyParams, BasketParams, ChurnParams,
                                      ClusteringParams, ForecastParams)
 from core.orm import ROLES
+from data import formats
+from data.readers import MappingError, parse_mapping
 
 #: Celery queues, one per kind of work (workers can be scaled per queue).
 QUEUES = ("interactive", "reports", "loads")
 
 MINUTE = 60
+MAX_MAPPING_CHARS = 20_000
 
 
 # ----------------------------------------------------------------- options
@@ -56,11 +60,27 @@ class LoadOptions(Options):
     replacing load publish although it keeps far fewer lines than the current version or
     rejects many (data.loader)."""
     path: Annotated[str, pydantic.Field(min_length=1, max_length=500)]
-    format: Literal["online-retail", "generic"] = "online-retail"
-    mapping: dict[Annotated[str, pydantic.Field(max_length=100)],
-                  Annotated[str, pydantic.Field(max_length=200)]] | None = None
+    format: Literal[formats.CHOICES] = "online-retail"  # type: ignore[valid-type]
+    mapping: dict[Annotated[str, pydantic.Field(max_length=100)], Any] | None = None
     append: bool = False
     force: bool | None = None
+
+    @pydantic.field_validator("mapping")
+    @classmethod
+    def _valid_mapping(cls, mapping: dict | None) -> dict | None:
+        """A whole mapping (docs/mapping.md: "columns" and options), or only its columns
+        (our field → the file's column): checked here, so that a bad one is a 400 naming
+        the problem, not a failed job. Stored as a whole mapping."""
+        if mapping is None:
+            return None
+        if len(json.dumps(mapping)) > MAX_MAPPING_CHARS:
+            raise ValueError(f"the mapping is longer than {MAX_MAPPING_CHARS:,} characters")
+        whole = mapping if "columns" in mapping else {"columns": mapping}
+        try:
+            parse_mapping(whole)
+        except MappingError as exc:
+            raise ValueError(str(exc)) from None
+        return whole
 
     @pydantic.field_validator("path")
     @classmethod

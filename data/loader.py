@@ -36,14 +36,14 @@ import sqlalchemy as sa
 from analytics import schema
 from analytics.errors import InvalidInput
 from analytics.warehouse import Warehouse, WarehouseError, coerce_lines
+from data import formats
 from data.plausibility import Limits, check_plausibility
 from data.quality import build_report
-from data.readers import (DEFAULT_LIMITS, LoadLimits, Mapping, ReadError, ReadResult,
-                          read_generic, read_online_retail)
+from data.readers import DEFAULT_LIMITS, LoadLimits, Mapping, ReadError, ReadResult
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("online-retail", "generic")
+FORMATS = formats.CHOICES
 MAX_REJECTED_SHARE = 0.5
 REJECT_VALUE_CHARS = 1000
 FORCE_HINT = ("if this is what you want, load it again with --force (CLI) or the force option "
@@ -82,7 +82,8 @@ def load_file(warehouse: Warehouse, path: str | Path, *, format: str = "online-r
               progress: Progress | None = None,
               plausibility: Limits | None = None,
               limits: LoadLimits = DEFAULT_LIMITS, force: bool = False) -> LoadResult:
-    """Read ``path`` in ``format`` ("online-retail" or "generic" with ``mapping``), write
+    """Read ``path`` in ``format`` (a name of data.formats.FORMATS, "generic" with
+    ``mapping``, or "auto": the format its header looks like), write
     its rejected lines to a CSV in ``rejects_dir`` (default: the system temp folder), and
     publish a new data version. Lines outside ``plausibility`` (default
     ``data.plausibility.Limits()``) are rejected too. Raises LoadError when the file
@@ -91,6 +92,11 @@ def load_file(warehouse: Warehouse, path: str | Path, *, format: str = "online-r
     started = time.perf_counter()
     path = Path(path)
     _report(progress, 5, f"reading {path.name}")
+    if format == "auto":
+        try:
+            format = formats.detected_format(path, limits)
+        except ReadError as exc:
+            raise LoadError(str(exc)) from exc
     read = _read(path, format, mapping, limits)
     # implausible lines (inf, 1e308, year 9999…) join the rejects (limits: PLAUSIBLE_*)
     read = check_plausibility(read, plausibility)
@@ -188,16 +194,8 @@ def publish_lines(warehouse: Warehouse, lines: pd.DataFrame, *,
 
 # ------------------------------------------------------------------------- helpers
 def _read(path: Path, format: str, mapping, limits: LoadLimits) -> ReadResult:
-    if format not in FORMATS:
-        raise LoadError(f"Unknown format {format!r} (use {' or '.join(FORMATS)})")
     try:
-        if format == "online-retail":
-            if mapping is not None:
-                raise LoadError("A mapping is only used with the generic format")
-            return read_online_retail(path, limits)
-        if mapping is None:
-            raise LoadError("The generic format needs a mapping (see docs/mapping.md)")
-        return read_generic(path, mapping, limits)
+        return formats.read(path, format, mapping, limits)
     except ReadError as exc:
         raise LoadError(str(exc)) from exc
 

@@ -16,9 +16,12 @@ Files are read into text tables by data.tables (encodings, delimiters, Excel, in
 from __future__ import annotations
 
 import codecs
+import hashlib
 import json
 import logging
+import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +31,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analytics import catalog, schema
-from analytics.countries import CountryNormalisation, normalise_countries
+from analytics.countries import CountryNormalisation, country_name, normalise_countries
+from data import orders
 from data.tables import (  # noqa: F401  (LoadLimits, read_header: used through this module)
     DEFAULT_LIMITS, REASON_FIELD_SIZE, REASON_FIELDS, LoadLimits, ReadError, column_list,
     read_header, read_table)
@@ -59,9 +63,26 @@ MAPPABLE_FIELDS: dict[str, str] = {
     **{d.column: d.mapping_hint for d in catalog.optional_dimensions()},
     "is_cancellation": "cancellation flag (true/false/yes/no/1/0) or a status column with "
                        "cancellation_values",
+    "status": "status of the order or line, read with cancellation_values and refund_values",
+    # order-level amounts (data.orders): one value per order, on any of its lines
+    "order_discount": "discount on the whole order (amount), spread over its lines by value",
+    "order_subtotal": "the order's items total after discounts (its lines are scaled to it)",
+    "order_refund": "amount refunded on the order (return lines are added for it)",
+    "refund_date": "date of the refund (return lines are dated on it; else on the order)",
+    "order_shipping": "shipping charged on the order (not revenue; recorded in the report)",
+    "order_tax": "taxes on the order (not revenue; recorded in the report)",
+    "order_total": "the order's grand total (a refund above it is an error)",
+    "currency": "currency code of the order or line (a file must have one currency)",
 }
+#: Fields that may be a list of columns, joined into one key ("Order ID" + "Market").
+COMPOSITE_FIELDS = ("invoice_id", "customer_id", "product_id")
+#: Fields that describe a line, never filled down from the order's first line.
+LINE_FIELDS = ("invoice_id", "product_id", "description", "quantity", "unit_price",
+               "line_total", "unit_cost", "line_cost", "profit", "discount")
 MAPPING_OPTIONS = ("columns", "date_format", "decimal", "delimiter", "encoding",
-                   "discount_type", "cancellation_values", "cancellation_prefix")
+                   "discount_type", "cancellation_values", "cancellation_prefix",
+                   "refund_values", "order_level", "fallbacks", "exclude", "hashed")
+COMPOSITE_SEPARATOR = " / "
 DISCOUNT_TYPES = ("amount", "percent", "fraction")
 DELIMITERS = {",": ",", ";": ";", "\t": "\t", "tab": "\t", "|": "|"}
 DATE_KEYWORDS = ("iso", "dayfirst", "monthfirst", "epoch_seconds")
@@ -75,7 +96,9 @@ REASON_TOTAL = "unparseable line total"
 REASON_DISCOUNT = "unparseable discount"
 REASON_COST = "unparseable cost"
 REASON_CANCELLATION = "unparseable cancellation flag"
+REASON_REFUND_DATE = "unparseable refund date"
 
+_ISO_CODE = re.compile(r"[A-Za-z]{2,3}")
 _TRUE = frozenset({"true", "yes", "y", "1", "t", "x", "cancelled", "canceled"})
 _FALSE = frozenset({"false", "no", "n", "0", "f", ""})
 
@@ -89,8 +112,9 @@ class MappingError(ReadError):
 @dataclass(frozen=True)
 class Mapping:
     """A validated column mapping (see docs/mapping.md). ``columns`` maps our field names to
-    the file's column names; the other attributes override detection."""
-    columns: dict[str, str]
+    the file's column names (a tuple of them for a composite key); the other attributes
+    override detection or say how order-level columns are read (data.orders)."""
+    columns: dict[str, str | tuple[str, ...]]
     date_format: str | None = None
     decimal: str | None = None
     delimiter: str | None = None
@@ -99,6 +123,16 @@ class Mapping:
     cancellation_values: tuple[str, ...] = ()
     cancellation_prefix: str | None = None
     prefer_monthfirst: bool = False  # only for the Online Retail layout (US-style dates)
+    refund_values: tuple[str, ...] = ()
+    order_level: tuple[str, ...] = ()
+    fallbacks: dict[str, str] = field(default_factory=dict)
+    exclude: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    hashed: tuple[str, ...] = ()
+
+    @property
+    def status_column(self) -> str | None:
+        """The column read with cancellation_values and refund_values."""
+        return self.columns.get("status") or self.columns.get("is_cancellation")
 
 
 ONLINE_RETAIL_MAPPING = Mapping(
@@ -162,6 +196,17 @@ def read_generic(path: str | Path, mapping: Mapping | dict | str | Path,
                     numeric_ids=path.suffix.lower() == ".xlsx")
 
 
+def read_mapped(path: str | Path, build: Callable[[list[str]], Mapping],
+                limits: LoadLimits = DEFAULT_LIMITS) -> ReadResult:
+    """Read a file with the mapping ``build`` makes from its header (a platform format of
+    data.formats: its columns vary between exports and versions)."""
+    path = Path(path)
+    raw, source_rows, notes, layout_rejects = read_table(path, Mapping(columns={}), limits)
+    mapping = _bind_columns(build(list(raw.columns)), raw)
+    return _convert(raw, source_rows, mapping, notes, layout_rejects,
+                    numeric_ids=path.suffix.lower() == ".xlsx")
+
+
 def parse_mapping(source: dict | str | Path) -> Mapping:
     """Validate a mapping (dict, JSON text or path of a JSON file) without looking at a
     file. Raises MappingError naming the first problem found."""
@@ -193,10 +238,20 @@ def parse_mapping(source: dict | str | Path) -> Mapping:
         if name not in MAPPABLE_FIELDS:
             raise MappingError(f"Unknown field {name!r} in the mapping (known fields: "
                                f"{', '.join(MAPPABLE_FIELDS)})")
-        if not isinstance(column, str) or not column.strip():
+        if isinstance(column, list) and name in COMPOSITE_FIELDS:
+            if len(column) < 2 or not all(isinstance(part, str) and part.strip()
+                                          for part in column):
+                raise MappingError(f"Field {name!r} as a list must name two or more columns "
+                                   "(a composite key such as [\"Order ID\", \"Market\"])")
+        elif isinstance(column, list):
+            raise MappingError(f"Field {name!r} must map to one column; only "
+                               f"{', '.join(COMPOSITE_FIELDS)} may be a list of columns "
+                               "(a composite key)")
+        elif not isinstance(column, str) or not column.strip():
             raise MappingError(f"Field {name!r} must map to a column name (a non-empty "
                                "string)")
-    columns = {name: column.strip() for name, column in columns.items()}
+    columns = {name: (tuple(part.strip() for part in column) if isinstance(column, list)
+                      else column.strip()) for name, column in columns.items()}
     _check_fields(columns)
 
     date_format = source.get("date_format")
@@ -227,24 +282,71 @@ def parse_mapping(source: dict | str | Path) -> Mapping:
                            "\"fraction\" (0–1)")
     if discount_type is not None and "discount" not in columns:
         raise MappingError("discount_type is set but no discount column is mapped")
-    values = source.get("cancellation_values") or ()
-    if isinstance(values, str):
-        values = (values,)
-    if not all(isinstance(value, str) for value in values):
-        raise MappingError("cancellation_values must be a list of texts")
-    if values and "is_cancellation" not in columns:
-        raise MappingError("cancellation_values needs is_cancellation mapped to the status "
-                           "column")
+    values = _texts(source, "cancellation_values")
+    refunds = _texts(source, "refund_values")
+    for option, given in (("cancellation_values", values), ("refund_values", refunds)):
+        if given and "is_cancellation" not in columns and "status" not in columns:
+            raise MappingError(f"{option} needs the status column mapped, as status (or "
+                               "is_cancellation)")
+    both = {value.casefold() for value in values} & {value.casefold() for value in refunds}
+    if both:
+        raise MappingError(f"{sorted(both)[0]!r} is in both cancellation_values (never sold) "
+                           "and refund_values (sold, then refunded): it can only be one")
     prefix = source.get("cancellation_prefix")
     if prefix is not None and (not isinstance(prefix, str) or not prefix):
         raise MappingError("cancellation_prefix must be a non-empty text such as \"C\"")
+    order_level = _texts(source, "order_level")
+    for name in order_level:
+        if name not in columns:
+            raise MappingError(f"order_level names {name!r}, which is not mapped in columns")
+        if name in LINE_FIELDS:
+            raise MappingError(f"order_level cannot hold {name!r}: it describes a line, not "
+                               "the order")
+    fallbacks = source.get("fallbacks") or {}
+    if not isinstance(fallbacks, dict) or not all(
+            isinstance(column, str) and column.strip() for column in fallbacks.values()):
+        raise MappingError("fallbacks must be an object: our field → the file's column to "
+                           "use where the field's column is empty")
+    for name in fallbacks:
+        if name not in columns or isinstance(columns[name], tuple):
+            raise MappingError(f"fallbacks names {name!r}, which is not mapped to one column "
+                               "in columns")
+    exclude = source.get("exclude") or {}
+    if not isinstance(exclude, dict) or not all(
+            isinstance(values_, list) and values_ and all(isinstance(v, str) for v in values_)
+            for values_ in exclude.values()):
+        raise MappingError("exclude must be an object: the file's column → a list of values "
+                           "whose lines are left out (e.g. {\"Financial Status\": "
+                           "[\"voided\"]})")
+    hashed = _texts(source, "hashed")
+    for name in hashed:
+        if name not in ("customer_id",):
+            raise MappingError(f"hashed may only hold customer_id, not {name!r}")
+        if name not in columns:
+            raise MappingError(f"hashed names {name!r}, which is not mapped in columns")
     return Mapping(columns=columns, date_format=date_format, decimal=decimal,
                    delimiter=delimiter, encoding=encoding, discount_type=discount_type,
-                   cancellation_values=tuple(values), cancellation_prefix=prefix)
+                   cancellation_values=values, cancellation_prefix=prefix,
+                   refund_values=refunds, order_level=order_level,
+                   fallbacks={name: column.strip() for name, column in fallbacks.items()},
+                   exclude={column.strip(): tuple(v.strip() for v in values_)
+                            for column, values_ in exclude.items()},
+                   hashed=hashed)
+
+
+def _texts(source: dict, option: str) -> tuple[str, ...]:
+    """A mapping option holding a list of texts (one text is a list of one)."""
+    values = source.get(option) or ()
+    if isinstance(values, str):
+        values = (values,)
+    if not isinstance(values, (list, tuple)) or not all(
+            isinstance(value, str) and value.strip() for value in values):
+        raise MappingError(f"{option} must be a list of texts")
+    return tuple(value.strip() for value in values)
 
 
 # -------------------------------------------------------------------- mapping checks
-def _check_fields(columns: dict[str, str]) -> None:
+def _check_fields(columns: dict[str, str | tuple[str, ...]]) -> None:
     for required in ("invoice_id", "product_id", "quantity"):
         if required not in columns:
             raise MappingError(f"The mapping lacks the required field {required!r}")
@@ -269,6 +371,10 @@ def _check_fields(columns: dict[str, str]) -> None:
     if "discount" in columns and "line_total" in columns:
         raise MappingError("discount can only be combined with unit_price: a line_total is "
                            "taken as already net of discount")
+    if "refund_date" in columns and "order_refund" not in columns and "status" not in columns \
+            and "is_cancellation" not in columns:
+        raise MappingError("refund_date is mapped, but nothing says which orders were "
+                           "refunded: map order_refund or a status with refund_values")
 
 
 def _bind_columns(mapping: Mapping, raw: pd.DataFrame) -> Mapping:
@@ -277,23 +383,31 @@ def _bind_columns(mapping: Mapping, raw: pd.DataFrame) -> Mapping:
     by_key: dict[str, list[str]] = {}
     for column in raw.columns:
         by_key.setdefault(column.casefold(), []).append(column)
-    bound: dict[str, str] = {}
-    for name, column in mapping.columns.items():
+    def bind(column: str, role: str) -> str:
         if column in raw.columns:
-            bound[name] = column
-        elif len(by_key.get(column.casefold(), [])) == 1:
-            bound[name] = by_key[column.casefold()][0]
-        else:
-            raise MappingError(f"Column {column!r} (mapped to {name}) is not in the file; "
-                               f"the file's columns are: {column_list(raw)}")
-    return Mapping(**{**mapping.__dict__, "columns": bound})
+            return column
+        if len(by_key.get(column.casefold(), [])) == 1:
+            return by_key[column.casefold()][0]
+        raise MappingError(f"Column {column!r} ({role}) is not in the file; the file's "
+                           f"columns are: {column_list(raw)}")
+
+    bound = {name: (tuple(bind(part, f"part of {name}") for part in column)
+                    if isinstance(column, tuple) else bind(column, f"mapped to {name}"))
+             for name, column in mapping.columns.items()}
+    fallbacks = {name: bind(column, f"fallback for {name}")
+                 for name, column in mapping.fallbacks.items()}
+    exclude = {bind(column, "in exclude"): values for column, values in mapping.exclude.items()}
+    return Mapping(**{**mapping.__dict__, "columns": bound, "fallbacks": fallbacks,
+                      "exclude": exclude})
 
 
 # ------------------------------------------------------------------ line conversion
 def _convert(raw: pd.DataFrame, source_rows: np.ndarray, mapping: Mapping, notes: list[str],
              layout_rejects: pd.DataFrame, *, numeric_ids: bool) -> ReadResult:
     """Turn the text table into the line-item frame and the rejects frame."""
-    columns = mapping.columns
+    file_columns = list(raw.columns)
+    raw, source_rows, prepared = _prepare(raw, source_rows, mapping, notes, numeric_ids)
+    columns = prepared.columns
 
     def text(name: str) -> pd.Series | None:
         return raw[columns[name]].str.strip() if name in columns else None
@@ -366,14 +480,10 @@ def _convert(raw: pd.DataFrame, source_rows: np.ndarray, mapping: Mapping, notes
     bad_cancellation = pd.Series(False, index=raw.index)
     if mapping.cancellation_prefix:
         is_cancellation = invoice_id.str.startswith(mapping.cancellation_prefix)
-    if "is_cancellation" in columns:
+    if "is_cancellation" in columns and columns["is_cancellation"] != prepared.status_column:
         flag = text("is_cancellation").str.casefold()
-        if mapping.cancellation_values:
-            flagged = flag.isin({value.strip().casefold()
-                                 for value in mapping.cancellation_values})
-        else:
-            flagged = flag.isin(_TRUE)
-            bad_cancellation = ~flagged & ~flag.isin(_FALSE)
+        flagged = flag.isin(_TRUE)
+        bad_cancellation = ~flagged & ~flag.isin(_FALSE)
         # a flagged line reverses a sale, as Online Retail's C-invoices: its quantity is
         # negative, so that its value counts as a return (docs/mapping.md)
         positive = flagged & (quantity > 0)
@@ -393,6 +503,18 @@ def _convert(raw: pd.DataFrame, source_rows: np.ndarray, mapping: Mapping, notes
         (bad_cost, REASON_COST),
         (bad_cancellation, REASON_CANCELLATION),
     ]
+    amounts = {}
+    for name in orders.FIELDS:
+        if name in columns:
+            amount_text = text(name)
+            amounts[name] = _parse_numbers(amount_text, decimal)
+            checks.append((amounts[name].isna() & (amount_text != ""),
+                           f"unparseable {MAPPABLE_FIELDS[name].split(' (')[0]}"))
+    refund_ts = None
+    if "refund_date" in columns:
+        refund_text = text("refund_date")
+        refund_ts = _parse_timestamps(refund_text, mapping)[0]
+        checks.append((refund_ts.isna() & (refund_text != ""), REASON_REFUND_DATE))
     reason = np.select([mask.to_numpy(dtype=bool) for mask, _ in checks],
                        [label for _, label in checks], default="")
     rejected = reason != ""
@@ -406,6 +528,11 @@ def _convert(raw: pd.DataFrame, source_rows: np.ndarray, mapping: Mapping, notes
     kept_countries = country[~rejected]
     countries = normalise_countries(kept_countries.unique().tolist())
     country_code = country.map(countries.codes)
+    # an export that writes ISO codes ("FR", "USA") shows the country's name on screens
+    named = {name: country_name(code) for name, code in countries.codes.items()
+             if _ISO_CODE.fullmatch(name)}
+    if named:
+        country = country.replace(named)
 
     lines = pd.DataFrame({
         "invoice_id": invoice_id,
@@ -424,8 +551,14 @@ def _convert(raw: pd.DataFrame, source_rows: np.ndarray, mapping: Mapping, notes
     })
     if rejected.any():
         lines = lines.loc[~rejected].reset_index(drop=True)
+    line_rows = source_rows[~rejected]
+    summary = dict(prepared.summary)
+    if amounts or refund_ts is not None or prepared.refunded is not None:
+        lines, line_rows, applied = _apply_orders(lines, line_rows, invoice_id[~rejected],
+                                                  amounts, refund_ts, prepared, rejected)
+        summary.update(applied)
 
-    bad_rows = raw.loc[rejected]
+    bad_rows = raw.loc[rejected, file_columns]
     rejects = pd.concat([
         pd.DataFrame({"source_row": source_rows[rejected], "reject_reason": reason[rejected]}),
         bad_rows.reset_index(drop=True)], axis=1)
@@ -433,8 +566,156 @@ def _convert(raw: pd.DataFrame, source_rows: np.ndarray, mapping: Mapping, notes
         rejects = pd.concat([rejects, layout_rejects], ignore_index=True)
         rejects = rejects.sort_values("source_row", kind="stable").reset_index(drop=True)
     return ReadResult(lines=lines, rejects=rejects.fillna(""),
-                      lines_read=len(raw) + len(layout_rejects),
-                      countries=countries, notes=notes, line_rows=source_rows[~rejected])
+                      lines_read=len(raw) + len(layout_rejects) + prepared.excluded_lines,
+                      countries=countries, notes=notes, line_rows=line_rows,
+                      orders=summary)
+
+
+@dataclass
+class _Prepared:
+    """The raw table made ready for conversion (see ``_prepare``)."""
+    columns: dict[str, str]            # field → one column (composite keys joined)
+    status_column: str | None
+    refunded: pd.Series | None         # per raw row: the order's status is a refund value
+    excluded_lines: int
+    summary: dict
+
+
+_KEY_PREFIX = "\0"  # names of the columns this module adds to the table (joined keys)
+
+
+def _prepare(raw: pd.DataFrame, source_rows: np.ndarray, mapping: Mapping, notes: list[str],
+             numeric_ids: bool) -> tuple[pd.DataFrame, np.ndarray, _Prepared]:
+    """Apply the mapping's table-wide options before lines are parsed, in this order:
+    composite keys joined, order-level columns filled down from the order's first line,
+    fallbacks filled, excluded and cancelled orders left out (counted), one currency
+    checked, customer ids hashed. Returns the table, its file rows and what was done."""
+    raw = raw.copy()
+    columns: dict[str, str] = {}
+    summary: dict = {}
+    for name, column in mapping.columns.items():
+        if isinstance(column, tuple):
+            parts = [raw[part].str.strip() for part in column]
+            if numeric_ids:
+                parts = [_drop_float_suffix(part) for part in parts]
+            joined = parts[0]
+            for part in parts[1:]:
+                joined = joined + COMPOSITE_SEPARATOR + part
+            blank = pd.concat([part == "" for part in parts], axis=1).all(axis=1)
+            columns[name] = f"{_KEY_PREFIX}{name}"
+            raw[columns[name]] = joined.where(~blank, "")
+        else:
+            columns[name] = column
+    key = raw[columns["invoice_id"]].str.strip()
+    _fill_down(raw, key, [columns[name] for name in mapping.order_level], summary)
+    for name, fallback in mapping.fallbacks.items():
+        values = raw[columns[name]].str.strip()
+        filled = (values == "") & (raw[fallback].str.strip() != "")
+        if filled.any():
+            raw[columns[name]] = values.where(~filled, raw[fallback].str.strip())
+            summary.setdefault("fallbacks", {})[f"{name} from {fallback!r}"] = int(filled.sum())
+            notes.append(f"{int(filled.sum()):,} lines have no {columns[name]!r}: {name} taken "
+                         f"from {fallback!r}")
+            if name in mapping.order_level:  # the fallback may be on the first line only
+                _fill_down(raw, key, [columns[name]], {})
+    status_column = columns.get("status") or (
+        columns.get("is_cancellation") if mapping.cancellation_values or mapping.refund_values
+        else None)
+    excluded = pd.Series(False, index=raw.index)
+    exclusions = [(column, values) for column, values in mapping.exclude.items()]
+    if status_column and mapping.cancellation_values:
+        exclusions.append((status_column, mapping.cancellation_values))
+    for column, values in exclusions:
+        cells = raw[column].str.strip().str.casefold()
+        for value in values:
+            hit = cells == value.casefold()
+            # an order's value written on its first line only holds for its other lines
+            hit = (hit | ((cells == "") & hit.groupby(key).transform("any"))) & ~excluded
+            if hit.any():
+                label = (f"{column} = {value} (cancelled: never sold)"
+                         if column == status_column and value in mapping.cancellation_values
+                         else f"{column} = {value}")
+                summary.setdefault("excluded", {})[label] = {
+                    "orders": int(key[hit].nunique()), "lines": int(hit.sum())}
+                excluded |= hit
+    excluded_lines = int(excluded.sum())
+    if excluded_lines:
+        if excluded.all():
+            raise ReadError("Every line of the file is left out ("
+                            f"{', '.join(summary['excluded'])}): nothing to load")
+        notes.append(f"{excluded_lines:,} lines of {key[excluded].nunique():,} orders left out "
+                     f"({', '.join(summary['excluded'])})")
+        raw, source_rows, key = (raw.loc[~excluded].reset_index(drop=True),
+                                 source_rows[~excluded.to_numpy()],
+                                 key[~excluded].reset_index(drop=True))
+    if "currency" in columns:
+        currency = raw[columns["currency"]].str.strip().str.upper()
+        counts = currency[currency != ""].value_counts()
+        if len(counts) > 1:
+            raise ReadError(
+                f"The file mixes currencies in column {columns['currency']!r}: "
+                + ", ".join(f"{code} ({count:,} lines)" for code, count in counts.items())
+                + ". Totals across currencies would be meaningless: load one currency per "
+                "file (export each store or market separately)")
+        if len(counts):
+            summary["currency"] = str(counts.index[0])
+    for name in mapping.hashed:
+        values = raw[columns[name]].str.strip()
+        distinct = values[values != ""].unique()
+        hashes = {value: "c-" + hashlib.sha256(value.casefold().encode()).hexdigest()[:16]
+                  for value in distinct}
+        raw[columns[name]] = values.map(hashes).fillna("")
+        notes.append(f"{name} from {columns[name]!r} is stored as a one-way hash "
+                     f"({len(distinct):,} distinct values), never in clear")
+    refunded = None
+    if status_column and mapping.refund_values:
+        status = raw[status_column].str.strip().str.casefold()
+        refunded = status.isin({value.casefold() for value in mapping.refund_values}
+                               ).groupby(key).transform("any")
+    return raw, source_rows, _Prepared(columns=columns, status_column=status_column,
+                                       refunded=refunded, excluded_lines=excluded_lines,
+                                       summary=summary)
+
+
+def _fill_down(raw: pd.DataFrame, key: pd.Series, names: list[str], summary: dict) -> None:
+    """Fill the empty cells of the columns ``names`` with the first value of the same
+    order (``key``): exports write order-level values on the order's first line only."""
+    for column in names:
+        values = raw[column].str.strip()
+        blank = values == ""
+        if blank.any() and not blank.all():
+            first = values.mask(blank).groupby(key).transform("first")
+            filled = blank & first.notna()
+            if filled.any():
+                raw[column] = values.where(~filled, first)
+                summary.setdefault("filled_down", {})[column] = int(filled.sum())
+
+
+def _apply_orders(lines: pd.DataFrame, rows: np.ndarray, key: pd.Series,
+                  amounts: dict[str, pd.Series], refund_ts: pd.Series | None,
+                  prepared: _Prepared, rejected: np.ndarray
+                  ) -> tuple[pd.DataFrame, np.ndarray, dict]:
+    """The order-level amounts of the kept lines, one value per order (data.orders)."""
+    key = key.reset_index(drop=True)
+    keep = ~rejected
+
+    def per_order(values: pd.Series | None, name: str) -> pd.Series | None:
+        if values is None:
+            return None
+        return orders.order_value(key, values[keep].reset_index(drop=True),
+                                  prepared.columns[name])
+
+    return orders.apply(lines, rows, key, orders.OrderAmounts(
+        discount=per_order(amounts.get("order_discount"), "order_discount"),
+        subtotal=per_order(amounts.get("order_subtotal"), "order_subtotal"),
+        refund=per_order(amounts.get("order_refund"), "order_refund"),
+        refund_ts=per_order(refund_ts, "refund_date"),
+        shipping=per_order(amounts.get("order_shipping"), "order_shipping"),
+        tax=per_order(amounts.get("order_tax"), "order_tax"),
+        total=per_order(amounts.get("order_total"), "order_total"),
+        refunded_status=(prepared.refunded[keep].reset_index(drop=True)
+                         if prepared.refunded is not None else None),
+        columns=prepared.columns))
 
 
 def _drop_float_suffix(values: pd.Series | None) -> pd.Series | None:

@@ -1,8 +1,9 @@
 """``flask --app wsgi data …``: load files, the shipped sample or the demo data; show status.
 
-    data load PATH [--format online-retail|generic] [--mapping MAPPING.json] [--append]
-              [--force]
+    data load PATH [--format auto|online-retail|shopify|woocommerce|generic]
+              [--mapping MAPPING.json] [--append] [--force]
     data load --sample online-retail [--append] [--force]
+    data mapping PATH [--format auto|shopify|woocommerce|online-retail]
     data demo [--lines N] [--seed S]
     data status
 
@@ -12,6 +13,7 @@ current version or rejects many of its lines (refused otherwise); input limits s
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -20,8 +22,10 @@ from flask.cli import AppGroup
 from analytics.warehouse import NoDataError
 from core import loads
 from core.orm import DataLoad
+from data import formats
 from data.loader import FORMATS, SAMPLES
 from data.quality import render_report
+from data.readers import ReadError, read_header
 from webapp import services
 
 data_cli = AppGroup("data", help="Load data into the warehouse and show what is loaded.")
@@ -30,7 +34,8 @@ data_cli = AppGroup("data", help="Load data into the warehouse and show what is 
 @data_cli.command("load")
 @click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "file_format", type=click.Choice(FORMATS), default="online-retail",
-              show_default=True, help="Layout of the file.")
+              show_default=True,
+              help="Layout of the file; auto: the layout its header looks like.")
 @click.option("--mapping", type=click.Path(dir_okay=False, path_type=Path),
               help="JSON column mapping for --format generic (see docs/mapping.md).")
 @click.option("--append", is_flag=True,
@@ -56,6 +61,25 @@ def load_command(path: Path | None, file_format: str, mapping: Path | None, appe
     else:
         raise click.UsageError("Give the PATH of a file to load, or --sample online-retail")
     _echo_outcome(record, settings.currency)
+
+
+@data_cli.command("mapping")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "file_format",
+              type=click.Choice([name for name in FORMATS if name != "generic"]),
+              default="auto", show_default=True, help="The format whose mapping to show.")
+def mapping_command(path: Path, file_format: str) -> None:
+    """Print, as JSON, the mapping a format reads PATH with (docs/mapping.md): what it
+    does with each column, and a start for a generic mapping of your own."""
+    settings = services.settings()
+    try:
+        if file_format == "auto":
+            file_format = formats.detected_format(path, settings.load_limits())
+        names = read_header(path, limits=settings.load_limits())
+        mapping = formats.mapping_for(file_format, names)
+    except ReadError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(formats.mapping_json(mapping), indent=2, ensure_ascii=False))
 
 
 @data_cli.command("demo")

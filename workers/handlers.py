@@ -170,8 +170,10 @@ def run_load_job(settings: Settings, spec: JobSpec) -> dict:
     with db.session_scope(settings.database_url) as session:
         user = session.get(User, spec.user_id) if spec.user_id else None
     options = spec.options
-    # LoadOptions.mapping is our field → the file's column: the "columns" of a reader mapping
-    mapping = {"columns": options["mapping"]} if options.get("mapping") else None
+    # LoadOptions stores a whole mapping; a job queued before it did holds only columns
+    mapping = options.get("mapping") or None
+    if mapping is not None and "columns" not in mapping:
+        mapping = {"columns": mapping}
     load = run_load(settings, path=Path(options["path"]), format=options.get("format"),
                     mapping=mapping, append=bool(options.get("append")),
                     force=bool(options.get("force")), user=user,

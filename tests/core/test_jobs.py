@@ -94,13 +94,33 @@ def test_data_load_reads_from_the_uploads_folder_only(session, people, settings,
                         settings=settings)
     settings.uploads.mkdir(parents=True)
     (settings.uploads / "sales.csv").write_text("a,b\n")
+    columns = {"invoice_id": "a", "product_id": "b", "quantity": "c", "unit_price": "d",
+               "invoice_ts": "e"}
     job = jobs.submit_job(session, admin, "data_load",
-                          {"path": "sales.csv", "format": "generic",
-                           "mapping": {"a": "invoice_id"}},
+                          {"path": "sales.csv", "format": "generic", "mapping": columns},
                           settings=settings)
+    # only the columns given: stored as a whole mapping (docs/mapping.md)
     assert job.params["options"] == {"path": str((settings.uploads / "sales.csv").resolve()),
-                                     "format": "generic", "mapping": {"a": "invoice_id"},
+                                     "format": "generic", "mapping": {"columns": columns},
                                      "append": False}
+    whole = {"columns": {**columns, "status": "f"}, "refund_values": ["refunded"]}
+    job = jobs.submit_job(session, admin, "data_load",
+                          {"path": "sales.csv", "format": "generic", "mapping": whole},
+                          settings=settings)
+    assert job.params["options"]["mapping"] == whole
+    # a bad mapping is refused when the job is asked for, naming the problem
+    with pytest.raises(jobs.JobError, match="mapping: Unknown field 'a'"):
+        jobs.submit_job(session, admin, "data_load",
+                        {"path": "sales.csv", "format": "generic",
+                         "mapping": {"a": "invoice_id"}}, settings=settings)
+    with pytest.raises(jobs.JobError, match="refund_values needs the status column"):
+        jobs.submit_job(session, admin, "data_load",
+                        {"path": "sales.csv", "format": "generic",
+                         "mapping": {"columns": columns, "refund_values": ["r"]}},
+                        settings=settings)
+    job = jobs.submit_job(session, admin, "data_load",
+                          {"path": "sales.csv", "format": "shopify"}, settings=settings)
+    assert job.params["options"]["format"] == "shopify"
 
 
 def test_request_report_records_the_request(session, people):

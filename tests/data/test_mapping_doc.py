@@ -17,14 +17,22 @@ def test_the_documented_example_loads(tmp_path):
     path = tmp_path / "export.csv"
     path.write_bytes(csv_block.replace("\n", "\r\n").encode("cp1252"))
     mapping = json.loads(json_block)
-    for detected in (mapping, {"columns": mapping["columns"],
-                               "cancellation_values": mapping["cancellation_values"]}):
-        lines = read_generic(path, detected).lines
+    for detected in (mapping, {option: mapping[option] for option in (
+            "columns", "cancellation_values", "refund_values")}):
+        result = read_generic(path, detected)
+        lines = result.lines
+        # A-1002 is "storniert" (never sold): left out; A-1003 is "erstattet" (refunded):
+        # its sale stays and a return line of the same value is added, dated on the order
+        assert lines["invoice_id"].tolist() == ["A-1001", "A-1003", "A-1003"]
         assert lines["invoice_ts"].tolist() == [pd.Timestamp("2024-04-03 10:15"),
-                                                pd.Timestamp("2024-04-13 09:00")]
-        assert lines["unit_price"].tolist() == [6.25, 3.99]
-        assert lines["unit_cost"].tolist() == [4.0, 2.99]
-        assert lines["quantity"].tolist() == [2.0, -1.0]  # the cancelled line reverses
-        assert lines["is_cancellation"].tolist() == [False, True]
-        assert lines["country_code"].tolist() == ["DE", "AT"]
-        assert lines["city"].tolist() == ["Köln", "Wien"]
+                                                pd.Timestamp("2024-04-20 16:30"),
+                                                pd.Timestamp("2024-04-20 16:30")]
+        assert lines["unit_price"].tolist() == [6.25, 3.99, 3.99]
+        assert lines["unit_cost"].tolist() == [4.0, 2.99, 2.99]
+        assert lines["quantity"].tolist() == [2.0, 2.0, -2.0]
+        assert not lines["is_cancellation"].any()
+        assert lines["country_code"].tolist() == ["DE", "DE", "DE"]
+        assert lines["city"].tolist() == ["Köln", "Köln", "Köln"]
+        assert result.orders["excluded"] == {
+            "Status = storniert (cancelled: never sold)": {"orders": 1, "lines": 1}}
+        assert result.orders["refunds"]["orders"] == 1

@@ -86,14 +86,34 @@ def test_cp1252_semicolons_decimal_comma_dayfirst_line_total_and_profit(tmp_path
 def test_percent_discount_status_cancellations_and_thousands(tmp_path):
     path = tmp_path / "shop.csv"
     path.write_text(SHOP_EXPORT, encoding="utf-8")
-    lines = read_generic(path, SHOP_MAPPING).lines
-    # A1: 10 × (1 − 10 %) = 9; A2: cancelled, taken as a reversal of one unit at 20
-    assert lines["unit_price"].tolist() == [9.0, 20.0, 1000.0]
-    assert lines["quantity"].tolist() == [2.0, -1.0, 4.0]
-    assert lines["is_cancellation"].tolist() == [False, True, False]
-    assert lines["country_code"].tolist() == ["GB", "US", "GB"]
-    assert lines["channel"].tolist() == ["web", "store", "web"]
-    assert lines["invoice_ts"].iloc[2] == pd.Timestamp("2024-03-03 12:00")
+    result = read_generic(path, SHOP_MAPPING)
+    lines = result.lines
+    # A1: 10 × (1 − 10 %) = 9; A2: status "Cancelled" is a cancellation value: never sold,
+    # so it is left out (not a return) and counted
+    assert lines["invoice_id"].tolist() == ["A1", "A3"]
+    assert lines["unit_price"].tolist() == [9.0, 1000.0]
+    assert lines["quantity"].tolist() == [2.0, 4.0]
+    assert lines["is_cancellation"].tolist() == [False, False]
+    assert lines["country_code"].tolist() == ["GB", "GB"]
+    assert lines["channel"].tolist() == ["web", "web"]
+    assert lines["invoice_ts"].iloc[1] == pd.Timestamp("2024-03-03 12:00")
+    assert result.lines_read == 3 and result.rejects.empty
+    assert result.orders["excluded"] == {
+        "status = cancelled (cancelled: never sold)": {"orders": 1, "lines": 1}}
+
+
+def test_a_cancellation_flag_still_reverses_a_sale(tmp_path):
+    """is_cancellation as a true/false flag keeps Online Retail's meaning: the line reverses
+    an earlier sale, so its value counts as a return."""
+    path = tmp_path / "flags.csv"
+    path.write_text("order,date,sku,qty,price,cancelled\n"
+                    "A1,2024-03-01,P1,2,10,no\n"
+                    "A2,2024-03-02,P1,2,10,yes\n", encoding="utf-8")
+    lines = read_generic(path, {"columns": {
+        "invoice_id": "order", "invoice_ts": "date", "product_id": "sku", "quantity": "qty",
+        "unit_price": "price", "is_cancellation": "cancelled"}}).lines
+    assert lines["quantity"].tolist() == [2.0, -2.0]
+    assert lines["is_cancellation"].tolist() == [False, True]
 
 
 def test_discount_amount_is_spread_over_units_and_gzip_is_read(tmp_path):
@@ -103,8 +123,8 @@ def test_discount_amount_is_spread_over_units_and_gzip_is_read(tmp_path):
     lines_text = SHOP_EXPORT.replace("10%", "3")
     path.write_bytes(gzip.compress(lines_text.encode("utf-8")))
     lines = read_generic(path, mapping).lines
-    # A1: 2 units at 10 with 3 off the line → 8.5 per unit, line value 17
-    assert lines["unit_price"].tolist() == [8.5, 20.0, 1000.0]
+    # A1: 2 units at 10 with 3 off the line → 8.5 per unit, line value 17 (A2 cancelled)
+    assert lines["unit_price"].tolist() == [8.5, 1000.0]
 
 
 def test_fraction_discount_and_unit_cost_from_line_cost(tmp_path):
@@ -270,7 +290,7 @@ def test_mapping_read_from_a_json_file_and_case_insensitive_columns(tmp_path):
     mapping_path = tmp_path / "mapping.json"
     mapping = {**SHOP_MAPPING, "columns": {**SHOP_MAPPING["columns"], "quantity": "QTY"}}
     mapping_path.write_text(json.dumps(mapping))
-    assert len(read_generic(path, mapping_path).lines) == 3
+    assert len(read_generic(path, mapping_path).lines) == 2  # A2 is cancelled: left out
 
 
 def test_line_numbers_survive_quoted_newlines_blank_short_and_long_lines(tmp_path):

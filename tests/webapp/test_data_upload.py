@@ -13,23 +13,38 @@ HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,Custome
 MAP_ID = {"type": "data-map", "field": "invoice_id"}
 
 
-def upload(client, filename, contents):
-    """POST the upload callback (data-upload.contents) and return (stored name, status)."""
+def upload(client, filename, contents, chosen="online-retail"):
+    """POST the upload callback (data-upload.contents) and return (stored name, status,
+    the format it selects)."""
     response = client.post("/_dash-update-component", json={
         "output": "..data-upload-path.data...data-upload-status.children..."
-                  '{"field":["ALL"],"type":"data-map"}.options..',
+                  '{"field":["ALL"],"type":"data-map"}.options...data-format.value..',
         "outputs": [{"id": "data-upload-path", "property": "data"},
                     {"id": "data-upload-status", "property": "children"},
-                    [{"id": MAP_ID, "property": "options"}]],
+                    [{"id": MAP_ID, "property": "options"}],
+                    {"id": "data-format", "property": "value"}],
         "inputs": [{"id": "data-upload", "property": "contents", "value": contents}],
         "changedPropIds": ["data-upload.contents"],
         "state": [{"id": "data-upload", "property": "filename", "value": filename},
-                  [{"id": MAP_ID, "property": "id", "value": MAP_ID}]]})
+                  [{"id": MAP_ID, "property": "id", "value": MAP_ID}],
+                  {"id": "data-format", "property": "value", "value": chosen}]})
     assert response.status_code == 200, response.text
     body = response.json
     assert "sideUpdate" not in body, body  # the shell's "Something went wrong" alert
-    return (body["response"]["data-upload-path"]["data"],
-            body["response"]["data-upload-status"]["children"])
+    status = body["response"]["data-upload-status"]["children"]
+    return (body["response"]["data-upload-path"]["data"], text_of(status),
+            body["response"]["data-format"]["value"])
+
+
+def text_of(component) -> str:
+    """The text of a rendered Dash component tree (as JSON), or a plain string."""
+    if isinstance(component, str):
+        return component
+    if isinstance(component, list):
+        return " ".join(text_of(part) for part in component)
+    if isinstance(component, dict):
+        return text_of(component.get("props", {}).get("children", ""))
+    return "" if component is None else str(component)
 
 
 def data_url(data: bytes) -> str:
@@ -63,8 +78,8 @@ def uploads_folder(app):
 def test_a_bad_upload_answers_a_clear_message_and_is_not_kept(signed_in, uploads_folder,
                                                               filename, contents, message):
     admin = signed_in("admin@example.com")
-    stored, status = upload(admin, filename, contents)
-    assert stored is None
+    stored, status, chosen = upload(admin, filename, contents)
+    assert stored is None and chosen == "online-retail"  # left as it was
     assert status.startswith(message), status
     assert list(uploads_folder.iterdir()) == []
 
@@ -75,8 +90,30 @@ def test_a_good_upload_is_kept_and_old_uploads_are_pruned(signed_in, uploads_fol
     eight_days_ago = time.time() - 8 * 86400
     os.utime(old, (eight_days_ago, eight_days_ago))
     admin = signed_in("admin@example.com")
-    stored, status = upload(admin, "shop.csv", data_url(
+    stored, status, chosen = upload(admin, "shop.csv", data_url(
         (HEADER + "1001,A,Mug,2,2011-01-03 10:00:00,5.0,C1,United Kingdom\n").encode()))
     assert stored.endswith("-shop.csv")
     assert status.startswith("Uploaded shop.csv: 8 columns (InvoiceNo, StockCode")
+    assert chosen == "online-retail"
     assert [path.name for path in uploads_folder.iterdir()] == [stored]
+
+
+@pytest.mark.parametrize("header, detected, says", [
+    ("Name,Email,Financial Status,Paid at,Lineitem quantity,Lineitem name,Lineitem price,"
+     "Lineitem sku\n#1001,a@example.com,paid,2024-01-01,1,Mug,5.00,M1\n", "shopify",
+     "This looks like a Shopify orders export"),
+    ("order_id,order_number,order_date,status,item_name,item_quantity,item_total,"
+     "billing_country\n1,1,2024-01-01,completed,Mug,1,5.00,GB\n", "woocommerce",
+     "This looks like a WooCommerce orders export"),
+    ("Bestellnr;Datum;Artikel;Menge;Summe\nA1;03/04/2024;X;1;5,00\n", "generic",
+     "Not a layout Shoplens knows: choose \"Other file\" and map its columns"),
+])
+def test_an_upload_selects_the_format_its_header_looks_like(signed_in, uploads_folder,
+                                                             header, detected, says):
+    """The admin sees the detected format selected, and confirms it by loading."""
+    admin = signed_in("admin@example.com")
+    stored, status, chosen = upload(admin, "orders.csv", data_url(header.encode()))
+    assert stored and chosen == detected
+    assert says in status
+    if chosen != "generic":
+        assert "check the format below, then load the file" in status

@@ -18,7 +18,7 @@ from core.loads import prune_uploads
 from data.readers import DEFAULT_LIMITS, LoadLimits, ReadError, read_header
 from webapp import services
 
-ALLOWED_SUFFIXES = (".csv", ".gz", ".xlsx", ".txt")
+ALLOWED_SUFFIXES = (".csv", ".gz", ".xlsx", ".xls", ".parquet", ".txt")
 MAX_BYTES = 200 * 1024 * 1024
 
 
@@ -43,7 +43,8 @@ def save_upload(filename: str | None, contents: str | None) -> Path:
     name; returns its path. Old uploads are pruned first."""
     name = Path(filename or "upload").name
     if not name.lower().endswith(ALLOWED_SUFFIXES):
-        raise UploadError(f"{name}: upload a CSV (optionally .gz) or an Excel .xlsx file")
+        raise UploadError(f"{name}: upload a CSV (optionally .gz), an Excel (.xlsx, .xls) or a "
+                          "Parquet file")
     if not contents:  # the browser sends nothing for an empty file
         raise UploadError(f"{name} is empty: choose a file with a header row and data lines")
     try:

@@ -1,6 +1,6 @@
-"""Data (admins): upload a CSV/XLSX file (Online Retail layout, or any file with a column
-mapping), load it as a background job with progress, the data-quality report of the
-current version, and the history of loads."""
+"""Data (admins): upload a file (a platform export whose format is detected from its header
+and confirmed by the admin, or any file with a column mapping), load it as a background job
+with progress, the data-quality report of the current version, and the history of loads."""
 from __future__ import annotations
 
 import dash
@@ -10,6 +10,7 @@ from dash import Input, Output, State, callback, dcc, html
 from analytics import quality
 from analytics.errors import ShoplensError
 from core import loads as core_loads
+from data import formats
 from webapp import security, services
 from webapp.dashboard import components, context, jobs_ui, uploads
 
@@ -22,6 +23,9 @@ MAPPED_FIELDS = (("invoice_id", True), ("invoice_ts", True), ("product_id", True
                  ("customer_id", False), ("description", False), ("category", False),
                  ("unit_cost", False), ("channel", False), ("city", False))
 HISTORY_ROWS = 20
+FORMAT_LABELS = {"online-retail": "Online Retail export", "shopify": "Shopify orders export",
+                 "woocommerce": "WooCommerce orders export",
+                 "generic": "Other file (map its columns)"}
 
 
 def layout(**_query) -> html.Div:
@@ -41,9 +45,7 @@ def layout(**_query) -> html.Div:
             html.Div(id="data-upload-status", className="small mb-2"),
             dcc.Store(id="data-upload-path"),
             dbc.RadioItems(id="data-format", inline=True, value="online-retail", options=[
-                {"label": "Online Retail export", "value": "online-retail"},
-                {"label": "Other file (map its columns)", "value": "generic"}],
-                className="mb-2"),
+                {"label": _format_label(name), "value": name} for name in formats.FORMATS], className="mb-2"),
             mapping,
             dbc.Checkbox(id="data-append", label="Append to the current data (instead of "
                                                   "replacing it)", value=False, className="mb-2"),
@@ -62,18 +64,34 @@ def layout(**_query) -> html.Div:
 
 @callback(Output("data-upload-path", "data"), Output("data-upload-status", "children"),
           Output({"type": "data-map", "field": dash.ALL}, "options"),
+          Output("data-format", "value"),
           Input("data-upload", "contents"), State("data-upload", "filename"),
-          State({"type": "data-map", "field": dash.ALL}, "id"), prevent_initial_call=True)
-def store_upload(contents, filename, map_ids):
+          State({"type": "data-map", "field": dash.ALL}, "id"), State("data-format", "value"),
+          prevent_initial_call=True)
+def store_upload(contents, filename, map_ids, chosen):
+    """Save the upload, offer its columns to the mapping and pre-select the format its
+    header looks like; the admin confirms (or changes) it before loading."""
     if not security.user_has_role("admin"):
-        return None, "Only admins load data.", [[] for _ in map_ids]
+        return None, "Only admins load data.", [[] for _ in map_ids], chosen
     try:
         path, columns = uploads.accept_upload(filename, contents)
     except ShoplensError as exc:  # an UploadError, or a refusal from the readers
-        return None, exc.message, [[] for _ in map_ids]
-    return (path.name, (f"Uploaded {filename}: {len(columns)} columns "
-                        f"({', '.join(columns[:8])}{'…' if len(columns) > 8 else ''})."),
-            [columns for _ in map_ids])
+        return None, exc.message, [[] for _ in map_ids], chosen
+    detected = formats.detect(columns)
+    status = [f"Uploaded {filename}: {len(columns)} columns "
+              f"({', '.join(columns[:8])}{'…' if len(columns) > 8 else ''})."]
+    if detected:
+        status.append(html.Div([html.Strong(f"This looks like a {_format_label(detected)}"),
+                                ": check the format below, then load the file."],
+                               id="data-detected"))
+    else:
+        status.append(html.Div("Not a layout Shoplens knows: choose \"Other file\" and map "
+                               "its columns.", id="data-detected"))
+    return (path.name, status, [columns for _ in map_ids], detected or "generic")
+
+
+def _format_label(name: str) -> str:
+    return FORMAT_LABELS.get(name, formats.FORMATS[name].label)
 
 
 @callback(Output("data-mapping", "hidden"), Input("data-format", "value"))
