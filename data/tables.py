@@ -696,10 +696,11 @@ def _parquet_text(column: pa.Array) -> pa.Array:
     elif pa.types.is_null(kind):
         text = pa.nulls(len(column), pa.string())
     elif pa.types.is_timestamp(kind):
-        # local time of a zoned column, as the export's reader would see it
-        text = _trim_fraction(pc.strftime(column, format="%Y-%m-%d %H:%M:%S"))
+        if kind.tz is not None:  # the zone's local time, as the export's reader sees it
+            column = pc.local_timestamp(column)
+        text = _whole_seconds_text(column, pa.timestamp("s"))
     elif pa.types.is_time(kind):
-        text = _trim_fraction(pc.cast(column, pa.string()))
+        text = _whole_seconds_text(column, pa.time32("s"))
     elif pa.types.is_floating(kind):
         text = pc.cast(pc.if_else(pc.is_nan(column), None, column), pa.string())
     elif (pa.types.is_integer(kind) or pa.types.is_decimal(kind) or pa.types.is_boolean(kind)
@@ -710,6 +711,15 @@ def _parquet_text(column: pa.Array) -> pa.Array:
                                                                 ensure_ascii=False)
                          for value in column.to_pylist()], pa.string())
     return pc.fill_null(text, "")
+
+
+def _whole_seconds_text(column: pa.Array, seconds: pa.DataType) -> pa.Array:
+    """A timestamp or time column as text, its fraction of a second only where it has one
+    ("10:30:00", "10:30:00.5")."""
+    try:
+        return pc.cast(pc.cast(column, seconds), pa.string())  # refused if a fraction is lost
+    except pa.ArrowInvalid:
+        return _trim_fraction(pc.cast(column, pa.string()))
 
 
 def _trim_fraction(text: pa.Array) -> pa.Array:
