@@ -312,6 +312,9 @@ def _order_level_columns(table: _Table) -> list[dict]:
     other = multi_lines & ~table.first
     if not other.any():
         return out
+    values = table.line_values()
+    values = np.where(values > 0, values, 0.0) if values is not None else None
+    gross = float(values.sum()) if values is not None else 0.0
     for field, names in table.fields.items():
         if field == "invoice_id" or field in ORDER_FIELDS:
             continue
@@ -331,6 +334,8 @@ def _order_level_columns(table: _Table) -> list[dict]:
             if count < MIN_LINE_SHARE * table.n:
                 continue
             rows = table.example_rows(blank_lines)
+            share = (f", {float(values[blank_lines].sum()) / gross:.1%} of the lines' value"
+                     if gross > 0 else "")
             if field in LINE_FIELDS:
                 out.append(_warning(
                     "order_level_column",
@@ -346,7 +351,7 @@ def _order_level_columns(table: _Table) -> list[dict]:
                     "order_level_column",
                     f"Column {column!r} ({field}) is filled only on the first line of each "
                     f"order, blank on its other lines ({count:,} lines of {orders:,} "
-                    "orders): fill it down?",
+                    f"orders{share}): fill it down?",
                     count, rows,
                     f"add \"{field}\" to \"order_level\" in the mapping (\"order_level\": "
                     f"[\"{field}\"]): the value of the order's first line is then used on "

@@ -63,7 +63,8 @@ def test_a_shopify_export_mapped_naively_says_what_is_wrong():
     # blank on the orders' other lines: 1 + 2 + 1 + 1 lines of the 4 multi-line orders
     assert (country["lines"], country["rows"]) == (5, [3, 5, 6, 9, 11])
     assert "'Billing Country' (country)" in country["message"]
-    assert "5 lines of 4 orders" in country["message"]
+    # their value: 30 + 10 + 15 + 16 + 10 = 81 of the lines' 243 would have no country
+    assert "5 lines of 4 orders, 33.3% of the lines' value" in country["message"]
     assert '"order_level": ["country"]' in country["fix"]
 
     refunds = only(warnings, "refund_status")
