@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from tests.conftest import cheap_password_hasher
+from tests.data import test_platform_formats as platforms
 from tests.docs import examples
 
 ROOT = examples.ROOT
@@ -145,10 +146,12 @@ class Shell:
         if "--mapping" in args:
             at = args.index("--mapping") + 1
             args[at] = str(self.file(args[at], json.dumps(MAPPING)))
-        if args[:2] == ["data", "load"] and len(args) > 2 and not args[2].startswith("-"):
-            generic = "generic" in args
+        if args[:1] == ["data"] and args[1:2] in (["load"], ["mapping"]) and len(args) > 2 \
+                and not args[2].startswith("-"):
+            layout = args[args.index("--format") + 1] if "--format" in args else ""
             name = args[2]
-            content = GENERIC if generic else ONLINE_RETAIL
+            content = {"generic": GENERIC, "shopify": platforms.SHOPIFY,
+                       "woocommerce": platforms.WOO}.get(layout, ONLINE_RETAIL)
             if name.endswith(".gz"):
                 content = gzip.compress(content.encode())
             args[2] = str(self.file(name, content))
