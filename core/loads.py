@@ -51,7 +51,8 @@ def run_load(settings: Settings, *, path: str | Path, format: str = "online-reta
                         warehouse, path, format=format, mapping=mapping, append=append,
                         rejects_dir=settings.rejects_dir, progress=progress,
                         plausibility=settings.plausibility_limits(),
-                        limits=settings.load_limits(), force=force))
+                        limits=settings.load_limits(), force=force,
+                        currency=settings.currency))
     finally:
         prune_uploads(settings)
 

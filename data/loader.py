@@ -38,7 +38,7 @@ from analytics.errors import InvalidInput
 from analytics.warehouse import Warehouse, WarehouseError, coerce_lines
 from data import formats
 from data.plausibility import Limits, check_plausibility
-from data.quality import build_report
+from data.quality import build_report, currency_warning
 from data.readers import DEFAULT_LIMITS, LoadLimits, Mapping, ReadError, ReadResult
 
 log = logging.getLogger(__name__)
@@ -81,14 +81,17 @@ def load_file(warehouse: Warehouse, path: str | Path, *, format: str = "online-r
               rejects_dir: str | Path | None = None,
               progress: Progress | None = None,
               plausibility: Limits | None = None,
-              limits: LoadLimits = DEFAULT_LIMITS, force: bool = False) -> LoadResult:
+              limits: LoadLimits = DEFAULT_LIMITS, force: bool = False,
+              currency: str | None = None) -> LoadResult:
     """Read ``path`` in ``format`` (a name of data.formats.FORMATS, "generic" with
     ``mapping``, or "auto": the format its header looks like), write
     its rejected lines to a CSV in ``rejects_dir`` (default: the system temp folder), and
     publish a new data version. Lines outside ``plausibility`` (default
     ``data.plausibility.Limits()``) are rejected too. Raises LoadError when the file
     cannot be a load. The file is read within the input ``limits``; a load replacing
-    the current version with far fewer or far worse lines is refused unless ``force``."""
+    the current version with far fewer or far worse lines is refused unless ``force``.
+    ``currency`` is the sign amounts are shown with (the CURRENCY setting): the report warns
+    when the file's own currency is another."""
     started = time.perf_counter()
     path = Path(path)
     _report(progress, 5, f"reading {path.name}")
@@ -114,6 +117,9 @@ def load_file(warehouse: Warehouse, path: str | Path, *, format: str = "online-r
     quality = build_report(read.lines, rejects=read.rejects, lines_read=read.lines_read,
                            countries=read.countries, source=path.name, format=format,
                            notes=read.notes, warnings=read.warnings, orders=read.orders)
+    mismatch = currency_warning(read.orders.get("currency"), currency)
+    if mismatch:
+        quality["warnings"].append(mismatch)
     _report(progress, 55, "publishing a new data version")
     version, quality = publish_lines(warehouse, read.lines, quality=quality, append=append,
                                      source=path.name)

@@ -53,7 +53,7 @@ def build_report(lines: pd.DataFrame, *, rejects: pd.DataFrame | None = None,
     sale = (quantity > 0) & ~cancelled & (price > 0)
     returned = ((quantity < 0) | cancelled) & (price > 0)
     gross_sales = float(value[sale].sum())
-    returns = -float(value[returned].sum())
+    returns = 0.0 - float(value[returned].sum())  # never -0.00
     net_revenue = round(gross_sales - returns, 2)
     profit_check = _profit_check(lines, sale | returned, net_revenue)
     country_lines = lines["country"].value_counts()
@@ -110,6 +110,31 @@ def _profit_check(lines: pd.DataFrame, counted: pd.Series, net_revenue: float) -
     cost = round(float((lines["quantity"] * unit_cost)[counted].sum()), 2)
     return {"cost": cost, "profit": round(net_revenue - cost, 2),
             "lines_without_cost": int((counted & unit_cost.isna()).sum())}
+
+
+#: The signs that show a currency, to check the CURRENCY setting against a file's currency.
+CURRENCY_SIGNS = {"GBP": ("£",), "EUR": ("€",), "USD": ("$", "US$"), "CAD": ("$", "C$", "CA$"),
+                  "AUD": ("$", "A$", "AU$"), "NZD": ("$", "NZ$"), "JPY": ("¥", "円"),
+                  "CNY": ("¥", "元"), "INR": ("₹",), "CHF": ("Fr.", "CHF"), "SEK": ("kr",),
+                  "NOK": ("kr",), "DKK": ("kr",), "PLN": ("zł",), "BRL": ("R$",),
+                  "KRW": ("₩",), "TRY": ("₺",), "ZAR": ("R",), "MXN": ("$", "MX$")}
+
+
+def currency_warning(code: str | None, shown: str | None) -> dict | None:
+    """A report warning when the file's currency (``code``, e.g. "EUR") is not the one the
+    product shows amounts in (``shown``: the CURRENCY setting, e.g. "£"): every screen,
+    report and e-mail would then put the wrong sign on the right numbers."""
+    if not code or not shown:
+        return None
+    code, shown = code.strip().upper(), shown.strip()
+    if shown.upper() == code or shown in CURRENCY_SIGNS.get(code, ()):
+        return None
+    sign = CURRENCY_SIGNS.get(code, (code,))[0]
+    return {"code": "currency_setting",
+            "message": (f"The file's amounts are in {code}, but Shoplens shows amounts with "
+                        f"{shown!r} (the CURRENCY setting)"),
+            "lines": 0, "rows": [],
+            "fix": f"set CURRENCY={sign} (or CURRENCY={code}) and restart Shoplens"}
 
 
 def render_report(report: dict, currency: str = "£") -> str:
@@ -173,8 +198,8 @@ def _render_warning(warning: dict) -> list[str]:
     count = int(warning.get("lines", 0))
     where = f", e.g. row{'s' * (len(rows) > 1)} {', '.join(f'{row:,}' for row in rows)}" \
         if rows else ""
-    lines = [f"  WARNING {warning.get('message', '')} ({count:,} line{'s' * (count != 1)}"
-             f"{where})"]
+    counted = f" ({count:,} line{'s' * (count != 1)}{where})" if count else ""
+    lines = [f"  WARNING {warning.get('message', '')}{counted}"]
     if warning.get("fix"):
         lines.append(f"    fix: {warning['fix']}")
     return lines

@@ -1,11 +1,17 @@
 """Readers for real export formats: each returns a line-item frame plus the rejected lines.
 
 * ``read_online_retail(path)``: the UCI "Online Retail" layout (InvoiceNo, StockCode,
-  Description, Quantity, InvoiceDate, UnitPrice, CustomerID, Country) as .csv, .csv.gz or
-  .xlsx. Codes are read as text; an invoice id starting with "C" is a cancellation.
-* ``read_generic(path, mapping)``: any CSV (or .xlsx), with a JSON mapping from our fields to
+  Description, Quantity, InvoiceDate, UnitPrice, CustomerID, Country) in any file kind of
+  data.tables (.csv, .csv.gz, .xlsx, .xls, Parquet). Codes are read as text; an invoice id
+  starting with "C" is a cancellation.
+* ``read_generic(path, mapping)``: any such file, with a JSON mapping from our fields to
   the file's columns (format: docs/mapping.md). Encoding, delimiter, decimal comma and date
   format are detected from the data unless the mapping states them.
+* ``read_mapped(path, build)``: a platform export (data.formats), whose mapping is built
+  from its header.
+
+Order-level columns (discounts, refunds, statuses written once per order) are applied by
+data.orders; what looks wrong for the mapping is diagnosed by data.diagnostics.
 
 A line whose date, quantity or price cannot be read, or whose invoice or product id is
 missing, is *rejected*: it goes to the rejects frame with its source row and reason, never
@@ -33,9 +39,10 @@ import pyarrow.compute as pc
 from analytics import catalog, schema
 from analytics.countries import CountryNormalisation, country_name, normalise_countries
 from data import orders
+from data.diagnostics import diagnose
 from data.tables import (  # noqa: F401  (LoadLimits, read_header: used through this module)
     DEFAULT_LIMITS, REASON_FIELD_SIZE, REASON_FIELDS, LoadLimits, ReadError, column_list,
-    read_header, read_table)
+    file_kind, read_header, read_table)
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +178,7 @@ class ReadResult:
 
 # ----------------------------------------------------------------------------- public
 def read_online_retail(path: str | Path, limits: LoadLimits = DEFAULT_LIMITS) -> ReadResult:
-    """Read a file in the UCI Online Retail layout (.csv, .csv.gz or .xlsx)."""
+    """Read a file in the UCI Online Retail layout (.csv, .csv.gz, .xlsx, .xls, Parquet)."""
     path = Path(path)
     raw, source_rows, notes, layout_rejects = read_table(path, ONLINE_RETAIL_MAPPING, limits)
     missing = [c for c in ONLINE_RETAIL_COLUMNS if c not in raw.columns]
@@ -181,19 +188,19 @@ def read_online_retail(path: str | Path, limits: LoadLimits = DEFAULT_LIMITS) ->
             f"{', '.join(missing)} (found: {column_list(raw)}). For another layout use "
             "--format generic with a mapping.")
     return _convert(raw, source_rows, ONLINE_RETAIL_MAPPING, notes, layout_rejects,
-                    numeric_ids=path.suffix.lower() == ".xlsx")
+                    numeric_ids=file_kind(path) in ("xlsx", "xls"))
 
 
 def read_generic(path: str | Path, mapping: Mapping | dict | str | Path,
                  limits: LoadLimits = DEFAULT_LIMITS) -> ReadResult:
-    """Read any CSV (or .xlsx) with a column mapping (a Mapping, a dict as in
+    """Read any CSV, Excel or Parquet file with a column mapping (a Mapping, a dict as in
     docs/mapping.md, or the path of a JSON file holding it)."""
     path = Path(path)
     mapping = mapping if isinstance(mapping, Mapping) else parse_mapping(mapping)
     raw, source_rows, notes, layout_rejects = read_table(path, mapping, limits)
     mapping = _bind_columns(mapping, raw)
     return _convert(raw, source_rows, mapping, notes, layout_rejects,
-                    numeric_ids=path.suffix.lower() == ".xlsx")
+                    numeric_ids=file_kind(path) in ("xlsx", "xls"))
 
 
 def read_mapped(path: str | Path, build: Callable[[list[str]], Mapping],
@@ -204,7 +211,7 @@ def read_mapped(path: str | Path, build: Callable[[list[str]], Mapping],
     raw, source_rows, notes, layout_rejects = read_table(path, Mapping(columns={}), limits)
     mapping = _bind_columns(build(list(raw.columns)), raw)
     return _convert(raw, source_rows, mapping, notes, layout_rejects,
-                    numeric_ids=path.suffix.lower() == ".xlsx")
+                    numeric_ids=file_kind(path) in ("xlsx", "xls"))
 
 
 def parse_mapping(source: dict | str | Path) -> Mapping:
@@ -406,6 +413,12 @@ def _convert(raw: pd.DataFrame, source_rows: np.ndarray, mapping: Mapping, notes
              layout_rejects: pd.DataFrame, *, numeric_ids: bool) -> ReadResult:
     """Turn the text table into the line-item frame and the rejects frame."""
     file_columns = list(raw.columns)
+    # what looks wrong for this mapping, seen on the file as written (before filling down)
+    diagnosed = diagnose(raw, mapping.columns, order_level=frozenset(mapping.order_level),
+                         refund_values=mapping.refund_values,
+                         cancellation_values=mapping.cancellation_values,
+                         fallbacks=mapping.fallbacks, exclude=mapping.exclude,
+                         decimal=mapping.decimal, source_rows=source_rows)
     raw, source_rows, prepared = _prepare(raw, source_rows, mapping, notes, numeric_ids)
     columns = prepared.columns
 
@@ -568,7 +581,7 @@ def _convert(raw: pd.DataFrame, source_rows: np.ndarray, mapping: Mapping, notes
     return ReadResult(lines=lines, rejects=rejects.fillna(""),
                       lines_read=len(raw) + len(layout_rejects) + prepared.excluded_lines,
                       countries=countries, notes=notes, line_rows=line_rows,
-                      orders=summary)
+                      warnings=diagnosed, orders=summary)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from analytics.filters import ALL_DATA, Filters
 from analytics.kpis import kpi_summary
 from data import formats
 from data.loader import LoadError, load_file
+from data.quality import render_report
 from data.readers import MappingError, ReadError, parse_mapping, read_generic, read_header
 
 SHOPIFY_HEADER = (
@@ -365,3 +366,27 @@ def test_an_exclude_column_missing_from_the_file(tmp_path):
     path = write(tmp_path, "superstore.csv", GENERIC)
     with pytest.raises(MappingError, match="'Test' \\(in exclude\\) is not in the file"):
         read_generic(path, {**GENERIC_MAPPING, "exclude": {"Test": ["true"]}})
+
+
+@pytest.mark.parametrize("shown, warned", [("£", True), ("€", False), ("EUR", False),
+                                           (None, False)])
+def test_the_report_warns_when_the_currency_setting_is_not_the_files(warehouse, tmp_path,
+                                                                      shown, warned):
+    """A EUR export shown with "£" would put the wrong sign on every screen."""
+    load = load_file(warehouse, write(tmp_path, "orders_export.csv", SHOPIFY),
+                     format="shopify", currency=shown)
+    codes = [warning["code"] for warning in load.quality["warnings"]]
+    assert ("currency_setting" in codes) is warned
+    if warned:
+        assert "set CURRENCY=€" in render_report(load.quality)
+
+
+def test_the_report_of_a_platform_load_says_what_the_order_columns_did(warehouse, tmp_path):
+    load = load_file(warehouse, write(tmp_path, "orders_export.csv", SHOPIFY),
+                     format="shopify")
+    text = render_report(load.quality, currency="€")
+    assert "lines read                 7" in text and "lines loaded               8" in text
+    assert "Financial Status = voided: orders 1, lines 1" in text
+    assert "return lines 3" in text
+    assert "shipping: €5.00" in text or "shipping: 5.00" in text
+    assert "-0.00" not in text
