@@ -74,8 +74,15 @@ def data_columns(warehouse) -> DataColumns:
 
 def quality_issues(report: dict) -> list[str]:
     """Sentences for the problems a load's data-quality report counted
-    (``data.quality.build_report`` keys); empty when there were none."""
-    issues = []
+    (``data.quality.build_report`` keys), its warnings first (what looked wrong for the
+    mapping, with the fix), then what its order-level columns left out; empty when there
+    were none."""
+    issues = [f"Warning: {warning.get('message', '')}"
+              + (f" Fix: {warning['fix']}" if warning.get("fix") else "")
+              for warning in report.get("warnings") or ()]
+    for label, counts in ((report.get("orders") or {}).get("excluded") or {}).items():
+        issues.append(f"{counts.get('orders', 0):,} orders ({counts.get('lines', 0):,} lines) "
+                      f"left out: {label}")
     checks = (("lines_rejected", "lines rejected"),
               ("price_not_positive_lines", "lines with a price of 0 or less (left out of totals)"),
               ("missing_customer_lines", "lines without a customer id"))

@@ -83,3 +83,17 @@ def test_quality_issues_are_sentences_for_what_the_load_counted():
         "5 lines without a customer id", "1 unrecognised country"]
     assert quality_issues({"unknown_countries": {"A": 1, "B": 2}}) == [
         "2 unrecognised countries"]
+
+
+def test_quality_issues_put_the_loads_warnings_first_and_say_what_was_left_out():
+    report = {"lines_rejected": 1,
+              "warnings": [{"code": "order_level_column", "message": "Column 'Billing "
+                            "Country' is filled only on the first line", "lines": 2,
+                            "rows": [3], "fix": "add \"country\" to \"order_level\""}],
+              "orders": {"excluded": {"Financial Status = voided": {"orders": 2,
+                                                                    "lines": 3}}}}
+    assert quality_issues(report) == [
+        "Warning: Column 'Billing Country' is filled only on the first line Fix: add "
+        "\"country\" to \"order_level\"",
+        "2 orders (3 lines) left out: Financial Status = voided",
+        "1 lines rejected"]
