@@ -17,6 +17,22 @@ De-seasonalising (an STL-like decomposition with robust pieces):
   relative residual (residual ÷ expected) over the 91 days around the day; for counts
   (orders, units) the scale is at least √expected, the Poisson noise of a count.
 
+Yearly seasonality and holidays (``yearly_alignment``, then ``deseasonalise(aligned=…)``):
+each day is compared with its *comparable day* in each of the ``YEARLY_YEARS`` years before
+— the same holiday or retail event at the same offset (``holiday_calendar``: the country's
+public holidays from the ``holidays`` package, plus Thanksgiving, Black Friday and Cyber
+Monday, which move every year; ``EVENT_WINDOW`` days either side of each belong to it), else
+the same calendar date (Christmas Eve, Valentine's Day). Where a comparable day was itself
+unusual (its first-pass |z| ≥ ``YEARLY_MIN_Z``) its relative residual is a *yearly effect*;
+ordinary comparable days count 0 (so ordinary days gain no noise from last year). The median
+of the years' effects moves ``expected`` (``yearly`` = effect × level) and the scale and z
+are measured again on what is left: a Black Friday that looks like last year's is expected,
+one twice as big, or a spike on a day that was ordinary last year, is still unusual.
+
+The period (``fit(daily, start, end)``): the detector learns from the whole frame it is given
+(the runner reads ``HISTORY_YEARS`` years before the period) and lists the anomalies of the
+days from ``start`` to ``end`` only.
+
 A day is an anomaly when the Isolation Forest (on the robust z of revenue, orders, AOV and
 units together, ``contamination`` = expected share of anomalous days) isolates it AND the
 chosen metric's |z| ≥ ``min_z`` (4 by default: with day-to-day noise that is larger on busy days
@@ -55,6 +71,75 @@ MAD_SCALE = 1.4826
 SCALE_DAYS = 91
 MAX_DAYS = 3 * 365
 COUNT_METRICS = ("orders", "units")
+YEARLY_YEARS = 3
+YEARLY_MIN_Z = 2.0
+EVENT_WINDOW = 2
+HISTORY_YEARS = 3
+#: Retail events every shop sees whatever its country: Thanksgiving (US: the fourth Thursday
+#: of November) and the days that follow it.
+RETAIL_EVENTS = {"Thanksgiving": 0, "Black Friday": 1, "Cyber Monday": 4}
+
+
+def retail_events(years) -> dict:
+    """{date: name} of ``RETAIL_EVENTS`` in ``years``."""
+    import datetime as dt
+
+    events = {}
+    for year in years:
+        first = dt.date(year, 11, 1)
+        thanksgiving = first + dt.timedelta(days=(3 - first.weekday()) % 7 + 21)
+        for name, offset in RETAIL_EVENTS.items():
+            events[thanksgiving + dt.timedelta(days=offset)] = name
+    return events
+
+
+def holiday_calendar(years, country_code: str | None = None) -> tuple[dict, str | None]:
+    """({date: event name}, country used): the public holidays of ``country_code`` when the
+    ``holidays`` package knows it (None otherwise), plus ``retail_events``."""
+    events = retail_events(years)
+    used = None
+    if country_code:
+        try:
+            import holidays
+
+            code = {"UK": "GB", "EL": "GR"}.get(country_code.upper(), country_code.upper())
+            if code in holidays.list_supported_countries():
+                for day, name in holidays.country_holidays(code, years=list(years)).items():
+                    events.setdefault(day, str(name))
+                used = code
+        except ImportError:  # the package is optional: retail events and calendar dates
+            pass
+    return events, used
+
+
+def yearly_alignment(dates, events: dict, years: int = YEARLY_YEARS) -> np.ndarray:
+    """Positions in ``dates`` (gap-free days) of each day's comparable day 1…``years`` years
+    earlier (module docstring), −1 where the history does not reach; shape (days, years).
+    A day within ``EVENT_WINDOW`` days of an event (the nearest one when several) is
+    aligned with the same offset from the same event of the earlier year, when that year has
+    it; otherwise with the same calendar date (29 February → 28 February)."""
+    from analytics.period import minus_years
+
+    dates = pd.DatetimeIndex(dates)
+    days = [day.date() for day in dates]
+    position = {day: index for index, day in enumerate(days)}
+    key_of: dict = {}
+    for day, name in sorted(events.items()):
+        for offset in range(-EVENT_WINDOW, EVENT_WINDOW + 1):
+            near = day + pd.Timedelta(days=offset).to_pytimedelta()
+            key = (abs(offset), name, offset, day.year)
+            if near in position and (near not in key_of or key < key_of[near]):
+                key_of[near] = key
+    by_key = {key[1:]: position[day] for day, key in key_of.items()}
+    aligned = np.full((len(days), years), -1, dtype=int)
+    for index, day in enumerate(days):
+        key = key_of.get(day)
+        for back in range(1, years + 1):
+            target = by_key.get((key[1], key[2], key[3] - back)) if key else None
+            if target is None:
+                target = position.get(minus_years(day, back), -1)
+            aligned[index, back - 1] = target
+    return aligned
 
 
 def robust_scale(values: pd.Series) -> float:
@@ -79,10 +164,20 @@ def _median_of_neighbours(same_weekday: pd.Series) -> pd.Series:
     return neighbours.median(axis=1).where(neighbours.notna().sum(axis=1) >= 3)
 
 
-def deseasonalise(dates: pd.Series, values: pd.Series, count: bool = False) -> pd.DataFrame:
-    """Columns ``date``, ``value``, ``trend``, ``weekly``, ``expected``, ``residual``,
-    ``scale`` (the robust scale ``z`` divides by), ``z`` (see the module docstring). NaN
-    values (AOV on days without orders) stay NaN."""
+def _relative_scale(relative: pd.Series) -> pd.Series:
+    global_scale = robust_scale(relative)
+    local_scale = MAD_SCALE * (relative - relative.rolling(SCALE_DAYS, center=True,
+                                                           min_periods=28).median()
+                               ).abs().rolling(SCALE_DAYS, center=True, min_periods=28).median()
+    return local_scale.clip(lower=global_scale / 10).fillna(global_scale)
+
+
+def deseasonalise(dates: pd.Series, values: pd.Series, count: bool = False,
+                  aligned: np.ndarray | None = None) -> pd.DataFrame:
+    """Columns ``date``, ``value``, ``trend``, ``weekly``, ``yearly``, ``expected``,
+    ``residual``, ``scale`` (the robust scale ``z`` divides by), ``z`` (see the module
+    docstring). ``aligned`` (``yearly_alignment``) adds the yearly effect; without it
+    ``yearly`` is 0. NaN values (AOV on days without orders) stay NaN."""
     series = pd.Series(values.to_numpy(dtype=float), index=pd.DatetimeIndex(dates))
     trend = series.rolling(TREND_DAYS, center=True, min_periods=7).median()
     detrended = series - trend
@@ -94,34 +189,62 @@ def deseasonalise(dates: pd.Series, values: pd.Series, count: bool = False) -> p
     floor = max(float(trend.abs().median()) * 0.05, 1e-9) if trend.notna().any() else 1.0
     level = expected.abs().clip(lower=floor).fillna(floor)
     relative = residual / level
-    global_scale = robust_scale(relative)
-    local_scale = MAD_SCALE * (relative - relative.rolling(SCALE_DAYS, center=True,
-                                                           min_periods=28).median()
-                               ).abs().rolling(SCALE_DAYS, center=True, min_periods=28).median()
-    relative_scale = local_scale.clip(lower=global_scale / 10).fillna(global_scale)
-    scale = relative_scale * level
+    scale = _relative_scale(relative) * level
     if count:
         scale = np.maximum(scale, np.sqrt(expected.clip(lower=1.0)))
+    yearly = pd.Series(0.0, index=series.index)
+    if aligned is not None and aligned.size:
+        first_z = (residual / scale).to_numpy()
+        first_relative = relative.to_numpy()
+        effects = np.full(aligned.shape, np.nan)
+        for back in range(aligned.shape[1]):
+            target = aligned[:, back]
+            reached = target >= 0
+            z_then = np.where(reached, first_z[np.where(reached, target, 0)], np.nan)
+            then = first_relative[np.where(reached, target, 0)]
+            effects[:, back] = np.where(np.isnan(z_then), np.nan,
+                                        np.where(np.abs(z_then) >= YEARLY_MIN_Z, then, 0.0))
+        with np.errstate(all="ignore"):
+            counted = np.isfinite(effects).any(axis=1)
+            median = np.where(counted, np.nanmedian(np.where(counted[:, None], effects, 0.0),
+                                                    axis=1), 0.0)
+        yearly = pd.Series(median, index=series.index) * level
+        expected = expected + yearly
+        residual = series - expected
+        relative = residual / level
+        scale = _relative_scale(relative) * level
+        if count:
+            scale = np.maximum(scale, np.sqrt(expected.clip(lower=1.0)))
     return pd.DataFrame({"date": series.index, "value": series.to_numpy(),
                          "trend": trend.to_numpy(), "weekly": weekly.to_numpy(),
+                         "yearly": yearly.to_numpy(),
                          "expected": expected.to_numpy(), "residual": residual.to_numpy(),
                          "scale": scale.to_numpy(), "z": (residual / scale).to_numpy()})
 
 
 class AnomalyDetector:
-    """``fit(daily)`` on a gap-free daily frame with ``date``, ``revenue``, ``orders``,
-    ``aov``, ``units`` sets:
+    """``fit(daily, start=None, end=None)`` on a gap-free daily frame with ``date``,
+    ``revenue``, ``orders``, ``aov``, ``units`` sets:
 
-    * ``components_``: {metric: ``deseasonalise`` frame};
+    * ``components_``: {metric: ``deseasonalise`` frame} over the days learnt from;
     * ``scores_``: DataFrame ``date``, ``score`` (Isolation Forest; higher = more unusual),
-      ``isolated`` (bool), and ``z_<metric>`` for each metric;
-    * ``anomalies_``: the anomalous days for ``metric`` — ``date``, ``value``,
-      ``expected``, ``deviation`` (value − expected), ``z``, ``score``, ``direction``
-      ("above"/"below"), most unusual first.
+      ``isolated`` (bool), and ``z_<metric>`` for each metric, for the examined days;
+    * ``anomalies_``: the anomalous days of the examined days for ``metric`` — ``date``,
+      ``value``, ``expected``, ``deviation`` (value − expected), ``z``, ``score``,
+      ``direction`` ("above"/"below"), most unusual first;
+    * ``holidays_``: the country whose public holidays were aligned (None: retail events and
+      calendar dates only); ``yearly_years_``: earlier years the examined days were compared
+      with (0: no yearly seasonality).
+
+    The examined days run from ``start`` (default: the last ``MAX_DAYS`` days) to ``end``
+    (default: the last day); everything before, up to ``HISTORY_YEARS`` years before
+    ``start``, is learnt from. ``yearly=False`` leaves out the yearly effect (the detector
+    as it was before periods: every Black Friday is unusual).
     """
 
     def __init__(self, metric: str = "revenue", contamination: float = 0.02,
-                 min_z: float = 4.0, seed: int = 0):
+                 min_z: float = 4.0, seed: int = 0, yearly: bool = True,
+                 country_code: str | None = None):
         if metric not in METRICS:
             raise ModelError(f"metric must be one of {list(METRICS)}, not {metric!r}")
         if not 0 < contamination <= 0.5:
@@ -130,33 +253,92 @@ class AnomalyDetector:
         self.contamination = contamination
         self.min_z = min_z
         self.seed = seed
+        self.yearly = yearly
+        self.country_code = country_code
 
-    def fit(self, daily: pd.DataFrame) -> "AnomalyDetector":
+    def fit(self, daily: pd.DataFrame, start=None, end=None) -> "AnomalyDetector":
         require_columns(daily, ["date", *METRICS], "Anomaly detection")
-        daily = daily.sort_values("date", ignore_index=True).tail(MAX_DAYS).reset_index(drop=True)
+        daily = daily.sort_values("date", ignore_index=True)
+        last = pd.Timestamp(end) if end is not None else daily["date"].max()
+        daily = daily[daily["date"] <= last].reset_index(drop=True)
+        if daily.empty:
+            raise ModelError("There is no day with data in this period.")
+        first = (pd.Timestamp(start) if start is not None
+                 else daily["date"].iloc[max(0, len(daily) - MAX_DAYS)])
+        learn_from = first - pd.DateOffset(years=HISTORY_YEARS if self.yearly else 0)
+        daily = daily[daily["date"] >= min(learn_from, first)].reset_index(drop=True)
+        examined = (daily["date"] >= first).to_numpy()
         active_days = int((daily["orders"] > 0).sum())
         if active_days < MIN_DAYS:
             raise ModelError(f"Too little history to find unusual days: {active_days} days "
-                             f"with orders, anomaly detection needs at least {MIN_DAYS}.")
+                             f"with orders, anomaly detection needs at least {MIN_DAYS} "
+                             f"(up to the end of the period).")
+        if not examined.any():
+            raise ModelError("There is no day with data in this period.")
+        aligned, self.holidays_, self.yearly_years_ = None, None, 0
+        if self.yearly:
+            years = range(daily["date"].min().year - 1, daily["date"].max().year + 2)
+            events, self.holidays_ = holiday_calendar(years, self.country_code)
+            aligned = yearly_alignment(daily["date"], events)
+            reached = (aligned[examined] >= 0).any(axis=0)
+            self.yearly_years_ = int(reached.sum())
         self.components_ = {metric: deseasonalise(daily["date"], daily[metric],
-                                                  count=metric in COUNT_METRICS)
+                                                  count=metric in COUNT_METRICS,
+                                                  aligned=aligned)
                             for metric in METRICS}
         z = pd.DataFrame({f"z_{metric}": self.components_[metric]["z"] for metric in METRICS})
         features = z.fillna(0.0).clip(-50, 50).to_numpy()
         forest = IsolationForest(n_estimators=200, contamination=self.contamination,
                                  random_state=self.seed).fit(features)
-        self.scores_ = pd.DataFrame({"date": daily["date"].to_numpy(),
-                                     "score": -forest.score_samples(features),
-                                     "isolated": forest.predict(features) == -1, **z})
+        scores = pd.DataFrame({"date": daily["date"].to_numpy(),
+                               "score": -forest.score_samples(features),
+                               "isolated": forest.predict(features) == -1, **z})
+        self.scores_ = scores[examined].reset_index(drop=True)
         own = self.components_[self.metric]
-        chosen = self.scores_["isolated"] & (own["z"].abs() >= self.min_z)
-        found = own[chosen.to_numpy()].assign(score=self.scores_.loc[chosen, "score"].to_numpy())
+        chosen = (scores["isolated"] & (own["z"].abs() >= self.min_z)).to_numpy() & examined
+        found = own[chosen].assign(score=scores.loc[chosen, "score"].to_numpy())
         self.anomalies_ = pd.DataFrame({
             "date": found["date"], "value": found["value"], "expected": found["expected"],
             "deviation": found["residual"], "z": found["z"], "score": found["score"],
             "direction": np.where(found["residual"] >= 0, "above", "below"),
         }).sort_values(["score", "date"], ascending=[False, True], ignore_index=True)
         return self
+
+
+def how_unusual(z: float) -> str:
+    """|z| in words: "4.3 times the usual day-to-day swing"."""
+    return f"{abs(z):.1f} times the usual day-to-day swing"
+
+
+def anomaly_sentence(anomaly: dict, metric: str, currency: str = "£",
+                     top: dict | None = None) -> str:
+    """One plain sentence: date, actual vs expected (money for revenue and AOV), the
+    difference in % and how unusual it is, and the slice that accounts for it when known.
+    E.g. "On Wed 18 Jun 2025 revenue was £27,640 against £10,740 expected (£16,900 above,
+    +157 %), 8.1 times the usual day-to-day swing; country EIRE accounts for 95 % of the
+    difference."."""
+    day = pd.Timestamp(anomaly["date"])
+    money = currency if metric in ("revenue", "aov") else ""
+    label = {"aov": "the average order value", "revenue": "revenue"}.get(metric, metric)
+
+    def amount(value: float) -> str:
+        sign = "−" if value < 0 else ""
+        decimals = 2 if metric == "aov" else 0
+        return f"{sign}{money}{abs(value):,.{decimals}f}"
+
+    value, expected = float(anomaly["value"]), float(anomaly["expected"])
+    deviation = value - expected
+    change = f", {deviation / expected:+.0%}" if expected > 0 else ""
+    verb = "were" if metric in COUNT_METRICS else "was"
+    sentence = (f"On {day:%a %d %b %Y} {label} {verb} {amount(value)} against "
+                f"{amount(expected)} expected ({amount(abs(deviation))} "
+                f"{'above' if deviation >= 0 else 'below'}{change}), "
+                f"{how_unusual(float(anomaly['z']))}")
+    if top and top.get("share") is not None:
+        name = top.get("description") or top["value"]
+        sentence += (f"; {top['dimension'].replace('_', ' ')} {name} accounts for "
+                     f"{min(float(top['share']), 1.0):.0%} of the difference")
+    return sentence + "."
 
 
 def robust_monitor(daily: pd.DataFrame, metric: str = "revenue", days: int = MONITOR_DAYS,
@@ -244,6 +426,7 @@ SLICE_RATIO_LIMITS = (0.1, 10.0)
 SLICE_MIN_ORDERS = 3.0
 SLICE_MIN_EXPECTED_SHARE = 0.25
 SLICE_REST_Z = 2.0
+SLICE_HISTORY_DAYS = 182
 SLICE_COLUMNS = ["dimension", "value", "start", "end", "days", "actual", "expected",
                  "deviation", "relative", "z", "direction", "related"]
 
@@ -345,13 +528,14 @@ def _slice_runs(dates: pd.DatetimeIndex, component: pd.DataFrame, rest: pd.DataF
 
 def slice_anomalies(daily: pd.DataFrame, slices: pd.DataFrame, metric: str = "revenue",
                     min_z: float = SLICE_MIN_Z, max_run: int = SLICE_MAX_RUN,
-                    min_orders: float = SLICE_MIN_ORDERS) -> pd.DataFrame:
+                    min_orders: float = SLICE_MIN_ORDERS, start=None) -> pd.DataFrame:
     """Unusual day ranges inside slices of the shop (a channel, a traffic source, a country,
     a category) that barely move the shop-wide totals.
 
     ``daily``: the gap-free shop-wide series (only its ``date`` column and its last
-    ``MAX_DAYS`` days are used: the days examined); ``slices``: ``dimension``, ``value`` (the
-    dimension value), ``date``, ``revenue``, ``gross_revenue``, ``orders``, ``units``
+    ``MAX_DAYS`` days are used, or, with ``start``, the ``SLICE_HISTORY_DAYS`` before it and
+    the days from it: only ranges that end on or after ``start`` are listed); ``slices``:
+    ``dimension``, ``value`` (the dimension value), ``date``, ``revenue``, ``gross_revenue``, ``orders``, ``units``
     (``inputs.slice_daily_series``). Slices with fewer than ``min_orders`` orders a day on
     average are skipped: a few orders a day swing too much to monitor.
 
@@ -380,7 +564,9 @@ def slice_anomalies(daily: pd.DataFrame, slices: pd.DataFrame, metric: str = "re
                              "orders", "units"], "Slice monitoring")
     if metric not in METRICS:
         raise ModelError(f"metric must be one of {list(METRICS)}, not {metric!r}")
-    daily = daily.sort_values("date").tail(MAX_DAYS)
+    daily = daily.sort_values("date")
+    daily = (daily.tail(MAX_DAYS) if start is None else
+             daily[daily["date"] >= pd.Timestamp(start) - pd.Timedelta(days=SLICE_HISTORY_DAYS)])
     dates = pd.DatetimeIndex(daily["date"])
     count = metric in COUNT_METRICS
     measures = ["revenue", "gross_revenue", "orders", "units"]
@@ -394,6 +580,8 @@ def slice_anomalies(daily: pd.DataFrame, slices: pd.DataFrame, metric: str = "re
         rest = deseasonalise(dates.to_series(),
                              _metric_values((shop - own).clip(lower=0.0), metric), count)
         for run in _slice_runs(dates, component, rest, metric == "orders", min_z, max_run):
+            if start is not None and run["end"] < pd.Timestamp(start):
+                continue
             found.append({"dimension": dimension, "value": str(value), **run})
     if not found:
         return pd.DataFrame(columns=SLICE_COLUMNS)
