@@ -2,8 +2,9 @@ import pandas as pd
 import pytest
 
 from analytics.models.base import ModelError
-from analytics.models.churn import (HIGH_RISK, MEDIUM_RISK, ChurnModel, calibration_table,
-                                    churn_labels, risk_bucket)
+from analytics.models.churn import (HIGH_RISK, MEDIUM_RISK, ChurnModel, active_customers,
+                                    calibration_table, catch_rates, catch_sentence,
+                                    churn_horizon, churn_labels, risk_bucket)
 from analytics.models.features import customer_features
 from tests.analytics.models.synthetic import churn_invoices
 
@@ -103,7 +104,7 @@ def test_calibration_table_and_risk_buckets():
 
 
 def test_too_little_history_and_bad_cutoff_are_model_errors():
-    invoices = churn_invoices(customers=100, seed=1)
+    invoices = churn_invoices(customers=300, seed=1)
     short = invoices[invoices["date"] < pd.Timestamp("2022-04-01")]
     with pytest.raises(ModelError, match="Too little history"):
         ChurnModel(90).fit(short)
@@ -139,3 +140,90 @@ def test_rfm_only_features_are_the_same_numbers():
     light = customer_features(hand_invoices(), "2024-03-01", rfm_only=True)
     assert list(light.columns) == ["recency", "frequency", "monetary", "tenure", "aov"]
     pd.testing.assert_frame_equal(light, full[list(light.columns)])
+
+
+def population_invoices() -> pd.DataFrame:
+    """Day 0 = 2024-01-01. A buys on days 0, 10, 30; B on days 5 and 45 (twice on 45: one
+    purchase day); C on day 2 only; D on days 100 and 300."""
+    day = lambda n: (pd.Timestamp("2024-01-01") + pd.Timedelta(days=n)).date().isoformat()
+    return pd.DataFrame([
+        invoice("A", "1", day(0), 10.0), invoice("A", "2", day(10), 10.0),
+        invoice("A", "3", day(30), 10.0),
+        invoice("B", "4", day(5), 10.0), invoice("B", "5", day(45), 10.0),
+        invoice("B", "6", day(45), 10.0), invoice("B", "C6", day(46), -5.0, is_order=False),
+        invoice("C", "7", day(2), 10.0),
+        invoice("D", "8", day(100), 10.0), invoice("D", "9", day(300), 10.0),
+    ])
+
+
+def test_churn_window_is_the_90th_percentile_of_the_gaps_between_purchase_days():
+    # gaps: A 10 and 20, B 40 (its two orders of day 45 are one purchase day), D 200;
+    # numpy's 90th percentile of [10, 20, 40, 200]: 40 + 0.7 × 160 = 152
+    horizon = churn_horizon(population_invoices(), "2025-01-01")
+    assert horizon == {"days": 152, "percentile_days": pytest.approx(152.0),
+                       "median_gap_days": 30.0, "gaps": 4, "percentile": 90}
+    # before day 100 only A's and B's gaps count: [10, 20, 40] → 20 + 0.8 × 20 = 36 days
+    assert churn_horizon(population_invoices(), "2024-03-01")["days"] == 36
+    # only A's gaps (before day 45): [10, 20] → 19, raised to the 30-day floor
+    early = churn_horizon(population_invoices(), "2024-02-14")
+    assert early["percentile_days"] == pytest.approx(19.0) and early["days"] == 30
+    with pytest.raises(ModelError, match="bought twice"):
+        churn_horizon(population_invoices(), "2024-01-05")
+
+
+def test_churn_population_is_who_bought_in_the_lookback_and_labels_look_ahead_n_days():
+    invoices = population_invoices()
+    cutoff = "2024-02-15"   # day 45
+    # lookback 40 days: orders on days 5 … 44 count; C (day 2) has left already, D not come
+    assert list(active_customers(invoices, cutoff, 40)) == ["A", "B"]
+    assert list(active_customers(invoices, cutoff, 45)) == ["A", "B", "C"]
+    assert list(active_customers(invoices, cutoff, None)) == ["A", "B", "C"]
+    # N = 60: B buys on day 45 (the cutoff day is inside the window) → stays; A and C churn
+    labels = churn_labels(invoices, cutoff, 60, lookback_days=45)
+    assert labels.to_dict() == {"A": True, "B": False, "C": True}
+    # at day 100 with a 90-day lookback: A (day 30) and B (day 45) are in, C (day 2) out;
+    # D's first order is on the cutoff day, so D is not yet a customer
+    labels = churn_labels(invoices, "2024-04-10", 250, lookback_days=90)
+    assert labels.to_dict() == {"A": True, "B": True}
+
+
+def test_catch_rates_and_their_sentence_by_hand():
+    labels = [True, True, False, False, True]
+    probability = [0.9, 0.1, 0.2, 0.3, 0.8]
+    recency = [10, 50, 40, 5, 30]
+    catch = catch_rates(labels, probability, recency, flagged=2)
+    # the model flags customers 0 and 4 (2 of the 3 who left), the baseline 1 and 2 (1 of 3)
+    assert catch == {"model": pytest.approx(2 / 3), "baseline": pytest.approx(1 / 3),
+                     "flagged": 2, "churned": 3}
+    assert catch_sentence(catch, 60) == (
+        "Flagging the 2 customers most at risk catches 67 % of the customers who leave "
+        "(no order in 60 days), against 33 % for 'longest since last order'.")
+
+
+def test_too_few_repeat_customers_is_said_plainly():
+    invoices = pd.concat([population_invoices()] + [
+        pd.DataFrame([invoice(f"S{i}", f"S{i}", "2024-03-01", 5.0)]) for i in range(60)],
+        ignore_index=True)
+    with pytest.raises(ModelError) as error:
+        ChurnModel().fit(invoices)
+    # A, B and D bought on two days
+    assert str(error.value) == ("A churn model needs 50 customers with two orders; this "
+                                "selection has 3.")
+
+
+def test_derived_window_time_split_and_scored_population():
+    invoices = churn_invoices(customers=600, seed=0)
+    model = ChurnModel().fit(invoices)
+    as_of = invoices["date"].max() + pd.Timedelta(days=1)
+    expected = churn_horizon(invoices, as_of)["days"]
+    assert model.horizon_days_ == expected and 30 <= expected <= 365
+    assert model.cutoff_ == as_of - pd.Timedelta(days=expected)
+    assert model.train_cutoff_ == as_of - pd.Timedelta(days=2 * expected)
+    assert model.accuracy_["customers"] == len(active_customers(invoices, model.cutoff_, 365))
+    catch = model.catch_
+    assert catch["model"] > catch["baseline"]     # the returns signal recency cannot see
+    assert model.catch_sentence_.startswith(f"Flagging the {catch['flagged']:,} customers")
+    scores = model.score(invoices, reasons=0)
+    assert set(scores["customer_id"]) == set(active_customers(invoices, as_of, 365))
+    recent = invoices[invoices["date"] >= as_of - pd.Timedelta(days=365)]
+    assert set(scores["customer_id"]) == set(recent["customer_id"])
