@@ -6,17 +6,23 @@ standardised to mean 0, standard deviation 1. ``k`` is given or chosen by the be
 silhouette over 2–8: each candidate is fitted on a sample of at most 10,000 customers and
 scored on at most 3,000 of them, then the chosen k is fitted on everyone.
 
-Clusters are numbered by revenue, largest first, and named from their mean standardised
-features ``z`` by the first rule that matches (a name used twice gets " (2)"):
+Clusters are numbered by revenue, largest first. Each is named from its *centroid* in the
+features' own units (the K-Means centre, standardised log1p space mapped back: the typical
+customer of the cluster, unmoved by a few whales), compared with the customers clustered
+(``name_cluster``; a name used twice gets " (2)"). The name is a value word and a behaviour:
 
-1. ``z.recency > 0.8`` → "Lapsed high value" when ``z.monetary > 0.5``, "Lapsed big
-   baskets" when ``z.aov > 0.5``, "Lapsed low spenders" when ``z.monetary < −0.5``, else
-   "Lapsed";
-2. ``z.monetary > 0.5`` and ``z.frequency > 0.5`` → "High value loyal";
-3. ``z.tenure < −0.6`` → "New high spenders" when ``z.aov > 0.5``, else "New low spenders";
-4. ``z.monetary > 0.5`` → "Big spenders";
-5. ``z.frequency > 0.3`` → "Regulars";
-6. otherwise "Occasional low spenders".
+* value: the centroid's net revenue at or above the 75th percentile of the customers'
+  → "High value"; at or below the 40th → "Low value"; else "Mid value";
+* behaviour, the first rule that holds:
+  1. recency > max(``LAPSING_DAYS`` = 90, 2 × the median recency) → "lapsing" (last order
+     long before the period's end);
+  2. tenure ≤ ``NEW_DAYS`` = 90 → "new" (first order in the last 90 days);
+  3. frequency ≥ max(3, 2 × the median frequency) and recency ≤ 90 → "loyal";
+  4. frequency < 1.5 → "one-off";
+  5. otherwise "occasional".
+
+So a "loyal" cluster always has a typical customer with at least 3 orders, the last at most
+90 days before the end of the period.
 """
 from __future__ import annotations
 
@@ -37,23 +43,48 @@ SELECTION_SAMPLE = 10_000
 MIN_CUSTOMERS = 20
 
 
-def name_cluster(z: pd.Series) -> str:
-    """A readable name from a cluster's mean standardised features (rules above)."""
-    if z["recency"] > 0.8:
-        if z["monetary"] > 0.5:
-            return "Lapsed high value"
-        if z["aov"] > 0.5:
-            return "Lapsed big baskets"
-        return "Lapsed low spenders" if z["monetary"] < -0.5 else "Lapsed"
-    if z["monetary"] > 0.5 and z["frequency"] > 0.5:
-        return "High value loyal"
-    if z["tenure"] < -0.6:
-        return "New high spenders" if z["aov"] > 0.5 else "New low spenders"
-    if z["monetary"] > 0.5:
-        return "Big spenders"
-    if z["frequency"] > 0.3:
-        return "Regulars"
-    return "Occasional low spenders"
+LAPSING_DAYS = 90
+NEW_DAYS = 90
+HIGH_VALUE_QUANTILE = 0.75
+LOW_VALUE_QUANTILE = 0.40
+
+
+def name_cluster(centroid: pd.Series, population: pd.DataFrame) -> str:
+    """A name from a cluster's centroid (``FEATURES`` in their units) compared with the
+    ``population`` of customers clustered (rules above)."""
+    monetary = population["monetary"]
+    if centroid["monetary"] >= float(monetary.quantile(HIGH_VALUE_QUANTILE)):
+        value = "High value"
+    elif centroid["monetary"] <= float(monetary.quantile(LOW_VALUE_QUANTILE)):
+        value = "Low value"
+    else:
+        value = "Mid value"
+    median_recency = float(population["recency"].median())
+    median_frequency = float(population["frequency"].median())
+    if centroid["recency"] > max(LAPSING_DAYS, 2 * median_recency):
+        behaviour = "lapsing"
+    elif centroid["tenure"] <= NEW_DAYS:
+        behaviour = "new"
+    elif (centroid["frequency"] >= max(3.0, 2 * median_frequency)
+          and centroid["recency"] <= LAPSING_DAYS):
+        behaviour = "loyal"
+    elif centroid["frequency"] < 1.5:
+        behaviour = "one-off"
+    else:
+        behaviour = "occasional"
+    return f"{value} {behaviour}"
+
+
+def cluster_sentence(profile: dict, currency: str = "£") -> str:
+    """E.g. "High value loyal: 1,234 customers (12 %) bringing 45 % of the revenue; typically
+    14 orders, the last 9 days before the period's end, £2,310 net revenue, first order
+    1,100 days before."."""
+    return (f"{profile['name']}: {profile['customers']:,} customers "
+            f"({profile['customer_share']:.0%}) bringing {profile['revenue_share']:.0%} of "
+            f"the revenue; typically {profile['centroid_frequency']:,.0f} orders, the last "
+            f"{profile['centroid_recency']:,.0f} days before the period's end, "
+            f"{currency}{profile['centroid_monetary']:,.0f} net revenue, first order "
+            f"{profile['centroid_tenure']:,.0f} days before.")
 
 
 class CustomerSegmenter:
@@ -64,7 +95,8 @@ class CustomerSegmenter:
     * ``labels_``: Series of cluster numbers (0 = most revenue) indexed like ``features``;
     * ``profiles_``: one row per cluster — ``cluster``, ``name``, ``customers``,
       ``customer_share``, ``revenue``, ``revenue_share``, the mean of each feature, and
-      ``z_<feature>`` (mean standardised feature the name comes from).
+      ``z_<feature>`` (mean standardised feature), ``centroid_<feature>`` (the K-Means
+      centre in the feature's units, which the name comes from).
     """
 
     def __init__(self, k: int | None = None, k_range: tuple[int, int] = K_RANGE,
@@ -129,11 +161,14 @@ class CustomerSegmenter:
         standardised = pd.DataFrame(matrix, columns=[f"z_{name}" for name in FEATURES],
                                     index=features.index)
         total_revenue = float(features["monetary"].clip(lower=0).sum()) or 1.0
+        centres = np.expm1(self.scaler_.inverse_transform(self.model_.cluster_centers_))
         rows, used = [], {}
         for cluster in range(self.k_):
             members = labels == cluster
             z = standardised[members].mean()
-            name = name_cluster(pd.Series({f: z[f"z_{f}"] for f in FEATURES}))
+            raw = next(old for old, new in self.relabel_.items() if new == cluster)
+            centroid = pd.Series(dict(zip(FEATURES, centres[raw])))
+            name = name_cluster(centroid, features)
             used[name] = used.get(name, 0) + 1
             if used[name] > 1:
                 name = f"{name} ({used[name]})"
@@ -142,7 +177,8 @@ class CustomerSegmenter:
                          "customer_share": float(members.mean()), "revenue": revenue_sum,
                          "revenue_share": revenue_sum / total_revenue,
                          **features.loc[members, list(FEATURES)].mean().to_dict(),
-                         **z.to_dict()})
+                         **z.to_dict(),
+                         **{f"centroid_{f}": float(centroid[f]) for f in FEATURES}})
         self.profiles_ = pd.DataFrame(rows)
 
     def predict(self, features: pd.DataFrame) -> pd.Series:
