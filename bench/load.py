@@ -4,7 +4,12 @@ Cases, each on DuckDB and on PostgreSQL (when reachable):
 
 * ``online-retail``: the shipped Online Retail file (541,909 lines), ``data.loader.load_file``;
 * ``demo``: ``data.demo.generate_demo`` lines (skipped when data.demo is absent), published
-  with the quality report; generation time is reported apart, in ``note``.
+  with the quality report; generation time is reported apart, in ``note``;
+* ``shopify``: the Online Retail sales written as a Shopify orders export (order-level
+  columns on each order's first line only, a discount on one order in ten, refunds in full
+  and in part, voided orders), loaded with ``--format shopify`` on DuckDB: the platform
+  path's fill-down, discount spreading and refund lines at half a million lines. Writing
+  the export is not timed.
 
 Each case runs in a fresh spawned process, so ``peak_rss_mb`` is that process's own peak
 resident memory (Python, pandas and the engine client included). ``seconds`` is wall-clock
@@ -43,6 +48,7 @@ def run() -> list[dict]:
     cases = [("online-retail", engine, None) for engine in engines]
     if importlib.util.find_spec("data.demo") is not None:
         cases += [("demo", engine, demo_lines) for engine in engines]
+    cases.append(("shopify", "duckdb", None))
     rows = []
     for name, engine, lines in cases:
         with ProcessPoolExecutor(max_workers=1,
@@ -76,6 +82,13 @@ def _measure(name: str, engine: str, demo_lines: int | None) -> dict:
         if name == "online-retail":
             result = loader.load_sample(warehouse, "online-retail", rejects_dir=folder)
             lines = result.lines_loaded
+        elif name == "shopify":
+            path, orders = shopify_export(Path(folder) / "orders_export.csv")
+            note = (f"{orders:,} orders; writing the export "
+                    f"{time.perf_counter() - started:.1f} s not included")
+            started, cpu_start = time.perf_counter(), time.process_time()
+            result = loader.load_file(warehouse, path, format="shopify", rejects_dir=folder)
+            lines = result.lines_read
         else:
             from data.demo import generate_demo
             demo = generate_demo(lines=demo_lines, seed=42)
@@ -95,6 +108,56 @@ def _measure(name: str, engine: str, demo_lines: int | None) -> dict:
             "seconds": round(seconds, 2), "cpu_s": round(cpu, 2),
             "lines_per_s": round(lines / seconds), "peak_rss_mb": _peak_rss_mb(),
             "note": note}
+
+
+def shopify_export(path: Path) -> tuple[Path, int]:
+    """Write the Online Retail sample's sale lines as Shopify's orders export: one row per
+    line item, Name/Email/line columns on every row, the order's columns on its first row
+    only. One order in ten has a 5 % discount (Subtotal after it), one in fifty is refunded
+    in full, one in fifty in part (30 %), one in a hundred voided. Returns (path, orders)."""
+    import numpy as np
+
+    from data import loader
+    from data.readers import read_online_retail
+
+    lines = read_online_retail(loader.sample_path("online-retail")).lines
+    lines = lines[(lines["quantity"] > 0) & (lines["unit_price"] > 0)
+                  & ~lines["is_cancellation"]].reset_index(drop=True)
+    order = lines["invoice_id"]
+    first = ~order.duplicated()
+    number = order.astype("category").cat.codes.to_numpy()
+    value = (lines["quantity"] * lines["unit_price"]).groupby(order).transform("sum")
+    discounted = number % 10 == 3
+    discount = np.where(discounted, (value * 0.05).round(2), 0.0)
+    subtotal = (value - discount).round(2)
+    status = np.select([number % 100 == 7, number % 50 == 11, number % 50 == 13],
+                       ["voided", "refunded", "partially_refunded"], "paid")
+    refunded = np.select([status == "refunded", status == "partially_refunded"],
+                         [subtotal, (subtotal * 0.3).round(2)], 0.0)
+
+    def first_only(values) -> list:
+        return [v if f else "" for v, f in zip(values, first.to_numpy())]
+
+    email = lines["customer_id"].fillna("guest").astype(str) + "@example.com"
+    frame = {
+        "Name": "#" + order.astype(str), "Email": email,
+        "Financial Status": first_only(status), "Currency": first_only(["GBP"] * len(lines)),
+        "Subtotal": first_only(subtotal.map("{:.2f}".format)),
+        "Shipping": first_only(["4.99"] * len(lines)), "Taxes": first_only(["0.00"] * len(lines)),
+        "Total": first_only((subtotal + 4.99).map("{:.2f}".format)),
+        "Discount Amount": first_only([f"{d:.2f}" for d in discount]),
+        "Created at": lines["invoice_ts"].dt.strftime("%Y-%m-%d %H:%M:%S +0000"),
+        "Lineitem quantity": lines["quantity"].astype(int).astype(str),
+        "Lineitem name": lines["description"].fillna("").astype(str),
+        "Lineitem price": lines["unit_price"].map("{:.2f}".format),
+        "Lineitem sku": lines["product_id"].astype(str),
+        "Billing Country": first_only(lines["country"].astype(str)),
+        "Payment Method": first_only(["Shopify Payments"] * len(lines)),
+        "Refunded Amount": first_only([f"{r:.2f}" for r in refunded]),
+    }
+    import pandas as pd
+    pd.DataFrame(frame).to_csv(path, index=False)
+    return path, int(first.sum())
 
 
 class _warehouse_url:
