@@ -75,6 +75,9 @@ YEARLY_YEARS = 3
 YEARLY_MIN_Z = 2.0
 EVENT_WINDOW = 2
 HISTORY_YEARS = 3
+#: The subdivision whose holidays stand for a country whose national calendar leaves out
+#: most of them (the United Kingdom's bank holidays are England's, Wales's…: England's).
+HOLIDAY_SUBDIVISIONS = {"GB": "ENG"}
 #: Retail events every shop sees whatever its country: Thanksgiving (US: the fourth Thursday
 #: of November) and the days that follow it.
 RETAIL_EVENTS = {"Thanksgiving": 0, "Black Friday": 1, "Cyber Monday": 4}
@@ -95,7 +98,8 @@ def retail_events(years) -> dict:
 
 def holiday_calendar(years, country_code: str | None = None) -> tuple[dict, str | None]:
     """({date: event name}, country used): the public holidays of ``country_code`` when the
-    ``holidays`` package knows it (None otherwise), plus ``retail_events``."""
+    ``holidays`` package knows it (None otherwise; for the United Kingdom England's bank
+    holidays, ``HOLIDAY_SUBDIVISIONS``), plus ``retail_events``."""
     events = retail_events(years)
     used = None
     if country_code:
@@ -104,7 +108,9 @@ def holiday_calendar(years, country_code: str | None = None) -> tuple[dict, str 
 
             code = {"UK": "GB", "EL": "GR"}.get(country_code.upper(), country_code.upper())
             if code in holidays.list_supported_countries():
-                for day, name in holidays.country_holidays(code, years=list(years)).items():
+                calendar = holidays.country_holidays(
+                    code, subdiv=HOLIDAY_SUBDIVISIONS.get(code), years=list(years))
+                for day, name in calendar.items():
                     events.setdefault(day, str(name))
                 used = code
         except ImportError:  # the package is optional: retail events and calendar dates
