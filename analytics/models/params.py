@@ -30,8 +30,14 @@ class ClusteringParams(_Params):
 
 
 class ChurnParams(_Params):
-    horizon_days: int = Field(90, ge=14, le=365)
-    cutoff: dt.date | None = None
+    horizon_days: int | None = Field(None, ge=14, le=365, description=(
+        "churn = no order in this many days; by default the 90th percentile of the days "
+        "between a customer's consecutive purchases, within 30–365"))
+    lookback_days: int = Field(365, ge=30, le=1095, description=(
+        "the customers scored: those with an order in this many days before the period's "
+        "end"))
+    cutoff: dt.date | None = Field(None, description=(
+        "validation cutoff (default: the period's end + 1 day − the churn window)"))
     clv_backtest: bool = Field(True, description="backtest the customer-value prediction "
                                                  "(trains a second churn model)")
 
