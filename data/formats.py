@@ -18,8 +18,11 @@ from dataclasses import dataclass
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from data.readers import (DEFAULT_LIMITS, ONLINE_RETAIL_COLUMNS, ONLINE_RETAIL_MAPPING,
-                          LoadLimits, Mapping, MappingError, ReadError, ReadResult,
+                          LoadLimits, Mapping, MappingError, ReadError, ReadResult, Reshape,
                           read_generic, read_header, read_mapped, read_online_retail)
 
 
@@ -33,6 +36,7 @@ class Format:
     description: str
     detect: Callable[[list[str]], bool]
     build: Callable[[list[str]], Mapping] | None
+    reshape: Callable[[list[str]], Reshape | None] | None = None
 
 
 def _key(name: str) -> str:
@@ -241,6 +245,86 @@ def _woo_build(names: list[str]) -> Mapping:
                    order_level=tuple(order_level), fallbacks=fallbacks, hashed=tuple(hashed))
 
 
+# ----------------------------------------------- WooCommerce Analytics › Orders (built-in)
+WOO_ANALYTICS_LABEL = "WooCommerce Analytics orders report"
+_WOO_ANALYTICS_PRODUCTS = ("Product(s)", "Products")
+_WOO_ANALYTICS_REVENUE = ("N. Revenue", "Net sales", "Net Sales", "Net Revenue")
+#: One "2× Hoodie" item of the Product(s) cell ("2× Hoodie, 1× Beanie, Logo"): a quantity,
+#: "×" (or "x"), the name up to the next item.
+_ITEM = re.compile(r"(?:^|,\s*)(?P<qty>\d+)\s*[×x]\s*(?P<name>.+?)(?=,\s*\d+\s*[×x]\s|$)")
+UNLISTED = "(products not listed)"
+#: Columns the reshaping adds: one row per product of the order.
+_PRODUCT, _QUANTITY, _VALUE = "\0product", "\0quantity", "\0value"
+
+
+def _woo_analytics_detect(names: list[str]) -> bool:
+    header = _Header(names)
+    return header.has("Order #", "Date", "Status") and \
+        header.find(*_WOO_ANALYTICS_PRODUCTS) is not None and \
+        header.find(*_WOO_ANALYTICS_REVENUE) is not None
+
+
+def _woo_analytics_build(names: list[str]) -> Mapping:
+    """WooCommerce's own export (Analytics › Orders › Download): one row per order, its
+    products in one cell ("2× Hoodie, 1× Beanie") and only the order's net revenue
+    (after coupons). A refund is its own row with a negative net revenue, dated when it was
+    made: it becomes return lines. The rows are first reshaped to one per product
+    (``_woo_analytics_reshape``), the order's revenue shared by quantity."""
+    header = _Header(names)
+    columns = _require(header, WOO_ANALYTICS_LABEL, invoice_id=("Order #",),
+                       invoice_ts=("Date",), status=("Status",))
+    columns.update(product_id=_PRODUCT, description=_PRODUCT, quantity=_QUANTITY,
+                   line_total=_VALUE)
+    hashed = []
+    if customer := header.find("Customer"):
+        columns["customer_id"] = customer
+        hashed = ["customer_id"]  # a name: stored as a hash, never in clear
+    status = columns["status"]
+    return Mapping(columns=columns, decimal=".",
+                   cancellation_values=("cancelled", "failed"),
+                   exclude={status: ["pending payment", "pending", "draft",
+                                     "checkout draft", "checkout-draft", "trash"]},
+                   hashed=tuple(hashed))
+
+
+def _woo_analytics_reshape(names: list[str]):
+    header = _Header(names)
+    products, revenue = header.find(*_WOO_ANALYTICS_PRODUCTS), header.find(*_WOO_ANALYTICS_REVENUE)
+
+    def reshape(raw: pd.DataFrame, rows: np.ndarray, notes: list[str]):
+        cells = raw[products].str.strip()
+        items = cells.str.extractall(_ITEM)
+        order_of = items.index.get_level_values(0).to_numpy()
+        quantity = items["qty"].astype("float64").to_numpy()
+        listed = np.zeros(len(raw), dtype=bool)
+        listed[order_of] = True
+        # an order whose products are not listed keeps its revenue on one line
+        unlisted = np.flatnonzero(~listed)
+        order_of = np.concatenate([order_of, unlisted])
+        quantity = np.concatenate([quantity, np.ones(len(unlisted))])
+        names_ = np.concatenate([items["name"].str.strip().to_numpy(dtype=object),
+                                 np.full(len(unlisted), UNLISTED, dtype=object)])
+        order = np.argsort(order_of, kind="stable")
+        order_of, quantity, names_ = order_of[order], quantity[order], names_[order]
+        amount = pd.to_numeric(raw[revenue].str.replace(r"[^\d.\-]", "", regex=True),
+                               errors="coerce").to_numpy()[order_of]
+        share = quantity / pd.Series(quantity).groupby(order_of).transform("sum").to_numpy()
+        value = amount * share
+        sign = np.where(amount < 0, -1.0, 1.0)
+        out = raw.iloc[order_of].reset_index(drop=True)
+        out[_PRODUCT] = names_
+        out[_QUANTITY] = [f"{q:g}" for q in quantity * sign]
+        out[_VALUE] = [f"{v:.6f}" if v == v else "" for v in value]
+        notes.append(f"{len(raw):,} order rows read as {len(out):,} product lines: each "
+                     f"product's revenue is the order's {revenue!r} shared by quantity (the "
+                     "export gives no price per product)")
+        if len(unlisted):
+            notes.append(f"{len(unlisted):,} orders list no products: their revenue is on "
+                         f"one line {UNLISTED!r}")
+        return out, rows[order_of]
+    return reshape
+
+
 # ---------------------------------------------------------------------------- registry
 def _online_retail_detect(names: list[str]) -> bool:
     return _Header(names).has(*ONLINE_RETAIL_COLUMNS)
@@ -261,6 +345,9 @@ FORMATS: dict[str, Format] = {fmt.name: fmt for fmt in (
     Format("woocommerce", WOOCOMMERCE_LABEL,
            "a WooCommerce order export with one row per line item",
            _woo_detect, _woo_build),
+    Format("woocommerce-analytics", WOO_ANALYTICS_LABEL,
+           "WooCommerce's built-in Analytics › Orders download (one row per order)",
+           _woo_analytics_detect, _woo_analytics_build, _woo_analytics_reshape),
     Format("generic", "generic file", "any other export, with a column mapping "
            "(docs/mapping.md)", lambda names: False, None),
 )}
@@ -321,7 +408,7 @@ def read(path: str | Path, format: str, mapping: Mapping | dict | str | Path | N
         if mapping is None:
             raise MappingError("The generic format needs a mapping (see docs/mapping.md)")
         return read_generic(path, mapping, limits)
-    return read_mapped(path, FORMATS[format].build, limits)
+    return read_mapped(path, FORMATS[format].build, limits, FORMATS[format].reshape)
 
 
 def detected_format(path: str | Path, limits: LoadLimits = DEFAULT_LIMITS) -> str:

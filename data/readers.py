@@ -203,13 +203,25 @@ def read_generic(path: str | Path, mapping: Mapping | dict | str | Path,
                     numeric_ids=file_kind(path) in ("xlsx", "xls"))
 
 
+#: A platform format's reshaping of the file's table before its mapping is applied:
+#: (table, file rows, notes) → (table, file rows), e.g. one row per order → one per product.
+Reshape = Callable[[pd.DataFrame, np.ndarray, list[str]], tuple[pd.DataFrame, np.ndarray]]
+
+
 def read_mapped(path: str | Path, build: Callable[[list[str]], Mapping],
-                limits: LoadLimits = DEFAULT_LIMITS) -> ReadResult:
+                limits: LoadLimits = DEFAULT_LIMITS,
+                reshape: Callable[[list[str]], Reshape | None] | None = None) -> ReadResult:
     """Read a file with the mapping ``build`` makes from its header (a platform format of
-    data.formats: its columns vary between exports and versions)."""
+    data.formats: its columns vary between exports and versions); ``reshape(header)``, when
+    given, may return a function that reshapes the table first."""
     path = Path(path)
     raw, source_rows, notes, layout_rejects = read_table(path, Mapping(columns={}), limits)
-    mapping = _bind_columns(build(list(raw.columns)), raw)
+    header = list(raw.columns)
+    mapping = build(header)
+    step = reshape(header) if reshape else None
+    if step is not None:
+        raw, source_rows = step(raw, source_rows, notes)
+    mapping = _bind_columns(mapping, raw)
     return _convert(raw, source_rows, mapping, notes, layout_rejects,
                     numeric_ids=file_kind(path) in ("xlsx", "xls"))
 

@@ -80,6 +80,10 @@ def mapping_command(path: Path, file_format: str) -> None:
     except ReadError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(formats.mapping_json(mapping), indent=2, ensure_ascii=False))
+    if formats.FORMATS[file_format].reshape is not None:
+        click.echo(f"note: {file_format} reshapes the file before this mapping applies (one "
+                   "row per product): it cannot be used with --format generic as it is",
+                   err=True)
 
 
 @data_cli.command("demo")

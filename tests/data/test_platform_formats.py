@@ -390,3 +390,41 @@ def test_the_report_of_a_platform_load_says_what_the_order_columns_did(warehouse
     assert "return lines 3" in text
     assert "shipping: €5.00" in text or "shipping: 5.00" in text
     assert "-0.00" not in text
+
+
+# --------------------------------------------- WooCommerce Analytics › Orders (built-in)
+WOO_ANALYTICS = (
+    "Date,Order #,N. Revenue (formatted),Status,Customer,Customer type,Product(s),"
+    "Items sold,Coupon(s),N. Revenue\n"
+    '2024-05-01 10:00:00,1001,$30.00,Completed,Ann Smith,new,"2× Mug, 1× Poster",3,,30.00\n'
+    "2024-05-02 11:00:00,1002,$50.00,Refunded,Bob Brown,new,1× Lamp,1,,50.00\n"
+    "2024-05-09 09:00:00,1002,-$50.00,Refunded,Bob Brown,returning,1× Lamp,1,,-50.00\n"
+    "2024-05-03 12:00:00,1003,$20.00,Cancelled,Cy,new,1× Rug,1,,20.00\n"
+    "2024-05-04 13:00:00,1004,$15.00,Pending payment,Dee,new,1× Vase,1,,15.00\n"
+    '2024-05-05 14:00:00,1005,"$1,000.00",Processing,Ann Smith,returning,'
+    '"3× Chair, 1× Table, Large, 2× Lamp",6,SPRING,1000.00\n'
+    "2024-05-06 15:00:00,1006,$12.00,Completed,Eve,new,,0,,12.00\n")
+
+
+def test_woocommerce_analytics_orders_report(tmp_path):
+    """One row per order, products in one cell. 1001: 30 shared by quantity (Mug 2 → 20,
+    Poster 1 → 10); 1002: sold 50 on 2 May, refunded on 9 May (its own negative row);
+    1003 cancelled (never sold), 1004 pending: left out; 1005: 1,000 over 6 units (Chair
+    500, "Table, Large" 166.67, Lamp 333.33); 1006 lists no product: 12 on one line."""
+    path = write(tmp_path, "orders.csv", WOO_ANALYTICS)
+    assert formats.detect(read_header(path)) == "woocommerce-analytics"
+    result = formats.read(path, "auto")
+    lines = result.lines
+    assert totals(lines) == {"gross": 1092.0, "returns": 50.0, "net": 1042.0, "orders": 4}
+    by_product = value(lines).groupby(lines["product_id"]).sum().round(2).to_dict()
+    assert by_product == {"Mug": 20.0, "Poster": 10.0, "Lamp": 333.33, "Chair": 500.0,
+                          "Table, Large": 166.67, "(products not listed)": 12.0}
+    refund = lines[lines["quantity"] < 0]
+    assert refund["invoice_id"].tolist() == ["1002"]
+    assert refund["invoice_ts"].tolist() == [pd.Timestamp("2024-05-09 09:00")]
+    assert result.orders["excluded"] == {
+        "Status = cancelled (cancelled: never sold)": {"orders": 1, "lines": 1},
+        "Status = pending payment": {"orders": 1, "lines": 1}}
+    assert any("shared by quantity" in note for note in result.notes)
+    assert lines["customer_id"].nunique() == 3 and not lines["customer_id"].str.contains(
+        " ").any()  # names hashed
