@@ -96,7 +96,8 @@ class Seasonality:
     """``weekdays``: DataFrame[weekday (0 = Monday), name, days, mean, q25, q75, index];
     ``months``: DataFrame[month (1…12), name, days, years, mean, q25, q75, index] (mean &
     quartiles of daily net revenue); ``heatmap``: DataFrame[weekday, hour, revenue, orders]
-    (means per such day; empty when ``has_times`` is False). ``messages`` say what a view
+    (means per such day, NaN for a weekday the period does not hold; empty when
+    ``has_times`` is False). ``messages`` say what a view
     lacks."""
     sentence: str
     start: dt.date | None

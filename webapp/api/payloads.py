@@ -244,3 +244,52 @@ class MeResponse(BaseModel):
     scope: str
     countries: list[str] | None
     authenticated_by: Literal["session", "token"]
+
+
+# ---------------------------------------------------------------------- patterns (issue 14)
+class ElasticityQuery(FilterQuery):
+    top: Annotated[int, Field(ge=1, le=100)] = Field(
+        10, description="How many products (by net revenue) get their own estimate.")
+
+
+class UnusualOrdersQuery(FilterQuery):
+    limit: Annotated[int, Field(ge=1, le=1000)] = Field(
+        50, description="At most this many items, strongest first.")
+
+
+class Table(BaseModel):
+    columns: list[str]
+    rows: list[Row]
+
+
+class SeasonalityResponse(BaseModel):
+    period: Period
+    scope: str
+    sentence: str = Field(description="The profile in one plain sentence.")
+    days: int = Field(description="Days of the period the data covers.")
+    mean_daily_revenue: float | None
+    has_times: bool = Field(description="False when every order is at midnight: no "
+                                        "weekday × hour view then.")
+    weekdays: Table
+    months: Table
+    heatmap: Table
+    messages: dict[str, str] = Field(description="View → what it lacks (too few days…).")
+
+
+class ElasticityResponse(BaseModel):
+    period: Period
+    scope: str
+    sentence: str
+    rule: str = Field(description="When a product has enough price variation.")
+    categories: Table
+    products: Table
+
+
+class UnusualOrdersResponse(BaseModel):
+    period: Period
+    scope: str
+    sentence: str
+    orders: int = Field(description="Orders looked at.")
+    median_order: float | None
+    counts: dict[str, int]
+    items: Table
