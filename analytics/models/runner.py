@@ -103,20 +103,49 @@ def run_forecast(warehouse, filters, scope, params: ForecastParams, progress) ->
                              [i["baseline"]["accuracy"]["smape"] for i in payload_items]))}}
 
 
+def _model_period(warehouse, filters):
+    """(start, end) of the period the dashboard shows for ``filters`` (``period.resolve``:
+    no dates = the data's last 30 days)."""
+    from analytics import period
+
+    resolved = period.resolve(warehouse, filters)
+    return resolved.start, resolved.end
+
+
+def _currency() -> str:
+    import os
+
+    return os.environ.get("CURRENCY") or "£"
+
+
 def run_clustering(warehouse, filters, scope, params: ClusteringParams, progress) -> dict:
+    """Segments of the period's customers (a sale line in the period), their features
+    measured on their history up to the period's end (recency from the period's end)."""
     from sklearn.metrics import silhouette_score
 
-    from analytics.models.clustering import FEATURES, CustomerSegmenter
+    from analytics.models.clustering import FEATURES, CustomerSegmenter, cluster_sentence
     from analytics.models.features import customer_features
 
     progress(5, "reading customers' invoices")
-    invoices = inputs.customer_invoices(warehouse, filters, scope)
+    start, end = _model_period(warehouse, filters)
+    invoices = inputs.customer_invoices(warehouse, filters.with_period(None, end), scope)
     if invoices.empty:
         raise ModelError("There are no identified customers in this selection.")
-    as_of = invoices["date"].max() + pd.Timedelta(days=1)
+    in_period = invoices[invoices["is_order"] & (invoices["date"] >= pd.Timestamp(start))]
+    if in_period.empty:
+        raise ModelError(f"No identified customer bought between {start} and {end}: choose "
+                         f"a period with sales.")
+    as_of = pd.Timestamp(end) + pd.Timedelta(days=1)
     features = customer_features(invoices, as_of, rfm_only=True)
+    features = features[features.index.isin(in_period["customer_id"].unique())]
+    period_revenue = (in_period.groupby("customer_id")["net_value"].sum()
+                      .reindex(features.index).fillna(0.0))
     progress(30, "choosing the number of segments")
-    segmenter = CustomerSegmenter(k=params.k).fit(features)
+    try:
+        segmenter = CustomerSegmenter(k=params.k).fit(features)
+    except ModelError as error:
+        raise ModelError(f"{error} Only customers who bought between {start} and {end} are "
+                         f"clustered: choose a longer period.") from None
     progress(85, "profiling the segments")
     # baseline: k value tiers by monetary quantile, scored by silhouette on the same space
     matrix = segmenter.transform(features)
@@ -128,16 +157,31 @@ def run_clustering(warehouse, filters, scope, params: ClusteringParams, progress
         if len(np.unique(tiers[sample])) > 1 else None
     points = features.assign(cluster=segmenter.labels_).iloc[np.sort(sample[:2000])]
     assignments = segmenter.labels_.reset_index()
-    names = dict(zip(segmenter.profiles_["cluster"], segmenter.profiles_["name"]))
+    profiles = segmenter.profiles_.copy()
+    by_cluster = period_revenue.groupby(segmenter.labels_).sum()
+    profiles["period_revenue"] = [float(by_cluster.get(c, 0.0)) for c in profiles["cluster"]]
+    total = float(profiles["period_revenue"].clip(lower=0).sum()) or 1.0
+    profiles["period_revenue_share"] = profiles["period_revenue"].clip(lower=0) / total
+    currency = _currency()
+    profiles["sentence"] = [cluster_sentence(row, currency)
+                            for row in profiles.to_dict(orient="records")]
+    names = dict(zip(profiles["cluster"], profiles["name"]))
+    top = profiles.sort_values("period_revenue", ascending=False).iloc[0]
+    sentence = (f"{len(features):,} customers bought between {start} and {end}, in "
+                f"{segmenter.k_} segments; {top['name']} ({top['customers']:,} customers) "
+                f"brought {currency}{top['period_revenue']:,.0f}, "
+                f"{top['period_revenue_share']:.0%} of the period's revenue.")
     progress(95, "done")
-    return {"kind": "clustering", "k": segmenter.k_, "k_chosen": params.k is None,
+    return {"kind": "clustering", "sentence": sentence, "k": segmenter.k_,
+            "k_chosen": params.k is None,
+            "period": {"start": start, "end": end, "customers": len(features)},
             "features": list(FEATURES),
             "accuracy": {"silhouette": segmenter.silhouette_},
             "silhouette_by_k": [{"k": k, "silhouette": score}
                                 for k, score in sorted(segmenter.silhouette_by_k_.items())],
             "baseline": {"name": f"{segmenter.k_} value tiers (quantiles of monetary value)",
                          "silhouette": baseline_silhouette},
-            "clusters": segmenter.profiles_,
+            "clusters": profiles,
             "points": {"customer_id": points.index.tolist(),
                        **_columns(points, ["recency", "frequency", "monetary", "cluster"])},
             "assignments": {"customer_id": assignments["customer_id"].tolist(),
@@ -146,134 +190,121 @@ def run_clustering(warehouse, filters, scope, params: ClusteringParams, progress
 
 
 def run_churn(warehouse, filters, scope, params: ChurnParams, progress) -> dict:
-    """Churn risk and predicted 12-month value of the customers still there as of the
-    period's end (an order in the ``lookback_days`` before it), from their whole history up
-    to that day; the full scored list in ``scored`` (columns → lists) for the filter and
-    the export."""
-    from analytics import period
-    from analytics.models.churn import (FEATURE_LABELS, HIGH_RISK, MEDIUM_RISK, ChurnModel)
-    from analytics.models.clv import DEFAULT_DAYS, clv
+    from analytics.models.churn import HIGH_RISK, MEDIUM_RISK, ChurnModel
+    from analytics.models.clv import clv
 
     progress(5, "reading customers' invoices")
-    end = period.resolve(warehouse, filters).end
-    history = filters.with_period(None, end)
-    invoices = inputs.customer_invoices(warehouse, history, scope)
-    if invoices.empty:
-        raise ModelError("There are no identified customers' invoices in this selection.")
-    first_purchases = inputs.customer_first_purchases(warehouse, history, scope)
-    as_of = min(pd.Timestamp(end), invoices["date"].max().normalize()) + pd.Timedelta(days=1)
+    invoices = inputs.customer_invoices(warehouse, filters, scope)
+    first_purchases = inputs.customer_first_purchases(warehouse, filters, scope)
     progress(25, "training and validating the churn model")
-    model = ChurnModel(params.horizon_days, cutoff=params.cutoff,
-                       lookback_days=params.lookback_days, as_of=as_of).fit(invoices,
-                                                                             first_purchases)
-    progress(55, "scoring the customers still there")
+    model = ChurnModel(params.horizon_days, cutoff=params.cutoff).fit(invoices, first_purchases)
+    progress(60, "scoring current customers")
     scores = model.score(invoices, first_purchases=first_purchases)
-    progress(70, "predicting customer value (BG/NBD + Gamma-Gamma)")
-    currency = _churn_currency()
-    value = clv(invoices, first_purchases, model, days=DEFAULT_DAYS, scores=scores,
-                with_backtest=params.clv_backtest, end=as_of - pd.Timedelta(days=1),
-                currency=currency)
-    scores = scores.merge(value.pop("customers"), on="customer_id", how="left")
-    scores["value_tier"] = _value_tiers(scores["predicted_value"])
-    horizon = model.horizon_days_
-    high = scores[scores["risk"] == "high"]
-    high_value = float(high["predicted_value"].sum())
-    sentence = (f"Of the {len(scores):,} customers who bought in the {params.lookback_days} "
-                f"days up to {(as_of - pd.Timedelta(days=1)).date()}, {len(high):,} are at "
-                f"high risk of placing no order in the next {horizon} days; their predicted "
-                f"12-month value is {currency}{high_value:,.0f}.")
-    derived = model.horizon_
-    horizon_sentence = _horizon_sentence(derived)
-    importance = model.importance_.assign(label=[
-        FEATURE_LABELS.get(f, f.replace("country=", "country: "))
-        for f in model.importance_["feature"]])
-    scored = scores[["customer_id", "probability", "risk", "predicted_value", "p_alive",
-                     "value_tier", "recency", "frequency", "monetary", "ltv"]]
+    progress(75, "predicting customer value")
+    try:
+        value = clv(invoices, first_purchases, model, horizon_days=params.horizon_days,
+                    scores=scores, with_backtest=params.clv_backtest)
+    except ModelError as error:
+        value = {"error": str(error)}
+    if "customers" in value:
+        scores = scores.merge(value["customers"], on="customer_id", how="left")
+        value = {**{k: v for k, v in value.items() if k != "customers"},
+                 "total_predicted_value": float(value["customers"]["predicted_value"].sum())}
+    shown = scores.head(CUSTOMERS_SHOWN)
     progress(95, "done")
-    return {"kind": "churn", "sentence": sentence, "catch_sentence": model.catch_sentence_,
-            "horizon_sentence": horizon_sentence, "value_sentence": value.get("sentence"),
-            "as_of": as_of, "lookback_days": params.lookback_days,
-            "horizon_days": horizon, "horizon": derived,
+    return {"kind": "churn", "horizon_days": params.horizon_days,
             "cutoff": model.cutoff_, "train_cutoff": model.train_cutoff_,
             "training_customers": model.training_customers_,
-            "accuracy": {**model.accuracy_, "catch_rate": model.catch_["model"],
-                         "flagged": model.catch_["flagged"]},
-            "catch": model.catch_, "calibration": model.calibration_,
-            "baseline": {"name": "longest since last order (recency; its probabilities: "
-                                 "logistic regression on log(1 + recency))",
-                         "accuracy": {**model.baseline_accuracy_,
-                                      "catch_rate": model.catch_["baseline"]},
+            "accuracy": model.accuracy_, "calibration": model.calibration_,
+            "baseline": {"name": "recency only (logistic regression on log(1 + recency))",
+                         "accuracy": model.baseline_accuracy_,
                          "calibration": model.baseline_calibration_},
             "risk_thresholds": {"high": HIGH_RISK, "medium": MEDIUM_RISK},
             "risk_counts": scores["risk"].value_counts().to_dict(),
-            "importance": importance,
-            "customers": scores.head(CUSTOMERS_SHOWN), "customers_total": len(scores),
-            "scored": {name: scored[name].tolist() for name in scored.columns},
+            "importance": model.importance_,
+            "customers": shown, "customers_total": len(scores),
             "clv": value}
 
 
-def _horizon_sentence(derived: dict) -> str:
-    """How the churn window was chosen, in one sentence."""
-    from analytics.models.churn import MAX_HORIZON_DAYS, MIN_HORIZON_DAYS
-
-    days = derived["days"]
-    if derived.get("given"):
-        return f"Churn = no order in {days} days (the window you chose)."
-    percentile = int(np.ceil(round(derived["percentile_days"], 6)))
-    bounded = (f", raised to the {MIN_HORIZON_DAYS}-day minimum" if days > percentile else
-               f", capped at {MAX_HORIZON_DAYS} days" if days < percentile else "")
-    return (f"Churn = no order in {days} days: 9 in 10 repeat purchases came within "
-            f"{percentile:,} days of the previous one (median {derived['median_gap_days']:,.0f} "
-            f"days){bounded}.")
+#: A country whose public holidays the anomaly detector aligns must hold this share of the
+#: revenue; otherwise only retail events (Black Friday…) and calendar dates are aligned.
+HOLIDAY_COUNTRY_SHARE = 1 / 3
+ANOMALY_CHART_DAYS = 90
 
 
-def _churn_currency() -> str:
-    import os
-
-    return os.environ.get("CURRENCY") or "£"
-
-
-
-def _value_tiers(values: pd.Series) -> pd.Series:
-    """"high" for the top 20 % of predicted values, "medium" for the next 30 %, "low" for
-    the rest (ranks, so ties fall on one side)."""
-    share = values.rank(method="min", pct=True).fillna(0.0)
-    return pd.Series(np.select([share > 0.8, share > 0.5], ["high", "medium"], "low"),
-                     index=values.index)
+def _holiday_country(warehouse, filters, scope) -> tuple[str | None, str]:
+    """(ISO code, note): the country with the most revenue when it holds at least
+    ``HOLIDAY_COUNTRY_SHARE`` of it."""
+    revenue = inputs.revenue_by_country_code(warehouse, filters, scope)
+    total = float(revenue["revenue"].clip(lower=0).sum()) if not revenue.empty else 0.0
+    if total <= 0:
+        return None, "no country code in the data: retail events and calendar dates only"
+    code, share = str(revenue["country_code"].iloc[0]), float(revenue["revenue"].iloc[0]) / total
+    if share < HOLIDAY_COUNTRY_SHARE:
+        return None, (f"no country holds a third of the revenue ({code} has {share:.0%}): "
+                      f"retail events and calendar dates only")
+    return code, f"{code}, {share:.0%} of the revenue"
 
 
 def run_anomalies(warehouse, filters, scope, params: AnomalyParams, progress) -> dict:
-    from analytics.models.anomalies import AnomalyDetector, robust_monitor
+    """Unusual days of the period, learnt from up to ``HISTORY_YEARS`` years before it, with
+    yearly seasonality and the main country's holidays taken into account."""
+    from analytics.models.anomalies import (HISTORY_YEARS, AnomalyDetector, anomaly_sentence,
+                                            robust_monitor)
     from analytics.models.explain import explain_anomalies
+    from analytics.period import days_before
 
     progress(5, "reading the daily series")
-    daily = inputs.daily_series(warehouse, filters, scope)
+    start, end = _model_period(warehouse, filters)
+    history = filters.with_period(days_before(start, HISTORY_YEARS * 366), end)
+    daily = inputs.daily_series(warehouse, history, scope)
     if daily.empty:
         raise ModelError("There is no data in this selection.")
+    country, holiday_note = _holiday_country(warehouse, history, scope)
     progress(20, "looking for unusual days")
-    detector = AnomalyDetector(params.metric, params.contamination).fit(daily)
+    detector = AnomalyDetector(params.metric, params.contamination,
+                               country_code=country).fit(daily, start, end)
     progress(50, "explaining the unusual days")
-    anomalies = explain_anomalies(warehouse, filters, scope, detector.anomalies_,
+    anomalies = explain_anomalies(warehouse, history, scope, detector.anomalies_,
                                   params.metric, limit=EXPLAINED_ANOMALIES)
+    currency = _currency()
+    for anomaly in anomalies:
+        anomaly["sentence"] = anomaly_sentence(anomaly, params.metric, currency,
+                                               anomaly.get("headline"))
     progress(70, "monitoring channels, traffic sources, countries and categories")
-    slices = _slice_anomalies(warehouse, filters, scope, daily, detector.anomalies_)
+    slices = _slice_anomalies(warehouse, history, scope, daily, detector.anomalies_, start)
     monitor = robust_monitor(daily, params.metric)
     component = detector.components_[params.metric]
-    robust_flags = component[component["z"].abs() >= 3.5]
+    examined = component[component["date"] >= pd.Timestamp(start)]
+    shown = component[component["date"] >= min(pd.Timestamp(start), pd.Timestamp(end)
+                                                - pd.Timedelta(days=ANOMALY_CHART_DAYS - 1))]
+    robust_flags = examined[examined["z"].abs() >= 3.5]
     found = set(detector.anomalies_["date"])
+    count = len(detector.anomalies_)
+    days_seen = len(detector.scores_)
+    learnt = (f"{detector.yearly_years_} earlier year(s)" if detector.yearly_years_
+              else "no earlier year (yearly seasonality not taken into account)")
+    sentence = (f"{count} unusual day{'s' if count != 1 else ''} of {params.metric} between "
+                f"{start} and {end} ({days_seen} days), compared with {learnt}; holidays: "
+                f"{holiday_note}.")
+    if anomalies:
+        sentence += " " + anomalies[0]["sentence"]
     progress(95, "done")
-    return {"kind": "anomalies", "metric": params.metric,
+    return {"kind": "anomalies", "metric": params.metric, "sentence": sentence,
             "contamination": params.contamination,
-            "series": {"dates": component["date"].tolist(),
-                       "values": component["value"].tolist(),
-                       "expected": component["expected"].tolist()},
-            "anomalies": anomalies, "anomaly_count": len(detector.anomalies_),
+            "period": {"start": start, "end": end, "days": days_seen},
+            "history_start": daily["date"].min(),
+            "holidays": {"country": detector.holidays_ or None, "note": holiday_note,
+                         "earlier_years": detector.yearly_years_},
+            "series": {"dates": shown["date"].tolist(),
+                       "values": shown["value"].tolist(),
+                       "expected": shown["expected"].tolist()},
+            "anomalies": anomalies, "anomaly_count": count,
             "slice_metric": SLICE_METRIC, "slice_anomalies": slices.head(EXPLAINED_ANOMALIES),
             "slice_anomaly_count": len(slices),
             "monitor": monitor,
-            "accuracy": {"days": len(detector.scores_),
-                         "flagged_days": len(detector.anomalies_),
-                         "flagged_share": len(detector.anomalies_) / len(detector.scores_)},
+            "accuracy": {"days": days_seen, "flagged_days": count,
+                         "flagged_share": count / days_seen if days_seen else None},
             "baseline": {"name": "robust z-score of the de-seasonalised value (|z| ≥ 3.5)",
                          "flagged_days": len(robust_flags),
                          "agreement": (len(found & set(robust_flags["date"]))
@@ -282,18 +313,24 @@ def run_anomalies(warehouse, filters, scope, params: AnomalyParams, progress) ->
 
 
 def _slice_anomalies(warehouse, filters, scope, daily: pd.DataFrame,
-                     shop_wide: pd.DataFrame) -> pd.DataFrame:
+                     shop_wide: pd.DataFrame, start=None) -> pd.DataFrame:
     """``anomalies.slice_anomalies`` on the daily orders of the top values of each slice
     dimension, with ``shop_wide`` (the shop-wide detector also flagged a day of the range)
-    and a ``sentence``. Orders, whatever the chosen metric: a slice's revenue or units on a
+    and a ``sentence``; with ``start``, the ranges that reach into the period from it.
+    Orders, whatever the chosen metric: a slice's revenue or units on a
     day is dominated by its few largest orders (a big order is a shop-wide revenue anomaly,
     found and explained there), its order count follows what happened to the slice."""
-    from analytics.models.anomalies import MAX_DAYS, SLICE_TOP, slice_anomalies
+    from analytics.models.anomalies import MAX_DAYS, SLICE_HISTORY_DAYS, SLICE_TOP, slice_anomalies
 
-    since = daily["date"].tail(MAX_DAYS).min().date()
+    if start is None:
+        since = daily["date"].tail(MAX_DAYS).min().date()
+    else:
+        since = max(daily["date"].min(), pd.Timestamp(start)
+                    - pd.Timedelta(days=SLICE_HISTORY_DAYS)).date()
     series = [inputs.slice_daily_series(warehouse, filters, scope, dimension, SLICE_TOP, since)
               .assign(dimension=dimension) for dimension in inputs.SLICE_DIMENSIONS]
-    found = slice_anomalies(daily, pd.concat(series, ignore_index=True), SLICE_METRIC)
+    found = slice_anomalies(daily, pd.concat(series, ignore_index=True), SLICE_METRIC,
+                            start=start)
     flagged = set(shop_wide["date"])
     found["shop_wide"] = [any(day in flagged for day in pd.date_range(start, end))
                           for start, end in zip(found["start"], found["end"])]

@@ -50,10 +50,13 @@ def test_item_forecast_round_trip(shop):
 
 
 def test_clustering_round_trip(shop):
-    result = run("clustering", shop[0], {"k": 3})
+    warehouse, lines = shop
+    whole = Filters(start=lines["invoice_ts"].min().date(), end=lines["invoice_ts"].max().date())
+    result = run("clustering", warehouse, {"k": 3}, filters=whole)
     assert result["k"] == 3 and len(result["clusters"]) == 3
     assert sum(c["customers"] for c in result["clusters"]) == 300
     assert len(result["assignments"]["customer_id"]) == 300
+    assert result["sentence"].startswith("300 customers bought between")
 
 
 def test_churn_round_trip(shop):
@@ -64,14 +67,22 @@ def test_churn_round_trip(shop):
     assert "backtest" in result["clv"]
 
 
+SPIKE_MONTH = Filters(start=pd.Timestamp("2022-09-01").date(),
+                     end=pd.Timestamp("2022-09-30").date())
+
+
 def test_anomalies_round_trip_finds_and_explains_the_france_spike(shop):
-    result = run("anomalies", shop[0], {"metric": "orders"})
+    result = run("anomalies", shop[0], {"metric": "orders"}, filters=SPIKE_MONTH)
     by_day = {anomaly["date"]: anomaly for anomaly in result["anomalies"]}
     spike = by_day["2022-09-14"]
     assert spike["direction"] == "above"
     assert spike["headline"]["dimension"] == "country"
     assert spike["headline"]["value"] == "France"
     assert "France" in spike["sentence"]
+    assert spike["sentence"].startswith("On Wed 14 Sep 2022 orders were")
+    assert result["period"] == {"start": "2022-09-01", "end": "2022-09-30", "days": 30}
+    assert all("2022-09-01" <= anomaly["date"] <= "2022-09-30"
+               for anomaly in result["anomalies"])
     france = spike["explanation"]["country"][0]
     assert france["value"] == "France" and france["share"] > 0.6  # other countries are noisy
     assert len(result["monitor"]) == 7
@@ -97,7 +108,7 @@ def test_insights_carry_the_numbers_they_state(shop):
     warehouse, lines = shop
     spike_day = pd.Timestamp("2022-09-14")
     period = Filters(start=spike_day.date(), end=spike_day.date())
-    anomalies = run("anomalies", warehouse, {"metric": "orders"})
+    anomalies = run("anomalies", warehouse, {"metric": "orders"}, filters=SPIKE_MONTH)
     found = insights(warehouse, period, ALL_DATA, anomalies=anomalies)
     total = found[0]
     assert total.kind == "total"
