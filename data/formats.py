@@ -91,6 +91,21 @@ def _optional(header: _Header, **fields: tuple[str, ...]) -> dict[str, str]:
             if (column := header.find(*candidates)) is not None}
 
 
+def _product(header: _Header, label: str, columns: dict[str, str],
+             skus: tuple[str, ...], names: tuple[str, ...]) -> dict[str, str]:
+    """Map the product id to the SKU column, the name standing in where a SKU is blank
+    (platforms leave it empty on custom items), or to the name when there is no SKU column;
+    the name is the description. Returns the fallbacks."""
+    sku, name = header.find(*skus), header.find(*names)
+    if sku is None and name is None:
+        raise MappingError(f"This is not a {label}: it has neither {skus[0]!r} nor "
+                           f"{names[0]!r}")
+    columns["product_id"] = sku or name
+    if name:
+        columns["description"] = name
+    return {"product_id": name} if sku and name else {}
+
+
 # ---------------------------------------------------------------------------- Shopify
 SHOPIFY_LABEL = "Shopify orders export"
 #: Financial statuses of orders that were never paid (left out, counted in the report).
@@ -112,14 +127,8 @@ def _shopify_build(names: list[str]) -> Mapping:
     columns = _require(header, SHOPIFY_LABEL, invoice_id=("Name",),
                        quantity=("Lineitem quantity",), unit_price=("Lineitem price",),
                        invoice_ts=("Created at", "Paid at"))
-    sku, name = header.find("Lineitem sku"), header.find("Lineitem name")
-    if sku is None and name is None:
-        raise MappingError(f"This is not a {SHOPIFY_LABEL}: it has neither 'Lineitem sku' nor "
-                           "'Lineitem name'")
-    columns["product_id"] = sku or name
-    fallbacks = {"product_id": name} if sku and name else {}
-    if name:
-        columns["description"] = name
+    fallbacks = _product(header, SHOPIFY_LABEL, columns, ("Lineitem sku",),
+                         ("Lineitem name",))
     columns.update(_optional(
         header, country=("Billing Country", "Shipping Country"),
         city=("Billing City", "Shipping City"), payment_method=("Payment Method",),
@@ -190,14 +199,7 @@ def _woo_build(names: list[str]) -> Mapping:
     price the order's coupon discount is spread over the lines."""
     header = _Header(names)
     columns = _require(header, WOOCOMMERCE_LABEL, **_WOO)
-    sku, name = header.find(*_WOO_PRODUCT), header.find(*_WOO_NAME)
-    if sku is None and name is None:
-        raise MappingError(f"This is not a {WOOCOMMERCE_LABEL}: it has no item SKU or item "
-                           "name column")
-    columns["product_id"] = sku or name
-    fallbacks = {"product_id": name} if sku and name else {}
-    if name:
-        columns["description"] = name
+    fallbacks = _product(header, WOOCOMMERCE_LABEL, columns, _WOO_PRODUCT, _WOO_NAME)
     line_total, price = header.find(*_WOO_LINE_TOTAL), header.find(*_WOO_PRICE)
     if line_total:
         columns["line_total"] = line_total
