@@ -44,8 +44,8 @@ LINE_FIELDS = frozenset({"invoice_id", "product_id", "description", "quantity", 
 ORDER_FIELDS = frozenset({"order_discount", "order_subtotal", "order_refund", "order_shipping",
                           "order_tax", "order_total", "refund_date", "currency", "status"})
 STATUS_FIELDS = ("is_cancellation", "status")
-#: the flag texts data.readers takes as "cancelled" when no cancellation_values are given
-#: (a copy: data.readers imports this module)
+#: the flag texts an is_cancellation column holds for "cancelled" (data.readers reads
+#: flags with this set too)
 DEFAULT_CANCELLATION_FLAGS = frozenset({"true", "yes", "y", "1", "t", "x", "cancelled",
                                         "canceled"})
 

@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 from analytics import catalog, schema
 from analytics.countries import CountryNormalisation, country_name, normalise_countries
 from data import orders
-from data.diagnostics import diagnose
+from data.diagnostics import DEFAULT_CANCELLATION_FLAGS, diagnose
 from data.tables import (  # noqa: F401  (LoadLimits, read_header: used through this module)
     DEFAULT_LIMITS, REASON_FIELD_SIZE, REASON_FIELDS, LoadLimits, ReadError, column_list,
     file_kind, read_header, read_table)
@@ -106,7 +106,7 @@ REASON_CANCELLATION = "unparseable cancellation flag"
 REASON_REFUND_DATE = "unparseable refund date"
 
 _ISO_CODE = re.compile(r"[A-Za-z]{2,3}")
-_TRUE = frozenset({"true", "yes", "y", "1", "t", "x", "cancelled", "canceled"})
+_TRUE = DEFAULT_CANCELLATION_FLAGS  # flag texts meaning "cancelled"
 _FALSE = frozenset({"false", "no", "n", "0", "f", ""})
 
 
