@@ -117,3 +117,25 @@ def test_an_upload_selects_the_format_its_header_looks_like(signed_in, uploads_f
     assert says in status
     if chosen != "generic":
         assert "check the format below, then load the file" in status
+
+
+def test_the_mapping_step_merges_the_dropdowns_with_more_of_the_mapping(app):
+    """The dropdowns give columns; the JSON box adds the options (and may add columns);
+    a box that is not a JSON object is refused with its reason before any job is made."""
+    from webapp.dashboard import context
+    from webapp.dashboard.pages import data
+
+    values = ["Order", "Day", "SKU", "Qty", "Price", None] + [None] * (
+        len(data.MAPPED_FIELDS) - 6)
+    options = data.load_options("up.csv", "generic", False, values, False,
+                                '{"columns": {"status": "State"}, '
+                                '"refund_values": ["refunded"]}')
+    assert options["mapping"] == {
+        "columns": {"invoice_id": "Order", "invoice_ts": "Day", "product_id": "SKU",
+                    "quantity": "Qty", "unit_price": "Price", "status": "State"},
+        "refund_values": ["refunded"]}
+    assert "mapping" not in data.load_options("up.csv", "shopify", False, values, False, "")
+    with pytest.raises(context.Unavailable, match="not valid JSON"):
+        data.load_options("up.csv", "generic", False, values, False, "{refund")
+    with pytest.raises(context.Unavailable, match="must be a JSON object"):
+        data.load_options("up.csv", "generic", False, values, False, "[1]")

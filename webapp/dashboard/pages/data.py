@@ -3,6 +3,8 @@ and confirmed by the admin, or any file with a column mapping), load it as a bac
 with progress, the data-quality report of the current version, and the history of loads."""
 from __future__ import annotations
 
+import json
+
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html
@@ -34,6 +36,12 @@ def layout(**_query) -> html.Div:
                           dcc.Dropdown(id={"type": "data-map", "field": field},
                                        placeholder="(not in the file)")], md=4, className="mb-2")
                  for field, required in MAPPED_FIELDS]),
+        dbc.Label("More of the mapping (JSON, as in docs/mapping.md): order-level columns, "
+                  "refund and cancellation statuses, fallbacks…", className="small mb-0"),
+        dcc.Textarea(id="data-map-options", className="form-control font-monospace small",
+                     style={"height": "5em"},
+                     placeholder='{"columns": {"status": "Order Status"}, '
+                                 '"refund_values": ["refunded"], "order_level": ["country"]}'),
     ], id="data-mapping", hidden=True)
     return html.Div([
         components.page_header("Data", "Load files, check their quality"),
@@ -99,25 +107,43 @@ def toggle_mapping(data_format):
     return data_format != "generic"
 
 
-def load_options(path, data_format, append, mapped_columns, force=False):
+def load_options(path, data_format, append, mapped_columns, force=False, more=None):
     """The data_load job's options from the upload step; a generic file's ``mapping`` is
-    our field → the file's column (the job's ``LoadOptions``)."""
+    the dropdowns' columns (our field → the file's column) merged with the JSON of the
+    "More of the mapping" box (the job's ``LoadOptions`` checks the whole)."""
     if not path:
         return {"path": "", "format": data_format}
     options = {"path": path, "format": data_format, "append": bool(append)}
     if force:
         options["force"] = True
     if data_format == "generic":
-        options["mapping"] = {field: column for (field, _required), column
-                              in zip(MAPPED_FIELDS, mapped_columns) if column}
+        columns = {field: column for (field, _required), column
+                   in zip(MAPPED_FIELDS, mapped_columns) if column}
+        extra = _more_of_the_mapping(more)
+        options["mapping"] = {**extra, "columns": {**columns, **extra.get("columns", {})}}
     return options
+
+
+def _more_of_the_mapping(text: str | None) -> dict:
+    if not text or not text.strip():
+        return {}
+    try:
+        extra = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise context.Unavailable(f"\"More of the mapping\" is not valid JSON: {exc.msg} at "
+                                  f"line {exc.lineno}, column {exc.colno}") from None
+    if not isinstance(extra, dict) or not isinstance(extra.get("columns", {}), dict):
+        raise context.Unavailable("\"More of the mapping\" must be a JSON object such as "
+                                  "{\"refund_values\": [\"refunded\"]}")
+    return extra
 
 
 jobs_ui.follow("data-load", "data_load",
                [State("data-upload-path", "data"), State("data-format", "value"),
                 State("data-append", "value"),
                 State({"type": "data-map", "field": dash.ALL}, "value"),
-                State("data-force", "value")], load_options)
+                State("data-force", "value"), State("data-map-options", "value")],
+               load_options)
 
 
 @callback(Output("data-quality", "children"), Input("shell-url", "pathname"),
