@@ -149,6 +149,15 @@ class JobPath(Strict):
     job_id: Annotated[str, Field(min_length=1, max_length=64)]
 
 
+class ScoredCustomersQuery(Strict):
+    """Which of a churn job's scored customers to export."""
+    risk: Literal["high", "medium", "low"] | None = Field(
+        None, description="only the customers of this churn risk")
+    value: Literal["high", "medium", "low"] | None = Field(
+        None, description="only the customers of this value tier (high: top 20 % of "
+                          "predicted 12-month value, medium: the next 30 %)")
+
+
 #: The job kinds declared ``in_api`` (``core.job_kinds``).
 JobKind = Literal[job_kinds.api_names()]
 

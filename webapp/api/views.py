@@ -318,6 +318,66 @@ def get_job_result(path: payloads.JobPath):
     return send_file(file, as_attachment=True, download_name=file.name)
 
 
+def _scored_customers(job_id: str, query: payloads.ScoredCustomersQuery, target: str):
+    """A finished churn job's scored customers for its owner or an admin, within the
+    caller's current scope (``_owned_job``), filtered by the query; one audit event."""
+    from analytics.models.scored import scored_frame
+
+    job = _owned_job(job_id)
+    if job.kind != "churn":
+        raise ApiError(404, f"Job {job_id} is not a churn job: it has no scored customers.")
+    if job.status != "done" or not job.result:
+        raise ApiError(404, f"Job {job_id} has no scored customers (yet).")
+    frame = scored_frame(job.result, risk=query.risk, value=query.value)
+    db = db_session()
+    audit.record(db, "export", actor=current_db_user(), target=target,
+                 detail={"job": job.id, "scope": job.scope, "risk": query.risk,
+                         "value": query.value, "rows": len(frame),
+                         "via": "token" if current_user.via_token else "session"},
+                 ip=client_ip())
+    db.commit()
+    name = "_".join(["churn", *(f"{v}-{k}" for k, v in (("risk", query.risk),
+                                                        ("value", query.value)) if v),
+                     str(job.id)[:8]])
+    return frame, name
+
+
+@endpoint("GET", "/jobs/{job_id}/customers.csv", role="analyst",
+          path_params=payloads.JobPath, query=payloads.ScoredCustomersQuery,
+          media_type="text/csv", errors=(400, 401, 403, 404),
+          summary="A churn job's scored customers (churn risk, predicted 12-month value, "
+                  "P(alive)) as CSV, optionally only one risk / value tier (an export: "
+                  "analyst role, owner or admin, within your scope, audited). Cells that a "
+                  "spreadsheet would run as a formula are neutralised.")
+def get_scored_customers_csv(path: payloads.JobPath, query: payloads.ScoredCustomersQuery):
+    frame, name = _scored_customers(path.job_id, query, "churn_customers.csv")
+    return Response(transactions.csv_rows(frame, header=True), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+
+@endpoint("GET", "/jobs/{job_id}/customers.xlsx", role="analyst",
+          path_params=payloads.JobPath, query=payloads.ScoredCustomersQuery,
+          media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+          errors=(400, 401, 403, 404),
+          summary="The same list as an Excel workbook (same rules as the CSV).")
+def get_scored_customers_xlsx(path: payloads.JobPath, query: payloads.ScoredCustomersQuery):
+    import io
+
+    from openpyxl import Workbook
+
+    frame, name = _scored_customers(path.job_id, query, "churn_customers.xlsx")
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("customers")
+    sheet.append(list(frame.columns))
+    for row in transactions.neutralise_frame(frame).itertuples(index=False, name=None):
+        sheet.append([jsonable(value) for value in row])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return Response(buffer.getvalue(), mimetype="application/vnd.openxmlformats-"
+                    "officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
+
+
 @endpoint("POST", "/reports", role="analyst", body=payloads.ReportRequest,
           response=payloads.JobResponse, success=202, errors=(400, 401, 403, 503),
           summary="Request a PDF or Excel report of the filters (under your scope).")
