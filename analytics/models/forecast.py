@@ -32,7 +32,7 @@ from analytics.models.base import ModelError, regression_metrics, require_column
 
 log = logging.getLogger(__name__)
 
-MIN_SALE_DAYS = 28
+MIN_SALE_DAYS = 56      # 8 weeks of days with sales
 MIN_SALE_DAY_SHARE = 0.2
 HOLDOUT_SHARE = 0.2
 MIN_HOLDOUT_DAYS = 7
@@ -64,8 +64,10 @@ def check_forecastable(series: pd.Series, what: str = "this selection") -> None:
     """Raise ModelError when ``series`` (daily, gap-free) is too short or too sparse."""
     sale_days = int((series != 0).sum())
     if sale_days < MIN_SALE_DAYS:
-        raise ModelError(f"Too little history to forecast {what}: {sale_days} days with sales, "
-                         f"a forecast needs at least {MIN_SALE_DAYS}.")
+        weeks = sale_days // 7
+        raise ModelError(f"A forecast needs {MIN_SALE_DAYS // 7} weeks of days with sales; "
+                         f"{what} has {weeks} ({sale_days} day{'s' if sale_days != 1 else ''} "
+                         f"with sales).")
     share = sale_days / len(series)
     if share < MIN_SALE_DAY_SHARE:
         raise ModelError(f"{what.capitalize()} is too sparse to forecast: sales on "
@@ -79,7 +81,7 @@ class DailyForecaster:
 
     def __init__(self, horizon: int = 90, interval: float = 0.8, country_code: str | None = None,
                  max_history_days: int = MAX_HISTORY_DAYS, uncertainty_samples: int = 200,
-                 seed: int = 0):
+                 seed: int = 0, check: bool = True):
         if not 1 <= horizon <= 365:
             raise ModelError(f"horizon must be 1–365 days, not {horizon}")
         if not 0.5 <= interval <= 0.99:
@@ -90,6 +92,7 @@ class DailyForecaster:
         self.max_history_days = max_history_days
         self.uncertainty_samples = uncertainty_samples
         self.seed = seed
+        self.check = check  # False inside the backtest: the whole series was checked
 
     def fit(self, dates, values) -> "DailyForecaster":
         from prophet import Prophet
@@ -97,7 +100,8 @@ class DailyForecaster:
 
         series = _daily(pd.DataFrame({"date": dates, "value": values}), "date", "value")
         series = series.iloc[-self.max_history_days:]
-        check_forecastable(series)
+        if self.check:
+            check_forecastable(series)
         span = len(series)
         recent = series.iloc[-56:]
         zero_share = (recent == 0).groupby(recent.index.day_of_week).mean()
@@ -176,8 +180,13 @@ class ForecastResult:
 
     * ``history``: ``date``, ``actual`` (the fitted days);
     * ``forecast``: ``date``, ``forecast``, ``lower``, ``upper``;
-    * ``backtest``: ``date``, ``actual``, ``forecast``, ``baseline`` over the hold-out;
-    * ``accuracy`` / ``baseline_accuracy``: ``regression_metrics`` of each on the hold-out.
+    * ``backtest``: ``date``, ``fold``, ``actual``, ``forecast``, ``lower``, ``upper``,
+      ``baseline`` over the rolling-origin folds (the chosen model's backtest);
+    * ``accuracy`` / ``baseline_accuracy``: ``regression_metrics`` plus ``wape`` (mean over
+      folds) and ``coverage`` of the chosen model and of seasonal naive on those folds;
+    * ``leaderboard``: one row per model and ensemble (``forecast_models.leaderboard``),
+      best first, without the fold predictions;
+    * ``chosen``: the chosen row's ``model``; ``members``: the models it averages.
     """
     model: str
     horizon: int
@@ -189,47 +198,112 @@ class ForecastResult:
     accuracy: dict
     baseline_accuracy: dict
     notes: list[str] = field(default_factory=list)
+    leaderboard: list[dict] = field(default_factory=list)
+    chosen: str = ""
+    members: list[str] = field(default_factory=list)
+    fold_days: int = 0
+    folds: int = 0
+    interval_source: str = ""
 
     @property
     def beats_baseline(self) -> bool | None:
-        model, baseline = self.accuracy["rmse"], self.baseline_accuracy["rmse"]
+        model, baseline = self.accuracy.get("wape"), self.baseline_accuracy.get("wape")
         return None if model is None or baseline is None else model < baseline
+
+
+BACKTEST_FOLDS = 4
+MIN_TRAIN_DAYS = 28
 
 
 def forecast_series(frame: pd.DataFrame, date_col: str, value_col: str, *, horizon: int = 90,
                     interval: float = 0.8, country_code: str | None = None,
-                    what: str = "this selection") -> ForecastResult:
-    """Fit, backtest and forecast one daily series (see the module docstring)."""
-    series = _daily(frame, date_col, value_col).iloc[-MAX_HISTORY_DAYS:]
+                    what: str = "this selection", models=None,
+                    progress=lambda pct, msg: None) -> ForecastResult:
+    """Backtest every candidate model on a rolling origin, choose the best by mean WAPE (an
+    average of the best two or three when that backtests better; seasonal naive when
+    nothing beats it), and forecast ``horizon`` days with it (see
+    ``analytics.models.forecast_models``)."""
+    from analytics.models import forecast_models as fm
+
+    if not 1 <= horizon <= 365:
+        raise ModelError(f"horizon must be 1–365 days, not {horizon}")
+    full = _daily(frame, date_col, value_col)
+    series = full.iloc[-MAX_HISTORY_DAYS:]
     check_forecastable(series, what)
-    holdout = min(horizon, max(MIN_HOLDOUT_DAYS, int(len(series) * HOLDOUT_SHARE)))
-    train = series.iloc[:-holdout]
-    try:
-        check_forecastable(train, what + " before its hold-out")
-    except ModelError as error:
-        raise ModelError(f"{error} The backtest keeps the last {holdout} days aside.") from None
+    fold_days, folds = fm.fold_plan(len(series), horizon, BACKTEST_FOLDS, MIN_TRAIN_DAYS)
+    setup = fm.Setup(interval=interval, country_code=country_code)
+    models = tuple(models or fm.MODELS)
+    backtest = fm.rolling_origin(series, fold_days, folds, setup, models,
+                                 progress=lambda pct, msg: progress(int(pct * 0.8), msg))
+    board = fm.leaderboard(backtest, interval)
+    best = board[0]
+    naive = next(row for row in board if row["model"] == fm.NAIVE)
 
-    backtest_model = DailyForecaster(holdout, interval, country_code).fit(train.index, train)
-    predicted = backtest_model.predict()["forecast"].to_numpy()
-    actual = series.iloc[-holdout:]
-    baseline = seasonal_naive(train, holdout)
-    backtest = pd.DataFrame({"date": actual.index, "actual": actual.to_numpy(),
-                             "forecast": predicted, "baseline": baseline})
+    progress(85, f"forecasting with {best['model']}")
+    finals = fm.run_models(best["members"], [(series, horizon)], setup)
+    failed = [name for name, value in finals.items() if isinstance(value, str)]
+    if failed:
+        raise ModelError(f"{failed[0]} backtested best but failed on the whole history: "
+                         f"{finals[failed[0]]}")
+    finals = [value[0] for value in finals.values()]
+    point = np.mean([p.forecast for p in finals], axis=0)
+    if len(finals) == 1 and finals[0].lower is not None:
+        lower, upper = finals[0].lower, finals[0].upper
+        interval_source = "the model's own interval"
+    else:
+        residuals = np.concatenate([f.actual - p.forecast
+                                    for f, p in zip(backtest["folds"], best["predicted"])])
+        low, high = fm.residual_bounds(residuals, interval)
+        lower, upper = np.clip(point + low, 0, None), np.clip(point + high, 0, None)
+        interval_source = "the backtest's errors (their 10th and 90th percentiles)" \
+            if abs(interval - 0.8) < 1e-9 else "the quantiles of the backtest's errors"
+    lower, upper = np.minimum(lower, point), np.maximum(upper, point)
+    dates = pd.date_range(series.index[-1] + pd.Timedelta(days=1), periods=horizon, freq="D")
 
-    model = DailyForecaster(horizon, interval, country_code).fit(series.index, series)
-    notes = ["MAPE leaves out hold-out days whose actual value is 0 (sMAPE keeps them)."]
-    if len(_daily(frame, date_col, value_col)) > len(series):
+    fold_frames = []
+    for k, (fold, predicted, bounds, base) in enumerate(zip(
+            backtest["folds"], best["predicted"], best["bounds"], naive["predicted"])):
+        fold_frames.append(pd.DataFrame({
+            "date": pd.date_range(fold.start, periods=len(fold.actual), freq="D"), "fold": k + 1,
+            "actual": fold.actual, "forecast": predicted.forecast, "lower": bounds[0],
+            "upper": bounds[1], "baseline": base.forecast}))
+    backtest_frame = pd.concat(fold_frames, ignore_index=True)
+
+    def accuracy(row) -> dict:
+        actual = backtest_frame["actual"].to_numpy()
+        predicted = np.concatenate([p.forecast for p in row["predicted"]])
+        return {**regression_metrics(actual, predicted), "wape": row["wape"],
+                "mean_mape": row["mape"], "coverage": row["coverage"]}
+
+    notes = [f"Backtest: {folds} rolling origins, each forecasting the next {fold_days} days "
+             "from the history before it; models ranked by mean WAPE over the folds."]
+    if fold_days < horizon:
+        notes.append(f"The history holds {folds} folds of {fold_days} days, not of the "
+                     f"{horizon}-day horizon: accuracy beyond {fold_days} days is untested.")
+    if best["model"] == fm.NAIVE:
+        notes.append("No model beat seasonal naive (the last week repeated) on the backtest, "
+                     "so the forecast is seasonal naive.")
+    if len(full) > len(series):
         notes.append(f"Fitted on the last {len(series)} days of history.")
+    for row in board:
+        if row.get("error"):
+            notes.append(f"{row['model']} could not run on this series ({row['error']}).")
+    public = [{key: value for key, value in row.items()
+               if key not in ("predicted", "bounds")} for row in board]
     return ForecastResult(
-        model=model.description, horizon=horizon, interval=interval, holdout_days=holdout,
+        model=best["model"] + " — " + best["description"], horizon=horizon, interval=interval,
+        holdout_days=folds * fold_days,
         history=pd.DataFrame({"date": series.index, "actual": series.to_numpy()}),
-        forecast=model.predict(), backtest=backtest,
-        accuracy=regression_metrics(actual, predicted),
-        baseline_accuracy=regression_metrics(actual, baseline), notes=notes)
+        forecast=pd.DataFrame({"date": dates, "forecast": point, "lower": lower,
+                               "upper": upper}),
+        backtest=backtest_frame, accuracy=accuracy(best), baseline_accuracy=accuracy(naive),
+        notes=notes, leaderboard=public, chosen=best["model"], members=list(best["members"]),
+        fold_days=fold_days, folds=folds, interval_source=interval_source)
 
 
 def forecast_items(units: pd.DataFrame, items: pd.DataFrame, first_day, last_day, *,
                    horizon: int = 90, interval: float = 0.8, country_code: str | None = None,
+                   models=None,
                    progress=lambda pct, msg: None) -> tuple[list[dict], list[dict]]:
     """Demand (units) forecasts for each item of ``items`` (columns ``item``, ``description``)
     from ``units`` (columns ``item``, ``date``, ``units``), on the days ``first_day`` …
@@ -246,10 +320,50 @@ def forecast_items(units: pd.DataFrame, items: pd.DataFrame, first_day, last_day
         frame = pd.DataFrame({"date": days, "units": series.to_numpy()})
         try:
             result = forecast_series(frame, "date", "units", horizon=horizon, interval=interval,
-                                     country_code=country_code, what=f"item {row.item}")
+                                     country_code=country_code, what=f"item {row.item}",
+                                     models=models)
         except ModelError as error:
             skipped.append({"item": row.item, "description": row.description,
                             "reason": str(error)})
             continue
         results.append({"item": row.item, "description": row.description, "result": result})
     return results, skipped
+
+
+METRIC_UNITS = {"revenue": None, "orders": "orders", "units": "units"}
+
+
+def forecast_summary(result: ForecastResult) -> dict:
+    """The totals the sentence states: the next ``horizon`` days' forecast with the sums of
+    its daily bounds, and the last ``horizon`` days of history."""
+    previous = float(result.history["actual"].tail(result.horizon).sum())
+    total = float(result.forecast["forecast"].sum())
+    return {"days": result.horizon, "next_total": total,
+            "next_lower": float(result.forecast["lower"].sum()),
+            "next_upper": float(result.forecast["upper"].sum()),
+            "previous_total": previous, "previous_days": min(result.horizon,
+                                                             len(result.history)),
+            "change": (total - previous) / previous if previous else None}
+
+
+def forecast_sentence(summary: dict, metric: str = "revenue", currency: str = "£") -> str:
+    """E.g. "£393,256 expected over the next 30 days, between £315,924 and £470,798; 6 %
+    above the last 30." (units and orders are counted, not priced)."""
+    unit = METRIC_UNITS.get(metric)
+
+    def amount(value: float) -> str:
+        sign = "−" if value < 0 else ""
+        return (f"{sign}{currency}{abs(value):,.0f}" if unit is None
+                else f"{value:,.0f}")
+
+    days = summary["days"]
+    text = (f"{amount(summary['next_total'])}{'' if unit is None else ' ' + unit} expected "
+            f"over the next {days} days, between {amount(summary['next_lower'])} and "
+            f"{amount(summary['next_upper'])}")
+    change = summary.get("change")
+    if change is None:
+        return text + f"; nothing in the last {summary['previous_days']} days to compare with."
+    if round(abs(change) * 100) == 0:
+        return text + f"; about the same as the last {summary['previous_days']}."
+    direction = "above" if change > 0 else "below"
+    return text + f"; {abs(change) * 100:.0f} % {direction} the last {summary['previous_days']}."

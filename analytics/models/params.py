@@ -18,11 +18,23 @@ class _Params(BaseModel):
 
 
 class ForecastParams(_Params):
+    """A forecast of the filtered daily series up to the period's end. ``level`` product or
+    category forecasts one ``item`` (its units and revenue) or, without one, the ``top_n``
+    items' units."""
     metric: Literal["revenue", "orders", "units"] = "revenue"
-    horizon: int = Field(90, ge=1, le=365, description="days to forecast")
+    horizon: int = Field(90, ge=7, le=180, description="days to forecast (7–180)")
     interval: float = Field(0.8, ge=0.5, le=0.99, description="prediction interval width")
     level: Literal["total", "product", "category"] = "total"
     top_n: int = Field(5, ge=1, le=20, description="items forecast at product/category level")
+    item: str | None = Field(None, min_length=1, max_length=200, description=(
+        "the product id (level product) or category (level category) whose demand to "
+        "forecast, units and revenue"))
+
+    @pydantic.model_validator(mode="after")
+    def _item_has_a_level(self):
+        if self.item is not None and self.level == "total":
+            raise ValueError("item needs level product or category")
+        return self
 
 
 class ClusteringParams(_Params):

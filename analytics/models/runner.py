@@ -38,42 +38,93 @@ def _columns(frame: pd.DataFrame, names) -> dict:
     return {name: frame[name].tolist() for name in names}
 
 
-def _forecast_payload(result) -> dict:
+def _forecast_currency() -> str:
+    """The money sign of the forecast's sentence: the CURRENCY setting (``core.settings``,
+    which analytics does not import), £ by default."""
+    import os
+    return os.environ.get("CURRENCY") or "£"
+
+
+def _forecast_payload(result, metric: str) -> dict:
+    from analytics.models.forecast import forecast_sentence, forecast_summary
+    from analytics.models.forecast_models import NAIVE
+
     history = result.history.tail(HISTORY_SHOWN_DAYS)
-    last_actual = float(result.history["actual"].tail(result.horizon).sum())
-    next_total = float(result.forecast["forecast"].sum())
+    summary = forecast_summary(result)
+    sentence = forecast_sentence(summary, metric, _forecast_currency())
+    if result.chosen == NAIVE:
+        sentence += (" No model beat seasonal naive (the last week repeated) on the "
+                     "backtest, so this is seasonal naive.")
     return {
-        "model": result.model, "horizon": result.horizon, "interval": result.interval,
+        "sentence": sentence,
+        "model": result.model, "chosen": result.chosen, "members": result.members,
+        "horizon": result.horizon, "interval": result.interval,
+        "interval_source": result.interval_source,
+        "interval_coverage": result.accuracy.get("coverage"),
+        "history_end": result.history["date"].iloc[-1],
         "history": {"dates": history["date"].tolist(), "values": history["actual"].tolist()},
         "forecast": _columns(result.forecast, ["date", "forecast", "lower", "upper"]),
-        "backtest": {"holdout_days": result.holdout_days,
-                     **_columns(result.backtest, ["date", "actual", "forecast", "baseline"])},
+        "backtest": {"holdout_days": result.holdout_days, "folds": result.folds,
+                     "fold_days": result.fold_days,
+                     **_columns(result.backtest, ["date", "fold", "actual", "forecast", "lower",
+                                                  "upper", "baseline"])},
+        "leaderboard": result.leaderboard,
         "accuracy": result.accuracy,
         "baseline": {"name": "seasonal naive (the value 7 days earlier, last observed week "
                              "carried forward)", "accuracy": result.baseline_accuracy},
         "beats_baseline": result.beats_baseline,
-        "summary": {"next_total": next_total, "previous_total": last_actual,
-                    "change": (next_total - last_actual) / last_actual if last_actual else None,
-                    "days": result.horizon},
+        "summary": {**summary, "sentence": sentence},
         "notes": result.notes,
     }
 
 
+#: The top-N item lists skip Prophet: N full leaderboards would keep the job waiting.
+TOP_ITEM_MODELS = ("seasonal naive", "ETS", "Theta", "XGBoost")
+
+
 def run_forecast(warehouse, filters, scope, params: ForecastParams, progress) -> dict:
+    """The forecast of the filtered series **up to the period's end** (the whole history
+    before it, so a short period still has the weeks a forecast needs), the days after it.
+    ``level`` product/category with an ``item``: that item's units and revenue."""
+    from analytics.models import forecast_inputs
     from analytics.models.forecast import forecast_items, forecast_series
 
     progress(5, "reading the daily series")
-    daily = inputs.daily_series(warehouse, filters, scope)
+    history_filters = filters.with_period(None, filters.end)
+    country = _main_country(warehouse, filters, scope)
+    base = {"kind": "forecast", "level": params.level, "country_holidays": country,
+            "period_end": filters.end}
+    if params.item is not None:
+        daily = forecast_inputs.item_daily_series(warehouse, history_filters, scope,
+                                                  params.level, params.item)
+        description = forecast_inputs.item_description(warehouse, params.level, params.item)
+        if daily.empty:
+            raise ModelError(f"{params.level.capitalize()} {description} has no sales in "
+                             "this selection.")
+        what = f"{params.level} {description}"
+        out = {**base, "item": params.item, "description": description,
+               "horizon": params.horizon, "interval": params.interval}
+        for position, metric in enumerate(("units", "revenue")):
+            result = forecast_series(
+                daily, "date", metric, horizon=params.horizon, interval=params.interval,
+                country_code=country, what=what,
+                progress=lambda pct, msg, p=position: progress(10 + 42 * p + int(pct * 0.42),
+                                                               f"{metric}: {msg}"))
+            out[metric] = {"metric": metric, **_forecast_payload(result, metric)}
+        out["sentence"] = f"{description}: {out['units']['sentence']} Revenue: " \
+                          f"{out['revenue']['sentence']}"
+        progress(95, "done")
+        return out
+
+    daily = inputs.daily_series(warehouse, history_filters, scope)
     if daily.empty:
         raise ModelError("There is no data to forecast in this selection.")
-    country = _main_country(warehouse, filters, scope)
-    base = {"kind": "forecast", "level": params.level, "country_holidays": country}
     if params.level == "total":
-        progress(20, "fitting the forecast and its backtest")
         result = forecast_series(daily, "date", params.metric, horizon=params.horizon,
-                                 interval=params.interval, country_code=country)
+                                 interval=params.interval, country_code=country,
+                                 progress=lambda pct, msg: progress(10 + int(pct * 0.85), msg))
         progress(95, "done")
-        return {**base, "metric": params.metric, **_forecast_payload(result)}
+        return {**base, "metric": params.metric, **_forecast_payload(result, params.metric)}
 
     progress(10, f"finding the top {params.top_n} {params.level} items")
     items = inputs.top_items(warehouse, filters, scope, params.level, params.top_n)
@@ -81,24 +132,32 @@ def run_forecast(warehouse, filters, scope, params: ForecastParams, progress) ->
         raise ModelError(f"No {params.level} data to forecast in this selection"
                          + (" (the data has no categories)." if params.level == "category"
                             else "."))
-    units = inputs.item_daily_units(warehouse, filters, scope, params.level, items["item"])
+    units = inputs.item_daily_units(warehouse, history_filters, scope, params.level,
+                                    items["item"])
     results, skipped = forecast_items(
         units, items, daily["date"].min(), daily["date"].max(), horizon=params.horizon,
-        interval=params.interval, country_code=country,
+        interval=params.interval, country_code=country, models=TOP_ITEM_MODELS,
         progress=lambda pct, msg: progress(15 + int(pct * 0.8), msg))
     if not results:
         raise ModelError(f"None of the top {params.level} items has enough history to "
                          f"forecast: {skipped[0]['reason']}")
     payload_items = [{"item": entry["item"], "description": entry["description"],
-                      **_forecast_payload(entry["result"])} for entry in results]
+                      **_forecast_payload(entry["result"], "units")} for entry in results]
     beating = sum(1 for entry in payload_items if entry["beats_baseline"])
     progress(95, "done")
     return {**base, "metric": "units", "horizon": params.horizon, "interval": params.interval,
             "items": payload_items, "skipped": skipped,
+            "notes": ["The top items are ranked by units sold in the period; each is "
+                      "backtested with seasonal naive, ETS, Theta and XGBoost (choose one "
+                      "item for the full leaderboard with Prophet)."],
             "accuracy": {"items": len(payload_items), "items_beating_baseline": beating,
+                         "median_wape": float(np.median([i["accuracy"]["wape"]
+                                                         for i in payload_items])),
                          "median_smape": float(np.median([i["accuracy"]["smape"]
                                                           for i in payload_items]))},
             "baseline": {"name": "seasonal naive per item",
+                         "median_wape": float(np.median(
+                             [i["baseline"]["accuracy"]["wape"] for i in payload_items])),
                          "median_smape": float(np.median(
                              [i["baseline"]["accuracy"]["smape"] for i in payload_items]))}}
 

@@ -15,12 +15,13 @@ def test_seasonal_naive_repeats_the_last_observed_week():
 def test_planted_weekly_and_yearly_seasonality_beats_the_naive_baseline():
     series = seasonal_series(days=800, seed=1)
     result = forecast_series(series, "date", "value", horizon=60)
-    assert "weekly" in result.model and "yearly" in result.model
-    assert result.holdout_days == 60
-    assert len(result.forecast) == 60 and len(result.backtest) == 60
-    assert result.accuracy["rmse"] < result.baseline_accuracy["rmse"]
+    assert result.fold_days == 60 and result.folds == 4 and result.holdout_days == 240
+    assert len(result.forecast) == 60 and len(result.backtest) == 240
+    assert result.accuracy["wape"] < result.baseline_accuracy["wape"]
     assert result.accuracy["mape"] < 0.1
     assert result.beats_baseline is True
+    assert {row["model"] for row in result.leaderboard} >= {
+        "seasonal naive", "ETS", "Theta", "Prophet", "XGBoost"}
     # the forecast keeps the weekend dip: weekend days are about 0.6 × weekdays
     forecast = result.forecast.assign(
         weekend=lambda f: pd.to_datetime(f["date"]).dt.day_of_week >= 5)
@@ -28,6 +29,12 @@ def test_planted_weekly_and_yearly_seasonality_beats_the_naive_baseline():
     assert means[True] / means[False] == pytest.approx(0.6, abs=0.08)
     assert (result.forecast["lower"] <= result.forecast["forecast"]).all()
     assert (result.forecast["forecast"] <= result.forecast["upper"]).all()
+
+
+def test_prophet_fits_weekly_and_yearly_seasonality_on_two_years():
+    series = seasonal_series(days=800, seed=1)
+    model = DailyForecaster(horizon=30).fit(series["date"], series["value"])
+    assert "weekly" in model.description and "yearly" in model.description
 
 
 def test_closed_weekday_is_forecast_as_zero():
@@ -42,14 +49,15 @@ def test_closed_weekday_is_forecast_as_zero():
 
 
 def test_too_short_series_is_a_clear_model_error():
-    series = seasonal_series(days=20)
-    with pytest.raises(ModelError, match="at least 28"):
+    series = seasonal_series(days=50)
+    with pytest.raises(ModelError, match="needs 8 weeks of days with sales; this selection "
+                                         "has 7 \\(50 days"):
         forecast_series(series, "date", "value")
 
 
 def test_too_sparse_series_is_a_clear_model_error():
-    series = seasonal_series(days=400)
-    series.loc[series.index % 10 != 0, "value"] = 0.0  # sales on 10 % of days
+    series = seasonal_series(days=800)
+    series.loc[series.index % 10 != 0, "value"] = 0.0  # sales on 10 % of days (80)
     with pytest.raises(ModelError, match="too sparse"):
         forecast_series(series, "date", "value")
 
