@@ -97,3 +97,61 @@ def test_no_user_a_viewer_another_user_or_a_wider_scope_gets_nothing(app):
     forecast = _churn_job(app, "analyst@example.com", None, kind="forecast")
     assert _get(app, "analyst@example.com", f"/api/v1/jobs/{forecast}/customers.csv"
                 ).status_code == 404
+
+
+RESULT = {"scored": SCORED, "cutoff": "2011-09-10",
+          "sentence": "Of the 4 customers who bought in the 365 days up to 2011-12-09, 3 are "
+                      "at high risk of placing no order in the next 91 days; their predicted "
+                      "12-month value is £1,420.",
+          "catch_sentence": "Flagging the 2 customers most at risk catches 71 % of the "
+                            "customers who leave (no order in 91 days), against 62 % for "
+                            "'longest since last order'.",
+          "horizon_sentence": "Churn = no order in 91 days: 9 in 10 repeat purchases came "
+                              "within 91 days of the previous one (median 22 days).",
+          "catch": {"model": 0.71, "baseline": 0.62, "flagged": 2, "churned": 3},
+          "accuracy": {"roc_auc": 0.8}, "baseline": {"accuracy": {"roc_auc": 0.75}},
+          "risk_counts": {"high": 3, "low": 1},
+          "importance": [{"feature": "recency", "importance": 0.6,
+                          "label": "days since last order"}],
+          "clv": {"sentence": "£1,470 expected from the 4 customers over the next 365 days; "
+                              "1 of them are probably still buying (P(alive) ≥ 50 %).",
+                  "fallback": None,
+                  "backtest": {"sentence": "Predicted from the data before 2010-12-09 …",
+                               "repeat_purchases": [
+                                   {"bucket": "0", "customers": 3, "predicted": 0.4,
+                                    "actual": 0.5}]}}}
+
+
+def test_the_customers_page_filters_at_risk_high_value_and_links_the_exports(app, signed_in):
+    from tests.webapp.test_dashboard_units import _callback, _prop
+
+    settings = app.extensions["shoplens.settings"]
+    with db.session_scope(settings.database_url) as session:
+        owner = users.get_user(session, "analyst@example.com")
+        job = Job(kind="churn", user_id=owner.id, status="done", params={}, scope=None,
+                  result=RESULT)
+        session.add(job)
+        session.flush()
+        job_id = job.id
+    names = ["customers-churn-buckets.figure", "customers-churn-importance.figure",
+             "customers-clv-calibration.figure", "customers-churn-summary.children",
+             "customers-churn-list.children", "customers-churn-count.children",
+             "customers-churn-csv.href", "customers-churn-xlsx.href",
+             "customers-churn-csv.hidden", "customers-churn-xlsx.hidden"]
+    response = _callback(
+        signed_in("analyst@example.com"), ".." + "...".join(names) + "..",
+        [_prop(*name.split(".")) for name in names],
+        [_prop("customers-churn-job", "data", {"id": job_id, "status": "done"}),
+         _prop("customers-churn-risk", "value", "high"),
+         _prop("customers-churn-value", "value", "high")])
+    assert response["customers-churn-count"]["children"] == \
+        "2 customers: high churn risk, high value"
+    assert response["customers-churn-csv"]["href"] == \
+        f"/api/v1/jobs/{job_id}/customers.csv?risk=high&value=high"
+    assert response["customers-churn-xlsx"]["hidden"] is False
+    table = str(response["customers-churn-list"]["children"])
+    assert "=1+1" in table and "C3" in table and "C4" not in table
+    summary = str(response["customers-churn-summary"]["children"])
+    assert "catches 71 % of the customers who leave" in summary
+    assert "against 62 % for 'longest since last order'" in summary
+    assert "Churn = no order in 91 days" in summary

@@ -1,6 +1,10 @@
 """Customers: the RFM segment map (11 segments with sizes and revenue), the LTV
-distribution, cohort retention, churn risk through a background job (buckets and reasons),
-and the segment's customer list (paged on the server). Clicking a segment narrows the
+distribution, cohort retention, the segment's customer list (paged on the server), and,
+through a background job, the churn risk of the customers still there with its accuracy
+next to "longest since last order", their predicted 12-month value and P(alive), the
+churn model's feature importance and the value model's hold-out check; the scored list
+filters by risk and value ("at risk, high value") and downloads as CSV/XLSX through
+``/api/v1/jobs/<id>/customers.csv|xlsx`` (analyst, the job's owner, within the scope). Clicking a segment narrows the
 filters to it. The whole list downloads as CSV through the API route
 ``/api/v1/customers.csv`` (an export: its role, audit and formula neutralisation are the
 route's), and the link is shown to the roles that route declares."""
@@ -12,6 +16,7 @@ import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 
 from analytics import cohorts, customers
+from analytics.models.scored import LEVELS, filter_label, scored_frame
 from webapp.api import routing
 from webapp.dashboard import components, context, figures, jobs_ui
 
@@ -19,7 +24,9 @@ dash.register_page(__name__, path="/customers", name="Customers",
                    title="Shoplens · Customers", order=4, role="viewer")
 
 PAGE_SIZE = 20
-RISKY_SHOWN = 15
+RISKY_SHOWN = 25
+LOOKBACKS = (("12 months", 365), ("6 months", 182), ("24 months", 730))
+EXPORT_ROLE = "analyst"  # the role of /api/v1/jobs/{job_id}/customers.csv and .xlsx
 CSV_ROUTE = "/api/v1/customers.csv"
 SORTABLE = set(customers.CUSTOMER_SORT_COLUMNS)
 
@@ -59,14 +66,46 @@ def layout(**_query) -> html.Div:
             dcc.Loading(components.paged_table("customers-list", columns, PAGE_SIZE),
                         type="dot", delay_show=150),
         ]), className="mb-3"),
-        html.H2("Churn risk", className="h5 mt-4"),
-        components.job_panel("customers-churn", "Score churn risk"),
+        html.H2("Churn risk and customer value", className="h5 mt-4"),
+        components.job_panel("customers-churn", "Score churn risk and predict value",
+                             options=[dbc.Select(
+                                 id="customers-churn-lookback", size="sm", value="365",
+                                 options=[{"label": f"Customers who bought in the last {m}",
+                                           "value": str(days)}
+                                          for m, days in LOOKBACKS],
+                                 style={"maxWidth": "22rem"})]),
+        html.Div(id="customers-churn-summary", className="mb-3"),
         dbc.Row([
             dbc.Col(components.chart("customers-churn-buckets", "Customers by risk"), lg=4,
                     className="mb-3"),
-            dbc.Col(components.panel("customers-churn-list", "Highest risk, with reasons"),
-                    lg=8, className="mb-3"),
+            dbc.Col(components.chart("customers-churn-importance",
+                                     "What the churn model looks at",
+                                     help_text="share of the model's gain per feature"),
+                    lg=4, className="mb-3"),
+            dbc.Col(components.chart("customers-clv-calibration",
+                                     "Repeat purchases: expected vs actual",
+                                     help_text="hold-out check of the BG/NBD model, by the "
+                                               "number of earlier repeat purchases"),
+                    lg=4, className="mb-3"),
         ]),
+        dbc.Card(dbc.CardBody([
+            html.Div([
+                dbc.Select(id="customers-churn-risk", size="sm", value="",
+                           options=[{"label": "Any churn risk", "value": ""}]
+                           + [{"label": f"{level.capitalize()} churn risk", "value": level}
+                              for level in LEVELS], style={"maxWidth": "12rem"}),
+                dbc.Select(id="customers-churn-value", size="sm", value="",
+                           options=[{"label": "Any value", "value": ""}]
+                           + [{"label": f"{level.capitalize()} value", "value": level}
+                              for level in LEVELS], style={"maxWidth": "12rem"}),
+                html.Span(id="customers-churn-count", className="small me-auto"),
+                html.A("Download CSV", id="customers-churn-csv", href="#", hidden=True,
+                       className="btn btn-outline-secondary btn-sm"),
+                html.A("Download Excel", id="customers-churn-xlsx", href="#", hidden=True,
+                       className="btn btn-outline-secondary btn-sm"),
+            ], className="d-flex flex-wrap align-items-center gap-2 mb-2"),
+            html.Div(id="customers-churn-list"),
+        ]), className="mb-3"),
     ])
 
 
@@ -153,34 +192,120 @@ def update_list(search, page_current, sort_by):
             max(1, -(-total // PAGE_SIZE)), label, download)
 
 
-jobs_ui.follow("customers-churn", "churn")
+jobs_ui.follow("customers-churn", "churn", [State("customers-churn-lookback", "value")],
+               lambda lookback: {"lookback_days": int(lookback or 365)})
 
 
-@callback(Output("customers-churn-buckets", "figure"), Output("customers-churn-list", "children"),
-          Input("customers-churn-job", "data"))
-def show_churn(stored):
+def churn_summary(result: dict, currency: str) -> list:
+    """The churn result in plain sentences: who is at risk and what they are worth, how
+    well the model catches leavers next to 'longest since last order', how the churn
+    window was chosen, the predicted value and its backtest, a fallback when there was
+    one; then the accuracy table."""
+    value = result.get("clv") or {}
+    backtest = value.get("backtest") or {}
+    notes = [result.get("horizon_sentence"), value.get("value_sentence") or
+             value.get("sentence"), backtest.get("sentence"), value.get("fallback")]
+    catch = result.get("catch") or {}
+    accuracy, baseline = result.get("accuracy") or {}, (result.get("baseline") or {}).get(
+        "accuracy") or {}
+
+    def share(number):
+        return "–" if number is None else f"{number:.0%}".replace("%", " %")
+
+    rows = [("Catches (of the customers who left)", share(catch.get("model")),
+             share(catch.get("baseline"))),
+            ("ROC AUC (1 = perfect ranking, 0.5 = chance)",
+             f"{accuracy.get('roc_auc', float('nan')):.2f}",
+             f"{baseline.get('roc_auc', float('nan')):.2f}")]
+    table = dbc.Table([html.Thead(html.Tr([html.Th("validated on "
+                                                   f"{result.get('cutoff', '')}"),
+                                           html.Th("churn model"),
+                                           html.Th("longest since last order")])),
+                       html.Tbody([html.Tr([html.Td(a), html.Td(b), html.Td(c)])
+                                   for a, b, c in rows])],
+                      size="sm", className="mt-2 mb-0", style={"maxWidth": "40rem"},
+                      id="customers-churn-accuracy")
+    sentence = (result.get("sentence") or "").replace("£", currency)
+    return [html.P(html.Strong(sentence), className="mb-1"),
+            html.P(result.get("catch_sentence"), className="mb-1",
+                   id="customers-churn-catch"),
+            *[html.P(note.replace("£", currency), className="small mb-1 text-body-secondary")
+              for note in notes if note],
+            table]
+
+
+@callback(Output("customers-churn-buckets", "figure"),
+          Output("customers-churn-importance", "figure"),
+          Output("customers-clv-calibration", "figure"),
+          Output("customers-churn-summary", "children"),
+          Output("customers-churn-list", "children"), Output("customers-churn-count", "children"),
+          Output("customers-churn-csv", "href"), Output("customers-churn-xlsx", "href"),
+          Output("customers-churn-csv", "hidden"), Output("customers-churn-xlsx", "hidden"),
+          Input("customers-churn-job", "data"), Input("customers-churn-risk", "value"),
+          Input("customers-churn-value", "value"))
+def show_churn(stored, risk, value):
+    risk = risk if risk in LEVELS else None
+    value = value if value in LEVELS else None
+    hidden = (True, True)
     try:
         result = jobs_ui.result(stored)
     except jobs_ui.JobUnavailable as exc:
-        return figures.empty_figure(str(exc)), ""
+        empty = figures.empty_figure(str(exc))
+        return empty, empty, empty, "", "", "", "#", "#", *hidden
     if result is None:
-        return (figures.empty_figure("Score churn risk to see it here."),
-                components.empty_state("No churn scores yet."))
+        empty = figures.empty_figure("Score churn risk to see it here.")
+        return (empty, empty, empty, "", components.empty_state("No churn scores yet."), "",
+                "#", "#", *hidden)
+    currency = context.currency()
     counts = result.get("risk_counts") or {}
-    buckets = pd.DataFrame({"risk": ["high", "medium", "low"],
-                            "customers": [counts.get(r, 0) for r in ("high", "medium", "low")]})
-    risky = pd.DataFrame(result.get("customers") or []).head(RISKY_SHOWN)
-    rows = [html.Tr([html.Td(cid), html.Td(f"{p:.0%}"), html.Td(risk),
-                     html.Td("; ".join(str(r.get("feature")) for r in (reasons or [])))])
-            for cid, p, risk, reasons in zip(risky.get("customer_id", []),
-                                             risky.get("probability", []),
-                                             risky.get("risk", []), risky.get("reasons", []))]
-    table = (dbc.Table([html.Thead(html.Tr([html.Th("customer"), html.Th("churn probability"),
-                                            html.Th("risk"), html.Th("main reasons")])),
+    buckets = pd.DataFrame({"risk": list(LEVELS),
+                            "customers": [counts.get(r, 0) for r in LEVELS]})
+    importance = pd.DataFrame(result.get("importance") or [])
+    importance_figure = figures.empty_figure("No feature importance.") if importance.empty \
+        else figures.bars(importance.head(10).assign(
+            share=lambda f: f["importance"] * 100,
+            label=lambda f: f.get("label", f["feature"])), label="label", value="share")
+    calibration = ((result.get("clv") or {}).get("backtest") or {}).get("repeat_purchases")
+    if calibration:
+        calibration_figure = figures.grouped_bars(
+            pd.DataFrame(calibration), label="bucket",
+            values={"predicted": "expected", "actual": "actual"}, height=320)
+        calibration_figure.update_traces(
+            hovertemplate="%{x} earlier repeat purchases<br>%{y:.2f} per customer"
+                          "<extra></extra>")
+    else:
+        calibration_figure = figures.empty_figure(
+            "No hold-out check: " + ((result.get("clv") or {}).get("fallback")
+                                     or "the backtest was not run."))
+    frame = scored_frame(result, risk=risk, value=value)
+    label = f"{len(frame):,} customers: {filter_label(risk, value)}"
+    shown = frame.head(RISKY_SHOWN)
+    rows = [html.Tr([html.Td(row["customer_id"]), html.Td(f"{row['churn_probability']:.0%}"),
+                     html.Td(row["churn_risk"]),
+                     html.Td(_money(row["predicted_value_12m"], currency)),
+                     html.Td(_share(row["p_alive"])), html.Td(row["value_tier"] or "–")])
+            for row in shown.to_dict("records")]
+    table = (dbc.Table([html.Thead(html.Tr([html.Th("customer"), html.Th("churn risk"),
+                                            html.Th(""), html.Th("predicted 12-month value"),
+                                            html.Th("P(alive)"), html.Th("value")])),
                         html.Tbody(rows)], size="sm", hover=True, id="customers-churn-table")
-             if rows else components.empty_state("No customers to score."))
-    return figures.bars(buckets, label="risk", value="customers", horizontal=False,
-                        height=300), table
+             if rows else components.empty_state("No customer matches this filter."))
+    query = "&".join(f"{k}={v}" for k, v in (("risk", risk), ("value", value)) if v)
+    base = f"/api/v1/jobs/{stored['id']}/customers"
+    suffix = f"?{query}" if query else ""
+    can_export = context.has_role(EXPORT_ROLE)
+    return (figures.bars(buckets, label="risk", value="customers", horizontal=False,
+                         height=300), importance_figure, calibration_figure,
+            churn_summary(result, currency), table, label, f"{base}.csv{suffix}",
+            f"{base}.xlsx{suffix}", not can_export, not can_export)
+
+
+def _money(number, currency: str) -> str:
+    return "–" if number is None or pd.isna(number) else f"{currency}{number:,.0f}"
+
+
+def _share(number) -> str:
+    return "–" if number is None or pd.isna(number) else f"{number:.0%}"
 
 
 def _sort(sort_by) -> tuple[str, bool]:
