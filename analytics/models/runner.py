@@ -171,12 +171,6 @@ def _model_period(warehouse, filters):
     return resolved.start, resolved.end
 
 
-def _currency() -> str:
-    import os
-
-    return os.environ.get("CURRENCY") or "£"
-
-
 def run_clustering(warehouse, filters, scope, params: ClusteringParams, progress) -> dict:
     """Segments of the period's customers (a sale line in the period), their features
     measured on their history up to the period's end (recency from the period's end)."""
@@ -221,7 +215,7 @@ def run_clustering(warehouse, filters, scope, params: ClusteringParams, progress
     profiles["period_revenue"] = [float(by_cluster.get(c, 0.0)) for c in profiles["cluster"]]
     total = float(profiles["period_revenue"].clip(lower=0).sum()) or 1.0
     profiles["period_revenue_share"] = profiles["period_revenue"].clip(lower=0) / total
-    currency = _currency()
+    currency = _segment_currency()
     profiles["sentence"] = [cluster_sentence(row, currency)
                             for row in profiles.to_dict(orient="records")]
     names = dict(zip(profiles["cluster"], profiles["name"]))
@@ -285,6 +279,14 @@ def run_churn(warehouse, filters, scope, params: ChurnParams, progress) -> dict:
             "clv": value}
 
 
+def _segment_currency() -> str:
+    """The money sign of the clustering's and the anomalies' sentences: the CURRENCY setting
+    (``core.settings``, which analytics does not import), £ by default."""
+    import os
+
+    return os.environ.get("CURRENCY") or "£"
+
+
 #: A country whose public holidays the anomaly detector aligns must hold this share of the
 #: revenue; otherwise only retail events (Black Friday…) and calendar dates are aligned.
 HOLIDAY_COUNTRY_SHARE = 1 / 3
@@ -326,7 +328,7 @@ def run_anomalies(warehouse, filters, scope, params: AnomalyParams, progress) ->
     progress(50, "explaining the unusual days")
     anomalies = explain_anomalies(warehouse, history, scope, detector.anomalies_,
                                   params.metric, limit=EXPLAINED_ANOMALIES)
-    currency = _currency()
+    currency = _segment_currency()
     for anomaly in anomalies:
         anomaly["sentence"] = anomaly_sentence(anomaly, params.metric, currency,
                                                anomaly.get("headline"))
