@@ -22,7 +22,8 @@
   ``H`` days before the cutoff) — are made at ``cutoff = end + 1 − H`` with only earlier
   invoices and compared with each customer's actual sales in the ``H`` days from the
   cutoff. ``H`` = 365, or half the history when that is shorter. Reported per method: MAE
-  per customer and the total predicted against the total actual; and, for BG/NBD, the
+  per customer, the total predicted against the total actual, and the share of the actual
+  spend made by the fifth of the customers it ranks highest; and, for BG/NBD, the
   expected against the actual repeat purchases by number of earlier repeat purchases
   (the calibration chart).
 """
@@ -174,16 +175,22 @@ def _heuristic_backtest(earlier, earlier_products, cutoff, period, max_customers
 
 
 def _scores(predicted: pd.Series, actual: pd.Series) -> dict:
+    """``mae`` per customer, ``total`` predicted, ``total_error`` (÷ the actual total − 1),
+    ``top_share``: the share of the actual spend made by the fifth of the customers with the
+    highest prediction (how well it finds the valuable customers; ties in customer order)."""
     total, real = float(predicted.sum()), float(actual.sum())
+    top = np.argsort(-predicted.to_numpy(dtype=float), kind="stable")[:max(1, len(actual) // 5)]
     return {"mae": float(np.mean(np.abs(predicted - actual))), "total": total,
-            "total_error": (total - real) / real if real else None}
+            "total_error": (total - real) / real if real else None,
+            "top_share": float(actual.to_numpy(dtype=float)[top].sum() / real) if real
+            else None}
 
 
 def backtest(invoices: pd.DataFrame, first_purchases, days: int = DEFAULT_DAYS, end=None,
              max_customers: int = BACKTEST_CUSTOMERS, currency: str = "£") -> dict:
     """The three predictions made ``H`` days before the end, compared with what happened
     (module docstring). Returns ``days``, ``cutoff``, ``customers``, ``total_actual``,
-    ``methods`` ({name: {``mae``, ``total``, ``total_error``} or {``error``}}), ``best``,
+    ``methods`` ({name: ``_scores`` or {``error``}}), ``best`` (lowest MAE),
     ``heuristic_p_active``, ``repeat_purchases`` (by bucket: ``bucket``, ``customers``,
     ``predicted``, ``actual``; None when BG/NBD did not fit), ``sentence``."""
     end = pd.Timestamp(end) if end is not None else invoices["date"].max().normalize()

@@ -132,3 +132,15 @@ def test_value_and_backtest_sentences():
         "Predicted from the data before 2011-06-08 for the next 185 days: £1,800 expected "
         "against £2,000 spent (−10 %); off by £312 per customer, against £450 for the "
         "heuristic and £402 for 'next period repeats the last'.")
+
+
+def test_top_share_is_the_actual_spend_of_the_fifth_ranked_highest():
+    from analytics.models.clv import _scores
+
+    actual = pd.Series([100.0, 0.0, 50.0, 10.0, 40.0, 0, 0, 0, 0, 0])
+    predicted = pd.Series([5.0, 90.0, 1.0, 0, 0, 0, 0, 0, 0, 0])
+    scores = _scores(predicted, actual)
+    # 10 customers → the top 2 predictions: customers 1 (0 spent) and 0 (100 spent)
+    assert scores["top_share"] == pytest.approx(100 / 200)
+    assert scores["total"] == 96.0 and scores["total_error"] == pytest.approx(96 / 200 - 1)
+    assert scores["mae"] == pytest.approx((95 + 90 + 49 + 10 + 40) / 10)

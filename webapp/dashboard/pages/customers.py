@@ -231,7 +231,26 @@ def churn_summary(result: dict, currency: str) -> list:
                    id="customers-churn-catch"),
             *[html.P(note.replace("£", currency), className="small mb-1 text-body-secondary")
               for note in notes if note],
-            table]
+            table, _value_backtest_table(backtest, currency, share)]
+
+
+def _value_backtest_table(backtest: dict, currency: str, share):
+    """The value backtest per method: error per customer, total against actual, and the
+    spend share of the fifth it ranks highest."""
+    methods = backtest.get("methods") or {}
+    rows = [html.Tr([html.Td(name), html.Td(_money(m.get("mae"), currency)),
+                     html.Td("–" if m.get("total_error") is None else
+                             f"{m['total_error']:+.0%}".replace("%", " %")),
+                     html.Td(share(m.get("top_share")))])
+            for name, m in methods.items() if "mae" in m]
+    if not rows:
+        return html.Div()
+    return dbc.Table([html.Thead(html.Tr([
+        html.Th(f"value over {backtest.get('days')} days from {backtest.get('cutoff')}"),
+        html.Th("off by, per customer"), html.Th("total vs actual"),
+        html.Th("spend of its top fifth")])), html.Tbody(rows)],
+        size="sm", className="mt-2 mb-0", style={"maxWidth": "48rem"},
+        id="customers-clv-backtest")
 
 
 @callback(Output("customers-churn-buckets", "figure"),
