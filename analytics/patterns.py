@@ -23,9 +23,11 @@ Price elasticity (``price_elasticity``)
     the sale lines). A product is estimated when it has at least ``MIN_PRICE_POINTS``
     distinct unit prices, ``MIN_WEEKS`` weeks with sales, and weekly prices spanning at
     least ``MIN_PRICE_RANGE`` (highest ÷ lowest − 1); else "not enough price variation".
-    Estimate: OLS slope of log(units) on log(price) with a 95 % t-interval. A category
-    pools its estimable products within product (each product's own mean removed: the
-    slope compares a product with itself at different prices). Weeks without sales are
+    Estimate: OLS slope of log(units) on log(price) and a linear time trend (so that
+    inflation and the shop's growth over the period are not read as a price effect), with
+    a 95 % t-interval. A category pools its estimable products within product (each
+    product's own level and trend removed: the slope compares a product with itself at
+    different prices). Weeks without sales are
     absent, not zero (log 0), and the estimate is a correlation, not an experiment:
     promotions, seasons and quantity-price tiers move prices and units together.
 
@@ -33,11 +35,14 @@ Unusual orders (``unusual_orders``)
     Orders (invoices with a sale line) in the period and customers:
 
     * size: an order at least ``SIZE_RATIO_OWN`` × the median order of its customer (who
-      has at least ``MIN_CUSTOMER_ORDERS`` orders in the period), else at least
+      has at least ``MIN_CUSTOMER_ORDERS`` orders in the period) and at least
+      ``SIZE_LARGE_OVERALL`` × the median order of all customers (a big order for a small
+      buyer that is ordinary for the shop is not listed); else at least
       ``SIZE_RATIO_ALL`` × the median order of all customers;
     * discount: the data holds prices net of discounts, so a discount shows as paying
       below the products' usual price: an order paid at least ``MIN_DISCOUNT`` below its
-      value at each product's median unit price in the period;
+      value at each product's median unit price of the same calendar month (so that
+      inflation over years is not a discount);
     * refunds: a customer whose returns are at least ``MIN_REFUND_SHARE`` of their
       purchases (gross sales) in the period and at least one median order in value.
 """
@@ -62,8 +67,9 @@ MIN_MONTH_DAYS = 14         # a month counts in the month profile with this many
 MIN_PRICE_POINTS = 3
 MIN_PRICE_RANGE = 0.10
 MIN_WEEKS = 6
-SIZE_RATIO_OWN = 3.0
+SIZE_RATIO_OWN = 5.0
 SIZE_RATIO_ALL = 10.0
+SIZE_LARGE_OVERALL = 3.0
 MIN_CUSTOMER_ORDERS = 3
 MIN_DISCOUNT = 0.25
 MIN_REFUND_SHARE = 0.30
@@ -237,11 +243,12 @@ class Elasticity:
     rule: str = NOT_ENOUGH_VARIATION
 
 
-def _slope(x: np.ndarray, y: np.ndarray, groups: int = 1) -> tuple[float, float, float, int]:
-    """OLS slope of centred ``y`` on centred ``x`` (``groups`` means already removed) with
-    its 95 % interval and degrees of freedom; NaNs when undefined."""
+def _slope(x: np.ndarray, y: np.ndarray, removed: int = 1) -> tuple[float, float, float, int]:
+    """OLS slope of residual ``y`` on residual ``x`` (``removed`` parameters already fitted
+    away: levels, trends) with its 95 % interval and degrees of freedom; NaNs when
+    undefined."""
     n = len(x)
-    dof = n - groups - 1
+    dof = n - removed - 1
     sxx = float(np.dot(x, x))
     if dof < 1 or sxx <= 0:
         return np.nan, np.nan, np.nan, dof
@@ -250,6 +257,17 @@ def _slope(x: np.ndarray, y: np.ndarray, groups: int = 1) -> tuple[float, float,
     se = float(np.sqrt(np.dot(residual, residual) / dof / sxx))
     half = float(stats.t.ppf(0.975, dof)) * se
     return slope, slope - half, slope + half, dof
+
+
+def _detrended(weekly: pd.DataFrame, column: str) -> np.ndarray:
+    """``column`` minus its OLS fit on [1, t] within each product (its level and trend)."""
+    grouped = weekly.groupby("product_id")
+    t = weekly["t"] - grouped["t"].transform("mean")
+    v = weekly[column] - grouped[column].transform("mean")
+    stt = (t * t).groupby(weekly["product_id"]).transform("sum")
+    stv = (t * v).groupby(weekly["product_id"]).transform("sum")
+    trend = np.where(stt > 0, stv / stt.where(stt > 0, 1.0), 0.0)
+    return (v - trend * t).to_numpy(dtype="float64")
 
 
 def _elasticity_sentence(label: str, slope: float, low: float, high: float,
@@ -306,14 +324,16 @@ def price_elasticity(warehouse, filters: Filters, scope: Scope, top: int = 10,
                 & (products["weeks"] >= MIN_WEEKS)
                 & (products["price_high"] / products["price_low"] - 1 >= MIN_PRICE_RANGE))
     products["eligible"] = eligible.fillna(False).astype(bool)
-    # centred within product: the slope compares each product with itself
+    # within product, net of its level and its trend: the slope compares each product with
+    # itself at different prices (Frisch–Waugh: residuals of x and y on [1, t])
+    weekly["t"] = (pd.to_datetime(weekly["week"]) - pd.Timestamp("2000-01-03")).dt.days / 7.0
     weekly = weekly.join(products.set_index("key")[["eligible", "category"]], on="product_id")
-    weekly["xc"] = weekly["x"] - weekly.groupby("product_id")["x"].transform("mean")
-    weekly["yc"] = weekly["y"] - weekly.groupby("product_id")["y"].transform("mean")
+    for column in ("x", "y"):
+        weekly[column + "c"] = _detrended(weekly, column)
 
     def estimate(rows: pd.DataFrame, groups: int):
         return _slope(rows["xc"].to_numpy(dtype="float64"),
-                      rows["yc"].to_numpy(dtype="float64"), groups)
+                      rows["yc"].to_numpy(dtype="float64"), 2 * groups)
 
     products = products.sort_values(["revenue", "key"], ascending=[False, True])
     product_rows = []
@@ -399,10 +419,12 @@ def unusual_orders(warehouse, filters: Filters, scope: Scope, limit: int = 50,
     source = measures.source_for(warehouse, filters, scope, needs_lines=True)
     t = schema.fact_lines
     conditions = source.where(t, filters, scope)
-    usual = (sa.select(t.c.product_id,
+    month = sa.cast(sa.func.date_trunc("month", t.c.invoice_date), sa.Date)
+    usual = (sa.select(t.c.product_id, month.label("month"),
                        sa.func.percentile_cont(0.5).within_group(t.c.unit_price)
                        .label("usual_price"))
-             .where(*conditions, t.c.is_sale).group_by(t.c.product_id).subquery("usual"))
+             .where(*conditions, t.c.is_sale).group_by(t.c.product_id, month)
+             .subquery("usual"))
     sale = t.c.is_sale
     order_query = (
         sa.select(t.c.invoice_id, sa.func.max(t.c.customer_id).label("customer_id"),
@@ -410,7 +432,8 @@ def unusual_orders(warehouse, filters: Filters, scope: Scope, limit: int = 50,
                   sa.func.sum(t.c.line_value).filter(sale).label("value"),
                   sa.func.sum(t.c.quantity * usual.c.usual_price).filter(sale)
                   .label("usual_value"))
-        .select_from(t.outerjoin(usual, usual.c.product_id == t.c.product_id))
+        .select_from(t.outerjoin(usual, sa.and_(usual.c.product_id == t.c.product_id,
+                                                usual.c.month == month)))
         .where(*conditions).group_by(t.c.invoice_id)
         .having(sa.func.count().filter(sale) > 0))
     customer_query = (
@@ -434,20 +457,22 @@ def unusual_orders(warehouse, filters: Filters, scope: Scope, limit: int = 50,
     known = orders["customer_id"].notna()
     stats_by_customer = orders[known].groupby("customer_id")["value"].agg(["median", "size"])
     orders = orders.join(stats_by_customer, on="customer_id")
-    own = known & (orders["size"].fillna(0) >= MIN_CUSTOMER_ORDERS) & (orders["median"] > 0)
+    own = (known & (orders["size"].fillna(0) >= MIN_CUSTOMER_ORDERS)
+           & (orders["median"] > 0)).to_numpy()
     values = orders["value"].to_numpy(dtype="float64")
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio_own = values / orders["median"].to_numpy(dtype="float64")
         ratio_all = values / median_all if median_all > 0 else np.full(len(values), np.nan)
         discount = 1 - values / orders["usual_value"].to_numpy(dtype="float64")
+    large_overall = np.nan_to_num(ratio_all, nan=0.0) >= SIZE_LARGE_OVERALL
     items = []
-    for index in np.flatnonzero(own.to_numpy() & (ratio_own >= SIZE_RATIO_OWN)):
+    for index in np.flatnonzero(own & large_overall & (ratio_own >= SIZE_RATIO_OWN)):
         row = orders.iloc[index]
         items.append(("size", row["invoice_id"], row["customer_id"], row["date"],
                       values[index], ratio_own[index], ratio_own[index] / SIZE_RATIO_OWN,
                       f"{ratio_own[index]:.1f}× the median order of this customer "
                       f"({_money(row['median'], currency)} over {int(row['size'])} orders)"))
-    for index in np.flatnonzero(~own.to_numpy() & (ratio_all >= SIZE_RATIO_ALL)):
+    for index in np.flatnonzero(~own & (ratio_all >= SIZE_RATIO_ALL)):
         row = orders.iloc[index]
         items.append(("size", row["invoice_id"], row["customer_id"], row["date"],
                       values[index], ratio_all[index], ratio_all[index] / SIZE_RATIO_ALL,
@@ -458,7 +483,8 @@ def unusual_orders(warehouse, filters: Filters, scope: Scope, limit: int = 50,
         items.append(("discount", row["invoice_id"], row["customer_id"], row["date"],
                       values[index], discount[index], discount[index] / MIN_DISCOUNT,
                       f"paid {_percent(discount[index])} below the products' usual prices "
-                      f"({_money(row['usual_value'], currency)} at their median price)"))
+                      f"({_money(row['usual_value'], currency)} at their median price that "
+                      "month)"))
     gross = refunds["gross"].fillna(0.0).to_numpy(dtype="float64")
     returned = -refunds["returned"].fillna(0.0).to_numpy(dtype="float64")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -472,16 +498,18 @@ def unusual_orders(warehouse, filters: Filters, scope: Scope, limit: int = 50,
                   f"refunds {_money(returned[index], currency)} with no purchase in the period")
         items.append(("refunds", None, customer, None, returned[index], share[index],
                       min(share[index], 10.0) / MIN_REFUND_SHARE, reason))
+    items_invoices = [item[1] for item in items]
+    items_kinds = [item[0] for item in items]
     frame = pd.DataFrame(items, columns=["kind", "invoice_id", "customer_id", "date", "value",
                                          "measure", "strength", "reason"])
     counts = {kind: int((frame["kind"] == kind).sum()) for kind in ("size", "discount",
                                                                      "refunds")}
     frame = (frame.sort_values(["strength", "value"], ascending=False, kind="stable")
              .head(limit).drop(columns="strength").reset_index(drop=True))
-    order_items = counts["size"] + counts["discount"]
-    flagged_value = float(orders.loc[orders["invoice_id"].isin(
-        [i for i, k in zip(frame["invoice_id"], frame["kind"]) if k != "refunds"]),
-        "value"].sum()) if order_items else 0.0
+    flagged_orders = {invoice for invoice, kind in zip(items_invoices, items_kinds)
+                      if kind != "refunds"}
+    order_items = len(flagged_orders)  # an order may be unusual by size and by discount
+    flagged_value = float(orders.loc[orders["invoice_id"].isin(flagged_orders), "value"].sum())
     if not order_items and not counts["refunds"]:
         sentence = (f"No unusual order among {len(orders):,} orders in this period "
                     f"(median order {_money(median_all, currency)}).")
@@ -492,7 +520,7 @@ def unusual_orders(warehouse, filters: Filters, scope: Scope, limit: int = 50,
                          f"({counts['size']} by size, {counts['discount']} by discount) "
                          f"among {len(orders):,}")
             if flagged_value:
-                parts[-1] += f", {_money(flagged_value, currency)} in the ones listed"
+                parts[-1] += f", worth {_money(flagged_value, currency)}"
         if counts["refunds"]:
             parts.append(f"{counts['refunds']} customer{'s' if counts['refunds'] != 1 else ''}"
                          f" refunding {MIN_REFUND_SHARE * 100:.0f} % or more of their purchases")

@@ -156,7 +156,8 @@ def test_not_enough_price_variation_anywhere(warehouse):
 
 
 def _customer_rows() -> list[dict]:
-    """P1 at 10 unless said. A: 100, 110, 90, 400 (median 105: 400 is 3.8×); K: 50 × 3;
+    """P1 at 10 unless said. A: 100, 110, 90, 600 (median 105: 600 is 5.7×, and 6.3× the
+    median of all, 95); K: 50 × 3;
     D: 200, then returns 150; E: 60 paid at 6 a unit (40 % below the usual 10); B (France):
     one order of 2000 (21× the median order of all, 95)."""
     rows = []
@@ -165,7 +166,7 @@ def _customer_rows() -> list[dict]:
         rows.append({"invoice_id": invoice, "invoice_ts": f"2024-03-{day:02d} 12:00",
                      "customer_id": customer, "quantity": quantity, "unit_price": price,
                      **extra})
-    for number, quantity in enumerate((10, 11, 9, 40), start=1):
+    for number, quantity in enumerate((10, 11, 9, 60), start=1):
         order(f"A{number}", "A", quantity, day=number)
     for number in (1, 2, 3):
         order(f"K{number}", "K", 5, day=number)
@@ -185,16 +186,17 @@ def test_unusual_orders_say_why(warehouse):
     assert result.orders == 10 and result.median_order == pytest.approx(95)
     assert result.counts == {"size": 2, "discount": 1, "refunds": 1}
     items = result.items
-    # strongest first: D 75 %/30 %, B1 21×/10, E1 40 %/25 %, A4 3.8×/3
+    # strongest first: D 75 %/30 %, B1 21×/10, E1 40 %/25 %, A4 5.7×/5
     assert list(items["kind"]) == ["refunds", "size", "discount", "size"]
     assert list(items["customer_id"]) == ["D", "B", "E", "A"]
     reasons = dict(zip(items["customer_id"], items["reason"]))
-    assert reasons["A"] == "3.8× the median order of this customer (£105 over 4 orders)"
+    assert reasons["A"] == "5.7× the median order of this customer (£105 over 4 orders)"
     assert reasons["B"] == "21.1× the median order of all customers (£95)"
     assert reasons["E"].startswith("paid 40 % below the products' usual prices")
     assert reasons["D"] == "refunds 75 % of their purchases (£150 of £200)"
     assert items.set_index("customer_id").loc["A", "invoice_id"] == "A4"
-    assert result.sentence.startswith("3 unusual orders (2 by size, 1 by discount) among 10")
+    assert result.sentence.startswith("3 unusual orders (2 by size, 1 by discount) among 10, "
+                                      "worth £2,660; 1 customer refunding 30 % or more")
     scoped = patterns.unusual_orders(warehouse, MARCH, Scope.of(["GB"]))
     assert "B" not in set(scoped.items["customer_id"]) and scoped.orders == 9
     assert patterns.unusual_orders(warehouse, MARCH, ALL_DATA, limit=2).items.shape[0] == 2
@@ -205,3 +207,49 @@ def test_no_orders(warehouse):
     result = patterns.unusual_orders(
         warehouse, Filters(start=dt.date(2023, 1, 1), end=dt.date(2023, 1, 31)), ALL_DATA)
     assert result.sentence == "No orders in this period." and result.items.empty
+
+
+def test_elasticity_is_net_of_a_trend(warehouse):
+    """Prices rise 0.5 % a week (inflation) and units 1 % a week (growth) besides
+    units = 1000 × price^−1.5: without the trend the slope would come out near +0.5."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for week in range(60):
+        price = 10 * 1.005 ** week * float(rng.choice([0.8, 0.9, 1.0, 1.1, 1.2]))
+        units = 1000 * price ** -1.5 * 1.01 ** week * float(np.exp(rng.normal(0, 0.05)))
+        rows.append({"invoice_id": f"T{week}", "product_id": "P1", "category": "Home",
+                     "invoice_ts": dt.datetime(2024, 1, 1) + dt.timedelta(weeks=week),
+                     "quantity": units, "unit_price": round(price, 2)})
+    publish_lines(warehouse, rows)
+    result = patterns.price_elasticity(
+        warehouse, Filters(start=dt.date(2024, 1, 1), end=dt.date(2025, 3, 1)), ALL_DATA)
+    p1 = result.products.set_index("key").loc["P1"]
+    assert p1["ci_low"] < -1.5 < p1["ci_high"] and p1["ci_high"] - p1["ci_low"] < 0.3
+
+
+def test_a_big_order_for_a_small_buyer_that_is_ordinary_is_not_listed(warehouse):
+    rows = [{"invoice_id": f"N{i}", "invoice_ts": f"2024-03-{i + 1:02d} 12:00",
+             "customer_id": f"N{i}", "quantity": 10, "unit_price": 10.0} for i in range(9)]
+    # S: 20, 20, 20, then 110: 5.5× their median but 1.1× the shop's median order (100)
+    rows += [{"invoice_id": f"S{i}", "invoice_ts": f"2024-03-{i + 1:02d} 15:00",
+              "customer_id": "S", "quantity": q, "unit_price": 10.0}
+             for i, q in enumerate((2, 2, 2, 11))]
+    publish_lines(warehouse, rows)
+    result = patterns.unusual_orders(warehouse, MARCH, ALL_DATA)
+    assert result.median_order == pytest.approx(100) and result.items.empty
+
+
+def test_a_discount_is_against_the_same_months_price(warehouse):
+    """January at 6; December at 13 (prices went up), one December order at 9: only that
+    one is below its month's usual price (31 %)."""
+    rows = [{"invoice_id": f"J{i}", "invoice_ts": f"2024-01-{i + 1:02d} 12:00",
+             "customer_id": f"J{i}", "quantity": 10, "unit_price": 6.0} for i in range(3)]
+    rows += [{"invoice_id": f"D{i}", "invoice_ts": f"2024-12-{i + 1:02d} 12:00",
+              "customer_id": f"D{i}", "quantity": 10, "unit_price": 13.0} for i in range(4)]
+    rows.append({"invoice_id": "X1", "invoice_ts": "2024-12-20 12:00", "customer_id": "X",
+                 "quantity": 10, "unit_price": 9.0})
+    publish_lines(warehouse, rows)
+    result = patterns.unusual_orders(
+        warehouse, Filters(start=dt.date(2024, 1, 1), end=dt.date(2024, 12, 31)), ALL_DATA)
+    assert list(result.items["invoice_id"]) == ["X1"]
+    assert result.items.loc[0, "measure"] == pytest.approx(1 - 9 / 13)
