@@ -60,13 +60,8 @@ def test_basket_rules_agree_with_a_plain_pandas_count(online_retail_warehouse, s
     assert result["bought_together"]["products"]
 
 
-def test_churn_and_segments_report_accuracy_next_to_their_baselines(online_retail_warehouse):
-    churn = run_model("churn", online_retail_warehouse, Filters(), ALL_DATA, {})
-    assert churn["cutoff"] == "2011-09-11"                 # last day 2011-12-09 + 1 − 90
-    assert churn["accuracy"]["roc_auc"] > 0.65
-    assert churn["accuracy"]["roc_auc"] > churn["baseline"]["accuracy"]["roc_auc"]
-    assert len(churn["calibration"]) == 10
-    assert churn["clv"]["backtest"]["mae"] > 0
+def test_segments_report_accuracy_next_to_their_baseline(online_retail_warehouse):
+    # churn and customer value on this file: test_churn_online_retail.py
     segments = run_model("clustering", online_retail_warehouse, Filters(), ALL_DATA, {})
     assert 2 <= segments["k"] <= 8
     assert segments["accuracy"]["silhouette"] > segments["baseline"]["silhouette"]
