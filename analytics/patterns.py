@@ -516,13 +516,14 @@ def unusual_orders(warehouse, filters: Filters, scope: Scope, limit: int = 50,
     else:
         parts = []
         if order_items:
-            parts.append(f"{order_items} unusual order{'s' if order_items != 1 else ''} "
-                         f"({counts['size']} by size, {counts['discount']} by discount) "
+            parts.append(f"{order_items:,} unusual order{'s' if order_items != 1 else ''} "
+                         f"({counts['size']:,} by size, {counts['discount']:,} by discount) "
                          f"among {len(orders):,}")
             if flagged_value:
                 parts[-1] += f", worth {_money(flagged_value, currency)}"
         if counts["refunds"]:
-            parts.append(f"{counts['refunds']} customer{'s' if counts['refunds'] != 1 else ''}"
+            parts.append(f"{counts['refunds']:,} customer"
+                         f"{'s' if counts['refunds'] != 1 else ''}"
                          f" refunding {MIN_REFUND_SHARE * 100:.0f} % or more of their purchases")
         sentence = "; ".join(parts) + "."
     return UnusualOrders(sentence, frame, counts, len(orders), median_all)
