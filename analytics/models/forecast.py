@@ -249,13 +249,13 @@ def forecast_series(frame: pd.DataFrame, date_col: str, value_col: str, *, horiz
     point = np.mean([p.forecast for p in finals], axis=0)
     if len(finals) == 1 and finals[0].lower is not None:
         lower, upper = finals[0].lower, finals[0].upper
-        interval_source = "the model's own interval"
+        interval_source = "the model itself"
     else:
         residuals = np.concatenate([f.actual - p.forecast
                                     for f, p in zip(backtest["folds"], best["predicted"])])
         low, high = fm.residual_bounds(residuals, interval)
         lower, upper = np.clip(point + low, 0, None), np.clip(point + high, 0, None)
-        interval_source = "the backtest's errors (their 10th and 90th percentiles)" \
+        interval_source = "the backtest's errors, their 10th-90th percentiles" \
             if abs(interval - 0.8) < 1e-9 else "the quantiles of the backtest's errors"
     lower, upper = np.minimum(lower, point), np.maximum(upper, point)
     dates = pd.date_range(series.index[-1] + pd.Timedelta(days=1), periods=horizon, freq="D")

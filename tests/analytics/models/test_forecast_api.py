@@ -91,3 +91,38 @@ def test_the_job_result_has_the_leaderboard_and_the_sentence(api):
         assert forecast["forecast"]["date"][0] == "2022-07-01"
         assert "expected over the next 14 days, between" in forecast["sentence"]
     assert result["revenue"]["sentence"].startswith("£")
+
+
+def _texts(component) -> list[str]:
+    """Every string in a Dash component tree, in order."""
+    if isinstance(component, str):
+        return [component]
+    children = getattr(component, "children", None)
+    if children is None:
+        return []
+    if not isinstance(children, (list, tuple)):
+        children = [children]
+    return [text for child in children for text in _texts(child)]
+
+
+def test_the_sales_page_leads_with_the_sentence_and_shows_the_leaderboard(api):
+    from analytics.filters import ALL_DATA, Filters
+    from analytics.models import run_model
+    from webapp.dashboard.pages import sales
+    result = run_model("forecast", api.app.extensions["shoplens.warehouse"], Filters(),
+                       ALL_DATA, {"horizon": 14, "metric": "orders"}, lambda pct, msg: None)
+    with api.app.app_context():
+        summary = _texts(sales.forecast_summary_view(result, "orders"))
+        table = _texts(sales.leaderboard_table(result, "t"))
+    assert summary[0].endswith(".") and " orders expected over the next 14 days, between " \
+        in summary[0]
+    assert any("interval (from" in text and "of the backtest days" in text for text in summary)
+    assert table[:3] == ["model", "WAPE", "MAPE"] and "fold 4" in table
+    assert table.count("chosen") == 1
+    for row in result["leaderboard"]:
+        assert row["model"] in table
+
+    naive = {**result, "chosen": "seasonal naive"}
+    with api.app.app_context():
+        texts = _texts(sales.forecast_summary_view(naive, "orders"))
+    assert any(text.startswith("No model beat seasonal naive") for text in texts)

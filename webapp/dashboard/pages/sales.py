@@ -1,5 +1,6 @@
 """Sales & forecast: the series by day, week or month against last year, and a forecast
-job (progress bar, then the forecast with its interval, backtest metrics and baseline)."""
+job (progress bar, then the plain sentence, the forecast with its interval, and the
+leaderboard of the models backtested on rolling origins against seasonal naive)."""
 from __future__ import annotations
 
 import dash
@@ -15,7 +16,7 @@ dash.register_page(__name__, path="/sales", name="Sales",
 
 GRAINS = ("day", "week", "month")
 METRICS = {"revenue": "Revenue", "orders": "Orders"}
-ACCURACY_LABELS = {"mape": "MAPE", "smape": "sMAPE", "rmse": "RMSE", "mae": "MAE", "r2": "R²"}
+HORIZONS = (7, 14, 30, 60, 90, 180)
 
 
 def layout(**_query) -> html.Div:
@@ -30,20 +31,23 @@ def layout(**_query) -> html.Div:
     horizon = html.Div([dbc.Label("Horizon", className="small mb-0"),
                         dbc.Select(id="sales-forecast-horizon", size="sm", value="90",
                                    options=[{"label": f"{d} days", "value": str(d)}
-                                            for d in (30, 60, 90, 180)])])
+                                            for d in HORIZONS])])
     return html.Div([
         components.page_header("Sales & forecast"),
         components.chart("sales-series", "Sales over time", extra=[controls]),
         html.H2("Forecast", className="h5 mt-4"),
-        html.P("A forecast runs in the background on the current filters: the model is "
-               "checked on the last weeks of history against a seasonal-naive baseline.",
+        html.P("A forecast runs in the background on the current filters, from the history up "
+               "to the period's end: seasonal naive, ETS, Theta, Prophet and XGBoost are each "
+               "backtested on 4 rolling origins and the best (or the average of the best) is "
+               "used, never one that does worse than seasonal naive.",
                className="small text-body-secondary"),
         components.job_panel("sales-forecast", "Run forecast", options=[horizon]),
         dbc.Row([
             dbc.Col(components.chart("sales-forecast-chart", "Forecast"), lg=8, className="mb-3"),
-            dbc.Col(components.panel("sales-forecast-metrics", "Accuracy on the hold-out"),
+            dbc.Col(components.panel("sales-forecast-metrics", "The forecast"),
                     lg=4, className="mb-3"),
         ]),
+        components.panel("sales-forecast-leaderboard", "Leaderboard (rolling-origin backtest)"),
     ])
 
 
@@ -82,47 +86,116 @@ jobs_ui.follow("sales-forecast", "forecast",
 
 
 @callback(Output("sales-forecast-chart", "figure"), Output("sales-forecast-metrics", "children"),
+          Output("sales-forecast-leaderboard", "children"),
           Input("sales-forecast-job", "data"))
 def show_forecast(stored):
     try:
         result = jobs_ui.result(stored)
     except jobs_ui.JobUnavailable as exc:
-        return figures.empty_figure(str(exc)), ""
+        return figures.empty_figure(str(exc)), "", ""
     if result is None:
         return (figures.empty_figure("Run a forecast to see it here."),
-                components.empty_state("No forecast yet."))
-    money = context.currency() if result.get("metric", "revenue") == "revenue" else None
-    figure = figures.forecast(
+                components.empty_state("No forecast yet."), "")
+    metric = result.get("metric", "revenue")
+    return (forecast_figure(result, metric), forecast_summary_view(result, metric),
+            leaderboard_table(result, "sales-forecast-accuracy"))
+
+
+def forecast_figure(result: dict, metric: str):
+    """History, forecast with its interval, and the chosen model's backtest folds."""
+    money = context.currency() if metric == "revenue" else None
+    return figures.forecast(
         pd.DataFrame({"date": pd.to_datetime(result["history"]["dates"]),
                       "actual": result["history"]["values"]}),
         pd.DataFrame(result["forecast"]).assign(date=lambda f: pd.to_datetime(f["date"])),
         backtest=pd.DataFrame({key: result["backtest"][key]
                                for key in ("date", "forecast", "baseline")}),
         currency=money, interval_label=f"{result['interval']:.0%} interval")
-    return figure, accuracy_table(result)
 
 
-def accuracy_table(result: dict) -> html.Div:
-    """The model's hold-out accuracy next to the baseline's."""
-    model, baseline = result.get("accuracy") or {}, (result.get("baseline") or {}).get(
-        "accuracy") or {}
-    rows = [html.Tr([html.Td(label), html.Td(_metric(model.get(key), key)),
-                     html.Td(_metric(baseline.get(key), key))])
-            for key, label in ACCURACY_LABELS.items() if key in model]
-    verdict = ("The model beats the baseline." if result.get("beats_baseline")
-               else "The model does not beat the baseline on this hold-out.")
+def sentence(result: dict, metric: str) -> str:
+    """The forecast's plain sentence in the dashboard's currency."""
+    from analytics.models.forecast import forecast_sentence
+    summary = result.get("summary") or {}
+    if "next_lower" not in summary:  # a result from before the leaderboard
+        return summary.get("sentence") or ""
+    return forecast_sentence(summary, metric, context.currency())
+
+
+def forecast_summary_view(result: dict, metric: str) -> html.Div:
+    """The sentence first, then the chosen model, its interval and its coverage."""
+    chosen = result.get("chosen") or result.get("model", "")
+    coverage = result.get("interval_coverage")
+    backtest = result.get("backtest") or {}
+    parts = [html.P(sentence(result, metric), className="fw-semibold mb-2",
+                    id="sales-forecast-sentence")]
+    if chosen == NAIVE:
+        parts.append(html.P("No model beat seasonal naive (the last week repeated) on the "
+                            "backtest, so the forecast is seasonal naive.",
+                            className="small text-warning-emphasis mb-2"))
+    else:
+        naive_wape = (result.get("baseline") or {}).get("accuracy", {}).get("wape")
+        model_wape = (result.get("accuracy") or {}).get("wape")
+        if naive_wape is not None and model_wape is not None:
+            parts.append(html.P(f"{chosen}: {_percent(model_wape)} WAPE on the backtest, "
+                                f"against {_percent(naive_wape)} for seasonal naive.",
+                                className="small mb-2"))
+    if coverage is not None:
+        source = result.get("interval_source") or "the model's"
+        parts.append(html.P(f"The {result['interval']:.0%} interval (from {source}) held "
+                            f"{_percent(coverage)} of the backtest days.",
+                            className="small mb-2"))
+    if result.get("history_end"):
+        parts.append(html.P(f"History up to {result['history_end']}; backtest: "
+                            f"{backtest.get('folds')} folds of {backtest.get('fold_days')} "
+                            "days.", className="small text-body-secondary mb-1"))
+    parts += [html.P(note, className="small text-body-secondary mb-1")
+              for note in result.get("notes") or [] if not note.startswith("Backtest:")]
+    return html.Div(parts)
+
+
+def leaderboard_table(result: dict, table_id: str) -> html.Div:
+    """Model, mean WAPE and MAPE, each fold's WAPE, interval coverage; the chosen row
+    marked. A result from before the leaderboard shows its hold-out accuracy."""
+    board = result.get("leaderboard")
+    if not board:
+        return html.Div(f"Hold-out MAPE {_percent((result.get('accuracy') or {}).get('mape'))}",
+                        id=table_id, className="small")
+    folds = max(len(row.get("folds") or []) for row in board)
+    header = [html.Th("model"), html.Th("WAPE"), html.Th("MAPE"),
+              *[html.Th(f"fold {k + 1}", title=_fold_title(board, k)) for k in range(folds)],
+              html.Th("coverage"), html.Th("")]
+    rows = []
+    for row in board:
+        fold_cells = [html.Td(_percent(fold.get("wape"))) for fold in row.get("folds") or []]
+        fold_cells += [html.Td("")] * (folds - len(fold_cells))
+        mark = "chosen" if row.get("chosen") else ("failed" if row.get("error") else "")
+        rows.append(html.Tr([html.Td(row["model"], title=row.get("error")
+                                     or row.get("description")),
+                             html.Td(_percent(row.get("wape"))),
+                             html.Td(_percent(row.get("mape"))), *fold_cells,
+                             html.Td(_percent(row.get("coverage"))), html.Td(mark)],
+                            className="table-success fw-semibold" if row.get("chosen")
+                            else None))
     return html.Div([
-        dbc.Table([html.Thead(html.Tr([html.Th("metric"), html.Th(result.get("model", "model")),
-                                       html.Th("baseline")])), html.Tbody(rows)],
-                  size="sm", className="mb-2", id="sales-forecast-accuracy"),
-        html.Div(f"Hold-out: last {result['backtest'].get('holdout_days')} days · "
-                 f"horizon {result['horizon']} days.", className="small"),
-        html.Div(verdict, className="small fw-semibold"),
-        html.Div(f"Baseline: {result['baseline']['name']}", className="small text-body-secondary"),
-    ])
+        dbc.Table([html.Thead(html.Tr(header)), html.Tbody(rows)], size="sm", hover=True,
+                  responsive=True, className="mb-1", id=table_id),
+        html.Div("WAPE: Σ|actual − forecast| ÷ Σ|actual| on each fold; MAPE: mean |error| ÷ "
+                 "actual over days with sales; both averaged over the folds. Coverage: share "
+                 f"of backtest days inside the {result.get('interval', 0.8):.0%} interval.",
+                 className="small text-body-secondary")])
 
 
-def _metric(value, key: str) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:.1%}" if key in ("mape", "smape") else f"{value:,.2f}"
+NAIVE = "seasonal naive"
+
+
+def _fold_title(board: list[dict], k: int) -> str:
+    for row in board:
+        folds = row.get("folds") or []
+        if len(folds) > k:
+            return f"{folds[k]['start']} – {folds[k]['end']}"
+    return ""
+
+
+def _percent(value) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
