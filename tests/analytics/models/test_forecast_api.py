@@ -126,3 +126,27 @@ def test_the_sales_page_leads_with_the_sentence_and_shows_the_leaderboard(api):
     with api.app.app_context():
         texts = _texts(sales.forecast_summary_view(naive, "orders"))
     assert any(text.startswith("No model beat seasonal naive") for text in texts)
+
+
+def test_the_products_page_shows_an_items_units_and_revenue_forecasts(api):
+    from analytics.filters import ALL_DATA, Filters
+    from analytics.models import run_model
+    from webapp.dashboard import jobs_ui
+    from webapp.dashboard.pages import products
+    result = run_model("forecast", api.app.extensions["shoplens.warehouse"], Filters(),
+                       ALL_DATA, {"horizon": 14, "level": "category", "item": "Toys"},
+                       lambda pct, msg: None)
+    original = jobs_ui.result
+    jobs_ui.result = lambda stored: result
+    try:
+        with api.app.app_context():
+            summary, units, revenue, boards = products.show_demand_forecast({"id": "x"})
+    finally:
+        jobs_ui.result = original
+    texts = _texts(summary)
+    assert texts[0] == "Toys"
+    assert " units expected over the next 14 days" in texts[1]
+    assert any(text.startswith("£") and "expected over the next 14 days" in text
+               for text in texts)
+    assert len(units.data) >= 2 and len(revenue.data) >= 2
+    assert _texts(boards).count("chosen") == 2

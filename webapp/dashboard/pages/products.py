@@ -1,6 +1,7 @@
-"""Products: the top 20, revenue and profit by category, the BCG matrix, and basket
-analysis (rules, "bought together" for a chosen product, bundles to download) through a
-background job. Clicking a category narrows the filters to it."""
+"""Products: the top 20, revenue and profit by category, the BCG matrix, basket analysis
+(rules, "bought together" for a chosen product, bundles to download) and demand forecasts
+(units and revenue of a chosen product or category, with the models' leaderboard) through
+background jobs. Clicking a category narrows the filters to it."""
 from __future__ import annotations
 
 import dash
@@ -19,6 +20,8 @@ dash.register_page(__name__, path="/products", name="Products", title="Shoplens 
 
 TOP_PRODUCTS = 20
 RULES_SHOWN = 15
+FORECAST_PRODUCTS = 500   # the best sellers offered for a demand forecast (any id typed too)
+FORECAST_HORIZONS = (7, 14, 30, 60, 90, 180)
 
 
 def layout(**_query) -> html.Div:
@@ -50,6 +53,34 @@ def layout(**_query) -> html.Div:
                            color="secondary", outline=True, className="mb-2"),
                 dcc.Download(id="products-bundles-download")]), lg=5, className="mb-3"),
         ]),
+        html.H2("Demand forecast", className="h5 mt-4"),
+        html.P("Units and revenue of one product or category, from its history up to the "
+               "period's end under the current filters; the models are backtested on 4 "
+               "rolling origins and the best is used (seasonal naive when nothing beats it). "
+               "Without a choice, the top 5 by units.",
+               className="small text-body-secondary"),
+        components.job_panel("products-forecast", "Forecast demand", options=[
+            dbc.RadioItems(id="products-forecast-level", inline=True, className="small",
+                           options=[{"label": "Product", "value": "product"},
+                                    {"label": "Category", "value": "category"}],
+                           value="product"),
+            html.Div([dbc.Label("Product or category", className="small mb-0"),
+                      dcc.Dropdown(id="products-forecast-item", placeholder="the top 5",
+                                   style={"minWidth": "320px"})]),
+            html.Div([dbc.Label("Horizon", className="small mb-0"),
+                      dbc.Select(id="products-forecast-horizon", size="sm", value="30",
+                                 options=[{"label": f"{d} days", "value": str(d)}
+                                          for d in FORECAST_HORIZONS])])]),
+        dbc.Row([
+            dbc.Col(components.panel("products-forecast-summary", "Demand forecast"), lg=4,
+                    className="mb-3"),
+            dbc.Col(components.chart("products-forecast-units", "Units"), lg=4,
+                    className="mb-3"),
+            dbc.Col(components.chart("products-forecast-revenue", "Revenue"), lg=4,
+                    className="mb-3"),
+        ]),
+        components.panel("products-forecast-leaderboard",
+                         "Leaderboard (rolling-origin backtest)"),
     ])
 
 
@@ -198,3 +229,92 @@ def download_bundles(_clicks, stored):
 
 def _names(ids, descriptions) -> list[str]:
     return [str(d or i) for i, d in zip(ids or [], descriptions or [])]
+
+
+# ----------------------------------------------------------------- demand forecast
+@callback(Output("products-forecast-item", "options"),
+          Input("shell-url", "search"), Input("products-forecast-level", "value"),
+          Input("products-forecast-item", "search_value"),
+          State("products-forecast-item", "value"))
+def forecast_items(search, level, typed, chosen):
+    """The best-selling products (or every category) of the filters; a typed product id
+    that is not among them is offered as it is, so any product can be forecast."""
+    try:
+        if level == "category":
+            frame = context.query(products.category_performance, search)
+            values = [c for c in frame["category"] if c != context.NONE_LABEL]
+            options = [{"label": c, "value": c} for c in values]
+        else:
+            frame = context.query(products.top_products, search, n=FORECAST_PRODUCTS)
+            names = frame["description"].fillna(frame["product_id"])
+            options = [{"label": f"{name} ({pid})", "value": pid}
+                       for pid, name in zip(frame["product_id"], names)]
+    except context.Unavailable:
+        return []
+    known = {option["value"] for option in options}
+    for extra in (chosen, (typed or "").strip()):
+        if extra and extra not in known and level == "product":
+            options.append({"label": f"product id {extra}", "value": extra})
+            known.add(extra)
+    return options
+
+
+@callback(Output("products-forecast-item", "value"), Input("products-forecast-level", "value"),
+          prevent_initial_call=True)
+def clear_item(_level):
+    return None
+
+
+jobs_ui.follow("products-forecast", "forecast",
+               [State("products-forecast-level", "value"), State("products-forecast-item", "value"),
+                State("products-forecast-horizon", "value")],
+               lambda level, item, horizon: {"level": level, "horizon": int(horizon),
+                                             **({"item": item} if item else {})})
+
+
+@callback(Output("products-forecast-summary", "children"),
+          Output("products-forecast-units", "figure"),
+          Output("products-forecast-revenue", "figure"),
+          Output("products-forecast-leaderboard", "children"),
+          Input("products-forecast-job", "data"))
+def show_demand_forecast(stored):
+    from webapp.dashboard.pages import sales
+
+    try:
+        result = jobs_ui.result(stored)
+    except jobs_ui.JobUnavailable as exc:
+        return components.empty_state(str(exc)), figures.empty_figure(""), \
+            figures.empty_figure(""), ""
+    if result is None:
+        message = "Choose a product or category and run the forecast."
+        return (components.empty_state(message), figures.empty_figure(message),
+                figures.empty_figure(message), "")
+    if "items" in result:  # the top N by units, no item chosen
+        rows = [html.Li([html.Span(f"{item['description'] or item['item']}: ",
+                                   className="fw-semibold"),
+                         sales.sentence(item, "units"),
+                         html.Span(f" ({item.get('chosen') or item['model']})",
+                                   className="text-body-secondary")])
+                for item in result["items"]]
+        skipped = [html.Li(f"{s['description'] or s['item']}: {s['reason']}",
+                           className="text-body-secondary") for s in result.get("skipped", [])]
+        first = result["items"][0]
+        return (html.Div([html.Ol(rows + skipped, className="small mb-0")]),
+                sales.forecast_figure(first, "units"),
+                figures.empty_figure("Choose one product or category for its revenue."),
+                sales.leaderboard_table(first, "products-forecast-table"))
+    name = result.get("description") or result.get("item")
+    summary = html.Div([
+        html.P(name, className="fw-semibold mb-1"),
+        html.Div(sales.forecast_summary_view(result["units"], "units"), className="mb-2"),
+        html.Div([html.Span("Revenue: ", className="fw-semibold"),
+                  sales.forecast_summary_view(result["revenue"], "revenue")])],
+        id="products-forecast-sentence")
+    boards = dbc.Row([
+        dbc.Col([html.Div("Units", className="small fw-semibold"),
+                 sales.leaderboard_table(result["units"], "products-forecast-table")], lg=6),
+        dbc.Col([html.Div("Revenue", className="small fw-semibold"),
+                 sales.leaderboard_table(result["revenue"], "products-forecast-revenue-table")],
+                lg=6)])
+    return (summary, sales.forecast_figure(result["units"], "units"),
+            sales.forecast_figure(result["revenue"], "revenue"), boards)

@@ -97,7 +97,8 @@ def show_forecast(stored):
         return (figures.empty_figure("Run a forecast to see it here."),
                 components.empty_state("No forecast yet."), "")
     metric = result.get("metric", "revenue")
-    return (forecast_figure(result, metric), forecast_summary_view(result, metric),
+    return (forecast_figure(result, metric),
+            forecast_summary_view(result, metric, "sales-forecast-sentence"),
             leaderboard_table(result, "sales-forecast-accuracy"))
 
 
@@ -122,13 +123,13 @@ def sentence(result: dict, metric: str) -> str:
     return forecast_sentence(summary, metric, context.currency())
 
 
-def forecast_summary_view(result: dict, metric: str) -> html.Div:
+def forecast_summary_view(result: dict, metric: str, sentence_id: str | None = None) -> html.Div:
     """The sentence first, then the chosen model, its interval and its coverage."""
     chosen = result.get("chosen") or result.get("model", "")
     coverage = result.get("interval_coverage")
     backtest = result.get("backtest") or {}
     parts = [html.P(sentence(result, metric), className="fw-semibold mb-2",
-                    id="sales-forecast-sentence")]
+                    **({"id": sentence_id} if sentence_id else {}))]
     if chosen == NAIVE:
         parts.append(html.P("No model beat seasonal naive (the last week repeated) on the "
                             "backtest, so the forecast is seasonal naive.",
