@@ -24,8 +24,10 @@ public holidays from the ``holidays`` package, plus Thanksgiving, Black Friday a
 Monday, which move every year; ``EVENT_WINDOW`` days either side of each belong to it), else
 the same calendar date (Christmas Eve, Valentine's Day). Where a comparable day was itself
 unusual (its first-pass |z| ≥ ``YEARLY_MIN_Z``) its relative residual is a *yearly effect*;
-ordinary comparable days count 0 (so ordinary days gain no noise from last year). The median
-of the years' effects moves ``expected`` (``yearly`` = effect × level) and the scale and z
+ordinary comparable days count 0 (so ordinary days gain no noise from last year). The
+effect that recurs (``recurring_effect``: one year's; of two, the smaller when both go the
+same way, else 0; of three, the median — a spike of one year is not expected the next) moves
+``expected`` (``yearly`` = effect × level) and the scale and z
 are measured again on what is left: a Black Friday that looks like last year's is expected,
 one twice as big, or a spike on a day that was ordinary last year, is still unusual.
 
@@ -170,6 +172,29 @@ def _median_of_neighbours(same_weekday: pd.Series) -> pd.Series:
     return neighbours.median(axis=1).where(neighbours.notna().sum(axis=1) >= 3)
 
 
+def recurring_effect(effects: np.ndarray) -> np.ndarray:
+    """The yearly effect of each row of ``effects`` (days × earlier years; NaN where the
+    history does not reach, 0 where the comparable day was ordinary): the one year's effect
+    when only one is known; with two, the smaller when both go the same way (else 0: an
+    anomaly of one year is not expected again); with three, the median."""
+    known = np.isfinite(effects)
+    count = known.sum(axis=1)
+    filled = np.where(known, effects, 0.0)
+    result = np.zeros(len(effects))
+    one = count == 1
+    result[one] = filled[one].sum(axis=1)
+    two = count == 2
+    if two.any():
+        pairs = np.sort(np.where(known[two], filled[two], np.nan), axis=1)[:, :2]
+        same = np.sign(pairs[:, 0]) == np.sign(pairs[:, 1])
+        smaller = np.where(np.abs(pairs[:, 0]) <= np.abs(pairs[:, 1]), pairs[:, 0], pairs[:, 1])
+        result[two] = np.where(same, smaller, 0.0)
+    more = count >= 3
+    if more.any():
+        result[more] = np.nanmedian(np.where(known[more], effects[more], np.nan), axis=1)
+    return result
+
+
 def _relative_scale(relative: pd.Series) -> pd.Series:
     global_scale = robust_scale(relative)
     local_scale = MAD_SCALE * (relative - relative.rolling(SCALE_DAYS, center=True,
@@ -210,11 +235,7 @@ def deseasonalise(dates: pd.Series, values: pd.Series, count: bool = False,
             then = first_relative[np.where(reached, target, 0)]
             effects[:, back] = np.where(np.isnan(z_then), np.nan,
                                         np.where(np.abs(z_then) >= YEARLY_MIN_Z, then, 0.0))
-        with np.errstate(all="ignore"):
-            counted = np.isfinite(effects).any(axis=1)
-            median = np.where(counted, np.nanmedian(np.where(counted[:, None], effects, 0.0),
-                                                    axis=1), 0.0)
-        yearly = pd.Series(median, index=series.index) * level
+        yearly = pd.Series(recurring_effect(effects), index=series.index) * level
         expected = expected + yearly
         residual = series - expected
         relative = residual / level
@@ -477,44 +498,67 @@ def _window_z(actual: np.ndarray, expected: np.ndarray, variance: np.ndarray,
 
 
 def _slice_runs(dates: pd.DatetimeIndex, component: pd.DataFrame, rest: pd.DataFrame,
-                count: bool, min_z: float, max_run: int) -> list[dict]:
+                count: bool, min_z: float, max_run: int,
+                plain: pd.DataFrame | None = None,
+                plain_rest: pd.DataFrame | None = None) -> list[dict]:
     """Windows of 1…``max_run`` days of one slice (``component``) whose summed deviation has
     |z| ≥ ``min_z`` both against the slice's own expectation and against it scaled by the
     rest of the shop's ratio (``rest``: the rest's ``deseasonalise`` frame; its value ÷
     expected on the days it moved); overlapping windows of the same direction are one anomaly,
-    reported by its strongest window (z = the weaker of the two)."""
+    reported by its strongest window (z = the weakest of the tests). With the yearly effect
+    (``plain``, ``plain_rest``: the slice and the rest without it), the test against the rest
+    is made twice, with and without the yearly effect, and both must find the window
+    unusual: a Black Friday lifts the rest above its ordinary days and the slice with it,
+    even when one of their yearly effects is too noisy to be learnt."""
+    pairs = [(component, rest)]
+    if plain is not None and plain_rest is not None:
+        pairs.append((plain, plain_rest))
     value = component["value"].to_numpy(dtype=float)
-    expected = component["expected"].to_numpy(dtype=float)
-    if count:  # a Poisson rate of 0 makes any order infinitely unlikely
-        expected = np.maximum(expected, np.maximum(component["trend"].to_numpy(dtype=float)
-                                                   * SLICE_MIN_EXPECTED_SHARE, 0.5))
+
+    def floored(frame):
+        expected = frame["expected"].to_numpy(dtype=float)
+        if count:  # a Poisson rate of 0 makes any order infinitely unlikely
+            expected = np.maximum(expected, np.maximum(frame["trend"].to_numpy(dtype=float)
+                                                       * SLICE_MIN_EXPECTED_SHARE, 0.5))
+        return expected
+
+    def ratio(frame):
+        # the rest's ratio counts on the days the rest itself moved (|z| ≥ 2): its ordinary
+        # noise would otherwise blur every slice's own test
+        moved = np.clip((frame["value"] / frame["expected"].where(frame["expected"] > 0))
+                        .to_numpy(dtype=float), *SLICE_RATIO_LIMITS)
+        return np.where(np.isfinite(moved) & (frame["z"].abs() >= SLICE_REST_Z).to_numpy(),
+                        moved, 1.0)
+
+    expected = floored(component)
     variance = component["scale"].to_numpy(dtype=float) ** 2
-    # the rest's ratio counts on the days the rest itself moved (|z| ≥ 2): its ordinary
-    # noise would otherwise blur every slice's own test
-    rest_ratio = np.clip((rest["value"] / rest["expected"].where(rest["expected"] > 0))
-                         .to_numpy(dtype=float), *SLICE_RATIO_LIMITS)
-    rest_ratio = np.where(np.isfinite(rest_ratio) & (rest["z"].abs() >= SLICE_REST_Z)
-                          .to_numpy(), rest_ratio, 1.0)
-    usable = np.isfinite(value) & np.isfinite(expected) & np.isfinite(variance)
-    arrays = [np.where(usable, array, 0.0) for array in
-              (value, expected, variance, expected * rest_ratio, variance * rest_ratio ** 2)]
+    columns = [value, expected, variance]
+    for slice_frame, rest_frame in pairs:
+        factor = ratio(rest_frame)
+        columns += [floored(slice_frame) * factor,
+                    slice_frame["scale"].to_numpy(dtype=float) ** 2 * factor ** 2]
+    usable = np.logical_and.reduce([np.isfinite(column) for column in columns])
+    arrays = [np.where(usable, column, 0.0) for column in columns]
     dispersion = _poisson_dispersion(component) if count else 1.0
     sums = [np.concatenate([[0.0], np.cumsum(array)]) for array in [*arrays, usable]]
     windows = []
     for length in range(1, min(max_run, len(value)) + 1):
         ends = np.arange(length, len(value) + 1)
-        (total_value, total_expected, total_variance, relative_expected, relative_variance,
-         used) = (array[ends] - array[ends - length] for array in sums)
+        totals = [array[ends] - array[ends - length] for array in sums]
+        total_value, total_expected, total_variance, used = (totals[0], totals[1], totals[2],
+                                                             totals[-1])
         # the expectation is estimated too: its trend (a median of 29 days) errs alike on
         # neighbouring days, its weekly part (a median of 12 weeks) day by day
         estimate = np.sqrt(1 + np.pi / 2 * (1 / (WEEKLY_WEEKS - 1) + length / TREND_DAYS))
         own_z = _window_z(total_value, total_expected, total_variance, count,
                           dispersion) / estimate
-        relative_z = _window_z(total_value, relative_expected, relative_variance, count,
-                               dispersion) / estimate
-        z = np.where(np.abs(own_z) <= np.abs(relative_z), own_z, relative_z)
-        hits = np.flatnonzero((used == length) & (np.abs(z) >= min_z)
-                              & (np.sign(own_z) == np.sign(relative_z)))
+        z, agree = own_z, np.ones(len(own_z), dtype=bool)
+        for index in range(len(pairs)):
+            relative_z = _window_z(total_value, totals[3 + 2 * index],
+                                   totals[4 + 2 * index], count, dispersion) / estimate
+            agree &= np.sign(own_z) == np.sign(relative_z)
+            z = np.where(np.abs(z) <= np.abs(relative_z), z, relative_z)
+        hits = np.flatnonzero((used == length) & (np.abs(z) >= min_z) & agree)
         windows += [(int(ends[hit] - length), int(ends[hit] - 1), float(z[hit]),
                      float(total_value[hit]), float(total_expected[hit])) for hit in hits]
     windows.sort(key=lambda window: (window[0], window[1]))
@@ -534,13 +578,18 @@ def _slice_runs(dates: pd.DatetimeIndex, component: pd.DataFrame, rest: pd.DataF
 
 def slice_anomalies(daily: pd.DataFrame, slices: pd.DataFrame, metric: str = "revenue",
                     min_z: float = SLICE_MIN_Z, max_run: int = SLICE_MAX_RUN,
-                    min_orders: float = SLICE_MIN_ORDERS, start=None) -> pd.DataFrame:
+                    min_orders: float = SLICE_MIN_ORDERS, start=None,
+                    events: dict | None = None) -> pd.DataFrame:
     """Unusual day ranges inside slices of the shop (a channel, a traffic source, a country,
     a category) that barely move the shop-wide totals.
 
     ``daily``: the gap-free shop-wide series (only its ``date`` column and its last
     ``MAX_DAYS`` days are used, or, with ``start``, the ``SLICE_HISTORY_DAYS`` before it and
-    the days from it: only ranges that end on or after ``start`` are listed); ``slices``:
+    the days from it — all the days given when ``events`` is given: only ranges that end on or
+    after ``start`` are listed); ``events`` (``holiday_calendar``) adds the yearly effect
+    (``yearly_alignment``) to each slice's and each rest's expectation, so a slice's Black
+    Friday or Christmas like last year's is expected (and the test against the rest is also
+    made without it: ``_slice_runs``); ``slices``:
     ``dimension``, ``value`` (the dimension value), ``date``, ``revenue``, ``gross_revenue``, ``orders``, ``units``
     (``inputs.slice_daily_series``). Slices with fewer than ``min_orders`` orders a day on
     average are skipped: a few orders a day swing too much to monitor.
@@ -571,9 +620,13 @@ def slice_anomalies(daily: pd.DataFrame, slices: pd.DataFrame, metric: str = "re
     if metric not in METRICS:
         raise ModelError(f"metric must be one of {list(METRICS)}, not {metric!r}")
     daily = daily.sort_values("date")
-    daily = (daily.tail(MAX_DAYS) if start is None else
-             daily[daily["date"] >= pd.Timestamp(start) - pd.Timedelta(days=SLICE_HISTORY_DAYS)])
+    if start is None:
+        daily = daily.tail(MAX_DAYS)
+    elif events is None:
+        daily = daily[daily["date"] >= pd.Timestamp(start)
+                      - pd.Timedelta(days=SLICE_HISTORY_DAYS)]
     dates = pd.DatetimeIndex(daily["date"])
+    aligned = yearly_alignment(dates, events) if events is not None else None
     count = metric in COUNT_METRICS
     measures = ["revenue", "gross_revenue", "orders", "units"]
     shop = daily.set_index("date")[measures]
@@ -582,10 +635,16 @@ def slice_anomalies(daily: pd.DataFrame, slices: pd.DataFrame, metric: str = "re
         own = rows.set_index("date")[measures].reindex(dates, fill_value=0.0)
         if float(own["orders"].mean()) < min_orders:
             continue
-        component = deseasonalise(dates.to_series(), _metric_values(own, metric), count)
-        rest = deseasonalise(dates.to_series(),
-                             _metric_values((shop - own).clip(lower=0.0), metric), count)
-        for run in _slice_runs(dates, component, rest, metric == "orders", min_z, max_run):
+        own_values = _metric_values(own, metric)
+        rest_values = _metric_values((shop - own).clip(lower=0.0), metric)
+        component = deseasonalise(dates.to_series(), own_values, count, aligned)
+        rest = deseasonalise(dates.to_series(), rest_values, count, aligned)
+        plain = plain_rest = None
+        if aligned is not None:
+            plain = deseasonalise(dates.to_series(), own_values, count)
+            plain_rest = deseasonalise(dates.to_series(), rest_values, count)
+        for run in _slice_runs(dates, component, rest, metric == "orders", min_z, max_run,
+                               plain, plain_rest):
             if start is not None and run["end"] < pd.Timestamp(start):
                 continue
             found.append({"dimension": dimension, "value": str(value), **run})

@@ -333,7 +333,8 @@ def run_anomalies(warehouse, filters, scope, params: AnomalyParams, progress) ->
         anomaly["sentence"] = anomaly_sentence(anomaly, params.metric, currency,
                                                anomaly.get("headline"))
     progress(70, "monitoring channels, traffic sources, countries and categories")
-    slices = _slice_anomalies(warehouse, history, scope, daily, detector.anomalies_, start)
+    slices = _slice_anomalies(warehouse, history, scope, daily, detector.anomalies_, start,
+                              detector.holidays_)
     monitor = robust_monitor(daily, params.metric)
     component = detector.components_[params.metric]
     examined = component[component["date"] >= pd.Timestamp(start)]
@@ -374,27 +375,31 @@ def run_anomalies(warehouse, filters, scope, params: AnomalyParams, progress) ->
 
 
 def _slice_anomalies(warehouse, filters, scope, daily: pd.DataFrame,
-                     shop_wide: pd.DataFrame, start=None) -> pd.DataFrame:
+                     shop_wide: pd.DataFrame, start=None,
+                     country_code: str | None = None) -> pd.DataFrame:
     """``anomalies.slice_anomalies`` on the daily orders of the top values of each slice
     dimension, with ``shop_wide`` (the shop-wide detector also flagged a day of the range)
-    and a ``sentence``; with ``start``, the ranges that reach into the period from it.
+    and a ``sentence``; with ``start``, the ranges that reach into the period from it,
+    learnt from all of ``daily`` with yearly seasonality and ``country_code``'s holidays.
     Orders, whatever the chosen metric: a slice's revenue or units on a
     day is dominated by its few largest orders (a big order is a shop-wide revenue anomaly,
     found and explained there), its order count follows what happened to the slice."""
-    from analytics.models.anomalies import MAX_DAYS, SLICE_HISTORY_DAYS, SLICE_TOP, slice_anomalies
+    from analytics.models.anomalies import MAX_DAYS, SLICE_TOP, holiday_calendar, slice_anomalies
 
+    events = None
     if start is None:
         since = daily["date"].tail(MAX_DAYS).min().date()
     else:
-        since = max(daily["date"].min(), pd.Timestamp(start)
-                    - pd.Timedelta(days=SLICE_HISTORY_DAYS)).date()
+        since = daily["date"].min().date()
+        years = range(daily["date"].min().year - 1, daily["date"].max().year + 2)
+        events = holiday_calendar(years, country_code)[0]
     series = [inputs.slice_daily_series(warehouse, filters, scope, dimension, SLICE_TOP, since)
               .assign(dimension=dimension) for dimension in inputs.SLICE_DIMENSIONS]
     found = slice_anomalies(daily, pd.concat(series, ignore_index=True), SLICE_METRIC,
-                            start=start)
+                            start=start, events=events)
     flagged = set(shop_wide["date"])
-    found["shop_wide"] = [any(day in flagged for day in pd.date_range(start, end))
-                          for start, end in zip(found["start"], found["end"])]
+    found["shop_wide"] = [any(day in flagged for day in pd.date_range(first, last))
+                          for first, last in zip(found["start"], found["end"])]
     found["sentence"] = [_slice_sentence(row) for row in found.to_dict(orient="records")]
     return found
 

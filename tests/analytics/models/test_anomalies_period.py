@@ -131,3 +131,49 @@ def test_the_sentence_leads_with_date_money_and_the_slice():
                             "orders") == (
         "On Wed 18 Jun 2025 orders were 5 against 98 expected (93 below, -95%), 6.0 times "
         "the usual day-to-day swing.")
+
+
+def channel_shop(seed: int = 0):
+    """Three years of daily orders (Poisson, 100 a weekday, 70 at weekends, ×3 on every
+    Black Friday) over two channels: Web 70 %, App 30 %. The app has its own sale on every
+    1 March (×3 for the app only), and an outage on 2024-06-10…13 (95 % of its orders lost).
+    """
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2022-01-01", "2024-12-31", freq="D")
+    fridays = [pd.Timestamp(day) for day in black_fridays(2022, 2024)]
+    level = 100 * np.where(dates.day_of_week >= 5, 0.7, 1.0) * np.where(
+        dates.isin(fridays), 3.0, 1.0)
+    app_level = 0.3 * level * np.where((dates.month == 3) & (dates.day == 1), 3.0, 1.0)
+    web = rng.poisson(0.7 * level).astype(float)
+    app = rng.poisson(app_level).astype(float)
+    outage = (dates >= "2024-06-10") & (dates <= "2024-06-13")
+    app[outage] = rng.binomial(app[outage].astype(int), 0.05)
+    frames = [pd.DataFrame({"dimension": "channel", "value": name, "date": dates,
+                            "orders": orders, "units": 2 * orders, "revenue": 40 * orders,
+                            "gross_revenue": 40 * orders})
+              for name, orders in (("Web", web), ("App", app))]
+    total = web + app
+    daily = pd.DataFrame({"date": dates, "orders": total, "units": 2 * total,
+                          "revenue": 40 * total, "gross_revenue": 40 * total})
+    return daily, pd.concat(frames, ignore_index=True)
+
+
+def test_slices_expect_their_own_recurring_peaks_and_still_find_the_outage():
+    from analytics.models.anomalies import slice_anomalies
+
+    daily, slices = channel_shop()
+    events, _ = holiday_calendar(range(2021, 2026), None)
+    found = slice_anomalies(daily, slices, "orders", start="2024-01-01", events=events)
+    plain = slice_anomalies(daily, slices, "orders", start="2024-01-01")
+    app_sale = pd.Timestamp("2024-03-01")
+
+    def has(frame, day, direction):
+        return any(row.value == "App" and row.direction == direction
+                   and row.start <= pd.Timestamp(day) <= row.end
+                   for row in frame.itertuples())
+
+    assert has(plain, app_sale, "above")           # without the yearly effect: unusual
+    assert not has(found, app_sale, "above")       # like the earlier 1 Marches: expected
+    assert has(found, "2024-06-11", "below")       # the outage is still found
+    assert all(row.end >= pd.Timestamp("2024-01-01") for row in found.itertuples())
+    assert len(found) <= 3
