@@ -43,8 +43,10 @@ Unusual orders (``unusual_orders``)
       below the products' usual price: an order paid at least ``MIN_DISCOUNT`` below its
       value at each product's median unit price of the same calendar month (so that
       inflation over years is not a discount);
-    * refunds: a customer whose returns are at least ``MIN_REFUND_SHARE`` of their
-      purchases (gross sales) in the period and at least one median order in value.
+    * refunds: a customer with a return in the period whose returns are at least
+      ``MIN_REFUND_SHARE`` of their purchases (gross sales), both counted over all their
+      lines up to the period's end (a return often refunds an earlier purchase), and at
+      least one median order of the period in value.
 """
 from __future__ import annotations
 
@@ -100,8 +102,9 @@ def _days_covered(warehouse, filters: Filters) -> tuple[dt.date, dt.date] | None
 @dataclass(frozen=True)
 class Seasonality:
     """``weekdays``: DataFrame[weekday (0 = Monday), name, days, mean, q25, q75, index];
-    ``months``: DataFrame[month (1…12), name, days, years, mean, q25, q75, index] (mean &
-    quartiles of daily net revenue); ``heatmap``: DataFrame[weekday, hour, revenue, orders]
+    ``months``: DataFrame[month (1…12), name, days, years, mean, q25, q75, index, year_low,
+    year_high] (mean & quartiles of daily net revenue; ``year_low``/``year_high``: the
+    month's mean day in its weakest and its strongest year); ``heatmap``: DataFrame[weekday, hour, revenue, orders]
     (means per such day, NaN for a weekday the period does not hold; empty when
     ``has_times`` is False). ``messages`` say what a view
     lacks."""
@@ -138,7 +141,7 @@ def seasonality(warehouse, filters: Filters, scope: Scope, currency: str = "") -
     empty_week = pd.DataFrame(columns=["weekday", "name", "days", "mean", "q25", "q75",
                                        "index"])
     empty_month = pd.DataFrame(columns=["month", "name", "days", "years", "mean", "q25",
-                                        "q75", "index"])
+                                        "q75", "index", "year_low", "year_high"])
     empty_heat = pd.DataFrame(columns=["weekday", "hour", "revenue", "orders"])
     if covered is None:
         return Seasonality("No sales in this period.", None, None, 0, 0.0, False,
@@ -199,6 +202,10 @@ def seasonality(warehouse, filters: Filters, scope: Scope, currency: str = "") -
         months = _profile(in_kept, "month", MONTHS, 1, mean_all)
         years = in_kept.groupby("month")["year"].nunique()
         months.insert(3, "years", years.reindex(months["month"]).to_numpy())
+        # across years: the month's mean day in its weakest and in its strongest year
+        by_year = in_kept.groupby(["month", "year"])["revenue"].mean().groupby("month")
+        months["year_low"] = by_year.min().reindex(months["month"]).to_numpy()
+        months["year_high"] = by_year.max().reindex(months["month"]).to_numpy()
         best = months.loc[months["mean"].idxmax()]
         if mean_all > 0:
             of = "" if len(kept) == 12 else f" of the {len(kept)} months covered"
@@ -436,12 +443,17 @@ def unusual_orders(warehouse, filters: Filters, scope: Scope, limit: int = 50,
                                                 usual.c.month == month)))
         .where(*conditions).group_by(t.c.invoice_id)
         .having(sa.func.count().filter(sale) > 0))
+    # refunds: the customers with a return in the period, over all their lines up to its
+    # end (a return in the period often refunds a purchase made before it)
+    in_period = t.c.invoice_date >= filters.start
     customer_query = (
         sa.select(t.c.customer_id,
                   sa.func.sum(t.c.line_value).filter(sale).label("gross"),
                   sa.func.sum(t.c.line_value).filter(t.c.is_return).label("returned"))
-        .where(*conditions, t.c.customer_id.is_not(None)).group_by(t.c.customer_id)
-        .having(sa.func.count().filter(t.c.is_return) > 0))
+        .where(*source.where(t, filters.with_period(None, filters.end), scope),
+               t.c.customer_id.is_not(None))
+        .group_by(t.c.customer_id)
+        .having(sa.func.count().filter(sa.and_(t.c.is_return, in_period)) > 0))
     with warehouse.connect() as conn:
         orders = measures.read_frame(conn, order_query, ["invoice_id", "customer_id", "date",
                                                          "value", "usual_value"])
@@ -493,9 +505,11 @@ def unusual_orders(warehouse, filters: Filters, scope: Scope, limit: int = 50,
     for index in np.flatnonzero(flagged):
         customer = refunds.iloc[index]["customer_id"]
         reason = (f"refunds {_percent(share[index])} of their purchases "
-                  f"({_money(returned[index], currency)} of {_money(gross[index], currency)})"
+                  f"({_money(returned[index], currency)} of {_money(gross[index], currency)} "
+                  f"up to {filters.end.isoformat()})"
                   if np.isfinite(share[index]) else
-                  f"refunds {_money(returned[index], currency)} with no purchase in the period")
+                  f"refunds {_money(returned[index], currency)} without any purchase up to "
+                  f"{filters.end.isoformat()}")
         items.append(("refunds", None, customer, None, returned[index], share[index],
                       min(share[index], 10.0) / MIN_REFUND_SHARE, reason))
     items_invoices = [item[1] for item in items]

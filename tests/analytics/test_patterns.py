@@ -63,24 +63,29 @@ def test_weekday_and_hour_profile(warehouse):
 
 
 def test_month_profile_and_data_without_times(warehouse):
-    """2023–2024, one order a day at midnight: 100, in December 200."""
+    """2023–2024, one order a day at midnight: 100, in December 2023 200, in December
+    2024 300."""
     rows = []
     day = dt.date(2023, 1, 1)
     while day <= dt.date(2024, 12, 31):
         rows.append({"invoice_id": f"I{day}", "invoice_ts": f"{day} 00:00",
-                     "quantity": 2 if day.month == 12 else 1, "unit_price": 100.0})
+                     "quantity": (day.year - 2021 if day.month == 12 else 1),
+                     "unit_price": 100.0})
         day += dt.timedelta(days=1)
     publish_lines(warehouse, rows)
     result = patterns.seasonality(
         warehouse, Filters(start=dt.date(2023, 1, 1), end=dt.date(2024, 12, 31)), ALL_DATA)
-    mean_day = (731 * 100 + 62 * 100) / 731
+    mean_day = (731 * 100 + 31 * 100 + 31 * 200) / 731
     months = result.months.set_index("name")
     assert len(months) == 12 and set(months["years"]) == {2}
-    assert months.loc["December", "mean"] == pytest.approx(200)
-    assert months.loc["December", "index"] == pytest.approx(200 / mean_day - 1)
+    assert months.loc["December", "mean"] == pytest.approx(250)
+    assert months.loc["December", "index"] == pytest.approx(250 / mean_day - 1)
+    assert months.loc["December", "q25"] == 200 and months.loc["December", "q75"] == 300
     assert months.loc["February", "days"] == 28 + 29
+    assert (months.loc["December", "year_low"], months.loc["December", "year_high"]) == (200, 300)
+    assert months.loc["June", "year_low"] == months.loc["June", "year_high"] == 100
     assert months.loc["June", "index"] == pytest.approx(100 / mean_day - 1)
-    assert "December is the strongest month (+84 %)" in result.sentence
+    assert "December is the strongest month (+122 %)" in result.sentence
     assert not result.has_times and result.heatmap.empty
     assert "no times of day" in result.messages["heatmap"]
 
@@ -193,7 +198,7 @@ def test_unusual_orders_say_why(warehouse):
     assert reasons["A"] == "5.7× the median order of this customer (£105 over 4 orders)"
     assert reasons["B"] == "21.1× the median order of all customers (£95)"
     assert reasons["E"].startswith("paid 40 % below the products' usual prices")
-    assert reasons["D"] == "refunds 75 % of their purchases (£150 of £200)"
+    assert reasons["D"] == "refunds 75 % of their purchases (£150 of £200 up to 2024-03-31)"
     assert items.set_index("customer_id").loc["A", "invoice_id"] == "A4"
     assert result.sentence.startswith("3 unusual orders (2 by size, 1 by discount) among 10, "
                                       "worth £2,660; 1 customer refunding 30 % or more")
@@ -253,3 +258,25 @@ def test_a_discount_is_against_the_same_months_price(warehouse):
         warehouse, Filters(start=dt.date(2024, 1, 1), end=dt.date(2024, 12, 31)), ALL_DATA)
     assert list(result.items["invoice_id"]) == ["X1"]
     assert result.items.loc[0, "measure"] == pytest.approx(1 - 9 / 13)
+
+
+def test_refunds_count_the_purchases_before_the_period(warehouse):
+    """R bought 200 in February and returns 120 in March (60 %); Q bought 1,000 in February
+    and returns 100 in March (10 %: not listed, though March holds no purchase of theirs);
+    three March orders of 100 make the median order."""
+    rows = [{"invoice_id": f"N{i}", "invoice_ts": f"2024-03-0{i + 1} 12:00",
+             "customer_id": f"N{i}", "quantity": 10, "unit_price": 10.0} for i in range(3)]
+    rows += [
+        {"invoice_id": "R1", "invoice_ts": "2024-02-10 12:00", "customer_id": "R",
+         "quantity": 20, "unit_price": 10.0},
+        {"invoice_id": "CR1", "invoice_ts": "2024-03-10 12:00", "customer_id": "R",
+         "quantity": -12, "unit_price": 10.0},
+        {"invoice_id": "Q1", "invoice_ts": "2024-02-10 12:00", "customer_id": "Q",
+         "quantity": 100, "unit_price": 10.0},
+        {"invoice_id": "CQ1", "invoice_ts": "2024-03-10 12:00", "customer_id": "Q",
+         "quantity": -10, "unit_price": 10.0}]
+    publish_lines(warehouse, rows)
+    result = patterns.unusual_orders(warehouse, MARCH, ALL_DATA)
+    assert list(result.items["customer_id"]) == ["R"]
+    assert result.items.loc[0, "reason"] == ("refunds 60 % of their purchases (120 of 200 up "
+                                             "to 2024-03-31)")

@@ -81,3 +81,11 @@ def test_tables_say_why_without_a_browser(app):
          "reason": "no product…", "sentence": None}])
     text = str(page.elasticity_table(estimates, "£", "patterns-x"))
     assert "-1.50" in text and "-1.60 to -1.40" in text and "not enough price variation" in text
+
+
+def test_the_span_is_a_url_parameter_of_the_page(app):
+    page = importlib.import_module(MODULE)
+    assert page.restore_span("?span=history&country=GB") == "history"
+    assert page.restore_span("?span=centuries") == "period"
+    assert page.store_span("history", "?country=GB") == "?country=GB&span=history"
+    assert page.store_span("period", "?country=GB&span=history") == "?country=GB"

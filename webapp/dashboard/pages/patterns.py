@@ -9,7 +9,7 @@ import dash_bootstrap_components as dbc
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from dash import Input, Output, callback, html
+from dash import Input, Output, State, callback, html
 
 from analytics import patterns
 from core.formatting import format_money
@@ -21,6 +21,15 @@ dash.register_page(__name__, path="/patterns", name="Patterns", title="Shoplens 
 TOP_PRODUCTS = 10
 UNUSUAL_SHOWN = 50
 KIND_LABELS = {"size": "Size", "discount": "Discount", "refunds": "Refunds"}
+#: The page's own URL parameter ``span``: the filters' period, or the whole history with
+#: the same filters (profiles and elasticities need months, the default period is 30 days).
+SPANS = {"period": "The chosen period", "history": "All history"}
+
+
+def _query(function, search, **options):
+    """``function`` through the cache, over the period or the whole history (``span``)."""
+    span = context.page_param(search, "span", "period", tuple(SPANS))
+    return context.query(function, search, all_time=span == "history", **options)
 
 
 def _sentence(sentence_id: str) -> html.P:
@@ -31,6 +40,9 @@ def layout(**_query) -> html.Div:
     return html.Div([
         components.page_header("Patterns", "When you sell, how units answered prices, and "
                                            "orders that stand out (under the filters)"),
+        dbc.RadioItems(id="patterns-span", value="period", inline=True, className="small mb-2",
+                       options=[{"label": label, "value": value}
+                                for value, label in SPANS.items()]),
         html.H2("Seasonality", className="h5"),
         _sentence("patterns-seasonality-sentence"),
         dbc.Row([
@@ -65,22 +77,41 @@ def layout(**_query) -> html.Div:
     ])
 
 
+@callback(Output("patterns-span", "value"), Input("shell-url", "search"))
+def restore_span(search):
+    return context.page_param(search, "span", "period", tuple(SPANS))
+
+
+@callback(Output("shell-url", "search", allow_duplicate=True), Input("patterns-span", "value"),
+          State("shell-url", "search"), prevent_initial_call=True)
+def store_span(span, search):
+    if span == context.page_param(search, "span", "period", tuple(SPANS)):
+        return dash.no_update
+    return context.with_params(search, span=None if span == "period" else span)
+
+
 # ---------------------------------------------------------------------- seasonality
 def profile_figure(frame: pd.DataFrame, currency: str, mean_day: float) -> go.Figure:
     """Bars of mean daily revenue with the interquartile range as error bars, and the
     average day as a line."""
     figure = go.Figure()
+    by_year = "year_low" in frame.columns  # months: the spread across years too
     mean = frame["mean"].to_numpy(dtype="float64")
     figure.add_bar(x=list(frame["name"]), y=mean, marker_color=figures.PRIMARY,
                    error_y=dict(type="data", symmetric=False,
                                 array=frame["q75"].to_numpy(dtype="float64") - mean,
                                 arrayminus=mean - frame["q25"].to_numpy(dtype="float64"),
                                 color=figures.MUTED),
-                   customdata=np.stack([frame["q25"], frame["q75"], frame["days"]], axis=-1),
+                   customdata=np.stack([frame["q25"], frame["q75"], frame["days"],
+                                        *([frame["year_low"], frame["year_high"]]
+                                          if by_year else [])], axis=-1),
                    hovertemplate=(f"%{{x}}: {currency}%{{y:,.0f}} a day<br>"
                                   f"middle half {currency}%{{customdata[0]:,.0f}}–"
                                   f"{currency}%{{customdata[1]:,.0f}}<br>"
-                                  "%{customdata[2]} days<extra></extra>"))
+                                  "%{customdata[2]} days"
+                                  + (f"<br>by year {currency}%{{customdata[3]:,.0f}}–"
+                                     f"{currency}%{{customdata[4]:,.0f}} a day"
+                                     if by_year else "") + "<extra></extra>"))
     figure.add_hline(y=mean_day, line=dict(color=figures.MUTED, dash="dot"),
                      annotation_text="average day", annotation_position="top left")
     figure.update_layout(template=figures.TEMPLATE, height=320, showlegend=False,
@@ -111,7 +142,7 @@ def heatmap_figure(frame: pd.DataFrame, currency: str) -> go.Figure:
 def update_seasonality(search):
     currency = context.currency()
     try:
-        result = context.query(patterns.seasonality, search, currency=currency)
+        result = _query(patterns.seasonality, search, currency=currency)
     except context.Unavailable as exc:
         blank = figures.empty_figure(str(exc))
         return str(exc), blank, blank, blank
@@ -161,7 +192,7 @@ def elasticity_table(frame: pd.DataFrame, currency: str, table_id: str) -> html.
 def update_elasticity(search):
     currency = context.currency()
     try:
-        result = context.query(patterns.price_elasticity, search, top=TOP_PRODUCTS,
+        result = _query(patterns.price_elasticity, search, top=TOP_PRODUCTS,
                                currency=currency)
     except context.Unavailable as exc:
         return str(exc), components.empty_state(str(exc)), ""
@@ -193,7 +224,7 @@ def unusual_table(frame: pd.DataFrame, currency: str) -> html.Div:
 def update_unusual(search):
     currency = context.currency()
     try:
-        result = context.query(patterns.unusual_orders, search, limit=UNUSUAL_SHOWN,
+        result = _query(patterns.unusual_orders, search, limit=UNUSUAL_SHOWN,
                                currency=currency)
     except context.Unavailable as exc:
         return str(exc), components.empty_state(str(exc))
