@@ -5,8 +5,10 @@ next to the baselines.
 One row per data set, measured in a fresh spawned process on a DuckDB warehouse published
 once: ``read_s`` (the invoices from the warehouse), ``churn_fit_s`` (fit with forward
 validation), ``score_s`` (scoring the active customers with reasons), ``clv_s`` (BG/NBD +
-Gamma-Gamma fit and prediction), ``backtest_s`` (the three value predictions on a time
-split, the heuristic's churn model included), ``total_s`` against the 20 s target.
+Gamma-Gamma fit and prediction), ``backtest_s`` (BG/NBD and "next period repeats the
+last" on a time split, as the job runs it), ``total_s`` (their sum, what the churn job
+spends) against the 20 s target; ``backtest_with_heuristic_s`` (the backtest with the old
+heuristic too, whose churn model is most of it: measured for the report, not in the job).
 Accuracy: the churn model's catch rate and ROC AUC against "longest since last order";
 the value backtest's MAE per customer and total error for BG/NBD + Gamma-Gamma, the old
 heuristic and "next period repeats the last".
@@ -81,9 +83,12 @@ def _measure(url: str) -> dict:
     value = clv(invoices, first_purchases, model, scores=scores, with_backtest=False, end=end)
     times["clv_s"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    check = backtest(invoices, first_purchases, end=end)
+    backtest(invoices, first_purchases, end=end, with_heuristic=False)   # as the job does
     times["backtest_s"] = time.perf_counter() - mark
     total = sum(times.values())
+    mark = time.perf_counter()
+    check = backtest(invoices, first_purchases, end=end)   # with the heuristic: for the report
+    heuristic_seconds = time.perf_counter() - mark
 
     def rounded(number, digits=3):
         return None if number is None else round(float(number), digits)
@@ -94,6 +99,7 @@ def _measure(url: str) -> dict:
         **{key: round(seconds, 2) for key, seconds in times.items()},
         "total_s": round(total, 2), "target_s": TARGET_SECONDS,
         "meets_target": total < TARGET_SECONDS,
+        "backtest_with_heuristic_s": round(heuristic_seconds, 2),
         "invoices": len(invoices), "customers": int(invoices["customer_id"].nunique()),
         "active_customers": len(scores), "churn_window_days": model.horizon_days_,
         "catch_rate": rounded(model.catch_["model"]),

@@ -33,6 +33,7 @@ BGNBD_START = (0.5, 5.0, 1.0, 2.0)
 GG_START = (2.0, 3.0, 10.0)
 LOG_BOUNDS = (-9.0, 9.0)
 DAYS_PER_WEEK = 7.0
+MAX_FIT_CUSTOMERS = 10_000
 
 
 class FitError(RuntimeError):
@@ -158,22 +159,40 @@ def _compressed(*columns):
     return [counted[str(i)].to_numpy() for i in range(len(columns))], counted["n"].to_numpy()
 
 
-def fit_bgnbd(x, t_x, T) -> BgNbd:
-    """Maximum-likelihood BG/NBD on per-customer ``(x, t_x, T)``."""
+def _sample(size: int, max_customers: int | None) -> np.ndarray | None:
+    """Positions of a deterministic random sample of ``max_customers`` of ``size`` customers
+    (None: all of them). Four parameters are well estimated from 10,000 customers (the
+    CDNOW paper used 2,357); 50,000 would take five times as long for the same answer."""
+    if max_customers is None or size <= max_customers:
+        return None
+    return np.sort(np.random.default_rng(0).choice(size, max_customers, replace=False))
+
+
+def fit_bgnbd(x, t_x, T, max_customers: int | None = MAX_FIT_CUSTOMERS) -> BgNbd:
+    """Maximum-likelihood BG/NBD on per-customer ``(x, t_x, T)`` (on a sample of
+    ``max_customers`` when there are more)."""
     x, t_x, T = _arrays(x, t_x, T)
     if len(x) == 0:
         raise FitError("no customers to fit")
+    chosen = _sample(len(x), max_customers)
+    if chosen is not None:
+        x, t_x, T = x[chosen], t_x[chosen], T[chosen]
     (cx, ct, cT), weights = _compressed(x, t_x, T)
     params, log_likelihood = _maximise(
         lambda p: bgnbd_log_likelihood(p, cx, ct, cT, weights), BGNBD_START)
     return BgNbd(*map(float, params), log_likelihood=log_likelihood, customers=len(x))
 
 
-def fit_gamma_gamma(x, mean_spend) -> GammaGamma:
+def fit_gamma_gamma(x, mean_spend, max_customers: int | None = MAX_FIT_CUSTOMERS,
+                    ) -> GammaGamma:
     """Maximum-likelihood Gamma-Gamma on the customers with ``x ≥ 1`` and a positive mean
-    spend (the others are left out)."""
+    spend (the others are left out; a sample of ``max_customers`` of them when more)."""
     x, m = _arrays(x, mean_spend)
     keep = (x >= 1) & (m > 0) & np.isfinite(m)
+    chosen = _sample(int(keep.sum()), max_customers)
+    if chosen is not None:
+        x, m = x[keep][chosen], m[keep][chosen]
+        keep = np.ones(len(x), dtype=bool)
     if keep.sum() < 2:
         raise FitError("fewer than two customers with a repeat purchase")
     params, log_likelihood = _maximise(

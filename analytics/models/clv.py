@@ -103,7 +103,7 @@ def btyd_value(invoices: pd.DataFrame, end, days: int = DEFAULT_DAYS) -> tuple[p
 def clv(invoices: pd.DataFrame, first_purchases: pd.DataFrame | None = None,
         churn_model: ChurnModel | None = None, days: int = DEFAULT_DAYS,
         scores: pd.DataFrame | None = None, with_backtest: bool = True, end=None,
-        currency: str = "£") -> dict:
+        currency: str = "£", backtest_heuristic: bool = True) -> dict:
     """Historical and predicted value per customer, with the backtest.
 
     ``end``: the last day observed (default: the last invoice's day). ``scores``: the
@@ -146,7 +146,8 @@ def clv(invoices: pd.DataFrame, first_purchases: pd.DataFrame | None = None,
             "mean_ltv": float(ltv.mean()), "days": days, "total_predicted_value": total,
             "customers_alive": alive,
             "sentence": value_sentence(total, len(customers), alive, days, currency),
-            "backtest": backtest(invoices, first_purchases, days, end=end, currency=currency)
+            "backtest": backtest(invoices, first_purchases, days, end=end, currency=currency,
+                                 with_heuristic=backtest_heuristic)
             if with_backtest else None}
 
 
@@ -159,14 +160,15 @@ def value_sentence(total: float, customers: int, alive: int, days: int,
 
 
 def _heuristic_backtest(earlier, earlier_products, cutoff, period, max_customers):
-    features = customer_features(earlier, cutoff, earlier_products)
     try:
         model = ChurnModel(HEURISTIC_HORIZON_DAYS, validate=False, max_customers=max_customers,
                            lookback_days=None, as_of=cutoff).fit(earlier, earlier_products)
-        probability = model.score(earlier, cutoff, earlier_products,
-                                  reasons=0).set_index("customer_id")["probability"]
+        features = model.score(earlier, cutoff, earlier_products,
+                               reasons=0).set_index("customer_id")   # carries the features
+        probability = features["probability"]
         how = "churn model"
     except ModelError:
+        features = customer_features(earlier, cutoff, earlier_products)
         retained = 1 - churn_labels(earlier, cutoff - pd.Timedelta(days=HEURISTIC_HORIZON_DAYS),
                                     HEURISTIC_HORIZON_DAYS).mean()
         probability = pd.Series(1 - retained, index=features.index)
@@ -187,9 +189,11 @@ def _scores(predicted: pd.Series, actual: pd.Series) -> dict:
 
 
 def backtest(invoices: pd.DataFrame, first_purchases, days: int = DEFAULT_DAYS, end=None,
-             max_customers: int = BACKTEST_CUSTOMERS, currency: str = "£") -> dict:
+             max_customers: int = BACKTEST_CUSTOMERS, currency: str = "£",
+             with_heuristic: bool = True) -> dict:
     """The three predictions made ``H`` days before the end, compared with what happened
-    (module docstring). Returns ``days``, ``cutoff``, ``customers``, ``total_actual``,
+    (module docstring); ``with_heuristic=False`` leaves the heuristic out (it trains a
+    churn model: two thirds of the backtest's time on 50k customers). Returns ``days``, ``cutoff``, ``customers``, ``total_actual``,
     ``methods`` ({name: ``_scores`` or {``error``}}), ``best`` (lowest MAE),
     ``heuristic_p_active``, ``repeat_purchases`` (by bucket: ``bucket``, ``customers``,
     ``predicted``, ``actual``; None when BG/NBD did not fit), ``sentence``."""
@@ -222,9 +226,11 @@ def backtest(invoices: pd.DataFrame, first_purchases, days: int = DEFAULT_DAYS, 
                                          purchases)
     except btyd.FitError as error:
         methods[BTYD_METHOD] = {"error": str(error)}
-    heuristic, how = _heuristic_backtest(earlier, earlier_products, cutoff, period,
-                                         max_customers)
-    methods["heuristic"] = _scores(heuristic.reindex(known).fillna(0.0), actual)
+    how = None
+    if with_heuristic:
+        heuristic, how = _heuristic_backtest(earlier, earlier_products, cutoff, period,
+                                             max_customers)
+        methods["heuristic"] = _scores(heuristic.reindex(known).fillna(0.0), actual)
     before = orders[(orders["date"] < cutoff)
                     & (orders["date"] >= cutoff - pd.Timedelta(days=period))]
     naive = before.groupby("customer_id")["value"].sum().reindex(known).fillna(0.0)

@@ -243,40 +243,100 @@ def run_clustering(warehouse, filters, scope, params: ClusteringParams, progress
 
 
 def run_churn(warehouse, filters, scope, params: ChurnParams, progress) -> dict:
-    from analytics.models.churn import HIGH_RISK, MEDIUM_RISK, ChurnModel
-    from analytics.models.clv import clv
+    """Churn risk and predicted 12-month value of the customers still there as of the
+    period's end (an order in the ``lookback_days`` before it), from their whole history up
+    to that day; the full scored list in ``scored`` (columns → lists) for the filter and
+    the export."""
+    from analytics import period
+    from analytics.models.churn import (FEATURE_LABELS, HIGH_RISK, MEDIUM_RISK, ChurnModel)
+    from analytics.models.clv import DEFAULT_DAYS, clv
 
     progress(5, "reading customers' invoices")
-    invoices = inputs.customer_invoices(warehouse, filters, scope)
-    first_purchases = inputs.customer_first_purchases(warehouse, filters, scope)
+    end = period.resolve(warehouse, filters).end
+    history = filters.with_period(None, end)
+    invoices = inputs.customer_invoices(warehouse, history, scope)
+    if invoices.empty:
+        raise ModelError("There are no identified customers' invoices in this selection.")
+    first_purchases = inputs.customer_first_purchases(warehouse, history, scope)
+    as_of = min(pd.Timestamp(end), invoices["date"].max().normalize()) + pd.Timedelta(days=1)
     progress(25, "training and validating the churn model")
-    model = ChurnModel(params.horizon_days, cutoff=params.cutoff).fit(invoices, first_purchases)
-    progress(60, "scoring current customers")
+    model = ChurnModel(params.horizon_days, cutoff=params.cutoff,
+                       lookback_days=params.lookback_days, as_of=as_of).fit(invoices,
+                                                                             first_purchases)
+    progress(55, "scoring the customers still there")
     scores = model.score(invoices, first_purchases=first_purchases)
-    progress(75, "predicting customer value")
-    try:
-        value = clv(invoices, first_purchases, model, horizon_days=params.horizon_days,
-                    scores=scores, with_backtest=params.clv_backtest)
-    except ModelError as error:
-        value = {"error": str(error)}
-    if "customers" in value:
-        scores = scores.merge(value["customers"], on="customer_id", how="left")
-        value = {**{k: v for k, v in value.items() if k != "customers"},
-                 "total_predicted_value": float(value["customers"]["predicted_value"].sum())}
-    shown = scores.head(CUSTOMERS_SHOWN)
+    progress(70, "predicting customer value (BG/NBD + Gamma-Gamma)")
+    currency = _churn_currency()
+    value = clv(invoices, first_purchases, model, days=DEFAULT_DAYS, scores=scores,
+                with_backtest=params.clv_backtest, end=as_of - pd.Timedelta(days=1),
+                currency=currency, backtest_heuristic=False)
+    scores = scores.merge(value.pop("customers"), on="customer_id", how="left")
+    scores["value_tier"] = _value_tiers(scores["predicted_value"])
+    horizon = model.horizon_days_
+    high = scores[scores["risk"] == "high"]
+    high_value = float(high["predicted_value"].sum())
+    sentence = (f"Of the {len(scores):,} customers who bought in the {params.lookback_days} "
+                f"days up to {(as_of - pd.Timedelta(days=1)).date()}, {len(high):,} are at "
+                f"high risk of placing no order in the next {horizon} days; their predicted "
+                f"12-month value is {currency}{high_value:,.0f}.")
+    derived = model.horizon_
+    horizon_sentence = _horizon_sentence(derived)
+    importance = model.importance_.assign(label=[
+        FEATURE_LABELS.get(f, f.replace("country=", "country: "))
+        for f in model.importance_["feature"]])
+    scored = scores[["customer_id", "probability", "risk", "predicted_value", "p_alive",
+                     "value_tier", "recency", "frequency", "monetary", "ltv"]]
     progress(95, "done")
-    return {"kind": "churn", "horizon_days": params.horizon_days,
+    return {"kind": "churn", "sentence": sentence, "catch_sentence": model.catch_sentence_,
+            "horizon_sentence": horizon_sentence, "value_sentence": value.get("sentence"),
+            "as_of": as_of, "lookback_days": params.lookback_days,
+            "horizon_days": horizon, "horizon": derived,
             "cutoff": model.cutoff_, "train_cutoff": model.train_cutoff_,
             "training_customers": model.training_customers_,
-            "accuracy": model.accuracy_, "calibration": model.calibration_,
-            "baseline": {"name": "recency only (logistic regression on log(1 + recency))",
-                         "accuracy": model.baseline_accuracy_,
+            "accuracy": {**model.accuracy_, "catch_rate": model.catch_["model"],
+                         "flagged": model.catch_["flagged"]},
+            "catch": model.catch_, "calibration": model.calibration_,
+            "baseline": {"name": "longest since last order (recency; its probabilities: "
+                                 "logistic regression on log(1 + recency))",
+                         "accuracy": {**model.baseline_accuracy_,
+                                      "catch_rate": model.catch_["baseline"]},
                          "calibration": model.baseline_calibration_},
             "risk_thresholds": {"high": HIGH_RISK, "medium": MEDIUM_RISK},
             "risk_counts": scores["risk"].value_counts().to_dict(),
-            "importance": model.importance_,
-            "customers": shown, "customers_total": len(scores),
+            "importance": importance,
+            "customers": scores.head(CUSTOMERS_SHOWN), "customers_total": len(scores),
+            "scored": {name: scored[name].tolist() for name in scored.columns},
             "clv": value}
+
+
+def _horizon_sentence(derived: dict) -> str:
+    """How the churn window was chosen, in one sentence."""
+    from analytics.models.churn import MAX_HORIZON_DAYS, MIN_HORIZON_DAYS
+
+    days = derived["days"]
+    if derived.get("given"):
+        return f"Churn = no order in {days} days (the window you chose)."
+    percentile = int(np.ceil(round(derived["percentile_days"], 6)))
+    bounded = (f", raised to the {MIN_HORIZON_DAYS}-day minimum" if days > percentile else
+               f", capped at {MAX_HORIZON_DAYS} days" if days < percentile else "")
+    return (f"Churn = no order in {days} days: 9 in 10 repeat purchases came within "
+            f"{percentile:,} days of the previous one (median {derived['median_gap_days']:,.0f} "
+            f"days){bounded}.")
+
+
+def _churn_currency() -> str:
+    import os
+
+    return os.environ.get("CURRENCY") or "£"
+
+
+
+def _value_tiers(values: pd.Series) -> pd.Series:
+    """"high" for the top 20 % of predicted values, "medium" for the next 30 %, "low" for
+    the rest (ranks, so ties fall on one side)."""
+    share = values.rank(method="min", pct=True).fillna(0.0)
+    return pd.Series(np.select([share > 0.8, share > 0.5], ["high", "medium"], "low"),
+                     index=values.index)
 
 
 def _segment_currency() -> str:

@@ -90,3 +90,19 @@ def test_a_fit_that_cannot_converge_raises_fit_error():
     # nobody ever comes back: the purchase rate runs to 0, a parameter to its bound
     with pytest.raises(btyd.FitError):
         btyd.fit_bgnbd(np.zeros(200), np.zeros(200), np.full(200, 50.0))
+
+
+def test_a_sample_of_the_customers_estimates_the_same_parameters(cdnow):
+    summary = btyd.rfm_summary(cdnow, "1997-09-30")
+    full = btyd.fit_bgnbd(summary["x"], summary["t_x"], summary["T"])
+    sampled = btyd.fit_bgnbd(summary["x"], summary["t_x"], summary["T"], max_customers=1500)
+    assert sampled.customers == 1500 and full.customers == 2357
+    assert sampled.r == pytest.approx(full.r, rel=0.25)
+    assert sampled.alpha == pytest.approx(full.alpha, rel=0.3)
+    # the same sample every time
+    again = btyd.fit_bgnbd(summary["x"], summary["t_x"], summary["T"], max_customers=1500)
+    assert again == sampled
+    spend = btyd.fit_gamma_gamma(summary["x"], summary["mean_spend"], max_customers=600)
+    assert spend.customers == 600
+    assert spend.population_mean == pytest.approx(
+        btyd.fit_gamma_gamma(summary["x"], summary["mean_spend"]).population_mean, rel=0.15)
