@@ -191,6 +191,8 @@ def run_clustering(warehouse, filters, scope, params: ClusteringParams, progress
     as_of = pd.Timestamp(end) + pd.Timedelta(days=1)
     features = customer_features(invoices, as_of, rfm_only=True)
     features = features[features.index.isin(in_period["customer_id"].unique())]
+    # days before the period's end (0: bought on its last day), not before the day after
+    features = features.assign(recency=features["recency"] - 1, tenure=features["tenure"] - 1)
     period_revenue = (in_period.groupby("customer_id")["net_value"].sum()
                       .reindex(features.index).fillna(0.0))
     progress(30, "choosing the number of segments")

@@ -103,26 +103,39 @@ def show_clusters(stored):
         return (figures.empty_figure("Run the clustering to see it here."),
                 components.empty_state("No clusters yet."))
     profiles = pd.DataFrame(result["clusters"])
-    currency = context.currency()
-    rows = [html.Tr([html.Td(name), html.Td(f"{customers:,}"), html.Td(f"{share:.0%}"),
+    return (figures.bars(profiles, label="name", value="customers", key="name",
+                         color="revenue", height=300),
+            cluster_panel(result, profiles, context.currency()))
+
+
+def cluster_panel(result: dict, profiles: pd.DataFrame, currency: str) -> html.Div:
+    """The leading sentence, one row per cluster with its typical customer (the centroid
+    the name comes from; the means for a result made before centroids), and the fit."""
+    def typical(feature: str) -> pd.Series:
+        column = f"centroid_{feature}"
+        return profiles[column] if column in profiles else profiles[feature]
+
+    share = profiles.get("period_revenue_share", profiles["revenue_share"])
+    rows = [html.Tr([html.Td(name), html.Td(f"{customers:,}"), html.Td(f"{part:.0%}"),
                      html.Td(f"{revenue_share:.0%}"), html.Td(f"{recency:,.0f}"),
                      html.Td(f"{frequency:,.1f}"), html.Td(f"{currency}{monetary:,.0f}")])
-            for name, customers, share, revenue_share, recency, frequency, monetary in zip(
-                profiles["name"], profiles["customers"], profiles["customer_share"],
-                profiles["revenue_share"], profiles["recency"], profiles["frequency"],
-                profiles["monetary"])]
-    table = html.Div([
+            for name, customers, part, revenue_share, recency, frequency, monetary in zip(
+                profiles["name"], profiles["customers"], profiles["customer_share"], share,
+                typical("recency"), typical("frequency"), typical("monetary"))]
+    lead = [html.P(result["sentence"], className="mb-2", id="insights-clusters-sentence")] \
+        if result.get("sentence") else []
+    return html.Div([
+        *lead,
         dbc.Table([html.Thead(html.Tr([html.Th(h) for h in (
-            "cluster", "customers", "share", "revenue share", "days since order", "orders",
-            "net revenue")])), html.Tbody(rows)], size="sm", hover=True,
-            id="insights-clusters-table"),
-        html.Div(f"k = {result['k']}, silhouette {result['accuracy']['silhouette']:.2f} "
+            "cluster", "customers", "share", "revenue share", "typical days since order",
+            "typical orders", "typical net revenue")])), html.Tbody(rows)], size="sm",
+            hover=True, id="insights-clusters-table"),
+        html.Div("Clustered: the customers who bought in the period; \"typical\" is the "
+                 "cluster's centre, recency from the period's end. "
+                 f"k = {result['k']}, silhouette {result['accuracy']['silhouette']:.2f} "
                  f"(baseline: {result['baseline']['name']}, "
                  f"{_number(result['baseline'].get('silhouette'))})",
                  className="small text-body-secondary")])
-    figure = figures.bars(profiles, label="name", value="customers", key="name",
-                          color="revenue", height=300)
-    return figure, table
 
 
 @callback(Output("insights-anomalies-chart", "figure"),
@@ -149,7 +162,10 @@ def show_anomalies(stored):
                                   points["explanation"].head(ANOMALIES_SHOWN))]
     shop_wide = (html.Ul(items, className="ps-3 small", id="insights-anomalies-items")
                  if items else components.empty_state("No unusual days for the whole shop."))
-    return figure, html.Div([shop_wide, _slice_list(result.get("slice_anomalies") or [])])
+    lead = [html.P(result["sentence"], className="mb-2", id="insights-anomalies-sentence")] \
+        if result.get("sentence") else []
+    return figure, html.Div([*lead, shop_wide,
+                             _slice_list(result.get("slice_anomalies") or [])])
 
 
 def _slice_list(found: list[dict]) -> html.Div:
