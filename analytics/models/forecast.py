@@ -233,6 +233,8 @@ def forecast_series(frame: pd.DataFrame, date_col: str, value_col: str, *, horiz
     fold_days, folds = fm.fold_plan(len(series), horizon, BACKTEST_FOLDS, MIN_TRAIN_DAYS)
     setup = fm.Setup(interval=interval, country_code=country_code)
     models = tuple(models or fm.MODELS)
+    if fm.NAIVE not in models:  # the baseline every forecast is measured against
+        models = (fm.NAIVE, *models)
     backtest = fm.rolling_origin(series, fold_days, folds, setup, models,
                                  progress=lambda pct, msg: progress(int(pct * 0.8), msg))
     board = fm.leaderboard(backtest, interval)

@@ -13,7 +13,7 @@ daily series (DatetimeIndex), ``days`` how many days after it to forecast. Candi
 * ``XGBoost``: gradient-boosted trees on lags (1, 7, 14, 28 days), moving averages (7 and
   28 days) and the calendar (weekday, day of month, day of year), forecast recursively.
 
-ETS and Theta fit the last 2 years, XGBoost the last 3, Prophet up to 4. Only Prophet has
+ETS and Theta fit the last year, XGBoost the last 3, Prophet up to 4. Only Prophet has
 its own prediction interval; the others get one from the backtest's errors.
 
 Backtest (``rolling_origin``): ``folds`` origins, the last one ``fold_days`` before the end,
@@ -130,7 +130,7 @@ def prophet(train: pd.Series, days: int, setup: Setup) -> Prediction:
 LAGS = (1, 7, 14, 28)
 WINDOWS = (7, 28)
 XGB_HISTORY_DAYS = 3 * 365
-SMOOTHING_HISTORY_DAYS = 2 * 365  # ETS and Theta: a weekly season needs no more
+SMOOTHING_HISTORY_DAYS = 365  # ETS and Theta: a weekly season and a damped trend need no more
 
 
 def _calendar(dates: pd.DatetimeIndex) -> np.ndarray:
