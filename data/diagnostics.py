@@ -51,6 +51,7 @@ DEFAULT_CANCELLATION_FLAGS = frozenset({"true", "yes", "y", "1", "t", "x", "canc
 
 _REFUND_VALUE = re.compile(r"\brefund|\breturned\b|^return$")
 _CANCEL_VALUE = re.compile(r"\bcancel+ed\b|\bvoid(?:ed)?\b|\bstorniert\b|\bannul")
+_UNPAID_VALUE = re.compile(r"\bpending\b|\bexpired\b|\bunpaid\b|\bawaiting\b|\bdraft\b")
 _STATUS_NAME = re.compile(r"status")
 _CANCELLED_NAME = re.compile(r"cancel")
 _CURRENCY_NAME = re.compile(r"currency|währung|devise|moneda|valuta")
@@ -98,7 +99,8 @@ def diagnose(raw: pd.DataFrame, columns: Mapping[str, str | list[str]], *,
                      for column, values in (exclude or {}).items() if column in raw.columns}
     warnings: list[dict] = []
     for check in (_order_level_columns, _statuses, _cancelled_orders, _order_amounts,
-                  _currencies, _line_totals, _blank_product_ids, _unmapped_fields):
+                  _currencies, _line_totals, _blank_product_ids, _blank_countries,
+                  _unmapped_fields):
         warnings.extend(check(table))
     return warnings
 
@@ -407,7 +409,9 @@ def _statuses(table: _Table) -> list[dict]:
         refund = (spaced.str.contains(_REFUND_VALUE) & unhandled).to_numpy(dtype=bool)
         cancel = (spaced.str.contains(_CANCEL_VALUE) & ~spaced.str.contains(_REFUND_VALUE)
                   & unhandled).to_numpy(dtype=bool)
-        if not refund.any() and not cancel.any():
+        unpaid = (spaced.str.contains(_UNPAID_VALUE) & unhandled).to_numpy(dtype=bool) \
+            & ~refund & ~cancel
+        if not refund.any() and not cancel.any() and not unpaid.any():
             continue
         down = table.filled_down(column)
         named = f"Column {column!r}" + (f" ({field})" if field else "")
@@ -417,7 +421,10 @@ def _statuses(table: _Table) -> list[dict]:
                  "counts as a return) or in \"cancellation_values\" (never sold)"),
                 ("cancelled_status", cancel, "cancelled",
                  "declare {values} in \"cancellation_values\" (never sold) or in "
-                 "\"refund_values\" (sold, then refunded)")):
+                 "\"refund_values\" (sold, then refunded)"),
+                ("unpaid_status", unpaid, "not paid (yet)",
+                 "leave them out with \"exclude\": {{\"" + str(column).replace('"', '\\"')
+                 + "\": [{values}]}} if they are not sales yet")):
             if not found.any():
                 continue
             lines = np.append(found, False)[down]
@@ -426,7 +433,7 @@ def _statuses(table: _Table) -> list[dict]:
             count = int(lines.sum())
             orders = table.order_count_of(lines)
             fix_text = fix.format(values=", ".join(f'"{text}"' for text in texts[found]))
-            if field is None:
+            if field is None and code != "unpaid_status":
                 fix_text = f"map \"status\" to {column!r} and {fix_text}"
             out.append(_warning(
                 code,
@@ -712,6 +719,37 @@ def _blank_product_ids(table: _Table) -> list[dict]:
         "blank_product_ids",
         f"Product id ({columns}) is blank on {count:,} line{'s' * (count != 1)}, which are "
         f"rejected{found}", count, table.example_rows(blank), fix)]
+
+
+def _blank_countries(table: _Table) -> list[dict]:
+    """Orders without a country in the mapped column (on any of their lines, so a fill-down
+    would not help: "Unspecified") while another country column has one, e.g. Shipping
+    Country where Billing Country is empty for orders without a billing address."""
+    filled = table.field_filled("country")
+    if filled is None or filled.all() or not hasattr(table, "codes"):
+        return []
+    blank = (table.per_order(filled) == 0)[table.codes]  # the whole order has none
+    count = int(blank.sum())
+    if count < max(1, table.n // 100):
+        return []
+    best, best_cover = None, 0
+    for column in table.unmapped(re.compile(r"country|land|pays|pa[ií]s")):
+        cover = int((blank & table.filled(column)).sum())
+        if cover > best_cover:
+            best, best_cover = column, cover
+    if best is None or best_cover < 0.95 * count:
+        return []
+    columns = ", ".join(repr(column) for column in table.fields["country"])
+    orders = table.order_count_of(blank)
+    return [_warning(
+        "blank_countries",
+        f"Country ({columns}) is empty on every line of {orders:,} order"
+        f"{'s' * (orders != 1)} ({count:,} lines, {count / table.n:.0%} of the file): they "
+        f"count as \"Unspecified\"; {best!r} is filled on "
+        f"{'all' if best_cover == count else f'{best_cover:,}'} of them",
+        count, table.example_rows(blank),
+        f"add \"fallbacks\": {{\"country\": \"{best}\"}} to the mapping ({best!r} is then "
+        f"used where {columns} is empty)")]
 
 
 def _unmapped_fields(table: _Table) -> list[dict]:

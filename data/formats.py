@@ -112,6 +112,8 @@ SHOPIFY_LABEL = "Shopify orders export"
 SHOPIFY_UNPAID = ["voided", "pending", "expired"]
 #: Payment method of Shopify's test gateway: test orders (left out, counted).
 SHOPIFY_TEST_PAYMENT = ["bogus"]
+#: The line Shopify writes for a tip (Lineitem name "Tip"): outside the Subtotal, left out.
+SHOPIFY_TIP = ["Tip"]
 
 
 def _shopify_detect(names: list[str]) -> bool:
@@ -150,6 +152,8 @@ def _shopify_build(names: list[str]) -> Mapping:
     exclude = {columns["status"]: SHOPIFY_UNPAID} if "status" in columns else {}
     if "payment_method" in columns:
         exclude[columns["payment_method"]] = SHOPIFY_TEST_PAYMENT
+    if "description" in columns:  # a tip: a line outside the Subtotal, not a product sold
+        exclude[columns["description"]] = SHOPIFY_TIP
     order_level = [field for field in ("invoice_ts", "customer_id", "country", "city",
                                        "payment_method", "channel", "status", "currency")
                    if field in columns]

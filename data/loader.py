@@ -216,7 +216,9 @@ def _check_rejected_share(read: ReadResult, rejects_path: Path | None) -> None:
         f"{rejected:,} of {read.lines_read:,} lines ({rejected / read.lines_read:.0%}) were "
         f"rejected, mostly for {reasons.index[0]!r} ({reasons.iloc[0]:,} lines, first at row "
         f"{example['source_row']}): this does not look like a file in this format; nothing "
-        f"was loaded" + (f" (rejected lines: {rejects_path})" if rejects_path else ""))
+        f"was loaded" + (f" (rejected lines: {rejects_path})" if rejects_path else "")
+        + "".join(f". {warning['message']}: {warning['fix']}" for warning in read.warnings
+                  if warning.get("code") == "blank_product_ids"))
 
 
 def _check_replacement(warehouse: Warehouse, read: ReadResult, limits: LoadLimits,

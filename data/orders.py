@@ -184,3 +184,16 @@ def _record_totals(summary: dict, amounts: OrderAmounts, first: pd.Series, amoun
     for name, series in (("shipping", amounts.shipping), ("taxes", amounts.tax)):
         if series is not None:
             summary[name] = round(float(amount(series)[first].fillna(0.0).sum()), 2)
+    if all(series is not None for series in (amounts.subtotal, amounts.tax, amounts.total)):
+        # Total = Subtotal + Shipping (taxes not added): the prices include the taxes, and
+        # so does revenue, as the shop's order totals do
+        tax = amount(amounts.tax).fillna(0.0)
+        shipping = amount(amounts.shipping).fillna(0.0)
+        included = first & (tax > TOLERANCE) & (
+            (amount(amounts.subtotal) + shipping - amount(amounts.total)).abs() <= TOLERANCE)
+        if included.any():
+            summary["taxes_in_prices"] = {
+                "orders": int(included.sum()),
+                "taxes": round(float(tax[included].sum()), 2),
+                "note": "these orders' prices include their taxes (Total = Subtotal + "
+                        "Shipping): revenue includes them, as the order totals do"}

@@ -142,6 +142,9 @@ def render_report(report: dict, currency: str = "£") -> str:
     (data.diagnostics) come first, each with its fix; the ``orders`` section prints every
     key it holds, so that a reader adding one needs no change here."""
     totals = report["totals"]
+    code = (report.get("orders") or {}).get("currency")
+    if code and currency_warning(code, currency):
+        currency = f"{code} "  # the file's own currency, not the setting's sign
     out = [f"Data-quality report: {report.get('source') or 'load'}"
            + (f" ({report['format']})" if report.get("format") else "")]
     for warning in report.get("warnings", []):
@@ -182,8 +185,8 @@ def render_report(report: dict, currency: str = "£") -> str:
             out.append(f"    {totals['lines_without_cost']:,} sale or return lines have no "
                        "unit cost (counted as 0)")
     out.append(f"  invoices {totals['invoices']:,} (orders {totals['orders']:,}), customers "
-               f"{totals['customers']:,}, products {totals['products']:,}, countries "
-               f"{totals['countries']:,}")
+               f"{totals.get('customers_with_sale', totals['customers']):,} with a sale, "
+               f"products {totals['products']:,}, countries {totals['countries']:,}")
     if report.get("orders"):
         out.append("  orders (order-level columns):")
         for key, value in report["orders"].items():

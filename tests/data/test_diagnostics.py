@@ -404,3 +404,41 @@ def test_the_checks_are_vectorised():
     assert time.perf_counter() - started < 5
     assert only(warnings, "order_level_column")["lines"] == 5 * copies
     assert only(warnings, "refund_status")["lines"] == 5 * copies
+
+
+def test_unpaid_statuses_counted_as_sales_are_named_with_an_exclude_fix():
+    """Pending and expired orders (a cash-on-delivery shop's, or an abandoned bank
+    transfer's) are not sales yet: the warning says so and how to leave them out; once
+    they are in "exclude" it is silent."""
+    raw = table("order,status,sku,qty,price\n"
+                "A,paid,S1,1,10\n"
+                "B,pending,S1,2,10\n"
+                "B,,S2,1,5\n"
+                "C,Expired,S1,1,10\n")
+    columns = {"invoice_id": "order", "product_id": "sku", "quantity": "qty",
+               "unit_price": "price"}
+    unpaid = only(diagnose(raw, columns), "unpaid_status")
+    assert (unpaid["lines"], unpaid["rows"]) == (3, [3, 5])
+    assert "as not paid (yet)" in unpaid["message"]
+    assert unpaid["fix"].startswith('leave them out with "exclude": {"status": [')
+    assert "unpaid_status" not in codes(diagnose(
+        raw, columns, exclude={"status": ("pending", "expired")}))
+
+
+def test_orders_without_a_billing_country_name_the_shipping_country():
+    """B and C have no Billing Country on any line (no billing address): "Unspecified"
+    unless Shipping Country stands in; A has one. 3 of 4 lines → a warning; with the
+    fallback declared, none."""
+    raw = table("order,sku,qty,price,Billing Country,Shipping Country\n"
+                "A,S1,1,10,GB,GB\n"
+                "B,S1,1,10,,FR\n"
+                "B,S2,1,10,,FR\n"
+                "C,S1,1,10,,DE\n")
+    columns = {"invoice_id": "order", "product_id": "sku", "quantity": "qty",
+               "unit_price": "price", "country": "Billing Country"}
+    found = only(diagnose(raw, columns), "blank_countries")
+    assert (found["lines"], found["rows"]) == (3, [3, 4, 5])
+    assert "2 orders (3 lines, 75% of the file)" in found["message"]
+    assert '"fallbacks": {"country": "Shipping Country"}' in found["fix"]
+    assert "blank_countries" not in codes(diagnose(
+        raw, columns, fallbacks={"country": "Shipping Country"}))

@@ -209,7 +209,7 @@ def test_shopify_mapping_is_shown_and_reads_back(tmp_path):
     mapping = formats.mapping_json(formats.mapping_for("shopify", read_header(path)))
     assert mapping["columns"]["order_subtotal"] == "Subtotal"
     assert mapping["exclude"] == {"Financial Status": ["voided", "pending", "expired"],
-                                  "Payment Method": ["bogus"]}
+                                  "Payment Method": ["bogus"], "Lineitem name": ["Tip"]}
     # the printed mapping is a valid generic mapping that reads the file the same way
     again = read_generic(path, json.loads(json.dumps(mapping)))
     assert totals(again.lines) == totals(formats.read(path, "shopify").lines)
@@ -428,3 +428,31 @@ def test_woocommerce_analytics_orders_report(tmp_path):
     assert any("shared by quantity" in note for note in result.notes)
     assert lines["customer_id"].nunique() == 3 and not lines["customer_id"].str.contains(
         " ").any()  # names hashed
+
+
+def test_shopify_tips_are_not_products_and_taxes_in_prices_are_said(tmp_path):
+    """#2001: a hat at 50 and Shopify's "Tip" line of 2.50, outside the Subtotal (50; Total
+    = 50 + 3 tax + 2.50 tip): the tip is left out, so the hat keeps its 50. #2002: prices
+    that include their tax (Subtotal 120 + Shipping 0 = Total 120, Taxes 20): revenue is the
+    Subtotal, and the report says how much tax it holds."""
+    text = SHOPIFY_HEADER + "".join([
+        shopify_line("#2001", "e@example.com", status="paid", currency="EUR",
+                     subtotal="50.00", shipping="0.00", taxes="3.00", total="55.50",
+                     discount="0.00", created="2024-04-01 10:00:00 +0000", qty=1,
+                     item="Hat", price="50.00", sku="HAT", billing_country="FR",
+                     payment="Shopify Payments", refunded="0.00"),
+        shopify_line("#2001", "e@example.com", created="2024-04-01 10:00:00 +0000", qty=1,
+                     item="Tip", price="2.50", sku=""),
+        shopify_line("#2002", "f@example.com", status="paid", currency="EUR",
+                     subtotal="120.00", shipping="0.00", taxes="20.00", total="120.00",
+                     discount="0.00", created="2024-04-02 10:00:00 +0000", qty=1,
+                     item="Coat", price="120.00", sku="COAT", billing_country="FR",
+                     payment="Shopify Payments", refunded="0.00"),
+    ])
+    result = formats.read(write(tmp_path, "orders_export.csv", text), "shopify")
+    lines = result.lines
+    assert lines["product_id"].tolist() == ["HAT", "COAT"]
+    assert value(lines).tolist() == [50.0, 120.0]
+    assert result.orders["excluded"] == {"Lineitem name = Tip": {"orders": 1, "lines": 1}}
+    assert result.orders["taxes_in_prices"]["orders"] == 1
+    assert result.orders["taxes_in_prices"]["taxes"] == 20.0
