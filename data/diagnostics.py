@@ -508,8 +508,9 @@ def _order_amounts(table: _Table) -> list[dict]:
         orders = table.order_count_of(nonzero)
         affected = table.per_order(nonzero)[table.codes] > 0
         share = f" ({total / gross:.1%} of the lines' value)" if gross > 0 else ""
-        held = (f"Column {column!r} holds {_money(total)} of "
-                f"{'order discounts' if kind == 'discount' else 'refunds'} on {orders:,} "
+        what = ("refunds" if kind == "refund" else "order discounts" if order_level
+                else "line discounts")
+        held = (f"Column {column!r} holds {_money(total)} of {what} on {orders:,} "
                 f"order{'s' * (orders != 1)}")
         if kind == "refund" and table.refunds:
             message = (f"{held}, but order_refund is not mapped: the orders whose status is "
@@ -517,10 +518,15 @@ def _order_amounts(table: _Table) -> list[dict]:
         else:
             message = (f"{held} that the mapping does not take off: net revenue will be up "
                        f"to {_money(total)}{share} too high")
-        fix = (f"map \"order_discount\" to {column!r} (it is spread over the order's lines "
-               "by value)" if kind == "discount" else
-               f"map \"order_refund\" to {column!r} (return lines are added for each "
-               "refunded order)")
+        if kind == "refund":
+            fix = (f"map \"order_refund\" to {column!r} (return lines are added for each "
+                   "refunded order)")
+        elif order_level:
+            fix = (f"map \"order_discount\" to {column!r} (it is spread over the order's "
+                   "lines by value)")
+        else:  # a value per line: the line's own discount, not the order's
+            fix = (f"map \"discount\" to {column!r} with \"discount_type\": \"amount\" (the "
+                   "line's discount), or map the order's subtotal as \"order_subtotal\"")
         out.append(_warning("unmapped_order_amount", message, int(affected.sum()),
                             table.example_rows(nonzero), fix))
     return out

@@ -349,8 +349,12 @@ def test_a_line_discount_column_not_mapped_counts_each_line():
     columns = {"invoice_id": "order", "product_id": "sku", "quantity": "qty",
                "unit_price": "price"}
     warning = only(diagnose(raw, columns), "unmapped_order_amount")
-    # a line amount: 1.50 + 2.00 = 3.50 of 40.00 (8.8 %) on A's two lines
-    assert "holds 3.50 of order discounts on 1 order" in warning["message"]
+    # a line amount: 1.50 + 2.00 = 3.50 of 40.00 (8.8 %) on A's two lines; as it differs
+    # between an order's lines it is the line's discount, not the order's (mapped as
+    # order_discount the load would stop: two values in one order)
+    assert "holds 3.50 of line discounts on 1 order" in warning["message"]
+    assert warning["fix"].startswith('map "discount" to \'discount\' with "discount_type": '
+                                     '"amount"')
     assert "(8.8% of the lines' value)" in warning["message"]
     assert (warning["lines"], warning["rows"]) == (2, [2, 3])
     assert diagnose(raw.assign(discount="0"), columns) == []
