@@ -76,9 +76,10 @@ def _purchase_days(invoices: pd.DataFrame, before) -> pd.DataFrame:
             .drop_duplicates().sort_values(["customer_id", "day"], ignore_index=True))
 
 
-def inter_purchase_gaps(invoices: pd.DataFrame, before) -> pd.Series:
-    """Days between each customer's consecutive purchase days before ``before``."""
-    days = _purchase_days(invoices, before)
+def inter_purchase_gaps(invoices: pd.DataFrame, before, days=None) -> pd.Series:
+    """Days between each customer's consecutive purchase days before ``before`` (``days``:
+    their ``_purchase_days`` when the caller has them)."""
+    days = _purchase_days(invoices, before) if days is None else days
     gaps = days.groupby("customer_id", sort=False)["day"].diff().dt.days.dropna()
     return gaps.astype(float).rename("gap_days")
 
@@ -89,12 +90,12 @@ def repeat_customers(invoices: pd.DataFrame, before) -> int:
     return int((days.groupby("customer_id").size() >= 2).sum())
 
 
-def churn_horizon(invoices: pd.DataFrame, before) -> dict:
+def churn_horizon(invoices: pd.DataFrame, before, days=None) -> dict:
     """``N`` of the churn definition from the gaps between purchase days before ``before``:
     ``days`` (the ``GAP_PERCENTILE`` th percentile, rounded up, within
     ``MIN_HORIZON_DAYS``–``MAX_HORIZON_DAYS``), ``percentile_days`` (before bounding),
     ``median_gap_days``, ``gaps`` (how many), ``percentile``."""
-    gaps = inter_purchase_gaps(invoices, before)
+    gaps = inter_purchase_gaps(invoices, before, days)
     if gaps.empty:
         raise ModelError("No customer bought twice in this selection: the churn window "
                          "cannot be derived from the time between orders.")
@@ -271,12 +272,13 @@ class ChurnModel:
         as_of = pd.Timestamp(self.as_of) if self.as_of is not None \
             else last_day.normalize() + pd.Timedelta(days=1)
         self.as_of_ = as_of
-        repeat = repeat_customers(invoices, as_of)
+        days = _purchase_days(invoices, as_of)
+        repeat = int((days.groupby("customer_id").size() >= 2).sum())
         if repeat < MIN_REPEAT_CUSTOMERS:
             raise ModelError(f"A churn model needs {MIN_REPEAT_CUSTOMERS} customers with two "
                              f"orders; this selection has {repeat}.")
         if self.horizon_days is None:
-            self.horizon_ = churn_horizon(invoices, as_of)
+            self.horizon_ = churn_horizon(invoices, as_of, days)
         else:
             self.horizon_ = {"days": int(self.horizon_days), "given": True}
         self.horizon_days_ = self.horizon_["days"]
