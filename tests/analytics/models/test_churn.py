@@ -227,3 +227,21 @@ def test_derived_window_time_split_and_scored_population():
     assert set(scores["customer_id"]) == set(active_customers(invoices, as_of, 365))
     recent = invoices[invoices["date"] >= as_of - pd.Timedelta(days=365)]
     assert set(scores["customer_id"]) == set(recent["customer_id"])
+
+
+def test_the_churn_window_and_value_tiers_in_plain_words():
+    from analytics.models.runner import _horizon_sentence, _value_tiers
+
+    assert _horizon_sentence({"days": 110, "percentile_days": 109.2, "median_gap_days": 31.0,
+                              "gaps": 900, "percentile": 90}) == (
+        "Churn = no order in 110 days: 9 in 10 repeat purchases came within 110 days of the "
+        "previous one (median 31 days).")
+    assert _horizon_sentence({"days": 30, "percentile_days": 14.0, "median_gap_days": 4.0,
+                              "gaps": 50, "percentile": 90}) == (
+        "Churn = no order in 30 days: 9 in 10 repeat purchases came within 14 days of the "
+        "previous one (median 4 days), raised to the 30-day minimum.")
+    assert _horizon_sentence({"days": 60, "given": True}) == \
+        "Churn = no order in 60 days (the window you chose)."
+    # 10 values: the top 2 are high, the next 3 medium, the other 5 low
+    tiers = _value_tiers(pd.Series([float(v) for v in range(10)]))
+    assert tiers.tolist() == ["low"] * 5 + ["medium"] * 3 + ["high"] * 2
