@@ -146,9 +146,18 @@ def clv(invoices: pd.DataFrame, first_purchases: pd.DataFrame | None = None,
             "mean_ltv": float(ltv.mean()), "days": days, "total_predicted_value": total,
             "customers_alive": alive,
             "sentence": value_sentence(total, len(customers), alive, days, currency),
-            "backtest": backtest(invoices, first_purchases, days, end=end, currency=currency,
-                                 with_heuristic=backtest_heuristic)
-            if with_backtest else None}
+            "backtest": _backtest_or_error(invoices, first_purchases, days, end, currency,
+                                           backtest_heuristic) if with_backtest else None}
+
+
+def _backtest_or_error(invoices, first_purchases, days, end, currency, with_heuristic):
+    """``backtest``, or ``{"error": why}`` when the history is too short for one (the
+    prediction itself stands)."""
+    try:
+        return backtest(invoices, first_purchases, days, end=end, currency=currency,
+                        with_heuristic=with_heuristic)
+    except ModelError as error:
+        return {"error": str(error), "sentence": str(error)}
 
 
 def value_sentence(total: float, customers: int, alive: int, days: int,

@@ -144,3 +144,12 @@ def test_top_share_is_the_actual_spend_of_the_fifth_ranked_highest():
     assert scores["top_share"] == pytest.approx(100 / 200)
     assert scores["total"] == 96.0 and scores["total_error"] == pytest.approx(96 / 200 - 1)
     assert scores["mae"] == pytest.approx((95 + 90 + 49 + 10 + 40) / 10)
+
+
+def test_too_short_a_history_for_the_backtest_keeps_the_prediction(simulated):
+    short = simulated[simulated["date"] < simulated["date"].min() + pd.Timedelta(days=50)]
+    with pytest.raises(Exception, match="Too little history to backtest"):
+        backtest(short, None)
+    result = clv(short)
+    assert result["backtest"]["error"].startswith("Too little history to backtest")
+    assert result["customers"]["predicted_value"].notna().all()

@@ -293,9 +293,12 @@ def show_churn(stored, risk, value):
             hovertemplate="%{x} earlier repeat purchases<br>%{y:.2f} per customer"
                           "<extra></extra>")
     else:
-        calibration_figure = figures.empty_figure(
-            "No hold-out check: " + ((result.get("clv") or {}).get("fallback")
-                                     or "the backtest was not run."))
+        clv_result = result.get("clv") or {}
+        backtest = clv_result.get("backtest") or {}
+        why = (backtest.get("error") or ((backtest.get("methods") or {}).get(
+            "BG/NBD + Gamma-Gamma") or {}).get("error") or clv_result.get("fallback")
+            or "the backtest was not run.")
+        calibration_figure = figures.empty_figure(f"No hold-out check: {why}")
     frame = scored_frame(result, risk=risk, value=value)
     label = f"{len(frame):,} customers: {filter_label(risk, value)}"
     shown = frame.head(RISKY_SHOWN)
