@@ -251,9 +251,10 @@ class ChurnModel:
 
     def _check(self, labels: pd.Series, what: str) -> None:
         if len(labels) < MIN_CUSTOMERS:
+            window = f"in the {self.lookback_days} days " if self.lookback_days else ""
             raise ModelError(f"Too few active customers for a churn model {what}: "
-                             f"{len(labels)} bought in the {self.lookback_days} days before "
-                             f"it, it needs at least {MIN_CUSTOMERS}.")
+                             f"{len(labels)} bought {window}before it, it needs at least "
+                             f"{MIN_CUSTOMERS}.")
         churned = int(labels.sum())
         stayed = len(labels) - churned
         if min(churned, stayed) < MIN_CLASS:
