@@ -1,24 +1,27 @@
-"""Daily forecasts with Prophet, each with its own backtest next to a seasonal-naive baseline.
+"""Daily forecasts: a leaderboard of models backtested on rolling origins, the best used.
 
-Method (METRICS.md "Forecasts"):
+Method (METRICS.md "Forecasts"; the candidates are in ``analytics.models.forecast_models``):
 
-* the series is daily; days without sales count as 0; only the last ``max_history_days``
-  (4 years) are fitted, which keeps a fit under a few seconds on long histories;
-* weekly seasonality when the history spans 2 weeks, yearly when it spans 2 years, and the
-  public holidays of ``country_code`` (the country with the most revenue) when Prophet's
-  ``holidays`` package knows that country;
-* a *closed weekday* (no sales on at least 75 % of that weekday in the last 8 weeks, e.g.
-  a shop shut on Saturdays) is left out of the fit and forecast as 0;
-* forecasts and interval bounds are clipped at 0 (revenue, orders and units cannot be
-  negative over a day in expectation);
-* backtest: the model is refitted without the last ``h`` days, ``h = min(horizon, 20 % of
-  the history)`` (at least 7 days), and scored on them (``base.regression_metrics``: MAPE
-  over non-zero days, sMAPE over all days, RMSE, R²);
-* baseline: seasonal naive, "the value 7 days earlier", carried forward from the last
-  observed week before the hold-out, so it knows no more than the model does.
+* the series is daily; days without sales count as 0; only the last ``MAX_HISTORY_DAYS``
+  (4 years) are used;
+* a series needs ``MIN_SALE_DAYS`` (8 weeks) of days with sales, on at least
+  ``MIN_SALE_DAY_SHARE`` of its days, else ModelError says what it has;
+* backtest: ``BACKTEST_FOLDS`` (4) rolling origins, each forecasting the next ``horizon``
+  days (shorter folds, at least 7 days, when the history cannot hold 4 of them after 4
+  weeks of training) from the history before it; seasonal naive, ETS, Theta, Prophet and
+  XGBoost are scored by WAPE and MAPE per fold and their means;
+* choice: the lowest mean WAPE among the models and the averages of the best two and three
+  (scored on the same folds); seasonal naive wins ties, so the chosen forecast is never
+  worse than it on the backtest, and a note says when nothing beat it;
+* interval: the model's own (Prophet) or, for the others and the averages, the forecast
+  plus the 10th and 90th percentiles (for 80 %) of the backtest's errors; its coverage is
+  measured on the folds, each fold's interval made from the other folds' errors;
+* forecasts and bounds are clipped at 0.
 
-A series with fewer than ``MIN_SALE_DAYS`` days with sales, or sales on fewer than
-``MIN_SALE_DAY_SHARE`` of its days, raises ModelError.
+``DailyForecaster`` is the Prophet candidate: weekly seasonality when the history spans 2
+weeks, yearly when it spans 2 years, the public holidays of ``country_code``, and *closed
+weekdays* (no sales on at least 75 % of that weekday in the last 8 weeks) left out of the
+fit and forecast as 0.
 """
 from __future__ import annotations
 
@@ -248,6 +251,8 @@ def forecast_series(frame: pd.DataFrame, date_col: str, value_col: str, *, horiz
         raise ModelError(f"{failed[0]} backtested best but failed on the whole history: "
                          f"{finals[failed[0]]}")
     finals = [value[0] for value in finals.values()]
+    description = finals[0].description if len(finals) == 1 and finals[0].description \
+        else best["description"]
     point = np.mean([p.forecast for p in finals], axis=0)
     if len(finals) == 1 and finals[0].lower is not None:
         lower, upper = finals[0].lower, finals[0].upper
@@ -293,7 +298,7 @@ def forecast_series(frame: pd.DataFrame, date_col: str, value_col: str, *, horiz
     public = [{key: value for key, value in row.items()
                if key not in ("predicted", "bounds")} for row in board]
     return ForecastResult(
-        model=best["model"] + " — " + best["description"], horizon=horizon, interval=interval,
+        model=best["model"] + " — " + description, horizon=horizon, interval=interval,
         holdout_days=folds * fold_days,
         history=pd.DataFrame({"date": series.index, "actual": series.to_numpy()}),
         forecast=pd.DataFrame({"date": dates, "forecast": point, "lower": lower,

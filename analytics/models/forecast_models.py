@@ -58,6 +58,7 @@ class Prediction:
     forecast: np.ndarray
     lower: np.ndarray | None = None   # the model's own interval, when it has one
     upper: np.ndarray | None = None
+    description: str | None = None    # what the fit found (Prophet: holidays, closed days)
 
 
 # ----------------------------------------------------------------- metrics
@@ -124,7 +125,7 @@ def prophet(train: pd.Series, days: int, setup: Setup) -> Prediction:
                             check=False).fit(train.index, train)
     predicted = model.predict(days)
     return Prediction(predicted["forecast"].to_numpy(), predicted["lower"].to_numpy(),
-                      predicted["upper"].to_numpy())
+                      predicted["upper"].to_numpy(), description=model.description)
 
 
 LAGS = (1, 7, 14, 28)
@@ -245,7 +246,7 @@ def _clip(prediction: Prediction) -> Prediction:
     forecast = np.clip(prediction.forecast, 0, None)
     lower = None if prediction.lower is None else np.clip(prediction.lower, 0, None)
     upper = None if prediction.upper is None else np.clip(prediction.upper, 0, None)
-    return Prediction(forecast, lower, upper)
+    return Prediction(forecast, lower, upper, prediction.description)
 
 
 def residual_bounds(residuals: np.ndarray, interval: float) -> tuple[float, float]:
@@ -299,7 +300,8 @@ def leaderboard(backtest: dict, interval: float, ensemble_sizes=(2, 3)) -> list[
     folds = backtest["folds"]
     rows = []
     for name, predicted in backtest["predictions"].items():
-        rows.append({"model": name, "members": [name], "description": DESCRIPTIONS[name],
+        description = predicted[-1].description or DESCRIPTIONS[name]
+        rows.append({"model": name, "members": [name], "description": description,
                      **score(folds, predicted), "predicted": predicted})
     ranked = sorted((r for r in rows if r["wape"] is not None), key=lambda r: r["wape"])
     for size in ensemble_sizes:

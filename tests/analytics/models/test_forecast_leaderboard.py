@@ -177,3 +177,13 @@ def test_the_summary_adds_the_forecast_and_the_last_days():
     summary = forecast_summary(result)
     assert summary["next_total"] == pytest.approx(280) and summary["previous_total"] == 280
     assert summary["change"] == pytest.approx(0.0)
+
+
+def test_prophets_row_says_what_its_fit_found():
+    # closed on Saturdays (2024-01-06 is one), a weekly pattern otherwise
+    values = np.tile([100.0, 120, 130, 125, 160, 0, 40], 12)
+    result = forecast_series(frame(values), "date", "value", horizon=14,
+                             models=(fm.NAIVE, "Prophet"))
+    prophet = next(row for row in result.leaderboard if row["model"] == "Prophet")
+    assert "closed on Saturday" in prophet["description"]
+    assert prophet["description"].startswith("Prophet (")
