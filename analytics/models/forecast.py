@@ -233,7 +233,11 @@ def forecast_series(frame: pd.DataFrame, date_col: str, value_col: str, *, horiz
     full = _daily(frame, date_col, value_col)
     series = full.iloc[-MAX_HISTORY_DAYS:]
     check_forecastable(series, what)
-    fold_days, folds = fm.fold_plan(len(series), horizon, BACKTEST_FOLDS, MIN_TRAIN_DAYS)
+    try:
+        fold_days, folds = fm.fold_plan(len(series), horizon, BACKTEST_FOLDS, MIN_TRAIN_DAYS)
+    except ValueError:
+        raise ModelError(f"{what.capitalize()} is too short to backtest: {len(series)} days, "
+                         f"a forecast needs {MIN_TRAIN_DAYS + 7 * BACKTEST_FOLDS}.") from None
     setup = fm.Setup(interval=interval, country_code=country_code)
     models = tuple(models or fm.MODELS)
     if fm.NAIVE not in models:  # the baseline every forecast is measured against

@@ -186,9 +186,10 @@ class Fold:
 
 
 def fold_plan(length: int, horizon: int, folds: int, min_train: int) -> tuple[int, int]:
-    """(fold_days, folds): folds of the horizon's length, shortened (at least 7 days) when
-    the history cannot hold ``folds`` of them after ``min_train`` days."""
-    fold_days = min(horizon, (length - min_train) // folds)
+    """(fold_days, folds): folds of the horizon's length (at least 7 days), shortened (to
+    no less than 7 days) when the history cannot hold ``folds`` of them after ``min_train``
+    days."""
+    fold_days = min(max(horizon, 7), (length - min_train) // folds)
     if fold_days < 7:
         raise ValueError(f"{length} days cannot hold {folds} folds of 7 days after "
                          f"{min_train} days of training")

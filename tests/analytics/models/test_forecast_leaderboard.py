@@ -54,6 +54,7 @@ def test_rolling_origin_wape_and_mape_of_seasonal_naive_by_hand():
 def test_fold_plan_uses_the_horizon_unless_the_history_is_too_short():
     assert fm.fold_plan(400, 30, 4, 28) == (30, 4)
     assert fm.fold_plan(120, 90, 4, 28) == (23, 4)     # (120 − 28) // 4
+    assert fm.fold_plan(400, 3, 4, 28) == (7, 4)       # a fold is at least a week
     with pytest.raises(ValueError):
         fm.fold_plan(50, 30, 4, 28)
 
