@@ -56,6 +56,8 @@ carries most of every day's sales anyway).
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import IsolationForest
@@ -163,13 +165,27 @@ def robust_scale(values: pd.Series) -> float:
     return scale if scale > 0 else 1.0
 
 
-def _median_of_neighbours(same_weekday: pd.Series) -> pd.Series:
-    """Median of the same weekday in the 6 weeks before and the 6 after, leaving the day
-    itself out: a day in its own window would pull its residual towards 0."""
+def _weekly_component(detrended: pd.Series) -> pd.Series:
+    """Per weekday, the median of the same weekday in the 6 weeks before and the 6 after,
+    leaving the day itself out (a day in its own window would pull its residual towards 0);
+    NaN where fewer than 3 of them are known. ``detrended`` is gap-free and daily."""
+    values = detrended.to_numpy(dtype=float)
+    weekday = detrended.index.day_of_week.to_numpy()
     half = WEEKLY_WEEKS // 2
-    neighbours = pd.concat([same_weekday.shift(step) for step in range(-half, half + 1)
-                            if step != 0], axis=1)
-    return neighbours.median(axis=1).where(neighbours.notna().sum(axis=1) >= 3)
+    weekly = np.full(len(values), np.nan)
+    for day in range(7):
+        positions = np.flatnonzero(weekday == day)
+        count = len(positions)
+        padded = np.concatenate([np.full(half, np.nan), values[positions],
+                                 np.full(half, np.nan)])
+        neighbours = np.column_stack([padded[half + step:half + step + count]
+                                      for step in range(-half, half + 1) if step != 0])
+        known = np.isfinite(neighbours).sum(axis=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # rows with nothing known
+            median = np.nanmedian(neighbours, axis=1)
+        weekly[positions] = np.where(known >= 3, median, np.nan)
+    return pd.Series(weekly, index=detrended.index)
 
 
 def recurring_effect(effects: np.ndarray) -> np.ndarray:
@@ -212,7 +228,7 @@ def deseasonalise(dates: pd.Series, values: pd.Series, count: bool = False,
     series = pd.Series(values.to_numpy(dtype=float), index=pd.DatetimeIndex(dates))
     trend = series.rolling(TREND_DAYS, center=True, min_periods=7).median()
     detrended = series - trend
-    weekly = detrended.groupby(series.index.day_of_week).transform(_median_of_neighbours)
+    weekly = _weekly_component(detrended)
     expected = trend + weekly.fillna(0.0)
     residual = series - expected
     # noise grows with the level (a busy Monday swings more than a quiet Sunday, a shop that
