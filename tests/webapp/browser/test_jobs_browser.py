@@ -144,8 +144,12 @@ def test_admin_uploads_a_generic_csv_and_a_new_version_is_loaded(browser, shop, 
         wait_for(lambda: column in _map_dropdown(browser, field).text, timeout=5,
                  what=f"{field} mapped to {column}")
     # 4 lines replacing the 20,000 demo lines: refused unless forced (data.loader)
-    browser.driver.find_element(By.ID, "data-force").click()
-    browser.find_element("#data-load-run").click()
+    for element_id in ("data-force", "data-load-run"):  # below the fold: scroll, as a user
+        element = browser.driver.find_element(By.ID, element_id)
+        # instantly: Bootstrap's smooth scrolling would move it while it is clicked
+        browser.driver.execute_script(
+            "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", element)
+        element.click()
     try:
         browser.wait_for_contains_text("#data-load-status", "Done", timeout=120)
     except Exception:
