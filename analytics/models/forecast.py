@@ -73,7 +73,7 @@ def check_forecastable(series: pd.Series, what: str = "this selection") -> None:
                          f"with sales).")
     share = sale_days / len(series)
     if share < MIN_SALE_DAY_SHARE:
-        raise ModelError(f"{what.capitalize()} is too sparse to forecast: sales on "
+        raise ModelError(f"{what[:1].upper() + what[1:]} is too sparse to forecast: sales on "
                          f"{share:.0%} of days, a forecast needs at least "
                          f"{MIN_SALE_DAY_SHARE:.0%}.")
 
@@ -236,7 +236,8 @@ def forecast_series(frame: pd.DataFrame, date_col: str, value_col: str, *, horiz
     try:
         fold_days, folds = fm.fold_plan(len(series), horizon, BACKTEST_FOLDS, MIN_TRAIN_DAYS)
     except ValueError:
-        raise ModelError(f"{what.capitalize()} is too short to backtest: {len(series)} days, "
+        raise ModelError(f"{what[:1].upper() + what[1:]} is too short to backtest: "
+                         f"{len(series)} days, "
                          f"a forecast needs {MIN_TRAIN_DAYS + 7 * BACKTEST_FOLDS}.") from None
     setup = fm.Setup(interval=interval, country_code=country_code)
     models = tuple(models or fm.MODELS)

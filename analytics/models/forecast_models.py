@@ -97,9 +97,10 @@ def ets(train: pd.Series, days: int, setup: Setup) -> Prediction:
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fitted = ExponentialSmoothing(np.asarray(train, float)[-SMOOTHING_HISTORY_DAYS:], trend="add", damped_trend=True,
-                                      seasonal="add", seasonal_periods=7,
-                                      initialization_method="estimated").fit(use_brute=False)
+        model = ExponentialSmoothing(np.asarray(train, float)[-SMOOTHING_HISTORY_DAYS:],
+                                     trend="add", damped_trend=True, seasonal="add",
+                                     seasonal_periods=7, initialization_method="estimated")
+        fitted = model.fit(use_brute=False)
         return Prediction(np.asarray(fitted.forecast(days), float))
 
 

@@ -188,3 +188,12 @@ def test_prophets_row_says_what_its_fit_found():
     prophet = next(row for row in result.leaderboard if row["model"] == "Prophet")
     assert "closed on Saturday" in prophet["description"]
     assert prophet["description"].startswith("Prophet (")
+
+
+def test_a_sparse_items_message_keeps_its_name():
+    values = np.zeros(400)
+    values[::6] = 5.0    # 67 days with sales (more than 8 weeks) on 17 % of the days
+    sale_days = int((values != 0).sum())
+    assert sale_days >= 56 and sale_days / 400 < 0.2
+    with pytest.raises(ModelError, match="^Product WHITE MUG is too sparse to forecast"):
+        forecast_series(frame(values), "date", "value", horizon=14, what="product WHITE MUG")
