@@ -167,3 +167,42 @@ def test_admin_uploads_a_generic_csv_and_a_new_version_is_loaded(browser, shop, 
     assert warehouse.read_lines()["invoice_id"].tolist().count("X1") == 2
     screenshot(browser, "data-generic-load")
     assert severe_logs(browser) == []
+
+
+def test_admin_uploads_a_shopify_export_confirms_the_detected_format_and_loads_it(
+        browser, shop, worker, tmp_path):
+    """From the UI alone: the upload pre-selects "Shopify orders export", the admin
+    confirms by loading, and the data is the orders' own totals (Subtotal − refunds)."""
+    from tests.data.test_platform_formats import (SHOPIFY, SHOPIFY_REFUNDS_ON_ITEMS,
+                                                  SHOPIFY_SUBTOTALS)
+
+    warehouse = shop.extensions["shoplens.warehouse"]
+    upload = tmp_path / "orders_export.csv"
+    upload.write_text(SHOPIFY, encoding="utf-8")
+    browser.sign_in("admin@example.com")
+    browser.driver.get(browser.server_url + "/data")
+    browser.wait_for_element("#data-quality-table", timeout=30)
+    wait_until_loaded(browser)
+    browser.driver.find_element(By.CSS_SELECTOR, "#data-upload input[type=file]").send_keys(
+        str(upload))
+    browser.wait_for_contains_text("#data-upload-status",
+                                   "This looks like a Shopify orders export", timeout=15)
+    assert browser.driver.find_element(
+        By.CSS_SELECTOR, "#data-format input[value=shopify]").is_selected()
+    for element_id in ("data-force", "data-load-run"):
+        element = browser.driver.find_element(By.ID, element_id)
+        browser.driver.execute_script(
+            "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", element)
+        element.click()
+    try:
+        browser.wait_for_contains_text("#data-load-status", "Done", timeout=120)
+    except Exception:
+        raise AssertionError(browser.find_element("#data-load-status").text + "\n"
+                             + worker.log()) from None
+    lines = warehouse.read_lines()
+    value = lines["quantity"] * lines["unit_price"]
+    assert round(float(value.sum()), 2) == SHOPIFY_SUBTOTALS - SHOPIFY_REFUNDS_ON_ITEMS
+    browser.wait_for_contains_text("#data-quality", "left out: Financial Status = voided",
+                                   timeout=15)
+    screenshot(browser, "data-shopify-load")
+    assert severe_logs(browser) == []

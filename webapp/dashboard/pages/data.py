@@ -46,7 +46,7 @@ def layout(**_query) -> html.Div:
     return html.Div([
         components.page_header("Data", "Load files, check their quality"),
         dbc.Card(dbc.CardBody([
-            dcc.Upload(id="data-upload", children=html.Div(["Drop a CSV or Excel file here, or ",
+            dcc.Upload(id="data-upload", children=html.Div(["Drop a CSV, Excel or Parquet file here, or ",
                                                             html.A("choose one")]),
                        className="border border-2 border-dashed rounded p-4 text-center mb-2",
                        max_size=uploads.MAX_BYTES, multiple=False),
