@@ -46,14 +46,15 @@ def layout(**_query) -> html.Div:
     return html.Div([
         components.page_header("Data", "Load files, check their quality"),
         dbc.Card(dbc.CardBody([
-            dcc.Upload(id="data-upload", children=html.Div(["Drop a CSV, Excel or Parquet file here, or ",
-                                                            html.A("choose one")]),
+            dcc.Upload(id="data-upload", children=html.Div([
+                "Drop a CSV, Excel or Parquet file here, or ", html.A("choose one")]),
                        className="border border-2 border-dashed rounded p-4 text-center mb-2",
                        max_size=uploads.MAX_BYTES, multiple=False),
             html.Div(id="data-upload-status", className="small mb-2"),
             dcc.Store(id="data-upload-path"),
             dbc.RadioItems(id="data-format", inline=True, value="online-retail", options=[
-                {"label": _format_label(name), "value": name} for name in formats.FORMATS], className="mb-2"),
+                {"label": _format_label(name), "value": name} for name in formats.FORMATS],
+                className="mb-2"),
             mapping,
             dbc.Checkbox(id="data-append", label="Append to the current data (instead of "
                                                   "replacing it)", value=False, className="mb-2"),
