@@ -129,6 +129,16 @@ def churn_labels(invoices: pd.DataFrame, cutoff, horizon_days: int,
                      name="churned")
 
 
+def _only(customers: pd.Index, invoices: pd.DataFrame, first_purchases):
+    """``(invoices, first_purchases)`` of ``customers`` only: a customer's features depend on
+    their own rows alone, and the active customers are a fifth of the 1M-line demo's."""
+    keep = customers.get_indexer(invoices["customer_id"]) >= 0
+    if first_purchases is not None:
+        first_purchases = first_purchases[
+            customers.get_indexer(first_purchases["customer_id"]) >= 0]
+    return invoices[keep], first_purchases
+
+
 def catch_rates(labels, probability, recency, flagged: int) -> dict:
     """Flag the ``flagged`` customers of highest ``probability`` (the model) and of highest
     ``recency`` (the baseline, "longest since last order"); ties go to the earlier customer
@@ -233,12 +243,13 @@ class ChurnModel:
 
     # ------------------------------------------------------------ building blocks
     def _frame(self, invoices, first_purchases, cutoff) -> tuple[pd.DataFrame, pd.Series]:
+        labels = churn_labels(invoices, cutoff, self.horizon_days_, self.lookback_days)
+        mine, their_products = _only(labels.index, invoices, first_purchases)
         try:
-            features = customer_features(invoices, cutoff, first_purchases)
+            features = customer_features(mine, cutoff, their_products)
         except ModelError:
             raise ModelError(f"No customer has an order before the cutoff {cutoff.date()}: "
                              "churn needs a longer history.") from None
-        labels = churn_labels(invoices, cutoff, self.horizon_days_, self.lookback_days)
         return features.loc[labels.index], labels
 
     def _matrix(self, features: pd.DataFrame) -> pd.DataFrame:
@@ -355,8 +366,10 @@ class ChurnModel:
         if not hasattr(self, "model_"):
             raise RuntimeError("call fit() before score()")
         as_of = pd.Timestamp(as_of) if as_of is not None else self.as_of_
-        features = customer_features(invoices, as_of, first_purchases)
-        features = features.loc[active_customers(invoices, as_of, self.lookback_days)]
+        active = active_customers(invoices, as_of, self.lookback_days)
+        mine, their_products = _only(active, invoices, first_purchases)
+        features = customer_features(mine, as_of, their_products)
+        features = features.loc[active]
         matrix = self._matrix(features)[self.columns_]
         probability = self.model_.predict_proba(matrix)[:, 1]
         result = features[NUMERIC_FEATURES].copy()
