@@ -220,7 +220,8 @@ def _relative_scale(relative: pd.Series) -> pd.Series:
 
 
 def deseasonalise(dates: pd.Series, values: pd.Series, count: bool = False,
-                  aligned: np.ndarray | None = None) -> pd.DataFrame:
+                  aligned: np.ndarray | None = None,
+                  yearly_min_z: float = YEARLY_MIN_Z) -> pd.DataFrame:
     """Columns ``date``, ``value``, ``trend``, ``weekly``, ``yearly``, ``expected``,
     ``residual``, ``scale`` (the robust scale ``z`` divides by), ``z`` (see the module
     docstring). ``aligned`` (``yearly_alignment``) adds the yearly effect; without it
@@ -250,7 +251,7 @@ def deseasonalise(dates: pd.Series, values: pd.Series, count: bool = False,
             z_then = np.where(reached, first_z[np.where(reached, target, 0)], np.nan)
             then = first_relative[np.where(reached, target, 0)]
             effects[:, back] = np.where(np.isnan(z_then), np.nan,
-                                        np.where(np.abs(z_then) >= YEARLY_MIN_Z, then, 0.0))
+                                        np.where(np.abs(z_then) >= yearly_min_z, then, 0.0))
         yearly = pd.Series(recurring_effect(effects), index=series.index) * level
         expected = expected + yearly
         residual = series - expected
@@ -470,6 +471,9 @@ SLICE_MIN_ORDERS = 3.0
 SLICE_MIN_EXPECTED_SHARE = 0.25
 SLICE_REST_Z = 2.0
 SLICE_HISTORY_DAYS = 182
+#: A slice's comparable day counts as unusual from this |z|: a slice's days are few orders,
+#: so a recurring closure (a store shut on Boxing Day: 0 against 5) is only about 2 σ a day.
+SLICE_YEARLY_MIN_Z = 1.5
 SLICE_COLUMNS = ["dimension", "value", "start", "end", "days", "actual", "expected",
                  "deviation", "relative", "z", "direction", "related"]
 
@@ -603,8 +607,9 @@ def slice_anomalies(daily: pd.DataFrame, slices: pd.DataFrame, metric: str = "re
     ``MAX_DAYS`` days are used, or, with ``start``, the ``SLICE_HISTORY_DAYS`` before it and
     the days from it — all the days given when ``events`` is given: only ranges that end on or
     after ``start`` are listed); ``events`` (``holiday_calendar``) adds the yearly effect
-    (``yearly_alignment``) to each slice's and each rest's expectation, so a slice's Black
-    Friday or Christmas like last year's is expected (and the test against the rest is also
+    (``yearly_alignment``, comparable days unusual from |z| ≥ ``SLICE_YEARLY_MIN_Z``) to each
+    slice's and each rest's expectation, so a slice's Black Friday or Christmas like last
+    year's is expected (and the test against the rest is also
     made without it: ``_slice_runs``); ``slices``:
     ``dimension``, ``value`` (the dimension value), ``date``, ``revenue``, ``gross_revenue``, ``orders``, ``units``
     (``inputs.slice_daily_series``). Slices with fewer than ``min_orders`` orders a day on
@@ -653,8 +658,9 @@ def slice_anomalies(daily: pd.DataFrame, slices: pd.DataFrame, metric: str = "re
             continue
         own_values = _metric_values(own, metric)
         rest_values = _metric_values((shop - own).clip(lower=0.0), metric)
-        component = deseasonalise(dates.to_series(), own_values, count, aligned)
-        rest = deseasonalise(dates.to_series(), rest_values, count, aligned)
+        component = deseasonalise(dates.to_series(), own_values, count, aligned,
+                                  SLICE_YEARLY_MIN_Z)
+        rest = deseasonalise(dates.to_series(), rest_values, count, aligned, SLICE_YEARLY_MIN_Z)
         plain = plain_rest = None
         if aligned is not None:
             plain = deseasonalise(dates.to_series(), own_values, count)
