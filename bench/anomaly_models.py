@@ -13,7 +13,8 @@ Rows per data set:
 * on the demo (planted anomalies, ``data.demo``), for revenue, orders and units: how many
   of the 4 planted anomalies the shop-wide detector of their own metric finds (recall;
   "+slices" also counts the slice monitor of the runner), and how many flagged days are not
-  planted (precision = planted flagged days ÷ flagged days, over the three metrics).
+  planted (precision = planted flagged days ÷ flagged days, over the three metrics); the
+  slice monitor's findings and how many of them overlap no planted anomaly.
 
 Environment: ``BENCH_ANOMALY_DEMO_LINES`` (default 1000000; 0 skips the demo).
 """
@@ -92,19 +93,24 @@ def _measure(warehouse, planted: list[dict] | None) -> list[dict]:
         after_s += time.perf_counter() - started
     flagged_after = {metric: {pd.Timestamp(a["date"]) for a in result["anomalies"]}
                      for metric, result in after.items()}
+    slices_before = _slices_before(warehouse, daily)
     rows.append({"model": "anomalies", "run": "before: whole history, 3 metrics",
                  "seconds": round(before_s, 2),
                  "flagged_days": len(set().union(*flagged_before.values())),
                  "flagged_in_last_365": len(set().union(*in_period.values())),
-                 **_planted_scores(planted, flagged_before)})
+                 **_planted_scores(planted, flagged_before),
+                 **_slice_scores(planted, slices_before.to_dict(orient="records"))})
+    recent = slices_before[slices_before["end"] >= pd.Timestamp(start)]
     rows.append({"model": "anomalies", "run": "before, last 365 days only",
                  "flagged_days": len(set().union(*in_period.values())),
-                 **_planted_scores(planted, in_period)})
+                 **_planted_scores(planted, in_period),
+                 **_slice_scores(planted, recent.to_dict(orient="records"))})
     rows.append({"model": "anomalies", "run": f"after: {start} – {last}, 3 metrics",
                  "seconds": round(after_s, 2),
                  "flagged_days": len(set().union(*flagged_after.values())),
                  "holidays": after["revenue"]["holidays"]["note"],
-                 **_planted_scores(planted, flagged_after, after["revenue"])})
+                 **_planted_scores(planted, flagged_after, after["revenue"]),
+                 **_slice_scores(planted, after["revenue"]["slice_anomalies"])})
 
     # ---- clustering: every customer (whole history) vs the period's customers
     started = time.perf_counter()
@@ -122,6 +128,34 @@ def _measure(warehouse, planted: list[dict] | None) -> list[dict]:
                  "customers": result["period"]["customers"],
                  "clusters": _clusters(pd.DataFrame(result["clusters"]))})
     return rows
+
+
+def _slices_before(warehouse, daily):
+    """The slice monitor as it ran before periods: the last 3 years, no yearly effect."""
+    import pandas as pd
+
+    from analytics.filters import ALL_DATA, Filters
+    from analytics.models import inputs
+    from analytics.models.anomalies import MAX_DAYS, SLICE_TOP, slice_anomalies
+
+    since = daily["date"].tail(MAX_DAYS).min().date()
+    series = [inputs.slice_daily_series(warehouse, Filters(), ALL_DATA, dimension, SLICE_TOP,
+                                        since).assign(dimension=dimension)
+              for dimension in inputs.SLICE_DIMENSIONS]
+    return slice_anomalies(daily, pd.concat(series, ignore_index=True), "orders")
+
+
+def _slice_scores(planted: list[dict] | None, found: list[dict]) -> dict:
+    """Slice anomalies found, and how many of them overlap no planted anomaly's days."""
+    import pandas as pd
+
+    if planted is None:
+        return {"slice_anomalies": len(found)}
+    ranges = [(pd.Timestamp(a["start"]), pd.Timestamp(a["end"])) for a in planted]
+    unplanted = [a for a in found
+                 if not any(pd.Timestamp(a["start"]) <= end and pd.Timestamp(a["end"]) >= start
+                            for start, end in ranges)]
+    return {"slice_anomalies": len(found), "slice_not_planted": len(unplanted)}
 
 
 def _clusters(profiles) -> str:
