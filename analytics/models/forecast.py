@@ -185,8 +185,10 @@ class ForecastResult:
     * ``forecast``: ``date``, ``forecast``, ``lower``, ``upper``;
     * ``backtest``: ``date``, ``fold``, ``actual``, ``forecast``, ``lower``, ``upper``,
       ``baseline`` over the rolling-origin folds (the chosen model's backtest);
-    * ``accuracy`` / ``baseline_accuracy``: ``regression_metrics`` plus ``wape`` (mean over
-      folds) and ``coverage`` of the chosen model and of seasonal naive on those folds;
+    * ``accuracy`` / ``baseline_accuracy``: ``regression_metrics`` (MAPE, RMSE, R²) on the
+      hold-out of the last ``holdout_days`` days (the last fold, as METRICS.md defines a
+      forecast's accuracy), plus ``wape``, ``mean_mape`` and ``coverage`` over all the
+      rolling folds, of the chosen model and of seasonal naive;
     * ``leaderboard``: one row per model and ensemble (``forecast_models.leaderboard``),
       best first, without the fold predictions;
     * ``chosen``: the chosen row's ``model``; ``members``: the models it averages.
@@ -282,10 +284,12 @@ def forecast_series(frame: pd.DataFrame, date_col: str, value_col: str, *, horiz
     backtest_frame = pd.concat(fold_frames, ignore_index=True)
 
     def accuracy(row) -> dict:
-        actual = backtest_frame["actual"].to_numpy()
-        predicted = np.concatenate([p.forecast for p in row["predicted"]])
-        return {**regression_metrics(actual, predicted), "wape": row["wape"],
-                "mean_mape": row["mape"], "coverage": row["coverage"]}
+        # METRICS.md: MAPE, RMSE and R² on a hold-out of the last h days, i.e. the last
+        # fold (forecast from the history before it); WAPE, MAPE and coverage over all the
+        # rolling folds rank the models
+        last = backtest["folds"][-1]
+        return {**regression_metrics(last.actual, row["predicted"][-1].forecast),
+                "wape": row["wape"], "mean_mape": row["mape"], "coverage": row["coverage"]}
 
     notes = [f"Backtest: {folds} rolling origins, each forecasting the next {fold_days} days "
              "from the history before it; models ranked by mean WAPE over the folds."]
@@ -304,7 +308,7 @@ def forecast_series(frame: pd.DataFrame, date_col: str, value_col: str, *, horiz
                if key not in ("predicted", "bounds")} for row in board]
     return ForecastResult(
         model=best["model"] + " — " + description, horizon=horizon, interval=interval,
-        holdout_days=folds * fold_days,
+        holdout_days=len(backtest["folds"][-1].actual),
         history=pd.DataFrame({"date": series.index, "actual": series.to_numpy()}),
         forecast=pd.DataFrame({"date": dates, "forecast": point, "lower": lower,
                                "upper": upper}),

@@ -37,7 +37,8 @@ def test_forecast_round_trip(shop):
     assert len(result["forecast"]["date"]) == 30
     assert result["baseline"]["accuracy"]["rmse"] is not None
     assert result["country_holidays"] == "GB"
-    assert "GB holidays" in result["model"]
+    prophet = next(row for row in result["leaderboard"] if row["model"] == "Prophet")
+    assert "GB holidays" in prophet["description"]
 
 
 def test_item_forecast_round_trip(shop):
