@@ -1,6 +1,7 @@
 """`make bench`: run every benchmark module and print one table per module.
 
-    python -m bench                 # all: load, analytics, models, jobs, http
+    python -m bench                 # all: load, analytics, models, forecast, customer_models,
+                                    # anomaly_models, patterns, jobs, http
     python -m bench load analytics  # some
     python -m bench --json out.json # also write the rows as JSON
 
@@ -16,7 +17,8 @@ import logging
 import sys
 import time
 
-MODULES = ("load", "analytics", "models", "jobs", "http")
+MODULES = ("load", "analytics", "models", "forecast", "customer_models", "anomaly_models",
+           "patterns", "jobs", "http")
 
 
 def format_table(title: str, rows: list[dict]) -> str:

@@ -159,13 +159,17 @@ def _summary(kind: str, result: dict) -> dict:
                             "(value tiers)"}
     if kind == "churn":
         model, baseline = result["accuracy"], result["baseline"]["accuracy"]
-        backtest = result["clv"].get("backtest", {})
+        from analytics.models.clv import BTYD_METHOD
+
+        methods = result["clv"].get("backtest", {}).get("methods", {})
+        value = methods.get(BTYD_METHOD, {})
+        naive = next((m for name, m in methods.items() if name.startswith("naive")), {})
         return {"accuracy": f"ROC-AUC {number(model['roc_auc'])} PR-AUC "
                             f"{number(model['pr_auc'])} Brier {number(model['brier'])}; CLV "
-                            f"MAE {number(backtest.get('mae'), 0)}",
+                            f"MAE {number(value.get('mae'), 0)} (BG/NBD + Gamma-Gamma)",
                 "baseline": f"ROC-AUC {number(baseline['roc_auc'])} PR-AUC "
                             f"{number(baseline['pr_auc'])} Brier {number(baseline['brier'])} "
-                            f"(recency); CLV MAE {number(backtest.get('baseline_mae'), 0)} "
+                            f"(recency); CLV MAE {number(naive.get('mae'), 0)} "
                             "(last period repeats)"}
     if kind == "basket":
         check = result["accuracy"]
