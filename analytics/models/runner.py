@@ -409,8 +409,8 @@ def run_anomalies(warehouse, filters, scope, params: AnomalyParams, progress) ->
     learnt = (f"{detector.yearly_years_} earlier year(s)" if detector.yearly_years_
               else "no earlier year (yearly seasonality not taken into account)")
     sentence = (f"{count} unusual day{'s' if count != 1 else ''} of {params.metric} between "
-                f"{start} and {end} ({days_seen} days), compared with {learnt}; holidays: "
-                f"{holiday_note}.")
+                f"{start} and {end} ({days_seen} day{'s' if days_seen != 1 else ''}), "
+                f"compared with {learnt}; holidays: {holiday_note}.")
     if anomalies:
         sentence += " " + anomalies[0]["sentence"]
     progress(95, "done")

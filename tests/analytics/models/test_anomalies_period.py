@@ -177,3 +177,44 @@ def test_slices_expect_their_own_recurring_peaks_and_still_find_the_outage():
     assert has(found, "2024-06-11", "below")       # the outage is still found
     assert all(row.end >= pd.Timestamp("2024-01-01") for row in found.itertuples())
     assert len(found) <= 3
+
+
+@pytest.fixture(scope="module")
+def small_shop(tmp_path_factory):
+    """400 days from 2022-01-03 (tests.analytics.models.synthetic.shop_lines) with a France
+    spike on 2022-09-14."""
+    from analytics.warehouse import Warehouse
+    from tests.analytics.models.synthetic import shop_lines
+
+    warehouse = Warehouse(f"duckdb:///{tmp_path_factory.mktemp('anomaly-periods')}")
+    warehouse.publish(shop_lines(), source="synthetic")
+    yield warehouse
+    warehouse.dispose()
+
+
+def test_a_one_day_period_is_judged_against_the_history_before_it(small_shop):
+    from analytics.filters import ALL_DATA, Filters
+    from analytics.models import run_model
+
+    spike = Filters(start=dt.date(2022, 9, 14), end=dt.date(2022, 9, 14))
+    result = run_model("anomalies", small_shop, spike, ALL_DATA, {"metric": "orders"})
+    assert result["period"] == {"start": "2022-09-14", "end": "2022-09-14", "days": 1}
+    assert [a["date"] for a in result["anomalies"]] == ["2022-09-14"]
+    assert result["sentence"].startswith(
+        "1 unusual day of orders between 2022-09-14 and 2022-09-14 (1 day), compared with "
+        "no earlier year (yearly seasonality not taken into account); holidays: GB, ")
+    assert result["holidays"]["country"] == "GB"
+    assert result["monitor"][-1]["date"] == "2022-09-14"   # the monitor ends with the period
+    assert all(a["end"] >= "2022-09-14" for a in result["slice_anomalies"])
+
+
+def test_a_period_without_enough_history_says_what_is_needed(small_shop):
+    from analytics.filters import ALL_DATA, Filters
+    from analytics.models import ModelError, run_model
+
+    early = Filters(start=dt.date(2022, 1, 3), end=dt.date(2022, 1, 20))
+    with pytest.raises(ModelError, match="needs at least 28"):
+        run_model("anomalies", small_shop, early, ALL_DATA, {})
+    before = Filters(start=dt.date(2020, 1, 1), end=dt.date(2020, 12, 31))
+    with pytest.raises(ModelError, match="no data"):
+        run_model("anomalies", small_shop, before, ALL_DATA, {})
