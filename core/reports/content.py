@@ -115,6 +115,7 @@ class ForecastSection:
     accuracy: dict = field(default_factory=dict)
     baseline_accuracy: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    sentence: str | None = None   # "£393,256 expected over the next 30 days, between …"
 
 
 @dataclass
@@ -235,7 +236,7 @@ def gather(warehouse, filters: Filters, scope: Scope, *, currency: str = "£",
     segments = call(customers.rfm_segments, warehouse, resolved, scope)
     cohort_frame = call(cohorts.period_cohorts, warehouse, resolved, scope, measure="customers")
     report(55, "Forecast")
-    forecast_section = (_forecast(warehouse, resolved, scope) if forecast
+    forecast_section = (_forecast(warehouse, resolved, scope, currency) if forecast
                         else ForecastSection(FORECAST_HORIZON, reason="not requested"))
     report(90, "Data quality")
     quality_summary = quality.quality_summary(warehouse, scope=scope)
@@ -247,12 +248,14 @@ def gather(warehouse, filters: Filters, scope: Scope, *, currency: str = "£",
         forecast=forecast_section, quality=quality_summary)
 
 
-def _forecast(warehouse, filters: Filters, scope: Scope) -> ForecastSection:
+def _forecast(warehouse, filters: Filters, scope: Scope, currency: str = "£"
+              ) -> ForecastSection:
     """Daily net revenue forecast for the days after the period, fitted on the history up
     to the period's end under the same filters; the reason when the data cannot make one."""
     try:
         from analytics.models.base import ModelError
-        from analytics.models.forecast import forecast_series
+        from analytics.models.forecast import (forecast_series, forecast_sentence,
+                                               forecast_summary)
         from analytics.models.inputs import daily_series
     except ImportError as exc:  # the models are optional in a report
         return ForecastSection(FORECAST_HORIZON, reason=f"forecasting is not available ({exc})")
@@ -267,7 +270,8 @@ def _forecast(warehouse, filters: Filters, scope: Scope) -> ForecastSection:
         horizon=result.horizon, model=result.model, interval=result.interval,
         holdout_days=result.holdout_days, history=result.history, forecast=result.forecast,
         accuracy=result.accuracy, baseline_accuracy=result.baseline_accuracy,
-        notes=list(result.notes))
+        notes=list(result.notes),
+        sentence=forecast_sentence(forecast_summary(result), "revenue", currency))
 
 
 def describe_filters_for_cover(content: ReportContent) -> list[tuple[str, str]]:

@@ -193,17 +193,22 @@ def _forecast(content: ReportContent, styles) -> list:
     if section.reason:
         flow.append(Paragraph(escape(f"No forecast: {section.reason}"), styles["body"]))
         return flow
+    # the plain sentence first, as on the Sales page
+    if section.sentence:
+        flow.append(Paragraph(escape(section.sentence), styles["body"]))
+    wape, naive = section.accuracy.get("wape"), section.baseline_accuracy.get("wape")
+    if wape is not None and naive is not None:
+        verdict = ("better than" if wape < naive else "no better than")
+        flow.append(Paragraph(escape(
+            f"Its typical error over the rolling backtest is {wape:.0%} of the actual revenue "
+            f"(WAPE), {verdict} the {naive:.0%} of repeating the last week (seasonal naive)."),
+            styles["body"]))
     flow.append(Paragraph(escape(
         f"Model: {section.model}; {section.interval:.0%} prediction interval; accuracy on a "
         f"hold-out of the last {section.holdout_days} days, next to a seasonal-naive "
         "baseline (the value 7 days earlier)."), styles["small"]))
     flow.append(_chart(charts.forecast_chart(section.history, section.forecast,
                                              content.currency, section.interval), styles, ""))
-    total = float(section.forecast["forecast"].sum())
-    flow.append(Paragraph(escape(
-        f"Forecast net revenue over the next {section.horizon} days: "
-        f"{content.money(total)} (between {content.money(section.forecast['lower'].sum())} "
-        f"and {content.money(section.forecast['upper'].sum())})."), styles["body"]))
     header = ["Accuracy on the hold-out", "Model", "Seasonal naive"]
     rows = [["MAPE", _rate(section.accuracy.get("mape")),
              _rate(section.baseline_accuracy.get("mape"))],

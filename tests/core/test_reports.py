@@ -136,3 +136,30 @@ def test_a_report_reads_and_fills_the_analytics_cache_the_pages_use(shop, proces
     assert len(written) == 7                        # KPIs, trend, countries, categories,
     assert process_cache.written == written         # products, segments, cohorts; then hits
     assert second.kpi_summary == first.kpi_summary
+
+
+def test_the_pdf_forecast_leads_with_the_plain_sentence(tmp_path):
+    """A shop with 20 weeks of daily sales: the PDF's forecast section opens with the same
+    sentence as the Sales page ("… expected over the next 30 days, between … and …") and
+    says how its backtest error compares with seasonal naive's."""
+    from core.reports import content
+    from tests.analytics.conftest import publish_lines
+
+    warehouse = Warehouse(f"duckdb:///{tmp_path / 'warehouse'}")
+    start = dt.date(2024, 1, 1)
+    rows = [{"invoice_id": f"I{day}", "invoice_ts": f"{start + dt.timedelta(days=day)} 10:00",
+             "customer_id": f"C{day % 40}", "quantity": 1.0 + (day % 7 == 5) * 3,
+             "unit_price": 100.0 + day % 11}
+            for day in range(140)]
+    publish_lines(warehouse, rows)
+    period = Filters(start=dt.date(2024, 4, 20), end=dt.date(2024, 5, 19))
+    built = content.gather(warehouse, period, ALL_DATA, now=NOW)
+    section = built.forecast
+    assert section.reason is None and section.sentence.startswith("£")
+    assert "expected over the next 30 days, between £" in section.sentence
+    rendered = render_report(warehouse, period, ALL_DATA, "pdf", tmp_path, now=NOW)
+    text = " ".join(" ".join(page.extract_text() for page in
+                             pypdf.PdfReader(rendered.path).pages).split())
+    assert section.sentence in text
+    assert "(WAPE)," in text and "seasonal naive" in text
+    warehouse.dispose()
