@@ -468,14 +468,17 @@ def _slice_anomalies(warehouse, filters, scope, daily: pd.DataFrame,
 
 def _slice_sentence(anomaly: dict) -> str:
     """E.g. "From 2025-07-19 to 2025-07-22 orders in channel Mobile App were 93 below
-    expected (5 vs 98, −95%)."."""
+    expected (5 vs 98, −95%), 10.0 times the usual day-to-day swing."."""
     start, end = (pd.Timestamp(anomaly[key]).date().isoformat() for key in ("start", "end"))
     when = f"On {start}" if start == end else f"From {start} to {end}"
     dimension = anomaly["dimension"].replace("_", " ")
     change = "" if pd.isna(anomaly["relative"]) else f", {anomaly['relative']:+.0%}"
+    from analytics.models.anomalies import how_unusual
+
     return (f"{when} {SLICE_METRIC} in {dimension} {anomaly['value']} were "
             f"{abs(anomaly['deviation']):,.0f} {anomaly['direction']} expected "
-            f"({anomaly['actual']:,.0f} vs {anomaly['expected']:,.0f}{change}).")
+            f"({anomaly['actual']:,.0f} vs {anomaly['expected']:,.0f}{change}), "
+            f"{how_unusual(float(anomaly['z']))}.")
 
 
 def run_basket(warehouse, filters, scope, params: BasketParams, progress) -> dict:

@@ -218,3 +218,15 @@ def test_a_period_without_enough_history_says_what_is_needed(small_shop):
     before = Filters(start=dt.date(2020, 1, 1), end=dt.date(2020, 12, 31))
     with pytest.raises(ModelError, match="no data"):
         run_model("anomalies", small_shop, before, ALL_DATA, {})
+
+
+def test_a_slice_sentence_says_how_unusual_it_is():
+    from analytics.models.runner import _slice_sentence
+
+    assert _slice_sentence({
+        "start": pd.Timestamp("2025-07-19"), "end": pd.Timestamp("2025-07-22"),
+        "dimension": "channel", "value": "Mobile App", "deviation": -93.0,
+        "direction": "below", "actual": 5.0, "expected": 98.0, "relative": 5 / 98 - 1,
+        "z": -10.04}) == ("From 2025-07-19 to 2025-07-22 orders in channel Mobile App were 93 "
+                          "below expected (5 vs 98, -95%), 10.0 times the usual day-to-day "
+                          "swing.")
