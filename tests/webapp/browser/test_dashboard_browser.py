@@ -188,3 +188,51 @@ def test_sign_out_button_ends_the_session_everywhere(browser, shop):
     browser.driver.get(browser.server_url + "/")
     wait_for(lambda: urlsplit(browser.driver.current_url).path == "/login",
              message="the dashboard opened after signing out")
+
+
+def test_churn_job_shows_the_models_in_plain_words_and_a_filterable_list(browser, shop):
+    """The test plays the worker, as for the forecast: the Customers page then shows the
+    churn model's catch rate next to 'longest since last order', the value model's check,
+    and the scored list, which the risk filter narrows."""
+    settings = shop.extensions["shoplens.settings"]
+    browser.sign_in("analyst@example.com")
+    browser.driver.get(browser.server_url + "/customers")
+    browser.wait_for_element("#customers-churn-run", timeout=30)
+    wait_until_loaded(browser)
+    click(browser, "#customers-churn-run")
+    sessions = shop.extensions["shoplens.sessions"]
+
+    def submitted():
+        with sessions() as session:
+            return session.query(Job).filter_by(kind="churn").one_or_none()
+    job = wait_for(submitted, message="no churn job was submitted")
+    spec = jobs.start_job(settings, job.id, worker="browser-test")
+    result = run_model("churn", shop.extensions["shoplens.warehouse"], spec.filters,
+                       spec.scope, spec.options)
+    jobs.finish_job(settings, job.id, result=result)
+    browser.wait_for_contains_text("#customers-churn-catch", "catches", timeout=20)
+    browser.wait_for_contains_text("#customers-churn-accuracy", "longest since last order")
+    browser.wait_for_element("#customers-churn-table tbody tr", timeout=15)
+    everyone = len(browser.driver.find_elements(By.CSS_SELECTOR,
+                                                "#customers-churn-table tbody tr"))
+    click(browser, "#customers-churn-risk option[value=high]")  # a plain <select>
+    wait_for(lambda: "high" in browser.find_element("#customers-churn-count").text.lower()
+             or len(browser.driver.find_elements(
+                 By.CSS_SELECTOR, "#customers-churn-table tbody tr")) <= everyone,
+             message="the risk filter did not narrow the list")
+    for row in browser.driver.find_elements(By.CSS_SELECTOR,
+                                            "#customers-churn-table tbody tr")[:20]:
+        assert "high" in row.text.lower()
+    assert browser.find_element("#customers-churn-csv").get_attribute("hidden") is None
+    wait_until_loaded(browser)
+    screenshot(browser, "customers-churn")
+    assert severe_logs(browser) == []
+
+
+def click(browser, selector: str) -> None:
+    """Click an element below the fold as a user would: scroll to it first, instantly
+    (Bootstrap scrolls smoothly, which would move it while it is clicked)."""
+    element = browser.driver.find_element(By.CSS_SELECTOR, selector)
+    browser.driver.execute_script(
+        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", element)
+    element.click()
