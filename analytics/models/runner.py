@@ -10,6 +10,7 @@ so importing ``analytics.models`` stays light for the web process.
 from __future__ import annotations
 
 import logging
+import os
 import typing
 
 import numpy as np
@@ -38,10 +39,10 @@ def _columns(frame: pd.DataFrame, names) -> dict:
     return {name: frame[name].tolist() for name in names}
 
 
-def _forecast_currency() -> str:
-    """The money sign of the forecast's sentence: the CURRENCY setting (``core.settings``,
-    which analytics does not import), £ by default."""
-    import os
+def _currency() -> str:
+    """The money sign of the models' sentences: the CURRENCY setting (``core.settings``,
+    which analytics does not import, reads the same variable), £ by default. The pages
+    put their own sign in when they show a stored result."""
     return os.environ.get("CURRENCY") or "£"
 
 
@@ -51,7 +52,7 @@ def _forecast_payload(result, metric: str) -> dict:
 
     history = result.history.tail(HISTORY_SHOWN_DAYS)
     summary = forecast_summary(result)
-    sentence = forecast_sentence(summary, metric, _forecast_currency())
+    sentence = forecast_sentence(summary, metric, _currency())
     if result.chosen == NAIVE:
         sentence += (" No model beat seasonal naive (the last week repeated) on the "
                      "backtest, so this is seasonal naive.")
@@ -217,7 +218,7 @@ def run_clustering(warehouse, filters, scope, params: ClusteringParams, progress
     profiles["period_revenue"] = [float(by_cluster.get(c, 0.0)) for c in profiles["cluster"]]
     total = float(profiles["period_revenue"].clip(lower=0).sum()) or 1.0
     profiles["period_revenue_share"] = profiles["period_revenue"].clip(lower=0) / total
-    currency = _segment_currency()
+    currency = _currency()
     profiles["sentence"] = [cluster_sentence(row, currency)
                             for row in profiles.to_dict(orient="records")]
     names = dict(zip(profiles["cluster"], profiles["name"]))
@@ -268,7 +269,7 @@ def run_churn(warehouse, filters, scope, params: ChurnParams, progress) -> dict:
     progress(55, "scoring the customers still there")
     scores = model.score(invoices, first_purchases=first_purchases)
     progress(70, "predicting customer value (BG/NBD + Gamma-Gamma)")
-    currency = _churn_currency()
+    currency = _currency()
     value = clv(invoices, first_purchases, model, days=DEFAULT_DAYS, scores=scores,
                 with_backtest=params.clv_backtest, end=as_of - pd.Timedelta(days=1),
                 currency=currency, backtest_heuristic=False)
@@ -326,12 +327,6 @@ def _horizon_sentence(derived: dict) -> str:
             f"days){bounded}.")
 
 
-def _churn_currency() -> str:
-    import os
-
-    return os.environ.get("CURRENCY") or "£"
-
-
 
 def _value_tiers(values: pd.Series) -> pd.Series:
     """"high" for the top 20 % of predicted values, "medium" for the next 30 %, "low" for
@@ -339,14 +334,6 @@ def _value_tiers(values: pd.Series) -> pd.Series:
     share = values.rank(method="min", pct=True).fillna(0.0)
     return pd.Series(np.select([share > 0.8, share > 0.5], ["high", "medium"], "low"),
                      index=values.index)
-
-
-def _segment_currency() -> str:
-    """The money sign of the clustering's and the anomalies' sentences: the CURRENCY setting
-    (``core.settings``, which analytics does not import), £ by default."""
-    import os
-
-    return os.environ.get("CURRENCY") or "£"
 
 
 #: A country whose public holidays the anomaly detector aligns must hold this share of the
@@ -390,7 +377,7 @@ def run_anomalies(warehouse, filters, scope, params: AnomalyParams, progress) ->
     progress(50, "explaining the unusual days")
     anomalies = explain_anomalies(warehouse, history, scope, detector.anomalies_,
                                   params.metric, limit=EXPLAINED_ANOMALIES)
-    currency = _segment_currency()
+    currency = _currency()
     for anomaly in anomalies:
         anomaly["sentence"] = anomaly_sentence(anomaly, params.metric, currency,
                                                anomaly.get("headline"))
