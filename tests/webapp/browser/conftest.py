@@ -120,3 +120,12 @@ def screenshot(duo, name: str) -> Path:
 
 def severe_logs(duo) -> list[dict]:
     return [entry for entry in (duo.get_logs() or []) if entry.get("level") == "SEVERE"]
+
+
+def click(duo, selector: str) -> None:
+    """Click an element below the fold as a user would: scroll to it first, instantly
+    (Bootstrap scrolls smoothly, which would move it while it is clicked)."""
+    element = duo.driver.find_element(By.CSS_SELECTOR, selector)
+    duo.driver.execute_script(
+        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", element)
+    element.click()

@@ -16,7 +16,7 @@ from analytics.filters import ALL_DATA, Filters
 from analytics.models import run_model
 from core import formatting, jobs
 from core.orm import Job
-from tests.webapp.browser.conftest import screenshot, severe_logs, wait_until_loaded
+from tests.webapp.browser.conftest import click, screenshot, severe_logs, wait_until_loaded
 
 pytestmark = pytest.mark.browser
 
@@ -227,12 +227,3 @@ def test_churn_job_shows_the_models_in_plain_words_and_a_filterable_list(browser
     wait_until_loaded(browser)
     screenshot(browser, "customers-churn")
     assert severe_logs(browser) == []
-
-
-def click(browser, selector: str) -> None:
-    """Click an element below the fold as a user would: scroll to it first, instantly
-    (Bootstrap scrolls smoothly, which would move it while it is clicked)."""
-    element = browser.driver.find_element(By.CSS_SELECTOR, selector)
-    browser.driver.execute_script(
-        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", element)
-    element.click()

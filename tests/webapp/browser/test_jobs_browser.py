@@ -19,7 +19,8 @@ from selenium.webdriver.common.by import By
 from analytics import kpis, period
 from analytics.filters import ALL_DATA, Filters
 from core import mail
-from tests.webapp.browser.conftest import screenshot, severe_logs, wait_until_loaded
+from tests.webapp.browser.conftest import (click, screenshot, severe_logs,
+                                          wait_until_loaded)
 from tests.workers.support import WorkerProcess, wait_for, worker_environment
 
 pytestmark = pytest.mark.browser
@@ -118,6 +119,18 @@ MAPPING = {"invoice_id": "order_no", "invoice_ts": "ordered_at", "product_id": "
            "customer_id": "buyer", "description": "item"}
 
 
+def _force_and_load(browser, worker) -> None:
+    """Tick "Replace even if…" (a few lines replace the demo data) and load; wait for the
+    job to finish, with the worker's log when it does not."""
+    click(browser, "#data-force")
+    click(browser, "#data-load-run")
+    try:
+        browser.wait_for_contains_text("#data-load-status", "Done", timeout=120)
+    except Exception:
+        raise AssertionError(browser.find_element("#data-load-status").text + "\n"
+                             + worker.log()) from None
+
+
 def _map_dropdown(duo, field: str):
     element_id = json.dumps({"field": field, "type": "data-map"}, separators=(",", ":"))
     return duo.driver.find_element(By.XPATH, f"//*[@id='{element_id}']")
@@ -144,17 +157,7 @@ def test_admin_uploads_a_generic_csv_and_a_new_version_is_loaded(browser, shop, 
         wait_for(lambda: column in _map_dropdown(browser, field).text, timeout=5,
                  what=f"{field} mapped to {column}")
     # 4 lines replacing the 20,000 demo lines: refused unless forced (data.loader)
-    for element_id in ("data-force", "data-load-run"):  # below the fold: scroll, as a user
-        element = browser.driver.find_element(By.ID, element_id)
-        # instantly: Bootstrap's smooth scrolling would move it while it is clicked
-        browser.driver.execute_script(
-            "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", element)
-        element.click()
-    try:
-        browser.wait_for_contains_text("#data-load-status", "Done", timeout=120)
-    except Exception:
-        raise AssertionError(browser.find_element("#data-load-status").text + "\n"
-                             + worker.log()) from None
+    _force_and_load(browser, worker)
     version = warehouse.current_version()
     assert version is not None and version != before
     browser.wait_for_contains_text("#data-quality-table", str(version), timeout=15)
@@ -189,16 +192,7 @@ def test_admin_uploads_a_shopify_export_confirms_the_detected_format_and_loads_i
                                    "This looks like a Shopify orders export", timeout=15)
     assert browser.driver.find_element(
         By.CSS_SELECTOR, "#data-format input[value=shopify]").is_selected()
-    for element_id in ("data-force", "data-load-run"):
-        element = browser.driver.find_element(By.ID, element_id)
-        browser.driver.execute_script(
-            "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", element)
-        element.click()
-    try:
-        browser.wait_for_contains_text("#data-load-status", "Done", timeout=120)
-    except Exception:
-        raise AssertionError(browser.find_element("#data-load-status").text + "\n"
-                             + worker.log()) from None
+    _force_and_load(browser, worker)
     lines = warehouse.read_lines()
     value = lines["quantity"] * lines["unit_price"]
     assert round(float(value.sum()), 2) == SHOPIFY_SUBTOTALS - SHOPIFY_REFUNDS_ON_ITEMS
