@@ -15,6 +15,32 @@ KPI_CARDS = catalog.CARD_KPIS
 LOWER_IS_BETTER = frozenset(m.name for m in catalog.MEASURES if m.lower_is_better)
 
 
+#: What the models' measures mean, shown on hover wherever a table names one.
+METRIC_HELP = {
+    "WAPE": "weighted absolute percentage error: Σ|actual − forecast| ÷ Σ|actual|; 0.10 means "
+            "off by 10 % of what was sold (lower is better)",
+    "MAPE": "mean absolute percentage error: the average of |actual − forecast| ÷ actual over "
+            "the days with sales (lower is better)",
+    "coverage": "share of the backtest's days whose actual value fell inside the 80 % "
+                "interval: near 0.80 means the interval is honest",
+    "churn risk": "the model's probability that the customer places no order in the churn "
+                  "window",
+    "P(alive)": "BG/NBD's probability that the customer still buys from you at all",
+    "predicted 12-month value": "BG/NBD's expected purchases over 12 months × Gamma-Gamma's "
+                                "expected spend per purchase",
+    "confidence": "share of the baskets with the first products that also hold the second",
+    "lift": "how much more often the products go together than by chance (1 = chance)",
+    "ROC AUC": "how well the risk ranks leavers above stayers: 1 = perfectly, 0.5 = chance",
+}
+
+
+def metric_th(name: str, label: str | None = None) -> html.Th:
+    """A table header naming a model measure, explained on hover (METRIC_HELP)."""
+    help_text = METRIC_HELP.get(name)
+    return html.Th(label or name, title=help_text,
+                   style={"textDecoration": "underline dotted"} if help_text else None)
+
+
 def kpi_card(page: str, name: str, kpi: dict, currency: str,
              spark: str | None = None) -> dbc.Card:
     """One KPI: value, change vs the previous period (abs and %), "n/a" with the reason

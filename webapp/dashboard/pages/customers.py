@@ -307,9 +307,11 @@ def show_churn(stored, risk, value):
                      html.Td(_money(row["predicted_value_12m"], currency)),
                      html.Td(_share(row["p_alive"])), html.Td(row["value_tier"] or "–")])
             for row in shown.to_dict("records")]
-    table = (dbc.Table([html.Thead(html.Tr([html.Th("customer"), html.Th("churn risk"),
-                                            html.Th(""), html.Th("predicted 12-month value"),
-                                            html.Th("P(alive)"), html.Th("value")])),
+    table = (dbc.Table([html.Thead(html.Tr([html.Th("customer"),
+                                            components.metric_th("churn risk"), html.Th(""),
+                                            components.metric_th("predicted 12-month value"),
+                                            components.metric_th("P(alive)"),
+                                            html.Th("value")])),
                         html.Tbody(rows)], size="sm", hover=True, id="customers-churn-table")
              if rows else components.empty_state("No customer matches this filter."))
     query = "&".join(f"{k}={v}" for k, v in (("risk", risk), ("value", value)) if v)

@@ -185,8 +185,9 @@ def show_basket(stored):
                      rules.get("consequent", []), rules.get("consequent_descriptions", []),
                      rules.get("confidence", []), rules.get("lift", []))]
     rules_view = (dbc.Table([html.Thead(html.Tr([html.Th("if bought"), html.Th(""),
-                                                 html.Th("also buys"), html.Th("confidence"),
-                                                 html.Th("lift")])),
+                                                 html.Th("also buys"),
+                                                 components.metric_th("confidence"),
+                                                 components.metric_th("lift")])),
                              html.Tbody(rule_rows)], size="sm", hover=True,
                             id="products-rules-table")
                   if rule_rows else components.empty_state(

@@ -163,9 +163,9 @@ def leaderboard_table(result: dict, table_id: str) -> html.Div:
         return html.Div(f"Hold-out MAPE {_percent((result.get('accuracy') or {}).get('mape'))}",
                         id=table_id, className="small")
     folds = max(len(row.get("folds") or []) for row in board)
-    header = [html.Th("model"), html.Th("WAPE"), html.Th("MAPE"),
+    header = [html.Th("model"), components.metric_th("WAPE"), components.metric_th("MAPE"),
               *[html.Th(f"fold {k + 1}", title=_fold_title(board, k)) for k in range(folds)],
-              html.Th("coverage"), html.Th("")]
+              components.metric_th("coverage"), html.Th("")]
     rows = []
     for row in board:
         fold_cells = [html.Td(_percent(fold.get("wape"))) for fold in row.get("folds") or []]
