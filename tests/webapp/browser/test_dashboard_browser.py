@@ -31,6 +31,7 @@ PAGE_MARKERS = {
     "/transactions": "#transactions-table td",
     "/reports": "#reports-jobs",
     "/data": "#data-quality-table",
+    "/patterns": "#patterns-weekdays .bars",
 }
 
 
