@@ -302,3 +302,97 @@ class UnusualOrdersResponse(BaseModel):
     median_order: float | None
     counts: dict[str, int]
     items: Table
+
+
+# ---------------------------------------------------------------------- schedules (issue 13)
+class SchedulePath(Strict):
+    schedule_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
+
+
+_CADENCE = ("daily, weekly (on `weekday`, 0 = Monday) or monthly (on `day_of_month`, "
+            "1–28), at `time_of_day` HH:MM UTC")
+
+
+class ScheduleChanges(Strict):
+    """Fields of a report schedule to change (PATCH): those given replace the current ones;
+    the next run is recomputed."""
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    format: Literal["pdf", "xlsx"] | None = None
+    frequency: Literal["daily", "weekly", "monthly"] | None = Field(None, description=_CADENCE)
+    weekday: Annotated[int, Field(ge=0, le=6)] | None = None
+    day_of_month: Annotated[int, Field(ge=1, le=28)] | None = None
+    time_of_day: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] | None = Field(
+        None, description="HH:MM, 24-hour clock, UTC.")
+    filters: FilterQuery | None = Field(
+        None, description="The report's filters; without start/end each run covers the "
+                          "last 30 days of the data. Each recipient must be able to see "
+                          "every value named (a filter cannot widen a recipient's scope).")
+    recipients: Annotated[list[Annotated[str, Field(max_length=254)]],
+                          Field(min_length=1, max_length=50)] | None = Field(
+        None, description="E-mails of active users; each gets the report under their own "
+                          "data scope. Analysts: themselves only.")
+    is_active: bool | None = Field(None, description="false pauses the schedule.")
+
+
+class ScheduleRequest(ScheduleChanges):
+    """A new report schedule."""
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    format: Literal["pdf", "xlsx"] = "pdf"
+    frequency: Literal["daily", "weekly", "monthly"] = Field("weekly", description=_CADENCE)
+    time_of_day: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = Field(
+        "07:00", description="HH:MM, 24-hour clock, UTC.")
+    filters: FilterQuery = Field(default_factory=FilterQuery)
+    recipients: Annotated[list[Annotated[str, Field(max_length=254)]],
+                          Field(min_length=1, max_length=50)] | None = Field(
+        None, description="E-mails of active users, each rendered under their own data "
+                          "scope; default: you. Analysts: themselves only.")
+    is_active: bool = True
+    owner: Annotated[str, Field(max_length=254)] | None = Field(
+        None, description="Admins only: the e-mail of the user who owns the schedule "
+                          "(default: you).")
+
+
+class ScheduleRun(BaseModel):
+    job_id: str
+    recipient: str | None
+    created_at: str
+    state: str = Field(description="queued, rendered, sent or failed (the delivery "
+                                   "ledger), or the job's state before delivery.")
+    reason: str | None = Field(description="Why it failed.")
+    sent_at: str | None = None
+
+
+class ScheduleResponse(BaseModel):
+    id: int
+    name: str
+    owner: str
+    format: str
+    frequency: str
+    weekday: int | None
+    day_of_month: int | None
+    time_of_day: str
+    filters: str = Field(description="The filters as the dashboard's URL query string.")
+    recipients: list[str]
+    is_active: bool
+    description: str = Field(description="e.g. 'every Monday at 07:00 UTC'.")
+    last_run_at: str | None
+    next_run_at: str | None
+    runs: list[ScheduleRun] = Field(default_factory=list,
+                                    description="The newest deliveries, newest first.")
+
+
+class ScheduleListResponse(BaseModel):
+    schedules: list[ScheduleResponse]
+    mail: str = Field(description="Where the e-mails go: the SMTP server, or the outbox "
+                                  "folder when no SMTP_HOST is set.")
+
+
+class ScheduleDeleted(BaseModel):
+    deleted: int
+    name: str
+
+
+class SendNowResponse(BaseModel):
+    schedule: ScheduleResponse
+    jobs: list[JobResponse]
+    message: str

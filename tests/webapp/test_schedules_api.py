@@ -1,0 +1,177 @@
+"""The report-schedule API: who may do what (401 / 403 / 404), bad input refused with 400
+naming it (cadence, recipient, a filter a recipient cannot see), send-now making one job per
+recipient under that recipient's own scope, and the delivery ledger in the answer."""
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from core import db
+from core.orm import Delivery, Job, ReportSchedule
+from tests.webapp.conftest import bearer, make_token
+
+WEEKLY = {"name": "Monday sales", "format": "xlsx", "frequency": "weekly", "weekday": 0,
+          "time_of_day": "07:30"}
+
+
+@pytest.fixture(scope="module")
+def api(app):
+    client = app.test_client()
+    tokens: dict[str, str] = {}
+
+    def call(email: str | None, path: str, method: str = "GET", **kwargs):
+        headers = dict(kwargs.pop("headers", {}))
+        if email is not None:
+            if email not in tokens:
+                tokens[email] = make_token(app, email)
+            headers.update(bearer(tokens[email]))
+        return client.open(f"/api/v1{path}", method=method, headers=headers, **kwargs)
+    return call
+
+
+def _create(api, email, **values):
+    response = api(email, "/schedules", method="POST", json={**WEEKLY, **values})
+    assert response.status_code == 200, response.text
+    return response.json
+
+
+def _message(response) -> str:
+    return response.json["error"]["message"]
+
+
+def test_every_endpoint_needs_a_signed_in_analyst(api):
+    made = _create(api, "analyst@example.com")
+    one = f"/schedules/{made['id']}"
+    calls = [("GET", "/schedules", None), ("POST", "/schedules", WEEKLY), ("GET", one, None),
+             ("PATCH", one, {"name": "x"}), ("DELETE", one, None),
+             ("POST", f"{one}/send-now", None)]
+    for method, path, body in calls:
+        assert api(None, path, method=method, json=body).status_code == 401, (method, path)
+        viewer = api("viewer@example.com", path, method=method, json=body)
+        assert viewer.status_code == 403, (method, path)
+        assert "analyst" in _message(viewer)
+
+
+def test_create_read_change_pause_and_delete(api):
+    made = _create(api, "analyst@example.com", filters={"country": ["GB"]})
+    assert made["owner"] == "analyst@example.com"
+    assert made["recipients"] == ["analyst@example.com"]      # default: yourself
+    assert made["description"] == "every Monday at 07:30 UTC"
+    assert made["filters"] == "country=GB"
+    assert made["next_run_at"].endswith("T07:30:00Z")
+    one = f"/schedules/{made['id']}"
+    assert api("analyst@example.com", one).json["name"] == "Monday sales"
+    assert made["id"] in [s["id"] for s in api("analyst@example.com", "/schedules")
+                          .json["schedules"]]
+
+    monthly = api("analyst@example.com", one, method="PATCH",
+                  json={"frequency": "monthly", "day_of_month": 15, "time_of_day": "06:00"})
+    assert monthly.status_code == 200, monthly.text
+    assert monthly.json["description"] == "on day 15 of every month at 06:00 UTC"
+    assert monthly.json["weekday"] is None and monthly.json["format"] == "xlsx"
+
+    paused = api("analyst@example.com", one, method="PATCH", json={"is_active": False})
+    assert paused.json["is_active"] is False and paused.json["next_run_at"] is None
+    resumed = api("analyst@example.com", one, method="PATCH", json={"is_active": True})
+    assert resumed.json["next_run_at"] is not None
+
+    assert api("analyst@example.com", one, method="DELETE").status_code == 200
+    assert api("analyst@example.com", one).status_code == 404
+
+
+def test_another_analysts_schedule_is_not_found_but_an_admin_manages_it(api):
+    made = _create(api, "analyst@example.com")
+    one = f"/schedules/{made['id']}"
+    for method, body in (("GET", None), ("PATCH", {"name": "mine"}), ("DELETE", None),
+                         ("POST", None)):
+        path = f"{one}/send-now" if method == "POST" else one
+        answer = api("gb@example.com", path, method=method, json=body)
+        assert answer.status_code == 404, (method, answer.text)
+    assert made["id"] not in [s["id"] for s in api("gb@example.com", "/schedules")
+                              .json["schedules"]]
+    assert made["id"] in [s["id"] for s in api("admin@example.com", "/schedules")
+                          .json["schedules"]]
+    renamed = api("admin@example.com", one, method="PATCH", json={"name": "By the admin"})
+    assert renamed.status_code == 200 and renamed.json["owner"] == "analyst@example.com"
+
+
+@pytest.mark.parametrize("values, named", [
+    ({"frequency": "hourly"}, "frequency"),
+    ({"time_of_day": "25:00"}, "time_of_day"),
+    ({"frequency": "weekly", "weekday": 7}, "weekday"),
+    ({"frequency": "monthly", "day_of_month": 31}, "day_of_month"),
+    ({"recipients": ["nobody@example.com"]}, "nobody@example.com"),
+    ({"recipients": []}, "recipients"),
+    ({"format": "docx"}, "format"),
+    ({"filters": {"country": ["Atlantis"]}}, "Atlantis"),
+])
+def test_bad_input_is_400_naming_it(api, values, named):
+    answer = api("admin@example.com", "/schedules", method="POST", json={**WEEKLY, **values})
+    assert answer.status_code == 400, answer.text
+    assert named in _message(answer)
+
+
+def test_an_analyst_schedules_for_themselves_only(api):
+    answer = api("analyst@example.com", "/schedules", method="POST",
+                 json={**WEEKLY, "recipients": ["viewer@example.com"]})
+    assert answer.status_code == 403 and "themselves" in _message(answer)
+    owner = api("analyst@example.com", "/schedules", method="POST",
+                json={**WEEKLY, "owner": "gb@example.com"})
+    assert owner.status_code == 403 and "admins" in _message(owner)
+
+
+def test_a_filter_beyond_a_recipients_scope_is_refused(api):
+    # fr@ sees France only: a schedule naming GB would tell them nothing, so it is refused
+    answer = api("admin@example.com", "/schedules", method="POST",
+                 json={**WEEKLY, "recipients": ["admin@example.com", "fr@example.com"],
+                       "filters": {"country": ["GB"]}})
+    assert answer.status_code == 400
+    assert "fr@example.com" in _message(answer) and "GB" in _message(answer)
+    made = _create(api, "admin@example.com", recipients=["fr@example.com"])
+    widen = api("admin@example.com", f"/schedules/{made['id']}", method="PATCH",
+                json={"filters": {"country": ["IE"]}})
+    assert widen.status_code == 400 and "fr@example.com" in _message(widen)
+
+
+def test_send_now_makes_one_job_per_recipient_under_their_own_scope(app, api):
+    made = _create(api, "admin@example.com", owner="analyst@example.com",
+                   recipients=["admin@example.com", "gb@example.com", "fr@example.com"])
+    assert made["owner"] == "analyst@example.com"
+    sent = api("admin@example.com", f"/schedules/{made['id']}/send-now", method="POST")
+    assert sent.status_code == 202, sent.text
+    assert len(sent.json["jobs"]) == 3
+    settings = app.extensions["shoplens.settings"]
+    with db.session_scope(settings.database_url) as session:
+        found = session.scalars(sa.select(Job).where(Job.schedule_id == made["id"])).all()
+        scopes = {job.user.email: job.scope for job in found}
+        assert {job.kind for job in found} == {"scheduled_report"}
+        # a delivery in the ledger, failed with its reason, shows in the answer
+        job = next(job for job in found if job.user.email == "gb@example.com")
+        session.add(Delivery(job_id=job.id, recipient="gb@example.com", status="failed",
+                             attempts=1, last_error="SMTPServerDisconnected: gone"))
+    assert scopes == {"admin@example.com": None, "gb@example.com": ["GB"],
+                      "fr@example.com": ["FR"]}
+    runs = api("admin@example.com", f"/schedules/{made['id']}").json["runs"]
+    assert len(runs) == 3
+    failed = next(run for run in runs if run["recipient"] == "gb@example.com")
+    assert failed["state"] == "failed" and "SMTPServerDisconnected" in failed["reason"]
+
+
+def test_deleting_keeps_past_jobs_and_the_list_says_where_mail_goes(app, api):
+    made = _create(api, "analyst@example.com")
+    api("analyst@example.com", f"/schedules/{made['id']}/send-now", method="POST")
+    assert api("analyst@example.com", f"/schedules/{made['id']}",
+               method="DELETE").status_code == 200
+    settings = app.extensions["shoplens.settings"]
+    with db.session_scope(settings.database_url) as session:
+        assert session.get(ReportSchedule, made["id"]) is None
+        assert session.scalars(sa.select(Job).where(Job.schedule_id == made["id"])).all() == []
+    listing = api("analyst@example.com", "/schedules").json
+    assert str(settings.outbox) in listing["mail"]
+
+
+def test_the_openapi_document_has_the_schedule_endpoints(api):
+    paths = api("viewer@example.com", "/openapi.json").json["paths"]
+    assert {"get", "post"} <= set(paths["/schedules"])
+    assert {"get", "patch", "delete"} <= set(paths["/schedules/{schedule_id}"])
+    assert "post" in paths["/schedules/{schedule_id}/send-now"]
