@@ -44,6 +44,7 @@ def create_app(config: dict | None = None, settings: Settings | None = None) -> 
     from webapp.cli_users import users_cli
     app.cli.add_command(data_cli)
     app.cli.add_command(users_cli)
+    from webapp.cli_schedules import schedules_cli; app.cli.add_command(schedules_cli)  # noqa: E702
 
     from webapp.dashboard import init_dashboard
     app.extensions["shoplens.dash"] = init_dashboard(app)  # after the login guard

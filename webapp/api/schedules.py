@@ -81,16 +81,16 @@ def schedule_view(session: Session, schedule: ReportSchedule) -> dict:
     return {**schedules.schedule_to_dict(schedule), "runs": runs_of(session, schedule.id)}
 
 
-def start_jobs(settings: Settings, made: list[Job]) -> tuple[list[str], str | None]:
+def start_jobs(settings: Settings, ids: list[str]) -> tuple[list[str], str | None]:
     """Send the (committed) jobs to the queue; returns their ids and, when the queue is
     unreachable, its message (the jobs are then failed with the reason)."""
     problem = None
-    for job in made:
+    for job_id in ids:
         try:
-            jobs.enqueue(settings, job.id)
+            jobs.enqueue(settings, job_id)
         except jobs.QueueUnavailable as exc:
             problem = str(exc)
-    return [job.id for job in made], problem
+    return list(ids), problem
 
 
 # ---------------------------------------------------------------------- endpoints
@@ -204,7 +204,7 @@ def send_schedule_now(path: payloads.SchedulePath):
     schedule = _owned(session, user, path.schedule_id)
     made = schedules.send_now(session, user, schedule.id)
     session.commit()
-    ids, problem = start_jobs(services.settings(), made)
+    ids, problem = start_jobs(services.settings(), [job.id for job in made])
     session.expire_all()
     listed = [jobs.job_to_dict(session.get(Job, job_id), with_result=False) for job_id in ids]
     message = (f"{len(ids)} report(s) started, one per recipient."

@@ -1,0 +1,102 @@
+"""``flask schedules …`` through Flask's CLI runner: create, list, pause, resume, send now
+and delete, acting as the oldest admin or ``--as`` a user; refusals exit 1 with the engine's
+message."""
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from core import db
+from core.orm import Job, ReportSchedule
+
+
+@pytest.fixture
+def cli(app):
+    runner = app.test_cli_runner()
+
+    def run(*args, ok: bool = True):
+        result = runner.invoke(args=["schedules", *args])
+        assert (result.exit_code == 0) == ok, result.output
+        return result.output
+    return run
+
+
+def _created_id(output: str) -> int:
+    return int(re.search(r"Created:\s+(\d+)", output).group(1))
+
+
+def _schedule(app, schedule_id: int) -> ReportSchedule | None:
+    settings = app.extensions["shoplens.settings"]
+    with db.session_scope(settings.database_url) as session:
+        schedule = session.get(ReportSchedule, schedule_id)
+        if schedule is not None:
+            session.expunge(schedule)
+        return schedule
+
+
+def test_create_list_pause_resume_send_now_delete(app, cli):
+    out = cli("create", "Friday lighting", "--to", "gb@example.com", "--to",
+              "admin@example.com", "--format", "xlsx", "--every", "weekly", "--on", "fri",
+              "--at", "18:15", "--filters", "country=GB")
+    assert "every Friday at 18:15 UTC" in out and "owner: admin@example.com" in out
+    schedule_id = _created_id(out)
+    made = _schedule(app, schedule_id)
+    assert made.recipients == ["gb@example.com", "admin@example.com"]
+    assert made.weekday == 4 and made.next_run_at.weekday() == 4
+
+    listing = cli("list")
+    assert "Friday lighting" in listing and "Mail:" in listing
+    assert str(app.extensions["shoplens.settings"].outbox) in listing
+
+    assert "paused" in cli("pause", str(schedule_id))
+    assert _schedule(app, schedule_id).next_run_at is None
+    assert "active" in cli("resume", str(schedule_id))
+    assert _schedule(app, schedule_id).next_run_at is not None
+
+    sent = cli("send-now", str(schedule_id))
+    assert "Started 2 report job(s)" in sent
+    settings = app.extensions["shoplens.settings"]
+    with db.session_scope(settings.database_url) as session:
+        found = session.scalars(sa.select(Job).where(Job.schedule_id == schedule_id)).all()
+        assert sorted((job.user.email, str(job.scope)) for job in found) == [
+            ("admin@example.com", "None"), ("gb@example.com", "['GB']")]
+    assert "gb@example.com" in cli("list", "--runs")
+
+    assert "Deleted schedule" in cli("delete", str(schedule_id))
+    assert _schedule(app, schedule_id) is None
+    assert "no report schedule" in cli("delete", str(schedule_id), ok=False)
+
+
+def test_monthly_and_daily(app, cli):
+    monthly = _created_id(cli("create", "Month", "--every", "monthly", "--on", "15"))
+    assert _schedule(app, monthly).day_of_month == 15
+    daily = cli("create", "Day", "--every", "daily", "--at", "06:00")
+    assert "every day at 06:00 UTC" in daily
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--every", "hourly"], "frequency"),
+    (["--at", "7pm"], "time_of_day"),
+    (["--every", "weekly", "--on", "someday"], "weekday"),
+    (["--every", "monthly", "--on", "31"], "day_of_month"),
+    (["--to", "nobody@example.com"], "nobody@example.com"),
+    (["--to", "fr@example.com", "--filters", "country=GB"], "fr@example.com"),
+    (["--as", "viewer@example.com"], "analyst"),
+    (["--as", "ghost@example.com"], "ghost@example.com"),
+    (["--as", "analyst@example.com", "--to", "viewer@example.com"], "themselves"),
+])
+def test_bad_input_exits_1_with_a_message(cli, args, message):
+    out = cli("create", "Bad", *args, ok=False)
+    assert "Error:" in out and message in out
+
+
+def test_an_analyst_acts_on_their_own_schedules_only(app, cli):
+    mine = _created_id(cli("create", "Mine", "--as", "analyst@example.com"))
+    theirs = _created_id(cli("create", "Theirs", "--as", "gb@example.com"))
+    listing = cli("list", "--as", "analyst@example.com")
+    assert "Mine" in listing and "Theirs" not in listing
+    assert "another user" in cli("pause", str(theirs), "--as", "analyst@example.com",
+                                 ok=False)
+    assert "paused" in cli("pause", str(mine), "--as", "analyst@example.com")
