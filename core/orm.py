@@ -203,3 +203,54 @@ class DataLoad(Base):
     seconds: Mapped[float | None]
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None]
+
+
+# ----------------------------------------------------------------- alerts (issue 13)
+class AlertRule(Base):
+    """An alert on one KPI under some filters, evaluated under its owner's data scope
+    (``core.alerts``). ``kind`` "threshold": the KPI over the last ``days`` days is
+    ``direction`` ("below" | "above") ``value``; "change": it moved ``direction`` ("down" |
+    "up") by more than ``value`` % against the previous ``days`` days. ``armed`` is false
+    once it fired, until its condition was false once (re-armed) or ``cooldown_hours``
+    passed."""
+    __tablename__ = "alert_rules"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"),
+                                          index=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[str] = mapped_column(sa.String(20))            # threshold | change
+    kpi: Mapped[str] = mapped_column(sa.String(40))             # analytics.catalog KPI name
+    direction: Mapped[str] = mapped_column(sa.String(10))       # below|above / down|up
+    value: Mapped[float] = mapped_column(sa.Float)              # threshold, or percent
+    days: Mapped[int] = mapped_column(default=7)
+    filters: Mapped[str] = mapped_column(sa.Text, default="")   # URL query string
+    cooldown_hours: Mapped[int] = mapped_column(default=24)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    armed: Mapped[bool] = mapped_column(default=True)
+    snoozed_until: Mapped[dt.datetime | None]
+    last_evaluated_at: Mapped[dt.datetime | None]
+    last_fired_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    owner: Mapped[User] = relationship()
+
+
+class AlertFiring(Base):
+    """One firing of an alert rule: the numbers, the sentence and the explanation, and
+    how its e-mail went (``status`` queued | sent | failed)."""
+    __tablename__ = "alert_firings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule_id: Mapped[int] = mapped_column(sa.ForeignKey("alert_rules.id", ondelete="CASCADE"),
+                                         index=True)
+    fired_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    period_start: Mapped[dt.date]
+    period_end: Mapped[dt.date]
+    current: Mapped[float | None] = mapped_column(sa.Float)
+    previous: Mapped[float | None] = mapped_column(sa.Float)
+    sentence: Mapped[str] = mapped_column(sa.Text)
+    explanation: Mapped[dict | None] = mapped_column(sa.JSON)
+    data_version: Mapped[int | None]
+    recipient: Mapped[str | None] = mapped_column(sa.String(254))
+    status: Mapped[str] = mapped_column(sa.String(20), default="queued")
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    message_path: Mapped[str | None] = mapped_column(sa.String(500))
+    sent_at: Mapped[dt.datetime | None]

@@ -1,0 +1,565 @@
+"""Alerts: rules any analyst sets on a KPI and some filters, evaluated after every data load
+and by Celery beat, e-mailed to their owner with the slices that explain them.
+
+Kinds of rule (``AlertRule.kind``):
+
+* ``threshold``: the KPI over the last ``days`` days is ``below`` / ``above`` ``value``
+  ("revenue below £3,000 over the last day");
+* ``change``: the KPI moved ``down`` / ``up`` by more than ``value`` % against the previous
+  ``days`` days ("orders down more than 20 % week on week").
+
+The period is the last ``days`` days of the data, ending on the data's last day (or on
+``today`` when the data reaches further), so an alert after a load looks at what was just
+loaded. Every number is ``analytics.kpis.kpi_summary`` (METRICS.md) under the OWNER's data
+scope: a rule's filters can only narrow it, and a filter naming data outside the scope is
+refused when the rule is saved.
+
+The explanation: for each dimension of the catalog flagged ``explains_anomalies``, the
+breakdown of the period and of the previous period (``analytics.breakdowns.breakdown``,
+same scope); each value's change; the values that account for most of the change (largest
+first, same sign as the total, until 80 %, at most 3). The dimension whose first value
+accounts for the largest share makes the sentence: "Revenue fell 32 % (£4,120 → £2,800)
+week on week; France accounts for 71 % of the drop (−£940)." KPIs that are not sums (AOV,
+rates) are explained by the slices' net revenue.
+
+One incident, one message: a rule that fired is disarmed; it fires again only after its
+condition was false once (re-armed) or ``cooldown_hours`` passed since it fired. While
+``snoozed_until`` is in the future it sends nothing (its state is still followed).
+
+Firings (``AlertFiring``) keep the numbers, the sentence, the explanation and how the
+e-mail went (``status`` sent | failed, ``last_error``); e-mails go through
+``core.mail`` (SMTP, or the outbox folder when SMTP_HOST is unset).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Annotated, Literal
+
+import pydantic
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from analytics import breakdowns, catalog, filter_values, kpis, period
+from analytics.errors import (AccessDenied, InvalidInput, NotFound, ShoplensError,
+                              format_validation_error)
+from analytics.filters import FilterError, Filters, Scope
+from core import audit, db, mail
+from core.formatting import format_money, format_value
+from core.orm import AlertFiring, AlertRule, User, utcnow
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+KINDS = ("threshold", "change")
+DIRECTIONS = {"threshold": ("below", "above"), "change": ("down", "up")}
+#: The explanation names values until they account for this share of the change …
+EXPLAINED_SHARE = 0.8
+#: … and at most this many per dimension.
+MAX_CONTRIBUTORS = 3
+#: KPIs explained by the slices' own values (the others by their net revenue).
+_SLICE_METRICS = frozenset(breakdowns.METRICS) - {"margin"}
+
+
+class AlertError(InvalidInput):
+    """The rule is invalid or the change is refused; the message says why."""
+
+
+class AlertAccessDenied(AccessDenied, AlertError):
+    """The actor may not see or change this rule."""
+
+
+class AlertNotFound(NotFound, AlertError):
+    """No rule with this id."""
+
+
+class AlertInput(pydantic.BaseModel):
+    """What a user sets on a rule."""
+    model_config = pydantic.ConfigDict(extra="forbid", str_strip_whitespace=True)
+    name: Annotated[str, pydantic.Field(min_length=1, max_length=200)]
+    kind: Literal["threshold", "change"]
+    kpi: str
+    direction: str
+    value: float
+    days: Annotated[int, pydantic.Field(ge=1, le=366)] = 7
+    filters: Annotated[str, pydantic.Field(max_length=4000)] = ""
+    cooldown_hours: Annotated[int, pydantic.Field(ge=0, le=24 * 90)] = 24
+    is_active: bool = True
+    snoozed_until: dt.datetime | None = None
+
+    @pydantic.field_validator("kpi")
+    @classmethod
+    def _kpi(cls, value: str) -> str:
+        if value not in catalog.KPI_NAMES:
+            raise ValueError(f"unknown KPI {value!r}: use one of {', '.join(catalog.KPI_NAMES)}")
+        return value
+
+    @pydantic.field_validator("value")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+    @pydantic.field_validator("snoozed_until")
+    @classmethod
+    def _naive(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value
+
+    @pydantic.field_validator("filters", mode="before")
+    @classmethod
+    def _filters(cls, value) -> str:
+        try:
+            if isinstance(value, Filters):
+                parsed = value
+            else:
+                parsed = Filters.from_query(value if isinstance(value, dict)
+                                            else str(value or ""))
+        except FilterError as exc:
+            raise ValueError(str(exc)) from None
+        if parsed.start is not None or parsed.end is not None:
+            raise ValueError("an alert watches the last N days: set days, not start or end")
+        return parsed.to_query()
+
+    @pydantic.model_validator(mode="after")
+    def _consistent(self) -> "AlertInput":
+        allowed = DIRECTIONS[self.kind]
+        if self.direction not in allowed:
+            raise ValueError(f"a {self.kind} rule's direction is {' or '.join(allowed)}, "
+                             f"not {self.direction!r}")
+        if self.kind == "change" and not 0 < self.value <= 1000:
+            raise ValueError("a change rule's value is a percentage above 0 (at most 1000)")
+        if self.kind == "threshold" and catalog.measure(self.kpi).kind == catalog.RATE \
+                and not 0 <= self.value <= 1:
+            raise ValueError(f"{self.kpi} is a rate: give the threshold as a fraction "
+                             "between 0 and 1 (0.05 for 5 %)")
+        return self
+
+
+# ----------------------------------------------------------------- scope
+def owner_scope(user: User) -> Scope:
+    return Scope.of(user.countries)
+
+
+def check_filters(filters: Filters, scope: Scope, warehouse=None) -> Filters:
+    """Refuse a filter that reaches outside ``scope``: an ISO country code not in it, or
+    (with a warehouse holding data) a value no line in the scope has."""
+    if not scope.is_all:
+        outside = sorted(value for value in filters.countries
+                         if len(value) == 2 and value.isupper() and value not in scope.countries)
+        if outside:
+            raise AlertAccessDenied(f"the country filter {', '.join(outside)} is outside the "
+                                    f"owner's data scope ({scope})")
+    if warehouse is not None and warehouse.current_version() is not None:
+        try:
+            filter_values.resolve(warehouse, filters, scope)
+        except FilterError as exc:
+            raise AlertError(str(exc)) from None
+    return filters
+
+
+# ----------------------------------------------------------------- evaluation
+@dataclass
+class Evaluation:
+    """What a rule's condition is now. ``met`` None: it could not be judged (``reason``)."""
+    met: bool | None
+    sentence: str
+    start: dt.date | None = None
+    end: dt.date | None = None
+    current: float | None = None
+    previous: float | None = None
+    explanation: dict | None = None
+    data_version: int | None = None
+    reason: str | None = None
+    details: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"met": self.met, "sentence": self.sentence,
+                "period": {"start": _day(self.start), "end": _day(self.end)},
+                "current": self.current, "previous": self.previous,
+                "explanation": self.explanation, "data_version": self.data_version,
+                "reason": self.reason}
+
+
+def _day(value: dt.date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def rule_period(warehouse, days: int, today: dt.date) -> tuple[dt.date, dt.date] | None:
+    """The last ``days`` days of the data, ending on its last day or ``today`` (the
+    earlier); None without data."""
+    if warehouse.current_version() is None:
+        return None
+    _first, last = period.data_range(warehouse)
+    if last is None:
+        return None
+    end = min(last, today)
+    return period.days_before(end, days - 1), end
+
+
+def evaluate(rule: AlertRule | AlertInput, warehouse, scope: Scope, today: dt.date,
+             currency: str = "£") -> Evaluation:
+    """Judge ``rule``'s condition on the current data under ``scope`` (no state changes)."""
+    when = rule_period(warehouse, rule.days, today)
+    if when is None:
+        return Evaluation(None, "No data has been loaded yet.", reason="no data")
+    start, end = when
+    filters = Filters.from_query(rule.filters or "").with_period(start, end)
+    summary = kpis.kpi_summary(warehouse, filters, scope)
+    kpi = summary[rule.kpi]
+    measure = catalog.measure(rule.kpi)
+    version = warehouse.current_version()
+    base = dict(start=start, end=end, current=_num(kpi.current),
+                previous=_num(kpi.previous), data_version=version)
+    label = measure.label
+    if kpi.current is None:
+        return Evaluation(None, f"{label} is empty for {_span(rule.days, end)}: "
+                                f"{kpi.reason or 'no value'}.", reason=kpi.reason, **base)
+    now_text = format_value(kpi.current, measure.kind, currency)
+    if rule.kind == "threshold":
+        limit = format_value(rule.value, measure.kind, currency)
+        met = (kpi.current < rule.value if rule.direction == "below"
+               else kpi.current > rule.value)
+        relation = rule.direction if met else ("not " + rule.direction)
+        sentence = (f"{label} was {now_text} {_span(rule.days, end)}, {relation} the "
+                    f"{limit} threshold.")
+    else:
+        if kpi.previous is None or kpi.rel_change is None:
+            why = kpi.reason or "the previous period has no value to compare with"
+            return Evaluation(None, f"{label} cannot be compared {_versus(rule.days)}: "
+                                    f"{why}.", reason=why, **base)
+        change = kpi.rel_change * 100
+        met = change <= -rule.value if rule.direction == "down" else change >= rule.value
+        verb = "fell" if change < 0 else "rose"
+        before = format_value(kpi.previous, measure.kind, currency)
+        sentence = (f"{label} {verb} {abs(change):.0f} % ({before} → {now_text}) "
+                    f"{_versus(rule.days)}")
+        sentence += "." if met else f", within the {rule.value:g} % the rule allows."
+    explanation = None
+    if met and kpi.previous is not None:
+        explanation = explain(warehouse, filters, scope, rule.kpi, currency)
+        if explanation and explanation.get("sentence"):
+            sentence = sentence.rstrip(".") + "; " + explanation["sentence"] + "."
+    return Evaluation(met, sentence, explanation=explanation, **base)
+
+
+def _num(value) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _versus(days: int) -> str:
+    return {1: "day on day", 7: "week on week", 28: "against the previous 4 weeks"}.get(
+        days, f"against the previous {days} days")
+
+
+def _span(days: int, end: dt.date) -> str:
+    what = "on" if days == 1 else f"over the {days} days to"
+    return f"{what} {end.day} {end:%b %Y}"
+
+
+def explain(warehouse, filters: Filters, scope: Scope, kpi: str,
+            currency: str = "£") -> dict | None:
+    """The slices that account for most of the change of ``kpi`` between ``filters``'
+    period and the previous one, per explaining dimension, under ``scope``. None when no
+    dimension has a change. See the module docstring."""
+    metric = kpi if kpi in _SLICE_METRICS else "revenue"
+    measure = catalog.measure(metric)
+    previous = filters.previous_period()
+    by_dimension: dict[str, dict] = {}
+    for dimension in (d for d in catalog.DIMENSIONS if d.explains_anomalies):
+        now = breakdowns.breakdown(warehouse, filters, scope, dimension.name, metric=metric)
+        before = breakdowns.breakdown(warehouse, previous, scope, dimension.name,
+                                      metric=metric)
+        values: dict[str, dict] = {}
+        for frame, column in ((before, "previous"), (now, "current")):
+            for row in frame.itertuples(index=False):
+                entry = values.setdefault(row.key, {"key": row.key, "label": str(row.label),
+                                                    "previous": 0.0, "current": 0.0})
+                number = getattr(row, metric)
+                entry[column] = 0.0 if number is None or number != number else float(number)
+        total = sum(entry["current"] - entry["previous"] for entry in values.values())
+        if len(values) < 2 or abs(total) < 1e-9:
+            continue  # one value (one product, no categories) explains nothing
+        sign = 1 if total > 0 else -1
+        ranked = sorted(values.values(),
+                        key=lambda e: (-(e["current"] - e["previous"]) * sign, e["key"]))
+        contributors, covered = [], 0.0
+        for entry in ranked:
+            change = entry["current"] - entry["previous"]
+            if change * sign <= 0 or len(contributors) >= MAX_CONTRIBUTORS \
+                    or covered >= EXPLAINED_SHARE:
+                break
+            share = change / total
+            covered += share
+            contributors.append({**entry, "change": change, "share": share})
+        if contributors:
+            by_dimension[dimension.name] = {"label": dimension.label, "total_change": total,
+                                            "contributors": contributors}
+    if not by_dimension:
+        return None
+    lead_name = max(by_dimension, key=lambda name: (
+        by_dimension[name]["contributors"][0]["share"], -list(by_dimension).index(name)))
+    lead = by_dimension[lead_name]
+    top = lead["contributors"][0]
+    noun = "drop" if lead["total_change"] < 0 else "rise"
+    amount = (format_money(top["change"], currency) if measure.kind == catalog.MONEY
+              else f"{top['change']:+,.0f}".replace("-", "−"))
+    if measure.kind == catalog.MONEY and top["change"] > 0:
+        amount = "+" + amount
+    of_what = "" if metric == kpi else f" in {measure.label.lower()}"
+    sentence = (f"{top['label']} accounts for {top['share'] * 100:.0f} % of the {noun}"
+                f"{of_what} ({amount})")
+    return {"metric": metric, "lead": lead_name, "sentence": sentence,
+            "dimensions": by_dimension}
+
+
+# ----------------------------------------------------------------- state
+def step(rule: AlertRule, evaluation: Evaluation, now: dt.datetime) -> str:
+    """Move ``rule``'s state on an evaluation; return what to do: "fire", "cooling"
+    (met, already told), "snoozed" (met, snoozed), "quiet" (not met) or "unknown"."""
+    rule.last_evaluated_at = now
+    if evaluation.met is None:
+        return "unknown"
+    if not evaluation.met:
+        rule.armed = True
+        return "quiet"
+    if rule.snoozed_until is not None and rule.snoozed_until > now:
+        return "snoozed"
+    cooled = (rule.last_fired_at is not None and rule.cooldown_hours > 0
+              and now - rule.last_fired_at >= dt.timedelta(hours=rule.cooldown_hours))
+    if rule.armed or cooled:
+        rule.armed = False
+        rule.last_fired_at = now
+        return "fire"
+    return "cooling"
+
+
+# ----------------------------------------------------------------- services
+def _validate(actor: User, data: dict, owner: User, warehouse=None) -> AlertInput:
+    if not actor.is_active or not actor.has_role("analyst"):
+        raise AlertAccessDenied("alerts need the analyst or admin role")
+    if not actor.has_role("admin") and owner.id != actor.id:
+        raise AlertAccessDenied("this alert belongs to another user")
+    try:
+        values = AlertInput.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise AlertError(format_validation_error(exc, subject="alert")) from None
+    check_filters(Filters.from_query(values.filters), owner_scope(owner), warehouse)
+    return values
+
+
+def create_rule(session: Session, actor: User, data: dict, *, owner: User | None = None,
+                warehouse=None) -> AlertRule:
+    """Create a rule owned by ``owner`` (default: the actor). The caller commits."""
+    owner = owner or actor
+    values = _validate(actor, data, owner, warehouse)
+    rule = AlertRule(owner_id=owner.id, armed=True, **values.model_dump())
+    session.add(rule)
+    session.flush()
+    audit.record(session, "alert_changed", actor=actor, target=str(rule.id),
+                 detail={"change": "created", "name": rule.name})
+    return rule
+
+
+def get_rule(session: Session, actor: User, rule_id: int) -> AlertRule:
+    """The rule, for its owner or an admin."""
+    rule = session.get(AlertRule, rule_id)
+    if rule is None:
+        raise AlertNotFound(f"no alert {rule_id}")
+    if not (actor.has_role("admin") or rule.owner_id == actor.id):
+        raise AlertAccessDenied("this alert belongs to another user")
+    return rule
+
+
+def list_rules(session: Session, actor: User) -> list[AlertRule]:
+    query = sa.select(AlertRule).order_by(AlertRule.id)
+    if not actor.has_role("admin"):
+        query = query.where(AlertRule.owner_id == actor.id)
+    return list(session.scalars(query))
+
+
+def update_rule(session: Session, actor: User, rule_id: int, changes: dict, *,
+                warehouse=None) -> AlertRule:
+    """Change some fields; a changed condition re-arms the rule. The caller commits."""
+    rule = get_rule(session, actor, rule_id)
+    current = {name: getattr(rule, name) for name in AlertInput.model_fields}
+    values = _validate(actor, {**current, **changes}, rule.owner, warehouse)
+    condition = ("kind", "kpi", "direction", "value", "days", "filters")
+    if any(getattr(rule, name) != getattr(values, name) for name in condition):
+        rule.armed = True
+    for name, value in values.model_dump().items():
+        setattr(rule, name, value)
+    audit.record(session, "alert_changed", actor=actor, target=str(rule.id),
+                 detail={"change": "updated", "fields": sorted(changes)})
+    return rule
+
+
+def delete_rule(session: Session, actor: User, rule_id: int) -> None:
+    rule = get_rule(session, actor, rule_id)
+    session.execute(sa.delete(AlertFiring).where(AlertFiring.rule_id == rule.id))
+    audit.record(session, "alert_changed", actor=actor, target=str(rule.id),
+                 detail={"change": "deleted", "name": rule.name})
+    session.delete(rule)
+    session.flush()
+
+
+def firings(session: Session, actor: User, rule_id: int, limit: int = 100) -> list[AlertFiring]:
+    rule = get_rule(session, actor, rule_id)
+    return list(session.scalars(sa.select(AlertFiring).where(AlertFiring.rule_id == rule.id)
+                                .order_by(AlertFiring.id.desc()).limit(limit)))
+
+
+def try_rule(session: Session, actor: User, rule_id: int, warehouse, *,
+              today: dt.date | None = None, currency: str = "£") -> dict:
+    """Evaluate the rule now without changing it or sending anything: whether it would
+    fire, and why (or why not)."""
+    rule = get_rule(session, actor, rule_id)
+    evaluation = evaluate(rule, warehouse, owner_scope(rule.owner), today or dt.date.today(),
+                          currency)
+    now = utcnow()
+    if evaluation.met is None:
+        would = "unknown"
+    elif not evaluation.met:
+        would = "quiet"
+    elif rule.snoozed_until is not None and rule.snoozed_until > now:
+        would = "snoozed"
+    elif rule.armed or (rule.last_fired_at is not None and rule.cooldown_hours > 0 and
+                        now - rule.last_fired_at >= dt.timedelta(hours=rule.cooldown_hours)):
+        would = "fire"
+    else:
+        would = "cooling"
+    return {**evaluation.to_dict(), "would": would}
+
+
+# ----------------------------------------------------------------- the run
+def evaluate_all(settings: Settings, today: dt.date | None = None,
+                 now: dt.datetime | None = None) -> list[int]:
+    """Evaluate every active rule under its owner's scope; record and e-mail each firing.
+    Returns the ids of the firings. A rule that fails is logged and skipped."""
+    from analytics.warehouse import Warehouse
+
+    now = now or utcnow()
+    today = today or now.date()
+    fired: list[int] = []
+    warehouse = Warehouse(settings.warehouse_url)
+    try:
+        with db.session_scope(settings.database_url) as session:
+            rule_ids = list(session.scalars(sa.select(AlertRule.id).where(
+                AlertRule.is_active.is_(True)).order_by(AlertRule.id)))
+        for rule_id in rule_ids:
+            try:
+                firing_id = _run_rule(settings, warehouse, rule_id, today, now)
+            except ShoplensError as exc:
+                log.warning("alert %s could not be evaluated: %s", rule_id, exc)
+                continue
+            except Exception:
+                log.exception("alert %s failed", rule_id)
+                continue
+            if firing_id is not None:
+                fired.append(firing_id)
+                send_firing(settings, firing_id)
+    finally:
+        warehouse.dispose()
+    return fired
+
+
+def _run_rule(settings: Settings, warehouse, rule_id: int, today: dt.date,
+              now: dt.datetime) -> int | None:
+    with db.session_scope(settings.database_url) as session:
+        rule = session.get(AlertRule, rule_id)
+        owner = rule.owner
+        if not owner.is_active or not owner.has_role("analyst"):
+            return None
+        evaluation = evaluate(rule, warehouse, owner_scope(owner), today, settings.currency)
+        if step(rule, evaluation, now) != "fire":
+            return None
+        firing = AlertFiring(rule_id=rule.id, fired_at=now, period_start=evaluation.start,
+                             period_end=evaluation.end, current=evaluation.current,
+                             previous=evaluation.previous, sentence=evaluation.sentence,
+                             explanation=evaluation.explanation,
+                             data_version=evaluation.data_version, recipient=owner.email,
+                             status="queued")
+        session.add(firing)
+        session.flush()
+        return firing.id
+
+
+def message_for(settings: Settings, rule: AlertRule, firing: AlertFiring):
+    """The alert e-mail: the sentence, the numbers, the explaining slices per dimension."""
+    lines = ["Hello,", "", f"Your Shoplens alert \"{rule.name}\" fired.", "",
+             firing.sentence, "",
+             f"Period: {firing.period_start:%d %b %Y} – {firing.period_end:%d %b %Y}"]
+    if rule.filters:
+        lines.append(f"Filters: {rule.filters}")
+    lines.append(f"Your data: {owner_scope(rule.owner)}")
+    explanation = firing.explanation or {}
+    measure = catalog.measure(explanation.get("metric") or rule.kpi)
+    for name, part in (explanation.get("dimensions") or {}).items():
+        lines += ["", f"By {part['label'].lower()}:"]
+        for entry in part["contributors"]:
+            before = format_value(entry["previous"], measure.kind, settings.currency)
+            after = format_value(entry["current"], measure.kind, settings.currency)
+            lines.append(f"  {entry['label']}: {before} → {after} "
+                         f"({entry['share'] * 100:.0f} % of the change)")
+    lines += ["", f"Manage your alerts: {settings.public_url}/api/v1/alerts/{rule.id}",
+              "", "-- ", "Shoplens"]
+    return mail.build_text_message(settings, recipient=firing.recipient,
+                                   subject=f"Shoplens alert: {rule.name}",
+                                   body="\n".join(lines))
+
+
+def send_firing(settings: Settings, firing_id: int) -> str:
+    """E-mail one firing to its recipient; record sent or failed (with the reason)."""
+    with db.session_scope(settings.database_url) as session:
+        firing = session.get(AlertFiring, firing_id)
+        rule = session.get(AlertRule, firing.rule_id)
+        message = message_for(settings, rule, firing)
+    try:
+        where = mail.send_message(settings, message)
+    except mail.TRANSIENT_ERRORS as exc:
+        with db.session_scope(settings.database_url) as session:
+            firing = session.get(AlertFiring, firing_id)
+            firing.status = "failed"
+            firing.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        log.warning("alert firing %s could not be e-mailed: %s", firing_id, exc)
+        return "failed"
+    with db.session_scope(settings.database_url) as session:
+        firing = session.get(AlertFiring, firing_id)
+        firing.status = "sent"
+        firing.sent_at = utcnow()
+        firing.last_error = None
+        if not settings.smtp_host:
+            firing.message_path = where
+    return "sent"
+
+
+# ----------------------------------------------------------------- shapes
+def rule_to_dict(rule: AlertRule) -> dict:
+    return {"id": rule.id, "name": rule.name, "owner": rule.owner.email, "kind": rule.kind,
+            "kpi": rule.kpi, "direction": rule.direction, "value": rule.value,
+            "days": rule.days, "filters": rule.filters, "cooldown_hours": rule.cooldown_hours,
+            "is_active": rule.is_active, "armed": rule.armed,
+            "snoozed_until": _iso(rule.snoozed_until),
+            "last_evaluated_at": _iso(rule.last_evaluated_at),
+            "last_fired_at": _iso(rule.last_fired_at)}
+
+
+def firing_to_dict(firing: AlertFiring) -> dict:
+    return {"id": firing.id, "rule_id": firing.rule_id, "fired_at": _iso(firing.fired_at),
+            "period": {"start": _day(firing.period_start), "end": _day(firing.period_end)},
+            "current": firing.current, "previous": firing.previous,
+            "sentence": firing.sentence, "explanation": firing.explanation,
+            "data_version": firing.data_version, "recipient": firing.recipient,
+            "status": firing.status, "last_error": firing.last_error,
+            "sent_at": _iso(firing.sent_at)}
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") + "Z" if value else None

@@ -1,0 +1,233 @@
+"""Alerts (core.alerts) on two weeks of hand-made data: a planted drop in France makes a
+change rule fire and its explanation names France with the numbers worked out by hand; a
+threshold rule; cool-down and re-arm; the owner's scope; the e-mail in the outbox."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from analytics.warehouse import Warehouse
+from core import alerts, db
+from core.orm import AlertFiring, AlertRule, User
+from tests.analytics.conftest import publish_lines
+from tests.workers.support import add_user, settings_for, worker_environment
+
+DAY = dt.date(2011, 3, 1)
+# Revenue per day and country. Previous week (1–7 Mar): GB 300, FR 200, DE 100 → week
+# 4,200. Current week (8–14 Mar): GB 300, FR 50, DE 80 → week 3,010.
+# Change: −1,190 / 4,200 = −28.33 % ("fell 28 %"). France: 1,400 → 350, −1,050, i.e.
+# 1,050 / 1,190 = 88.2 % of the drop (enough alone: above 80 %). Germany: 700 → 560 (−140).
+DAILY = {"previous": {("United Kingdom", "GB"): 300, ("France", "FR"): 200,
+                      ("Germany", "DE"): 100},
+         "current": {("United Kingdom", "GB"): 300, ("France", "FR"): 50,
+                     ("Germany", "DE"): 80}}
+TODAY = dt.date(2011, 3, 20)  # after the data: the period ends on the data's last day
+
+
+def _lines() -> list[dict]:
+    rows = []
+    for offset in range(14):
+        day = DAY + dt.timedelta(days=offset)
+        week = "previous" if offset < 7 else "current"
+        for (country, code), amount in DAILY[week].items():
+            rows.append({"invoice_id": f"{code}{offset:02d}", "invoice_ts": f"{day} 10:00",
+                         "country": country, "country_code": code, "unit_price": amount,
+                         "quantity": 1.0})
+    return rows
+
+
+@pytest.fixture
+def settings(tmp_path):
+    settings = settings_for(worker_environment(tmp_path / "home"))
+    warehouse = Warehouse(settings.warehouse_url)
+    publish_lines(warehouse, _lines())
+    warehouse.dispose()
+    return settings
+
+
+@pytest.fixture
+def warehouse(settings):
+    warehouse = Warehouse(settings.warehouse_url)
+    yield warehouse
+    warehouse.dispose()
+
+
+CHANGE = {"name": "Revenue down week on week", "kind": "change", "kpi": "revenue",
+          "direction": "down", "value": 20, "days": 7}
+
+
+def _rule(settings, email, data, countries=None, role="analyst") -> int:
+    user_id = add_user(settings, email, role, countries=countries)
+    with db.session_scope(settings.database_url) as session:
+        return alerts.create_rule(session, session.get(User, user_id), data).id
+
+
+def _get(settings, rule_id) -> AlertRule:
+    with db.session_scope(settings.database_url) as session:
+        return session.get(AlertRule, rule_id)
+
+
+def test_a_planted_drop_in_france_fires_and_france_explains_it(settings, warehouse):
+    rule = AlertRule(**CHANGE)
+    result = alerts.evaluate(rule, warehouse, alerts.Scope(), TODAY)
+    assert result.met is True
+    assert (result.start, result.end) == (dt.date(2011, 3, 8), dt.date(2011, 3, 14))
+    assert result.current == pytest.approx(3010) and result.previous == pytest.approx(4200)
+    assert result.sentence == ("Revenue (net) fell 28 % (£4,200 → £3,010) week on week; "
+                               "France accounts for 88 % of the drop (−£1,050).")
+    country = result.explanation["dimensions"]["country"]
+    assert result.explanation["lead"] == "country"
+    assert country["total_change"] == pytest.approx(-1190)
+    [france] = country["contributors"]
+    assert (france["label"], france["previous"], france["current"]) == ("France", 1400, 350)
+    assert france["share"] == pytest.approx(1050 / 1190)
+    # one product, no categories or channels: those dimensions explain nothing
+    assert set(result.explanation["dimensions"]) == {"country"}
+
+
+def test_a_smaller_drop_than_the_rule_allows_does_not_fire(settings, warehouse):
+    result = alerts.evaluate(AlertRule(**{**CHANGE, "value": 30}), warehouse,
+                             alerts.Scope(), TODAY)
+    assert result.met is False and result.explanation is None
+    assert result.sentence.endswith("within the 30 % the rule allows.")
+    rising = alerts.evaluate(AlertRule(**{**CHANGE, "direction": "up", "value": 5}),
+                             warehouse, alerts.Scope(), TODAY)
+    assert rising.met is False
+
+
+def test_threshold_on_the_last_day(settings, warehouse):
+    # 14 Mar: 300 + 50 + 80 = 430
+    rule = AlertRule(name="Daily revenue", kind="threshold", kpi="revenue",
+                     direction="below", value=500, days=1)
+    result = alerts.evaluate(rule, warehouse, alerts.Scope(), TODAY)
+    assert result.met is True and result.current == pytest.approx(430)
+    assert result.sentence.startswith(
+        "Revenue (net) was £430.00 on 14 Mar 2011, below the £500.00 threshold")
+    rule.value = 400
+    assert alerts.evaluate(rule, warehouse, alerts.Scope(), TODAY).met is False
+    orders = AlertRule(name="Orders", kind="threshold", kpi="orders", direction="above",
+                       value=20, days=7)
+    assert alerts.evaluate(orders, warehouse, alerts.Scope(), TODAY).current == 21
+
+
+def test_the_owners_scope_france_only(settings, warehouse):
+    rule = AlertRule(**CHANGE)
+    result = alerts.evaluate(rule, warehouse, alerts.Scope.of(["FR"]), TODAY)
+    # France alone: 1,400 → 350, −75 %; one country, one product: nothing to split it by
+    # (all data would have named France against Germany and the UK)
+    assert (result.previous, result.current) == (pytest.approx(1400), pytest.approx(350))
+    assert result.met is True and result.explanation is None
+    assert result.sentence == "Revenue (net) fell 75 % (£1,400 → £350.00) week on week."
+    # GB only: no change at all, the rule stays quiet
+    gb = alerts.evaluate(rule, warehouse, alerts.Scope.of(["GB"]), TODAY)
+    assert (gb.met, gb.current, gb.previous) == (False, 2100, 2100)
+
+
+def test_a_filter_outside_the_owners_scope_is_refused(settings, warehouse):
+    user_id = add_user(settings, "fr@example.com", "analyst", countries=["FR"])
+    with db.session_scope(settings.database_url) as session:
+        owner = session.get(User, user_id)
+        with pytest.raises(alerts.AlertAccessDenied, match="outside"):
+            alerts.create_rule(session, owner, {**CHANGE, "filters": "country=DE"})
+        with pytest.raises(alerts.AlertError, match="Germany"):
+            alerts.create_rule(session, owner, {**CHANGE, "filters": "country=Germany"},
+                               warehouse=warehouse)
+        rule = alerts.create_rule(session, owner, {**CHANGE, "filters": "country=FR"},
+                                  warehouse=warehouse)
+        assert rule.filters == "country=FR"
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"kpi": "revenu"}, "unknown KPI 'revenu'"),
+    ({"value": float("nan")}, "finite"),
+    ({"value": -5}, "percentage above 0"),
+    ({"direction": "below"}, "down or up"),
+    ({"kind": "threshold", "kpi": "margin", "direction": "below", "value": 12},
+     "fraction between 0 and 1"),
+    ({"filters": "start=2011-01-01"}, "set days"),
+    ({"days": 0}, "days"),
+])
+def test_bad_rules_are_refused_with_a_message(settings, change, message):
+    user_id = add_user(settings, "ann@example.com", "analyst")
+    with db.session_scope(settings.database_url) as session:
+        with pytest.raises(alerts.AlertError, match=message):
+            alerts.create_rule(session, session.get(User, user_id), {**CHANGE, **change})
+
+
+def test_viewers_cannot_make_rules(settings):
+    user_id = add_user(settings, "vic@example.com", "viewer")
+    with db.session_scope(settings.database_url) as session:
+        with pytest.raises(alerts.AlertAccessDenied):
+            alerts.create_rule(session, session.get(User, user_id), CHANGE)
+
+
+def _evaluation(met):
+    return alerts.Evaluation(met, "x")
+
+
+def test_cooldown_and_rearm():
+    rule = AlertRule(**CHANGE, cooldown_hours=24, armed=True)
+    t0 = dt.datetime(2011, 3, 15, 6)
+    assert alerts.step(rule, _evaluation(True), t0) == "fire"
+    # the same incident an hour later: quiet
+    assert alerts.step(rule, _evaluation(True), t0 + dt.timedelta(hours=1)) == "cooling"
+    # the condition clears once: re-armed, and the next breach is a new incident
+    assert alerts.step(rule, _evaluation(False), t0 + dt.timedelta(hours=2)) == "quiet"
+    assert rule.armed is True
+    assert alerts.step(rule, _evaluation(True), t0 + dt.timedelta(hours=3)) == "fire"
+    # still breached a day after that firing: the cool-down has passed, told again
+    assert alerts.step(rule, _evaluation(True), t0 + dt.timedelta(hours=26)) == "cooling"
+    assert alerts.step(rule, _evaluation(True), t0 + dt.timedelta(hours=27)) == "fire"
+    # unknown (no data) changes nothing
+    assert alerts.step(rule, _evaluation(None), t0 + dt.timedelta(hours=28)) == "unknown"
+    assert rule.armed is False
+
+
+def test_snoozed_rules_stay_quiet_until_the_snooze_ends():
+    t0 = dt.datetime(2011, 3, 15, 6)
+    rule = AlertRule(**CHANGE, cooldown_hours=24, armed=True,
+                     snoozed_until=t0 + dt.timedelta(hours=5))
+    assert alerts.step(rule, _evaluation(True), t0) == "snoozed"
+    assert rule.armed is True
+    assert alerts.step(rule, _evaluation(True), t0 + dt.timedelta(hours=6)) == "fire"
+
+
+def test_evaluate_all_records_one_firing_per_incident_and_emails_it(settings):
+    rule_id = _rule(settings, "ann@example.com", CHANGE)
+    quiet_id = _rule(settings, "bob@example.com", {**CHANGE, "value": 50})
+    now = dt.datetime(2011, 3, 15, 7)
+    [firing_id] = alerts.evaluate_all(settings, TODAY, now)
+    assert alerts.evaluate_all(settings, TODAY, now + dt.timedelta(hours=1)) == []
+    with db.session_scope(settings.database_url) as session:
+        firing = session.get(AlertFiring, firing_id)
+        assert firing.rule_id == rule_id and firing.status == "sent"
+        assert firing.recipient == "ann@example.com"
+        assert firing.current == pytest.approx(3010)
+        assert "France accounts for 88 % of the drop" in firing.sentence
+        path = firing.message_path
+    assert _get(settings, quiet_id).last_fired_at is None
+    assert _get(settings, quiet_id).last_evaluated_at == now + dt.timedelta(hours=1)
+    [eml] = list(settings.outbox.glob("*.eml"))
+    assert str(eml) == path
+    message = alerts.mail.read_eml(eml)
+    assert message["To"] == "ann@example.com"
+    assert message["Subject"] == "Shoplens alert: Revenue down week on week"
+    body = message.get_body(("plain",)).get_content()
+    assert "France accounts for 88 % of the drop (−£1,050)" in body
+    assert "France: £1,400 → £350.00 (88 % of the change)" in body
+    # a day later the incident is still on: told once more after the 24-hour cool-down
+    assert len(alerts.evaluate_all(settings, TODAY, now + dt.timedelta(hours=25))) == 1
+
+
+def test_a_mail_server_that_is_down_leaves_the_firing_failed_with_the_reason(tmp_path):
+    settings = settings_for(worker_environment(tmp_path / "home", SMTP_HOST="127.0.0.1",
+                                               SMTP_PORT="1", SMTP_TIMEOUT="2"))
+    warehouse = Warehouse(settings.warehouse_url)
+    publish_lines(warehouse, _lines())
+    warehouse.dispose()
+    _rule(settings, "ann@example.com", CHANGE)
+    [firing_id] = alerts.evaluate_all(settings, TODAY, dt.datetime(2011, 3, 15, 7))
+    with db.session_scope(settings.database_url) as session:
+        firing = session.get(AlertFiring, firing_id)
+        assert firing.status == "failed" and firing.last_error
