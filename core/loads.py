@@ -130,9 +130,21 @@ def _run(settings: Settings, *, source: str, format: str, append: bool, user: Us
         warmed = cache.warm_default_view(warehouse)
         log.info("data version %s published; %s default-view panels cached",
                  result.version, warmed)
+        _evaluate_alerts(settings)
         return record
     finally:
         warehouse.dispose()
+
+
+def _evaluate_alerts(settings: Settings) -> None:
+    """Alerts look at the data just published; their failure never fails the load."""
+    try:
+        from core import alerts
+        fired = alerts.evaluate_all(settings)
+        if fired:
+            log.info("%s alert(s) fired after the load", len(fired))
+    except Exception:
+        log.exception("alerts could not be evaluated after the load")
 
 
 def _finish_done(settings: Settings, load_id: int, result: loader.LoadResult,

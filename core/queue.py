@@ -31,12 +31,14 @@ RUN_JOB = "shoplens.run_job"
 REAP_JOBS = "shoplens.reap_jobs"
 RUN_DUE_SCHEDULES = "shoplens.run_due_schedules"
 DELIVER = "shoplens.deliver"
+EVALUATE_ALERTS = "shoplens.evaluate_alerts"
 
 TASK_ROUTES = {
     RUN_JOB: {"queue": "interactive"},
     REAP_JOBS: {"queue": "interactive"},
     RUN_DUE_SCHEDULES: {"queue": "reports"},
     DELIVER: {"queue": "reports"},
+    EVALUATE_ALERTS: {"queue": "reports"},
 }
 
 # The SQLAlchemy transport polls its table; the default (1 s) would add up to a second to
@@ -87,6 +89,8 @@ def make_celery(settings: Settings | None = None) -> Celery:
         beat_schedule={
             "reap-stale-jobs": {"task": REAP_JOBS, "schedule": 60.0},
             "run-due-schedules": {"task": RUN_DUE_SCHEDULES, "schedule": 60.0},
+            # alerts also run after every data load (core.loads); hourly catches the rest
+            "evaluate-alerts": {"task": EVALUATE_ALERTS, "schedule": 3600.0},
         },
         beat_schedule_filename=str(settings.home / "celerybeat-schedule"),
     )

@@ -18,9 +18,9 @@ import logging
 from celery import Task
 
 from celery_app import celery
-from core import jobs, mail, schedules
-from core.queue import (DELIVER, MAX_RETRIES, REAP_JOBS, RETRY_DELAY, RETRY_DELAY_MAX,
-                        RUN_DUE_SCHEDULES, RUN_JOB)
+from core import alerts, jobs, mail, schedules
+from core.queue import (DELIVER, EVALUATE_ALERTS, MAX_RETRIES, REAP_JOBS, RETRY_DELAY,
+                        RETRY_DELAY_MAX, RUN_DUE_SCHEDULES, RUN_JOB)
 from core.settings import load_settings
 from workers import handlers
 
@@ -82,3 +82,10 @@ def run_due_schedules() -> dict:
     for delivery_id in resent:
         handlers.send_delivery(settings, delivery_id)
     return {"jobs": job_ids, "resent_deliveries": resent}
+
+
+@celery.task(name=EVALUATE_ALERTS, acks_late=True, ignore_result=True)
+def evaluate_alerts() -> dict:
+    """The hourly tick: evaluate every active alert rule and e-mail its firings (cool-down
+    and re-arm keep one incident to one message, so running it twice is harmless)."""
+    return {"firings": alerts.evaluate_all(load_settings())}

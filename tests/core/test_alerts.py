@@ -231,3 +231,21 @@ def test_a_mail_server_that_is_down_leaves_the_firing_failed_with_the_reason(tmp
     with db.session_scope(settings.database_url) as session:
         firing = session.get(AlertFiring, firing_id)
         assert firing.status == "failed" and firing.last_error
+
+
+def test_alerts_run_after_a_load_and_their_failure_never_fails_it(settings, monkeypatch,
+                                                                  caplog):
+    from core import loads, queue
+    _rule(settings, "ann@example.com", CHANGE)
+    loads._evaluate_alerts(settings)  # today: long after the data, whose last day counts
+    with db.session_scope(settings.database_url) as session:
+        assert session.query(AlertFiring).count() == 1
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(alerts, "evaluate_all", broken)
+    loads._evaluate_alerts(settings)  # logged, not raised
+    assert "alerts could not be evaluated" in caplog.text
+    beat = queue.make_celery(settings).conf.beat_schedule
+    assert beat["evaluate-alerts"]["task"] == queue.EVALUATE_ALERTS
+    assert queue.TASK_ROUTES[queue.EVALUATE_ALERTS] == {"queue": "reports"}
