@@ -1,0 +1,140 @@
+"""The Reports page's schedule callbacks through the real Dash endpoint: an analyst creates a
+schedule of the page's filters for themselves only, acts on their own schedules only (the
+user is checked server-side, whatever id the browser sends), a viewer is refused by the
+guard, and the list shows the next run and the newest deliveries with their state."""
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+
+from core import db
+from core.orm import Delivery, Job, ReportSchedule
+from tests.webapp.test_data_upload import text_of
+
+FORM = [("reports-sched-name", "value"), ("reports-sched-format", "value"),
+        ("reports-sched-frequency", "value"), ("reports-sched-weekday", "value"),
+        ("reports-sched-day", "value"), ("reports-sched-time", "value"),
+        ("reports-sched-recipients", "value"), ("shell-url", "search")]
+
+
+def create(client, *, name="Weekly GB", recipients, search="?country=GB",
+           frequency="weekly", time="08:00"):
+    values = [name, "xlsx", frequency, "2", 1, time, recipients, search]
+    return client.post("/_dash-update-component", json={
+        "output": "reports-sched-status.children",
+        "outputs": {"id": "reports-sched-status", "property": "children"},
+        "inputs": [{"id": "reports-sched-create", "property": "n_clicks", "value": 1}],
+        "changedPropIds": ["reports-sched-create.n_clicks"],
+        "state": [{"id": id_, "property": prop, "value": value}
+                  for (id_, prop), value in zip(FORM, values)]})
+
+
+def act(client, action: str, schedule_id: int):
+    if action == "delete":
+        trigger = {"id": schedule_id, "type": "reports-sched-delete"}
+        inputs = [[], [{"id": trigger, "property": "submit_n_clicks", "value": 1}]]
+        changed = json.dumps(trigger, sort_keys=True, separators=(",", ":")) + \
+            ".submit_n_clicks"
+    else:
+        trigger = {"action": action, "id": schedule_id, "type": "reports-sched-action"}
+        inputs = [[{"id": trigger, "property": "n_clicks", "value": 1}], []]
+        changed = json.dumps(trigger, sort_keys=True, separators=(",", ":")) + ".n_clicks"
+    return client.post("/_dash-update-component", json={
+        "output": "reports-sched-action-status.children",
+        "outputs": {"id": "reports-sched-action-status", "property": "children"},
+        "inputs": inputs, "changedPropIds": [changed]})
+
+
+def listing(client) -> str:
+    response = client.post("/_dash-update-component", json={
+        "output": "reports-schedules.children",
+        "outputs": {"id": "reports-schedules", "property": "children"},
+        "inputs": [{"id": "shell-url", "property": "pathname", "value": "/reports"},
+                   {"id": "reports-sched-status", "property": "children", "value": None},
+                   {"id": "reports-sched-action-status", "property": "children",
+                    "value": None}],
+        "changedPropIds": ["shell-url.pathname"]})
+    assert response.status_code == 200, response.text
+    return json.dumps(response.json["response"]["reports-schedules"]["children"])
+
+
+def answer(response, output: str) -> str:
+    assert response.status_code == 200, response.text
+    assert "sideUpdate" not in response.json
+    return text_of(response.json["response"][output]["children"])
+
+
+def _rows(app, name: str) -> list[ReportSchedule]:
+    settings = app.extensions["shoplens.settings"]
+    with db.session_scope(settings.database_url) as session:
+        found = session.scalars(sa.select(ReportSchedule).where(ReportSchedule.name == name)
+                                .order_by(ReportSchedule.id)).all()
+        for row in found:
+            session.expunge(row)
+        return list(found)
+
+
+def test_an_analyst_schedules_the_pages_filters_for_themselves(app, signed_in):
+    analyst = signed_in("gb@example.com")
+    status = answer(create(analyst, name="GB weekly", recipients=["gb@example.com"]),
+                    "reports-sched-status")
+    assert status.startswith("Created") and "every Wednesday at 08:00 UTC" in status
+    (row,) = _rows(app, "GB weekly")
+    assert row.filters == "country=GB" and row.recipients == ["gb@example.com"]
+    assert row.format == "xlsx" and row.next_run_at.weekday() == 2
+
+    others = answer(create(analyst, name="To others", recipients=["viewer@example.com"]),
+                    "reports-sched-status")
+    assert "Not created" in others and "themselves" in others
+    bad = answer(create(analyst, name="Bad time", recipients=["gb@example.com"],
+                        time="25:00"), "reports-sched-status")
+    assert "Not created" in bad and "time_of_day" in bad
+    assert _rows(app, "To others") == [] and _rows(app, "Bad time") == []
+
+
+def test_a_filter_beyond_a_recipients_scope_is_refused(app, signed_in):
+    admin = signed_in("admin@example.com")
+    refused = answer(create(admin, name="FR gets GB", recipients=["fr@example.com"]),
+                     "reports-sched-status")
+    assert "Not created" in refused and "fr@example.com" in refused
+    assert _rows(app, "FR gets GB") == []
+
+
+def test_actions_check_the_user_server_side(app, signed_in):
+    analyst = signed_in("analyst@example.com")
+    answer(create(analyst, name="Analyst's", recipients=["analyst@example.com"],
+                  search=""), "reports-sched-status")
+    (mine,) = _rows(app, "Analyst's")
+    other = signed_in("gb@example.com")
+    refused = answer(act(other, "pause", mine.id), "reports-sched-action-status")
+    assert "another user" in refused
+    assert answer(act(other, "delete", mine.id), "reports-sched-action-status") == refused
+    assert _rows(app, "Analyst's")[0].is_active
+
+    assert answer(act(analyst, "pause", mine.id), "reports-sched-action-status") == \
+        "Paused “Analyst's”."
+    assert _rows(app, "Analyst's")[0].next_run_at is None
+    assert "Resumed" in answer(act(analyst, "resume", mine.id), "reports-sched-action-status")
+
+    sent = answer(act(analyst, "send", mine.id), "reports-sched-action-status")
+    assert "1 report(s)" in sent
+    settings = app.extensions["shoplens.settings"]
+    with db.session_scope(settings.database_url) as session:
+        job = session.scalars(sa.select(Job).where(Job.schedule_id == mine.id)).one()
+        session.add(Delivery(job_id=job.id, recipient="analyst@example.com", status="failed",
+                             attempts=1, last_error="ConnectionRefusedError: no relay"))
+    shown = listing(analyst)
+    assert "Analyst's" in shown and "next run" in shown
+    assert "failed" in shown and "ConnectionRefusedError: no relay" in shown
+    assert "GB weekly" not in shown          # gb@'s schedule is not the analyst's
+    assert "GB weekly" in listing(signed_in("admin@example.com"))
+
+    assert "Deleted" in answer(act(analyst, "delete", mine.id), "reports-sched-action-status")
+    assert _rows(app, "Analyst's") == []
+
+
+def test_a_viewer_is_refused_by_the_guard(signed_in):
+    viewer = signed_in("viewer@example.com")
+    assert create(viewer, recipients=["viewer@example.com"]).status_code == 403
+    assert act(viewer, "send", 1).status_code == 403
