@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from webapp.api import views  # noqa: F401 - registers the endpoints on the blueprint
 from webapp.api import patterns  # noqa: F401 - the Patterns page's endpoints
+from webapp.api import alerts  # noqa: F401 - alert rules and their firings
 from webapp.api import schedules  # noqa: F401 - report schedules
 from webapp.api.openapi import openapi_document
 from webapp.api.routing import ApiError, bp

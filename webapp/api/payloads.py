@@ -396,3 +396,113 @@ class SendNowResponse(BaseModel):
     schedule: ScheduleResponse
     jobs: list[JobResponse]
     message: str
+
+
+# ---------------------------------------------------------------------- alerts (issue 13)
+_ALERT_KPI = Field(description="A KPI of METRICS.md: " + ", ".join(catalog.KPI_NAMES) + ".")
+_ALERT_DIRECTION = Field(description="threshold: below | above; change: down | up.")
+_ALERT_VALUE = Field(description="threshold: the KPI's value (a rate as a fraction, 0.05 "
+                                 "for 5 %); change: the percentage (20 for 20 %).")
+_ALERT_FILTERS = Field("", description="Filters as a query string (country=FR&category=Toys), "
+                                    "without start or end: the rule watches the last "
+                                    "`days` days. They may only narrow your data scope.")
+
+
+class AlertRequest(Strict):
+    """A new alert rule."""
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    kind: Literal["threshold", "change"]
+    kpi: Annotated[str, Field(max_length=40)] = _ALERT_KPI
+    direction: Literal["below", "above", "down", "up"] = _ALERT_DIRECTION
+    value: float = _ALERT_VALUE
+    days: Annotated[int, Field(ge=1, le=366)] = 7
+    filters: Annotated[str, Field(max_length=4000)] = _ALERT_FILTERS
+    cooldown_hours: Annotated[int, Field(ge=0, le=2160)] = 24
+    is_active: bool = True
+    snoozed_until: dt.datetime | None = Field(
+        None, description="No e-mail until then (UTC); null: not snoozed.")
+
+
+class AlertPatch(Strict):
+    """The fields to change; a changed condition re-arms the rule."""
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    kind: Literal["threshold", "change"] | None = None
+    kpi: Annotated[str, Field(max_length=40)] | None = None
+    direction: Literal["below", "above", "down", "up"] | None = None
+    value: float | None = None
+    days: Annotated[int, Field(ge=1, le=366)] | None = None
+    filters: Annotated[str, Field(max_length=4000)] | None = None
+    cooldown_hours: Annotated[int, Field(ge=0, le=2160)] | None = None
+    is_active: bool | None = None
+    snoozed_until: dt.datetime | None = None
+
+
+class AlertPath(Strict):
+    alert_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
+
+
+class AlertResponse(BaseModel):
+    id: int
+    name: str
+    owner: str
+    kind: str
+    kpi: str
+    direction: str
+    value: float
+    days: int
+    filters: str
+    cooldown_hours: int
+    is_active: bool
+    armed: bool = Field(description="False once it fired, until its condition was false "
+                                    "once or the cool-down passed.")
+    snoozed_until: str | None
+    last_evaluated_at: str | None
+    last_fired_at: str | None
+
+
+class AlertListResponse(BaseModel):
+    alerts: list[AlertResponse]
+
+
+class AlertPeriod(BaseModel):
+    start: dt.date | None
+    end: dt.date | None
+
+
+class AlertFiringResponse(BaseModel):
+    id: int
+    rule_id: int
+    fired_at: str
+    period: AlertPeriod
+    current: float | None
+    previous: float | None
+    sentence: str = Field(description="What happened and which slice accounts for it.")
+    explanation: dict[str, Any] | None = Field(
+        description="metric, lead dimension, sentence, and per dimension the values that "
+                    "account for most of the change (previous, current, change, share).")
+    data_version: int | None
+    recipient: str | None
+    status: str = Field(description="The e-mail: queued, sent or failed.")
+    last_error: str | None
+    sent_at: str | None
+
+
+class AlertFiringListResponse(BaseModel):
+    firings: list[AlertFiringResponse]
+
+
+class AlertTestResponse(BaseModel):
+    would: Literal["fire", "cooling", "snoozed", "quiet", "unknown"] = Field(
+        description="What an evaluation now would do.")
+    met: bool | None
+    sentence: str
+    period: AlertPeriod
+    current: float | None
+    previous: float | None
+    explanation: dict[str, Any] | None
+    data_version: int | None
+    reason: str | None
+
+
+class Deleted(BaseModel):
+    deleted: int

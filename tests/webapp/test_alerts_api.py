@@ -1,0 +1,126 @@
+"""The alerts API on the tiny warehouse of conftest (last day 3 Mar 2011): who may call it
+(no user 401, a viewer 403, another analyst's rule 404, an admin everything), bad rules
+refused with a message (400, or 403 for a filter outside the scope), the test run under the
+owner's scope, snoozing, the firings and their e-mail, deleting."""
+from __future__ import annotations
+
+import pytest
+
+from core import alerts
+from tests.webapp.conftest import bearer, make_token, outbox_messages
+
+# 3 Mar: only I4, EIRE, £7. 2 Mar: GB 20 − 5 = 15, France 15 → 30. Revenue 30 → 7 (−23).
+# By product: Lamp (P2) 20 → 0, Mug (P1) 10 → 0, P3 0 → 7: Lamp is 20 / 23 = 87 % of it.
+DAILY_BELOW_10 = {"name": "Daily revenue", "kind": "threshold", "kpi": "revenue",
+                  "direction": "below", "value": 10, "days": 1}
+
+
+@pytest.fixture(scope="module")
+def api(app):
+    client = app.test_client()
+    tokens: dict[str, str] = {}
+
+    def call(email: str | None, method: str, path: str, body: dict | None = None):
+        headers = {}
+        if email is not None:
+            if email not in tokens:
+                tokens[email] = make_token(app, email)
+            headers = bearer(tokens[email])
+        return client.open(f"/api/v1{path}", method=method, headers=headers, json=body)
+    return call
+
+
+def _create(api, email, **changes) -> dict:
+    response = api(email, "POST", "/alerts", {**DAILY_BELOW_10, **changes})
+    assert response.status_code == 200, response.text
+    return response.json
+
+
+def test_access(api):
+    assert api(None, "GET", "/alerts").status_code == 401
+    response = api("viewer@example.com", "POST", "/alerts", DAILY_BELOW_10)
+    assert response.status_code == 403 and "analyst" in response.json["error"]["message"]
+    rule = _create(api, "analyst@example.com")
+    assert rule["owner"] == "analyst@example.com" and rule["armed"] is True
+    path = f"/alerts/{rule['id']}"
+    for method, suffix in (("GET", ""), ("PATCH", ""), ("DELETE", ""), ("POST", "/test"),
+                           ("GET", "/firings")):
+        body = {"name": "mine now"} if method == "PATCH" else None
+        response = api("gb@example.com", method, path + suffix, body)
+        assert response.status_code == 404, (method, suffix, response.text)
+        assert response.json["error"]["message"] == f"There is no alert {rule['id']}."
+    assert api("admin@example.com", "GET", path).json["name"] == "Daily revenue"
+    ids = [item["id"] for item in api("analyst@example.com", "GET", "/alerts").json["alerts"]]
+    assert rule["id"] in ids
+    assert rule["id"] not in [item["id"] for item in
+                              api("gb@example.com", "GET", "/alerts").json["alerts"]]
+    assert api("analyst@example.com", "GET", "/alerts/999999").status_code == 404
+
+
+@pytest.mark.parametrize("changes, status, message", [
+    ({"kpi": "revnue"}, 400, "unknown KPI 'revnue'"),
+    ({"kind": "change", "direction": "down", "value": -20}, 400, "percentage above 0"),
+    ({"kind": "change"}, 400, "down or up"),
+    ({"kpi": "margin", "value": 25}, 400, "fraction between 0 and 1"),
+    ({"days": 0}, 400, "days"),
+    ({"filters": "country=FR"}, 403, "outside the owner's data scope (GB)"),
+    ({"filters": "country=France"}, 400, "France"),
+    ({"filters": "start=2011-01-01"}, 400, "set days"),
+])
+def test_bad_rules_are_refused_with_a_message(api, changes, status, message):
+    response = api("gb@example.com", "POST", "/alerts", {**DAILY_BELOW_10, **changes})
+    assert response.status_code == status, response.text
+    assert message in response.json["error"]["message"]
+
+
+def test_the_test_run_is_computed_under_the_owners_scope(api):
+    everything = _create(api, "analyst@example.com")
+    answer = api("analyst@example.com", "POST", f"/alerts/{everything['id']}/test").json
+    assert answer["would"] == "fire" and answer["current"] == pytest.approx(7)
+    assert answer["previous"] == pytest.approx(30)
+    assert answer["period"] == {"start": "2011-03-03", "end": "2011-03-03"}
+    assert answer["sentence"].startswith(
+        "Revenue (net) was £7.00 on 3 Mar 2011, below the £10.00 threshold; "
+        "Lamp accounts for 87 % of the drop")
+    gb = _create(api, "gb@example.com")
+    answer = api("gb@example.com", "POST", f"/alerts/{gb['id']}/test").json
+    # GB has nothing on 3 Mar (15 the day before)
+    assert (answer["would"], answer["current"], answer["previous"]) == ("fire", 0, 15)
+    # testing changes nothing
+    assert api("gb@example.com", "GET", f"/alerts/{gb['id']}").json["armed"] is True
+
+
+def test_snooze_then_fire_and_the_email(api, app):
+    rule = _create(api, "analyst@example.com", name="Snoozed one")
+    response = api("analyst@example.com", "PATCH", f"/alerts/{rule['id']}",
+                   {"snoozed_until": "2999-01-01T00:00:00Z"})
+    assert response.status_code == 200, response.text
+    assert response.json["snoozed_until"] == "2999-01-01T00:00:00Z"
+    answer = api("analyst@example.com", "POST", f"/alerts/{rule['id']}/test").json
+    assert answer["would"] == "snoozed"
+    assert api("analyst@example.com", "PATCH", f"/alerts/{rule['id']}",
+               {"snoozed_until": None}).json["snoozed_until"] is None
+
+    settings = app.extensions["shoplens.settings"]
+    before = len(outbox_messages(app, "analyst@example.com"))
+    alerts.evaluate_all(settings)
+    firings = api("analyst@example.com", "GET", f"/alerts/{rule['id']}/firings").json
+    [firing] = firings["firings"]
+    assert firing["status"] == "sent" and firing["current"] == pytest.approx(7)
+    assert "Lamp accounts for 87 % of the drop" in firing["sentence"]
+    messages = outbox_messages(app, "analyst@example.com")
+    assert len(messages) > before
+    subjects = [message["Subject"] for message in messages]
+    assert "Shoplens alert: Snoozed one" in subjects
+    assert api("analyst@example.com", "GET", f"/alerts/{rule['id']}").json["armed"] is False
+    # a second run: the same incident, no second firing
+    alerts.evaluate_all(settings)
+    assert len(api("analyst@example.com", "GET",
+                   f"/alerts/{rule['id']}/firings").json["firings"]) == 1
+
+
+def test_delete(api):
+    rule = _create(api, "analyst@example.com", name="Short-lived")
+    response = api("analyst@example.com", "DELETE", f"/alerts/{rule['id']}")
+    assert response.status_code == 200 and response.json == {"deleted": rule["id"]}
+    assert api("analyst@example.com", "GET", f"/alerts/{rule['id']}").status_code == 404
