@@ -100,3 +100,27 @@ def test_an_analyst_acts_on_their_own_schedules_only(app, cli):
     assert "another user" in cli("pause", str(theirs), "--as", "analyst@example.com",
                                  ok=False)
     assert "paused" in cli("pause", str(mine), "--as", "analyst@example.com")
+
+
+def test_before_any_data_a_country_outside_a_recipients_scope_is_still_refused(tmp_path):
+    from core import users
+    from core.settings import load_settings
+    from webapp import create_app
+    settings = load_settings({"SHOPLENS_HOME": str(tmp_path / "home")})
+    app = create_app({"TESTING": True}, settings=settings)
+    try:
+        with db.session_scope(settings.database_url) as session:
+            users.create_user(session, "cli", "boss@example.com", role="admin",
+                              password="a long enough passphrase")
+            users.create_user(session, "cli", "fr@example.com", role="viewer",
+                              countries="FR", password="a long enough passphrase")
+        runner = app.test_cli_runner()
+        refused = runner.invoke(args=["schedules", "create", "GB to FR", "--to",
+                                      "fr@example.com", "--filters", "country=United Kingdom"])
+        assert refused.exit_code == 1 and "fr@example.com" in refused.output
+        assert "United Kingdom" in refused.output
+        ok = runner.invoke(args=["schedules", "create", "FR to FR", "--to", "fr@example.com",
+                                 "--filters", "country=France"])
+        assert ok.exit_code == 0, ok.output
+    finally:
+        app.extensions["shoplens.warehouse"].dispose()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from analytics import filter_values
+from analytics import countries, filter_values
 from analytics.filters import Filters
 from core import jobs, schedules, users
 from core.orm import Delivery, Job, ReportSchedule
@@ -44,12 +44,21 @@ def check_recipient_scopes(session: Session, warehouse, filters: str,
         user = users.find_user(session, str(email).strip().lower())
         if user is None:
             continue  # the engine refuses unknown recipients with its own message
+        scope = users.user_scope(user)
         try:
-            filter_values.resolve(warehouse, parsed, users.user_scope(user))
+            filter_values.resolve(warehouse, parsed, scope)
         except filter_values.UnknownFilterValues as exc:
             raise schedules.ScheduleError(
                 f"the filters reach beyond the data scope of recipient {user.email}: "
                 f"{exc}") from None
+        if warehouse.current_version() is None and not scope.is_all:
+            # no data to check against yet: at least a country the scope leaves out
+            outside = [name for name in parsed.countries
+                       if (countries.country_code(name) or name.upper()) not in scope.countries]
+            if outside:
+                raise schedules.ScheduleError(
+                    f"the filters reach beyond the data scope of recipient {user.email} "
+                    f"({scope}): country {', '.join(outside)}")
 
 
 def runs_of(session: Session, schedule_id: int, limit: int = RUNS_SHOWN) -> list[dict]:
