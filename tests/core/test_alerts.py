@@ -249,3 +249,34 @@ def test_alerts_run_after_a_load_and_their_failure_never_fails_it(settings, monk
     beat = queue.make_celery(settings).conf.beat_schedule
     assert beat["evaluate-alerts"]["task"] == queue.EVALUATE_ALERTS
     assert queue.TASK_ROUTES[queue.EVALUATE_ALERTS] == {"queue": "reports"}
+
+
+def test_the_explanation_is_computed_under_the_owners_scope(settings, warehouse):
+    # Daily: GB sells P3 500 → 200; France sells Mug (P1) 100 → 100 and Lamp (P2) 100 → 20.
+    # All data: 4,900 → 2,240 a week (−2,660); the UK is 2,100 / 2,660 = 79 % of the drop.
+    # France only: 1,400 → 840 (−40 %); the Lamp is all of it (−560).
+    plan = {"previous": [("United Kingdom", "GB", "P3", "Chair", 500),
+                         ("France", "FR", "P1", "Mug", 100), ("France", "FR", "P2", "Lamp", 100)],
+            "current": [("United Kingdom", "GB", "P3", "Chair", 200),
+                        ("France", "FR", "P1", "Mug", 100), ("France", "FR", "P2", "Lamp", 20)]}
+    rows = []
+    for offset in range(14):
+        day = DAY + dt.timedelta(days=offset)
+        for country, code, product, description, amount in plan[
+                "previous" if offset < 7 else "current"]:
+            rows.append({"invoice_id": f"{code}{product}{offset:02d}",
+                         "invoice_ts": f"{day} 10:00", "country": country,
+                         "country_code": code, "product_id": product,
+                         "description": description, "unit_price": amount})
+    publish_lines(warehouse, rows)
+    rule = AlertRule(**CHANGE)
+    everything = alerts.evaluate(rule, warehouse, alerts.Scope(), TODAY)
+    assert everything.sentence == ("Revenue (net) fell 54 % (£4,900 → £2,240) week on week; "
+                                   "United Kingdom accounts for 79 % of the drop (−£2,100).")
+    france = alerts.evaluate(rule, warehouse, alerts.Scope.of(["FR"]), TODAY)
+    assert france.sentence == ("Revenue (net) fell 40 % (£1,400 → £840.00) week on week; "
+                               "Lamp accounts for 100 % of the drop (−£560).")
+    assert set(france.explanation["dimensions"]) == {"product"}
+    [lamp] = france.explanation["dimensions"]["product"]["contributors"]
+    assert (lamp["key"], lamp["previous"], lamp["current"]) == ("P2", 700, 140)
+    assert "United Kingdom" not in str(france.explanation) and "Chair" not in str(france.explanation)
