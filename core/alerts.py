@@ -8,6 +8,10 @@ Kinds of rule (``AlertRule.kind``):
 * ``change``: the KPI moved ``down`` / ``up`` by more than ``value`` % against the previous
   ``days`` days ("orders down more than 20 % week on week").
 
+Operational rules, for admins: ``stale_data`` (the newest data is more than ``value`` days
+old) and ``load_failed`` (the newest finished data load failed; the next good load re-arms
+it). They have no KPI, filters or explanation.
+
 The period is the last ``days`` days of the data, ending on the data's last day (or on
 ``today`` when the data reaches further), so an alert after a load looks at what was just
 loaded. Every number is ``analytics.kpis.kpi_summary`` (METRICS.md) under the OWNER's data
@@ -48,13 +52,15 @@ from analytics.errors import (AccessDenied, InvalidInput, NotFound, ShoplensErro
 from analytics.filters import FilterError, Filters, Scope
 from core import audit, db, mail
 from core.formatting import format_money, format_value
-from core.orm import AlertFiring, AlertRule, User, utcnow
+from core.orm import AlertFiring, AlertRule, DataLoad, User, utcnow
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-KINDS = ("threshold", "change")
+KINDS = ("threshold", "change", "stale_data", "load_failed")
 DIRECTIONS = {"threshold": ("below", "above"), "change": ("down", "up")}
+#: Operational rules (admins): the data is older than ``value`` days; the newest load failed.
+OPERATIONAL = ("stale_data", "load_failed")
 #: The explanation names values until they account for this share of the change …
 EXPLAINED_SHARE = 0.8
 #: … and at most this many per dimension.
@@ -79,27 +85,20 @@ class AlertInput(pydantic.BaseModel):
     """What a user sets on a rule."""
     model_config = pydantic.ConfigDict(extra="forbid", str_strip_whitespace=True)
     name: Annotated[str, pydantic.Field(min_length=1, max_length=200)]
-    kind: Literal["threshold", "change"]
-    kpi: str
-    direction: str
-    value: float
+    kind: Literal["threshold", "change", "stale_data", "load_failed"]
+    kpi: str = ""
+    direction: str = ""
+    value: float | None = None
     days: Annotated[int, pydantic.Field(ge=1, le=366)] = 7
     filters: Annotated[str, pydantic.Field(max_length=4000)] = ""
     cooldown_hours: Annotated[int, pydantic.Field(ge=0, le=24 * 90)] = 24
     is_active: bool = True
     snoozed_until: dt.datetime | None = None
 
-    @pydantic.field_validator("kpi")
-    @classmethod
-    def _kpi(cls, value: str) -> str:
-        if value not in catalog.KPI_NAMES:
-            raise ValueError(f"unknown KPI {value!r}: use one of {', '.join(catalog.KPI_NAMES)}")
-        return value
-
     @pydantic.field_validator("value")
     @classmethod
-    def _finite(cls, value: float) -> float:
-        if not math.isfinite(value):
+    def _finite(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
             raise ValueError("must be a finite number")
         return value
 
@@ -127,6 +126,19 @@ class AlertInput(pydantic.BaseModel):
 
     @pydantic.model_validator(mode="after")
     def _consistent(self) -> "AlertInput":
+        if self.kind in OPERATIONAL:
+            self.kpi, self.direction, self.filters = "", "", ""
+            if self.kind == "load_failed":
+                self.value = 0.0
+            elif self.value is None or self.value < 1 or self.value != int(self.value):
+                raise ValueError("a stale_data rule's value is a whole number of days (1 or "
+                                 "more) the newest data may be old")
+            return self
+        if self.kpi not in catalog.KPI_NAMES:
+            raise ValueError(f"unknown KPI {self.kpi!r}: use one of "
+                             f"{', '.join(catalog.KPI_NAMES)}")
+        if self.value is None:
+            raise ValueError(f"a {self.kind} rule needs a value")
         allowed = DIRECTIONS[self.kind]
         if self.direction not in allowed:
             raise ValueError(f"a {self.kind} rule's direction is {' or '.join(allowed)}, "
@@ -202,8 +214,11 @@ def rule_period(warehouse, days: int, today: dt.date) -> tuple[dt.date, dt.date]
 
 
 def evaluate(rule: AlertRule | AlertInput, warehouse, scope: Scope, today: dt.date,
-             currency: str = "£") -> Evaluation:
-    """Judge ``rule``'s condition on the current data under ``scope`` (no state changes)."""
+             currency: str = "£", session: Session | None = None) -> Evaluation:
+    """Judge ``rule``'s condition on the current data under ``scope`` (no state changes).
+    ``session`` (the app database) is needed by ``load_failed`` rules."""
+    if rule.kind in OPERATIONAL:
+        return _evaluate_operational(rule, warehouse, today, session)
     when = rule_period(warehouse, rule.days, today)
     if when is None:
         return Evaluation(None, "No data has been loaded yet.", reason="no data")
@@ -245,6 +260,35 @@ def evaluate(rule: AlertRule | AlertInput, warehouse, scope: Scope, today: dt.da
         if explanation and explanation.get("sentence"):
             sentence = sentence.rstrip(".") + "; " + explanation["sentence"] + "."
     return Evaluation(met, sentence, explanation=explanation, **base)
+
+
+def _evaluate_operational(rule, warehouse, today: dt.date,
+                          session: Session | None) -> Evaluation:
+    version = warehouse.current_version()
+    if rule.kind == "stale_data":
+        last = period.data_range(warehouse)[1] if version is not None else None
+        if last is None:
+            return Evaluation(True, "No data has been loaded yet.", data_version=version)
+        age = (today - last).days
+        allowed = int(rule.value)
+        met = age > allowed
+        sentence = (f"The newest data is from {last.day} {last:%b %Y}, {age} day"
+                    f"{'' if age == 1 else 's'} old; the rule allows {allowed}.")
+        return Evaluation(met, sentence, end=last, current=float(age),
+                          previous=float(allowed), data_version=version)
+    if session is None:
+        return Evaluation(None, "Failed loads are checked in the app database.",
+                          reason="no app database")
+    load = session.scalar(sa.select(DataLoad).where(DataLoad.status.in_(("done", "failed")))
+                          .order_by(DataLoad.id.desc()).limit(1))
+    if load is None:
+        return Evaluation(False, "No data load has finished yet.", data_version=version)
+    when = f"{load.finished_at:%d %b %Y %H:%M} UTC" if load.finished_at else "?"
+    if load.status == "failed":
+        return Evaluation(True, f"The data load #{load.id} ({load.source}) failed at {when}: "
+                                f"{load.error or 'no reason recorded'}.", data_version=version)
+    return Evaluation(False, f"The newest data load #{load.id} ({load.source}) succeeded at "
+                             f"{when}.", data_version=version)
 
 
 def _num(value) -> float | None:
@@ -351,6 +395,9 @@ def _validate(actor: User, data: dict, owner: User, warehouse=None) -> AlertInpu
         values = AlertInput.model_validate(data)
     except pydantic.ValidationError as exc:
         raise AlertError(format_validation_error(exc, subject="alert")) from None
+    if values.kind in OPERATIONAL and not owner.has_role("admin"):
+        raise AlertAccessDenied("operational alerts (stale data, failed loads) are for "
+                                "admins")
     check_filters(Filters.from_query(values.filters), owner_scope(owner), warehouse)
     return values
 
@@ -422,7 +469,7 @@ def try_rule(session: Session, actor: User, rule_id: int, warehouse, *,
     fire, and why (or why not)."""
     rule = get_rule(session, actor, rule_id)
     evaluation = evaluate(rule, warehouse, owner_scope(rule.owner), today or dt.date.today(),
-                          currency)
+                          currency, session)
     now = utcnow()
     if evaluation.met is None:
         would = "unknown"
@@ -477,7 +524,8 @@ def _run_rule(settings: Settings, warehouse, rule_id: int, today: dt.date,
         owner = rule.owner
         if not owner.is_active or not owner.has_role("analyst"):
             return None
-        evaluation = evaluate(rule, warehouse, owner_scope(owner), today, settings.currency)
+        evaluation = evaluate(rule, warehouse, owner_scope(owner), today, settings.currency,
+                              session)
         if step(rule, evaluation, now) != "fire":
             return None
         firing = AlertFiring(rule_id=rule.id, fired_at=now, period_start=evaluation.start,
@@ -494,13 +542,14 @@ def _run_rule(settings: Settings, warehouse, rule_id: int, today: dt.date,
 def message_for(settings: Settings, rule: AlertRule, firing: AlertFiring):
     """The alert e-mail: the sentence, the numbers, the explaining slices per dimension."""
     lines = ["Hello,", "", f"Your Shoplens alert \"{rule.name}\" fired.", "",
-             firing.sentence, "",
-             f"Period: {firing.period_start:%d %b %Y} – {firing.period_end:%d %b %Y}"]
+             firing.sentence]
+    if firing.period_start and firing.period_end:
+        lines += ["", f"Period: {firing.period_start:%d %b %Y} – {firing.period_end:%d %b %Y}"]
     if rule.filters:
         lines.append(f"Filters: {rule.filters}")
     lines.append(f"Your data: {owner_scope(rule.owner)}")
     explanation = firing.explanation or {}
-    measure = catalog.measure(explanation.get("metric") or rule.kpi)
+    measure = catalog.measure(explanation.get("metric") or "revenue")
     for name, part in (explanation.get("dimensions") or {}).items():
         lines += ["", f"By {part['label'].lower()}:"]
         for entry in part["contributors"]:

@@ -242,8 +242,8 @@ class AlertFiring(Base):
     rule_id: Mapped[int] = mapped_column(sa.ForeignKey("alert_rules.id", ondelete="CASCADE"),
                                          index=True)
     fired_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
-    period_start: Mapped[dt.date]
-    period_end: Mapped[dt.date]
+    period_start: Mapped[dt.date | None]     # None for operational rules
+    period_end: Mapped[dt.date | None]
     current: Mapped[float | None] = mapped_column(sa.Float)
     previous: Mapped[float | None] = mapped_column(sa.Float)
     sentence: Mapped[str] = mapped_column(sa.Text)

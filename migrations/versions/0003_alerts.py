@@ -1,4 +1,5 @@
-"""alerts: rules on a KPI (threshold or change) and their firings
+"""alerts: rules on a KPI (threshold or change) or on the data (stale, failed load), and
+their firings
 
 Revision ID: 0003
 Revises: 0002
@@ -41,8 +42,8 @@ def upgrade() -> None:
                   sa.ForeignKey('alert_rules.id', ondelete='CASCADE'), nullable=False,
                   index=True),
         sa.Column('fired_at', sa.DateTime(), nullable=False, index=True),
-        sa.Column('period_start', sa.Date(), nullable=False),
-        sa.Column('period_end', sa.Date(), nullable=False),
+        sa.Column('period_start', sa.Date(), nullable=True),
+        sa.Column('period_end', sa.Date(), nullable=True),
         sa.Column('current', sa.Float(), nullable=True),
         sa.Column('previous', sa.Float(), nullable=True),
         sa.Column('sentence', sa.Text(), nullable=False),

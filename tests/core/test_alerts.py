@@ -9,7 +9,7 @@ import pytest
 
 from analytics.warehouse import Warehouse
 from core import alerts, db
-from core.orm import AlertFiring, AlertRule, User
+from core.orm import AlertFiring, AlertRule, DataLoad, User
 from tests.analytics.conftest import publish_lines
 from tests.workers.support import add_user, settings_for, worker_environment
 
@@ -280,3 +280,44 @@ def test_the_explanation_is_computed_under_the_owners_scope(settings, warehouse)
     [lamp] = france.explanation["dimensions"]["product"]["contributors"]
     assert (lamp["key"], lamp["previous"], lamp["current"]) == ("P2", 700, 140)
     assert "United Kingdom" not in str(france.explanation) and "Chair" not in str(france.explanation)
+
+
+def test_operational_rules_for_admins(settings, warehouse):
+    admin_id = add_user(settings, "root@example.com", "admin")
+    analyst_id = add_user(settings, "ann@example.com", "analyst")
+    with db.session_scope(settings.database_url) as session:
+        with pytest.raises(alerts.AlertAccessDenied, match="for admins"):
+            alerts.create_rule(session, session.get(User, analyst_id),
+                               {"name": "Stale", "kind": "stale_data", "value": 3})
+        with pytest.raises(alerts.AlertError, match="whole number of days"):
+            alerts.create_rule(session, session.get(User, admin_id),
+                               {"name": "Stale", "kind": "stale_data", "value": 0.5})
+        admin = session.get(User, admin_id)
+        stale = alerts.create_rule(session, admin, {"name": "Stale", "kind": "stale_data",
+                                                    "value": 3})
+        failed = alerts.create_rule(session, admin, {"name": "Loads",
+                                                     "kind": "load_failed"})
+        assert (stale.kpi, failed.value) == ("", 0)
+    # the data ends on 14 Mar: on the 20th it is 6 days old
+    result = alerts.evaluate(stale, warehouse, alerts.Scope(), TODAY)
+    assert result.met is True
+    assert result.sentence == "The newest data is from 14 Mar 2011, 6 days old; the rule allows 3."
+    assert alerts.evaluate(stale, warehouse, alerts.Scope(), dt.date(2011, 3, 17)).met is False
+
+    def load(status, error=None):
+        with db.session_scope(settings.database_url) as session:
+            session.add(DataLoad(source="sales.csv", format="generic", status=status,
+                                 error=error, finished_at=dt.datetime(2011, 3, 20, 6, 30)))
+    load("done")
+    now = dt.datetime(2011, 3, 20, 7)
+    assert alerts.evaluate_all(settings, TODAY, now) != []  # the stale rule
+    load("failed", "too many rejected lines")
+    [firing_id] = alerts.evaluate_all(settings, TODAY, now + dt.timedelta(minutes=5))
+    with db.session_scope(settings.database_url) as session:
+        firing = session.get(AlertFiring, firing_id)
+        assert firing.rule_id == failed.id and firing.status == "sent"
+        assert firing.sentence == ("The data load #2 (sales.csv) failed at 20 Mar 2011 06:30 "
+                                   "UTC: too many rejected lines.")
+    load("done")  # the next load works: re-armed, and the next failure is a new message
+    assert alerts.evaluate_all(settings, TODAY, now + dt.timedelta(minutes=10)) == []
+    assert _get(settings, failed.id).armed is True

@@ -124,3 +124,14 @@ def test_delete(api):
     response = api("analyst@example.com", "DELETE", f"/alerts/{rule['id']}")
     assert response.status_code == 200 and response.json == {"deleted": rule["id"]}
     assert api("analyst@example.com", "GET", f"/alerts/{rule['id']}").status_code == 404
+
+
+def test_operational_rules_are_for_admins(api):
+    stale = {"name": "Stale data", "kind": "stale_data", "value": 2}
+    response = api("analyst@example.com", "POST", "/alerts", stale)
+    assert response.status_code == 403 and "for admins" in response.json["error"]["message"]
+    rule = _create(api, "admin@example.com", **{**stale, "kpi": "", "direction": None,
+                                                "days": 7})
+    answer = api("admin@example.com", "POST", f"/alerts/{rule['id']}/test").json
+    assert answer["would"] == "fire"
+    assert answer["sentence"].startswith("The newest data is from 3 Mar 2011, ")

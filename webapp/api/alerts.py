@@ -45,7 +45,7 @@ def get_alerts():
           summary="Create an alert: a threshold on a KPI over the last N days, or its change "
                   "against the previous N days, under filters within your data scope.")
 def post_alert(body: payloads.AlertRequest):
-    rule = alerts.create_rule(db_session(), _user(), body.model_dump(),
+    rule = alerts.create_rule(db_session(), _user(), body.model_dump(exclude_none=True),
                               warehouse=services.warehouse())
     return _saved(rule)
 
