@@ -6,7 +6,11 @@ Kinds of rule (``AlertRule.kind``):
 * ``threshold``: the KPI over the last ``days`` days is ``below`` / ``above`` ``value``
   ("revenue below £3,000 over the last day");
 * ``change``: the KPI moved ``down`` / ``up`` by more than ``value`` % against the previous
-  ``days`` days ("orders down more than 20 % week on week").
+  ``days`` days ("orders down more than 20 % week on week");
+* ``anomaly``: a day of the last ``days`` days is unusual for the anomaly monitor
+  (``analytics.models.anomalies.robust_monitor``: against the 28 days before it, weekly
+  pattern removed) with |z| ≥ ``value`` (3.5), ``down``, ``up`` or ``any``; explained by
+  the slices against the same day a week before.
 
 Operational rules, for admins: ``stale_data`` (the newest data is more than ``value`` days
 old) and ``load_failed`` (the newest finished data load failed; the next good load re-arms
@@ -57,8 +61,14 @@ from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-KINDS = ("threshold", "change", "stale_data", "load_failed")
-DIRECTIONS = {"threshold": ("below", "above"), "change": ("down", "up")}
+KINDS = ("threshold", "change", "anomaly", "stale_data", "load_failed")
+DIRECTIONS = {"threshold": ("below", "above"), "change": ("down", "up"),
+              "anomaly": ("down", "up", "any")}
+#: What the anomaly monitor watches (``analytics.models.inputs.daily_series`` columns).
+ANOMALY_KPIS = ("revenue", "gross_revenue", "returns", "orders", "units", "aov")
+#: The monitor's default |z| and the days before each day it compares with.
+ANOMALY_Z = 3.5
+ANOMALY_WINDOW = 28
 #: Operational rules (admins): the data is older than ``value`` days; the newest load failed.
 OPERATIONAL = ("stale_data", "load_failed")
 #: The explanation names values until they account for this share of the change …
@@ -85,7 +95,7 @@ class AlertInput(pydantic.BaseModel):
     """What a user sets on a rule."""
     model_config = pydantic.ConfigDict(extra="forbid", str_strip_whitespace=True)
     name: Annotated[str, pydantic.Field(min_length=1, max_length=200)]
-    kind: Literal["threshold", "change", "stale_data", "load_failed"]
+    kind: Literal["threshold", "change", "anomaly", "stale_data", "load_failed"]
     kpi: str = ""
     direction: str = ""
     value: float | None = None
@@ -137,6 +147,17 @@ class AlertInput(pydantic.BaseModel):
         if self.kpi not in catalog.KPI_NAMES:
             raise ValueError(f"unknown KPI {self.kpi!r}: use one of "
                              f"{', '.join(catalog.KPI_NAMES)}")
+        if self.kind == "anomaly":
+            if self.kpi not in ANOMALY_KPIS:
+                raise ValueError(f"the anomaly monitor watches {', '.join(ANOMALY_KPIS)}, "
+                                 f"not {self.kpi}")
+            if self.value is None:
+                self.value = ANOMALY_Z
+            if not 1 <= self.value <= 20:
+                raise ValueError("an anomaly rule's value is the |z| from which a day is "
+                                 "unusual: between 1 and 20 (3.5 by default)")
+            if self.days > 31:
+                raise ValueError("an anomaly rule looks at the last 31 days at most")
         if self.value is None:
             raise ValueError(f"a {self.kind} rule needs a value")
         allowed = DIRECTIONS[self.kind]
@@ -224,6 +245,8 @@ def evaluate(rule: AlertRule | AlertInput, warehouse, scope: Scope, today: dt.da
         return Evaluation(None, "No data has been loaded yet.", reason="no data")
     start, end = when
     filters = Filters.from_query(rule.filters or "").with_period(start, end)
+    if rule.kind == "anomaly":
+        return _evaluate_anomaly(rule, warehouse, scope, filters, currency)
     summary = kpis.kpi_summary(warehouse, filters, scope)
     kpi = summary[rule.kpi]
     measure = catalog.measure(rule.kpi)
@@ -260,6 +283,65 @@ def evaluate(rule: AlertRule | AlertInput, warehouse, scope: Scope, today: dt.da
         if explanation and explanation.get("sentence"):
             sentence = sentence.rstrip(".") + "; " + explanation["sentence"] + "."
     return Evaluation(met, sentence, explanation=explanation, **base)
+
+
+def _evaluate_anomaly(rule, warehouse, scope: Scope, filters: Filters,
+                      currency: str) -> Evaluation:
+    """The anomaly monitor (``analytics.models.anomalies.robust_monitor``) over the last
+    ``days`` days: the most unusual day in the rule's direction, |z| ≥ ``value``."""
+    import pandas as pd
+
+    from analytics.models.anomalies import robust_monitor
+    from analytics.models.inputs import daily_series
+
+    start, end = filters.start, filters.end
+    history = filters.with_period(period.days_before(start, ANOMALY_WINDOW), end)
+    daily = daily_series(warehouse, history, scope)
+    first = max(history.start, period.data_range(warehouse)[0])  # no made-up zeros before
+    days = pd.date_range(pd.Timestamp(first), pd.Timestamp(end), freq="D", unit="us")
+    daily = (daily.set_index("date").reindex(days).rename_axis("date").reset_index())
+    for name in ("revenue", "gross_revenue", "returns", "orders", "units"):
+        daily[name] = daily[name].fillna(0.0)
+    monitor = robust_monitor(daily, rule.kpi, days=rule.days, window=ANOMALY_WINDOW,
+                             threshold=rule.value)
+    measure = catalog.measure(rule.kpi)
+    version = warehouse.current_version()
+    monitor = monitor[monitor["z"].notna()]
+    if monitor.empty:
+        return Evaluation(None, f"The anomaly monitor needs {ANOMALY_WINDOW} days before "
+                                f"the days it checks; the data is shorter.",
+                          start=start, end=end, reason="too few days", data_version=version)
+    sign = {"down": -1.0, "up": 1.0}.get(rule.direction)
+    pushed = monitor["z"].astype(float) * (sign if sign else 1.0)
+    if sign is None:
+        pushed = pushed.abs()
+    worst = monitor.loc[pushed.idxmax()]
+    z = float(worst["z"])
+    met = bool(pushed.max() >= rule.value)
+    day = pd.Timestamp(worst["date"]).date()
+    actual = format_value(float(worst["value"]), measure.kind, currency)
+    expected = format_value(float(worst["expected"]), measure.kind, currency)
+    how = "unusually low" if z < 0 else "unusually high"
+    if met:
+        sentence = (f"{measure.label} on {day.day} {day:%b %Y} was {actual}, {how} against "
+                    f"the {ANOMALY_WINDOW} days before (expected about {expected}, z = "
+                    f"{z:+.1f})".replace("-", "−"))
+    else:
+        sentence = (f"No unusual day of {measure.label.lower()} {_span(rule.days, end)}"
+                    f" (the most unusual: {day.day} {day:%b %Y}, z = {z:+.1f}; the rule "
+                    f"fires from {rule.value:g})".replace("-", "−"))
+    explanation = None
+    if met:
+        one_day = filters.with_period(day, day)
+        week_before = one_day.with_period(period.days_before(day, 7),
+                                          period.days_before(day, 7))
+        explanation = explain(warehouse, one_day, scope, rule.kpi, currency,
+                              previous=week_before)
+        if explanation:
+            sentence += "; against the same day a week before, " + explanation["sentence"]
+    return Evaluation(met, sentence + ".", start=start, end=end,
+                      current=_num(worst["value"]), previous=_num(worst["expected"]),
+                      explanation=explanation, data_version=version, details={"z": z})
 
 
 def _evaluate_operational(rule, warehouse, today: dt.date,
@@ -309,13 +391,13 @@ def _span(days: int, end: dt.date) -> str:
 
 
 def explain(warehouse, filters: Filters, scope: Scope, kpi: str,
-            currency: str = "£") -> dict | None:
+            currency: str = "£", previous: Filters | None = None) -> dict | None:
     """The slices that account for most of the change of ``kpi`` between ``filters``'
     period and the previous one, per explaining dimension, under ``scope``. None when no
     dimension has a change. See the module docstring."""
     metric = kpi if kpi in _SLICE_METRICS else "revenue"
     measure = catalog.measure(metric)
-    previous = filters.previous_period()
+    previous = previous if previous is not None else filters.previous_period()
     by_dimension: dict[str, dict] = {}
     for dimension in (d for d in catalog.DIMENSIONS if d.explains_anomalies):
         now = breakdowns.breakdown(warehouse, filters, scope, dimension.name, metric=metric)

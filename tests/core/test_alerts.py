@@ -147,6 +147,8 @@ def test_a_filter_outside_the_owners_scope_is_refused(settings, warehouse):
      "fraction between 0 and 1"),
     ({"filters": "start=2011-01-01"}, "set days"),
     ({"days": 0}, "days"),
+    ({"kind": "anomaly", "kpi": "margin"}, "anomaly monitor watches"),
+    ({"kind": "anomaly", "value": 0.5}, "between 1 and 20"),
 ])
 def test_bad_rules_are_refused_with_a_message(settings, change, message):
     user_id = add_user(settings, "ann@example.com", "analyst")
@@ -321,3 +323,35 @@ def test_operational_rules_for_admins(settings, warehouse):
     load("done")  # the next load works: re-armed, and the next failure is a new message
     assert alerts.evaluate_all(settings, TODAY, now + dt.timedelta(minutes=10)) == []
     assert _get(settings, failed.id).armed is True
+
+
+def test_an_anomaly_found_by_the_monitor_fires_and_is_explained(settings, warehouse):
+    # 42 days from 1 Mar: GB 300–312 and France 200–206 a day (small deterministic noise);
+    # on the last day (11 Apr) France sells 20. GB that day 306 (309 a week before), France
+    # 204 a week before: −187 in all, France −184 = 98 % of it.
+    rows = []
+    for offset in range(42):
+        day = DAY + dt.timedelta(days=offset)
+        gb = 300 + ((offset * 7) % 5) * 3
+        fr = 20 if offset == 41 else 200 + ((offset * 3) % 4) * 2
+        for country, code, amount in (("United Kingdom", "GB", gb), ("France", "FR", fr)):
+            rows.append({"invoice_id": f"{code}{offset:02d}", "invoice_ts": f"{day} 10:00",
+                         "country": country, "country_code": code, "unit_price": amount})
+    publish_lines(warehouse, rows)
+    rule = AlertRule(name="Unusual revenue", kind="anomaly", kpi="revenue", direction="down",
+                     value=3.5, days=7)
+    result = alerts.evaluate(rule, warehouse, alerts.Scope(), dt.date(2011, 4, 30))
+    assert result.met is True and result.current == pytest.approx(326)
+    assert result.details["z"] < -3.5
+    assert result.sentence.startswith("Revenue (net) on 11 Apr 2011 was £326.00, unusually "
+                                      "low against the 28 days before (expected about £5")
+    assert result.sentence.endswith("; against the same day a week before, France accounts "
+                                    "for 98 % of the drop (−£184).")
+    up = alerts.evaluate(AlertRule(name="Up", kind="anomaly", kpi="revenue", direction="up",
+                                   value=3.5, days=7),
+                         warehouse, alerts.Scope(), dt.date(2011, 4, 30))
+    assert up.met is False and up.sentence.startswith(
+        "No unusual day of revenue (net) over the 7 days to 11 Apr 2011 (the most unusual: ")
+    # GB alone saw nothing unusual
+    gb = alerts.evaluate(rule, warehouse, alerts.Scope.of(["GB"]), dt.date(2011, 4, 30))
+    assert gb.met is False

@@ -401,10 +401,11 @@ class SendNowResponse(BaseModel):
 # ---------------------------------------------------------------------- alerts (issue 13)
 _ALERT_KPI = Field("", description="threshold and change: a KPI of METRICS.md, "
                                    + ", ".join(catalog.KPI_NAMES) + ".")
-_ALERT_DIRECTION = Field(None, description="threshold: below | above; change: down | up.")
+_ALERT_DIRECTION = Field(None, description="threshold: below | above; change: down | up; "
+                                           "anomaly: down | up | any.")
 _ALERT_VALUE = Field(None, description="threshold: the KPI's value (a rate as a fraction, "
                                        "0.05 for 5 %); change: the percentage (20 for 20 %); "
-                                       "stale_data: days.")
+                                       "anomaly: the |z| (3.5); stale_data: days.")
 _ALERT_FILTERS = Field("", description="Filters as a query string (country=FR&category=Toys), "
                                     "without start or end: the rule watches the last "
                                     "`days` days. They may only narrow your data scope.")
@@ -413,12 +414,12 @@ _ALERT_FILTERS = Field("", description="Filters as a query string (country=FR&ca
 class AlertRequest(Strict):
     """A new alert rule."""
     name: Annotated[str, Field(min_length=1, max_length=200)]
-    kind: Literal["threshold", "change", "stale_data", "load_failed"] = Field(
+    kind: Literal["threshold", "change", "anomaly", "stale_data", "load_failed"] = Field(
         description="threshold or change (on a KPI); stale_data (the newest data is older "
                     "than `value` days) or load_failed (the newest data load failed): "
                     "operational, admins only.")
     kpi: Annotated[str, Field(max_length=40)] = _ALERT_KPI
-    direction: Literal["below", "above", "down", "up"] | None = _ALERT_DIRECTION
+    direction: Literal["below", "above", "down", "up", "any"] | None = _ALERT_DIRECTION
     value: float | None = _ALERT_VALUE
     days: Annotated[int, Field(ge=1, le=366)] = 7
     filters: Annotated[str, Field(max_length=4000)] = _ALERT_FILTERS
@@ -431,9 +432,9 @@ class AlertRequest(Strict):
 class AlertPatch(Strict):
     """The fields to change; a changed condition re-arms the rule."""
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    kind: Literal["threshold", "change", "stale_data", "load_failed"] | None = None
+    kind: Literal["threshold", "change", "anomaly", "stale_data", "load_failed"] | None = None
     kpi: Annotated[str, Field(max_length=40)] | None = None
-    direction: Literal["below", "above", "down", "up"] | None = None
+    direction: Literal["below", "above", "down", "up", "any"] | None = None
     value: float | None = None
     days: Annotated[int, Field(ge=1, le=366)] | None = None
     filters: Annotated[str, Field(max_length=4000)] | None = None
