@@ -15,12 +15,14 @@ from tests.webapp.test_data_upload import text_of
 FORM = [("reports-sched-name", "value"), ("reports-sched-format", "value"),
         ("reports-sched-frequency", "value"), ("reports-sched-weekday", "value"),
         ("reports-sched-day", "value"), ("reports-sched-time", "value"),
-        ("reports-sched-recipients", "value"), ("shell-url", "search")]
+        ("reports-sched-recipients", "value"), ("shell-url", "search"),
+        ("reports-sched-keep-dates", "value")]
 
 
-def create(client, *, name="Weekly GB", recipients, search="?country=GB",
-           frequency="weekly", time="08:00"):
-    values = [name, "xlsx", frequency, "2", 1, time, recipients, search]
+def create(client, *, name="Weekly GB", recipients,
+           search="?start=2011-03-01&end=2011-03-03&country=GB", frequency="weekly",
+           time="08:00", keep_dates=False):
+    values = [name, "xlsx", frequency, "2", 1, time, recipients, search, keep_dates]
     return client.post("/_dash-update-component", json={
         "output": "reports-sched-status.children",
         "outputs": {"id": "reports-sched-status", "property": "children"},
@@ -84,6 +86,12 @@ def test_an_analyst_schedules_the_pages_filters_for_themselves(app, signed_in):
     assert row.filters == "country=GB" and row.recipients == ["gb@example.com"]
     assert row.format == "xlsx" and row.next_run_at.weekday() == 2
 
+    # a preset period is fixed dates in the URL: kept only when asked, or a weekly report
+    # would show the same days forever
+    answer(create(analyst, name="GB fixed", recipients=["gb@example.com"], keep_dates=True),
+           "reports-sched-status")
+    assert _rows(app, "GB fixed")[0].filters == "start=2011-03-01&end=2011-03-03&country=GB"
+
     others = answer(create(analyst, name="To others", recipients=["viewer@example.com"]),
                     "reports-sched-status")
     assert "Not created" in others and "themselves" in others
@@ -138,3 +146,36 @@ def test_a_viewer_is_refused_by_the_guard(signed_in):
     viewer = signed_in("viewer@example.com")
     assert create(viewer, recipients=["viewer@example.com"]).status_code == 403
     assert act(viewer, "send", 1).status_code == 403
+
+
+def form(client, search: str, keep_dates: bool = False) -> dict:
+    outputs = [("reports-sched-recipients", "options"), ("reports-sched-recipients", "value"),
+               ("reports-sched-recipients", "disabled"), ("reports-sched-filters", "children"),
+               ("reports-sched-mail", "children")]
+    response = client.post("/_dash-update-component", json={
+        "output": ".." + "...".join(f"{i}.{p}" for i, p in outputs) + "..",
+        "outputs": [{"id": i, "property": p} for i, p in outputs],
+        "inputs": [{"id": "shell-url", "property": "pathname", "value": "/reports"},
+                   {"id": "shell-url", "property": "search", "value": search},
+                   {"id": "reports-sched-keep-dates", "property": "value",
+                    "value": keep_dates}],
+        "changedPropIds": ["shell-url.search"]})
+    assert response.status_code == 200, response.text
+    return {f"{i}.{p}": value for (i, p), value in zip(
+        outputs, [response.json["response"][i][p] for i, p in outputs])}
+
+
+def test_the_form_offers_analysts_themselves_and_admins_every_active_user(app, signed_in):
+    search = "?start=2011-03-01&end=2011-03-03&country=GB"
+    mine = form(signed_in("gb@example.com"), search)
+    assert [o["value"] for o in mine["reports-sched-recipients.options"]] == ["gb@example.com"]
+    assert mine["reports-sched-recipients.disabled"] is True
+    assert "country=GB; each run covers the data's latest 30 days" in \
+        mine["reports-sched-filters.children"]
+    outbox = str(app.extensions["shoplens.settings"].outbox)
+    assert outbox in mine["reports-sched-mail.children"]
+    admin = form(signed_in("admin@example.com"), search, keep_dates=True)
+    offered = {o["value"] for o in admin["reports-sched-recipients.options"]}
+    assert {"admin@example.com", "viewer@example.com", "fr@example.com"} <= offered
+    assert admin["reports-sched-recipients.disabled"] is False
+    assert "start=2011-03-01&end=2011-03-03" in admin["reports-sched-filters.children"]

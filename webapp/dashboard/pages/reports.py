@@ -9,6 +9,8 @@ analysts, and the schedule services (``core.schedules``) apply the owner/admin r
 every id and recipient the browser sends."""
 from __future__ import annotations
 
+import dataclasses
+
 import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, dcc, html
@@ -85,7 +87,10 @@ def _schedule_form() -> dbc.Card:
             dbc.Col(dbc.Button("Create schedule", id="reports-sched-create", size="sm",
                                color="primary", className="mt-3"), md=2),
         ], className="g-2 mt-1"),
-        html.Div(id="reports-sched-filters", className="small text-body-secondary mt-2"),
+        dbc.Checkbox(id="reports-sched-keep-dates", value=False, className="small mt-2",
+                     label="Keep this page's dates fixed in every run (otherwise each run "
+                           "covers the data's latest 30 days)"),
+        html.Div(id="reports-sched-filters", className="small text-body-secondary"),
         html.Div(id="reports-sched-mail", className="small text-body-secondary"),
         html.Div(id="reports-sched-status", className="small mt-2"),
     ])], className="mb-3")
@@ -137,8 +142,9 @@ def list_my_jobs(_ticks):
           Output("reports-sched-recipients", "value"),
           Output("reports-sched-recipients", "disabled"),
           Output("reports-sched-filters", "children"), Output("reports-sched-mail", "children"),
-          Input("shell-url", "pathname"), Input("shell-url", "search"))
-def schedule_form(_pathname, search):
+          Input("shell-url", "pathname"), Input("shell-url", "search"),
+          Input("reports-sched-keep-dates", "value"))
+def schedule_form(_pathname, search, keep_dates):
     """Who may receive (admins: every active user; analysts: themselves), the filters the
     schedule will keep and where the e-mails go."""
     user = security.current_db_user()
@@ -150,12 +156,13 @@ def schedule_form(_pathname, search):
     else:
         options = [{"label": f"{user.email} (you)", "value": user.email}]
     try:
-        described = context.parse_filters(search).to_query()
+        described = _kept_filters(search, keep_dates)
     except context.Unavailable as exc:
         described = str(exc)
     return (options, [user.email], not user.has_role("admin"),
             "Filters kept with the schedule (this page's URL): "
-            + (described or "none; each run covers the last 30 days of the data") + ".",
+            + (described or "none") + ("" if "start=" in described else
+                                        "; each run covers the data's latest 30 days") + ".",
             f"Mail: {mail_destination(services.settings())}.")
 
 
@@ -164,9 +171,9 @@ def schedule_form(_pathname, search):
           State("reports-sched-frequency", "value"), State("reports-sched-weekday", "value"),
           State("reports-sched-day", "value"), State("reports-sched-time", "value"),
           State("reports-sched-recipients", "value"), State("shell-url", "search"),
-          prevent_initial_call=True)
+          State("reports-sched-keep-dates", "value"), prevent_initial_call=True)
 def create_schedule(_clicks, name, format_, frequency, weekday, day, time_of_day,
-                    recipients, search):
+                    recipients, search, keep_dates=False):
     """Create the schedule with the page's filters; the engine checks the user, the
     cadence and the recipients, and each recipient must be able to see the filters."""
     user = security.current_db_user()
@@ -174,7 +181,7 @@ def create_schedule(_clicks, name, format_, frequency, weekday, day, time_of_day
         return "Sign in again."
     session = security.db_session()
     try:
-        filters = context.parse_filters(search).to_query()
+        filters = _kept_filters(search, keep_dates)
         data = {"name": name or "", "format": format_, "frequency": frequency,
                 "weekday": _int_or_none(weekday), "day_of_month": _int_or_none(day),
                 "time_of_day": time_of_day or "", "filters": filters,
@@ -186,6 +193,16 @@ def create_schedule(_clicks, name, format_, frequency, weekday, day, time_of_day
         session.rollback()
         return dbc.Alert(f"Not created: {exc}", color="warning", className="py-1 mb-0")
     return f"Created “{schedule.name}”: {schedules.describe(schedule)}."
+
+
+def _kept_filters(search: str | None, keep_dates) -> str:
+    """The page's filters as the schedule keeps them: without the dates unless asked (a
+    preset such as "Last 7 days" is written as fixed dates in the URL, which would make a
+    weekly report show the same week forever)."""
+    filters = context.parse_filters(search)
+    if not keep_dates:
+        filters = dataclasses.replace(filters, start=None, end=None)
+    return filters.to_query()
 
 
 def _int_or_none(value):
