@@ -112,7 +112,8 @@ def list_schedules(runs: bool, acting: str | None) -> None:
               help="Time of day, HH:MM UTC.")
 @click.option("--filters", default="",
               help="The dashboard's filters as its URL query string, e.g. "
-                   "'country=GB&category=Lighting'.")
+                   "'country=GB&category=Lighting'. Without start/end each run covers "
+                   "the data's latest 30 days; with them, always those days.")
 @click.option("--owner", default=None, metavar="EMAIL",
               help="The schedule's owner (admins only; default: the acting user).")
 @click.option("--paused", is_flag=True, help="Create it paused.")
