@@ -135,3 +135,24 @@ def test_operational_rules_are_for_admins(api):
     answer = api("admin@example.com", "POST", f"/alerts/{rule['id']}/test").json
     assert answer["would"] == "fire"
     assert answer["sentence"].startswith("The newest data is from 3 Mar 2011, ")
+
+
+@pytest.mark.parametrize("path", ["/alerts", "/alerts/{alert_id}",
+                                  "/alerts/{alert_id}/test", "/alerts/{alert_id}/firings"])
+def test_fuzzed_requests_get_no_server_error(app, path):
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+    headers = bearer(make_token(app, "analyst@example.com"))
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app, headers=headers)
+    operations = [result.ok() for result in schema.include(path=path).get_all_operations()]
+    assert operations, path
+    for operation in operations:
+        @given(case=operation.as_strategy())
+        @settings(max_examples=20, deadline=None, database=None,
+                  suppress_health_check=list(HealthCheck))
+        def answers_well(case):
+            case.call_and_validate(headers=headers,
+                                   excluded_checks=[positive_data_acceptance])
+        answers_well()
