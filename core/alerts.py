@@ -263,8 +263,8 @@ def evaluate(rule: AlertRule | AlertInput, warehouse, scope: Scope, today: dt.da
         met = (kpi.current < rule.value if rule.direction == "below"
                else kpi.current > rule.value)
         relation = rule.direction if met else ("not " + rule.direction)
-        sentence = (f"{label} was {now_text} {_span(rule.days, end)}, {relation} the "
-                    f"{limit} threshold.")
+        sentence = (f"{label} {_was(label)} {now_text} {_span(rule.days, end)}, {relation} "
+                    f"the {limit} threshold.")
     else:
         if kpi.previous is None or kpi.rel_change is None:
             why = kpi.reason or "the previous period has no value to compare with"
@@ -281,7 +281,9 @@ def evaluate(rule: AlertRule | AlertInput, warehouse, scope: Scope, today: dt.da
     if met and kpi.previous is not None:
         explanation = explain(warehouse, filters, scope, rule.kpi, currency)
         if explanation and explanation.get("sentence"):
-            sentence = sentence.rstrip(".") + "; " + explanation["sentence"] + "."
+            context = (f"against the previous {_days(rule.days)}, "
+                       if rule.kind == "threshold" else "")
+            sentence = sentence.rstrip(".") + "; " + context + explanation["sentence"] + "."
     return Evaluation(met, sentence, explanation=explanation, **base)
 
 
@@ -323,7 +325,8 @@ def _evaluate_anomaly(rule, warehouse, scope: Scope, filters: Filters,
     expected = format_value(float(worst["expected"]), measure.kind, currency)
     how = "unusually low" if z < 0 else "unusually high"
     if met:
-        sentence = (f"{measure.label} on {day.day} {day:%b %Y} was {actual}, {how} against "
+        sentence = (f"{measure.label} on {day.day} {day:%b %Y} {_was(measure.label)} "
+                    f"{actual}, {how} against "
                     f"the {ANOMALY_WINDOW} days before (expected about {expected}, z = "
                     f"{z:+.1f})".replace("-", "−"))
     else:
@@ -378,6 +381,15 @@ def _num(value) -> float | None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+def _was(label: str) -> str:
+    """"Orders were", "Revenue was"."""
+    return "were" if label.endswith("s") else "was"
+
+
+def _days(days: int) -> str:
+    return "day" if days == 1 else f"{days} days"
 
 
 def _versus(days: int) -> str:
@@ -440,8 +452,13 @@ def explain(warehouse, filters: Filters, scope: Scope, kpi: str,
     if measure.kind == catalog.MONEY and top["change"] > 0:
         amount = "+" + amount
     of_what = "" if metric == kpi else f" in {measure.label.lower()}"
-    sentence = (f"{top['label']} accounts for {top['share'] * 100:.0f} % of the {noun}"
-                f"{of_what} ({amount})")
+    if top["share"] > 1:  # other values moved the other way
+        plural = catalog.dimension(lead_name).plural.lower()
+        sentence = (f"{top['label']} alone accounts for more than the whole {noun}{of_what} "
+                    f"({amount}; other {plural} moved the other way)")
+    else:
+        sentence = (f"{top['label']} accounts for {top['share'] * 100:.0f} % of the {noun}"
+                    f"{of_what} ({amount})")
     return {"metric": metric, "lead": lead_name, "sentence": sentence,
             "dimensions": by_dimension}
 

@@ -355,3 +355,19 @@ def test_an_anomaly_found_by_the_monitor_fires_and_is_explained(settings, wareho
     # GB alone saw nothing unusual
     gb = alerts.evaluate(rule, warehouse, alerts.Scope.of(["GB"]), dt.date(2011, 4, 30))
     assert gb.met is False
+
+
+def test_a_slice_bigger_than_the_whole_change_is_said_so(settings, warehouse):
+    # 1 Mar: GB 100, France 100; 2 Mar: GB 150, France 80. Revenue +30; the UK +50 (167 %)
+    rows = [{"invoice_id": f"{code}{day}", "invoice_ts": f"2011-03-0{day} 10:00",
+             "country": country, "country_code": code, "unit_price": amount}
+            for day, country, code, amount in ((1, "United Kingdom", "GB", 100),
+                                               (1, "France", "FR", 100),
+                                               (2, "United Kingdom", "GB", 150),
+                                               (2, "France", "FR", 80))]
+    publish_lines(warehouse, rows)
+    rule = AlertRule(name="Up", kind="change", kpi="revenue", direction="up", value=10, days=1)
+    result = alerts.evaluate(rule, warehouse, alerts.Scope(), TODAY)
+    assert result.sentence == (
+        "Revenue (net) rose 15 % (£200.00 → £230.00) day on day; United Kingdom alone "
+        "accounts for more than the whole rise (+£50; other countries moved the other way).")

@@ -79,9 +79,9 @@ def test_the_test_run_is_computed_under_the_owners_scope(api):
     assert answer["would"] == "fire" and answer["current"] == pytest.approx(7)
     assert answer["previous"] == pytest.approx(30)
     assert answer["period"] == {"start": "2011-03-03", "end": "2011-03-03"}
-    assert answer["sentence"].startswith(
-        "Revenue (net) was £7.00 on 3 Mar 2011, below the £10.00 threshold; "
-        "Lamp accounts for 87 % of the drop")
+    assert answer["sentence"] == (
+        "Revenue (net) was £7.00 on 3 Mar 2011, below the £10.00 threshold; against the "
+        "previous day, Lamp accounts for 87 % of the drop (−£20).")
     gb = _create(api, "gb@example.com")
     answer = api("gb@example.com", "POST", f"/alerts/{gb['id']}/test").json
     # GB has nothing on 3 Mar (15 the day before)
