@@ -35,7 +35,8 @@ condition was false once (re-armed) or ``cooldown_hours`` passed since it fired.
 ``snoozed_until`` is in the future it sends nothing (its state is still followed).
 
 Firings (``AlertFiring``) keep the numbers, the sentence, the explanation and how the
-e-mail went (``status`` sent | failed, ``last_error``); e-mails go through
+e-mail went (``status`` sent | failed, ``attempts``, ``last_error``; a failed e-mail is
+retried at each run for a day, ``mail.MAX_ATTEMPTS`` times at most); e-mails go through
 ``core.mail`` (SMTP, or the outbox folder when SMTP_HOST is unset).
 """
 from __future__ import annotations
@@ -611,9 +612,24 @@ def evaluate_all(settings: Settings, today: dt.date | None = None,
             if firing_id is not None:
                 fired.append(firing_id)
                 send_firing(settings, firing_id)
+        for firing_id in _unsent(settings, now, exclude=fired):
+            send_firing(settings, firing_id)
     finally:
         warehouse.dispose()
     return fired
+
+
+#: A firing whose e-mail failed is retried at each run for this long, MAX_ATTEMPTS times.
+RESEND_FOR = dt.timedelta(days=1)
+
+
+def _unsent(settings: Settings, now: dt.datetime, exclude: list[int]) -> list[int]:
+    with db.session_scope(settings.database_url) as session:
+        return [firing_id for firing_id in session.scalars(
+            sa.select(AlertFiring.id).where(AlertFiring.status != "sent",
+                                            AlertFiring.attempts < mail.MAX_ATTEMPTS,
+                                            AlertFiring.fired_at >= now - RESEND_FOR)
+            .order_by(AlertFiring.id)) if firing_id not in exclude]
 
 
 def _run_rule(settings: Settings, warehouse, rule_id: int, today: dt.date,
@@ -675,12 +691,14 @@ def send_firing(settings: Settings, firing_id: int) -> str:
         with db.session_scope(settings.database_url) as session:
             firing = session.get(AlertFiring, firing_id)
             firing.status = "failed"
+            firing.attempts = (firing.attempts or 0) + 1
             firing.last_error = f"{type(exc).__name__}: {exc}"[:2000]
         log.warning("alert firing %s could not be e-mailed: %s", firing_id, exc)
         return "failed"
     with db.session_scope(settings.database_url) as session:
         firing = session.get(AlertFiring, firing_id)
         firing.status = "sent"
+        firing.attempts = (firing.attempts or 0) + 1
         firing.sent_at = utcnow()
         firing.last_error = None
         if not settings.smtp_host:
@@ -705,7 +723,8 @@ def firing_to_dict(firing: AlertFiring) -> dict:
             "current": firing.current, "previous": firing.previous,
             "sentence": firing.sentence, "explanation": firing.explanation,
             "data_version": firing.data_version, "recipient": firing.recipient,
-            "status": firing.status, "last_error": firing.last_error,
+            "status": firing.status, "attempts": firing.attempts,
+            "last_error": firing.last_error,
             "sent_at": _iso(firing.sent_at)}
 
 

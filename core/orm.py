@@ -251,6 +251,7 @@ class AlertFiring(Base):
     data_version: Mapped[int | None]
     recipient: Mapped[str | None] = mapped_column(sa.String(254))
     status: Mapped[str] = mapped_column(sa.String(20), default="queued")
+    attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     message_path: Mapped[str | None] = mapped_column(sa.String(500))
     sent_at: Mapped[dt.datetime | None]

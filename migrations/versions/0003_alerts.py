@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.Column('data_version', sa.Integer(), nullable=True),
         sa.Column('recipient', sa.String(254), nullable=True),
         sa.Column('status', sa.String(20), nullable=False),
+        sa.Column('attempts', sa.Integer(), nullable=False, server_default='0'),
         sa.Column('last_error', sa.Text(), nullable=True),
         sa.Column('message_path', sa.String(500), nullable=True),
         sa.Column('sent_at', sa.DateTime(), nullable=True),

@@ -232,7 +232,18 @@ def test_a_mail_server_that_is_down_leaves_the_firing_failed_with_the_reason(tmp
     [firing_id] = alerts.evaluate_all(settings, TODAY, dt.datetime(2011, 3, 15, 7))
     with db.session_scope(settings.database_url) as session:
         firing = session.get(AlertFiring, firing_id)
-        assert firing.status == "failed" and firing.last_error
+        assert firing.status == "failed" and firing.last_error and firing.attempts == 1
+    # the next run (an hour later, the same incident: no new firing) tries the e-mail again
+    assert alerts.evaluate_all(settings, TODAY, dt.datetime(2011, 3, 15, 8)) == []
+    with db.session_scope(settings.database_url) as session:
+        assert session.get(AlertFiring, firing_id).attempts == 2
+    # the mail server is back (the outbox, here): sent
+    settings = settings_for(worker_environment(tmp_path / "home"))
+    alerts.evaluate_all(settings, TODAY, dt.datetime(2011, 3, 15, 9))
+    with db.session_scope(settings.database_url) as session:
+        firing = session.get(AlertFiring, firing_id)
+        assert (firing.status, firing.attempts, firing.last_error) == ("sent", 3, None)
+    assert len(list(settings.outbox.glob("*.eml"))) == 1
 
 
 def test_alerts_run_after_a_load_and_their_failure_never_fails_it(settings, monkeypatch,

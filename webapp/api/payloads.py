@@ -488,7 +488,9 @@ class AlertFiringResponse(BaseModel):
                     "account for most of the change (previous, current, change, share).")
     data_version: int | None
     recipient: str | None
-    status: str = Field(description="The e-mail: queued, sent or failed.")
+    status: str = Field(description="The e-mail: queued, sent or failed (retried at each "
+                                    "evaluation for a day).")
+    attempts: int
     last_error: str | None
     sent_at: str | None
 
