@@ -637,8 +637,9 @@ def _run_rule(settings: Settings, warehouse, rule_id: int, today: dt.date,
     with db.session_scope(settings.database_url) as session:
         rule = session.get(AlertRule, rule_id)
         owner = rule.owner
-        if not owner.is_active or not owner.has_role("analyst"):
-            return None
+        if not owner.is_active or not owner.has_role(
+                "admin" if rule.kind in OPERATIONAL else "analyst"):
+            return None  # deactivated or demoted since: the rule rests
         evaluation = evaluate(rule, warehouse, owner_scope(owner), today, settings.currency,
                               session)
         if step(rule, evaluation, now) != "fire":

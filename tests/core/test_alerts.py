@@ -334,6 +334,11 @@ def test_operational_rules_for_admins(settings, warehouse):
     load("done")  # the next load works: re-armed, and the next failure is a new message
     assert alerts.evaluate_all(settings, TODAY, now + dt.timedelta(minutes=10)) == []
     assert _get(settings, failed.id).armed is True
+    # an admin demoted to analyst: their operational rules rest
+    load("failed", "again")
+    with db.session_scope(settings.database_url) as session:
+        session.get(User, admin_id).role = "analyst"
+    assert alerts.evaluate_all(settings, TODAY, now + dt.timedelta(minutes=15)) == []
 
 
 def test_an_anomaly_found_by_the_monitor_fires_and_is_explained(settings, warehouse):
