@@ -387,3 +387,14 @@ def test_a_slice_bigger_than_the_whole_change_is_said_so(settings, warehouse):
     assert result.sentence == (
         "Revenue (net) rose 15 % (£200.00 → £230.00) day on day; United Kingdom alone "
         "accounts for more than the whole rise (+£50; other countries moved the other way).")
+
+
+def test_the_same_firing_and_explanation_on_postgresql(postgres_warehouse):
+    publish_lines(postgres_warehouse, _lines())
+    result = alerts.evaluate(AlertRule(**CHANGE), postgres_warehouse, alerts.Scope(), TODAY)
+    assert result.sentence == ("Revenue (net) fell 28 % (£4,200 → £3,010) week on week; "
+                               "France accounts for 88 % of the drop (−£1,050).")
+    anomaly = AlertRule(name="a", kind="anomaly", kpi="revenue", direction="any", value=3.5,
+                        days=7)
+    # 14 days: shorter than the monitor's 28-day window
+    assert alerts.evaluate(anomaly, postgres_warehouse, alerts.Scope(), TODAY).met is None
