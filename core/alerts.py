@@ -55,7 +55,7 @@ from analytics import breakdowns, catalog, filter_values, kpis, period
 from analytics.errors import (AccessDenied, InvalidInput, NotFound, ShoplensError,
                               format_validation_error)
 from analytics.filters import FilterError, Filters, Scope
-from core import audit, db, mail
+from core import audit, db, mail, owned
 from core.formatting import format_money, format_value
 from core.orm import AlertFiring, AlertRule, DataLoad, User, utcnow
 from core.settings import Settings
@@ -517,19 +517,13 @@ def create_rule(session: Session, actor: User, data: dict, *, owner: User | None
 
 def get_rule(session: Session, actor: User, rule_id: int) -> AlertRule:
     """The rule, for its owner or an admin."""
-    rule = session.get(AlertRule, rule_id)
-    if rule is None:
-        raise AlertNotFound(f"no alert {rule_id}")
-    if not (actor.has_role("admin") or rule.owner_id == actor.id):
-        raise AlertAccessDenied("this alert belongs to another user")
-    return rule
+    return owned.get(session, actor, AlertRule, rule_id, not_found=AlertNotFound,
+                     denied=AlertAccessDenied, noun="alert")
 
 
 def list_rules(session: Session, actor: User) -> list[AlertRule]:
-    query = sa.select(AlertRule).order_by(AlertRule.id)
-    if not actor.has_role("admin"):
-        query = query.where(AlertRule.owner_id == actor.id)
-    return list(session.scalars(query))
+    """The actor's rules (all of them for an admin)."""
+    return owned.listed(session, actor, AlertRule)
 
 
 def update_rule(session: Session, actor: User, rule_id: int, changes: dict, *,

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from analytics.errors import AccessDenied, InvalidInput, NotFound, format_validation_error
 from analytics.filters import FilterError, Filters
-from core import audit, db, jobs
+from core import audit, db, jobs, owned
 from core.orm import Job, ReportSchedule, User, utcnow
 from core.settings import Settings
 
@@ -172,20 +172,13 @@ def create_schedule(session: Session, actor: User, data: dict, *,
 
 def get_schedule(session: Session, actor: User, schedule_id: int) -> ReportSchedule:
     """The schedule, for its owner or an admin."""
-    schedule = session.get(ReportSchedule, schedule_id)
-    if schedule is None:
-        raise ScheduleNotFound(f"no report schedule {schedule_id}")
-    if not (actor.has_role("admin") or schedule.owner_id == actor.id):
-        raise ScheduleAccessDenied("this schedule belongs to another user")
-    return schedule
+    return owned.get(session, actor, ReportSchedule, schedule_id, not_found=ScheduleNotFound,
+                     denied=ScheduleAccessDenied, noun="report schedule")
 
 
 def list_schedules(session: Session, actor: User) -> list[ReportSchedule]:
     """The actor's schedules (all of them for an admin)."""
-    query = sa.select(ReportSchedule).order_by(ReportSchedule.id)
-    if not actor.has_role("admin"):
-        query = query.where(ReportSchedule.owner_id == actor.id)
-    return list(session.scalars(query))
+    return owned.listed(session, actor, ReportSchedule)
 
 
 def update_schedule(session: Session, actor: User, schedule_id: int, changes: dict, *,
