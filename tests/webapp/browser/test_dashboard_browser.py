@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import dash
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
 from analytics import kpis, period
@@ -214,16 +215,17 @@ def test_churn_job_shows_the_models_in_plain_words_and_a_filterable_list(browser
     browser.wait_for_contains_text("#customers-churn-catch", "catches", timeout=20)
     browser.wait_for_contains_text("#customers-churn-accuracy", "longest since last order")
     browser.wait_for_element("#customers-churn-table tbody tr", timeout=15)
-    everyone = len(browser.driver.find_elements(By.CSS_SELECTOR,
-                                                "#customers-churn-table tbody tr"))
     click(browser, "#customers-churn-risk option[value=high]")  # a plain <select>
-    wait_for(lambda: "high" in browser.find_element("#customers-churn-count").text.lower()
-             or len(browser.driver.find_elements(
-                 By.CSS_SELECTOR, "#customers-churn-table tbody tr")) <= everyone,
-             message="the risk filter did not narrow the list")
-    for row in browser.driver.find_elements(By.CSS_SELECTOR,
-                                            "#customers-churn-table tbody tr")[:20]:
-        assert "high" in row.text.lower()
+    browser.wait_for_contains_text("#customers-churn-count", "high churn risk", timeout=15)
+
+    def high_rows():  # read again while the list is redrawn
+        try:
+            texts = [row.text.lower() for row in browser.driver.find_elements(
+                By.CSS_SELECTOR, "#customers-churn-table tbody tr")[:20]]
+        except StaleElementReferenceException:
+            return None
+        return texts if texts and all("high" in text for text in texts) else None
+    wait_for(high_rows, message="the list shows customers without a high churn risk")
     assert browser.find_element("#customers-churn-csv").get_attribute("hidden") is None
     wait_until_loaded(browser)
     screenshot(browser, "customers-churn")
