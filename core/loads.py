@@ -139,8 +139,8 @@ def _run(settings: Settings, *, source: str, format: str, append: bool, user: Us
 def _evaluate_alerts(settings: Settings) -> None:
     """Alerts look at the data just published; their failure never fails the load."""
     try:
-        from core import alerts
-        fired = alerts.evaluate_all(settings)
+        from core import alert_runs
+        fired = alert_runs.evaluate_all(settings)
         if fired:
             log.info("%s alert(s) fired after the load", len(fired))
     except Exception:

@@ -136,6 +136,8 @@ class Job(Base):
     schedule_id: Mapped[int | None] = mapped_column(sa.ForeignKey("report_schedules.id"))
     sent_at: Mapped[dt.datetime | None]  # task last sent to the broker (core.jobs.enqueue)
     resends: Mapped[int] = mapped_column(default=0, server_default="0")  # by the reaper
+    # one job per schedule run and recipient ("schedule:<id>:<run>:<recipient>")
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
     user: Mapped[User | None] = relationship()
 
 
@@ -144,13 +146,18 @@ class ReportSchedule(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     name: Mapped[str] = mapped_column(sa.String(200))
-    format: Mapped[str] = mapped_column(sa.String(10))          # pdf | xlsx
+    format: Mapped[str] = mapped_column(sa.String(10))          # pdf | xlsx | both | digest
     frequency: Mapped[str] = mapped_column(sa.String(10))       # daily | weekly | monthly
     weekday: Mapped[int | None]                                 # 0 = Monday (weekly)
     day_of_month: Mapped[int | None]                            # 1–28 (monthly)
-    time_of_day: Mapped[str] = mapped_column(sa.String(5), default="07:00")  # HH:MM, UTC
+    time_of_day: Mapped[str] = mapped_column(sa.String(5), default="07:00")  # HH:MM local
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC",
+                                          server_default="UTC")  # IANA name
     filters: Mapped[str] = mapped_column(sa.Text, default="")   # URL query string
     recipients: Mapped[list] = mapped_column(sa.JSON, default=list)  # user e-mails
+    # addresses outside the users (admins only), rendered under external_scope
+    external_recipients: Mapped[list | None] = mapped_column(sa.JSON)
+    external_scope: Mapped[list | None] = mapped_column(sa.JSON)  # countries; None = all
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_run_at: Mapped[dt.datetime | None]
@@ -159,15 +166,25 @@ class ReportSchedule(Base):
 
 
 class Delivery(Base):
-    """The delivery ledger: one row per report e-mail to one recipient."""
+    """The delivery ledger: one row per message to one recipient, of a report (``job_id``)
+    or of an alert firing (``firing_id``), by e-mail (``recipient`` an address) or webhook
+    (``recipient`` the URL). ``idempotency_key`` is unique: one message per run and
+    recipient."""
     __tablename__ = "deliveries"
     id: Mapped[int] = mapped_column(primary_key=True)
-    job_id: Mapped[str] = mapped_column(sa.ForeignKey("jobs.id"), index=True)
-    recipient: Mapped[str] = mapped_column(sa.String(254))
+    job_id: Mapped[str | None] = mapped_column(sa.ForeignKey("jobs.id"), index=True)
+    firing_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("alert_firings.id", ondelete="CASCADE", name="fk_deliveries_firing_id"),
+        index=True)
+    channel: Mapped[str] = mapped_column(sa.String(10), default="email",
+                                         server_default="email")   # email | webhook
+    recipient: Mapped[str] = mapped_column(sa.String(1000))
     status: Mapped[str] = mapped_column(sa.String(20), default="queued")
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     message_path: Mapped[str | None] = mapped_column(sa.String(500))
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
+    next_attempt_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     sent_at: Mapped[dt.datetime | None]
@@ -225,6 +242,10 @@ class AlertRule(Base):
     days: Mapped[int] = mapped_column(default=7)
     filters: Mapped[str] = mapped_column(sa.Text, default="")   # URL query string
     cooldown_hours: Mapped[int] = mapped_column(default=24)
+    compare: Mapped[str] = mapped_column(sa.String(12), default="previous",
+                                         server_default="previous")  # previous | last_year
+    email: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    webhook_url: Mapped[str | None] = mapped_column(sa.String(1000))
     is_active: Mapped[bool] = mapped_column(default=True)
     armed: Mapped[bool] = mapped_column(default=True)
     snoozed_until: Mapped[dt.datetime | None]
@@ -235,8 +256,8 @@ class AlertRule(Base):
 
 
 class AlertFiring(Base):
-    """One firing of an alert rule: the numbers, the sentence and the explanation, and
-    how its e-mail went (``status`` queued | sent | failed)."""
+    """One firing of an alert rule: the numbers, the sentence and the explanation; how
+    each message went is in its deliveries (``Delivery.firing_id``)."""
     __tablename__ = "alert_firings"
     id: Mapped[int] = mapped_column(primary_key=True)
     rule_id: Mapped[int] = mapped_column(sa.ForeignKey("alert_rules.id", ondelete="CASCADE"),
@@ -249,9 +270,20 @@ class AlertFiring(Base):
     sentence: Mapped[str] = mapped_column(sa.Text)
     explanation: Mapped[dict | None] = mapped_column(sa.JSON)
     data_version: Mapped[int | None]
-    recipient: Mapped[str | None] = mapped_column(sa.String(254))
-    status: Mapped[str] = mapped_column(sa.String(20), default="queued")
-    attempts: Mapped[int] = mapped_column(default=0)
-    last_error: Mapped[str | None] = mapped_column(sa.Text)
-    message_path: Mapped[str | None] = mapped_column(sa.String(500))
-    sent_at: Mapped[dt.datetime | None]
+    rule: Mapped[AlertRule] = relationship()
+
+
+class Notification(Base):
+    """What the navbar bell shows one user: an alert firing, a finished job, a failed
+    delivery (``core.notifications``)."""
+    __tablename__ = "notifications"
+    __table_args__ = (sa.Index("ix_notifications_user_created", "user_id", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(sa.String(20))      # alert | job | delivery
+    title: Mapped[str] = mapped_column(sa.String(300))
+    body: Mapped[str | None] = mapped_column(sa.Text)
+    link: Mapped[str | None] = mapped_column(sa.String(1000))
+    ref: Mapped[str | None] = mapped_column(sa.String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[dt.datetime | None]

@@ -18,7 +18,7 @@ import logging
 from celery import Task
 
 from celery_app import celery
-from core import alerts, jobs, mail, schedules
+from core import alert_runs, jobs, mail, schedules
 from core.queue import (DELIVER, EVALUATE_ALERTS, MAX_RETRIES, REAP_JOBS, RETRY_DELAY,
                         RETRY_DELAY_MAX, RUN_DUE_SCHEDULES, RUN_JOB)
 from core.settings import load_settings
@@ -88,4 +88,4 @@ def run_due_schedules() -> dict:
 def evaluate_alerts() -> dict:
     """The hourly tick: evaluate every active alert rule and e-mail its firings (cool-down
     and re-arm keep one incident to one message, so running it twice is harmless)."""
-    return {"firings": alerts.evaluate_all(load_settings())}
+    return {"firings": alert_runs.evaluate_all(load_settings())}

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from analytics.warehouse import Warehouse
-from core import alerts, db
+from core import alert_runs, alerts, db
 from core.orm import AlertFiring, AlertRule, DataLoad, User
 from tests.analytics.conftest import publish_lines
 from tests.workers.support import add_user, settings_for, worker_environment
@@ -199,8 +199,8 @@ def test_evaluate_all_records_one_firing_per_incident_and_emails_it(settings):
     rule_id = _rule(settings, "ann@example.com", CHANGE)
     quiet_id = _rule(settings, "bob@example.com", {**CHANGE, "value": 50})
     now = dt.datetime(2011, 3, 15, 7)
-    [firing_id] = alerts.evaluate_all(settings, TODAY, now)
-    assert alerts.evaluate_all(settings, TODAY, now + dt.timedelta(hours=1)) == []
+    [firing_id] = alert_runs.evaluate_all(settings, TODAY, now)
+    assert alert_runs.evaluate_all(settings, TODAY, now + dt.timedelta(hours=1)) == []
     with db.session_scope(settings.database_url) as session:
         firing = session.get(AlertFiring, firing_id)
         assert firing.rule_id == rule_id and firing.status == "sent"
@@ -219,7 +219,7 @@ def test_evaluate_all_records_one_firing_per_incident_and_emails_it(settings):
     assert "France accounts for 88 % of the drop (−£1,050)" in body
     assert "France: £1,400 → £350.00 (88 % of the change)" in body
     # a day later the incident is still on: told once more after the 24-hour cool-down
-    assert len(alerts.evaluate_all(settings, TODAY, now + dt.timedelta(hours=25))) == 1
+    assert len(alert_runs.evaluate_all(settings, TODAY, now + dt.timedelta(hours=25))) == 1
 
 
 def test_a_mail_server_that_is_down_leaves_the_firing_failed_with_the_reason(tmp_path):
@@ -229,17 +229,17 @@ def test_a_mail_server_that_is_down_leaves_the_firing_failed_with_the_reason(tmp
     publish_lines(warehouse, _lines())
     warehouse.dispose()
     _rule(settings, "ann@example.com", CHANGE)
-    [firing_id] = alerts.evaluate_all(settings, TODAY, dt.datetime(2011, 3, 15, 7))
+    [firing_id] = alert_runs.evaluate_all(settings, TODAY, dt.datetime(2011, 3, 15, 7))
     with db.session_scope(settings.database_url) as session:
         firing = session.get(AlertFiring, firing_id)
         assert firing.status == "failed" and firing.last_error and firing.attempts == 1
     # the next run (an hour later, the same incident: no new firing) tries the e-mail again
-    assert alerts.evaluate_all(settings, TODAY, dt.datetime(2011, 3, 15, 8)) == []
+    assert alert_runs.evaluate_all(settings, TODAY, dt.datetime(2011, 3, 15, 8)) == []
     with db.session_scope(settings.database_url) as session:
         assert session.get(AlertFiring, firing_id).attempts == 2
     # the mail server is back (the outbox, here): sent
     settings = settings_for(worker_environment(tmp_path / "home"))
-    alerts.evaluate_all(settings, TODAY, dt.datetime(2011, 3, 15, 9))
+    alert_runs.evaluate_all(settings, TODAY, dt.datetime(2011, 3, 15, 9))
     with db.session_scope(settings.database_url) as session:
         firing = session.get(AlertFiring, firing_id)
         assert (firing.status, firing.attempts, firing.last_error) == ("sent", 3, None)
@@ -256,7 +256,7 @@ def test_alerts_run_after_a_load_and_their_failure_never_fails_it(settings, monk
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
-    monkeypatch.setattr(alerts, "evaluate_all", broken)
+    monkeypatch.setattr(alert_runs, "evaluate_all", broken)
     loads._evaluate_alerts(settings)  # logged, not raised
     assert "alerts could not be evaluated" in caplog.text
     beat = queue.make_celery(settings).conf.beat_schedule
@@ -323,22 +323,22 @@ def test_operational_rules_for_admins(settings, warehouse):
                                  error=error, finished_at=dt.datetime(2011, 3, 20, 6, 30)))
     load("done")
     now = dt.datetime(2011, 3, 20, 7)
-    assert alerts.evaluate_all(settings, TODAY, now) != []  # the stale rule
+    assert alert_runs.evaluate_all(settings, TODAY, now) != []  # the stale rule
     load("failed", "too many rejected lines")
-    [firing_id] = alerts.evaluate_all(settings, TODAY, now + dt.timedelta(minutes=5))
+    [firing_id] = alert_runs.evaluate_all(settings, TODAY, now + dt.timedelta(minutes=5))
     with db.session_scope(settings.database_url) as session:
         firing = session.get(AlertFiring, firing_id)
         assert firing.rule_id == failed.id and firing.status == "sent"
         assert firing.sentence == ("The data load #2 (sales.csv) failed at 20 Mar 2011 06:30 "
                                    "UTC: too many rejected lines.")
     load("done")  # the next load works: re-armed, and the next failure is a new message
-    assert alerts.evaluate_all(settings, TODAY, now + dt.timedelta(minutes=10)) == []
+    assert alert_runs.evaluate_all(settings, TODAY, now + dt.timedelta(minutes=10)) == []
     assert _get(settings, failed.id).armed is True
     # an admin demoted to analyst: their operational rules rest
     load("failed", "again")
     with db.session_scope(settings.database_url) as session:
         session.get(User, admin_id).role = "analyst"
-    assert alerts.evaluate_all(settings, TODAY, now + dt.timedelta(minutes=15)) == []
+    assert alert_runs.evaluate_all(settings, TODAY, now + dt.timedelta(minutes=15)) == []
 
 
 def test_an_anomaly_found_by_the_monitor_fires_and_is_explained(settings, warehouse):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from core import alerts
+from core import alert_runs
 from tests.webapp.conftest import bearer, make_token, outbox_messages
 
 # 3 Mar: only I4, EIRE, £7. 2 Mar: GB 20 − 5 = 15, France 15 → 30. Revenue 30 → 7 (−23).
@@ -103,7 +103,7 @@ def test_snooze_then_fire_and_the_email(api, app):
 
     settings = app.extensions["shoplens.settings"]
     before = len(outbox_messages(app, "analyst@example.com"))
-    alerts.evaluate_all(settings)
+    alert_runs.evaluate_all(settings)
     firings = api("analyst@example.com", "GET", f"/alerts/{rule['id']}/firings").json
     [firing] = firings["firings"]
     assert firing["status"] == "sent" and firing["current"] == pytest.approx(7)
@@ -114,7 +114,7 @@ def test_snooze_then_fire_and_the_email(api, app):
     assert "Shoplens alert: Snoozed one" in subjects
     assert api("analyst@example.com", "GET", f"/alerts/{rule['id']}").json["armed"] is False
     # a second run: the same incident, no second firing
-    alerts.evaluate_all(settings)
+    alert_runs.evaluate_all(settings)
     assert len(api("analyst@example.com", "GET",
                    f"/alerts/{rule['id']}/firings").json["firings"]) == 1
 
