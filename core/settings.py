@@ -20,6 +20,8 @@
 | CURRENCY          | £                                                |                       |
 | TRUSTED_PROXIES   | 0 (X-Forwarded-For/-Proto ignored)              | proxy hops, e.g. 1    |
 | WAREHOUSE_STATEMENT_TIMEOUT | 30 seconds a warehouse read may run (0: none) |             |
+| WEBHOOK_ALLOWED_HOSTS | (none) hosts or host:port webhooks may reach although private | |
+| WEBHOOK_TIMEOUT   | 10 seconds a webhook post may take              |                       |
 
 TRUSTED_PROXIES is the number of reverse proxies in front of the web process that each
 append to X-Forwarded-For and set X-Forwarded-Proto. With N > 0 the client address (sign-in
@@ -92,6 +94,9 @@ class Settings:
     trusted_proxies: int = 0
     # seconds a warehouse read statement may run (analytics.warehouse.Warehouse); 0: no limit
     warehouse_statement_timeout: float = 30.0
+    # webhooks (core.webhooks): hosts allowed although not public, and the post's timeout
+    webhook_allowed_hosts: tuple[str, ...] = ()
+    webhook_timeout: float = 10.0
     # input limits of a data load (data.readers.LoadLimits) and how long uploads are kept
     load_max_mb: int = 5120
     load_max_ratio: float = 100.0
@@ -197,6 +202,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         currency=env.get("CURRENCY") or "£",
         trusted_proxies=_proxy_hops(env),
         warehouse_statement_timeout=_seconds(env, "WAREHOUSE_STATEMENT_TIMEOUT", 30.0),
+        webhook_allowed_hosts=tuple(
+            host.strip().lower() for host in (env.get("WEBHOOK_ALLOWED_HOSTS") or "").split(",")
+            if host.strip()),
+        webhook_timeout=_seconds(env, "WEBHOOK_TIMEOUT", 10.0) or 10.0,
         **_load_limits(env),
         **_plausibility(env),
     )
