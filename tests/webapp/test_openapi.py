@@ -48,3 +48,19 @@ def test_api_answers_without_server_errors(api_schema, token, path):
             case.call_and_validate(headers=bearer(token),
                                    excluded_checks=[positive_data_acceptance])
         answers_well()
+
+
+def test_every_operation_with_query_parameters_documents_the_servers_414():
+    from webapp.api.openapi import openapi_document
+
+    document = openapi_document()
+    with_query = [(path, method, operation) for path, methods in document["paths"].items()
+                  for method, operation in methods.items()
+                  if any(p["in"] == "query" for p in operation["parameters"])]
+    assert with_query  # the filters are query parameters
+    assert [(path, method) for path, method, operation in with_query
+            if "414" not in operation["responses"]] == []
+    without_query = [operation for methods in document["paths"].values()
+                     for operation in methods.values()
+                     if not any(p["in"] == "query" for p in operation["parameters"])]
+    assert all("414" not in operation["responses"] for operation in without_query)

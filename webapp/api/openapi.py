@@ -13,6 +13,8 @@ STATUS_TEXT = {200: "OK", 202: "Accepted: the job is queued", 400: "Bad paramete
                401: "Not signed in, or a bad token", 403: "The role or scope is too low",
                404: "Not found (or no data loaded yet)",
                409: "Conflicts with the current state (e.g. the job has finished)",
+               414: "The URL is longer than the server accepts (gunicorn's "
+                    "limit_request_line, 4,094 bytes by default): send fewer filter values",
                503: "The task queue is unreachable"}
 
 
@@ -64,7 +66,10 @@ def _operation(spec: Endpoint, definitions: dict) -> dict:
     error = {"application/json": {"schema": {"$ref": REF.format(model="ErrorResponse")}}}
     responses = {str(spec.success): {"description": STATUS_TEXT[spec.success],
                                      "content": content}}
-    for status in sorted({*spec.errors, 401}):
+    # the server refuses a request line it finds too long before the app sees it; only
+    # query parameters make a URL long
+    statuses = {*spec.errors, 401} | ({414} if spec.query is not None else set())
+    for status in sorted(statuses):
         responses[str(status)] = {"description": STATUS_TEXT[status], "content": error}
     operation = {"operationId": spec.name, "summary": spec.summary,
                  "description": f"Needs the **{spec.role}** role. {spec.summary}",
