@@ -102,6 +102,11 @@ def test_every_figure_uses_the_shared_template():
     assert list(bars.data[0].customdata) == ["b", "a"]
     empty = figures.empty_figure("No sales for these filters.")
     assert empty.layout.annotations[0].text == "No sales for these filters."
+    long = ("The month profile needs at least two months with sales in the period; "
+            "choose a longer period.")
+    lines = figures.empty_figure(long).layout.annotations[0].text.split("<br>")
+    assert len(lines) == 3 and max(map(len, lines)) <= figures.EMPTY_MESSAGE_WIDTH
+    assert " ".join(lines) == long  # wrapped, not clipped
 
 
 def test_treemap_ids_encode_the_path_and_parents_sum_children():
@@ -264,7 +269,8 @@ def test_top_products_are_one_colour_without_cost_and_coloured_by_profit_with_it
 
 
 def _figure_text(figure: dict) -> str:
-    return " ".join(note["text"] for note in figure["layout"].get("annotations", []))
+    return " ".join(note["text"].replace("<br>", " ")
+                    for note in figure["layout"].get("annotations", []))
 
 
 def _prop(component, prop: str, *value) -> dict:

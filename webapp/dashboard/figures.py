@@ -10,6 +10,7 @@ mode), so callbacks never need to know the theme.
 from __future__ import annotations
 
 import math
+import textwrap
 from urllib.parse import quote
 
 import numpy as np
@@ -69,11 +70,18 @@ def _money_axis(figure: go.Figure, axis: str, currency: str) -> None:
     figure.update_layout({axis: dict(tickprefix=prefix, tickformat=tick)})
 
 
+#: Characters per line of an empty chart's message.
+EMPTY_MESSAGE_WIDTH = 44
+
+
 def empty_figure(message: str, height: int | None = 320) -> go.Figure:
-    """A blank chart saying why it is blank ("No sales for these filters")."""
+    """A blank chart saying why it is blank ("No sales for these filters"). A long
+    message is wrapped (a chart in half a row is ~45 characters wide; plotly never wraps an
+    annotation, it clips it)."""
     figure = _base(height=height)
+    text = "<br>".join(textwrap.wrap(message, EMPTY_MESSAGE_WIDTH)) or message
     figure.update_layout(xaxis=dict(visible=False), yaxis=dict(visible=False),
-                         annotations=[dict(text=message, showarrow=False, x=0.5, y=0.5,
+                         annotations=[dict(text=text, showarrow=False, x=0.5, y=0.5,
                                            xref="paper", yref="paper",
                                            font=dict(size=15, color=MUTED))])
     return figure
