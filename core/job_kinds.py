@@ -48,7 +48,16 @@ class ReportOptions(Options):
 
 
 class ScheduledReportOptions(Options):
-    format: Literal["pdf", "xlsx"]
+    """A schedule's report: "both" renders the PDF and the Excel file in one job (one
+    e-mail with two attachments)."""
+    format: Literal["pdf", "xlsx", "both"]
+    schedule_id: int
+    title: Annotated[str, pydantic.Field(max_length=200)] | None = None
+    email: bool = True
+
+
+class DigestOptions(Options):
+    """A schedule's weekly digest (``core.digest``): an HTML e-mail, no file."""
     schedule_id: int
     title: Annotated[str, pydantic.Field(max_length=200)] | None = None
     email: bool = True
@@ -178,6 +187,8 @@ def api_names() -> tuple[str, ...]:
 # ----------------------------------------------------------------- the kinds
 MODEL_RUNNER = "workers.handlers:run_model_job"
 REPORT_RUNNER = "workers.handlers:run_report_job"
+#: Schedules' runners (one job may render two files; the digest is an e-mail).
+SCHEDULE_RUNNERS = "workers.schedule_runners"
 
 register(JobKind("forecast", "forecast", ForecastParams, MODEL_RUNNER, stores_defaults=False,
                  in_api=True))
@@ -194,8 +205,13 @@ register(JobKind("report_pdf", "PDF report", ReportOptions, REPORT_RUNNER, queue
 register(JobKind("report_xlsx", "Excel report", ReportOptions, REPORT_RUNNER,
                  queue="reports", soft_time_limit=10 * MINUTE, time_limit=11 * MINUTE))
 register(JobKind("scheduled_report", "scheduled report", ScheduledReportOptions,
-                 REPORT_RUNNER, queue="reports", soft_time_limit=10 * MINUTE,
-                 time_limit=11 * MINUTE, requested_by_users=False))
+                 f"{SCHEDULE_RUNNERS}:run_scheduled_report", queue="reports",
+                 soft_time_limit=10 * MINUTE, time_limit=11 * MINUTE,
+                 requested_by_users=False))
+register(JobKind("digest", "weekly digest", DigestOptions,
+                 f"{SCHEDULE_RUNNERS}:run_digest_job", role="viewer", queue="reports",
+                 soft_time_limit=10 * MINUTE, time_limit=11 * MINUTE,
+                 requested_by_users=False))
 register(JobKind("data_load", "data load", LoadOptions, "workers.handlers:run_load_job",
                  role="admin", queue="loads", soft_time_limit=60 * MINUTE,
                  time_limit=62 * MINUTE, in_api=True))

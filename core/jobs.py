@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 from analytics.errors import (AccessDenied, Conflict, InvalidInput, NotFound, Unavailable,
                              format_validation_error)
 from analytics.filters import DIMENSIONS, FilterError, Filters, Scope
-from core import audit, db, job_kinds, queue
+from core import audit, db, job_kinds, notifications, queue
 from core.job_kinds import JobKind
 from core.orm import Job, User, new_id, utcnow
 from core.settings import Settings
@@ -193,24 +193,52 @@ def request_report(session: Session, user: User, *, format: str, email: bool = F
     return job
 
 
-def add_scheduled_report(session: Session, recipient: User, schedule_id: int, format: str,
-                         filters: str, title: str | None = None) -> Job:
-    """A scheduled run's job for one recipient, rendered under the recipient's own scope
-    (used by ``core.schedules``; the caller commits and enqueues). ``title`` names the
-    report (the schedule's name)."""
-    stored = parse_params("scheduled_report", {"filters": filters, "format": format,
-                                               "schedule_id": schedule_id, "title": title})
-    job = _add_job(session, recipient, "scheduled_report", stored)
-    job.schedule_id = schedule_id
+def add_scheduled_report(session: Session, user: User, schedule_id: int, format: str,
+                         filters: str, title: str | None = None, *,
+                         scope: Scope | None = None, recipient: str | None = None,
+                         idempotency_key: str | None = None) -> Job | None:
+    """A scheduled run's job for one recipient (used by ``core.schedules``; the caller
+    commits and enqueues). ``title`` names the report (the schedule's name).
+
+    A user recipient's job is ``user``'s, rendered under the user's own scope. For an
+    external address, ``user`` is the schedule's owner (the audit trail), ``scope`` the
+    schedule's external scope and ``recipient`` the address (``params["recipient"]``, where
+    the delivery sends it). The "digest" format makes a ``digest`` job, the others a
+    ``scheduled_report``. With ``idempotency_key``, a second job with the same key is not
+    made: None is returned (a unique violation from a racing writer is caught in a
+    savepoint, so the caller's transaction goes on)."""
+    if idempotency_key and session.scalar(
+            sa.select(Job.id).where(Job.idempotency_key == idempotency_key)):
+        return None
+    kind = "digest" if format == "digest" else "scheduled_report"
+    options = {"schedule_id": schedule_id, "title": title}
+    if kind == "scheduled_report":
+        options["format"] = format
+    stored = parse_params(kind, {"filters": filters, **options})
+    if recipient:
+        stored["recipient"] = recipient
+    try:
+        with session.begin_nested():
+            job = _add_job(session, user, kind, stored, scope=scope,
+                           idempotency_key=idempotency_key, schedule_id=schedule_id)
+    except sa.exc.IntegrityError:
+        if not idempotency_key:
+            raise
+        log.info("job %s exists already (a racing run); not made twice", idempotency_key)
+        return None
     return job
 
 
 def _add_job(session: Session, user: User, kind: str, stored: dict,
-             action_detail: dict | None = None) -> Job:
+             action_detail: dict | None = None, *, scope: Scope | None = None,
+             idempotency_key: str | None = None, schedule_id: int | None = None) -> Job:
+    """Add the Job under ``scope`` (default: the user's own)."""
     job_id = new_id()
+    countries = user.countries if scope is None else scope.countries
     job = Job(id=job_id, celery_task_id=job_id, kind=kind, user_id=user.id, params=stored,
-              scope=None if user.countries is None else sorted(user.countries),
-              status="queued", progress=0, message="Waiting for a worker")
+              scope=None if countries is None else sorted(countries),
+              status="queued", progress=0, message="Waiting for a worker",
+              idempotency_key=idempotency_key, schedule_id=schedule_id)
     session.add(job)
     session.flush()
     if action_detail is not None:
@@ -444,6 +472,7 @@ def finish_job(settings: Settings, job_id: str, result: dict | None = None,
         job.data_version = data_version
         job.finished_at = utcnow()
         job.heartbeat_at = job.finished_at
+        _notify_finished(session, job)
 
 
 def fail_job(settings: Settings, job_id: str, error: str) -> None:
@@ -455,6 +484,28 @@ def fail_job(settings: Settings, job_id: str, error: str) -> None:
         job.error = error
         job.message = _first_line(error)
         job.finished_at = utcnow()
+        _notify_finished(session, job)
+
+
+#: Where a finished job's notification leads (the Reports page lists every job of a user).
+_NOTIFICATION_LINKS = {"data_load": "/data"}
+
+
+def _notify_finished(session: Session, job: Job) -> None:
+    """Tell the job's user it is ready or failed (the navbar bell), in the transaction that
+    finishes it. Not for a job made for an external recipient: its user is only the
+    schedule's owner, named for the audit trail."""
+    if job.user_id is None or (job.params or {}).get("recipient"):
+        return
+    label = _label(job.kind)
+    label = label[:1].upper() + label[1:]
+    if job.status == "done":
+        title, body = f"{label} ready", job.message
+    else:
+        title, body = f"{label} failed", _first_line(job.error or job.message or "")
+    notifications.notify(session, job.user_id, "job", title, body=body,
+                         link=_NOTIFICATION_LINKS.get(job.kind, "/reports"),
+                         ref=f"job:{job.id}")
 
 
 def mark_cancelled(settings: Settings, job_id: str) -> None:
@@ -539,6 +590,8 @@ def reap_stale_jobs(settings: Settings,
                 sa.update(Job).where(Job.id == job_id, Job.status == "running",
                                      _silent_since() < cutoff)
                 .values(**values).execution_options(synchronize_session=False)).rowcount
+            if claimed and outcome is failed:
+                _notify_finished(session, session.get(Job, job_id))
         if claimed and outcome is not None:
             outcome.append(job_id)
     for job_id in requeued:

@@ -1,27 +1,45 @@
-"""Report schedules: a report (PDF or Excel) of some filters, e-mailed daily, weekly or
-monthly at HH:MM UTC to a list of recipients (active users of the app).
+"""Report schedules: a report (PDF, Excel, both, or the weekly digest e-mail) of some
+filters, sent daily, weekly or monthly at HH:MM in the schedule's time zone to a list of
+recipients: active users of the app, and, added by an admin only, external addresses.
 
-Each recipient gets the report rendered under their OWN data scope (one
-``scheduled_report`` job per recipient), so a schedule can never show a recipient more than
-they may see. Admins manage anybody's schedules; analysts manage their own, sent to
-themselves only. Services validate and change the session; the caller commits, then
-enqueues the jobs returned by ``send_now`` (the beat tick, ``run_due_schedules``, commits
-and enqueues itself).
+Each user recipient gets the report rendered under their OWN data scope (one job per
+recipient), so a schedule can never show a recipient more than they may see. External
+addresses get it under ``external_scope``, which the admin picks explicitly (countries, or
+"all"); their jobs belong to the schedule's owner (the audit trail) and carry the address
+in ``params["recipient"]``. Admins manage anybody's schedules; analysts manage their own,
+sent to themselves only; any user (viewers too) may keep their own weekly digest
+(``set_digest``).
+
+Times: ``time_of_day`` is wall-clock time in ``timezone`` (an IANA name); ``next_run_at``
+is stored as naive UTC and follows daylight saving time (a local time skipped by the
+spring change runs at the next valid minute, one repeated in autumn runs once, at its
+first occurrence).
+
+Runs are idempotent: each run's job per recipient has the key
+``schedule:<id>:<run time, YYYYmmddTHHMM>:<recipient>`` (unique in the jobs table), so two
+beat ticks racing for one run, or a run taken up again, make one job per recipient.
+
+Services validate and change the session; the caller commits, then enqueues the jobs
+returned by ``send_now`` / ``set_digest`` (the beat tick, ``run_due_schedules``, commits and
+enqueues itself).
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import re
+import zoneinfo
 from typing import Annotated, Literal
 
 import pydantic
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from analytics import countries
 from analytics.errors import AccessDenied, InvalidInput, NotFound, format_validation_error
-from analytics.filters import FilterError, Filters
-from core import audit, db, jobs, owned
+from analytics.filters import FilterError, Filters, Scope
+from core import audit, db, jobs, owned, users
 from core.orm import Job, ReportSchedule, User, utcnow
 from core.settings import Settings
 
@@ -30,6 +48,21 @@ log = logging.getLogger(__name__)
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MAX_RECIPIENTS = 50
+FORMATS = ("pdf", "xlsx", "both", "digest")
+FORMAT_LABELS = {"pdf": "PDF", "xlsx": "Excel", "both": "PDF and Excel",
+                 "digest": "weekly digest"}
+#: Time zones offered by the Reports page (any IANA name is accepted).
+COMMON_TIMEZONES = ("UTC", "Europe/London", "Europe/Dublin", "Europe/Paris",
+                    "Europe/Berlin", "Europe/Madrid", "Europe/Amsterdam", "Europe/Stockholm",
+                    "Europe/Athens", "America/New_York", "America/Chicago", "America/Denver",
+                    "America/Los_Angeles", "America/Sao_Paulo", "Asia/Dubai", "Asia/Kolkata",
+                    "Asia/Singapore", "Asia/Tokyo", "Australia/Sydney", "Pacific/Auckland")
+#: The weekly digest a user switches on with one click: Monday 07:00 in their time zone
+#: (London by default: the demo shop and the default currency are British).
+DIGEST_NAME = "Weekly digest"
+DIGEST_TIMEZONE = "Europe/London"
+DIGEST_TIME = "07:00"
+MAX_KEY = 200  # the jobs table's idempotency_key column
 
 
 class ScheduleError(InvalidInput):
@@ -44,26 +77,50 @@ class ScheduleNotFound(NotFound, ScheduleError):
     """No schedule with this id."""
 
 
+def zone_of(name: str | None) -> zoneinfo.ZoneInfo:
+    """The time zone ``name`` (an IANA name such as Europe/London); ScheduleError when
+    there is none by that name."""
+    try:
+        return zoneinfo.ZoneInfo(str(name or "UTC"))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ScheduleError(f"timezone: unknown time zone {name!r}; use an IANA name such "
+                            "as Europe/London or America/New_York") from None
+
+
 class ScheduleInput(pydantic.BaseModel):
-    """What a user sets on a schedule."""
+    """What a user sets on a schedule. ``external_scope`` is None while not picked,
+    "all" for all data, or a list of ISO country codes."""
     model_config = pydantic.ConfigDict(extra="forbid", str_strip_whitespace=True)
     name: Annotated[str, pydantic.Field(min_length=1, max_length=200)]
-    format: Literal["pdf", "xlsx"] = "pdf"
+    format: Literal[FORMATS] = "pdf"  # type: ignore[valid-type]
     frequency: Literal["daily", "weekly", "monthly"] = "weekly"
     weekday: Annotated[int, pydantic.Field(ge=0, le=6)] | None = None
     day_of_month: Annotated[int, pydantic.Field(ge=1, le=28)] | None = None
     time_of_day: str = "07:00"
+    timezone: Annotated[str, pydantic.Field(max_length=64)] = "UTC"
     filters: Annotated[str, pydantic.Field(max_length=4000)] = ""
-    recipients: Annotated[list[str], pydantic.Field(min_length=1,
-                                                     max_length=MAX_RECIPIENTS)]
+    recipients: Annotated[list[str], pydantic.Field(max_length=MAX_RECIPIENTS)] = []
+    external_recipients: Annotated[list[str], pydantic.Field(max_length=MAX_RECIPIENTS)] = []
+    external_scope: list[str] | str | None = None
     is_active: bool = True
 
     @pydantic.field_validator("time_of_day")
     @classmethod
     def _time(cls, value: str) -> str:
         if not _TIME.match(value):
-            raise ValueError("must be a time written HH:MM (24-hour clock, UTC)")
+            raise ValueError("must be a time written HH:MM (24-hour clock)")
         return value
+
+    @pydantic.field_validator("timezone", mode="before")
+    @classmethod
+    def _timezone(cls, value) -> str:
+        name = str(value or "UTC").strip()
+        try:
+            zone_of(name)
+        except ScheduleError:
+            raise ValueError(f"unknown time zone {name!r}; use an IANA name such as "
+                             "Europe/London or America/New_York") from None
+        return name
 
     @pydantic.field_validator("filters", mode="before")
     @classmethod
@@ -76,6 +133,21 @@ class ScheduleInput(pydantic.BaseModel):
             return Filters.from_query(str(value or "")).to_query()
         except FilterError as exc:
             raise ValueError(str(exc)) from None
+
+    @pydantic.field_validator("external_scope", mode="before")
+    @classmethod
+    def _external_scope(cls, value):
+        if value is None:
+            return None
+        if isinstance(value, str) and value.strip().lower() in ("all", "*"):
+            return "all"
+        try:
+            codes = users.parse_countries(value)
+        except users.UserError as exc:
+            raise ValueError(str(exc)) from None
+        if not codes:
+            raise ValueError("pick the countries external recipients see, or 'all'")
+        return list(codes)
 
     @pydantic.model_validator(mode="after")
     def _day(self) -> "ScheduleInput":
@@ -91,18 +163,61 @@ class ScheduleInput(pydantic.BaseModel):
             self.weekday = self.day_of_month = None
         return self
 
+    def row_values(self) -> dict:
+        """The columns of a ``ReportSchedule`` ("all" is stored as None = all data)."""
+        values = self.model_dump()
+        scope = values.pop("external_scope")
+        values["external_scope"] = (None if scope == "all" or not self.external_recipients
+                                    else scope)
+        return values
+
+
+def _input_of(schedule: ReportSchedule) -> dict:
+    """A stored schedule as ``ScheduleInput`` data (for a change of some of its fields)."""
+    values = {name: getattr(schedule, name) for name in ScheduleInput.model_fields}
+    values["recipients"] = list(schedule.recipients or [])
+    values["external_recipients"] = list(schedule.external_recipients or [])
+    values["timezone"] = schedule.timezone or "UTC"
+    if values["external_recipients"] and schedule.external_scope is None:
+        values["external_scope"] = "all"
+    return values
+
 
 # ----------------------------------------------------------------- timing
 def next_run_at(schedule: ReportSchedule | ScheduleInput, after: dt.datetime) -> dt.datetime:
-    """The first run time strictly after ``after`` (naive UTC)."""
+    """The first run time strictly after ``after``, both naive UTC: the schedule's
+    wall-clock time in its time zone on its next matching local day."""
+    zone = zone_of(getattr(schedule, "timezone", None) or "UTC")
     hour, minute = (int(part) for part in schedule.time_of_day.split(":"))
-    day = after.date()
-    for _ in range(62):
-        candidate = dt.datetime.combine(day, dt.time(hour, minute))
-        if candidate > after and _runs_on(schedule, day):
-            return candidate
+    local_today = after.replace(tzinfo=dt.timezone.utc).astimezone(zone).date()
+    day = local_today - dt.timedelta(days=1)
+    for _ in range(64):
+        if _runs_on(schedule, day):
+            candidate = utc_of(day, hour, minute, zone)
+            if candidate > after:
+                return candidate
         day += dt.timedelta(days=1)
     raise ScheduleError("the schedule never runs")  # unreachable for valid schedules
+
+
+def utc_of(day: dt.date, hour: int, minute: int, zone: zoneinfo.ZoneInfo) -> dt.datetime:
+    """Naive UTC of the wall-clock time ``hour:minute`` on ``day`` in ``zone``. A time the
+    clocks skip (spring forward) becomes the next minute that exists; a time they repeat
+    (fall back) its first occurrence (``fold=0``)."""
+    wall = dt.datetime.combine(day, dt.time(hour, minute))
+    for _ in range(24 * 60):  # a gap is an hour or two; a day bounds the search
+        utc = wall.replace(tzinfo=zone).astimezone(dt.timezone.utc)
+        if utc.astimezone(zone).replace(tzinfo=None) == wall:
+            return utc.replace(tzinfo=None)
+        wall += dt.timedelta(minutes=1)
+    raise ScheduleError(f"no valid local time on {day} in {zone.key}")
+
+
+def local_time(value: dt.datetime | None, timezone: str | None) -> dt.datetime | None:
+    """Naive UTC ``value`` as an aware time in ``timezone`` (for showing a next run)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.timezone.utc).astimezone(zone_of(timezone or "UTC"))
 
 
 def _runs_on(schedule, day: dt.date) -> bool:
@@ -113,45 +228,110 @@ def _runs_on(schedule, day: dt.date) -> bool:
     return True
 
 
-def describe(schedule: ReportSchedule) -> str:
-    """"Every Monday at 07:00 UTC" and so on."""
+def describe(schedule: ReportSchedule | ScheduleInput) -> str:
+    """"every Monday at 07:00 Europe/London" and so on."""
     if schedule.frequency == "weekly":
         when = f"every {WEEKDAYS[schedule.weekday or 0]}"
     elif schedule.frequency == "monthly":
         when = f"on day {schedule.day_of_month} of every month"
     else:
         when = "every day"
-    return f"{when} at {schedule.time_of_day} UTC"
+    return f"{when} at {schedule.time_of_day} {getattr(schedule, 'timezone', None) or 'UTC'}"
+
+
+def external_scope_label(schedule: ReportSchedule) -> str | None:
+    """"External recipients see: FR, DE" (None when the schedule has no external one)."""
+    if not schedule.external_recipients:
+        return None
+    scope = schedule.external_scope
+    return "External recipients see: " + (", ".join(scope) if scope is not None
+                                           else "all data")
+
+
+def run_key(schedule_id: int, run_at: dt.datetime, recipient: str) -> str:
+    """The idempotency key of one run's job for one recipient (a long address is
+    shortened with a digest so the key fits its column)."""
+    key = f"schedule:{schedule_id}:{run_at:%Y%m%dT%H%M}:{recipient}"
+    if len(key) > MAX_KEY:
+        digest = hashlib.sha256(key.encode()).hexdigest()[:40]
+        key = key[:MAX_KEY - 41] + ":" + digest
+    return key
 
 
 # ----------------------------------------------------------------- services
 def _validate(session: Session, actor: User, data: dict, owner: User) -> ScheduleInput:
-    if not actor.is_active or not actor.has_role("analyst"):
-        raise ScheduleAccessDenied("report schedules need the analyst or admin role")
+    if not actor.is_active:
+        raise ScheduleAccessDenied("your account is not active")
     try:
         values = ScheduleInput.model_validate(data)
     except pydantic.ValidationError as exc:
         raise ScheduleError(format_validation_error(exc, subject="schedule")) from None
-    emails = []
-    for text in values.recipients:
-        email = str(text).strip().lower()
-        if email and email not in emails:
-            emails.append(email)
-    if not emails:
+    own_digest = (values.format == "digest" and owner.id == actor.id)
+    if not actor.has_role("analyst") and not own_digest:
+        raise ScheduleAccessDenied("report schedules need the analyst or admin role "
+                                   "(every user may switch on their own weekly digest)")
+    emails = _addresses(values.recipients)
+    externals = _addresses(values.external_recipients, external=True)
+    if not emails and not externals:
         raise ScheduleError("a schedule needs at least one recipient")
-    users = {user.email: user for user in session.scalars(
-        sa.select(User).where(User.email.in_(emails)))}
-    unknown = [email for email in emails if email not in users or not users[email].is_active]
-    if unknown:
-        raise ScheduleError("recipients must be active users of Shoplens: "
-                            + ", ".join(unknown))
-    if not actor.has_role("admin") and emails != [actor.email]:
-        raise ScheduleAccessDenied("analysts can schedule reports for themselves only; "
-                                   "ask an admin to send reports to others")
     if not actor.has_role("admin") and owner.id != actor.id:
         raise ScheduleAccessDenied("this schedule belongs to another user")
+    found = {user.email: user for user in session.scalars(
+        sa.select(User).where(User.email.in_(emails + externals)))}
+    unknown = [email for email in emails if email not in found or not found[email].is_active]
+    if unknown:
+        raise ScheduleError("recipients must be active users of Shoplens: "
+                            + ", ".join(unknown)
+                            + (" (an admin may add other addresses as external recipients)"))
+    if not actor.has_role("admin") and (emails != [actor.email] or externals):
+        if externals:
+            raise ScheduleAccessDenied("only admins can send reports outside Shoplens")
+        raise ScheduleAccessDenied("analysts can schedule reports for themselves only; "
+                                   "ask an admin to send reports to others")
+    if externals:
+        users_among = [email for email in externals if email in found]
+        if users_among:
+            raise ScheduleError(f"{', '.join(users_among)}: a user of Shoplens is a "
+                                "recipient, not an external one (they then see the report "
+                                "under their own data scope)")
+        if values.external_scope is None:
+            raise ScheduleError("external_scope: pick the data external recipients see: a "
+                                "list of countries, or 'all'")
+        _check_external_filters(values)
     values.recipients = emails
+    values.external_recipients = externals
     return values
+
+
+def _addresses(texts: list[str], external: bool = False) -> list[str]:
+    """Trimmed, lower-cased, without repeats; external ones must be e-mail addresses."""
+    emails: list[str] = []
+    for text in texts:
+        email = str(text).strip().lower()
+        if external and email:
+            try:
+                email = users.normalise_email(email)
+            except users.UserError:
+                raise ScheduleError(f"external_recipients: {text!r} is not an e-mail "
+                                    "address") from None
+        if email and email not in emails:
+            emails.append(email)
+    return emails
+
+
+def _check_external_filters(values: ScheduleInput) -> None:
+    """A country filter must lie inside what external recipients see (their scope already
+    narrows the report; a filter outside it would be a report of nothing, or a leak)."""
+    if values.external_scope in (None, "all"):
+        return
+    scope = set(values.external_scope)
+    named = Filters.from_query(values.filters or "").countries
+    outside = [name for name in named
+               if (countries.country_code(name) or str(name).upper()) not in scope]
+    if outside:
+        raise ScheduleAccessDenied(
+            f"the filters reach beyond what external recipients see "
+            f"({', '.join(values.external_scope)}): country {', '.join(outside)}")
 
 
 def create_schedule(session: Session, actor: User, data: dict, *,
@@ -161,12 +341,13 @@ def create_schedule(session: Session, actor: User, data: dict, *,
     for someone else). The caller commits."""
     owner = owner or actor
     values = _validate(session, actor, data, owner)
-    schedule = ReportSchedule(owner_id=owner.id, **values.model_dump())
+    schedule = ReportSchedule(owner_id=owner.id, **values.row_values())
     schedule.next_run_at = next_run_at(values, now or utcnow()) if values.is_active else None
     session.add(schedule)
     session.flush()
     audit.record(session, "schedule_changed", actor=actor, target=str(schedule.id),
-                 detail={"change": "created", "name": schedule.name})
+                 detail={"change": "created", "name": schedule.name,
+                         "external_recipients": len(values.external_recipients)})
     return schedule
 
 
@@ -185,9 +366,8 @@ def update_schedule(session: Session, actor: User, schedule_id: int, changes: di
                     now: dt.datetime | None = None) -> ReportSchedule:
     """Change some fields of a schedule; the next run is recomputed. The caller commits."""
     schedule = get_schedule(session, actor, schedule_id)
-    current = {name: getattr(schedule, name) for name in ScheduleInput.model_fields}
-    values = _validate(session, actor, {**current, **changes}, schedule.owner)
-    for name, value in values.model_dump().items():
+    values = _validate(session, actor, {**_input_of(schedule), **changes}, schedule.owner)
+    for name, value in values.row_values().items():
         setattr(schedule, name, value)
     schedule.next_run_at = next_run_at(values, now or utcnow()) if values.is_active else None
     audit.record(session, "schedule_changed", actor=actor, target=str(schedule.id),
@@ -206,29 +386,72 @@ def delete_schedule(session: Session, actor: User, schedule_id: int) -> None:
     session.flush()
 
 
-def send_now(session: Session, actor: User, schedule_id: int) -> list[Job]:
-    """Start the schedule's reports now (its regular timing is unchanged). The caller
-    commits, then calls ``jobs.enqueue`` for each job returned."""
+def digest_of(session: Session, user: User) -> ReportSchedule | None:
+    """The user's own weekly digest schedule, when they have one."""
+    return session.scalars(sa.select(ReportSchedule).where(
+        ReportSchedule.owner_id == user.id, ReportSchedule.format == "digest")
+        .order_by(ReportSchedule.id)).first()
+
+
+def set_digest(session: Session, actor: User, enabled: bool, *,
+               timezone: str | None = None, now: dt.datetime | None = None
+               ) -> ReportSchedule | None:
+    """Switch the actor's weekly digest on (made on first use: every Monday at 07:00 in
+    ``timezone``, default DIGEST_TIMEZONE, to the actor alone, under their scope) or off
+    (paused, kept). Any active user may; returns the schedule (None: off and never made).
+    The caller commits."""
+    schedule = digest_of(session, actor)
+    if schedule is None:
+        if not enabled:
+            return None
+        return create_schedule(session, actor, {
+            "name": DIGEST_NAME, "format": "digest", "frequency": "weekly", "weekday": 0,
+            "time_of_day": DIGEST_TIME, "timezone": timezone or DIGEST_TIMEZONE,
+            "recipients": [actor.email]}, now=now)
+    changes: dict = {"is_active": bool(enabled)}
+    if timezone:
+        changes["timezone"] = timezone
+    return update_schedule(session, actor, schedule.id, changes, now=now)
+
+
+def send_now(session: Session, actor: User, schedule_id: int,
+             now: dt.datetime | None = None) -> list[Job]:
+    """Start the schedule's reports now (its regular timing is unchanged). The run is the
+    current minute: a second click within it starts nothing more. The caller commits,
+    then calls ``jobs.enqueue`` for each job returned."""
     schedule = get_schedule(session, actor, schedule_id)
-    made = _jobs_for(session, schedule)
+    made = _jobs_for(session, schedule, (now or utcnow()).replace(second=0, microsecond=0))
     audit.record(session, "report_requested", actor=actor, target=f"schedule:{schedule.id}",
                  detail={"send_now": True, "jobs": [job.id for job in made]})
     return made
 
 
-def _jobs_for(session: Session, schedule: ReportSchedule) -> list[Job]:
-    """One job per active recipient, each under the recipient's own scope."""
-    made = []
+def _jobs_for(session: Session, schedule: ReportSchedule, run_at: dt.datetime) -> list[Job]:
+    """The run's jobs: one per active user recipient under the recipient's own scope, one
+    per external address under ``external_scope`` (owned by the schedule's owner). A job
+    whose key exists already (the run was started before) is not made again."""
+    made: list[Job] = []
+    common = dict(schedule_id=schedule.id, format=schedule.format,
+                  filters=schedule.filters or "", title=schedule.name)
     for email in schedule.recipients or []:
         recipient = session.scalar(sa.select(User).where(User.email == email))
         if recipient is None or not recipient.is_active:
             log.warning("schedule %s: recipient %s is not an active user; skipped",
                         schedule.id, email)
             continue
-        made.append(jobs.add_scheduled_report(session, recipient, schedule.id,
-                                              schedule.format, schedule.filters or "",
-                                              title=schedule.name))
-    return made
+        made.append(jobs.add_scheduled_report(
+            session, recipient, **common, idempotency_key=run_key(schedule.id, run_at, email)))
+    owner = schedule.owner
+    if schedule.external_recipients and not (owner.is_active and owner.has_role("admin")):
+        log.warning("schedule %s: its owner %s is no longer an active admin; external "
+                    "recipients skipped", schedule.id, owner.email)
+    elif schedule.external_recipients:
+        scope = Scope.of(schedule.external_scope)
+        for address in schedule.external_recipients:
+            made.append(jobs.add_scheduled_report(
+                session, owner, **common, scope=scope, recipient=address,
+                idempotency_key=run_key(schedule.id, run_at, address)))
+    return [job for job in made if job is not None]
 
 
 def run_due_schedules(settings: Settings, now: dt.datetime | None = None) -> list[str]:
@@ -241,16 +464,17 @@ def run_due_schedules(settings: Settings, now: dt.datetime | None = None) -> lis
             ReportSchedule.is_active.is_(True), ReportSchedule.next_run_at <= now)
             .order_by(ReportSchedule.next_run_at)).all()
         for schedule in due:
+            run_at = schedule.next_run_at
             # claim the run: a second tick racing this one sees next_run_at moved and skips
             claimed = session.execute(
                 sa.update(ReportSchedule)
                 .where(ReportSchedule.id == schedule.id,
-                       ReportSchedule.next_run_at == schedule.next_run_at)
+                       ReportSchedule.next_run_at == run_at)
                 .values(last_run_at=now, next_run_at=next_run_at(schedule, now))
                 .execution_options(synchronize_session=False)).rowcount
             if not claimed:
                 continue
-            made = _jobs_for(session, schedule)
+            made = _jobs_for(session, schedule, run_at)
             started.extend(job.id for job in made)
             log.info("schedule %s (%s) started %s report job(s)", schedule.id,
                      schedule.name, len(made))
@@ -263,14 +487,24 @@ def run_due_schedules(settings: Settings, now: dt.datetime | None = None) -> lis
 
 
 def schedule_to_dict(schedule: ReportSchedule) -> dict:
-    """The schedule as the API and the admin page show it."""
+    """The schedule as the API and the pages show it (``next_run_local``: the next run in
+    the schedule's time zone, ISO 8601 with its offset)."""
+    local = local_time(schedule.next_run_at, schedule.timezone)
     return {"id": schedule.id, "name": schedule.name, "owner": schedule.owner.email,
             "format": schedule.format, "frequency": schedule.frequency,
             "weekday": schedule.weekday, "day_of_month": schedule.day_of_month,
-            "time_of_day": schedule.time_of_day, "filters": schedule.filters,
-            "recipients": list(schedule.recipients or []), "is_active": schedule.is_active,
+            "time_of_day": schedule.time_of_day, "timezone": schedule.timezone or "UTC",
+            "filters": schedule.filters,
+            "recipients": list(schedule.recipients or []),
+            "external_recipients": list(schedule.external_recipients or []),
+            "external_scope": (list(schedule.external_scope)
+                               if schedule.external_scope is not None else
+                               ("all" if schedule.external_recipients else None)),
+            "external_scope_label": external_scope_label(schedule),
+            "is_active": schedule.is_active,
             "description": describe(schedule),
-            "last_run_at": _iso(schedule.last_run_at), "next_run_at": _iso(schedule.next_run_at)}
+            "last_run_at": _iso(schedule.last_run_at), "next_run_at": _iso(schedule.next_run_at),
+            "next_run_local": local.isoformat(timespec="minutes") if local else None}
 
 
 def _iso(value: dt.datetime | None) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import sqlalchemy as sa
 
 from core import db, schedules
 from core.orm import Job, ReportSchedule, User
@@ -149,3 +150,174 @@ def test_the_tick_makes_one_job_per_recipient_in_their_own_scope(settings, peopl
         sent = schedules.send_now(session, _user(session, people, "admin"), schedule_id)
         assert [job.user_id for job in sent] == [people["analyst"], people["german"]]
         assert schedule.next_run_at == dt.datetime(2024, 5, 22, 12, 30)
+
+
+# ----------------------------------------------------------------- time zones (issue 13)
+def _zoned(zone: str, **values) -> ScheduleInput:
+    return ScheduleInput(name="t", recipients=["a@example.com"], timezone=zone, **values)
+
+
+# Europe/London: GMT (UTC+0) in winter, BST (UTC+1) from 31 Mar 2024 01:00 UTC to
+# 27 Oct 2024 01:00 UTC. America/New_York: EST (UTC−5), EDT (UTC−4) from 10 Mar 2024 07:00
+# UTC to 3 Nov 2024 06:00 UTC.
+@pytest.mark.parametrize("zone, values, after, expected", [
+    # a daily 07:00 London run: 06:00 UTC in summer, 07:00 UTC in winter
+    ("Europe/London", {"frequency": "daily"}, dt.datetime(2024, 7, 1, 12),
+     dt.datetime(2024, 7, 2, 6)),
+    ("Europe/London", {"frequency": "daily"}, dt.datetime(2024, 1, 15, 12),
+     dt.datetime(2024, 1, 16, 7)),
+    # weekly Monday 07:00 London across the autumn change: 21 Oct in BST, 28 Oct in GMT
+    ("Europe/London", {"weekday": 0}, dt.datetime(2024, 10, 20),
+     dt.datetime(2024, 10, 21, 6)),
+    ("Europe/London", {"weekday": 0}, dt.datetime(2024, 10, 21, 6),
+     dt.datetime(2024, 10, 28, 7)),
+    # 01:30 on 31 Mar 2024 does not exist in London (01:00 → 02:00): the next valid
+    # minute, 02:00 BST = 01:00 UTC
+    ("Europe/London", {"frequency": "daily", "time_of_day": "01:30"},
+     dt.datetime(2024, 3, 30, 12), dt.datetime(2024, 3, 31, 1, 0)),
+    # New York 07:00: EDT in summer (11:00 UTC), EST in winter (12:00 UTC)
+    ("America/New_York", {"frequency": "daily"}, dt.datetime(2024, 7, 1, 12),
+     dt.datetime(2024, 7, 2, 11)),
+    ("America/New_York", {"frequency": "daily"}, dt.datetime(2024, 12, 1, 13),
+     dt.datetime(2024, 12, 2, 12)),
+    # 02:30 on 10 Mar 2024 does not exist in New York: 03:00 EDT = 07:00 UTC
+    ("America/New_York", {"frequency": "daily", "time_of_day": "02:30"},
+     dt.datetime(2024, 3, 9, 12), dt.datetime(2024, 3, 10, 7, 0)),
+    # 01:30 on 3 Nov 2024 happens twice in New York: once, at the first (EDT, 05:30 UTC)…
+    ("America/New_York", {"frequency": "daily", "time_of_day": "01:30"},
+     dt.datetime(2024, 11, 2, 12), dt.datetime(2024, 11, 3, 5, 30)),
+    # … and not again at the second (06:30 UTC): the next run is 4 Nov 01:30 EST
+    ("America/New_York", {"frequency": "daily", "time_of_day": "01:30"},
+     dt.datetime(2024, 11, 3, 5, 30), dt.datetime(2024, 11, 4, 6, 30)),
+    # late evening in New York is already the next day in UTC: at Tuesday 01:00 UTC it is
+    # still Monday 20:00 EST there, and Monday's 22:00 EST is Tuesday 03:00 UTC
+    ("America/New_York", {"weekday": 0, "time_of_day": "22:00"},
+     dt.datetime(2024, 1, 16, 1), dt.datetime(2024, 1, 16, 3)),
+])
+def test_next_run_follows_the_schedules_time_zone_across_dst(zone, values, after, expected):
+    assert next_run_at(_zoned(zone, **values), after) == expected
+
+
+def test_an_unknown_time_zone_is_refused_by_name(settings, people):
+    with db.session_scope(settings.database_url) as session:
+        with pytest.raises(ScheduleError, match="timezone: unknown time zone 'Mars/Olympus'"):
+            schedules.create_schedule(session, _user(session, people, "admin"), {
+                "name": "x", "recipients": ["viewer@example.com"],
+                "timezone": "Mars/Olympus"})
+        made = schedules.create_schedule(session, _user(session, people, "admin"), {
+            "name": "x", "recipients": ["viewer@example.com"], "timezone": "Europe/London"},
+            now=dt.datetime(2024, 7, 1))
+        assert schedules.describe(made) == "every Monday at 07:00 Europe/London"
+        shown = schedules.schedule_to_dict(made)
+        assert shown["next_run_at"] == "2024-07-01T06:00:00Z"
+        assert shown["next_run_local"] == "2024-07-01T07:00+01:00"
+
+
+# ----------------------------------------------------------------- external recipients
+EXTERNAL = {"name": "For the agency", "recipients": [],
+            "external_recipients": ["Agency@Partner.example"], "external_scope": ["FR", "DE"]}
+
+
+def test_only_admins_add_external_recipients_with_an_explicit_scope(settings, people):
+    with db.session_scope(settings.database_url) as session:
+        admin, analyst = (_user(session, people, name) for name in ("admin", "analyst"))
+        with pytest.raises(ScheduleAccessDenied,
+                           match="only admins can send reports outside Shoplens"):
+            schedules.create_schedule(session, analyst, {
+                **EXTERNAL, "recipients": ["analyst@example.com"], "external_scope": ["FR"]})
+        with pytest.raises(ScheduleError, match="external_scope: pick the data"):
+            schedules.create_schedule(session, admin, {**EXTERNAL, "external_scope": None})
+        with pytest.raises(ScheduleError, match="not an e-mail address"):
+            schedules.create_schedule(session, admin, {**EXTERNAL,
+                                                       "external_recipients": ["agency"]})
+        with pytest.raises(ScheduleError, match="viewer@example.com: a user of Shoplens"):
+            schedules.create_schedule(session, admin, {
+                **EXTERNAL, "external_recipients": ["viewer@example.com"]})
+        with pytest.raises(ScheduleAccessDenied, match="beyond what external recipients "
+                                                       "see \\(DE, FR\\): country GB"):
+            schedules.create_schedule(session, admin, {**EXTERNAL, "filters": "country=GB"})
+        with pytest.raises(ScheduleError, match="Atlantis"):
+            schedules.create_schedule(session, admin, {**EXTERNAL,
+                                                       "external_scope": ["Atlantis"]})
+        made = schedules.create_schedule(session, admin, {**EXTERNAL,
+                                                          "filters": "country=France"})
+        assert made.external_recipients == ["agency@partner.example"]
+        assert made.external_scope == ["DE", "FR"]
+        assert schedules.external_scope_label(made) == "External recipients see: DE, FR"
+        everything = schedules.create_schedule(session, admin, {**EXTERNAL,
+                                                                "external_scope": "all"})
+        assert everything.external_scope is None
+        assert schedules.schedule_to_dict(everything)["external_scope"] == "all"
+        # a change of another field keeps "all" (stored as None) picked
+        schedules.update_schedule(session, admin, everything.id, {"name": "renamed"})
+        assert everything.external_scope is None and everything.external_recipients
+
+
+def test_a_run_makes_one_job_per_recipient_and_external_address(settings, people):
+    with db.session_scope(settings.database_url) as session:
+        admin = _user(session, people, "admin")
+        schedule = schedules.create_schedule(session, admin, {
+            "name": "Both", "format": "both", "frequency": "daily", "time_of_day": "12:30",
+            "timezone": "Europe/Paris", "recipients": ["analyst@example.com"],
+            "external_recipients": ["agency@partner.example"], "external_scope": ["DE"]},
+            now=WEDNESDAY_NOON)
+        schedule_id = schedule.id
+        # 12:30 in Paris (CEST, UTC+2) is 10:30 UTC: the next is on Thursday
+        assert schedule.next_run_at == dt.datetime(2024, 5, 16, 10, 30)
+
+    job_ids = schedules.run_due_schedules(settings, now=dt.datetime(2024, 5, 16, 10, 31))
+    assert len(job_ids) == 2
+    with db.session_scope(settings.database_url) as session:
+        made = [session.get(Job, job_id) for job_id in job_ids]
+        by_recipient = {job.params.get("recipient", job.user.email): job for job in made}
+        analyst = by_recipient["analyst@example.com"]
+        agency = by_recipient["agency@partner.example"]
+        assert (analyst.user_id, analyst.scope) == (people["analyst"], ["FR"])
+        assert "recipient" not in analyst.params
+        assert (agency.user_id, agency.scope) == (people["admin"], ["DE"])
+        assert analyst.params["options"]["format"] == "both"
+        assert analyst.idempotency_key == \
+            f"schedule:{schedule_id}:20240516T1030:analyst@example.com"
+        assert agency.idempotency_key == \
+            f"schedule:{schedule_id}:20240516T1030:agency@partner.example"
+
+
+def test_a_run_started_twice_makes_one_job_per_recipient(settings, people):
+    with db.session_scope(settings.database_url) as session:
+        schedule = schedules.create_schedule(session, _user(session, people, "admin"), {
+            "name": "Daily", "frequency": "daily", "time_of_day": "12:30",
+            "recipients": ["analyst@example.com", "german@example.com"]},
+            now=WEDNESDAY_NOON)
+        schedule_id = schedule.id
+    first = schedules.run_due_schedules(settings, now=dt.datetime(2024, 5, 15, 12, 31))
+    assert len(first) == 2
+    # a second tick that claims the same run again (e.g. the first one's move of
+    # next_run_at was lost): the keys exist, nothing is made twice
+    with db.session_scope(settings.database_url) as session:
+        session.get(ReportSchedule, schedule_id).next_run_at = dt.datetime(2024, 5, 15, 12, 30)
+    assert schedules.run_due_schedules(settings, now=dt.datetime(2024, 5, 15, 12, 33)) == []
+    with db.session_scope(settings.database_url) as session:
+        assert session.query(Job).filter_by(schedule_id=schedule_id).count() == 2
+        # a racing writer that passed the existence check: the unique key refuses the
+        # second row in a savepoint, and the rest of the transaction goes on
+        recipient = _user(session, people, "analyst")
+        key = schedules.run_key(schedule_id, dt.datetime(2024, 5, 15, 12, 30),
+                                "analyst@example.com")
+        from core import jobs
+        session.execute(sa.update(Job).where(Job.idempotency_key == key)
+                        .values(idempotency_key=key + "-hidden"))
+        session.flush()
+        again = jobs.add_scheduled_report(session, recipient, schedule_id, "pdf", "",
+                                          idempotency_key=key)
+        assert again is not None  # the key was free
+        assert jobs.add_scheduled_report(session, recipient, schedule_id, "pdf", "",
+                                         idempotency_key=key) is None
+        session.rollback()
+    with db.session_scope(settings.database_url) as session:
+        assert session.query(Job).filter_by(schedule_id=schedule_id).count() == 2
+        # send now twice in one minute: one job per recipient
+        admin = _user(session, people, "admin")
+        now = dt.datetime(2024, 5, 15, 13, 0, 5)
+        assert len(schedules.send_now(session, admin, schedule_id, now=now)) == 2
+        assert schedules.send_now(session, admin, schedule_id,
+                                  now=now.replace(second=40)) == []
