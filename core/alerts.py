@@ -41,6 +41,7 @@ retried at each run for a day, ``mail.MAX_ATTEMPTS`` times at most); e-mails go 
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import math
@@ -49,27 +50,42 @@ from typing import Annotated, Literal
 
 import pydantic
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from analytics import breakdowns, catalog, filter_values, kpis, period
 from analytics.errors import (AccessDenied, InvalidInput, NotFound, format_validation_error)
 from analytics.filters import FilterError, Filters, Scope
 from core import audit, owned
 from core.formatting import format_money, format_value
-from core.orm import AlertFiring, AlertRule, DataLoad, User, utcnow
+from core.orm import AlertFiring, AlertRule, DataLoad, Delivery, User, utcnow
 
 log = logging.getLogger(__name__)
 
-KINDS = ("threshold", "change", "anomaly", "stale_data", "load_failed")
+KINDS = ("threshold", "change", "anomaly", "forecast", "stale_data", "load_failed",
+         "delivery_failed")
 DIRECTIONS = {"threshold": ("below", "above"), "change": ("down", "up"),
-              "anomaly": ("down", "up", "any")}
+              "anomaly": ("down", "up", "any"), "forecast": ("below", "above", "outside")}
+#: What a threshold or change rule compares with: the previous ``days`` days, or the same
+#: days a year before.
+COMPARES = ("previous", "last_year")
 #: What the anomaly monitor watches (``analytics.models.inputs.daily_series`` columns).
 ANOMALY_KPIS = ("revenue", "gross_revenue", "returns", "orders", "units", "aov")
 #: The monitor's default |z| and the days before each day it compares with.
 ANOMALY_Z = 3.5
 ANOMALY_WINDOW = 28
-#: Operational rules (admins): the data is older than ``value`` days; the newest load failed.
-OPERATIONAL = ("stale_data", "load_failed")
+#: Operational rules (admins): the data is older than ``value`` days; the newest load failed;
+#: a report or alert delivery failed after its last attempt.
+OPERATIONAL = ("stale_data", "load_failed", "delivery_failed")
+#: What the forecast rule watches: KPIs that are sums of their days.
+FORECAST_KPIS = ("revenue", "gross_revenue", "returns", "orders", "units")
+#: The forecast rule's default prediction interval (%), and the history its models see.
+FORECAST_LEVEL = 80.0
+FORECAST_HISTORY = 365
+#: Backtest folds (each ``days`` long) that measure the forecast's errors, and at least.
+FORECAST_FOLDS = 6
+FORECAST_MIN_FOLDS = 4
+#: A backtest replays at most this many days.
+BACKTEST_MAX_DAYS = 366
 #: The explanation names values until they account for this share of the change …
 EXPLAINED_SHARE = 0.8
 #: … and at most this many per dimension.
@@ -94,13 +110,17 @@ class AlertInput(pydantic.BaseModel):
     """What a user sets on a rule."""
     model_config = pydantic.ConfigDict(extra="forbid", str_strip_whitespace=True)
     name: Annotated[str, pydantic.Field(min_length=1, max_length=200)]
-    kind: Literal["threshold", "change", "anomaly", "stale_data", "load_failed"]
+    kind: Literal["threshold", "change", "anomaly", "forecast", "stale_data", "load_failed",
+                  "delivery_failed"]
     kpi: str = ""
     direction: str = ""
     value: float | None = None
     days: Annotated[int, pydantic.Field(ge=1, le=366)] = 7
     filters: Annotated[str, pydantic.Field(max_length=4000)] = ""
     cooldown_hours: Annotated[int, pydantic.Field(ge=0, le=24 * 90)] = 24
+    compare: Literal["previous", "last_year"] = "previous"
+    email: bool = True
+    webhook_url: Annotated[str | None, pydantic.Field(max_length=1000)] = None
     is_active: bool = True
     snoozed_until: dt.datetime | None = None
 
@@ -133,11 +153,22 @@ class AlertInput(pydantic.BaseModel):
             raise ValueError("an alert watches the last N days: set days, not start or end")
         return parsed.to_query()
 
+    @pydantic.field_validator("webhook_url")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
     @pydantic.model_validator(mode="after")
     def _consistent(self) -> "AlertInput":
+        if not self.email and not self.webhook_url:
+            raise ValueError("the alert must go somewhere: e-mail its owner (email) or give "
+                             "a webhook_url")
+        if self.compare != "previous" and self.kind not in ("threshold", "change"):
+            raise ValueError(f"compare applies to threshold and change rules; a {self.kind} "
+                             "rule compares with its own history")
         if self.kind in OPERATIONAL:
             self.kpi, self.direction, self.filters = "", "", ""
-            if self.kind == "load_failed":
+            if self.kind in ("load_failed", "delivery_failed"):
                 self.value = 0.0
             elif self.value is None or self.value < 1 or self.value != int(self.value):
                 raise ValueError("a stale_data rule's value is a whole number of days (1 or "
@@ -146,6 +177,18 @@ class AlertInput(pydantic.BaseModel):
         if self.kpi not in catalog.KPI_NAMES:
             raise ValueError(f"unknown KPI {self.kpi!r}: use one of "
                              f"{', '.join(catalog.KPI_NAMES)}")
+        if self.kind == "forecast":
+            if self.kpi not in FORECAST_KPIS:
+                raise ValueError(f"the forecast rule watches {', '.join(FORECAST_KPIS)} (sums "
+                                 f"of their days), not {self.kpi}")
+            if self.value is None:
+                self.value = FORECAST_LEVEL
+            if not 50 <= self.value <= 99:
+                raise ValueError("a forecast rule's value is the prediction interval in %: "
+                                 "between 50 and 99 (80 by default)")
+            self.direction = self.direction or "outside"
+            if self.days > 31:
+                raise ValueError("a forecast rule looks at the last 31 days at most")
         if self.kind == "anomaly":
             if self.kpi not in ANOMALY_KPIS:
                 raise ValueError(f"the anomaly monitor watches {', '.join(ANOMALY_KPIS)}, "
@@ -234,9 +277,11 @@ def rule_period(warehouse, days: int, today: dt.date) -> tuple[dt.date, dt.date]
 
 
 def evaluate(rule: AlertRule | AlertInput, warehouse, scope: Scope, today: dt.date,
-             currency: str = "£", session: Session | None = None) -> Evaluation:
+             currency: str = "£", session: Session | None = None, *,
+             explained: bool = True) -> Evaluation:
     """Judge ``rule``'s condition on the current data under ``scope`` (no state changes).
-    ``session`` (the app database) is needed by ``load_failed`` rules."""
+    ``session`` (the app database) is needed by ``load_failed`` and ``delivery_failed``
+    rules. ``explained`` False skips the explanation (a backtest screening days)."""
     if rule.kind in OPERATIONAL:
         return _evaluate_operational(rule, warehouse, today, session)
     when = rule_period(warehouse, rule.days, today)
@@ -245,9 +290,15 @@ def evaluate(rule: AlertRule | AlertInput, warehouse, scope: Scope, today: dt.da
     start, end = when
     filters = Filters.from_query(rule.filters or "").with_period(start, end)
     if rule.kind == "anomaly":
-        return _evaluate_anomaly(rule, warehouse, scope, filters, currency)
-    summary = kpis.kpi_summary(warehouse, filters, scope)
-    kpi = summary[rule.kpi]
+        return _evaluate_anomaly(rule, warehouse, scope, filters, currency, explained)
+    if rule.kind == "forecast":
+        return _evaluate_forecast(rule, warehouse, scope, filters, currency, explained)
+    last_year = getattr(rule, "compare", "previous") == "last_year"
+    compared = filters.year_earlier() if last_year else filters.previous_period()
+    kpi = kpis.kpi_summary(warehouse, filters, scope)[rule.kpi]
+    if last_year:  # the same days a year before are the "current" of their own summary
+        kpi = dataclasses.replace(
+            kpi, previous=kpis.kpi_summary(warehouse, compared, scope)[rule.kpi].current)
     measure = catalog.measure(rule.kpi)
     version = warehouse.current_version()
     base = dict(start=start, end=end, current=_num(kpi.current),
@@ -257,6 +308,7 @@ def evaluate(rule: AlertRule | AlertInput, warehouse, scope: Scope, today: dt.da
         return Evaluation(None, f"{label} is empty for {_span(rule.days, end)}: "
                                 f"{kpi.reason or 'no value'}.", reason=kpi.reason, **base)
     now_text = format_value(kpi.current, measure.kind, currency)
+    versus = _versus_last_year(start, end) if last_year else _versus(rule.days)
     if rule.kind == "threshold":
         limit = format_value(rule.value, measure.kind, currency)
         met = (kpi.current < rule.value if rule.direction == "below"
@@ -266,43 +318,72 @@ def evaluate(rule: AlertRule | AlertInput, warehouse, scope: Scope, today: dt.da
                     f"the {limit} threshold.")
     else:
         if kpi.previous is None or kpi.rel_change is None:
-            why = kpi.reason or "the previous period has no value to compare with"
-            return Evaluation(None, f"{label} cannot be compared {_versus(rule.days)}: "
-                                    f"{why}.", reason=why, **base)
+            why = ("the same days a year before have no value to compare with" if last_year
+                   else kpi.reason or "the previous period has no value to compare with")
+            return Evaluation(None, f"{label} cannot be compared {versus}: {why}.",
+                              reason=why, **base)
         change = kpi.rel_change * 100
         met = change <= -rule.value if rule.direction == "down" else change >= rule.value
         verb = "fell" if change < 0 else "rose"
         before = format_value(kpi.previous, measure.kind, currency)
-        sentence = (f"{label} {verb} {abs(change):.0f} % ({before} → {now_text}) "
-                    f"{_versus(rule.days)}")
+        sentence = f"{label} {verb} {abs(change):.0f} % ({before} → {now_text}) {versus}"
         sentence += "." if met else f", within the {rule.value:g} % the rule allows."
     explanation = None
-    if met and kpi.previous is not None:
-        explanation = explain(warehouse, filters, scope, rule.kpi, currency)
+    if met and explained and kpi.previous is not None:
+        explanation = explain(warehouse, filters, scope, rule.kpi, currency,
+                              previous=compared)
         if explanation and explanation.get("sentence"):
-            context = (f"against the previous {_days(rule.days)}, "
-                       if rule.kind == "threshold" else "")
+            context = ""
+            if rule.kind == "threshold":
+                context = ("against the same days a year before, " if last_year
+                           else f"against the previous {_days(rule.days)}, ")
             sentence = sentence.rstrip(".") + "; " + context + explanation["sentence"] + "."
     return Evaluation(met, sentence, explanation=explanation, **base)
 
 
+def _versus_last_year(start: dt.date, end: dt.date) -> str:
+    """"against 3–9 Mar 2024" (the same days a year before)."""
+    first, last = period.minus_years(start), period.minus_years(end)
+    return f"against the same days a year before ({_dates(first, last)})"
+
+
+def _dates(first: dt.date, last: dt.date) -> str:
+    if first == last:
+        return f"{last.day} {last:%b %Y}"
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.day}–{last.day} {last:%b %Y}"
+    return f"{first.day} {first:%b %Y} – {last.day} {last:%b %Y}"
+
+
+def daily_frame(warehouse, filters: Filters, scope: Scope, first: dt.date,
+                end: dt.date):
+    """The rule's daily series (``analytics.models.inputs.daily_series`` columns) from
+    ``first`` (not before the data's first day: no made-up zeros) to ``end``, every day
+    present (0 without sales; aov NaN)."""
+    import pandas as pd
+
+    from analytics.models.inputs import daily_series
+
+    first = max(first, period.data_range(warehouse)[0])
+    daily = daily_series(warehouse, filters.with_period(first, end), scope)
+    days = pd.date_range(pd.Timestamp(first), pd.Timestamp(end), freq="D", unit="us")
+    daily = daily.set_index("date").reindex(days).rename_axis("date").reset_index()
+    for name in ("revenue", "gross_revenue", "returns", "orders", "units"):
+        daily[name] = daily[name].fillna(0.0)
+    return daily
+
+
 def _evaluate_anomaly(rule, warehouse, scope: Scope, filters: Filters,
-                      currency: str) -> Evaluation:
+                      currency: str, explained: bool = True) -> Evaluation:
     """The anomaly monitor (``analytics.models.anomalies.robust_monitor``) over the last
     ``days`` days: the most unusual day in the rule's direction, |z| ≥ ``value``."""
     import pandas as pd
 
     from analytics.models.anomalies import robust_monitor
-    from analytics.models.inputs import daily_series
 
     start, end = filters.start, filters.end
-    history = filters.with_period(period.days_before(start, ANOMALY_WINDOW), end)
-    daily = daily_series(warehouse, history, scope)
-    first = max(history.start, period.data_range(warehouse)[0])  # no made-up zeros before
-    days = pd.date_range(pd.Timestamp(first), pd.Timestamp(end), freq="D", unit="us")
-    daily = (daily.set_index("date").reindex(days).rename_axis("date").reset_index())
-    for name in ("revenue", "gross_revenue", "returns", "orders", "units"):
-        daily[name] = daily[name].fillna(0.0)
+    daily = daily_frame(warehouse, filters, scope,
+                        period.days_before(start, ANOMALY_WINDOW), end)
     monitor = robust_monitor(daily, rule.kpi, days=rule.days, window=ANOMALY_WINDOW,
                              threshold=rule.value)
     measure = catalog.measure(rule.kpi)
@@ -333,7 +414,7 @@ def _evaluate_anomaly(rule, warehouse, scope: Scope, filters: Filters,
                     f" (the most unusual: {day.day} {day:%b %Y}, z = {z:+.1f}; the rule "
                     f"fires from {rule.value:g})".replace("-", "−"))
     explanation = None
-    if met:
+    if met and explained:
         one_day = filters.with_period(day, day)
         week_before = one_day.with_period(period.days_before(day, 7),
                                           period.days_before(day, 7))
@@ -344,6 +425,100 @@ def _evaluate_anomaly(rule, warehouse, scope: Scope, filters: Filters,
     return Evaluation(met, sentence + ".", start=start, end=end,
                       current=_num(worst["value"]), previous=_num(worst["expected"]),
                       explanation=explanation, data_version=version, details={"z": z})
+
+
+def forecast_range(history, days: int, level: float) -> dict | None:
+    """The forecast of the total of the ``days`` days after ``history`` (daily values,
+    oldest first, gap-free) and its ``level`` % prediction interval, or None when the
+    history is too short.
+
+    As the forecast leaderboard does (``analytics.models.forecast_models``), with its fast
+    models only: seasonal naive and ETS are backtested on the last ``FORECAST_FOLDS``
+    stretches of ``days`` days of the history (each forecast from the days before it);
+    the model with the smaller mean error on the totals is chosen (seasonal naive wins
+    ties), and the interval is its forecast plus the quantiles of its backtest errors
+    (``residual_bounds``). Keys: ``model``, ``forecast``, ``lower``, ``upper``."""
+    import numpy as np
+    import pandas as pd
+
+    from analytics.models import forecast_models as fm
+
+    values = np.asarray(history, dtype=float)[-FORECAST_HISTORY:]
+    folds = min(FORECAST_FOLDS, (len(values) - 28) // days)
+    if folds < FORECAST_MIN_FOLDS:
+        return None
+    setup = fm.Setup(interval=level / 100)
+    candidates = {fm.NAIVE: fm.seasonal_naive, "ETS": fm.ets}
+
+    def total(model, train) -> float:
+        series = pd.Series(train, index=pd.RangeIndex(len(train)))
+        return float(np.clip(model(series, days, setup).forecast, 0, None).sum())
+
+    best = None
+    for name, model in candidates.items():
+        try:
+            errors = np.array([
+                values[origin:origin + days].sum() - total(model, values[:origin])
+                for origin in (len(values) - k * days for k in range(folds, 0, -1))])
+        except Exception:  # ETS may fail to fit a short or flat history: naive stays
+            log.info("forecast alert: %s could not be backtested", name, exc_info=True)
+            continue
+        if not np.isfinite(errors).all():
+            continue
+        score = float(np.abs(errors).mean())
+        if best is None or score < best[1]:
+            best = (name, score, errors)
+    if best is None:
+        return None
+    name, _score, errors = best
+    forecast = total(candidates[name], values)
+    low, high = fm.residual_bounds(errors, level / 100)
+    return {"model": name, "forecast": forecast, "lower": max(forecast + low, 0.0),
+            "upper": max(forecast + high, 0.0)}
+
+
+def _evaluate_forecast(rule, warehouse, scope: Scope, filters: Filters, currency: str,
+                       explained: bool = True, daily=None) -> Evaluation:
+    """The KPI's total over the last ``days`` days against the forecast's ``value`` %
+    interval made from the data before them (``forecast_range``). ``daily`` (the rule's
+    ``daily_frame`` reaching at least to the period's end) saves the query."""
+    import pandas as pd
+
+    start, end = filters.start, filters.end
+    if daily is None:
+        daily = daily_frame(warehouse, filters, scope,
+                            period.days_before(start, FORECAST_HISTORY), end)
+    dates = pd.to_datetime(daily["date"]).dt.date
+    history = daily.loc[dates < start, rule.kpi].to_numpy(dtype=float)
+    actual = float(daily.loc[(dates >= start) & (dates <= end), rule.kpi].sum())
+    version = warehouse.current_version()
+    measure = catalog.measure(rule.kpi)
+    level = f"{rule.value:g} %"
+    predicted = forecast_range(history, rule.days, rule.value)
+    if predicted is None:
+        need = 28 + FORECAST_MIN_FOLDS * rule.days
+        return Evaluation(None, f"The forecast needs {need} days of data before the "
+                                f"{_days(rule.days)} it checks; the data is shorter.",
+                          start=start, end=end, current=actual, reason="too few days",
+                          data_version=version)
+    low, high = predicted["lower"], predicted["upper"]
+    below, above = actual < low, actual > high
+    met = {"below": below, "above": above}.get(rule.direction, below or above)
+    where = "below" if below else "above" if above else "within"
+    money = (format_value(low, measure.kind, currency), format_value(high, measure.kind, currency))
+    sentence = (f"{measure.label} {_span(rule.days, end)} {_was(measure.label)} "
+                f"{format_value(actual, measure.kind, currency)}, {where} the forecast's "
+                f"{level} range ({money[0]}–{money[1]})")
+    explanation = None
+    if met and explained:
+        explanation = explain(warehouse, filters, scope, rule.kpi, currency)
+        if explanation:
+            sentence += (f"; against the previous {_days(rule.days)}, "
+                         + explanation["sentence"])
+    return Evaluation(met, sentence + ".", start=start, end=end, current=actual,
+                      previous=predicted["forecast"], explanation=explanation,
+                      data_version=version,
+                      details={"lower": low, "upper": high, "model": predicted["model"]})
 
 
 def _evaluate_operational(rule, warehouse, today: dt.date,
@@ -361,8 +536,10 @@ def _evaluate_operational(rule, warehouse, today: dt.date,
         return Evaluation(met, sentence, end=last, current=float(age),
                           previous=float(allowed), data_version=version)
     if session is None:
-        return Evaluation(None, "Failed loads are checked in the app database.",
+        return Evaluation(None, "Loads and deliveries are checked in the app database.",
                           reason="no app database")
+    if rule.kind == "delivery_failed":
+        return _evaluate_deliveries(rule, session, version)
     load = session.scalar(sa.select(DataLoad).where(DataLoad.status.in_(("done", "failed")))
                           .order_by(DataLoad.id.desc()).limit(1))
     if load is None:
@@ -373,6 +550,40 @@ def _evaluate_operational(rule, warehouse, today: dt.date,
                                 f"{load.error or 'no reason recorded'}.", data_version=version)
     return Evaluation(False, f"The newest data load #{load.id} ({load.source}) succeeded at "
                              f"{when}.", data_version=version)
+
+
+def _evaluate_deliveries(rule, session: Session, version: int | None) -> Evaluation:
+    """Deliveries (reports and alert messages) failed after their last attempt (attempts
+    used up, or no retry planned) since the rule last fired; this rule's own messages are
+    left out (a webhook that is down must not alert about itself forever)."""
+    from core.mail import MAX_ATTEMPTS
+
+    given_up = [Delivery.status == "failed",
+                sa.or_(Delivery.attempts >= MAX_ATTEMPTS, Delivery.next_attempt_at.is_(None))]
+    since = getattr(rule, "last_fired_at", None)
+    if since is not None:
+        given_up.append(Delivery.updated_at > since)
+    rule_id = getattr(rule, "id", None)
+    if rule_id is not None:
+        own = sa.select(AlertFiring.id).where(AlertFiring.rule_id == rule_id)
+        given_up.append(sa.or_(Delivery.firing_id.is_(None), Delivery.firing_id.not_in(own)))
+    failed = list(session.scalars(sa.select(Delivery).where(*given_up)
+                                  .order_by(Delivery.updated_at.desc(), Delivery.id.desc())))
+    after = f" since {since:%d %b %Y %H:%M} UTC" if since else ""
+    if not failed:
+        return Evaluation(False, f"No delivery failed for good{after}.", current=0.0,
+                          data_version=version)
+    reports = sum(1 for item in failed if item.job_id is not None)
+    newest = failed[0]
+    what = "report" if newest.job_id is not None else "alert"
+    count = len(failed)
+    sentence = (f"{count} deliver{'y' if count == 1 else 'ies'} failed after the last "
+                f"attempt{after} ({reports} of reports, {count - reports} of alerts); the "
+                f"newest, a {what} {newest.channel or 'email'} to {newest.recipient}: "
+                f"{newest.last_error or 'no reason recorded'}")
+    return Evaluation(True, sentence.rstrip(".") + ".", current=float(count),
+                      data_version=version,
+                      details={"delivery_ids": [item.id for item in failed]})
 
 
 def _num(value) -> float | None:
@@ -484,7 +695,8 @@ def step(rule: AlertRule, evaluation: Evaluation, now: dt.datetime) -> str:
 
 
 # ----------------------------------------------------------------- services
-def _validate(actor: User, data: dict, owner: User, warehouse=None) -> AlertInput:
+def _validate(actor: User, data: dict, owner: User, warehouse=None,
+              settings=None) -> AlertInput:
     if not actor.is_active or not actor.has_role("analyst"):
         raise AlertAccessDenied("alerts need the analyst or admin role")
     if not actor.has_role("admin") and owner.id != actor.id:
@@ -494,17 +706,26 @@ def _validate(actor: User, data: dict, owner: User, warehouse=None) -> AlertInpu
     except pydantic.ValidationError as exc:
         raise AlertError(format_validation_error(exc, subject="alert")) from None
     if values.kind in OPERATIONAL and not owner.has_role("admin"):
-        raise AlertAccessDenied("operational alerts (stale data, failed loads) are for "
-                                "admins")
+        raise AlertAccessDenied("operational alerts (stale data, failed loads, failed "
+                                "deliveries) are for admins")
     check_filters(Filters.from_query(values.filters), owner_scope(owner), warehouse)
+    if values.webhook_url:
+        from core import webhooks
+        from core.settings import load_settings
+        try:
+            values.webhook_url = webhooks.validate_url(values.webhook_url,
+                                                       settings or load_settings())
+        except webhooks.WebhookRefused as exc:
+            raise AlertError(str(exc)) from None
     return values
 
 
 def create_rule(session: Session, actor: User, data: dict, *, owner: User | None = None,
-                warehouse=None) -> AlertRule:
-    """Create a rule owned by ``owner`` (default: the actor). The caller commits."""
+                warehouse=None, settings=None) -> AlertRule:
+    """Create a rule owned by ``owner`` (default: the actor). The caller commits.
+    ``settings`` decide which webhook URLs are allowed (``core.webhooks``)."""
     owner = owner or actor
-    values = _validate(actor, data, owner, warehouse)
+    values = _validate(actor, data, owner, warehouse, settings)
     rule = AlertRule(owner_id=owner.id, armed=True, **values.model_dump())
     session.add(rule)
     session.flush()
@@ -525,12 +746,12 @@ def list_rules(session: Session, actor: User) -> list[AlertRule]:
 
 
 def update_rule(session: Session, actor: User, rule_id: int, changes: dict, *,
-                warehouse=None) -> AlertRule:
+                warehouse=None, settings=None) -> AlertRule:
     """Change some fields; a changed condition re-arms the rule. The caller commits."""
     rule = get_rule(session, actor, rule_id)
     current = {name: getattr(rule, name) for name in AlertInput.model_fields}
-    values = _validate(actor, {**current, **changes}, rule.owner, warehouse)
-    condition = ("kind", "kpi", "direction", "value", "days", "filters")
+    values = _validate(actor, {**current, **changes}, rule.owner, warehouse, settings)
+    condition = ("kind", "kpi", "direction", "value", "days", "filters", "compare")
     if any(getattr(rule, name) != getattr(values, name) for name in condition):
         rule.armed = True
     for name, value in values.model_dump().items():
@@ -577,26 +798,251 @@ def try_rule(session: Session, actor: User, rule_id: int, warehouse, *,
     return {**evaluation.to_dict(), "would": would}
 
 
+# ----------------------------------------------------------------- backtest
+#: A backtest evaluates each day as the run after that day's load would (06:00 UTC).
+_RUN_HOUR = 6
+
+
+@dataclass
+class _State:
+    """A rule's state in a backtest (what ``step`` moves), starting armed."""
+    cooldown_hours: int
+    armed: bool = True
+    last_fired_at: dt.datetime | None = None
+    last_evaluated_at: dt.datetime | None = None
+    snoozed_until: dt.datetime | None = None
+
+
+def backtest(session: Session, actor: User, rule: int | AlertInput | dict, warehouse, *,
+             days: int = 90, start: dt.date | None = None, end: dt.date | None = None,
+             currency: str = "£", today: dt.date | None = None) -> dict:
+    """Replay ``rule`` (a saved rule's id, or a rule not saved yet) as of each day of a
+    range: the last ``days`` days of the data, or ``start``…``end``. Nothing is changed or
+    sent. Each day the rule sees only the data up to that day, under its owner's scope,
+    and the cool-down is applied as the run would (``step``); returns the days it would
+    have fired, each with its sentence and explanation.
+
+    Fast: the rule's daily series is read once for the whole range (one query) and each
+    day is judged on it; only the days that would fire are evaluated in full (the
+    sentence and explanation of ``evaluate``). KPIs that are not sums of their days
+    (customers, rates) are evaluated day by day."""
+    if isinstance(rule, int):
+        saved = get_rule(session, actor, rule)
+        values, owner = AlertInput.model_validate(
+            {name: getattr(saved, name) for name in AlertInput.model_fields}), saved.owner
+    else:
+        owner = actor
+        data = rule.model_dump() if isinstance(rule, AlertInput) else dict(rule)
+        # nothing is sent: where it would go is checked when the rule is saved
+        data.update(email=True, webhook_url=None)
+        values = _validate(actor, data, owner, warehouse)
+    if values.kind in OPERATIONAL:
+        raise AlertError("a backtest replays KPI rules on the sales data; operational "
+                         "rules (stale data, failed loads or deliveries) have no history to "
+                         "replay")
+    if warehouse.current_version() is None:
+        raise AlertError("no data has been loaded yet: nothing to replay")
+    first_day, last_day = period.data_range(warehouse)
+    last_day = min(last_day, today or dt.date.today())
+    end = min(end or last_day, last_day)
+    if start is None:
+        if not 1 <= days <= BACKTEST_MAX_DAYS:
+            raise AlertError(f"days: a backtest covers 1 to {BACKTEST_MAX_DAYS} days")
+        start = period.days_before(end, days - 1)
+    start = max(start, first_day)
+    if start > end:
+        raise AlertError(f"start: the range {start}…{end} is empty (the data covers "
+                         f"{first_day}…{last_day})")
+    if (end - start).days + 1 > BACKTEST_MAX_DAYS:
+        raise AlertError(f"start, end: a backtest covers at most {BACKTEST_MAX_DAYS} days")
+    scope = owner_scope(owner)
+    screened = _screen(values, warehouse, scope, start, end, currency)
+    state = _State(values.cooldown_hours)
+    fired, unknown = [], 0
+    for day, met in screened:
+        now = dt.datetime.combine(period.plus_days(day, 1), dt.time(_RUN_HOUR))
+        if met is None:
+            unknown += 1
+            continue
+        if not met:
+            step(state, Evaluation(False, ""), now)
+            continue
+        cooled = (state.last_fired_at is not None and state.cooldown_hours > 0
+                  and now - state.last_fired_at >= dt.timedelta(hours=state.cooldown_hours))
+        if not (state.armed or cooled):
+            step(state, Evaluation(True, ""), now)  # cooling: the same incident
+            continue
+        evaluation = evaluate(values, warehouse, scope, day, currency, session)
+        if step(state, evaluation, now) == "fire":
+            fired.append({"day": day.isoformat(), **evaluation.to_dict()})
+    total = (end - start).days + 1
+    count = len(fired)
+    summary = (f"“{values.name}” would have fired on {count} day{'' if count == 1 else 's'} "
+               f"of the {total} from {_dates(start, end)}"
+               + (f" ({unknown} could not be judged)" if unknown else "") + ".")
+    return {"start": start.isoformat(), "end": end.isoformat(), "days": total,
+            "count": count, "unknown": unknown, "summary": summary, "fired": fired}
+
+
+def _screen(rule: AlertInput, warehouse, scope: Scope, start: dt.date, end: dt.date,
+            currency: str) -> list[tuple[dt.date, bool | None]]:
+    """Whether ``rule``'s condition holds as of each day of ``start``…``end``."""
+    import pandas as pd
+
+    filters = Filters.from_query(rule.filters or "")
+    days = [period.plus_days(start, offset) for offset in range((end - start).days + 1)]
+    first_day = period.data_range(warehouse)[0]
+
+    def periods(day: dt.date) -> tuple[dt.date, dt.date]:
+        return max(period.days_before(day, rule.days - 1), dt.date.min), day
+
+    if rule.kind == "anomaly":
+        from analytics.models.anomalies import robust_monitor
+        reach = period.days_before(start, rule.days - 1 + ANOMALY_WINDOW)
+        daily = daily_frame(warehouse, filters, scope, reach, end)
+        monitor = robust_monitor(daily, rule.kpi, days=len(daily), window=ANOMALY_WINDOW,
+                                 threshold=rule.value)
+        z = {pd.Timestamp(row.date).date(): row.z for row in monitor.itertuples()
+             if row.z is not None and row.z == row.z}
+        sign = {"down": -1.0, "up": 1.0}.get(rule.direction)
+        out = []
+        for day in days:
+            window = [z[d] for d in _span_days(*periods(day)) if d in z]
+            if not window:
+                out.append((day, None))
+                continue
+            pushed = [abs(v) if sign is None else v * sign for v in window]
+            out.append((day, max(pushed) >= rule.value))
+        return out
+    if rule.kind == "forecast":
+        reach = period.days_before(start, rule.days - 1 + FORECAST_HISTORY)
+        daily = daily_frame(warehouse, filters, scope, reach, end)
+        out = []
+        for day in days:
+            first, last = periods(day)
+            if first < first_day:
+                out.append((day, None))
+                continue
+            evaluation = _evaluate_forecast(rule, warehouse, scope,
+                                            filters.with_period(first, last), currency,
+                                            explained=False, daily=daily)
+            out.append((day, evaluation.met))
+        return out
+    if rule.kpi not in ANOMALY_KPIS:  # not a sum of days: judged day by day
+        return [(day, evaluate(rule, warehouse, scope, day, currency, explained=False).met)
+                for day in days]
+    last_year = rule.compare == "last_year"
+    reach = period.days_before(start, rule.days - 1)
+    if rule.kind == "change":
+        reach = (period.minus_years(reach) if last_year
+                 else period.days_before(reach, rule.days))
+    daily = daily_frame(warehouse, filters, scope, reach, end)
+    columns = ("gross_revenue", "orders") if rule.kpi == "aov" else (rule.kpi,)
+    cumulative = {name: daily[name].cumsum().to_numpy() for name in columns}
+    index = {pd.Timestamp(d).date(): i for i, d in enumerate(daily["date"])}
+
+    def value(first: dt.date, last: dt.date) -> float | None:
+        first = max(first, first_day)  # as the run sums them: no sales before the data
+        if last < first:
+            return 0.0 if rule.kpi != "aov" else None
+        sums = {name: float(values[index[last]] - (values[index[first] - 1]
+                                                   if index[first] else 0.0))
+                for name, values in cumulative.items()}
+        if rule.kpi == "aov":
+            return sums["gross_revenue"] / sums["orders"] if sums["orders"] else None
+        return sums[rule.kpi]
+
+    out = []
+    for day in days:
+        first, last = periods(day)
+        current = value(first, last)
+        if current is None:
+            out.append((day, None))
+            continue
+        if rule.kind == "threshold":
+            out.append((day, current < rule.value if rule.direction == "below"
+                        else current > rule.value))
+            continue
+        if last_year:
+            before = value(period.minus_years(first), period.minus_years(last))
+        else:
+            before = value(period.days_before(first, rule.days),
+                           period.days_before(first, 1))
+        if not before:
+            out.append((day, None))
+            continue
+        change = (current - before) / abs(before) * 100
+        out.append((day, change <= -rule.value if rule.direction == "down"
+                    else change >= rule.value))
+    return out
+
+
+def _span_days(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [period.plus_days(first, offset) for offset in range((last - first).days + 1)]
+
+
 # ----------------------------------------------------------------- shapes
+def rule_state(rule: AlertRule, now: dt.datetime | None = None) -> str:
+    """"paused", "snoozed until 12 Mar 2025 09:00 UTC", "cooling" (fired; waits for the
+    condition to clear or the cool-down to pass) or "armed"."""
+    now = now or utcnow()
+    if not rule.is_active:
+        return "paused"
+    if rule.snoozed_until is not None and rule.snoozed_until > now:
+        return f"snoozed until {rule.snoozed_until:%d %b %Y %H:%M} UTC"
+    return "armed" if rule.armed else "cooling"
+
+
 def rule_to_dict(rule: AlertRule) -> dict:
     return {"id": rule.id, "name": rule.name, "owner": rule.owner.email, "kind": rule.kind,
             "kpi": rule.kpi, "direction": rule.direction, "value": rule.value,
-            "days": rule.days, "filters": rule.filters, "cooldown_hours": rule.cooldown_hours,
-            "is_active": rule.is_active, "armed": rule.armed,
+            "days": rule.days, "filters": rule.filters, "compare": rule.compare or "previous",
+            "email": bool(rule.email), "webhook_url": rule.webhook_url,
+            "cooldown_hours": rule.cooldown_hours,
+            "is_active": rule.is_active, "armed": rule.armed, "state": rule_state(rule),
             "snoozed_until": _iso(rule.snoozed_until),
             "last_evaluated_at": _iso(rule.last_evaluated_at),
             "last_fired_at": _iso(rule.last_fired_at)}
 
 
-def firing_to_dict(firing: AlertFiring) -> dict:
+def firing_deliveries(session: Session, firing_ids: list[int]) -> dict[int, list[Delivery]]:
+    """The ledger rows of some firings, by firing id, oldest first."""
+    found: dict[int, list[Delivery]] = {firing_id: [] for firing_id in firing_ids}
+    if firing_ids:
+        for delivery in session.scalars(sa.select(Delivery).where(
+                Delivery.firing_id.in_(firing_ids)).order_by(Delivery.id)):
+            found[delivery.firing_id].append(delivery)
+    return found
+
+
+def firing_to_dict(firing: AlertFiring, deliveries: list[Delivery] | None = None) -> dict:
+    """The firing and how each of its messages went (``deliveries``: its ledger rows;
+    read from the firing's session when not given)."""
+    if deliveries is None:
+        session = object_session(firing)
+        deliveries = firing_deliveries(session, [firing.id])[firing.id] if session else []
     return {"id": firing.id, "rule_id": firing.rule_id, "fired_at": _iso(firing.fired_at),
             "period": {"start": _day(firing.period_start), "end": _day(firing.period_end)},
             "current": firing.current, "previous": firing.previous,
             "sentence": firing.sentence, "explanation": firing.explanation,
-            "data_version": firing.data_version, "recipient": firing.recipient,
-            "status": firing.status, "attempts": firing.attempts,
-            "last_error": firing.last_error,
-            "sent_at": _iso(firing.sent_at)}
+            "data_version": firing.data_version,
+            "deliveries": [delivery_to_dict(item) for item in deliveries]}
+
+
+def delivery_to_dict(delivery: Delivery) -> dict:
+    return {"id": delivery.id, "channel": delivery.channel or "email",
+            "recipient": delivery.recipient, "status": delivery.status,
+            "attempts": delivery.attempts or 0, "last_error": delivery.last_error,
+            "sent_at": _iso(delivery.sent_at)}
+
+
+def get_firing(session: Session, actor: User, firing_id: int) -> AlertFiring:
+    """One firing, for the owner of its rule or an admin (another's is not found)."""
+    firing = session.get(AlertFiring, firing_id)
+    if firing is None:
+        raise AlertNotFound(f"there is no alert firing {firing_id}")
+    get_rule(session, actor, firing.rule_id)
+    return firing
 
 
 def _iso(value: dt.datetime | None) -> str | None:
