@@ -168,7 +168,10 @@ def post(settings: Settings, url: str, payload: dict, key: str) -> str:
         connection.close()
     if 200 <= status < 300:
         return f"HTTP {status}"
-    permanent = 400 <= status < 500 and status not in (408, 429)
-    where = "redirect not followed: " if 300 <= status < 400 else ""
+    redirect = 300 <= status < 400
+    # a redirect is never followed, and a 4xx says the request itself is wrong: retrying
+    # cannot help (except 408 timeout and 429 too many requests)
+    permanent = redirect or (400 <= status < 500 and status not in (408, 429))
     raise WebhookFailed(f"the receiver answered HTTP {status} {reason}".rstrip()
-                        + (f" ({where.rstrip(': ')})" if where else ""), permanent=permanent)
+                        + (" (redirects are not followed)" if redirect else ""),
+                        permanent=permanent)

@@ -1,6 +1,7 @@
 """Webhooks: the SSRF rules of ``validate_url`` and posts to a real local HTTP receiver."""
 from __future__ import annotations
 
+import json
 import socket
 
 import pytest
@@ -98,3 +99,109 @@ def test_the_setting_is_read_from_the_environment(tmp_path):
     assert settings.webhook_allowed_hosts == ("hooks.internal:8443", "10.0.0.9")
     assert settings.webhook_timeout == 3.0
     assert load_settings({"SHOPLENS_HOME": str(tmp_path)}).webhook_allowed_hosts == ()
+
+
+# ----------------------------------------------------------------- a real receiver
+class Receiver:
+    """A real HTTP server (http.server in a thread) on 127.0.0.1 that records every POST
+    (path, headers, JSON body) and answers with the next status of ``answers`` (the last
+    one once they run out)."""
+
+    def __init__(self, answers=(200,)):
+        import http.server
+        import threading
+
+        self.answers, self.requests = list(answers), []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status = receiver.answers.pop(0) if len(receiver.answers) > 1 \
+                    else receiver.answers[0]
+                receiver.requests.append({"path": self.path, "headers": dict(self.headers),
+                                          "json": json.loads(body), "status": status})
+                self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("Location", "http://169.254.169.254/latest/")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/hooks/alerts?team=ops"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "Receiver":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    @property
+    def accepted(self) -> list[dict]:
+        return [request for request in self.requests if 200 <= request["status"] < 300]
+
+
+@pytest.fixture
+def allowed(dev):
+    return dev.with_overrides(webhook_allowed_hosts=("127.0.0.1",), webhook_timeout=5.0)
+
+
+def test_post_sends_json_with_the_idempotency_key(allowed):
+    with Receiver() as receiver:
+        answer = webhooks.post(allowed, receiver.url, {"text": "Revenue fell", "n": 1},
+                               "firing:7:webhook:x")
+    assert answer == "HTTP 200"
+    [request] = receiver.requests
+    assert request["path"] == "/hooks/alerts?team=ops"
+    assert request["json"] == {"text": "Revenue fell", "n": 1}
+    assert request["headers"]["Idempotency-Key"] == "firing:7:webhook:x"
+    assert request["headers"]["Content-Type"] == "application/json; charset=utf-8"
+    assert request["headers"]["Host"] == f"127.0.0.1:{receiver.port}"
+
+
+@pytest.mark.parametrize("status, permanent", [(500, False), (503, False), (408, False),
+                                               (429, False), (404, True), (400, True),
+                                               (410, True), (302, True)])
+def test_a_non_2xx_answer_fails_and_4xx_is_permanent(allowed, status, permanent):
+    with Receiver([status]) as receiver:
+        with pytest.raises(webhooks.WebhookFailed) as failed:
+            webhooks.post(allowed, receiver.url, {"text": "x"}, "k")
+    assert f"HTTP {status}" in str(failed.value)
+    assert failed.value.permanent is permanent
+    assert len(receiver.requests) == 1  # a redirect is not followed
+
+
+def test_post_checks_the_url_again(dev):
+    with Receiver() as receiver:
+        with pytest.raises(WebhookRefused, match="loopback"):
+            webhooks.post(dev, receiver.url, {"text": "x"}, "k")  # not allowed any more
+        assert receiver.requests == []
+
+
+def test_post_connects_to_the_address_it_checked(allowed, monkeypatch):
+    """DNS rebinding: the name is resolved once, checked, and that address is connected
+    to, whatever the name resolves to afterwards."""
+    real = socket.getaddrinfo
+    calls = []
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host == "rebind.example.com":
+            calls.append(host)
+            address = "127.0.0.1" if len(calls) == 1 else "10.9.9.9"
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+        return real(host, port, *args, **kwargs)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    rebind = allowed.with_overrides(webhook_allowed_hosts=("rebind.example.com",))
+    with Receiver() as receiver:
+        answer = webhooks.post(rebind, f"http://rebind.example.com:{receiver.port}/h",
+                               {"text": "x"}, "k")
+    assert answer == "HTTP 200" and calls == ["rebind.example.com"]
+    assert receiver.requests[0]["headers"]["Host"] == f"rebind.example.com:{receiver.port}"
