@@ -3,11 +3,12 @@ one job per recipient under that recipient's own scope."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from core import db, schedules
+from core import db, jobs, schedules
 from core.orm import Job, ReportSchedule, User
 from core.schedules import ScheduleAccessDenied, ScheduleError, ScheduleInput, next_run_at
 from tests.workers.support import add_user, settings_for, worker_environment
@@ -303,7 +304,6 @@ def test_a_run_started_twice_makes_one_job_per_recipient(settings, people):
         recipient = _user(session, people, "analyst")
         key = schedules.run_key(schedule_id, dt.datetime(2024, 5, 15, 12, 30),
                                 "analyst@example.com")
-        from core import jobs
         session.execute(sa.update(Job).where(Job.idempotency_key == key)
                         .values(idempotency_key=key + "-hidden"))
         session.flush()
@@ -321,3 +321,109 @@ def test_a_run_started_twice_makes_one_job_per_recipient(settings, people):
         assert len(schedules.send_now(session, admin, schedule_id, now=now)) == 2
         assert schedules.send_now(session, admin, schedule_id,
                                   now=now.replace(second=40)) == []
+
+
+# ----------------------------------------------------------------- the runs rendered
+def _render(settings, job_id: str) -> Job:
+    """Run the job's runner in this process, as the worker would (start, run, finish)."""
+    spec = jobs.start_job(settings, job_id, worker="test")
+    outcome = jobs.kind_of(spec.kind).load_runner()(settings, spec)
+    jobs.finish_job(settings, job_id, **outcome)
+    with db.session_scope(settings.database_url) as session:
+        return session.get(Job, job_id)
+
+
+def _pdf_text(path) -> str:
+    import pypdf
+    return "\n".join(page.extract_text() for page in pypdf.PdfReader(path).pages)
+
+
+def test_each_recipient_gets_both_files_under_their_own_scope(settings, people):
+    from analytics.warehouse import Warehouse
+    from core.orm import Notification
+    from tests.workers.support import TINY_PERIOD, publish_tiny_shop
+
+    warehouse = Warehouse(settings.warehouse_url)
+    publish_tiny_shop(warehouse)  # revenue: all £28.00, FR £13.00, DE £15.00 (by hand)
+    warehouse.dispose()
+    with db.session_scope(settings.database_url) as session:
+        schedule = schedules.create_schedule(session, _user(session, people, "admin"), {
+            "name": "March", "format": "both", "frequency": "daily", "time_of_day": "06:00",
+            "timezone": "Europe/London", "filters": TINY_PERIOD,
+            "recipients": ["analyst@example.com", "admin@example.com"],
+            "external_recipients": ["agency@partner.example"], "external_scope": ["DE"]},
+            now=WEDNESDAY_NOON)
+        schedule_id = schedule.id
+    # 06:00 in London on 16 May (BST) is 05:00 UTC
+    job_ids = schedules.run_due_schedules(settings, now=dt.datetime(2024, 5, 16, 5, 0))
+    assert len(job_ids) == 3
+    done = {}
+    for job_id in job_ids:
+        job = _render(settings, job_id)
+        assert job.status == "done", job.error
+        done[job.params.get("recipient") or job.user_id] = job
+    french, admin, agency = (done[people["analyst"]], done[people["admin"]],
+                             done["agency@partner.example"])
+    for job, revenue, absent in ((french, "£13.00", "£28.00"), (admin, "£28.00", None),
+                                 (agency, "£15.00", "£28.00")):
+        pdf, xlsx = (Path(path) for path in job.result["attachments"])
+        assert (pdf.suffix, xlsx.suffix) == (".pdf", ".xlsx")
+        assert pdf.is_file() and xlsx.is_file() and Path(job.result_path) == pdf
+        assert job.result["format"] == "both" and job.message == "PDF and XLSX report ready"
+        text = _pdf_text(pdf)
+        assert revenue in text
+        if absent:
+            assert absent not in text  # the FR (or DE) report holds its own numbers only
+    assert agency.user_id == people["admin"] and agency.scope == ["DE"]
+    with db.session_scope(settings.database_url) as session:
+        notes = session.query(Notification).filter_by(kind="job").all()
+        # the recipients' own jobs told them; the external one (the admin's, for the
+        # audit trail) told nobody
+        assert sorted((n.user_id, n.title, n.ref) for n in notes) == sorted([
+            (people["analyst"], "Scheduled report ready", f"job:{french.id}"),
+            (people["admin"], "Scheduled report ready", f"job:{admin.id}")])
+        assert session.get(ReportSchedule, schedule_id).last_run_at is not None
+
+
+def test_viewers_switch_their_own_weekly_digest_on_and_off(settings, people):
+    from analytics.warehouse import Warehouse
+    from core.orm import Notification
+    from tests.workers.support import publish_tiny_shop
+
+    warehouse = Warehouse(settings.warehouse_url)
+    publish_tiny_shop(warehouse)
+    warehouse.dispose()
+    with db.session_scope(settings.database_url) as session:
+        german = _user(session, people, "german")
+        with pytest.raises(ScheduleError, match="timezone: unknown time zone"):
+            schedules.set_digest(session, german, True, timezone="Nowhere/Town")
+        assert schedules.set_digest(session, german, False) is None
+        digest = schedules.set_digest(session, german, True, now=WEDNESDAY_NOON)
+        assert (digest.format, digest.recipients, digest.owner_id) == (
+            "digest", ["german@example.com"], people["german"])
+        assert schedules.describe(digest) == "every Monday at 07:00 Europe/London"
+        assert digest.next_run_at == dt.datetime(2024, 5, 20, 6, 0)  # BST
+        # a viewer may not widen it into a report schedule or send it to others
+        with pytest.raises(ScheduleAccessDenied, match="analyst or admin"):
+            schedules.update_schedule(session, german, digest.id, {"format": "pdf"})
+        with pytest.raises(ScheduleAccessDenied):
+            schedules.update_schedule(session, german, digest.id,
+                                      {"recipients": ["viewer@example.com"]})
+        off = schedules.set_digest(session, german, False)
+        assert off.id == digest.id and off.is_active is False and off.next_run_at is None
+        again = schedules.set_digest(session, german, True, timezone="America/New_York",
+                                     now=WEDNESDAY_NOON)
+        assert again.id == digest.id and again.next_run_at == dt.datetime(2024, 5, 20, 11)
+        [job] = schedules.send_now(session, german, digest.id)
+        job_id = job.id
+        assert (job.kind, job.scope) == ("digest", ["DE"])
+    job = _render(settings, job_id)
+    assert job.status == "done" and job.result_path is None
+    email = job.result["email"]
+    # the tiny shop's last week (9–15 Mar 2011) in Germany: A2, £15.00
+    assert email["subject"].startswith("Weekly digest: Revenue (net) £15.00")
+    assert "Data: DE" in email["text"] and "France" not in email["text"]
+    assert Path(email["images"]["daily-revenue"]).is_file()
+    with db.session_scope(settings.database_url) as session:
+        [note] = session.query(Notification).filter_by(user_id=people["german"]).all()
+        assert (note.title, note.ref) == ("Weekly digest ready", f"job:{job_id}")
