@@ -186,3 +186,32 @@ HEADLINE_KPIS: tuple[str, ...] = tuple(m.name for m in MEASURES if m.headline)
 
 def measure(name: str) -> Measure:
     return MEASURE_BY_NAME[name]
+
+
+#: The KPIs of METRICS.md "Traffic and advertising", in its order (``analytics.marketing``
+#: computes them; ``/api/v1/marketing/kpis`` answers them by these names). Kept apart from
+#: ``MEASURES``: they read the sessions and ad-spend tables, not only the order lines.
+MARKETING_MEASURES: tuple[Measure, ...] = (
+    Measure("sessions", "Sessions", COUNT, "Σ sessions in the period"),
+    Measure("revenue_per_session", "Revenue per session", MONEY, "revenue ÷ sessions"),
+    Measure("ad_spend", "Ad spend", MONEY, "Σ spend", lower_is_better=True),
+    Measure("impressions", "Impressions", COUNT, "Σ impressions"),
+    Measure("clicks", "Clicks", COUNT, "Σ clicks"),
+    Measure("ctr", "CTR", RATE, "clicks ÷ impressions"),
+    Measure("cpc", "CPC", MONEY, "ad spend ÷ clicks", lower_is_better=True),
+    Measure("cpm", "CPM", MONEY, "1000 × ad spend ÷ impressions", lower_is_better=True),
+    Measure("roas", "ROAS", RATE,
+            "revenue of the orders attributed to the channel (or campaign) ÷ its ad spend; "
+            "attribution = the order's channel / traffic source as the export records it "
+            "(last touch)"),
+    Measure("platform_roas", "Platform ROAS", RATE,
+            "Σ platform-reported conversion value ÷ ad spend"),
+    Measure("mer", "MER", RATE, "all revenue ÷ all ad spend"),
+    Measure("new_customers", "New customers", COUNT,
+            "customers of the period whose first sale line in the whole history (same "
+            "filters except the date range) falls in the period"),
+    Measure("cac", "CAC", MONEY, "ad spend ÷ new customers", lower_is_better=True),
+    Measure("new_customer_revenue_share", "New-customer revenue share", RATE,
+            "net revenue of new customers ÷ revenue"),
+)
+MARKETING_KPI_NAMES: tuple[str, ...] = tuple(m.name for m in MARKETING_MEASURES)

@@ -53,6 +53,31 @@ SESSION_COLUMNS: dict[str, str] = {
     **{column: "string" for column in SESSION_DIMENSION_COLUMNS},   # <NA> = all values
     "sessions": "int64",
 }
+#: Optional funnel counts of a sessions file (GA4: users, add-to-carts, checkouts,
+#: purchases), nullable: NULL where the file had no such column. Not part of
+#: ``SESSION_COLUMNS`` (the demo frame's contract): the warehouse adds them when absent.
+SESSION_FUNNEL_COLUMNS: dict[str, str] = {
+    "users": "Int64", "add_to_carts": "Int64", "checkouts": "Int64", "purchases": "Int64"}
+
+#: Columns of the daily ad-spend frame (``data.traffic`` reads it from an ad platform's
+#: export): one row per day × channel (the ad platform, "Google Ads") × campaign, with the
+#: optional ad group, country and product. ``conversions`` and ``conversion_value`` are
+#: what the platform reports (its own attribution), never order data.
+AD_COLUMNS: dict[str, str] = {
+    "ad_date": "datetime64[us]",
+    "channel": "string",
+    "campaign": "string",
+    "ad_group": "string",          # <NA> = not broken down
+    "country": "string",           # as written in the file, <NA> = not broken down
+    "country_code": "string",      # ISO alpha-2 of ``country``
+    "product_id": "string",        # <NA> = not broken down
+    "impressions": "int64",
+    "clicks": "int64",
+    "spend": "float64",
+    "conversions": "float64",
+    "conversion_value": "float64",
+    "currency": "string",          # ISO 4217 code as the platform wrote it, <NA> = unstated
+}
 
 metadata = sa.MetaData()
 
@@ -99,6 +124,27 @@ daily_sessions = sa.Table(
     sa.Column("session_date", sa.Date, nullable=False),
     *[sa.Column(name, sa.String) for name in SESSION_DIMENSION_COLUMNS],
     sa.Column("sessions", sa.BigInteger, nullable=False),
+    *[sa.Column(name, sa.BigInteger) for name in SESSION_FUNNEL_COLUMNS],
+)
+
+#: Daily ad spend by channel (platform) and campaign (``AD_COLUMNS``); empty when no ad
+#: file was loaded. A version published before this table existed has none at all
+#: (``analytics.marketing`` reads that as no ad data).
+ad_spend = sa.Table(
+    "ad_spend", metadata,
+    sa.Column("ad_date", sa.Date, nullable=False),
+    sa.Column("channel", sa.String, nullable=False),
+    sa.Column("campaign", sa.String, nullable=False),
+    sa.Column("ad_group", sa.String),
+    sa.Column("country", sa.String),
+    sa.Column("country_code", sa.String),
+    sa.Column("product_id", sa.String),
+    sa.Column("impressions", sa.BigInteger, nullable=False),
+    sa.Column("clicks", sa.BigInteger, nullable=False),
+    sa.Column("spend", sa.Float, nullable=False),
+    sa.Column("conversions", sa.Float, nullable=False),
+    sa.Column("conversion_value", sa.Float, nullable=False),
+    sa.Column("currency", sa.String),
 )
 
 #: One row per data version, written last by the loader: the version's own description.

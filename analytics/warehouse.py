@@ -173,8 +173,20 @@ class Warehouse:
 
     def read_sessions(self, version: int | None = None) -> pd.DataFrame:
         with self.connect(version) as conn, _unlimited(conn, self.kind):  # a load's read
-            frame = pd.read_sql(sa.select(schema.daily_sessions), conn)
+            present = table_columns(conn, schema.daily_sessions.name)
+            # a version published before the funnel columns existed has none of them
+            columns = [c for c in schema.daily_sessions.columns if c.name in present]
+            frame = pd.read_sql(sa.select(*columns), conn)
         return coerce_sessions(frame)
+
+    def read_ad_spend(self, version: int | None = None) -> pd.DataFrame:
+        """The ad-spend rows of a version (``schema.AD_COLUMNS``); none for a version
+        published before the table existed."""
+        with self.connect(version) as conn, _unlimited(conn, self.kind):  # a load's read
+            if not has_table(conn, schema.ad_spend.name):
+                return coerce_ad_spend(pd.DataFrame(columns=list(schema.AD_COLUMNS)))
+            frame = pd.read_sql(sa.select(schema.ad_spend), conn)
+        return coerce_ad_spend(frame)
 
     # ---------------------------------------------------------------- engines
     def pg_schema(self, version: int) -> str:
@@ -231,7 +243,8 @@ class Warehouse:
 
     # ---------------------------------------------------------------- writing
     def publish(self, lines: pd.DataFrame, sessions: pd.DataFrame | None = None, *,
-                source: str = "", quality: dict | None = None) -> int:
+                source: str = "", quality: dict | None = None,
+                ad_spend: pd.DataFrame | None = None) -> int:
         """Write a new data version from a line-item frame and make it current.
 
         Everything is written and checked before the pointer moves; on any error the
@@ -241,25 +254,68 @@ class Warehouse:
         lines = coerce_lines(lines)
         sessions = coerce_sessions(sessions if sessions is not None
                                    else pd.DataFrame(columns=list(schema.SESSION_COLUMNS)))
+        ad_spend = coerce_ad_spend(ad_spend if ad_spend is not None
+                                   else pd.DataFrame(columns=list(schema.AD_COLUMNS)))
         with self._publish_lock():
-            version = self._next_version()
-            info = {
-                "version": version,
-                "created_at": dt.datetime.now().replace(microsecond=0),
-                "source": source,
-                "line_count": len(lines),
-                "min_ts": lines["invoice_ts"].min() if len(lines) else None,
-                "max_ts": lines["invoice_ts"].max() if len(lines) else None,
-                "has_cost": bool(lines["unit_cost"].notna().any()),
-                "has_sessions": bool(len(sessions)),
-                "quality_json": json.dumps(quality or {}, default=str),
-            }
-            if self.kind == "duckdb":
-                self._publish_duckdb(version, lines, sessions, info)
-            else:
-                self._publish_pg(version, lines, sessions, info)
-            log.info("published data version %s (%s lines) on %s", version, len(lines), self)
-            return version
+            return self._write_version(lines, sessions, ad_spend, source, quality)
+
+    def publish_traffic(self, *, sessions: pd.DataFrame | None = None,
+                        ad_spend: pd.DataFrame | None = None, source: str = "",
+                        quality: dict | None = None) -> int:
+        """Publish a new version holding the current version's order lines with new traffic
+        or advertising rows: ``sessions`` replace the current sessions of the days they
+        cover, ``ad_spend`` the current ad rows of the (day, channel) pairs it covers; the
+        rest is kept. The current version is read under the publish lock, so a load
+        published meanwhile is never lost. ``quality`` is added to the current version's
+        report under ``"sessions_load"`` or ``"ad_spend_load"``. Atomic like ``publish``:
+        on any error the current version stays as it was."""
+        with self._publish_lock():
+            current = self.require_version()
+            info = self.version_info(current)
+            lines = self.read_lines(current)
+            current_sessions = self.read_sessions(current)
+            current_ads = self.read_ad_spend(current)
+            report = dict(info.quality)
+            if sessions is not None:
+                sessions = coerce_sessions(sessions)
+                days = set(sessions["session_date"].dt.normalize())
+                kept = current_sessions.loc[
+                    ~current_sessions["session_date"].dt.normalize().isin(days)]
+                current_sessions = pd.concat([kept, sessions], ignore_index=True)
+                report["sessions_load"] = quality or {}
+            if ad_spend is not None:
+                ad_spend = coerce_ad_spend(ad_spend)
+                covered = pd.MultiIndex.from_frame(ad_spend[["ad_date", "channel"]]
+                                                   .drop_duplicates())
+                keys = pd.MultiIndex.from_frame(current_ads[["ad_date", "channel"]])
+                current_ads = pd.concat([current_ads.loc[~keys.isin(covered)], ad_spend],
+                                        ignore_index=True)
+                report["ad_spend_load"] = quality or {}
+            return self._write_version(lines, coerce_sessions(current_sessions),
+                                       coerce_ad_spend(current_ads),
+                                       info.source or source, report)
+
+    def _write_version(self, lines: pd.DataFrame, sessions: pd.DataFrame,
+                       ad_spend: pd.DataFrame, source: str, quality: dict | None) -> int:
+        """Write and switch to the next version (the caller holds the publish lock)."""
+        version = self._next_version()
+        info = {
+            "version": version,
+            "created_at": dt.datetime.now().replace(microsecond=0),
+            "source": source,
+            "line_count": len(lines),
+            "min_ts": lines["invoice_ts"].min() if len(lines) else None,
+            "max_ts": lines["invoice_ts"].max() if len(lines) else None,
+            "has_cost": bool(lines["unit_cost"].notna().any()),
+            "has_sessions": bool(len(sessions)),
+            "quality_json": json.dumps(quality or {}, default=str),
+        }
+        if self.kind == "duckdb":
+            self._publish_duckdb(version, lines, sessions, info, ad_spend)
+        else:
+            self._publish_pg(version, lines, sessions, info, ad_spend)
+        log.info("published data version %s (%s lines) on %s", version, len(lines), self)
+        return version
 
     @contextlib.contextmanager
     def _publish_lock(self) -> Iterator[None]:
@@ -296,7 +352,7 @@ class Warehouse:
         return max(numbers + [self.current_version() or 0]) + 1
 
     def _publish_duckdb(self, version: int, lines: pd.DataFrame, sessions: pd.DataFrame,
-                        info: dict) -> None:
+                        info: dict, ad_spend: pd.DataFrame) -> None:
         import duckdb
 
         final = self.version_path(version)
@@ -314,6 +370,9 @@ class Warehouse:
                 con.register("incoming_sessions", sessions)
                 con.execute(_insert_sessions_sql("incoming_sessions"))
                 con.unregister("incoming_sessions")
+                con.register("incoming_ad_spend", ad_spend)
+                con.execute(_insert_ad_spend_sql("incoming_ad_spend"))
+                con.unregister("incoming_ad_spend")
                 from analytics import rollups
                 for statement in rollups.build_statements("duckdb"):
                     con.execute(statement)
@@ -337,7 +396,7 @@ class Warehouse:
                 path.unlink(missing_ok=True)
 
     def _publish_pg(self, version: int, lines: pd.DataFrame, sessions: pd.DataFrame,
-                    info: dict) -> None:
+                    info: dict, ad_spend: pd.DataFrame) -> None:
         target = self.pg_schema(version)
         engine = self._pg()
         try:
@@ -352,6 +411,8 @@ class Warehouse:
                 conn.execute(sa.text(_insert_facts_sql("incoming_lines")))
                 _pg_copy(raw, "incoming_sessions", sessions, _PG_STAGING_SESSIONS)
                 conn.execute(sa.text(_insert_sessions_sql("incoming_sessions")))
+                _pg_copy(raw, "incoming_ad_spend", ad_spend, _PG_STAGING_AD_SPEND)
+                conn.execute(sa.text(_insert_ad_spend_sql("incoming_ad_spend")))
                 from analytics import rollups
                 for statement in rollups.build_statements("postgresql"):
                     conn.execute(sa.text(statement))
@@ -402,14 +463,50 @@ def coerce_lines(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def coerce_sessions(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the columns of ``schema.SESSION_COLUMNS`` and the optional funnel
+    columns (``schema.SESSION_FUNNEL_COLUMNS``: null when absent)."""
+    return _coerce(frame, {**schema.SESSION_COLUMNS, **schema.SESSION_FUNNEL_COLUMNS})
+
+
+def coerce_ad_spend(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with exactly the columns of ``schema.AD_COLUMNS`` and their dtypes."""
+    return _coerce(frame, schema.AD_COLUMNS)
+
+
+def has_table(conn: sa.Connection, name: str) -> bool:
+    """Whether the version ``conn`` reads has the table ``name`` (a version published
+    before a table was added has not)."""
+    return bool(table_columns(conn, name))
+
+
+def table_columns(conn: sa.Connection, name: str) -> set[str]:
+    """The column names of table ``name`` in the version ``conn`` reads (none: no table)."""
+    if conn.dialect.name == "duckdb":
+        rows = conn.execute(sa.text(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = :name"),
+            {"name": name})
+    else:
+        schema_name = (conn.get_execution_options().get("schema_translate_map")
+                       or {}).get(None)
+        rows = conn.execute(sa.text(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = :name "
+            "AND table_schema = COALESCE(:schema, current_schema())"),
+            {"name": name, "schema": schema_name})
+    return {row[0] for row in rows}
+
+
+def _coerce(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
     out = {}
-    for name, dtype in schema.SESSION_COLUMNS.items():
+    for name, dtype in columns.items():
         column = frame[name] if name in frame.columns else pd.Series(
             pd.NA, index=frame.index, dtype="object")
         if dtype.startswith("datetime64"):
             column = pd.to_datetime(column).astype(dtype)
         elif dtype == "string":
             column = column.astype("string")
+        elif dtype == "Int64":
+            column = pd.to_numeric(column.astype("object")).astype("Float64").round() \
+                .astype("Int64")
         else:
             column = pd.to_numeric(column).astype(dtype)
         out[name] = column
@@ -451,12 +548,18 @@ def _insert_facts_sql(source: str) -> str:
 
 def _insert_sessions_sql(source: str) -> str:
     columns = ", ".join(schema.SESSION_DIMENSION_COLUMNS)
+    funnel = ", ".join(schema.SESSION_FUNNEL_COLUMNS)
     return (f"INSERT INTO daily_sessions SELECT CAST(session_date AS DATE), {columns}, "
-            f"sessions FROM {source}")
+            f"sessions, {funnel} FROM {source}")
+
+
+def _insert_ad_spend_sql(source: str) -> str:
+    columns = ", ".join(list(schema.AD_COLUMNS)[1:])
+    return f"INSERT INTO ad_spend SELECT CAST(ad_date AS DATE), {columns} FROM {source}"
 
 
 _PG_TYPES = {"string": "text", "float64": "double precision", "bool": "boolean",
-             "int64": "bigint", "datetime64[us]": "timestamp"}
+             "int64": "bigint", "datetime64[us]": "timestamp", "Int64": "bigint"}
 
 
 def _pg_staging(table: str, columns: dict[str, str]) -> str:
@@ -467,7 +570,9 @@ def _pg_staging(table: str, columns: dict[str, str]) -> str:
 
 
 _PG_STAGING_LINES = _pg_staging("incoming_lines", schema.LINE_COLUMNS)
-_PG_STAGING_SESSIONS = _pg_staging("incoming_sessions", schema.SESSION_COLUMNS)
+_PG_STAGING_SESSIONS = _pg_staging("incoming_sessions", {**schema.SESSION_COLUMNS,
+                                                          **schema.SESSION_FUNNEL_COLUMNS})
+_PG_STAGING_AD_SPEND = _pg_staging("incoming_ad_spend", schema.AD_COLUMNS)
 
 
 def _pg_copy(raw, table: str, frame: pd.DataFrame, ddl: str) -> None:
