@@ -555,11 +555,15 @@ def _evaluate_operational(rule, warehouse, today: dt.date,
 def _evaluate_deliveries(rule, session: Session, version: int | None) -> Evaluation:
     """Deliveries (reports and alert messages) failed after their last attempt (attempts
     used up, or no retry planned) since the rule last fired; this rule's own messages are
-    left out (a webhook that is down must not alert about itself forever)."""
+    left out (a webhook that is down must not alert about itself forever), and so are
+    failed "send test" messages."""
     from core.mail import MAX_ATTEMPTS
 
     given_up = [Delivery.status == "failed",
-                sa.or_(Delivery.attempts >= MAX_ATTEMPTS, Delivery.next_attempt_at.is_(None))]
+                sa.or_(Delivery.attempts >= MAX_ATTEMPTS, Delivery.next_attempt_at.is_(None)),
+                # a "send test" that failed was shown to whoever pressed the button
+                sa.or_(Delivery.idempotency_key.is_(None),
+                       Delivery.idempotency_key.not_like("test:%"))]
     since = getattr(rule, "last_fired_at", None)
     if since is not None:
         given_up.append(Delivery.updated_at > since)

@@ -1,7 +1,8 @@
 """The alerts API on the tiny warehouse of conftest (last day 3 Mar 2011): who may call it
 (no user 401, a viewer 403, another analyst's rule 404, an admin everything), bad rules
 refused with a message (400, or 403 for a filter outside the scope), the test run under the
-owner's scope, snoozing, the firings and their e-mail, deleting."""
+owner's scope, snoozing, the firings and their deliveries, the backtest, a test message to
+a real local webhook receiver, deleting."""
 from __future__ import annotations
 
 import pytest
@@ -30,9 +31,9 @@ def api(app):
     return call
 
 
-def _create(api, email, **changes) -> dict:
-    response = api(email, "POST", "/alerts", {**DAILY_BELOW_10, **changes})
-    assert response.status_code == 200, response.text
+def _create(api, user, **changes) -> dict:
+    response = api(user, "POST", "/alerts", {**DAILY_BELOW_10, **changes})
+    assert response.status_code == 201, response.text
     return response.json
 
 
@@ -44,8 +45,10 @@ def test_access(api):
     assert rule["owner"] == "analyst@example.com" and rule["armed"] is True
     path = f"/alerts/{rule['id']}"
     for method, suffix in (("GET", ""), ("PATCH", ""), ("DELETE", ""), ("POST", "/test"),
-                           ("GET", "/firings")):
-        body = {"name": "mine now"} if method == "PATCH" else None
+                           ("GET", "/firings"), ("POST", "/backtest"),
+                           ("POST", "/send-test")):
+        body = ({"name": "mine now"} if method == "PATCH" else
+                {"days": 2} if suffix == "/backtest" else None)
         response = api("gb@example.com", method, path + suffix, body)
         assert response.status_code == 404, (method, suffix, response.text)
         assert response.json["error"]["message"] == f"There is no alert {rule['id']}."
@@ -66,6 +69,12 @@ def test_access(api):
     ({"filters": "country=FR"}, 403, "outside the owner's data scope (GB)"),
     ({"filters": "country=France"}, 400, "France"),
     ({"filters": "start=2011-01-01"}, 400, "set days"),
+    ({"compare": "yesterday"}, 400, "compare"),
+    ({"email": False}, 400, "the alert must go somewhere"),
+    ({"webhook_url": "http://127.0.0.1:9/hook"}, 400, "loopback address"),
+    ({"kind": "forecast", "kpi": "customers"}, 400, "the forecast rule watches"),
+    ({"kind": "delivery_failed"}, 403, "for admins"),
+    ({"kind": "load_failed"}, 403, "for admins"),
 ])
 def test_bad_rules_are_refused_with_a_message(api, changes, status, message):
     response = api("gb@example.com", "POST", "/alerts", {**DAILY_BELOW_10, **changes})
@@ -106,7 +115,10 @@ def test_snooze_then_fire_and_the_email(api, app):
     alert_runs.evaluate_all(settings)
     firings = api("analyst@example.com", "GET", f"/alerts/{rule['id']}/firings").json
     [firing] = firings["firings"]
-    assert firing["status"] == "sent" and firing["current"] == pytest.approx(7)
+    assert firing["current"] == pytest.approx(7)
+    [delivery] = firing["deliveries"]
+    assert (delivery["channel"], delivery["recipient"], delivery["status"]) == (
+        "email", "analyst@example.com", "sent")
     assert "Lamp accounts for 87 % of the drop" in firing["sentence"]
     messages = outbox_messages(app, "analyst@example.com")
     assert len(messages) > before
@@ -137,8 +149,90 @@ def test_operational_rules_are_for_admins(api):
     assert answer["sentence"].startswith("The newest data is from 3 Mar 2011, ")
 
 
+def test_new_fields_round_trip(api):
+    rule = _create(api, "analyst@example.com", kind="change", direction="down", value=20,
+                   compare="last_year")
+    assert (rule["compare"], rule["email"], rule["webhook_url"], rule["state"]) == (
+        "last_year", True, None, "armed")
+    changed = api("analyst@example.com", "PATCH", f"/alerts/{rule['id']}",
+                  {"is_active": False}).json
+    assert changed["state"] == "paused"
+    # the tiny warehouse has nothing a year before 3 Mar 2011: nothing to compare with
+    answer = api("analyst@example.com", "POST", f"/alerts/{rule['id']}/test").json
+    assert answer["would"] == "unknown"
+    assert "cannot be compared against the same days a year before" in answer["sentence"]
+
+
+def test_backtest(api):
+    rule = _create(api, "analyst@example.com", name="Backtested")
+    # as of 1 Mar revenue was 10, 2 Mar 30, 3 Mar 7: below 10 on 3 Mar only
+    answer = api("analyst@example.com", "POST", f"/alerts/{rule['id']}/backtest",
+                 {"days": 90})
+    assert answer.status_code == 200, answer.text
+    body = answer.json
+    assert (body["start"], body["end"], body["days"]) == ("2011-03-01", "2011-03-03", 3)
+    assert [item["day"] for item in body["fired"]] == ["2011-03-03"]
+    assert body["fired"][0]["sentence"].startswith("Revenue (net) was £7.00 on 3 Mar 2011")
+    assert body["summary"] == "“Backtested” would have fired on 1 day of the 3 from 1–3 Mar 2011."
+    ranged = api("analyst@example.com", "POST", f"/alerts/{rule['id']}/backtest",
+                 {"start": "2011-03-01", "end": "2011-03-02"}).json
+    assert ranged["count"] == 0 and ranged["days"] == 2
+    for body, message in (({"days": 0}, "days"), ({"days": 9, "start": "2011-03-01"},
+                                                   "not both"),
+                          ({"start": "2011-03-03", "end": "2011-03-01"}, "after end"),
+                          ({"start": "2020-01-01"}, "is empty")):
+        response = api("analyst@example.com", "POST", f"/alerts/{rule['id']}/backtest", body)
+        assert response.status_code == 400, (body, response.text)
+        assert message in response.json["error"]["message"]
+    # the owner's scope: GB sold nothing on 3 Mar and 15 on 2 Mar (10 on 1 Mar)
+    gb = _create(api, "gb@example.com", name="GB backtest")
+    answer = api("gb@example.com", "POST", f"/alerts/{gb['id']}/backtest", {"days": 3}).json
+    assert [(item["day"], item["current"]) for item in answer["fired"]] == [
+        ("2011-03-03", 0)]
+
+
+def test_send_test_reaches_a_real_webhook(api, app):
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    received = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    settings = app.extensions["shoplens.settings"]
+    port = server.server_address[1]
+    allowed = settings.webhook_allowed_hosts
+    object.__setattr__(settings, "webhook_allowed_hosts", (f"127.0.0.1:{port}",))
+    try:
+        rule = _create(api, "analyst@example.com", name="Hooked", email=False,
+                       webhook_url=f"http://127.0.0.1:{port}/hook")
+        response = api("analyst@example.com", "POST", f"/alerts/{rule['id']}/send-test")
+        assert response.status_code == 200, response.text
+        [delivery] = response.json["deliveries"]
+        assert (delivery["channel"], delivery["status"]) == ("webhook", "sent")
+        assert response.json["message"] == "1 of 1 test message(s) sent."
+        assert len(received) == 1 and "Hooked" in json.dumps(received[0])
+        # the test changed nothing
+        assert api("analyst@example.com", "GET", f"/alerts/{rule['id']}").json["armed"]
+    finally:
+        object.__setattr__(settings, "webhook_allowed_hosts", allowed)
+        server.shutdown()
+
+
 @pytest.mark.parametrize("path", ["/alerts", "/alerts/{alert_id}",
-                                  "/alerts/{alert_id}/test", "/alerts/{alert_id}/firings"])
+                                  "/alerts/{alert_id}/test", "/alerts/{alert_id}/firings",
+                                  "/alerts/{alert_id}/backtest"])
 def test_fuzzed_requests_get_no_server_error(app, path):
     import schemathesis
     from hypothesis import HealthCheck, given, settings

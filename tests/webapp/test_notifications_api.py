@@ -1,0 +1,84 @@
+"""The notifications API (the navbar bell's): every signed-in role reads its own, newest
+first, with the unread count; marking read touches only the caller's own (another user's
+ids are ignored); signed out is 401."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from core import db, notifications
+from core.orm import Notification, User
+from tests.webapp.conftest import bearer, make_token
+
+
+@pytest.fixture(scope="module")
+def api(app):
+    client = app.test_client()
+    tokens: dict[str, str] = {}
+
+    def call(email, method, path, body=None):
+        headers = {}
+        if email is not None:
+            tokens.setdefault(email, make_token(app, email))
+            headers = bearer(tokens[email])
+        return client.open(f"/api/v1{path}", method=method, headers=headers, json=body)
+    return call
+
+
+@pytest.fixture
+def notes(app):
+    """Two notifications for the viewer (the second newer), one for the analyst."""
+    settings = app.extensions["shoplens.settings"]
+    made = {}
+    with db.session_scope(settings.database_url) as session:
+        session.query(Notification).delete()
+        by_email = {user.email: user for user in session.query(User)}
+        for key, email, minutes in (("old", "viewer@example.com", 0),
+                                    ("new", "viewer@example.com", 5),
+                                    ("other", "analyst@example.com", 3)):
+            note = notifications.notify(session, by_email[email], "alert", f"Alert: {key}",
+                                        link="/alerts?firing=1", ref=f"firing:{key}")
+            note.created_at = dt.datetime(2025, 3, 9, 8, minutes)
+            made[key] = note.id
+    return made
+
+
+def test_signed_out_is_401(api):
+    assert api(None, "GET", "/notifications").status_code == 401
+    assert api(None, "POST", "/notifications/read", {}).status_code == 401
+
+
+def test_each_user_sees_only_their_own_newest_first(api, notes):
+    answer = api("viewer@example.com", "GET", "/notifications")
+    assert answer.status_code == 200, answer.text
+    assert [note["title"] for note in answer.json["notifications"]] == ["Alert: new",
+                                                                         "Alert: old"]
+    assert answer.json["unread"] == 2
+    other = api("analyst@example.com", "GET", "/notifications").json
+    assert [note["id"] for note in other["notifications"]] == [notes["other"]]
+    assert api("admin@example.com", "GET", "/notifications").json == {
+        "notifications": [], "unread": 0}
+
+
+def test_marking_read_touches_only_your_own(api, notes):
+    # the viewer names the analyst's notification and one of their own
+    answer = api("viewer@example.com", "POST", "/notifications/read",
+                 {"ids": [notes["other"], notes["old"]]})
+    assert answer.status_code == 200, answer.text
+    assert answer.json == {"marked": 1, "unread": 1}
+    assert api("analyst@example.com", "GET", "/notifications").json["unread"] == 1
+    listed = api("viewer@example.com", "GET", "/notifications").json["notifications"]
+    assert [(note["title"], note["read"]) for note in listed] == [("Alert: new", False),
+                                                                  ("Alert: old", True)]
+    # {} marks all of the caller's own
+    assert api("viewer@example.com", "POST", "/notifications/read", {}).json == {
+        "marked": 1, "unread": 0}
+    assert api("analyst@example.com", "GET", "/notifications").json["unread"] == 1
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"ids": ["x"]}, "ids"), ({"ids": [0]}, "ids"), ({"all": True}, "all")])
+def test_bad_bodies_are_400(api, notes, body, message):
+    answer = api("viewer@example.com", "POST", "/notifications/read", body)
+    assert answer.status_code == 400 and message in answer.json["error"]["message"]
