@@ -9,7 +9,8 @@ from webapp.api import payloads
 from webapp.api.routing import ENDPOINTS, Endpoint
 
 REF = "#/components/schemas/{model}"
-STATUS_TEXT = {200: "OK", 202: "Accepted: the job is queued", 400: "Bad parameters",
+STATUS_TEXT = {200: "OK", 201: "Created", 202: "Accepted: the job is queued",
+               400: "Bad parameters",
                401: "Not signed in, or a bad token", 403: "The role or scope is too low",
                404: "Not found (or no data loaded yet)",
                409: "Conflicts with the current state (e.g. the job has finished)",
