@@ -273,7 +273,8 @@ def _validate(session: Session, actor: User, data: dict, owner: User) -> Schedul
     emails = _addresses(values.recipients)
     externals = _addresses(values.external_recipients, external=True)
     if not emails and not externals:
-        raise ScheduleError("a schedule needs at least one recipient")
+        raise ScheduleError("recipients: a schedule needs at least one recipient (a user, "
+                            "or an external address added by an admin)")
     if not actor.has_role("admin") and owner.id != actor.id:
         raise ScheduleAccessDenied("this schedule belongs to another user")
     found = {user.email: user for user in session.scalars(

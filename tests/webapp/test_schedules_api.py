@@ -175,3 +175,103 @@ def test_the_openapi_document_has_the_schedule_endpoints(api):
     assert {"get", "post"} <= set(paths["/schedules"])
     assert {"get", "patch", "delete"} <= set(paths["/schedules/{schedule_id}"])
     assert "post" in paths["/schedules/{schedule_id}/send-now"]
+
+
+# ---------------------------------------------------------------------- issue 13, part 2
+def test_a_time_zone_is_kept_and_an_unknown_one_is_400(api):
+    made = _create(api, "analyst@example.com", timezone="America/New_York", format="both")
+    assert made["timezone"] == "America/New_York" and made["format"] == "both"
+    assert made["description"] == "every Monday at 07:30 America/New_York"
+    assert made["next_run_local"].endswith(("T07:30-04:00", "T07:30-05:00"))
+    bad = api("analyst@example.com", "/schedules", method="POST",
+              json={**WEEKLY, "timezone": "Europe/Atlantis"})
+    assert bad.status_code == 400 and "timezone" in _message(bad) \
+        and "Europe/Atlantis" in _message(bad)
+    patched = api("analyst@example.com", f"/schedules/{made['id']}", method="PATCH",
+                  json={"timezone": "Nowhere"})
+    assert patched.status_code == 400 and "timezone" in _message(patched)
+
+
+def test_external_recipients_are_for_admins_with_a_scope_they_pick(api):
+    external = {"recipients": [], "external_recipients": ["agency@partner.example"]}
+    analyst = api("analyst@example.com", "/schedules", method="POST",
+                  json={**WEEKLY, **external, "external_scope": ["FR"]})
+    assert analyst.status_code == 403
+    assert _message(analyst) == "only admins can send reports outside Shoplens"
+    unpicked = api("admin@example.com", "/schedules", method="POST",
+                   json={**WEEKLY, **external})
+    assert unpicked.status_code == 400 and "external_scope" in _message(unpicked)
+    wider = api("admin@example.com", "/schedules", method="POST",
+                json={**WEEKLY, **external, "external_scope": ["FR"],
+                      "filters": {"country": ["GB"]}})
+    assert wider.status_code in (400, 403) and "GB" in _message(wider)
+    made = _create(api, "admin@example.com", **external, external_scope=["France", "GB"])
+    assert made["external_recipients"] == ["agency@partner.example"]
+    assert made["external_scope"] == ["FR", "GB"] and made["recipients"] == []
+    assert made["external_scope_label"] == "External recipients see: FR, GB"
+    everything = _create(api, "admin@example.com", **external, external_scope="all")
+    assert everything["external_scope"] == "all"
+    # sending now: the external address's job is the owner's, under the external scope
+    sent = api("admin@example.com", f"/schedules/{made['id']}/send-now", method="POST")
+    assert sent.status_code == 202, sent.text
+    [job] = sent.json["jobs"]
+    assert job["params"]["recipient"] == "agency@partner.example"
+    runs = api("admin@example.com", f"/schedules/{made['id']}").json["runs"]
+    assert runs[0]["recipient"] == "agency@partner.example"
+    # an analyst may not make an admin's schedule send outside either
+    own = _create(api, "analyst@example.com")
+    sneaky = api("analyst@example.com", f"/schedules/{own['id']}", method="PATCH",
+                 json={"external_recipients": ["me@home.example"], "external_scope": "all"})
+    assert sneaky.status_code == 403
+
+
+def test_another_analysts_schedule_is_404_and_the_ledger_links_the_eml(app, api):
+    made = _create(api, "analyst@example.com")
+    for method, path in (("GET", ""), ("PATCH", ""), ("DELETE", ""), ("POST", "/send-now")):
+        answer = api("gb@example.com", f"/schedules/{made['id']}{path}", method=method,
+                     json={"name": "mine"} if method == "PATCH" else None)
+        assert answer.status_code == 404, (method, path)
+    api("analyst@example.com", f"/schedules/{made['id']}/send-now", method="POST")
+    settings = app.extensions["shoplens.settings"]
+    with db.session_scope(settings.database_url) as session:
+        job = session.scalars(sa.select(Job).where(Job.schedule_id == made["id"])).one()
+        delivery = Delivery(job_id=job.id, recipient="analyst@example.com", status="sent",
+                            attempts=1, message_path=str(settings.outbox / "x.eml"))
+        session.add(delivery)
+        session.flush()
+        delivery_id = delivery.id
+    [run] = api("analyst@example.com", f"/schedules/{made['id']}").json["runs"]
+    assert run["state"] == "sent" and run["delivery_id"] == delivery_id
+    assert run["eml"] == f"/api/v1/deliveries/{delivery_id}/eml"
+
+
+def test_any_user_switches_their_own_weekly_digest(api):
+    assert api(None, "/schedules/digest", method="POST",
+               json={"enabled": True}).status_code == 401
+    bad = api("fr@example.com", "/schedules/digest", method="POST",
+              json={"enabled": True, "timezone": "Moon/Base"})
+    assert bad.status_code == 400 and "timezone" in _message(bad)
+    on = api("fr@example.com", "/schedules/digest", method="POST",
+             json={"enabled": True, "timezone": "Europe/Paris"})
+    assert on.status_code == 200, on.text
+    schedule = on.json["schedule"]
+    assert on.json["enabled"] is True and schedule["format"] == "digest"
+    assert schedule["recipients"] == ["fr@example.com"] and schedule["owner"] == "fr@example.com"
+    assert schedule["description"] == "every Monday at 07:00 Europe/Paris"
+    assert on.json["message"] == "Your weekly digest is on: every Monday at 07:00 Europe/Paris."
+    off = api("fr@example.com", "/schedules/digest", method="POST", json={"enabled": False})
+    assert off.json["enabled"] is False and off.json["schedule"]["id"] == schedule["id"]
+    assert off.json["schedule"]["next_run_at"] is None
+    # a viewer still has no other schedule endpoint
+    assert api("fr@example.com", "/schedules").status_code == 403
+    never = api("viewer@example.com", "/schedules/digest", method="POST",
+                json={"enabled": False})
+    assert never.json == {"enabled": False, "schedule": None,
+                          "message": "Your weekly digest is off."}
+
+
+def test_the_openapi_document_has_the_new_fields_and_the_digest(api):
+    document = api("viewer@example.com", "/openapi.json").json
+    assert "post" in document["paths"]["/schedules/digest"]
+    fields = document["components"]["schemas"]["ScheduleRequest"]["properties"]
+    assert {"timezone", "external_recipients", "external_scope"} <= set(fields)

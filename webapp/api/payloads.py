@@ -310,42 +310,56 @@ class SchedulePath(Strict):
 
 
 _CADENCE = ("daily, weekly (on `weekday`, 0 = Monday) or monthly (on `day_of_month`, "
-            "1–28), at `time_of_day` HH:MM UTC")
+            "1–28), at `time_of_day` HH:MM in `timezone`")
+_FORMATS = ("pdf, xlsx, both (the PDF and the Excel file in one e-mail) or digest (the "
+            "weekly digest e-mail: KPIs and change, movers, unusual days, forecast)")
+_Recipients = Annotated[list[Annotated[str, Field(max_length=254)]], Field(max_length=50)]
 
 
 class ScheduleChanges(Strict):
     """Fields of a report schedule to change (PATCH): those given replace the current ones;
     the next run is recomputed."""
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    format: Literal["pdf", "xlsx"] | None = None
+    format: Literal["pdf", "xlsx", "both", "digest"] | None = Field(None,
+                                                                    description=_FORMATS)
     frequency: Literal["daily", "weekly", "monthly"] | None = Field(None, description=_CADENCE)
     weekday: Annotated[int, Field(ge=0, le=6)] | None = None
     day_of_month: Annotated[int, Field(ge=1, le=28)] | None = None
     time_of_day: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] | None = Field(
-        None, description="HH:MM, 24-hour clock, UTC.")
+        None, description="HH:MM, 24-hour clock, in the schedule's time zone.")
+    timezone: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        None, description="An IANA time zone (Europe/London, America/New_York); the runs "
+                          "follow its daylight saving time.")
     filters: FilterQuery | None = Field(
         None, description="The report's filters; without start/end each run covers the "
                           "last 30 days of the data. Each recipient must be able to see "
                           "every value named (a filter cannot widen a recipient's scope).")
-    recipients: Annotated[list[Annotated[str, Field(max_length=254)]],
-                          Field(min_length=1, max_length=50)] | None = Field(
+    recipients: _Recipients | None = Field(
         None, description="E-mails of active users; each gets the report under their own "
                           "data scope. Analysts: themselves only.")
+    external_recipients: _Recipients | None = Field(
+        None, description="Admins only: addresses outside Shoplens, each sent the report "
+                          "rendered under `external_scope`.")
+    external_scope: list[Annotated[str, Field(max_length=60)]] | Literal["all"] | None = Field(
+        None, description="Admins only, required with external recipients: the countries "
+                          "they see (codes or names), or \"all\".")
     is_active: bool | None = Field(None, description="false pauses the schedule.")
 
 
 class ScheduleRequest(ScheduleChanges):
     """A new report schedule."""
     name: Annotated[str, Field(min_length=1, max_length=200)]
-    format: Literal["pdf", "xlsx"] = "pdf"
+    format: Literal["pdf", "xlsx", "both", "digest"] = Field("pdf", description=_FORMATS)
     frequency: Literal["daily", "weekly", "monthly"] = Field("weekly", description=_CADENCE)
     time_of_day: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = Field(
-        "07:00", description="HH:MM, 24-hour clock, UTC.")
+        "07:00", description="HH:MM, 24-hour clock, in the schedule's time zone.")
+    timezone: Annotated[str, Field(min_length=1, max_length=64)] = Field(
+        "UTC", description="An IANA time zone (Europe/London, America/New_York).")
     filters: FilterQuery = Field(default_factory=FilterQuery)
-    recipients: Annotated[list[Annotated[str, Field(max_length=254)]],
-                          Field(min_length=1, max_length=50)] | None = Field(
+    recipients: _Recipients | None = Field(
         None, description="E-mails of active users, each rendered under their own data "
-                          "scope; default: you. Analysts: themselves only.")
+                          "scope; default: you (none when only external recipients are "
+                          "given). Analysts: themselves only.")
     is_active: bool = True
     owner: Annotated[str, Field(max_length=254)] | None = Field(
         None, description="Admins only: the e-mail of the user who owns the schedule "
@@ -360,6 +374,9 @@ class ScheduleRun(BaseModel):
                                    "ledger), or the job's state before delivery.")
     reason: str | None = Field(description="Why it failed.")
     sent_at: str | None = None
+    delivery_id: int | None = None
+    eml: str | None = Field(None, description="When the e-mail went to the outbox folder "
+                                              "(no SMTP server): where to download it.")
 
 
 class ScheduleResponse(BaseModel):
@@ -371,14 +388,36 @@ class ScheduleResponse(BaseModel):
     weekday: int | None
     day_of_month: int | None
     time_of_day: str
+    timezone: str = Field(description="The IANA time zone of time_of_day.")
     filters: str = Field(description="The filters as the dashboard's URL query string.")
     recipients: list[str]
+    external_recipients: list[str] = Field(default_factory=list)
+    external_scope: list[str] | str | None = Field(
+        None, description="What external recipients see: countries, or \"all\".")
+    external_scope_label: str | None = Field(
+        None, description="e.g. 'External recipients see: DE, FR'.")
     is_active: bool
-    description: str = Field(description="e.g. 'every Monday at 07:00 UTC'.")
+    description: str = Field(description="e.g. 'every Monday at 07:00 Europe/London'.")
     last_run_at: str | None
-    next_run_at: str | None
+    next_run_at: str | None = Field(description="UTC.")
+    next_run_local: str | None = Field(None, description="The next run in the schedule's "
+                                                         "time zone, with its offset.")
     runs: list[ScheduleRun] = Field(default_factory=list,
                                     description="The newest deliveries, newest first.")
+
+
+class DigestRequest(Strict):
+    """Switch your weekly digest on or off."""
+    enabled: bool
+    timezone: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        None, description="An IANA time zone for its Monday 07:00 (default: the digest's "
+                          "current one, Europe/London for a new digest).")
+
+
+class DigestResponse(BaseModel):
+    enabled: bool
+    schedule: ScheduleResponse | None
+    message: str
 
 
 class ScheduleListResponse(BaseModel):

@@ -1,8 +1,11 @@
 """The API of report schedules (``core.schedules``): list, create, read, change, delete and
-send now. Analyst role; admins manage anybody's schedules and send to any active user,
-analysts manage their own, sent to themselves only (the engine's rules). Each recipient
-gets the report under their own data scope, and a filter naming a value that a recipient
-cannot see is refused (it would not widen their scope, but it would tell them nothing).
+send now. Analyst role; admins manage anybody's schedules and send to any active user and
+to external addresses (under the scope they pick), analysts manage their own, sent to
+themselves only (the engine's rules). Each recipient gets the report under their own data
+scope, and a filter naming a value that a recipient (or the external scope) cannot see is
+refused (it would not widen their scope, but it would tell them nothing). Any signed-in
+user, viewers too, switches their own weekly digest on or off (``POST
+/schedules/digest``).
 
 The helpers here (``check_recipient_scopes``, ``schedule_view``, ``mail_destination``,
 ``start_jobs``) are shared with the CLI (``webapp.cli_schedules``) and the Reports page."""
@@ -12,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from analytics import countries, filter_values
-from analytics.filters import Filters
+from analytics.filters import Filters, Scope
 from core import jobs, schedules, users
 from core.orm import Delivery, Job, ReportSchedule
 from core.settings import Settings
@@ -36,52 +39,68 @@ def mail_destination(settings: Settings) -> str:
 
 
 def check_recipient_scopes(session: Session, warehouse, filters: str,
-                           recipients: list[str]) -> None:
+                           recipients: list[str], external_scope=False) -> None:
     """Refuse filters naming a value that some recipient's data scope does not have
-    (``analytics.filter_values``): ScheduleError naming the recipient and the value."""
+    (``analytics.filter_values``): ScheduleError naming the recipient and the value.
+    ``external_scope`` (countries, "all" or None; False: no external recipients) is
+    checked the same way, for the external recipients."""
     parsed = Filters.from_query(filters or "")
+    checked = []
     for email in recipients:
         user = users.find_user(session, str(email).strip().lower())
-        if user is None:
-            continue  # the engine refuses unknown recipients with its own message
-        scope = users.user_scope(user)
+        if user is not None:  # the engine refuses unknown recipients with its own message
+            checked.append((f"recipient {user.email}", users.user_scope(user)))
+    if external_scope is not False and external_scope is not None and external_scope != "all":
+        try:
+            codes = users.parse_countries(external_scope)
+        except users.UserError as exc:
+            raise schedules.ScheduleError(f"external_scope: {exc}") from None
+        checked.append(("the external recipients", Scope.of(codes)))
+    for who, scope in checked:
         try:
             filter_values.resolve(warehouse, parsed, scope)
         except filter_values.UnknownFilterValues as exc:
             raise schedules.ScheduleError(
-                f"the filters reach beyond the data scope of recipient {user.email}: "
-                f"{exc}") from None
+                f"the filters reach beyond the data scope of {who}: {exc}") from None
         if warehouse.current_version() is None and not scope.is_all:
             # no data to check against yet: at least a country the scope leaves out
             outside = [name for name in parsed.countries
                        if (countries.country_code(name) or name.upper()) not in scope.countries]
             if outside:
                 raise schedules.ScheduleError(
-                    f"the filters reach beyond the data scope of recipient {user.email} "
+                    f"the filters reach beyond the data scope of {who} "
                     f"({scope}): country {', '.join(outside)}")
 
 
 def runs_of(session: Session, schedule_id: int, limit: int = RUNS_SHOWN) -> list[dict]:
     """The schedule's newest report jobs with their delivery state from the ledger:
     queued → rendered → sent, or failed with the reason (a job that failed before its
-    e-mail was rendered shows the job's error)."""
+    e-mail was rendered shows the job's error). ``eml``: the download of a message written
+    to the outbox folder (no SMTP server)."""
     found = session.scalars(sa.select(Job).where(Job.schedule_id == schedule_id)
                             .order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)).all()
     runs = []
     for job in found:
         delivery = session.scalars(sa.select(Delivery).where(Delivery.job_id == job.id)
                                    .order_by(Delivery.id.desc())).first()
+        eml = None
         if delivery is not None:
             state, reason = delivery.status, delivery.last_error
             sent_at = (delivery.sent_at.isoformat(timespec="seconds") + "Z"
                        if delivery.sent_at else None)
+            if delivery.message_path:
+                eml = f"/api/v1/deliveries/{delivery.id}/eml"
         else:
             state = {"done": "rendered"}.get(job.status, job.status)
             reason, sent_at = (job.error or job.message if job.status == "failed"
                                else None), None
-        runs.append({"job_id": job.id, "recipient": job.user.email if job.user else None,
+        recipient = (job.params or {}).get("recipient") or (job.user.email if job.user
+                                                            else None)
+        runs.append({"job_id": job.id, "recipient": recipient,
                      "created_at": job.created_at.isoformat(timespec="seconds") + "Z",
-                     "state": state, "reason": reason, "sent_at": sent_at})
+                     "state": state, "reason": reason, "sent_at": sent_at,
+                     "delivery_id": delivery.id if delivery is not None else None,
+                     "eml": eml})
     return runs
 
 
@@ -119,6 +138,11 @@ def _owned(session: Session, user, schedule_id: int) -> ReportSchedule:
         raise ApiError(404, f"There is no report schedule {schedule_id}.") from None
 
 
+def _external_scope_of(data: dict):
+    """The external scope to check the filters against (False: no external recipient)."""
+    return data.get("external_scope") if data.get("external_recipients") else False
+
+
 def _fields(body: payloads.ScheduleChanges) -> dict:
     data = body.model_dump(exclude_unset=True, exclude={"filters", "owner"})
     data = {name: value for name, value in data.items() if value is not None}
@@ -140,13 +164,14 @@ def get_schedules():
 
 @endpoint("POST", "/schedules", role=ROLE, body=payloads.ScheduleRequest,
           response=payloads.ScheduleResponse, errors=ERRORS,
-          summary="Create a report schedule (PDF or Excel, daily/weekly/monthly at HH:MM "
-                  "UTC, e-mailed to each recipient under their own data scope).")
+          summary="Create a report schedule (PDF, Excel, both or the weekly digest; "
+                  "daily/weekly/monthly at HH:MM in a time zone), e-mailed to each recipient "
+                  "under their own data scope; admins may add external addresses, sent "
+                  "under the external_scope they pick.")
 def post_schedule(body: payloads.ScheduleRequest):
     session = db_session()
     user = _user()
     data = _fields(body)
-    data.setdefault("recipients", [user.email])
     data.setdefault("filters", "")
     owner = None
     if body.owner:
@@ -156,8 +181,11 @@ def post_schedule(body: payloads.ScheduleRequest):
         owner = users.find_user(session, body.owner.strip().lower())
         if owner is None:
             raise schedules.ScheduleError(f"owner {body.owner} is not a user of Shoplens")
+    if data.get("external_recipients"):
+        data.setdefault("recipients", [])
+    data.setdefault("recipients", [user.email])
     check_recipient_scopes(session, services.warehouse(), data["filters"],
-                           data["recipients"])
+                           data["recipients"], _external_scope_of(data))
     schedule = schedules.create_schedule(session, user, data, owner=owner)
     session.commit()
     return schedule_view(session, schedule)
@@ -181,9 +209,12 @@ def patch_schedule(path: payloads.SchedulePath, body: payloads.ScheduleChanges):
     user = _user()
     schedule = _owned(session, user, path.schedule_id)
     changes = _fields(body)
+    externals = changes.get("external_recipients", schedule.external_recipients or [])
+    scope = changes.get("external_scope", schedule.external_scope or "all")
     check_recipient_scopes(session, services.warehouse(),
                            changes.get("filters", schedule.filters),
-                           changes.get("recipients", schedule.recipients or []))
+                           changes.get("recipients", schedule.recipients or []),
+                           scope if externals else False)
     schedule = schedules.update_schedule(session, user, schedule.id, changes)
     session.commit()
     return schedule_view(session, schedule)
@@ -220,3 +251,20 @@ def send_schedule_now(path: payloads.SchedulePath):
                if problem is None else problem)
     return {"schedule": schedule_view(session, session.get(ReportSchedule, schedule.id)),
             "jobs": listed, "message": message}
+
+
+@endpoint("POST", "/schedules/digest", role="viewer", body=payloads.DigestRequest,
+          response=payloads.DigestResponse, errors=(400, 401, 403),
+          summary="Switch your weekly digest on or off (every Monday at 07:00 in your time "
+                  "zone, to you alone, under your data scope). Any signed-in user.")
+def post_digest(body: payloads.DigestRequest):
+    session = db_session()
+    user = _user()
+    schedule = schedules.set_digest(session, user, body.enabled, timezone=body.timezone)
+    session.commit()
+    if schedule is None:
+        return {"enabled": False, "schedule": None, "message": "Your weekly digest is off."}
+    message = (f"Your weekly digest is on: {schedules.describe(schedule)}."
+               if schedule.is_active else "Your weekly digest is off.")
+    return {"enabled": bool(schedule.is_active), "schedule": schedule_view(session, schedule),
+            "message": message}
