@@ -1,5 +1,6 @@
 """``flask --app wsgi schedules …``: list, create, pause, resume, delete and send now the
-report schedules (``core.schedules``), with the same rules as the API and the Reports page.
+report schedules (``core.schedules``), and switch a user's weekly digest (``digest``), with
+the same rules as the API and the Reports page.
 
 The commands act as a user of the app (the audit log names them): ``--as EMAIL``, by
 default the oldest active admin. As an admin they manage anybody's schedules; ``--as`` an
@@ -58,11 +59,14 @@ def _weekday(text: str) -> int:
 
 def _line(schedule) -> str:
     state = "active" if schedule.is_active else "paused"
-    next_run = (schedule.next_run_at.isoformat(timespec="minutes") + " UTC"
-                if schedule.next_run_at else "—")
+    local = schedules.local_time(schedule.next_run_at, schedule.timezone)
+    next_run = (f"{local:%Y-%m-%d %H:%M} {schedule.timezone or 'UTC'}" if local else "—")
+    label = schedules.external_scope_label(schedule)
     return (f"{schedule.id:>4}  {schedule.name}  [{schedule.format.upper()}, {state}]  "
             f"{schedules.describe(schedule)}  next: {next_run}  owner: {schedule.owner.email}"
-            f"  to: {', '.join(schedule.recipients or [])}"
+            f"  to: {', '.join(schedule.recipients or []) or '—'}"
+            + (f"  external: {', '.join(schedule.external_recipients)} ({label})"
+               if label else "")
             + (f"  filters: {schedule.filters}" if schedule.filters else ""))
 
 
@@ -101,15 +105,25 @@ def list_schedules(runs: bool, acting: str | None) -> None:
 @click.argument("name")
 @click.option("--to", "recipients", multiple=True, metavar="EMAIL",
               help="A recipient (an active user; repeatable). Default: the acting user.")
-@click.option("--format", "format_", type=click.Choice(["pdf", "xlsx"]), default="pdf",
-              show_default=True)
+@click.option("--format", "format_", type=click.Choice(list(schedules.FORMATS)),
+              default="pdf", show_default=True,
+              help="pdf, xlsx, both (one e-mail, two files) or digest (the weekly digest).")
 @click.option("--every", "frequency", default="weekly", show_default=True,
               help="daily, weekly or monthly.")
 @click.option("--on", "on", default=None,
               help="Weekly: the weekday (Monday, mon or 0–6; default Monday). Monthly: the "
                    "day of the month, 1–28 (default 1).")
 @click.option("--at", "time_of_day", default="07:00", show_default=True,
-              help="Time of day, HH:MM UTC.")
+              help="Time of day, HH:MM, in --timezone.")
+@click.option("--timezone", default="UTC", show_default=True,
+              help="An IANA time zone (Europe/London, America/New_York); runs follow its "
+                   "daylight saving time.")
+@click.option("--external", "externals", multiple=True, metavar="ADDRESS",
+              help="Admins only: an address outside Shoplens (repeatable); needs "
+                   "--external-scope.")
+@click.option("--external-scope", default=None, metavar="FR,DE|all",
+              help="What external recipients see: countries (codes or names, comma "
+                   "separated) or 'all'.")
 @click.option("--filters", default="",
               help="The dashboard's filters as its URL query string, e.g. "
                    "'country=GB&category=Lighting'. Without start/end each run covers "
@@ -118,11 +132,15 @@ def list_schedules(runs: bool, acting: str | None) -> None:
               help="The schedule's owner (admins only; default: the acting user).")
 @click.option("--paused", is_flag=True, help="Create it paused.")
 @AS_OPTION
-def create(name, recipients, format_, frequency, on, time_of_day, filters, owner, paused,
-           acting) -> None:
+def create(name, recipients, format_, frequency, on, time_of_day, timezone, externals,
+           external_scope, filters, owner, paused, acting) -> None:
     """Create a report schedule named NAME."""
     data = {"name": name, "format": format_, "frequency": frequency.strip().lower(),
-            "time_of_day": time_of_day, "filters": filters, "is_active": not paused}
+            "time_of_day": time_of_day, "timezone": timezone, "filters": filters,
+            "is_active": not paused, "external_recipients": list(externals)}
+    if external_scope is not None:
+        data["external_scope"] = ("all" if external_scope.strip().lower() == "all"
+                                  else external_scope)
     if on is not None:
         if data["frequency"] == "weekly":
             data["weekday"] = _weekday(on)
@@ -134,15 +152,16 @@ def create(name, recipients, format_, frequency, on, time_of_day, filters, owner
 
     def action(session):
         actor = _actor(session, acting)
-        data["recipients"] = list(recipients) or [actor.email]
+        data["recipients"] = list(recipients) or ([] if externals else [actor.email])
         owner_user = None
         if owner:
             if not actor.has_role("admin"):
                 raise schedules.ScheduleAccessDenied("only admins create schedules for "
                                                      "other users")
             owner_user = users.get_user(session, owner)
-        check_recipient_scopes(session, services.warehouse(),
-                               str(filters or ""), data["recipients"])
+        check_recipient_scopes(session, services.warehouse(), str(filters or ""),
+                               data["recipients"],
+                               data.get("external_scope") if externals else False)
         schedule = schedules.create_schedule(session, actor, data, owner=owner_user)
         return _line(schedule)
     click.echo(f"Created: {_run(action)}")
@@ -199,3 +218,19 @@ def send_now(schedule_id: int, acting: str | None) -> None:
         raise click.ClickException(problem)
     click.echo(f"Started {len(ids)} report job(s), one per recipient: {', '.join(ids)}.")
     click.echo(f"Mail: {mail_destination(_settings())}.")
+
+
+@schedules_cli.command("digest")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@click.option("--timezone", default=None,
+              help="An IANA time zone for its Monday 07:00 (default: the digest's own, "
+                   "Europe/London for a new one).")
+@AS_OPTION
+def digest(state: str, timezone: str | None, acting: str | None) -> None:
+    """Switch the acting user's weekly digest on or off (any user, viewers too: --as)."""
+    def action(session):
+        schedule = schedules.set_digest(session, _actor(session, acting), state == "on",
+                                        timezone=timezone)
+        return _line(schedule) if schedule is not None else None
+    line = _run(action)
+    click.echo(f"Weekly digest {state}: {line}" if line else "Weekly digest off.")

@@ -124,3 +124,49 @@ def test_before_any_data_a_country_outside_a_recipients_scope_is_still_refused(t
         assert ok.exit_code == 0, ok.output
     finally:
         app.extensions["shoplens.warehouse"].dispose()
+
+
+# ---------------------------------------------------------------------- issue 13, part 2
+def test_time_zone_formats_and_external_recipients(app, cli):
+    out = cli("create", "Agency", "--format", "both", "--timezone", "Europe/London",
+              "--every", "daily", "--at", "07:00", "--external", "Agency@Partner.example",
+              "--external", "ops@partner.example", "--external-scope", "FR,DE")
+    assert "every day at 07:00 Europe/London" in out
+    assert "external: agency@partner.example, ops@partner.example (External recipients " \
+           "see: DE, FR)" in out and "to: —" in out
+    made = _schedule(app, _created_id(out))
+    assert (made.format, made.timezone, made.external_scope) == (
+        "both", "Europe/London", ["DE", "FR"])
+    everything = _schedule(app, _created_id(cli(
+        "create", "All", "--external", "x@partner.example", "--external-scope", "all")))
+    assert everything.external_recipients == ["x@partner.example"]
+    assert everything.external_scope is None
+    assert "Started 2 report job(s)" in cli("send-now", str(made.id))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--timezone", "Mars/Base"], "timezone: unknown time zone 'Mars/Base'"),
+    (["--external", "x@partner.example"], "external_scope"),
+    (["--external", "not-an-address", "--external-scope", "all"], "not an e-mail address"),
+    (["--external", "x@partner.example", "--external-scope", "FR", "--filters",
+      "country=GB"], "GB"),
+    (["--as", "analyst@example.com", "--external", "x@partner.example",
+      "--external-scope", "all"], "only admins can send reports outside Shoplens"),
+    (["--format", "docx"], "docx"),
+])
+def test_bad_new_fields_exit_1_with_a_message(cli, args, message):
+    out = cli("create", "Bad", *args, ok=False)
+    assert message in out
+
+
+def test_a_viewer_switches_their_digest_with_the_cli(app, cli):
+    assert cli("digest", "off", "--as", "viewer@example.com") == "Weekly digest off.\n"
+    on = cli("digest", "on", "--as", "viewer@example.com", "--timezone", "Asia/Tokyo")
+    assert "Weekly digest on:" in on and "every Monday at 07:00 Asia/Tokyo" in on
+    assert "[DIGEST, active]" in on
+    off = cli("digest", "off", "--as", "viewer@example.com")
+    assert "[DIGEST, paused]" in off
+    assert "timezone" in cli("digest", "on", "--as", "viewer@example.com", "--timezone",
+                             "Nowhere", ok=False)
+    # the viewer still cannot make a report schedule
+    assert "analyst" in cli("create", "Report", "--as", "viewer@example.com", ok=False)
