@@ -77,6 +77,34 @@ def run_demo_load(settings: Settings, *, lines: int = 1_000_000, seed: int = 42,
                                                         progress=progress))
 
 
+def run_sessions_load(settings: Settings, *, path: str | Path, format: str = "ga4",
+                      mapping: dict | str | Path | None = None, user: User | None = None
+                      ) -> DataLoad:
+    """Load a sessions file beside the current orders (``data.traffic.load_sessions``);
+    recorded as a DataLoad of format "sessions" (the preset is in its quality report)."""
+    from data import traffic
+    path = Path(path)
+    return _run(settings, source=path.name, format="sessions", append=False, user=user,
+                load=lambda warehouse: traffic.load_sessions(
+                    warehouse, path, format=format, mapping=mapping,
+                    limits=settings.load_limits()))
+
+
+def run_ads_load(settings: Settings, *, path: str | Path, format: str,
+                 mapping: dict | str | Path | None = None, force: bool = False,
+                 user: User | None = None) -> DataLoad:
+    """Load an ad-spend file beside the current orders (``data.traffic.load_ads``);
+    recorded as a DataLoad of format "google-ads", "meta-ads" or "ads-generic"."""
+    from data import traffic
+    path = Path(path)
+    recorded = "ads-generic" if format == "generic" else format
+    return _run(settings, source=path.name, format=recorded, append=False, user=user,
+                load=lambda warehouse: traffic.load_ads(
+                    warehouse, path, format=format, mapping=mapping,
+                    limits=settings.load_limits(), currency=settings.currency, force=force,
+                    rejects_dir=settings.rejects_dir))
+
+
 def prune_uploads(settings: Settings, now: datetime | None = None) -> list[Path]:
     """Delete the files of the uploads folder last written more than UPLOAD_KEEP_DAYS ago
     (``settings.upload_keep_days``); returns the deleted paths. A file that vanishes or

@@ -87,9 +87,12 @@ class Preset:
 PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("ga4", SESSIONS, "Google Analytics 4 export", {
         "date": ("Date",),
-        "channel": ("Session default channel group", "Default channel group",
-                    "Session primary channel group"),
-        "traffic_source": ("Session source / medium", "Session source", "Source / medium"),
+        # GA4's channel groups ("Paid Search", "Organic Search") are what the orders call
+        # their traffic source; the source / medium stands in when no group was exported
+        "traffic_source": ("Session default channel group", "Default channel group",
+                           "Session primary channel group", "Session source / medium",
+                           "Session source", "Source / medium"),
+        "channel": ("Platform",),
         "device": ("Device category",),
         "country": ("Country",),
         "sessions": ("Sessions",),
@@ -544,12 +547,13 @@ _NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
 def _parse_numbers(values: pd.Series, *, empty: float) -> tuple[np.ndarray, np.ndarray]:
     """Numbers as exports write them ("1,234.50", "£12.50", "12.50 GBP", "--" for none),
     and a mask of unreadable ones. Empty cells are ``empty``."""
-    text = values.astype(str).str.strip()
-    text = text.str.replace(r"^[^\d+\-.]+|[^\d.]+$", "", regex=True).str.strip()
+    original = values.astype(str).str.strip()
+    text = original.str.replace(r"^(?:[£$€¥]|[A-Za-z]{3}\s)\s*|\s*(?:[A-Za-z]{3})$", "",
+                                regex=True).str.strip()
     text = text.str.replace(r"(?<=\d),(?=\d{3}(\D|$))", "", regex=True)
-    blank = text.isin(["", "-", "--"]) & ~values.astype(str).str.contains(r"\d")
+    blank = original.isin(["", "-", "--"])
     numbers = pd.to_numeric(text.where(text.str.match(_NUMBER), None), errors="coerce")
-    numbers = numbers.to_numpy(dtype="float64", na_value=np.nan)
+    numbers = np.array(numbers.to_numpy(dtype="float64", na_value=np.nan), copy=True)
     numbers[blank.to_numpy()] = empty
     return numbers, np.isnan(numbers)
 

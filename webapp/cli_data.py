@@ -5,6 +5,8 @@
     data load --sample online-retail [--append] [--force]
     data mapping PATH [--format auto|shopify|woocommerce|online-retail]
     data demo [--lines N] [--seed S]
+    data load-sessions PATH [--format ga4|generic] [--mapping MAPPING.json]
+    data load-ads PATH --format google-ads|meta-ads|generic [--mapping MAPPING.json] [--force]
     data status
 
 Each load prints the data-quality report; a refused load exits with status 1 and its
@@ -22,7 +24,7 @@ from flask.cli import AppGroup
 from analytics.warehouse import NoDataError
 from core import loads
 from core.orm import DataLoad
-from data import formats
+from data import formats, traffic
 from data.loader import FORMATS, SAMPLES
 from data.quality import render_report
 from data.readers import ReadError, read_header
@@ -95,6 +97,50 @@ def demo_command(lines: int, seed: int) -> None:
     """Generate the synthetic demo data set and publish it (replaces the data)."""
     settings = services.settings()
     _echo_outcome(loads.run_demo_load(settings, lines=lines, seed=seed), settings.currency)
+
+
+@data_cli.command("load-sessions")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "file_format", type=click.Choice(traffic.SESSION_FORMATS),
+              default="ga4", show_default=True,
+              help="ga4: a Google Analytics 4 export; generic: any table with --mapping.")
+@click.option("--mapping", type=click.Path(dir_okay=False, path_type=Path),
+              help="JSON column mapping for --format generic (see docs/marketing.md).")
+def load_sessions_command(path: Path, file_format: str, mapping: Path | None) -> None:
+    """Load daily sessions from PATH beside the current orders: they replace the sessions
+    of the days the file covers, in a new data version."""
+    settings = services.settings()
+    record = loads.run_sessions_load(settings, path=path, format=file_format, mapping=mapping)
+    _echo_traffic_outcome(record)
+
+
+@data_cli.command("load-ads")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "file_format", type=click.Choice(traffic.AD_FORMATS),
+              required=True, help="google-ads: a Google Ads campaign report; meta-ads: a "
+                                  "Meta Ads Manager export; generic: any table with --mapping.")
+@click.option("--mapping", type=click.Path(dir_okay=False, path_type=Path),
+              help="JSON column mapping for --format generic (see docs/marketing.md).")
+@click.option("--force", is_flag=True,
+              help="Publish even with rejected lines (left out, counted) or amounts in "
+                   "another currency than the orders'.")
+def load_ads_command(path: Path, file_format: str, mapping: Path | None, force: bool) -> None:
+    """Load daily ad spend from PATH beside the current orders: it replaces the ad rows of
+    the days and channels the file covers, in a new data version."""
+    settings = services.settings()
+    record = loads.run_ads_load(settings, path=path, format=file_format, mapping=mapping,
+                                force=force)
+    _echo_traffic_outcome(record)
+
+
+def _echo_traffic_outcome(record: DataLoad) -> None:
+    if record.status != "done":
+        raise click.ClickException(record.error or "the load failed")
+    click.echo(traffic.render_traffic_report(record.quality or {}))
+    click.echo(f"Published data version {record.version}: {record.lines_loaded:,} lines "
+               f"loaded, {record.lines_rejected:,} rejected in {record.seconds:.1f} s")
+    if record.rejects_path:
+        click.echo(f"Rejected lines with their reasons: {record.rejects_path}")
 
 
 @data_cli.command("status")
