@@ -204,21 +204,27 @@ def run_report_job(settings: Settings, spec: JobSpec) -> dict:
 
 # ----------------------------------------------------------------- e-mail
 def _queue_deliveries(settings: Settings, spec: JobSpec) -> list[int]:
-    """A finished report asked to be e-mailed: one delivery to the job's user (for a
-    scheduled report, the recipient the job was made for)."""
+    """A finished report asked to be e-mailed: one delivery to its recipient (the job's
+    user; for a scheduled report to an external address, ``params["recipient"]``). Its
+    idempotency key makes a job run twice (a killed worker) one delivery, not two."""
     with db.session_scope(settings.database_url) as session:
         job = session.get(Job, spec.id)
         user = session.get(User, spec.user_id) if spec.user_id else None
-        if user is None or not user.is_active:
-            log.warning("job %s: no active recipient; report not e-mailed", spec.id)
-            return []
-        delivery = mail.create_delivery(session, job, user.email)
-        delivery_id = delivery.id
-    send_delivery(settings, delivery_id)
+        recipient = (job.params or {}).get("recipient")
+        if not recipient:
+            if user is None or not user.is_active:
+                log.warning("job %s: no active recipient; report not e-mailed", spec.id)
+                return []
+            recipient = user.email
+        delivery = mail.create_delivery(session, job, recipient)
+        delivery_id, pending = delivery.id, delivery.status != "sent"
+    if pending:
+        send_delivery(settings, delivery_id)
     return [delivery_id]
 
 
 def send_delivery(settings: Settings, delivery_id: int, countdown: float | None = None) -> None:
-    """Send the deliver task (the ledger row is committed already)."""
+    """Send the deliver task (the ledger row is committed already; the task claims the
+    row before sending, so a second task for it sends nothing)."""
     queue.for_settings(settings).send_task(
         queue.DELIVER, args=[delivery_id], queue="reports", countdown=countdown)

@@ -9,7 +9,9 @@ the reason; a delivery stays failed in the ledger, where the sweep finds it late
 ``acks_late`` is used only where running a task twice is harmless (the reaper and the
 schedules tick). ``run_job`` acknowledges on receipt: a job whose worker dies is recovered
 by the reaper (queued again once), never by a blind redelivery that could run it twice.
-``deliver`` too: an e-mail must not go out twice; lost deliveries are found by the sweep.
+``deliver`` too: a message must not go out twice (the ledger's claim, ``core.mail``, keeps
+a retry, the sweep and a manual retry from sending one twice); lost deliveries and failed
+ones whose ``next_attempt_at`` is due are found by the minute sweep.
 """
 from __future__ import annotations
 
@@ -47,7 +49,7 @@ class JobTask(Task):
 class DeliveryTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         log.error("delivery %s still failing after %s retries; the sweep will try again "
-                  "later: %s", args[0], self.request.retries, exc)
+                  "at its next_attempt_at: %s", args[0], self.request.retries, exc)
 
 
 @celery.task(name=RUN_JOB, base=JobTask, bind=True, acks_late=False, ignore_result=True,
@@ -60,7 +62,8 @@ def run_job(self, job_id: str) -> str | None:
 @celery.task(name=DELIVER, base=DeliveryTask, acks_late=False, ignore_result=True,
              autoretry_for=mail.TRANSIENT_ERRORS, **RETRY)
 def deliver(delivery_id: int) -> str | None:
-    """Send one report e-mail of the ledger (each failed attempt is recorded there)."""
+    """Send one delivery of the ledger, e-mail or webhook (each failed attempt is recorded
+    there with its ``next_attempt_at``; a permanent failure is not retried)."""
     delivery = mail.deliver(load_settings(), delivery_id)
     return delivery.status if delivery else None
 
@@ -74,8 +77,8 @@ def reap_jobs() -> dict:
 
 @celery.task(name=RUN_DUE_SCHEDULES, acks_late=True, ignore_result=True)
 def run_due_schedules() -> dict:
-    """The minute tick: start the report schedules that are due, and resend deliveries
-    whose retries were lost."""
+    """The minute tick: start the report schedules that are due, and send again the
+    deliveries whose ``next_attempt_at`` is due or whose task or worker was lost."""
     settings = load_settings()
     job_ids = schedules.run_due_schedules(settings)
     resent = mail.deliveries_to_retry(settings)

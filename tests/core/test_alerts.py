@@ -1,6 +1,6 @@
 """Alerts (core.alerts) on two weeks of hand-made data: a planted drop in France makes a
 change rule fire and its explanation names France with the numbers worked out by hand; a
-threshold rule; cool-down and re-arm; the owner's scope; the e-mail in the outbox."""
+threshold rule; cool-down and re-arm; the owner's scope (sending: test_alert_runs.py)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,7 +9,7 @@ import pytest
 
 from analytics.warehouse import Warehouse
 from core import alert_runs, alerts, db
-from core.orm import AlertFiring, AlertRule, DataLoad, User
+from core.orm import AlertFiring, AlertRule, DataLoad, Delivery, User
 from tests.analytics.conftest import publish_lines
 from tests.workers.support import add_user, settings_for, worker_environment
 
@@ -195,55 +195,7 @@ def test_snoozed_rules_stay_quiet_until_the_snooze_ends():
     assert alerts.step(rule, _evaluation(True), t0 + dt.timedelta(hours=6)) == "fire"
 
 
-def test_evaluate_all_records_one_firing_per_incident_and_emails_it(settings):
-    rule_id = _rule(settings, "ann@example.com", CHANGE)
-    quiet_id = _rule(settings, "bob@example.com", {**CHANGE, "value": 50})
-    now = dt.datetime(2011, 3, 15, 7)
-    [firing_id] = alert_runs.evaluate_all(settings, TODAY, now)
-    assert alert_runs.evaluate_all(settings, TODAY, now + dt.timedelta(hours=1)) == []
-    with db.session_scope(settings.database_url) as session:
-        firing = session.get(AlertFiring, firing_id)
-        assert firing.rule_id == rule_id and firing.status == "sent"
-        assert firing.recipient == "ann@example.com"
-        assert firing.current == pytest.approx(3010)
-        assert "France accounts for 88 % of the drop" in firing.sentence
-        path = firing.message_path
-    assert _get(settings, quiet_id).last_fired_at is None
-    assert _get(settings, quiet_id).last_evaluated_at == now + dt.timedelta(hours=1)
-    [eml] = list(settings.outbox.glob("*.eml"))
-    assert str(eml) == path
-    message = alerts.mail.read_eml(eml)
-    assert message["To"] == "ann@example.com"
-    assert message["Subject"] == "Shoplens alert: Revenue down week on week"
-    body = message.get_body(("plain",)).get_content()
-    assert "France accounts for 88 % of the drop (−£1,050)" in body
-    assert "France: £1,400 → £350.00 (88 % of the change)" in body
-    # a day later the incident is still on: told once more after the 24-hour cool-down
-    assert len(alert_runs.evaluate_all(settings, TODAY, now + dt.timedelta(hours=25))) == 1
-
-
-def test_a_mail_server_that_is_down_leaves_the_firing_failed_with_the_reason(tmp_path):
-    settings = settings_for(worker_environment(tmp_path / "home", SMTP_HOST="127.0.0.1",
-                                               SMTP_PORT="1", SMTP_TIMEOUT="2"))
-    warehouse = Warehouse(settings.warehouse_url)
-    publish_lines(warehouse, _lines())
-    warehouse.dispose()
-    _rule(settings, "ann@example.com", CHANGE)
-    [firing_id] = alert_runs.evaluate_all(settings, TODAY, dt.datetime(2011, 3, 15, 7))
-    with db.session_scope(settings.database_url) as session:
-        firing = session.get(AlertFiring, firing_id)
-        assert firing.status == "failed" and firing.last_error and firing.attempts == 1
-    # the next run (an hour later, the same incident: no new firing) tries the e-mail again
-    assert alert_runs.evaluate_all(settings, TODAY, dt.datetime(2011, 3, 15, 8)) == []
-    with db.session_scope(settings.database_url) as session:
-        assert session.get(AlertFiring, firing_id).attempts == 2
-    # the mail server is back (the outbox, here): sent
-    settings = settings_for(worker_environment(tmp_path / "home"))
-    alert_runs.evaluate_all(settings, TODAY, dt.datetime(2011, 3, 15, 9))
-    with db.session_scope(settings.database_url) as session:
-        firing = session.get(AlertFiring, firing_id)
-        assert (firing.status, firing.attempts, firing.last_error) == ("sent", 3, None)
-    assert len(list(settings.outbox.glob("*.eml"))) == 1
+# Sending (the ledger, e-mail and webhook, retries, test sends): tests/core/test_alert_runs.py
 
 
 def test_alerts_run_after_a_load_and_their_failure_never_fails_it(settings, monkeypatch,
@@ -328,7 +280,8 @@ def test_operational_rules_for_admins(settings, warehouse):
     [firing_id] = alert_runs.evaluate_all(settings, TODAY, now + dt.timedelta(minutes=5))
     with db.session_scope(settings.database_url) as session:
         firing = session.get(AlertFiring, firing_id)
-        assert firing.rule_id == failed.id and firing.status == "sent"
+        [delivery] = session.query(Delivery).filter_by(firing_id=firing_id).all()
+        assert firing.rule_id == failed.id and delivery.status == "sent"
         assert firing.sentence == ("The data load #2 (sales.csv) failed at 20 Mar 2011 06:30 "
                                    "UTC: too many rejected lines.")
     load("done")  # the next load works: re-armed, and the next failure is a new message

@@ -1,6 +1,7 @@
 """Mail and the delivery ledger against a real SMTP server (aiosmtpd) and the outbox."""
 from __future__ import annotations
 
+import datetime as dt
 import smtplib
 
 import pytest
@@ -122,3 +123,142 @@ def test_starttls_is_required_when_configured(settings):
         inbox.stop()
     assert inbox.messages == []  # nothing goes out in clear text
     assert _ledger(settings, delivery_id).status == "failed"
+
+
+def test_a_report_email_is_text_and_html_with_the_kpis_and_their_change(settings):
+    job_id = _finished_report(settings)
+    with db.session_scope(settings.database_url) as session:
+        job = session.get(Job, job_id)
+        job.result = {**job.result, "filters_label": "Country: <France>",
+                      "kpis": {"kpis": {"revenue": {"rel_change": -0.125}}},
+                      "headline": [{"name": "revenue", "label": "Revenue",
+                                    "value": "£1,234.50"}]}
+    delivery_id = _queue(settings, job_id)
+    mail.deliver(settings, delivery_id)
+    message = mail.read_eml(list(settings.outbox.glob("*.eml"))[0])
+    text = message.get_body(("plain",)).get_content()
+    assert "Revenue: £1,234.50 (−12 % against the previous period)" in text
+    assert "Filters: Country: <France>" in text
+    assert f"{settings.public_url}/go/" in text  # the signed link to the report's view
+    html = message.get_body(("html",)).get_content()
+    assert "Country: &lt;France&gt;" in html and "<France>" not in html  # escaped
+    assert "£1,234.50" in html and "−12 %" in html
+    assert [part.get_filename() for part in message.iter_attachments()] == [
+        "shoplens-report.pdf"]
+
+
+def test_a_both_report_carries_two_attachments_at_a_real_smtp_server(settings):
+    job_id = _finished_report(settings)
+    folder = settings.results / job_id
+    xlsx = folder / "shoplens-report.xlsx"
+    xlsx.write_bytes(b"PK\x03\x04 a workbook")
+    with db.session_scope(settings.database_url) as session:
+        job = session.get(Job, job_id)
+        job.result = {**job.result, "format": "both",
+                      "attachments": [str(folder / "shoplens-report.pdf"), str(xlsx)]}
+    inbox = Inbox().start()
+    try:
+        smtp = settings.with_overrides(smtp_host="127.0.0.1", smtp_port=inbox.port,
+                                       smtp_tls="none", smtp_timeout=5)
+        mail.deliver(smtp, _queue(settings, job_id))
+    finally:
+        inbox.stop()
+    [message] = inbox.messages
+    parts = {part.get_filename(): part for part in message.iter_attachments()}
+    assert list(parts) == ["shoplens-report.pdf", "shoplens-report.xlsx"]
+    assert parts["shoplens-report.pdf"].get_content() == REPORT_BYTES
+    assert parts["shoplens-report.xlsx"].get_content_type() == MIME_TYPES_XLSX
+    assert "Here is your Shoplens report (PDF+XLSX)." in \
+        message.get_body(("plain",)).get_content()
+
+
+MIME_TYPES_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def test_a_job_with_its_own_email_is_sent_as_it_is(settings, tmp_path):
+    job_id = _finished_report(settings)
+    chart = tmp_path / "week.png"
+    chart.write_bytes(b"\x89PNG\r\n\x1a\n tiny")
+    with db.session_scope(settings.database_url) as session:
+        job = session.get(Job, job_id)
+        job.result = {**job.result, "email": {
+            "subject": "Your week", "text": "Revenue rose.",
+            "html": '<p>Revenue rose.</p><img src="cid:week">', "images": {"week": str(chart)}}}
+    mail.deliver(settings, _queue(settings, job_id))
+    message = mail.read_eml(list(settings.outbox.glob("*.eml"))[0])
+    assert message["Subject"] == "Your week"
+    assert message.get_body(("plain",)).get_content().strip() == "Revenue rose."
+    assert '<img src="cid:week">' in message.get_body(("html",)).get_content()
+    [image] = [part for part in message.walk() if part.get_content_type() == "image/png"]
+    assert image["Content-ID"] == "<week>" and image.get_content() == chart.read_bytes()
+    assert list(message.iter_attachments()) == []
+
+
+def test_making_a_delivery_twice_gives_one_row(settings):
+    """A worker killed after making the delivery runs the job again: same key, one row."""
+    job_id = _finished_report(settings)
+    first = _queue(settings, job_id)
+    again = _queue(settings, job_id)
+    assert first == again
+    with db.session_scope(settings.database_url) as session:
+        [row] = session.query(Delivery).all()
+        assert row.idempotency_key == f"job:{job_id}:email:ann@example.com"
+        # a racing writer that inserted between the look-up and the insert: caught
+        duplicate = Delivery(job_id=job_id, recipient="x", idempotency_key=row.idempotency_key)
+        original = mail._by_key
+        calls = []
+
+        def miss_once(session, key):
+            calls.append(key)
+            return None if len(calls) == 1 else original(session, key)
+        mail._by_key = miss_once
+        try:
+            found = mail.create_delivery(session, session.get(Job, job_id), "ann@example.com")
+        finally:
+            mail._by_key = original
+        assert found.id == row.id and duplicate.id is None
+        assert session.query(Delivery).count() == 1
+    mail.deliver(settings, first)
+    mail.deliver(settings, again)
+    assert len(list(settings.outbox.glob("*.eml"))) == 1
+
+
+def test_failures_back_off_and_the_last_one_tells_the_owner(settings):
+    from core import notifications
+    job_id = _finished_report(settings)
+    delivery_id = _queue(settings, job_id)
+    smtp = settings.with_overrides(smtp_host="127.0.0.1", smtp_port=free_port(),
+                                   smtp_tls="none", smtp_timeout=2)
+    now = dt.datetime(2026, 1, 1, 8)
+    waits = []
+    for _attempt in range(mail.MAX_ATTEMPTS):
+        with pytest.raises(ConnectionRefusedError):
+            mail.deliver(smtp, delivery_id, now=now)
+        row = _ledger(settings, delivery_id)
+        if row.next_attempt_at is None:
+            break
+        waits.append(int((row.next_attempt_at - now).total_seconds() // 60))
+        assert mail.deliveries_to_retry(smtp, row.next_attempt_at) == [delivery_id]
+        now = row.next_attempt_at
+    assert waits == [1, 2, 4, 8, 16, 32, 60, 60, 60, 60, 60]
+    assert (row.status, row.attempts, row.next_attempt_at) == ("failed", 12, None)
+    assert mail.deliveries_to_retry(smtp, now + dt.timedelta(days=1)) == []
+    assert mail.deliver(smtp, delivery_id, now=now).attempts == 12  # given up: not tried
+    with db.session_scope(settings.database_url) as session:
+        [note] = [note for note in notifications.recent(session, session.get(Job, job_id).user)
+                  if note.kind == "delivery"]
+        assert note.ref == f"delivery:{delivery_id}"
+        assert "ConnectionRefusedError" in note.body
+
+
+def test_a_delivery_held_by_a_dead_worker_is_taken_up_after_the_lease(settings):
+    delivery_id = _queue(settings, _finished_report(settings))
+    now = dt.datetime(2026, 1, 1, 8)
+    assert mail._claim(settings, delivery_id, now)          # a worker took it, then died
+    assert not mail._claim(settings, delivery_id, now)      # nobody else sends it meanwhile
+    assert mail.deliver(settings, delivery_id, now=now).status == "rendered"
+    assert list(settings.outbox.glob("*.eml")) == []
+    assert mail.deliveries_to_retry(settings, now + mail.LEASE / 2) == []
+    later = now + mail.LEASE + dt.timedelta(seconds=1)
+    assert mail.deliveries_to_retry(settings, later) == [delivery_id]
+    assert mail.deliver(settings, delivery_id, now=later).status == "sent"

@@ -1,11 +1,11 @@
 """The alerts' beat task in a real Celery worker, e-mailing through a real SMTP server
 (aiosmtpd): sent by name as beat sends it, the rule fires under its owner's scope and the
-firing is recorded as sent."""
+firing's delivery is recorded as sent in the ledger."""
 from __future__ import annotations
 
 from analytics.warehouse import Warehouse
 from core import alerts, db, queue
-from core.orm import AlertFiring, User
+from core.orm import AlertFiring, Delivery, User
 from tests.workers.support import (Inbox, WorkerProcess, add_user, publish_tiny_shop,
                                    settings_for, wait_for, worker_environment)
 
@@ -38,6 +38,10 @@ def test_the_beat_task_evaluates_the_rules_and_mails_the_firings(tmp_path):
     body = message.get_body(("plain",)).get_content()
     assert "Revenue (net) was −£10.00 on 15 Mar 2011, below the £0.00 threshold." in body
     assert "Your data: FR" in body
+    assert message.get_body(("html",)) is not None
     with db.session_scope(settings.database_url) as session:
         [firing] = session.query(AlertFiring).all()
-        assert (firing.rule_id, firing.status, firing.current) == (rule_id, "sent", -10)
+        assert (firing.rule_id, firing.current) == (rule_id, -10)
+        [delivery] = session.query(Delivery).filter_by(firing_id=firing.id).all()
+        assert (delivery.channel, delivery.recipient, delivery.status, delivery.attempts) == \
+            ("email", "french@example.com", "sent", 1)
