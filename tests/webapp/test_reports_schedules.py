@@ -16,13 +16,16 @@ FORM = [("reports-sched-name", "value"), ("reports-sched-format", "value"),
         ("reports-sched-frequency", "value"), ("reports-sched-weekday", "value"),
         ("reports-sched-day", "value"), ("reports-sched-time", "value"),
         ("reports-sched-recipients", "value"), ("shell-url", "search"),
-        ("reports-sched-keep-dates", "value")]
+        ("reports-sched-keep-dates", "value"), ("reports-sched-timezone", "value"),
+        ("reports-sched-external", "value"), ("reports-sched-external-scope", "value")]
 
 
 def create(client, *, name="Weekly GB", recipients,
            search="?start=2011-03-01&end=2011-03-03&country=GB", frequency="weekly",
-           time="08:00", keep_dates=False):
-    values = [name, "xlsx", frequency, "2", 1, time, recipients, search, keep_dates]
+           time="08:00", keep_dates=False, timezone="UTC", external=None, external_scope=None,
+           format="xlsx"):
+    values = [name, format, frequency, "2", 1, time, recipients, search, keep_dates,
+              timezone, external, external_scope]
     return client.post("/_dash-update-component", json={
         "output": "reports-sched-status.children",
         "outputs": {"id": "reports-sched-status", "property": "children"},
@@ -55,7 +58,8 @@ def listing(client) -> str:
         "inputs": [{"id": "shell-url", "property": "pathname", "value": "/reports"},
                    {"id": "reports-sched-status", "property": "children", "value": None},
                    {"id": "reports-sched-action-status", "property": "children",
-                    "value": None}],
+                    "value": None},
+                   {"id": "reports-digest-status", "property": "children", "value": None}],
         "changedPropIds": ["shell-url.pathname"]})
     assert response.status_code == 200, response.text
     return json.dumps(response.json["response"]["reports-schedules"]["children"])
@@ -179,3 +183,63 @@ def test_the_form_offers_analysts_themselves_and_admins_every_active_user(app, s
     assert {"admin@example.com", "viewer@example.com", "fr@example.com"} <= offered
     assert admin["reports-sched-recipients.disabled"] is False
     assert "start=2011-03-01&end=2011-03-03" in admin["reports-sched-filters.children"]
+
+
+# ---------------------------------------------------------------------- issue 13, part 2
+def digest_switch(client, enabled: bool, timezone: str = "Europe/London"):
+    return client.post("/_dash-update-component", json={
+        "output": "reports-digest-status.children",
+        "outputs": {"id": "reports-digest-status", "property": "children"},
+        "inputs": [{"id": "reports-digest", "property": "value", "value": enabled}],
+        "changedPropIds": ["reports-digest.value"],
+        "state": [{"id": "reports-digest-timezone", "property": "value",
+                   "value": timezone}]})
+
+
+def test_time_zone_format_and_external_recipients_from_the_form(app, signed_in):
+    admin = signed_in("admin@example.com")
+    made = answer(create(admin, name="Agency", recipients=[], format="both",
+                         search="?country=France", timezone="America/New_York",
+                         external="agency@partner.example; ops@partner.example",
+                         external_scope="FR"), "reports-sched-status")
+    assert made.startswith("Created") and "every Wednesday at 08:00 America/New_York" in made
+    (row,) = _rows(app, "Agency")
+    assert (row.format, row.timezone) == ("both", "America/New_York")
+    assert row.external_recipients == ["agency@partner.example", "ops@partner.example"]
+    assert row.external_scope == ["FR"]
+    shown = listing(admin)
+    assert "External recipients see: FR" in shown and "America/New_York" in shown
+    assert "agency@partner.example" in shown
+
+    unpicked = answer(create(admin, name="No scope", recipients=[],
+                             external="x@partner.example"), "reports-sched-status")
+    assert "Not created" in unpicked and "external_scope" in unpicked
+    wider = answer(create(admin, name="Wider", recipients=[], external="x@partner.example",
+                          external_scope="DE"), "reports-sched-status")
+    assert "Not created" in wider and "GB" in wider  # the page's filter is country=GB
+    zone = answer(create(admin, name="Zone", recipients=["admin@example.com"],
+                         timezone="Atlantis/Capital"), "reports-sched-status")
+    assert "Not created" in zone and "unknown time zone" in zone
+    analyst = signed_in("analyst@example.com")
+    outside = answer(create(analyst, name="Outside", recipients=["analyst@example.com"],
+                            external="me@home.example", external_scope="all"),
+                     "reports-sched-status")
+    assert "Not created" in outside and "only admins can send reports outside" in outside
+    assert [_rows(app, name) for name in ("No scope", "Wider", "Zone", "Outside")] == \
+        [[], [], [], []]
+
+
+def test_the_weekly_digest_switch(app, signed_in):
+    analyst = signed_in("gb@example.com")
+    on = answer(digest_switch(analyst, True, "Europe/Berlin"), "reports-digest-status")
+    assert on == "Your weekly digest is on: every Monday at 07:00 Europe/Berlin."
+    (row,) = _rows(app, "Weekly digest")
+    assert (row.format, row.recipients, row.is_active) == ("digest", ["gb@example.com"], True)
+    assert "Weekly digest" in listing(analyst)
+    off = answer(digest_switch(analyst, False), "reports-digest-status")
+    assert off == "Your weekly digest is off."
+    assert _rows(app, "Weekly digest")[0].is_active is False
+    bad = answer(digest_switch(analyst, True, "Nowhere/Land"), "reports-digest-status")
+    assert "Not changed" in bad and "timezone" in bad
+    # the page is the analysts': viewers use the API or the CLI for their digest
+    assert digest_switch(signed_in("viewer@example.com"), True).status_code == 403

@@ -1,8 +1,12 @@
 """Reports (analysts): request a PDF or Excel report of the current filters, follow my
-jobs with progress and download links, and schedule the report: e-mailed daily, weekly or
-monthly to recipients (analysts: themselves; admins: any active users, each under their own
-data scope), with each schedule's next run, pause/resume, send now, delete, and its newest
-deliveries from the ledger. Admins manage users and the audit log on the admin pages.
+jobs with progress and download links, and schedule the report: PDF, Excel, both, or the
+weekly digest, e-mailed daily, weekly or monthly at a time in a chosen time zone to
+recipients (analysts: themselves; admins: any active users, each under their own data
+scope, and external addresses under the scope the admin picks), with each schedule's next
+run (in its zone), pause/resume, send now, delete, and its newest deliveries from the
+ledger (an outbox message links to its .eml). "Send me a weekly digest" switches the user's
+own digest on or off in one click. Admins manage users and the audit log on the admin
+pages. (Viewers, who do not see this page, switch their digest through the API or CLI.)
 
 Every callback checks the signed-in user server-side: the guard gives ``reports-`` ids to
 analysts, and the schedule services (``core.schedules``) apply the owner/admin rules to
@@ -29,6 +33,7 @@ JOBS_SHOWN = 25
 
 
 def layout(**_query) -> html.Div:
+    user = security.current_db_user()
     return html.Div([
         components.page_header("Reports", "PDF and Excel reports of the current filters"),
         dbc.Card(dbc.CardBody([
@@ -44,19 +49,41 @@ def layout(**_query) -> html.Div:
         components.panel("reports-jobs", "My jobs"),
         dcc.Interval(id="reports-poll", interval=2000, disabled=False),
         html.Div(className="mb-3"),
-        _schedule_form(),
+        _digest_card(user),
+        _schedule_form(admin=bool(user is not None and user.has_role("admin"))),
         components.panel("reports-schedules", "Report schedules",
                          extra=[html.Div(id="reports-sched-action-status",
                                          className="small mb-2")]),
     ])
 
 
+def _digest_card(user) -> dbc.Card:
+    """One click: the user's weekly digest on or off (its time zone from the field)."""
+    digest = (schedules.digest_of(security.db_session(), user)
+              if user is not None else None)
+    return dbc.Card(dbc.CardBody([
+        html.Div([
+            dbc.Switch(id="reports-digest", value=bool(digest and digest.is_active),
+                       label="Send me a weekly digest (Monday 07:00: KPIs and change, top "
+                             "movers, unusual days, the next 30 days)", className="mb-0"),
+            dcc.Input(id="reports-digest-timezone", list=TIMEZONE_LIST, maxLength=64,
+                      value=(digest.timezone if digest else schedules.DIGEST_TIMEZONE),
+                      className="form-control form-control-sm ms-2",
+                      style={"maxWidth": "14rem"}),
+        ], className="d-flex flex-wrap align-items-center gap-2"),
+        html.Div(id="reports-digest-status", className="small mt-1"),
+    ]), className="mb-3")
+
+
 def _field(label: str, control, width: int = 2) -> dbc.Col:
     return dbc.Col([dbc.Label(label, className="small mb-0"), control], md=width)
 
 
-def _schedule_form() -> dbc.Card:
-    """Schedule the report of the page's current filters."""
+TIMEZONE_LIST = "reports-sched-timezones"
+
+
+def _schedule_form(admin: bool = False) -> dbc.Card:
+    """Schedule the report of the page's current filters (external addresses: admins)."""
     return dbc.Card([dbc.CardHeader(html.Span("Schedule this report by e-mail",
                                               className="fw-semibold")),
                      dbc.CardBody([
@@ -64,8 +91,9 @@ def _schedule_form() -> dbc.Card:
             _field("Name", dbc.Input(id="reports-sched-name", size="sm", maxLength=200,
                                      placeholder="Monday sales"), 3),
             _field("Format", dbc.Select(id="reports-sched-format", size="sm", value="pdf",
-                                        options=[{"label": "PDF", "value": "pdf"},
-                                                 {"label": "Excel", "value": "xlsx"}])),
+                                        options=[{"label": label[:1].upper() + label[1:],
+                                                  "value": value} for value, label in
+                                                 schedules.FORMAT_LABELS.items()])),
             _field("Every", dbc.Select(id="reports-sched-frequency", size="sm",
                                        value="weekly",
                                        options=[{"label": "day", "value": "daily"},
@@ -77,9 +105,14 @@ def _schedule_form() -> dbc.Card:
                                                       enumerate(schedules.WEEKDAYS)])),
             _field("Day (monthly)", dbc.Input(id="reports-sched-day", type="number", min=1,
                                               max=28, step=1, value=1, size="sm"), 1),
-            _field("At (UTC)", dbc.Input(id="reports-sched-time", type="time", value="07:00",
-                                         size="sm")),
+            _field("At", dbc.Input(id="reports-sched-time", type="time", value="07:00",
+                                   size="sm"), 1),
+            _field("Time zone", dcc.Input(id="reports-sched-timezone", list=TIMEZONE_LIST,
+                                          value=schedules.DIGEST_TIMEZONE, maxLength=64,
+                                          className="form-control form-control-sm"), 1),
         ], className="g-2"),
+        html.Datalist(id=TIMEZONE_LIST, children=[html.Option(value=name) for name in
+                                                  schedules.COMMON_TIMEZONES]),
         dbc.Row([
             _field("Recipients (each sees the report under their own data scope)",
                    dcc.Dropdown(id="reports-sched-recipients", multi=True,
@@ -87,6 +120,15 @@ def _schedule_form() -> dbc.Card:
             dbc.Col(dbc.Button("Create schedule", id="reports-sched-create", size="sm",
                                color="primary", className="mt-3"), md=2),
         ], className="g-2 mt-1"),
+        dbc.Row([
+            _field("External addresses (admins; comma separated)",
+                   dbc.Input(id="reports-sched-external", size="sm", maxLength=4000,
+                             placeholder="agency@partner.example"), 6),
+            _field("…who see (countries, or all)",
+                   dbc.Input(id="reports-sched-external-scope", size="sm", maxLength=400,
+                             placeholder="FR, DE  or  all"), 4),
+        ], className="g-2 mt-1", id="reports-sched-external-row",
+            style={"display": "flex" if admin else "none"}),
         dbc.Checkbox(id="reports-sched-keep-dates", value=False, className="small mt-2",
                      label="Keep this page's dates fixed in every run (otherwise each run "
                            "covers the data's latest 30 days)"),
@@ -171,11 +213,15 @@ def schedule_form(_pathname, search, keep_dates):
           State("reports-sched-frequency", "value"), State("reports-sched-weekday", "value"),
           State("reports-sched-day", "value"), State("reports-sched-time", "value"),
           State("reports-sched-recipients", "value"), State("shell-url", "search"),
-          State("reports-sched-keep-dates", "value"), prevent_initial_call=True)
+          State("reports-sched-keep-dates", "value"), State("reports-sched-timezone", "value"),
+          State("reports-sched-external", "value"),
+          State("reports-sched-external-scope", "value"), prevent_initial_call=True)
 def create_schedule(_clicks, name, format_, frequency, weekday, day, time_of_day,
-                    recipients, search, keep_dates=False):
+                    recipients, search, keep_dates=False, timezone=None, external=None,
+                    external_scope=None):
     """Create the schedule with the page's filters; the engine checks the user, the
-    cadence and the recipients, and each recipient must be able to see the filters."""
+    cadence, the time zone and the recipients (external ones: admins only, with the scope
+    they see), and each recipient must be able to see the filters."""
     user = security.current_db_user()
     if user is None:
         return "Sign in again."
@@ -185,8 +231,14 @@ def create_schedule(_clicks, name, format_, frequency, weekday, day, time_of_day
         data = {"name": name or "", "format": format_, "frequency": frequency,
                 "weekday": _int_or_none(weekday), "day_of_month": _int_or_none(day),
                 "time_of_day": time_of_day or "", "filters": filters,
-                "recipients": list(recipients or [])}
-        check_recipient_scopes(session, context.warehouse(), filters, data["recipients"])
+                "timezone": (timezone or "").strip() or "UTC",
+                "recipients": list(recipients or []),
+                "external_recipients": _split(external)}
+        if data["external_recipients"]:
+            data["external_scope"] = _scope_text(external_scope)
+        check_recipient_scopes(session, context.warehouse(), filters, data["recipients"],
+                               data.get("external_scope") if data["external_recipients"]
+                               else False)
         schedule = schedules.create_schedule(session, user, data)
         session.commit()
     except (ShoplensError, context.Unavailable) as exc:
@@ -205,11 +257,44 @@ def _kept_filters(search: str | None, keep_dates) -> str:
     return filters.to_query()
 
 
+def _split(text: str | None) -> list[str]:
+    return [part.strip() for part in str(text or "").replace(";", ",").split(",")
+            if part.strip()]
+
+
+def _scope_text(text: str | None):
+    """"all", a list of countries, or None (not picked: the engine asks for it)."""
+    if not str(text or "").strip():
+        return None
+    return "all" if str(text).strip().lower() == "all" else _split(text)
+
+
 def _int_or_none(value):
     try:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+@callback(Output("reports-digest-status", "children"),
+          Input("reports-digest", "value"), State("reports-digest-timezone", "value"),
+          prevent_initial_call=True)
+def switch_digest(enabled, timezone):
+    """The signed-in user's own weekly digest on or off (``schedules.set_digest``)."""
+    user = security.current_db_user()
+    if user is None:
+        return "Sign in again."
+    session = security.db_session()
+    try:
+        schedule = schedules.set_digest(session, user, bool(enabled),
+                                        timezone=(timezone or "").strip() or None)
+        session.commit()
+    except ShoplensError as exc:
+        session.rollback()
+        return dbc.Alert(f"Not changed: {exc}", color="warning", className="py-1 mb-0")
+    if schedule is None or not schedule.is_active:
+        return "Your weekly digest is off."
+    return f"Your weekly digest is on: {schedules.describe(schedule)}."
 
 
 ACTIONS = ("pause", "resume", "send")
@@ -256,8 +341,9 @@ def schedule_action(_clicks, _deletes):
 
 @callback(Output("reports-schedules", "children"), Input("shell-url", "pathname"),
           Input("reports-sched-status", "children"),
-          Input("reports-sched-action-status", "children"))
-def list_my_schedules(_pathname, _created, _acted):
+          Input("reports-sched-action-status", "children"),
+          Input("reports-digest-status", "children"))
+def list_my_schedules(_pathname, _created, _acted, _digest=None):
     """The user's schedules (everybody's for an admin): when, next run, recipients, the
     buttons, and the newest deliveries with their state and reason."""
     user = security.current_db_user()
@@ -271,8 +357,9 @@ def list_my_schedules(_pathname, _created, _acted):
 
 
 def _schedule_block(session, schedule) -> html.Div:
-    next_run = (schedule.next_run_at.isoformat(sep=" ", timespec="minutes") + " UTC"
-                if schedule.next_run_at else "paused")
+    local = schedules.local_time(schedule.next_run_at, schedule.timezone)
+    next_run = (f"{local:%Y-%m-%d %H:%M} {schedule.timezone or 'UTC'}" if local
+                else "paused")
     toggle = "resume" if not schedule.is_active else "pause"
     buttons = html.Div([
         dbc.Button(toggle.capitalize(), size="sm", color="secondary", outline=True,
@@ -286,20 +373,29 @@ def _schedule_block(session, schedule) -> html.Div:
     ], className="d-flex gap-2")
     runs = runs_of(session, schedule.id, limit=5)
     ledger = (dbc.Table([html.Thead(html.Tr([html.Th(h) for h in (
-        "started (UTC)", "recipient", "state", "reason")])),
+        "started (UTC)", "recipient", "state", "reason", "")])),
         html.Tbody([html.Tr([html.Td(run["created_at"][:16].replace("T", " ")),
                              html.Td(run["recipient"] or ""),
-                             html.Td(run["state"]), html.Td(run["reason"] or "")])
+                             html.Td(run["state"]), html.Td(run["reason"] or ""),
+                             html.Td(html.A("Download .eml", href=run["eml"])
+                                     if run["eml"] else "")])
                     for run in runs])], size="sm", className="mb-0 mt-2")
         if runs else html.Div("No deliveries yet.", className="small text-body-secondary"))
+    recipients = ", ".join([*(schedule.recipients or []),
+                            *(schedule.external_recipients or [])]) or "—"
+    external = schedules.external_scope_label(schedule)
     return html.Div([
         html.Div([html.Span(schedule.name, className="fw-semibold me-2"),
-                  dbc.Badge(schedule.format.upper(), color="info", className="me-1"),
+                  dbc.Badge(schedules.FORMAT_LABELS.get(schedule.format,
+                                                        schedule.format).upper()
+                            if schedule.format != "digest" else "DIGEST",
+                            color="info", className="me-1"),
                   dbc.Badge("active" if schedule.is_active else "paused",
                             color="success" if schedule.is_active else "secondary")]),
         html.Div(f"{schedules.describe(schedule).capitalize()} · next run: {next_run} · "
-                 f"to: {', '.join(schedule.recipients or [])} · owner: {schedule.owner.email}"
+                 f"to: {recipients} · owner: {schedule.owner.email}"
                  + (f" · filters: {schedule.filters}" if schedule.filters else ""),
                  className="small"),
+        html.Div(external, className="small text-warning-emphasis") if external else None,
         buttons, ledger,
     ], className="border-bottom pb-2 mb-2", id=f"reports-schedule-{schedule.id}")
