@@ -39,6 +39,7 @@ def create_app(config: dict | None = None, settings: Settings | None = None) -> 
     app.register_blueprint(admin.bp)
     app.register_blueprint(health.bp)
     init_api(app)
+    from webapp import links; app.register_blueprint(links.bp)  # noqa: E702 (signed view links)
 
     from webapp.cli_data import data_cli
     from webapp.cli_users import users_cli
