@@ -236,7 +236,7 @@ class _Inputs:
     filters: Filters
     previous: Filters
     ads: pd.DataFrame
-    has_ads: bool
+    ads_reason: str | None
     sessions: dict
     has_sessions: bool
     orders: pd.DataFrame
@@ -256,12 +256,12 @@ class _Inputs:
                       for suffix, f in (("", filters), ("_prev", previous))}
         notes: list[str] = []
         with warehouse.connect(version) as conn:
-            ads, has_ads = _ad_rows(conn, filters, previous, scope, notes)
+            ads, ads_reason = _ad_rows(conn, filters, previous, scope, notes)
             sessions, has_sessions = _sessions(conn, filters, previous, scope, notes,
                                                info.has_sessions)
         orders, totals = _order_groups(warehouse, version, filters, previous, scope)
         values = order_attribution_values(warehouse, version)
-        return cls(filters, previous, ads, has_ads, sessions, has_sessions, orders, totals,
+        return cls(filters, previous, ads, ads_reason, sessions, has_sessions, orders, totals,
                    order_data, values, notes)
 
     def attributed(self) -> dict[str, dict]:
@@ -295,10 +295,10 @@ class _Inputs:
             out["revenue_per_session"] = (
                 (None, NO_DATA) if revenue is None else
                 (revenue / sessions, None) if sessions else (None, NO_SESSIONS_PERIOD))
-        if not self.has_ads:
+        if self.ads_reason is not None:
             for name in ("ad_spend", "impressions", "clicks", "ctr", "cpc", "cpm", "roas",
                          "platform_roas", "mer", "cac"):
-                out[name] = (None, NO_AD_DATA)
+                out[name] = (None, self.ads_reason)
         else:
             sums = {name: float(self.ads[f"{name}{suffix}"].sum()) for name in _AD_SUMS}
             spend = sums["spend"]
@@ -373,17 +373,17 @@ def _unfollowed(filters: Filters, followed: set[str]) -> list[str]:
 
 
 def _ad_rows(conn: sa.Connection, filters: Filters, previous: Filters, scope: Scope,
-             notes: list[str]) -> tuple[pd.DataFrame, bool]:
+             notes: list[str]) -> tuple[pd.DataFrame, str | None]:
     """Σ of the ad measures per (channel, campaign) for both periods, under the filters
-    and scope the table can follow; (rows, whether the version has any ad data)."""
+    and scope the table can follow; (rows, why there are no ad KPIs at all or None)."""
     empty = pd.DataFrame(columns=["channel", "campaign", *[f"{n}{s}" for n in _AD_SUMS
                                                            for s in ("", "_prev")]])
     if "ad_date" not in table_columns(conn, schema.ad_spend.name):
-        return empty, False
+        return empty, NO_AD_DATA
     table = schema.ad_spend
     total = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar()
     if not total:
-        return empty, False
+        return empty, NO_AD_DATA
     carried = _carried(conn, table, ["country_code"])["country_code"]
     conditions = [table.c.ad_date >= previous.start, table.c.ad_date <= filters.end]
     if scope.countries is not None:
@@ -392,6 +392,7 @@ def _ad_rows(conn: sa.Connection, filters: Filters, previous: Filters, scope: Sc
         if not carried:
             notes.append(f"{NO_SPEND_BY_COUNTRY}: none of it is shown under your data scope "
                          f"({scope})")
+            return empty, NO_SPEND_BY_COUNTRY
         elif conn.execute(sa.select(sa.func.count()).select_from(table)
                           .where(table.c.country_code.is_(None))).scalar():
             notes.append("ad spend without a country is left out under your data scope "
@@ -419,7 +420,7 @@ def _ad_rows(conn: sa.Connection, filters: Filters, previous: Filters, scope: Sc
                                      if c not in ("channel", "campaign")])
     frame["_spend"] = frame.groupby("channel")["spend"].transform("sum")
     frame = frame.sort_values(["_spend", "channel", "spend"], ascending=[False, True, False])
-    return frame.drop(columns="_spend").reset_index(drop=True), True
+    return frame.drop(columns="_spend").reset_index(drop=True), None
 
 
 def _sessions(conn: sa.Connection, filters: Filters, previous: Filters, scope: Scope,
