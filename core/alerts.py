@@ -986,6 +986,53 @@ def _span_days(first: dt.date, last: dt.date) -> list[dt.date]:
 
 
 # ----------------------------------------------------------------- shapes
+def describe(rule, currency: str = "£") -> str:
+    """The rule in one plain sentence: "Tell me when orders fall more than 20 % against
+    the previous 7 days" (``rule``: an AlertRule, an AlertInput or a dict of its fields;
+    the Alerts page previews it while the form is filled in)."""
+    get = rule.get if isinstance(rule, dict) else (lambda name, default=None:
+                                                   getattr(rule, name, default))
+    kind, days, value = get("kind"), int(get("days") or 7), get("value")
+    if kind == "stale_data":
+        return f"Tell me when the newest data is more than {value or '?'} days old"
+    if kind == "load_failed":
+        return "Tell me when a data load fails"
+    if kind == "delivery_failed":
+        return "Tell me when a report or alert message fails after its last attempt"
+    kpi = get("kpi") or ""
+    label = catalog.measure(kpi).label.lower() if kpi in catalog.KPI_NAMES else "the KPI"
+    plural = label.endswith("s")
+    span = "on the latest day" if days == 1 else f"over the last {days} days"
+    if kind == "threshold":
+        amount = ("?" if value is None else
+                  format_value(value, catalog.measure(kpi).kind, currency)
+                  if kpi in catalog.KPI_NAMES else f"{value:g}")
+        where = {"below": "below", "above": "above"}.get(get("direction"), "below or above")
+        text = f"Tell me when {label} {span} {'are' if plural else 'is'} {where} {amount}"
+    elif kind == "change":
+        verb = {"down": "fall", "up": "rise"}.get(get("direction"), "move")
+        verb = verb if plural else verb + "s"
+        against = ("the same days last year" if get("compare") == "last_year"
+                   else "the previous day" if days == 1 else f"the previous {days} days")
+        amount = "?" if value is None else f"{value:g}"
+        text = f"Tell me when {label} {verb} more than {amount} % against {against}"
+    elif kind == "anomaly":
+        how = {"down": "unusually low", "up": "unusually high"}.get(get("direction"),
+                                                                     "unusual")
+        z = ANOMALY_Z if value is None else value
+        text = (f"Tell me when a day of {label} {span} is {how} for the anomaly monitor "
+                f"(|z| ≥ {z:g})")
+    elif kind == "forecast":
+        how = {"below": "falls below", "above": "rises above"}.get(get("direction"),
+                                                                   "falls outside")
+        level = FORECAST_LEVEL if value is None else value
+        text = f"Tell me when {label} {span} {how} the forecast's {level:g} % range"
+    else:
+        return "Choose a kind of alert"
+    filters = get("filters") or ""
+    return text + (f", for {filters}" if filters else "")
+
+
 def rule_state(rule: AlertRule, now: dt.datetime | None = None) -> str:
     """"paused", "snoozed until 12 Mar 2025 09:00 UTC", "cooling" (fired; waits for the
     condition to clear or the cool-down to pass) or "armed"."""
