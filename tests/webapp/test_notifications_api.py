@@ -82,3 +82,43 @@ def test_marking_read_touches_only_your_own(api, notes):
 def test_bad_bodies_are_400(api, notes, body, message):
     answer = api("viewer@example.com", "POST", "/notifications/read", body)
     assert answer.status_code == 400 and message in answer.json["error"]["message"]
+
+
+# ----------------------------------------------------------------- the navbar bell
+def bell(client, trigger: str = "shell-url.pathname"):
+    from tests.webapp.test_data_upload import text_of
+    response = client.post("/_dash-update-component", json={
+        "output": "..shell-bell-count.children...shell-bell-count.className..."
+                  "shell-bell-list.children..",
+        "outputs": [{"id": "shell-bell-count", "property": "children"},
+                    {"id": "shell-bell-count", "property": "className"},
+                    {"id": "shell-bell-list", "property": "children"}],
+        "inputs": [{"id": "shell-url", "property": "pathname", "value": "/"},
+                   {"id": "shell-bell-poll", "property": "n_intervals", "value": 1},
+                   {"id": "shell-bell-read", "property": "n_clicks", "value": 1}],
+        "changedPropIds": [trigger]})
+    if response.status_code != 200:
+        return response.status_code, None, None
+    answer = response.json["response"]
+    return (answer["shell-bell-count"]["children"], answer["shell-bell-count"]["className"],
+            text_of(answer["shell-bell-list"]["children"]))
+
+
+def test_the_bell_shows_and_marks_only_the_users_own(app, signed_in, notes):
+    viewer = signed_in("viewer@example.com")
+    count, classes, listed = bell(viewer)
+    assert (count, classes) == ("2", "ms-1")
+    assert listed.index("Alert: new") < listed.index("Alert: old")
+    assert "Alert: other" not in listed and "d ago" in listed
+    assert bell(viewer, "shell-bell-read.n_clicks")[:2] == ("", "ms-1 d-none")
+    analyst = signed_in("analyst@example.com")
+    count, _classes, listed = bell(analyst)
+    assert count == "1" and "Alert: other" in listed and "Alert: new" not in listed
+    assert bell(app.test_client())[0] in (401, 403)
+
+
+def test_time_ago():
+    from webapp.dashboard.shell import time_ago
+    now = dt.datetime(2025, 3, 9, 12, 0)
+    assert [time_ago(now - dt.timedelta(seconds=s), now) for s in (5, 300, 7200, 172800)] == [
+        "just now", "5 min ago", "2 h ago", "2 d ago"]

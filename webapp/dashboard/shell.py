@@ -24,6 +24,8 @@ from analytics import catalog, period
 from analytics.filters import FilterError, Filters
 from analytics.segments import SEGMENTS
 from analytics.warehouse import WarehouseError
+from core import notifications
+from core.orm import utcnow
 from webapp import security
 from webapp.dashboard import components, context, errors, presets
 
@@ -35,6 +37,8 @@ DIMENSION_CONTROLS = tuple((d.param, d.field, d.label, d.name)
                            for d in catalog.filter_dimensions())
 #: Flask pages of the web/auth engineer, linked from the navbar for admins.
 ADMIN_LINKS = (("Users", "/admin/users"), ("Audit log", "/admin/audit"))
+#: How often the bell asks for the unread count (one indexed count and a short list).
+BELL_POLL_MS = 60_000
 OPTION_LIMIT = 200
 
 
@@ -101,6 +105,7 @@ def navbar() -> dbc.Navbar:
         dbc.Collapse([
             dbc.Nav(links, navbar=True, className="me-auto", id="shell-nav"),
             html.Div([
+                *(bell() if role else []),
                 dbc.Switch(id="shell-theme-switch", label="Dark", value=False, persistence=True,
                            persistence_type="local",
                            className="mb-0 me-3 small"),
@@ -120,6 +125,31 @@ def navbar() -> dbc.Navbar:
         ], id="shell-navbar-collapse", navbar=True, is_open=False),
     ], fluid=True), className="border-bottom shell-navbar", expand="lg", dark=False,
         color="body-tertiary")
+
+
+def bell() -> list:
+    """The notifications bell (signed-in users): the unread count on an icon, a popover
+    listing the newest (title, time ago, link) with "Mark all read"; filled by
+    ``refresh_bell`` on every page change and every ``BELL_POLL_MS``."""
+    return [
+        dbc.Button([html.Span("🔔", className="shell-bell-icon", **{"aria-hidden": "true"}),
+                    dbc.Badge("", id="shell-bell-count", color="danger", pill=True,
+                              className="ms-1 d-none")],
+                   id="shell-bell", color="link", size="sm", title="Notifications",
+                   className="me-2 p-0 text-decoration-none position-relative"),
+        dbc.Popover([
+            dbc.PopoverHeader(html.Div([
+                html.Span("Notifications", className="fw-semibold me-auto"),
+                dbc.Button("Mark all read", id="shell-bell-read", size="sm", color="link",
+                           className="p-0"),
+            ], className="d-flex align-items-center gap-2")),
+            dbc.PopoverBody(html.Div(id="shell-bell-list", className="shell-bell-list",
+                                     style={"maxHeight": "24rem", "overflowY": "auto",
+                                            "minWidth": "18rem"})),
+        ], id="shell-bell-popover", target="shell-bell", trigger="legacy",
+            placement="bottom-end"),
+        dcc.Interval(id="shell-bell-poll", interval=BELL_POLL_MS),
+    ]
 
 
 def sidebar() -> html.Div:
@@ -234,6 +264,52 @@ def page_content(pathname: str | None):
                                       "shell-forbidden")
     content = page["layout"]
     return content() if callable(content) else content
+
+
+# ------------------------------------------------------------------ notifications
+@_shell_callback(Output("shell-bell-count", "children"), Output("shell-bell-count", "className"),
+                 Output("shell-bell-list", "children"),
+                 Input("shell-url", "pathname"), Input("shell-bell-poll", "n_intervals"),
+                 Input("shell-bell-read", "n_clicks"))
+def refresh_bell(_pathname, _ticks, _read):
+    """The signed-in user's own notifications (the user is asked for here, on the
+    server): the unread count and the newest ones; "Mark all read" marks theirs."""
+    user = security.current_db_user()
+    if user is None:
+        return "", "ms-1 d-none", components.empty_state("Sign in again.")
+    session = security.db_session()
+    if ctx.triggered_id == "shell-bell-read":
+        notifications.mark_read(session, user)
+        session.commit()
+    unread = notifications.unread_count(session, user)
+    listed = notifications.recent(session, user)
+    if not listed:
+        items = html.Div("Nothing yet: alerts that fire and reports that finish show here.",
+                         className="small text-body-secondary")
+    else:
+        items = html.Div([_bell_item(note) for note in listed], id="shell-bell-items")
+    return (str(unread) if unread else "", "ms-1" if unread else "ms-1 d-none", items)
+
+
+def _bell_item(note) -> html.Div:
+    title = (dcc.Link(note.title, href=note.link, className="text-decoration-none")
+             if note.link and note.link.startswith("/") else html.Span(note.title))
+    return html.Div([
+        html.Div(title, className="small" + ("" if note.read_at else " fw-semibold")),
+        html.Div(time_ago(note.created_at), className="small text-body-secondary"),
+    ], className="border-bottom py-1")
+
+
+def time_ago(when: dt.datetime, now: dt.datetime | None = None) -> str:
+    """"just now", "5 min ago", "3 h ago", "2 d ago" (``when`` naive UTC)."""
+    seconds = ((now or utcnow()) - when).total_seconds()
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h ago"
+    return f"{int(seconds // 86400)} d ago"
 
 
 # ------------------------------------------------------------------ navigation
