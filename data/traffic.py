@@ -305,7 +305,8 @@ def read_sessions(path: str | Path, *, format: str = "ga4",
         if name not in columns:
             frame[name] = pd.array([pd.NA] * len(raw), dtype="Int64")
             continue
-        values, bad = _parse_numbers(raw[columns[name]], empty=0.0)
+        values, bad = _parse_numbers(raw[columns[name]], empty=0.0,
+                                     decimal=options.get("decimal"))
         wrong = bad | (values < 0) | (values != np.round(values))
         if wrong.any():
             at = int(np.flatnonzero(wrong)[0])
@@ -357,7 +358,8 @@ def read_ads(path: str | Path, *, format: str, mapping: dict | str | Path | None
         if name not in columns:
             frame[name] = 0.0
             continue
-        values, bad = _parse_numbers(raw[columns[name]], empty=0.0)
+        values, bad = _parse_numbers(raw[columns[name]], empty=0.0,
+                                     decimal=options.get("decimal"))
         reject(bad, f"{REASON_NUMBER} in column {columns[name]!r}")
         frame[name] = np.where(bad, 0.0, values)
     reject((frame["spend"] < 0).to_numpy(), REASON_NEGATIVE_SPEND)
@@ -397,7 +399,8 @@ def read_ads(path: str | Path, *, format: str, mapping: dict | str | Path | None
 # ------------------------------------------------------------------------- helpers
 def _preset(kind: str, format: str, mapping, allowed: tuple[str, ...]) -> tuple[Preset, dict]:
     """The preset of ``format``, or one made from a generic mapping (JSON: ``columns``:
-    field → the file's column; optional ``channel``, ``currency``, ``date_format``, and
+    field → the file's column; optional ``channel``, ``currency``, ``date_format``,
+    ``decimal`` ("." or ","), and
     for sessions ``channel``/``device``/``traffic_source`` constants)."""
     if format not in allowed:
         raise LoadError(f"Unknown {kind} format {format!r}: use one of {', '.join(allowed)}")
@@ -544,12 +547,19 @@ def _parse_dates(values: pd.Series, date_format: str | None) -> tuple[pd.Series,
 _NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
 
 
-def _parse_numbers(values: pd.Series, *, empty: float) -> tuple[np.ndarray, np.ndarray]:
-    """Numbers as exports write them ("1,234.50", "£12.50", "12.50 GBP", "--" for none),
-    and a mask of unreadable ones. Empty cells are ``empty``."""
+def _parse_numbers(values: pd.Series, *, empty: float, decimal: str | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers as exports write them ("1,234.50", "£12.50", "12.50 GBP", "--" for none;
+    "1.234,50" where ``decimal`` is "," or the column looks so), and a mask of unreadable
+    ones. Empty cells are ``empty``."""
     original = values.astype(str).str.strip()
     text = original.str.replace(r"^(?:[£$€¥]|[A-Za-z]{3}\s)\s*|\s*(?:[A-Za-z]{3})$", "",
                                 regex=True).str.strip()
+    if decimal is None:  # "3,50" with no "." in the column: a decimal comma
+        comma = text.str.fullmatch(r"[+-]?[\d.]*\d,\d{1,2}")
+        decimal = "," if comma.any() and not text.str.contains(r"\.\d{1,2}$").any() else "."
+    if decimal == ",":
+        text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
     text = text.str.replace(r"(?<=\d),(?=\d{3}(\D|$))", "", regex=True)
     blank = original.isin(["", "-", "--"])
     numbers = pd.to_numeric(text.where(text.str.match(_NUMBER), None), errors="coerce")
