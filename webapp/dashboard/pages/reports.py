@@ -89,7 +89,7 @@ def _schedule_form(admin: bool = False) -> dbc.Card:
                      dbc.CardBody([
         dbc.Row([
             _field("Name", dbc.Input(id="reports-sched-name", size="sm", maxLength=200,
-                                     placeholder="Monday sales"), 3),
+                                     placeholder="Monday sales")),
             _field("Format", dbc.Select(id="reports-sched-format", size="sm", value="pdf",
                                         options=[{"label": label[:1].upper() + label[1:],
                                                   "value": value} for value, label in
@@ -98,7 +98,7 @@ def _schedule_form(admin: bool = False) -> dbc.Card:
                                        value="weekly",
                                        options=[{"label": "day", "value": "daily"},
                                                 {"label": "week", "value": "weekly"},
-                                                {"label": "month", "value": "monthly"}])),
+                                                {"label": "month", "value": "monthly"}]), 1),
             _field("On (weekly)", dbc.Select(id="reports-sched-weekday", size="sm", value="0",
                                              options=[{"label": day, "value": str(number)}
                                                       for number, day in
@@ -106,10 +106,10 @@ def _schedule_form(admin: bool = False) -> dbc.Card:
             _field("Day (monthly)", dbc.Input(id="reports-sched-day", type="number", min=1,
                                               max=28, step=1, value=1, size="sm"), 1),
             _field("At", dbc.Input(id="reports-sched-time", type="time", value="07:00",
-                                   size="sm"), 1),
+                                   size="sm")),
             _field("Time zone", dcc.Input(id="reports-sched-timezone", list=TIMEZONE_LIST,
                                           value=schedules.DIGEST_TIMEZONE, maxLength=64,
-                                          className="form-control form-control-sm"), 1),
+                                          className="form-control form-control-sm")),
         ], className="g-2"),
         html.Datalist(id=TIMEZONE_LIST, children=[html.Option(value=name) for name in
                                                   schedules.COMMON_TIMEZONES]),
