@@ -165,10 +165,12 @@ def test_role_of_registered_dash_pages(monkeypatch, signed_in):
 def test_page_routes_by_role(signed_in):
     viewer = signed_in("viewer@example.com")
     assert viewer.get("/").status_code == 200
-    for path in ("/data", "/admin", "/admin/users", "/admin/audit", "/reports", "/jobs"):
+    for path in ("/data", "/admin", "/admin/users", "/admin/audit", "/reports", "/jobs",
+                 "/alerts"):
         assert viewer.get(path).status_code == 403, path
     analyst = signed_in("analyst@example.com")
     assert analyst.get("/reports").status_code == 200
+    assert analyst.get("/alerts").status_code == 200
     assert analyst.get("/data").status_code == 403
     assert analyst.get("/admin/users").status_code == 403
     admin = signed_in("admin@example.com")

@@ -31,6 +31,7 @@ PAGE_MARKERS = {
     "/insights": ".js-plotly-plot .bars",
     "/transactions": "#transactions-table td",
     "/reports": "#reports-jobs",
+    "/alerts": "#alerts-rules",
     "/data": "#data-quality-table",
     "/patterns": "#patterns-weekdays .bars",
 }
