@@ -145,7 +145,7 @@ def build_html_message(settings: Settings, *, recipient: str, subject: str, text
                        ) -> EmailMessage:
     """An e-mail of two alternatives, the plain ``text`` first and the ``html`` fragment
     (already escaped by the caller: every value through ``html.escape``) in a small
-    inline-styled page, with ``images`` ({cid: PNG bytes}) inline as ``cid:`` parts and
+    inline-styled page (a whole document, ``<html>…``, is sent as it is), with ``images`` ({cid: PNG bytes}) inline as ``cid:`` parts and
     ``attachments`` after. ``link`` (a signed view link) ends both alternatives. No
     external resource is referenced: mail clients show it as sent."""
     message = _headed(settings, recipient, subject)
@@ -155,13 +155,14 @@ def build_html_message(settings: Settings, *, recipient: str, subject: str, text
                  f'style="color:#2563eb">Open this view in Shoplens</a> '
                  f'<span style="color:#64748b">(sign-in required)</span></p>')
     message.set_content(text)
-    message.add_alternative(
-        '<!DOCTYPE html><html><head><meta charset="utf-8"></head>'
-        '<body style="margin:0;padding:16px;font-family:Arial,Helvetica,sans-serif;'
-        'font-size:14px;line-height:1.45;color:#1e293b;background:#ffffff">'
-        f'<div style="max-width:640px">{html}'
-        '<p style="margin-top:24px;color:#64748b;font-size:12px">Shoplens</p>'
-        '</div></body></html>', subtype="html")
+    if not html.lstrip()[:14].lower().startswith(("<!doctype", "<html")):
+        html = ('<!DOCTYPE html><html><head><meta charset="utf-8"></head>'
+                '<body style="margin:0;padding:16px;font-family:Arial,Helvetica,sans-serif;'
+                'font-size:14px;line-height:1.45;color:#1e293b;background:#ffffff">'
+                f'<div style="max-width:640px">{html}'
+                '<p style="margin-top:24px;color:#64748b;font-size:12px">Shoplens</p>'
+                '</div></body></html>')
+    message.add_alternative(html, subtype="html")
     if images:
         html_part = message.get_payload()[1]
         for cid, png in images.items():

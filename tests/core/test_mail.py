@@ -192,6 +192,14 @@ def test_a_job_with_its_own_email_is_sent_as_it_is(settings, tmp_path):
     [image] = [part for part in message.walk() if part.get_content_type() == "image/png"]
     assert image["Content-ID"] == "<week>" and image.get_content() == chart.read_bytes()
     assert list(message.iter_attachments()) == []
+    assert message.get_body(("html",)).get_content().count("<html") == 1
+
+
+def test_a_whole_html_document_is_sent_as_it_is(settings):
+    page = "<!DOCTYPE html><html><body><p>Week 12</p></body></html>"
+    message = mail.build_html_message(settings, recipient="a@example.com", subject="s",
+                                      text="Week 12", html=page)
+    assert message.get_body(("html",)).get_content().strip() == page
 
 
 def test_making_a_delivery_twice_gives_one_row(settings):
