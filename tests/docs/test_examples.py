@@ -25,6 +25,7 @@ import yaml
 
 from tests.conftest import cheap_password_hasher
 from tests.data import test_platform_formats as platforms
+from tests.data import test_traffic as traffic
 from tests.docs import examples
 
 ROOT = examples.ROOT
@@ -155,6 +156,12 @@ class Shell:
             if name.endswith(".gz"):
                 content = gzip.compress(content.encode())
             args[2] = str(self.file(name, content))
+        if args[:1] == ["data"] and args[1:2] in (["load-sessions"], ["load-ads"]) \
+                and len(args) > 2 and not args[2].startswith("-"):
+            layout = args[args.index("--format") + 1] if "--format" in args else "ga4"
+            args[2] = str(self.file(args[2], {"ga4": traffic.GA4, "google-ads":
+                                              traffic.GOOGLE_ADS, "meta-ads": traffic.META
+                                              }[layout]))
         return args
 
     def docker_compose(self, argv: list[str], line: str) -> str:
