@@ -122,6 +122,11 @@ def _non_public(address: str) -> str | None:
 
 
 # ----------------------------------------------------------------- posting
+def tls_context() -> ssl.SSLContext:
+    """The system's trusted CAs, hostname checked (one place, so tests can add theirs)."""
+    return ssl.create_default_context()
+
+
 class _PinnedHTTPConnection(http.client.HTTPConnection):
     """An HTTP connection to a checked address; the Host header keeps the name."""
 
@@ -138,7 +143,7 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     name, so a valid certificate for the name is still required."""
 
     def __init__(self, host: str, address: str, **kwargs):
-        super().__init__(host, context=ssl.create_default_context(), **kwargs)
+        super().__init__(host, context=tls_context(), **kwargs)
         self._address = address
 
     def connect(self) -> None:

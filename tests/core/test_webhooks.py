@@ -1,6 +1,7 @@
 """Webhooks: the SSRF rules of ``validate_url`` and posts to a real local HTTP receiver."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import socket
 
@@ -205,3 +206,75 @@ def test_post_connects_to_the_address_it_checked(allowed, monkeypatch):
                                {"text": "x"}, "k")
     assert answer == "HTTP 200" and calls == ["rebind.example.com"]
     assert receiver.requests[0]["headers"]["Host"] == f"rebind.example.com:{receiver.port}"
+
+
+# ----------------------------------------------------------------- https, pinned
+def _certificate(tmp_path, name: str):
+    """A self-signed certificate for ``name`` (its own CA): (cert path, key path)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+@pytest.fixture
+def tls_receiver(tmp_path, monkeypatch):
+    """A Receiver behind TLS with a certificate for hooks.test; hooks.test resolves to
+    127.0.0.1 and the certificate's CA is trusted (``webhooks.tls_context``)."""
+    import ssl
+    cert, key = _certificate(tmp_path, "hooks.test")
+    receiver = Receiver()
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert, key)
+    receiver.server.socket = server_context.wrap_socket(receiver.server.socket,
+                                                        server_side=True)
+
+    def trusting():
+        context = ssl.create_default_context()
+        context.load_verify_locations(cafile=str(cert))
+        return context
+    monkeypatch.setattr(webhooks, "tls_context", trusting)
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host in ("hooks.test", "other.test"):
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+        return real(host, port, *args, **kwargs)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    with receiver:
+        yield receiver
+
+
+def test_https_connects_to_the_checked_address_and_verifies_the_name(dev, tls_receiver):
+    production = dev.with_overrides(env="production", webhook_timeout=5.0,
+                                    webhook_allowed_hosts=("hooks.test", "other.test"))
+    url = f"https://hooks.test:{tls_receiver.port}/hook"
+    assert webhooks.post(production, url, {"text": "x"}, "k") == "HTTP 200"
+    assert tls_receiver.requests[0]["headers"]["Host"] == f"hooks.test:{tls_receiver.port}"
+    # the same address under a name the certificate does not hold: refused by TLS
+    with pytest.raises(ssl_errors()):
+        webhooks.post(production, f"https://other.test:{tls_receiver.port}/hook",
+                      {"text": "x"}, "k")
+    assert len(tls_receiver.requests) == 1
+
+
+def ssl_errors():
+    import ssl
+    return (ssl.SSLError, ssl.CertificateError)
