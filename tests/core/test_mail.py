@@ -270,3 +270,38 @@ def test_a_delivery_held_by_a_dead_worker_is_taken_up_after_the_lease(settings):
     later = now + mail.LEASE + dt.timedelta(seconds=1)
     assert mail.deliveries_to_retry(settings, later) == [delivery_id]
     assert mail.deliver(settings, delivery_id, now=later).status == "sent"
+
+
+def test_the_ledger_on_postgresql(tmp_path, postgres_database):
+    """The unique key caught in a savepoint, and the claim, on PostgreSQL too."""
+    import threading
+
+    url = postgres_database.replace("postgresql://", "postgresql+psycopg://")
+    settings = settings_for(worker_environment(tmp_path / "home", DATABASE_URL=url))
+    job_id = _finished_report(settings)
+    with db.session_scope(settings.database_url) as session:
+        first = mail.create_delivery(session, session.get(Job, job_id), "ann@example.com").id
+    original, calls = mail._by_key, []
+
+    def miss_once(session, key):  # as if a racing writer inserted it unseen
+        calls.append(key)
+        return None if len(calls) == 1 else original(session, key)
+    mail._by_key = miss_once
+    try:
+        with db.session_scope(settings.database_url) as session:
+            again = mail.create_delivery(session, session.get(Job, job_id), "ann@example.com")
+            other = mail.create_delivery(session, session.get(Job, job_id), "bob@example.com")
+            assert again.id == first and other.id != first  # the session goes on after it
+    finally:
+        mail._by_key = original
+    with db.session_scope(settings.database_url) as session:
+        assert session.query(Delivery).count() == 2
+    now = dt.datetime(2026, 1, 1, 8)
+    wins = []
+    threads = [threading.Thread(target=lambda: wins.append(mail._claim(settings, first, now)))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(wins) == [False, False, False, True]
