@@ -513,20 +513,31 @@ def _kpi_table(rows: list[tuple[str, str, str | None]]) -> str:
 def deliveries_to_retry(settings: Settings, now: dt.datetime | None = None) -> list[int]:
     """Deliveries to send again now: failed ones whose ``next_attempt_at`` is due, and
     lost ones (queued and untouched for SWEEP_AFTER: their task was lost; held past the
-    LEASE: their worker died), with attempts left."""
+    LEASE: their worker died), with attempts left.
+
+    Each one found is put SWEEP_AFTER out of the sweep's sight (its ``next_attempt_at``,
+    or a queued one's ``updated_at``), so a task waiting in a busy queue is not sent again
+    every minute; the claim does not look at those, so the task sends it as soon as it
+    runs, and a lost task is found again later."""
     now = now or utcnow()
+    due_failed = sa.and_(Delivery.status == "failed", Delivery.next_attempt_at.is_not(None),
+                         Delivery.next_attempt_at <= now)
+    lost_queued = sa.and_(Delivery.status == "queued",
+                          Delivery.updated_at < now - SWEEP_AFTER)
+    lost_held = sa.and_(Delivery.status == "rendered", Delivery.updated_at < now - LEASE)
     with db.session_scope(settings.database_url) as session:
-        return list(session.scalars(
-            sa.select(Delivery.id).where(
-                Delivery.attempts < MAX_ATTEMPTS,
-                sa.or_(sa.and_(Delivery.status == "failed",
-                               Delivery.next_attempt_at.is_not(None),
-                               Delivery.next_attempt_at <= now),
-                       sa.and_(Delivery.status == "queued",
-                               Delivery.updated_at < now - SWEEP_AFTER),
-                       sa.and_(Delivery.status == "rendered",
-                               Delivery.updated_at < now - LEASE)))
+        found = list(session.scalars(
+            sa.select(Delivery.id).where(Delivery.attempts < MAX_ATTEMPTS,
+                                         sa.or_(due_failed, lost_queued, lost_held))
             .order_by(Delivery.id)))
+        if found:
+            session.execute(sa.update(Delivery).where(Delivery.id.in_(found), due_failed)
+                            .values(next_attempt_at=now + SWEEP_AFTER)
+                            .execution_options(synchronize_session=False))
+            session.execute(sa.update(Delivery).where(Delivery.id.in_(found), lost_queued)
+                            .values(updated_at=now)
+                            .execution_options(synchronize_session=False))
+        return found
 
 
 def delivery_to_dict(delivery: Delivery) -> dict:

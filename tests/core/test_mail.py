@@ -305,3 +305,20 @@ def test_the_ledger_on_postgresql(tmp_path, postgres_database):
     for thread in threads:
         thread.join()
     assert sorted(wins) == [False, False, False, True]
+
+
+def test_the_sweep_sends_a_waiting_delivery_once_per_sweep_window(settings):
+    """Found by the sweep, a delivery whose task waits in a busy queue is not sent again at
+    the next tick; if that task is lost, a later sweep finds it again."""
+    delivery_id = _queue(settings, _finished_report(settings))
+    smtp = settings.with_overrides(smtp_host="127.0.0.1", smtp_port=free_port(),
+                                   smtp_tls="none", smtp_timeout=2)
+    now = dt.datetime(2026, 1, 1, 8)
+    with pytest.raises(ConnectionRefusedError):
+        mail.deliver(smtp, delivery_id, now=now)
+    due = now + dt.timedelta(minutes=1)
+    assert mail.deliveries_to_retry(settings, due) == [delivery_id]
+    assert mail.deliveries_to_retry(settings, due + dt.timedelta(minutes=1)) == []
+    assert mail.deliveries_to_retry(settings, due + mail.SWEEP_AFTER) == [delivery_id]
+    assert mail.deliver(settings, delivery_id, now=due).status == "sent"  # the task runs
+    assert mail.deliveries_to_retry(settings, due + 3 * mail.SWEEP_AFTER) == []
