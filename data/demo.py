@@ -31,6 +31,13 @@ How it is simulated (all vectorised numpy, no loop over rows):
 7. **Sessions** per day × country × channel × device × traffic source: the orders of that
    cell plus non-converting sessions drawn around the expected traffic, so conversion is
    2–4 % overall and sessions ≥ orders in every cell.
+8. **Ad spend** (``DemoData.ad_spend``) over the last two years: Google Ads, Meta Ads and
+   Email (``AD_CHANNELS``, 19 campaigns), each channel's daily spend following the revenue
+   of the orders attributed to it (its traffic source) at a target ROAS, split over its
+   campaigns with their own CPC, CTR and platform-reported ROAS. One campaign's ROAS
+   collapses over the last 21 days (``DemoData.ad_anomaly``). Drawn from the finished line
+   items with a generator of its own, so the lines and sessions are the same with or without
+   it.
 
 See ``docs/demo-data.md`` for the full description, the planted pairs and anomalies.
 """
@@ -38,7 +45,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -94,6 +101,12 @@ class DemoData:
     lines: pd.DataFrame
     sessions: pd.DataFrame
     anomalies: list[dict]
+    #: exactly ``analytics.schema.AD_COLUMNS``: one row per day × ad channel × campaign
+    ad_spend: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(schema.AD_COLUMNS)))
+    #: the planted campaign whose ROAS collapses: channel, campaign, start, end, the
+    #: platform ROAS of the 28 days before and of the collapse, and a description
+    ad_anomaly: dict = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------- reference data
@@ -407,6 +420,8 @@ def generate_demo(lines: int = 1_000_000, seed: int = 42,
     for _attempt in range(5):
         result = _generate(int(lines), int(seed), end, margin)
         if result is not None:
+            ad_spend, ad_anomaly = _make_ad_spend(result.lines, seed, end)
+            result = replace(result, ad_spend=ad_spend, ad_anomaly=ad_anomaly)
             log.info("generated %s demo lines and %s session rows (seed %s, ending %s)",
                      len(result.lines), len(result.sessions), seed, end)
             return result
@@ -1196,3 +1211,109 @@ def _describe_anomalies(calendar: _Calendar, customers: dict, orders: _Orders, s
                         "arriving by e-mail (web and app)."},
     ]
     return anomalies
+
+
+# ----------------------------------------------------------------------------- ad spend
+#: The demo's ad channels: (channel, the orders' traffic source attributed to it
+#: (``analytics.marketing.ALIASES``), target ROAS on that revenue, campaigns as (name, share
+#: of the channel's spend, platform-reported ROAS relative to the target, CPC, CTR, country
+#: code or None)).
+AD_CHANNELS: tuple[tuple[str, str, float, tuple[tuple], ...], ...] = (
+    ("Google Ads", "Paid Search", 4.0, (
+        ("Brand - UK", 0.18, 2.0, 0.35, 0.090, "GB"),
+        ("Brand - Europe", 0.08, 1.7, 0.40, 0.070, None),
+        ("Generic - Home & Living", 0.16, 0.7, 0.95, 0.035, None),
+        ("Generic - Gifts", 0.10, 0.8, 0.90, 0.040, None),
+        ("Shopping - All Products", 0.22, 1.1, 0.55, 0.012, None),
+        ("Shopping - Best Sellers", 0.12, 1.3, 0.50, 0.015, None),
+        ("Performance Max - Seasonal", 0.10, 0.9, 0.60, 0.020, None),
+        ("Search - Competitors", 0.04, 0.4, 1.40, 0.025, None))),
+    ("Meta Ads", "Social", 2.5, (
+        ("Prospecting - Lookalike 1%", 0.25, 0.8, 0.70, 0.011, None),
+        ("Prospecting - Interests", 0.15, 0.6, 0.80, 0.009, None),
+        ("Advantage+ Shopping", 0.22, 1.3, 0.55, 0.013, None),
+        ("Retargeting - Cart Abandoners", 0.12, 2.5, 0.45, 0.020, None),
+        ("Retargeting - Product Viewers", 0.10, 1.8, 0.50, 0.016, None),
+        ("Catalog - Dynamic Ads", 0.10, 1.2, 0.60, 0.012, None),
+        ("Video - Brand Story", 0.06, 0.3, 0.35, 0.006, None))),
+    ("Email", "Email", 25.0, (
+        ("Newsletter", 0.45, 1.0, 0.06, 0.025, None),
+        ("Welcome Flow", 0.20, 1.2, 0.05, 0.040, None),
+        ("Abandoned Cart Flow", 0.20, 1.5, 0.04, 0.050, None),
+        ("Win-back", 0.15, 0.6, 0.07, 0.020, None))),
+)
+AD_DAYS = 730
+AD_CURRENCY = "GBP"
+#: The planted collapse: this campaign, over the last ``days`` days, spends ``spend`` times
+#: as much while its platform conversion value is ``value`` times its usual.
+AD_COLLAPSE = {"channel": "Meta Ads", "campaign": "Advantage+ Shopping", "days": 21,
+               "spend": 1.4, "value": 0.25}
+
+
+def _make_ad_spend(lines: pd.DataFrame, seed: int, end: dt.date) -> tuple[pd.DataFrame, dict]:
+    """Daily ad rows for the last ``AD_DAYS`` days up to ``end`` and the planted collapse.
+
+    A channel's spend on a day is the mean daily net revenue of its attributed orders over
+    the 28 days before ÷ its target ROAS, with noise; a campaign takes its share of it,
+    its clicks at its CPC, its impressions at its CTR, its platform conversion value at its
+    platform ROAS (target × the campaign's factor, with noise). Only the finished line items
+    and a generator seeded from ``seed`` of its own are used."""
+    rng = np.random.default_rng([seed, 31_415])
+    days = pd.date_range(end=pd.Timestamp(end), periods=AD_DAYS, freq="D")
+    counted = (lines["unit_price"] > 0).to_numpy()
+    value = (lines["quantity"] * lines["unit_price"]).to_numpy()
+    day = lines["invoice_ts"].dt.normalize()
+    history = pd.date_range(end=pd.Timestamp(end), periods=AD_DAYS + 28, freq="D")
+    collapse_start = days[-AD_COLLAPSE["days"]]
+    frames = []
+    for channel, source, target, campaigns in AD_CHANNELS:
+        mask = counted & (lines["traffic_source"] == source).fillna(False).to_numpy()
+        daily = pd.Series(value[mask], index=day[mask]).groupby(level=0).sum() \
+            .reindex(history, fill_value=0.0)
+        base = daily.rolling(28).mean().shift(1).reindex(days).fillna(0.0).to_numpy()
+        channel_spend = base / target * rng.lognormal(0.0, 0.15, len(days))
+        for name, share, factor, cpc, ctr, country in campaigns:
+            spend = channel_spend * share * rng.lognormal(0.0, 0.10, len(days))
+            roas = target * factor * rng.lognormal(0.0, 0.25, len(days))
+            if (channel, name) == (AD_COLLAPSE["channel"], AD_COLLAPSE["campaign"]):
+                late = days >= collapse_start
+                spend = np.where(late, spend * AD_COLLAPSE["spend"], spend)
+                roas = np.where(late, roas * AD_COLLAPSE["value"], roas)
+            spend = np.round(spend, 2)
+            clicks = np.round(spend / (cpc * rng.lognormal(0.0, 0.10, len(days))))
+            impressions = np.round(clicks / (ctr * rng.lognormal(0.0, 0.10, len(days))))
+            conversion_value = np.round(spend * roas, 2)
+            conversions = np.round(conversion_value / 60.0 * rng.lognormal(0.0, 0.2, len(days)))
+            frames.append(pd.DataFrame({
+                "ad_date": days.astype("datetime64[us]"), "channel": channel,
+                "campaign": name, "ad_group": pd.NA,
+                "country": "United Kingdom" if country == "GB" else pd.NA,
+                "country_code": country if country else pd.NA, "product_id": pd.NA,
+                "impressions": impressions.astype("int64"), "clicks": clicks.astype("int64"),
+                "spend": spend, "conversions": conversions.astype("float64"),
+                "conversion_value": conversion_value, "currency": AD_CURRENCY,
+            }).loc[spend > 0])
+    frame = pd.concat(frames, ignore_index=True)
+    frame = frame.astype({name: dtype for name, dtype in schema.AD_COLUMNS.items()})
+    frame = frame[list(schema.AD_COLUMNS)].sort_values(["ad_date", "channel", "campaign"]) \
+        .reset_index(drop=True)
+    planted = frame[(frame["channel"] == AD_COLLAPSE["channel"])
+                    & (frame["campaign"] == AD_COLLAPSE["campaign"])]
+    before = planted[(planted["ad_date"] < collapse_start)
+                     & (planted["ad_date"] >= collapse_start - pd.Timedelta(days=28))]
+    during = planted[planted["ad_date"] >= collapse_start]
+
+    def platform_roas(rows: pd.DataFrame) -> float | None:
+        spend = float(rows["spend"].sum())
+        return round(float(rows["conversion_value"].sum()) / spend, 2) if spend else None
+
+    anomaly = {
+        "channel": AD_COLLAPSE["channel"], "campaign": AD_COLLAPSE["campaign"],
+        "start": collapse_start.date(), "end": end,
+        "roas_before": platform_roas(before), "roas_during": platform_roas(during),
+        "description": f"{AD_COLLAPSE['campaign']} ({AD_COLLAPSE['channel']}) spends "
+                       f"{AD_COLLAPSE['spend'] - 1:.0%} more over the last "
+                       f"{AD_COLLAPSE['days']} days while the conversion value the platform "
+                       f"reports falls to {AD_COLLAPSE['value']:.0%} of its usual: its ROAS "
+                       "collapses."}
+    return frame, anomaly

@@ -160,8 +160,10 @@ def load_demo(warehouse: Warehouse, *, lines: int = 1_000_000, seed: int = 42,
     quality = build_report(demo.lines, source=source, format="demo",
                            notes=[f"{len(demo.anomalies)} anomalies planted by the generator"])
     quality["demo_anomalies"] = json.loads(json.dumps(demo.anomalies, default=str))
+    quality["demo_ad_anomaly"] = json.loads(json.dumps(demo.ad_anomaly, default=str))
     _report(progress, 55, "publishing a new data version")
     version, quality = publish_lines(warehouse, demo.lines, sessions=demo.sessions,
+                                     ad_spend=demo.ad_spend,
                                      quality=quality, source=source)
     _report(progress, 100, f"published data version {version}")
     return LoadResult(version=version, source=source, format="demo", mode="replace",
@@ -172,8 +174,10 @@ def load_demo(warehouse: Warehouse, *, lines: int = 1_000_000, seed: int = 42,
 
 def publish_lines(warehouse: Warehouse, lines: pd.DataFrame, *,
                   sessions: pd.DataFrame | None = None, quality: dict, source: str,
-                  append: bool = False) -> tuple[int, dict]:
-    """Publish ``lines`` as a new version (replacing, or appended to the current lines).
+                  append: bool = False, ad_spend: pd.DataFrame | None = None
+                  ) -> tuple[int, dict]:
+    """Publish ``lines`` as a new version (replacing, or appended to the current lines;
+    an append keeps the current sessions and ad spend unless given).
 
     Returns (version, quality), where an append adds ``quality["append"]`` =
     {lines_added, lines_already_present, lines_in_version}. Any failure raises LoadError and
@@ -186,11 +190,14 @@ def publish_lines(warehouse: Warehouse, lines: pd.DataFrame, *,
             lines = pd.concat([current, fresh], ignore_index=True)
             if sessions is None:
                 sessions = warehouse.read_sessions()
+            if ad_spend is None:
+                ad_spend = warehouse.read_ad_spend()
             quality = {**quality, "append": {
                 "lines_added": int(len(fresh)),
                 "lines_already_present": int(len(incoming) - len(fresh)),
                 "lines_in_version": int(len(lines))}}
-        version = warehouse.publish(lines, sessions, source=source, quality=quality)
+        version = warehouse.publish(lines, sessions, source=source, quality=quality,
+                                    ad_spend=ad_spend)
     except (WarehouseError, sa.exc.SQLAlchemyError, duckdb.Error, OSError) as exc:
         log.exception("publishing %s failed", source)
         raise LoadError(f"Publishing the new data version failed ({_first_line(exc)}); the "

@@ -209,3 +209,30 @@ def test_attribution_aliases():
     assert marketing.matching_values("Facebook Ads", {"social", "direct"}) == {"social"}
     every = [value for names in marketing.ALIASES.values() for value in names]
     assert len(every) == len(set(every))            # no order value in two ad channels
+
+
+def test_demo_ad_spend_and_its_planted_roas_collapse(duckdb_warehouse):
+    from data import loader
+    from data.demo import AD_COLLAPSE
+
+    result = loader.load_demo(duckdb_warehouse, lines=5000, seed=7)
+    anomaly = result.quality["demo_ad_anomaly"]
+    start, end = dt.date.fromisoformat(anomaly["start"]), dt.date.fromisoformat(anomaly["end"])
+    table = marketing.channel_table(duckdb_warehouse, Filters(start=start, end=end), Scope())
+    campaigns = table.frame[table.frame["level"] == "campaign"]
+    assert set(table.frame.loc[table.frame["level"] == "channel", "channel"]) == {
+        "Google Ads", "Meta Ads", "Email"}
+    assert 15 <= len(campaigns) <= 25
+    # the planted campaign is the one whose platform ROAS fell most, to under a third
+    worst = campaigns.sort_values("platform_roas_change").iloc[0]
+    assert (worst["channel"], worst["campaign"]) == (AD_COLLAPSE["channel"],
+                                                     AD_COLLAPSE["campaign"])
+    assert worst["platform_roas"] < worst["platform_roas_previous"] / 3
+    assert worst["spend_change"] > 0.2
+    others = campaigns[campaigns["campaign"] != AD_COLLAPSE["campaign"]]
+    assert (others["platform_roas_change"].abs() < 0.5).all()   # the rest hold steady
+    summary = marketing.marketing_summary(duckdb_warehouse, Filters(start=start, end=end),
+                                          Scope())
+    assert 0.005 < summary["ctr"].current < 0.05          # realistic CTR, CPC, ROAS
+    assert 0.1 < summary["cpc"].current < 1.5
+    assert 1.0 < summary["roas"].current < 15.0

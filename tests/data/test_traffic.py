@@ -264,3 +264,18 @@ def test_traffic_needs_order_data_first(duckdb_warehouse, tmp_path):
     with pytest.raises(LoadError, match="Load the order data first"):
         traffic.load_sessions(duckdb_warehouse, _write(tmp_path, "ga4.csv", GA4))
     assert duckdb_warehouse.current_version() is None
+
+
+def test_an_order_append_keeps_sessions_and_ad_spend(loaded, tmp_path):
+    from data import loader
+    from tests.analytics.conftest import LINE_DEFAULTS
+    traffic.load_ads(loaded, _write(tmp_path, "gads.csv", GOOGLE_ADS), format="google-ads",
+                     currency="£")
+    traffic.load_sessions(loaded, _write(tmp_path, "ga4.csv", GA4))
+    more = pd.DataFrame([{**LINE_DEFAULTS, "invoice_id": "A3",
+                          "invoice_ts": pd.Timestamp("2024-01-03 09:00"),
+                          "is_cancellation": False}])
+    loader.publish_lines(loaded, more, quality={}, source="more", append=True)
+    assert len(loaded.read_lines()) == 3
+    assert loaded.read_ad_spend()["spend"].sum() == pytest.approx(75.0)
+    assert loaded.read_sessions()["sessions"].sum() == 3000
