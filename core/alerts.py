@@ -1,20 +1,29 @@
 """Alerts: rules any analyst sets on a KPI and some filters, evaluated after every data load
-and by Celery beat, e-mailed to their owner with the slices that explain them.
+and by Celery beat (``core.alert_runs``), sent to their owner's e-mail and/or a webhook
+with the slices that explain them. docs/alerts.md is the user's guide.
 
 Kinds of rule (``AlertRule.kind``):
 
 * ``threshold``: the KPI over the last ``days`` days is ``below`` / ``above`` ``value``
   ("revenue below £3,000 over the last day");
-* ``change``: the KPI moved ``down`` / ``up`` by more than ``value`` % against the previous
-  ``days`` days ("orders down more than 20 % week on week");
+* ``change``: the KPI moved ``down`` / ``up`` by more than ``value`` % against the
+  comparison period ("orders down more than 20 % week on week");
 * ``anomaly``: a day of the last ``days`` days is unusual for the anomaly monitor
   (``analytics.models.anomalies.robust_monitor``: against the 28 days before it, weekly
   pattern removed) with |z| ≥ ``value`` (3.5), ``down``, ``up`` or ``any``; explained by
-  the slices against the same day a week before.
+  the slices against the same day a week before;
+* ``forecast``: the KPI's total over the last ``days`` days is ``below`` / ``above`` /
+  ``outside`` the forecast's ``value`` % prediction interval made from the data before
+  them (``forecast_range``: the leaderboard's fast models, seasonal naive and ETS, chosen
+  and given an interval by a backtest on the history).
+
+``compare`` (threshold and change): ``previous``, the ``days`` days before the period, or
+``last_year``, the same calendar days a year before; the explanation compares with it too.
 
 Operational rules, for admins: ``stale_data`` (the newest data is more than ``value`` days
-old) and ``load_failed`` (the newest finished data load failed; the next good load re-arms
-it). They have no KPI, filters or explanation.
+old), ``load_failed`` (the newest finished data load failed; the next good load re-arms it)
+and ``delivery_failed`` (a report or alert message failed after its last attempt since the
+rule last fired). They have no KPI, filters or explanation.
 
 The period is the last ``days`` days of the data, ending on the data's last day (or on
 ``today`` when the data reaches further), so an alert after a load looks at what was just
@@ -23,7 +32,7 @@ scope: a rule's filters can only narrow it, and a filter naming data outside the
 refused when the rule is saved.
 
 The explanation: for each dimension of the catalog flagged ``explains_anomalies``, the
-breakdown of the period and of the previous period (``analytics.breakdowns.breakdown``,
+breakdown of the period and of the comparison period (``analytics.breakdowns.breakdown``,
 same scope); each value's change; the values that account for most of the change (largest
 first, same sign as the total, until 80 %, at most 3). The dimension whose first value
 accounts for the largest share makes the sentence: "Revenue fell 32 % (£4,120 → £2,800)
@@ -34,10 +43,14 @@ One incident, one message: a rule that fired is disarmed; it fires again only af
 condition was false once (re-armed) or ``cooldown_hours`` passed since it fired. While
 ``snoozed_until`` is in the future it sends nothing (its state is still followed).
 
-Firings (``AlertFiring``) keep the numbers, the sentence, the explanation and how the
-e-mail went (``status`` sent | failed, ``attempts``, ``last_error``; a failed e-mail is
-retried at each run for a day, ``mail.MAX_ATTEMPTS`` times at most); e-mails go through
-``core.mail`` (SMTP, or the outbox folder when SMTP_HOST is unset).
+A rule must go somewhere: ``email`` (its owner) and/or ``webhook_url`` (checked by
+``core.webhooks.validate_url`` when saved). Firings (``AlertFiring``) keep the numbers, the
+sentence and the explanation; how each message went is in the delivery ledger
+(``Delivery.firing_id``, shown by ``firing_to_dict``).
+
+``backtest`` replays a rule as of each day of a range without changing or sending anything:
+the rule's daily series is read once, each day judged on it (``_screen``), the cool-down
+applied with ``step`` as the run would, and only the days that fire evaluated in full.
 """
 from __future__ import annotations
 
