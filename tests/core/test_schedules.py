@@ -427,3 +427,34 @@ def test_viewers_switch_their_own_weekly_digest_on_and_off(settings, people):
     with db.session_scope(settings.database_url) as session:
         [note] = session.query(Notification).filter_by(user_id=people["german"]).all()
         assert (note.title, note.ref) == ("Weekly digest ready", f"job:{job_id}")
+
+
+def test_a_failed_or_lost_job_tells_its_user_but_not_for_an_external_address(settings, people):
+    from core.orm import Notification
+
+    with db.session_scope(settings.database_url) as session:
+        schedule = schedules.create_schedule(session, _user(session, people, "admin"), {
+            "name": "Failing", "recipients": ["analyst@example.com"],
+            "external_recipients": ["agency@partner.example"], "external_scope": "all"})
+        made = schedules.send_now(session, _user(session, people, "admin"), schedule.id)
+        own, external = sorted(made, key=lambda job: "recipient" in job.params)
+        own_id, external_id = own.id, external.id
+    for job_id in (own_id, external_id):
+        jobs.fail_job(settings, job_id, "The warehouse is gone.\nTraceback …")
+    with db.session_scope(settings.database_url) as session:
+        notes = session.query(Notification).all()
+        assert [(n.user_id, n.kind, n.title, n.body, n.link, n.ref) for n in notes] == [
+            (people["analyst"], "job", "Scheduled report failed", "The warehouse is gone.",
+             "/reports", f"job:{own_id}")]
+        # a job whose worker died for good is failed by the reaper: its user hears too
+        lost = jobs.add_scheduled_report(session, _user(session, people, "analyst"),
+                                         schedule.id, "pdf", "")
+        lost.status, lost.attempts = "running", jobs.MAX_ATTEMPTS
+        lost.heartbeat_at = dt.datetime(2000, 1, 1)
+        lost_id = lost.id
+    assert jobs.reap_stale_jobs(settings, max_silence=1) == {"requeued": [],
+                                                             "failed": [lost_id]}
+    with db.session_scope(settings.database_url) as session:
+        titles = [n.ref for n in session.query(Notification).filter_by(
+            title="Scheduled report failed")]
+        assert titles == [f"job:{own_id}", f"job:{lost_id}"]
