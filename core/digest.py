@@ -180,7 +180,7 @@ def gather_digest(warehouse, filters: Filters, scope: Scope, *, currency: str = 
     docstring). ``today`` (default: the UTC date) bounds the period to full days."""
     from core.reports.content import filters_label
 
-    today = today or dt.datetime.now(dt.timezone.utc).date()
+    today = today or dt.datetime.now(dt.UTC).date()
     start, end = digest_period(warehouse, today)
     week = filters.with_period(start, end)
     summary = kpis.kpi_summary(warehouse, week, scope)
@@ -275,7 +275,7 @@ def forecast_words(warehouse, filters: Filters, scope: Scope, end: dt.date,
     except ModelError as exc:
         return f"No forecast this week: {exc}", None
     numbers = forecast_summary(result)
-    likely = int(round(FORECAST_INTERVAL * 100))
+    likely = round(FORECAST_INTERVAL * 100)
     text = (f"Revenue over the next {FORECAST_DAYS} days should be about "
             f"{format_money(numbers['next_total'], currency)} (likely "
             f"{format_money(numbers['next_lower'], currency)}–"
@@ -315,9 +315,9 @@ def daily_chart(daily: pd.DataFrame | None, currency: str) -> bytes | None:
 
 def digest_text(digest: Digest) -> str:
     """The plain-text part."""
-    lines = [digest.title, f"Week {digest.period_label()}, compared with "
-             f"{digest.previous_label()}", f"Data: {digest.scope}; filters: "
-             f"{digest.filters_label}.", "", "Key figures"]
+    period = f"Week {digest.period_label()}, compared with {digest.previous_label()}"
+    data = f"Data: {digest.scope}; filters: {digest.filters_label}."
+    lines = [digest.title, period, data, "", "Key figures"]
     for kpi in digest.kpi_lines():
         lines.append(f"  {kpi['label']}: {kpi['value']} ({kpi['change']}; was "
                      f"{kpi['previous']})")

@@ -150,7 +150,7 @@ class ScheduleInput(pydantic.BaseModel):
         return list(codes)
 
     @pydantic.model_validator(mode="after")
-    def _day(self) -> "ScheduleInput":
+    def _day(self) -> ScheduleInput:
         if self.frequency == "weekly":
             if self.weekday is None:
                 self.weekday = 0
@@ -189,7 +189,7 @@ def next_run_at(schedule: ReportSchedule | ScheduleInput, after: dt.datetime) ->
     wall-clock time in its time zone on its next matching local day."""
     zone = zone_of(getattr(schedule, "timezone", None) or "UTC")
     hour, minute = (int(part) for part in schedule.time_of_day.split(":"))
-    local_today = after.replace(tzinfo=dt.timezone.utc).astimezone(zone).date()
+    local_today = after.replace(tzinfo=dt.UTC).astimezone(zone).date()
     day = local_today - dt.timedelta(days=1)
     for _ in range(64):
         if _runs_on(schedule, day):
@@ -206,7 +206,7 @@ def utc_of(day: dt.date, hour: int, minute: int, zone: zoneinfo.ZoneInfo) -> dt.
     (fall back) its first occurrence (``fold=0``)."""
     wall = dt.datetime.combine(day, dt.time(hour, minute))
     for _ in range(24 * 60):  # a gap is an hour or two; a day bounds the search
-        utc = wall.replace(tzinfo=zone).astimezone(dt.timezone.utc)
+        utc = wall.replace(tzinfo=zone).astimezone(dt.UTC)
         if utc.astimezone(zone).replace(tzinfo=None) == wall:
             return utc.replace(tzinfo=None)
         wall += dt.timedelta(minutes=1)
@@ -217,7 +217,7 @@ def local_time(value: dt.datetime | None, timezone: str | None) -> dt.datetime |
     """Naive UTC ``value`` as an aware time in ``timezone`` (for showing a next run)."""
     if value is None:
         return None
-    return value.replace(tzinfo=dt.timezone.utc).astimezone(zone_of(timezone or "UTC"))
+    return value.replace(tzinfo=dt.UTC).astimezone(zone_of(timezone or "UTC"))
 
 
 def _runs_on(schedule, day: dt.date) -> bool:
@@ -432,8 +432,8 @@ def _jobs_for(session: Session, schedule: ReportSchedule, run_at: dt.datetime) -
     per external address under ``external_scope`` (owned by the schedule's owner). A job
     whose key exists already (the run was started before) is not made again."""
     made: list[Job] = []
-    common = dict(schedule_id=schedule.id, format=schedule.format,
-                  filters=schedule.filters or "", title=schedule.name)
+    common = {"schedule_id": schedule.id, "format": schedule.format,
+              "filters": schedule.filters or "", "title": schedule.name}
     for email in schedule.recipients or []:
         recipient = session.scalar(sa.select(User).where(User.email == email))
         if recipient is None or not recipient.is_active:

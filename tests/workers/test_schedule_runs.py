@@ -14,8 +14,14 @@ import sqlalchemy as sa
 from analytics.warehouse import Warehouse
 from core import db, jobs, mail, schedules
 from core.orm import Delivery, Job, ReportSchedule, User
-from tests.workers.support import (WorkerProcess, add_user, publish_tiny_shop, settings_for,
-                                   wait_for, worker_environment)
+from tests.workers.support import (
+    WorkerProcess,
+    add_user,
+    publish_tiny_shop,
+    settings_for,
+    wait_for,
+    worker_environment,
+)
 
 RUN_AT = dt.datetime(2024, 5, 16, 5, 0)
 
