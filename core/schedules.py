@@ -298,6 +298,7 @@ def _validate(session: Session, actor: User, data: dict, owner: User) -> Schedul
         if values.external_scope is None:
             raise ScheduleError("external_scope: pick the data external recipients see: a "
                                 "list of countries, or 'all'")
+        _check_external_scope(actor, values)
         _check_external_filters(values)
     values.recipients = emails
     values.external_recipients = externals
@@ -318,6 +319,18 @@ def _addresses(texts: list[str], external: bool = False) -> list[str]:
         if email and email not in emails:
             emails.append(email)
     return emails
+
+
+def _check_external_scope(actor: User, values: ScheduleInput) -> None:
+    """An admin with a data scope cannot show outsiders more than they may see."""
+    if actor.countries is None:
+        return
+    allowed = set(actor.countries)
+    picked = values.external_scope
+    if picked == "all" or not set(picked) <= allowed:
+        raise ScheduleAccessDenied(
+            "external_scope: external recipients cannot see more than you; your data "
+            f"scope is {', '.join(sorted(allowed)) or 'no data'}")
 
 
 def _check_external_filters(values: ScheduleInput) -> None:
@@ -447,12 +460,24 @@ def _jobs_for(session: Session, schedule: ReportSchedule, run_at: dt.datetime) -
         log.warning("schedule %s: its owner %s is no longer an active admin; external "
                     "recipients skipped", schedule.id, owner.email)
     elif schedule.external_recipients:
-        scope = Scope.of(schedule.external_scope)
+        scope = external_run_scope(schedule)
         for address in schedule.external_recipients:
             made.append(jobs.add_scheduled_report(
                 session, owner, **common, scope=scope, recipient=address,
                 idempotency_key=run_key(schedule.id, run_at, address)))
     return [job for job in made if job is not None]
+
+
+def external_run_scope(schedule: ReportSchedule) -> Scope:
+    """What a run shows external recipients: ``external_scope``, within the owner's
+    CURRENT scope (an owner whose scope was narrowed since cannot send more)."""
+    picked = schedule.external_scope
+    owned_countries = schedule.owner.countries
+    if owned_countries is None:
+        return Scope.of(picked)
+    if picked is None:
+        return Scope.of(owned_countries)
+    return Scope.of(set(picked) & set(owned_countries))
 
 
 def run_due_schedules(settings: Settings, now: dt.datetime | None = None) -> list[str]:

@@ -458,3 +458,22 @@ def test_a_failed_or_lost_job_tells_its_user_but_not_for_an_external_address(set
         titles = [n.ref for n in session.query(Notification).filter_by(
             title="Scheduled report failed")]
         assert titles == [f"job:{own_id}", f"job:{lost_id}"]
+
+
+def test_a_scoped_admin_cannot_show_outsiders_more_than_they_see(settings, people):
+    scoped = add_user(settings, "frenchadmin@example.com", "admin", ["FR", "DE"])
+    with db.session_scope(settings.database_url) as session:
+        admin = session.get(User, scoped)
+        for wider in ("all", ["FR", "GB"]):
+            with pytest.raises(ScheduleAccessDenied, match="cannot see more than you; your "
+                                                           "data scope is DE, FR"):
+                schedules.create_schedule(session, admin, {**EXTERNAL,
+                                                           "external_scope": wider})
+        made = schedules.create_schedule(session, admin, {**EXTERNAL,
+                                                          "external_scope": ["FR"]})
+        assert schedules.external_run_scope(made) == schedules.Scope.of(["FR"])
+        # the admin's scope narrowed since: the run shows outsiders the overlap only
+        made.external_scope = ["FR", "DE"]
+        admin.scope.countries = ["DE"]
+        session.flush()
+        assert schedules.external_run_scope(made) == schedules.Scope.of(["DE"])
