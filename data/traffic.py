@@ -212,9 +212,10 @@ def _publish(warehouse: Warehouse, path: Path, **frames) -> int:
     try:
         return warehouse.publish_traffic(source=path.name, **frames)
     except (WarehouseError, sa.exc.SQLAlchemyError, duckdb.Error, OSError) as exc:
-        text = str(exc).strip().splitlines()
-        raise LoadError(f"Publishing the new data version failed ({text[0][:300] if text else type(exc).__name__}); "
-                        "the current data is unchanged") from exc
+        lines = str(exc).strip().splitlines()
+        reason = lines[0][:300] if lines else type(exc).__name__
+        raise LoadError(f"Publishing the new data version failed ({reason}); the current "
+                        "data is unchanged") from exc
 
 
 def _result(read: TrafficRead, path: Path, version: int, quality: dict,
@@ -292,7 +293,7 @@ def read_sessions(path: str | Path, *, format: str = "ga4",
     sessions frame. Any bad line refuses the file (LoadError naming line and column)."""
     path = Path(path)
     preset, options = _preset(SESSIONS, format, mapping, SESSION_FORMATS)
-    raw, rows, notes, columns, lines_read = _read_raw(path, preset, SESSION_REQUIRED)
+    raw, rows, notes, columns, lines_read = _read_raw(path, preset, SESSION_REQUIRED, limits)
     frame = pd.DataFrame(index=raw.index)
     dates, bad = _parse_dates(raw[columns["date"]], options.get("date_format"))
     if bad.any():
@@ -338,7 +339,7 @@ def read_ads(path: str | Path, *, format: str, mapping: dict | str | Path | None
     ``mapping``) into an ad frame; bad lines are rejected with their reason."""
     path = Path(path)
     preset, options = _preset(ADS, format, mapping, AD_FORMATS)
-    raw, rows, notes, columns, lines_read = _read_raw(path, preset, AD_REQUIRED)
+    raw, rows, notes, columns, lines_read = _read_raw(path, preset, AD_REQUIRED, limits)
     reasons = pd.Series([None] * len(raw), index=raw.index, dtype="object")
 
     def reject(mask: np.ndarray, reason: str) -> None:
@@ -431,7 +432,7 @@ def _preset(kind: str, format: str, mapping, allowed: tuple[str, ...]) -> tuple[
     return Preset("generic", kind, "generic mapping", columns), options
 
 
-def _read_raw(path: Path, preset: Preset, required: tuple[str, ...]):
+def _read_raw(path: Path, preset: Preset, required: tuple[str, ...], limits: LoadLimits):
     """(raw text table, file line of each row, notes, field → column, lines read): the
     table found under any preamble, without total lines."""
     try:
@@ -442,6 +443,9 @@ def _read_raw(path: Path, preset: Preset, required: tuple[str, ...]):
     skipped, cleaned = 0, None
     notes: list[str] = []
     if kind == "text":
+        if path.stat().st_size > limits.max_bytes:
+            raise LoadError(f"{path.name} is larger than the {limits.max_bytes // 2**20:,} MB a "
+                            "load may read (LOAD_MAX_MB); nothing was loaded")
         text = _decode(path)
         lines = text.splitlines()
         header_at = next((i for i, line in enumerate(lines)
@@ -455,14 +459,14 @@ def _read_raw(path: Path, preset: Preset, required: tuple[str, ...]):
         if skipped:
             notes.append(f"{skipped} line(s) before the header skipped (report title, "
                          "date range or # comments)")
-        body = [line for line in lines[header_at:]]
+        body = list(lines[header_at:])
         comments = [i for i, line in enumerate(body) if line.startswith("#")]
         for i in comments:  # GA4 repeats # blocks between tables: blank them out
             body[i] = ""
         cleaned = Path(tempfile.gettempdir()) / f"shoplens-traffic-{uuid.uuid4().hex}.csv"
         cleaned.write_text("\n".join(body) + "\n", encoding="utf-8")
     try:
-        raw, rows, table_notes, layout_rejects = read_table(cleaned or path, AUTO)
+        raw, rows, table_notes, layout_rejects = read_table(cleaned or path, AUTO, limits)
     except ReadError as exc:
         raise LoadError(str(exc).replace(cleaned.name, path.name) if cleaned else str(exc)) \
             from None

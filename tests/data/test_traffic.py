@@ -279,3 +279,9 @@ def test_an_order_append_keeps_sessions_and_ad_spend(loaded, tmp_path):
     assert len(loaded.read_lines()) == 3
     assert loaded.read_ad_spend()["spend"].sum() == pytest.approx(75.0)
     assert loaded.read_sessions()["sessions"].sum() == 3000
+
+
+def test_input_limits_hold(tmp_path):
+    from data.tables import LoadLimits
+    with pytest.raises(LoadError, match="larger than the 0 MB"):
+        traffic.read_sessions(_write(tmp_path, "ga4.csv", GA4), limits=LoadLimits(max_bytes=100))
