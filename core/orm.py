@@ -158,6 +158,9 @@ class ReportSchedule(Base):
     # addresses outside the users (admins only), rendered under external_scope
     external_recipients: Mapped[list | None] = mapped_column(sa.JSON)
     external_scope: Mapped[list | None] = mapped_column(sa.JSON)  # countries; None = all
+    # follow a saved view: its filters (and rolling period) at each run
+    saved_view_id: Mapped[int | None] = mapped_column(sa.ForeignKey(
+        "saved_views.id", ondelete="SET NULL", name="fk_report_schedules_saved_view_id"))
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_run_at: Mapped[dt.datetime | None]
@@ -246,6 +249,8 @@ class AlertRule(Base):
                                          server_default="previous")  # previous | last_year
     email: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     webhook_url: Mapped[str | None] = mapped_column(sa.String(1000))
+    saved_view_id: Mapped[int | None] = mapped_column(sa.ForeignKey(
+        "saved_views.id", ondelete="SET NULL", name="fk_alert_rules_saved_view_id"))
     is_active: Mapped[bool] = mapped_column(default=True)
     armed: Mapped[bool] = mapped_column(default=True)
     snoozed_until: Mapped[dt.datetime | None]
@@ -287,3 +292,92 @@ class Notification(Base):
     ref: Mapped[str | None] = mapped_column(sa.String(100))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     read_at: Mapped[dt.datetime | None]
+
+
+# ----------------------------------------------------------------- views (issue 15)
+class SavedView(Base):
+    """Named filters for a page. ``period`` keeps a rolling period relative
+    ("last_90_days", "this_month", "year_to_date", …: dates computed when the view is
+    opened); ``filters`` holds the rest as a URL query string. ``sharing``: "private",
+    "everyone" or "users" (``shared_with``: user ids); whoever opens it sees only their
+    own scope."""
+    __tablename__ = "saved_views"
+    __table_args__ = (sa.UniqueConstraint("owner_id", "name", name="uq_saved_views_owner_name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"),
+                                          index=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    page: Mapped[str] = mapped_column(sa.String(100))
+    filters: Mapped[str] = mapped_column(sa.Text, default="")
+    period: Mapped[str | None] = mapped_column(sa.String(30))
+    sharing: Mapped[str] = mapped_column(sa.String(10), default="private",
+                                         server_default="private")
+    shared_with: Mapped[list | None] = mapped_column(sa.JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    owner: Mapped[User] = relationship()
+
+
+class UserPreferences(Base):
+    """One user's preferences: the view they land on, their time zone."""
+    __tablename__ = "user_preferences"
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    default_view_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("saved_views.id", ondelete="SET NULL"))
+    timezone: Mapped[str | None] = mapped_column(sa.String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Dashboard(Base):
+    """A user's page of pinned tiles, with its own filters the tiles may follow."""
+    __tablename__ = "dashboards"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"),
+                                          index=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    filters: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    period: Mapped[str | None] = mapped_column(sa.String(30))
+    sharing: Mapped[str] = mapped_column(sa.String(10), default="private",
+                                         server_default="private")
+    shared_with: Mapped[list | None] = mapped_column(sa.JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    owner: Mapped[User] = relationship()
+    tiles: Mapped[list["DashboardTile"]] = relationship(
+        order_by="DashboardTile.position", cascade="all, delete-orphan",
+        back_populates="dashboard")
+
+
+class DashboardTile(Base):
+    """One pinned panel (``panel``: a registered chart, KPI card or table) on a dashboard,
+    at ``position``, size "S" | "M" | "L", following the dashboard's filters or its own."""
+    __tablename__ = "dashboard_tiles"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dashboard_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("dashboards.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int]
+    size: Mapped[str] = mapped_column(sa.String(1), default="M", server_default="M")
+    panel: Mapped[str] = mapped_column(sa.String(100))
+    title: Mapped[str | None] = mapped_column(sa.String(200))
+    filters: Mapped[str | None] = mapped_column(sa.Text)
+    period: Mapped[str | None] = mapped_column(sa.String(30))
+    follow_dashboard: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    dashboard: Mapped[Dashboard] = relationship(back_populates="tiles")
+
+
+class Annotation(Base):
+    """A note on a date or a range ("price change", "site outage"), shown on time charts,
+    in the PDF and the API. ``countries``: the scope it was written under (null = all
+    data): a user sees the notes whose countries meet their scope."""
+    __tablename__ = "annotations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"),
+                                          index=True)
+    start_date: Mapped[dt.date] = mapped_column(index=True)
+    end_date: Mapped[dt.date | None]
+    text: Mapped[str] = mapped_column(sa.String(500))
+    countries: Mapped[list | None] = mapped_column(sa.JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    owner: Mapped[User] = relationship()
