@@ -161,6 +161,9 @@ class ReportSchedule(Base):
     # follow a saved view: its filters (and rolling period) at each run
     saved_view_id: Mapped[int | None] = mapped_column(sa.ForeignKey(
         "saved_views.id", ondelete="SET NULL", name="fk_report_schedules_saved_view_id"))
+    # send a dashboard as a PDF instead of the standard report
+    dashboard_id: Mapped[int | None] = mapped_column(sa.ForeignKey(
+        "dashboards.id", ondelete="CASCADE", name="fk_report_schedules_dashboard_id"))
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_run_at: Mapped[dt.datetime | None]

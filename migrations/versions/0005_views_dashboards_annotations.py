@@ -4,6 +4,7 @@
   (``period`` "last_90_days", "this_month", …, applied when the view is opened), private or
   shared with everyone or with chosen users; schedules and alerts may follow one
   (``saved_view_id``: the view's filters at each run).
+* ``report_schedules.dashboard_id``: a schedule may send a dashboard as a PDF.
 * ``user_preferences``: one row per user (their default view, their time zone).
 * ``dashboards`` + ``dashboard_tiles``: pinned charts, KPI cards and tables in a grid, each
   tile following the dashboard's filters or keeping its own.
@@ -95,9 +96,16 @@ def upgrade() -> None:
             batch.add_column(sa.Column('saved_view_id', sa.Integer(), nullable=True))
             batch.create_foreign_key(f'fk_{table}_saved_view_id', 'saved_views',
                                      ['saved_view_id'], ['id'], ondelete='SET NULL')
+    with op.batch_alter_table('report_schedules') as batch:
+        batch.add_column(sa.Column('dashboard_id', sa.Integer(), nullable=True))
+        batch.create_foreign_key('fk_report_schedules_dashboard_id', 'dashboards',
+                                 ['dashboard_id'], ['id'], ondelete='CASCADE')
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('report_schedules') as batch:
+        batch.drop_constraint('fk_report_schedules_dashboard_id', type_='foreignkey')
+        batch.drop_column('dashboard_id')
     for table in ('alert_rules', 'report_schedules'):
         with op.batch_alter_table(table) as batch:
             batch.drop_constraint(f'fk_{table}_saved_view_id', type_='foreignkey')
