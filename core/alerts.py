@@ -14,8 +14,8 @@ Kinds of rule (``AlertRule.kind``):
   the slices against the same day a week before;
 * ``forecast``: the KPI's total over the last ``days`` days is ``below`` / ``above`` /
   ``outside`` the forecast's ``value`` % prediction interval made from the data before
-  them (``forecast_range``: the leaderboard's fast models, seasonal naive and ETS, chosen
-  and given an interval by a backtest on the history).
+  them (``forecast_range``: the leaderboard's fast models, given an interval by a
+  backtest on the history).
 
 ``compare`` (threshold and change): ``previous``, the ``days`` days before the period, or
 ``last_year``, the same calendar days a year before; the explanation compares with it too.
@@ -94,9 +94,16 @@ FORECAST_KPIS = ("revenue", "gross_revenue", "returns", "orders", "units")
 #: The forecast rule's default prediction interval (%), and the history its models see.
 FORECAST_LEVEL = 80.0
 FORECAST_HISTORY = 365
-#: Backtest folds (each ``days`` long) that measure the forecast's errors, and at least.
-FORECAST_FOLDS = 6
-FORECAST_MIN_FOLDS = 4
+#: The forecast's candidate models (``analytics.models.forecast_models``). Seasonal naive
+#: costs nothing; ETS ("ETS") is refitted for every fold, about 0.15 s a fit, which makes a
+#: rule's evaluation take seconds and a 90-day backtest minutes, so it is not a candidate.
+FORECAST_MODELS = ("seasonal naive",)
+#: Backtest folds measuring the forecast's errors: stretches of ``days`` days ending a week
+#: apart (26: half a year of weekly origins), at least FORECAST_MIN_FOLDS, each forecast
+#: from at least FORECAST_MIN_TRAIN days before it.
+FORECAST_FOLDS = 26
+FORECAST_MIN_FOLDS = 8
+FORECAST_MIN_TRAIN = 28
 #: A backtest replays at most this many days.
 BACKTEST_MAX_DAYS = 366
 #: The explanation names values until they account for this share of the change …
@@ -446,34 +453,34 @@ def forecast_range(history, days: int, level: float) -> dict | None:
     history is too short.
 
     As the forecast leaderboard does (``analytics.models.forecast_models``), with its fast
-    models only: seasonal naive and ETS are backtested on the last ``FORECAST_FOLDS``
-    stretches of ``days`` days of the history (each forecast from the days before it);
-    the model with the smaller mean error on the totals is chosen (seasonal naive wins
-    ties), and the interval is its forecast plus the quantiles of its backtest errors
-    (``residual_bounds``). Keys: ``model``, ``forecast``, ``lower``, ``upper``."""
+    models (``FORECAST_MODELS``): each candidate forecasts the last ``FORECAST_FOLDS``
+    stretches of ``days`` days of the history (ending a week apart, each from the days
+    before it); the one with the smaller mean error on the totals is chosen (the first
+    listed wins ties), and the interval is its forecast plus the quantiles of its errors
+    (``residual_bounds``). Keys: ``model``, ``forecast``, ``lower``, ``upper``, ``folds``."""
     import numpy as np
     import pandas as pd
 
     from analytics.models import forecast_models as fm
 
     values = np.asarray(history, dtype=float)[-FORECAST_HISTORY:]
-    folds = min(FORECAST_FOLDS, (len(values) - 28) // days)
-    if folds < FORECAST_MIN_FOLDS:
+    ends = [len(values) - 7 * k for k in range(FORECAST_FOLDS)]
+    origins = [end - days for end in ends if end - days >= FORECAST_MIN_TRAIN]
+    if len(origins) < FORECAST_MIN_FOLDS:
         return None
     setup = fm.Setup(interval=level / 100)
-    candidates = {fm.NAIVE: fm.seasonal_naive, "ETS": fm.ets}
 
     def total(model, train) -> float:
         series = pd.Series(train, index=pd.RangeIndex(len(train)))
         return float(np.clip(model(series, days, setup).forecast, 0, None).sum())
 
     best = None
-    for name, model in candidates.items():
+    for name in FORECAST_MODELS:
+        model = fm.CANDIDATES[name]
         try:
-            errors = np.array([
-                values[origin:origin + days].sum() - total(model, values[:origin])
-                for origin in (len(values) - k * days for k in range(folds, 0, -1))])
-        except Exception:  # ETS may fail to fit a short or flat history: naive stays
+            errors = np.array([values[origin:origin + days].sum() - total(model, values[:origin])
+                               for origin in origins])
+        except Exception:  # a model that cannot fit this history leaves the race
             log.info("forecast alert: %s could not be backtested", name, exc_info=True)
             continue
         if not np.isfinite(errors).all():
@@ -484,10 +491,10 @@ def forecast_range(history, days: int, level: float) -> dict | None:
     if best is None:
         return None
     name, _score, errors = best
-    forecast = total(candidates[name], values)
+    forecast = total(fm.CANDIDATES[name], values)
     low, high = fm.residual_bounds(errors, level / 100)
     return {"model": name, "forecast": forecast, "lower": max(forecast + low, 0.0),
-            "upper": max(forecast + high, 0.0)}
+            "upper": max(forecast + high, 0.0), "folds": len(origins)}
 
 
 def _evaluate_forecast(rule, warehouse, scope: Scope, filters: Filters, currency: str,
@@ -509,7 +516,7 @@ def _evaluate_forecast(rule, warehouse, scope: Scope, filters: Filters, currency
     level = f"{rule.value:g} %"
     predicted = forecast_range(history, rule.days, rule.value)
     if predicted is None:
-        need = 28 + FORECAST_MIN_FOLDS * rule.days
+        need = FORECAST_MIN_TRAIN + rule.days + 7 * (FORECAST_MIN_FOLDS - 1)
         return Evaluation(None, f"The forecast needs {need} days of data before the "
                                 f"{_days(rule.days)} it checks; the data is shorter.",
                           start=start, end=end, current=actual, reason="too few days",

@@ -141,9 +141,9 @@ def test_forecast_rule_is_quiet_on_normal_data(make_warehouse):
 
 
 def test_forecast_rule_says_when_the_history_is_short(make_warehouse):
-    warehouse = make_warehouse(_pattern_rows(5))  # 28 + 4 × 7 days are needed before
+    warehouse = make_warehouse(_pattern_rows(11))  # 28 + 7 + 7 × 7 days are needed before
     result = alerts.evaluate(alerts.AlertInput(**FORECAST), warehouse, alerts.Scope(), TODAY)
-    assert result.met is None and "needs 56 days" in result.sentence
+    assert result.met is None and "needs 84 days" in result.sentence
 
 
 def test_forecast_range_widens_with_the_backtest_errors():
