@@ -344,3 +344,24 @@ def test_backtest_refuses_operational_rules_and_empty_ranges(settings, make_ware
         with pytest.raises(alerts.AlertError, match="is empty"):
             alerts.backtest(session, admin, LAST_YEAR, warehouse, start=dt.date(2012, 1, 1),
                             end=dt.date(2012, 1, 2), today=TODAY)
+
+
+def test_the_same_backtest_last_year_and_forecast_on_postgresql(postgres_warehouse):
+    publish_lines(postgres_warehouse, _backtest_rows())
+    analyst = User(email="pg@example.com", role="analyst", is_active=True)
+    answer = alerts.backtest(None, analyst, ANOMALY, postgres_warehouse, days=30, today=TODAY)
+    assert [item["day"] for item in answer["fired"]] == ["2024-03-01"]
+    assert "France alone accounts for more than the whole drop" in \
+        answer["fired"][0]["sentence"]
+
+
+def test_last_year_and_forecast_on_postgresql(postgres_warehouse):
+    publish_lines(postgres_warehouse, _last_year_rows() + _pattern_rows(16, 0.5))
+    # as of 7 Mar 2011 (the data goes on to 2024: "today" ends the period)
+    result = alerts.evaluate(alerts.AlertInput(**LAST_YEAR), postgres_warehouse,
+                             alerts.Scope.of(["FR"]), dt.date(2011, 3, 7))
+    # France alone: 700 → 280, −60 %; one country, one product: nothing to split it by
+    assert (result.current, result.previous) == (pytest.approx(280), pytest.approx(700))
+    forecast = alerts.evaluate(alerts.AlertInput(**FORECAST), postgres_warehouse,
+                               alerts.Scope.of(["GB"]), TODAY)
+    assert forecast.met is True and forecast.current == pytest.approx(410)
