@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from core import db, jobs, schedules
 from core.orm import Job, ReportSchedule, User
 from core.schedules import ScheduleAccessDenied, ScheduleError, ScheduleInput, next_run_at
-from tests.workers.support import add_user, settings_for, worker_environment
+from tests.workers.support import add_user, settings_for, wait_for, worker_environment
 
 
 def _timing(**values) -> ScheduleInput:
@@ -477,3 +477,50 @@ def test_a_scoped_admin_cannot_show_outsiders_more_than_they_see(settings, peopl
         admin.scope.countries = ["DE"]
         session.flush()
         assert schedules.external_run_scope(made) == schedules.Scope.of(["DE"])
+
+
+def test_two_writers_racing_for_one_run_on_postgresql_make_one_job(tmp_path, postgres_database):
+    """Two ticks insert the same run's job at once: the second waits on the unique key,
+    is refused when the first commits, and its transaction goes on (the savepoint) to
+    commit the rest of its work."""
+    import threading
+
+    settings = settings_for(worker_environment(tmp_path / "home",
+                                               DATABASE_URL=postgres_database))
+    analyst = add_user(settings, "analyst@example.com", "analyst", ["FR"])
+    with db.session_scope(settings.database_url) as session:
+        schedule = schedules.create_schedule(session, session.get(User, analyst), {
+            "name": "Race", "recipients": ["analyst@example.com"]})
+        schedule_id = schedule.id
+    key = schedules.run_key(schedule_id, dt.datetime(2024, 5, 20, 6), "analyst@example.com")
+
+    first = db.session_factory(settings.database_url)()
+    made_first = jobs.add_scheduled_report(first, first.get(User, analyst), schedule_id,
+                                           "pdf", "", idempotency_key=key)
+    assert made_first is not None  # inserted, not committed: the key is held
+    outcome = {}
+
+    def second_writer():
+        with db.session_scope(settings.database_url) as session:
+            outcome["job"] = jobs.add_scheduled_report(
+                session, session.get(User, analyst), schedule_id, "pdf", "",
+                idempotency_key=key)
+            session.get(ReportSchedule, schedule_id).name = "Race, second writer"
+
+    def waiting_on_a_lock() -> bool:
+        with db.get_engine(settings.database_url).connect() as conn:
+            return bool(conn.execute(sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'")).scalar())
+
+    racer = threading.Thread(target=second_writer)
+    racer.start()
+    wait_for(waiting_on_a_lock, timeout=30, what="the second writer to wait on the key")
+    assert racer.is_alive()
+    first.commit()
+    first.close()
+    racer.join(timeout=30)
+    assert not racer.is_alive() and outcome == {"job": None}
+    with db.session_scope(settings.database_url) as session:
+        assert session.query(Job).filter_by(idempotency_key=key).count() == 1
+        assert session.get(ReportSchedule, schedule_id).name == "Race, second writer"
