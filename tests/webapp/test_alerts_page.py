@@ -80,7 +80,7 @@ def preview(client, **changes):
     names = ("kind", "kpi", "direction", "value", "days", "compare")
     return _call(client, [("alerts-kind", "options"), ("alerts-direction", "options"),
                           ("alerts-value-hint", "children"), ("alerts-preview", "children"),
-                          ("alerts-filters", "children")],
+                          ("alerts-filters", "children"), ("alerts-direction", "value")],
                  [*[{"id": f"alerts-{name}", "property": "value", "value": values[name]}
                     for name in names],
                   {"id": "shell-url", "property": "search", "value": values["search"]}],
@@ -125,6 +125,10 @@ def test_the_preview_says_what_the_rule_watches(signed_in):
     assert "country=United+Kingdom" in out(response, "alerts-filters")
     kinds = [option["value"] for option in out(response, "alerts-kind", "options")]
     assert "stale_data" not in kinds and "forecast" in kinds
+    # a kind without the chosen direction picks its first
+    switched = preview(analyst, kind="forecast", direction="down", value=80)
+    assert out(switched, "alerts-direction", "value") == "below"
+    assert out(switched, "alerts-preview").endswith("falls below the forecast's 80 % range.")
     admin = preview(signed_in("admin@example.com"))
     assert "delivery_failed" in [o["value"] for o in out(admin, "alerts-kind", "options")]
 

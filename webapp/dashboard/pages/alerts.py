@@ -148,19 +148,26 @@ def _warning(text: str) -> dbc.Alert:
 @callback(Output("alerts-kind", "options"), Output("alerts-direction", "options"),
           Output("alerts-value-hint", "children"), Output("alerts-preview", "children"),
           Output("alerts-filters", "children"),
+          Output("alerts-direction", "value", allow_duplicate=True),
           Input("alerts-kind", "value"), Input("alerts-kpi", "value"),
           Input("alerts-direction", "value"), Input("alerts-value", "value"),
           Input("alerts-days", "value"), Input("alerts-compare", "value"),
-          Input("shell-url", "search"))
+          Input("shell-url", "search"), prevent_initial_call="initial_duplicate")
 def preview(kind, kpi, direction, value, days, compare, search):
     """The kinds the user may choose (operational ones for admins), the directions of
-    the kind, and the rule in one sentence as it is being filled in."""
+    the kind (the first one chosen when the kind changes to one without the current),
+    and the rule in one sentence as it is being filled in."""
     user = security.current_db_user()
     if user is None or not user.has_role("analyst"):
-        return [], [], "", "Sign in as an analyst.", ""
+        return [], [], "", "Sign in as an analyst.", "", dash.no_update
     kinds = {name: label for name, label in KIND_LABELS.items()
              if name not in alerts.OPERATIONAL or user.has_role("admin")}
     directions = alerts.DIRECTIONS.get(kind, ())
+    if directions and direction not in directions:
+        direction = directions[0]
+        chosen = direction
+    else:
+        chosen = dash.no_update
     sentence = alerts.describe({"kind": kind, "kpi": kpi, "direction": direction,
                                 "value": _float_or_none(value), "days": _int_or_none(days),
                                 "compare": compare}, services.settings().currency)
@@ -171,7 +178,7 @@ def preview(kind, kpi, direction, value, days, compare, search):
     except context.Unavailable as exc:
         watched = str(exc)
     return (_options(kinds), [{"label": DIRECTION_LABELS[d], "value": d} for d in directions],
-            f"Value: {VALUE_HINTS.get(kind, 'not needed')}.", sentence + ".", watched)
+            f"Value: {VALUE_HINTS.get(kind, 'not needed')}.", sentence + ".", watched, chosen)
 
 
 FORM_STATES = [State("alerts-name", "value"), State("alerts-kind", "value"),
