@@ -48,6 +48,29 @@ def days_before(day: dt.date, days: int) -> dt.date:
     return day - dt.timedelta(days=days) if (day - dt.date.min).days >= days else dt.date.min
 
 
+def preset_range(name: str, first_day: dt.date, last_day: dt.date) -> tuple[dt.date, dt.date]:
+    """(start, end) of a date preset (the filter sidebar's; a saved view's relative period)
+    for data running from ``first_day`` to ``last_day``.
+
+    Every preset ends on ``last_day``; "last N days" includes it (N days in all); "last 12
+    months" starts the day after the same date a year earlier. A start before the data's
+    first day is kept: the previous-period comparison needs the true calendar range.
+    """
+    if name.startswith("last_") and name[5:].isdigit():
+        return last_day - dt.timedelta(days=int(name[5:]) - 1), last_day
+    if name == "month_to_date":
+        return last_day.replace(day=1), last_day
+    if name == "quarter_to_date":
+        return last_day.replace(month=(last_day.month - 1) // 3 * 3 + 1, day=1), last_day
+    if name == "year_to_date":
+        return last_day.replace(month=1, day=1), last_day
+    if name == "last_12_months":
+        return minus_years(last_day) + dt.timedelta(days=1), last_day
+    if name == "all_time":
+        return first_day, last_day
+    raise ValueError(f"unknown date preset {name!r}")
+
+
 _infos: dict[tuple[str, int], object] = {}
 _infos_lock = threading.Lock()
 
