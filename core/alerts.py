@@ -599,12 +599,15 @@ def _evaluate_deliveries(rule, session: Session, version: int | None) -> Evaluat
                           data_version=version)
     reports = sum(1 for item in failed if item.job_id is not None)
     newest = failed[0]
-    what = "report" if newest.job_id is not None else "alert"
+    what = "a report" if newest.job_id is not None else "an alert"
     count = len(failed)
+    kinds = ", ".join(text for number, noun in ((reports, "report"),
+                                                (count - reports, "alert message"))
+                      if number for text in [f"{number} {noun}{'' if number == 1 else 's'}"])
     sentence = (f"{count} deliver{'y' if count == 1 else 'ies'} failed after the last "
-                f"attempt{after} ({reports} of reports, {count - reports} of alerts); the "
-                f"newest, a {what} {newest.channel or 'email'} to {newest.recipient}: "
-                f"{newest.last_error or 'no reason recorded'}")
+                f"attempt{after} ({kinds}); the newest, {what} "
+                f"{'webhook' if newest.channel == 'webhook' else 'e-mail'} to "
+                f"{newest.recipient}: {newest.last_error or 'no reason recorded'}")
     return Evaluation(True, sentence.rstrip(".") + ".", current=float(count),
                       data_version=version,
                       details={"delivery_ids": [item.id for item in failed]})
