@@ -122,3 +122,23 @@ def test_time_ago():
     now = dt.datetime(2025, 3, 9, 12, 0)
     assert [time_ago(now - dt.timedelta(seconds=s), now) for s in (5, 300, 7200, 172800)] == [
         "just now", "5 min ago", "2 h ago", "2 d ago"]
+
+
+@pytest.mark.parametrize("path", ["/notifications", "/notifications/read"])
+def test_fuzzed_requests_get_no_server_error(app, path):
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+    headers = bearer(make_token(app, "viewer@example.com"))
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app, headers=headers)
+    operations = [result.ok() for result in schema.include(path=path).get_all_operations()]
+    assert operations, path
+    for operation in operations:
+        @given(case=operation.as_strategy())
+        @settings(max_examples=20, deadline=None, database=None,
+                  suppress_health_check=list(HealthCheck))
+        def answers_well(case):
+            case.call_and_validate(headers=headers,
+                                   excluded_checks=[positive_data_acceptance])
+        answers_well()
