@@ -8,7 +8,12 @@ URL form (the dashboard, the API and schedules share it)::
 
     start=2011-01-01&end=2011-03-31&country=FR&country=EIRE&category=Toys
     &channel=web&payment=card&device=mobile&source=email&min_price=1&max_price=50
-    &segment=Champions
+    &segment=Champions&compare=custom&compare_start=2010-03-01&compare_end=2010-03-31
+
+``compare`` chooses what a period is compared with (``comparison()``): ``previous`` (the
+default, left out of the URL: the same number of days ending the day before ``start``),
+``last_year`` (the same calendar days a year earlier) or ``custom`` (``compare_start`` …
+``compare_end``, both required).
 
 A country is given by its ISO 3166 alpha-2 code (``FR``) or by its name as the data writes
 it (``France``, ``EIRE``); both match. Values are matched to the data ignoring case, and a
@@ -43,6 +48,10 @@ _CODED_FIELDS = frozenset(d.field for d in catalog.filter_dimensions() if d.code
 _ISO2 = re.compile(r"^[A-Z]{2}$")
 MAX_VALUES = 200          # per dimension: a URL cannot make a query arbitrarily large
 MAX_VALUE_LENGTH = 200
+#: What a period may be compared with (``Filters.comparison``), the default first.
+COMPARES = ("previous", "last_year", "custom")
+#: The URL parameters of the comparison.
+COMPARE_PARAMS = ("compare", "compare_start", "compare_end")
 
 
 class _FiltersBehaviour:
@@ -53,6 +62,9 @@ class _FiltersBehaviour:
     min_price: float | None
     max_price: float | None
     segment: str | None
+    compare: str
+    compare_start: dt.date | None
+    compare_end: dt.date | None
 
     def __post_init__(self) -> None:
         for field, _column in DIMENSIONS.values():
@@ -68,6 +80,25 @@ class _FiltersBehaviour:
                               f"({self.max_price})")
         if self.segment is not None and not self.segment.strip():
             object.__setattr__(self, "segment", None)
+        self._check_comparison()
+
+    def _check_comparison(self) -> None:
+        if self.compare not in COMPARES:
+            raise FilterError(f"compare must be one of {', '.join(COMPARES)}, not "
+                              f"{self.compare!r}")
+        dates = (self.compare_start, self.compare_end)
+        if self.compare != "custom":
+            if dates != (None, None):
+                raise FilterError("compare_start and compare_end are only used with "
+                                  "compare=custom")
+            return
+        if None in dates:
+            missing = " and ".join(name for name, day in
+                                   zip(("compare_start", "compare_end"), dates) if day is None)
+            raise FilterError(f"compare=custom needs {missing} (YYYY-MM-DD)")
+        if self.compare_start > self.compare_end:
+            raise FilterError(f"compare_start ({self.compare_start}) is after compare_end "
+                              f"({self.compare_end})")
 
     def values(self, dimension: str) -> tuple[str, ...]:
         """The chosen values of a catalog dimension (``()``: no restriction, and for a
@@ -101,6 +132,40 @@ class _FiltersBehaviour:
             raise FilterError("the year-earlier period needs both start and end")
         return replace(self, start=minus_years(self.start), end=minus_years(self.end))
 
+    def comparison(self) -> "Filters":
+        """The period this one is compared with, under the same filters: the previous
+        period, the same days a year earlier, or the custom dates (``compare``). The answer
+        compares with its own previous period (``compare`` back to the default)."""
+        if self.compare == "last_year":
+            compared = self.year_earlier()
+        elif self.compare == "custom":
+            compared = replace(self, start=self.compare_start, end=self.compare_end)
+        else:
+            compared = self.previous_period()
+        return compared.without_comparison()
+
+    def comparison_label(self) -> str:
+        """What a KPI's change is measured against, for a card or a report: "vs 1–30 Nov
+        2025" for the previous period or custom dates, "vs same days last year"."""
+        if self.compare == "last_year":
+            return "vs same days last year"
+        compared = self.comparison()
+        return f"vs {day_range_text(compared.start, compared.end)}"
+
+    @property
+    def comparison_name(self) -> str:
+        """The comparison line's name on a time chart."""
+        return {"previous": "Previous period", "last_year": "Last year"}.get(
+            self.compare, "Comparison")
+
+    def without_comparison(self) -> "Filters":
+        return replace(self, compare="previous", compare_start=None, compare_end=None)
+
+    def comparing_as(self, other: "Filters") -> "Filters":
+        """These filters with the comparison ``other`` chose (the sidebar keeps it)."""
+        return replace(self, compare=other.compare, compare_start=other.compare_start,
+                       compare_end=other.compare_end)
+
     def with_period(self, start: dt.date | None, end: dt.date | None) -> "Filters":
         return replace(self, start=start, end=end)
 
@@ -126,6 +191,12 @@ class _FiltersBehaviour:
             params.append(("max_price", _number_text(self.max_price)))
         if self.segment:
             params.append(("segment", self.segment))
+        if self.compare != "previous":
+            params.append(("compare", self.compare))
+        if self.compare_start:
+            params.append(("compare_start", self.compare_start.isoformat()))
+        if self.compare_end:
+            params.append(("compare_end", self.compare_end.isoformat()))
         return params
 
     def to_query(self) -> str:
@@ -159,6 +230,11 @@ class _FiltersBehaviour:
                 kwargs[name] = _parse_number(values[name][-1], name)
         if values.get("segment"):
             kwargs["segment"] = values["segment"][-1]
+        if values.get("compare") and values["compare"][-1].strip():
+            kwargs["compare"] = values["compare"][-1].strip()
+        for name in ("compare_start", "compare_end"):
+            if values.get(name) and values[name][-1].strip():
+                kwargs[name] = parse_date(values[name][-1], name)
         return cls(**kwargs)
 
 
@@ -169,12 +245,16 @@ Filters = make_dataclass(
      *[(d.field, tuple[str, ...], dc_field(default=())) for d in catalog.filter_dimensions()],
      ("min_price", float | None, dc_field(default=None)),
      ("max_price", float | None, dc_field(default=None)),
-     ("segment", str | None, dc_field(default=None))],
+     ("segment", str | None, dc_field(default=None)),
+     ("compare", str, dc_field(default="previous")),
+     ("compare_start", dt.date | None, dc_field(default=None)),
+     ("compare_end", dt.date | None, dc_field(default=None))],
     bases=(_FiltersBehaviour,), frozen=True)
 Filters.__module__ = __name__  # pickling (cache, jobs) finds it here
 Filters.__doc__ = """What to look at: a period, the chosen values of each filterable dimension
 of ``analytics.catalog`` (``countries``, ``categories``, …: tuples, sorted and de-duplicated),
-a unit-price range and an RFM segment. Empty tuples and None mean "no restriction"."""
+a unit-price range, an RFM segment, and what the period is compared with (``compare``,
+``compare_start``, ``compare_end``). Empty tuples and None mean "no restriction"."""
 
 
 @dataclass(frozen=True)
@@ -267,6 +347,17 @@ def parse_date(text: str, name: str = "date") -> dt.date:
         raise FilterError(f"{name} must be a date written YYYY-MM-DD, not {text!r}") from None
 
 
+def day_range_text(start: dt.date, end: dt.date) -> str:
+    """"1–30 Nov 2025", "28 Nov – 4 Dec 2025", "20 Dec 2024 – 5 Jan 2025", "3 Mar 2025"."""
+    if start == end:
+        return f"{start.day} {start:%b %Y}"
+    if (start.year, start.month) == (end.year, end.month):
+        return f"{start.day}–{end.day} {end:%b %Y}"
+    if start.year == end.year:
+        return f"{start.day} {start:%b} – {end.day} {end:%b %Y}"
+    return f"{start.day} {start:%b %Y} – {end.day} {end:%b %Y}"
+
+
 def _parse_number(text: str, name: str) -> float:
     try:
         value = float(text)
@@ -312,4 +403,5 @@ def _multi(query: str | Mapping | None) -> dict[str, list[str]]:
     return out
 
 
-FILTER_FIELDS = tuple(f.name for f in fields(Filters))
+#: The fields that restrict the data (the comparison's choose a second period instead).
+FILTER_FIELDS = tuple(f.name for f in fields(Filters) if f.name not in COMPARE_PARAMS)

@@ -1,4 +1,5 @@
-"""The KPI summary of a period against its previous period (METRICS.md, "KPIs").
+"""The KPI summary of a period against its previous period (METRICS.md, "KPIs"), or
+against the period the user chose instead (``Filters.compare``: a year earlier, custom).
 
 One SQL round trip: one SELECT joins four one-row subqueries (sums, distinct counts,
 per-customer rates, sessions), each computing the current and the previous period in the
@@ -76,31 +77,64 @@ class Kpi:
 
 @dataclass(frozen=True)
 class KpiSummary:
-    """Every KPI of METRICS.md by API name, for ``start…end`` and the previous period."""
+    """Every KPI of METRICS.md by API name, for ``start…end`` and the period it is compared
+    with (``previous_start…previous_end``: the previous period unless ``compare`` says
+    otherwise)."""
     start: dt.date
     end: dt.date
     previous_start: dt.date
     previous_end: dt.date
     kpis: dict[str, Kpi] = field(default_factory=dict)
+    #: What "previous" is (``Filters.compare``) and the cards' words for it.
+    compare: str = "previous"
+    comparison_label: str = ""
 
     def __getitem__(self, name: str) -> Kpi:
         return self.kpis[name]
 
     def to_dict(self) -> dict:
-        """The API shape: ``{"period": {...}, "previous_period": {...}, "kpis": {name:
-        {"current", "previous", "abs_change", "rel_change", "reason"}}}``."""
+        """The API shape: ``{"period": {...}, "previous_period": {...}, "comparison":
+        {"compare", "start", "end", "label"}, "kpis": {name: {"current", "previous",
+        "abs_change", "rel_change", "reason"}}}``; ``previous_period`` and ``previous``
+        are the comparison period's, whatever ``compare`` chose."""
         return {
             "period": {"start": self.start.isoformat(), "end": self.end.isoformat()},
             "previous_period": {"start": self.previous_start.isoformat(),
                                 "end": self.previous_end.isoformat()},
+            "comparison": {"compare": self.compare, "start": self.previous_start.isoformat(),
+                           "end": self.previous_end.isoformat(),
+                           "label": self.comparison_label},
             "kpis": {name: self.kpis[name].to_dict() for name in KPI_NAMES},
         }
 
 
 def kpi_summary(warehouse, filters: Filters, scope: Scope) -> KpiSummary:
-    """KPIs for the resolved period of ``filters`` and for the previous period."""
+    """KPIs for the resolved period of ``filters`` and for the period it is compared with
+    (``Filters.comparison``: the previous period by default, the same days a year earlier,
+    or custom dates). The comparison period's KPIs are its own: its churn rate, for one,
+    is measured against the period before it."""
     version = warehouse.require_version()
     filters = period.resolve(warehouse, filters, version)
+    compared = filters.comparison()
+    values = _values(warehouse, filters, scope, version)
+    if filters.compare != "previous":  # a second round trip for a period that is not adjacent
+        values["_prev"] = _values(warehouse, compared, scope, version)[""]
+    against = {"previous": "previous period", "last_year": "last year"}.get(
+        filters.compare, "comparison period")
+    kpis = {}
+    for name in KPI_NAMES:
+        current, current_reason = values[""][name]
+        prior, prior_reason = values["_prev"][name]
+        reason = current_reason if current is None else (
+            f"{against}: {prior_reason}" if prior is None else None)
+        kpis[name] = Kpi(current, prior, reason)
+    return KpiSummary(filters.start, filters.end, compared.start, compared.end, kpis,
+                      compare=filters.compare, comparison_label=filters.comparison_label())
+
+
+def _values(warehouse, filters: Filters, scope: Scope, version: int) -> dict[str, dict]:
+    """(value, reason) of every KPI for ``filters``' period ("") and its previous period
+    ("_prev"), in one round trip."""
     previous = filters.previous_period()
     before_previous = previous.previous_period()
     info = period.version_info(warehouse, version)
@@ -155,15 +189,7 @@ def kpi_summary(warehouse, filters: Filters, scope: Scope) -> KpiSummary:
             continue
         raw = _finished(row, suffix)
         values[suffix] = _period_kpis(raw, row, suffix, info, session_reason)
-    kpis = {}
-    for name in KPI_NAMES:
-        current, current_reason = values[""][name]
-        prior, prior_reason = values["_prev"][name]
-        reason = current_reason if current is None else (
-            f"previous period: {prior_reason}" if prior is None else None)
-        kpis[name] = Kpi(current, prior, reason)
-    return KpiSummary(filters.start, filters.end, previous.start, previous.end, kpis)
-
+    return values
 
 def _finished(row: dict, suffix: str) -> dict:
     """The raw measures of one period of ``row`` with ``measures.finish`` applied (as

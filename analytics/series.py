@@ -26,13 +26,16 @@ MAX_BUCKETS = 40_000
 #: The longest history (``history=True``): its last years, when the data spans more.
 MAX_HISTORY_YEARS = 100
 SERIES_COLUMNS = ("period_start", "gross_revenue", "returns", "revenue", "orders", "units",
-                  "customers", "profit", "revenue_last_year", "orders_last_year")
+                  "customers", "profit", "revenue_last_year", "orders_last_year",
+                  "revenue_comparison", "orders_comparison", "days_held", "bucket_days",
+                  "partial")
 
 
 def time_series(warehouse, filters: Filters, scope: Scope, grain: str = "day",
                 history: bool = False) -> pd.DataFrame:
     """DataFrame[period_start, gross_revenue, returns, revenue, orders, units, customers,
-    profit, revenue_last_year, orders_last_year], one row per bucket, oldest first.
+    profit, revenue_last_year, orders_last_year, revenue_comparison, orders_comparison,
+    days_held, bucket_days, partial], one row per bucket, oldest first.
 
     ``grain`` is day, week (ISO, starting Monday) or month; buckets are clipped to the
     period, and every bucket is present (a bucket without lines has real zeros). Profit is
@@ -43,6 +46,17 @@ def time_series(warehouse, filters: Filters, scope: Scope, grain: str = "day",
     weeks the week 52 weeks before (same weekday). A year-earlier bucket that ends before
     the data's first day has no comparison: NaN revenue and <NA> orders, never 0.
     A period of more than ``MAX_BUCKETS`` buckets raises FilterError.
+
+    The comparison (``Filters.comparison``: previous period, last year or custom dates) is
+    shifted onto the period's days, day by day (by the distance between the two starts;
+    a year for last year, 29 February → 28 February), and summed into the same buckets;
+    comparison days past the period's end are left out. A bucket that no comparison day
+    inside the data reaches has NaN / <NA>, never 0.
+
+    ``days_held`` counts the bucket's days inside both the period and the data's date
+    range, ``bucket_days`` the days of the whole bucket; ``partial`` marks a week or month
+    that holds fewer (the last bucket when the data ends inside it, the first when the
+    period starts inside it): its value is not comparable with a whole bucket's.
     """
     if grain not in GRAINS:
         raise FilterError(f"grain must be one of {', '.join(GRAINS)}, not {grain!r}")
@@ -76,7 +90,9 @@ def time_series(warehouse, filters: Filters, scope: Scope, grain: str = "day",
         customers_query = _bucket_customers(warehouse, source, filters, scope, grain, version)
         if customers_query is not None:
             counted.remove("customers")
+    compared = filters.comparison()
     with warehouse.connect(version) as conn:
+        compared_days = _comparison_days(conn, source, compared, scope)
         days = measures.read_frame(conn, days_query, ["day", *measures.SUM_NAMES, *summed])
         counts = (_counts(conn, source, filters, last_year, scope, grain, counted)
                   if counted else None)
@@ -134,7 +150,92 @@ def time_series(warehouse, filters: Filters, scope: Scope, grain: str = "day",
     orders_ly = (np.nan_to_num(previous["orders"], nan=0.0).astype("int64")
                  if "orders" in previous else np.zeros(len(buckets), dtype="int64"))
     out["orders_last_year"] = pd.arrays.IntegerArray(orders_ly, before_data)
+    first_day, last_day = period.data_range(warehouse, version)
+    out.update(_comparison_columns(compared_days, filters, compared, buckets, grain,
+                                   first_day, last_day))
+    out.update(_coverage(filters, buckets, grain, first_day, last_day))
     return pd.DataFrame(out)
+
+
+def _comparison_days(conn, source: Source, compared: Filters, scope: Scope) -> pd.DataFrame:
+    """DataFrame[day, revenue, orders]: net revenue and distinct orders per day of the
+    comparison period (an order has one day, so days add up into any bucket)."""
+    table = source.sums
+    query = sa.select(table.c.invoice_date.label("day"), *measures.sum_columns(table),
+                      *measures.summed_count_columns(
+                          table, names=("orders",) if source.orders_summable else ())
+                      ).where(*source.where(table, compared, scope)).group_by(table.c.invoice_date)
+    names = ["day", *measures.SUM_NAMES, *(["orders"] if source.orders_summable else [])]
+    frame = measures.numeric(measures.read_frame(conn, query, names), names[1:])
+    frame["revenue"] = (frame["gross_revenue"].fillna(0.0) + frame["return_value"].fillna(0.0))
+    if not source.orders_summable:
+        counts = source.counts
+        day = counts.c.invoice_date.label("day")
+        columns = measures.count_columns(source, counts, None, names=("orders",))
+        orders = measures.read_frame(conn, sa.select(day, *columns).where(
+            *source.where(counts, compared, scope)).group_by(counts.c.invoice_date),
+            ["day", "orders"])
+        orders = measures.numeric(orders, ["orders"])
+        frame = frame.drop(columns=[c for c in ("orders",) if c in frame])
+        frame["day"] = _days(frame["day"])
+        orders["day"] = _days(orders["day"])
+        frame = frame.merge(orders, on="day", how="outer")
+    frame["day"] = _days(frame["day"])
+    return frame[["day", "revenue", "orders"]]
+
+
+def _onto_period(days: np.ndarray, filters: Filters, compared: Filters) -> np.ndarray:
+    """Comparison days moved onto the period's: a year later for last year (29 February →
+    28 February), else by the distance between the two starts."""
+    if filters.compare == "last_year":
+        months = days.astype("datetime64[M]")
+        day_of_month = days - months.astype("datetime64[D]")
+        later = months + np.timedelta64(12, "M")
+        month_length = (later + 1).astype("datetime64[D]") - later.astype("datetime64[D]")
+        return later.astype("datetime64[D]") + np.minimum(day_of_month, month_length - 1)
+    return days + np.timedelta64((filters.start - compared.start).days, "D")
+
+
+def _comparison_columns(frame: pd.DataFrame, filters: Filters, compared: Filters,
+                        buckets: np.ndarray, grain: str, first_day: dt.date | None,
+                        last_day: dt.date | None) -> dict:
+    """revenue_comparison and orders_comparison per bucket (``time_series``)."""
+    start, end = np.datetime64(filters.start, "D"), np.datetime64(filters.end, "D")
+    calendar = np.arange(np.datetime64(compared.start, "D"),
+                         np.datetime64(compared.end, "D") + 1)
+    if first_day is not None:
+        calendar = calendar[(calendar >= np.datetime64(first_day, "D"))
+                            & (calendar <= np.datetime64(last_day, "D"))]
+    else:
+        calendar = calendar[:0]
+    moved = _onto_period(calendar, filters, compared)
+    moved = moved[(moved >= start) & (moved <= end)]
+    covered = np.isin(buckets, _bucket_of(moved, grain))
+    rows = _onto_period(frame["day"].to_numpy().astype("datetime64[D]"), filters, compared)
+    inside = (rows >= start) & (rows <= end)
+    grouping = _Grouping(buckets, _bucket_of(rows[inside], grain))
+    revenue = np.nan_to_num(grouping.sums(frame["revenue"].to_numpy()[inside]), nan=0.0)
+    orders = np.nan_to_num(grouping.sums(frame["orders"].to_numpy(dtype="float64")[inside]),
+                           nan=0.0).astype("int64")
+    return {"revenue_comparison": np.where(covered, revenue, np.nan),
+            "orders_comparison": pd.arrays.IntegerArray(orders, ~covered)}
+
+
+def _coverage(filters: Filters, buckets: np.ndarray, grain: str, first_day: dt.date | None,
+              last_day: dt.date | None) -> dict:
+    """days_held, bucket_days and partial per bucket (``time_series``)."""
+    ends = _bucket_ends(buckets, grain)
+    low = np.maximum(buckets, np.datetime64(filters.start, "D"))
+    high = np.minimum(ends, np.datetime64(filters.end, "D"))
+    if first_day is not None:
+        low = np.maximum(low, np.datetime64(first_day, "D"))
+        high = np.minimum(high, np.datetime64(last_day, "D"))
+    held = np.maximum((high - low).astype("int64") + 1, 0)
+    if first_day is None:
+        held[:] = 0
+    bucket_days = (ends - buckets).astype("int64") + 1
+    partial = (held < bucket_days) if grain != "day" else np.zeros(len(buckets), dtype=bool)
+    return {"days_held": held, "bucket_days": bucket_days, "partial": partial}
 
 
 def _check_bucket_count(filters: Filters, grain: str) -> None:
