@@ -723,7 +723,7 @@ def step(rule: AlertRule, evaluation: Evaluation, now: dt.datetime) -> str:
 
 # ----------------------------------------------------------------- services
 def _validate(actor: User, data: dict, owner: User, warehouse=None,
-              settings=None) -> AlertInput:
+              settings=None, *, check_webhook: bool = True) -> AlertInput:
     if not actor.is_active or not actor.has_role("analyst"):
         raise AlertAccessDenied("alerts need the analyst or admin role")
     if not actor.has_role("admin") and owner.id != actor.id:
@@ -736,7 +736,7 @@ def _validate(actor: User, data: dict, owner: User, warehouse=None,
         raise AlertAccessDenied("operational alerts (stale data, failed loads, failed "
                                 "deliveries) are for admins")
     check_filters(Filters.from_query(values.filters), owner_scope(owner), warehouse)
-    if values.webhook_url:
+    if values.webhook_url and check_webhook:
         from core import webhooks
         from core.settings import load_settings
         try:
@@ -777,7 +777,11 @@ def update_rule(session: Session, actor: User, rule_id: int, changes: dict, *,
     """Change some fields; a changed condition re-arms the rule. The caller commits."""
     rule = get_rule(session, actor, rule_id)
     current = {name: getattr(rule, name) for name in AlertInput.model_fields}
-    values = _validate(actor, {**current, **changes}, rule.owner, warehouse, settings)
+    # a webhook is checked when it changes (pausing must not depend on its DNS); the run
+    # checks it again at every post
+    values = _validate(actor, {**current, **changes}, rule.owner, warehouse, settings,
+                       check_webhook=(changes.get("webhook_url") or None) != rule.webhook_url
+                       and bool(changes.get("webhook_url")))
     condition = ("kind", "kpi", "direction", "value", "days", "filters", "compare")
     if any(getattr(rule, name) != getattr(values, name) for name in condition):
         rule.armed = True

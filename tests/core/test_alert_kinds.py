@@ -366,3 +366,21 @@ def test_last_year_and_forecast_on_postgresql(postgres_warehouse):
     forecast = alerts.evaluate(alerts.AlertInput(**FORECAST), postgres_warehouse,
                                alerts.Scope.of(["GB"]), TODAY)
     assert forecast.met is True and forecast.current == pytest.approx(410)
+
+
+def test_a_saved_webhook_is_not_checked_again_to_pause(settings):
+    allowed = settings_for(worker_environment(settings.home,
+                                              WEBHOOK_ALLOWED_HOSTS="127.0.0.1:8765"))
+    analyst_id = add_user(allowed, "an@example.com", "analyst")
+    with db.session_scope(allowed.database_url) as session:
+        analyst = session.get(User, analyst_id)
+        rule = alerts.create_rule(session, analyst, {**LAST_YEAR,
+                                                     "webhook_url": "http://127.0.0.1:8765/h"},
+                                  settings=allowed)
+        # without the allowance the URL would be refused: pausing does not ask again …
+        alerts.update_rule(session, analyst, rule.id, {"is_active": False}, settings=settings)
+        assert rule.is_active is False
+        # … changing the URL does
+        with pytest.raises(alerts.AlertError, match="loopback"):
+            alerts.update_rule(session, analyst, rule.id,
+                               {"webhook_url": "http://127.0.0.1:9/other"}, settings=settings)
