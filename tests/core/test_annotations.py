@@ -1,0 +1,89 @@
+"""Notes on the timeline: who writes, who reads (scoped like the data), who changes."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from analytics.filters import Scope
+from core import annotations, users
+from core.annotations import AnnotationAccessDenied, AnnotationError, AnnotationNotFound
+
+D = dt.date
+
+
+@pytest.fixture
+def people(session, cheap_hashing):
+    def make(email, role, countries=None):
+        user, _password = users.create_user(session, "cli", email, role=role,
+                                            countries=countries, password="x" * 16 + "A1!")
+        return user
+    out = {"admin": make("admin@example.com", "admin"),
+           "fr": make("fr@example.com", "analyst", ["FR"]),
+           "de": make("de@example.com", "analyst", ["DE"]),
+           "frde": make("frde@example.com", "viewer", ["FR", "DE"]),
+           "all": make("all@example.com", "analyst"),
+           "viewer": make("viewer@example.com", "viewer")}
+    session.flush()
+    return out
+
+
+def scope_of(user) -> Scope:
+    return Scope.of(user.countries)
+
+
+def test_a_note_is_seen_within_the_scope_it_was_written_under(session, people):
+    fr_note = annotations.create(session, people["fr"], D(2025, 12, 1), None, "FR price change")
+    shop_note = annotations.create(session, people["all"], D(2025, 12, 3), D(2025, 12, 5),
+                                   "site outage")
+    assert fr_note.countries == ["FR"] and shop_note.countries is None
+
+    def seen(user):
+        return [row.text for row in annotations.listed(session, scope_of(user))]
+
+    assert seen(people["de"]) == ["site outage"]                   # FR's note hidden
+    assert seen(people["admin"]) == ["FR price change", "site outage"]   # all data
+    assert seen(people["frde"]) == ["FR price change", "site outage"]
+    assert seen(people["viewer"]) == ["FR price change", "site outage"]
+
+
+def test_listing_keeps_notes_that_touch_the_period(session, people):
+    annotations.create(session, people["all"], D(2025, 11, 28), D(2025, 12, 2), "range")
+    annotations.create(session, people["all"], D(2025, 12, 10), None, "later")
+    annotations.create(session, people["all"], D(2025, 11, 1), None, "earlier")
+    rows = annotations.listed(session, Scope(), D(2025, 12, 1), D(2025, 12, 9))
+    assert [row.text for row in rows] == ["range"]      # 28 Nov – 2 Dec overlaps
+
+
+def test_viewers_cannot_write(session, people):
+    with pytest.raises(AnnotationAccessDenied):
+        annotations.create(session, people["viewer"], D(2025, 12, 1), None, "hello")
+
+
+@pytest.mark.parametrize("start, end, text, message", [
+    (D(2025, 12, 2), D(2025, 12, 1), "x", "end (2025-12-01) is before start (2025-12-02)"),
+    (D(2025, 12, 2), None, "   ", "text must not be empty"),
+    (D(2025, 12, 2), None, "x" * 501, "at most 500 characters"),
+    ("2025-12-02", None, "x", "start must be a date"),
+])
+def test_bad_notes_are_refused_naming_the_field(session, people, start, end, text, message):
+    with pytest.raises(AnnotationError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        annotations.create(session, people["all"], start, end, text)
+
+
+def test_only_the_writer_or_an_admin_who_sees_it_changes_a_note(session, people):
+    note = annotations.create(session, people["fr"], D(2025, 12, 1), None, "FR price change")
+    for other in ("de", "all"):
+        with pytest.raises(AnnotationNotFound):
+            annotations.update(session, people[other], note.id, {"text": "mine"},
+                               scope=scope_of(people[other]))
+        with pytest.raises(AnnotationNotFound):
+            annotations.delete(session, people[other], note.id, scope=scope_of(people[other]))
+    changed = annotations.update(session, people["fr"], note.id,
+                                 {"end": D(2025, 12, 4), "text": "FR prices up 5 %"},
+                                 scope=scope_of(people["fr"]))
+    assert (changed.end_date, changed.text) == (D(2025, 12, 4), "FR prices up 5 %")
+    annotations.update(session, people["admin"], note.id, {"end": None}, scope=Scope())
+    assert note.end_date is None
+    annotations.delete(session, people["admin"], note.id, scope=Scope())
+    assert annotations.listed(session, Scope()) == []
