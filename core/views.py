@@ -95,7 +95,7 @@ class ViewInput(pydantic.BaseModel):
         return value
 
     @pydantic.model_validator(mode="after")
-    def _relative_or_fixed(self) -> "ViewInput":
+    def _relative_or_fixed(self) -> ViewInput:
         """A relative period replaces the filters' dates (a "keep it relative" save of a
         sidebar whose URL holds the preset's dates of today)."""
         if self.period:
