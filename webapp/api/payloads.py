@@ -42,7 +42,8 @@ Price = Annotated[float, Field(ge=-1e12, le=1e12, allow_inf_nan=False)]
 #: Query parameters of the filters: the dates, one repeatable parameter per filterable
 #: dimension of ``analytics.catalog``, the price range and the segment.
 FILTER_PARAMETERS = ("start", "end", *(d.param for d in catalog.filter_dimensions()),
-                     "min_price", "max_price", "segment")
+                     "min_price", "max_price", "segment", "compare", "compare_start",
+                     "compare_end")
 
 
 class Strict(BaseModel):
@@ -80,6 +81,12 @@ FilterQuery = create_model(
     min_price=(Price | None, Field(None, description="Lowest unit price.")),
     max_price=(Price | None, Field(None, description="Highest unit price.")),
     segment=(Text | None, Field(None, description="RFM segment, e.g. Champions.")),
+    compare=(Literal["previous", "last_year", "custom"] | None, Field(
+        None, description="What the period is compared with: previous (the default: the "
+                          "same number of days just before), last_year (the same days a "
+                          "year earlier) or custom (compare_start … compare_end).")),
+    compare_start=(Day | None, Field(None, description="compare=custom: first day.")),
+    compare_end=(Day | None, Field(None, description="compare=custom: last day.")),
 )
 
 
@@ -204,9 +211,17 @@ class KpiValue(BaseModel):
 KpiValues = create_model("KpiValues", **{name: (KpiValue, ...) for name in kpis.KPI_NAMES})
 
 
+class Comparison(BaseModel):
+    compare: Literal["previous", "last_year", "custom"]
+    start: dt.date
+    end: dt.date
+    label: str = Field(description='What "previous" is, in words: "vs 1–30 Nov 2025".')
+
+
 class KpiResponse(BaseModel):
     period: Period
-    previous_period: Period
+    previous_period: Period = Field(description="The comparison period (``compare``).")
+    comparison: Comparison
     scope: str = Field(description="The data your account may see.")
     kpis: KpiValues
 

@@ -96,7 +96,8 @@ def me():
 
 @endpoint("GET", "/kpis", role="viewer", query=payloads.FilterQuery,
           response=payloads.KpiResponse, errors=(400, 401, 403, 404),
-          summary="Every KPI of METRICS.md for the period and the previous period.")
+          summary="Every KPI of METRICS.md for the period and the period it is compared with "
+                  "(compare: previous, last_year or custom).")
 def get_kpis(query: payloads.FilterQuery):
     summary, _filters, scope = _analytics(kpis.kpi_summary, query)
     answer = summary.to_dict()
