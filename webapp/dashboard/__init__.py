@@ -31,8 +31,9 @@ def init_dashboard(server: Flask) -> dash.Dash:
         external_stylesheets=[BOOTSTRAP_CSS], suppress_callback_exceptions=True,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
         update_title=None, on_error=errors.on_callback_error)
-    from webapp.dashboard import shell
+    from webapp.dashboard import shell, toolbar
     app.layout = shell.layout
     shell.register_callbacks(app)
+    toolbar.register_callbacks(app)
     server.extensions["shoplens.dash"] = app
     return app

@@ -7,7 +7,7 @@ from dash import dash_table, dcc, html
 
 from analytics import catalog
 from core.formatting import KPI_LABELS, format_change, format_value
-from webapp.dashboard import figures
+from webapp.dashboard import figures, toolbar
 
 #: The KPI cards of the overview, in order (``analytics.catalog.MEASURES``' ``card``).
 KPI_CARDS = catalog.CARD_KPIS
@@ -85,6 +85,9 @@ def chart(graph_id: str, title: str, *, height: int | None = None, extra=None,
                      dbc.CardBody([*(extra or []), dcc.Loading(graph, type="dot",
                                                                delay_show=150)])],
                     className="chart-card h-100")
+    header = html.Div([html.Div(header, className="flex-grow-1"),
+                       toolbar.menu(graph_id, title, kind="chart")],
+                      className="d-flex align-items-start gap-2")
 
 
 def panel(panel_id: str, title: str, extra=None) -> dbc.Card:
@@ -124,8 +127,17 @@ def job_panel(prefix: str, button_label: str, *, options=None) -> dbc.Card:
     ]), className="mb-3")
 
 
-def paged_table(table_id: str, columns: list[dict], page_size: int = 25) -> dash_table.DataTable:
-    """A DataTable paged and sorted on the server: only one page reaches the browser."""
+def paged_table(table_id: str, columns: list[dict], page_size: int = 25, *,
+                title: str | None = None) -> html.Div:
+    """A DataTable paged and sorted on the server: only one page reaches the browser.
+    Above it, the "⋯" menu (``toolbar.menu``: download the page it shows, pin it)."""
+    return html.Div([
+        html.Div(toolbar.menu(table_id, title or table_id, kind="table"),
+                 className="d-flex justify-content-end"),
+        _data_table(table_id, columns, page_size)])
+
+
+def _data_table(table_id: str, columns: list[dict], page_size: int) -> dash_table.DataTable:
     return dash_table.DataTable(
         id=table_id, columns=columns, data=[], page_current=0, page_size=page_size,
         page_count=1, page_action="custom", sort_action="custom", sort_mode="single",
