@@ -42,9 +42,10 @@ def metric_th(name: str, label: str | None = None) -> html.Th:
 
 
 def kpi_card(page: str, name: str, kpi: dict, currency: str,
-             spark: str | None = None) -> dbc.Card:
-    """One KPI: value, change vs the previous period (abs and %), "n/a" with the reason
-    when empty, and a sparkline (``figures.sparkline``'s image) when given."""
+             spark: str | None = None, comparison: str | None = None) -> dbc.Card:
+    """One KPI: value, change vs the comparison period (abs and %) and what that period
+    is (``comparison``: "vs 1–30 Nov 2025", "vs same days last year"), "n/a" with the
+    reason when empty, and a sparkline (``figures.sparkline``'s image) when given."""
     label, kind = KPI_LABELS[name]
     value = kpi.get("current")
     change = kpi.get("abs_change")
@@ -64,6 +65,9 @@ def kpi_card(page: str, name: str, kpi: dict, currency: str,
         body.append(html.Div(format_change(change, kpi.get("rel_change"), kind, currency),
                              className=f"kpi-change {tone}",
                              id=f"{page}-kpi-{name}-change"))
+    if comparison:
+        body.append(html.Div(comparison, className="kpi-vs small text-body-secondary",
+                             id=f"{page}-kpi-{name}-vs"))
     if spark is not None:
         body.append(html.Img(src=spark, className="kpi-spark w-100", alt=f"{label} by day",
                              id=f"{page}-kpi-{name}-spark"))

@@ -116,23 +116,95 @@ def sparkline(values, *, width: int = 200, height: int = 48) -> str:
 
 def trend(frame: pd.DataFrame, *, x: str, y: str, last_year: str | None = None,
           currency: str | None = None, title: str | None = None,
-          label: str = "This period", height: int = 340) -> go.Figure:
-    """A line of ``y`` over the period ``x``, with the same days one year earlier
-    (``last_year`` column, dashed) when given. Money when ``currency`` is given."""
+          label: str = "This period", height: int = 340, comparison: str | None = None,
+          comparison_label: str = "Previous period", notes=()) -> go.Figure:
+    """A line of ``y`` over the period ``x``, with a dashed comparison line when given:
+    ``comparison`` (a column of ``analytics.series``' comparison shifted onto the period,
+    named ``comparison_label``: "Previous period", "Last year", "Comparison") or, for
+    older callers, ``last_year``. Money when ``currency`` is given.
+
+    A bucket the frame marks ``partial`` (a week or month the period or the data only
+    partly covers, with ``days_held`` of ``bucket_days``) is drawn dotted with an open
+    marker saying "partial: 9 of 31 days", not as a fall off a cliff. ``notes``
+    (``core.annotations.Note``) are drawn by ``add_notes``."""
     figure = _base(title, height)
     number = ",.0f" if currency else ",.4~g"
     prefix = currency or ""
-    figure.add_scatter(x=frame[x], y=frame[y], name=label, mode="lines",
-                       line=dict(width=2.5, color=PRIMARY),
+    partial = (frame["partial"].to_numpy(dtype=bool) if "partial" in frame
+               else np.zeros(len(frame), dtype=bool))
+    values = frame[y].astype("float64").to_numpy()
+    whole = np.where(partial, np.nan, values)
+    figure.add_scatter(x=frame[x], y=whole, name=label, mode="lines",
+                       line=dict(width=2.5, color=PRIMARY), connectgaps=False,
                        hovertemplate=f"%{{x|%d %b %Y}}<br>{prefix}%{{y:{number}}}<extra></extra>")
-    if last_year and last_year in frame and frame[last_year].notna().any():
-        figure.add_scatter(x=frame[x], y=frame[last_year], name="Last year", mode="lines",
-                           line=dict(width=1.5, color=MUTED, dash="dash"),
-                           hovertemplate=f"a year earlier<br>{prefix}%{{y:{number}}}<extra></extra>")
+    if partial.any():
+        _partial_buckets(figure, frame, x, values, partial, prefix, number)
+    compared, name = ((comparison, comparison_label) if comparison else (last_year, "Last year"))
+    if compared and compared in frame and frame[compared].notna().any():
+        figure.add_scatter(x=frame[x], y=frame[compared].astype("float64"), name=name,
+                           mode="lines", line=dict(width=1.5, color=MUTED, dash="dash"),
+                           hovertemplate=f"{name.lower()}<br>{prefix}%{{y:{number}}}"
+                                         "<extra></extra>")
     if currency:
         _money_axis(figure, "yaxis", currency)
     figure.update_layout(hovermode="x unified")
+    add_notes(figure, notes)
     return figure
+
+
+def _partial_buckets(figure: go.Figure, frame: pd.DataFrame, x: str, values: np.ndarray,
+                     partial: np.ndarray, prefix: str, number: str) -> None:
+    """The dotted segments reaching the partial buckets from their whole neighbours, and
+    an open marker on each saying how many of its days the data holds."""
+    reach = partial.copy()
+    reach[:-1] |= partial[1:]
+    reach[1:] |= partial[:-1]
+    figure.add_scatter(x=frame[x], y=np.where(reach, values, np.nan), mode="lines",
+                       name="Partial", showlegend=False, hoverinfo="skip", connectgaps=False,
+                       line=dict(width=2, color=PRIMARY, dash="dot"))
+    held = frame["days_held"] if "days_held" in frame else pd.Series(0, index=frame.index)
+    days = frame["bucket_days"] if "bucket_days" in frame else pd.Series(0, index=frame.index)
+    text = [f"partial: {int(h)} of {int(d)} days" for h, d in zip(held, days)]
+    figure.add_scatter(x=frame[x][partial], y=values[partial], mode="markers",
+                       name="Partial bucket", showlegend=False,
+                       marker=dict(color=PRIMARY, size=9, symbol="circle-open",
+                                   line=dict(width=2)),
+                       text=[t for t, p in zip(text, partial) if p],
+                       hovertemplate=f"%{{x|%d %b %Y}}<br>{prefix}%{{y:{number}}}"
+                                     "<br>%{text}<extra></extra>")
+
+
+#: Characters of a note's text written on a chart (the whole text is on hover).
+NOTE_LABEL_LENGTH = 24
+NOTE_COLOR = "#8b5cf6"
+
+
+def add_notes(figure: go.Figure, notes) -> go.Figure:
+    """Draw notes on the timeline (``core.annotations.Note``: start, end, text) on a time
+    figure: a vertical line for a day, a shaded band for a range, and the start of the
+    text at the top, all of it on hover. Every time chart calls this."""
+    for note in notes:
+        start = pd.Timestamp(note.start)
+        if note.end is not None and note.end != note.start:
+            figure.add_shape(type="rect", xref="x", yref="paper", x0=start,
+                             x1=pd.Timestamp(note.end) + pd.Timedelta(hours=23, minutes=59),
+                             y0=0, y1=1, line=dict(width=0), fillcolor=NOTE_COLOR,
+                             opacity=0.10, layer="below")
+        else:
+            figure.add_shape(type="line", xref="x", yref="paper", x0=start, x1=start, y0=0,
+                             y1=1, line=dict(color=NOTE_COLOR, width=1.2, dash="dot"))
+        label = note.text if len(note.text) <= NOTE_LABEL_LENGTH else \
+            note.text[:NOTE_LABEL_LENGTH - 1] + "…"
+        figure.add_annotation(x=start, xref="x", y=1, yref="paper", yanchor="bottom",
+                              xanchor="left", showarrow=False, text=_escape(label),
+                              hovertext=_escape(f"{note.dates_text}: {note.text}"),
+                              font=dict(size=11, color=NOTE_COLOR), name="note")
+    return figure
+
+
+def _escape(text: str) -> str:
+    """A note's text as plotly shows it: its HTML-like markup written out, not applied."""
+    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
 
 
 def bars(frame: pd.DataFrame, *, label: str, value: str, currency: str | None = None,
@@ -310,10 +382,12 @@ def histogram(frame: pd.DataFrame, *, start: str, end: str, count: str, currency
 
 def forecast(history: pd.DataFrame, predicted: pd.DataFrame, *, currency: str | None,
              backtest: pd.DataFrame | None = None, title: str | None = None,
-             interval_label: str = "prediction interval", height: int = 400) -> go.Figure:
+             interval_label: str = "prediction interval", height: int = 400,
+             notes=()) -> go.Figure:
     """History (columns date, actual), the forecast (date, forecast, lower, upper) with its
     interval as a band, and the hold-out backtest (date, forecast, baseline) with the
-    seasonal-naive baseline dotted. Money when ``currency`` is given."""
+    seasonal-naive baseline dotted. Money when ``currency`` is given; ``notes`` as in
+    ``add_notes``."""
     figure = _base(title, height)
     prefix = currency or ""
     figure.add_scatter(x=history["date"], y=history["actual"], name="Actual", mode="lines",
@@ -335,14 +409,15 @@ def forecast(history: pd.DataFrame, predicted: pd.DataFrame, *, currency: str | 
     if currency:
         _money_axis(figure, "yaxis", currency)
     figure.update_layout(hovermode="x unified")
-    return figure
+    return add_notes(figure, notes)
 
 
 def anomalies(series: pd.DataFrame, points: pd.DataFrame, *, x: str, y: str, currency: str,
-              title: str | None = None, height: int = 360) -> go.Figure:
+              title: str | None = None, height: int = 360, notes=()) -> go.Figure:
     """A series with its anomalous points marked (``points`` has ``x``, ``y`` and
-    ``explanation``)."""
-    figure = trend(series, x=x, y=y, currency=currency, title=title, height=height)
+    ``explanation``), and ``notes`` as in ``add_notes``."""
+    figure = trend(series, x=x, y=y, currency=currency, title=title, height=height,
+                   notes=notes)
     if len(points):
         figure.add_scatter(x=points[x], y=points[y], mode="markers", name="Anomaly",
                            marker=dict(color=NEGATIVE, size=11, symbol="circle-open",

@@ -175,6 +175,7 @@ def sidebar() -> html.Div:
         dcc.DatePickerRange(id="shell-dates", display_format="D MMM YY",
                             first_day_of_week=1, className="mb-2 shell-dates",
                             minimum_nights=0),
+        *compare_controls(),
         *dimension_inputs,
         html.Div(fields[-1], id="shell-missing-columns",
                  className="small text-body-secondary mb-2"),
@@ -435,9 +436,9 @@ def sync_filters(search, preset, start, end, *rest):
     data_days = _data_days()
     unchanged_options = [dash.no_update] * len(OPTION_OUTPUTS)
     unchanged_fields = [dash.no_update] * len(FIELD_OUTPUTS)
-    if trigger == "shell-url" and _sidebar_filters(preset, start, end, dimension_values,
-                                                    min_price, max_price,
-                                                    segment) == _safe_filters(search):
+    if trigger == "shell-url" and _sidebar_filters(
+            preset, start, end, dimension_values, min_price, max_price,
+            segment) == _safe_filters(search).without_comparison():  # sync_comparison's
         return (dash.no_update, *[dash.no_update] * len(FILTER_OUTPUTS), *unchanged_options,
                 dash.no_update, *unchanged_fields)
     columns = context.data_columns()
@@ -464,6 +465,67 @@ def sync_filters(search, preset, start, end, *rest):
     _reviewed, unknown = context.reviewed_filters(filters)  # a linked unknown value kept
     return (context.replace_filters(search, filters), *_controls(filters, data_days),
             *unchanged_options, "", *dimension_fields(filters, columns, unknown))
+
+
+# ------------------------------------------------------------------ comparison
+#: "Compare with" choices (``Filters.compare``).
+COMPARE_OPTIONS = [{"label": "Previous period", "value": "previous"},
+                   {"label": "Same days last year", "value": "last_year"},
+                   {"label": "Custom dates", "value": "custom"}]
+
+
+def compare_controls() -> list:
+    """"Compare with": the previous period, the same days last year, or two dates."""
+    return [
+        dbc.Label("Compare with", html_for="shell-compare", className="small mb-0"),
+        dcc.Dropdown(id="shell-compare", options=COMPARE_OPTIONS, value="previous",
+                     clearable=False, searchable=False, className="shell-dropdown mb-1"),
+        html.Div(dcc.DatePickerRange(id="shell-compare-dates", display_format="D MMM YY",
+                                     first_day_of_week=1, minimum_nights=0,
+                                     className="shell-dates"),
+                 id="shell-compare-custom", hidden=True, className="mb-1"),
+        html.Div(id="shell-compare-error", className="small text-danger mb-2"),
+    ]
+
+
+@_shell_callback(Output("shell-url-writer", "search", allow_duplicate=True),
+                 Output("shell-compare", "value"), Output("shell-compare-dates", "start_date"),
+                 Output("shell-compare-dates", "end_date"),
+                 Output("shell-compare-custom", "hidden"),
+                 Output("shell-compare-error", "children"),
+                 Input("shell-url", "search"), Input("shell-compare", "value"),
+                 Input("shell-compare-dates", "start_date"),
+                 Input("shell-compare-dates", "end_date"),
+                 prevent_initial_call="initial_duplicate")
+def sync_comparison(search, compare, start, end):
+    """The URL's ``compare`` parameters and the "Compare with" controls, kept equal. The
+    filters' own callback (``sync_filters``) leaves these parameters as they are: they
+    are not among ``context.FILTER_PARAMS``, so ``replace_filters`` keeps them."""
+    start, end = (start or "")[:10] or None, (end or "")[:10] or None
+    if ctx.triggered_id in (None, "shell-url"):
+        chosen = _safe_filters(search)
+        shown = (chosen.compare,
+                 chosen.compare_start.isoformat() if chosen.compare_start else None,
+                 chosen.compare_end.isoformat() if chosen.compare_end else None)
+        if shown == (compare, start, end) or (chosen.compare == compare != "custom"):
+            return (dash.no_update,) * 5 + ("",)
+        return (dash.no_update, *shown, chosen.compare != "custom", "")
+    compare = compare or "previous"
+    if compare == "custom" and not (start and end):
+        return dash.no_update, dash.no_update, dash.no_update, dash.no_update, False, \
+            "Choose the two dates to compare with."
+    custom = compare == "custom"
+    wanted = context.with_params(search, compare=None if compare == "previous" else compare,
+                                 compare_start=start if custom else None,
+                                 compare_end=end if custom else None)
+    try:
+        Filters.from_query(wanted)
+    except FilterError as exc:
+        return dash.no_update, dash.no_update, dash.no_update, dash.no_update, not custom, \
+            str(exc)
+    if wanted == (f"?{(search or '').lstrip('?')}" if (search or "").lstrip("?") else ""):
+        return dash.no_update, dash.no_update, dash.no_update, dash.no_update, not custom, ""
+    return wanted, dash.no_update, dash.no_update, dash.no_update, not custom, ""
 
 
 def _sidebar_filters(preset, start, end, dimension_values, min_price, max_price, segment, *,

@@ -9,7 +9,7 @@ import pandas as pd
 from dash import ALL, Input, Output, State, callback, html
 
 from analytics import breakdowns, catalog
-from webapp.dashboard import components, context, figures, jobs_ui
+from webapp.dashboard import components, context, figures, jobs_ui, notes
 
 dash.register_page(__name__, path="/insights", name="Insights", title="Shoplens · Insights",
                    order=5, role="viewer")
@@ -156,7 +156,8 @@ def show_anomalies(stored):
                             "explanation": found["sentence"]})
               if len(found) else pd.DataFrame({"date": [], "value": [], "explanation": []}))
     money = context.currency() if result.get("metric") in ("revenue", "aov") else ""
-    figure = figures.anomalies(series, points, x="date", y="value", currency=money)
+    figure = figures.anomalies(series, points, x="date", y="value", currency=money,
+                               notes=notes.for_frame(series, "date"))
     items = [html.Li([html.Strong(f"{day:%d %b %Y}: "), str(text)])
              for day, text in zip(points["date"].head(ANOMALIES_SHOWN),
                                   points["explanation"].head(ANOMALIES_SHOWN))]

@@ -6,12 +6,12 @@ import datetime as dt
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, callback, html
+from dash import Input, Output, State, callback, html
 
 from analytics import cache, kpis, quality, series
 from analytics.filters import Filters
 from analytics.models import insights
-from webapp.dashboard import components, context, figures
+from webapp.dashboard import components, context, figures, notes
 
 dash.register_page(__name__, path="/", name="Overview", title="Shoplens · Overview", order=0,
                    role="viewer")
@@ -36,8 +36,12 @@ def layout(**_query) -> html.Div:
         ], className="d-flex flex-wrap align-items-start gap-2"),
         html.Div(id="overview-period", className="small text-body-secondary mb-2"),
         dash.dcc.Loading(html.Div(id="overview-kpis"), type="dot", delay_show=150),
+        notes.saved_store("overview"),
         dbc.Row([
-            dbc.Col(components.chart("overview-trend", "Revenue", help_text="vs the same days a year earlier"),
+            dbc.Col(components.chart("overview-trend", "Revenue",
+                                     help_text="against the comparison period (dashed)",
+                                     extra=[notes.add_form("overview")]
+                                     if context.has_role("analyst") else None),
                     lg=8, className="mb-3"),
             dbc.Col(components.panel("overview-insights", "What changed"), lg=4, className="mb-3"),
         ], className="mt-1"),
@@ -60,15 +64,17 @@ def update_kpis(search):
         spark = (figures.sparkline(daily[column])
                  if column and data["kpis"][name]["current"] is not None else None)
         cards.append(dbc.Col(components.kpi_card("overview", name, data["kpis"][name],
-                                                 currency, spark),
+                                                 currency, spark, summary.comparison_label),
                              xs=6, md=6, xl=3, className="mb-3"))
     period_text = (f"{summary.start:%d %b %Y} – {summary.end:%d %b %Y}, compared with "
-                   f"{summary.previous_start:%d %b %Y} – {summary.previous_end:%d %b %Y}")
+                   f"{summary.previous_start:%d %b %Y} – {summary.previous_end:%d %b %Y}"
+                   + (" (the same days last year)" if summary.compare == "last_year" else ""))
     return dbc.Row(cards, className="g-3"), period_text
 
 
-@callback(Output("overview-trend", "figure"), Input("shell-url", "search"))
-def update_trend(search):
+@callback(Output("overview-trend", "figure"), Input("shell-url", "search"),
+          Input("overview-note-saved", "data"))
+def update_trend(search, _saved_notes):
     try:
         view = context.view(search)
         frame = context.query(series.time_series, search, grain=trend_grain(view.filters.days))
@@ -76,8 +82,25 @@ def update_trend(search):
         return figures.empty_figure(str(exc))
     if not frame["revenue"].any():
         return figures.empty_figure(context.NO_SALES)
-    return figures.trend(frame, x="period_start", y="revenue", last_year="revenue_last_year",
-                         currency=context.currency())
+    return figures.trend(frame, x="period_start", y="revenue", comparison="revenue_comparison",
+                         comparison_label=view.filters.comparison_name,
+                         currency=context.currency(),
+                         notes=notes.chart_notes(view.filters.start, view.filters.end))
+
+
+@callback(Output("overview-note-status", "children"), Output("overview-note-saved", "data"),
+          Output("overview-note-text", "value"),
+          Input("overview-note-add", "n_clicks"), State("overview-note-start", "value"),
+          State("overview-note-end", "value"), State("overview-note-text", "value"),
+          State("overview-note-saved", "data"), prevent_initial_call=True)
+def add_note(_clicks, start, end, text, saved):
+    """Save the form's note (analysts and admins: ``core.annotations`` checks the role)
+    and redraw the trend with it."""
+    try:
+        message = notes.save(start, end, text)
+    except notes.SAVE_ERRORS as exc:
+        return html.Span(exc.message, className="text-danger"), dash.no_update, dash.no_update
+    return html.Span(message, className="text-success"), (saved or 0) + 1, ""
 
 
 @callback(Output("overview-freshness", "children"), Input("shell-url", "pathname"))

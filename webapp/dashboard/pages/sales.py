@@ -9,7 +9,7 @@ import pandas as pd
 from dash import Input, Output, State, callback, html
 
 from analytics import series
-from webapp.dashboard import components, context, figures, jobs_ui
+from webapp.dashboard import components, context, figures, jobs_ui, notes
 
 dash.register_page(__name__, path="/sales", name="Sales",
                    title="Shoplens · Sales & forecast", order=2, role="viewer")
@@ -70,14 +70,17 @@ def store_grain(grain, search):
 def update_series(search, metric):
     grain = context.page_param(search, "grain", "day", GRAINS)
     try:
+        view = context.view(search)
         frame = context.query(series.time_series, search, grain=grain)
     except context.Unavailable as exc:
         return figures.empty_figure(str(exc))
     if not frame["revenue"].any() and not frame["orders"].any():
         return figures.empty_figure(context.NO_SALES)
-    return figures.trend(frame, x="period_start", y=metric, last_year=f"{metric}_last_year",
+    return figures.trend(frame, x="period_start", y=metric, comparison=f"{metric}_comparison",
+                         comparison_label=view.filters.comparison_name,
                          currency=context.currency() if metric == "revenue" else None,
-                         label=f"{METRICS[metric]} per {grain}")
+                         label=f"{METRICS[metric]} per {grain}",
+                         notes=notes.chart_notes(view.filters.start, view.filters.end))
 
 
 jobs_ui.follow("sales-forecast", "forecast",
@@ -111,7 +114,10 @@ def forecast_figure(result: dict, metric: str):
         pd.DataFrame(result["forecast"]).assign(date=lambda f: pd.to_datetime(f["date"])),
         backtest=pd.DataFrame({key: result["backtest"][key]
                                for key in ("date", "forecast", "baseline")}),
-        currency=money, interval_label=f"{result['interval']:.0%} interval")
+        currency=money, interval_label=f"{result['interval']:.0%} interval",
+        notes=notes.for_frame(pd.DataFrame({"day": pd.to_datetime(
+            [*result["history"]["dates"], *[row["date"] for row in result["forecast"]]])}),
+            "day"))
 
 
 def sentence(result: dict, metric: str) -> str:
