@@ -298,9 +298,12 @@ def webhook_payload(settings: Settings, rule: AlertRule, firing: AlertFiring, li
 
 
 # ----------------------------------------------------------------- test send
-def send_test(settings: Settings, actor: User | int, rule_id: int) -> list[dict]:
+def send_test(settings: Settings, actor: User | int, rule_id: int, *,
+              as_of: dt.date | None = None) -> list[dict]:
     """Send the rule's message now, "[test]" in its subject, from an evaluation of the
-    current data (``alerts.try_rule``; the rule's state does not change), to each of its
+    current data (``alerts.try_rule``; the rule's state does not change), or of the data
+    as it was on ``as_of`` (a day a backtest found: the message the rule would have sent
+    after that day's load), to each of its
     destinations, through the ledger (deliveries of no job and no firing, keyed
     ``test:<rule>:<time>:<channel>``, not retried). For the rule's owner or an admin
     (the ``core.alerts`` errors otherwise). Returns the deliveries as dicts."""
@@ -313,8 +316,8 @@ def send_test(settings: Settings, actor: User | int, rule_id: int) -> list[dict]
             user = session.get(User, actor if isinstance(actor, int) else actor.id)
             if user is None:
                 raise alerts.AlertAccessDenied("sign in first")
-            tried = alerts.try_rule(session, user, rule_id, warehouse, today=now.date(),
-                                    currency=settings.currency)
+            tried = alerts.try_rule(session, user, rule_id, warehouse,
+                                    today=as_of or now.date(), currency=settings.currency)
             rule = alerts.get_rule(session, user, rule_id)
             targets = destinations(rule)
             if not targets:

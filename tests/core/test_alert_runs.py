@@ -248,6 +248,23 @@ def test_send_test_sends_the_rule_now_marked_test(settings):
         alert_runs.send_test(settings, other, rule_id)
 
 
+def test_send_test_as_of_a_past_day_sends_what_the_rule_saw_then(settings):
+    """The message a backtest day would have sent: the period ends on that day. As of
+    14 Mar (the data's last day) revenue fell 28 %, France 88 % of the drop; as of 10 Mar
+    the 7 days 4–10 Mar (4 × 600 + 3 × 430 = 3,690) are above 25 Feb – 3 Mar (3 × 600 =
+    1,800), so there is no drop to tell."""
+    rule_id = _rule(settings)
+    with db.session_scope(settings.database_url) as session:
+        owner = session.get(AlertRule, rule_id).owner
+    alert_runs.send_test(settings, owner, rule_id, as_of=dt.date(2011, 3, 14))
+    alert_runs.send_test(settings, owner, rule_id, as_of=dt.date(2011, 3, 10))
+    bodies = [mail.read_eml(path).get_body(("plain",)).get_content()
+              for path in sorted(settings.outbox.glob("*.eml"))]
+    assert len(bodies) == 2
+    assert "France accounts for 88 % of the drop" in bodies[0] and "14 Mar 2011" in bodies[0]
+    assert "France" not in bodies[1] and "10 Mar 2011" in bodies[1]
+
+
 def test_the_operational_load_failed_alert_is_delivered(settings):
     from core.orm import DataLoad
     admin_id = add_user(settings, "root@example.com", "admin")

@@ -11,7 +11,7 @@ import json
 import dash
 import sqlalchemy as sa
 
-from core import db
+from core import db, mail
 from core.orm import AlertFiring, AlertRule, Delivery
 from tests.webapp.test_data_upload import text_of
 
@@ -24,21 +24,30 @@ DAILY_BELOW_10 = {"name": "Low day", "kind": "threshold", "kpi": "revenue",
                   "cooldown": 24, "email": True, "webhook": "", "search": ""}
 
 
-def _output_key(client, outputs: list[tuple[str, str]]) -> str:
+def _output_key(client, outputs: list[tuple[str, str]], inputs=None) -> str:
     """The callback's output key as Dash registered it (an output shared with another
-    callback, ``allow_duplicate``, carries a suffix ``@<hash>``)."""
+    callback, ``allow_duplicate``, carries a suffix ``@<hash>``; then the callback is the
+    one whose first input has the id of ``inputs``' first)."""
     names = [f"{i}.{p}" for i, p in outputs]
     key = "..." .join(names).join(["..", ".."]) if len(names) > 1 else names[0]
     client.get("/healthz")  # Dash copies the pages' callbacks on the first request
-    for known in client.application.extensions["shoplens.dash"].callback_map:
-        parts = known.strip(".").split("...")
-        if [part.split("@")[0] for part in parts] == names:
+    first = inputs[0] if inputs else None
+    first = first[0] if isinstance(first, list) and first else first
+    wanted = first.get("id") if isinstance(first, dict) else None
+    if isinstance(wanted, dict):  # a pattern: compare its type
+        wanted = wanted.get("type")
+    callbacks = client.application.extensions["shoplens.dash"].callback_map
+    matching = [known for known in callbacks
+                if [part.split("@")[0] for part in known.strip(".").split("...")] == names]
+    for known in matching:
+        declared = callbacks[known]["inputs"][0]["id"]
+        if wanted is None or wanted in declared:
             return known
-    return key
+    return matching[0] if matching else key
 
 
 def _call(client, outputs: list[tuple[str, str]], inputs, changed: str, state=()):
-    body = {"output": _output_key(client, outputs),
+    body = {"output": _output_key(client, outputs, inputs),
             "outputs": [{"id": i, "property": p} for i, p in outputs] if len(outputs) > 1
             else {"id": outputs[0][0], "property": outputs[0][1]},
             "inputs": inputs, "changedPropIds": [changed], "state": list(state)}
@@ -72,7 +81,15 @@ def act(client, action: str, rule_id: int):
         prop = "n_clicks"
     changed = json.dumps(trigger, sort_keys=True, separators=(",", ":")) + "." + prop
     return _call(client, [("alerts-action-status", "children"), ("alerts-selected", "data"),
-                          ("alerts-editing", "data")], inputs, changed)
+                          ("alerts-editing", "data")], inputs, changed,
+                 [{"id": "alerts-backtest-days", "property": "value", "value": "90"}])
+
+
+def send_day(client, rule_id: int, day: str):
+    trigger = {"day": day, "id": rule_id, "type": "alerts-send-day"}
+    changed = json.dumps(trigger, sort_keys=True, separators=(",", ":")) + ".n_clicks"
+    return _call(client, [("alerts-action-status", "children")],
+                 [[{"id": trigger, "property": "n_clicks", "value": 1}]], changed)
 
 
 def preview(client, **changes):
@@ -189,9 +206,31 @@ def test_a_form_can_be_backtested_before_saving(signed_in):
     analyst = signed_in("analyst@example.com")
     response = _call(analyst, [("alerts-action-status", "children")],
                      [{"id": "alerts-form-backtest", "property": "n_clicks", "value": 1}],
-                     "alerts-form-backtest.n_clicks", _form_state(name="Unsaved"))
+                     "alerts-form-backtest.n_clicks",
+                     [{"id": "alerts-backtest-days", "property": "value", "value": "365"},
+                      *_form_state(name="Unsaved")])
     text = text_of(out(response, "alerts-action-status"))
     assert text.startswith("“Unsaved” would have fired on 1 day of the 3")
+
+
+def test_a_backtest_day_is_sent_as_a_test_by_its_owner_only(app, signed_in):
+    """The backtest found 3 Mar (£7.00 below £10); "Send as a test" on that day sends the
+    message the rule would have sent then, to the owner's e-mail (the outbox here)."""
+    analyst = signed_in("analyst@example.com")
+    save(analyst, name="Low day to resend")
+    rule_id = _rule_id(app, "Low day to resend")
+    refused = send_day(signed_in("gb@example.com"), rule_id, "2011-03-03")
+    assert "belongs to another user" in text_of(out(refused, "alerts-action-status"))
+    settings = app.extensions["shoplens.settings"]
+    assert list(settings.outbox.glob("*.eml")) == []
+    sent = text_of(out(send_day(analyst, rule_id, "2011-03-03"), "alerts-action-status"))
+    assert sent.startswith("Test message of “Low day to resend” as of 3 Mar 2011:")
+    assert "email to analyst@example.com: sent" in sent
+    [eml] = settings.outbox.glob("*.eml")
+    text = mail.read_eml(eml).get_body(("plain",)).get_content()
+    assert "£7.00 on 3 Mar 2011" in text
+    assert "not a date" in text_of(out(send_day(analyst, rule_id, "3 March"),
+                                       "alerts-action-status"))
 
 
 def test_a_firing_opens_from_the_link_for_its_owner_only(app, signed_in):

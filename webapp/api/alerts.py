@@ -193,6 +193,12 @@ class BacktestResponse(BaseModel):
     fired: list[BacktestDay]
 
 
+class SendTestQuery(Strict):
+    as_of: Day | None = Field(None, description="Send the message the rule would have sent "
+                              "after this day's data (a day its backtest found); default: "
+                              "the current data.")
+
+
 class SendTestResponse(BaseModel):
     message: str
     deliveries: list[AlertDeliveryResponse]
@@ -290,12 +296,14 @@ def backtest_alert(path: payloads.AlertPath, body: BacktestRequest):
 
 
 @endpoint("POST", "/alerts/{alert_id}/send-test", role=ROLE, path_params=payloads.AlertPath,
-          response=SendTestResponse, errors=(400, 401, 403, 404),
+          query=SendTestQuery, response=SendTestResponse, errors=(400, 401, 403, 404),
           summary="Send the alert's message now (\"[test]\" in the subject) from the "
-                  "current data to its e-mail and webhook; its state does not change.")
-def send_test_alert(path: payloads.AlertPath):
+                  "current data (or as of a past day: as_of) to its e-mail and webhook; "
+                  "its state does not change.")
+def send_test_alert(path: payloads.AlertPath, query: SendTestQuery):
     _owned(path.alert_id)
-    sent = alert_runs.send_test(services.settings(), _user().id, path.alert_id)
+    sent = alert_runs.send_test(services.settings(), _user().id, path.alert_id,
+                                as_of=query.as_of)
     done = sum(1 for item in sent if item["status"] == "sent")
     return {"message": f"{done} of {len(sent)} test message(s) sent.", "deliveries": sent}
 

@@ -41,6 +41,8 @@ VALUE_HINTS = {"threshold": "the KPI's value (a rate as a fraction: 0.05)",
                "change": "the percentage (20 for 20 %)", "anomaly": "the |z| (3.5)",
                "forecast": "the interval in % (80)", "stale_data": "days"}
 SNOOZES = {"snooze-day": dt.timedelta(days=1), "snooze-week": dt.timedelta(days=7)}
+#: How far back a backtest replays a rule (the select's choices; 90 days by default).
+BACKTEST_RANGES = {90: "the last 90 days", 182: "the last 6 months", 365: "the last year"}
 BACKTEST_DAYS = 90
 FIRINGS_SHOWN = 20
 
@@ -52,6 +54,12 @@ def layout(firing: str | None = None, **_query) -> html.Div:
         dcc.Store(id="alerts-editing", data=None),
         dcc.Store(id="alerts-selected", data={"firing": _int_or_none(firing)}),
         _form(),
+        html.Div([html.Span("Backtests replay a rule over ", className="small me-2"),
+                  dbc.Select(id="alerts-backtest-days", size="sm", value=str(BACKTEST_DAYS),
+                             options=[{"label": label, "value": str(days)}
+                                      for days, label in BACKTEST_RANGES.items()],
+                             style={"maxWidth": "14rem"})],
+                 className="d-flex align-items-center mb-2"),
         html.Div(id="alerts-action-status", className="mb-3"),
         components.panel("alerts-rules", "Alert rules"),
         html.Div(className="mb-3"),
@@ -105,7 +113,7 @@ def _form() -> dbc.Card:
         html.Div(id="alerts-filters", className="small text-body-secondary"),
         html.Div([
             dbc.Button("Create alert", id="alerts-save", size="sm", color="primary"),
-            dbc.Button(f"Backtest {BACKTEST_DAYS} days", id="alerts-form-backtest",
+            dbc.Button("Backtest", id="alerts-form-backtest",
                        size="sm", color="secondary", outline=True),
             dbc.Button("Cancel editing", id="alerts-cancel", size="sm", color="link",
                        className="d-none"),
@@ -287,7 +295,7 @@ def _rule_block(rule, user) -> html.Div:
                _button("Edit", "edit", rule.id),
                _button("Test now", "test", rule.id, "primary"),
                _button("Send test", "send", rule.id, "primary"),
-               _button(f"Backtest {BACKTEST_DAYS} days", "backtest", rule.id, "primary"),
+               _button("Backtest", "backtest", rule.id, "primary"),
                _button("Firings", "firings", rule.id),
                dcc.ConfirmDialogProvider(
                    dbc.Button("Delete", size="sm", color="danger", outline=True),
@@ -314,8 +322,9 @@ ACTIONS = ("pause", "resume", "snooze-day", "snooze-week", "unsnooze", "test", "
                                                     allow_duplicate=True),
           Input({"type": "alerts-action", "action": ALL, "id": ALL}, "n_clicks"),
           Input({"type": "alerts-delete", "id": ALL}, "submit_n_clicks"),
+          State("alerts-backtest-days", "value"),
           prevent_initial_call=True)
-def rule_action(_clicks, _deletes):
+def rule_action(_clicks, _deletes, backtest_days):
     """One button of one rule (owner or admin, checked by the services against the
     signed-in user)."""
     trigger = dash.ctx.triggered_id
@@ -361,8 +370,9 @@ def rule_action(_clicks, _deletes):
             return _tried(name, tried), keep, keep
         if action == "backtest":
             answer = alerts.backtest(session, user, rule_id, context.warehouse(),
-                                     days=BACKTEST_DAYS, currency=settings.currency)
-            return _backtested(answer), keep, keep
+                                     days=_backtest_days(backtest_days),
+                                     currency=settings.currency)
+            return _backtested(answer, rule_id), keep, keep
         sent = alert_runs.send_test(settings, user.id, rule_id)
     except ShoplensError as exc:
         session.rollback()
@@ -371,8 +381,9 @@ def rule_action(_clicks, _deletes):
 
 
 @callback(Output("alerts-action-status", "children", allow_duplicate=True),
-          Input("alerts-form-backtest", "n_clicks"), *FORM_STATES, prevent_initial_call=True)
-def backtest_form(_clicks, *form):
+          Input("alerts-form-backtest", "n_clicks"), State("alerts-backtest-days", "value"),
+          *FORM_STATES, prevent_initial_call=True)
+def backtest_form(_clicks, backtest_days, *form):
     """Backtest the rule in the form before saving it (nothing is saved)."""
     user = security.current_db_user()
     if user is None or not user.has_role("analyst"):
@@ -381,7 +392,8 @@ def backtest_form(_clicks, *form):
         data = _form_data(*form)
         data["name"] = data["name"] or "This alert"
         answer = alerts.backtest(security.db_session(), user, data, context.warehouse(),
-                                 days=BACKTEST_DAYS, currency=services.settings().currency)
+                                 days=_backtest_days(backtest_days),
+                                 currency=services.settings().currency)
     except (ShoplensError, context.Unavailable) as exc:
         return _warning(f"No backtest: {exc}")
     return _backtested(answer)
@@ -397,20 +409,59 @@ def _tried(name: str, tried: dict) -> dbc.Alert:
                      color="info", className="small", id="alerts-test-result")
 
 
-def _sent(name: str, sent: list[dict]) -> dbc.Alert:
+def _sent(name: str, sent: list[dict], as_of: dt.date | None = None) -> dbc.Alert:
     rows = [f"{item['channel']} to {item['recipient']}: {item['status']}"
             + (f" ({item['last_error']})" if item.get("last_error") else "") for item in sent]
-    return dbc.Alert([html.Div(f"Test message of “{name}”:", className="fw-semibold"),
+    when = f" as of {_day_text(as_of.isoformat())}" if as_of else ""
+    return dbc.Alert([html.Div(f"Test message of “{name}”{when}:", className="fw-semibold"),
                       *[html.Div(row) for row in rows]],
                      color="info", className="small", id="alerts-send-result")
 
 
-def _backtested(answer: dict) -> dbc.Alert:
+def _backtest_days(value) -> int:
+    days = _int_or_none(value)
+    return days if days in BACKTEST_RANGES else BACKTEST_DAYS
+
+
+def _backtested(answer: dict, rule_id: int | None = None) -> dbc.Alert:
+    """The days a backtest would have fired on; for a saved rule, each with "Send as a
+    test" (the message it would have sent that day, to its e-mail and webhook)."""
+    def send(day: str):
+        if rule_id is None:
+            return None
+        return dbc.Button("Send as a test", size="sm", color="link", className="p-0 ms-2",
+                          id={"type": "alerts-send-day", "id": rule_id, "day": day})
     items = [html.Li([html.Span(f"{_day_text(item['day'])}: ", className="fw-semibold"),
-                      item["sentence"]]) for item in answer["fired"]]
+                      item["sentence"], send(item["day"])]) for item in answer["fired"]]
     return dbc.Alert([html.Div(answer["summary"], className="fw-semibold"),
                       html.Ul(items, className="mb-0") if items else None],
                      color="info", className="small", id="alerts-backtest-result")
+
+
+@callback(Output("alerts-action-status", "children", allow_duplicate=True),
+          Input({"type": "alerts-send-day", "id": ALL, "day": ALL}, "n_clicks"),
+          prevent_initial_call=True)
+def send_day(_clicks):
+    """Send, as a test, the message a rule would have sent after a day its backtest found
+    (owner or admin: checked by the service against the signed-in user)."""
+    trigger = dash.ctx.triggered_id
+    if not isinstance(trigger, dict) or not any(item.get("value")
+                                                for item in dash.ctx.triggered):
+        return dash.no_update
+    user = security.current_db_user()
+    if user is None or not user.has_role("analyst"):
+        return "Sign in as an analyst."
+    try:
+        day = dt.date.fromisoformat(str(trigger.get("day")))
+    except ValueError:
+        return _warning("That day is not a date.")
+    try:
+        rule_id = _int_or_none(trigger.get("id")) or 0
+        name = alerts.get_rule(security.db_session(), user, rule_id).name
+        sent = alert_runs.send_test(services.settings(), user.id, rule_id, as_of=day)
+    except ShoplensError as exc:
+        return _warning(str(exc))
+    return _sent(name, sent, as_of=day)
 
 
 def _day_text(iso: str) -> str:
