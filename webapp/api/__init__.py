@@ -15,6 +15,7 @@ from webapp.api import schedules  # noqa: F401 - report schedules
 from webapp.api import marketing  # noqa: F401 - traffic and advertising KPIs
 from webapp.api import notifications  # noqa: F401 - the navbar bell's notifications
 from webapp.api import deliveries  # noqa: F401 - the delivery ledger
+from webapp.api import dashboards  # noqa: F401 - dashboards, their tiles, the panels
 from webapp.api import saved_views  # noqa: F401 - saved views and the default view
 import webapp.api.annotations  # noqa: F401 - notes (the __future__ import holds the name)
 from webapp.api.openapi import openapi_document

@@ -439,3 +439,54 @@ def _world_map(values: dict[str, float], currency: str):
                                        "selected": [], "currency": currency})],
                   center=[30, 10], zoom=1, minZoom=1, maxZoom=6, attributionControl=False,
                   style={"height": "260px", "width": "100%"}, className="mb-2")
+
+
+# ---------------------------------------------------------------------- PDF
+def printable(title: str, content: Content, view_text: str | None = None):
+    """``content`` as the PDF renderer's plain ``TileContent`` (figures as their traces'
+    lists, so that ``core`` never sees Plotly)."""
+    from core.reports.dashboard_pdf import TileContent
+    tile = TileContent(title=title, kind=content.kind, message=content.message,
+                       note=content.note, view=view_text, header=list(content.header),
+                       rows=[list(row) for row in content.rows], numeric=set(content.numeric))
+    if content.kpi:
+        tile.value, tile.change = content.kpi["value"], content.kpi["change"]
+    if content.figure is not None:
+        layout = content.figure.layout
+        tile.traces = figure_traces(content.figure)
+        tile.barmode = layout.barmode
+        tile.money_axis = ("y" if layout.yaxis.tickprefix else
+                           "x" if layout.xaxis.tickprefix else None)
+    return tile
+
+
+def figure_traces(figure: go.Figure) -> list:
+    """Each trace of ``figure`` as a ``Trace`` of plain lists (dates as ISO text)."""
+    from core.reports.dashboard_pdf import Trace
+
+    def plain(values):
+        if values is None:
+            return None
+        if hasattr(values, "tolist"):
+            values = values.tolist()
+        out = []
+        for item in values:
+            if isinstance(item, (list, tuple)) or hasattr(item, "tolist"):
+                out.append(plain(item))
+            elif isinstance(item, (dt.date, pd.Timestamp)):
+                out.append(item.isoformat())
+            else:
+                out.append(item)
+        return out
+
+    traces = []
+    for trace in figure.data:
+        traces.append(Trace(type=trace.type, name=getattr(trace, "name", None),
+                            x=plain(getattr(trace, "x", None)), y=plain(getattr(trace, "y", None)),
+                            z=plain(getattr(trace, "z", None)),
+                            labels=plain(getattr(trace, "labels", None)),
+                            parents=plain(getattr(trace, "parents", None)),
+                            values=plain(getattr(trace, "values", None)),
+                            orientation=getattr(trace, "orientation", None),
+                            mode=getattr(trace, "mode", None)))
+    return traces
