@@ -27,7 +27,7 @@ from analytics.warehouse import WarehouseError
 from core import notifications
 from core.orm import utcnow
 from webapp import security
-from webapp.dashboard import components, context, errors, presets
+from webapp.dashboard import components, context, errors, presets, views_ui
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,7 @@ def _shell_callback(*args, **kwargs):
 def register_callbacks(app: dash.Dash) -> None:
     for args, kwargs, function in _CALLBACKS:
         app.callback(*args, **kwargs)(function)
+    views_ui.register_callbacks(app)
     app.clientside_callback(ClientsideFunction("shoplens", "applyTheme"),
                             Output("shell-theme-dummy", "children"),
                             Input("shell-theme-switch", "value"))
@@ -165,6 +166,7 @@ def sidebar() -> html.Div:
                  className="mb-2", id=f"shell-{name}-field", hidden=is_hidden)
         for (name, _field, label, _dimension), is_hidden in zip(DIMENSION_CONTROLS, hidden)]
     return html.Div([
+        views_ui.section(),
         html.Div("Filters", className="fw-semibold mb-2"),
         dbc.Label("Period", html_for="shell-preset", className="small mb-0"),
         dcc.Dropdown(id="shell-preset", clearable=False, searchable=False,
