@@ -35,6 +35,8 @@ dash.register_page(__name__, path="/dashboards", name="Dashboards",
 #: Tile size → the share of a row it takes on a medium or wider screen (of 12 columns).
 WIDTHS = {"S": 4, "M": 6, "L": 12}
 SIZE_LABELS = {"S": "Small (⅓)", "M": "Medium (½)", "L": "Large (full row)"}
+#: The dashboard's PDF (``webapp.api.dashboards``), under the reader's scope.
+PDF_ROUTE = "/api/v1/dashboards/{}/pdf"
 SHARING_LABELS = {"private": "Private", "everyone": "Everyone signed in",
                   "users": "Chosen users (set in the API)"}
 
@@ -50,6 +52,7 @@ def layout(**_query) -> html.Div:
             dbc.Input(id="dashboards-new-name", size="sm", placeholder="New dashboard name",
                       maxLength=200, style={"maxWidth": "16rem"}),
             dbc.Button("New dashboard", id="dashboards-create", size="sm", color="primary"),
+            html.Span(id="dashboards-pdf-slot", className="ms-auto"),
         ], className="d-flex flex-wrap gap-2 align-items-center mb-2"),
         html.Div(id="dashboards-editor", children=[
             html.Div([
@@ -206,7 +209,7 @@ def tile_card(dashboard, tile, search: str | None, user, editable: bool, count: 
 @callback(Output("dashboards-picker", "options"), Output("dashboards-picker", "value"),
           Output("dashboards-grid", "children"), Output("dashboards-editor", "hidden"),
           Output("dashboards-add-panel", "options"), Output("dashboards-sharing", "value"),
-          Output("dashboards-info", "children"),
+          Output("dashboards-info", "children"), Output("dashboards-pdf-slot", "children"),
           Input("shell-url", "search"), Input("dashboards-changed", "data"))
 def show(search, _changed):
     """The user's dashboards in the picker and the chosen one's tiles, each drawn under
@@ -214,7 +217,7 @@ def show(search, _changed):
     user = _user()
     if user is None:
         return [], None, components.empty_state("Sign in to see dashboards."), True, [], \
-            "private", ""
+            "private", "", None
     session = security.db_session()
     listed = dashboards.list_dashboards(session, user)
     options = [{"label": board.name if board.owner_id == user.id
@@ -227,11 +230,11 @@ def show(search, _changed):
     except dashboards.DashboardNotFound as exc:
         return options, None, components.empty_state(f"{exc.message}: it does not exist or "
                                                      "is not shared with you."), True, \
-            pinnable, "private", ""
+            pinnable, "private", "", None
     if dashboard is None:
         return options, None, components.empty_state(
             "No dashboard yet: name one above and press “New dashboard”, then add tiles "
-            "(or pin them from any page's charts)."), True, pinnable, "private", ""
+            "(or pin them from any page's charts)."), True, pinnable, "private", "", None
     editable = dashboards.can_edit(user, dashboard)
     tiles = sorted(dashboard.tiles, key=lambda tile: tile.position)
     cards = [tile_card(dashboard, tile, search, user, editable, len(tiles)) for tile in tiles]
@@ -246,7 +249,10 @@ def show(search, _changed):
         options.append({"label": f"{dashboard.name} (another user's)",
                         "value": str(dashboard.id)})
     return (options, str(dashboard.id), html.Div(grid, id="dashboards-tiles"), not editable,
-            pinnable, dashboard.sharing, info)
+            pinnable, dashboard.sharing, info,
+            html.A("Download PDF", id="dashboards-pdf", href=PDF_ROUTE.format(dashboard.id),
+                   className="btn btn-outline-secondary btn-sm",
+                   title="The dashboard as a PDF, under your data scope"))
 
 
 @callback(Output("shell-url", "search", allow_duplicate=True),
