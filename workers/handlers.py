@@ -196,7 +196,8 @@ def run_report_job(settings: Settings, spec: JobSpec) -> dict:
     rendered = reports.render_report(
         warehouse, spec.filters, spec.scope, report_format, folder,
         currency=settings.currency, title=spec.options.get("title") or "Shoplens report",
-        progress=progress_reporter(settings, spec.id, 0, 99))
+        progress=progress_reporter(settings, spec.id, 0, 99),
+        app_database_url=settings.database_url)  # the notes on the timeline
     return {"result": rendered.summary(), "path": rendered.path,
             "data_version": rendered.data_version,
             "message": f"{report_format.upper()} report ready"}

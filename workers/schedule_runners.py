@@ -28,7 +28,8 @@ def run_scheduled_report(settings: Settings, spec: JobSpec) -> dict:
     content = gather(warehouse_for(settings), spec.filters, spec.scope,
                      currency=settings.currency,
                      title=spec.options.get("title") or "Shoplens report",
-                     progress=lambda percent, message=None: progress(percent * 0.8, message))
+                     progress=lambda percent, message=None: progress(percent * 0.8, message),
+                     app_database_url=settings.database_url)
     renderers = {"pdf": render_pdf, "xlsx": render_xlsx}
     rendered = []
     for number, report_format in enumerate(formats):

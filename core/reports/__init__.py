@@ -51,9 +51,11 @@ def file_name(content: ReportContent, report_format: str) -> str:
 def render_report(warehouse, filters: Filters, scope: Scope, report_format: str,
                   folder: Path, *, currency: str = "£", title: str = "Shoplens report",
                   progress=None, forecast: bool = True,
-                  now: dt.datetime | None = None) -> RenderedReport:
+                  now: dt.datetime | None = None,
+                  app_database_url: str | None = None) -> RenderedReport:
     """Gather the report's content and write it into ``folder`` as PDF or Excel.
-    ``progress(percent, message)`` hears 0–100."""
+    ``progress(percent, message)`` hears 0–100; ``app_database_url`` adds the notes on the
+    timeline (``content.gather``)."""
     report_format = str(report_format).lower()
     if report_format not in FORMATS:
         raise ReportError(f"report format must be pdf or xlsx, not {report_format!r}")
@@ -63,7 +65,8 @@ def render_report(warehouse, filters: Filters, scope: Scope, report_format: str,
         report(percent * 0.8, message)
 
     content = gather(warehouse, filters, scope, currency=currency, title=title,
-                     progress=gathering, forecast=forecast, now=now)
+                     progress=gathering, forecast=forecast, now=now,
+                     app_database_url=app_database_url)
     report(80, f"Writing the {report_format.upper()} file")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / file_name(content, report_format)

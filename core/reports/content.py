@@ -18,7 +18,7 @@ from analytics import (breakdowns, cache, catalog, cohorts, customers, kpis, per
                        quality, series)
 from analytics.countries import country_name
 from analytics.filters import Filters, Scope
-from core import formatting
+from core import annotations, formatting
 from core.formatting import format_money, format_value, is_empty
 
 log = logging.getLogger(__name__)
@@ -138,6 +138,7 @@ class ReportContent:
     cohorts: pd.DataFrame            # cohorts.period_cohorts(measure="customers")
     forecast: ForecastSection
     quality: dict                    # quality.quality_summary under the scope
+    notes: tuple[annotations.Note, ...] = ()   # notes on the period the scope may see
 
     @property
     def period_label(self) -> str:
@@ -151,7 +152,17 @@ class ReportContent:
 
     @property
     def previous_label(self) -> str:
-        return period_label(self.kpi_summary.previous_start, self.kpi_summary.previous_end)
+        """The comparison period ("1 Nov 2025 – 30 Nov 2025", "… (the same days last
+        year)")."""
+        label = period_label(self.kpi_summary.previous_start, self.kpi_summary.previous_end)
+        if self.kpi_summary.compare == "last_year":
+            label += " (the same days last year)"
+        return label
+
+    @property
+    def comparison_name(self) -> str:
+        """The comparison's column header: "Previous period", "Last year", "Comparison"."""
+        return self.filters.comparison_name
 
     @property
     def filters_label(self) -> str:
@@ -204,10 +215,12 @@ class ReportContent:
 
 def gather(warehouse, filters: Filters, scope: Scope, *, currency: str = "£",
            title: str = "Shoplens report", progress: Progress | None = None,
-           forecast: bool = True, now: dt.datetime | None = None) -> ReportContent:
+           forecast: bool = True, now: dt.datetime | None = None,
+           app_database_url: str | None = None) -> ReportContent:
     """Run the analytics behind a report (progress 0–100 through ``progress``), through the
     process's analytics cache, as the dashboard and the API do: a report and a page of the
-    same filters and scope share their answers."""
+    same filters and scope share their answers. With ``app_database_url`` the notes on the
+    timeline that touch the period and that the scope may see are listed too."""
     report = progress or (lambda percent, message=None: None)
     call = cache.default_cache().call
     version = warehouse.require_version()
@@ -240,12 +253,19 @@ def gather(warehouse, filters: Filters, scope: Scope, *, currency: str = "£",
                         else ForecastSection(FORECAST_HORIZON, reason="not requested"))
     report(90, "Data quality")
     quality_summary = quality.quality_summary(warehouse, scope=scope)
+    notes = (_notes(app_database_url, scope, resolved) if app_database_url else ())
     return ReportContent(
         title=title, currency=currency, generated_at=now or dt.datetime.now(dt.UTC),
         filters=resolved, scope=scope, data_version=version, source=info.source,
         kpi_summary=summary, kpi_lines=lines, monthly=monthly, countries=countries,
         categories=categories, products=top, segments=segments, cohorts=cohort_frame,
-        forecast=forecast_section, quality=quality_summary)
+        forecast=forecast_section, quality=quality_summary, notes=notes)
+
+
+def _notes(database_url: str, scope: Scope, filters: Filters) -> tuple[annotations.Note, ...]:
+    from core import db
+    with db.session_scope(database_url) as session:
+        return annotations.notes(session, scope, filters.start, filters.end)
 
 
 def _forecast(warehouse, filters: Filters, scope: Scope, currency: str = "£"

@@ -121,7 +121,7 @@ def _cover(content: ReportContent, styles) -> list:
 
 
 def _kpis(content: ReportContent, styles) -> list:
-    header = ["Key figure", "This period", "Previous period", "Change"]
+    header = ["Key figure", "This period", content.comparison_name, "Change"]
     rows = [[line.label, line.current_text, line.previous_text, line.change_text]
             for line in content.kpi_lines]
     table = _table(header, rows, styles, [55 * mm, 40 * mm, 40 * mm, None], numeric={1, 2, 3})
@@ -137,7 +137,16 @@ def _trend(content: ReportContent, styles) -> list:
                       styles["small"])]
     flow.append(_chart(charts.monthly_trend(content.monthly, content.currency), styles,
                        "No sales for these filters."))
-    return [KeepTogether(flow)]
+    return [KeepTogether(flow), *_notes(content, styles)]
+
+
+def _notes(content: ReportContent, styles) -> list:
+    """The notes on the timeline that touch the period, with their dates."""
+    if not content.notes:
+        return []
+    return [Spacer(1, 2 * mm), Paragraph("<b>Notes</b>", styles["body"]),
+            *[Paragraph(f"<b>{escape(note.dates_text)}</b>: {escape(note.text)}",
+                        styles["cell"]) for note in content.notes]]
 
 
 def _countries(content: ReportContent, styles) -> list:

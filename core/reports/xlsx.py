@@ -22,7 +22,7 @@ from analytics.transactions import neutralise_cell
 from core.reports.content import ReportContent, describe_filters_for_cover
 
 SHEETS = ("Summary KPIs", "Monthly trend", "Countries", "Categories", "Top products",
-          "Customer segments", "Cohorts", "Forecast")
+          "Customer segments", "Cohorts", "Forecast", "Notes")
 HEADER_FONT = Font(bold=True, color="1E293B")
 HEADER_FILL = PatternFill("solid", fgColor="F1F5F9")
 TITLE_FONT = Font(bold=True, size=14, color="2563EB")
@@ -92,6 +92,7 @@ def render_xlsx(content: ReportContent, path: Path) -> Path:
         Column("Mean revenue", "mean_monetary", "money")])
     _cohorts(workbook.create_sheet(SHEETS[6]), content)
     _forecast(workbook.create_sheet(SHEETS[7]), content)
+    _notes(workbook.create_sheet(SHEETS[8]), content)
     workbook.properties.title = f"{content.title}: {content.period_label}"
     workbook.properties.creator = "Shoplens"
     partial = path.with_suffix(".part")
@@ -111,7 +112,7 @@ def _summary(sheet: Worksheet, content: ReportContent) -> None:
         row += 1
     header_row = row + 1
     columns = [Column("Key figure", "label", width=26), Column("KPI", "name", width=16),
-               Column("This period", "current"), Column("Previous period", "previous"),
+               Column("This period", "current"), Column(content.comparison_name, "previous"),
                Column("Change", "abs_change"), Column("Change %", "rel_change", "rate"),
                Column("Note", "note", width=44)]
     _header(sheet, header_row, columns)
@@ -135,6 +136,22 @@ def _summary(sheet: Worksheet, content: ReportContent) -> None:
                 cell.number_format = RATE_FORMAT
     last = header_row + len(content.kpi_lines)
     _finish(sheet, header_row, last, columns)
+
+
+def _notes(sheet: Worksheet, content: ReportContent) -> None:
+    """The notes on the timeline that touch the period: first day, last day, text."""
+    columns = [Column("From", "start", "date"), Column("To", "end", "date"),
+               Column("Note", "text", width=70)]
+    _header(sheet, 1, columns)
+    for row, note in enumerate(content.notes, start=2):
+        for index, value in enumerate((note.start, note.end, neutralise_cell(note.text)),
+                                      start=1):
+            cell = sheet.cell(row, index, value)
+            if index < 3 and value is not None:
+                cell.number_format = DATE_FORMAT
+    if not content.notes:
+        sheet.cell(2, 1, "No notes on this period.")
+    _finish(sheet, 1, 1 + len(content.notes), columns)
 
 
 def _frame_sheet(sheet: Worksheet, content: ReportContent, frame: pd.DataFrame,

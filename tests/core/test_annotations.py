@@ -87,3 +87,49 @@ def test_only_the_writer_or_an_admin_who_sees_it_changes_a_note(session, people)
     assert note.end_date is None
     annotations.delete(session, people["admin"], note.id, scope=Scope())
     assert annotations.listed(session, Scope()) == []
+
+
+# ------------------------------------------------------------------ in the reports
+@pytest.fixture
+def shop(tmp_path):
+    from analytics.warehouse import Warehouse
+    from tests.workers.support import publish_tiny_shop
+    warehouse = Warehouse(f"duckdb:///{tmp_path / 'warehouse'}")
+    publish_tiny_shop(warehouse)
+    yield warehouse
+    warehouse.dispose()
+
+
+def test_reports_list_the_notes_their_scope_may_see(session, people, shop, settings,
+                                                    tmp_path):
+    import shutil
+    import subprocess
+
+    import openpyxl
+
+    from analytics.filters import Filters
+    from core.reports import render_report
+    from tests.workers.support import TINY_PERIOD
+
+    annotations.create(session, people["fr"], D(2011, 3, 2), D(2011, 3, 4), "FR price change")
+    annotations.create(session, people["de"], D(2011, 3, 3), None, "DE outage")
+    annotations.create(session, people["all"], D(2011, 4, 10), None, "after the period")
+    session.commit()
+    march = Filters.from_query(TINY_PERIOD + "&compare=last_year")
+    pdf = render_report(shop, march, Scope.of(["FR"]), "pdf", tmp_path / "pdf",
+                        app_database_url=settings.database_url)
+    assert shutil.which("pdftotext"), "pdftotext (poppler-utils) is needed"
+    text = subprocess.run(["pdftotext", "-layout", str(pdf.path), "-"], check=True,
+                          capture_output=True, text=True).stdout
+    assert "Notes" in text
+    assert "2011-03-02 – 2011-03-04: FR price change" in text
+    assert "DE outage" not in text and "after the period" not in text
+    assert "(the same days last year)" in text and "Last year" in text
+    book = openpyxl.load_workbook(render_report(
+        shop, march, Scope.of(["FR"]), "xlsx", tmp_path / "xlsx",
+        app_database_url=settings.database_url).path)
+    rows = list(book["Notes"].iter_rows(values_only=True))
+    assert rows[0] == ("From", "To", "Note")
+    assert [(r[0].date(), r[1].date(), r[2]) for r in rows[1:]] == [
+        (D(2011, 3, 2), D(2011, 3, 4), "FR price change")]
+    assert book["Summary KPIs"].cell(2, 2).value  # the cover rows are there
