@@ -56,8 +56,9 @@ def layout(**_query) -> html.Div:
         ], className="d-flex flex-wrap gap-2 align-items-center mb-2"),
         html.Div(id="dashboards-editor", children=[
             html.Div([
-                dcc.Dropdown(id="dashboards-add-panel", placeholder="Add a chart, KPI or "
-                             "table…", options=[], style={"minWidth": "20rem"}),
+                dbc.Select(id="dashboards-add-panel", size="sm", options=[],
+                           placeholder="Add a chart, KPI or table…",
+                           style={"maxWidth": "24rem"}),
                 dbc.Select(id="dashboards-add-size", size="sm", value="M",
                            options=[{"label": label, "value": size}
                                     for size, label in SIZE_LABELS.items()],
