@@ -129,6 +129,15 @@ def test_every_chart_and_paged_table_carries_the_menu():
     assert "shell-toolbar-pin'" not in str(components.chart("sales-forecast-chart", "Forecast"))
 
 
+def test_downloads_show_to_the_roles_that_may_export_and_an_empty_menu_is_left_out(app):
+    with app.test_request_context("/"):  # nobody signed in: no downloads offered
+        table = toolbar.menu("transactions-table", kind="table")
+        chart = str(toolbar.menu("overview-trend", kind="chart"))
+    assert table.children is None  # no download, no PNG for a table, not pinnable
+    assert "shell-toolbar-csv" not in chart and "shell-toolbar-png" in chart
+    assert "Pin “Revenue over time” to a dashboard" in chart  # the registry's title
+
+
 # ------------------------------------------------------------------ the callback
 def _key(id_: dict) -> str:
     return json.dumps(id_, sort_keys=True, separators=(",", ":"))

@@ -85,13 +85,13 @@ def chart(graph_id: str, title: str, *, height: int | None = None, extra=None,
         header.append(html.Div(id=subtitle_id, className="small text-body-secondary"))
     graph = dcc.Graph(id=graph_id, config=figures.GRAPH_CONFIG,
                       **({"style": {"height": f"{height}px"}} if height else {}))
+    header = html.Div([html.Div(header, className="flex-grow-1"),
+                       toolbar.menu(graph_id, title, kind="chart")],
+                      className="d-flex align-items-start gap-2")
     return dbc.Card([dbc.CardHeader(header),
                      dbc.CardBody([*(extra or []), dcc.Loading(graph, type="dot",
                                                                delay_show=150)])],
                     className="chart-card h-100")
-    header = html.Div([html.Div(header, className="flex-grow-1"),
-                       toolbar.menu(graph_id, title, kind="chart")],
-                      className="d-flex align-items-start gap-2")
 
 
 def panel(panel_id: str, title: str, extra=None) -> dbc.Card:
@@ -136,7 +136,7 @@ def paged_table(table_id: str, columns: list[dict], page_size: int = 25, *,
     """A DataTable paged and sorted on the server: only one page reaches the browser.
     Above it, the "⋯" menu (``toolbar.menu``: download the page it shows, pin it)."""
     return html.Div([
-        html.Div(toolbar.menu(table_id, title or table_id, kind="table"),
+        html.Div(toolbar.menu(table_id, title, kind="table"),
                  className="d-flex justify-content-end"),
         _data_table(table_id, columns, page_size)])
 

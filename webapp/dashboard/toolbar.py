@@ -93,12 +93,15 @@ def _panel_name(key: str) -> str:
 
 
 # ------------------------------------------------------------------ layout
-def menu(component_id: str | dict, title: str, *, kind: str) -> html.Div:
+def menu(component_id: str | dict, title: str | None = None, *, kind: str) -> html.Div:
     """The "⋯" dropdown of a chart (``kind="chart"``) or table (``"table"``), with its
     download target, the store the browser fills, a toast for what happened and, for a
-    pinnable panel, the pin dialog. Download items show to the roles that may export."""
+    pinnable panel, the pin dialog. Download items show to the roles that may export; a
+    menu that would offer nothing is left out. ``title`` names the panel in the toast and
+    the dialog (by default its title in the panel registry)."""
     key = panel_key(component_id)
     ids = _ids(key)
+    title = title or _registered_title(key)
     items = []
     if _may_export_here():
         items += [dbc.DropdownMenuItem("Download CSV", id=ids["csv"], n_clicks=0),
@@ -108,6 +111,8 @@ def menu(component_id: str | dict, title: str, *, kind: str) -> html.Div:
     pinnable = _is_pinnable(key)
     if pinnable:
         items.append(dbc.DropdownMenuItem("Pin to dashboard…", id=ids["pin"], n_clicks=0))
+    if not items:
+        return html.Div(className="toolbar", **{"data-panel": key})
     children = [
         dbc.DropdownMenu(items, label="⋯", size="sm", color="link", align_end=True,
                          caret=False, class_name="toolbar-menu",
@@ -162,6 +167,16 @@ def _is_pinnable(key: str) -> bool:
     except ImportError:  # the dashboards' panel registry is not installed
         return False
     return bool(panels.is_pinnable(_panel_name(key)))
+
+
+def _registered_title(key: str) -> str:
+    """The panel's title in ``webapp.dashboard.panels``, else its id in words."""
+    try:
+        from webapp.dashboard import panels
+    except ImportError:
+        panels = None
+    found = panels.PANELS.get(_panel_name(key)) if panels is not None else None
+    return found.title if found is not None else _panel_name(key).replace("-", " ")
 
 
 def export_role() -> str:
