@@ -140,7 +140,9 @@ TABLE_COLUMNS = ("level", "channel", "campaign", "spend", "impressions", "clicks
                  "cpc", "cpm", "conversions", "conversion_value", "orders", "revenue",
                  "roas", "platform_roas", "new_customers", "cac", "spend_previous",
                  "revenue_previous", "roas_previous", "platform_roas_previous",
-                 "spend_change", "revenue_change", "roas_change", "platform_roas_change")
+                 "spend_change", "revenue_change", "roas_change", "platform_roas_change",
+                 "clicks_previous", "conversions_previous", "conversion_value_previous",
+                 "orders_previous")
 
 
 # ------------------------------------------------------------------------ entry points
@@ -166,7 +168,18 @@ def channel_table(warehouse, filters: Filters, scope: Scope) -> ChannelTable:
     attributed orders, revenue, ROAS, new customers and CAC (channel rows only: the
     orders record no campaign); the previous period's spend, revenue and ROAS, and the
     relative changes (empty when the previous value is 0 or empty)."""
-    inputs = _Inputs.read(warehouse, filters, scope)
+    return table_of(_Inputs.read(warehouse, filters, scope))
+
+
+def read_inputs(warehouse, filters: Filters, scope: Scope) -> _Inputs:
+    """What ``marketing_summary`` and ``channel_table`` read, for a caller that needs
+    both (``analytics.actions``): ``table_of(inputs)`` and ``inputs.sessions``."""
+    return _Inputs.read(warehouse, filters, scope)
+
+
+def table_of(inputs: _Inputs) -> ChannelTable:
+    """``channel_table`` from inputs already read (``analytics.actions`` reads them once
+    per window for the table and the sessions)."""
     notes = list(inputs.notes)
     ads = inputs.ads
     rows = []
@@ -209,13 +222,19 @@ def channel_table(warehouse, filters: Filters, scope: Scope) -> ChannelTable:
         "roas_previous": _ratio(frame["revenue_prev"], frame["spend_prev"]),
         "platform_roas_previous": _ratio(frame["conversion_value_prev"],
                                          frame["spend_prev"]),
+        "clicks_previous": frame["clicks_prev"].astype("int64"),
+        "conversions_previous": frame["conversions_prev"],
+        "conversion_value_previous": frame["conversion_value_prev"],
+        "orders_previous": frame["orders_prev"],
     })
     for name in ("spend", "revenue", "roas", "platform_roas"):
         out[f"{name}_change"] = _change(out[name], out[f"{name}_previous"])
-    if not inputs.order_data:
-        for name in ("orders", "revenue", "roas", "new_customers", "cac", "revenue_previous",
-                     "roas_previous", "revenue_change", "roas_change"):
-            out[name] = np.nan
+    blank = {"": ("orders", "revenue", "roas", "new_customers", "cac"),
+             "_prev": ("revenue_previous", "roas_previous", "orders_previous")}
+    for suffix, names in blank.items():
+        if not inputs.order_data[suffix]:
+            for name in (*names, "revenue_change", "roas_change"):
+                out[name] = np.nan
     notes.append("ROAS, orders, revenue and CAC are by channel: the orders record no "
                  "campaign; a campaign shows its platform ROAS (the platform's own "
                  "attribution)")
