@@ -67,7 +67,7 @@ def _call(client, outputs, inputs: dict, state: dict | None = None):
 
 
 SAVE = [("shell-views-dialog", "is_open"), ("shell-views-save-error", "children"),
-        ("shell-views-changed", "data"), ("shell-views-open", "value"),
+        ("shell-views-open", "options"), ("shell-views-open", "value"),
         ("shell-views-message", "children")]
 
 
@@ -77,8 +77,7 @@ def save(client, name: str, *, search: str = f"?{LAST_7}&country=GB", preset="la
         "shell-views-name.value": name, "shell-views-relative.value": relative,
         "shell-views-sharing.value": sharing, "shell-views-users.value": chosen,
         "shell-views-default.value": make_default, "shell-url.pathname": "/sales",
-        "shell-url.search": search, "shell-preset.value": preset,
-        "shell-views-changed.data": 0})
+        "shell-url.search": search, "shell-preset.value": preset})
     assert response.status_code == 200, response.text
     return response.json["response"]
 
@@ -106,6 +105,7 @@ def test_saving_keeps_a_preset_relative_and_opening_computes_its_dates(app, sign
     view_id = answer["shell-views-open"]["value"]
     assert answer["shell-views-dialog"]["is_open"] is False
     assert answer["shell-views-message"]["children"] == "Saved the view 'GB, last 7 days'."
+    assert {"label": "GB, last 7 days", "value": view_id} in answer["shell-views-open"]["options"]
     with _session(app) as session:
         saved = session.get(SavedView, view_id)
         assert (saved.page, saved.filters, saved.period) == ("/sales", "country=GB", "last_7")

@@ -212,7 +212,7 @@ def open_view(value, pathname, search):
     except WarehouseError as exc:
         return dash.no_update, str(exc)
     if page == ((pathname or "/").rstrip("/") or "/") and filters == _filters(search):
-        return dash.no_update, ""  # already there (the view just saved)
+        return dash.no_update, dash.no_update  # already there (the view just saved)
     query = filters.to_query()
     return (f"{page}?{query}" if query else page), ""
 
@@ -239,7 +239,7 @@ def toggle_dialog(_save, _cancel, preset):
 
 @_callback(Output("shell-views-dialog", "is_open", allow_duplicate=True),
            Output("shell-views-save-error", "children", allow_duplicate=True),
-           Output("shell-views-changed", "data", allow_duplicate=True),
+           Output("shell-views-open", "options", allow_duplicate=True),
            Output("shell-views-open", "value", allow_duplicate=True),
            Output("shell-views-message", "children", allow_duplicate=True),
            Input("shell-views-confirm", "n_clicks"),
@@ -247,11 +247,12 @@ def toggle_dialog(_save, _cancel, preset):
            State("shell-views-sharing", "value"), State("shell-views-users", "value"),
            State("shell-views-default", "value"), State("shell-url", "pathname"),
            State("shell-url", "search"), State("shell-preset", "value"),
-           State("shell-views-changed", "data"), prevent_initial_call=True)
+           prevent_initial_call=True)
 def save_view(_clicks, name, relative, sharing, chosen, make_default, pathname, search,
-              preset, changed):
+              preset):
     """Save the page and its filters as a new view of the signed-in user (the service
-    checks the name, the filters, the role for sharing and the chosen users)."""
+    checks the name, the filters, the role for sharing and the chosen users), and choose
+    it in the dropdown (its options sent with it: a value not among them is dropped)."""
     unchanged = (dash.no_update,) * 3
     user = _user()
     if user is None:
@@ -268,7 +269,8 @@ def save_view(_clicks, name, relative, sharing, chosen, make_default, pathname, 
     except (views.ViewError, FilterError) as exc:
         session.rollback()
         return (True, str(exc), *unchanged)
-    return (False, "", (changed or 0) + 1, view.id, f"Saved the view {view.name!r}.")
+    options = view_options(views.list_views(session, user), user)
+    return (False, "", options, view.id, f"Saved the view {view.name!r}.")
 
 
 @_callback(Output("shell-views-changed", "data", allow_duplicate=True),
