@@ -148,11 +148,11 @@ class DashboardInput(_WithPeriod):
 
     @pydantic.model_validator(mode="after")
     def _sharing(self) -> "DashboardInput":
-        if self.sharing == "users":
-            if not self.shared_with:
-                raise ValueError("sharing with chosen users needs their ids in shared_with")
-        else:
-            self.shared_with = []
+        if self.sharing == "users" and not self.shared_with:
+            raise ValueError("sharing with chosen users needs their ids in shared_with")
+        if self.sharing != "users" and self.shared_with:
+            raise ValueError("shared_with lists the users of sharing \"users\"; set sharing "
+                             "to users, or leave shared_with empty")
         self.shared_with = sorted(set(self.shared_with))
         return self
 
@@ -267,6 +267,10 @@ def update_dashboard(session: Session, actor: User, dashboard_id: int,
         raise DashboardError("the dashboard must be a JSON object")
     current = {name: getattr(dashboard, name) for name in DashboardInput.model_fields}
     current["shared_with"] = list(current["shared_with"] or [])
+    if "sharing" in changes and "shared_with" not in changes:
+        current["shared_with"] = []        # re-sharing forgets the chosen users …
+    elif changes.get("shared_with") and "sharing" not in changes:
+        current["sharing"] = "users"       # … and choosing users shares with them
     values = _parse(DashboardInput, {**current, **changes}, "dashboard")
     if values.filters != dashboard.filters:
         _check_scope(values.filters, actor)

@@ -83,6 +83,10 @@ def test_a_shared_dashboard_is_readable_but_not_writable(session, people):
                                 {"sharing": "private"})
     assert dashboards.list_dashboards(session, viewer) == []
     assert board.shared_with == []
+    dashboards.update_dashboard(session, _user(session, people, "owner"), board.id,
+                                {"shared_with": [people["other"]]})
+    assert (board.sharing, board.shared_with) == ("users", [people["other"]])
+    assert [d.id for d in dashboards.list_dashboards(session, other)] == [board.id]
 
 
 def _order(board) -> list[str]:
@@ -128,6 +132,7 @@ def test_unknown_panel_role_too_low_and_the_tile_limit_are_refused(session, peop
     ({"name": "x", "sharing": "world"}, "sharing"),
     ({"name": "x", "sharing": "users"}, "shared_with"),
     ({"name": "x", "sharing": "users", "shared_with": [999]}, "no user 999"),
+    ({"name": "x", "shared_with": [1]}, "set sharing to users"),
     ({"name": "x", "period": "last_week"}, "unknown period 'last_week'"),
     ({"name": "x", "period": "last_30", "filters": "start=2024-01-01"}, "not both"),
     ({"name": "x", "filters": "start=yesterday"}, "start"),
