@@ -67,6 +67,15 @@ def test_a_scatter_of_points_lists_each_point_with_its_axes_and_label():
     assert frame.values.tolist() == [["Stars", 0.5, 0.1, "Mug"], ["Stars", 0.25, -0.2, "Lamp"]]
 
 
+def test_a_heatmap_lists_one_row_per_cell_and_its_empty_cells_stay_empty():
+    matrix = pd.DataFrame([[1.0, 0.5], [1.0, None]], index=["2011-01", "2011-02"],
+                          columns=[0, 1])
+    frame = toolbar.figure_frame(json.loads(figures.heatmap(matrix).to_json()))
+    assert toolbar.csv_bytes(frame).decode() == (
+        "months since first purchase,y,value\r\n"
+        "0,2011-01,1.0\r\n1,2011-01,0.5\r\n0,2011-02,1.0\r\n1,2011-02,\r\n")
+
+
 def test_an_empty_chart_has_no_rows():
     assert toolbar.figure_frame(json.loads(
         figures.empty_figure("No sales for these filters.").to_json())).empty
@@ -202,16 +211,20 @@ def test_an_analyst_downloads_the_chart_as_csv_and_it_is_audited(app, signed_in)
     assert event.actor == "analyst@example.com" and event.target == download["filename"]
     assert event.detail["panel"] == "overview-trend" and event.detail["format"] == "csv"
     assert event.detail["rows"] == 3 and event.detail["filters"] == "?country=FR"
+    assert event.detail["scope"] == "*"  # the analyst sees all data
 
 
-def test_an_analyst_downloads_a_table_as_excel(app, signed_in):
-    analyst = signed_in("analyst@example.com")
+def test_a_scoped_analyst_downloads_a_table_as_excel_and_the_scope_is_audited(app, signed_in):
+    analyst = signed_in("gb@example.com")
     answer = _response(_export(app, analyst, "customers-list",
                                {"format": "xlsx", "table": TABLE}))
     download = answer[_key(_ids("customers-list")["download"])]["data"]
     assert download["base64"] and download["filename"].endswith(".xlsx")
     sheet = load_workbook(io.BytesIO(base64.b64decode(download["content"]))).active
     assert [list(row) for row in sheet.iter_rows(values_only=True)][1] == ["C2", 20, 1]
+    event = _exports(app)[-1]
+    assert event.actor == "gb@example.com" and event.detail["scope"] == "GB"
+    assert event.detail["format"] == "xlsx" and event.detail["panel"] == "customers-list"
 
 
 def test_a_viewer_may_not_export_like_the_transaction_export_and_nothing_is_sent(

@@ -53,6 +53,8 @@ FORMATS = {"csv": "text/csv",
 #: A figure's rows at most: far above any chart's points, it bounds the work of one click.
 MAX_ROWS = 100_000
 NEW_DASHBOARD = "new"
+#: Trace types whose points may be keyed by their x (or y, horizontal) values.
+KEYED_TYPES = frozenset({"scatter", "scattergl", "bar", "funnel", "waterfall"})
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
 _MIDNIGHT = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ]00:00:00(\.0+)?$")
 
@@ -228,6 +230,8 @@ def _flat(values: list) -> bool:
 def _keyed(trace: dict) -> bool:
     """A trace whose points are keyed by a category or a date (bars, lines over time);
     a scatter of markers over a number axis is a cloud of points instead."""
+    if trace.get("type", "scatter") not in KEYED_TYPES:
+        return False
     keys = _array(trace.get("y" if trace.get("orientation") == "h" else "x"))
     if not keys or not _flat(keys):
         return False
@@ -270,18 +274,26 @@ def _keyed_columns(trace: dict, index: int, layout: dict) -> tuple[str, dict[Any
         for key, value in zip(keys, values + [None] * (len(keys) - len(values))):
             rows[key] = {name: value}
         for label, extra in (("text", trace.get("text")), ("key", trace.get("customdata"))):
-            extras = [_cell(v) for v in _array(extra)]
-            if len(extras) == len(keys) and _flat(extras) and extras != keys:
+            extras = [_cell(v) if not isinstance(v, list) else v for v in _array(extra)]
+            if len(extras) != len(keys) or extras == keys:
+                continue
+            if _flat(extras):
                 for key, value in zip(keys, extras):
                     rows[key][f"{name} {label}"] = value
+            elif len({len(v) if isinstance(v, list) else 1 for v in extras}) == 1:
+                for key, value in zip(keys, extras):  # a bin's start and end, …
+                    for position, part in enumerate(value, start=1):
+                        rows[key][f"{name} {label} {position}"] = _cell(part)
     return _title(layout, key_axis) or _key_noun(keys), rows
 
 
 def _key_noun(keys: list) -> str:
-    """What to call an untitled key axis: "date" when every key is one, else
-    "category"."""
+    """What to call an untitled key axis: "date" when every key is one, "value" when
+    every key is a number (a histogram's bins), else "category"."""
     if keys and all(isinstance(key, str) and _DATE.match(key) for key in keys):
         return "date"
+    if keys and all(isinstance(key, (int, float)) for key in keys):
+        return "value"
     return "category"
 
 
@@ -527,7 +539,8 @@ def export(request, search):
     session = security.db_session()
     audit.record(session, "export", actor=user, target=name,
                  detail={"panel": _panel_name(key), "format": fmt, "rows": len(frame),
-                         "filters": str(search or "")[:500], "via": "session"},
+                         "filters": str(search or "")[:500],
+                         "scope": security.current_scope().key(), "via": "session"},
                  ip=security.client_ip())
     session.commit()
     return dcc.send_bytes(content, name), dash.no_update, dash.no_update, dash.no_update
