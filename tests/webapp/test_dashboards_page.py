@@ -243,3 +243,29 @@ def test_the_page_is_registered_for_every_role(app):
         with db.session_scope(settings.database_url) as session:
             g._login_user = security.Principal(users.get_user(session, "viewer@example.com"))
         assert security.page_role("/dashboards") == "viewer"
+
+
+def test_every_id_of_the_page_and_its_tiles_carries_its_prefix(app, signed_in):
+    """The request guard gives a callback the role of its ids' page: the layout's ids and
+    those of the drawn tiles all start with ``dashboards-``."""
+    from tests.webapp.test_page_registry import _ids, _layout_ids
+    from webapp.dashboard.pages import dashboards as page
+
+    def name(component_id) -> str:
+        return component_id["type"] if isinstance(component_id, dict) else component_id
+
+    assert all(name(i).startswith("dashboards-") for i in _layout_ids(app, page.layout))
+    board = _create(app, "viewer@example.com", "Ids")
+    owner = signed_in("viewer@example.com")
+    search = f"{SEARCH}&dashboard={board}"
+    for panel_id in ("overview-kpi-revenue", "geography-map", "customers-cohorts"):
+        add(owner, panel_id, search)
+    settings = app.extensions["shoplens.settings"]
+    with app.test_request_context("/"), db.session_scope(settings.database_url) as session:
+        g._login_user = security.Principal(users.get_user(session, "viewer@example.com"))
+        user = security.current_db_user()
+        dashboard = session.get(Dashboard, board)
+        tiles = [page.tile_card(dashboard, tile, search, user, True, len(dashboard.tiles))
+                 for tile in dashboard.tiles]
+    found = _ids(tiles)
+    assert len(found) > 10 and all(name(i).startswith("dashboards-") for i in found), found
