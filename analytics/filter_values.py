@@ -15,7 +15,10 @@ before a query runs:
 * **Scopes are respected.** The values a user's filters are checked against, and so the
   suggestions, are those of the lines inside the user's data scope: a user limited to
   France is told ``no line in your data scope has it`` for "Germany" and for "Atlantis"
-  alike, and is never offered a country outside the scope.
+  alike, and is never offered a country outside the scope. The dashboard words a country
+  the scope excludes as such (``describe_for_scope``: "GB is outside your data scope
+  (FR)."), from the ISO table of ``analytics.countries`` only, never from the data, so it
+  tells no more than the user's own scope does.
 
 The values of a dimension are those of the sidebar's dropdowns (``dimension_values``): the
 dimension's breakdown over the whole data range under the scope, through the analytics
@@ -27,7 +30,7 @@ import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from analytics import breakdowns, cache, catalog, period
+from analytics import breakdowns, cache, catalog, countries, period
 from analytics.filters import FilterError, Filters, Scope
 from analytics.measures import NONE_LABEL
 
@@ -97,6 +100,28 @@ class UnknownFilterValues(FilterError):
 def describe(unknown: Sequence[UnknownValue]) -> str:
     """One message for several unknown values (the first ``LISTED`` named)."""
     text = " ".join(item.message for item in unknown[:LISTED])
+    if len(unknown) > LISTED:
+        text += f" And {len(unknown) - LISTED} more unknown filter values."
+    return text
+
+
+def outside_scope(item: UnknownValue, scope: Scope) -> str | None:
+    """"GB is outside your data scope (FR)." when ``item`` is a country (a code or a name
+    the ISO table knows, whether or not the data has it) that ``scope`` leaves out; None
+    for anything else (a misspelling, another dimension, an unscoped user)."""
+    if scope.countries is None or item.dimension != "country":
+        return None
+    code = countries.country_code(item.value)
+    if code is None or code in scope.countries:
+        return None
+    return f"{item.value} is outside your data scope ({scope})."
+
+
+def describe_for_scope(unknown: Sequence[UnknownValue], scope: Scope) -> str:
+    """``describe``, with a country outside ``scope`` said to be so rather than unknown
+    (the dashboard's panels and sidebar: a scoped user asking for GB is told why it shows
+    nothing, not that GB has no sales)."""
+    text = " ".join(outside_scope(item, scope) or item.message for item in unknown[:LISTED])
     if len(unknown) > LISTED:
         text += f" And {len(unknown) - LISTED} more unknown filter values."
     return text

@@ -1,5 +1,6 @@
-"""Sign-in, sign-out, password change, reset links (by an admin or asked for by e-mail)
-and the user's own API tokens."""
+"""Sign-in, sign-out, password change, reset links (by an admin or asked for by e-mail),
+the account page (password, weekly digest) and the user's own API tokens; and the navbar
+of every Flask page (``shell_context``: the dashboard's shell drawn by templates/base.html)."""
 from __future__ import annotations
 
 import functools
@@ -12,9 +13,10 @@ from flask import (Blueprint, flash, make_response, redirect, render_template, r
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import AnyOf, DataRequired, EqualTo, Length
 
-from core import mail, tokens, users
+from analytics.errors import ShoplensError
+from core import mail, notifications, schedules, tokens, users
 from core.settings import Settings
 from webapp import services
 from webapp.security import (Principal, client_ip, current_db_user, db_session, role_required,
@@ -49,6 +51,45 @@ class TokenForm(FlaskForm):
 
 class EmptyForm(FlaskForm):
     """A form with only the CSRF token (buttons that change state)."""
+
+
+class DigestForm(FlaskForm):
+    """The account page's weekly digest switch: "on" or "off" (the button's value)."""
+    enabled = StringField("enabled", validators=[AnyOf(("on", "off"))])
+
+
+# ---------------------------------------------------------------------- the shared shell
+#: Flask pages linked from the navbar's Admin menu (the dashboard's ``shell.ADMIN_LINKS``).
+ADMIN_LINKS = (("Users", "/admin/users"), ("Audit log", "/admin/audit"))
+
+
+@bp.app_context_processor
+def shell_context() -> dict:
+    """What base.html's navbar shows, as the dashboard's does: the dashboard pages the
+    user's role may open (``shell.visible_pages``, the same rule as the router's), the
+    Admin menu for admins, the unread notifications and the data scope. Nothing when
+    signed out (the sign-in pages show the brand alone)."""
+    if not current_user.is_authenticated:
+        return {"shell_pages": [], "shell_admin_links": (), "shell_unread": 0,
+                "shell_scope": ""}
+    from webapp.dashboard import shell  # late: the dashboard imports this module's app
+    role = current_user.role
+    pages = [(page["name"], page["path"]) for page in shell.visible_pages(role)]
+    return {"shell_pages": pages,
+            "shell_admin_links": ADMIN_LINKS if role == "admin" else (),
+            "shell_unread": _unread_count(),
+            "shell_scope": "" if current_user.scope.is_all else str(current_user.scope)}
+
+
+def _unread_count() -> int:
+    user = current_db_user()
+    if user is None:
+        return 0
+    try:
+        return notifications.unread_count(db_session(), user)
+    except ShoplensError as exc:  # the navbar never breaks a page
+        log.warning("no unread count for the navbar: %s", exc)
+        return 0
 
 
 def _start_session(user) -> None:
@@ -125,7 +166,42 @@ def change_password():
     elif form.errors:
         error = " ".join(message for messages in form.errors.values() for message in messages)
     return render_template("password.html", form=form, error=error,
-                           forced=current_user.must_change_password), 400 if error else 200
+                           forced=current_user.must_change_password,
+                           digest=_digest_state(), digest_form=DigestForm(formdata=None)), \
+        400 if error else 200
+
+
+def _digest_state() -> str | None:
+    """The account page's digest line: "on: every Monday …", "off", or None (never made)."""
+    schedule = schedules.digest_of(db_session(), current_db_user())
+    if schedule is None or not schedule.is_active:
+        return None
+    return schedules.describe(schedule)
+
+
+@bp.route("/account/digest", methods=["POST"])
+@role_required("viewer")
+def switch_digest():
+    """The signed-in user's own weekly digest on or off (``schedules.set_digest``), from
+    the account page: viewers cannot open the Reports page, where the other switch is."""
+    form = DigestForm()
+    if not form.validate_on_submit():
+        flash("The digest switch was not understood: reload the page and try again.",
+              "warning")
+        return redirect(url_for("auth.change_password"))
+    db = db_session()
+    try:
+        schedule = schedules.set_digest(db, current_db_user(), form.enabled.data == "on")
+        db.commit()
+    except ShoplensError as exc:
+        db.rollback()
+        flash(f"Not changed: {exc}", "warning")
+        return redirect(url_for("auth.change_password"))
+    if schedule is not None and schedule.is_active:
+        flash(f"Your weekly digest is on: {schedules.describe(schedule)}.", "success")
+    else:
+        flash("Your weekly digest is off.", "info")
+    return redirect(url_for("auth.change_password"))
 
 
 def reset_link(token: str) -> str:

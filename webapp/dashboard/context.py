@@ -114,7 +114,8 @@ def view(search: str | None) -> View:
     """The request's warehouse, resolved filters and scope. Each filter value is written
     as the data writes it (``country=france`` is "France"); a value no line in the user's
     scope has makes every panel say so, naming the closest values
-    (``analytics.filter_values``), instead of showing "no sales"."""
+    (``analytics.filter_values``), instead of showing "no sales"; a country the scope
+    leaves out is said to be outside it ("GB is outside your data scope (FR).")."""
     filters = parse_filters(search)
     store = warehouse()
     user_scope = scope()
@@ -143,7 +144,7 @@ def _as_in_the_data(store: Warehouse, filters: Filters, user_scope: Scope) -> Fi
     try:
         return filter_values.resolve(store, filters, user_scope)
     except filter_values.UnknownFilterValues as exc:
-        raise Unavailable(exc.message) from None
+        raise Unavailable(filter_values.describe_for_scope(exc.unknown, user_scope)) from None
 
 
 def reviewed_filters(filters: Filters) -> tuple[Filters, dict[str, str]]:
@@ -163,7 +164,8 @@ def reviewed_filters(filters: Filters) -> tuple[Filters, dict[str, str]]:
     notes: dict[str, list[filter_values.UnknownValue]] = {}
     for item in unknown:
         notes.setdefault(item.dimension, []).append(item)
-    return resolved, {name: filter_values.describe(items) for name, items in notes.items()}
+    return resolved, {name: filter_values.describe_for_scope(items, user_scope)
+                      for name, items in notes.items()}
 
 
 def dimension_values(dimension: str) -> filter_values.KnownValues:

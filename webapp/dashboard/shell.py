@@ -27,7 +27,7 @@ from analytics.warehouse import WarehouseError
 from core import notifications
 from core.orm import utcnow
 from webapp import security
-from webapp.dashboard import components, context, errors, presets, views_ui
+from webapp.dashboard import chips, components, context, errors, presets, views_ui
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,7 @@ def register_callbacks(app: dash.Dash) -> None:
     for args, kwargs, function in _CALLBACKS:
         app.callback(*args, **kwargs)(function)
     views_ui.register_callbacks(app)
+    chips.register_callbacks(app)
     app.clientside_callback(ClientsideFunction("shoplens", "applyTheme"),
                             Output("shell-theme-dummy", "children"),
                             Input("shell-theme-switch", "value"))
@@ -236,7 +237,7 @@ def layout() -> html.Div:
         dbc.Container(dbc.Row([
             dbc.Col(dbc.Collapse(sidebar(), id="shell-sidebar", is_open=False),
                     md=3, xl=2, className="shell-sidebar border-end"),
-            dbc.Col(html.Main([errors.alert(),
+            dbc.Col(html.Main([errors.alert(), chips.section(),
                                dcc.Loading(html.Div(page_content(path) if path else None,
                                                     id="shell-page"), type="circle",
                                            delay_show=300,

@@ -1,6 +1,8 @@
 """Geography: a world choropleth that works offline (dash-leaflet on the shipped country
 GeoJSON, no tile server), the top 15 countries and a country → city → category treemap.
-Clicking a country (map, bar or treemap tile) adds it to the filters."""
+Clicking a country (map, bar or treemap tile) adds it to the filters. Under the map, a
+legend (``map_legend``) gives each colour's range of revenue in the currency, and the
+colour of countries with no sales."""
 from __future__ import annotations
 
 import dash
@@ -9,12 +11,17 @@ import dash_leaflet as dl
 from dash import Input, Output, State, callback, html
 
 from analytics import breakdowns, products
+from core.formatting import format_money
 from webapp.dashboard import components, context, figures
 
 dash.register_page(__name__, path="/geography", name="Geography",
                    title="Shoplens · Geography", order=1, role="viewer")
 
 TOP_COUNTRIES = 15
+#: The map's fill colours, as assets/map.js draws them: a country's revenue is a share of
+#: the largest's; the colour is ``COLOURS[min(4, 1 + floor(sqrt(share) * 4))]`` (the square
+#: root spreads the small countries apart), so colour k starts at share ((k - 1) / 4)².
+COLOURS = ("#bfdbfe", "#60a5fa", "#2563eb", "#1e3a8a")
 
 
 def layout(**_query) -> html.Div:
@@ -33,7 +40,10 @@ def layout(**_query) -> html.Div:
         dbc.Row([
             dbc.Col(dbc.Card([dbc.CardHeader(html.Span("Revenue by country",
                                                        className="fw-semibold")),
-                              dbc.CardBody([world, html.Div(id="geography-map-note",
+                              dbc.CardBody([world,
+                                            html.Div(id="geography-map-legend",
+                                                     className="map-legend mt-2"),
+                                            html.Div(id="geography-map-note",
                                                             className="small text-body-secondary mt-1")])],
                              className="chart-card h-100"), lg=8, className="mb-3"),
             dbc.Col(components.chart("geography-top", f"Top {TOP_COUNTRIES} countries"),
@@ -44,23 +54,51 @@ def layout(**_query) -> html.Div:
     ])
 
 
+def legend_ranges(largest: float) -> list[tuple[str, float, float]]:
+    """(colour, from, to) of each map colour for the largest country's revenue, from the
+    rule of assets/map.js (``COLOURS``)."""
+    steps = len(COLOURS)
+    return [(colour, largest * (k / steps) ** 2, largest * ((k + 1) / steps) ** 2)
+            for k, colour in enumerate(COLOURS)]
+
+
+def map_legend(largest: float | None, currency: str) -> html.Div:
+    """The map's legend: a swatch per colour with its revenue range in the currency, and
+    the "no sales" colour (none but the latter when nothing sold)."""
+    items = []
+    if largest:
+        for colour, low, high in legend_ranges(largest):
+            items.append(html.Span([
+                html.Span(className="map-legend-swatch", style={"backgroundColor": colour}),
+                f"{format_money(low, currency)}–{format_money(high, currency)}"],
+                className="map-legend-item"))
+    items.append(html.Span([html.Span(className="map-legend-swatch map-legend-none"),
+                            "no sales"], className="map-legend-item"))
+    return html.Div([html.Span("Net revenue", className="fw-semibold me-1"), *items],
+                    className="d-flex flex-wrap align-items-center gap-2",
+                    id="geography-legend-items")
+
+
 @callback(Output("geography-map-layer", "hideout"), Output("geography-map-note", "children"),
+          Output("geography-map-legend", "children"),
           Input("shell-url", "search"))
 def update_map(search):
     try:
         frame = context.query(breakdowns.breakdown, search, dimension="country")
         selected = list(context.parse_filters(search).countries)
     except context.Unavailable as exc:
-        return {"values": {}, "max": 1, "selected": []}, str(exc)
+        return {"values": {}, "max": 1, "selected": []}, str(exc), None
     coded = frame[frame["country_code"].notna() & (frame["revenue"] > 0)]
+    currency = context.currency()
     if coded.empty:
-        return {"values": {}, "max": 1, "selected": selected}, context.NO_SALES
+        return ({"values": {}, "max": 1, "selected": selected}, context.NO_SALES,
+                map_legend(None, currency))
     values = dict(zip(coded["country_code"], coded["revenue"].astype(float)))
     unmapped = frame[frame["country_code"].isna() & (frame["revenue"] > 0)]
     note = (f"Not on the map (no single country): {', '.join(unmapped['label'].astype(str))}."
             if len(unmapped) else "")
     return ({"values": values, "max": max(values.values()), "selected": selected,
-             "currency": context.currency()}, note)
+             "currency": currency}, note, map_legend(max(values.values()), currency))
 
 
 @callback(Output("geography-top", "figure"), Input("shell-url", "search"))
