@@ -253,6 +253,14 @@ def resolved_path(view: SavedView, warehouse) -> str:
     return f"{page}?{query}" if query else page
 
 
+def query_for_run(session: Session, owner: User, view_id: int, warehouse) -> str:
+    """The filters of a run (a report schedule's, an alert rule's) that follows a saved
+    view: the view's filters with a relative period's dates computed now. The view must
+    still be one the run's owner may open (``ViewNotFound`` otherwise: unshared since, or
+    deleted); the run adds its recipient's scope as always."""
+    return resolve(get_view(session, owner, view_id), warehouse)[1].to_query()
+
+
 # ----------------------------------------------------------------- default view
 def set_default(session: Session, user: User, view_id: int | None) -> SavedView | None:
     """Make ``view_id`` (one the user may open) the view the app root opens for them, or

@@ -79,6 +79,20 @@ def test_a_relative_period_is_computed_when_opened_and_moves_with_the_data(
         "/sales?start=2011-09-22&end=2011-12-20&country=GB")
 
 
+def test_a_run_following_a_view_gets_its_dates_of_now_while_its_owner_may_open_it(
+        session, people, duckdb_warehouse):
+    view = _save(session, people, filters="country=GB", period="last_7", sharing="users",
+                 shared_with=[people["other"]])
+    publish_lines(duckdb_warehouse, _lines("2011-12-09"))
+    other = _user(session, people, "other")
+    assert views.query_for_run(session, other, view.id, duckdb_warehouse) == (
+        "start=2011-12-03&end=2011-12-09&country=GB")
+    views.update_view(session, _user(session, people, "owner"), view.id,
+                      {"sharing": "private"})
+    with pytest.raises(ViewNotFound):
+        views.query_for_run(session, other, view.id, duckdb_warehouse)
+
+
 def test_fixed_dates_stay_fixed_and_no_data_leaves_the_pages_default(
         session, people, duckdb_warehouse):
     fixed = _save(session, people, name="March", filters="start=2011-03-01&end=2011-03-31")
