@@ -162,7 +162,7 @@ def test_an_analyst_creates_a_rule_of_the_pages_filters(app, signed_in):
         assert (rule.filters, rule.owner.email) == ("country=GB", "gb@example.com")
     refused = text_of(out(save(gb, name="France", search="?country=FR"),
                           "alerts-form-status"))
-    assert 'Not saved: Unknown country "FR": no line in your data scope has it' in refused
+    assert "Not saved: FR is outside your data scope (GB)." in refused
     hooked = text_of(out(save(gb, name="Hook", webhook="http://127.0.0.1:9/x"),
                          "alerts-form-status"))
     assert "Not saved:" in hooked and "loopback" in hooked

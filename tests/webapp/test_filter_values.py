@@ -180,9 +180,8 @@ def test_sidebar_shows_the_datas_spelling_and_a_note_under_an_unknown_value(sign
     assert options == ["United Kingdom", "France", "EIRE", "Frnace"]   # kept to be cleared
 
     scoped = _sidebar(signed_in("fr@example.com"), MARCH + "&country=GB")
-    assert scoped["shell-country-note"]["children"] == (
-        'Unknown country "GB": no line in your data scope has it; the only country is '
-        "France.")
+    # a country the scope leaves out is said to be so (tests/webapp/test_scope_messages.py)
+    assert scoped["shell-country-note"]["children"] == "GB is outside your data scope (FR)."
     assert [option["value"] for option in scoped["shell-country"]["options"]] == [
         "France", "GB"]
 
