@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, create_model
 
-from analytics import catalog, marketing
+from analytics import actions, catalog, marketing
 from webapp.api import payloads
 from webapp.api.routing import endpoint
 from webapp.api.views import _analytics, _period, records
@@ -55,3 +55,34 @@ def get_marketing_channels(query: payloads.FilterQuery):
     return {"period": _period(filters), "scope": str(scope),
             "columns": list(table.frame.columns), "rows": records(table.frame),
             "notes": list(table.notes)}
+
+
+class ActionWindow(BaseModel):
+    name: str = Field(description="\"last 7 days\" or \"period\" (the chosen period).")
+    start: str
+    end: str
+    previous_start: str
+    previous_end: str
+
+
+class ActionTableResponse(payloads.TableResponse):
+    windows: list[ActionWindow] = Field(description="The comparisons made: the last 7 days "
+                                                    "against the 7 before, and the period "
+                                                    "against its previous period.")
+    thresholds: dict[str, float] = Field(description="The rules' thresholds in use "
+                                                     "(MARKETING_THRESHOLDS overrides them).")
+    notes: list[str] = Field(description="What the sessions and ad tables could not follow.")
+
+
+@endpoint("GET", "/marketing/actions", role=ROLE, query=payloads.FilterQuery,
+          response=ActionTableResponse, errors=ERRORS,
+          summary="What to do next: for each ad channel, campaign, category and top product, "
+                  "the last 7 days against the 7 before (and the period against its previous "
+                  "period), a recommendation with its reason, ranked by money at stake "
+                  "(docs/marketing.md, 'What to do next').")
+def get_marketing_actions(query: payloads.FilterQuery):
+    table, filters, scope = _analytics(actions.action_table, query)
+    return {"period": _period(filters), "scope": str(scope),
+            "columns": list(table.frame.columns), "rows": records(table.frame),
+            "windows": [window.to_dict() for window in table.windows],
+            "thresholds": table.thresholds, "notes": list(table.notes)}
