@@ -269,3 +269,48 @@ def test_every_id_of_the_page_and_its_tiles_carries_its_prefix(app, signed_in):
                  for tile in dashboard.tiles]
     found = _ids(tiles)
     assert len(found) > 10 and all(name(i).startswith("dashboards-") for i in found), found
+
+
+def _setting(client, kind: str, tile_id: int, value, search: str):
+    trigger = {"index": tile_id, "type": kind}
+    inputs = [[{"id": trigger, "property": "value", "value": value}] if kind == k else []
+              for k in ("dashboards-tile-size", "dashboards-tile-follow")]
+    changed = json.dumps(trigger, sort_keys=True, separators=(",", ":")) + ".value"
+    return _call(client, [("dashboards-changed", "data"), ("dashboards-message", "children")],
+                 inputs, changed, [{"id": "shell-url", "property": "search", "value": search}])
+
+
+def _board(app, dashboard_id: int) -> tuple:
+    settings = app.extensions["shoplens.settings"]
+    with db.session_scope(settings.database_url) as session:
+        board = session.get(Dashboard, dashboard_id)
+        return (board.filters, board.period,
+                [(t.size, t.follow_dashboard, t.filters, t.period) for t in board.tiles])
+
+
+def test_a_tile_keeps_the_view_on_screen_and_the_dashboard_saves_its_filters(app, signed_in):
+    analyst = signed_in("analyst@example.com")
+    board = _create(app, "analyst@example.com", "Views")
+    # the data runs 1–3 March 2011: those dates are "month to date" (the first preset that
+    # gives them), kept by name
+    search = f"{SEARCH}&country=France&dashboard={board}"
+    add(analyst, "overview-kpi-revenue", search)
+    tile_id = _dict(app, board)["tiles"][0]["id"]
+    assert _setting(analyst, "dashboards-tile-size", tile_id, "L", search).status_code == 200
+    _setting(analyst, "dashboards-tile-follow", tile_id, False, search)
+    assert _board(app, board)[2] == [("L", False, "country=France", "month_to_date")]
+    # the tile keeps France whatever the sidebar says now
+    grid = dumps(show(analyst, f"{SEARCH}&dashboard={board}")["dashboards-grid"])
+    assert "£15.00" in grid and "own filters: Month to date, country=France" in grid
+    saved = _call(analyst, [("dashboards-changed", "data"), ("dashboards-message", "children")],
+                  [{"id": "dashboards-save-filters", "property": "n_clicks", "value": 1},
+                   {"id": "dashboards-sharing", "property": "value", "value": "private"}],
+                  "dashboards-save-filters.n_clicks",
+                  [{"id": "shell-url", "property": "search",
+                    "value": f"?start=2011-03-02&end=2011-03-03&country=IE&dashboard={board}"}])
+    assert "Saved filters" in dumps(saved.json)
+    assert _board(app, board)[:2] == ("start=2011-03-02&end=2011-03-03&country=IE", None)
+    french = signed_in("fr@example.com")
+    refused = _setting(french, "dashboards-tile-size", tile_id, "S", search)
+    assert "no dashboard" in dumps(refused.json)
+    assert _board(app, board)[2][0][0] == "L"
