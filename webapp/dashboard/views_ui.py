@@ -75,8 +75,9 @@ def _save_dialog() -> dbc.Modal:
             dbc.RadioItems(id="shell-views-sharing", value="private", inline=True,
                            options=[{"label": label, "value": value}
                                     for value, label in SHARING_OPTIONS]),
-            dcc.Dropdown(id="shell-views-users", multi=True, placeholder="Choose users",
-                         className="shell-dropdown mb-2"),
+            html.Div(dcc.Dropdown(id="shell-views-users", multi=True,
+                                  placeholder="Choose users", className="shell-dropdown"),
+                     id="shell-views-users-field", hidden=True, className="mb-2"),
             dbc.Checkbox(id="shell-views-default", value=False,
                          label="Make it my default view (opened when I sign in)"),
             html.Div(id="shell-views-save-error", className="small text-danger mt-2"),
@@ -235,6 +236,12 @@ def toggle_dialog(_save, _cancel, preset):
         return False, dash.no_update, dash.no_update, dash.no_update, ""
     note, relative = period_note(preset)
     return True, relative, not relative, note, ""
+
+
+@_callback(Output("shell-views-users-field", "hidden"), Input("shell-views-sharing", "value"))
+def show_users(sharing):
+    """The users to share with, when sharing with chosen users."""
+    return sharing != "users"
 
 
 @_callback(Output("shell-views-dialog", "is_open", allow_duplicate=True),
