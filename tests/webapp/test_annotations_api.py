@@ -117,3 +117,36 @@ def test_an_invalid_comparison_is_400_with_the_message(api, query, message):
     response = api("viewer@example.com", "GET", f"/kpis?start=2011-03-02&{query}")
     assert response.status_code == 400, response.text
     assert message in response.json["error"]["message"]
+
+
+def test_time_charts_draw_the_comparison_partial_buckets_and_notes():
+    import datetime as dt
+
+    import pandas as pd
+
+    from core.annotations import Note
+    from webapp.dashboard import figures
+
+    frame = pd.DataFrame({
+        "period_start": [dt.date(2025, 10, 1), dt.date(2025, 11, 1), dt.date(2025, 12, 1)],
+        "revenue": [100.0, 120.0, 30.0], "revenue_comparison": [90.0, float("nan"), 80.0],
+        "partial": [False, False, True], "days_held": [31, 30, 9],
+        "bucket_days": [31, 30, 31]})
+    notes = (Note(1, dt.date(2025, 11, 5), None, "price <b>change</b>", 1, None),
+             Note(2, dt.date(2025, 11, 20), dt.date(2025, 11, 23), "site outage", 1, ["FR"]))
+    figure = figures.trend(frame, x="period_start", y="revenue",
+                           comparison="revenue_comparison", comparison_label="Last year",
+                           currency="£", notes=notes)
+    by_name = {trace.name: trace for trace in figure.data}
+    whole = list(by_name["This period"].y)
+    assert whole[:2] == [100.0, 120.0] and pd.isna(whole[2])   # no cliff in the solid line
+    dotted = list(by_name["Partial"].y)                        # November → December, dotted
+    assert pd.isna(dotted[0]) and dotted[1:] == [120.0, 30.0]
+    assert by_name["Partial"].line.dash == "dot"
+    assert list(by_name["Partial bucket"].text) == ["partial: 9 of 31 days"]
+    assert by_name["Last year"].line.dash == "dash"
+    assert [shape.type for shape in figure.layout.shapes] == ["line", "rect"]
+    labels = [(a.text, a.hovertext) for a in figure.layout.annotations]
+    assert labels == [("price &lt;b&gt;change&lt;/b&gt;",
+                       "2025-11-05: price &lt;b&gt;change&lt;/b&gt;"),
+                      ("site outage", "2025-11-20 – 2025-11-23: site outage")]

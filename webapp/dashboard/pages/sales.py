@@ -116,8 +116,7 @@ def forecast_figure(result: dict, metric: str):
                                for key in ("date", "forecast", "baseline")}),
         currency=money, interval_label=f"{result['interval']:.0%} interval",
         notes=notes.for_frame(pd.DataFrame({"day": pd.to_datetime(
-            [*result["history"]["dates"], *[row["date"] for row in result["forecast"]]])}),
-            "day"))
+            [*result["history"]["dates"], *pd.DataFrame(result["forecast"])["date"]])}), "day"))
 
 
 def sentence(result: dict, metric: str) -> str:
