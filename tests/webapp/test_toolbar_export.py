@@ -128,14 +128,14 @@ def test_file_names_say_page_panel_and_day():
         "insights-performance-channel-2011-03-04.xlsx"
 
 
-def test_every_chart_and_paged_table_carries_the_menu():
+def test_every_chart_and_paged_table_carries_the_menu(app):  # the app registers the pages
     card = str(components.chart("overview-trend", "Revenue"))
-    assert "shell-toolbar-csv" in card and "shell-toolbar-png" in card
+    assert "overview-toolbar-csv" in card and "overview-toolbar-png" in card
     table = str(components.paged_table("customers-list", [], 10, title="Customers"))
-    assert "shell-toolbar-xlsx" in table and "shell-toolbar-png" not in table
+    assert "customers-toolbar-xlsx" in table and "-toolbar-png" not in table
     # pinnable panels (webapp.dashboard.panels) offer the pin, others do not
-    assert "shell-toolbar-pin" in card
-    assert "shell-toolbar-pin'" not in str(components.chart("sales-forecast-chart", "Forecast"))
+    assert "overview-toolbar-pin'" in card
+    assert "-toolbar-pin'" not in str(components.chart("sales-forecast-chart", "Forecast"))
 
 
 def test_downloads_show_to_the_roles_that_may_export_and_an_empty_menu_is_left_out(app):
@@ -143,7 +143,7 @@ def test_downloads_show_to_the_roles_that_may_export_and_an_empty_menu_is_left_o
         table = toolbar.menu("transactions-table", kind="table")
         chart = str(toolbar.menu("overview-trend", kind="chart"))
     assert table.children is None  # no download, no PNG for a table, not pinnable
-    assert "shell-toolbar-csv" not in chart and "shell-toolbar-png" in chart
+    assert "-toolbar-csv" not in chart and "overview-toolbar-png" in chart
     assert "Pin “Revenue over time” to a dashboard" in chart  # the registry's title
 
 
@@ -153,7 +153,9 @@ def _key(id_: dict) -> str:
 
 
 def _ids(panel: str) -> dict:
-    return {part: {"panel": panel, "type": f"shell-toolbar-{part}"} for part in (
+    """The menu's ids of a panel: their type carries the panel's page (its first word)."""
+    page = panel.split("-")[0]
+    return {part: {"panel": panel, "type": f"{page}-toolbar-{part}"} for part in (
         "request", "download", "note", "pin", "pin-confirm", "pin-modal", "pin-target",
         "pin-name", "pin-error", "pinned")}
 
@@ -171,7 +173,7 @@ def _export(app, client, panel: str, request: dict | None, search: str = ""):
                {"id": ids["note"], "property": "children"},
                {"id": ids["note"], "property": "is_open"},
                {"id": ids["note"], "property": "icon"}]
-    payload = {"output": _registered_output(app, "shell-toolbar-download"),
+    payload = {"output": _registered_output(app, f"\"{ids['download']['type']}\""),
                "outputs": outputs,
                "inputs": [{"id": ids["request"], "property": "data", "value": request}],
                "state": [{"id": "shell-url", "property": "search", "value": search}],
@@ -239,11 +241,14 @@ def test_a_viewer_may_not_export_like_the_transaction_export_and_nothing_is_sent
 
 
 def test_an_analyst_may_not_export_a_panel_of_an_admin_page(app, signed_in):
+    # the menu's ids carry the page's prefix: the request guard asks for the page's role
     analyst = signed_in("analyst@example.com")
-    answer = _response(_export(app, analyst, "data-loads",
-                               {"format": "csv", "table": TABLE}))
-    assert "needs the admin role" in answer[_key(_ids("data-loads")["note"])]["children"]
-    assert _key(_ids("data-loads")["download"]) not in answer
+    response = _export(app, analyst, "data-loads", {"format": "csv", "table": TABLE})
+    assert response.status_code == 403 and b"admin role" in response.data
+    admin = signed_in("admin@example.com")
+    answer = _response(_export(app, admin, "data-loads", {"format": "csv", "table": TABLE}))
+    assert answer[_key(_ids("data-loads")["download"])]["data"]["filename"].startswith(
+        "data-loads-")
 
 
 def test_signed_out_and_deactivated_callers_get_nothing(app, signed_in):
@@ -281,7 +286,7 @@ def _pin(app, client, panel: str, *, confirm: bool, target=None, name=None, sear
                {"id": ids["pinned"], "property": "children"},
                {"id": ids["pinned"], "property": "is_open"}]
     trigger = ids["pin-confirm"] if confirm else ids["pin"]
-    payload = {"output": _registered_output(app, "shell-toolbar-pin-modal"),
+    payload = {"output": _registered_output(app, f"\"{ids['pin-modal']['type']}\""),
                "outputs": outputs,
                "inputs": [{"id": ids["pin"], "property": "n_clicks", "value": 1},
                           {"id": ids["pin-confirm"], "property": "n_clicks",
@@ -350,6 +355,6 @@ def test_pinning_to_someone_elses_dashboard_or_without_a_name_is_refused(app, si
 
 def test_pinning_signed_out_is_refused(app):
     response = app.test_client().post("/_dash-update-component", json={
-        "output": _registered_output(app, "shell-toolbar-pin-modal"), "outputs": [],
+        "output": _registered_output(app, '"overview-toolbar-pin-modal"'), "outputs": [],
         "inputs": [], "state": [], "changedPropIds": []})
     assert response.status_code == 401

@@ -16,10 +16,11 @@ cells like every other export (``analytics.transactions.neutralise_frame``). PNG
 by plotly.js in the browser (``Plotly.downloadImage``), as the chart's modebar already
 offers everyone.
 
-Ids: the menu's components have pattern-matching ids of types ``shell-toolbar-…`` keyed by
-``panel`` (the chart's or table's id as text), so one set of MATCH callbacks serves every
-page, registered by ``register_callbacks`` on each app; the request guard treats them as
-the shell's (open to every signed-in user), and the callbacks check roles themselves.
+Ids: the menu's components have pattern-matching ids of types ``<page>-toolbar-…`` keyed
+by ``panel`` (the chart's or table's id as text): they carry their page's prefix like every
+id of a page, so the request guard asks for the page's role before a callback runs, and
+one set of MATCH callbacks per page serves all its panels (``register_callbacks``, on each
+app); the callbacks check the user and the export role themselves.
 """
 from __future__ import annotations
 
@@ -72,8 +73,16 @@ def panel_key(component_id: str | dict) -> str:
     return str(component_id)
 
 
-def _ids(key: str) -> dict[str, dict]:
-    return {part: {"type": f"shell-toolbar-{part}", "panel": key}
+def page_prefix(component_id: str | dict) -> str:
+    """The prefix of the page a chart or table belongs to (``overview`` for
+    ``overview-trend``), the shell's for an id of no page."""
+    owner = security.id_owner(component_id)
+    return security.page_id_prefix(owner) if isinstance(owner, dict) else \
+        security.SHELL_ID_PREFIX
+
+
+def _ids(key, prefix: str) -> dict[str, dict]:
+    return {part: {"type": f"{prefix}-toolbar-{part}", "panel": key}
             for part in ("csv", "xlsx", "png", "pin", "request", "download", "note",
                          "pinned", "pin-modal", "pin-target", "pin-name", "pin-confirm",
                          "pin-error")}
@@ -102,7 +111,8 @@ def menu(component_id: str | dict, title: str | None = None, *, kind: str) -> ht
     menu that would offer nothing is left out. ``title`` names the panel in the toast and
     the dialog (by default its title in the panel registry)."""
     key = panel_key(component_id)
-    ids = _ids(key)
+    prefix = page_prefix(component_id)
+    ids = _ids(key, prefix)
     title = title or _registered_title(key)
     items = []
     if _may_export_here():
@@ -120,7 +130,7 @@ def menu(component_id: str | dict, title: str | None = None, *, kind: str) -> ht
                          caret=False, class_name="toolbar-menu",
                          toggle_class_name="toolbar-toggle px-1 py-0 text-body-secondary",
                          toggle_style={"textDecoration": "none", "lineHeight": 1},
-                         id={"type": "shell-toolbar-menu", "panel": key}),
+                         id={"type": f"{prefix}-toolbar-menu", "panel": key}),
         dcc.Store(id=ids["request"], data={"name": _panel_name(key)}),
         dcc.Download(id=ids["download"]),
         dbc.Toast(id=ids["note"], header=title, is_open=False, dismissable=True,
@@ -458,9 +468,16 @@ def file_name(key: str, fmt: str, today: dt.date | None = None) -> str:
 
 # ------------------------------------------------------------------ callbacks
 def register_callbacks(app: dash.Dash) -> None:
-    """Attach the menu's callbacks to ``app`` (a module is imported once, but tests and
-    workers may build several apps in one process): MATCH serves every panel's menu."""
-    ids = _ids(MATCH)
+    """Attach the menus' callbacks to ``app`` (a module is imported once, but tests and
+    workers may build several apps in one process): one set per page (and the shell's),
+    whose MATCH serves every panel of that page."""
+    prefixes = {security.page_id_prefix(page) for page in dash.page_registry.values()}
+    for prefix in sorted(prefixes - {""} | {security.SHELL_ID_PREFIX}):
+        _register(app, prefix)
+
+
+def _register(app: dash.Dash, prefix: str) -> None:
+    ids = _ids(MATCH, prefix)
     app.clientside_callback(ClientsideFunction("toolbar", "request"),
                             Output(ids["request"], "data"),
                             Input(ids["csv"], "n_clicks"), Input(ids["xlsx"], "n_clicks"),
@@ -564,7 +581,7 @@ def pin(_open_clicks, _confirm_clicks, target, new_name, search):
     except ExportRefused as exc:
         return no, no, no, exc.message, no, no
     session = security.db_session()
-    if ctx.triggered_id.get("type") == "shell-toolbar-pin":
+    if str(ctx.triggered_id.get("type")).endswith("-toolbar-pin"):
         options = _dashboard_options(session, user)
         return True, options, options[0]["value"], "", no, no
     try:

@@ -15,7 +15,7 @@ window.dash_clientside.toolbar = {
     var node = window.dash_component_api.getLayout(id) || {};
     var props = node.props || node;
     var out = {name: (current && current.name) || key, at: Date.now(),
-               format: trigger.type === 'shell-toolbar-xlsx' ? 'xlsx' : 'csv'};
+               format: /-toolbar-xlsx$/.test(trigger.type) ? 'xlsx' : 'csv'};
     if (props.figure) {
       out.figure = {data: props.figure.data || [], layout: props.figure.layout || {}};
     } else {
