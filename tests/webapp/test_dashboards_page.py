@@ -314,3 +314,36 @@ def test_a_tile_keeps_the_view_on_screen_and_the_dashboard_saves_its_filters(app
     refused = _setting(french, "dashboards-tile-size", tile_id, "S", search)
     assert "no dashboard" in dumps(refused.json)
     assert _board(app, board)[2][0][0] == "L"
+
+
+def test_rename_and_delete_act_on_the_users_own_dashboard_only(app, signed_in):
+    board = _create(app, "analyst@example.com", "Old name")
+    search = f"{SEARCH}&dashboard={board}"
+
+    def rename(client, name):
+        return _call(client, [("dashboards-changed", "data"),
+                              ("dashboards-message", "children"),
+                              ("dashboards-rename-name", "value")],
+                     [{"id": "dashboards-rename", "property": "n_clicks", "value": 1}],
+                     "dashboards-rename.n_clicks",
+                     [{"id": "dashboards-rename-name", "property": "value", "value": name},
+                      {"id": "shell-url", "property": "search", "value": search}]).json
+
+    def delete(client):
+        return _call(client, [("shell-url", "search"), ("dashboards-message", "children")],
+                     [{"id": "dashboards-delete", "property": "submit_n_clicks", "value": 1}],
+                     "dashboards-delete.submit_n_clicks",
+                     [{"id": "shell-url", "property": "search", "value": search}]).json
+
+    other = signed_in("gb@example.com")
+    assert "no dashboard" in dumps(rename(other, "Taken"))
+    assert "no dashboard" in dumps(delete(other))
+    owner = signed_in("analyst@example.com")
+    assert "name" in dumps(rename(owner, "   "))  # an empty name is refused
+    assert "Renamed to “New name”" in dumps(rename(owner, "New name"))
+    assert _dict(app, board)["name"] == "New name"
+    answer = delete(owner)["response"]
+    assert answer["shell-url"]["search"] == "?start=2011-03-01&end=2011-03-03"
+    settings = app.extensions["shoplens.settings"]
+    with db.session_scope(settings.database_url) as session:
+        assert session.get(Dashboard, board) is None

@@ -64,6 +64,10 @@ def layout(**_query) -> html.Div:
                                     for size, label in SIZE_LABELS.items()],
                            style={"maxWidth": "11rem"}),
                 dbc.Button("Add tile", id="dashboards-add", size="sm", color="secondary"),
+                dbc.Input(id="dashboards-rename-name", size="sm", placeholder="New name",
+                          maxLength=200, style={"maxWidth": "12rem"}),
+                dbc.Button("Rename", id="dashboards-rename", size="sm", color="secondary",
+                           outline=True),
                 dbc.Button("Save filters", id="dashboards-save-filters", size="sm",
                            color="secondary", outline=True,
                            title="Keep the sidebar's filters and period with this "
@@ -437,6 +441,27 @@ def save_settings(clicks, sharing, search):
         session.rollback()
         return dash.no_update, _warning(f"Not saved: {getattr(exc, 'message', exc)}")
     return _changed(), message
+
+
+@callback(Output("dashboards-changed", "data", allow_duplicate=True),
+          Output("dashboards-message", "children", allow_duplicate=True),
+          Output("dashboards-rename-name", "value"),
+          Input("dashboards-rename", "n_clicks"), State("dashboards-rename-name", "value"),
+          State("shell-url", "search"), prevent_initial_call=True)
+def rename(clicks, name, search):
+    user = _user()
+    if not clicks or user is None:
+        return dash.no_update, dash.no_update, dash.no_update
+    session = security.db_session()
+    try:
+        dashboard = _current_for_change(session, user, search)
+        dashboards.update_dashboard(session, user, dashboard.id,
+                                    {"name": (name or "").strip()})
+        session.commit()
+    except ShoplensError as exc:
+        session.rollback()
+        return dash.no_update, _warning(f"Not renamed: {exc.message}"), dash.no_update
+    return _changed(), f"Renamed to “{dashboard.name}”.", ""
 
 
 @callback(Output("shell-url", "search", allow_duplicate=True),
