@@ -54,6 +54,8 @@ FORMATS = {"csv": "text/csv",
 #: A figure's rows at most: far above any chart's points, it bounds the work of one click.
 MAX_ROWS = 100_000
 NEW_DASHBOARD = "new"
+#: Where a menu's message shows: top right, below the navbar, above the page.
+TOAST_STYLE = {"position": "fixed", "top": 66, "right": 12, "zIndex": 1080, "minWidth": 280}
 #: Trace types whose points may be keyed by their x (or y, horizontal) values.
 KEYED_TYPES = frozenset({"scatter", "scattergl", "bar", "funnel", "waterfall"})
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
@@ -134,15 +136,12 @@ def menu(component_id: str | dict, title: str | None = None, *, kind: str) -> ht
         dcc.Store(id=ids["request"], data={"name": _panel_name(key)}),
         dcc.Download(id=ids["download"]),
         dbc.Toast(id=ids["note"], header=title, is_open=False, dismissable=True,
-                  duration=6000, style={"position": "fixed", "top": 66, "right": 12,
-                                        "zIndex": 1080, "minWidth": 280}),
+                  duration=6000, style=TOAST_STYLE),
     ]
     if pinnable:
         children += [_pin_dialog(ids, title),
                      dbc.Toast(id=ids["pinned"], header=title, icon="success", is_open=False,
-                               dismissable=True, duration=6000,
-                               style={"position": "fixed", "top": 66, "right": 12,
-                                      "zIndex": 1080, "minWidth": 280})]
+                               dismissable=True, duration=6000, style=TOAST_STYLE)]
     return html.Div(children, className="toolbar ms-auto flex-shrink-0",
                     **{"data-panel": key})
 
@@ -174,20 +173,14 @@ def _may_export_here() -> bool:
 
 
 def _is_pinnable(key: str) -> bool:
-    try:
-        from webapp.dashboard import panels
-    except ImportError:  # the dashboards' panel registry is not installed
-        return False
+    from webapp.dashboard import panels  # late: the registry draws with the pages' code
     return bool(panels.is_pinnable(_panel_name(key)))
 
 
 def _registered_title(key: str) -> str:
     """The panel's title in ``webapp.dashboard.panels``, else its id in words."""
-    try:
-        from webapp.dashboard import panels
-    except ImportError:
-        panels = None
-    found = panels.PANELS.get(_panel_name(key)) if panels is not None else None
+    from webapp.dashboard import panels
+    found = panels.PANELS.get(_panel_name(key))
     return found.title if found is not None else _panel_name(key).replace("-", " ")
 
 
