@@ -246,6 +246,74 @@ def table_of(inputs: _Inputs) -> ChannelTable:
                         out[list(TABLE_COLUMNS)].reset_index(drop=True), tuple(notes))
 
 
+def spend_and_revenue(warehouse, filters: Filters, scope: Scope,
+                      grain: str = "day") -> pd.DataFrame:
+    """DataFrame[period_start, revenue, spend, partial] per bucket of ``grain`` (day, week,
+    month: ``analytics.series.time_series``' buckets): the net revenue of the orders and the
+    ad spend under the filters and scope the ad table can follow (``channel_table``'s rules:
+    no spend at all for a country scope when spend has no country)."""
+    from analytics import series
+    frame = series.time_series(warehouse, filters, scope, grain=grain)
+    out = frame[["period_start", "revenue", "partial"]].copy()
+    version = warehouse.require_version()
+    filters = period.resolve(warehouse, filters, version)
+    with warehouse.connect(version) as conn:
+        daily = _ad_daily(conn, filters, scope)
+    out["spend"] = 0.0
+    if len(daily) and len(out):
+        starts = pd.to_datetime(out["period_start"]).astype("datetime64[ns]")
+        days = pd.to_datetime(daily["ad_date"]).astype("datetime64[ns]")
+        bucket = np.searchsorted(starts.to_numpy(), days.to_numpy(), side="right") - 1
+        sums = pd.Series(daily["spend"].to_numpy(dtype="float64"), index=bucket) \
+            .loc[lambda s: s.index >= 0].groupby(level=0).sum()
+        out.loc[sums.index, "spend"] = sums.to_numpy()
+    return out[["period_start", "revenue", "spend", "partial"]]
+
+
+def _ad_daily(conn: sa.Connection, filters: Filters, scope: Scope) -> pd.DataFrame:
+    """Σ spend per day of the period under the scope and country filter (empty without
+    ad data, or for a country scope when spend carries no country)."""
+    if "ad_date" not in table_columns(conn, schema.ad_spend.name):
+        return pd.DataFrame({"ad_date": [], "spend": []})
+    table = schema.ad_spend
+    carried = _carried(conn, table, ["country_code"])["country_code"]
+    conditions = [table.c.ad_date >= filters.start, table.c.ad_date <= filters.end]
+    if scope.countries is not None:
+        if not carried or not scope.countries:
+            return pd.DataFrame({"ad_date": [], "spend": []})
+        conditions.append(table.c.country_code.in_(sorted(scope.countries)))
+    if filters.countries and carried:
+        conditions.append(sa.or_(table.c.country_code.in_(_country_codes(filters.countries)),
+                                 table.c.country.in_(list(filters.countries))))
+    query = sa.select(table.c.ad_date, sa.func.sum(table.c.spend).label("spend")) \
+        .where(*conditions).group_by(table.c.ad_date).order_by(table.c.ad_date)
+    frame = measures.read_frame(conn, query)
+    return measures.numeric(frame, ["spend"])
+
+
+#: The funnel's steps: (name, label), the sessions' columns then the orders.
+FUNNEL_STEPS = (("sessions", "Sessions"), ("add_to_carts", "Add to cart"),
+                ("checkouts", "Checkout"), ("orders", "Orders"))
+
+
+def funnel(warehouse, filters: Filters, scope: Scope) -> pd.DataFrame:
+    """DataFrame[step, label, count, share] of the period: sessions → add-to-carts →
+    checkouts → orders, the steps the sessions carry (``share`` of the sessions); empty
+    without sessions data or when the sessions carry neither add-to-carts nor
+    checkouts."""
+    inputs = _Inputs.read(warehouse, filters, scope)
+    counts = {name: inputs.sessions.get(name) for name, _label in FUNNEL_STEPS[:-1]}
+    if counts["sessions"] is None or (counts["add_to_carts"] is None
+                                      and counts["checkouts"] is None):
+        return pd.DataFrame(columns=["step", "label", "count", "share"])
+    counts["orders"] = inputs.totals["orders"] if inputs.order_data[""] else 0.0
+    rows = [{"step": name, "label": label, "count": float(counts[name])}
+            for name, label in FUNNEL_STEPS if counts[name] is not None]
+    frame = pd.DataFrame(rows)
+    frame["share"] = frame["count"] / counts["sessions"] if counts["sessions"] else np.nan
+    return frame
+
+
 # --------------------------------------------------------------------------- inputs
 @dataclass
 class _Inputs:

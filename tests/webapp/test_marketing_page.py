@@ -1,0 +1,156 @@
+"""The Marketing page's callbacks through the real Dash endpoint, on the hand-made store of
+tests/analytics/test_marketing.py (period 8–14 Jan 2024: ad spend 60, ROAS 4.0, sessions
+400; Google Ads spend 50 in the campaigns Shopping 30 and Brand 20, Meta Ads 10): the KPI
+cards, the channel table sorted and drilled to Google's campaigns, the notes a
+France-scoped viewer reads (spend without a country is left out), the action panel, an
+empty store told what to load, and a signed-out client refused."""
+from __future__ import annotations
+
+import pytest
+
+from analytics.warehouse import Warehouse
+from tests.analytics import test_marketing as store
+from core.settings import load_settings
+from tests.webapp.conftest import make_app, sign_in
+from tests.webapp.test_alerts_page import _call
+from tests.webapp.test_data_upload import text_of
+
+SEARCH = "?start=2024-01-08&end=2024-01-14"
+URL = {"id": "shell-url", "property": "search", "value": SEARCH}
+
+
+@pytest.fixture(scope="module")
+def app(web_settings):
+    app = make_app(web_settings, store.LINES)
+    warehouse = Warehouse(web_settings.warehouse_url)
+    warehouse.publish_traffic(ad_spend=store.ADS)
+    warehouse.publish_traffic(sessions=store.SESSIONS)
+    warehouse.dispose()
+    yield app
+    app.extensions["shoplens.warehouse"].dispose()
+
+
+def kpis(client, search=SEARCH):
+    response = _call(client, [("marketing-kpis", "children"), ("marketing-period", "children"),
+                              ("marketing-notes", "children")],
+                     [{**URL, "value": search}], "shell-url.search")
+    assert response.status_code == 200, response.text
+    answer = response.json["response"]
+    return (answer["marketing-kpis"]["children"], answer["marketing-period"]["children"],
+            text_of(answer["marketing-notes"]["children"]))
+
+
+def table(client, search=SEARCH, sort_by=()):
+    response = _call(client, [("marketing-channels", "data"),
+                              ("marketing-channels", "page_count"),
+                              ("marketing-drill", "children"),
+                              ("marketing-all-channels", "style")],
+                     [{**URL, "value": search},
+                      {"id": "marketing-channels", "property": "page_current", "value": 0},
+                      {"id": "marketing-channels", "property": "sort_by",
+                       "value": list(sort_by)}], "shell-url.search")
+    assert response.status_code == 200, response.text
+    answer = response.json["response"]
+    return answer["marketing-channels"]["data"], answer["marketing-drill"]["children"]
+
+
+def _cards(tree) -> dict[str, str]:
+    """Card id → its text (value, change, comparison)."""
+    found = {}
+
+    def walk(node):
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            props = node.get("props", {})
+            if str(props.get("id", "")).endswith("-value"):
+                found[props["id"]] = text_of(props.get("children"))
+            walk(props.get("children"))
+    walk(tree)
+    return found
+
+
+def test_kpi_cards(signed_in):
+    cards, period, notes = kpis(signed_in("viewer@example.com"))
+    values = _cards(cards)
+    assert values["marketing-kpi-ad_spend-value"] == "£60.00"
+    assert values["marketing-kpi-roas-value"] == "400.0%"          # 240 ÷ 60
+    assert values["marketing-kpi-cac-value"] == "£20.00"           # 60 ÷ 3 new customers
+    assert values["marketing-kpi-sessions-value"] == "400"
+    assert values["marketing-kpi-conversion_rate-value"] == "1.0%"  # 4 orders ÷ 400
+    assert set(values) == {f"marketing-kpi-{name}-value" for name in (
+        "ad_spend", "roas", "mer", "cac", "ctr", "cpc", "sessions", "conversion_rate",
+        "revenue_per_session", "new_customers")}
+    assert period.startswith("08 Jan 2024 – 14 Jan 2024, compared with 01 Jan 2024")
+    assert notes == ""
+
+
+def test_channel_table_sorts_and_drills_to_campaigns(signed_in):
+    client = signed_in("analyst@example.com")
+    rows, label = table(client)
+    assert [(row["name"], row["spend"]) for row in rows] == [("Google Ads", 50.0),
+                                                             ("Meta Ads", 10.0)]
+    assert rows[0]["roas"] == pytest.approx(3.6) and rows[0]["spend_change"] == 4.0
+    assert "click one" in label
+    rows, _ = table(client, sort_by=[{"column_id": "roas", "direction": "desc"}])
+    assert [row["name"] for row in rows] == ["Meta Ads", "Google Ads"]      # 6.0 > 3.6
+    response = _call(client, [("shell-url", "search")],
+                     [{"id": "marketing-channels", "property": "active_cell",
+                       "value": {"row": 0, "column": 0, "column_id": "name"}},
+                      {"id": "marketing-all-channels", "property": "n_clicks", "value": None}],
+                     "marketing-channels.active_cell",
+                     [{"id": "marketing-channels", "property": "data", "value": rows},
+                      URL])
+    assert response.status_code == 200, response.text
+    drilled = response.json["response"]["shell-url"]["search"]
+    assert drilled == SEARCH + "&ad_channel=Meta+Ads"
+    rows, label = table(client, SEARCH + "&ad_channel=Google+Ads")
+    assert [(row["name"], row["spend"]) for row in rows] == [("Shopping", 30.0),
+                                                             ("Brand", 20.0)]
+    assert rows[1]["platform_roas"] == pytest.approx(7.5) and rows[1]["roas"] is None
+    assert label == "Campaigns of Google Ads"
+
+
+def test_france_scoped_viewer_reads_the_notes(signed_in):
+    cards, _period, notes = kpis(signed_in("fr@example.com"))
+    assert "ad spend without a country is left out under your data scope" in notes
+    assert "cannot be split by country" in notes
+    assert _cards(cards)["marketing-kpi-ad_spend-value"] == "£20.00"
+    rows, _ = table(signed_in("fr@example.com"), SEARCH + "&ad_channel=Google+Ads")
+    assert [row["name"] for row in rows] == ["Brand"]
+
+
+def test_action_panel_answers(signed_in):
+    response = _call(signed_in("viewer@example.com"), [("marketing-actions", "children")],
+                     [URL], "shell-url.search")
+    assert response.status_code == 200, response.text
+    text = text_of(response.json["response"]["marketing-actions"]["children"])
+    assert "last 7 days: 08 Jan – 14 Jan against 01 Jan – 07 Jan" in text
+
+
+def test_a_store_without_ads_or_sessions_says_what_to_load(tmp_path_factory):
+    settings = load_settings({"SHOPLENS_HOME": str(tmp_path_factory.mktemp("bare"))})
+    bare = make_app(settings, store.LINES)
+    try:
+        client = bare.test_client()
+        assert sign_in(client, "viewer@example.com").status_code == 302
+        cards, _period, _notes = kpis(client)
+        text = text_of(cards)
+        assert "No ad spend loaded: load a Google Ads or Meta export on the Data page or " \
+               "with `flask --app wsgi data load-ads`" in text
+        assert "No sessions loaded" in text
+        rows, label = table(client)
+        assert rows == [] and label.startswith("No ad spend loaded")
+    finally:
+        bare.extensions["shoplens.warehouse"].dispose()
+
+
+def test_signed_out_is_refused(app):
+    response = kpis_raw(app.test_client())
+    assert response.status_code in (401, 403)
+
+
+def kpis_raw(client):
+    return _call(client, [("marketing-kpis", "children"), ("marketing-period", "children"),
+                          ("marketing-notes", "children")], [URL], "shell-url.search")
