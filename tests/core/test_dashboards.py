@@ -10,9 +10,14 @@ from core.orm import Dashboard, User
 from tests.workers.support import add_user, settings_for, worker_environment
 
 
-@pytest.fixture
-def settings(tmp_path):
-    return settings_for(worker_environment(tmp_path / "home"))
+@pytest.fixture(params=["sqlite", "postgresql"])
+def settings(request, tmp_path):
+    """The app database on SQLite (embedded) and on PostgreSQL (production): sharing reads
+    a JSON column, which the two store differently."""
+    extra = {}
+    if request.param == "postgresql":
+        extra["DATABASE_URL"] = request.getfixturevalue("postgres_database")
+    return settings_for(worker_environment(tmp_path / "home", **extra))
 
 
 @pytest.fixture(autouse=True)
