@@ -154,3 +154,11 @@ def test_signed_out_is_refused(app):
 def kpis_raw(client):
     return _call(client, [("marketing-kpis", "children"), ("marketing-period", "children"),
                           ("marketing-notes", "children")], [URL], "shell-url.search")
+
+
+def test_the_insights_page_shows_the_actions_too(signed_in):
+    response = _call(signed_in("viewer@example.com"), [("insights-actions", "children")],
+                     [URL], "shell-url.search")
+    assert response.status_code == 200, response.text
+    text = text_of(response.json["response"]["insights-actions"]["children"])
+    assert "last 7 days: 08 Jan – 14 Jan against 01 Jan – 07 Jan" in text

@@ -9,7 +9,7 @@ import pandas as pd
 from dash import ALL, Input, Output, State, callback, html
 
 from analytics import breakdowns, catalog
-from webapp.dashboard import components, context, figures, jobs_ui, notes
+from webapp.dashboard import actions_ui, components, context, figures, jobs_ui, notes
 
 dash.register_page(__name__, path="/insights", name="Insights", title="Shoplens · Insights",
                    order=5, role="viewer")
@@ -25,6 +25,9 @@ def layout(**_query) -> html.Div:
         dbc.Row([dbc.Col(components.chart({"type": "insights-performance", "name": name},
                                           title), lg=4, className="mb-3")
                  for name, (_dimension, title) in PERFORMANCE.items()]),
+        html.H2("What to do next", className="h5 mt-3"),
+        components.panel("insights-actions", "Channels, campaigns, categories and top "
+                         "products that moved"),
         html.H2("Customer clusters", className="h5 mt-3"),
         components.job_panel("insights-clusters", "Find customer clusters"),
         dbc.Row([
@@ -85,6 +88,12 @@ def drill_down(clicks, search):
     if not value or value in (breakdowns.OTHERS_KEY, context.NONE_LABEL):
         return dash.no_update
     return context.narrow(search, trigger["name"], value)
+
+
+@callback(Output("insights-actions", "children"), Input("shell-url", "search"))
+def update_actions(search):
+    """The action table of the Marketing page (``analytics.actions``)."""
+    return actions_ui.actions_view(search, "insights-actions-table")
 
 
 jobs_ui.follow("insights-clusters", "clustering")

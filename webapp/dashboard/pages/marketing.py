@@ -10,9 +10,9 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 
-from analytics import actions, catalog, kpis, marketing
-from core.formatting import format_change, format_money, format_value
-from webapp.dashboard import components, context, figures
+from analytics import catalog, kpis, marketing
+from core.formatting import format_change, format_value
+from webapp.dashboard import actions_ui, components, context, figures
 
 dash.register_page(__name__, path="/marketing", name="Marketing",
                    title="Shoplens · Marketing", order=2, role="viewer")
@@ -27,7 +27,6 @@ NO_SESSIONS = ("No sessions loaded: load a Google Analytics 4 export on the Data
 NO_FUNNEL = ("The sessions carry no add-to-cart or checkout counts: load a GA4 export with "
              "them to see the funnel.")
 PAGE_SIZE = 25
-ACTIONS_SHOWN = 15
 CHANNEL_PARAM = "ad_channel"
 #: Table column → (header, kind): money, count, rate, ratio (ROAS, ×), change (%).
 TABLE = {"name": ("Channel / campaign", "text"), "spend": ("Spend", "money"),
@@ -255,40 +254,4 @@ def drill(active_cell, _all_clicks, rows, search):
 # ------------------------------------------------------------------------ actions
 @callback(Output("marketing-actions", "children"), Input("shell-url", "search"))
 def update_actions(search):
-    return actions_view(search, "marketing-actions-table")
-
-
-def actions_view(search: str | None, table_id: str) -> html.Div:
-    """The first ``ACTIONS_SHOWN`` actions as a table (also on the Insights page)."""
-    try:
-        table = context.query(actions.action_table, search)
-    except context.Unavailable as exc:
-        return components.empty_state(str(exc))
-    windows = "; ".join(f"{w.name}: {w.start:%d %b} – {w.end:%d %b} against "
-                        f"{w.previous_start:%d %b} – {w.previous_end:%d %b}"
-                        for w in table.windows)
-    if table.frame.empty:
-        return html.Div([components.empty_state("Nothing to act on: no channel, campaign, "
-                                                "category or top product moved past the "
-                                                "thresholds."),
-                         html.Div(windows, className="small text-body-secondary")])
-    currency = context.currency()
-    shown = table.frame.head(ACTIONS_SHOWN)
-    body = [html.Tr([html.Td(format_money(row.stake, currency)), html.Td(row.window),
-                     html.Td(row.level), html.Td(_item_name(row)), html.Td(row.reason),
-                     html.Td(row.action, className="fw-semibold")])
-            for row in shown.itertuples(index=False)]
-    more = len(table.frame) - len(shown)
-    return html.Div([
-        dbc.Table([html.Thead(html.Tr([html.Th(h) for h in (
-            "At stake", "Window", "Level", "Item", "Why", "What to do")])),
-            html.Tbody(body)], size="sm", hover=True, responsive=True, id=table_id),
-        html.Div(f"{windows}. Ranked by money at stake"
-                 + (f"; {more} more in /api/v1/marketing/actions" if more > 0 else "")
-                 + ". Rules and thresholds: docs/marketing.md.",
-                 className="small text-body-secondary"),
-    ])
-
-
-def _item_name(row) -> str:
-    return f"{row.name} ({row.channel})" if row.level == "campaign" else str(row.name)
+    return actions_ui.actions_view(search, "marketing-actions-table")
