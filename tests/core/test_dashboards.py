@@ -175,3 +175,41 @@ def test_a_tile_follows_the_dashboard_or_keeps_its_own_view(session, people):
 def test_periods_are_the_sidebars_presets():
     from webapp.dashboard import presets
     assert dashboards.PERIODS == tuple(presets.PRESETS)
+
+
+def test_the_pdf_prints_each_tile_in_order(tmp_path):
+    """Titles, KPI values, table cells and empty states as text; each chart (grouped bars,
+    a heatmap, a treemap's top level) as one image."""
+    import shutil
+    import subprocess
+
+    from pypdf import PdfReader
+
+    from core.reports.dashboard_pdf import (DashboardContent, TileContent, Trace,
+                                            render_dashboard_pdf)
+    tiles = [
+        TileContent("Revenue (net)", "kpi", value="£47.00", change="+£12.00 (+34.3%)"),
+        TileContent("By category", "chart", barmode="group", money_axis="y", traces=[
+            Trace("bar", name="Revenue", x=["Mugs", "Lamps"], y=[30, 17]),
+            Trace("bar", name="Profit", x=["Mugs", "Lamps"], y=[12, 5])]),
+        TileContent("Retention", "chart", traces=[
+            Trace("heatmap", x=[0, 1], y=["Jan 2011", "Feb 2011"], z=[[1, 0.5], [1, None]])]),
+        TileContent("Where", "chart", traces=[
+            Trace("treemap", labels=["GB", "FR", "London"], parents=["", "", "GB"],
+                  values=[25, 15, 25])]),
+        TileContent("Countries", "table", header=["Country", "Net revenue"], numeric={1},
+                    rows=[["United Kingdom", "£25.00"], ["France", "£15.00"]]),
+        TileContent("Orders", "kpi", message="No sales for these filters."),
+    ]
+    path = render_dashboard_pdf(DashboardContent("Board", "Last 30 days", "FR", "ana",
+                                                 "£", tiles), tmp_path / "board.pdf")
+    images = sum(len(page.images) for page in PdfReader(path).pages)
+    assert images == 3
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext is not installed")
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    order = ["Board", "Revenue (net)", "£47.00", "By category", "Retention", "Where",
+             "Countries", "United Kingdom", "£25.00", "Orders", "No sales for these filters."]
+    positions = [text.index(item) for item in order]
+    assert positions == sorted(positions), text
