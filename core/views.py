@@ -195,8 +195,7 @@ def create_view(session: Session, actor: User, data: dict) -> SavedView:
         raise ViewError(f"you have {MAX_VIEWS} saved views, the most one user may have: "
                         "delete one first")
     view = SavedView(owner_id=actor.id, **values.model_dump())
-    session.add(view)
-    session.flush()
+    _write(session, values.name, lambda: session.add(view))
     audit.record(session, "view_changed", actor=actor, target=str(view.id),
                  detail={"change": "created", "name": view.name})
     return view
@@ -214,12 +213,27 @@ def update_view(session: Session, actor: User, view_id: int, changes: dict) -> S
     if (values.sharing, values.shared_with) != (view.sharing, current["shared_with"]):
         _check_sharing(session, actor, values)
     _check_name(session, view.owner_id, values.name, view.id)
-    for name, value in values.model_dump().items():
-        setattr(view, name, value)
+
+    def change() -> None:
+        for name, value in values.model_dump().items():
+            setattr(view, name, value)
+    _write(session, values.name, change)
     audit.record(session, "view_changed", actor=actor, target=str(view.id),
                  detail={"change": "updated", "fields": sorted(changes)})
-    session.flush()
     return view
+
+
+def _write(session: Session, name: str, change) -> None:
+    """Make ``change`` and write it in a savepoint: a racing save of the same name by the
+    same owner (past ``_check_name``) meets the unique key and gets the same answer, and
+    the rest of the caller's transaction stays."""
+    try:
+        with session.begin_nested():
+            change()
+            session.flush()
+    except sa.exc.IntegrityError:
+        raise ViewError(f"name: you already have a view named {name!r}; choose another "
+                        "name or update that view") from None
 
 
 def delete_view(session: Session, actor: User, view_id: int) -> None:

@@ -195,6 +195,20 @@ def test_names_filters_and_periods_are_checked(session, people):
                           {"name": "UK wholesale"})
 
 
+def test_a_racing_save_of_a_taken_name_meets_the_unique_key(session, people, monkeypatch):
+    first = _save(session, people, name="Raced")
+    # the race: another request saved "Raced" after this one's check
+    monkeypatch.setattr(views, "_check_name", lambda *args, **kwargs: None)
+    with pytest.raises(ViewError, match="already have a view named 'Raced'"):
+        _save(session, people, name="Raced")
+    with pytest.raises(ViewError, match="already have a view named 'Raced'"):
+        views.update_view(session, _user(session, people, "owner"),
+                          _save(session, people, name="Other").id, {"name": "Raced"})
+    after = _save(session, people, name="After")  # the transaction goes on
+    assert {v.name for v in session.query(SavedView)} == {"Raced", "Other", "After"}
+    assert first.id != after.id
+
+
 def test_update_resaves_filters_and_keeps_what_it_is_not_given(session, people):
     owner = _user(session, people, "owner")
     view = _save(session, people, filters="country=GB", period="last_90")
