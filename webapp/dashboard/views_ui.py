@@ -46,7 +46,7 @@ def section() -> html.Div:
                      className="shell-dropdown mb-1", optionHeight=30),
         html.Div([
             dbc.Button("Save view…", id="shell-views-save", size="sm", color="primary",
-                       outline=True),
+                       outline=True, className="text-nowrap"),
             dbc.Button("Update", id="shell-views-update", size="sm", color="secondary",
                        outline=True, disabled=True,
                        title="Save this page's current filters into the chosen view"),
@@ -54,7 +54,7 @@ def section() -> html.Div:
                 dbc.Button("Delete", id="shell-views-delete-button", size="sm",
                            color="danger", outline=True, disabled=True),
                 id="shell-views-delete", message="Delete this saved view?"),
-        ], className="d-flex gap-1 mb-1"),
+        ], className="d-flex flex-wrap gap-1 mb-1"),
         html.Div(id="shell-views-message", className="small text-body-secondary"),
         dcc.Store(id="shell-views-changed", data=0),
         _save_dialog(),
