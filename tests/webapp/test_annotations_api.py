@@ -150,3 +150,46 @@ def test_time_charts_draw_the_comparison_partial_buckets_and_notes():
     assert labels == [("price &lt;b&gt;change&lt;/b&gt;",
                        "2025-11-05: price &lt;b&gt;change&lt;/b&gt;"),
                       ("site outage", "2025-11-20 – 2025-11-23: site outage")]
+
+
+def _add_note_from_overview(client, start: str, text: str):
+    from tests.webapp.test_alerts_page import _call
+    return _call(client, [("overview-note-status", "children"),
+                          ("overview-note-saved", "data"), ("overview-note-text", "value")],
+                 [{"id": "overview-note-add", "property": "n_clicks", "value": 1}],
+                 "overview-note-add.n_clicks",
+                 [{"id": "overview-note-start", "property": "value", "value": start},
+                  {"id": "overview-note-end", "property": "value", "value": None},
+                  {"id": "overview-note-text", "property": "value", "value": text},
+                  {"id": "overview-note-saved", "property": "data", "value": 0}])
+
+
+def _note_texts(app) -> list[str]:
+    import sqlalchemy as sa
+
+    from core import db
+    from core.orm import Annotation
+    settings = app.extensions["shoplens.settings"]
+    with db.session_scope(settings.database_url) as session:
+        return list(session.scalars(sa.select(Annotation.text)))
+
+
+def _status(response) -> str:
+    from tests.webapp.test_data_upload import text_of
+    return text_of(response.json["response"]["overview-note-status"]["children"])
+
+
+def test_the_overview_form_checks_the_role_on_the_server(app, signed_in):
+    refused = _add_note_from_overview(signed_in("viewer@example.com"), "2011-03-02",
+                                      "viewer note")
+    assert refused.status_code == 200
+    assert "Adding notes needs the analyst role." in _status(refused)
+    signed_out = _add_note_from_overview(app.test_client(), "2011-03-02", "anonymous note")
+    assert signed_out.status_code in (401, 403)
+    bad = _add_note_from_overview(signed_in("analyst@example.com"), "2 March", "bad day")
+    assert "the note's day must be a date written YYYY-MM-DD" in _status(bad)
+    added = _add_note_from_overview(signed_in("gb@example.com"), "2011-03-02", "GB flyer")
+    assert "Note added on 2011-03-02." in _status(added)
+    texts = _note_texts(app)
+    assert "GB flyer" in texts
+    assert not {"viewer note", "anonymous note", "bad day"} & set(texts)
