@@ -27,7 +27,7 @@ import pydantic
 from analytics.models.params import (AnomalyParams, BasketParams, ChurnParams,
                                      ClusteringParams, ForecastParams)
 from core.orm import ROLES
-from data import formats
+from data import formats, traffic
 from data.readers import MappingError, parse_mapping
 
 #: Celery queues, one per kind of work (workers can be scaled per queue).
@@ -94,18 +94,52 @@ class LoadOptions(Options):
     @pydantic.field_validator("path")
     @classmethod
     def _in_uploads(cls, path: str, info: pydantic.ValidationInfo) -> str:
-        settings = (info.context or {}).get("settings")
-        if settings is None:
-            from core.settings import load_settings
-            settings = load_settings()
-        uploads = settings.uploads.resolve()
-        candidate = Path(path)
-        resolved = (candidate if candidate.is_absolute() else uploads / candidate).resolve()
-        if not resolved.is_relative_to(uploads):
-            raise ValueError("a data load reads files from the uploads folder only")
-        if not resolved.is_file():
-            raise ValueError(f"the uploaded file {candidate.name!r} does not exist")
-        return str(resolved)
+        return _uploaded_file(path, info)
+
+
+def _uploaded_file(path: str, info: pydantic.ValidationInfo) -> str:
+    """``path`` resolved, if it is a file of the uploads folder (else a ValueError)."""
+    settings = (info.context or {}).get("settings")
+    if settings is None:
+        from core.settings import load_settings
+        settings = load_settings()
+    uploads = settings.uploads.resolve()
+    candidate = Path(path)
+    resolved = (candidate if candidate.is_absolute() else uploads / candidate).resolve()
+    if not resolved.is_relative_to(uploads):
+        raise ValueError("a data load reads files from the uploads folder only")
+    if not resolved.is_file():
+        raise ValueError(f"the uploaded file {candidate.name!r} does not exist")
+    return str(resolved)
+
+
+class TrafficLoadOptions(Options):
+    """A sessions or ad-spend file of the uploads folder (``data.traffic``), its preset
+    and, for "generic", its column mapping (docs/marketing.md); ``force`` publishes an ad
+    file despite rejected lines or another currency."""
+    path: Annotated[str, pydantic.Field(min_length=1, max_length=500)]
+    mapping: dict[Annotated[str, pydantic.Field(max_length=100)], Any] | None = None
+
+    @pydantic.field_validator("path")
+    @classmethod
+    def _in_uploads(cls, path: str, info: pydantic.ValidationInfo) -> str:
+        return _uploaded_file(path, info)
+
+    @pydantic.field_validator("mapping")
+    @classmethod
+    def _short_mapping(cls, mapping: dict | None) -> dict | None:
+        if mapping is not None and len(json.dumps(mapping)) > MAX_MAPPING_CHARS:
+            raise ValueError(f"the mapping is longer than {MAX_MAPPING_CHARS:,} characters")
+        return mapping
+
+
+class SessionsLoadOptions(TrafficLoadOptions):
+    format: Literal[traffic.SESSION_FORMATS] = "ga4"  # type: ignore[valid-type]
+
+
+class AdsLoadOptions(TrafficLoadOptions):
+    format: Literal[traffic.AD_FORMATS]  # type: ignore[valid-type]
+    force: bool | None = None
 
 
 # ----------------------------------------------------------------- the declaration
@@ -215,3 +249,10 @@ register(JobKind("digest", "weekly digest", DigestOptions,
 register(JobKind("data_load", "data load", LoadOptions, "workers.handlers:run_load_job",
                  role="admin", queue="loads", soft_time_limit=60 * MINUTE,
                  time_limit=62 * MINUTE, in_api=True))
+TRAFFIC_RUNNERS = "workers.traffic_runner"
+register(JobKind("sessions_load", "sessions load", SessionsLoadOptions,
+                 f"{TRAFFIC_RUNNERS}:run_sessions_load_job", role="admin", queue="loads",
+                 soft_time_limit=30 * MINUTE, time_limit=32 * MINUTE))
+register(JobKind("ads_load", "ad spend load", AdsLoadOptions,
+                 f"{TRAFFIC_RUNNERS}:run_ads_load_job", role="admin", queue="loads",
+                 soft_time_limit=30 * MINUTE, time_limit=32 * MINUTE))

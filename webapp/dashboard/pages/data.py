@@ -1,6 +1,8 @@
 """Data (admins): upload a file (a platform export whose format is detected from its header
 and confirmed by the admin, or any file with a column mapping), load it as a background job
-with progress, the data-quality report of the current version, and the history of loads."""
+with progress, the data-quality report of the current version, and the history of loads.
+Sessions and ad-spend files (GA4, Google Ads, Meta Ads presets, or a mapping) load the same
+way, as ``sessions_load`` / ``ads_load`` jobs, with their counts, reasons and warnings."""
 from __future__ import annotations
 
 import json
@@ -63,6 +65,7 @@ def layout(**_query) -> html.Div:
                          value=False, className="mb-2"),
         ]), className="mb-3"),
         components.job_panel("data-load", "Load the file"),
+        traffic_card(),
         dbc.Row([
             dbc.Col(components.panel("data-quality", "Data quality of the current version"),
                     lg=6, className="mb-3"),
@@ -145,6 +148,149 @@ jobs_ui.follow("data-load", "data_load",
                 State({"type": "data-map", "field": dash.ALL}, "value"),
                 State("data-force", "value"), State("data-map-options", "value")],
                load_options)
+
+
+# ------------------------------------------------------------------ traffic and ad spend
+SESSION_PRESETS = {"ga4": "Google Analytics 4 export", "generic": "Other file (mapping)"}
+AD_PRESETS = {"google-ads": "Google Ads campaign report", "meta-ads": "Meta Ads Manager export",
+              "generic": "Other file (mapping)"}
+
+
+def traffic_card() -> html.Div:
+    """Upload a sessions or ad-spend file (``data.traffic``) and load it as a job beside
+    the current orders: one upload, one job panel per kind with its preset."""
+    def preset(prefix: str, presets: dict[str, str], value: str) -> html.Div:
+        return html.Div([dbc.Label("Preset", className="small mb-0"),
+                         dbc.Select(id=f"{prefix}-format", size="sm", value=value,
+                                    options=[{"label": label, "value": name}
+                                             for name, label in presets.items()])])
+    return html.Div([
+        html.H2("Traffic and ad spend", className="h5 mt-4"),
+        html.P("Daily sessions (a GA4 export) or ad spend (a Google Ads or Meta Ads Manager "
+               "report) beside the current orders: a load replaces the sessions of the days "
+               "the file covers, or the ad rows of its days and channels, in a new data "
+               "version (docs/marketing.md).", className="small text-body-secondary"),
+        dbc.Card(dbc.CardBody([
+            dcc.Upload(id="data-traffic-upload", children=html.Div([
+                "Drop a sessions or ad-spend CSV or Excel file here, or ",
+                html.A("choose one")]),
+                className="border border-2 border-dashed rounded p-3 text-center mb-2",
+                max_size=uploads.MAX_BYTES, multiple=False),
+            html.Div(id="data-traffic-status", className="small mb-2"),
+            dcc.Store(id="data-traffic-path"),
+            dbc.Label("Column mapping for \"Other file\" (JSON, as in docs/marketing.md)",
+                      className="small mb-0"),
+            dcc.Textarea(id="data-traffic-mapping",
+                         className="form-control font-monospace small mb-2",
+                         style={"height": "4em"},
+                         placeholder='{"columns": {"date": "Day", "sessions": "Visits"}}'),
+        ]), className="mb-2"),
+        dbc.Row([
+            dbc.Col(components.job_panel("data-sessions", "Load as sessions", options=[
+                preset("data-sessions", SESSION_PRESETS, "ga4")]), lg=6),
+            dbc.Col(components.job_panel("data-ads", "Load as ad spend", options=[
+                preset("data-ads", AD_PRESETS, "google-ads"),
+                dbc.Checkbox(id="data-ads-force", value=False,
+                             label="Publish despite rejected lines or another currency")]),
+                    lg=6),
+        ]),
+        components.panel("data-traffic-result", "Last traffic or ad-spend load"),
+    ])
+
+
+@callback(Output("data-traffic-path", "data"), Output("data-traffic-status", "children"),
+          Input("data-traffic-upload", "contents"), State("data-traffic-upload", "filename"),
+          prevent_initial_call=True)
+def store_traffic_upload(contents, filename):
+    """Save the upload and name its columns; the admin then picks the kind and preset."""
+    if not security.user_has_role("admin"):
+        return None, "Only admins load data."
+    try:  # the header is the preset's to find: platform reports open with title lines
+        path = uploads.save_upload(filename, contents)
+    except ShoplensError as exc:
+        return None, exc.message
+    return path.name, (f"Uploaded {filename} ({path.stat().st_size:,} bytes). Choose its "
+                       "preset and load it as sessions or as ad spend.")
+
+
+def traffic_options(path, data_format, mapping_text, force=None) -> dict:
+    """A traffic job's options (its kind's options model checks them)."""
+    options = {"path": path or "", "format": data_format}
+    if data_format == "generic":
+        options["mapping"] = _traffic_mapping(mapping_text)
+    if force:
+        options["force"] = True
+    return options
+
+
+def _traffic_mapping(text: str | None) -> dict:
+    if not text or not text.strip():
+        raise context.Unavailable("An \"Other file\" needs its column mapping (JSON, see "
+                                  "docs/marketing.md)")
+    try:
+        mapping = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise context.Unavailable(f"The column mapping is not valid JSON: {exc.msg} at line "
+                                  f"{exc.lineno}, column {exc.colno}") from None
+    if not isinstance(mapping, dict):
+        raise context.Unavailable("The column mapping must be a JSON object such as "
+                                  "{\"columns\": {\"date\": \"Day\"}}")
+    return mapping
+
+
+jobs_ui.follow("data-sessions", "sessions_load",
+               [State("data-traffic-path", "data"), State("data-sessions-format", "value"),
+                State("data-traffic-mapping", "value")], traffic_options)
+jobs_ui.follow("data-ads", "ads_load",
+               [State("data-traffic-path", "data"), State("data-ads-format", "value"),
+                State("data-traffic-mapping", "value"), State("data-ads-force", "value")],
+               traffic_options)
+
+
+@callback(Output("data-traffic-result", "children"), Input("data-sessions-job", "data"),
+          Input("data-ads-job", "data"))
+def show_traffic_result(sessions_job, ads_job):
+    """The finished load's counts, rejected lines with their reasons, and warnings (the
+    job's result, read for its owner or an admin)."""
+    stored = ads_job if dash.ctx.triggered_id == "data-ads-job" else sessions_job
+    try:
+        result = jobs_ui.result(stored)
+    except jobs_ui.JobUnavailable as exc:
+        return components.empty_state(str(exc))
+    if result is None:
+        return components.empty_state("Load a sessions or ad-spend file to see its report "
+                                      "here (failures are said under its button).")
+    return traffic_report(result)
+
+
+def traffic_report(result: dict) -> html.Div:
+    dates = result.get("date_range") or {}
+    rows = [("Loaded as", f"{result.get('kind')} ({result.get('format')})"),
+            ("Data version", result.get("version")),
+            ("Lines read", f"{result.get('lines_read') or 0:,}"),
+            ("Lines loaded", f"{result.get('lines_loaded') or 0:,}"),
+            ("Lines rejected", f"{result.get('lines_rejected') or 0:,}"),
+            ("Dates", f"{dates.get('first')} – {dates.get('last')}")]
+    rows += [(name.replace("_", " ").capitalize(),
+              ", ".join(value) if isinstance(value, list) else f"{value:,}")
+             for name, value in (result.get("totals") or {}).items()]
+    reasons = [html.Li(f"{reason}: {count:,} lines")
+               for reason, count in (result.get("rejected_by_reason") or {}).items()]
+    lines = [html.Li(f"line {item['line']}: {item['reason']}")
+             for item in result.get("rejected_lines") or []]
+    warnings = [html.Li(text) for text in [*(result.get("warnings") or []),
+                                            *(result.get("notes") or [])]]
+    return html.Div([
+        dbc.Table(html.Tbody([html.Tr([html.Td(label), html.Td(str(value))])
+                              for label, value in rows]), size="sm",
+                  id="data-traffic-table"),
+        html.Div([html.H3("Rejected", className="h6"), html.Ul(reasons + lines,
+                                                                 className="small ps-3")])
+        if reasons else None,
+        html.Div([html.H3("Warnings and notes", className="h6"),
+                  html.Ul(warnings, className="small ps-3", id="data-traffic-warnings")])
+        if warnings else None,
+    ])
 
 
 @callback(Output("data-quality", "children"), Input("shell-url", "pathname"),
