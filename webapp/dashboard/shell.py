@@ -111,9 +111,11 @@ def navbar() -> dbc.Navbar:
                 dbc.Switch(id="shell-theme-switch", label="Dark", value=False, persistence=True,
                            persistence_type="local",
                            className="mb-0 me-3 small"),
-                html.Span(who, id="shell-user", title=f"role: {role}" if role else None,
-                          className="small text-body-secondary me-2 text-truncate",
-                          style={"maxWidth": "14rem"}),
+                # the user's e-mail opens their account page (password, weekly digest)
+                html.A(who, id="shell-user", href="/account/password",
+                       title=f"Your account (role: {role})" if role else None,
+                       className="small text-body-secondary me-2 text-truncate",
+                       style={"maxWidth": "14rem"}),
                 # signing out is a POST with the CSRF token (webapp.auth.logout); no token
                 # (so no session) for a layout built signed out: Dash builds one to check
                 # it on the first request of a process, whatever that request is
