@@ -201,13 +201,10 @@ def _comparison_columns(frame: pd.DataFrame, filters: Filters, compared: Filters
                         last_day: dt.date | None) -> dict:
     """revenue_comparison and orders_comparison per bucket (``time_series``)."""
     start, end = np.datetime64(filters.start, "D"), np.datetime64(filters.end, "D")
-    calendar = np.arange(np.datetime64(compared.start, "D"),
-                         np.datetime64(compared.end, "D") + 1)
-    if first_day is not None:
-        calendar = calendar[(calendar >= np.datetime64(first_day, "D"))
-                            & (calendar <= np.datetime64(last_day, "D"))]
-    else:
-        calendar = calendar[:0]
+    # the comparison's days inside the data (a custom range may span centuries)
+    low, high = ((max(compared.start, first_day), min(compared.end, last_day))
+                 if first_day is not None else (compared.end, compared.start))
+    calendar = np.arange(np.datetime64(low, "D"), np.datetime64(high, "D") + 1)
     moved = _onto_period(calendar, filters, compared)
     moved = moved[(moved >= start) & (moved <= end)]
     covered = np.isin(buckets, _bucket_of(moved, grain))
