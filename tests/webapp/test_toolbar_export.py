@@ -9,8 +9,11 @@ import base64
 import io
 import json
 
+import dash_bootstrap_components as dbc
 import pandas as pd
+import plotly
 import sqlalchemy as sa
+from dash import html
 from openpyxl import load_workbook
 
 from analytics.filters import Filters
@@ -119,6 +122,30 @@ def test_a_chart_label_that_is_a_formula_is_neutralised():
         "category,Units\r\n'=1+1,1\r\n'@x,2\r\n")
 
 
+def _as_dash_holds_it(component) -> dict:
+    return json.loads(json.dumps(component, cls=plotly.utils.PlotlyJSONEncoder))
+
+
+def test_a_panel_exports_the_text_of_its_table_without_its_buttons():
+    table = dbc.Table([
+        html.Thead(html.Tr([html.Th("Product"), html.Th("Revenue")])),
+        html.Tbody([html.Tr([html.Td("=1+1"), html.Td("£1,234")]),
+                    html.Tr([html.Td([html.Span("Mug"), dbc.Button("Edit")]),
+                             html.Td(["£5", html.Small(" (new)")])])])])
+    content = _as_dash_holds_it([html.P("Top products"), table])
+    assert toolbar.csv_bytes(toolbar.content_frame(content)).decode() == (
+        'Product,Revenue\r\n\'=1+1,"£1,234"\r\nMug,£5 (new)\r\n')
+
+
+def test_a_panel_of_sentences_exports_one_row_each_and_an_empty_one_nothing():
+    content = _as_dash_holds_it(html.Ul([html.Li("Revenue rose 5%"),
+                                         html.Li("-2 orders")]))
+    assert toolbar.csv_bytes(toolbar.content_frame(content, "What changed")).decode() == (
+        "What changed\r\nRevenue rose 5%\r\n'-2 orders\r\n")
+    assert toolbar.content_frame(_as_dash_holds_it(
+        components.empty_state("No sales for these filters."))).empty
+
+
 def test_file_names_say_page_panel_and_day():
     import datetime as dt
     day = dt.date(2011, 3, 4)
@@ -136,6 +163,7 @@ def test_every_chart_and_paged_table_carries_the_menu(app):  # the app registers
     # pinnable panels (webapp.dashboard.panels) offer the pin, others do not
     assert "overview-toolbar-pin'" in card
     assert "-toolbar-pin'" not in str(components.chart("sales-forecast-chart", "Forecast"))
+    assert "overview-toolbar-csv" in str(components.panel("overview-insights", "What changed"))
 
 
 def test_downloads_show_to_the_roles_that_may_export_and_an_empty_menu_is_left_out(app):
@@ -264,6 +292,18 @@ def test_signed_out_and_deactivated_callers_get_nothing(app, signed_in):
     response = _export(app, leaver, "overview-trend", CSV_REQUEST)
     assert response.status_code == 401 and b"content" not in response.data
     assert len(_exports(app)) == before
+
+
+def test_an_analyst_downloads_a_panels_list(app, signed_in):
+    analyst = signed_in("analyst@example.com")
+    content = _as_dash_holds_it(html.Ul([html.Li("Revenue rose 5%")]))
+    answer = _response(_export(app, analyst, "overview-insights",
+                               {"format": "csv", "title": "What changed",
+                                "content": content}))
+    download = answer[_key(_ids("overview-insights")["download"])]["data"]
+    assert download["filename"].startswith("overview-insights-")
+    assert base64.b64decode(download["content"]).decode() == \
+        "What changed\r\nRevenue rose 5%\r\n"
 
 
 def test_a_bad_request_is_refused_with_a_message(app, signed_in):

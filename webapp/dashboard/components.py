@@ -95,8 +95,12 @@ def chart(graph_id: str, title: str, *, height: int | None = None, extra=None,
 
 
 def panel(panel_id: str, title: str, extra=None) -> dbc.Card:
-    """A card whose body a callback fills (lists, tables, text) with a loading spinner."""
-    return dbc.Card([dbc.CardHeader(html.Span(title, className="fw-semibold")),
+    """A card whose body a callback fills (lists, tables, text) with a loading spinner;
+    its "⋯" menu downloads the table (or the list) it shows."""
+    header = html.Div([html.Span(title, className="fw-semibold flex-grow-1"),
+                       toolbar.menu(panel_id, title, kind="panel")],
+                      className="d-flex align-items-start gap-2")
+    return dbc.Card([dbc.CardHeader(header),
                      dbc.CardBody([*(extra or []),
                                    dcc.Loading(html.Div(id=panel_id), type="dot",
                                                delay_show=150)])],

@@ -107,7 +107,8 @@ def _panel_name(key: str) -> str:
 
 # ------------------------------------------------------------------ layout
 def menu(component_id: str | dict, title: str | None = None, *, kind: str) -> html.Div:
-    """The "⋯" dropdown of a chart (``kind="chart"``) or table (``"table"``), with its
+    """The "⋯" dropdown of a chart (``kind="chart"``), a table (``"table"``) or a card of
+    lists and tables that a callback fills (``"panel"``), with its
     download target, the store the browser fills, a toast for what happened and, for a
     pinnable panel, the pin dialog. Download items show to the roles that may export; a
     menu that would offer nothing is left out. ``title`` names the panel in the toast and
@@ -133,7 +134,7 @@ def menu(component_id: str | dict, title: str | None = None, *, kind: str) -> ht
                          toggle_class_name="toolbar-toggle px-1 py-0 text-body-secondary",
                          toggle_style={"textDecoration": "none", "lineHeight": 1},
                          id={"type": f"{prefix}-toolbar-menu", "panel": key}),
-        dcc.Store(id=ids["request"], data={"name": _panel_name(key)}),
+        dcc.Store(id=ids["request"], data={"name": _panel_name(key), "title": title}),
         dcc.Download(id=ids["download"]),
         dbc.Toast(id=ids["note"], header=title, is_open=False, dismissable=True,
                   duration=6000, style=TOAST_STYLE),
@@ -404,6 +405,91 @@ def table_frame(table: dict) -> pd.DataFrame:
     return _typed(pd.DataFrame.from_records(records, columns=list(names.values())))
 
 
+# ------------------------------------------------------------------ what a panel shows
+#: Components whose text is not the panel's data (buttons, inputs and their options).
+_CONTROLS = frozenset({"Button", "Input", "Select", "Dropdown", "Checklist", "RadioItems",
+                       "Switch", "Checkbox", "Textarea", "Store", "Tooltip", "Popover",
+                       "DatePickerRange", "DatePickerSingle", "Upload", "Download"})
+_MAX_DEPTH = 60
+
+
+def _children(node) -> list:
+    props = node.get("props") if isinstance(node, dict) else None
+    children = props.get("children") if isinstance(props, dict) else node
+    if children is None or isinstance(children, (str, int, float)):
+        return [] if children is None or children is node else [children]
+    return children if isinstance(children, list) else [children]
+
+
+def _type(node) -> str | None:
+    return node.get("type") if isinstance(node, dict) else None
+
+
+def _find(node, types: frozenset, depth: int = 0) -> list[dict]:
+    """The components of ``types`` in a layout tree (JSON as Dash holds it), in order,
+    not looking inside those found."""
+    if depth > _MAX_DEPTH:
+        return []
+    if isinstance(node, list):
+        return [found for item in node for found in _find(item, types, depth + 1)]
+    if not isinstance(node, dict):
+        return []
+    if _type(node) in types:
+        return [node]
+    return [found for child in _children(node) for found in _find(child, types, depth + 1)]
+
+
+def _text(node, depth: int = 0) -> str:
+    """The text a component shows, controls left out, spaces collapsed."""
+    if depth > _MAX_DEPTH or node is None or isinstance(node, bool):
+        return ""
+    if isinstance(node, (str, int, float)):
+        return str(node)
+    if isinstance(node, list):
+        parts = [_text(item, depth + 1) for item in node]
+    elif _type(node) in _CONTROLS:
+        return ""
+    else:
+        parts = [_text(child, depth + 1) for child in _children(node)]
+    return re.sub(r"\s+", " ", " ".join(part for part in parts if part)).strip()
+
+
+def content_frame(content, title: str = "item") -> pd.DataFrame:
+    """What a panel of lists and tables shows: its first table (the header row's cells
+    name the columns, each other row one row; a table without a header has columns
+    "column 1"…), else its list items as one column named ``title``. Cells are the text
+    on screen (formatted numbers stay text); buttons and inputs are left out."""
+    tables = _find(content, frozenset({"Table"}))
+    if tables:
+        head = _find(_find(tables[0], frozenset({"Thead"})), frozenset({"Tr"}))
+        body = _find(_find(tables[0], frozenset({"Tbody"})), frozenset({"Tr"})) or \
+            [row for row in _find(tables[0], frozenset({"Tr"})) if row not in head]
+        cells = [[_text(cell) for cell in _find(_children(row), frozenset({"Td", "Th"}))]
+                 for row in body]
+        header = [_text(cell) for cell in _find(_children(head[-1]),
+                                                frozenset({"Td", "Th"}))] if head else []
+        width = max([len(header), *map(len, cells)])
+        names = _unique([header[i] if i < len(header) and header[i] else f"column {i + 1}"
+                         for i in range(width)])
+        records = [dict(zip(names, row + [None] * (width - len(row)))) for row in cells]
+        frame = pd.DataFrame.from_records(records, columns=names)
+    else:
+        items = [_text(item) for item in _find(content, frozenset({"Li", "ListGroupItem"}))]
+        frame = pd.DataFrame({title: [item for item in items if item]})
+    if len(frame) > MAX_ROWS:
+        raise ExportRefused(f"The panel has more than {MAX_ROWS:,} rows to export.")
+    return _typed(frame)
+
+
+def _unique(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return out
+
+
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     """Columns of numbers as numbers (whole numbers as integers), everything else text:
     a number is never turned into text, and text is never read as a number."""
@@ -528,6 +614,9 @@ def requested_frame(request) -> tuple[str, pd.DataFrame]:
         frame, what = figure_frame(request["figure"]), "chart"
     elif isinstance(request.get("table"), dict):
         frame, what = table_frame(request["table"]), "table"
+    elif "content" in request:
+        frame, what = content_frame(request["content"], str(request.get("title") or
+                                                           "item")), "panel"
     else:
         raise ExportRefused("The panel sent nothing to export.")
     if frame.empty:

@@ -1,6 +1,6 @@
 """The chart menu in headless Chromium: on the Overview an analyst downloads the revenue
-chart's CSV (the file Chromium saves holds the chart's points) and its PNG, and pins the
-chart to a new dashboard."""
+chart's CSV (the file Chromium saves holds the chart's points) and its PNG and the "What
+changed" sentences, and pins the chart to a new dashboard."""
 from __future__ import annotations
 
 import csv
@@ -18,7 +18,8 @@ from tests.webapp.browser.conftest import click, severe_logs, wait_until_loaded
 
 pytestmark = pytest.mark.browser
 
-MENU = 'div.toolbar[data-panel="overview-trend"]'
+def menu(panel: str) -> str:
+    return f'div.toolbar[data-panel="{panel}"]'
 
 
 def wait_for(condition, timeout: float = 20, message: str = "condition not met"):
@@ -31,10 +32,10 @@ def wait_for(condition, timeout: float = 20, message: str = "condition not met")
     raise AssertionError(message)
 
 
-def open_menu_item(duo, label: str) -> None:
-    click(duo, f"{MENU} button.toolbar-toggle")
+def open_menu_item(duo, label: str, panel: str = "overview-trend") -> None:
+    click(duo, f"{menu(panel)} button.toolbar-toggle")
     item = wait_for(lambda: next((element for element in duo.driver.find_elements(
-        By.CSS_SELECTOR, f"{MENU} .dropdown-item") if element.text == label
+        By.CSS_SELECTOR, f"{menu(panel)} .dropdown-item") if element.text == label
         and element.is_displayed()), None), message=f"no menu item {label!r}")
     item.click()
 
@@ -65,6 +66,15 @@ def test_an_analyst_downloads_the_revenue_charts_csv(browser, tmp_path):
     image = tmp_path / name.replace(".csv", ".png")
     wait_for(lambda: image.exists() and image.stat().st_size, message=f"no {image.name}")
     assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # a card of sentences: one row per sentence on screen, under the card's title
+    sentences = [item.text for item in browser.driver.find_elements(
+        By.CSS_SELECTOR, "#overview-insight-list li")]
+    assert sentences
+    open_menu_item(browser, "Download CSV", "overview-insights")
+    listed = tmp_path / name.replace("overview-trend", "overview-insights")
+    wait_for(lambda: listed.exists() and listed.stat().st_size, message=f"no {listed.name}")
+    rows = list(csv.reader(io.StringIO(listed.read_text())))
+    assert rows[0] == ["What changed"] and [row[0].lstrip("'") for row in rows[1:]] == sentences
     assert severe_logs(browser) == []
 
 

@@ -14,10 +14,13 @@ window.dash_clientside.toolbar = {
     var id = key.charAt(0) === '{' ? JSON.parse(key) : key;
     var node = window.dash_component_api.getLayout(id) || {};
     var props = node.props || node;
-    var out = {name: (current && current.name) || key, at: Date.now(),
+    var out = {name: (current && current.name) || key, title: current && current.title,
+               at: Date.now(),
                format: /-toolbar-xlsx$/.test(trigger.type) ? 'xlsx' : 'csv'};
     if (props.figure) {
       out.figure = {data: props.figure.data || [], layout: props.figure.layout || {}};
+    } else if (!props.columns) {
+      out.content = props.children === undefined ? null : props.children;
     } else {
       out.table = {columns: props.columns || [], data: props.data || [],
                    derived_virtual_data: props.derived_virtual_data,
