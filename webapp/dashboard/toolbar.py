@@ -1,15 +1,15 @@
-"""The "⋯" menu on every chart and table: download what it shows (CSV, Excel, PNG for
-charts) and pin it to a dashboard.
+"""The "⋯" menu on every chart, table and card of lists and tables: download what it
+shows (CSV, Excel, PNG for charts) and pin it to a dashboard.
 
-Exactly what it shows: the browser sends the component's current ``figure`` (a chart) or
-``data``/``columns`` (a table) as Dash holds them — a clientside step
-(``assets/toolbar.js``) reads them with ``dash_component_api.getLayout``, since a
-callback registered once for all pages cannot name each page's graph as its State — and a
-server callback turns them into a file for ``dcc.Download``: a chart's traces become
-columns named after its axes and traces (``figure_frame``), a table's rows keep the
-displayed order and column names (``table_frame``). A server-paged table holds one page in
-the browser, so its export is that page (the transactions page keeps its whole-selection
-CSV). The server still re-checks the signed-in user (signed out or deactivated: refused,
+Exactly what it shows: the browser sends the component's current ``figure`` (a chart),
+``data``/``columns`` (a table) or ``children`` (a card's content) as Dash holds them — a
+clientside step (``assets/toolbar.js``) reads them with ``dash_component_api.getLayout``,
+since a callback registered once for all pages cannot name each page's graph as its State
+— and a server callback turns them into a file for ``dcc.Download``: a chart's traces
+become columns named after its axes and traces (``figure_frame``), a table's rows keep the
+displayed order and column names (``table_frame``), a card's first table or list its text
+as shown (``content_frame``). A server-paged table holds one page in the browser, so its
+export is that page (the transactions page keeps its whole-selection CSV). The server still re-checks the signed-in user (signed out or deactivated: refused,
 nothing sent) and the role of the transaction export (``EXPORT_ROUTE``'s declared role,
 and the role of the panel's page), writes an ``export`` audit event, and neutralises text
 cells like every other export (``analytics.transactions.neutralise_frame``). PNG is drawn
