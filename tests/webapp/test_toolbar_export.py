@@ -160,6 +160,7 @@ def test_every_chart_and_paged_table_carries_the_menu(app):  # the app registers
     assert "overview-toolbar-csv" in card and "overview-toolbar-png" in card
     table = str(components.paged_table("customers-list", [], 10, title="Customers"))
     assert "customers-toolbar-xlsx" in table and "-toolbar-png" not in table
+    assert "Download CSV (this page)" in table  # a paged table holds one page
     # pinnable panels (webapp.dashboard.panels) offer the pin, others do not
     assert "overview-toolbar-pin'" in card
     assert "-toolbar-pin'" not in str(components.chart("sales-forecast-chart", "Forecast"))

@@ -119,8 +119,11 @@ def menu(component_id: str | dict, title: str | None = None, *, kind: str) -> ht
     title = title or _registered_title(key)
     items = []
     if _may_export_here():
-        items += [dbc.DropdownMenuItem("Download CSV", id=ids["csv"], n_clicks=0),
-                  dbc.DropdownMenuItem("Download Excel", id=ids["xlsx"], n_clicks=0)]
+        # a paged table holds the page on screen: say so beside its own whole-list export
+        which = " (this page)" if kind == "table" else ""
+        items += [dbc.DropdownMenuItem(f"Download CSV{which}", id=ids["csv"], n_clicks=0),
+                  dbc.DropdownMenuItem(f"Download Excel{which}", id=ids["xlsx"],
+                                       n_clicks=0)]
     if kind == "chart":
         items.append(dbc.DropdownMenuItem("Download PNG", id=ids["png"], n_clicks=0))
     pinnable = _is_pinnable(key)
