@@ -54,6 +54,8 @@ class ScheduledReportOptions(Options):
     schedule_id: int
     title: Annotated[str, pydantic.Field(max_length=200)] | None = None
     email: bool = True
+    # the schedule follows this saved view: its filters are read when the job runs
+    saved_view_id: int | None = None
 
 
 class DigestOptions(Options):
@@ -61,6 +63,7 @@ class DigestOptions(Options):
     schedule_id: int
     title: Annotated[str, pydantic.Field(max_length=200)] | None = None
     email: bool = True
+    saved_view_id: int | None = None
 
 
 class LoadOptions(Options):

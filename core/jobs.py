@@ -196,7 +196,8 @@ def request_report(session: Session, user: User, *, format: str, email: bool = F
 def add_scheduled_report(session: Session, user: User, schedule_id: int, format: str,
                          filters: str, title: str | None = None, *,
                          scope: Scope | None = None, recipient: str | None = None,
-                         idempotency_key: str | None = None) -> Job | None:
+                         idempotency_key: str | None = None,
+                         saved_view_id: int | None = None) -> Job | None:
     """A scheduled run's job for one recipient (used by ``core.schedules``; the caller
     commits and enqueues). ``title`` names the report (the schedule's name).
 
@@ -212,6 +213,8 @@ def add_scheduled_report(session: Session, user: User, schedule_id: int, format:
         return None
     kind = "digest" if format == "digest" else "scheduled_report"
     options = {"schedule_id": schedule_id, "title": title}
+    if saved_view_id is not None:
+        options["saved_view_id"] = saved_view_id
     if kind == "scheduled_report":
         options["format"] = format
     stored = parse_params(kind, {"filters": filters, **options})

@@ -1,7 +1,8 @@
 """In-app notifications: what the navbar bell shows one user.
 
 A notification is added when something the user is waiting for happens: one of their
-alerts fired, one of their jobs finished or failed, a delivery of theirs failed for good.
+alerts fired, one of their jobs finished or failed, a delivery of theirs failed for good, a
+schedule of theirs was paused because the saved view it followed was deleted.
 Each belongs to one user and is read or not for that user only; a user sees and marks
 only their own. Old ones are pruned (``KEEP_DAYS``) so the table stays small.
 
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from core.orm import Notification, User, utcnow
 
-KINDS = ("alert", "job", "delivery")
+KINDS = ("alert", "job", "delivery", "schedule")
 #: The bell lists at most this many; older ones stay reachable where they came from.
 SHOWN = 20
 #: Notifications older than this are deleted by ``prune``.

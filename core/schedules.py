@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 from analytics import countries
 from analytics.errors import AccessDenied, InvalidInput, NotFound, format_validation_error
 from analytics.filters import FilterError, Filters, Scope
-from core import audit, db, jobs, owned, users
+from core import audit, db, jobs, owned, users, views
 from core.orm import Job, ReportSchedule, User, utcnow
 from core.settings import Settings
 
@@ -102,6 +102,8 @@ class ScheduleInput(pydantic.BaseModel):
     recipients: Annotated[list[str], pydantic.Field(max_length=MAX_RECIPIENTS)] = []
     external_recipients: Annotated[list[str], pydantic.Field(max_length=MAX_RECIPIENTS)] = []
     external_scope: list[str] | str | None = None
+    # follow a saved view: its filters, with a relative period's dates computed at each run
+    saved_view_id: int | None = None
     is_active: bool = True
 
     @pydantic.field_validator("time_of_day")
@@ -300,9 +302,25 @@ def _validate(session: Session, actor: User, data: dict, owner: User) -> Schedul
                                 "list of countries, or 'all'")
         _check_external_scope(actor, values)
         _check_external_filters(values)
+    if values.saved_view_id is not None:
+        _check_saved_view(session, owner, values)
     values.recipients = emails
     values.external_recipients = externals
     return values
+
+
+def _check_saved_view(session: Session, owner: User, values: ScheduleInput) -> None:
+    """A schedule follows a view its owner may open (their own or one shared with them);
+    its own filters are then the view's, read at each run (``core.views.query_for_run``),
+    so it keeps none of its own."""
+    try:
+        view = views.get_view(session, owner, values.saved_view_id)
+    except views.ViewNotFound:
+        raise ScheduleError(f"saved_view_id: there is no saved view {values.saved_view_id} "
+                            "that the schedule's owner may open") from None
+    if values.filters:
+        raise ScheduleError("a schedule follows a saved view or keeps its own filters, not "
+                            f"both: leave filters empty to follow “{view.name}”")
 
 
 def _addresses(texts: list[str], external: bool = False) -> list[str]:
@@ -446,7 +464,8 @@ def _jobs_for(session: Session, schedule: ReportSchedule, run_at: dt.datetime) -
     whose key exists already (the run was started before) is not made again."""
     made: list[Job] = []
     common = {"schedule_id": schedule.id, "format": schedule.format,
-              "filters": schedule.filters or "", "title": schedule.name}
+              "filters": schedule.filters or "", "title": schedule.name,
+              "saved_view_id": schedule.saved_view_id}
     for email in schedule.recipients or []:
         recipient = session.scalar(sa.select(User).where(User.email == email))
         if recipient is None or not recipient.is_active:
@@ -527,6 +546,7 @@ def schedule_to_dict(schedule: ReportSchedule) -> dict:
                                if schedule.external_scope is not None else
                                ("all" if schedule.external_recipients else None)),
             "external_scope_label": external_scope_label(schedule),
+            "saved_view_id": schedule.saved_view_id,
             "is_active": schedule.is_active,
             "description": describe(schedule),
             "last_run_at": _iso(schedule.last_run_at), "next_run_at": _iso(schedule.next_run_at),

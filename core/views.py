@@ -29,9 +29,9 @@ from sqlalchemy.orm import Session
 from analytics import period as periods
 from analytics.errors import AccessDenied, InvalidInput, NotFound, format_validation_error
 from analytics.filters import FilterError, Filters
-from core import audit
+from core import audit, notifications
 from core.dashboards import PERIODS
-from core.orm import SavedView, User, UserPreferences
+from core.orm import ReportSchedule, SavedView, User, UserPreferences
 
 #: Views one user may own (each is a row in every sidebar's dropdown).
 MAX_VIEWS = 200
@@ -237,11 +237,23 @@ def _write(session: Session, name: str, change) -> None:
 
 
 def delete_view(session: Session, actor: User, view_id: int) -> None:
-    """Delete a view (owner or admin); defaults, schedules and alerts that followed it
-    forget it (the foreign keys set null). The caller commits."""
+    """Delete a view (owner or admin); defaults that pointed at it forget it. A report
+    schedule that followed it is paused and its owner told (running on without the view
+    would send the report of all their data instead). The caller commits."""
     view = editable_view(session, actor, view_id)
     audit.record(session, "view_changed", actor=actor, target=str(view.id),
                  detail={"change": "deleted", "name": view.name})
+    for schedule in session.scalars(sa.select(ReportSchedule).where(
+            ReportSchedule.saved_view_id == view.id)):
+        schedule.saved_view_id = None
+        if schedule.is_active:
+            schedule.is_active, schedule.next_run_at = False, None
+            notifications.notify(
+                session, schedule.owner_id, "schedule",
+                f"Schedule “{schedule.name}” paused: its saved view was deleted",
+                body=f"The saved view “{view.name}” it followed was deleted. Choose other "
+                     "filters or another view, then resume it.", link="/reports",
+                ref=f"schedule:{schedule.id}")
     session.delete(view)
     session.flush()
 

@@ -128,16 +128,20 @@ def list_schedules(runs: bool, acting: str | None) -> None:
               help="The dashboard's filters as its URL query string, e.g. "
                    "'country=GB&category=Lighting'. Without start/end each run covers "
                    "the data's latest 30 days; with them, always those days.")
+@click.option("--view", "view_id", type=int, default=None, metavar="ID",
+              help="Follow the saved view ID (GET /api/v1/views lists them): "
+                   "its filters and relative period are read at each run; no --filters.")
 @click.option("--owner", default=None, metavar="EMAIL",
               help="The schedule's owner (admins only; default: the acting user).")
 @click.option("--paused", is_flag=True, help="Create it paused.")
 @AS_OPTION
 def create(name, recipients, format_, frequency, on, time_of_day, timezone, externals,
-           external_scope, filters, owner, paused, acting) -> None:
+           external_scope, filters, view_id, owner, paused, acting) -> None:
     """Create a report schedule named NAME."""
     data = {"name": name, "format": format_, "frequency": frequency.strip().lower(),
             "time_of_day": time_of_day, "timezone": timezone, "filters": filters,
-            "is_active": not paused, "external_recipients": list(externals)}
+            "is_active": not paused, "external_recipients": list(externals),
+            "saved_view_id": view_id}
     if external_scope is not None:
         data["external_scope"] = ("all" if external_scope.strip().lower() == "all"
                                   else external_scope)

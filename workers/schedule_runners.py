@@ -9,10 +9,34 @@ e-mail in ``result["email"]``, which the delivery sends as it is.
 """
 from __future__ import annotations
 
-from core import jobs
+from analytics.filters import Filters
+from core import db, jobs, views
 from core.jobs import JobSpec
+from core.orm import ReportSchedule
 from core.settings import Settings
 from workers.handlers import progress_reporter, warehouse_for
+
+
+def run_filters(settings: Settings, spec: JobSpec) -> Filters:
+    """The run's filters: the job's own, or, for a schedule that follows a saved view, the
+    view's as they are now (a relative period's dates computed at this run), read for the
+    schedule's owner, who must still be allowed to open the view. The job's scope (the
+    recipient's) applies on top, as always."""
+    view_id = spec.options.get("saved_view_id")
+    if not view_id:
+        return spec.filters
+    with db.session_scope(settings.database_url) as session:
+        schedule = session.get(ReportSchedule, spec.options.get("schedule_id"))
+        if schedule is None:
+            raise jobs.JobError("The schedule of this report was deleted.")
+        try:
+            query = views.query_for_run(session, schedule.owner, view_id,
+                                        warehouse_for(settings))
+        except views.ViewNotFound:
+            raise jobs.JobError("The saved view this schedule follows was deleted or is no "
+                                "longer shared with the schedule's owner; choose another "
+                                "view or filters for the schedule.") from None
+    return Filters.from_query(query)
 
 
 def run_scheduled_report(settings: Settings, spec: JobSpec) -> dict:
@@ -25,7 +49,7 @@ def run_scheduled_report(settings: Settings, spec: JobSpec) -> dict:
     formats = ("pdf", "xlsx") if chosen == "both" else (chosen,)
     progress = progress_reporter(settings, spec.id, 0, 99)
     folder = jobs.job_folder(settings, spec.id)
-    content = gather(warehouse_for(settings), spec.filters, spec.scope,
+    content = gather(warehouse_for(settings), run_filters(settings, spec), spec.scope,
                      currency=settings.currency,
                      title=spec.options.get("title") or "Shoplens report",
                      progress=lambda percent, message=None: progress(percent * 0.8, message),
@@ -54,7 +78,7 @@ def run_digest_job(settings: Settings, spec: JobSpec) -> dict:
     progress = progress_reporter(settings, spec.id, 0, 99)
     progress(0, "Reading the week")
     folder = jobs.job_folder(settings, spec.id)
-    digest = gather_digest(warehouse_for(settings), spec.filters, spec.scope,
+    digest = gather_digest(warehouse_for(settings), run_filters(settings, spec), spec.scope,
                            currency=settings.currency,
                            title=spec.options.get("title") or "Weekly digest")
     progress(90, "Writing the e-mail")

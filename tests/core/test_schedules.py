@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from core import db, jobs, schedules
-from core.orm import Job, ReportSchedule, User
+from core.orm import Job, Notification, ReportSchedule, User
 from core.schedules import ScheduleAccessDenied, ScheduleError, ScheduleInput, next_run_at
 from tests.workers.support import add_user, settings_for, wait_for, worker_environment
 
@@ -524,3 +524,61 @@ def test_two_writers_racing_for_one_run_on_postgresql_make_one_job(tmp_path, pos
     with db.session_scope(settings.database_url) as session:
         assert session.query(Job).filter_by(idempotency_key=key).count() == 1
         assert session.get(ReportSchedule, schedule_id).name == "Race, second writer"
+
+
+def test_a_schedule_following_a_saved_view_reads_its_filters_at_each_run(settings, people):
+    """The view (Germany, all time, kept relative) is read when the job runs: the admin's
+    report holds DE's £15.00, not the shop's £28.00. A view the owner may not open, or
+    filters beside a view, are refused; a view deleted later fails the run with the
+    reason instead of falling back to all the data."""
+    from analytics.warehouse import Warehouse
+    from core import views
+    from tests.workers.support import publish_tiny_shop
+
+    warehouse = Warehouse(settings.warehouse_url)
+    publish_tiny_shop(warehouse)
+    warehouse.dispose()
+    with db.session_scope(settings.database_url) as session:
+        admin = _user(session, people, "admin")
+        view = views.create_view(session, admin, {"name": "Germany", "page": "/",
+                                                  "filters": "country=DE",
+                                                  "period": "all_time"})
+        private = views.create_view(session, _user(session, people, "analyst"), {
+            "name": "Mine", "page": "/", "filters": "country=FR"})
+        session.flush()
+        view_id, private_id = view.id, private.id
+        base = {"name": "Germany weekly", "format": "pdf", "frequency": "daily",
+                "recipients": ["admin@example.com"]}
+        with pytest.raises(schedules.ScheduleError, match="not both"):
+            schedules.create_schedule(session, admin, {**base, "saved_view_id": view_id,
+                                                       "filters": "country=FR"})
+        with pytest.raises(schedules.ScheduleError, match="no saved view"):
+            schedules.create_schedule(session, _user(session, people, "analyst"), {
+                **base, "recipients": ["analyst@example.com"],
+                "saved_view_id": view_id + private_id + 100})
+        schedule = schedules.create_schedule(session, admin, {**base,
+                                                              "saved_view_id": view_id})
+        assert schedules.schedule_to_dict(schedule)["saved_view_id"] == view_id
+        [job] = schedules.send_now(session, admin, schedule.id)
+        job_id = job.id
+    text = _pdf_text(_render(settings, job_id).result_path)
+    assert "£15.00" in text and "£28.00" not in text
+    with db.session_scope(settings.database_url) as session:
+        admin = _user(session, people, "admin")
+        [job] = schedules.send_now(session, admin, schedule.id,
+                                   now=dt.datetime(2030, 1, 1, 12, 0))
+        job_id = job.id
+        # a view deleted: the schedule is paused and its owner told, rather than sending
+        # the report of all the data from then on
+        views.delete_view(session, admin, view_id)
+    with db.session_scope(settings.database_url) as session:
+        paused = session.get(ReportSchedule, schedule.id)
+        assert (paused.saved_view_id, paused.is_active, paused.next_run_at) == (None, False,
+                                                                                None)
+        [note] = session.scalars(sa.select(Notification).where(
+            Notification.kind == "schedule")).all()
+        assert note.user_id == people["admin"] and "paused" in note.title
+    # a run made before the deletion fails with the reason, never on all the data
+    spec = jobs.start_job(settings, job_id, worker="test")
+    with pytest.raises(jobs.JobError, match="deleted or is no longer shared"):
+        jobs.kind_of(spec.kind).load_runner()(settings, spec)

@@ -170,3 +170,21 @@ def test_a_viewer_switches_their_digest_with_the_cli(app, cli):
                              "Nowhere", ok=False)
     # the viewer still cannot make a report schedule
     assert "analyst" in cli("create", "Report", "--as", "viewer@example.com", ok=False)
+
+
+def test_create_following_a_saved_view(app, cli):
+    from core import views
+    from core.orm import User
+    import sqlalchemy as sa
+
+    settings = app.extensions["shoplens.settings"]
+    with db.session_scope(settings.database_url) as session:
+        admin = session.scalars(sa.select(User).where(User.email == "admin@example.com")).one()
+        view_id = views.create_view(session, admin, {"name": "UK wholesale", "page": "/",
+                                                     "filters": "country=GB",
+                                                     "period": "last_90"}).id
+    schedule_id = _created_id(cli("create", "Follows", "--view", str(view_id)))
+    assert _schedule(app, schedule_id).saved_view_id == view_id
+    out = cli("create", "Both", "--view", str(view_id), "--filters", "country=GB", ok=False)
+    assert "not both" in out
+    assert "no saved view 999" in cli("create", "Ghost", "--view", "999", ok=False)

@@ -17,15 +17,16 @@ FORM = [("reports-sched-name", "value"), ("reports-sched-format", "value"),
         ("reports-sched-day", "value"), ("reports-sched-time", "value"),
         ("reports-sched-recipients", "value"), ("shell-url", "search"),
         ("reports-sched-keep-dates", "value"), ("reports-sched-timezone", "value"),
-        ("reports-sched-external", "value"), ("reports-sched-external-scope", "value")]
+        ("reports-sched-external", "value"), ("reports-sched-external-scope", "value"),
+        ("reports-sched-view", "value")]
 
 
 def create(client, *, name="Weekly GB", recipients,
            search="?start=2011-03-01&end=2011-03-03&country=GB", frequency="weekly",
            time="08:00", keep_dates=False, timezone="UTC", external=None, external_scope=None,
-           format="xlsx"):
+           format="xlsx", view=None):
     values = [name, format, frequency, "2", 1, time, recipients, search, keep_dates,
-              timezone, external, external_scope]
+              timezone, external, external_scope, view]
     return client.post("/_dash-update-component", json={
         "output": "reports-sched-status.children",
         "outputs": {"id": "reports-sched-status", "property": "children"},
@@ -155,7 +156,7 @@ def test_a_viewer_is_refused_by_the_guard(signed_in):
 def form(client, search: str, keep_dates: bool = False) -> dict:
     outputs = [("reports-sched-recipients", "options"), ("reports-sched-recipients", "value"),
                ("reports-sched-recipients", "disabled"), ("reports-sched-filters", "children"),
-               ("reports-sched-mail", "children")]
+               ("reports-sched-mail", "children"), ("reports-sched-view", "options")]
     response = client.post("/_dash-update-component", json={
         "output": ".." + "...".join(f"{i}.{p}" for i, p in outputs) + "..",
         "outputs": [{"id": i, "property": p} for i, p in outputs],
@@ -243,3 +244,36 @@ def test_the_weekly_digest_switch(app, signed_in):
     assert "Not changed" in bad and "timezone" in bad
     # the page is the analysts': viewers use the API or the CLI for their digest
     assert digest_switch(signed_in("viewer@example.com"), True).status_code == 403
+
+
+def test_a_schedule_can_follow_a_saved_view_the_user_may_open(app, signed_in):
+    """The form offers the user's views and those shared with them; following one keeps
+    no page filters (the view's are read at each run); another user's private view is
+    refused."""
+    from core import views
+    from core.orm import User
+
+    settings = app.extensions["shoplens.settings"]
+    with db.session_scope(settings.database_url) as session:
+        gb = session.scalars(sa.select(User).where(User.email == "gb@example.com")).one()
+        admin = session.scalars(sa.select(User).where(User.email == "admin@example.com")).one()
+        mine = views.create_view(session, gb, {"name": "GB last 30", "page": "/",
+                                               "filters": "country=GB", "period": "last_30"})
+        private = views.create_view(session, admin, {"name": "Admin's", "page": "/",
+                                                     "filters": ""})
+        session.flush()
+        mine_id, private_id = mine.id, private.id
+    analyst = signed_in("gb@example.com")
+    offered = form(analyst, "")["reports-sched-view.options"]
+    assert [(o["label"], o["value"]) for o in offered] == [("GB last 30", mine_id)]
+    refused = create(analyst, name="Not mine", recipients=["gb@example.com"],
+                     view=private_id)
+    assert "no saved view" in text_of(refused.json["response"]["reports-sched-status"][
+        "children"])
+    made = create(analyst, name="Following", recipients=["gb@example.com"], view=mine_id)
+    assert made.status_code == 200, made.text
+    assert "Created “Following”" in str(made.json)
+    with db.session_scope(settings.database_url) as session:
+        row = session.scalars(sa.select(ReportSchedule).where(
+            ReportSchedule.name == "Following")).one()
+        assert (row.saved_view_id, row.filters) == (mine_id, "")

@@ -358,6 +358,10 @@ class ScheduleChanges(Strict):
     external_scope: list[Annotated[str, Field(max_length=60)]] | Literal["all"] | None = Field(
         None, description="Admins only, required with external recipients: the countries "
                           "they see (codes or names), or \"all\".")
+    saved_view_id: int | None = Field(
+        None, description="Follow a saved view (`/views`) the owner may open: each run reads "
+                          "its filters then (a relative period's dates computed at the run); "
+                          "the schedule's own filters must be empty.")
     is_active: bool | None = Field(None, description="false pauses the schedule.")
 
 
@@ -411,6 +415,7 @@ class ScheduleResponse(BaseModel):
         None, description="What external recipients see: countries, or \"all\".")
     external_scope_label: str | None = Field(
         None, description="e.g. 'External recipients see: DE, FR'.")
+    saved_view_id: int | None = Field(None, description="The saved view it follows.")
     is_active: bool
     description: str = Field(description="e.g. 'every Monday at 07:00 Europe/London'.")
     last_run_at: str | None

@@ -20,7 +20,7 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, dcc, html
 
 from analytics.errors import ShoplensError
-from core import jobs, schedules, users
+from core import jobs, schedules, users, views
 from webapp import security, services
 from webapp.api.schedules import (check_recipient_scopes, mail_destination, runs_of,
                                   start_jobs)
@@ -129,6 +129,11 @@ def _schedule_form(admin: bool = False) -> dbc.Card:
                              placeholder="FR, DE  or  all"), 4),
         ], className="g-2 mt-1", id="reports-sched-external-row",
             style={"display": "flex" if admin else "none"}),
+        dbc.Row([
+            _field("…or follow a saved view (its filters and relative period at each run)",
+                   dcc.Dropdown(id="reports-sched-view", placeholder="This page's filters",
+                                clearable=True), 6),
+        ], className="g-2 mt-1"),
         dbc.Checkbox(id="reports-sched-keep-dates", value=False, className="small mt-2",
                      label="Keep this page's dates fixed in every run (otherwise each run "
                            "covers the data's latest 30 days)"),
@@ -184,14 +189,15 @@ def list_my_jobs(_ticks):
           Output("reports-sched-recipients", "value"),
           Output("reports-sched-recipients", "disabled"),
           Output("reports-sched-filters", "children"), Output("reports-sched-mail", "children"),
+          Output("reports-sched-view", "options"),
           Input("shell-url", "pathname"), Input("shell-url", "search"),
           Input("reports-sched-keep-dates", "value"))
 def schedule_form(_pathname, search, keep_dates):
     """Who may receive (admins: every active user; analysts: themselves), the filters the
-    schedule will keep and where the e-mails go."""
+    schedule will keep, the saved views it may follow instead, and where the e-mails go."""
     user = security.current_db_user()
     if user is None:
-        return [], [], True, "Sign in again.", ""
+        return [], [], True, "Sign in again.", "", []
     if user.has_role("admin"):
         options = [{"label": f"{u.email} ({u.role}, {users.user_scope(u)})", "value": u.email}
                    for u in users.list_users(security.db_session()) if u.is_active]
@@ -201,11 +207,14 @@ def schedule_form(_pathname, search, keep_dates):
         described = _kept_filters(search, keep_dates)
     except context.Unavailable as exc:
         described = str(exc)
+    followable = [{"label": view.name + ("" if view.owner_id == user.id
+                                         else f" (shared by {view.owner.email})"),
+                   "value": view.id} for view in views.list_views(security.db_session(), user)]
     return (options, [user.email], not user.has_role("admin"),
             "Filters kept with the schedule (this page's URL): "
             + (described or "none") + ("" if "start=" in described else
                                         "; each run covers the data's latest 30 days") + ".",
-            f"Mail: {mail_destination(services.settings())}.")
+            f"Mail: {mail_destination(services.settings())}.", followable)
 
 
 @callback(Output("reports-sched-status", "children"), Input("reports-sched-create", "n_clicks"),
@@ -215,10 +224,11 @@ def schedule_form(_pathname, search, keep_dates):
           State("reports-sched-recipients", "value"), State("shell-url", "search"),
           State("reports-sched-keep-dates", "value"), State("reports-sched-timezone", "value"),
           State("reports-sched-external", "value"),
-          State("reports-sched-external-scope", "value"), prevent_initial_call=True)
+          State("reports-sched-external-scope", "value"), State("reports-sched-view", "value"),
+          prevent_initial_call=True)
 def create_schedule(_clicks, name, format_, frequency, weekday, day, time_of_day,
                     recipients, search, keep_dates=False, timezone=None, external=None,
-                    external_scope=None):
+                    external_scope=None, view_id=None):
     """Create the schedule with the page's filters; the engine checks the user, the
     cadence, the time zone and the recipients (external ones: admins only, with the scope
     they see), and each recipient must be able to see the filters."""
@@ -236,6 +246,11 @@ def create_schedule(_clicks, name, format_, frequency, weekday, day, time_of_day
                 "external_recipients": _split(external)}
         if data["external_recipients"]:
             data["external_scope"] = _scope_text(external_scope)
+        if view_id:  # the view's filters, read at each run, instead of this page's
+            data["saved_view_id"] = _int_or_none(view_id)
+            filters = data["filters"] = ""
+            followed = views.get_view(session, user, data["saved_view_id"])
+            filters = views.resolve(followed, context.warehouse())[1].to_query()
         check_recipient_scopes(session, context.warehouse(), filters, data["recipients"],
                                data.get("external_scope") if data["external_recipients"]
                                else False)
