@@ -104,6 +104,19 @@ def order_attribution_values(warehouse, version: int | None = None) -> set[str]:
     return {value.strip().casefold() for value in rows if isinstance(value, str)}
 
 
+def has_traffic(warehouse, version: int | None = None) -> bool:
+    """Whether the data version holds sessions or ad spend (a report adds its Marketing
+    section only then)."""
+    version = warehouse.require_version() if version is None else version
+    if period.version_info(warehouse, version).has_sessions:
+        return True
+    with warehouse.connect(version) as conn:
+        if "ad_date" not in table_columns(conn, schema.ad_spend.name):
+            return False
+        return bool(conn.execute(sa.select(sa.func.count()).select_from(schema.ad_spend))
+                    .scalar())
+
+
 @dataclass(frozen=True)
 class MarketingSummary:
     """Every KPI of METRICS.md "Traffic and advertising" for the period and the previous

@@ -20,6 +20,7 @@ from analytics.countries import country_name
 from analytics.filters import Filters, Scope
 from core import annotations, formatting
 from core.formatting import format_money, format_value, is_empty
+from core.reports.marketing import MarketingSection, gather_marketing
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,7 @@ class ReportContent:
     forecast: ForecastSection
     quality: dict                    # quality.quality_summary under the scope
     notes: tuple[annotations.Note, ...] = ()   # notes on the period the scope may see
+    marketing: MarketingSection | None = None  # with ad spend or sessions only
 
     @property
     def period_label(self) -> str:
@@ -251,6 +253,8 @@ def gather(warehouse, filters: Filters, scope: Scope, *, currency: str = "£",
     report(55, "Forecast")
     forecast_section = (_forecast(warehouse, resolved, scope, currency) if forecast
                         else ForecastSection(FORECAST_HORIZON, reason="not requested"))
+    report(85, "Marketing")
+    marketing_section = gather_marketing(warehouse, resolved, scope, currency)
     report(90, "Data quality")
     quality_summary = quality.quality_summary(warehouse, scope=scope)
     notes = (_notes(app_database_url, scope, resolved) if app_database_url else ())
@@ -259,7 +263,8 @@ def gather(warehouse, filters: Filters, scope: Scope, *, currency: str = "£",
         filters=resolved, scope=scope, data_version=version, source=info.source,
         kpi_summary=summary, kpi_lines=lines, monthly=monthly, countries=countries,
         categories=categories, products=top, segments=segments, cohorts=cohort_frame,
-        forecast=forecast_section, quality=quality_summary, notes=notes)
+        forecast=forecast_section, quality=quality_summary, notes=notes,
+        marketing=marketing_section)
 
 
 def _notes(database_url: str, scope: Scope, filters: Filters) -> tuple[annotations.Note, ...]:

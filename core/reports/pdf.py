@@ -75,6 +75,7 @@ def render_pdf(content: ReportContent, path: Path) -> Path:
     story += _products(content, styles)
     story += _segments(content, styles)
     story += _forecast(content, styles)
+    story += _marketing(content, styles)
     story += _quality(content, styles)
 
     def footer(canvas, document) -> None:
@@ -227,6 +228,33 @@ def _forecast(content: ReportContent, styles) -> list:
              _ratio(section.baseline_accuracy.get("r2"))]]
     flow.append(Spacer(1, 2 * mm))
     flow.append(_table(header, rows, styles, [60 * mm, None, None], numeric={1, 2}))
+    flow += [Paragraph(escape(note), styles["small"]) for note in section.notes]
+    return flow
+
+
+def _marketing(content: ReportContent, styles) -> list:
+    """Traffic and advertising KPIs and what to do next (``core.reports.marketing``)."""
+    section = content.marketing
+    if section is None:
+        return []
+    header = ["Marketing figure", "This period", "Previous period", "Change"]
+    rows = [[line.label, line.current_text, line.previous_text, line.change_text]
+            for line in section.lines]
+    flow = [Paragraph("Marketing", styles["h1"]),
+            Paragraph(escape(f"{content.period_label}, compared with "
+                             f"{section.previous_label}."), styles["small"]),
+            Spacer(1, 3 * mm),
+            _table(header, rows, styles, [55 * mm, 40 * mm, 40 * mm, None], numeric={1, 2, 3}),
+            Paragraph("What to do next", styles["h1"]),
+            Paragraph(escape("; ".join(section.windows) + ". Ranked by money at stake"
+                             + (f" (the first {len(section.actions)} of "
+                                f"{section.actions_total})"
+                                if section.actions_total > len(section.actions) else "")
+                             + "."), styles["small"]),
+            Spacer(1, 2 * mm),
+            _table(["At stake", "Window", "Level", "Item", "Why", "What to do"],
+                   section.action_rows(content.currency), styles,
+                   [17 * mm, 19 * mm, 18 * mm, 42 * mm, None, 30 * mm], numeric={0})]
     flow += [Paragraph(escape(note), styles["small"]) for note in section.notes]
     return flow
 

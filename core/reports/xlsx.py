@@ -23,6 +23,8 @@ from core.reports.content import ReportContent, describe_filters_for_cover
 
 SHEETS = ("Summary KPIs", "Monthly trend", "Countries", "Categories", "Top products",
           "Customer segments", "Cohorts", "Forecast", "Notes")
+#: Added after them when the data holds ad spend or sessions.
+MARKETING_SHEET = "Marketing"
 HEADER_FONT = Font(bold=True, color="1E293B")
 HEADER_FILL = PatternFill("solid", fgColor="F1F5F9")
 TITLE_FONT = Font(bold=True, size=14, color="2563EB")
@@ -93,6 +95,8 @@ def render_xlsx(content: ReportContent, path: Path) -> Path:
     _cohorts(workbook.create_sheet(SHEETS[6]), content)
     _forecast(workbook.create_sheet(SHEETS[7]), content)
     _notes(workbook.create_sheet(SHEETS[8]), content)
+    if content.marketing is not None:
+        _marketing(workbook.create_sheet(MARKETING_SHEET), content)
     workbook.properties.title = f"{content.title}: {content.period_label}"
     workbook.properties.creator = "Shoplens"
     partial = path.with_suffix(".part")
@@ -152,6 +156,39 @@ def _notes(sheet: Worksheet, content: ReportContent) -> None:
     if not content.notes:
         sheet.cell(2, 1, "No notes on this period.")
     _finish(sheet, 1, 1 + len(content.notes), columns)
+
+
+def _marketing(sheet: Worksheet, content: ReportContent) -> None:
+    """The marketing KPIs (value, previous, change as text), then the actions."""
+    section = content.marketing
+    columns = [Column("Marketing figure", "label", width=28),
+               Column("This period", "current_text", width=18),
+               Column("Previous period", "previous_text", width=18),
+               Column("Change", "change_text", width=22)]
+    _header(sheet, 1, columns)
+    for row, line in enumerate(section.lines, start=2):
+        for index, value in enumerate((line.label, line.current_text, line.previous_text,
+                                       line.change_text), start=1):
+            sheet.cell(row, index, value)
+    start = len(section.lines) + 3
+    sheet.cell(start, 1, "What to do next").font = TITLE_FONT
+    actions = [Column("At stake", "stake", "money", 14), Column("Window", "window", width=12),
+               Column("Level", "level", width=10), Column("Channel", "channel", width=14),
+               Column("Item", "name", width=32), Column("Why", "reason", width=50),
+               Column("What to do", "action", width=30)]
+    _header(sheet, start + 1, actions)
+    formats = _formats(content.currency)
+    for row, record in enumerate(section.actions.to_dict("records"), start=start + 2):
+        for index, column in enumerate(actions, start=1):
+            cell = sheet.cell(row, index, _cell_value(record[column.source]))
+            if column.kind in formats:
+                cell.number_format = formats[column.kind]
+    for index, column in enumerate(actions, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = max(
+            column.width or 12, sheet.column_dimensions[get_column_letter(index)].width or 0)
+    note_row = start + 3 + len(section.actions)
+    for offset, note in enumerate([*section.windows, *section.notes]):
+        sheet.cell(note_row + offset, 1, neutralise_cell(note))
 
 
 def _frame_sheet(sheet: Worksheet, content: ReportContent, frame: pd.DataFrame,
