@@ -95,6 +95,7 @@ def _run_rule(settings: Settings, warehouse, rule_id: int, today: dt.date,
         if not owner.is_active or not owner.has_role(
                 "admin" if rule.kind in OPERATIONAL else "analyst"):
             return None  # deactivated or demoted since: the rule rests
+        alerts.refresh_from_view(session, rule, warehouse)
         evaluation = evaluate(rule, warehouse, owner_scope(owner), today, settings.currency,
                               session)
         if step(rule, evaluation, now) != "fire":

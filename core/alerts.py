@@ -141,6 +141,9 @@ class AlertInput(pydantic.BaseModel):
     compare: Literal["previous", "last_year"] = "previous"
     email: bool = True
     webhook_url: Annotated[str | None, pydantic.Field(max_length=1000)] = None
+    # follow a saved view: its filters (without its dates: the rule keeps its own window),
+    # copied onto ``filters`` when saved and at each run
+    saved_view_id: int | None = None
     is_active: bool = True
     snoozed_until: dt.datetime | None = None
 
@@ -753,6 +756,7 @@ def create_rule(session: Session, actor: User, data: dict, *, owner: User | None
     ``settings`` decide which webhook URLs are allowed (``core.webhooks``)."""
     owner = owner or actor
     values = _validate(actor, data, owner, warehouse, settings)
+    _follow_view(session, owner, values, warehouse, given=data.get("filters"))
     rule = AlertRule(owner_id=owner.id, armed=True, **values.model_dump())
     session.add(rule)
     session.flush()
@@ -782,6 +786,7 @@ def update_rule(session: Session, actor: User, rule_id: int, changes: dict, *,
     values = _validate(actor, {**current, **changes}, rule.owner, warehouse, settings,
                        check_webhook=(changes.get("webhook_url") or None) != rule.webhook_url
                        and bool(changes.get("webhook_url")))
+    _follow_view(session, rule.owner, values, warehouse, given=changes.get("filters"))
     condition = ("kind", "kpi", "direction", "value", "days", "filters", "compare")
     if any(getattr(rule, name) != getattr(values, name) for name in condition):
         rule.armed = True
@@ -790,6 +795,52 @@ def update_rule(session: Session, actor: User, rule_id: int, changes: dict, *,
     audit.record(session, "alert_changed", actor=actor, target=str(rule.id),
                  detail={"change": "updated", "fields": sorted(changes)})
     return rule
+
+
+def _follow_view(session: Session, owner: User, values: AlertInput, warehouse,
+                 given: str | None) -> None:
+    """A rule that follows a saved view takes the view's filters (not its dates: the rule
+    watches its own last N days); the view must be one the owner may open, and filters
+    given beside it are refused."""
+    if values.saved_view_id is None:
+        return
+    if given:
+        raise AlertError("an alert follows a saved view or has its own filters, not both")
+    values.filters = view_filters(session, owner, values.saved_view_id, warehouse)
+    check_filters(Filters.from_query(values.filters), owner_scope(owner), warehouse)
+
+
+def view_filters(session: Session, owner: User, view_id: int, warehouse) -> str:
+    """The filters of saved view ``view_id`` as a rule watches them (without dates)."""
+    from core import views
+
+    try:
+        view = views.get_view(session, owner, view_id)
+    except views.ViewNotFound:
+        raise AlertError(f"saved_view_id: there is no saved view {view_id} that the "
+                         "alert's owner may open") from None
+    return views.resolve(view, warehouse)[1].without_dates().to_query()
+
+
+def refresh_from_view(session: Session, rule: AlertRule, warehouse) -> None:
+    """Before a run: copy the followed view's current filters onto the rule (a changed
+    view changes the rule, which is re-armed). A view the owner may no longer open leaves
+    the rule on its last filters and stops following it, telling the owner."""
+    if rule.saved_view_id is None:
+        return
+    try:
+        filters = view_filters(session, rule.owner, rule.saved_view_id, warehouse)
+    except AlertError:
+        from core import notifications
+        rule.saved_view_id = None
+        notifications.notify(session, rule.owner, "alert",
+                             f"Alert “{rule.name}” no longer follows its saved view",
+                             body="The view is no longer one you may open; the alert keeps "
+                                  "the filters it had.", link="/alerts",
+                             ref=f"rule:{rule.id}")
+        return
+    if filters != rule.filters:
+        rule.filters, rule.armed = filters, True
 
 
 def delete_rule(session: Session, actor: User, rule_id: int) -> None:
@@ -1075,6 +1126,7 @@ def rule_to_dict(rule: AlertRule) -> dict:
     return {"id": rule.id, "name": rule.name, "owner": rule.owner.email, "kind": rule.kind,
             "kpi": rule.kpi, "direction": rule.direction, "value": rule.value,
             "days": rule.days, "filters": rule.filters, "compare": rule.compare or "previous",
+            "saved_view_id": rule.saved_view_id,
             "email": bool(rule.email), "webhook_url": rule.webhook_url,
             "cooldown_hours": rule.cooldown_hours,
             "is_active": rule.is_active, "armed": rule.armed, "state": rule_state(rule),

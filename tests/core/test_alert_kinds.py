@@ -384,3 +384,57 @@ def test_a_saved_webhook_is_not_checked_again_to_pause(settings):
         with pytest.raises(alerts.AlertError, match="loopback"):
             alerts.update_rule(session, analyst, rule.id,
                                {"webhook_url": "http://127.0.0.1:9/other"}, settings=settings)
+
+
+# ----------------------------------------------------------------- saved views
+def test_a_rule_following_a_saved_view_watches_its_filters_as_they_are_at_each_run(
+        settings, make_warehouse):
+    """The rule copies the view's filters (not its dates: the rule keeps its 1-day window)
+    when saved and again before each run; a changed view re-arms it. Revenue on 7 Mar:
+    GB 100, FR 40; "below 50" holds for FR only, so the rule fires once the view is
+    switched from GB to FR. Unshared from the owner, the rule keeps its last filters and
+    the owner is told."""
+    from core import alert_runs, views
+    from core.orm import Notification
+
+    rows = [_line(f"{code}{day}", dt.date(2011, 3, day), amount, country)
+            for day in range(1, 8)
+            for country, code, amount in ((("United Kingdom", "GB"), "G", 100),
+                                          (("France", "FR"), "F", 40))]
+    warehouse = make_warehouse(rows)
+    admin_id = add_user(settings, "admin@example.com", "admin")
+    ann_id = add_user(settings, "ann@example.com", "analyst")
+    with db.session_scope(settings.database_url) as session:
+        admin = session.get(User, admin_id)
+        view = views.create_view(session, admin, {
+            "name": "UK", "page": "/", "filters": "country=GB", "period": "last_30",
+            "sharing": "everyone"})
+        session.flush()
+        ann = session.get(User, ann_id)
+        rule = alerts.create_rule(session, ann, {
+            "name": "Small day", "kind": "threshold", "kpi": "revenue", "direction": "below",
+            "value": 50, "days": 1, "saved_view_id": view.id}, warehouse=warehouse)
+        assert (rule.filters, rule.saved_view_id) == ("country=GB", view.id)
+        with pytest.raises(alerts.AlertError, match="not both"):
+            alerts.create_rule(session, ann, {
+                "name": "Both", "kind": "threshold", "kpi": "revenue", "direction": "below",
+                "value": 50, "days": 1, "saved_view_id": view.id, "filters": "country=FR"},
+                warehouse=warehouse)
+        view_id, rule_id = view.id, rule.id
+    now = dt.datetime(2030, 1, 1, 7)
+    assert alert_runs.evaluate_all(settings, TODAY, now) == []  # GB: £100 ≥ £50
+    with db.session_scope(settings.database_url) as session:
+        views.update_view(session, session.get(User, admin_id), view_id,
+                          {"filters": "country=FR"})
+    [firing_id] = alert_runs.evaluate_all(settings, TODAY, now + dt.timedelta(hours=1))
+    with db.session_scope(settings.database_url) as session:
+        assert session.get(AlertRule, rule_id).filters == "country=FR"
+        assert session.get(AlertFiring, firing_id).current == 40
+        views.update_view(session, session.get(User, admin_id), view_id,
+                          {"sharing": "private"})
+    alert_runs.evaluate_all(settings, TODAY, now + dt.timedelta(hours=2))
+    with db.session_scope(settings.database_url) as session:
+        rule = session.get(AlertRule, rule_id)
+        assert (rule.saved_view_id, rule.filters) == (None, "country=FR")
+        titles = [n.title for n in session.query(Notification).filter_by(user_id=ann_id)]
+        assert "Alert “Small day” no longer follows its saved view" in titles

@@ -62,6 +62,10 @@ class AlertRequest(Strict):
     cooldown_hours: Annotated[int, Field(ge=0, le=2160)] = 24
     email: bool = _EMAIL
     webhook_url: Annotated[str, Field(max_length=1000)] | None = _WEBHOOK
+    saved_view_id: int | None = Field(
+        None, description="Follow a saved view (`/views`) you may open: the rule watches "
+                          "its filters (not its dates) as they are at each run; `filters` "
+                          "must then be empty.")
     is_active: bool = True
     snoozed_until: dt.datetime | None = Field(
         None, description="Nothing is sent until then (UTC); null: not snoozed.")
@@ -80,6 +84,7 @@ class AlertPatch(Strict):
     cooldown_hours: Annotated[int, Field(ge=0, le=2160)] | None = None
     email: bool | None = None
     webhook_url: Annotated[str, Field(max_length=1000)] | None = None
+    saved_view_id: int | None = None
     is_active: bool | None = None
     snoozed_until: dt.datetime | None = None
 
@@ -97,6 +102,7 @@ class AlertResponse(BaseModel):
     compare: str
     email: bool
     webhook_url: str | None
+    saved_view_id: int | None = Field(None, description="The saved view it follows.")
     cooldown_hours: int
     is_active: bool
     armed: bool = Field(description="False once it fired, until its condition was false "
