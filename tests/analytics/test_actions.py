@@ -219,3 +219,26 @@ def demo_store(tmp_path_factory):
 
 #: Enough lines for the demo's ad spend (drawn from the orders) to pass ``min_spend``.
 DEMO_LINES = 50_000
+
+
+# ------------------------------------------------------------------ the page's series
+def test_spend_and_revenue_by_day(store):
+    from analytics import marketing
+    frame = marketing.spend_and_revenue(store, PERIOD, Scope(), grain="day")
+    by_day = dict(zip(frame["period_start"].astype(str), zip(frame["revenue"],
+                                                             frame["spend"])))
+    assert len(frame) == 7
+    assert by_day["2024-01-10"] == (1000.0, 340.0)     # 500 + 200 + 300; Brand 140 + Flat 200
+    assert by_day["2024-01-11"] == (0.0, 0.0)
+
+
+def test_funnel_needs_its_steps(store, warehouse):
+    from analytics import marketing
+    assert marketing.funnel(store, PERIOD, Scope()).empty     # sessions only
+    store.publish_traffic(sessions=pd.DataFrame([
+        {"session_date": "2024-01-10", "sessions": 100, "add_to_carts": 20,
+         "checkouts": 8}]))
+    frame = marketing.funnel(store, PERIOD, Scope())
+    assert list(frame["step"]) == ["sessions", "add_to_carts", "checkouts", "orders"]
+    assert list(frame["count"]) == [100.0, 20.0, 8.0, 3.0]        # B-week invoices
+    assert list(frame["share"]) == [1.0, 0.2, 0.08, 0.03]

@@ -1,10 +1,14 @@
 """``GET /api/v1/marketing/actions``: signed out 401, a viewer may read it, the answer is
 the ranking worked out in tests/analytics/test_actions.py, a France-scoped viewer is told
 that spend cannot be split by country (and sees none of it), a filter outside the scope or
-a bad value is a 400, and the endpoint is in the OpenAPI document."""
+a bad value is a 400, and the endpoint is in the OpenAPI document, fuzzed without a
+server error or an answer outside its schema."""
 from __future__ import annotations
 
 import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from analytics.warehouse import Warehouse
 from tests.analytics import test_actions as store
@@ -80,3 +84,20 @@ def test_in_the_openapi_document(app):
                                      headers=bearer(make_token(app, "viewer@example.com"))).json
     operation = document["paths"]["/marketing/actions"]["get"]
     assert "What to do next" in operation["summary"]
+
+
+def test_documented_and_fuzzed_without_server_errors(app):
+    token = make_token(app, "fr@example.com")
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app,
+                                            headers=bearer(token))
+    operations = [result.ok() for result in
+                  schema.include(path="/marketing/actions").get_all_operations()]
+    assert operations
+    for operation in operations:
+        @given(case=operation.as_strategy())
+        @settings(max_examples=25, deadline=None, database=None,
+                  suppress_health_check=list(HealthCheck))
+        def answers_well(case):
+            case.call_and_validate(headers=bearer(token),
+                                   excluded_checks=[positive_data_acceptance])
+        answers_well()
