@@ -121,3 +121,27 @@ def test_the_theme_chosen_on_the_dashboard_is_the_account_pages(browser):
     wait_until_loaded(browser)
     assert theme(browser) == "light"
     assert not browser.find_element("#shell-theme-switch").is_selected()
+
+
+def _system_prefers(duo, scheme: str) -> None:
+    duo.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {
+        "features": [{"name": "prefers-color-scheme", "value": scheme}]})
+
+
+def test_until_a_choice_the_theme_follows_the_system(browser):
+    browser.driver.set_window_size(1280, 800)
+    browser.driver.get(browser.server_url + "/login")
+    browser.driver.execute_script("window.localStorage.clear()")
+    _system_prefers(browser, "dark")
+    browser.driver.get(browser.server_url + "/login")
+    browser.wait_for_element("input[name=email]")
+    assert theme(browser) == "dark"          # the sign-in page, before any choice
+    browser.sign_in("viewer@example.com")
+    browser.wait_for_element("#overview-kpi-revenue-value", timeout=30)
+    wait_for(lambda: theme(browser) == "dark", message="the dashboard ignored the system")
+    assert browser.find_element("#shell-theme-switch").is_selected()
+    _system_prefers(browser, "light")         # the system changes: nothing was chosen
+    browser.driver.get(browser.server_url + "/account/password")
+    browser.wait_for_element("#shell-theme-switch")
+    assert theme(browser) == "light"
+    assert not browser.find_element("#shell-theme-switch").is_selected()
