@@ -6,6 +6,9 @@ France-scoped viewer reads (spend without a country is left out), the action pan
 empty store told what to load, and a signed-out client refused."""
 from __future__ import annotations
 
+import base64
+
+import numpy as np
 import pytest
 
 from analytics.warehouse import Warehouse
@@ -162,3 +165,21 @@ def test_the_insights_page_shows_the_actions_too(signed_in):
     assert response.status_code == 200, response.text
     text = text_of(response.json["response"]["insights-actions"]["children"])
     assert "last 7 days: 08 Jan – 14 Jan against 01 Jan – 07 Jan" in text
+
+
+def test_spend_and_revenue_on_two_axes(signed_in):
+    response = _call(signed_in("viewer@example.com"), [("marketing-trend", "figure")], [URL],
+                     "shell-url.search")
+    assert response.status_code == 200, response.text
+    revenue, spend = response.json["response"]["marketing-trend"]["figure"]["data"]
+    assert (revenue["name"], spend["name"], spend["yaxis"]) == ("Revenue", "Ad spend", "y2")
+    assert len(revenue["x"]) == 7                       # a week: by day
+    assert sum(_values(revenue["y"])) == pytest.approx(280.0)
+    assert sum(_values(spend["y"])) == pytest.approx(60.0)
+
+
+def _values(data) -> list[float]:
+    """A trace's values as plotly sends them: a list, or a typed array in base64."""
+    if isinstance(data, dict):
+        return list(np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]))
+    return list(data)

@@ -425,3 +425,28 @@ def anomalies(series: pd.DataFrame, points: pd.DataFrame, *, x: str, y: str, cur
                            text=points.get("explanation"),
                            hovertemplate="%{x|%d %b %Y}<br>%{text}<extra></extra>")
     return figure
+
+
+def two_axes(frame: pd.DataFrame, *, x: str, left: str, right: str, left_label: str,
+             right_label: str, currency: str | None = None,
+             height: int = 340) -> go.Figure:
+    """Two lines of different sizes over ``x``, each on its own axis (revenue on the left,
+    ad spend on the right, dashed): on one axis the smaller would lie flat."""
+    figure = _base(None, height)
+    prefix = currency or ""
+    number = ",.0f" if currency else ",.4~g"
+    figure.add_scatter(x=frame[x], y=frame[left].astype("float64"), name=left_label,
+                       mode="lines", line=dict(width=2.5, color=PRIMARY),
+                       hovertemplate=f"{left_label}: {prefix}%{{y:{number}}}<extra></extra>")
+    figure.add_scatter(x=frame[x], y=frame[right].astype("float64"), name=right_label,
+                       mode="lines", yaxis="y2", line=dict(width=2, color=COLORWAY[1],
+                                                           dash="dash"),
+                       hovertemplate=f"{right_label}: {prefix}%{{y:{number}}}<extra></extra>")
+    figure.update_layout(hovermode="x unified",
+                         yaxis2=dict(overlaying="y", side="right", showgrid=False,
+                                     rangemode="tozero", title_text=right_label),
+                         yaxis=dict(rangemode="tozero", title_text=left_label))
+    if currency:
+        _money_axis(figure, "yaxis", currency)
+        _money_axis(figure, "yaxis2", currency)
+    return figure

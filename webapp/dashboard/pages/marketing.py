@@ -68,7 +68,7 @@ def layout(**_query) -> html.Div:
         dcc.Loading(html.Div(id="marketing-kpis"), type="dot", delay_show=150),
         dbc.Row([
             dbc.Col(components.chart("marketing-trend", "Ad spend and revenue",
-                                     help_text="net revenue of the orders; ad spend dashed"),
+                                     help_text="net revenue (left), ad spend (right, dashed)"),
                     lg=8, className="mb-3"),
             dbc.Col(components.chart("marketing-funnel", "Funnel",
                                      help_text="sessions → add to cart → checkout → orders"),
@@ -168,9 +168,9 @@ def update_trend(search):
         return figures.empty_figure(str(exc))
     if not frame["revenue"].any() and not frame["spend"].any():
         return figures.empty_figure(context.NO_SALES)
-    return figures.trend(frame, x="period_start", y="revenue", comparison="spend",
-                         comparison_label="Ad spend", label="Revenue",
-                         currency=context.currency())
+    return figures.two_axes(frame, x="period_start", left="revenue", right="spend",
+                            left_label="Revenue", right_label="Ad spend",
+                            currency=context.currency())
 
 
 @callback(Output("marketing-funnel", "figure"), Input("shell-url", "search"))
