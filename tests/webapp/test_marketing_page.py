@@ -144,7 +144,7 @@ def test_a_store_without_ads_or_sessions_says_what_to_load(tmp_path_factory):
                "with `flask --app wsgi data load-ads`" in text
         assert "No sessions loaded" in text
         rows, label = table(client)
-        assert rows == [] and label.startswith("No ad spend loaded")
+        assert rows == [] and label.startswith("No ad spend for this period")
     finally:
         bare.extensions["shoplens.warehouse"].dispose()
 

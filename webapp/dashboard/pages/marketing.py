@@ -5,6 +5,8 @@ sessions and ad tables could not follow under the filters or the user's scope is
 a visible note; a store without ad spend or sessions is told what to load."""
 from __future__ import annotations
 
+from urllib.parse import parse_qs
+
 import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
@@ -22,6 +24,8 @@ CARDS = ("ad_spend", "roas", "mer", "cac", "ctr", "cpc", "sessions", "conversion
          "revenue_per_session", "new_customers")
 NO_ADS = ("No ad spend loaded: load a Google Ads or Meta export on the Data page or with "
           "`flask --app wsgi data load-ads`.")
+NO_ADS_IN_VIEW = ("No ad spend for this period and these filters (ad files load on the Data "
+                  "page or with `flask --app wsgi data load-ads`).")
 NO_SESSIONS = ("No sessions loaded: load a Google Analytics 4 export on the Data page or "
                "with `flask --app wsgi data load-sessions`.")
 NO_FUNNEL = ("The sessions carry no add-to-cart or checkout counts: load a GA4 export with "
@@ -195,15 +199,17 @@ def update_funnel(search):
 def update_table(search, page_current, sort_by):
     """Channels (or one channel's campaigns, ``?ad_channel=``), sorted and paged on the
     server."""
-    chosen = context.page_param(search, CHANNEL_PARAM, "", _any_value(search))
+    chosen = chosen_channel(search)
     hidden = {"display": "none"}
     try:
         table = context.query(marketing.channel_table, search)
     except context.Unavailable as exc:
         return [], 1, str(exc), hidden
-    rows = table_rows(table.frame, chosen, sort_by)
     if table.frame.empty:
-        return [], 1, NO_ADS, hidden
+        unsplit = [note for note in table.notes
+                   if note.startswith(marketing.NO_SPEND_BY_COUNTRY)]
+        return [], 1, unsplit[0] if unsplit else NO_ADS_IN_VIEW, hidden
+    rows = table_rows(table.frame, chosen, sort_by)
     start = (page_current or 0) * PAGE_SIZE
     page = rows.iloc[start:start + PAGE_SIZE]
     label = f"Campaigns of {chosen}" if chosen else "Channels (click one for its campaigns)"
@@ -211,10 +217,11 @@ def update_table(search, page_current, sort_by):
             max(1, -(-len(rows) // PAGE_SIZE)), label, {} if chosen else hidden)
 
 
-def _any_value(search: str | None) -> tuple[str, ...]:
-    """``page_param`` accepts only listed values: the URL's own value of the parameter."""
-    from urllib.parse import parse_qs
-    return tuple(parse_qs((search or "").lstrip("?")).get(CHANNEL_PARAM, []))
+def chosen_channel(search: str | None) -> str:
+    """The channel the table is drilled to (``?ad_channel=``), "" for all channels; any
+    name is safe: it only selects rows of the user's own table."""
+    values = parse_qs((search or "").lstrip("?")).get(CHANNEL_PARAM)
+    return values[-1] if values else ""
 
 
 def table_rows(frame: pd.DataFrame, channel: str, sort_by) -> pd.DataFrame:
