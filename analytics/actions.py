@@ -17,7 +17,7 @@ window), with the thresholds of ``THRESHOLDS``:
   ``traffic_rise`` or more (ads: clicks, with ROAS not fallen by ``roas_drop``; categories
   and products: the sessions of the filters, or revenue alone without sessions data):
   "revenue up 35 % on rising traffic (+20 %): consider more budget" (more stock for a
-  category or product). At stake: the revenue gained.
+  category or product). At stake: the revenue gained (for ads, net of the extra spend).
 - ``revenue_fell`` (categories, products): revenue fell by ``revenue_drop`` or more while
   traffic stayed within ± ``traffic_stable`` (or without sessions data): "revenue down
   30 % with stable traffic (+2 %): check prices and stock". At stake: the revenue lost.
@@ -231,9 +231,12 @@ def _growing(item: Item, limits: dict) -> Action | None:
         roas_change = change(item.roas) if item.roas and None not in item.roas else None
         if roas_change is not None and roas_change <= -limits["roas_drop"]:
             return None
+    gained = item.revenue[0] - item.revenue[1]
+    if ads:  # what the extra spend brought, net of it
+        gained -= item.spend[0] - item.spend[1]
     return Action("growing", "consider more budget" if ads else "consider more stock",
                   f"revenue up {percent(revenue_change).lstrip('+')} {traffic_words}",
-                  item.revenue[0] - item.revenue[1])
+                  gained)
 
 
 def _revenue_fell(item: Item, limits: dict) -> Action | None:

@@ -73,12 +73,13 @@ def test_spend_up_conversions_flat():
 
 
 def test_growing_ads_and_shelves():
-    # revenue 400 → 540 (+35 %), clicks 500 → 600 (+20 %), spend 100 → 120: ROAS 4 → 4.5
+    # revenue 400 → 540 (+35 %), clicks 500 → 600 (+20 %), spend 100 → 120: ROAS 4 → 4.5;
+    # at stake what the extra 20 of spend brought: 140 − 20
     action = judge(ad(spend=(120.0, 100.0), revenue=(540.0, 400.0), conversions=(13, 10),
                       clicks=(600, 500)), LIMITS)
     assert action.rule == "growing"
     assert action.reason == "revenue up 35 % on rising clicks (+20 %)"
-    assert (action.action, action.stake) == ("consider more budget", pytest.approx(140.0))
+    assert (action.action, action.stake) == ("consider more budget", pytest.approx(120.0))
     shelf_action = judge(shelf(revenue=(1350.0, 1000.0), sessions=(115.0, 100.0)), LIMITS)
     assert shelf_action.reason == "revenue up 35 % on rising traffic (+15 %)"
     assert (shelf_action.action, shelf_action.stake) == ("consider more stock",
