@@ -117,3 +117,17 @@ def test_bad_options_are_refused_naming_the_field(settings):
         with pytest.raises(Exception, match="uploads folder"):
             jobs.submit_job(session, admin, "sessions_load", {"path": "/etc/passwd"},
                             settings=settings)
+
+
+def test_the_page_builds_the_job_options_and_refuses_a_bad_mapping():
+    from webapp.dashboard import context
+    from webapp.dashboard.pages.data import traffic_options
+    assert traffic_options("x.csv", "meta-ads", None, True) == {
+        "path": "x.csv", "format": "meta-ads", "force": True}
+    mapping = '{"columns": {"date": "Day", "sessions": "Visits"}}'
+    assert traffic_options("x.csv", "generic", mapping)["mapping"] == {
+        "columns": {"date": "Day", "sessions": "Visits"}}
+    for text, words in ((None, "needs its column mapping"), ("{", "not valid JSON"),
+                        ("[1]", "must be a JSON object")):
+        with pytest.raises(context.Unavailable, match=words):
+            traffic_options("x.csv", "generic", text)
