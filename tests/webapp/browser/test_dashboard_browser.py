@@ -34,6 +34,8 @@ PAGE_MARKERS = {
     "/alerts": "#alerts-rules",
     "/data": "#data-quality-table",
     "/patterns": "#patterns-weekdays .bars",
+    "/marketing": "#marketing-kpis .row",
+    "/dashboards": "#dashboards-picker",
 }
 
 
