@@ -5,7 +5,7 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import dash_table, dcc, html
 
-from analytics import catalog
+from analytics import catalog, glossary
 from core.formatting import KPI_LABELS, format_change, format_value
 from webapp.dashboard import figures, toolbar
 
@@ -15,30 +15,29 @@ KPI_CARDS = catalog.CARD_KPIS
 LOWER_IS_BETTER = frozenset(m.name for m in catalog.MEASURES if m.lower_is_better)
 
 
-#: What the models' measures mean, shown on hover wherever a table names one.
-METRIC_HELP = {
-    "WAPE": "weighted absolute percentage error: Σ|actual − forecast| ÷ Σ|actual|; 0.10 means "
-            "off by 10 % of what was sold (lower is better)",
-    "MAPE": "mean absolute percentage error: the average of |actual − forecast| ÷ actual over "
-            "the days with sales (lower is better)",
-    "coverage": "share of the backtest's days whose actual value fell inside the 80 % "
-                "interval: near 0.80 means the interval is honest",
-    "churn risk": "the model's probability that the customer places no order in the churn "
-                  "window",
-    "P(alive)": "BG/NBD's probability that the customer still buys from you at all",
-    "predicted 12-month value": "BG/NBD's expected purchases over 12 months × Gamma-Gamma's "
-                                "expected spend per purchase",
-    "confidence": "share of the baskets with the first products that also hold the second",
-    "lift": "how much more often the products go together than by chance (1 = chance)",
-    "ROC AUC": "how well the risk ranks leavers above stayers: 1 = perfectly, 0.5 = chance",
-}
+#: What the models' measures and the screens' jargon mean, shown on hover wherever a table
+#: names one: the KPI definitions of METRICS.md and ``analytics.glossary.GLOSSARY``.
+METRIC_HELP = {**glossary.GLOSSARY, **glossary.metric_definitions()}
 
 
 def metric_th(name: str, label: str | None = None) -> html.Th:
-    """A table header naming a model measure, explained on hover (METRIC_HELP)."""
+    """A table header naming a KPI or a model measure, explained on hover (METRIC_HELP)."""
     help_text = METRIC_HELP.get(name)
     return html.Th(label or name, title=help_text,
                    style={"textDecoration": "underline dotted"} if help_text else None)
+
+
+def info(target_id: str, title: str, text: str | None) -> list:
+    """An "ⓘ" button opening a popover with ``text`` (a definition), or nothing without
+    one. Clicked rather than hovered: it works on a phone too."""
+    if not text:
+        return []
+    return [html.Button("ⓘ", id=target_id, type="button", title=f"What is {title}?",
+                        className="btn btn-link btn-sm p-0 ms-1 align-baseline kpi-info",
+                        **{"aria-label": f"What is {title}?"}),
+            dbc.Popover([dbc.PopoverHeader(title), dbc.PopoverBody(text)],
+                        target=target_id, trigger="legacy", placement="bottom",
+                        id=f"{target_id}-popover")]
 
 
 def kpi_card(page: str, name: str, kpi: dict, currency: str,
@@ -54,7 +53,9 @@ def kpi_card(page: str, name: str, kpi: dict, currency: str,
         good = (change < 0) if name in LOWER_IS_BETTER else (change > 0)
         tone = "text-success" if good else "text-danger"
     body = [
-        html.Div(label, className="kpi-label"),
+        html.Div([label, *info(f"{page}-kpi-{name}-info", label,
+                                glossary.metric_definitions().get(name))],
+                 className="kpi-label"),
         html.Div(format_value(value, kind, currency), className="kpi-value",
                  id=f"{page}-kpi-{name}-value"),
     ]
@@ -83,7 +84,8 @@ def chart(graph_id: str, title: str, *, height: int | None = None, extra=None,
         header.append(html.Small(help_text, className="text-body-secondary ms-2"))
     if subtitle_id:
         header.append(html.Div(id=subtitle_id, className="small text-body-secondary"))
-    graph = dcc.Graph(id=graph_id, config=figures.GRAPH_CONFIG,
+    # the mode bar on hover only: it no longer covers the chart's top right at rest
+    graph = dcc.Graph(id=graph_id, config={**figures.GRAPH_CONFIG, "displayModeBar": "hover"},
                       **({"style": {"height": f"{height}px"}} if height else {}))
     header = html.Div([html.Div(header, className="flex-grow-1"),
                        toolbar.menu(graph_id, title, kind="chart")],

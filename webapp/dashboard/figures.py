@@ -19,6 +19,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from analytics import glossary
 from core.formatting import format_money
 
 FONT = ('system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, '
@@ -31,6 +32,8 @@ MUTED = "#94a3b8"
 NEGATIVE = "#ef4444"
 SEQUENTIAL = [[0.0, "#eff6ff"], [0.5, "#60a5fa"], [1.0, "#1e3a8a"]]
 #: Passed to every dcc.Graph: no Plotly logo, and never a topojson download from a CDN.
+#: Colour columns of ``bars`` that hold money (their colour scale gets the currency).
+MONEY_COLOURS = frozenset({"profit", "revenue"})
 GRAPH_CONFIG = {"displaylogo": False, "topojsonURL": "/assets/topojson/",
                 "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
 
@@ -220,7 +223,10 @@ def bars(frame: pd.DataFrame, *, label: str, value: str, currency: str | None = 
     number = ",.0f" if currency else ",.4~g"
     marker = dict(color=PRIMARY)
     if color and color in frame and frame[color].notna().any():
-        marker = dict(color=frame[color], colorscale=SEQUENTIAL, showscale=False)
+        # the colour encodes a value: its scale is shown, titled with the measure
+        marker = dict(color=frame[color], colorscale=SEQUENTIAL, showscale=True,
+                      colorbar=dict(title=dict(text=color), thickness=10,
+                                    tickprefix=currency if color in MONEY_COLOURS else ""))
     labels = frame[label].astype(str)
     values = frame[value]
     figure.add_bar(
@@ -285,10 +291,15 @@ def segment_treemap(frame: pd.DataFrame, *, currency: str, title: str | None = N
     data = frame[frame["customers"] > 0]
     figure.add_treemap(
         labels=data["segment"], parents=[""] * len(data), values=data["customers"],
-        marker=dict(colors=data["revenue"], colorscale=SEQUENTIAL, showscale=False),
+        marker=dict(colors=data["revenue"], colorscale=SEQUENTIAL, showscale=True,
+                    colorbar=dict(title=dict(text="revenue"), thickness=10,
+                                  tickprefix=currency)),
         customdata=data[["share", "revenue"]].to_numpy(),
+        # each segment's meaning on hover (analytics.glossary: what "At Risk" is)
+        text=[glossary.GLOSSARY.get(str(s), "") for s in data["segment"]],
         texttemplate="<b>%{label}</b><br>%{value:,} customers<br>%{customdata[0]:.0%}",
-        hovertemplate=(f"%{{label}}<br>%{{value:,}} customers (%{{customdata[0]:.1%}})"
+        hovertemplate=(f"%{{label}}: %{{text}}<br>%{{value:,}} customers "
+                       f"(%{{customdata[0]:.1%}})"
                        f"<br>revenue {currency}%{{customdata[1]:,.0f}}<extra></extra>"))
     figure.update_traces(root_color="rgba(0,0,0,0)")
     figure.update_layout(margin=dict(l=0, r=0, t=36 if title else 0, b=0))
@@ -311,7 +322,8 @@ def bcg_matrix(frame: pd.DataFrame, *, label: str, share: str, growth: str, size
             text=group[label], textposition="top center", customdata=group[[label, size]],
             marker=dict(size=(group[size].abs() / (largest or 1.0)) ** 0.5 * 46 + 8,
                         opacity=0.75, line=dict(width=1, color="white")),
-            hovertemplate=(f"%{{customdata[0]}}<br>share %{{x:.1%}}<br>growth %{{y:+.1%}}"
+            hovertemplate=(f"%{{customdata[0]}}<br>{_escape(_quadrant_text(name))}"
+                           f"<br>share %{{x:.1%}}<br>growth %{{y:+.1%}}"
                            f"<br>revenue {currency}%{{customdata[1]:,.0f}}<extra></extra>"))
     median_line = dict(dash="dot", color=MUTED, width=1)
     if share_line is not None and not pd.isna(share_line):
@@ -321,6 +333,12 @@ def bcg_matrix(frame: pd.DataFrame, *, label: str, share: str, growth: str, size
     figure.update_xaxes(title_text="share of revenue", tickformat=".0%")
     figure.update_yaxes(title_text="growth vs previous period", tickformat="+.0%")
     return figure
+
+
+def _quadrant_text(quadrant) -> str:
+    """"star: high share, high growth: …" (``analytics.glossary``), or the name alone."""
+    text = glossary.GLOSSARY.get(str(quadrant))
+    return f"{quadrant}: {text}" if text else str(quadrant)
 
 
 def heatmap(matrix: pd.DataFrame, *, title: str | None = None, percent: bool = True,

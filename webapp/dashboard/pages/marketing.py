@@ -12,7 +12,7 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 
-from analytics import catalog, kpis, marketing
+from analytics import catalog, glossary, kpis, marketing
 from core.formatting import format_change, format_value
 from webapp.dashboard import actions_ui, components, context, figures
 
@@ -140,7 +140,10 @@ def kpi_card(name: str, kpi: dict, currency: str, comparison: str) -> dbc.Card:
     if change:
         good = (change < 0) if measure.lower_is_better else (change > 0)
         tone = "text-success" if good else "text-danger"
-    body = [html.Div(measure.label, className="kpi-label", title=measure.definition),
+    body = [html.Div([measure.label,
+                      *components.info(f"marketing-kpi-{name}-info", measure.label,
+                                       glossary.metric_definitions().get(name))],
+                     className="kpi-label"),
             html.Div(format_value(value, measure.kind, currency), className="kpi-value",
                      id=f"marketing-kpi-{name}-value")]
     if value is None:
