@@ -13,6 +13,9 @@ Derived columns written by the warehouse (never by loaders):
 * ``is_sale``        quantity > 0, not a cancellation, unit_price > 0   (METRICS.md "sale line")
 * ``is_return``      (quantity < 0 or cancellation) and unit_price > 0  (METRICS.md "return line")
 
+``discount`` (the money a promotion took off the line, already out of ``unit_price``) is
+copied as given; a version published before it existed has no such column (read as NULL).
+
 Lines with unit_price ≤ 0 are kept with both flags false, so no metric counts them.
 """
 from __future__ import annotations
@@ -36,6 +39,9 @@ LINE_COLUMNS: dict[str, str] = {
     "country_code": "string",        # ISO 3166-1 alpha-2 ("IE"), <NA> when unknown/none
     "is_cancellation": "bool",       # the invoice is a cancellation
     "unit_cost": "float64",          # optional
+    # optional: money taken off the line at sale (≥ 0, already out of unit_price), NaN
+    # where the source says nothing about discounts (docs/promotions.md)
+    "discount": "float64",
     # the optional dimensions (city, category, channel, …)
     **{column: "string" for d in catalog.optional_dimensions() for column in d.columns},
 }
@@ -100,6 +106,9 @@ fact_lines = sa.Table(
     sa.Column("is_cancellation", sa.Boolean, nullable=False),
     sa.Column("is_sale", sa.Boolean, nullable=False),
     sa.Column("is_return", sa.Boolean, nullable=False),
+    # the line's discount (LINE_COLUMNS); last, so that a version published before it
+    # differs only by lacking it (``analytics.warehouse.table_columns``: read as NULL)
+    sa.Column("discount", sa.Float),
 )
 
 dim_customer = sa.Table(

@@ -166,8 +166,10 @@ class Warehouse:
 
     def read_lines(self, version: int | None = None) -> pd.DataFrame:
         """All line items of a version as a line-item frame (used by ``--append``)."""
-        cols = [schema.fact_lines.c[name] for name in schema.LINE_COLUMNS]
         with self.connect(version) as conn, _unlimited(conn, self.kind):  # a load's read
+            # a version published before a column existed (discount) reads it as null
+            present = table_columns(conn, schema.fact_lines.name)
+            cols = [schema.fact_lines.c[name] for name in schema.LINE_COLUMNS if name in present]
             frame = pd.read_sql(sa.select(*cols).order_by(schema.fact_lines.c.line_id), conn)
         return coerce_lines(frame)
 
@@ -540,7 +542,8 @@ def _insert_facts_sql(source: str) -> str:
                unit_cost, quantity * unit_cost AS cost_value,
                {", ".join(schema.DIMENSION_COLUMNS)}, is_cancellation,
                (quantity > 0 AND NOT is_cancellation AND unit_price > 0) AS is_sale,
-               ((quantity < 0 OR is_cancellation) AND unit_price > 0) AS is_return
+               ((quantity < 0 OR is_cancellation) AND unit_price > 0) AS is_return,
+               discount
         FROM (SELECT *, row_number() OVER () AS ordinal FROM {source}) AS numbered
         ORDER BY invoice_ts, ordinal
     """

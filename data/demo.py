@@ -1074,6 +1074,8 @@ def _assemble_lines(calendar: _Calendar, catalog: _Catalog, customers: dict, ord
                                  [city for c in COUNTRIES for city in c[3]]),
         "category": lambda: _strings(category(), [c.name for c in CATEGORIES]),
         "unit_cost": unit_cost,
+        # the demo's promotions are folded into unit_price and not recorded: no information
+        "discount": lambda: np.full(len(invoice), np.nan),
         "channel": lambda: _strings(by_order(orders.channel, -2), CHANNELS),
         "payment_method": lambda: _strings(by_order(orders.payment, -2), PAYMENT_METHODS),
         "device": lambda: _strings(by_order(orders.device, len(DEVICES)), DEVICES),

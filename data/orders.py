@@ -9,7 +9,9 @@ frame the reader built (``lines``, one row per kept line, with an order key):
 * **Discount.** The order's sale lines are scaled so that their value is the order's
   subtotal (``order_subtotal``: items after discounts), or the lines' value less the order
   discount (``order_discount``) when no subtotal is given. Scaling every line by the same
-  factor spreads the discount over the lines in proportion to their value.
+  factor spreads the discount over the lines in proportion to their value. The money
+  taken off each line is kept in its ``discount`` column (the line's own mapped discount
+  plus its share of the order's), for the promotion numbers (docs/promotions.md).
 * **Refunds.** An order with a refunded amount (``order_refund``), or whose status is one of
   ``refund_values`` (refunded in full when no amount is given), keeps its sale lines and gets
   one *return line* per sale line: the same product and price, quantity −q × share where
@@ -121,6 +123,8 @@ def apply(lines: pd.DataFrame, rows: np.ndarray, key: pd.Series, amounts: OrderA
                 summary["orders_where_discount_is_not_lines_minus_subtotal"] = int(
                     differs.sum())
     lines = lines.assign(unit_price=price.where(~sale, price * factor))
+    if amounts.discount is not None or amounts.subtotal is not None:
+        lines = lines.assign(discount=_carried_discount(lines, value, factor, has_target))
     net = items * factor  # the order's net item value
 
     refund = amount(amounts.refund).abs()
@@ -165,6 +169,9 @@ def apply(lines: pd.DataFrame, rows: np.ndarray, key: pd.Series, amounts: OrderA
     returns = lines.loc[make].assign(quantity=-quantity[make] * share[make],
                                      invoice_ts=refund_ts[make].astype(
                                          lines["invoice_ts"].dtype))
+    if "discount" in returns.columns:  # the discount was given on the sale, not the refund
+        returns = returns.assign(discount=returns["discount"].where(
+            returns["discount"].isna(), 0.0))
     full_orders = refunded & first & ((returned - net).abs() <= TOLERANCE)
     summary["refunds"] = {
         "orders": int((refunded & first).sum()),
@@ -178,6 +185,18 @@ def apply(lines: pd.DataFrame, rows: np.ndarray, key: pd.Series, amounts: OrderA
     _record_totals(summary, amounts, first, amount)
     out = pd.concat([lines, returns], ignore_index=True)
     return out, np.concatenate([rows, rows[make.to_numpy()]]), summary
+
+
+def _carried_discount(lines: pd.DataFrame, value: pd.Series, factor: pd.Series,
+                      has_target: pd.Series) -> pd.Series:
+    """Each line's discount once the order's is spread: its own (a mapped line discount,
+    NaN when none was mapped) plus the share of the order discount its scaling took off
+    (value × (1 − factor), never below 0: a subtotal above the lines is no discount).
+    Lines of orders without a subtotal or discount keep their own (NaN: unknown)."""
+    own = (lines["discount"] if "discount" in lines.columns
+           else pd.Series(np.nan, index=lines.index))
+    spread = (value * (1.0 - factor)).clip(lower=0.0)
+    return (own.fillna(0.0) + spread).where(has_target, own)
 
 
 def _record_totals(summary: dict, amounts: OrderAmounts, first: pd.Series, amount) -> None:

@@ -473,11 +473,13 @@ def _convert(raw: pd.DataFrame, source_rows: np.ndarray, mapping: Mapping, notes
         unit_price = (line_total / quantity).where(quantity != 0, 0.0)
 
     bad_discount = pd.Series(False, index=raw.index)
+    line_discount = None  # no discount column: the source says nothing about discounts
     if "discount" in columns:
         discount_text = text("discount").str.rstrip("%").str.strip()
         discount = _parse_numbers(discount_text, decimal)
         bad_discount = discount.isna() & (discount_text != "")
         discount = discount.fillna(0.0)
+        list_price = unit_price
         if mapping.discount_type == "amount":
             # the line's discount, spread over its units (sign-free, so returns work too)
             unit_price = (unit_price - discount / quantity.abs()).where(quantity != 0,
@@ -486,6 +488,8 @@ def _convert(raw: pd.DataFrame, source_rows: np.ndarray, mapping: Mapping, notes
             unit_price = unit_price * (1 - discount / 100)
         else:
             unit_price = unit_price * (1 - discount)
+        # the money taken off the line (kept for the promotion numbers, docs/promotions.md)
+        line_discount = ((list_price - unit_price) * quantity.abs()).abs()
 
     unit_cost = pd.Series(np.nan, index=raw.index)
     bad_cost = pd.Series(False, index=raw.index)
@@ -573,6 +577,7 @@ def _convert(raw: pd.DataFrame, source_rows: np.ndarray, mapping: Mapping, notes
         "is_cancellation": is_cancellation.astype(bool),
         **{name: _empty_as_na(text(name), raw.index) for name in schema.OPTIONAL_DIMENSIONS},
         "unit_cost": unit_cost,
+        **({} if line_discount is None else {"discount": line_discount}),
     })
     if rejected.any():
         lines = lines.loc[~rejected].reset_index(drop=True)
