@@ -13,6 +13,7 @@ from webapp.api import patterns  # noqa: F401 - the Patterns page's endpoints
 from webapp.api import alerts  # noqa: F401 - alert rules and their firings
 from webapp.api import schedules  # noqa: F401 - report schedules
 from webapp.api import marketing  # noqa: F401 - traffic and advertising KPIs
+from webapp.api import promotions  # noqa: F401 - promotion impact
 from webapp.api import notifications  # noqa: F401 - the navbar bell's notifications
 from webapp.api import deliveries  # noqa: F401 - the delivery ledger
 from webapp.api import dashboards  # noqa: F401 - dashboards, their tiles, the panels
