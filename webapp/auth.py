@@ -71,14 +71,16 @@ def shell_context() -> dict:
     signed out (the sign-in pages show the brand alone)."""
     if not current_user.is_authenticated:
         return {"shell_pages": [], "shell_admin_links": (), "shell_unread": 0,
-                "shell_scope": ""}
-    from webapp.dashboard import shell  # late: the dashboard imports this module's app
+                "shell_scope": "", "shell_scope_names": ""}
+    from webapp.dashboard import guide, shell  # late: the dashboard imports this module's app
     role = current_user.role
     pages = [(page["name"], page["path"]) for page in shell.visible_pages(role)]
     return {"shell_pages": pages,
             "shell_admin_links": ADMIN_LINKS if role == "admin" else (),
             "shell_unread": _unread_count(),
-            "shell_scope": "" if current_user.scope.is_all else str(current_user.scope)}
+            "shell_scope": "" if current_user.scope.is_all else str(current_user.scope),
+            "shell_scope_names": guide.scope_names(current_user.scope),
+            "shell_scope_tip": guide.SCOPE_TIP}
 
 
 def _unread_count() -> int:

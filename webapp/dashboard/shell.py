@@ -27,7 +27,7 @@ from analytics.warehouse import WarehouseError
 from core import notifications
 from core.orm import utcnow
 from webapp import security
-from webapp.dashboard import chips, components, context, errors, presets, views_ui
+from webapp.dashboard import chips, components, context, errors, guide, presets, views_ui
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ def register_callbacks(app: dash.Dash) -> None:
         app.callback(*args, **kwargs)(function)
     views_ui.register_callbacks(app)
     chips.register_callbacks(app)
+    guide.register_callbacks(app)
     app.clientside_callback(ClientsideFunction("shoplens", "applyTheme"),
                             Output("shell-theme-dummy", "children"),
                             Input("shell-theme-switch", "value"))
@@ -107,6 +108,8 @@ def navbar() -> dbc.Navbar:
         dbc.Collapse([
             dbc.Nav(links, navbar=True, className="me-auto", id="shell-nav"),
             html.Div([
+                *guide.scope_badge(),
+                *([guide.tour_link()] if role else []),
                 *(bell() if role else []),
                 dbc.Switch(id="shell-theme-switch", label="Dark", value=False, persistence=True,
                            persistence_type="local",
@@ -236,6 +239,7 @@ def layout() -> html.Div:
         dcc.Store(id="shell-rendered-path", data=path),
         html.Div(id="shell-theme-dummy", hidden=True),
         navbar(),
+        *([guide.tour_modal()] if context.role() else []),
         dbc.Container(dbc.Row([
             dbc.Col(dbc.Collapse(sidebar(), id="shell-sidebar", is_open=False),
                     md=3, xl=2, className="shell-sidebar border-end"),

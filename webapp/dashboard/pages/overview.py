@@ -11,7 +11,7 @@ from dash import Input, Output, State, callback, html
 from analytics import cache, kpis, quality, series
 from analytics.filters import Filters
 from analytics.models import insights
-from webapp.dashboard import components, context, figures, notes
+from webapp.dashboard import components, context, figures, guide, notes
 
 dash.register_page(__name__, path="/", name="Overview", title="Shoplens · Overview", order=0,
                    role="viewer")
@@ -34,6 +34,7 @@ def layout(**_query) -> html.Div:
             components.page_header("Overview"),
             html.Div(id="overview-freshness", className="ms-auto"),
         ], className="d-flex flex-wrap align-items-start gap-2"),
+        guide.demo_banner(),
         html.Div(id="overview-period", className="small text-body-secondary mb-2"),
         dash.dcc.Loading(html.Div(id="overview-kpis"), type="dot", delay_show=150),
         notes.saved_store("overview"),
