@@ -55,9 +55,9 @@ NO_ACQUIRED_FULL = "no customer acquired at full price in this period"
 #: The note of a version without discount information: what to map to get one.
 MAP_DISCOUNTS = (
     "The data has no discount information, so the promotion numbers are empty. Load a "
-    "Shopify or WooCommerce export (their Subtotal / Discount Amount, Cart Discount columns "
-    "are read), or map \"discount\" (a line's discount, with \"discount_type\"), "
-    "\"order_discount\" or \"order_subtotal\" in a generic mapping (docs/mapping.md).")
+    "Shopify export (its Subtotal and Discount Amount are read), or map \"discount\" (a "
+    "line's discount, with \"discount_type\"), \"order_discount\" or \"order_subtotal\" "
+    "in a generic mapping (docs/promotions.md).")
 
 
 @dataclass(frozen=True)
