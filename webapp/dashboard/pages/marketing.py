@@ -12,7 +12,7 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 
-from analytics import catalog, glossary, kpis, marketing
+from analytics import catalog, glossary, kpis, marketing, promotions
 from core.formatting import format_change, format_value
 from webapp.dashboard import actions_ui, components, context, figures
 
@@ -95,6 +95,7 @@ def layout(**_query) -> html.Div:
             ]),
         ], className="mb-3"),
         components.panel("marketing-actions", "What to do next"),
+        html.Div(components.panel("marketing-promotions", "Promotions"), className="mt-3"),
     ])
 
 
@@ -265,3 +266,52 @@ def drill(active_cell, _all_clicks, rows, search):
 @callback(Output("marketing-actions", "children"), Input("shell-url", "search"))
 def update_actions(search):
     return actions_ui.actions_view(search, "marketing-actions-table")
+
+
+# ------------------------------------------------------------------------ promotions
+#: The promotions panel's rows: (label, API prefix); its columns: (header, suffix, kind).
+PROMOTION_ROWS = (("Discounted orders", "discounted"), ("Full-price orders", "full_price"))
+PROMOTION_COLUMNS = (("Orders", "_orders", "count"), ("Revenue", "_revenue", "money"),
+                     ("AOV", "_aov", "money"), ("Margin", "_margin", "rate"))
+ACQUIRED_ROWS = (("Acquired on a discount", "acquired_on_discount"),
+                 ("Acquired at full price", "acquired_full_price"))
+ACQUIRED_COLUMNS = (("Customers", "", "count"), ("AOV", "_aov", "money"),
+                    ("Repeat rate", "_repeat_rate", "rate"))
+
+
+@callback(Output("marketing-promotions", "children"), Input("shell-url", "search"))
+def update_promotions(search):
+    """Discounted vs full-price orders, the discount given away and the customers
+    acquired on a discount (docs/promotions.md); without discount information, an empty
+    state naming the columns to map."""
+    try:
+        summary = context.query(promotions.promotion_summary, search)
+    except context.Unavailable as exc:
+        return components.empty_state(str(exc), "marketing-promotions-empty")
+    if not summary.has_discounts:
+        return components.empty_state(promotions.MAP_DISCOUNTS, "marketing-promotions-empty")
+    data, currency = summary.to_dict()["kpis"], context.currency()
+
+    def cell(name: str, kind: str):
+        return html.Td(format_value(data[name]["current"], kind, currency),
+                       title=data[name]["reason"] or None)
+
+    def table(rows, columns) -> dbc.Table:
+        head = html.Thead(html.Tr([html.Th(""), *[html.Th(h) for h, _s, _k in columns]]))
+        body = html.Tbody([html.Tr([html.Th(label), *[cell(prefix + suffix, kind)
+                                                      for _h, suffix, kind in columns]])
+                           for label, prefix in rows])
+        return dbc.Table([head, body], size="sm", className="mb-2")
+
+    def value(name: str, kind: str) -> str:
+        return format_value(data[name]["current"], kind, currency)
+
+    given = (f"Discount given away: {value('discount_given', 'money')} "
+             f"({value('discount_share', 'rate')} of gross revenue); "
+             f"{value('discounted_order_share', 'rate')} of orders were discounted.")
+    notes = (html.Ul([html.Li(note) for note in summary.notes], className="small mb-0 ps-3")
+             if summary.notes else None)
+    return html.Div([html.Div(given, className="small mb-2", id="marketing-promotions-given"),
+                     table(PROMOTION_ROWS, PROMOTION_COLUMNS),
+                     table(ACQUIRED_ROWS, ACQUIRED_COLUMNS), notes],
+                    id="marketing-promotions-view")
