@@ -7,7 +7,7 @@ from dash import dash_table, dcc, html
 
 from analytics import catalog, glossary
 from core.formatting import KPI_LABELS, format_change, format_value
-from webapp.dashboard import figures, toolbar
+from webapp.dashboard import context, figures, toolbar
 
 #: The KPI cards of the overview, in order (``analytics.catalog.MEASURES``' ``card``).
 KPI_CARDS = catalog.CARD_KPIS
@@ -122,12 +122,25 @@ def page_header(title: str, subtitle: str | None = None) -> html.Div:
                      if subtitle else None], className="page-header mb-3")
 
 
+#: The role each job panel's kind needs (``jobs_ui.follow`` fills it: prefix → role).
+JOB_ROLES: dict[str, str] = {}
+
+
 def job_panel(prefix: str, button_label: str, *, options=None) -> dbc.Card:
     """Request a background job and follow it: the button, a progress bar polled by an
-    Interval (enabled only while a job runs), a status line and the Store of its id."""
+    Interval (enabled only while a job runs), a status line and the Store of its id.
+    A user whose role cannot run the job (``JOB_ROLES``) sees the button disabled and why,
+    before any click (the server refuses the job anyway)."""
+    needed = JOB_ROLES.get(prefix)
+    allowed = needed is None or context.has_role(needed)
+    why = None if allowed else html.Div(
+        f"Running this needs the {needed} role; ask an admin if you need it.",
+        id=f"{prefix}-role-note", className="small text-body-secondary")
     return dbc.Card(dbc.CardBody([
         html.Div([*(options or []),
-                  dbc.Button(button_label, id=f"{prefix}-run", color="primary", size="sm")],
+                  dbc.Button(button_label, id=f"{prefix}-run", color="primary", size="sm",
+                             disabled=not allowed),
+                  why],
                  className="d-flex flex-wrap gap-2 align-items-end mb-2"),
         dbc.Progress(id=f"{prefix}-progress", value=0, striped=True, animated=True,
                      className="mb-1", style={"height": "0.9rem", "display": "none"}),

@@ -15,7 +15,7 @@ import dash
 from dash import Input, Output, State, callback
 
 from analytics.errors import ShoplensError, Unavailable
-from core import jobs
+from core import job_kinds, jobs
 from webapp import security, services
 from webapp.dashboard import components, context
 
@@ -67,6 +67,7 @@ def follow(prefix: str, kind: str, option_states: list[State] | None = None,
     job (``options(*state values)`` gives its options), the Interval polls it while it
     runs, and ``{prefix}-job`` holds ``{"id", "status"}`` for the page's result callback."""
     option_states = option_states or []
+    components.JOB_ROLES[prefix] = job_kinds.get(kind).role  # the panel explains it
 
     @callback(Output(f"{prefix}-job", "data"), Output(f"{prefix}-poll", "disabled"),
               Output(f"{prefix}-status", "children"),

@@ -49,8 +49,11 @@ def layout(**_query) -> html.Div:
             dbc.Col(components.panel("products-rules", "Association rules"), lg=7,
                     className="mb-3"),
             dbc.Col(components.panel("products-together", "Bought together", extra=[
+                # hidden from a role that cannot run the analysis it exports
                 dbc.Button("Download bundles (CSV)", id="products-bundles-button", size="sm",
-                           color="secondary", outline=True, className="mb-2"),
+                           color="secondary", outline=True, className="mb-2",
+                           style=None if context.has_role(job_kinds.get("basket").role)
+                           else {"display": "none"}),
                 dcc.Download(id="products-bundles-download")]), lg=5, className="mb-3"),
         ]),
         html.H2("Demand forecast", className="h5 mt-4"),
