@@ -858,7 +858,8 @@ def _size_bulk_order(customers: dict, sale: dict, orders: _Orders, bulk: dict,
 def _make_lines(rng: np.random.Generator, calendar: _Calendar, catalog: _Catalog,
                 customers: dict, orders: _Orders) -> dict:
     """Sale lines of every order: ``order`` (index), ``position``, ``product``,
-    ``category``, ``quantity``, ``unit_price``, ``unit_cost``."""
+    ``category``, ``quantity``, ``unit_price``, ``unit_cost``, ``discount_rate`` (the
+    promotion's share taken off the list price, already out of ``unit_price``)."""
     order = np.repeat(np.arange(len(orders)), orders.basket)
     starts = np.concatenate([[0], np.cumsum(orders.basket)[:-1]])
     position = np.arange(len(order)) - starts[order]
@@ -902,7 +903,8 @@ def _make_lines(rng: np.random.Generator, calendar: _Calendar, catalog: _Catalog
                                            * orders.price_factor[order], 2))
     unit_cost = np.round(catalog.unit_cost[product] * inflation, 2)
     return {"order": order, "position": position, "product": product, "category": category,
-            "quantity": quantity, "unit_price": unit_price, "unit_cost": unit_cost}
+            "quantity": quantity, "unit_price": unit_price, "unit_cost": unit_cost,
+            "discount_rate": discount}
 
 
 def _product_in_category(rng: np.random.Generator, catalog: _Catalog,
@@ -1056,6 +1058,13 @@ def _assemble_lines(calendar: _Calendar, catalog: _Catalog, customers: dict, ord
     def country() -> np.ndarray:
         return np.where(has_order, customers["country"][customer], home_country)
 
+    def discount() -> np.ndarray:
+        # what the promotions took off a sale line, whose price is already net of them
+        # (net = list × (1 − rate)); returns, gifts and bad-debt adjustments carry none
+        rate = sale["discount_rate"]
+        taken = np.round(sale["quantity"] * sale["unit_price"] * rate / (1 - rate), 2)
+        return np.concatenate([taken, np.zeros(n_returns + n_gift + n_bad_debt)])[rows]
+
     customer_labels = pa.array(np.arange(customers["count"]) + FIRST_CUSTOMER_NUMBER
                                ).cast(pa.string())
     builders = {
@@ -1074,8 +1083,7 @@ def _assemble_lines(calendar: _Calendar, catalog: _Catalog, customers: dict, ord
                                  [city for c in COUNTRIES for city in c[3]]),
         "category": lambda: _strings(category(), [c.name for c in CATEGORIES]),
         "unit_cost": unit_cost,
-        # the demo's promotions are folded into unit_price and not recorded: no information
-        "discount": lambda: np.full(len(invoice), np.nan),
+        "discount": discount,
         "channel": lambda: _strings(by_order(orders.channel, -2), CHANNELS),
         "payment_method": lambda: _strings(by_order(orders.payment, -2), PAYMENT_METHODS),
         "device": lambda: _strings(by_order(orders.device, len(DEVICES)), DEVICES),

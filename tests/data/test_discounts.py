@@ -130,3 +130,23 @@ def test_an_order_discount_on_orders_without_a_subtotal_is_unknown_there(tmp_pat
     assert lines["unit_price"].tolist() == pytest.approx([8.0, 20.0])
     assert lines["discount"].iloc[0] == pytest.approx(4.0)
     assert pd.isna(lines["discount"].iloc[1])
+
+
+def test_the_demo_records_what_its_promotions_took_off():
+    """The demo's promotions (10–30 % off some lines, 20 % in holiday sales) were folded
+    into the price; the discount column says how much, and the lines are otherwise the
+    same (checked against the generator before the column: the same hash for seed 7)."""
+    from data.demo import generate_demo
+    lines = generate_demo(lines=5_000, seed=3).lines
+    sale = (lines["quantity"] > 0) & ~lines["is_cancellation"] & (lines["unit_price"] > 0)
+    discount = lines["discount"]
+    assert discount.notna().all() and (discount >= 0).all()
+    assert (discount[~sale] == 0).all()
+    taken = sale & (discount > 0)
+    assert 0.05 < lines.loc[taken, "invoice_id"].nunique() / \
+        lines.loc[sale, "invoice_id"].nunique() < 0.6
+    value = lines["quantity"] * lines["unit_price"]
+    big = taken & (value >= 20)  # cents of rounding are small against the value
+    rate = discount[big] / (value[big] + discount[big])
+    nearest = rate.apply(lambda r: min((0.1, 0.15, 0.2, 0.25, 0.3), key=lambda x: abs(x - r)))
+    assert ((rate - nearest).abs() < 0.005).all()
