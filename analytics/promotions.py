@@ -27,7 +27,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from analytics import measures, period, schema
-from analytics.filters import Filters, Scope
+from analytics.filters import Filters, Scope, line_conditions
 from analytics.kpis import NO_DATA, Kpi
 from analytics.warehouse import table_columns
 
@@ -96,7 +96,7 @@ def promotion_summary(warehouse, filters: Filters, scope: Scope) -> PromotionSum
     orders = _orders(warehouse, version, filters, previous, scope, carried)
     has_discounts = bool((orders["known_all"] > 0).any()) if len(orders) else False
     if not has_discounts and carried:
-        has_discounts = _any_discount_information(warehouse, version)
+        has_discounts = _any_discount_information(warehouse, version, scope)
     notes: list[str] = []
     values: dict[str, dict] = {}
     for suffix, f in (("", filters), ("_prev", previous)):
@@ -163,13 +163,14 @@ def _orders(warehouse, version: int, filters: Filters, previous: Filters, scope:
     return measures.numeric(frame, numbers)
 
 
-def _any_discount_information(warehouse, version: int) -> bool:
-    """Whether any sale line of the version (unfiltered) carries a discount: the filters
-    may leave none, yet the data has discount information."""
+def _any_discount_information(warehouse, version: int, scope: Scope) -> bool:
+    """Whether any sale line the scope may see carries a discount: the filters may leave
+    none, yet the data has discount information (then the numbers are 0, not empty)."""
     t = schema.fact_lines
     with warehouse.connect(version) as conn:
         return conn.execute(sa.select(sa.exists().where(
-            t.c.is_sale, t.c.discount.is_not(None)))).scalar() or False
+            t.c.is_sale, t.c.discount.is_not(None),
+            *line_conditions(Filters(), scope, t, dates=False)))).scalar() or False
 
 
 # ---------------------------------------------------------------------------- numbers

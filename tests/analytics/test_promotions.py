@@ -150,3 +150,13 @@ def test_a_version_published_before_the_column_reads_it_as_null(warehouse):
     assert not summary.has_discounts
     assert summary["discounted_orders"].current is None
     assert summary.notes == (promotions.MAP_DISCOUNTS,)
+
+
+def test_filters_that_leave_no_order_give_zeros_not_missing_information(warehouse):
+    publish_lines(warehouse, LINES)
+    filtered = Filters(start=PERIOD.start, end=PERIOD.end, categories=("Lamps",))
+    summary = promotions.promotion_summary(warehouse, filtered, ALL_DATA)
+    assert summary.has_discounts and summary.notes == ()
+    assert summary["discounted_orders"].current == 0
+    assert summary["discount_given"].current == 0
+    assert summary["discounted_order_share"].reason == promotions.NO_ORDERS
