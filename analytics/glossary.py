@@ -55,6 +55,11 @@ GLOSSARY: dict[str, str] = {
     # RFM segments (Customers page; METRICS.md "RFM": R = recency, FM = frequency+monetary)
     "RFM": "recency (days since the last order), frequency (orders) and monetary (net "
            "revenue), each scored 1–5 among the period's customers",
+    "recency": "days from the customer's last sale line to the day after the period",
+    "frequency": "the customer's orders in the period",
+    "monetary": "the customer's net revenue in the period",
+    "segment": "the RFM segment: where the customer's recency score and frequency-and-"
+               "spend score place them",
     "Champions": "bought recently, often and for a lot",
     "Loyal Customers": "buy regularly and spend well",
     "Potential Loyalists": "recent customers with more than one order or good spend",

@@ -59,3 +59,14 @@ def test_chart_cards_show_the_mode_bar_on_hover_only():
     [graph] = graphs
     assert graph.config["displayModeBar"] == "hover"
     assert graph.config["displaylogo"] is False
+
+
+def test_paged_tables_explain_the_columns_named_after_a_measure():
+    columns = [components.text_column("customer_id", "Customer"),
+               components.number_column("recency", "Days since last order"),
+               components.number_column("roas", "ROAS", ".2f")]
+    table = components._data_table("customers-list", columns, 10)
+    assert table.tooltip_header == {"recency": glossary.GLOSSARY["recency"],
+                                    "roas": glossary.metric_definitions()["roas"]}
+    assert [rule["if"]["column_id"] for rule in table.style_header_conditional] == \
+        ["recency", "roas"]

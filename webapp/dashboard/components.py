@@ -160,9 +160,21 @@ def paged_table(table_id: str, columns: list[dict], page_size: int = 25, *,
         _data_table(table_id, columns, page_size)])
 
 
+def column_help(columns: list[dict]) -> dict[str, str]:
+    """{column id: definition} of the columns named after a KPI or a glossary term
+    (``METRIC_HELP``): a DataTable shows them on hovering the header."""
+    return {column["id"]: METRIC_HELP[column["id"]] for column in columns
+            if column["id"] in METRIC_HELP}
+
+
 def _data_table(table_id: str, columns: list[dict], page_size: int) -> dash_table.DataTable:
+    explained = column_help(columns)
     return dash_table.DataTable(
         id=table_id, columns=columns, data=[], page_current=0, page_size=page_size,
+        tooltip_header=explained, tooltip_delay=300, tooltip_duration=None,
+        style_header_conditional=[{"if": {"column_id": column_id},
+                                   "textDecoration": "underline dotted"}
+                                  for column_id in explained],
         page_count=1, page_action="custom", sort_action="custom", sort_mode="single",
         sort_by=[], style_table={"overflowX": "auto"},
         style_cell={"fontFamily": figures.FONT, "fontSize": 13, "padding": "4px 8px",
