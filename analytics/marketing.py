@@ -592,9 +592,10 @@ def _order_groups(warehouse, version: int, filters: Filters, previous: Filters,
 
     def first_within(f: Filters) -> sa.ColumnElement[bool]:
         start = dt.datetime.combine(f.start, dt.time())
-        end = dt.datetime.combine(f.end + dt.timedelta(days=1), dt.time())
+        # the end day's last instant (not the next midnight: 9999-12-31 has none)
+        end = dt.datetime.combine(f.end, dt.time.max)
         return sa.and_(r.customer.is_not(None), r.first_sale_ts >= start,
-                       r.first_sale_ts < end)
+                       r.first_sale_ts <= end)
 
     def measures_of(suffix: str, f: Filters) -> list:
         return [
