@@ -9,6 +9,7 @@ import datetime as dt
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
+from flask import has_request_context
 
 from analytics.errors import ShoplensError
 from analytics.filters import FilterError, parse_date
@@ -19,8 +20,9 @@ from webapp.dashboard import context
 
 def chart_notes(start: dt.date | None, end: dt.date | None) -> tuple[annotations.Note, ...]:
     """The notes the signed-in user may see that touch ``start…end``; none when signed
-    out or when the app database cannot answer (a chart draws without its notes)."""
-    if security.current_db_user() is None:
+    out, outside a request (a figure built by a job or a test), or when the app database
+    cannot answer (a chart draws without its notes)."""
+    if not has_request_context() or security.current_db_user() is None:
         return ()
     return annotations.notes(security.db_session(), context.scope(), start, end)
 
