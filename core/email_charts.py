@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import io
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
-from core.reports.charts import INK, PRIMARY, SECONDARY, money_axis
+from core.reports.charts import INK, PRIMARY, SECONDARY, figure_and_axes, money_axis
 
 #: An inline image bigger than this is left out of the e-mail.
 MAX_BYTES = 30 * 1024
@@ -33,13 +30,7 @@ def period_chart(current: list[float], previous: list[float], *, label: str,
     bytes, or None with nothing to draw or when the PNG would exceed MAX_BYTES."""
     if not current:
         return None
-    figure = Figure(figsize=(5.0, 1.8), dpi=96)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot(1, 1, 1)
-    axes.spines[["top", "right"]].set_visible(False)
-    axes.tick_params(colors=INK, labelsize=7)
-    axes.grid(axis="y", color="#e2e8f0", linewidth=0.6)
-    axes.set_axisbelow(True)
+    figure, axes = figure_and_axes(5.0, 1.8, dpi=96)
     days = list(range(1, len(current) + 1))
     if previous:
         axes.plot(list(range(1, len(previous) + 1)), previous, color=SECONDARY,

@@ -20,8 +20,11 @@ INK = "#1e293b"
 DPI = 150
 
 
-def _figure(width: float = 7.0, height: float = 2.8) -> tuple[Figure, object]:
-    figure = Figure(figsize=(width, height), dpi=DPI)
+def figure_and_axes(width: float = 7.0, height: float = 2.8,
+                    dpi: int = DPI) -> tuple[Figure, object]:
+    """A blank chart in the reports' style (used by the PDF's charts, the dashboard PDF's
+    and the alert e-mails')."""
+    figure = Figure(figsize=(width, height), dpi=dpi)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot(1, 1, 1)
     axes.spines[["top", "right"]].set_visible(False)
@@ -55,7 +58,7 @@ def monthly_trend(frame: pd.DataFrame, currency: str) -> bytes | None:
     """Net revenue per month (bars) and the same month a year earlier (line)."""
     if frame.empty:
         return None
-    figure, axes = _figure()
+    figure, axes = figure_and_axes()
     months = pd.to_datetime(frame["period_start"]).dt.strftime("%b %y")
     positions = range(len(frame))
     axes.bar(positions, frame["revenue"], color=PRIMARY, label="Revenue (net)")
@@ -75,7 +78,7 @@ def horizontal_bars(labels: list[str], values: list[float], currency: str,
     """One bar per label, largest at the top (money values)."""
     if not labels:
         return None
-    figure, axes = _figure(height=height or max(1.6, 0.24 * len(labels) + 0.6))
+    figure, axes = figure_and_axes(height=height or max(1.6, 0.24 * len(labels) + 0.6))
     axes.grid(axis="x", color="#e2e8f0", linewidth=0.6)
     axes.grid(axis="y", visible=False)
     positions = list(range(len(labels)))[::-1]
@@ -89,7 +92,7 @@ def segment_bars(frame: pd.DataFrame) -> bytes | None:
     """Customers per RFM segment."""
     if frame.empty or frame["customers"].sum() == 0:
         return None
-    figure, axes = _figure(height=2.6)
+    figure, axes = figure_and_axes(height=2.6)
     positions = range(len(frame))
     axes.bar(positions, frame["customers"], color=PRIMARY)
     axes.set_xticks(list(positions), list(frame["segment"]), rotation=35, ha="right")
@@ -103,7 +106,7 @@ def forecast_chart(history: pd.DataFrame, forecast: pd.DataFrame, currency: str,
     """The last ``days_shown`` days of history, then the forecast with its interval."""
     if history is None or forecast is None or forecast.empty:
         return None
-    figure, axes = _figure()
+    figure, axes = figure_and_axes()
     recent = history.tail(days_shown)
     axes.plot(pd.to_datetime(recent["date"]), recent["actual"], color=SECONDARY,
               linewidth=0.9, label="Actual")

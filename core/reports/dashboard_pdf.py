@@ -176,7 +176,7 @@ def chart_png(tile: TileContent, currency: str) -> bytes | None:
         return _treemap(first, None)
     if first.type == "heatmap":
         return _heatmap(first)
-    figure, axes = charts._figure()
+    figure, axes = charts.figure_and_axes()
     categorical = {}
     bars = [trace for trace in traces if trace.type == "bar"]
     width = 0.8 / max(1, len(bars)) if tile.barmode == "group" else 0.8
@@ -243,7 +243,7 @@ def _treemap(trace: Trace, currency: str | None) -> bytes | None:
     top = top[:TREEMAP_BARS]
     if not top:
         return None
-    figure, axes = charts._figure(height=max(1.6, 0.24 * len(top) + 0.6))
+    figure, axes = charts.figure_and_axes(height=max(1.6, 0.24 * len(top) + 0.6))
     axes.grid(axis="x", color="#e2e8f0", linewidth=0.6)
     axes.grid(axis="y", visible=False)
     positions = list(range(len(top)))[::-1]
@@ -258,7 +258,7 @@ def _heatmap(trace: Trace) -> bytes | None:
     rows = [[_number(value) for value in row] for row in trace.z or []]
     if not rows or not rows[0]:
         return None
-    figure, axes = charts._figure(height=max(2.0, 0.22 * len(rows) + 0.8))
+    figure, axes = charts.figure_and_axes(height=max(2.0, 0.22 * len(rows) + 0.8))
     axes.grid(visible=False)
     image = axes.imshow(rows, aspect="auto", cmap="Blues")
     if trace.x is not None:
