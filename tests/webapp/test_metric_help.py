@@ -36,3 +36,11 @@ def test_the_forecast_leaderboard_explains_wape_mape_and_coverage(app):
 
 def test_an_unknown_measure_has_no_hover_text():
     assert components.metric_th("speed").title is None
+
+
+def test_an_old_forecast_explains_its_hold_out_mape(app):
+    from webapp.dashboard.pages import sales
+
+    shown = sales.leaderboard_table({"accuracy": {"mape": 0.2}}, "t")
+    assert shown.children.startswith("Hold-out MAPE")
+    assert shown.title == "MAPE: " + components.METRIC_HELP["MAPE"]

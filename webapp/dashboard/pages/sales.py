@@ -166,7 +166,8 @@ def leaderboard_table(result: dict, table_id: str) -> html.Div:
     board = result.get("leaderboard")
     if not board:
         return html.Div(f"Hold-out MAPE {_percent((result.get('accuracy') or {}).get('mape'))}",
-                        id=table_id, className="small")
+                        id=table_id, className="small",
+                        title=f"MAPE: {components.METRIC_HELP['MAPE']}")
     folds = max(len(row.get("folds") or []) for row in board)
     header = [html.Th("model"), components.metric_th("WAPE"), components.metric_th("MAPE"),
               *[html.Th(f"fold {k + 1}", title=_fold_title(board, k)) for k in range(folds)],
