@@ -21,7 +21,7 @@ from analytics import catalog, countries, period
 from analytics.filters import Filters, day_range_text
 from analytics.warehouse import WarehouseError
 from core.formatting import format_money
-from webapp.dashboard import context, presets
+from webapp.dashboard import context, deferred, presets
 
 log = logging.getLogger(__name__)
 
@@ -129,19 +129,12 @@ def chip_component(chip: Chip):
     ], className="shell-chip")
 
 
-_CALLBACKS: list[tuple[tuple, dict, object]] = []
-
-
-def _chips_callback(*args, **kwargs):
-    def remember(function):
-        _CALLBACKS.append((args, kwargs, function))
-        return function
-    return remember
+_CALLBACKS = deferred.Callbacks()
+_chips_callback = _CALLBACKS.callback
 
 
 def register_callbacks(app: dash.Dash) -> None:
-    for args, kwargs, function in _CALLBACKS:
-        app.callback(*args, **kwargs)(function)
+    _CALLBACKS.register(app)
 
 
 @_chips_callback(Output("shell-chips", "children"), Input("shell-url", "search"))

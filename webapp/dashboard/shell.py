@@ -27,7 +27,8 @@ from analytics.warehouse import WarehouseError
 from core import notifications
 from core.orm import utcnow
 from webapp import security
-from webapp.dashboard import chips, components, context, errors, guide, presets, views_ui
+from webapp.dashboard import (chips, components, context, deferred, errors, guide, presets,
+                               views_ui)
 
 log = logging.getLogger(__name__)
 
@@ -62,21 +63,13 @@ def find_page(pathname: str | None) -> dict | None:
     return None
 
 
-_CALLBACKS: list[tuple[tuple, dict, object]] = []
-
-
-def _shell_callback(*args, **kwargs):
-    """Remember a shell callback; ``register_callbacks`` attaches it to each app (a module
-    is imported once, but tests and workers may build several apps in one process)."""
-    def remember(function):
-        _CALLBACKS.append((args, kwargs, function))
-        return function
-    return remember
+_CALLBACKS = deferred.Callbacks()
+#: Remember a shell callback; ``register_callbacks`` attaches it to each app.
+_shell_callback = _CALLBACKS.callback
 
 
 def register_callbacks(app: dash.Dash) -> None:
-    for args, kwargs, function in _CALLBACKS:
-        app.callback(*args, **kwargs)(function)
+    _CALLBACKS.register(app)
     views_ui.register_callbacks(app)
     chips.register_callbacks(app)
     guide.register_callbacks(app)

@@ -27,7 +27,7 @@ from analytics.warehouse import WarehouseError
 from core import views
 from core.orm import User
 from webapp import security
-from webapp.dashboard import context, presets
+from webapp.dashboard import context, deferred, presets
 
 log = logging.getLogger(__name__)
 
@@ -128,21 +128,14 @@ def period_note(preset: str | None) -> tuple[str, bool]:
 
 
 # ------------------------------------------------------------------ callbacks
-_CALLBACKS: list[tuple[tuple, dict, object]] = []
-
-
-def _callback(*args, **kwargs):
-    def remember(function):
-        _CALLBACKS.append((args, kwargs, function))
-        return function
-    return remember
+_CALLBACKS = deferred.Callbacks()
+_callback = _CALLBACKS.callback
 
 
 def register_callbacks(app: dash.Dash) -> None:
     """Attach the section's callbacks to ``app`` and the default-view landing to its
     server."""
-    for args, kwargs, function in _CALLBACKS:
-        app.callback(*args, **kwargs)(function)
+    _CALLBACKS.register(app)
     app.server.before_request(land_on_default_view)
 
 
