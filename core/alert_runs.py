@@ -87,6 +87,15 @@ def send(settings: Settings, delivery_id: int, now: dt.datetime | None = None) -
     return delivery.status if delivery else None
 
 
+def _told_through(session, rule: AlertRule) -> dt.date | None:
+    """For an anomaly rule, the last day its newest firing covered (each unusual day is
+    told once, although it stays in the rule's window for ``days`` days)."""
+    if rule.kind != "anomaly":
+        return None
+    return session.scalar(sa.select(AlertFiring.period_end).where(
+        AlertFiring.rule_id == rule.id).order_by(AlertFiring.id.desc()).limit(1))
+
+
 def _run_rule(settings: Settings, warehouse, rule_id: int, today: dt.date,
               now: dt.datetime) -> tuple[int, list[int]] | None:
     with db.session_scope(settings.database_url) as session:
@@ -97,7 +106,7 @@ def _run_rule(settings: Settings, warehouse, rule_id: int, today: dt.date,
             return None  # deactivated or demoted since: the rule rests
         alerts.refresh_from_view(session, rule, warehouse)
         evaluation = evaluate(rule, warehouse, owner_scope(owner), today, settings.currency,
-                              session)
+                              session, told_through=_told_through(session, rule))
         if step(rule, evaluation, now) != "fire":
             return None
         firing = AlertFiring(rule_id=rule.id, fired_at=now, period_start=evaluation.start,

@@ -301,10 +301,13 @@ def rule_period(warehouse, days: int, today: dt.date) -> tuple[dt.date, dt.date]
 
 def evaluate(rule: AlertRule | AlertInput, warehouse, scope: Scope, today: dt.date,
              currency: str = "£", session: Session | None = None, *,
-             explained: bool = True) -> Evaluation:
+             explained: bool = True, told_through: dt.date | None = None) -> Evaluation:
     """Judge ``rule``'s condition on the current data under ``scope`` (no state changes).
     ``session`` (the app database) is needed by ``load_failed`` and ``delivery_failed``
-    rules. ``explained`` False skips the explanation (a backtest screening days)."""
+    rules. ``explained`` False skips the explanation (a backtest screening days).
+    ``told_through``: for an anomaly rule, the last day its previous message covered: only
+    the days after it can make a new message (an unusual day stays in the rule's window for
+    ``days`` days, and is one incident, told once)."""
     if rule.kind in OPERATIONAL:
         return _evaluate_operational(rule, warehouse, today, session)
     when = rule_period(warehouse, rule.days, today)
@@ -313,7 +316,8 @@ def evaluate(rule: AlertRule | AlertInput, warehouse, scope: Scope, today: dt.da
     start, end = when
     filters = Filters.from_query(rule.filters or "").with_period(start, end)
     if rule.kind == "anomaly":
-        return _evaluate_anomaly(rule, warehouse, scope, filters, currency, explained)
+        return _evaluate_anomaly(rule, warehouse, scope, filters, currency, explained,
+                                 told_through)
     if rule.kind == "forecast":
         return _evaluate_forecast(rule, warehouse, scope, filters, currency, explained)
     last_year = getattr(rule, "compare", "previous") == "last_year"
@@ -397,9 +401,11 @@ def daily_frame(warehouse, filters: Filters, scope: Scope, first: dt.date,
 
 
 def _evaluate_anomaly(rule, warehouse, scope: Scope, filters: Filters,
-                      currency: str, explained: bool = True) -> Evaluation:
+                      currency: str, explained: bool = True,
+                      told_through: dt.date | None = None) -> Evaluation:
     """The anomaly monitor (``analytics.models.anomalies.robust_monitor``) over the last
-    ``days`` days: the most unusual day in the rule's direction, |z| ≥ ``value``."""
+    ``days`` days (those after ``told_through`` only): the most unusual day in the rule's
+    direction, |z| ≥ ``value``."""
     import pandas as pd
 
     from analytics.models.anomalies import robust_monitor
@@ -416,6 +422,13 @@ def _evaluate_anomaly(rule, warehouse, scope: Scope, filters: Filters,
         return Evaluation(None, f"The anomaly monitor needs {ANOMALY_WINDOW} days before "
                                 f"the days it checks; the data is shorter.",
                           start=start, end=end, reason="too few days", data_version=version)
+    if told_through is not None:
+        monitor = monitor[pd.to_datetime(monitor["date"]).dt.date > told_through]
+        if monitor.empty:
+            return Evaluation(False, f"No new day to judge since the last message (it "
+                                     f"covered the days to {told_through.day} "
+                                     f"{told_through:%b %Y}).", start=start, end=end,
+                              data_version=version)
     sign = {"down": -1.0, "up": 1.0}.get(rule.direction)
     pushed = monitor["z"].astype(float) * (sign if sign else 1.0)
     if sign is None:
@@ -941,6 +954,7 @@ def backtest(session: Session, actor: User, rule: int | AlertInput | dict, wareh
     screened = _screen(values, warehouse, scope, start, end, currency)
     state = _State(values.cooldown_hours)
     fired, unknown = [], 0
+    told_through = None  # an anomaly rule tells each unusual day once
     for day, met in screened:
         now = dt.datetime.combine(period.plus_days(day, 1), dt.time(_RUN_HOUR))
         if met is None:
@@ -954,9 +968,11 @@ def backtest(session: Session, actor: User, rule: int | AlertInput | dict, wareh
         if not (state.armed or cooled):
             step(state, Evaluation(True, ""), now)  # cooling: the same incident
             continue
-        evaluation = evaluate(values, warehouse, scope, day, currency, session)
+        evaluation = evaluate(values, warehouse, scope, day, currency, session,
+                              told_through=told_through)
         if step(state, evaluation, now) == "fire":
             fired.append({"day": day.isoformat(), **evaluation.to_dict()})
+            told_through = evaluation.end
     total = (end - start).days + 1
     count = len(fired)
     summary = (f"“{values.name}” would have fired on {count} day{'' if count == 1 else 's'} "

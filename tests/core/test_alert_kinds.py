@@ -295,6 +295,32 @@ def test_backtest_names_the_planted_day_and_slice(settings, make_warehouse):
     assert answer["summary"].startswith("“Revenue anomaly” would have fired on 1 day of the 30")
 
 
+def test_an_unusual_day_is_told_once_while_it_stays_in_a_7_day_window(settings,
+                                                                        make_warehouse):
+    """With days = 7 the planted 1 Mar stays in the rule's window until 7 Mar, and the cool-
+    down (24 h) passes daily: still one message, in the backtest and in real runs (each run
+    judges only the days after those the last message covered)."""
+    from core import alert_runs
+
+    warehouse = make_warehouse(_backtest_rows())
+    analyst_id = add_user(settings, "an@example.com", "analyst")
+    weekly = {**ANOMALY, "days": 7}
+    with db.session_scope(settings.database_url) as session:
+        analyst = session.get(User, analyst_id)
+        answer = alerts.backtest(session, analyst, weekly, warehouse, days=30, today=TODAY)
+        assert [item["day"] for item in answer["fired"]] == ["2024-03-01"]
+        alerts.create_rule(session, analyst, weekly, warehouse=warehouse)
+    told = []
+    for offset in range(7):  # the runs after the loads of 1 … 7 Mar
+        day = dt.date(2024, 3, 1) + dt.timedelta(days=offset)
+        now = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(6))
+        told += alert_runs.evaluate_all(settings, day, now)
+    assert len(told) == 1
+    with db.session_scope(settings.database_url) as session:
+        firing = session.get(AlertFiring, told[0])
+        assert firing.sentence.startswith("Revenue (net) on 1 Mar 2024 was £")
+
+
 def test_backtest_applies_the_cool_down(settings, make_warehouse):
     # revenue below 1,100 a day holds on most days: one firing, then it cools until the
     # condition clears (re-armed) or 48 h pass
