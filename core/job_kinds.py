@@ -56,6 +56,8 @@ class ScheduledReportOptions(Options):
     email: bool = True
     # the schedule follows this saved view: its filters are read when the job runs
     saved_view_id: int | None = None
+    # without dates, the run covers the data's latest N days (the schedule's cadence)
+    period_days: Annotated[int, pydantic.Field(ge=1, le=366)] | None = None
 
 
 class DigestOptions(Options):

@@ -197,7 +197,8 @@ def add_scheduled_report(session: Session, user: User, schedule_id: int, format:
                          filters: str, title: str | None = None, *,
                          scope: Scope | None = None, recipient: str | None = None,
                          idempotency_key: str | None = None,
-                         saved_view_id: int | None = None) -> Job | None:
+                         saved_view_id: int | None = None,
+                         period_days: int | None = None) -> Job | None:
     """A scheduled run's job for one recipient (used by ``core.schedules``; the caller
     commits and enqueues). ``title`` names the report (the schedule's name).
 
@@ -215,6 +216,8 @@ def add_scheduled_report(session: Session, user: User, schedule_id: int, format:
     options = {"schedule_id": schedule_id, "title": title}
     if saved_view_id is not None:
         options["saved_view_id"] = saved_view_id
+    if period_days is not None and kind == "scheduled_report":
+        options["period_days"] = period_days
     if kind == "scheduled_report":
         options["format"] = format
     stored = parse_params(kind, {"filters": filters, **options})

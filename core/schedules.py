@@ -46,6 +46,9 @@ from core.settings import Settings
 log = logging.getLogger(__name__)
 
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+#: The days a run covers when the schedule keeps no dates (and follows no view with a
+#: period): its own cadence, the latest day, 7 days or 30 days of the data.
+RUN_DAYS = {"daily": 1, "weekly": 7, "monthly": 30}
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MAX_RECIPIENTS = 50
 FORMATS = ("pdf", "xlsx", "both", "digest")
@@ -465,7 +468,8 @@ def _jobs_for(session: Session, schedule: ReportSchedule, run_at: dt.datetime) -
     made: list[Job] = []
     common = {"schedule_id": schedule.id, "format": schedule.format,
               "filters": schedule.filters or "", "title": schedule.name,
-              "saved_view_id": schedule.saved_view_id}
+              "saved_view_id": schedule.saved_view_id,
+              "period_days": RUN_DAYS.get(schedule.frequency)}
     for email in schedule.recipients or []:
         recipient = session.scalar(sa.select(User).where(User.email == email))
         if recipient is None or not recipient.is_active:

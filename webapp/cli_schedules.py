@@ -127,7 +127,8 @@ def list_schedules(runs: bool, acting: str | None) -> None:
 @click.option("--filters", default="",
               help="The dashboard's filters as its URL query string, e.g. "
                    "'country=GB&category=Lighting'. Without start/end each run covers "
-                   "the data's latest 30 days; with them, always those days.")
+                   "the data's latest day, 7 or 30 days (--every day, week or month); "
+                   "with them, always those days.")
 @click.option("--view", "view_id", type=int, default=None, metavar="ID",
               help="Follow the saved view ID (GET /api/v1/views lists them): "
                    "its filters and relative period are read at each run; no --filters.")

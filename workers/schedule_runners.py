@@ -9,6 +9,7 @@ e-mail in ``result["email"]``, which the delivery sends as it is.
 """
 from __future__ import annotations
 
+from analytics import period
 from analytics.filters import Filters
 from core import db, jobs, views
 from core.jobs import JobSpec
@@ -24,7 +25,7 @@ def run_filters(settings: Settings, spec: JobSpec) -> Filters:
     recipient's) applies on top, as always."""
     view_id = spec.options.get("saved_view_id")
     if not view_id:
-        return spec.filters
+        return _cadence_period(settings, spec, spec.filters)
     with db.session_scope(settings.database_url) as session:
         schedule = session.get(ReportSchedule, spec.options.get("schedule_id"))
         if schedule is None:
@@ -36,7 +37,19 @@ def run_filters(settings: Settings, spec: JobSpec) -> Filters:
             raise jobs.JobError("The saved view this schedule follows was deleted or is no "
                                 "longer shared with the schedule's owner; choose another "
                                 "view or filters for the schedule.") from None
-    return Filters.from_query(query)
+    return _cadence_period(settings, spec, Filters.from_query(query))
+
+
+def _cadence_period(settings: Settings, spec: JobSpec, filters: Filters) -> Filters:
+    """Without dates a scheduled report covers the data's latest ``period_days`` days (1, 7
+    or 30: a daily, weekly or monthly schedule), compared with the days before."""
+    days = spec.options.get("period_days")
+    if not days or filters.start is not None or filters.end is not None:
+        return filters
+    last = period.data_range(warehouse_for(settings))[1]
+    if last is None:
+        return filters
+    return filters.with_period(period.days_before(last, days - 1), last)
 
 
 def run_scheduled_report(settings: Settings, spec: JobSpec) -> dict:

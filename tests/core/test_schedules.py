@@ -143,7 +143,8 @@ def test_the_tick_makes_one_job_per_recipient_in_their_own_scope(settings, peopl
                 "scheduled_report", "queued", schedule_id)
             assert job.params == {"filters": {"start": "2011-01-01", "end": "2011-01-31"},
                                   "options": {"format": "xlsx", "schedule_id": schedule_id,
-                                              "title": "Weekly sales", "email": True}}
+                                              "title": "Weekly sales", "email": True,
+                                              "period_days": 7}}
         schedule = session.get(ReportSchedule, schedule_id)
         assert schedule.last_run_at == dt.datetime(2024, 5, 15, 12, 31)
         assert schedule.next_run_at == dt.datetime(2024, 5, 22, 12, 30)
@@ -582,3 +583,26 @@ def test_a_schedule_following_a_saved_view_reads_its_filters_at_each_run(setting
     spec = jobs.start_job(settings, job_id, worker="test")
     with pytest.raises(jobs.JobError, match="deleted or is no longer shared"):
         jobs.kind_of(spec.kind).load_runner()(settings, spec)
+
+
+@pytest.mark.parametrize("frequency, period_label", [
+    ("daily", "15 Mar 2011 – 15 Mar 2011"), ("weekly", "9 Mar 2011 – 15 Mar 2011"),
+    ("monthly", "14 Feb 2011 – 15 Mar 2011")])
+def test_a_run_without_dates_covers_its_own_cadence(settings, people, frequency,
+                                                    period_label):
+    """The tiny shop's last day is 15 Mar 2011: a daily report covers that day, a weekly
+    one the 7 days to it (from 9 Mar), a monthly one the 30 days to it (from 14 Feb)."""
+    from analytics.warehouse import Warehouse
+    from tests.workers.support import publish_tiny_shop
+
+    warehouse = Warehouse(settings.warehouse_url)
+    publish_tiny_shop(warehouse)
+    warehouse.dispose()
+    with db.session_scope(settings.database_url) as session:
+        admin = _user(session, people, "admin")
+        schedule = schedules.create_schedule(session, admin, {
+            "name": "Cadence", "format": "pdf", "frequency": frequency,
+            "recipients": ["admin@example.com"]})
+        [job] = schedules.send_now(session, admin, schedule.id)
+        job_id = job.id
+    assert _render(settings, job_id).result["period_label"] == period_label

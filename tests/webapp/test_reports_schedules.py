@@ -175,7 +175,7 @@ def test_the_form_offers_analysts_themselves_and_admins_every_active_user(app, s
     mine = form(signed_in("gb@example.com"), search)
     assert [o["value"] for o in mine["reports-sched-recipients.options"]] == ["gb@example.com"]
     assert mine["reports-sched-recipients.disabled"] is True
-    assert "country=GB; each run covers the data's latest 30 days" in \
+    assert "country=GB; each run covers the data's latest day, 7 days or 30 days" in \
         mine["reports-sched-filters.children"]
     outbox = str(app.extensions["shoplens.settings"].outbox)
     assert outbox in mine["reports-sched-mail.children"]

@@ -347,7 +347,8 @@ class ScheduleChanges(Strict):
                           "follow its daylight saving time.")
     filters: FilterQuery | None = Field(
         None, description="The report's filters; without start/end each run covers the "
-                          "last 30 days of the data. Each recipient must be able to see "
+                          "data's latest day, 7 days or 30 days (a daily, weekly or "
+                          "monthly schedule). Each recipient must be able to see "
                           "every value named (a filter cannot widen a recipient's scope).")
     recipients: _Recipients | None = Field(
         None, description="E-mails of active users; each gets the report under their own "

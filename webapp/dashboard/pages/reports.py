@@ -136,7 +136,8 @@ def _schedule_form(admin: bool = False) -> dbc.Card:
         ], className="g-2 mt-1"),
         dbc.Checkbox(id="reports-sched-keep-dates", value=False, className="small mt-2",
                      label="Keep this page's dates fixed in every run (otherwise each run "
-                           "covers the data's latest 30 days)"),
+                           "covers the data's latest day, 7 days or 30 days, as often as "
+                           "it runs)"),
         html.Div(id="reports-sched-filters", className="small text-body-secondary"),
         html.Div(id="reports-sched-mail", className="small text-body-secondary"),
         html.Div(id="reports-sched-status", className="small mt-2"),
@@ -213,7 +214,8 @@ def schedule_form(_pathname, search, keep_dates):
     return (options, [user.email], not user.has_role("admin"),
             "Filters kept with the schedule (this page's URL): "
             + (described or "none") + ("" if "start=" in described else
-                                        "; each run covers the data's latest 30 days") + ".",
+                                        "; each run covers the data's latest day, 7 "
+                                        "days or 30 days, as often as it runs") + ".",
             f"Mail: {mail_destination(services.settings())}.", followable)
 
 
