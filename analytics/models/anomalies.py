@@ -390,6 +390,9 @@ def robust_monitor(daily: pd.DataFrame, metric: str = "revenue", days: int = MON
     """The last ``days`` days, each compared with the ``window`` days before it, weekly
     pattern removed: ``adjusted`` = value − the weekday's median offset from the window
     median; ``z`` = (adjusted − median of the window's adjusted values) ÷ (1.4826 × MAD).
+    For counts (orders, units) the scale is at least √expected, the Poisson noise of a
+    count, as in the detector above: a steady small count has a tiny MAD, and 20 orders
+    against 28 expected is not unusual (z −1.5, not −4).
     Columns: ``date``, ``value``, ``expected``, ``z``, ``alert`` (|z| ≥ ``threshold``)."""
     require_columns(daily, ["date", metric], "The anomaly monitor")
     series = pd.Series(daily[metric].to_numpy(dtype=float),
@@ -404,7 +407,10 @@ def robust_monitor(daily: pd.DataFrame, metric: str = "revenue", days: int = MON
         offset = float(weekday_offset.get(series.index[position].day_of_week, 0.0))
         adjusted_past = past - past.index.day_of_week.map(weekday_offset).to_numpy()
         centre = float(adjusted_past.median())
-        z = (today - offset - centre) / robust_scale(adjusted_past) if pd.notna(today) else None
+        scale = robust_scale(adjusted_past)
+        if metric in COUNT_METRICS:
+            scale = max(scale, float(np.sqrt(max(centre + offset, 1.0))))
+        z = (today - offset - centre) / scale if pd.notna(today) else None
         rows.append({"date": series.index[position], "value": today,
                      "expected": centre + offset, "z": z,
                      "alert": bool(z is not None and abs(z) >= threshold)})

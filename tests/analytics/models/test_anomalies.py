@@ -71,6 +71,21 @@ def test_robust_monitor_alerts_on_a_spike_today():
     assert monitor["z"].iloc[-1] > 5
 
 
+def test_robust_monitor_judges_counts_against_their_poisson_noise():
+    """28 days of 30 orders (±1: MAD-scale 1.48) then 22 and 5: by the MAD alone 22 would
+    be z ≈ −5.4; a count's noise is at least √30 ≈ 5.48, so 22 is z = −8 / 5.48 ≈ −1.46
+    (ordinary) and 5 is −25 / 5.48 ≈ −4.56 (unusual). Revenue keeps the MAD scale."""
+    import pandas as pd
+
+    dates = pd.date_range("2024-01-01", periods=30, freq="D")
+    orders = [30 + (1 if day % 2 else -1) * (day % 3 == 0) for day in range(28)] + [22, 5]
+    daily = pd.DataFrame({"date": dates, "orders": orders, "revenue": orders})
+    counted = robust_monitor(daily, "orders", days=2)
+    assert counted["z"].round(2).tolist() == [-1.46, -4.56]
+    assert counted["alert"].tolist() == [False, True]
+    assert robust_monitor(daily, "revenue", days=2)["z"].iloc[0] < -3.5
+
+
 def test_too_little_history_is_a_model_error():
     with pytest.raises(ModelError, match="at least 28"):
         AnomalyDetector().fit(daily_frame(days=20))
