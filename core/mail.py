@@ -482,11 +482,22 @@ def render_job(settings: Settings, job: Job, recipient: str) -> EmailMessage:
     lines += ["", "-- ", "Shoplens"]
     link = None
     if job.user is not None and job.user.email == recipient:  # a user: the view behind it
-        from core.jobs import load_filters
-        link = links.view_link(settings, "/", load_filters(job.params).to_query(), job.user_id)
+        link = links.view_link(settings, "/", _report_query(job), job.user_id)
     return build_html_message(settings, recipient=recipient, subject=subject,
                               text="\n".join(lines), html="".join(html),
                               attachments=files if attach else (), link=link)
+
+
+def _report_query(job: Job) -> str:
+    """The filters the report was made of, dates included (a schedule's run fills them in
+    from its cadence), as the dashboard's query string: the link opens the same period."""
+    from analytics.filters import Filters
+    from core.jobs import load_filters
+
+    made = (job.result or {}).get("filters")
+    if isinstance(made, dict) and made.get("start") and made.get("end"):
+        return Filters.from_query(made).to_query()
+    return load_filters(job.params).to_query()
 
 
 def _change(result: dict, item: dict) -> str | None:

@@ -130,6 +130,8 @@ def test_a_report_email_is_text_and_html_with_the_kpis_and_their_change(settings
     with db.session_scope(settings.database_url) as session:
         job = session.get(Job, job_id)
         job.result = {**job.result, "filters_label": "Country: <France>",
+                      "filters": {"start": "2011-03-09", "end": "2011-03-15",
+                                  "country": ["FR"]},
                       "kpis": {"kpis": {"revenue": {"rel_change": -0.125}}},
                       "headline": [{"name": "revenue", "label": "Revenue",
                                     "value": "£1,234.50"}]}
@@ -140,6 +142,11 @@ def test_a_report_email_is_text_and_html_with_the_kpis_and_their_change(settings
     assert "Revenue: £1,234.50 (−12 % against the previous period)" in text
     assert "Filters: Country: <France>" in text
     assert f"{settings.public_url}/go/" in text  # the signed link to the report's view
+    token = text.split(f"{settings.public_url}/go/")[1].split()[0]
+    from core import links
+    # it opens the report's own period and filters (a schedule's run fills in the dates)
+    assert links.read_token(settings, token).query == \
+        "start=2011-03-09&end=2011-03-15&country=FR"
     html = message.get_body(("html",)).get_content()
     assert "Country: &lt;France&gt;" in html and "<France>" not in html  # escaped
     assert "£1,234.50" in html and "−12 %" in html
