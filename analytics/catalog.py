@@ -122,6 +122,8 @@ def session_dimensions() -> tuple[Dimension, ...]:
 
 # --------------------------------------------------------------------------- measures
 MONEY, COUNT, RATE = "money", "count", "rate"
+#: A multiple of 1 (ROAS, MER: revenue ÷ spend), written "4.73×".
+RATIO = "ratio"
 
 
 @dataclass(frozen=True)
@@ -139,8 +141,9 @@ class Measure:
     lower_is_better: bool = False
 
     def __post_init__(self) -> None:
-        if self.kind not in (MONEY, COUNT, RATE):
-            raise ValueError(f"measure {self.name}: kind must be money, count or rate")
+        if self.kind not in (MONEY, COUNT, RATE, RATIO):
+            raise ValueError(f"measure {self.name}: kind must be money, count, rate or "
+                             "ratio")
 
 
 #: In the order of METRICS.md, which is the order of the API and of the reports' KPI table.
@@ -200,13 +203,13 @@ MARKETING_MEASURES: tuple[Measure, ...] = (
     Measure("ctr", "CTR", RATE, "clicks ÷ impressions"),
     Measure("cpc", "CPC", MONEY, "ad spend ÷ clicks", lower_is_better=True),
     Measure("cpm", "CPM", MONEY, "1000 × ad spend ÷ impressions", lower_is_better=True),
-    Measure("roas", "ROAS", RATE,
+    Measure("roas", "ROAS", RATIO,
             "revenue of the orders attributed to the channel (or campaign) ÷ its ad spend; "
             "attribution = the order's channel / traffic source as the export records it "
             "(last touch)"),
-    Measure("platform_roas", "Platform ROAS", RATE,
+    Measure("platform_roas", "Platform ROAS", RATIO,
             "Σ platform-reported conversion value ÷ ad spend"),
-    Measure("mer", "MER", RATE, "all revenue ÷ all ad spend"),
+    Measure("mer", "MER", RATIO, "all revenue ÷ all ad spend"),
     Measure("new_customers", "New customers", COUNT,
             "customers of the period whose first sale line in the whole history (same "
             "filters except the date range) falls in the period"),

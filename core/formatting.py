@@ -31,13 +31,15 @@ def format_money(value: float | None, currency: str, decimals: int = 0) -> str:
 
 def format_value(value: float | None, kind: str, currency: str) -> str:
     """A KPI value: money with separators (2 decimals below 1,000), counts with
-    separators, rates in % with one decimal; "n/a" when empty."""
+    separators, rates in % with one decimal, ratios as "4.73×"; "n/a" when empty."""
     if is_empty(value):
         return "n/a"
     if kind == "money":
         return format_money(value, currency, 2 if abs(value) < 1000 else 0)
     if kind == "rate":
         return f"{value:.1%}"
+    if kind == "ratio":
+        return f"{value:,.2f}×"
     return f"{value:,.0f}"
 
 
@@ -49,8 +51,11 @@ def format_change(abs_change: float | None, rel_change: float | None, kind: str,
         return "no comparison"
     if kind == "rate":
         absolute = f"{abs_change * 100:+.1f} pts"
-    elif kind == "money":
-        absolute = ("+" if abs_change >= 0 else "") + format_money(abs_change, currency)
+    elif kind == "ratio":
+        absolute = f"{abs_change:+,.2f}×"
+    elif kind == "money":  # pence for small amounts (CPC, revenue per session), not "−£0"
+        absolute = ("+" if abs_change >= 0 else "") + format_money(
+            abs_change, currency, 2 if abs(abs_change) < 10 else 0)
     else:
         absolute = f"{abs_change:+,.0f}"
     return absolute if is_empty(rel_change) else f"{absolute} ({rel_change:+.1%})"

@@ -28,3 +28,7 @@ def test_changes_in_units_and_points():
     assert format_change(0.021, 0.5, "rate", "£") == "+2.1 pts (+50.0%)"
     assert format_change(12.0, None, "count", "£") == "+12"      # previous was 0
     assert format_change(None, None, "count", "£") == "no comparison"
+    # small money changes keep their pence (a CPC or revenue per session), ratios are ×
+    assert format_change(-0.31, -0.083, "money", "£") == "−£0.31 (-8.3%)"
+    assert format_change(0.172, 0.038, "ratio", "£") == "+0.17× (+3.8%)"
+    assert format_value(4.726, "ratio", "£") == "4.73×"

@@ -78,7 +78,7 @@ def test_kpi_cards(signed_in):
     cards, period, notes = kpis(signed_in("viewer@example.com"))
     values = _cards(cards)
     assert values["marketing-kpi-ad_spend-value"] == "£60.00"
-    assert values["marketing-kpi-roas-value"] == "400.0%"          # 240 ÷ 60
+    assert values["marketing-kpi-roas-value"] == "4.00×"           # 240 ÷ 60
     assert values["marketing-kpi-cac-value"] == "£20.00"           # 60 ÷ 3 new customers
     assert values["marketing-kpi-sessions-value"] == "400"
     assert values["marketing-kpi-conversion_rate-value"] == "1.0%"  # 4 orders ÷ 400
