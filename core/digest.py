@@ -14,7 +14,10 @@ its last day, or yesterday when the data reaches today) against the 7 days befor
 * the revenue forecast of the next 30 days in plain words, with its interval, from the
   fast models only (seasonal naive and ETS, backtested; no Prophet in an e-mail job);
 * a small PNG chart of daily net revenue over the last 4 weeks (matplotlib, as the
-  reports' charts).
+  reports' charts);
+* what to do next: the first actions of the week against the week before
+  (``analytics.actions``, the Marketing page's table), when the data has sessions or ad
+  spend.
 
 ``gather_digest`` computes it (a ``Digest``); ``digest_email`` writes the e-mail: subject,
 plain text, HTML with inline styles (every value escaped) and the chart as an inline image
@@ -45,6 +48,8 @@ DAYS = 7
 MOVER_DIMENSIONS = ("category", "country", "product")
 MOVERS_PER_DIMENSION = 3
 FORECAST_DAYS = 30
+#: How many of the week's actions the digest lists.
+ACTIONS_LISTED = 3
 FORECAST_INTERVAL = 0.8
 FORECAST_MODELS = ("seasonal naive", "ETS")
 CHART_DAYS = 28
@@ -99,6 +104,8 @@ class Digest:
     forecast: str = ""
     forecast_numbers: dict | None = None
     daily: pd.DataFrame | None = field(default=None, repr=False)
+    # what to do next: the week's actions (analytics.actions), when traffic or ad data exists
+    actions: list[dict] = field(default_factory=list)
 
     def kpi_lines(self) -> list[dict]:
         """[{name, label, value, previous, change}] of the headline KPIs, formatted."""
@@ -153,7 +160,7 @@ class Digest:
                 "movers": {name: [m.to_dict() for m in movers]
                            for name, movers in self.movers.items()},
                 "anomalies": self.anomalies, "forecast": self.forecast,
-                "forecast_numbers": self.forecast_numbers}
+                "forecast_numbers": self.forecast_numbers, "actions": self.actions}
 
 
 def _day(day: dt.date) -> str:
@@ -194,7 +201,26 @@ def gather_digest(warehouse, filters: Filters, scope: Scope, *, currency: str = 
     if forecast:
         digest.forecast, digest.forecast_numbers = forecast_words(
             warehouse, filters, scope, end, currency)
+    digest.actions = week_actions(warehouse, week, scope, currency)
     return digest
+
+
+def week_actions(warehouse, week: Filters, scope: Scope, currency: str) -> list[dict]:
+    """The first ``ACTIONS_LISTED`` actions of the week against the week before (the
+    Marketing page's "what to do next", ``analytics.actions``), in words; none without
+    sessions or ad spend."""
+    from analytics import actions, marketing
+
+    if not marketing.has_traffic(warehouse):
+        return []
+    table = actions.action_table(warehouse, week, scope)
+    listed = []
+    for row in table.frame.head(ACTIONS_LISTED).itertuples(index=False):
+        listed.append({"item": str(row.name), "level": str(row.level),
+                       "stake": float(row.stake),
+                       "sentence": f"{row.name} ({row.level}): {row.reason}: {row.action} "
+                                   f"({format_money(float(row.stake), currency)} at stake)."})
+    return listed
 
 
 def top_movers(warehouse, week: Filters, scope: Scope) -> dict[str, list[Mover]]:
@@ -329,6 +355,8 @@ def digest_text(digest: Digest) -> str:
         ["  None: the anomaly monitor found no unusual day this week."]
     if digest.forecast:
         lines += ["", "Next 30 days", f"  {digest.forecast}"]
+    if digest.actions:
+        lines += ["", "What to do next"] + [f"  {a['sentence']}" for a in digest.actions]
     return "\n".join(lines) + "\n"
 
 
@@ -353,6 +381,10 @@ def digest_html(digest: Digest, chart_cid: str | None = None) -> str:
              f"style=\"max-width:100%;height:auto\"></p>" if chart_cid else "")
     forecast = (f"<h2 style=\"{_H2}\">Next 30 days</h2><p>{e(digest.forecast)}</p>"
                 if digest.forecast else "")
+    if digest.actions:
+        forecast += (f"<h2 style=\"{_H2}\">What to do next</h2><ul>"
+                     + "".join(f"<li>{e(a['sentence'])}</li>" for a in digest.actions)
+                     + "</ul>")
     return (
         "<!DOCTYPE html><html><body style=\"font-family:Arial,Helvetica,sans-serif;"
         "color:#1e293b;font-size:14px;max-width:640px\">"

@@ -243,3 +243,23 @@ def test_funnel_needs_its_steps(store, warehouse):
     assert list(frame["step"]) == ["sessions", "add_to_carts", "checkouts", "orders"]
     assert list(frame["count"]) == [100.0, 20.0, 8.0, 3.0]        # B-week invoices
     assert list(frame["share"]) == [1.0, 0.2, 0.08, 0.03]
+
+
+def test_the_weekly_digest_lists_the_weeks_actions(demo_store, tmp_path):
+    """The digest's "What to do next" is the action table of the digest's week against
+    the week before, its first three rows, in words, in the text and the HTML; a shop
+    without sessions or ad spend has none (tests/core/test_digest.py)."""
+    import datetime as dt
+
+    from core import digest as digests
+
+    made = digests.gather_digest(demo_store, Filters(), Scope(), currency="£",
+                                 today=dt.date(2026, 1, 1), forecast=False)
+    end = made.end
+    week = Filters(start=end - dt.timedelta(days=6), end=end)
+    expected = actions.action_table(demo_store, week, Scope()).frame.head(3)
+    assert [a["item"] for a in made.actions] == expected["name"].astype(str).tolist()
+    assert len(made.actions) == 3
+    email = digests.digest_email(made, tmp_path)
+    assert "What to do next" in email["text"] and "What to do next" in email["html"]
+    assert made.actions[0]["sentence"] in email["text"]

@@ -63,6 +63,7 @@ def test_the_week_against_the_week_before_and_the_planted_mover(warehouse, tmp_p
     assert (digest.kpis["orders"].current, digest.kpis["orders"].previous) == (21, 21)
     assert digest.kpis["customers"].current == 3
     assert digest.kpis["aov"].current == pytest.approx(3010 / 21)
+    assert digest.actions == []  # no sessions or ad spend: nothing to act on
     lines = {line["name"]: line for line in digest.kpi_lines()}
     assert lines["revenue"]["value"] == "£3,010"
     assert lines["revenue"]["change"].startswith("−£1,190 (-28.3%")
