@@ -231,8 +231,9 @@ def message_for(settings: Settings, rule: AlertRule, firing: AlertFiring, recipi
     span = (f"{firing.period_start:%d %b %Y} – {firing.period_end:%d %b %Y}"
             if firing.period_start and firing.period_end else None)
     facts = [("Period", span)] if span else []
-    if rule.filters:
-        facts.append(("Filters", rule.filters))
+    if rule.filters:  # in words, as reports say them ("channel Mobile App")
+        from core.reports.content import filters_label
+        facts.append(("Filters", filters_label(Filters.from_query(rule.filters))))
     facts.append(("Your data", str(owner_scope(rule.owner))))
     numbers, slices = _numbers(settings, rule, firing), _slices(settings, firing)
     intro = (f"This is a test of your Shoplens alert \"{rule.name}\"." if test
