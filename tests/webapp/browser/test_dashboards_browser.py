@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
@@ -18,8 +19,13 @@ pytestmark = pytest.mark.browser
 
 
 def _titles(duo) -> list[str]:
-    return [element.text for element in duo.driver.find_elements(
-        By.CSS_SELECTOR, ".dashboards-tile .card-header span.fw-semibold")]
+    """The tiles' titles in order; [] while the grid is being redrawn (an element found a
+    moment ago may be gone: the caller polls again)."""
+    try:
+        return [element.text for element in duo.driver.find_elements(
+            By.CSS_SELECTOR, ".dashboards-tile .card-header span.fw-semibold")]
+    except StaleElementReferenceException:
+        return []
 
 
 def _add(duo, panel_id: str, count: int) -> None:

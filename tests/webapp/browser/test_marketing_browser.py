@@ -53,7 +53,7 @@ def test_a_viewer_sees_the_kpis_the_channels_and_the_planted_campaign(browser):
     browser.wait_for_element("#marketing-kpi-ad_spend-value", timeout=30)
     wait_until_loaded(browser, timeout=60)
     assert _text(browser, "#marketing-kpi-ad_spend-value").startswith("£")
-    assert _text(browser, "#marketing-kpi-roas-value").endswith("%")
+    assert _text(browser, "#marketing-kpi-roas-value").endswith("×")  # a ratio: "4.73×"
     assert _text(browser, "#marketing-kpi-sessions-value") not in ("", "n/a")
     wait_for(lambda: "Advantage+ Shopping" in _text(browser, "#marketing-actions-table"),
              timeout=30, what="the planted campaign in the action table")
