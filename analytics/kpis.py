@@ -75,6 +75,15 @@ class Kpi:
                 "reason": self.reason}
 
 
+def periods_dict(summary) -> dict:
+    """``{"period": {start, end}, "previous_period": {start, end}}`` of a summary with
+    ``start``, ``end``, ``previous_start`` and ``previous_end`` (the KPI, marketing and
+    promotion summaries' common API shape)."""
+    return {"period": {"start": summary.start.isoformat(), "end": summary.end.isoformat()},
+            "previous_period": {"start": summary.previous_start.isoformat(),
+                                "end": summary.previous_end.isoformat()}}
+
+
 @dataclass(frozen=True)
 class KpiSummary:
     """Every KPI of METRICS.md by API name, for ``start…end`` and the period it is compared
@@ -98,9 +107,7 @@ class KpiSummary:
         "abs_change", "rel_change", "reason"}}}``; ``previous_period`` and ``previous``
         are the comparison period's, whatever ``compare`` chose."""
         return {
-            "period": {"start": self.start.isoformat(), "end": self.end.isoformat()},
-            "previous_period": {"start": self.previous_start.isoformat(),
-                                "end": self.previous_end.isoformat()},
+            **periods_dict(self),
             "comparison": {"compare": self.compare, "start": self.previous_start.isoformat(),
                            "end": self.previous_end.isoformat(),
                            "label": self.comparison_label},

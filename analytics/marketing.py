@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from analytics import catalog, measures, period, schema
 from analytics.countries import country_code
 from analytics.filters import Filters, Scope
-from analytics.kpis import NO_DATA, Kpi
+from analytics.kpis import NO_DATA, Kpi, periods_dict
 from analytics.warehouse import table_columns
 
 KPI_NAMES = catalog.MARKETING_KPI_NAMES
@@ -132,9 +132,7 @@ class MarketingSummary:
         return self.kpis[name]
 
     def to_dict(self) -> dict:
-        return {"period": {"start": self.start.isoformat(), "end": self.end.isoformat()},
-                "previous_period": {"start": self.previous_start.isoformat(),
-                                    "end": self.previous_end.isoformat()},
+        return {**periods_dict(self),
                 "kpis": {name: self.kpis[name].to_dict() for name in KPI_NAMES},
                 "notes": list(self.notes)}
 

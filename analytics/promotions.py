@@ -28,7 +28,7 @@ import sqlalchemy as sa
 
 from analytics import measures, period, schema
 from analytics.filters import Filters, Scope, line_conditions
-from analytics.kpis import NO_DATA, Kpi
+from analytics.kpis import NO_DATA, Kpi, periods_dict
 from analytics.warehouse import table_columns
 
 #: The numbers, in the order the API returns them (docs/promotions.md, "Definitions").
@@ -76,9 +76,7 @@ class PromotionSummary:
         return self.kpis[name]
 
     def to_dict(self) -> dict:
-        return {"period": {"start": self.start.isoformat(), "end": self.end.isoformat()},
-                "previous_period": {"start": self.previous_start.isoformat(),
-                                    "end": self.previous_end.isoformat()},
+        return {**periods_dict(self),
                 "has_discounts": self.has_discounts,
                 "kpis": {name: self.kpis[name].to_dict() for name in KPI_NAMES},
                 "notes": list(self.notes)}
