@@ -66,7 +66,7 @@ def test_the_week_against_the_week_before_and_the_planted_mover(warehouse, tmp_p
     assert digest.actions == []  # no sessions or ad spend: nothing to act on
     lines = {line["name"]: line for line in digest.kpi_lines()}
     assert lines["revenue"]["value"] == "£3,010"
-    assert lines["revenue"]["change"].startswith("−£1,190 (-28.3%")
+    assert lines["revenue"]["change"].startswith("−£1,190 (−28.3%")
     assert lines["aov"]["value"] == "£143.33"
 
     for dimension, label in (("country", "France"), ("product", "Candle"),
@@ -81,11 +81,11 @@ def test_the_week_against_the_week_before_and_the_planted_mover(warehouse, tmp_p
     assert digest.forecast.startswith("No forecast this week: ")
 
     email = digests.digest_email(digest, tmp_path)
-    assert email["subject"] == ("Weekly digest: Revenue (net) £3,010 (−£1,190 (-28.3%)) in "
+    assert email["subject"] == ("Weekly digest: Revenue (net) £3,010 (−£1,190 (−28.3%)) in "
                                 "the week to 14 Mar 2011")
     assert "Week 8 Mar 2011 – 14 Mar 2011, compared with 1 Mar 2011 – 7 Mar 2011" \
         in email["text"]
-    assert "  Revenue (net): £3,010 (−£1,190 (-28.3%); was £4,200)" in email["text"]
+    assert "  Revenue (net): £3,010 (−£1,190 (−28.3%); was £4,200)" in email["text"]
     assert "France: £1,400 → £350 (−£1,050)" in email["html"]
     assert 'style="' in email["html"] and "<style" not in email["html"]
     [(cid, path)] = email["images"].items()

@@ -72,7 +72,7 @@ def test_kpi_cards_write_numbers_with_the_shared_formats():
         "current": 1234567.4, "abs_change": -250.0, "rel_change": -0.05}, "£")
     text = str(revenue)
     assert "Revenue (net)" in text          # the label of core.formatting.KPI_LABELS
-    assert "£1,234,567" in text and "−£250 (-5.0%)" in text and "text-danger" in text
+    assert "£1,234,567" in text and "−£250 (−5.0%)" in text and "text-danger" in text
     churn = str(components.kpi_card("overview", "churn_rate", {
         "current": 0.0412, "abs_change": 0.012, "rel_change": 0.5}, "£"))
     # a rise of churn is bad news: red
