@@ -113,7 +113,8 @@ def _call(client, outputs, inputs, changed: str, state=()):
 SHOW = [("dashboards-picker", "options"), ("dashboards-picker", "value"),
         ("dashboards-grid", "children"), ("dashboards-editor", "hidden"),
         ("dashboards-add-panel", "options"), ("dashboards-sharing", "value"),
-        ("dashboards-info", "children"), ("dashboards-pdf-slot", "children")]
+        ("dashboards-info", "children"), ("dashboards-pdf-slot", "children"),
+        ("dashboards-share-users", "options"), ("dashboards-share-users", "value")]
 
 
 def show(client, search: str):
@@ -205,6 +206,55 @@ def test_a_shared_dashboard_draws_under_the_viewers_scope_read_only(app, signed_
     removed = button(french, "dashboards-tile-remove", tile_id, search).json["response"]
     assert "owner or an admin" in dumps(removed)
     assert len(_tiles(app, board)) == 1
+
+
+def share(client, search: str, sharing: str, chosen: list[int], changed: str):
+    return _call(client, [("dashboards-changed", "data"), ("dashboards-message", "children")],
+                 [{"id": "dashboards-save-filters", "property": "n_clicks", "value": None},
+                  {"id": "dashboards-sharing", "property": "value", "value": sharing},
+                  {"id": "dashboards-share-users", "property": "value", "value": chosen}],
+                 changed, [{"id": "shell-url", "property": "search", "value": search}])
+
+
+def _user_id(app, email: str) -> int:
+    with db.session_scope(app.extensions["shoplens.settings"].database_url) as session:
+        return users.get_user(session, email).id
+
+
+def test_the_owner_shares_with_chosen_colleagues_from_the_page(app, signed_in):
+    board = _create(app, "analyst@example.com", "For the French team")
+    search = f"{SEARCH}&dashboard={board}"
+    owner = signed_in("analyst@example.com")
+    add(owner, "overview-kpi-revenue", search)
+    shown = show(owner, search)
+    people = {option["label"]: option["value"] for option in
+              shown["dashboards-share-users"]["options"]}
+    assert "fr@example.com" in people and "analyst@example.com" not in people
+    assert shown["dashboards-share-users"]["value"] == []
+    # "Chosen colleagues" with nobody chosen yet changes nothing and asks for them
+    asked = share(owner, search, "users", [], "dashboards-sharing.value").json["response"]
+    assert "Choose the colleagues" in dumps(asked) and _dict(app, board)["sharing"] == "private"
+    french = _user_id(app, "fr@example.com")
+    answer = share(owner, search, "users", [french], "dashboards-share-users.value").json
+    assert "Shared with fr@example.com" in dumps(answer)
+    assert (_dict(app, board)["sharing"], _dict(app, board)["shared_with"]) == \
+        ("users", [french])
+    # the colleague sees France's 15 of the 47, read-only; someone not chosen sees nothing
+    colleague = show(signed_in("fr@example.com"), search)
+    grid = dumps(colleague["dashboards-grid"]["children"])
+    assert "£15.00" in grid and "£47.00" not in grid
+    assert colleague["dashboards-editor"]["hidden"] is True
+    assert colleague["dashboards-share-users"]["options"] == []   # not theirs to share
+    assert f"no dashboard {board}" in dumps(show(signed_in("gb@example.com"), search)
+                                            ["dashboards-grid"])
+    # the colleague cannot widen the sharing; the owner emptying the list makes it private
+    gb = _user_id(app, "gb@example.com")
+    refused = share(signed_in("fr@example.com"), search, "users", [french, gb],
+                    "dashboards-share-users.value")
+    assert refused.status_code in (200, 204)
+    assert _dict(app, board)["shared_with"] == [french]
+    share(owner, search, "users", [], "dashboards-share-users.value")
+    assert (_dict(app, board)["sharing"], _dict(app, board)["shared_with"]) == ("private", [])
 
 
 def test_another_users_private_dashboard_is_not_found(app, signed_in):
@@ -304,7 +354,8 @@ def test_a_tile_keeps_the_view_on_screen_and_the_dashboard_saves_its_filters(app
     assert "£15.00" in grid and "own filters: Month to date, country=France" in grid
     saved = _call(analyst, [("dashboards-changed", "data"), ("dashboards-message", "children")],
                   [{"id": "dashboards-save-filters", "property": "n_clicks", "value": 1},
-                   {"id": "dashboards-sharing", "property": "value", "value": "private"}],
+                   {"id": "dashboards-sharing", "property": "value", "value": "private"},
+                   {"id": "dashboards-share-users", "property": "value", "value": []}],
                   "dashboards-save-filters.n_clicks",
                   [{"id": "shell-url", "property": "search",
                     "value": f"?start=2011-03-02&end=2011-03-03&country=IE&dashboard={board}"}])

@@ -19,13 +19,14 @@ from urllib.parse import parse_qs
 
 import dash
 import dash_bootstrap_components as dbc
+import sqlalchemy as sa
 from dash import ALL, Input, Output, State, callback, dcc, html
 
 from analytics import period
 from analytics.errors import ShoplensError
 from analytics.filters import FilterError, Filters
 from core import dashboards
-from core.orm import utcnow
+from core.orm import User, utcnow
 from webapp import security
 from webapp.dashboard import components, context, panels, presets
 
@@ -38,7 +39,7 @@ SIZE_LABELS = {"S": "Small (⅓)", "M": "Medium (½)", "L": "Large (full row)"}
 #: The dashboard's PDF (``webapp.api.dashboards``), under the reader's scope.
 PDF_ROUTE = "/api/v1/dashboards/{}/pdf"
 SHARING_LABELS = {"private": "Private", "everyone": "Everyone signed in",
-                  "users": "Chosen users (set in the API)"}
+                  "users": "Chosen colleagues"}
 
 
 def layout(**_query) -> html.Div:
@@ -76,6 +77,11 @@ def layout(**_query) -> html.Div:
                            options=[{"label": label, "value": value}
                                     for value, label in SHARING_LABELS.items()],
                            style={"maxWidth": "14rem"}),
+                html.Div(dcc.Dropdown(id="dashboards-share-users", multi=True, options=[],
+                                      placeholder="Choose colleagues…"),
+                         id="dashboards-share-users-field", hidden=True,
+                         style={"minWidth": "16rem"},
+                         title="Each colleague sees the tiles under their own data scope"),
                 dcc.ConfirmDialogProvider(
                     dbc.Button("Delete dashboard", size="sm", color="danger", outline=True),
                     id="dashboards-delete",
@@ -215,6 +221,7 @@ def tile_card(dashboard, tile, search: str | None, user, editable: bool, count: 
           Output("dashboards-grid", "children"), Output("dashboards-editor", "hidden"),
           Output("dashboards-add-panel", "options"), Output("dashboards-sharing", "value"),
           Output("dashboards-info", "children"), Output("dashboards-pdf-slot", "children"),
+          Output("dashboards-share-users", "options"), Output("dashboards-share-users", "value"),
           Input("shell-url", "search"), Input("dashboards-changed", "data"))
 def show(search, _changed):
     """The user's dashboards in the picker and the chosen one's tiles, each drawn under
@@ -222,7 +229,7 @@ def show(search, _changed):
     user = _user()
     if user is None:
         return [], None, components.empty_state("Sign in to see dashboards."), True, [], \
-            "private", "", None
+            "private", "", None, [], []
     session = security.db_session()
     listed = dashboards.list_dashboards(session, user)
     options = [{"label": board.name if board.owner_id == user.id
@@ -235,11 +242,12 @@ def show(search, _changed):
     except dashboards.DashboardNotFound as exc:
         return options, None, components.empty_state(f"{exc.message}: it does not exist or "
                                                      "is not shared with you."), True, \
-            pinnable, "private", "", None
+            pinnable, "private", "", None, [], []
     if dashboard is None:
         return options, None, components.empty_state(
             "No dashboard yet: name one above and press “New dashboard”, then add tiles "
-            "(or pin them from any page's charts)."), True, pinnable, "private", "", None
+            "(or pin them from any page's charts)."), True, pinnable, "private", "", None, \
+            [], []
     editable = dashboards.can_edit(user, dashboard)
     tiles = sorted(dashboard.tiles, key=lambda tile: tile.position)
     cards = [tile_card(dashboard, tile, search, user, editable, len(tiles)) for tile in tiles]
@@ -257,7 +265,25 @@ def show(search, _changed):
             pinnable, dashboard.sharing, info,
             html.A("Download PDF", id="dashboards-pdf", href=PDF_ROUTE.format(dashboard.id),
                    className="btn btn-outline-secondary btn-sm",
-                   title="The dashboard as a PDF, under your data scope"))
+                   title="The dashboard as a PDF, under your data scope"),
+            colleagues(session, dashboard) if editable else [],
+            list(dashboard.shared_with or []))
+
+
+def colleagues(session, dashboard) -> list[dict]:
+    """Active users the dashboard can be shared with: everybody but its owner, by e-mail
+    (whoever is chosen sees each tile under their own scope and role)."""
+    people = session.scalars(sa.select(User).where(
+        User.is_active.is_(True), User.id != dashboard.owner_id).order_by(User.email))
+    return [{"label": person.name and f"{person.name} ({person.email})" or person.email,
+             "value": person.id} for person in people]
+
+
+@callback(Output("dashboards-share-users-field", "hidden"),
+          Input("dashboards-sharing", "value"), Input("dashboards-editor", "hidden"))
+def show_colleagues(sharing, editor_hidden):
+    """The colleagues picker shows while "Chosen colleagues" is the sharing."""
+    return bool(editor_hidden) or sharing != "users"
 
 
 @callback(Output("shell-url", "search", allow_duplicate=True),
@@ -410,9 +436,11 @@ def tile_setting(_sizes, _follows, search):
 @callback(Output("dashboards-changed", "data", allow_duplicate=True),
           Output("dashboards-message", "children", allow_duplicate=True),
           Input("dashboards-save-filters", "n_clicks"), Input("dashboards-sharing", "value"),
+          Input("dashboards-share-users", "value"),
           State("shell-url", "search"), prevent_initial_call=True)
-def save_settings(clicks, sharing, search):
-    """Save the sidebar's filters on the dashboard, or change who it is shared with."""
+def save_settings(clicks, sharing, chosen, search):
+    """Save the sidebar's filters on the dashboard, or change who it is shared with
+    (everyone, nobody, or the colleagues chosen in the picker)."""
     trigger = dash.ctx.triggered_id
     user = _user()
     if user is None:
@@ -427,13 +455,24 @@ def save_settings(clicks, sharing, search):
             dashboards.update_dashboard(session, user, dashboard.id,
                                         {"filters": filters, "period": period_name})
             message = f"Saved filters: {describe_view(filters, period_name)}."
+        elif trigger == "dashboards-share-users":
+            chosen = sorted({int(value) for value in chosen or []})
+            if chosen == sorted(dashboard.shared_with or []) or sharing != "users" or \
+                    not dashboards.can_edit(user, dashboard):
+                return dash.no_update, dash.no_update
+            changes = {"sharing": "users", "shared_with": chosen} if chosen else \
+                {"sharing": "private"}
+            dashboards.update_dashboard(session, user, dashboard.id, changes)
+            names = [person.email for person in session.scalars(
+                sa.select(User).where(User.id.in_(chosen)).order_by(User.email))]
+            message = (f"Shared with {', '.join(names)}: each sees the tiles under their "
+                       "own data scope.") if chosen else "Sharing: Private."
         else:
             if not sharing or sharing == dashboard.sharing or not dashboards.can_edit(
                     user, dashboard):
                 return dash.no_update, dash.no_update
             if sharing == "users" and not dashboard.shared_with:
-                return dash.no_update, _warning("Choose the users in the API "
-                                                "(PATCH shared_with) first.")
+                return dash.no_update, "Choose the colleagues to share it with."
             dashboards.update_dashboard(session, user, dashboard.id, {"sharing": sharing})
             message = f"Sharing: {SHARING_LABELS[sharing]}."
         session.commit()
