@@ -269,8 +269,8 @@ def excel_money_format(currency: "Locale | str") -> str:
     symbol = locale.symbol.replace('"', "")
     if locale.symbol_after:
         return f'#,##0.00 "{symbol}";-#,##0.00 "{symbol}"'
-    return f'"{locale.money_prefix.replace(chr(34), "")}"#,##0.00;' \
-           f'-"{locale.money_prefix.replace(chr(34), "")}"#,##0.00'
+    prefix = locale.money_prefix.replace('"', "")
+    return f'"{prefix}"#,##0.00;-"{prefix}"#,##0.00'
 
 
 def excel_date_format(locale: "Locale | str | None" = None) -> str:
