@@ -384,3 +384,14 @@ class Annotation(Base):
     countries: Mapped[list | None] = mapped_column(sa.JSON)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     owner: Mapped[User] = relationship()
+
+
+# ------------------------------------------------ installation settings (issue 15)
+class InstallationSetting(Base):
+    """One setting of the whole installation an admin changed in the app (e.g.
+    ``locale.currency``); a setting without a row takes its environment default."""
+    __tablename__ = "installation_settings"
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String(200))
+    updated_by: Mapped[str | None] = mapped_column(sa.String(254))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
