@@ -85,7 +85,9 @@ def test_kpi_cards(signed_in):
     assert set(values) == {f"marketing-kpi-{name}-value" for name in (
         "ad_spend", "roas", "mer", "cac", "ctr", "cpc", "sessions", "conversion_rate",
         "revenue_per_session", "new_customers")}
-    assert period.startswith("08 Jan 2024 – 14 Jan 2024, compared with 01 Jan 2024")
+    # days unpadded as on the other pages ("8 Jan", not "08 Jan")
+    assert period == "8 Jan 2024 – 14 Jan 2024, compared with 1 Jan 2024 – 7 Jan 2024"
+    assert "vs 1–7 Jan 2024" in str(cards) and "vs 01 Jan" not in str(cards)
     assert notes == ""
 
 

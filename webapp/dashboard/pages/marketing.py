@@ -13,7 +13,8 @@ import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 
 from analytics import catalog, glossary, kpis, marketing, promotions
-from core.formatting import format_change, format_value
+from analytics.filters import day_range_text
+from core.formatting import format_change, format_date, format_value
 from webapp.dashboard import actions_ui, components, context, figures
 
 dash.register_page(__name__, path="/marketing", name="Marketing",
@@ -112,12 +113,14 @@ def update_kpis(search):
         return components.empty_state(str(exc), "marketing-empty"), "", ""
     data = summary.to_dict()["kpis"]
     data["conversion_rate"] = overview.to_dict()["kpis"]["conversion_rate"]
-    comparison = (f"vs {summary.previous_start:%d %b} – {summary.previous_end:%d %b %Y}")
     currency = context.currency()
+    comparison = f"vs {day_range_text(summary.previous_start, summary.previous_end)}"
     cards = [dbc.Col(kpi_card(name, data[name], currency, comparison),
                      xs=6, md=4, xl=2, className="mb-3") for name in CARDS]
-    period_text = (f"{summary.start:%d %b %Y} – {summary.end:%d %b %Y}, compared with "
-                   f"{summary.previous_start:%d %b %Y} – {summary.previous_end:%d %b %Y}")
+    period_text = (f"{format_date(summary.start, currency)} – "
+                   f"{format_date(summary.end, currency)}, compared with "
+                   f"{format_date(summary.previous_start, currency)} – "
+                   f"{format_date(summary.previous_end, currency)}")
     loaded = []
     if summary["ad_spend"].reason == marketing.NO_AD_DATA:
         loaded.append(html.Div(NO_ADS, id="marketing-no-ads"))
