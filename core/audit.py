@@ -15,7 +15,7 @@ def record(session: Session, action: str, *, actor: User | str | None = None,
     Actions in use: login, login_failed, logout, password_changed, password_reset,
     password_reset_requested, password_reset_mail_failed, user_created, user_updated,
     user_deactivated, token_created, token_revoked, data_load, export, report_requested,
-    schedule_changed, job_submitted, job_cancelled.
+    schedule_changed, job_submitted, job_cancelled, settings_changed.
     """
     event = AuditEvent(
         action=action,

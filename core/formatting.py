@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 
 from analytics import catalog
+from analytics.errors import InvalidInput
 
 #: KPI name (METRICS.md) → (label, kind), in METRICS.md order; kind is "money", "count" or
 #: "rate". Declared once, in ``analytics.catalog.MEASURES``.
@@ -63,7 +64,7 @@ DEFAULT_DATE_FORMAT = "d mmm yyyy"
 DEFAULT_TIMEZONE = "UTC"
 
 
-class LocaleError(ValueError):
+class LocaleError(InvalidInput):
     """A locale setting that cannot be used; the message says which and what is allowed."""
 
 

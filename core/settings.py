@@ -17,11 +17,19 @@
 | MAIL_ATTACH_LIMIT_MB | 10 (bigger reports are sent as a link)       |                       |
 | PUBLIC_URL        | http://127.0.0.1:8050 (used in e-mailed links)  | https://…             |
 | SESSION_MINUTES   | 480 (idle sign-out)                             |                       |
-| CURRENCY          | £                                                |                       |
+| CURRENCY          | (unset: the data's own, else GBP) ISO code or sign |                     |
+| NUMBER_STYLE      | 1,234.56  (1,234.56 | 1.234,56 | 1 234,56 | 1'234.56) |                   |
+| DATE_FORMAT       | d mmm yyyy  (d mmm yyyy | dd/mm/yyyy | mm/dd/yyyy | yyyy-mm-dd) |           |
+| DATA_TIMEZONE     | UTC  (the time zone the data's times are in)     |                       |
 | TRUSTED_PROXIES   | 0 (X-Forwarded-For/-Proto ignored)              | proxy hops, e.g. 1    |
 | WAREHOUSE_STATEMENT_TIMEOUT | 30 seconds a warehouse read may run (0: none) |             |
 | WEBHOOK_ALLOWED_HOSTS | (none) hosts or host:port webhooks may reach although private | |
 | WEBHOOK_TIMEOUT   | 10 seconds a webhook post may take              |                       |
+
+CURRENCY, NUMBER_STYLE, DATE_FORMAT and DATA_TIMEZONE are the defaults of the installation's
+locale (``core.installation``): an admin may change each in the app (Admin → Settings, the
+API's /settings/locale, ``flask settings locale``), and a data file stating its currency
+(Shopify's ``Currency``) is always shown in that currency.
 
 TRUSTED_PROXIES is the number of reverse proxies in front of the web process that each
 append to X-Forwarded-For and set X-Forwarded-Proto. With N > 0 the client address (sign-in
@@ -90,8 +98,12 @@ class Settings:
     mail_attach_limit_mb: float
     public_url: str
     session_minutes: int
-    currency: str
+    currency: str                   # CURRENCY as set ("USD", "$"), "" when unset
     trusted_proxies: int = 0
+    # the locale's defaults (core.formatting.Locale; an admin may change them in the app)
+    number_style: str = "1,234.56"
+    date_format: str = "d mmm yyyy"
+    data_timezone: str = "UTC"
     # seconds a warehouse read statement may run (analytics.warehouse.Warehouse); 0: no limit
     warehouse_statement_timeout: float = 30.0
     # webhooks (core.webhooks): hosts allowed although not public, and the post's timeout
@@ -199,7 +211,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         mail_attach_limit_mb=float(env.get("MAIL_ATTACH_LIMIT_MB") or 10),
         public_url=(env.get("PUBLIC_URL") or "http://127.0.0.1:8050").rstrip("/"),
         session_minutes=_int(env, "SESSION_MINUTES", 480),
-        currency=env.get("CURRENCY") or "£",
+        **_locale(env),
         trusted_proxies=_proxy_hops(env),
         warehouse_statement_timeout=_seconds(env, "WAREHOUSE_STATEMENT_TIMEOUT", 30.0),
         webhook_allowed_hosts=tuple(
@@ -209,6 +221,26 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         **_load_limits(env),
         **_plausibility(env),
     )
+
+
+def _locale(env: dict[str, str]) -> dict:
+    """CURRENCY, NUMBER_STYLE, DATE_FORMAT and DATA_TIMEZONE as Settings fields, checked."""
+    from core import formatting
+    values = {"currency": (env.get("CURRENCY") or "").strip()}
+    checks = (("CURRENCY", "currency", formatting.currency_code),
+              ("NUMBER_STYLE", "number_style", formatting.check_number_style),
+              ("DATE_FORMAT", "date_format", formatting.check_date_format),
+              ("DATA_TIMEZONE", "data_timezone", formatting.check_timezone))
+    for name, field_name, check in checks:
+        text = (env.get(name) or "").strip()
+        if not text:
+            continue
+        try:
+            check(text)
+        except formatting.LocaleError as exc:
+            raise ConfigurationError(f"{name}: {exc}") from None
+        values[field_name] = text
+    return values
 
 
 def _plausibility(env: dict[str, str]) -> dict:
