@@ -12,10 +12,10 @@ OWN data scope and role (a tile above their role says so instead of drawing); on
 owner or an admin may change it (``DashboardAccessDenied``, 403). A dashboard the actor may
 not see is ``DashboardNotFound`` (404), so ids do not reveal what exists.
 
-The panels are declared in ``webapp.dashboard.panels`` (they draw with the pages' own
-code); nothing here imports webapp, so that module registers each panel's id, title and
-minimum role with ``register_panel`` when it is imported, and the services check tiles
-against that registry. The caller commits.
+The panels are declared in ``core.panels`` (their data step; ``webapp.dashboard.panels``
+draws them with Dash), which registers each panel's id, title and minimum role with
+``register_panel`` when it is imported, and the services check tiles against that
+registry. The caller commits.
 """
 from __future__ import annotations
 
@@ -39,10 +39,19 @@ MAX_DASHBOARDS = 100
 #: Tile sizes: S a third of a row, M half, L the whole row.
 SIZES = ("S", "M", "L")
 SHARING = ("private", "everyone", "users")
-#: The relative periods a dashboard or a tile may keep: the filter sidebar's date presets
-#: (``webapp.dashboard.presets.PRESETS``, which a test keeps equal to this), by name.
-PERIODS = ("last_7", "last_30", "last_90", "month_to_date", "quarter_to_date",
-           "year_to_date", "last_12_months", "all_time")
+#: The relative periods a dashboard or a tile may keep, by name, with their words: the
+#: filter sidebar's date presets (``webapp.dashboard.presets.PRESETS`` is this table).
+PERIOD_LABELS: dict[str, str] = {
+    "last_7": "Last 7 days",
+    "last_30": "Last 30 days",
+    "last_90": "Last 90 days",
+    "month_to_date": "Month to date",
+    "quarter_to_date": "Quarter to date",
+    "year_to_date": "Year to date",
+    "last_12_months": "Last 12 months",
+    "all_time": "All time",
+}
+PERIODS = tuple(PERIOD_LABELS)
 _LAST_N = re.compile(r"last_[1-9][0-9]{0,3}")
 
 

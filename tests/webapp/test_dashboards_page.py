@@ -51,10 +51,10 @@ def test_every_registered_panel_draws_on_a_small_warehouse(app, panels):
                 continue
             assert content.message is None, (panel.id, content.message)
             if panel.kind == "chart":
-                assert content.figure.data, panel.id
+                assert panels.figure_of(content.chart).data, panel.id
             elif panel.kind == "table":
                 assert content.rows, panel.id
-            panel.render(SEARCH, Scope(), key="test")  # as a Dash component
+            panels.render(panel, SEARCH, Scope(), key="test")  # as a Dash component
     assert panels.is_pinnable("overview-trend") and not panels.is_pinnable("overview-x")
     assert all(dashboards.panel_rule(pid).role == panel.role
                for pid, panel in panels.PANELS.items())

@@ -16,9 +16,9 @@ from typing import Annotated, Literal
 from flask import Response
 from pydantic import BaseModel, Field
 
-from core import dashboards
+from core import dashboard_content, dashboards
 from core.orm import Dashboard, User
-from core.reports.dashboard_pdf import DashboardContent, TileContent, render_dashboard_pdf
+from core.reports.dashboard_pdf import render_dashboard_pdf
 from webapp import security, services
 from webapp.api import payloads
 from webapp.api.payloads import Strict
@@ -265,41 +265,8 @@ def get_dashboard_pdf(path: DashboardPath):
                              f'attachment; filename="{name or "dashboard"}.pdf"'})
 
 
-def print_content(dashboard: Dashboard, user: User) -> DashboardContent:
-    """What the PDF shows: each tile computed by its panel under the caller's scope, with
-    the dashboard's filters and period or the tile's own."""
-    from webapp.dashboard import panels
-    scope = security.current_scope()
-    settings = services.settings()
-    tiles: list[TileContent] = []
-    for tile in sorted(dashboard.tiles, key=lambda item: item.position):
-        panel = panels.PANELS.get(tile.panel)
-        title = tile.title or (panel.title if panel else tile.panel)
-        filters, period_name = dashboards.tile_view(dashboard, tile)
-        own = None if tile.follow_dashboard else f"own filters: {_describe(filters, period_name)}"
-        if panel is None:
-            content = panels.Content("chart", message=f"The panel {tile.panel!r} no longer "
-                                                      "exists.")
-        elif not user.has_role(panel.role):
-            content = panels.Content(panel.kind, message=f"This tile needs the {panel.role} "
-                                                         "role.")
-        else:
-            try:
-                view = panels.make_view(services.warehouse(), filters, scope,
-                                        period_name=period_name, currency=settings.currency)
-                content = panel.content(view)
-            except panels.PanelUnavailable as exc:
-                content = panels.Content(panel.kind, message=str(exc))
-        tiles.append(panels.printable(title, content, own))
-    return DashboardContent(
-        name=dashboard.name, view=_describe(dashboard.filters or "", dashboard.period),
-        scope=str(scope), reader=user.name or user.email, currency=settings.currency,
-        tiles=tiles)
-
-
-def _describe(filters: str, period_name: str | None) -> str:
-    from webapp.dashboard import presets
-    parts = [presets.PRESETS.get(period_name, period_name)] if period_name else []
-    if filters:
-        parts.append(filters.replace("&", " · "))
-    return ", ".join(parts) or "the last 30 days of the data"
+def print_content(dashboard: Dashboard, user: User):
+    """What the PDF shows (``core.dashboard_content``): each tile under the caller's scope
+    and role."""
+    return dashboard_content.print_content(dashboard, user, security.current_scope(),
+                                           services.warehouse(), services.settings().currency)

@@ -16,18 +16,17 @@ from urllib.parse import parse_qs, urlencode
 
 import flask_login
 
-from analytics import cache, catalog, errors, filter_values, period, quality
+from analytics import cache, errors, filter_values, period, quality
 from analytics.filters import DIMENSIONS, FilterError, Filters, Scope
-from analytics.measures import NONE_LABEL
+from analytics.measures import NONE_LABEL  # noqa: F401  (the pages read it here)
 from analytics.quality import DataColumns
 from analytics.warehouse import NoDataError, Warehouse, WarehouseError
+from core.panels import (NO_ACCESS, NO_DATA, NO_SALES,  # noqa: F401  (the pages' words)
+                         breakdown_gap, missing_column_text)
 from webapp import services
 
 log = logging.getLogger(__name__)
 
-NO_DATA = "No data loaded yet: an admin can load a file on the Data page."
-NO_SALES = "No sales for these filters."
-NO_ACCESS = "Your account cannot see any data yet: ask an admin for a data scope."
 #: Query parameters that belong to Filters; pages keep their own (``grain``) beside them.
 FILTER_PARAMS = frozenset({"start", "end", "min_price", "max_price", "segment", *DIMENSIONS})
 
@@ -42,28 +41,6 @@ def data_columns(store: Warehouse | None = None) -> DataColumns:
     """The optional columns of the current data version (``analytics.quality.data_columns``)
     of ``store``, by default the app's warehouse."""
     return quality.data_columns(store or warehouse())
-
-
-def missing_column_text(dimension: str) -> str:
-    """"This data has no channel column." for a breakdown dimension."""
-    return f"This data has no {_noun(dimension)} column."
-
-
-def _noun(dimension: str) -> str:
-    known = catalog.BY_NAME.get(dimension)
-    return known.noun if known is not None else dimension
-
-
-def breakdown_gap(frame, dimension: str, columns: DataColumns) -> str | None:
-    """Why a breakdown of ``dimension`` (``analytics.breakdowns.breakdown``'s frame) has
-    no bars worth drawing, for its empty state: the data has no such column, or none of
-    the sales in view has a value (all under the missing key "(none)"); None when it has
-    values to show."""
-    if dimension in columns.missing:
-        return missing_column_text(dimension)
-    if len(frame) and set(frame["key"]) <= {NONE_LABEL}:
-        return f"None of these sales has a {_noun(dimension)}."
-    return None
 
 
 @dataclass(frozen=True)

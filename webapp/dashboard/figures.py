@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from analytics import glossary
+from core.panels import retention_range  # noqa: F401  (the heatmaps' colour range)
 from core.formatting import format_money
 
 FONT = ('system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, '
@@ -359,18 +360,6 @@ def heatmap(matrix: pd.DataFrame, *, title: str | None = None, percent: bool = T
     figure.update_yaxes(autorange="reversed", type="category", tickformat=None)
     figure.update_xaxes(title_text=x_title, type="category")
     return figure
-
-
-def retention_range(matrix: pd.DataFrame, measure: str) -> tuple[float, float]:
-    """The colour range of a cohort retention heatmap: customer retention is a share, 0 to
-    100 %; revenue retention (a month's revenue ÷ the first month's) may pass 100 %, so
-    its scale runs from 0 to its 95th percentile, at least 100 %."""
-    if measure == "customers":
-        return 0.0, 1.0
-    values = matrix.to_numpy(dtype="float64")
-    values = values[np.isfinite(values)]
-    top = float(np.quantile(values, 0.95)) if values.size else 1.0
-    return 0.0, max(1.0, top)
 
 
 def histogram(frame: pd.DataFrame, *, start: str, end: str, count: str, currency: str,

@@ -5,18 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from analytics.period import preset_range  # the one rule, shared with core.views
+from core.dashboards import PERIOD_LABELS
 
-#: Preset value → label, in the order of the dropdown.
-PRESETS: dict[str, str] = {
-    "last_7": "Last 7 days",
-    "last_30": "Last 30 days",
-    "last_90": "Last 90 days",
-    "month_to_date": "Month to date",
-    "quarter_to_date": "Quarter to date",
-    "year_to_date": "Year to date",
-    "last_12_months": "Last 12 months",
-    "all_time": "All time",
-}
+#: Preset value → label, in the order of the dropdown (the periods a dashboard may keep).
+PRESETS: dict[str, str] = PERIOD_LABELS
 CUSTOM = "custom"
 
 

@@ -25,7 +25,7 @@ from dash import ALL, Input, Output, State, callback, dcc, html
 from analytics import period
 from analytics.errors import ShoplensError
 from analytics.filters import FilterError, Filters
-from core import dashboards
+from core import dashboard_content, dashboards
 from core.orm import User, utcnow
 from webapp import security
 from webapp.dashboard import components, context, panels, presets
@@ -148,10 +148,7 @@ def saved_view(search: str | None) -> tuple[str, str | None]:
 
 
 def describe_view(filters: str, period_name: str | None) -> str:
-    parts = [presets.PRESETS.get(period_name, period_name)] if period_name else []
-    if filters:
-        parts.append(filters.replace("&", " · "))
-    return ", ".join(parts) or "the default period"
+    return dashboard_content.describe_view(filters, period_name, "the default period")
 
 
 def _warning(text: str) -> dbc.Alert:
@@ -184,8 +181,8 @@ def tile_card(dashboard, tile, search: str | None, user, editable: bool, count: 
         body = components.empty_state(f"This tile needs the {panel.role} role.")
     else:
         filters, period_name = tile_view_args(dashboard, tile, search)
-        body = panel.render(filters, context.scope(), period_name=period_name,
-                            key=f"tile-{tile.id}")
+        body = panels.render(panel, filters, context.scope(), period_name=period_name,
+                             key=f"tile-{tile.id}")
     header = [html.Span(title, className="fw-semibold me-auto",
                         id={"type": "dashboards-tile-title", "index": tile.id})]
     if not tile.follow_dashboard:

@@ -11,6 +11,7 @@ from dash import Input, Output, State, callback, html
 from analytics import cache, kpis, quality, series
 from analytics.filters import Filters
 from analytics.models import insights
+from core.panels import trend_grain
 from webapp.dashboard import components, context, figures, guide, notes
 
 dash.register_page(__name__, path="/", name="Overview", title="Shoplens · Overview", order=0,
@@ -19,13 +20,6 @@ dash.register_page(__name__, path="/", name="Overview", title="Shoplens · Overv
 #: KPI card → the time-series column its sparkline draws (none for ratios of ratios).
 SPARK_COLUMNS = {"revenue": "revenue", "orders": "orders", "profit": "profit",
                  "customers": "customers"}
-
-
-def trend_grain(days: int) -> str:
-    """Day for up to a quarter, week up to two years, month beyond."""
-    if days <= 92:
-        return "day"
-    return "week" if days <= 731 else "month"
 
 
 def layout(**_query) -> html.Div:

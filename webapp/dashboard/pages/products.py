@@ -12,13 +12,14 @@ from dash import Input, Output, State, callback, dcc, html
 from analytics import products
 from analytics.transactions import neutralise_frame
 from core import audit, job_kinds
+from core.panels import (CATEGORIES_WITHOUT_PROFIT, TOP_PRODUCTS, TOP_WITH_PROFIT,  # noqa: F401
+                         TOP_WITHOUT_PROFIT, has_profit)
 from webapp import security
 from webapp.dashboard import components, context, figures, jobs_ui
 
 dash.register_page(__name__, path="/products", name="Products", title="Shoplens · Products",
                    order=3, role="viewer")
 
-TOP_PRODUCTS = 20
 RULES_SHOWN = 15
 FORECAST_PRODUCTS = 500   # the best sellers offered for a demand forecast (any id typed too)
 FORECAST_HORIZONS = (7, 14, 30, 60, 90, 180)
@@ -88,14 +89,6 @@ def layout(**_query) -> html.Div:
 
 
 #: Card subtitles: with cost data the top products are coloured by profit.
-TOP_WITH_PROFIT = "net revenue, colour = profit"
-TOP_WITHOUT_PROFIT = "net revenue; no cost data"
-CATEGORIES_WITHOUT_PROFIT = "Revenue only: no cost data"
-
-
-def has_profit(frame: pd.DataFrame) -> bool:
-    """Whether any row of a products frame has a profit (rows without cost data have NaN)."""
-    return "profit" in frame and bool(frame["profit"].notna().any())
 
 
 @callback(Output("products-top", "figure"), Output("products-basket-product", "options"),
