@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from analytics import period
 from analytics.filters import Filters
-from core import db, jobs, views
+from core import db, installation, jobs, views
 from core.jobs import JobSpec
 from core.orm import ReportSchedule
 from core.settings import Settings
@@ -63,7 +63,7 @@ def run_scheduled_report(settings: Settings, spec: JobSpec) -> dict:
     progress = progress_reporter(settings, spec.id, 0, 99)
     folder = jobs.job_folder(settings, spec.id)
     content = gather(warehouse_for(settings), run_filters(settings, spec), spec.scope,
-                     currency=settings.currency,
+                     currency=installation.locale_for(settings),
                      title=spec.options.get("title") or "Shoplens report",
                      progress=lambda percent, message=None: progress(percent * 0.8, message),
                      app_database_url=settings.database_url)
@@ -92,7 +92,7 @@ def run_digest_job(settings: Settings, spec: JobSpec) -> dict:
     progress(0, "Reading the week")
     folder = jobs.job_folder(settings, spec.id)
     digest = gather_digest(warehouse_for(settings), run_filters(settings, spec), spec.scope,
-                           currency=settings.currency,
+                           currency=installation.locale_for(settings),
                            title=spec.options.get("title") or "Weekly digest")
     progress(90, "Writing the e-mail")
     return {"result": {**digest.to_dict(), "email": digest_email(digest, folder)},
