@@ -27,9 +27,9 @@ from sqlalchemy.orm import Session
 from analytics import catalog, period
 from analytics.errors import ShoplensError
 from analytics.filters import Filters
-from core import alerts, db, email_charts, links, mail, notifications
+from core import alerts, db, email_charts, installation, links, mail, notifications
 from core.alerts import OPERATIONAL, evaluate, owner_scope, step
-from core.formatting import format_value
+from core.formatting import format_date, format_value
 from core.orm import AlertFiring, AlertRule, Delivery, User, utcnow
 from core.settings import Settings
 
@@ -105,8 +105,9 @@ def _run_rule(settings: Settings, warehouse, rule_id: int, today: dt.date,
                 "admin" if rule.kind in OPERATIONAL else "analyst"):
             return None  # deactivated or demoted since: the rule rests
         alerts.refresh_from_view(session, rule, warehouse)
-        evaluation = evaluate(rule, warehouse, owner_scope(owner), today, settings.currency,
-                              session, told_through=_told_through(session, rule))
+        locale = installation.current_locale(session, settings, warehouse)
+        evaluation = evaluate(rule, warehouse, owner_scope(owner), today, locale, session,
+                              told_through=_told_through(session, rule))
         if step(rule, evaluation, now) != "fire":
             return None
         firing = AlertFiring(rule_id=rule.id, fired_at=now, period_start=evaluation.start,
@@ -185,8 +186,8 @@ def chart_for(settings: Settings, rule: AlertRule, firing: AlertFiring) -> bytes
                                            period.minus_years(firing.period_end, 1))
         return email_charts.kpi_period_chart(
             warehouse, filters, owner_scope(rule.owner), rule.kpi,
-            label=catalog.measure(rule.kpi).label, currency=settings.currency,
-            previous=previous)
+            label=catalog.measure(rule.kpi).label,
+            currency=installation.locale_for(settings, warehouse), previous=previous)
     except Exception:
         log.warning("the chart of alert firing %s could not be drawn", firing.id,
                     exc_info=True)
@@ -199,10 +200,10 @@ def _numbers(settings: Settings, rule: AlertRule, firing: AlertFiring) -> list[t
     """(label, text) of the firing's numbers: now, before, change."""
     if rule.kind in OPERATIONAL or not rule.kpi or firing.current is None:
         return []
-    kind = catalog.measure(rule.kpi).kind
-    rows = [("Now", format_value(firing.current, kind, settings.currency))]
+    kind, locale = catalog.measure(rule.kpi).kind, installation.locale_for(settings)
+    rows = [("Now", format_value(firing.current, kind, locale))]
     if firing.previous is not None:
-        rows.append(("Before", format_value(firing.previous, kind, settings.currency)))
+        rows.append(("Before", format_value(firing.previous, kind, locale)))
         if firing.previous:
             change = (firing.current - firing.previous) / abs(firing.previous) * 100
             rows.append(("Change", f"{change:+.0f} %".replace("-", "−")))
@@ -215,9 +216,10 @@ def _slices(settings: Settings, firing: AlertFiring) -> list[tuple[str, list[tup
     if not explanation.get("dimensions"):
         return []
     kind = catalog.measure(explanation.get("metric") or "revenue").kind
+    locale = installation.locale_for(settings)
     return [(part["label"], [(entry["label"],
-                              format_value(entry["previous"], kind, settings.currency),
-                              format_value(entry["current"], kind, settings.currency),
+                              format_value(entry["previous"], kind, locale),
+                              format_value(entry["current"], kind, locale),
                               f"{entry['share'] * 100:.0f} %")
                              for entry in part["contributors"]])
             for part in explanation["dimensions"].values()]
@@ -228,7 +230,9 @@ def message_for(settings: Settings, rule: AlertRule, firing: AlertFiring, recipi
                 test: bool = False) -> EmailMessage:
     """The alert e-mail: the sentence, the numbers, the explaining slices per dimension,
     the chart and the signed link; "[test]" in the subject of a test send."""
-    span = (f"{firing.period_start:%d %b %Y} – {firing.period_end:%d %b %Y}"
+    locale = installation.locale_for(settings)
+    span = (f"{format_date(firing.period_start, locale)} – "
+            f"{format_date(firing.period_end, locale)}"
             if firing.period_start and firing.period_end else None)
     facts = [("Period", span)] if span else []
     if rule.filters:  # in words, as reports say them ("channel Mobile App")
@@ -327,8 +331,9 @@ def send_test(settings: Settings, actor: User | int, rule_id: int, *,
             user = session.get(User, actor if isinstance(actor, int) else actor.id)
             if user is None:
                 raise alerts.AlertAccessDenied("sign in first")
-            tried = alerts.try_rule(session, user, rule_id, warehouse,
-                                    today=as_of or now.date(), currency=settings.currency)
+            tried = alerts.try_rule(
+                session, user, rule_id, warehouse, today=as_of or now.date(),
+                currency=installation.current_locale(session, settings, warehouse))
             rule = alerts.get_rule(session, user, rule_id)
             targets = destinations(rule)
             if not targets:

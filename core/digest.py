@@ -39,7 +39,7 @@ from analytics import breakdowns, catalog, kpis, period
 from analytics.errors import InvalidInput
 from analytics.filters import Filters, Scope
 from core import formatting
-from core.formatting import format_money, format_value
+from core.formatting import Locale, format_date, format_money, format_value
 
 log = logging.getLogger(__name__)
 
@@ -121,16 +121,17 @@ class Digest:
         return lines
 
     def period_label(self) -> str:
-        return f"{_day(self.start)} – {_day(self.end)}"
+        return f"{_day(self.start, self.currency)} – {_day(self.end, self.currency)}"
 
     def previous_label(self) -> str:
-        return f"{_day(self.previous_start)} – {_day(self.previous_end)}"
+        return (f"{_day(self.previous_start, self.currency)} – "
+                f"{_day(self.previous_end, self.currency)}")
 
     def headline(self) -> str:
         """"Revenue (net) £1,234 (−£56 (−4.3%)) in the week to 14 Mar 2011"."""
         revenue = self.kpi_lines()[0]
         return (f"{revenue['label']} {revenue['value']} ({revenue['change']}) in the week "
-                f"to {_day(self.end)}")
+                f"to {_day(self.end, self.currency)}")
 
     def subject(self) -> str:
         return f"{self.title}: {self.headline()}"
@@ -163,8 +164,8 @@ class Digest:
                 "forecast_numbers": self.forecast_numbers, "actions": self.actions}
 
 
-def _day(day: dt.date) -> str:
-    return f"{day.day} {day:%b %Y}"
+def _day(day: dt.date, locale: "Locale | str | None" = None) -> str:
+    return format_date(day, locale)
 
 
 # ----------------------------------------------------------------- gathering

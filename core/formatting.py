@@ -146,6 +146,10 @@ class Locale:
         # a chart's hover template or axis writes its sign before the number
         return self.symbol
 
+    def to_plotly_json(self) -> str:
+        # a Dash prop (the map's hideout) carries the sign its script writes before amounts
+        return self.symbol
+
     def to_dict(self) -> dict:
         return {"currency": self.currency, "symbol": self.symbol,
                 "number_style": self.number_style, "date_format": self.date_format,

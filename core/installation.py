@@ -78,6 +78,18 @@ def environment_settings(settings: Settings) -> dict[str, str]:
     return values
 
 
+def set_currency(settings: Settings) -> str | None:
+    """The currency an admin (or else CURRENCY) set, as an ISO code; None when neither did
+    (the data's own is then used). Read for a load's report, which warns when a file's
+    currency is another."""
+    from core import db
+    with db.session_scope(settings.database_url) as session:
+        stored = stored_settings(session).get("currency")
+    if stored:
+        return stored
+    return currency_code(settings.currency) if settings.currency else None
+
+
 def data_currency(warehouse) -> str | None:
     """The ISO code of the currency the current data version states, if it states one."""
     try:
@@ -142,6 +154,21 @@ def current_state(session: Session, settings: Settings, warehouse) -> LocaleStat
 
 def current_locale(session: Session, settings: Settings, warehouse) -> Locale:
     return current_state(session, settings, warehouse).locale
+
+
+def locale_for(settings: Settings, warehouse=None) -> Locale:
+    """The installation's locale where no session is at hand (workers, reports, e-mails):
+    reads with its own session and, without ``warehouse``, settings' warehouse."""
+    from analytics.warehouse import Warehouse
+    from core import db
+    own = warehouse is None
+    warehouse = Warehouse(settings.warehouse_url) if own else warehouse
+    try:
+        with db.session_scope(settings.database_url) as session:
+            return current_locale(session, settings, warehouse)
+    finally:
+        if own:
+            warehouse.dispose()
 
 
 def forget_cached() -> None:

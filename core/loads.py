@@ -28,7 +28,7 @@ from pathlib import Path
 from analytics import cache
 from analytics.errors import ShoplensError
 from analytics.warehouse import Warehouse
-from core import audit, db
+from core import audit, db, installation
 from core.orm import DataLoad, User, utcnow
 from core.settings import Settings
 from data import loader
@@ -52,7 +52,7 @@ def run_load(settings: Settings, *, path: str | Path, format: str = "online-reta
                         rejects_dir=settings.rejects_dir, progress=progress,
                         plausibility=settings.plausibility_limits(),
                         limits=settings.load_limits(), force=force,
-                        currency=settings.currency))
+                        currency=installation.set_currency(settings)))
     finally:
         prune_uploads(settings)
 
@@ -101,7 +101,8 @@ def run_ads_load(settings: Settings, *, path: str | Path, format: str,
     return _run(settings, source=path.name, format=recorded, append=False, user=user,
                 load=lambda warehouse: traffic.load_ads(
                     warehouse, path, format=format, mapping=mapping,
-                    limits=settings.load_limits(), currency=settings.currency, force=force,
+                    limits=settings.load_limits(), currency=installation.set_currency(settings),
+                    force=force,
                     rejects_dir=settings.rejects_dir))
 
 

@@ -122,8 +122,8 @@ CURRENCY_SIGNS = {"GBP": ("£",), "EUR": ("€",), "USD": ("$", "US$"), "CAD": (
 
 def currency_warning(code: str | None, shown: str | None) -> dict | None:
     """A report warning when the file's currency (``code``, e.g. "EUR") is not the one the
-    product shows amounts in (``shown``: the CURRENCY setting, e.g. "£"): every screen,
-    report and e-mail would then put the wrong sign on the right numbers."""
+    installation was set to (``shown``: an admin's setting or CURRENCY, e.g. "£" or "GBP"):
+    the file's own is shown (core.installation), and the setting should be corrected."""
     if not code or not shown:
         return None
     code, shown = code.strip().upper(), shown.strip()
@@ -131,10 +131,11 @@ def currency_warning(code: str | None, shown: str | None) -> dict | None:
         return None
     sign = CURRENCY_SIGNS.get(code, (code,))[0]
     return {"code": "currency_setting",
-            "message": (f"The file's amounts are in {code}, but Shoplens shows amounts with "
-                        f"{shown!r} (the CURRENCY setting)"),
+            "message": (f"The file's amounts are in {code}, but the currency setting is "
+                        f"{shown!r}: amounts are shown in {code}, as the file states"),
             "lines": 0, "rows": [],
-            "fix": f"set CURRENCY={sign} (or CURRENCY={code}) and restart Shoplens"}
+            "fix": (f"set the currency to {code} (Admin → Settings, or CURRENCY={sign}), "
+                    f"or load a file in {shown}")}
 
 
 def render_report(report: dict, currency: str = "£") -> str:

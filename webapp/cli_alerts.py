@@ -42,7 +42,7 @@ def _line(rule) -> str:
                                         else "") if part)
     fired = f"{rule.last_fired_at:%Y-%m-%d %H:%M} UTC" if rule.last_fired_at else "never"
     return (f"{rule.id:>4}  {rule.name}  [{rule.kind}, {alerts.rule_state(rule)}]  "
-            f"{alerts.describe(rule, _settings().currency)}  last fired: {fired}  "
+            f"{alerts.describe(rule, services.locale())}  last fired: {fired}  "
             f"to: {where}  owner: {rule.owner.email}")
 
 
@@ -139,7 +139,7 @@ def test(rule_id: int, acting: str | None) -> None:
     """Evaluate rule RULE_ID now, sending nothing: whether it would fire, and why."""
     def action(session):
         return alerts.try_rule(session, _actor(session, acting), rule_id,
-                               services.warehouse(), currency=_settings().currency)
+                               services.warehouse(), currency=services.locale())
     tried = _run(action)
     click.echo(f"Would: {tried['would']}")
     click.echo(tried["sentence"])
@@ -168,7 +168,7 @@ def backtest(rule_id: int, days: int, start: str | None, end: str | None,
     def action(session):
         return alerts.backtest(session, _actor(session, acting), rule_id,
                                services.warehouse(), days=days, start=_day(start, "start"),
-                               end=_day(end, "end"), currency=_settings().currency)
+                               end=_day(end, "end"), currency=services.locale())
     answer = _run(action)
     click.echo(answer["summary"])
     for item in answer["fired"]:

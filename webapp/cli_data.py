@@ -62,7 +62,7 @@ def load_command(path: Path | None, file_format: str, mapping: Path | None, appe
                                 append=append, force=force)
     else:
         raise click.UsageError("Give the PATH of a file to load, or --sample online-retail")
-    _echo_outcome(record, settings.currency)
+    _echo_outcome(record, services.locale())
 
 
 @data_cli.command("mapping")
@@ -96,7 +96,8 @@ def mapping_command(path: Path, file_format: str) -> None:
 def demo_command(lines: int, seed: int) -> None:
     """Generate the synthetic demo data set and publish it (replaces the data)."""
     settings = services.settings()
-    _echo_outcome(loads.run_demo_load(settings, lines=lines, seed=seed), settings.currency)
+    _echo_outcome(loads.run_demo_load(settings, lines=lines, seed=seed),
+                  services.locale())
 
 
 @data_cli.command("load-sessions")

@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask import Flask, current_app
 
 from analytics.warehouse import Warehouse
-from core import db
+from core import db, installation
+from core.formatting import Locale
 from core.settings import Settings
 
 
@@ -21,3 +22,14 @@ def settings() -> Settings:
 
 def warehouse() -> Warehouse:
     return current_app.extensions["shoplens.warehouse"]
+
+
+def locale_state() -> installation.LocaleState:
+    """The installation's locale now, where each setting came from, and any warning."""
+    from webapp.security import db_session
+    return installation.current_state(db_session(), settings(), warehouse())
+
+
+def locale() -> Locale:
+    """How this installation writes money, numbers and dates (``core.formatting``)."""
+    return locale_state().locale

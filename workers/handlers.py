@@ -19,7 +19,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from analytics.errors import ShoplensError
 from analytics.warehouse import Warehouse
-from core import db, jobs, mail, queue
+from core import db, installation, jobs, mail, queue
 from core.jobs import JobCancelled, JobSpec
 from core.orm import Job, User
 from core.settings import Settings
@@ -195,7 +195,8 @@ def run_report_job(settings: Settings, spec: JobSpec) -> dict:
     folder = jobs.job_folder(settings, spec.id)
     rendered = reports.render_report(
         warehouse, spec.filters, spec.scope, report_format, folder,
-        currency=settings.currency, title=spec.options.get("title") or "Shoplens report",
+        currency=installation.locale_for(settings, warehouse),
+        title=spec.options.get("title") or "Shoplens report",
         progress=progress_reporter(settings, spec.id, 0, 99),
         app_database_url=settings.database_url)  # the notes on the timeline
     return {"result": rendered.summary(), "path": rendered.path,

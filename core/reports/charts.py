@@ -13,6 +13,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from core.formatting import Locale, as_locale, format_number
+
 PRIMARY = "#2563eb"
 SECONDARY = "#94a3b8"
 ACCENT = "#f59e0b"
@@ -41,16 +43,20 @@ def _png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def money_axis(currency: str):
-    """Axis labels such as £1.2M, £350k, £900."""
+def money_axis(currency: "Locale | str"):
+    """Axis labels such as £1.2M, £350k, £900 (de-style: 1,2M €), in the locale's style."""
+    locale = as_locale(currency)
+
     def label(value: float, _position) -> str:
         size = abs(value)
         sign = "−" if value < 0 else ""
         if size >= 1e6:
-            return f"{sign}{currency}{size / 1e6:,.1f}M"
-        if size >= 1e3:
-            return f"{sign}{currency}{size / 1e3:,.0f}k"
-        return f"{sign}{currency}{size:,.0f}"
+            number = format_number(size / 1e6, 1, locale) + "M"
+        elif size >= 1e3:
+            number = format_number(size / 1e3, 0, locale) + "k"
+        else:
+            number = format_number(size, 0, locale)
+        return f"{sign}{locale.money_prefix}{number}{locale.money_suffix}"
     return FuncFormatter(label)
 
 

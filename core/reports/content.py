@@ -54,12 +54,14 @@ def format_change(kpi: kpis.Kpi, kind: str, currency: str) -> str:
     return formatting.format_change(kpi.abs_change, kpi.rel_change, kind, currency)
 
 
-def format_date(day: dt.date) -> str:
-    return f"{day.day} {day:%b %Y}"
+def format_date(day: dt.date, locale: "formatting.Locale | str | None" = None) -> str:
+    return formatting.format_date(day, locale)
 
 
-def period_label(start: dt.date, end: dt.date) -> str:
-    return f"{format_date(start)} – {format_date(end)}"
+def period_label(start: dt.date, end: dt.date,
+                 locale: "formatting.Locale | str | None" = None) -> str:
+    """"1 Nov 2025 – 30 Nov 2025" in the locale's date format."""
+    return f"{format_date(start, locale)} – {format_date(end, locale)}"
 
 
 def filters_label(filters: Filters) -> str:
@@ -144,19 +146,21 @@ class ReportContent:
 
     @property
     def period_label(self) -> str:
-        return period_label(self.filters.start, self.filters.end)
+        return period_label(self.filters.start, self.filters.end, self.currency)
 
     @property
     def cohort_label(self) -> str:
         """The months the cohort table covers (a short period shows the 12 months ending
         with it: ``analytics.cohorts.cohort_window``)."""
-        return period_label(*cohorts.cohort_window(self.filters.start, self.filters.end))
+        return period_label(*cohorts.cohort_window(self.filters.start, self.filters.end),
+                            self.currency)
 
     @property
     def previous_label(self) -> str:
         """The comparison period ("1 Nov 2025 – 30 Nov 2025", "… (the same days last
         year)")."""
-        label = period_label(self.kpi_summary.previous_start, self.kpi_summary.previous_end)
+        label = period_label(self.kpi_summary.previous_start, self.kpi_summary.previous_end,
+                             self.currency)
         if self.kpi_summary.compare == "last_year":
             label += " (the same days last year)"
         return label
@@ -307,5 +311,6 @@ def describe_filters_for_cover(content: ReportContent) -> list[tuple[str, str]]:
         ("Filters", content.filters_label),
         ("Data scope", content.scope_label),
         ("Data version", f"{content.data_version} ({content.source or 'unknown source'})"),
-        ("Generated", content.generated_at.strftime("%Y-%m-%d %H:%M UTC")),
+        ("Generated", formatting.format_datetime(content.generated_at, content.currency)
+         + " UTC"),
     ]

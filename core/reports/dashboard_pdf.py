@@ -23,6 +23,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import (KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table,
                                 TableStyle)
 
+from core.formatting import format_datetime
 from core.reports import charts
 from core.reports.pdf import (BOLD, CONTENT_WIDTH, FONT, HEADER_FILL, LINE, MUTED,
                               _chart, _register_fonts, _styles, _table)
@@ -84,7 +85,8 @@ def render_dashboard_pdf(content: DashboardContent, path: Path) -> Path:
     story: list = [Paragraph(escape(content.name), styles["title"]),
                    Paragraph(escape(f"{content.view} · data seen by {content.reader}: "
                                     f"{content.scope}"), styles["body"]),
-                   Paragraph(escape(f"Printed {content.generated_at:%d %b %Y %H:%M} UTC"),
+                   Paragraph(escape("Printed " + format_datetime(content.generated_at,
+                                                                 content.currency) + " UTC"),
                              styles["small"]),
                    Spacer(1, 6 * mm)]
     if not content.tiles:

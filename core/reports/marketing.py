@@ -67,9 +67,11 @@ def gather_marketing(warehouse, filters: Filters, scope: Scope,
     table = call(actions.action_table, warehouse, filters, scope)
     from core.reports.content import period_label  # content imports this module
 
-    windows = [f"{w.name}: {period_label(w.start, w.end)} against "
-               f"{period_label(w.previous_start, w.previous_end)}" for w in table.windows]
+    windows = [f"{w.name}: {period_label(w.start, w.end, currency)} against "
+               f"{period_label(w.previous_start, w.previous_end, currency)}"
+               for w in table.windows]
     return MarketingSection(
-        lines=lines, previous_label=period_label(summary.previous_start, summary.previous_end),
+        lines=lines,
+        previous_label=period_label(summary.previous_start, summary.previous_end, currency),
         actions=table.frame.head(ACTIONS_LISTED), actions_total=len(table.frame),
         windows=windows, notes=list(dict.fromkeys([*summary.notes, *table.notes])))

@@ -19,6 +19,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from analytics.transactions import neutralise_cell
+from core.formatting import Locale, excel_date_format, excel_money_format
 from core.reports.content import ReportContent, describe_filters_for_cover
 
 SHEETS = ("Summary KPIs", "Monthly trend", "Countries", "Categories", "Top products",
@@ -30,7 +31,6 @@ HEADER_FILL = PatternFill("solid", fgColor="F1F5F9")
 TITLE_FONT = Font(bold=True, size=14, color="2563EB")
 COUNT_FORMAT = "#,##0"
 RATE_FORMAT = "0.0%"
-DATE_FORMAT = "yyyy-mm-dd"
 MONTH_FORMAT = "mmm yyyy"
 DECIMAL_FORMAT = "#,##0.0"
 
@@ -45,9 +45,9 @@ class Column:
     width: float | None = None
 
 
-def money_format(currency: str) -> str:
-    symbol = currency.replace('"', "")
-    return f'"{symbol}"#,##0.00;-"{symbol}"#,##0.00'
+def money_format(currency: "Locale | str") -> str:
+    """The money cells' number format: the locale's currency sign where it writes it."""
+    return excel_money_format(currency)
 
 
 def render_xlsx(content: ReportContent, path: Path) -> Path:
@@ -152,7 +152,7 @@ def _notes(sheet: Worksheet, content: ReportContent) -> None:
                                       start=1):
             cell = sheet.cell(row, index, value)
             if index < 3 and value is not None:
-                cell.number_format = DATE_FORMAT
+                cell.number_format = excel_date_format(content.currency)
     if not content.notes:
         sheet.cell(2, 1, "No notes on this period.")
     _finish(sheet, 1, 1 + len(content.notes), columns)
@@ -260,7 +260,7 @@ def _forecast(sheet: Worksheet, content: ReportContent) -> None:
 # ----------------------------------------------------------------- helpers
 def _formats(currency: str) -> dict[str, str]:
     return {"money": money_format(currency), "count": COUNT_FORMAT, "rate": RATE_FORMAT,
-            "date": DATE_FORMAT, "month": MONTH_FORMAT, "decimal": DECIMAL_FORMAT}
+            "date": excel_date_format(currency), "month": MONTH_FORMAT, "decimal": DECIMAL_FORMAT}
 
 
 def _header(sheet: Worksheet, row: int, columns: list[Column]) -> None:

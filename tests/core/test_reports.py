@@ -51,7 +51,7 @@ def test_the_pdf_shows_the_kpi_summary_of_the_scope(shop, pdf_text):
     assert "1 Mar 2011 – 31 Mar 2011" in text and "29 Jan 2011 – 28 Feb 2011" in text
     assert "France (FR)" in text and "Germany" not in text  # the scope hides Germany
     assert "No forecast:" in text                         # four days of sales: too short
-    assert "Generated\n2024-05-15 12:00 UTC" in text
+    assert "Generated\n15 May 2024 12:00 UTC" in text
     assert rendered.summary()["kpis"] == kpis.to_dict()
     assert rendered.summary()["headline"][0] == {"name": "revenue", "label": "Revenue (net)",
                                                  "value": "£13.00"}

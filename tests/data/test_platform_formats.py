@@ -378,7 +378,8 @@ def test_the_report_warns_when_the_currency_setting_is_not_the_files(warehouse, 
     codes = [warning["code"] for warning in load.quality["warnings"]]
     assert ("currency_setting" in codes) is warned
     if warned:
-        assert "set CURRENCY=€" in render_report(load.quality)
+        assert ("set the currency to EUR (Admin → Settings, or CURRENCY=€)"
+                in render_report(load.quality))
 
 
 def test_the_report_of_a_platform_load_says_what_the_order_columns_did(warehouse, tmp_path):

@@ -286,7 +286,7 @@ def delete_alert(path: payloads.AlertPath):
 def try_alert(path: payloads.AlertPath):
     _owned(path.alert_id)
     return alerts.try_rule(db_session(), _user(), path.alert_id, services.warehouse(),
-                           currency=services.settings().currency)
+                           currency=services.locale())
 
 
 @endpoint("POST", "/alerts/{alert_id}/backtest", role=ROLE, path_params=payloads.AlertPath,
@@ -298,7 +298,7 @@ def backtest_alert(path: payloads.AlertPath, body: BacktestRequest):
     _owned(path.alert_id)
     return alerts.backtest(db_session(), _user(), path.alert_id, services.warehouse(),
                            days=body.days or 90, start=body.start, end=body.end,
-                           currency=services.settings().currency)
+                           currency=services.locale())
 
 
 @endpoint("POST", "/alerts/{alert_id}/send-test", role=ROLE, path_params=payloads.AlertPath,

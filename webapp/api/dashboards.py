@@ -269,4 +269,4 @@ def print_content(dashboard: Dashboard, user: User):
     """What the PDF shows (``core.dashboard_content``): each tile under the caller's scope
     and role."""
     return dashboard_content.print_content(dashboard, user, security.current_scope(),
-                                           services.warehouse(), services.settings().currency)
+                                           services.warehouse(), services.locale())

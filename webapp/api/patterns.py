@@ -20,7 +20,7 @@ def _table(frame: pd.DataFrame) -> dict:
 
 
 def _currency() -> str:
-    return services.settings().currency
+    return services.locale()
 
 
 @endpoint("GET", "/patterns/seasonality", role=ROLE, query=payloads.FilterQuery,

@@ -23,6 +23,7 @@ from analytics.quality import DataColumns
 from analytics.warehouse import NoDataError, Warehouse, WarehouseError
 from core.panels import (NO_ACCESS, NO_DATA, NO_SALES,  # noqa: F401  (the pages' words)
                          breakdown_gap, missing_column_text)
+from core.formatting import Locale
 from webapp import services
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,9 @@ def warehouse() -> Warehouse:
     return services.warehouse()
 
 
-def currency() -> str:
-    return services.settings().currency
+def currency() -> Locale:
+    """The installation's locale: what money, numbers and dates are written with."""
+    return services.locale()
 
 
 def scope() -> Scope:

@@ -21,7 +21,7 @@ import plotly.io as pio
 
 from analytics import glossary
 from core.panels import retention_range  # noqa: F401  (the heatmaps' colour range)
-from core.formatting import format_money
+from core.formatting import Locale, as_locale, format_money
 
 FONT = ('system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, '
         'sans-serif')
@@ -69,9 +69,11 @@ def _base(title: str | None = None, height: int | None = None) -> go.Figure:
     return figure
 
 
-def _money_axis(figure: go.Figure, axis: str, currency: str) -> None:
-    prefix, tick = money_format(currency)
-    figure.update_layout({axis: dict(tickprefix=prefix, tickformat=tick)})
+def _money_axis(figure: go.Figure, axis: str, currency: "Locale | str") -> None:
+    locale = as_locale(currency)
+    figure.update_layout({axis: dict(tickprefix=locale.money_prefix,
+                                     ticksuffix=locale.money_suffix, tickformat=",.0f")},
+                         separators=locale.plotly_separators)
 
 
 #: Characters per line of an empty chart's message.
@@ -133,7 +135,7 @@ def trend(frame: pd.DataFrame, *, x: str, y: str, last_year: str | None = None,
     (``core.annotations.Note``) are drawn by ``add_notes``."""
     figure = _base(title, height)
     number = ",.0f" if currency else ",.4~g"
-    prefix = currency or ""
+    prefix = str(currency or "")
     partial = (frame["partial"].to_numpy(dtype=bool) if "partial" in frame
                else np.zeros(len(frame), dtype=bool))
     values = frame[y].astype("float64").to_numpy()
@@ -220,14 +222,14 @@ def bars(frame: pd.DataFrame, *, label: str, value: str, currency: str | None = 
     bars are one colour when that column has no values."""
     rows = len(frame)
     figure = _base(title, height or max(240, 28 * rows + 80))
-    prefix = currency or ""
+    prefix = str(currency or "")
     number = ",.0f" if currency else ",.4~g"
     marker = dict(color=PRIMARY)
     if color and color in frame and frame[color].notna().any():
         # the colour encodes a value: its scale is shown, titled with the measure
         marker = dict(color=frame[color], colorscale=SEQUENTIAL, showscale=True,
                       colorbar=dict(title=dict(text=color), thickness=10,
-                                    tickprefix=currency if color in MONEY_COLOURS else ""))
+                                    tickprefix=prefix if color in MONEY_COLOURS else ""))
     labels = frame[label].astype(str)
     values = frame[value]
     figure.add_bar(
@@ -252,7 +254,7 @@ def grouped_bars(frame: pd.DataFrame, *, label: str, values: dict[str, str],
                  key: str | None = None, height: int = 360) -> go.Figure:
     """Side-by-side bars, one series per ``values`` entry (column → legend name)."""
     figure = _base(title, height)
-    prefix = currency or ""
+    prefix = str(currency or "")
     for column, name in values.items():
         figure.add_bar(x=frame[label].astype(str), y=frame[column], name=name,
                        customdata=frame[key] if key else None,
@@ -272,7 +274,7 @@ def treemap(frame: pd.DataFrame, *, path: list[str], value: str,
     figure = _base(title, height)
     data = frame[frame[value] > 0].copy()
     data[path] = data[path].astype(object).where(data[path].notna(), "(none)").astype(str)
-    prefix = currency or ""
+    prefix = str(currency or "")
     figure.add_traces(px.treemap(data, path=path, values=value).data)
     figure.update_traces(maxdepth=2,
                          hovertemplate=f"%{{label}}<br>{prefix}%{{value:,.0f}}"
@@ -294,7 +296,7 @@ def segment_treemap(frame: pd.DataFrame, *, currency: str, title: str | None = N
         labels=data["segment"], parents=[""] * len(data), values=data["customers"],
         marker=dict(colors=data["revenue"], colorscale=SEQUENTIAL, showscale=True,
                     colorbar=dict(title=dict(text="revenue"), thickness=10,
-                                  tickprefix=currency)),
+                                  tickprefix=str(currency or ""))),
         customdata=data[["share", "revenue"]].to_numpy(),
         # each segment's meaning on hover (analytics.glossary: what "At Risk" is)
         text=[glossary.GLOSSARY.get(str(s), "") for s in data["segment"]],
@@ -396,7 +398,7 @@ def forecast(history: pd.DataFrame, predicted: pd.DataFrame, *, currency: str | 
     seasonal-naive baseline dotted. Money when ``currency`` is given; ``notes`` as in
     ``add_notes``."""
     figure = _base(title, height)
-    prefix = currency or ""
+    prefix = str(currency or "")
     figure.add_scatter(x=history["date"], y=history["actual"], name="Actual", mode="lines",
                        line=dict(color=PRIMARY, width=1.8),
                        hovertemplate=f"{prefix}%{{y:,.0f}}<extra>actual</extra>")
@@ -440,7 +442,7 @@ def two_axes(frame: pd.DataFrame, *, x: str, left: str, right: str, left_label: 
     """Two lines of different sizes over ``x``, each on its own axis (revenue on the left,
     ad spend on the right, dashed): on one axis the smaller would lie flat."""
     figure = _base(None, height)
-    prefix = currency or ""
+    prefix = str(currency or "")
     number = ",.0f" if currency else ",.4~g"
     figure.add_scatter(x=frame[x], y=frame[left].astype("float64"), name=left_label,
                        mode="lines", line=dict(width=2.5, color=PRIMARY),

@@ -34,7 +34,7 @@ def render(panel: Panel, filters: str | Filters = "", scope: Scope | None = None
     try:
         view = make_view(services.warehouse(), filters, scope if scope is not None
                          else context.scope(), period_name=period_name,
-                         currency=services.settings().currency)
+                         currency=services.locale())
     except PanelUnavailable as exc:
         return to_component(panel, Content(panel.kind, message=str(exc)), key)
     return to_component(panel, panel.content(view), key, view.currency)

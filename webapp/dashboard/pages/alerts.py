@@ -178,7 +178,7 @@ def preview(kind, kpi, direction, value, days, compare, search):
         chosen = dash.no_update
     sentence = alerts.describe({"kind": kind, "kpi": kpi, "direction": direction,
                                 "value": _float_or_none(value), "days": _int_or_none(days),
-                                "compare": compare}, services.settings().currency)
+                                "compare": compare}, services.locale())
     try:
         filters = context.checked_filters(search).without_dates().to_query()
         watched = ("Filters (this page's URL; the rule watches its last N days): "
@@ -285,7 +285,7 @@ def _rule_block(rule, user) -> html.Div:
              else "never fired")
     where = ", ".join(part for part in (
         "e-mail" if rule.email else "", "webhook" if rule.webhook_url else "") if part)
-    details = [alerts.describe(rule, services.settings().currency), fired,
+    details = [alerts.describe(rule, services.locale()), fired,
                f"to: {where or 'nowhere'}", f"cool-down {rule.cooldown_hours} h"]
     if user.has_role("admin"):
         details.append(f"owner: {rule.owner.email}")
@@ -366,12 +366,12 @@ def rule_action(_clicks, _deletes, backtest_days):
                     else f"“{name}” is no longer snoozed."), keep, keep
         if action == "test":
             tried = alerts.try_rule(session, user, rule_id, context.warehouse(),
-                                    currency=settings.currency)
+                                    currency=services.locale())
             return _tried(name, tried), keep, keep
         if action == "backtest":
             answer = alerts.backtest(session, user, rule_id, context.warehouse(),
                                      days=_backtest_days(backtest_days),
-                                     currency=settings.currency)
+                                     currency=services.locale())
             return _backtested(answer, rule_id), keep, keep
         sent = alert_runs.send_test(settings, user.id, rule_id)
     except ShoplensError as exc:
@@ -393,7 +393,7 @@ def backtest_form(_clicks, backtest_days, *form):
         data["name"] = data["name"] or "This alert"
         answer = alerts.backtest(security.db_session(), user, data, context.warehouse(),
                                  days=_backtest_days(backtest_days),
-                                 currency=services.settings().currency)
+                                 currency=services.locale())
     except (ShoplensError, context.Unavailable) as exc:
         return _warning(f"No backtest: {exc}")
     return _backtested(answer)
@@ -501,7 +501,7 @@ def show_firings(selected, search):
 
 def _firing_block(firing, deliveries) -> html.Div:
     shape = alerts.firing_to_dict(firing, deliveries)
-    currency = services.settings().currency
+    currency = services.locale()
     numbers = []
     if firing.period_start and firing.period_end:
         numbers.append(f"period {firing.period_start:%d %b %Y} – {firing.period_end:%d %b %Y}")
@@ -535,7 +535,7 @@ def _explanation_table(explanation: dict | None):
     if not explanation or not explanation.get("dimensions"):
         return None
     measure = catalog.measure(explanation.get("metric") or "revenue")
-    currency = services.settings().currency
+    currency = services.locale()
     rows = []
     for part in explanation["dimensions"].values():
         for entry in part["contributors"]:

@@ -115,7 +115,7 @@ def profile_figure(frame: pd.DataFrame, currency: str, mean_day: float) -> go.Fi
     figure.add_hline(y=mean_day, line=dict(color=figures.MUTED, dash="dot"),
                      annotation_text="average day", annotation_position="top left")
     figure.update_layout(template=figures.TEMPLATE, height=320, showlegend=False,
-                         yaxis=dict(tickprefix=currency, tickformat=",.0f"))
+                         yaxis=dict(tickprefix=str(currency), tickformat=",.0f"))
     figure.update_xaxes(type="category")
     return figure
 
@@ -127,7 +127,7 @@ def heatmap_figure(frame: pd.DataFrame, currency: str) -> go.Figure:
     figure.add_heatmap(z=matrix.to_numpy(dtype="float64"),
                        x=[f"{hour:02d}" for hour in range(24)],
                        y=list(patterns.WEEKDAYS), colorscale=figures.SEQUENTIAL,
-                       hoverongaps=False, colorbar=dict(thickness=10, tickprefix=currency),
+                       hoverongaps=False, colorbar=dict(thickness=10, tickprefix=str(currency)),
                        hovertemplate=(f"%{{y}} %{{x}}:00<br>{currency}%{{z:,.0f}} on average"
                                       "<extra></extra>"))
     figure.update_layout(template=figures.TEMPLATE, height=320)
