@@ -31,11 +31,12 @@ def init_dashboard(server: Flask) -> dash.Dash:
         external_stylesheets=[BOOTSTRAP_CSS], suppress_callback_exceptions=True,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
         update_title=None, on_error=errors.on_callback_error)
-    from webapp.dashboard import shell, toolbar
+    from webapp.dashboard import chart_text, shell, toolbar
     # the page's language, for screen readers and the browser's translation offer
     app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
     app.layout = shell.layout
     shell.register_callbacks(app)
     toolbar.register_callbacks(app)
+    chart_text.register_callbacks(app)
     server.extensions["shoplens.dash"] = app
     return app

@@ -7,7 +7,7 @@ from dash import dash_table, dcc, html
 
 from analytics import catalog, glossary
 from core.formatting import KPI_LABELS, format_change, format_value
-from webapp.dashboard import context, figures, toolbar
+from webapp.dashboard import chart_text, context, figures, toolbar
 
 #: The KPI cards of the overview, in order (``analytics.catalog.MEASURES``' ``card``).
 KPI_CARDS = catalog.CARD_KPIS
@@ -78,8 +78,11 @@ def kpi_card(page: str, name: str, kpi: dict, currency: str,
 def chart(graph_id: str, title: str, *, height: int | None = None, extra=None,
           help_text: str | None = None, subtitle_id: str | None = None) -> dbc.Card:
     """A card holding one graph with a loading spinner; ``extra`` goes above the graph.
-    ``subtitle_id`` adds an empty line under the title that a callback fills."""
-    header = [html.Span(title, className="fw-semibold")]
+    ``subtitle_id`` adds an empty line under the title that a callback fills. Screen
+    readers get the chart's title, a summary and its numbers as a table
+    (``chart_text.labelled``)."""
+    title_id = chart_text.dom_id(graph_id, "-title")
+    header = [html.Span(title, className="fw-semibold", id=title_id)]
     if help_text:
         header.append(html.Small(help_text, className="text-body-secondary ms-2"))
     if subtitle_id:
@@ -91,8 +94,9 @@ def chart(graph_id: str, title: str, *, height: int | None = None, extra=None,
                        toolbar.menu(graph_id, title, kind="chart")],
                       className="d-flex align-items-start gap-2")
     return dbc.Card([dbc.CardHeader(header),
-                     dbc.CardBody([*(extra or []), dcc.Loading(graph, type="dot",
-                                                               delay_show=150)])],
+                     dbc.CardBody([*(extra or []), chart_text.labelled(
+                         graph_id, dcc.Loading(graph, type="dot", delay_show=150),
+                         title_id=title_id)])],
                     className="chart-card h-100")
 
 

@@ -15,7 +15,7 @@ from analytics.filters import Filters, Scope
 from core.panels import (NO_ACCESS, NO_CUSTOMERS, NO_DATA, NO_SALES, PANELS,  # noqa: F401
                          TABLE_ROWS, Chart, Content, Panel, PanelUnavailable, PanelView, get,
                          is_pinnable, make_view, preset_dates)
-from webapp.dashboard import context, figures
+from webapp.dashboard import chart_text, context, figures
 
 
 def figure_of(chart: Chart) -> go.Figure:
@@ -60,8 +60,11 @@ def to_component(panel: Panel, content: Content, key: str = "",
     if content.kind == "kpi":
         parts.append(_kpi_card(prefix, content))
     elif content.chart is not None:
-        parts.append(dcc.Graph(figure=figure_of(content.chart), config=figures.GRAPH_CONFIG,
-                               id=f"{prefix}-graph", style={"height": "320px"}))
+        figure = figure_of(content.chart)
+        parts.append(chart_text.labelled(
+            f"{prefix}-graph", dcc.Graph(figure=figure, config=figures.GRAPH_CONFIG,
+                                         id=f"{prefix}-graph", style={"height": "320px"}),
+            figure=figure, locale=currency, title=panel.title))
     else:
         if content.map_values is not None:
             parts.append(_world_map(content.map_values, currency))

@@ -1,0 +1,113 @@
+"""The charts' text alternative in the browser (headless Chromium, demo warehouse): the
+Overview's revenue chart and a dashboard tile each have a visually hidden table that
+holds the same numbers as the chart plotly.js draws, and a box named for screen readers;
+the Dash page and the Flask pages say their language."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+from selenium.webdriver.common.by import By
+
+from core import dashboards, db
+from core.orm import User
+from tests.webapp.browser.conftest import severe_logs, wait_until_loaded
+from tests.workers.support import wait_for
+
+pytestmark = pytest.mark.browser
+
+TRACES = """
+const gd = document.querySelector(arguments[0] + ' .js-plotly-plot');
+if (!gd || !gd.data) return null;
+return gd.data.map(t => ({name: t.name || null, type: t.type, h: t.orientation === 'h',
+                          x: Array.from(t.x || []), y: Array.from(t.y || [])}));
+"""
+TABLE = """
+const table = document.querySelector(arguments[0] + ' table');
+if (!table) return null;
+const text = cells => Array.from(cells).map(c => c.textContent.trim());
+return {header: text(table.querySelectorAll('thead th')),
+        rows: Array.from(table.querySelectorAll('tbody tr')).map(r => text(r.children)),
+        caption: table.querySelector('caption').textContent};
+"""
+
+
+def _number(cell: str) -> float | None:
+    """A cell as the table writes it ("£1,234", "−£20.25", "12.5%") as a number."""
+    text = cell.replace("−", "-").replace("£", "").replace(",", "").replace("%", "")
+    return float(text) if text else None
+
+
+def _day(value: str) -> str:
+    """A plotly x value ("2025-12-02" or "2025-12-02 00:00:00") as the table's day."""
+    day = dt.date.fromisoformat(str(value)[:10])
+    return f"{day.day} {day:%b %Y}"
+
+
+def _same_numbers(duo, box: str, alt: str) -> int:
+    """Assert that every point of the chart's first trace is a row of its hidden table,
+    with the same value (as rounded for people); return the number of rows."""
+    wait_for(lambda: duo.driver.execute_script(TRACES, box) and
+             duo.driver.execute_script(TABLE, alt), timeout=30, what="the chart and its table")
+    traces = duo.driver.execute_script(TRACES, box)
+    table = duo.driver.execute_script(TABLE, alt)
+    first = traces[0]
+    if first["h"]:  # horizontal bars: keyed by y
+        first = {**first, "x": first["y"], "y": first["x"]}
+    assert first["x"], "the chart has no points"
+    column = table["header"].index(first["name"]) if first["name"] in table["header"] else 1
+    by_key = {row[0]: row[column] for row in table["rows"]}
+    assert len(table["rows"]) == len(first["x"]) or "first" in table["caption"]
+    for x, y in zip(first["x"], first["y"]):
+        written = by_key[_day(x)] if str(x)[:4].isdigit() else by_key[str(x)]
+        if y is None:
+            assert written == ""
+        else:
+            assert _number(written) == pytest.approx(y, abs=0.51), (x, y, written)
+    return len(table["rows"])
+
+
+def test_overview_chart_and_a_tile_read_as_tables(browser, browser_settings):
+    browser.sign_in("viewer@example.com")
+    assert browser.driver.execute_script(
+        "return document.documentElement.lang") == "en"             # the Dash page
+    browser.wait_for_element("#overview-trend .js-plotly-plot", timeout=20)
+    wait_until_loaded(browser)
+
+    rows = _same_numbers(browser, "#overview-trend", "#overview-trend-alt")
+    assert rows > 1
+    summary = browser.driver.execute_script(
+        "return document.getElementById('overview-trend-summary').textContent")
+    assert summary.startswith("Line chart, ") and f"{rows:,} rows" in summary
+    # the graph's box is an image named by the card's title and that summary
+    named = browser.driver.execute_script(
+        "const box = document.getElementById('overview-trend').closest('[role=img]');"
+        "return box && box.getAttribute('aria-labelledby');")
+    assert named == "overview-trend-title overview-trend-summary"
+    title = browser.driver.execute_script(
+        "return document.getElementById('overview-trend-title').textContent")
+    assert title == "Revenue"
+    hidden = browser.driver.execute_script(  # for screen readers only: a 1px clipped box
+        "const r = document.getElementById('overview-trend-alt').getBoundingClientRect();"
+        "return [r.width, r.height];")
+    assert max(hidden) <= 1, hidden
+
+    with db.session_scope(browser_settings.database_url) as session:
+        viewer = session.scalars(sa.select(User).where(
+            User.email == "viewer@example.com")).one()
+        board = dashboards.create_dashboard(session, viewer, {"name": "Read aloud"})
+        dashboards.add_tile(session, viewer, board.id, "geography-top")
+        board_id = board.id
+    browser.driver.get(f"{browser.server_url}/dashboards?dashboard={board_id}")
+    browser.wait_for_element(".dashboards-tile .js-plotly-plot", timeout=30)
+    wait_until_loaded(browser)
+    tile = browser.driver.find_element(By.CSS_SELECTOR, ".dashboards-tile [role=img]")
+    alt = "#" + tile.find_element(By.XPATH, "./following-sibling::div").get_attribute("id")
+    box = "#" + tile.find_element(By.CSS_SELECTOR, ".js-plotly-plot").find_element(
+        By.XPATH, "./ancestor::div[@id][1]").get_attribute("id")
+    assert _same_numbers(browser, box, alt) > 1
+    assert severe_logs(browser) == []
+
+    browser.driver.get(browser.server_url + "/login")                  # a Flask page
+    assert browser.driver.execute_script("return document.documentElement.lang") == "en"

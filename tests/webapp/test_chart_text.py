@@ -1,0 +1,112 @@
+"""Every chart's text alternative (``webapp.dashboard.chart_text``): a figure's numbers as
+the table screen readers get, worked out by hand on tiny figures; a map's country codes
+as names; a long chart capped and saying so; the callback that follows each chart,
+through the real Dash endpoint, refused when signed out."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+from dash import MATCH
+
+from webapp.dashboard import chart_text
+from webapp.dashboard.chart_text import figure_outputs, figure_text, values_text
+from tests.webapp.test_alerts_page import _call
+from tests.webapp.test_data_upload import text_of
+
+
+def _two_series() -> go.Figure:
+    """Revenue and profit (money, the y axis carries £) on three weekdays."""
+    figure = go.Figure([go.Bar(name="Revenue", x=["Mon", "Tue", "Wed"], y=[1200.5, 80, 0]),
+                        go.Bar(name="Profit", x=["Mon", "Tue", "Wed"], y=[300, -20.25, 12])])
+    figure.update_layout(xaxis_title="weekday", yaxis=dict(tickprefix="£"))
+    return figure
+
+
+def test_two_traces_of_three_points_make_three_rows_of_three_cells():
+    text = figure_text(_two_series(), "£")
+    assert text.header == ["weekday", "Revenue", "Profit"]
+    # money as the axis writes it: £ before, U+2212 for a loss, pence below £1,000,
+    # whole pounds from £1,000 (1200.5 rounds half to even: £1,200)
+    assert text.rows == [["Mon", "£1,200", "£300"],
+                         ["Tue", "£80", "−£20.25"],
+                         ["Wed", "£0", "£12"]]
+    assert text.total == 3 and not text.capped
+    assert text.summary == "Bar chart, 3 rows by weekday; Revenue from £0 to £1,200."
+
+
+def test_a_line_over_days_writes_days_and_rates():
+    figure = go.Figure(go.Scatter(x=["2025-01-01", "2025-01-02"], y=[0.5, 0.255],
+                                  mode="lines", name="Conversion"))
+    figure.update_layout(yaxis=dict(tickformat=".0%"))
+    text = figure_text(figure, "£")
+    assert text.header == ["date", "Conversion"]
+    assert text.rows == [["1 Jan 2025", "50.0%"], ["2 Jan 2025", "25.5%"]]
+    assert text.summary == ("Line chart, 2 rows by date, from 1 Jan 2025 to 2 Jan 2025; "
+                            "Conversion from 25.5% to 50.0%.")
+
+
+def test_a_map_names_its_countries():
+    figure = go.Figure(go.Choropleth(locations=["GBR", "FRA", "DEU"], z=[100, 250.5, 3],
+                                     name="Revenue"))
+    text = figure_text(figure, "£")
+    assert text.rows == [["United Kingdom", "100"], ["France", "250.50"], ["Germany", "3"]]
+    # the offline world map's values (alpha-2 codes), largest first
+    text = values_text({"GB": 1000.0, "FR": 20.5, "DE": 300.0}, label="Net revenue",
+                       prefix="£", locale="£")
+    assert text.header == ["country", "Net revenue"]
+    assert text.rows == [["United Kingdom", "£1,000"], ["Germany", "£300"],
+                         ["France", "£20.50"]]
+    assert text.summary == ("Map, 3 countries; Net revenue from £20.50 (France) to £1,000 "
+                            "(United Kingdom).")
+
+
+def test_a_long_chart_lists_its_first_rows_and_says_so(monkeypatch):
+    assert chart_text.MAX_ROWS >= 366        # a year of days (a leap year) is listed whole
+    monkeypatch.setattr(chart_text, "MAX_ROWS", 4)
+    figure = go.Figure(go.Bar(x=[f"p{i}" for i in range(10)], y=list(range(10))))
+    text = figure_text(figure, "£")
+    assert text.total == 10 and [row[0] for row in text.rows] == ["p0", "p1", "p2", "p3"]
+    table = text_of(chart_text.render(text, "x-chart"))
+    assert "the first 4 of 10 rows" in table
+
+
+def test_an_empty_figure_says_why():
+    figure = go.Figure()
+    figure.add_annotation(text="No sales for these filters.", showarrow=False)
+    assert figure_text(figure).summary == "No chart: No sales for these filters."
+    assert figure_text(None).summary == "No data to chart."
+    assert figure_text({}).rows == []
+
+
+def test_every_callback_drawing_a_figure_gets_its_table():
+    keys = ["overview-trend.figure", "..a-chart.figure...a-note.children..",
+            '{"name":["ALL"],"type":"insights-performance"}.figure', "x-list.children"]
+    graphs = figure_outputs(keys)
+    assert graphs == ["overview-trend", "a-chart",
+                      {"name": MATCH, "type": "insights-performance"}]
+    assert chart_text.alt_id(graphs[2]) == {"name": MATCH, "type": "insights-performance-alt"}
+    assert chart_text.alt_id("overview-trend") == "overview-trend-alt"
+
+
+def test_every_page_chart_has_its_table_callback(app):
+    dash_app = app.extensions["shoplens.dash"]
+    drawn = set(figure_outputs(key for key in dash_app.callback_map
+                               if not key.startswith("{")))
+    alts = {key.removesuffix(".children").removesuffix("-alt")
+            for key in dash_app.callback_map if key.endswith("-alt.children")}
+    assert "overview-trend" in alts and drawn <= alts
+
+
+def test_the_table_follows_the_figure_the_browser_holds(client, signed_in):
+    # as Dash holds it: plotly.py's JSON, numbers as base64 typed arrays
+    inputs = [{"id": "overview-trend", "property": "figure",
+               "value": chart_text.as_dict(_two_series())}]
+    refused = _call(client, [("overview-trend-alt", "children")], inputs,
+                    "overview-trend.figure")
+    assert refused.status_code in (401, 403)                    # signed out
+    response = _call(signed_in("viewer@example.com"), [("overview-trend-alt", "children")],
+                     inputs, "overview-trend.figure")
+    assert response.status_code == 200, response.text
+    written = text_of(response.json["response"]["overview-trend-alt"]["children"])
+    for cell in ("Bar chart, 3 rows by weekday", "weekday", "Revenue", "Profit", "£1,200",
+                 "−£20.25", "£12"):
+        assert cell in written
