@@ -1,7 +1,7 @@
 """`make bench`: run every benchmark module and print one table per module.
 
     python -m bench                 # all: load, analytics, models, forecast, customer_models,
-                                    # anomaly_models, patterns, jobs, http
+                                    # anomaly_models, patterns, jobs, http, browser
     python -m bench load analytics  # some
     python -m bench --json out.json # also write the rows as JSON
 
@@ -18,7 +18,7 @@ import sys
 import time
 
 MODULES = ("load", "analytics", "models", "forecast", "customer_models", "anomaly_models",
-           "patterns", "jobs", "http")
+           "patterns", "jobs", "http", "browser")
 
 
 def format_table(title: str, rows: list[dict]) -> str:

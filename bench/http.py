@@ -75,18 +75,19 @@ def run() -> list[dict]:
         return _rows(results, elapsed)
 
 
-def _prepare(env: dict[str, str]) -> str:
-    """App database, demo data, one analyst with a password, and its API token."""
+def _prepare(env: dict[str, str], *, lines: int = LINES, email: str = EMAIL,
+             password: str = PASSWORD, role: str = "analyst") -> str:
+    """App database, demo data, one user (an analyst) with a password, and its API token."""
     from core import db, loads, tokens, users
     from core.settings import load_settings
 
     settings = load_settings(env)   # also writes the home's secret key, shared by workers
     db.migrate(settings.database_url)
-    record = loads.run_demo_load(settings, lines=LINES)
+    record = loads.run_demo_load(settings, lines=lines)
     if record.status != "done":
         raise RuntimeError(f"the demo data could not be loaded: {record.error}")
     with db.session_scope(settings.database_url) as session:
-        user, _ = users.create_user(session, "cli", EMAIL, role="analyst", password=PASSWORD)
+        user, _ = users.create_user(session, "cli", email, role=role, password=password)
         user.must_change_password = False
         session.flush()
         _row, text = tokens.create_api_token(session, user, "bench", actor="cli")
@@ -131,7 +132,7 @@ def _stop_gunicorn(process: subprocess.Popen) -> None:
 
 
 # ---------------------------------------------------------------------- the clients
-def _sign_in(base: str):
+def _sign_in(base: str, email: str = EMAIL, password: str = PASSWORD):
     """A requests.Session signed in through the form, as a browser does."""
     import requests
     session = requests.Session()
@@ -140,8 +141,8 @@ def _sign_in(base: str):
     if not match:
         raise RuntimeError("no CSRF token on the sign-in page")
     answer = session.post(f"{base}/login", timeout=TIMEOUT, allow_redirects=False,
-                          data={"csrf_token": match.group(1), "email": EMAIL,
-                                "password": PASSWORD})
+                          data={"csrf_token": match.group(1), "email": email,
+                                "password": password})
     if answer.status_code != 302:
         raise RuntimeError(f"sign-in answered {answer.status_code}")
     return session
