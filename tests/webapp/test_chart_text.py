@@ -51,10 +51,10 @@ def test_a_map_names_its_countries():
     assert text.rows == [["United Kingdom", "100"], ["France", "250.50"], ["Germany", "3"]]
     # the offline world map's values (alpha-2 codes), largest first
     text = values_text({"GB": 1000.0, "FR": 20.5, "DE": 300.0}, label="Net revenue",
-                       prefix="£", locale="£")
+                       locale="£")
     assert text.header == ["country", "Net revenue"]
-    assert text.rows == [["United Kingdom", "£1,000"], ["Germany", "£300"],
-                         ["France", "£20.50"]]
+    assert text.rows == [["United Kingdom", "£1,000"], ["Germany", "£300.00"],
+                         ["France", "£20.50"]]            # money as the cards write it
     assert text.summary == ("Map, 3 countries; Net revenue from £20.50 (France) to £1,000 "
                             "(United Kingdom).")
 
@@ -110,3 +110,19 @@ def test_the_table_follows_the_figure_the_browser_holds(client, signed_in):
     for cell in ("Bar chart, 3 rows by weekday", "weekday", "Revenue", "Profit", "£1,200",
                  "−£20.25", "£12"):
         assert cell in written
+
+
+def test_the_world_map_reads_as_countries_and_revenue(client, signed_in):
+    hideout = {"values": {"GB": 1000.0, "FR": 20.5}, "max": 1000.0, "selected": []}
+    inputs = [{"id": "geography-map-layer", "property": "hideout", "value": hideout}]
+    refused = _call(client, [("geography-map-layer-alt", "children")], inputs,
+                    "geography-map-layer.hideout")
+    assert refused.status_code in (401, 403)                    # signed out
+    response = _call(signed_in("viewer@example.com"),
+                     [("geography-map-layer-alt", "children")], inputs,
+                     "geography-map-layer.hideout")
+    assert response.status_code == 200, response.text
+    written = text_of(response.json["response"]["geography-map-layer-alt"]["children"])
+    assert "Map, 2 countries; net revenue from £20.50 (France) to £1,000 (United Kingdom)" \
+        in written
+    assert written.endswith("country net revenue United Kingdom £1,000 France £20.50")

@@ -27,7 +27,7 @@ from dash import MATCH, Input, Output, html
 from dash._utils import split_callback_id
 
 from analytics.countries import country_name
-from core.formatting import format_date, format_number
+from core.formatting import format_date, format_number, format_value
 from webapp.dashboard import toolbar
 
 #: Rows of a chart's table at most: a year of days (365) is listed whole.
@@ -88,19 +88,18 @@ def figure_text(figure, locale=None) -> ChartText:
     return ChartText(summary, header, rows, len(frame))
 
 
-def values_text(values: dict[str, float], *, label: str, prefix: str = "",
-                suffix: str = "", locale=None) -> ChartText:
-    """A map's numbers (country code → value) as a table of country names, largest
-    first: the offline world map's text alternative."""
+def values_text(values: dict[str, float], *, label: str, kind: str = "money",
+                locale=None) -> ChartText:
+    """A map's numbers (country code → value, a KPI of ``kind``) as a table of country
+    names, largest first: the offline world map's text alternative."""
     ordered = sorted(values.items(), key=lambda item: (-item[1], item[0]))
     if not ordered:
         return ChartText("Map: no data.")
-    written = (prefix, suffix, False)
-    rows = [[_place(code), _number(value, written, locale)] for code, value in ordered]
+    rows = [[_place(code), format_value(value, kind, locale)] for code, value in ordered]
     (high_code, high), (low_code, low) = ordered[0], ordered[-1]
     summary = (f"Map, {_count(len(ordered), 'country', 'countries')}; {label} from "
-               f"{_number(low, written, locale)} ({_place(low_code)}) to "
-               f"{_number(high, written, locale)} ({_place(high_code)}).")
+               f"{format_value(low, kind, locale)} ({_place(low_code)}) to "
+               f"{format_value(high, kind, locale)} ({_place(high_code)}).")
     return ChartText(summary, ["country", label], rows[:MAX_ROWS], len(ordered))
 
 
@@ -254,30 +253,32 @@ def render(text: ChartText | None, graph_id, title: str | None = None) -> list:
 
 
 def labelled(graph_id, graph, *, figure=None, locale=None, title_id: str | None = None,
-             title: str | None = None) -> html.Div:
+             title: str | None = None, image: bool = True) -> html.Div:
     """``graph`` (a ``dcc.Graph``, perhaps in a ``dcc.Loading``) in a box named for
     screen readers by its title (the element ``title_id``, or the text ``title``) and
     the summary, with the visually hidden table of its numbers beside it: filled now
     from ``figure`` when the graph is drawn with one (a dashboard tile), else by the
-    callback ``register_callbacks`` adds."""
+    callback ``register_callbacks`` adds. A map one clicks (``image`` false) is a named
+    group instead of an image, so that its countries stay reachable."""
     names = " ".join(filter(None, [title_id, dom_id(graph_id, "-summary")]))
     text = figure_text(figure, locale) if figure is not None else None
     return html.Div([
-        html.Div(graph, role="img", **{"aria-labelledby": names}),
+        html.Div(graph, role="img" if image else "group", **{"aria-labelledby": names}),
         html.Div(render(text, graph_id, title), id=alt_id(graph_id),
                  className="visually-hidden chart-text"),
     ], className="chart-box")
 
 
 # ------------------------------------------------------------------ the callbacks
-def figure_outputs(callback_ids) -> list:
-    """The graph ids (texts, or patterns with MATCH) whose ``figure`` one of the callbacks
-    ``callback_ids`` (Dash's "id.prop" or "..a.p...b.q.." keys) draws."""
+def figure_outputs(callback_ids, prop: str = "figure") -> list:
+    """The graph ids (texts, or patterns with MATCH) whose ``prop`` (a graph's figure, a
+    map layer's hideout) one of the callbacks ``callback_ids`` (Dash's "id.prop" or
+    "..a.p...b.q.." keys) draws."""
     found = {}
     for key in callback_ids:
         parts = split_callback_id(key)
         for part in parts if isinstance(parts, list) else [parts]:
-            if part["property"] != "figure":
+            if part["property"] != prop:
                 continue
             raw = part["id"]
             if raw.startswith("{"):
@@ -297,11 +298,23 @@ def register_callbacks(app: dash.Dash) -> None:
     keys = list(_callback.GLOBAL_CALLBACK_MAP) + list(app.callback_map)
     for graph in figure_outputs(keys):
         app.callback(Output(alt_id(graph), "children"), Input(graph, "figure"))(_update)
+    for layer in figure_outputs(keys, "hideout"):  # the offline world map's values
+        app.callback(Output(alt_id(layer), "children"), Input(layer, "hideout"))(_update_map)
 
 
 def _update(figure):
     from webapp.dashboard import context
     return render(figure_text(figure, context.currency()), _graph_of_output())
+
+
+def _update_map(hideout):
+    """A map layer's table from its ``hideout`` ({"values": {code: net revenue}})."""
+    from webapp.dashboard import context
+    values = (hideout or {}).get("values") if isinstance(hideout, dict) else None
+    values = {str(code): float(value) for code, value in (values or {}).items()
+              if isinstance(value, (int, float))}
+    text = values_text(values, label="net revenue", locale=context.currency())
+    return render(text, _graph_of_output())
 
 
 def _graph_of_output():

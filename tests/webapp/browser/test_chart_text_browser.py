@@ -111,3 +111,29 @@ def test_overview_chart_and_a_tile_read_as_tables(browser, browser_settings):
 
     browser.driver.get(browser.server_url + "/login")                  # a Flask page
     assert browser.driver.execute_script("return document.documentElement.lang") == "en"
+
+
+def test_the_world_map_reads_as_the_countries_of_the_bars(browser):
+    """The Geography map's hidden table names countries (not codes) with the revenue the
+    top-countries bars draw."""
+    browser.sign_in("viewer@example.com")
+    browser.driver.get(browser.server_url + "/geography")
+    browser.wait_for_element("#geography-top .js-plotly-plot", timeout=20)
+    wait_until_loaded(browser)
+    _same_numbers(browser, "#geography-top", "#geography-top-alt")
+    wait_for(lambda: browser.driver.execute_script(TABLE, "#geography-map-layer-alt"),
+             timeout=30, what="the map's table")
+    table = browser.driver.execute_script(TABLE, "#geography-map-layer-alt")
+    assert table["header"] == ["country", "net revenue"]
+    bars = browser.driver.execute_script(TRACES, "#geography-top")[0]
+    on_map = {row[0]: _number(row[1]) for row in table["rows"]}
+    for country, revenue in zip(bars["y"], bars["x"]):
+        if country in on_map:  # a region with no single country is not on the map
+            assert on_map[country] == pytest.approx(revenue, abs=0.51)
+    assert len(set(on_map) & set(bars["y"])) >= 5
+    assert all(len(name) > 3 for name in on_map)                # names, not codes
+    named = browser.driver.execute_script(
+        "return document.getElementById('geography-map').closest('[role]')"
+        ".getAttribute('aria-labelledby')")
+    assert named == "geography-map-title geography-map-layer-summary"
+    assert severe_logs(browser) == []

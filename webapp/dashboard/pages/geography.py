@@ -12,7 +12,7 @@ from dash import Input, Output, State, callback, html
 
 from analytics import breakdowns, products
 from core.formatting import format_money
-from webapp.dashboard import components, context, figures
+from webapp.dashboard import chart_text, components, context, figures
 
 dash.register_page(__name__, path="/geography", name="Geography",
                    title="Shoplens · Geography", order=1, role="viewer")
@@ -39,8 +39,11 @@ def layout(**_query) -> html.Div:
                                             "filter by it"),
         dbc.Row([
             dbc.Col(dbc.Card([dbc.CardHeader(html.Span("Revenue by country",
-                                                       className="fw-semibold")),
-                              dbc.CardBody([world,
+                                                       className="fw-semibold",
+                                                       id="geography-map-title")),
+                              dbc.CardBody([chart_text.labelled(
+                                  "geography-map-layer", world, image=False,
+                                  title_id="geography-map-title"),
                                             html.Div(id="geography-map-legend",
                                                      className="map-legend mt-2"),
                                             html.Div(id="geography-map-note",
