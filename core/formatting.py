@@ -116,6 +116,7 @@ class Locale:
         object.__setattr__(self, "currency", currency_code(self.currency))
         check_number_style(self.number_style)
         check_date_format(self.date_format)
+        check_timezone(self.timezone)
 
     @property
     def symbol(self) -> str:

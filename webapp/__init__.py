@@ -47,6 +47,7 @@ def create_app(config: dict | None = None, settings: Settings | None = None) -> 
     app.cli.add_command(users_cli)
     from webapp.cli_schedules import schedules_cli; app.cli.add_command(schedules_cli)  # noqa: E702
     from webapp.cli_alerts import alerts_cli; app.cli.add_command(alerts_cli)  # noqa: E702
+    from webapp.cli_settings import settings_cli; app.cli.add_command(settings_cli)  # noqa: E702
 
     from webapp.dashboard import init_dashboard
     app.extensions["shoplens.dash"] = init_dashboard(app)  # after the login guard

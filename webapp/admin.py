@@ -1,4 +1,5 @@
-"""Admin pages (server-rendered): users, roles, data scopes, password resets, the audit log."""
+"""Admin pages (server-rendered): users, roles, data scopes, password resets, the
+installation's settings (its locale), the audit log."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,7 +11,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from core import audit, mail, tokens, users
+from core import audit, installation, mail, tokens, users
+from core.formatting import DATE_FORMATS, NUMBER_STYLES, LocaleError
 from core.orm import ROLES, AuditEvent, User, utcnow
 from webapp import services
 from webapp.auth import EmptyForm, reset_link, reset_message
@@ -43,6 +45,20 @@ class ResetForm(FlaskForm):
         ("password", "a one-time password"),
         ("link", "a one-time reset link (shown to you)"),
         ("email", "a one-time reset link e-mailed to the user")], default="password")
+
+
+_DEFAULT = [("", "(default)")]
+
+
+class LocaleForm(FlaskForm):
+    currency = StringField("Currency (ISO code such as GBP, USD, EUR; empty: the data's own, "
+                           "else the CURRENCY default)", validators=[Optional(), Length(max=10)])
+    number_style = SelectField("Number style", choices=_DEFAULT + [
+        (style, style) for style in NUMBER_STYLES])
+    date_format = SelectField("Date format", choices=_DEFAULT + [
+        (name, f"{example} ({name})") for name, example in DATE_FORMATS.items()])
+    timezone = StringField("The data's time zone (IANA name such as Europe/London)",
+                           validators=[Optional(), Length(max=64)])
 
 
 def _user_or_404(user_id: int) -> User:
@@ -191,6 +207,38 @@ def _email_reset_link(user: User, secret: str) -> None:
         return
     flash(f"A one-time reset link (valid {tokens.RESET_HOURS} hours) is e-mailed to "
           f"{user.email}.", "success")
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@role_required("admin")
+def locale_settings():
+    """The installation's locale: what is set, where each value comes from, a preview of
+    the form's values ("Preview") before they are saved ("Save")."""
+    db = db_session()
+    stored = installation.stored_settings(db)
+    form = LocaleForm(data=None if request.method == "POST" else stored)
+    error, preview = None, None
+    if form.validate_on_submit():
+        changes = {field: form[field].data or None for field in installation.SETTING_NAMES}
+        try:
+            if "preview" in request.form:
+                state = installation.resolve(
+                    {k: v for k, v in changes.items() if v}, services.settings(),
+                    services.locale_state().data_currency)
+                preview = installation.example(state.locale)
+            else:
+                installation.update_locale(db, current_db_user(), changes, ip=client_ip())
+                db.commit()
+                installation.forget_cached()
+                flash("The settings are saved.", "success")
+                return redirect(url_for("admin.locale_settings"))
+        except LocaleError as refusal:
+            db.rollback()
+            error = str(refusal)
+    state = services.locale_state()
+    return render_template("admin/settings.html", form=form, error=error, state=state,
+                           example=installation.example(state.locale),
+                           preview=preview), 400 if error else 200
 
 
 @bp.route("/audit")

@@ -60,7 +60,8 @@ class DigestForm(FlaskForm):
 
 # ---------------------------------------------------------------------- the shared shell
 #: Flask pages linked from the navbar's Admin menu (the dashboard's ``shell.ADMIN_LINKS``).
-ADMIN_LINKS = (("Users", "/admin/users"), ("Audit log", "/admin/audit"))
+ADMIN_LINKS = (("Users", "/admin/users"), ("Settings", "/admin/settings"),
+               ("Audit log", "/admin/audit"))
 
 
 @bp.app_context_processor

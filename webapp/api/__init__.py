@@ -19,6 +19,7 @@ from webapp.api import deliveries  # noqa: F401 - the delivery ledger
 from webapp.api import dashboards  # noqa: F401 - dashboards, their tiles, the panels
 from webapp.api import saved_views  # noqa: F401 - saved views and the default view
 import webapp.api.annotations  # noqa: F401 - notes (the __future__ import holds the name)
+import webapp.api.settings  # noqa: F401 - the installation's locale
 from webapp.api.openapi import openapi_document
 from webapp.api.routing import ApiError, bp
 from webapp.security import json_error

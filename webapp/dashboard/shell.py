@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 #: one dropdown per filterable dimension of ``analytics.catalog``, in its order.
 DIMENSION_CONTROLS = tuple((d.param, d.field, d.label, d.name)
                            for d in catalog.filter_dimensions())
-#: Flask pages of the web/auth engineer, linked from the navbar for admins.
-ADMIN_LINKS = (("Users", "/admin/users"), ("Audit log", "/admin/audit"))
+#: Flask pages linked from the navbar for admins (declared once, with the Flask shell's).
+from webapp.auth import ADMIN_LINKS  # noqa: E402
 #: How often the bell asks for the unread count (one indexed count and a short list).
 BELL_POLL_MS = 60_000
 OPTION_LIMIT = 200
