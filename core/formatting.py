@@ -261,6 +261,18 @@ def format_date(value: dt.date | dt.datetime | str | None,
     return value.strftime(_STRFTIME[name])
 
 
+def format_day_range(start: dt.date, end: dt.date,
+                     locale: "Locale | str | None" = None) -> str:
+    """A period's days: "1–30 Nov 2025" (compact in the default format), else
+    "01/11/2025 – 30/11/2025"; one day alone when start is end."""
+    if as_locale(locale).date_format == DEFAULT_DATE_FORMAT:
+        from analytics.filters import day_range_text
+        return day_range_text(start, end)
+    if start == end:
+        return format_date(start, locale)
+    return f"{format_date(start, locale)} – {format_date(end, locale)}"
+
+
 def format_datetime(value: dt.datetime | None, locale: "Locale | str | None" = None) -> str:
     """A moment as "2 Dec 2025 14:05" in the installation's date format; "n/a" when none."""
     if value is None:

@@ -160,7 +160,8 @@ def run_model_job(settings: Settings, spec: JobSpec) -> dict:
     version = warehouse.require_version()
     progress = progress_reporter(settings, spec.id, 0, 99)
     progress(0, "Reading the data")
-    result = run_model(spec.kind, warehouse, spec.filters, spec.scope, spec.options, progress)
+    result = run_model(spec.kind, warehouse, spec.filters, spec.scope, spec.options, progress,
+                       currency=installation.locale_for(settings, warehouse))
     return {"result": result, "data_version": version, "message": "Model ready"}
 
 

@@ -24,8 +24,11 @@ __all__ = ["MODEL_KINDS", "ModelError", "run_model"]
 
 
 def run_model(kind: str, warehouse, filters, scope, params: dict | None = None,
-              progress: Callable[[int, str], None] = lambda pct, msg: None) -> dict:
-    """Run the model ``kind`` (one of ``MODEL_KINDS``) on the filtered, scoped data."""
+              progress: Callable[[int, str], None] = lambda pct, msg: None,
+              currency=None) -> dict:
+    """Run the model ``kind`` (one of ``MODEL_KINDS``) on the filtered, scoped data.
+    ``currency`` is what the sentences write before amounts (the caller's locale, or a
+    sign); without it, the CURRENCY variable."""
     from analytics.models import runner
     from analytics.models.params import parse_model_params
 
@@ -33,6 +36,10 @@ def run_model(kind: str, warehouse, filters, scope, params: dict | None = None,
         raise ModelError(f"unknown model kind {kind!r}; choose one of {list(MODEL_KINDS)}")
     parsed = parse_model_params(kind, params)
     progress(0, f"starting {kind}")
-    result = runner.run(kind, warehouse, filters, scope, parsed, progress)
+    token = runner.MONEY_SIGN.set(currency)
+    try:
+        result = runner.run(kind, warehouse, filters, scope, parsed, progress)
+    finally:
+        runner.MONEY_SIGN.reset(token)
     progress(100, "done")
     return result

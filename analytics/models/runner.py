@@ -9,6 +9,7 @@ so importing ``analytics.models`` stays light for the web process.
 """
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import typing
@@ -39,11 +40,16 @@ def _columns(frame: pd.DataFrame, names) -> dict:
     return {name: frame[name].tolist() for name in names}
 
 
-def _currency() -> str:
-    """The money sign of the models' sentences: the CURRENCY setting (``core.settings``,
-    which analytics does not import, reads the same variable), £ by default. The pages
-    put their own sign in when they show a stored result."""
-    return os.environ.get("CURRENCY") or "£"
+#: What the models' sentences write before amounts, set by ``run_model``'s caller (the
+#: worker passes the installation's locale, which analytics does not import).
+MONEY_SIGN: contextvars.ContextVar = contextvars.ContextVar("money_sign", default=None)
+
+
+def _currency():
+    """The money sign of the models' sentences: the caller's (``MONEY_SIGN``), else the
+    CURRENCY variable, £ by default. The pages put their own sign in when they show a
+    stored result."""
+    return MONEY_SIGN.get() or os.environ.get("CURRENCY") or "£"
 
 
 def _forecast_payload(result, metric: str) -> dict:

@@ -3,6 +3,8 @@ preview), ``GET/PUT /api/v1/settings/locale`` (any signed-in user reads, only an
 writes, audited), ``flask settings locale``; and the API's sentences following it."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import sqlalchemy as sa
 
@@ -125,3 +127,17 @@ def test_the_cli_shows_and_changes_the_locale(app, api):
     assert "currency: USD → (default)" in reset.output
     bad = runner.invoke(args=["settings", "locale", "--number-style", "1_234"])
     assert bad.exit_code != 0 and "number style must be one of" in bad.output
+
+
+def test_the_period_line_says_the_datas_time_zone_and_writes_dates_the_locales_way(
+        signed_in, api):
+    from tests.webapp.test_alerts_page import _call
+    api("admin@example.com", "PUT", {"timezone": "America/New_York",
+                                     "date_format": "dd/mm/yyyy"})
+    client = signed_in("viewer@example.com")
+    response = _call(client, [("shell-chips", "children")],
+                     [{"id": "shell-url", "property": "search",
+                       "value": "?start=2011-02-01&end=2011-02-10"}], "shell-url.search")
+    assert response.status_code == 200, response.text
+    shown = json.dumps(response.json["response"]["shell-chips"]["children"])
+    assert "Times in America/New_York" in shown and "01/02/2011 \\u2013 10/02/2011" in shown

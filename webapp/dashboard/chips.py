@@ -18,9 +18,9 @@ import dash
 from dash import ALL, Input, Output, State, ctx, html
 
 from analytics import catalog, countries, period
-from analytics.filters import Filters, day_range_text
+from analytics.filters import Filters
 from analytics.warehouse import WarehouseError
-from core.formatting import format_money
+from core.formatting import format_day_range, format_money
 from webapp.dashboard import context, deferred, presets
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def period_label(filters: Filters, data_days: tuple[dt.date, dt.date] | None) ->
         chosen = presets.matching_preset(start, end, *data_days)
         if chosen in presets.PRESETS:
             return presets.PRESETS[chosen]
-    return day_range_text(start, end)
+    return format_day_range(start, end, context.currency())
 
 
 def chips_of(filters: Filters, currency: str, period_text: str | None = None) -> list[Chip]:
@@ -145,8 +145,12 @@ def render(search):
         filters = context.parse_filters(search)
     except context.Unavailable:
         return None
-    chips = chips_of(filters, context.currency(), _period_text(filters))
+    locale = context.currency()
+    chips = chips_of(filters, locale, _period_text(filters))
     children = [chip_component(chip) for chip in chips]
+    # the data's times (hours, days) are in its own zone: said once, beside the period
+    children.append(html.Span(f"Times in {locale.timezone}", id="shell-timezone",
+                              className="small text-body-secondary ms-2"))
     if any(chip.removable for chip in chips):
         children.append(html.Button("Clear all", id="shell-chips-clear", type="button",
                                     n_clicks=0, className="btn btn-link btn-sm p-0 ms-1"))

@@ -6,7 +6,7 @@ import dash_bootstrap_components as dbc
 from dash import dash_table, dcc, html
 
 from analytics import catalog, glossary
-from core.formatting import KPI_LABELS, format_change, format_value
+from core.formatting import KPI_LABELS, Locale, as_locale, format_change, format_value
 from webapp.dashboard import chart_text, context, figures, toolbar
 
 #: The KPI cards of the overview, in order (``analytics.catalog.MEASURES``' ``card``).
@@ -192,9 +192,14 @@ def _data_table(table_id: str, columns: list[dict], page_size: int) -> dash_tabl
               "rule": "color: var(--bs-body-color)"}])
 
 
-def money_column(column_id: str, name: str, currency: str) -> dict:
+def money_column(column_id: str, name: str, currency: "Locale | str") -> dict:
+    """A table column of amounts in the locale's way: its sign, separators ("1.234,50 €")."""
+    locale = as_locale(currency)
+    decimal, group = locale.plotly_separators
     return {"id": column_id, "name": name, "type": "numeric",
-            "format": {"locale": {"symbol": [currency, ""]}, "specifier": "$,.2f"}}
+            "format": {"locale": {"symbol": [locale.money_prefix, locale.money_suffix],
+                                  "decimal": decimal, "group": group},
+                       "specifier": "$,.2f"}}
 
 
 def number_column(column_id: str, name: str, specifier: str = ",.0f") -> dict:

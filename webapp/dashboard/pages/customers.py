@@ -225,11 +225,11 @@ def churn_summary(result: dict, currency: str) -> list:
                                    for a, b, c in rows])],
                       size="sm", className="mt-2 mb-0", style={"maxWidth": "40rem"},
                       id="customers-churn-accuracy")
-    sentence = (result.get("sentence") or "").replace("£", currency)
+    sentence = (result.get("sentence") or "").replace("£", str(currency))
     return [html.P(html.Strong(sentence), className="mb-1"),
             html.P(result.get("catch_sentence"), className="mb-1",
                    id="customers-churn-catch"),
-            *[html.P(note.replace("£", currency), className="small mb-1 text-body-secondary")
+            *[html.P(note.replace("£", str(currency)), className="small mb-1 text-body-secondary")
               for note in notes if note],
             table, _value_backtest_table(backtest, currency, share)]
 
