@@ -178,11 +178,19 @@ def warm_default_view(warehouse, cache: Cache | None = None,
                       scope: Scope = ALL_DATA) -> int:
     """Compute the default overview into the cache (after each load); returns how many
     results were computed or found. A failing panel is logged and skipped."""
+    return warm_view(warehouse, Filters(), cache, scope)
+
+
+def warm_view(warehouse, filters: Filters, cache: Cache | None = None,
+              scope: Scope = ALL_DATA) -> int:
+    """Compute the overview's panels (``default_view_calls``) under ``filters`` and
+    ``scope`` into the cache (the default view, a saved view, after each load); returns
+    how many results were computed or found. A failing panel is logged and skipped."""
     cache = cache or _default
     done = 0
     for func, options in default_view_calls():
         try:
-            cache.call(func, warehouse, Filters(), scope, **options)
+            cache.call(func, warehouse, filters, scope, **options)
             done += 1
         except Exception:
             log.exception("warming %s failed", func.__qualname__)

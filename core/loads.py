@@ -4,8 +4,9 @@ Used by the CLI (``flask --app wsgi data …``) and, later, by the upload page a
 worker. The DataLoad row is committed first (status "running"), so a load in progress is
 visible; it is then marked "done" with the version, counts, quality report and seconds, or
 "failed" with the error. The audit event is committed with the final state. After a
-published load the default overview of the new version is computed into the analytics cache
-(``analytics.cache.warm_default_view``), so the first visitor does not wait for it.
+published load the default overview of the new version, and the overview's saved views
+(``core.views.views_to_warm``, each under its owner's scope), are computed into the
+analytics cache (``analytics.cache.warm_view``), so the first visitor does not wait for them.
 
 Every load reads within the input limits of the settings (``Settings.load_limits``:
 LOAD_*); ``force`` lifts only the rule that a replacing load may not shrink the data or
@@ -156,13 +157,29 @@ def _run(settings: Settings, *, source: str, format: str, append: bool, user: Us
                            "details are in the server log", started, user)
             raise
         record = _finish_done(settings, load_id, result, started, user, source, format)
-        warmed = cache.warm_default_view(warehouse)
-        log.info("data version %s published; %s default-view panels cached",
+        # after the publish and the load's row: the new version is already served
+        warmed = cache.warm_default_view(warehouse) + _warm_saved_views(settings, warehouse)
+        log.info("data version %s published; %s overview panels cached",
                  result.version, warmed)
         _evaluate_alerts(settings)
         return record
     finally:
         warehouse.dispose()
+
+
+def _warm_saved_views(settings: Settings, warehouse: Warehouse) -> int:
+    """The overview's saved views (``views.views_to_warm``), each under its owner's scope,
+    into the analytics cache; a failure is logged, never fails the load."""
+    from analytics.filters import Scope
+    from core import views
+    try:
+        with db.session_scope(settings.database_url) as session:
+            chosen = views.views_to_warm(session, warehouse)
+        return sum(cache.warm_view(warehouse, filters, scope=Scope.of(countries))
+                   for filters, countries in chosen)
+    except Exception:
+        log.exception("warming the saved views failed")
+        return 0
 
 
 def _evaluate_alerts(settings: Settings) -> None:

@@ -287,6 +287,31 @@ def query_for_run(session: Session, owner: User, view_id: int, warehouse) -> str
     return resolve(get_view(session, owner, view_id), warehouse)[1].to_query()
 
 
+#: The page whose saved views a load warms into the analytics cache (``views_to_warm``).
+WARMED_PAGE = "/"
+#: At most this many saved views are warmed after a load (the most recently changed).
+MAX_WARMED_VIEWS = 20
+
+
+def views_to_warm(session: Session, warehouse) -> list[tuple[Filters, tuple | None]]:
+    """(filters, owner's countries) of the overview's saved views whose owner is active,
+    most recently changed first, at most ``MAX_WARMED_VIEWS``: what a load computes ahead
+    (``core.loads``) under the scope of the one most likely to open each, its owner. A
+    view whose filters no longer parse is left out."""
+    rows = session.scalars(
+        sa.select(SavedView).join(User, User.id == SavedView.owner_id)
+        .where(SavedView.page == WARMED_PAGE, User.is_active)
+        .order_by(SavedView.updated_at.desc(), SavedView.id.desc())
+        .limit(MAX_WARMED_VIEWS)).all()
+    out = []
+    for view in rows:
+        try:
+            out.append((resolve(view, warehouse)[1], view.owner.countries))
+        except FilterError:
+            continue
+    return out
+
+
 # ----------------------------------------------------------------- default view
 def set_default(session: Session, user: User, view_id: int | None) -> SavedView | None:
     """Make ``view_id`` (one the user may open) the view the app root opens for them, or

@@ -113,3 +113,52 @@ def test_uploads_older_than_the_keep_days_are_pruned_after_a_load(settings, tmp_
     assert run_load(none_kept, path=tmp_path / "missing.csv").status == "failed"
     assert list(settings.uploads.iterdir()) == []
     assert prune_uploads(settings) == []
+
+
+def test_a_published_load_warms_the_overviews_saved_views_under_their_owners_scope(
+        settings, tmp_path, process_cache):
+    import datetime as dt
+
+    from analytics.filters import Scope
+    from analytics.kpis import kpi_summary
+    from core.orm import SavedView
+    from tests.workers.support import add_user
+
+    db.migrate(settings.database_url)
+    france = add_user(settings, "fr@example.com", "viewer", ["FR"])
+    gone = add_user(settings, "gone@example.com", "analyst", active=False)
+    january = "start=2011-01-01&end=2011-01-31"
+    with db.session_scope(settings.database_url) as session:
+        session.add_all([
+            SavedView(owner_id=france, name="January", page="/", filters=january),
+            SavedView(owner_id=france, name="Products", page="/products",
+                      filters="start=2011-01-02&end=2011-01-31"),
+            SavedView(owner_id=gone, name="Old", page="/", filters="start=2011-01-03"
+                      "&end=2011-01-31")])
+    path = tmp_path / "shop.csv"
+    path.write_text(FILE)
+    record = run_load(settings, path=path, format="online-retail")
+    assert record.status == "done"
+
+    warehouse = Warehouse(settings.warehouse_url)
+    try:
+        def stored(filters: Filters, scope: Scope) -> list[bool]:
+            resolved = period.resolve(warehouse, filters, record.version)
+            return [process_cache.get(cache.default_cache().key(
+                func, warehouse, resolved, scope, record.version, options)) is not None
+                for func, options in cache.default_view_calls()]
+
+        saved = Filters.from_query(january)
+        assert all(stored(saved, Scope.of(["FR"])))
+        assert not any(stored(saved, ALL_DATA))          # the owner's scope, not all data
+        assert not any(stored(Filters(start=dt.date(2011, 1, 2), end=dt.date(2011, 1, 31)),
+                              Scope.of(["FR"])))         # another page's view
+        assert not any(stored(Filters(start=dt.date(2011, 1, 3), end=dt.date(2011, 1, 31)),
+                              ALL_DATA))                 # an inactive owner's view
+        # what the pages ask for is now a cache hit: nothing is computed or written again
+        written = len(process_cache.written)
+        cache.default_cache().call(kpi_summary, warehouse, saved, Scope.of(["FR"]))
+        cache.default_cache().call(kpi_summary, warehouse, Filters(), ALL_DATA)
+        assert len(process_cache.written) == written
+    finally:
+        warehouse.dispose()
