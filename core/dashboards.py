@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from analytics.errors import AccessDenied, InvalidInput, NotFound, format_validation_error
 from analytics.filters import FilterError, Filters, Scope
 from core import audit
-from core.orm import ROLES, Dashboard, DashboardTile, User
+from core.orm import ROLES, Dashboard, DashboardTile, Job, ReportSchedule, User
 
 #: Tiles on one dashboard, at most: each draws on every visit.
 MAX_TILES = 24
@@ -292,12 +292,44 @@ def update_dashboard(session: Session, actor: User, dashboard_id: int,
     return dashboard
 
 
-def delete_dashboard(session: Session, actor: User, dashboard_id: int) -> None:
+def delete_dashboard(session: Session, actor: User, dashboard_id: int) -> int:
+    """Delete the dashboard, its tiles and the schedules that send it (their past runs
+    stay in the jobs and the delivery ledger, unlinked); returns how many schedules went.
+    The caller commits."""
     dashboard = editable_dashboard(session, actor, dashboard_id)
+    sending = schedules_sending(session, dashboard.id)
+    for schedule in sending:  # the foreign key would cascade, but past jobs refer to it
+        session.execute(sa.update(Job).where(Job.schedule_id == schedule.id)
+                        .values(schedule_id=None))
+        audit.record(session, "schedule_changed", actor=actor, target=str(schedule.id),
+                     detail={"change": "deleted", "name": schedule.name,
+                             "reason": f"its dashboard {dashboard.id} was deleted"})
+        session.delete(schedule)
     audit.record(session, "dashboard_changed", actor=actor, target=str(dashboard.id),
-                 detail={"change": "deleted", "name": dashboard.name})
+                 detail={"change": "deleted", "name": dashboard.name,
+                         "schedules_deleted": len(sending)})
     session.delete(dashboard)
     session.flush()
+    return len(sending)
+
+
+# ----------------------------------------------------------------- sent as a PDF
+def schedules_sending(session: Session, dashboard_id: int) -> list[ReportSchedule]:
+    """The report schedules that send this dashboard as a PDF."""
+    return list(session.scalars(sa.select(ReportSchedule).where(
+        ReportSchedule.dashboard_id == dashboard_id).order_by(ReportSchedule.id)))
+
+
+def blind_readers(dashboard: Dashboard, readers: list[User]) -> list[User]:
+    """Those of ``readers`` who may not open ``dashboard`` (inactive, or not shared with)."""
+    return [reader for reader in readers
+            if not reader.is_active or not can_view(reader, dashboard)]
+
+
+def authorize_report(session: Session, user: User, options: dict) -> None:
+    """A user asking for a dashboard's PDF as a job (``dashboard_report``) must be able to
+    open it: else DashboardNotFound (404), as for the page and the synchronous PDF."""
+    get_dashboard(session, user, options.get("dashboard_id"))
 
 
 # ----------------------------------------------------------------- tiles

@@ -68,6 +68,16 @@ class DigestOptions(Options):
     saved_view_id: int | None = None
 
 
+class DashboardReportOptions(Options):
+    """A dashboard as a PDF (``core.dashboard_content``), under the job's data scope and
+    its user's role: requested by a user who may open the dashboard, or a schedule's run
+    for one recipient (``schedule_id``; e-mailed)."""
+    dashboard_id: Annotated[int, pydantic.Field(ge=1, le=2**31 - 1)]
+    schedule_id: int | None = None
+    title: Annotated[str, pydantic.Field(max_length=200)] | None = None
+    email: bool = False
+
+
 class LoadOptions(Options):
     """``path`` is stored resolved; it must be a file of the uploads folder (a load never
     reads any other path on the host). ``force`` (unset: false, and not stored) lets a
@@ -155,7 +165,9 @@ class JobKind:
     ``stores_defaults``: the Job row keeps every option with its default filled in (False:
     only the options the user set, so a model's own defaults stay the model's).
     ``in_api``: ``POST /api/v1/jobs`` accepts it. ``requested_by_users``: False for jobs
-    only the system starts (a schedule's run).
+    only the system starts (a schedule's run). ``authorize``: ``"module:function"`` called
+    as ``function(session, user, options)`` when a user requests the job, beyond the role
+    (e.g. that they may open the dashboard the options name); it raises a domain error.
     """
     name: str
     label: str
@@ -168,6 +180,7 @@ class JobKind:
     stores_defaults: bool = True
     in_api: bool = False
     requested_by_users: bool = True
+    authorize: str | None = None
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -185,6 +198,12 @@ class JobKind:
         """The runner function (imports its module: call it on the worker only)."""
         module, _, function = self.runner.partition(":")
         return getattr(importlib.import_module(module), function)
+
+    def check_access(self, session, user, options: dict) -> None:
+        """Run ``authorize`` (when declared) for ``user`` requesting the job."""
+        if self.authorize:
+            module, _, function = self.authorize.partition(":")
+            getattr(importlib.import_module(module), function)(session, user, options)
 
     def parse_options(self, options: dict, settings=None) -> dict:
         """Validate ``options`` and return their stored (JSON) form; raises
@@ -251,6 +270,10 @@ register(JobKind("digest", "weekly digest", DigestOptions,
                  f"{SCHEDULE_RUNNERS}:run_digest_job", role="viewer", queue="reports",
                  soft_time_limit=10 * MINUTE, time_limit=11 * MINUTE,
                  requested_by_users=False))
+register(JobKind("dashboard_report", "dashboard PDF", DashboardReportOptions,
+                 f"{SCHEDULE_RUNNERS}:run_dashboard_report", queue="reports",
+                 soft_time_limit=10 * MINUTE, time_limit=11 * MINUTE, in_api=True,
+                 authorize="core.dashboards:authorize_report"))
 register(JobKind("data_load", "data load", LoadOptions, "workers.handlers:run_load_job",
                  role="admin", queue="loads", soft_time_limit=60 * MINUTE,
                  time_limit=62 * MINUTE, in_api=True))

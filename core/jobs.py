@@ -168,6 +168,7 @@ def submit_job(session: Session, user: User, kind: str, params: dict | None = No
         raise JobAccessDenied(f"running {declared.label} jobs needs the "
                               f"{declared.role} role")
     stored = parse_params(kind, params, settings=settings)
+    declared.check_access(session, user, stored["options"])
     return _add_job(session, user, kind, stored, action_detail=stored)
 
 
@@ -198,23 +199,27 @@ def add_scheduled_report(session: Session, user: User, schedule_id: int, format:
                          scope: Scope | None = None, recipient: str | None = None,
                          idempotency_key: str | None = None,
                          saved_view_id: int | None = None,
-                         period_days: int | None = None) -> Job | None:
+                         period_days: int | None = None,
+                         dashboard_id: int | None = None) -> Job | None:
     """A scheduled run's job for one recipient (used by ``core.schedules``; the caller
     commits and enqueues). ``title`` names the report (the schedule's name).
 
     A user recipient's job is ``user``'s, rendered under the user's own scope. For an
     external address, ``user`` is the schedule's owner (the audit trail), ``scope`` the
     schedule's external scope and ``recipient`` the address (``params["recipient"]``, where
-    the delivery sends it). The "digest" format makes a ``digest`` job, the others a
-    ``scheduled_report``. With ``idempotency_key``, a second job with the same key is not
-    made: None is returned (a unique violation from a racing writer is caught in a
+    the delivery sends it). The "digest" format makes a ``digest`` job, a ``dashboard_id``
+    a ``dashboard_report`` (the dashboard as a PDF), the others a ``scheduled_report``.
+    With ``idempotency_key``, a second job with the same key is not made: None is returned (a unique violation from a racing writer is caught in a
     savepoint, so the caller's transaction goes on)."""
     if idempotency_key and session.scalar(
             sa.select(Job.id).where(Job.idempotency_key == idempotency_key)):
         return None
-    kind = "digest" if format == "digest" else "scheduled_report"
+    kind = ("dashboard_report" if dashboard_id is not None else
+            "digest" if format == "digest" else "scheduled_report")
     options = {"schedule_id": schedule_id, "title": title}
-    if saved_view_id is not None:
+    if kind == "dashboard_report":
+        options.update(dashboard_id=dashboard_id, email=True)
+    if saved_view_id is not None and kind != "dashboard_report":
         options["saved_view_id"] = saved_view_id
     if period_days is not None and kind == "scheduled_report":
         options["period_days"] = period_days

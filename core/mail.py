@@ -446,6 +446,12 @@ def render_job(settings: Settings, job: Job, recipient: str) -> EmailMessage:
                                   text=custom["text"], html=custom["html"], images=images)
     title = result.get("title") or "Shoplens report"
     subject = f"{title}: {result.get('period_label', '')}".rstrip(": ")
+    what = "report"
+    if result.get("dashboard"):  # a dashboard's PDF: named in the subject and the text
+        what = f"dashboard “{result['dashboard']}”"
+        named = (f"Dashboard “{result['dashboard']}”" if title == result["dashboard"]
+                 else f"{title} (dashboard “{result['dashboard']}”)")
+        subject = f"{named}: {result.get('period_label', '')}".rstrip(": ")
     files = [Path(path) for path in result.get("attachments") or []] or (
         [Path(job.result_path)] if job.result_path else [])
     files = [path for path in files if path.is_file()]
@@ -453,7 +459,7 @@ def render_job(settings: Settings, job: Job, recipient: str) -> EmailMessage:
     attach = bool(files) and sum(path.stat().st_size for path in files) <= limit
     kinds = "+".join(path.suffix.lstrip(".").upper() for path in files) or \
         str(result.get("format", "")).upper()
-    lines = ["Hello,", "", f"Here is your Shoplens report ({kinds})."]
+    lines = ["Hello,", "", f"Here is your Shoplens {what} ({kinds})."]
     facts = [(_LABELS[label], str(result[label])) for label in _LABELS if result.get(label)]
     if result.get("data_version") is not None:
         facts.append(("Data version", str(result["data_version"])))
@@ -466,7 +472,7 @@ def render_job(settings: Settings, job: Job, recipient: str) -> EmailMessage:
                                           if change else "")
                   for label, value, change in headline]
     html = [f'<h2 style="font-size:18px;margin:0 0 8px">{escape(title)}</h2>',
-            f"<p>Here is your Shoplens report ({escape(kinds)}).</p>"]
+            f"<p>Here is your Shoplens {escape(what)} ({escape(kinds)}).</p>"]
     if headline:
         html.append(_kpi_table(headline))
     if facts:
@@ -482,7 +488,9 @@ def render_job(settings: Settings, job: Job, recipient: str) -> EmailMessage:
     lines += ["", "-- ", "Shoplens"]
     link = None
     if job.user is not None and job.user.email == recipient:  # a user: the view behind it
-        link = links.view_link(settings, "/", _report_query(job), job.user_id)
+        link = (links.view_link(settings, "/dashboards", f"dashboard={result['dashboard_id']}",
+                                job.user_id) if result.get("dashboard_id") else
+                links.view_link(settings, "/", _report_query(job), job.user_id))
     return build_html_message(settings, recipient=recipient, subject=subject,
                               text="\n".join(lines), html="".join(html),
                               attachments=files if attach else (), link=link)

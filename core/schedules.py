@@ -19,6 +19,15 @@ Runs are idempotent: each run's job per recipient has the key
 ``schedule:<id>:<run time, YYYYmmddTHHMM>:<recipient>`` (unique in the jobs table), so two
 beat ticks racing for one run, or a run taken up again, make one job per recipient.
 
+A schedule may send a dashboard (``dashboard_id``) instead of the standard report: a PDF of
+the dashboard's tiles (``core.dashboard_content``), built for each recipient under their
+own scope and role by a ``dashboard_report`` job. Its owner and every recipient must be
+able to open the dashboard when the schedule is saved; one who no longer can when it runs
+(the dashboard was unshared) makes that recipient's run fail with the reason, shown with
+the schedule's runs. Deleting the dashboard deletes the schedules that send it
+(``core.dashboards.delete_dashboard``). Such a schedule has no filters of its own (the
+dashboard keeps them), no saved view and no external recipients.
+
 Services validate and change the session; the caller commits, then enqueues the jobs
 returned by ``send_now`` / ``set_digest`` (the beat tick, ``run_due_schedules``, commits and
 enqueues itself).
@@ -39,8 +48,8 @@ from sqlalchemy.orm import Session
 from analytics import countries
 from analytics.errors import AccessDenied, InvalidInput, NotFound, format_validation_error
 from analytics.filters import FilterError, Filters, Scope
-from core import audit, db, jobs, owned, users, views
-from core.orm import Job, ReportSchedule, User, utcnow
+from core import audit, dashboards, db, jobs, owned, users, views
+from core.orm import Dashboard, Job, ReportSchedule, User, utcnow
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -107,6 +116,8 @@ class ScheduleInput(pydantic.BaseModel):
     external_scope: list[str] | str | None = None
     # follow a saved view: its filters, with a relative period's dates computed at each run
     saved_view_id: int | None = None
+    # send this dashboard as a PDF instead of the standard report
+    dashboard_id: Annotated[int, pydantic.Field(ge=1, le=2**31 - 1)] | None = None
     is_active: bool = True
 
     @pydantic.field_validator("time_of_day")
@@ -307,6 +318,8 @@ def _validate(session: Session, actor: User, data: dict, owner: User) -> Schedul
         _check_external_filters(values)
     if values.saved_view_id is not None:
         _check_saved_view(session, owner, values)
+    if values.dashboard_id is not None:
+        _check_dashboard(session, owner, values, [found[email] for email in emails])
     values.recipients = emails
     values.external_recipients = externals
     return values
@@ -324,6 +337,32 @@ def _check_saved_view(session: Session, owner: User, values: ScheduleInput) -> N
     if values.filters:
         raise ScheduleError("a schedule follows a saved view or keeps its own filters, not "
                             f"both: leave filters empty to follow “{view.name}”")
+
+
+def _check_dashboard(session: Session, owner: User, values: ScheduleInput,
+                     recipients: list[User]) -> None:
+    """A schedule sends a dashboard its owner and EVERY recipient may open (the owner's,
+    shared with everyone, or with each of them): each then reads it under their own scope
+    and role. The dashboard keeps its own filters; it goes to users only, as a PDF."""
+    try:
+        dashboard = dashboards.get_dashboard(session, owner, values.dashboard_id)
+    except dashboards.DashboardNotFound:
+        raise ScheduleError(f"dashboard_id: there is no dashboard {values.dashboard_id} "
+                            "that the schedule's owner may open") from None
+    if values.format != "pdf":
+        raise ScheduleError(f"format: a dashboard is sent as a PDF, not as "
+                            f"{FORMAT_LABELS[values.format]}")
+    if values.filters or values.saved_view_id is not None:
+        raise ScheduleError(f"the dashboard “{dashboard.name}” keeps its own filters: leave "
+                            "the schedule's filters and saved view empty")
+    if values.external_recipients:
+        raise ScheduleError("external_recipients: a dashboard is sent to users of Shoplens "
+                            "only (each sees it under their own data scope)")
+    blind = dashboards.blind_readers(dashboard, recipients)
+    if blind:
+        raise ScheduleAccessDenied(
+            f"recipients: {', '.join(user.email for user in blind)} cannot open the "
+            f"dashboard “{dashboard.name}”; share it with them first")
 
 
 def _addresses(texts: list[str], external: bool = False) -> list[str]:
@@ -469,7 +508,8 @@ def _jobs_for(session: Session, schedule: ReportSchedule, run_at: dt.datetime) -
     common = {"schedule_id": schedule.id, "format": schedule.format,
               "filters": schedule.filters or "", "title": schedule.name,
               "saved_view_id": schedule.saved_view_id,
-              "period_days": RUN_DAYS.get(schedule.frequency)}
+              "period_days": RUN_DAYS.get(schedule.frequency),
+              "dashboard_id": schedule.dashboard_id}
     for email in schedule.recipients or []:
         recipient = session.scalar(sa.select(User).where(User.email == email))
         if recipient is None or not recipient.is_active:
@@ -539,6 +579,7 @@ def schedule_to_dict(schedule: ReportSchedule) -> dict:
     """The schedule as the API and the pages show it (``next_run_local``: the next run in
     the schedule's time zone, ISO 8601 with its offset)."""
     local = local_time(schedule.next_run_at, schedule.timezone)
+    dashboard = _dashboard_of(schedule)
     return {"id": schedule.id, "name": schedule.name, "owner": schedule.owner.email,
             "format": schedule.format, "frequency": schedule.frequency,
             "weekday": schedule.weekday, "day_of_month": schedule.day_of_month,
@@ -551,10 +592,40 @@ def schedule_to_dict(schedule: ReportSchedule) -> dict:
                                ("all" if schedule.external_recipients else None)),
             "external_scope_label": external_scope_label(schedule),
             "saved_view_id": schedule.saved_view_id,
+            "dashboard_id": schedule.dashboard_id,
+            "dashboard_name": dashboard.name if dashboard is not None else None,
+            "dashboard_problem": dashboard_problem(schedule),
             "is_active": schedule.is_active,
             "description": describe(schedule),
             "last_run_at": _iso(schedule.last_run_at), "next_run_at": _iso(schedule.next_run_at),
             "next_run_local": local.isoformat(timespec="minutes") if local else None}
+
+
+def _dashboard_of(schedule: ReportSchedule) -> Dashboard | None:
+    session = sa.orm.object_session(schedule)
+    if schedule.dashboard_id is None or session is None:
+        return None
+    return session.get(Dashboard, schedule.dashboard_id)
+
+
+def dashboard_problem(schedule: ReportSchedule) -> str | None:
+    """Why the dashboard this schedule sends cannot reach someone now (its owner or a
+    recipient can no longer open it: their run fails with this reason); None when all is
+    well or the schedule sends the standard report."""
+    if schedule.dashboard_id is None:
+        return None
+    dashboard = _dashboard_of(schedule)
+    if dashboard is None:
+        return f"The dashboard {schedule.dashboard_id} this schedule sends was deleted."
+    session = sa.orm.object_session(schedule)
+    readers = [schedule.owner] + list(session.scalars(sa.select(User).where(
+        User.email.in_(list(schedule.recipients or [])))))
+    blind = dashboards.blind_readers(dashboard, readers)
+    if not blind:
+        return None
+    return (f"The dashboard “{dashboard.name}” is no longer shared with "
+            f"{', '.join(user.email for user in blind)}: their runs fail until it is "
+            "shared with them again or they are removed from the recipients.")
 
 
 def _iso(value: dt.datetime | None) -> str | None:

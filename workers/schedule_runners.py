@@ -1,19 +1,23 @@
-"""The runners of the jobs schedules make (``core.job_kinds``: ``scheduled_report`` and
-``digest``), called as ``runner(settings, spec)`` by ``workers.handlers.run_job``.
+"""The runners of the jobs schedules make (``core.job_kinds``: ``scheduled_report``,
+``digest`` and ``dashboard_report``), called as ``runner(settings, spec)`` by
+``workers.handlers.run_job``.
 
 ``run_scheduled_report`` gathers the report's content once and writes the PDF, the Excel
 file or both into the job's folder; with both, ``result["attachments"]`` lists the two
 files (the delivery attaches every one; ``result_path``, the download, is the PDF).
 ``run_digest_job`` computes the weekly digest (``core.digest``) and stores the finished
 e-mail in ``result["email"]``, which the delivery sends as it is.
+``run_dashboard_report`` prints a dashboard (``core.dashboard_content``) for the job's user
+under the job's scope, after checking they (and, for a schedule, its owner) may still open
+it: a dashboard deleted or unshared since fails the run with the reason.
 """
 from __future__ import annotations
 
 from analytics import period
 from analytics.filters import Filters
-from core import db, installation, jobs, views
+from core import dashboards, db, installation, jobs, views
 from core.jobs import JobSpec
-from core.orm import ReportSchedule
+from core.orm import Dashboard, ReportSchedule, User
 from core.settings import Settings
 from workers.handlers import progress_reporter, warehouse_for
 
@@ -97,3 +101,42 @@ def run_digest_job(settings: Settings, spec: JobSpec) -> dict:
     progress(90, "Writing the e-mail")
     return {"result": {**digest.to_dict(), "email": digest_email(digest, folder)},
             "data_version": digest.data_version, "message": "Weekly digest ready"}
+
+
+def run_dashboard_report(settings: Settings, spec: JobSpec) -> dict:
+    from core.dashboard_content import print_content
+    from core.reports.dashboard_pdf import render_dashboard_pdf
+
+    progress = progress_reporter(settings, spec.id, 0, 99)
+    progress(0, "Reading the dashboard")
+    dashboard_id = spec.options.get("dashboard_id")
+    warehouse = warehouse_for(settings)
+    with db.session_scope(settings.database_url) as session:
+        reader = session.get(User, spec.user_id) if spec.user_id else None
+        dashboard = session.get(Dashboard, dashboard_id)
+        if dashboard is None:
+            raise jobs.JobError(f"The dashboard {dashboard_id} was deleted; it can no longer "
+                                "be sent.")
+        readers = [reader] if reader is not None else []
+        schedule = (session.get(ReportSchedule, spec.options["schedule_id"])
+                    if spec.options.get("schedule_id") else None)
+        if schedule is not None:
+            readers.append(schedule.owner)
+        blind = dashboards.blind_readers(dashboard, readers)
+        if reader is None or blind:
+            who = ", ".join(user.email for user in blind) or "its reader"
+            raise jobs.JobError(f"The dashboard “{dashboard.name}” is no longer shared with "
+                                f"{who}; share it again, or remove them from the "
+                                "schedule's recipients.")
+        content = print_content(dashboard, reader, spec.scope, warehouse,
+                                installation.locale_for(settings))
+        name, tiles = dashboard.name, len(dashboard.tiles)
+    progress(80, "Writing the PDF")
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)[:60] or "dashboard"
+    path = render_dashboard_pdf(content, jobs.job_folder(settings, spec.id) / f"{safe}.pdf")
+    result = {"title": spec.options.get("title") or name, "format": "pdf",
+              "dashboard_id": dashboard_id, "dashboard": name, "tiles": tiles,
+              "period_label": content.view, "scope_label": content.scope,
+              "data_version": warehouse.current_version()}
+    return {"result": result, "path": path, "data_version": result["data_version"],
+            "message": "Dashboard PDF ready"}

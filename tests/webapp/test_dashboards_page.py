@@ -172,8 +172,10 @@ def test_a_user_composes_a_dashboard_through_the_callbacks(app, signed_in):
     grid = dumps(shown["dashboards-grid"]["children"])
     assert "£47.00" in grid and "United Kingdom" in grid and "EIRE" in grid
     assert shown["dashboards-editor"]["hidden"] is False
-    pdf_link = shown["dashboards-pdf-slot"]["children"]["props"]["href"]
+    pdf_link, schedule_link = (link["props"]["href"] for link in
+                               shown["dashboards-pdf-slot"]["children"]["props"]["children"])
     assert pdf_link == f"/api/v1/dashboards/{board}/pdf"
+    assert schedule_link == f"/reports?schedule_dashboard={board}"  # an analyst schedules
     tile_ids = [tile["id"] for tile in _dict(app, board)["tiles"]]
     moved = button(analyst, "dashboards-tile-up", tile_ids[1], search)
     assert moved.status_code == 200, moved.text

@@ -363,6 +363,13 @@ class ScheduleChanges(Strict):
         None, description="Follow a saved view (`/views`) the owner may open: each run reads "
                           "its filters then (a relative period's dates computed at the run); "
                           "the schedule's own filters must be empty.")
+    dashboard_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = Field(
+        None, description="Send this dashboard (`/dashboards`) as a PDF instead of the "
+                          "standard report: each recipient gets its tiles under their own "
+                          "data scope and role. The owner and every recipient must be able "
+                          "to open it; format pdf, no filters, saved view or external "
+                          "recipients (the dashboard keeps its filters). PATCH null to send "
+                          "the standard report again.")
     is_active: bool | None = Field(None, description="false pauses the schedule.")
 
 
@@ -417,6 +424,13 @@ class ScheduleResponse(BaseModel):
     external_scope_label: str | None = Field(
         None, description="e.g. 'External recipients see: DE, FR'.")
     saved_view_id: int | None = Field(None, description="The saved view it follows.")
+    dashboard_id: int | None = Field(None, description="The dashboard it sends as a PDF "
+                                                       "(null: the standard report).")
+    dashboard_name: str | None = Field(None, description="That dashboard's name.")
+    dashboard_problem: str | None = Field(
+        None, description="Why the dashboard cannot reach someone now (deleted, or no "
+                          "longer shared with the owner or a recipient: their runs fail "
+                          "with this reason); null when all is well.")
     is_active: bool
     description: str = Field(description="e.g. 'every Monday at 07:00 Europe/London'.")
     last_run_at: str | None

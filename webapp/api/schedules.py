@@ -146,6 +146,8 @@ def _external_scope_of(data: dict):
 def _fields(body: payloads.ScheduleChanges) -> dict:
     data = body.model_dump(exclude_unset=True, exclude={"filters", "owner"})
     data = {name: value for name, value in data.items() if value is not None}
+    if "dashboard_id" in body.model_fields_set and body.dashboard_id is None:
+        data["dashboard_id"] = None  # back to the standard report
     if "filters" in body.model_fields_set and body.filters is not None:
         data["filters"] = body.filters.filters().to_query()
     return data
@@ -164,7 +166,8 @@ def get_schedules():
 
 @endpoint("POST", "/schedules", role=ROLE, body=payloads.ScheduleRequest,
           response=payloads.ScheduleResponse, errors=ERRORS,
-          summary="Create a report schedule (PDF, Excel, both or the weekly digest; "
+          summary="Create a report schedule (PDF, Excel, both, the weekly digest, or a "
+                  "dashboard as a PDF with dashboard_id; "
                   "daily/weekly/monthly at HH:MM in a time zone), e-mailed to each recipient "
                   "under their own data scope; admins may add external addresses, sent "
                   "under the external_scope they pick.")

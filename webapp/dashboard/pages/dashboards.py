@@ -38,6 +38,9 @@ WIDTHS = {"S": 4, "M": 6, "L": 12}
 SIZE_LABELS = {"S": "Small (⅓)", "M": "Medium (½)", "L": "Large (full row)"}
 #: The dashboard's PDF (``webapp.api.dashboards``), under the reader's scope.
 PDF_ROUTE = "/api/v1/dashboards/{}/pdf"
+#: The Reports page's schedule form with this dashboard chosen (schedules need the
+#: analyst role, as the Reports page does).
+SCHEDULE_ROUTE = "/reports?schedule_dashboard={}"
 SHARING_LABELS = {"private": "Private", "everyone": "Everyone signed in",
                   "users": "Chosen colleagues"}
 
@@ -260,9 +263,16 @@ def show(search, _changed):
                         "value": str(dashboard.id)})
     return (options, str(dashboard.id), html.Div(grid, id="dashboards-tiles"), not editable,
             pinnable, dashboard.sharing, info,
-            html.A("Download PDF", id="dashboards-pdf", href=PDF_ROUTE.format(dashboard.id),
-                   className="btn btn-outline-secondary btn-sm",
-                   title="The dashboard as a PDF, under your data scope"),
+            html.Span([
+                html.A("Download PDF", id="dashboards-pdf", href=PDF_ROUTE.format(dashboard.id),
+                       className="btn btn-outline-secondary btn-sm",
+                       title="The dashboard as a PDF, under your data scope"),
+                html.A("Schedule as PDF", id="dashboards-schedule",
+                       href=SCHEDULE_ROUTE.format(dashboard.id),
+                       className="btn btn-outline-secondary btn-sm ms-1",
+                       title="E-mail it as a PDF daily, weekly or monthly: each recipient "
+                             "sees their own data (Reports page)")
+                if user.has_role("analyst") else None]),
             colleagues(session, dashboard) if editable else [],
             list(dashboard.shared_with or []))
 

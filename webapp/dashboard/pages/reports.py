@@ -5,7 +5,10 @@ recipients (analysts: themselves; admins: any active users, each under their own
 scope, and external addresses under the scope the admin picks), with each schedule's next
 run (in its zone), pause/resume, send now, delete, and its newest deliveries from the
 ledger (an outbox message links to its .eml). "Send me a weekly digest" switches the user's
-own digest on or off in one click. Admins manage users and the audit log on the admin
+own digest on or off in one click. "What" picks the standard report or a dashboard the
+user may open, sent as a PDF of its tiles under each recipient's own scope (the Dashboards
+page's "Schedule as PDF" opens this form with it chosen: ``?schedule_dashboard=<id>``).
+Admins manage users and the audit log on the admin
 pages. (Viewers, who do not see this page, switch their digest through the API or CLI.)
 
 Every callback checks the signed-in user server-side: the guard gives ``reports-`` ids to
@@ -14,13 +17,14 @@ every id and recipient the browser sends."""
 from __future__ import annotations
 
 import dataclasses
+from urllib.parse import parse_qs
 
 import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, dcc, html
 
 from analytics.errors import ShoplensError
-from core import jobs, schedules, users, views
+from core import dashboards, jobs, schedules, users, views
 from webapp import security, services
 from webapp.api.schedules import (check_recipient_scopes, mail_destination, runs_of,
                                   start_jobs)
@@ -80,6 +84,8 @@ def _field(label: str, control, width: int = 2) -> dbc.Col:
 
 
 TIMEZONE_LIST = "reports-sched-timezones"
+#: The "What" choice of the standard report (a dashboard's is its id).
+STANDARD = "report"
 
 
 def _schedule_form(admin: bool = False) -> dbc.Card:
@@ -87,6 +93,11 @@ def _schedule_form(admin: bool = False) -> dbc.Card:
     return dbc.Card([dbc.CardHeader(html.Span("Schedule this report by e-mail",
                                               className="fw-semibold")),
                      dbc.CardBody([
+        dbc.Row([
+            _field("What", dbc.Select(id="reports-sched-what", size="sm", value=STANDARD,
+                                      options=[{"label": "Standard report",
+                                                "value": STANDARD}]), 3),
+        ], className="g-2 mb-1"),
         dbc.Row([
             _field("Name", dbc.Input(id="reports-sched-name", size="sm", maxLength=200,
                                      placeholder="Monday sales")),
@@ -191,14 +202,17 @@ def list_my_jobs(_ticks):
           Output("reports-sched-recipients", "disabled"),
           Output("reports-sched-filters", "children"), Output("reports-sched-mail", "children"),
           Output("reports-sched-view", "options"),
+          Output("reports-sched-what", "options"), Output("reports-sched-what", "value"),
           Input("shell-url", "pathname"), Input("shell-url", "search"),
           Input("reports-sched-keep-dates", "value"))
 def schedule_form(_pathname, search, keep_dates):
     """Who may receive (admins: every active user; analysts: themselves), the filters the
-    schedule will keep, the saved views it may follow instead, and where the e-mails go."""
+    schedule will keep, the saved views it may follow instead, the dashboards it may send
+    instead of the standard report (``?schedule_dashboard=<id>`` picks one), and where the
+    e-mails go."""
     user = security.current_db_user()
     if user is None:
-        return [], [], True, "Sign in again.", "", []
+        return [], [], True, "Sign in again.", "", [], [], STANDARD
     if user.has_role("admin"):
         options = [{"label": f"{u.email} ({u.role}, {users.user_scope(u)})", "value": u.email}
                    for u in users.list_users(security.db_session()) if u.is_active]
@@ -216,7 +230,21 @@ def schedule_form(_pathname, search, keep_dates):
             + (described or "none") + ("" if "start=" in described else
                                         "; each run covers the data's latest day, 7 "
                                         "days or 30 days, as often as it runs") + ".",
-            f"Mail: {mail_destination(services.settings())}.", followable)
+            f"Mail: {mail_destination(services.settings())}.", followable,
+            *_what_choice(user, search))
+
+
+def _what_choice(user, search: str | None) -> tuple[list[dict], str]:
+    """The standard report and each dashboard the user may open; the one the URL's
+    ``schedule_dashboard`` names is chosen when the user may open it."""
+    boards = dashboards.list_dashboards(security.db_session(), user)
+    options = [{"label": "Standard report", "value": STANDARD}] + [
+        {"label": f"Dashboard: {board.name}" + ("" if board.owner_id == user.id
+                                                else f" (shared by {board.owner.email})"),
+         "value": str(board.id)} for board in boards]
+    asked = (parse_qs((search or "").lstrip("?")).get("schedule_dashboard") or [""])[0]
+    chosen = asked if asked in {option["value"] for option in options} else STANDARD
+    return options, chosen
 
 
 @callback(Output("reports-sched-status", "children"), Input("reports-sched-create", "n_clicks"),
@@ -227,13 +255,15 @@ def schedule_form(_pathname, search, keep_dates):
           State("reports-sched-keep-dates", "value"), State("reports-sched-timezone", "value"),
           State("reports-sched-external", "value"),
           State("reports-sched-external-scope", "value"), State("reports-sched-view", "value"),
+          State("reports-sched-what", "value"),
           prevent_initial_call=True)
 def create_schedule(_clicks, name, format_, frequency, weekday, day, time_of_day,
                     recipients, search, keep_dates=False, timezone=None, external=None,
-                    external_scope=None, view_id=None):
-    """Create the schedule with the page's filters; the engine checks the user, the
-    cadence, the time zone and the recipients (external ones: admins only, with the scope
-    they see), and each recipient must be able to see the filters."""
+                    external_scope=None, view_id=None, what=STANDARD):
+    """Create the schedule with the page's filters (or of a dashboard, sent as a PDF);
+    the engine checks the user, the cadence, the time zone and the recipients (external
+    ones: admins only, with the scope they see; a dashboard's: each must be able to open
+    it), and each recipient must be able to see the filters."""
     user = security.current_db_user()
     if user is None:
         return "Sign in again."
@@ -248,6 +278,12 @@ def create_schedule(_clicks, name, format_, frequency, weekday, day, time_of_day
                 "external_recipients": _split(external)}
         if data["external_recipients"]:
             data["external_scope"] = _scope_text(external_scope)
+        if what and what != STANDARD:  # the dashboard keeps its own filters
+            data.update(dashboard_id=_int_or_none(what), format="pdf", filters="")
+            schedule = schedules.create_schedule(session, user, data)
+            session.commit()
+            return (f"Created “{schedule.name}”: the dashboard as a PDF, "
+                    f"{schedules.describe(schedule)}.")
         if view_id:  # the view's filters, read at each run, instead of this page's
             data["saved_view_id"] = _int_or_none(view_id)
             filters = data["filters"] = ""
@@ -401,6 +437,7 @@ def _schedule_block(session, schedule) -> html.Div:
     recipients = ", ".join([*(schedule.recipients or []),
                             *(schedule.external_recipients or [])]) or "—"
     external = schedules.external_scope_label(schedule)
+    view = schedules.schedule_to_dict(schedule)
     return html.Div([
         html.Div([html.Span(schedule.name, className="fw-semibold me-2"),
                   dbc.Badge(schedules.FORMAT_LABELS.get(schedule.format,
@@ -414,5 +451,10 @@ def _schedule_block(session, schedule) -> html.Div:
                  + (f" · filters: {schedule.filters}" if schedule.filters else ""),
                  className="small"),
         html.Div(external, className="small text-warning-emphasis") if external else None,
+        html.Div(f"Sends the dashboard “{view['dashboard_name']}” as a PDF",
+                 className="small") if view["dashboard_name"] else None,
+        html.Div(view["dashboard_problem"], className="small text-danger",
+                 id=f"reports-schedule-{schedule.id}-problem")
+        if view["dashboard_problem"] else None,
         buttons, ledger,
     ], className="border-bottom pb-2 mb-2", id=f"reports-schedule-{schedule.id}")
