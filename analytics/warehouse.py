@@ -13,6 +13,12 @@ previous version current.
   pointer row ``shoplens_meta.current_version``, updated in one transaction. Readers map the
   tables' schema with SQLAlchemy's ``schema_translate_map``, so the same Core statements
   run on both engines.
+* ClickHouse (``clickhouse://user:password@host:8123/shoplens`` over HTTP, or
+  ``chdb:///path/to/folder`` embedded): one database per version, ``shoplens_v000007``
+  (the URL's database names the prefix), and the pointer table
+  ``shoplens_meta.current_version``: a version is current once its row is there (one row
+  inserted in one step; the highest version wins). The statements reach ClickHouse through
+  ``analytics.clickhouse``'s dialect; see docs/deployment.md.
 """
 from __future__ import annotations
 
@@ -37,6 +43,8 @@ from analytics.errors import NotFound, Unavailable
 
 log = logging.getLogger(__name__)
 
+#: The ClickHouse kinds of warehouse: a server over HTTP, and chDB in this process.
+CLICKHOUSE_KINDS = ("clickhouse", "chdb")
 KEEP_VERSIONS = 3  # old versions kept for readers still holding them, and for diagnosis
 #: Seconds a read statement may run before the warehouse stops it (``QueryTimeout``): one
 #: runaway query must not hold a worker thread, memory and the database for minutes.
@@ -98,7 +106,22 @@ class Warehouse:
         ``interrupt``) and ``connect`` raises ``QueryTimeout``. Loads are not limited."""
         self.url = normalise_url(url)
         self.statement_timeout = statement_timeout or None
-        self.kind = "postgresql" if self.url.startswith("postgresql") else "duckdb"
+        self.kind = ("postgresql" if self.url.startswith("postgresql")
+                     else "chdb" if self.url.startswith("chdb:")
+                     else "clickhouse" if self.url.startswith(("clickhouse:", "clickhouse+http:"))
+                     else "duckdb")
+        if self.kind == "chdb":
+            if not self.url.startswith("chdb:///"):
+                raise WarehouseError(f"Unsupported WAREHOUSE_URL {url!r}: use chdb:///FOLDER")
+            self.folder = Path(self.url[len("chdb:///"):])
+        if self.kind in CLICKHOUSE_KINDS:
+            database = (sa.engine.make_url(self.url).database
+                        if self.kind == "clickhouse" else None)
+            #: prefix of the version databases and of the pointer's database
+            self.ch_prefix = database or "shoplens"
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.ch_prefix):
+                raise WarehouseError(f"WAREHOUSE_URL's database {self.ch_prefix!r} is not a "
+                                     "plain name (letters, digits, _)")
         if self.kind == "duckdb":
             if not self.url.startswith("duckdb:///"):
                 raise WarehouseError(f"Unsupported WAREHOUSE_URL {url!r}: use duckdb:///FOLDER "
@@ -123,6 +146,8 @@ class Warehouse:
             except FileNotFoundError:
                 return None
             return int(text) if text else None
+        if self.kind in CLICKHOUSE_KINDS:
+            return self._ch_current_version()
         engine = self._pg()
         with engine.connect() as conn:
             try:
@@ -145,6 +170,9 @@ class Warehouse:
         try:
             if self.kind == "duckdb":
                 with self._duckdb_engine(version).connect() as conn:
+                    yield conn
+            elif self.kind in CLICKHOUSE_KINDS:
+                with self._ch_engine(version).connect() as conn:
                     yield conn
             else:
                 with self._pg().connect() as conn:
@@ -235,6 +263,49 @@ class Warehouse:
                     self._engines.pop(old).dispose()
         return engine
 
+    def ch_database(self, version: int) -> str:
+        return f"{self.ch_prefix}_v{version:06d}"
+
+    def _ch_engine(self, version: int | None) -> sa.Engine:
+        """An engine whose connections read ``version``'s database (None: the server's
+        default database, for the pointer and the loads). chDB engines keep no pool, so
+        that the process's chDB can move to another folder between connections."""
+        key = -1 if version is None else version
+        engine = self._engines.get(key)
+        if engine is not None:
+            return engine
+        import analytics.clickhouse  # noqa: F401 - registers the dialect
+        with self._lock:
+            engine = self._engines.get(key)
+            if engine is None:
+                args = {"database": None if version is None else self.ch_database(version),
+                        "statement_timeout": self.statement_timeout}
+                if self.kind == "chdb":
+                    engine = sa.create_engine("clickhouse+chdb://", poolclass=sa.pool.NullPool,
+                                              connect_args={**args, "path": str(self.folder)})
+                else:
+                    url = sa.engine.make_url(self.url).set(drivername="clickhouse+http",
+                                                           database=None)
+                    engine = sa.create_engine(url, connect_args=args, pool_pre_ping=True)
+                self._engines[key] = engine
+                if version is not None:
+                    for old in [v for v in self._engines if 0 <= v < version - KEEP_VERSIONS]:
+                        self._engines.pop(old).dispose()
+        return engine
+
+    def _ch_current_version(self) -> int | None:
+        if self.kind == "chdb" and not self.folder.is_dir():
+            return None  # nothing loaded; do not create a chDB folder by reading
+        meta = f"{self.ch_prefix}_meta"
+        with self._ch_engine(None).connect() as conn:
+            exists = conn.execute(sa.text(
+                "SELECT count() FROM system.tables WHERE database = :db "
+                "AND name = 'current_version'"), {"db": meta}).scalar()
+            if not exists:
+                return None
+            return conn.execute(sa.text(
+                f"SELECT max(version) FROM {meta}.current_version")).scalar()
+
     def dispose(self) -> None:
         for engine in self._engines.values():
             engine.dispose()
@@ -314,6 +385,8 @@ class Warehouse:
         }
         if self.kind == "duckdb":
             self._publish_duckdb(version, lines, sessions, info, ad_spend)
+        elif self.kind in CLICKHOUSE_KINDS:
+            self._publish_clickhouse(version, lines, sessions, info, ad_spend)
         else:
             self._publish_pg(version, lines, sessions, info, ad_spend)
         log.info("published data version %s (%s lines) on %s", version, len(lines), self)
@@ -321,7 +394,11 @@ class Warehouse:
 
     @contextlib.contextmanager
     def _publish_lock(self) -> Iterator[None]:
-        if self.kind == "duckdb":
+        if self.kind == "clickhouse":
+            # no lock on a server: two loads cannot write the same version, since
+            # CREATE DATABASE of an existing version database fails (the second load)
+            yield
+        elif self.kind in ("duckdb", "chdb"):
             self.folder.mkdir(parents=True, exist_ok=True)
             with open(self.folder / "LOCK", "w") as handle:
                 fcntl.flock(handle, fcntl.LOCK_EX)
@@ -345,6 +422,13 @@ class Warehouse:
         if self.kind == "duckdb":
             numbers = [int(m.group(1)) for p in self.folder.glob("v*.duckdb*")
                        if (m := re.match(r"v(\d+)\.duckdb", p.name))]
+        elif self.kind in CLICKHOUSE_KINDS:
+            with self._ch_engine(None).connect() as conn:
+                names = conn.execute(sa.text(
+                    "SELECT name FROM system.databases WHERE startsWith(name, :prefix)"),
+                    {"prefix": f"{self.ch_prefix}_v"}).scalars()
+                numbers = [int(n[len(self.ch_prefix) + 2:]) for n in names
+                           if n[len(self.ch_prefix) + 2:].isdigit()]
         else:
             with self._pg().connect() as conn:
                 names = conn.execute(sa.text(
@@ -390,6 +474,61 @@ class Warehouse:
             partial.with_name(partial.name + ".wal").unlink(missing_ok=True)
             raise
         self._prune_duckdb(version)
+
+    def _publish_clickhouse(self, version: int, lines: pd.DataFrame, sessions: pd.DataFrame,
+                            info: dict, ad_spend: pd.DataFrame) -> None:
+        """Write the version's database (frames staged through Arrow, then the same
+        INSERT … SELECT and rollup statements as the other engines), then insert the
+        pointer row; a failure drops the half-written database."""
+        import pyarrow as pa
+
+        from analytics import clickhouse, rollups
+        database = self.ch_database(version)
+        meta = f"{self.ch_prefix}_meta"
+        with self._ch_engine(None).connect() as conn:
+            raw = conn.connection.dbapi_connection
+            raw.unlimited = True  # a load may be long
+            cursor = raw.cursor()
+            cursor.execute(f"CREATE DATABASE {clickhouse.quote(database)}")
+            try:
+                raw.database = database
+                for table in schema.metadata.sorted_tables:
+                    cursor.execute(clickhouse.create_table_sql(table))
+                staged = (("incoming_lines", lines, schema.LINE_COLUMNS),
+                          ("incoming_sessions", sessions, {**schema.SESSION_COLUMNS,
+                                                           **schema.SESSION_FUNNEL_COLUMNS}),
+                          ("incoming_ad_spend", ad_spend, schema.AD_COLUMNS))
+                for name, frame, columns in staged:
+                    cursor.execute(clickhouse.staging_sql(name, columns, "load_ordinal Int64"))
+                    arrow = clickhouse.frame_to_arrow(frame, columns).append_column(
+                        "load_ordinal", pa.array(range(len(frame)), type=pa.int64()))
+                    raw.insert_arrow(name, arrow)
+                # the source's order breaks ties of line ids (ClickHouse reads a table in
+                # no set order: row_number() OVER () would not say the file's order)
+                cursor.execute(_insert_facts_sql("incoming_lines", ordinal="load_ordinal"))
+                cursor.execute(_insert_sessions_sql("incoming_sessions"))
+                cursor.execute(_insert_ad_spend_sql("incoming_ad_spend"))
+                for name, _frame, _columns in staged:
+                    cursor.execute(f"DROP TABLE {name}")
+                for statement in rollups.build_statements("clickhouse"):
+                    cursor.execute(clickhouse.rollup_statement(statement))
+                cursor.execute(
+                    "INSERT INTO version_info VALUES "
+                    + clickhouse.literal(tuple(info[c.name] for c in schema.version_info.columns)))
+                cursor.execute(f"CREATE DATABASE IF NOT EXISTS {meta}")
+                cursor.execute(f"CREATE TABLE IF NOT EXISTS {meta}.current_version "
+                               "(version Int64, switched_at DateTime64(6, 'UTC')) "
+                               "ENGINE = MergeTree() ORDER BY version")
+                cursor.execute(f"INSERT INTO {meta}.current_version VALUES "
+                               f"({version}, now64(6))")
+            except BaseException:
+                cursor.execute(f"DROP DATABASE IF EXISTS {clickhouse.quote(database)} SYNC")
+                raise
+            for old in range(max(1, version - 50), version - KEEP_VERSIONS + 1):
+                cursor.execute(f"DROP DATABASE IF EXISTS {self.ch_database(old)} SYNC")
+                engine = self._engines.pop(old, None)
+                if engine is not None:
+                    engine.dispose()
 
     def _prune_duckdb(self, current: int) -> None:
         for path in self.folder.glob("v*.duckdb"):
@@ -487,6 +626,10 @@ def table_columns(conn: sa.Connection, name: str) -> set[str]:
         rows = conn.execute(sa.text(
             "SELECT column_name FROM information_schema.columns WHERE table_name = :name"),
             {"name": name})
+    elif conn.dialect.name == "clickhouse":
+        rows = conn.execute(sa.text(
+            "SELECT name FROM system.columns WHERE database = currentDatabase() "
+            "AND table = :name"), {"name": name})
     else:
         schema_name = (conn.get_execution_options().get("schema_translate_map")
                        or {}).get(None)
@@ -530,9 +673,10 @@ def _create_tables(target, dialect: str) -> None:
         schema.metadata.create_all(target)
 
 
-def _insert_facts_sql(source: str) -> str:
+def _insert_facts_sql(source: str, ordinal: str = "row_number() OVER ()") -> str:
     """INSERT … SELECT that derives line_id, invoice_date, values and the sale/return flags,
-    writing facts sorted by time so that date windows read contiguous blocks."""
+    writing facts sorted by time so that date windows read contiguous blocks. ``ordinal``
+    numbers the source's rows in their order (ties of time keep the source's order)."""
     return f"""
         INSERT INTO fact_lines
         SELECT row_number() OVER (ORDER BY invoice_ts, ordinal) AS line_id,
@@ -544,7 +688,7 @@ def _insert_facts_sql(source: str) -> str:
                (quantity > 0 AND NOT is_cancellation AND unit_price > 0) AS is_sale,
                ((quantity < 0 OR is_cancellation) AND unit_price > 0) AS is_return,
                discount
-        FROM (SELECT *, row_number() OVER () AS ordinal FROM {source}) AS numbered
+        FROM (SELECT *, {ordinal} AS ordinal FROM {source}) AS numbered
         ORDER BY invoice_ts, ordinal
     """
 
@@ -645,6 +789,8 @@ def _unlimited(conn: sa.Connection, kind: str) -> Iterator[None]:
     pool."""
     if kind == "postgresql":
         conn.execute(sa.text("SET statement_timeout = 0"))
+    elif kind in CLICKHOUSE_KINDS:
+        conn.connection.dbapi_connection.unlimited = True
     else:
         conn.info["shoplens_unlimited"] = True
     try:
@@ -652,14 +798,18 @@ def _unlimited(conn: sa.Connection, kind: str) -> Iterator[None]:
     finally:
         if kind == "postgresql":
             conn.execute(sa.text("RESET statement_timeout"))
+        elif kind in CLICKHOUSE_KINDS:
+            conn.connection.dbapi_connection.unlimited = False
         else:
             conn.info.pop("shoplens_unlimited", None)
 
 
 def _timed_out(exc: sa.exc.DBAPIError) -> bool:
     """Whether the database stopped the statement for its time-out (PostgreSQL's
-    query_canceled, SQLSTATE 57014; DuckDB's interrupt)."""
+    query_canceled, SQLSTATE 57014; DuckDB's interrupt; ClickHouse's TIMEOUT_EXCEEDED)."""
     original = exc.orig
     return (getattr(original, "sqlstate", None) == "57014"
+            or (type(original).__module__ == "analytics.clickhouse"
+                and getattr(original, "code", None) == 159)
             or getattr(original, "pgcode", None) == "57014"
             or type(original).__name__ == "InterruptException")

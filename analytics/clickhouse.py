@@ -1,0 +1,719 @@
+"""ClickHouse for the warehouse: a SQLAlchemy 2.1 dialect, a DB-API over chDB and HTTP,
+the version tables' DDL, and the distributed layout of a cluster.
+
+Why a dialect of our own: ``clickhouse-sqlalchemy`` pins SQLAlchemy < 2.1 and
+``clickhouse-connect``'s dialect only reflects tables, it does not compile our statements.
+ClickHouse (26.x) already understands almost all of the SQL the analytics write for DuckDB
+and PostgreSQL — ``FILTER (WHERE …)`` (it rewrites it to the ``…If`` combinators itself,
+also under ``OVER``), ``COUNT(DISTINCT …)`` (exact: ``uniqExact``), ``date_trunc`` (weeks
+start on Monday, as on the other two), ``EXTRACT``, window functions, ``NULLS LAST``,
+``ILIKE`` — so the statement compiler is PostgreSQL's with the few differences compiled:
+
+* casts are to ``Nullable(T)`` (a ClickHouse type is not nullable unless it says so, and
+  ``CAST(NULL AS Int64)`` is an error), with ClickHouse's type names;
+* ``percentile_cont(p) WITHIN GROUP (ORDER BY x)`` is ``quantileExactInclusive(p)(x)`` (the
+  same linear interpolation; plain ``median`` is sampled);
+* ``x NOT IN (…)`` keeps PostgreSQL's answer for a NULL ``x`` (no row), where ClickHouse
+  would count it in;
+* bound values are written into the statement as typed literals (``toDate('2011-01-04')``,
+  ``toDateTime64('…', 6, 'UTC')``): the DB-API below has one code path for chDB and HTTP.
+
+Every connection also sets the few settings that make ClickHouse answer as SQL does
+(``SESSION_SETTINGS``): NULL, not 0, from an outer join's missing side and from Σ of no rows;
+column names before aliases. Tables are created by ``create_table_sql`` (MergeTree, facts
+ordered by day and partitioned by month), never by ``metadata.create_all``.
+
+Connections: ``chdb:///FOLDER`` runs ClickHouse inside this process. chDB allows one data
+folder per process at a time, so ``ChdbHost`` keeps one, switches to another folder only when
+no connection is open on the first (waiting for them), and the engines on chDB use no pool.
+One folder is for one process (the web app *or* a worker): a deployment with several
+processes uses a ClickHouse server (``clickhouse://user:password@host:8123/shoplens``,
+through ``clickhouse-connect``'s HTTP client).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+import re
+import threading
+from collections.abc import Iterable
+
+import pyarrow as pa
+import pyarrow.ipc
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql.base import PGCompiler, PGDialect, PGTypeCompiler
+
+#: Settings every connection runs with, so that ClickHouse answers as PostgreSQL and DuckDB:
+#: an outer join's missing side and Σ over no rows are NULL (not 0 or ''), a column name
+#: wins over a SELECT alias of the same name (``SUM(x) AS x … WHERE x > 0``), times are UTC.
+SESSION_SETTINGS: dict[str, object] = {
+    "join_use_nulls": 1,
+    "aggregate_functions_null_for_empty": 1,
+    "prefer_column_name_to_alias": 1,
+    "session_timezone": "UTC",
+    "output_format_arrow_string_as_string": 1,
+}
+TIMEOUT_EXCEEDED = 159  # ClickHouse's error code for max_execution_time
+
+
+# ----------------------------------------------------------------------------- DB-API
+class Error(Exception):
+    """A ClickHouse error; ``code`` is ClickHouse's error number when it said one."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        match = re.search(r"Code: (\d+)", message)
+        self.code = int(match.group(1)) if match else None
+
+
+class Warning(Exception):  # noqa: A001 - the DB-API names it so
+    pass
+
+
+class InterfaceError(Error):
+    pass
+
+
+class DatabaseError(Error):
+    pass
+
+
+class OperationalError(DatabaseError):
+    pass
+
+
+class ProgrammingError(DatabaseError):
+    pass
+
+
+class IntegrityError(DatabaseError):
+    pass
+
+
+class DataError(DatabaseError):
+    pass
+
+
+class InternalError(DatabaseError):
+    pass
+
+
+class NotSupportedError(DatabaseError):
+    pass
+
+
+def literal(value) -> str:
+    """``value`` as a ClickHouse literal of its type."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return f"toDateTime64('{value.isoformat(sep=' ', timespec='microseconds')}', 6, 'UTC')"
+    if isinstance(value, dt.date):
+        return f"toDate32('{value.isoformat()}')"
+    if isinstance(value, dt.timedelta):
+        return f"toIntervalMicrosecond({round(value.total_seconds() * 1_000_000)})"
+    if isinstance(value, (list, tuple)):
+        return "(" + ", ".join(literal(item) for item in value) + ")"
+    if hasattr(value, "item"):  # numpy scalars
+        return literal(value.item())
+    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{text}'"
+
+
+def _bind(operation: str, parameters) -> str:
+    """The statement with its parameters written in (``pyformat``: ``%(name)s``)."""
+    if isinstance(parameters, dict):
+        return operation % {name: literal(value) for name, value in parameters.items()}
+    if parameters:
+        return operation % tuple(literal(value) for value in parameters)
+    return operation
+
+
+def _naive(table: pa.Table) -> pa.Table:
+    """Timestamps as naive UTC (the warehouse stores naive times, as the other engines)."""
+    columns = []
+    for column in table.columns:
+        if pa.types.is_timestamp(column.type) and column.type.tz is not None:
+            column = column.cast(pa.timestamp(column.type.unit))
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=table.column_names)
+
+
+class Cursor:
+    """A DB-API cursor over one ClickHouse connection; results arrive whole, as Arrow."""
+
+    arraysize = 1000
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+        self.description = None
+        self.rowcount = -1
+        self._table: pa.Table | None = None
+        self._rows: list[tuple] | None = None
+        self._position = 0
+
+    def execute(self, operation: str, parameters=None) -> None:
+        sql = _bind(operation, parameters)
+        table = self.connection.backend.query(sql, self.connection.database,
+                                              self.connection.query_settings())
+        self._table, self._rows, self._position = None, None, 0
+        if table is None or table.num_columns == 0:
+            self.description = None
+            self.rowcount = -1
+            return
+        self._table = _naive(table)
+        self.description = [(name, str(field.type), None, None, None, None, True)
+                            for name, field in zip(table.column_names, table.schema)]
+        self.rowcount = table.num_rows
+
+    def executemany(self, operation: str, seq_of_parameters: Iterable) -> None:
+        for parameters in seq_of_parameters:
+            self.execute(operation, parameters)
+
+    def _all_rows(self) -> list[tuple]:
+        if self._rows is None:
+            if self._table is None:
+                raise ProgrammingError("no result: the statement returned no rows")
+            self._rows = list(zip(*(column.to_pylist() for column in self._table.columns)))
+        return self._rows
+
+    def fetchone(self):
+        rows = self._all_rows()
+        if self._position >= len(rows):
+            return None
+        self._position += 1
+        return rows[self._position - 1]
+
+    def fetchmany(self, size: int | None = None) -> list[tuple]:
+        rows = self._all_rows()
+        size = size or self.arraysize
+        chunk = rows[self._position:self._position + size]
+        self._position += len(chunk)
+        return chunk
+
+    def fetchall(self) -> list[tuple]:
+        rows = self._all_rows()
+        chunk = rows[self._position:]
+        self._position = len(rows)
+        return chunk
+
+    def arrow(self) -> pa.Table:
+        """The whole result as an Arrow table (``analytics.measures.read_frame``)."""
+        if self._table is None:
+            raise ProgrammingError("no result: the statement returned no rows")
+        return self._table
+
+    def close(self) -> None:
+        self._table = self._rows = None
+
+    def setinputsizes(self, *_args) -> None:
+        pass
+
+    def setoutputsize(self, *_args) -> None:
+        pass
+
+
+class Connection:
+    """A DB-API connection: a backend (chDB or HTTP), a current database, and settings.
+
+    ClickHouse has no transactions: ``commit`` and ``rollback`` do nothing (the warehouse
+    never relies on them: a version is written whole, then the pointer moves).
+    """
+
+    def __init__(self, backend, database: str | None, statement_timeout: float | None):
+        self.backend = backend
+        self.database = database
+        self.statement_timeout = statement_timeout
+        #: set while a load reads the whole version (``warehouse._unlimited``)
+        self.unlimited = False
+
+    def query_settings(self) -> dict:
+        seconds = None if self.unlimited else self.statement_timeout
+        return {"max_execution_time": math.ceil(seconds) if seconds else 0}
+
+    def cursor(self) -> Cursor:
+        return Cursor(self)
+
+    def insert_arrow(self, table_name: str, table: pa.Table) -> None:
+        """Bulk-load ``table`` into ``table_name`` of the current database."""
+        self.backend.insert_arrow(table_name, table, self.database)
+
+    def commit(self) -> None:
+        pass
+
+    def rollback(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.backend.release()
+
+
+class ChdbHost:
+    """The process's one chDB data folder, shared by every chDB warehouse of the process.
+
+    chDB runs one embedded server per process, on one folder. A connection on another folder
+    waits until no connection is open on the current one, then the server moves (about
+    0.1 s). Several warehouses on different folders in one process (tests) therefore work,
+    one after the other; a connection held open on one folder while another folder is
+    wanted in the same thread would wait forever, so the wait is bounded and says why.
+    """
+
+    WAIT_SECONDS = 120.0
+
+    def __init__(self):
+        self._changed = threading.Condition()
+        self.path: str | None = None
+        self._keeper = None  # a connection that keeps the server up between queries
+        self._open = 0
+
+    def acquire(self, path: str):
+        """A raw chDB connection on ``path``; ``release`` it when done."""
+        from chdb import _chdb
+
+        with self._changed:
+            if not self._changed.wait_for(lambda: self.path in (None, path) or not self._open,
+                                          timeout=self.WAIT_SECONDS):
+                raise OperationalError(
+                    f"chDB is serving {self.path} in this process and {path} was asked for: "
+                    "one chDB folder at a time per process (close the other connections)")
+            if self.path != path:
+                self._close_keeper()
+                try:
+                    self._keeper = _chdb.connect(path)
+                except RuntimeError as exc:
+                    raise OperationalError(str(exc)) from exc
+                self.path = path
+            self._open += 1
+            try:
+                return _chdb.connect(path)
+            except RuntimeError as exc:
+                self._open -= 1
+                raise OperationalError(str(exc)) from exc
+
+    def release(self) -> None:
+        with self._changed:
+            self._open -= 1
+            self._changed.notify_all()
+
+    def close(self, path: str) -> None:
+        """Stop the server if it serves ``path`` and nothing is open (a folder removed)."""
+        with self._changed:
+            if self.path == path and not self._open:
+                self._close_keeper()
+                self.path = None
+                self._changed.notify_all()
+
+    def _close_keeper(self) -> None:
+        if self._keeper is not None:
+            self._keeper.close()
+            self._keeper = None
+
+
+CHDB_HOST = ChdbHost()
+
+
+def _settings_sql(settings: dict) -> str:
+    return ", ".join(f"{name} = {literal(value)}" for name, value in settings.items())
+
+
+class ChdbBackend:
+    """Queries on one raw chDB connection (its own current database and settings)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._raw = CHDB_HOST.acquire(path)
+        self._database = None
+        self._settings: dict = {}
+        self._lock = threading.Lock()
+        self._run(f"SET {_settings_sql(SESSION_SETTINGS)}")
+
+    def _run(self, sql: str, output: str = "CSV"):
+        try:
+            result = self._raw.query(sql, output)
+        except RuntimeError as exc:
+            raise OperationalError(str(exc)) from None
+        if hasattr(result, "has_error") and result.has_error():
+            raise OperationalError(result.error_message())
+        return result
+
+    def query(self, sql: str, database: str | None, settings: dict) -> pa.Table | None:
+        with self._lock:
+            if database != self._database:
+                self._run(f"USE {quote(database or 'default')}")
+                self._database = database
+            if settings != self._settings:
+                self._run(f"SET {_settings_sql(settings)}")
+                self._settings = dict(settings)
+            data = self._run(sql, "ArrowStream").bytes()
+        if not data:
+            return None
+        return pyarrow.ipc.open_stream(pa.py_buffer(data)).read_all()
+
+    def insert_arrow(self, table_name: str, table: pa.Table, database: str | None) -> None:
+        sink = pa.BufferOutputStream()
+        with pyarrow.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        name = f"{quote(database)}.{quote(table_name)}" if database else quote(table_name)
+        with self._lock:
+            try:
+                inserter = _ChdbInserter(self._raw, f"INSERT INTO {name}")
+                inserter.append(sink.getvalue().to_pybytes())
+                inserter.finish()
+            except RuntimeError as exc:
+                raise OperationalError(str(exc)) from None
+
+    def release(self) -> None:
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
+            CHDB_HOST.release()
+
+
+class _ChdbInserter:
+    """chDB's streaming insert in Arrow stream format, on a raw connection."""
+
+    def __init__(self, raw, statement: str):
+        from chdb.state.sqlitelike import StreamingInserter
+        self._inserter = StreamingInserter(raw.send_insert(statement, "ArrowStream"), raw)
+
+    def append(self, data: bytes) -> None:
+        self._inserter.append(data)
+
+    def finish(self) -> None:
+        self._inserter.finish()
+
+
+class HttpBackend:
+    """Queries on a ClickHouse server through ``clickhouse-connect``'s HTTP client."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def query(self, sql: str, database: str | None, settings: dict) -> pa.Table | None:
+        from clickhouse_connect.driver.exceptions import ClickHouseError
+        try:
+            data = self.client.raw_query(
+                sql, settings={**SESSION_SETTINGS, **settings,
+                               **({"database": database} if database else {})},
+                fmt="ArrowStream")
+        except ClickHouseError as exc:
+            raise OperationalError(str(exc)) from None
+        if not data:
+            return None
+        return pyarrow.ipc.open_stream(pa.py_buffer(data)).read_all()
+
+    def insert_arrow(self, table_name: str, table: pa.Table, database: str | None) -> None:
+        from clickhouse_connect.driver.exceptions import ClickHouseError
+        try:
+            self.client.insert_arrow(table_name, table, database=database)
+        except ClickHouseError as exc:
+            raise OperationalError(str(exc)) from None
+
+    def release(self) -> None:
+        self.client.close()
+
+
+class DBAPI:
+    """The DB-API module SQLAlchemy sees (``ClickHouseDialect.import_dbapi``)."""
+
+    paramstyle = "pyformat"
+    apilevel = "2.0"
+    threadsafety = 1
+    Error, Warning, InterfaceError, DatabaseError = Error, Warning, InterfaceError, DatabaseError
+    OperationalError, ProgrammingError, IntegrityError = (OperationalError, ProgrammingError,
+                                                          IntegrityError)
+    DataError, InternalError, NotSupportedError = DataError, InternalError, NotSupportedError
+
+    @staticmethod
+    def connect(*, path: str | None = None, host: str | None = None, port: int = 8123,
+                username: str = "default", password: str = "", database: str | None = None,
+                secure: bool = False, statement_timeout: float | None = None) -> Connection:
+        if path is not None:
+            backend = ChdbBackend(path)
+        else:
+            import clickhouse_connect
+            client = clickhouse_connect.get_client(
+                host=host, port=port, username=username, password=password,
+                secure=secure, settings=dict(SESSION_SETTINGS), autogenerate_session_id=False)
+            backend = HttpBackend(client)
+        return Connection(backend, database, statement_timeout)
+
+
+# ----------------------------------------------------------------------- the dialect
+def quote(name: str) -> str:
+    """A ClickHouse identifier, back-quoted."""
+    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+
+class ClickHouseTypeCompiler(PGTypeCompiler):
+    """ClickHouse's names of our column types (``Nullable`` is added by the callers)."""
+
+    def visit_string(self, type_, **kw):
+        return "String"
+
+    visit_VARCHAR = visit_CHAR = visit_TEXT = visit_text = visit_unicode = visit_string
+    visit_unicode_text = visit_NVARCHAR = visit_NCHAR = visit_string
+
+    def visit_integer(self, type_, **kw):
+        return "Int64"
+
+    visit_INTEGER = visit_BIGINT = visit_big_integer = visit_integer
+
+    def visit_SMALLINT(self, type_, **kw):
+        return "Int16"
+
+    visit_small_integer = visit_SMALLINT
+
+    def visit_float(self, type_, **kw):
+        return "Float64"
+
+    visit_FLOAT = visit_DOUBLE = visit_double = visit_REAL = visit_DOUBLE_PRECISION = visit_float
+
+    def visit_numeric(self, type_, **kw):
+        if type_.precision is None:
+            return "Float64"
+        return f"Decimal({type_.precision}, {type_.scale or 0})"
+
+    visit_NUMERIC = visit_DECIMAL = visit_numeric
+
+    def visit_boolean(self, type_, **kw):
+        return "Bool"
+
+    visit_BOOLEAN = visit_boolean
+
+    def visit_date(self, type_, **kw):
+        return "Date32"
+
+    visit_DATE = visit_date
+
+    def visit_datetime(self, type_, **kw):
+        return "DateTime64(6, 'UTC')"
+
+    visit_DATETIME = visit_TIMESTAMP = visit_timestamp = visit_datetime
+
+
+class ClickHouseCompiler(PGCompiler):
+    """PostgreSQL's statement compiler with ClickHouse's casts, exact percentiles and
+    SQL's NOT IN for NULL (module docstring)."""
+
+    def visit_cast(self, cast, **kw):
+        type_ = self.dialect.type_compiler_instance.process(cast.typeclause.type)
+        return f"CAST({cast.clause._compiler_dispatch(self, **kw)} AS Nullable({type_}))"
+
+    def visit_withingroup(self, withingroup, **kw):
+        function = withingroup.element
+        if function.name.lower() == "percentile_cont":
+            (fraction,) = function.clauses.clauses
+            (order,) = withingroup.order_by.clauses
+            return (f"quantileExactInclusive({fraction._compiler_dispatch(self, **kw)})"
+                    f"({order._compiler_dispatch(self, **kw)})")
+        return super().visit_withingroup(withingroup, **kw)
+
+    def visit_sub_binary(self, binary, operator, **kw):
+        if (isinstance(binary.left.type, sa.Date) and isinstance(binary.right.type, sa.Date)
+                and not isinstance(binary.left.type, sa.DateTime)
+                and not isinstance(binary.right.type, sa.DateTime)):
+            # days between two dates (ClickHouse has no Date32 - Date32)
+            return (f"dateDiff('day', {binary.right._compiler_dispatch(self, **kw)}, "
+                    f"{binary.left._compiler_dispatch(self, **kw)})")
+        return self._generate_generic_binary(binary, " - ", **kw)
+
+    def visit_not_in_op_binary(self, binary, operator, **kw):
+        left = binary.left._compiler_dispatch(self, **kw)
+        right = binary.right._compiler_dispatch(self, **kw)
+        return f"({left} NOT IN {right} AND {left} IS NOT NULL)"
+
+    def visit_empty_set_expr(self, element_types, **kw):
+        return "SELECT NULL WHERE 1 != 1"
+
+
+class ClickHouseDialect(PGDialect):
+    """SQLAlchemy dialect ``clickhouse+chdb://`` / ``clickhouse+http://`` (registered as
+    ``clickhouse.chdb`` and ``clickhouse.http``)."""
+
+    name = "clickhouse"
+    driver = "chdb"
+    statement_compiler = ClickHouseCompiler
+    type_compiler_cls = ClickHouseTypeCompiler
+    supports_statement_cache = True
+    supports_sane_rowcount = False
+    supports_sane_multi_rowcount = False
+    implicit_returning = False
+    insert_returning = update_returning = delete_returning = False
+    postfetch_lastrowid = False
+    default_paramstyle = "pyformat"
+    supports_native_boolean = True
+    _backslash_escapes = True
+
+    @classmethod
+    def import_dbapi(cls):
+        return DBAPI
+
+    def create_connect_args(self, url):
+        options = dict(url.query)
+        timeout = options.pop("statement_timeout", None)
+        kwargs = {"statement_timeout": float(timeout) if timeout else None,
+                  "database": url.database or None}
+        if self.driver == "chdb":
+            kwargs["path"] = options.pop("path", None)
+            kwargs["database"] = options.pop("database", None)
+        else:
+            kwargs.update(host=url.host or "localhost", port=url.port or 8123,
+                          username=url.username or "default", password=url.password or "",
+                          secure=options.pop("secure", "") in ("1", "true"))
+        return [], kwargs
+
+    def initialize(self, connection):
+        self.server_version_info = self._get_server_version_info(connection)
+        self.default_schema_name = None
+        self.default_isolation_level = None
+        self.supports_smallserial = False
+        self._supports_drop_index_concurrently = False
+        self.supports_identity_columns = False
+        self._supports_jsonb_subscripting = False
+
+    def _get_server_version_info(self, connection):
+        version = connection.exec_driver_sql("SELECT version()").scalar()
+        return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
+
+    def _get_default_schema_name(self, connection):
+        return connection.exec_driver_sql("SELECT currentDatabase()").scalar()
+
+    def _set_backslash_escapes(self, connection):
+        self._backslash_escapes = True
+
+    def get_isolation_level(self, dbapi_connection):
+        return None
+
+    def get_default_isolation_level(self, dbapi_conn):
+        return None
+
+    def set_isolation_level(self, dbapi_connection, level):
+        pass
+
+    def do_begin(self, dbapi_connection):
+        pass
+
+    def do_rollback(self, dbapi_connection):
+        pass
+
+    def do_commit(self, dbapi_connection):
+        pass
+
+    def do_ping(self, dbapi_connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT 1")
+        return True
+
+    def on_connect(self):
+        return None
+
+    def is_disconnect(self, e, connection, cursor):
+        return False
+
+
+class ChdbDialect(ClickHouseDialect):
+    driver = "chdb"
+    supports_statement_cache = True
+
+
+class HttpDialect(ClickHouseDialect):
+    driver = "http"
+    supports_statement_cache = True
+
+
+sa.dialects.registry.register("clickhouse.chdb", __name__, "ChdbDialect")
+sa.dialects.registry.register("clickhouse.http", __name__, "HttpDialect")
+
+
+# --------------------------------------------------------------------------- the DDL
+def column_type(column: sa.Column) -> str:
+    name = ClickHouseTypeCompiler(ClickHouseDialect()).process(column.type)
+    return f"Nullable({name})" if column.nullable else name
+
+
+#: Sort keys of the version tables: facts and per-invoice rows by time, so a date window
+#: reads only its parts; the rest by their natural key.
+ORDER_KEYS: dict[str, str] = {
+    "fact_lines": "(invoice_date, invoice_ts, line_id)",
+    "rollup_invoice": "(invoice_date, invoice_ts, invoice_key)",
+    "rollup_daily": "invoice_date",
+    "dim_customer": "customer_id",
+    "dim_product": "product_id",
+    "daily_sessions": "session_date",
+    "ad_spend": "ad_date",
+    "version_info": "version",
+}
+#: Tables partitioned by month (a date window skips whole months).
+PARTITION_KEYS: dict[str, str] = {"fact_lines": "toYYYYMM(invoice_date)",
+                                  "rollup_invoice": "toYYYYMM(invoice_date)"}
+
+
+def create_table_sql(table: sa.Table, engine: str = "MergeTree()") -> str:
+    """``CREATE TABLE`` of one of ``analytics.schema``'s tables, on ``engine``."""
+    body = ",\n  ".join(f"{quote(column.name)} {column_type(column)}"
+                        for column in table.columns)
+    partition = (f"\nPARTITION BY {PARTITION_KEYS[table.name]}"
+                 if table.name in PARTITION_KEYS else "")
+    return (f"CREATE TABLE {quote(table.name)} (\n  {body}\n) ENGINE = {engine}{partition}"
+            f"\nORDER BY {ORDER_KEYS.get(table.name, 'tuple()')}")
+
+
+_CREATE_AS = re.compile(r"^(\s*CREATE TABLE\s+(\w+))\s+AS\b", re.IGNORECASE)
+
+
+def rollup_statement(statement: str) -> str:
+    """One of ``analytics.rollups.build_statements``' statements for ClickHouse: a
+    ``CREATE TABLE … AS SELECT`` gets its engine. The rows keep the order the statement
+    writes them in (by day): these tables are small, a sort key would not pay."""
+    match = _CREATE_AS.match(statement)
+    if not match:
+        return statement
+    return f"{match.group(1)} ENGINE = MergeTree() ORDER BY tuple() AS" + statement[match.end():]
+
+
+def arrow_type(dtype: str) -> pa.DataType:
+    """The Arrow type of a line-item frame dtype (``analytics.schema.LINE_COLUMNS``)."""
+    return {"string": pa.string(), "float64": pa.float64(), "bool": pa.bool_(),
+            "int64": pa.int64(), "Int64": pa.int64(),
+            "datetime64[us]": pa.timestamp("us")}[dtype]
+
+
+def staging_sql(name: str, columns: dict[str, str], extra: str = "") -> str:
+    """A staging table for a frame of ``columns`` (a frame contract of
+    ``analytics.schema``), all nullable, in the frame's order."""
+    ch_types = {"string": "String", "float64": "Float64", "bool": "Bool", "int64": "Int64",
+                "Int64": "Int64", "datetime64[us]": "DateTime64(6, 'UTC')"}
+    body = ", ".join(f"{quote(column)} Nullable({ch_types[dtype]})"
+                     for column, dtype in columns.items())
+    return (f"CREATE TABLE {quote(name)} ({body}{', ' + extra if extra else ''}) "
+            "ENGINE = MergeTree() ORDER BY tuple()")
+
+
+def frame_to_arrow(frame, columns: dict[str, str]) -> pa.Table:
+    """A coerced frame (``analytics.warehouse.coerce_*``) as Arrow, with exactly the types
+    of its staging table."""
+    arrays = []
+    for column, dtype in columns.items():
+        values = frame[column]
+        if dtype == "string":
+            values = values.astype("object").where(values.notna(), None)
+        elif dtype == "Int64":
+            values = values.astype("object").where(values.notna(), None)
+        arrays.append(pa.array(values, type=arrow_type(dtype), from_pandas=True))
+    return pa.Table.from_arrays(arrays, names=list(columns))
