@@ -77,13 +77,13 @@ def _money_axis(figure: go.Figure, axis: str, currency: "Locale | str") -> None:
 
 
 #: Characters per line of an empty chart's message.
-EMPTY_MESSAGE_WIDTH = 44
+EMPTY_MESSAGE_WIDTH = 36
 
 
 def empty_figure(message: str, height: int | None = 320) -> go.Figure:
     """A blank chart saying why it is blank ("No sales for these filters"). A long
-    message is wrapped (a chart in half a row is ~45 characters wide; plotly never wraps an
-    annotation, it clips it)."""
+    message is wrapped (a chart on a 390 px phone is ~40 characters wide; plotly never
+    wraps an annotation, it clips it)."""
     figure = _base(height=height)
     text = "<br>".join(textwrap.wrap(message, EMPTY_MESSAGE_WIDTH)) or message
     figure.update_layout(xaxis=dict(visible=False), yaxis=dict(visible=False),

@@ -304,7 +304,8 @@ def update_promotions(search):
         body = html.Tbody([html.Tr([html.Th(label), *[cell(prefix + suffix, kind)
                                                       for _h, suffix, kind in columns]])
                            for label, prefix in rows])
-        return dbc.Table([head, body], size="sm", className="mb-2")
+        # responsive: on a phone it scrolls in its card instead of widening the page
+        return dbc.Table([head, body], size="sm", className="mb-2", responsive=True)
 
     def value(name: str, kind: str) -> str:
         return format_value(data[name]["current"], kind, currency)
