@@ -126,3 +126,28 @@ def test_the_world_map_reads_as_countries_and_revenue(client, signed_in):
     assert "Map, 2 countries; net revenue from £20.50 (France) to £1,000 (United Kingdom)" \
         in written
     assert written.endswith("country net revenue United Kingdom £1,000 France £20.50")
+
+
+def test_long_bar_names_are_cut_on_the_axis_but_whole_in_the_table():
+    import pandas as pd
+    from webapp.dashboard import figures
+    long = "Espresso Machine, Stainless Steel"                      # 33 characters
+    bars = figures.bars(pd.DataFrame({"name": [long, "Mug"], "value": [30.0, 5.0]}),
+                        label="name", value="value", currency="£")
+    assert list(bars.layout.yaxis.ticktext) == ["Espresso Machine, Stain…", "Mug"]
+    assert len(bars.layout.yaxis.ticktext[0]) == figures.AXIS_LABEL_WIDTH
+    assert [row[0] for row in figure_text(bars, "£").rows] == [long, "Mug"]
+
+
+def test_a_colour_scale_is_a_column_of_the_table():
+    """Revenue bars coloured by profit (its colour bar titled "profit", in £): the
+    profit, shown only as a colour, is a column too."""
+    import pandas as pd
+    from webapp.dashboard import figures
+    frame = pd.DataFrame({"name": ["Lamp", "Mug"], "revenue": [1500.0, 40.0],
+                          "profit": [300.0, -2.5]})
+    bars = figures.bars(frame, label="name", value="revenue", color="profit", currency="£")
+    text = figure_text(bars, "£")
+    assert text.header[-1] == "profit"
+    assert [row[-1] for row in text.rows] == ["£300", "−£2.50"]
+    assert [row[0] for row in text.rows] == ["Lamp", "Mug"]

@@ -77,6 +77,8 @@ def figure_text(figure, locale=None) -> ChartText:
     if frame is None or frame.empty:
         return ChartText(_no_data(layout))
     formats = _column_formats(traces, layout)
+    if all(toolbar._keyed(trace) for trace in traces):
+        frame = _with_colours(frame, traces, formats)
     places = [name for name in frame.columns
               if name in ("location", "country") or "country" in str(name).lower()]
     header = [str(name) for name in frame.columns]
@@ -109,6 +111,33 @@ def _place(code: str) -> str:
         record = pycountry.countries.get(alpha_3=code)
         code = record.alpha_2 if record else code
     return country_name(code) if len(code) == 2 and code.isalpha() else code
+
+
+def _with_colours(frame, traces: list[dict], formats: dict):
+    """``frame`` with a column per colour scale of its bars (profit on revenue bars):
+    a number the chart shows only as a colour is a number of its table too."""
+    for trace in traces:
+        marker = trace.get("marker") if isinstance(trace.get("marker"), dict) else {}
+        colours = toolbar._array(marker.get("color"))
+        if not colours or not all(value is None or isinstance(value, (int, float))
+                                  for value in colours):
+            continue
+        horizontal = trace.get("orientation") == "h"
+        keys = [toolbar._cell(key) for key in toolbar._array(trace.get("y" if horizontal
+                                                                       else "x"))]
+        if len(keys) != len(colours):
+            continue
+        colorbar = marker.get("colorbar") if isinstance(marker.get("colorbar"), dict) else {}
+        title = colorbar.get("title")
+        name = str((title.get("text") if isinstance(title, dict) else title) or "colour")
+        if name in frame.columns:
+            continue
+        by_key = dict(zip(keys, colours))
+        frame = frame.assign(**{name: [by_key.get(key) for key in frame.iloc[:, 0]]})
+        formats[name] = (str(colorbar.get("tickprefix") or ""),
+                         str(colorbar.get("ticksuffix") or ""),
+                         "%" in str(colorbar.get("tickformat") or ""))
+    return frame
 
 
 def _no_data(layout: dict) -> str:

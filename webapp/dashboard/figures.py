@@ -213,6 +213,15 @@ def _escape(text: str) -> str:
     return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
 
 
+#: Characters of a bar's name on its axis at most (its hover says it whole).
+AXIS_LABEL_WIDTH = 24
+
+
+def short_label(text: str, width: int = AXIS_LABEL_WIDTH) -> str:
+    """``text`` cut to ``width`` characters with "…" when longer."""
+    return text if len(text) <= width else text[:width - 1].rstrip() + "…"
+
+
 def bars(frame: pd.DataFrame, *, label: str, value: str, currency: str | None = None,
          title: str | None = None, key: str | None = None, horizontal: bool = True,
          color: str | None = None, height: int | None = None) -> go.Figure:
@@ -239,7 +248,10 @@ def bars(frame: pd.DataFrame, *, label: str, value: str, currency: str | None = 
         hovertemplate=(f"%{{{'y' if horizontal else 'x'}}}<br>{prefix}"
                        f"%{{{'x' if horizontal else 'y'}:{number}}}<extra></extra>"))
     if horizontal:
-        figure.update_yaxes(autorange="reversed", type="category")
+        # a long name is cut on the axis (on a phone it would push the bars off the
+        # chart); the hover and the chart's table keep it whole
+        figure.update_yaxes(autorange="reversed", type="category", tickvals=list(labels),
+                            ticktext=[short_label(text) for text in labels])
         if currency:
             _money_axis(figure, "xaxis", currency)
         else:
