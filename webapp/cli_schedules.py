@@ -67,7 +67,10 @@ def _line(schedule) -> str:
             f"  to: {', '.join(schedule.recipients or []) or '—'}"
             + (f"  external: {', '.join(schedule.external_recipients)} ({label})"
                if label else "")
-            + (f"  filters: {schedule.filters}" if schedule.filters else ""))
+            + (f"  filters: {schedule.filters}" if schedule.filters else "")
+            + (f"  dashboard: {schedule.dashboard_id}" if schedule.dashboard_id else "")
+            + (f"  PROBLEM: {problem}" if (problem := schedules.dashboard_problem(schedule))
+               else ""))
 
 
 def _run(action):
@@ -132,17 +135,22 @@ def list_schedules(runs: bool, acting: str | None) -> None:
 @click.option("--view", "view_id", type=int, default=None, metavar="ID",
               help="Follow the saved view ID (GET /api/v1/views lists them): "
                    "its filters and relative period are read at each run; no --filters.")
+@click.option("--dashboard", "dashboard_id", type=int, default=None, metavar="ID",
+              help="Send the dashboard ID (GET /api/v1/dashboards lists them) as a PDF "
+                   "instead of the standard report: each recipient gets its tiles under "
+                   "their own data scope; the owner and every recipient must be able to "
+                   "open it; no --filters, --view or --external.")
 @click.option("--owner", default=None, metavar="EMAIL",
               help="The schedule's owner (admins only; default: the acting user).")
 @click.option("--paused", is_flag=True, help="Create it paused.")
 @AS_OPTION
 def create(name, recipients, format_, frequency, on, time_of_day, timezone, externals,
-           external_scope, filters, view_id, owner, paused, acting) -> None:
+           external_scope, filters, view_id, dashboard_id, owner, paused, acting) -> None:
     """Create a report schedule named NAME."""
     data = {"name": name, "format": format_, "frequency": frequency.strip().lower(),
             "time_of_day": time_of_day, "timezone": timezone, "filters": filters,
             "is_active": not paused, "external_recipients": list(externals),
-            "saved_view_id": view_id}
+            "saved_view_id": view_id, "dashboard_id": dashboard_id}
     if external_scope is not None:
         data["external_scope"] = ("all" if external_scope.strip().lower() == "all"
                                   else external_scope)

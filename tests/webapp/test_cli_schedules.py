@@ -188,3 +188,32 @@ def test_create_following_a_saved_view(app, cli):
     out = cli("create", "Both", "--view", str(view_id), "--filters", "country=GB", ok=False)
     assert "not both" in out
     assert "no saved view 999" in cli("create", "Ghost", "--view", "999", ok=False)
+
+
+def test_create_a_schedule_sending_a_dashboard(app, cli):
+    """``--dashboard ID``: the dashboard as a PDF; a recipient who cannot open it is
+    refused by name, and the listing shows a recipient it was unshared from later."""
+    from core import dashboards
+    from core.orm import User
+
+    settings = app.extensions["shoplens.settings"]
+    with db.session_scope(settings.database_url) as session:
+        admin = session.scalars(sa.select(User).where(User.email == "admin@example.com")).one()
+        gb = session.scalars(sa.select(User).where(User.email == "gb@example.com")).one()
+        board = dashboards.create_dashboard(session, admin, {
+            "name": "Lighting desk", "sharing": "users", "shared_with": [gb.id]})
+        board_id = board.id
+    refused = cli("create", "Desk", "--dashboard", str(board_id), "--to", "fr@example.com",
+                  ok=False)
+    assert "fr@example.com cannot open the dashboard “Lighting desk”" in refused
+    out = cli("create", "Desk", "--dashboard", str(board_id), "--to", "gb@example.com",
+              "--every", "daily", "--at", "06:30")
+    made = _schedule(app, _created_id(out))
+    assert (made.dashboard_id, made.format, made.recipients) == (board_id, "pdf",
+                                                                 ["gb@example.com"])
+    assert f"dashboard: {board_id}" in out and "PROBLEM" not in out
+    with db.session_scope(settings.database_url) as session:
+        admin = session.scalars(sa.select(User).where(User.email == "admin@example.com")).one()
+        dashboards.update_dashboard(session, admin, board_id, {"sharing": "private"})
+    assert "PROBLEM: The dashboard “Lighting desk” is no longer shared with " \
+           "gb@example.com" in cli("list")

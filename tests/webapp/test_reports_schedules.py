@@ -18,15 +18,15 @@ FORM = [("reports-sched-name", "value"), ("reports-sched-format", "value"),
         ("reports-sched-recipients", "value"), ("shell-url", "search"),
         ("reports-sched-keep-dates", "value"), ("reports-sched-timezone", "value"),
         ("reports-sched-external", "value"), ("reports-sched-external-scope", "value"),
-        ("reports-sched-view", "value")]
+        ("reports-sched-view", "value"), ("reports-sched-what", "value")]
 
 
 def create(client, *, name="Weekly GB", recipients,
            search="?start=2011-03-01&end=2011-03-03&country=GB", frequency="weekly",
            time="08:00", keep_dates=False, timezone="UTC", external=None, external_scope=None,
-           format="xlsx", view=None):
+           format="xlsx", view=None, what="report"):
     values = [name, format, frequency, "2", 1, time, recipients, search, keep_dates,
-              timezone, external, external_scope, view]
+              timezone, external, external_scope, view, what]
     return client.post("/_dash-update-component", json={
         "output": "reports-sched-status.children",
         "outputs": {"id": "reports-sched-status", "property": "children"},
@@ -156,7 +156,8 @@ def test_a_viewer_is_refused_by_the_guard(signed_in):
 def form(client, search: str, keep_dates: bool = False) -> dict:
     outputs = [("reports-sched-recipients", "options"), ("reports-sched-recipients", "value"),
                ("reports-sched-recipients", "disabled"), ("reports-sched-filters", "children"),
-               ("reports-sched-mail", "children"), ("reports-sched-view", "options")]
+               ("reports-sched-mail", "children"), ("reports-sched-view", "options"),
+               ("reports-sched-what", "options"), ("reports-sched-what", "value")]
     response = client.post("/_dash-update-component", json={
         "output": ".." + "...".join(f"{i}.{p}" for i, p in outputs) + "..",
         "outputs": [{"id": i, "property": p} for i, p in outputs],
@@ -277,3 +278,36 @@ def test_a_schedule_can_follow_a_saved_view_the_user_may_open(app, signed_in):
         row = session.scalars(sa.select(ReportSchedule).where(
             ReportSchedule.name == "Following")).one()
         assert (row.saved_view_id, row.filters) == (mine_id, "")
+
+
+def test_the_form_schedules_a_dashboard_the_user_may_open_as_a_pdf(app, signed_in):
+    """"What: dashboard …" lists the dashboards the user may open (the Dashboards page's
+    "Schedule as PDF" link chooses one); another user's private one is refused."""
+    from core import dashboards
+    from core.orm import User
+
+    with db.session_scope(app.extensions["shoplens.settings"].database_url) as session:
+        gb = session.query(User).filter_by(email="gb@example.com").one()
+        admin = session.query(User).filter_by(email="admin@example.com").one()
+        mine = dashboards.create_dashboard(session, gb, {"name": "GB morning"})
+        dashboards.add_tile(session, gb, mine.id, "overview-kpi-revenue")
+        private = dashboards.create_dashboard(session, admin, {"name": "Board only"})
+        mine_id, private_id = mine.id, private.id
+    analyst = signed_in("gb@example.com")
+    shown = form(analyst, f"?schedule_dashboard={mine_id}")
+    assert shown["reports-sched-what.value"] == str(mine_id)
+    assert [o["label"] for o in shown["reports-sched-what.options"]] == [
+        "Standard report", "Dashboard: GB morning"]
+    assert form(analyst, f"?schedule_dashboard={private_id}")["reports-sched-what.value"] \
+        == "report"  # not one they may open: not offered, not chosen
+    status = answer(create(analyst, name="GB morning PDF", recipients=["gb@example.com"],
+                           what=str(mine_id)), "reports-sched-status")
+    assert "the dashboard as a PDF" in status
+    [row] = _rows(app, "GB morning PDF")
+    assert (row.dashboard_id, row.format, row.filters) == (mine_id, "pdf", "")
+    refused = answer(create(analyst, name="Not mine", recipients=["gb@example.com"],
+                            what=str(private_id)), "reports-sched-status")
+    assert "Not created" in refused and f"no dashboard {private_id}" in refused
+    listed = json.loads(listing(analyst))  # the listing's JSON, quotes as themselves
+    assert "Sends the dashboard “GB morning” as a PDF" in json.dumps(listed,
+                                                                    ensure_ascii=False)

@@ -275,3 +275,100 @@ def test_the_openapi_document_has_the_new_fields_and_the_digest(api):
     assert "post" in document["paths"]["/schedules/digest"]
     fields = document["components"]["schemas"]["ScheduleRequest"]["properties"]
     assert {"timezone", "external_recipients", "external_scope"} <= set(fields)
+
+
+# ---------------------------------------------------------------------- issue 15: dashboards
+def _user_id(app, email: str) -> int:
+    from core.orm import User
+    with db.session_scope(app.extensions["shoplens.settings"].database_url) as session:
+        return session.scalars(sa.select(User.id).where(User.email == email)).one()
+
+
+def _run_job(app, job_id: str) -> Job:
+    """The job's runner in this process, as a worker runs it (a domain error fails it)."""
+    from core import jobs
+    settings = app.extensions["shoplens.settings"]
+    spec = jobs.start_job(settings, job_id, worker="test")
+    try:
+        outcome = jobs.kind_of(spec.kind).load_runner()(settings, spec)
+    except jobs.JobError as exc:
+        jobs.fail_job(settings, job_id, exc.message)
+    else:
+        jobs.finish_job(settings, job_id, **outcome)
+    with db.session_scope(settings.database_url) as session:
+        job = session.get(Job, job_id)
+        session.expunge(job)
+        return job
+
+
+def test_a_schedule_sends_a_dashboard_its_recipients_may_open(app, api):
+    gb_id = _user_id(app, "gb@example.com")
+    board = api("admin@example.com", "/dashboards", method="POST", json={
+        "name": "Ops", "sharing": "users", "shared_with": [gb_id]}).json
+    api("admin@example.com", f"/dashboards/{board['id']}/tiles", method="POST",
+        json={"panel": "overview-kpi-revenue"})
+    body = {**WEEKLY, "format": "pdf", "dashboard_id": board["id"]}
+    assert api(None, "/schedules", method="POST", json=body).status_code == 401
+    assert api("viewer@example.com", "/schedules", method="POST", json=body).status_code == 403
+    refused = api("admin@example.com", "/schedules", method="POST",
+                  json={**body, "recipients": ["gb@example.com", "fr@example.com"]})
+    assert refused.status_code == 403
+    assert "fr@example.com cannot open the dashboard “Ops”" in _message(refused)
+    # the GB analyst cannot open it as an owner would need to … unless it is shared: it is
+    made = _create(api, "gb@example.com", **{k: v for k, v in body.items() if k != "name"},
+                   name="Ops weekly")
+    assert (made["dashboard_id"], made["dashboard_name"], made["dashboard_problem"]) == (
+        board["id"], "Ops", None)
+    assert made["format"] == "pdf" and made["recipients"] == ["gb@example.com"]
+
+    # unshared later: the schedule says so, and a run fails with the reason, in its runs
+    api("admin@example.com", f"/dashboards/{board['id']}", method="PATCH",
+        json={"sharing": "private"})
+    shown = api("gb@example.com", f"/schedules/{made['id']}").json
+    assert "no longer shared with gb@example.com" in shown["dashboard_problem"]
+    [job] = api("gb@example.com", f"/schedules/{made['id']}/send-now",
+                method="POST").json["jobs"]
+    failed = _run_job(app, job["id"])
+    assert (failed.kind, failed.status) == ("dashboard_report", "failed")
+    [run] = api("gb@example.com", f"/schedules/{made['id']}").json["runs"]
+    assert run["state"] == "failed" and "is no longer shared with gb@example.com" in \
+        run["reason"]
+    # back to the standard report
+    back = api("gb@example.com", f"/schedules/{made['id']}", method="PATCH",
+               json={"dashboard_id": None})
+    assert back.status_code == 200, back.text
+    assert back.json["dashboard_id"] is None and back.json["dashboard_problem"] is None
+
+
+def test_a_dashboard_pdf_job_is_for_those_who_may_open_it(app, api):
+    import pypdf
+
+    private = api("admin@example.com", "/dashboards", method="POST",
+                  json={"name": "Board only"}).json
+    request = {"kind": "dashboard_report", "options": {"dashboard_id": private["id"]}}
+    assert api(None, "/jobs", method="POST", json=request).status_code == 401
+    assert api("viewer@example.com", "/jobs", method="POST", json=request).status_code == 403
+    hidden = api("analyst@example.com", "/jobs", method="POST", json=request)
+    assert hidden.status_code == 404, hidden.text  # as if it did not exist
+    mine = api("gb@example.com", "/dashboards", method="POST", json={
+        "name": "GB desk", "filters": "start=2011-03-01&end=2011-03-03"}).json
+    api("gb@example.com", f"/dashboards/{mine['id']}/tiles", method="POST",
+        json={"panel": "overview-kpi-revenue"})
+    started = api("gb@example.com", "/jobs", method="POST", json={
+        "kind": "dashboard_report", "options": {"dashboard_id": mine["id"]}})
+    assert started.status_code == 202, started.text
+    done = _run_job(app, started.json["id"])
+    assert done.status == "done", done.error
+    text = "\n".join(page.extract_text() for page in pypdf.PdfReader(done.result_path).pages)
+    # the tiny shop's 1–3 March: net revenue 47 in all, 25 in GB (the analyst's scope)
+    assert "GB desk" in text and "Revenue (net)" in text
+    assert "£25.00" in text and "£47.00" not in text
+
+
+def test_the_openapi_document_has_dashboard_schedules_and_jobs(api):
+    document = api("viewer@example.com", "/openapi.json").json
+    schemas = document["components"]["schemas"]
+    assert "dashboard_id" in schemas["ScheduleRequest"]["properties"]
+    assert {"dashboard_id", "dashboard_name", "dashboard_problem"} <= set(
+        schemas["ScheduleResponse"]["properties"])
+    assert "dashboard_report" in str(schemas)

@@ -261,8 +261,9 @@ def _start(job) -> dict:
 
 
 @endpoint("POST", "/jobs", role="analyst", body=payloads.JobRequest,
-          response=payloads.JobResponse, success=202, errors=(400, 401, 403, 503),
-          summary="Start a job: " + ", ".join(job_kinds.api_names()) + ".")
+          response=payloads.JobResponse, success=202, errors=(400, 401, 403, 404, 503),
+          summary="Start a job: " + ", ".join(job_kinds.api_names()) + " (404: the "
+                  "dashboard of a dashboard_report is not one you may open).")
 def post_job(body: payloads.JobRequest):
     db = db_session()
     params = {"filters": _checked(body.filters), "options": body.options}
