@@ -62,7 +62,7 @@ def load_command(path: Path | None, file_format: str, mapping: Path | None, appe
                                 append=append, force=force)
     else:
         raise click.UsageError("Give the PATH of a file to load, or --sample online-retail")
-    _echo_outcome(record, services.locale())
+    _echo_outcome(record, services.locale().symbol)
 
 
 @data_cli.command("mapping")
@@ -97,7 +97,7 @@ def demo_command(lines: int, seed: int) -> None:
     """Generate the synthetic demo data set and publish it (replaces the data)."""
     settings = services.settings()
     _echo_outcome(loads.run_demo_load(settings, lines=lines, seed=seed),
-                  services.locale())
+                  services.locale().symbol)
 
 
 @data_cli.command("load-sessions")

@@ -131,7 +131,7 @@ def test_action_panel_answers(signed_in):
                      [URL], "shell-url.search")
     assert response.status_code == 200, response.text
     text = text_of(response.json["response"]["marketing-actions"]["children"])
-    assert "last 7 days: 08 Jan – 14 Jan against 01 Jan – 07 Jan" in text
+    assert "last 7 days: 8–14 Jan 2024 against 1–7 Jan 2024" in text
 
 
 def test_a_store_without_ads_or_sessions_says_what_to_load(tmp_path_factory):
@@ -166,7 +166,7 @@ def test_the_insights_page_shows_the_actions_too(signed_in):
                      [URL], "shell-url.search")
     assert response.status_code == 200, response.text
     text = text_of(response.json["response"]["insights-actions"]["children"])
-    assert "last 7 days: 08 Jan – 14 Jan against 01 Jan – 07 Jan" in text
+    assert "last 7 days: 8–14 Jan 2024 against 1–7 Jan 2024" in text
 
 
 def test_spend_and_revenue_on_two_axes(signed_in):

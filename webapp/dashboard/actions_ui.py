@@ -7,7 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import html
 
 from analytics import actions
-from core.formatting import format_money
+from core.formatting import format_day_range, format_money
 from webapp.dashboard import components, context
 
 ACTIONS_SHOWN = 15
@@ -19,8 +19,9 @@ def actions_view(search: str | None, table_id: str) -> html.Div:
         table = context.query(actions.action_table, search)
     except context.Unavailable as exc:
         return components.empty_state(str(exc))
-    windows = "; ".join(f"{w.name}: {w.start:%d %b} – {w.end:%d %b} against "
-                        f"{w.previous_start:%d %b} – {w.previous_end:%d %b}"
+    locale = context.currency()
+    windows = "; ".join(f"{w.name}: {format_day_range(w.start, w.end, locale)} against "
+                        f"{format_day_range(w.previous_start, w.previous_end, locale)}"
                         for w in table.windows)
     if table.frame.empty:
         return html.Div([components.empty_state("Nothing to act on: no channel, campaign, "

@@ -20,7 +20,7 @@ from dash import ALL, Input, Output, State, callback, dcc, html
 from analytics import catalog
 from analytics.errors import ShoplensError
 from core import alert_runs, alerts
-from core.formatting import format_value
+from core.formatting import format_date, format_datetime, format_value
 from core.orm import utcnow
 from webapp import security, services
 from webapp.dashboard import components, context
@@ -281,7 +281,8 @@ def _rule_block(rule, user) -> html.Div:
     colour = {"armed": "success", "cooling": "warning", "paused": "secondary"}.get(
         state, "info")
     toggle = "resume" if not rule.is_active else "pause"
-    fired = (f"last fired {rule.last_fired_at:%d %b %Y %H:%M} UTC" if rule.last_fired_at
+    fired = (f"last fired {format_datetime(rule.last_fired_at, services.locale())} UTC"
+             if rule.last_fired_at
              else "never fired")
     where = ", ".join(part for part in (
         "e-mail" if rule.email else "", "webhook" if rule.webhook_url else "") if part)
@@ -362,7 +363,8 @@ def rule_action(_clicks, _deletes, backtest_days):
             alerts.update_rule(session, user, rule_id, {"snoozed_until": until},
                                warehouse=context.warehouse(), settings=settings)
             session.commit()
-            return (f"“{name}” snoozed until {until:%d %b %Y %H:%M} UTC." if until
+            return (f"“{name}” snoozed until "
+                    f"{format_datetime(until, services.locale())} UTC." if until
                     else f"“{name}” is no longer snoozed."), keep, keep
         if action == "test":
             tried = alerts.try_rule(session, user, rule_id, context.warehouse(),
@@ -465,8 +467,7 @@ def send_day(_clicks):
 
 
 def _day_text(iso: str) -> str:
-    day = dt.date.fromisoformat(iso)
-    return f"{day.day} {day:%b %Y}"
+    return format_date(dt.date.fromisoformat(iso), services.locale())
 
 
 # ------------------------------------------------------------------ firings
@@ -504,7 +505,8 @@ def _firing_block(firing, deliveries) -> html.Div:
     currency = services.locale()
     numbers = []
     if firing.period_start and firing.period_end:
-        numbers.append(f"period {firing.period_start:%d %b %Y} – {firing.period_end:%d %b %Y}")
+        numbers.append(f"period {format_date(firing.period_start, currency)} – "
+                       f"{format_date(firing.period_end, currency)}")
     measure = catalog.measure(firing.rule.kpi) if firing.rule.kpi in catalog.KPI_NAMES \
         else None
     for label, value in (("now", firing.current), ("compared with", firing.previous)):
@@ -521,8 +523,9 @@ def _firing_block(firing, deliveries) -> html.Div:
         if shape["deliveries"] else html.Div("No messages recorded.",
                                              className="small text-body-secondary"))
     return html.Div([
-        html.Div([html.Span(f"{firing.rule.name} · fired {firing.fired_at:%d %b %Y %H:%M} "
-                            "UTC", className="fw-semibold")]),
+        html.Div([html.Span(f"{firing.rule.name} · fired "
+                            f"{format_datetime(firing.fired_at, currency)} UTC",
+                            className="fw-semibold")]),
         html.Div(firing.sentence),
         html.Div(" · ".join(numbers), className="small text-body-secondary"),
         _explanation_table(firing.explanation),

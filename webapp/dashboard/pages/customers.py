@@ -17,6 +17,7 @@ from dash import Input, Output, State, callback, dcc, html
 
 from analytics import cohorts, customers
 from analytics.models.scored import LEVELS, filter_label, scored_frame
+from core.formatting import format_date
 from webapp.api import routing
 from webapp.dashboard import components, context, figures, jobs_ui
 
@@ -147,9 +148,11 @@ def update_cohorts(search, measure):
     except context.Unavailable as exc:
         return figures.empty_figure(str(exc)), ""
     start, end = cohorts.cohort_window(selected.start, selected.end)
-    explained = (f"{start:%b %Y} – {end:%d %b %Y}: the 12 months ending with the period "
-                 "(a shorter period holds too few cohorts)"
-                 if start != selected.start else f"{start:%d %b %Y} – {end:%d %b %Y}")
+    locale = context.currency()
+    explained = (f"{start:%b %Y} – {format_date(end, locale)}: the 12 months ending with the "
+                 "period (a shorter period holds too few cohorts)"
+                 if start != selected.start
+                 else f"{format_date(start, locale)} – {format_date(end, locale)}")
     what = ("share of each first-purchase month's customers buying in each later month"
             if measure == "customers" else
             "each first-purchase month's revenue in each later month ÷ its first month's "

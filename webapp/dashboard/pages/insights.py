@@ -9,6 +9,7 @@ import pandas as pd
 from dash import ALL, Input, Output, State, callback, html
 
 from analytics import breakdowns, catalog
+from core.formatting import format_date, format_day_range
 from webapp.dashboard import actions_ui, components, context, figures, jobs_ui, notes
 
 dash.register_page(__name__, path="/insights", name="Insights", title="Shoplens · Insights",
@@ -167,7 +168,7 @@ def show_anomalies(stored):
     money = context.currency() if result.get("metric") in ("revenue", "aov") else ""
     figure = figures.anomalies(series, points, x="date", y="value", currency=money,
                                notes=notes.for_frame(series, "date"))
-    items = [html.Li([html.Strong(f"{day:%d %b %Y}: "), str(text)])
+    items = [html.Li([html.Strong(f"{format_date(day, context.currency())}: "), str(text)])
              for day, text in zip(points["date"].head(ANOMALIES_SHOWN),
                                   points["explanation"].head(ANOMALIES_SHOWN))]
     shop_wide = (html.Ul(items, className="ps-3 small", id="insights-anomalies-items")
@@ -192,10 +193,8 @@ def _slice_list(found: list[dict]) -> html.Div:
 
 
 def _day_range(start: str, end: str) -> str:
-    first, last = pd.Timestamp(start), pd.Timestamp(end)
-    if first == last:
-        return f"{first:%d %b %Y}"
-    return f"{first:%d %b} – {last:%d %b %Y}"
+    return format_day_range(pd.Timestamp(start).date(), pd.Timestamp(end).date(),
+                            context.currency())
 
 
 def _number(value) -> str:

@@ -11,6 +11,7 @@ from dash import Input, Output, State, callback, html
 from analytics import cache, kpis, quality, series
 from analytics.filters import Filters
 from analytics.models import insights
+from core.formatting import format_date, format_datetime
 from core.panels import trend_grain
 from webapp.dashboard import components, context, figures, guide, notes
 
@@ -61,8 +62,10 @@ def update_kpis(search):
         cards.append(dbc.Col(components.kpi_card("overview", name, data["kpis"][name],
                                                  currency, spark, summary.comparison_label),
                              xs=6, md=6, xl=3, className="mb-3"))
-    period_text = (f"{summary.start:%d %b %Y} – {summary.end:%d %b %Y}, compared with "
-                   f"{summary.previous_start:%d %b %Y} – {summary.previous_end:%d %b %Y}"
+    period_text = (f"{format_date(summary.start, currency)} – "
+                   f"{format_date(summary.end, currency)}, compared with "
+                   f"{format_date(summary.previous_start, currency)} – "
+                   f"{format_date(summary.previous_end, currency)}"
                    + (" (the same days last year)" if summary.compare == "last_year" else ""))
     return dbc.Row(cards, className="g-3"), period_text
 
@@ -118,7 +121,8 @@ def update_freshness(_pathname):
             lines, what = summary["lines"], "lines in your data scope"
     except context.DATA_ERRORS:
         return dbc.Badge("No data loaded", color="secondary", id="overview-quality")
-    last_day = f"{last_ts:%d %b %Y}" if last_ts else "no lines"
+    locale = context.currency()
+    last_day = format_date(last_ts, locale) if last_ts else "no lines"
     badge = dbc.Badge(f"{len(issues)} data-quality note{'s' if len(issues) != 1 else ''}"
                       if issues else "Data quality OK",
                       color="warning" if issues else "success", className="badge-quality",
@@ -126,7 +130,7 @@ def update_freshness(_pathname):
     return html.Div([
         badge,
         html.Div(f"Data to {last_day} · {lines:,} {what} · loaded "
-                 f"{info.created_at:%d %b %Y %H:%M}", className="small text-body-secondary",
+                 f"{format_datetime(info.created_at, locale)}", className="small text-body-secondary",
                  id="overview-data-lines"),
     ], className="text-end")
 
