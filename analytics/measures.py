@@ -37,12 +37,11 @@ NONE_LABEL = "(none)"
 
 def source_for(warehouse, filters: Filters, scope: Scope, *, needs_lines: bool = False,
                group_by: tuple[str, ...] = (), version: int | None = None) -> Source:
-    """``planner.plan`` for a query of these measures: when it reads the facts under a
-    segment filter, ``Source.where`` adds the segment's customers
-    (``segments.segment_condition``)."""
+    """``planner.plan`` for a query of these measures: under a segment filter,
+    ``Source.where`` adds the segment's customers (``segments.segment_customers``)."""
     segment = None
-    if filters.segment:  # never on the rollups (``rollups.use_rollups``): on the facts
-        segment = segments.segment_condition(warehouse, filters, scope)
+    if filters.segment:
+        segment = segments.segment_customers(warehouse, filters, scope)
     return planner.plan(warehouse, filters, scope, needs_lines=needs_lines,
                         group_by=group_by, version=version, segment=segment)
 

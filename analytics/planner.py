@@ -7,7 +7,9 @@ may add up exactly (``Source``). ``RollupMeta`` holds the per-version facts this
 (``rollups.meta``), remembered per version in-process.
 
 It knows the rollups and the filters, nothing of what a query computes or of RFM segments
-(``measures.source_for`` adds a segment's condition for the queries that read the facts).
+(``measures.source_for`` passes a segment's customers as a SELECT of customer ids: the
+planner then reads tables that hold a customer per row, ``rollup_invoice`` and
+``rollup_customer_day``, never a day-grain rollup).
 """
 from __future__ import annotations
 
@@ -88,7 +90,7 @@ class Source:
     ``ltv_to_date`` is exact)."""
     sums: sa.Table
     counts: sa.Table
-    segment: sa.ColumnElement | None = None
+    segment: sa.Select | None = None  # the customer ids the rows must belong to
     orders_summable: bool = False
     customers_summable: bool = False
     customer_days: sa.Table | None = None
@@ -103,12 +105,18 @@ class Source:
     def where(self, table: sa.Table, filters: Filters, scope: Scope, *,
               dates: bool = True) -> list[sa.ColumnElement[bool]]:
         """Filters and scope on ``table``; on the facts also "counted lines only" (a sale or
-        a return: lines with unit price ≤ 0 never reach a metric) and the segment."""
+        a return: lines with unit price ≤ 0 never reach a metric); the segment's customers
+        on any table."""
         conditions = line_conditions(filters, scope, table, dates=dates)
         if table is schema.fact_lines:
             conditions.append(sa.or_(table.c.is_sale, table.c.is_return))
-            if self.segment is not None:
-                conditions.append(self.segment)
+        if table is rollups.invoice_price:
+            conditions += rollups.price_conditions(table, filters)
+        if self.segment is not None:
+            if "customer_id" not in table.c:
+                raise ValueError(f"{table.name} has no customer: a segment cannot be read "
+                                 "there")
+            conditions.append(table.c.customer_id.in_(self.segment))
         return conditions
 
     # columns that differ between the facts and the per-invoice rollup
@@ -130,31 +138,49 @@ class Source:
 
 def plan(warehouse, filters: Filters, scope: Scope, *, needs_lines: bool = False,
          group_by: tuple[str, ...] = (), version: int | None = None,
-         segment: sa.ColumnElement[bool] | None = None) -> Source:
+         segment: sa.Select | None = None) -> Source:
     """The facts when the filters need the lines (``needs_lines``: the query groups by a
     column only the facts hold, like product; or ``rollups.use_rollups`` says no), else the
     smallest rollup that holds the dimensions of the filters, the scope and ``group_by``
     (planner dimension names, ``rollups.DIMENSION_NAMES``), with what it may add up (see
-    ``Source``). ``segment`` is a condition on the facts that callers add when they read
-    them (the planner knows nothing of what it means: ``measures.source_for`` passes the
-    RFM segment's)."""
+    ``Source``). A unit-price range whose ends are band edges reads
+    ``rollups.invoice_price`` (``rollups.price_bands_apply``), one row per invoice row and
+    price band, when the version has it. ``segment`` is a SELECT of the customer ids the
+    rows must belong to
+    (the planner knows nothing of what it means: ``measures.source_for`` passes the RFM
+    segment's): then the per-invoice rollup, whose rows have one customer each."""
+    if rollups.price_bands_apply(filters) and not needs_lines:
+        version = warehouse.require_version() if version is None else version
+        meta = rollup_meta(warehouse, version)
+        if meta is not None and f"rows:{rollups.invoice_price.name}" in meta.flags:
+            return Source(rollups.invoice_price, rollups.invoice_price, segment,
+                          customer_orders_summable=meta.flag("single_day_invoices"),
+                          meta=meta)
     if rollups.use_rollups(filters) and not needs_lines:
         version = warehouse.require_version() if version is None else version
         meta = rollup_meta(warehouse, version)
         if meta is None:
-            return Source(schema.rollup_daily, schema.rollup_invoice)
-        return _plan(meta, restricted_dimensions(filters, scope), set(group_by))
+            if segment is None:
+                return Source(schema.rollup_daily, schema.rollup_invoice)
+        else:
+            return _plan(meta, restricted_dimensions(filters, scope), set(group_by), segment)
     return Source(schema.fact_lines, schema.fact_lines, segment)
 
 
-def _plan(meta: RollupMeta, restricted: dict[str, int], group_by: set[str]) -> Source:
+def _plan(meta: RollupMeta, restricted: dict[str, int], group_by: set[str],
+          segment: sa.Select | None = None) -> Source:
     needed = set(restricted) | group_by
     covering = [(meta.rows(table), dimensions, table)
-                for dimensions, table in rollups.DAY_TABLES.items() if needed <= set(dimensions)]
+                for dimensions, table in rollups.DAY_TABLES.items()
+                if needed <= set(dimensions) and segment is None]
     single_day = meta.flag("single_day_invoices")
     customer_days = (rollups.customer_day if all(
         meta.flag(f"invoice_level:{d}") for d in needed) else None)
     whole_customers = all(meta.flag(f"customer_level:{d}") for d in restricted)
+    if segment is not None:  # rows with a customer each
+        return Source(schema.rollup_invoice, schema.rollup_invoice, segment,
+                      customer_days=customer_days, customer_orders_summable=single_day,
+                      whole_customers=whole_customers, meta=meta)
     if not covering:
         return Source(schema.rollup_daily, schema.rollup_invoice,
                       customer_days=customer_days, customer_orders_summable=single_day,

@@ -22,6 +22,8 @@ lines with unit price ≤ 0 never count: the warehouse flags them neither sale n
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
@@ -195,9 +197,56 @@ def segment_condition(warehouse, filters: Filters, scope: Scope,
     """
     if not filters.segment:
         return sa.true()
+    return table.c.customer_id.in_(segment_customers(warehouse, filters, scope))
+
+
+def segment_customers(warehouse, filters: Filters, scope: Scope) -> sa.Select:
+    """SELECT of the customer ids of ``filters.segment`` over the filters' period (missing
+    dates resolved), without the segment filter. Unknown names raise FilterError.
+
+    The ids are computed once per data version, filters and scope (``segment_members``)
+    and bound as one array parameter: every statement of every panel under the same
+    segment then reads a list instead of computing RFM again (over the whole history, for
+    a series, that is most of its time). Not an IN list of literals: DuckDB compares
+    those one by one with its ``in_clause`` optimizer off (``analytics.warehouse``)."""
+    members = segment_members(warehouse, filters, scope)
+    ids = sa.bindparam("segment_ids", list(members), type_=sa.ARRAY(sa.String), unique=True)
+    return sa.select(sa.func.unnest(sa.cast(ids, sa.ARRAY(sa.String))))
+
+
+#: Segment members by (warehouse, version, resolved filters, scope): a data version never
+#: changes, so neither do they; the last ``_MEMBERS_KEPT`` are kept.
+_members: OrderedDict[tuple, tuple[str, ...]] = OrderedDict()
+_members_lock = threading.Lock()
+_MEMBERS_KEPT = 64
+
+
+def segment_members(warehouse, filters: Filters, scope: Scope) -> tuple[str, ...]:
+    """The customer ids of ``filters.segment`` over the filters' period (see
+    ``segment_customers``), sorted; remembered per data version."""
     segment = canonical_segment(filters.segment)
-    rfm = rfm_subquery(warehouse, period.resolve(warehouse, filters), scope)
-    return table.c.customer_id.in_(
-        sa.select(rfm.c.customer_id).where(rfm.c.segment == segment))
+    version = warehouse.require_version()
+    resolved = period.resolve(warehouse, replace(filters, segment=segment), version)
+    key = (warehouse.url, version, resolved.without_comparison().to_query(), scope.key())
+    with _members_lock:
+        if key in _members:
+            _members.move_to_end(key)
+            return _members[key]
+    rfm = rfm_subquery(warehouse, resolved, scope)
+    query = sa.select(rfm.c.customer_id).where(rfm.c.segment == segment).order_by(
+        rfm.c.customer_id)
+    with warehouse.connect(version) as conn:
+        members = tuple(conn.execute(query).scalars())
+    with _members_lock:
+        _members[key] = members
+        while len(_members) > _MEMBERS_KEPT:
+            _members.popitem(last=False)
+    return members
+
+
+def forget_members() -> None:
+    """Drop the remembered segment members (a benchmark measuring a cold start)."""
+    with _members_lock:
+        _members.clear()
 
 

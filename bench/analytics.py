@@ -47,7 +47,7 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from analytics import period
+from analytics import period, segments
 from analytics.cache import Cache
 from analytics.filters import ALL_DATA, Filters
 from analytics.warehouse import Warehouse
@@ -158,6 +158,7 @@ def _measure(warehouse, reference, calls, filters: Filters, size: int,
     misses, peaks = [], []
     for _ in range(repeats):
         cache = Cache()
+        segments.forget_members()  # a segment's customers are computed in every miss
         with _PeakMemory() as peak:
             answers: dict = {}
             misses.append(_overview(warehouse, cache, calls, filters, per_call, answers))
