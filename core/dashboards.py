@@ -14,8 +14,8 @@ not see is ``DashboardNotFound`` (404), so ids do not reveal what exists.
 
 The panels are declared in ``core.panels`` (their data step; ``webapp.dashboard.panels``
 draws them with Dash), which registers each panel's id, title and minimum role with
-``register_panel`` when it is imported, and the services check tiles against that
-registry. The caller commits.
+``register_panel`` when it is imported (this module imports it last), and the services
+check tiles against that registry. The caller commits.
 """
 from __future__ import annotations
 
@@ -463,3 +463,9 @@ def dashboard_to_dict(dashboard: Dashboard, actor: User | None = None) -> dict:
     if actor is not None:
         out["editable"] = can_edit(actor, dashboard)
     return out
+
+
+# The panels' declarations register themselves here (``core.panels``): imported last, so
+# that every process that checks tiles (the web, a worker, the CLI) knows them, whichever
+# of the two modules it imports first.
+from core import panels as _panels  # noqa: E402,F401

@@ -158,3 +158,59 @@ def test_both_files_in_one_email_and_the_digest_email(home, tmp_path):
     assert "cid:" in html and "Germany" not in html
     [digest_job] = _jobs_of(settings, digest)
     assert digest_job.kind == "digest" and digest_job.scope == ["FR"]
+
+
+def test_a_dashboard_schedule_mails_each_recipient_their_own_numbers(home, tmp_path):
+    """A real worker process (which may not import webapp) prints a dashboard for each
+    recipient under their scope and the ledger sends it: the French viewer's PDF holds
+    France's March revenue, £13.00, and not the £28.00 of all the data (by hand, see
+    ``TINY_SHOP``)."""
+    import io
+
+    import pypdf
+
+    from core import dashboards
+
+    env, settings = home
+    warehouse = Warehouse(settings.warehouse_url)
+    publish_tiny_shop(warehouse)
+    warehouse.dispose()
+    admin = add_user(settings, "admin@example.com", "admin")
+    add_user(settings, "french@example.com", "viewer", ["FR"])
+    with db.session_scope(settings.database_url) as session:
+        owner = session.get(User, admin)
+        board = dashboards.create_dashboard(session, owner, {
+            "name": "March board", "filters": "start=2011-03-01&end=2011-03-31",
+            "sharing": "everyone"})
+        for panel in ("overview-kpi-revenue", "overview-trend", "geography-map"):
+            dashboards.add_tile(session, owner, board.id, panel)
+        board_id = board.id
+    schedule_id = _schedule(settings, admin, {
+        "name": "March board", "dashboard_id": board_id,
+        "recipients": ["admin@example.com", "french@example.com"]})
+
+    worker = WorkerProcess(env, tmp_path / "worker.log").start()
+    try:
+        started = schedules.run_due_schedules(settings, now=RUN_AT)
+        assert len(started) == 2
+        wait_for(lambda: len(list(settings.outbox.glob("*.eml"))) >= 2, timeout=180,
+                 what="two e-mails in the outbox")
+    finally:
+        worker.stop()
+    texts = {}
+    for path in settings.outbox.glob("*.eml"):
+        message = mail.read_eml(path)
+        assert message["Subject"].startswith("Dashboard “March board”")
+        [pdf] = list(message.iter_attachments())
+        reader = pypdf.PdfReader(io.BytesIO(pdf.get_payload(decode=True)))
+        texts[message["To"]] = "\n".join(page.extract_text() for page in reader.pages)
+    for text in texts.values():
+        for title in ("March board", "Revenue (net)", "Revenue over time",
+                      "Revenue by country"):
+            assert title in text
+    assert "£28.00" in texts["admin@example.com"]
+    assert "£13.00" in texts["french@example.com"]
+    assert "£28.00" not in texts["french@example.com"]
+    ran = _jobs_of(settings, schedule_id)
+    assert {job.kind for job in ran} == {"dashboard_report"}
+    assert sorted(row.status for row in _deliveries(settings, started)) == ["sent", "sent"]
