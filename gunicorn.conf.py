@@ -51,3 +51,11 @@ timeout = 120
 graceful_timeout = 30
 
 accesslog = "-"
+
+
+def post_worker_init(worker):
+    """Each worker pays its one-time costs (first-request setup, plotly's validators, its
+    warehouse connection) before its first request, not while the first user after a
+    restart waits: ``webapp.warmup``. Measured with ``python -m bench browser``."""
+    from webapp.warmup import warm_process
+    worker.log.info("worker %s warmed in %.2f s", worker.pid, warm_process(worker.wsgi))
