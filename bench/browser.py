@@ -55,6 +55,7 @@ import random
 import shlex
 import shutil
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -201,7 +202,16 @@ def run() -> list[dict]:
         rows = []
         for path, name in pages:
             rows.append(_page_row(env, home, snapshot, Path(folder), path, name))
-        rows.append(_users_row(env, home, snapshot, Path(folder)))
+            print(f"browser: {rows[-1]}", file=sys.stderr, flush=True)   # a long run
+        if USERS > 0:   # BENCH_BROWSER_USERS=0 leaves the users' row out
+            rows.append(_users_row(env, home, snapshot, Path(folder)))
+        config = " ".join(GUNICORN_ARGS) or "gunicorn.conf.py"
+        rows.append({"benchmark": "browser", "page": "note",
+                     "met": f"{LINES:,} lines, {os.cpu_count()} CPUs, server: {config}; "
+                            f"{CHANGES} changes after {WARMUP}; targets: change median <= "
+                            f"{TARGETS['change_median_s']:g} s, p95 <= "
+                            f"{TARGETS['change_p95_s']:g} s, warm load <= "
+                            f"{TARGETS['warm_load_s']:g} s, cold <= {TARGETS['cold_s']:g} s"})
         return rows
 
 
