@@ -17,7 +17,10 @@ import pandas as pd
 
 from analytics.filters import Scope
 from analytics.warehouse import Warehouse
-from core import dashboards, panels
+from sqlalchemy import orm as orm_session
+
+from core import annotations, dashboards, panels
+from core.formatting import format_date, format_day_range
 from core.orm import Dashboard, User
 from core.reports.dashboard_pdf import DashboardContent, TileContent, Trace
 
@@ -38,35 +41,97 @@ def tile_content(tile, reader: User, scope: Scope, warehouse: Warehouse,
                  currency: str) -> panels.Content:
     """One tile's content for ``reader`` under ``scope``: its panel's, or why it shows
     nothing (a panel that no longer exists, one above the reader's role)."""
+    return _tile_view_and_content(tile, reader, scope, warehouse, currency)[1]
+
+
+def _tile_view_and_content(tile, reader: User, scope: Scope, warehouse: Warehouse,
+                           currency: str) -> tuple[panels.PanelView | None, panels.Content]:
     panel = panels.PANELS.get(tile.panel)
     if panel is None:
-        return panels.Content("chart", message=f"The panel {tile.panel!r} no longer exists.")
+        return None, panels.Content("chart", message=f"The panel {tile.panel!r} no longer "
+                                                     "exists.")
     if not reader.has_role(panel.role):
-        return panels.Content(panel.kind, message=f"This tile needs the {panel.role} role.")
+        return None, panels.Content(panel.kind, message=f"This tile needs the {panel.role} "
+                                                        "role.")
     filters, period_name = dashboards.tile_view(tile.dashboard, tile)
     try:
         view = panels.make_view(warehouse, filters, scope, period_name=period_name,
                                 currency=currency)
     except panels.PanelUnavailable as exc:
-        return panels.Content(panel.kind, message=str(exc))
-    return panel.content(view)
+        return None, panels.Content(panel.kind, message=str(exc))
+    return view, panel.content(view)
 
 
 def print_content(dashboard: Dashboard, reader: User, scope: Scope, warehouse: Warehouse,
                   currency: str = "£") -> DashboardContent:
-    """What the PDF of ``dashboard`` shows ``reader`` (whose data scope is ``scope``)."""
+    """What the PDF of ``dashboard`` shows ``reader`` (whose data scope is ``scope``): the
+    tiles, the days the dashboard's own view covers, and the notes on the timeline (
+    ``core.annotations``) that the reader's scope may see and that touch a tile's days,
+    listed at the end and marked on the time charts they fall on."""
+    session = orm_session.object_session(dashboard)
     tiles: list[TileContent] = []
+    windows: list[tuple[dt.date, dt.date]] = []
+    days = ""
     for tile in sorted(dashboard.tiles, key=lambda item: item.position):
         panel = panels.PANELS.get(tile.panel)
         title = tile.title or (panel.title if panel else tile.panel)
         own = None
+        view, content = _tile_view_and_content(tile, reader, scope, warehouse, currency)
+        window = _window(view)
         if not tile.follow_dashboard:
             own = f"own filters: {describe_view(tile.filters or '', tile.period)}"
-        content = tile_content(tile, reader, scope, warehouse, currency)
-        tiles.append(printable(title, content, own))
+            if window:
+                own += f" ({format_day_range(*window, currency)})"
+        elif window and not days:
+            days = format_day_range(*window, currency)
+        printed = printable(title, content, own)
+        if window:
+            windows.append(window)
+            if content.chart is not None and content.chart.figure == "trend":
+                printed.marks = list(_notes(session, scope, *window))
+        tiles.append(printed)
+    view_text = _view_text(dashboard.filters or "", dashboard.period, days)
+    notes = ()
+    if windows:
+        notes = _notes(session, scope, min(w[0] for w in windows), max(w[1] for w in windows))
     return DashboardContent(
-        name=dashboard.name, view=describe_view(dashboard.filters or "", dashboard.period),
-        scope=str(scope), reader=reader.name or reader.email, currency=currency, tiles=tiles)
+        name=dashboard.name, view=view_text,
+        scope=str(scope), reader=reader.name or reader.email, currency=currency, tiles=tiles,
+        notes=[(_note_days(note, currency), note.text) for note in notes])
+
+
+def _view_text(filters: str, period_name: str | None, days: str) -> str:
+    """"Last 90 days (3 Oct – 31 Dec 2025), country=FR": the dashboard's view with the days
+    it covers in words instead of its ``start=``/``end=`` filters."""
+    if not days:
+        return describe_view(filters, period_name)
+    others = "&".join(part for part in filters.split("&")
+                      if part and part.split("=", 1)[0] not in ("start", "end"))
+    if period_name:
+        return describe_view(others, period_name).replace(
+            dashboards.PERIOD_LABELS.get(period_name, period_name),
+            f"{dashboards.PERIOD_LABELS.get(period_name, period_name)} ({days})", 1)
+    return ", ".join([days] + ([others.replace("&", " · ")] if others else []))
+
+
+def _window(view: panels.PanelView | None) -> tuple[dt.date, dt.date] | None:
+    if view is None or view.filters.start is None or view.filters.end is None:
+        return None
+    return view.filters.start, view.filters.end
+
+
+def _notes(session, scope: Scope, start: dt.date, end: dt.date) -> tuple:
+    """The notes touching ``start``–``end`` that ``scope`` may see (none without a
+    session: a dashboard built outside the app database has no notes)."""
+    if session is None:
+        return ()
+    return tuple(annotations.notes(session, scope, start, end))
+
+
+def _note_days(note, currency) -> str:
+    if note.end is None or note.end == note.start:
+        return format_date(note.start, currency)
+    return format_day_range(note.start, note.end, currency)
 
 
 def printable(title: str, content: panels.Content, view_text: str | None = None

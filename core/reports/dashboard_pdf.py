@@ -30,6 +30,8 @@ from core.reports.pdf import (BOLD, CONTENT_WIDTH, FONT, HEADER_FILL, LINE, MUTE
 
 #: Colours of successive traces (the dashboard's palette, then greys).
 PALETTE = (charts.PRIMARY, charts.ACCENT, "#10b981", "#ef4444", "#8b5cf6", charts.SECONDARY)
+#: The colour of notes marked on time charts.
+MARK_COLOUR = "#b45309"
 #: Bars of a treemap's top level shown at most.
 TREEMAP_BARS = 15
 
@@ -65,6 +67,8 @@ class TileContent:
     message: str | None = None
     note: str | None = None
     view: str | None = None          # "own filters: …" for a tile that has its own
+    marks: list = field(default_factory=list)   # notes (``core.annotations.Note``) on a
+    #                                             time chart's days, drawn as dotted lines
 
 
 @dataclass
@@ -76,6 +80,7 @@ class DashboardContent:
     currency: str
     tiles: list[TileContent]
     generated_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    notes: list[tuple[str, str]] = field(default_factory=list)   # (days, text), by day
 
 
 def render_dashboard_pdf(content: DashboardContent, path: Path) -> Path:
@@ -102,6 +107,10 @@ def render_dashboard_pdf(content: DashboardContent, path: Path) -> Path:
         story += _tile(tile, content.currency, styles)
     if kpis:
         story += _kpi_block(kpis, styles)
+    if content.notes:
+        story += [Spacer(1, 2 * mm), Paragraph("Notes", styles["h1"]),
+                  *[Paragraph(f"<b>{escape(days)}</b>: {escape(text)}", styles["cell"])
+                    for days, text in content.notes]]
 
     def footer(canvas, document) -> None:
         canvas.saveState()
@@ -213,6 +222,8 @@ def chart_png(tile: TileContent, currency: str) -> bytes | None:
             style = "o" if (trace.mode or "lines") == "markers" else "-"
             axes.plot(keys, numbers, style, color=colour, label=trace.name, linewidth=1.3,
                       markersize=3)
+    if not categorical:
+        _mark_notes(axes, tile.marks)
     if categorical:
         labels = [charts._short(label) for label in categorical]
         ticks = list(range(len(labels)))
@@ -232,6 +243,20 @@ def chart_png(tile: TileContent, currency: str) -> bytes | None:
     if sum(1 for trace in traces if trace.name) > 1:
         axes.legend(fontsize=7, frameon=False)
     return charts._png(figure)
+
+
+def _mark_notes(axes, notes) -> None:
+    """Each note as a dotted line on its first day (a shaded band over a range), labelled
+    with the start of its text, as the time charts on screen show them."""
+    for note in notes:
+        start = dt.datetime.combine(note.start, dt.time())
+        if note.end is not None and note.end != note.start:
+            axes.axvspan(start, dt.datetime.combine(note.end, dt.time()), color=MARK_COLOUR,
+                         alpha=0.12, linewidth=0)
+        axes.axvline(start, color=MARK_COLOUR, linestyle=":", linewidth=1)
+        axes.annotate(charts._short(note.text), (start, 1), xycoords=("data", "axes fraction"),
+                      xytext=(2, -8), textcoords="offset points", fontsize=6,
+                      color=MARK_COLOUR)
 
 
 def _treemap(trace: Trace, currency: str | None) -> bytes | None:

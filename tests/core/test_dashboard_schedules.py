@@ -16,7 +16,8 @@ import sqlalchemy as sa
 
 from analytics.filters import Scope
 from analytics.warehouse import Warehouse
-from core import dashboard_content, dashboards, db, jobs, mail, panels, schedules
+from core import annotations, dashboard_content, dashboards, db, jobs, mail, panels, schedules
+from core.reports.dashboard_pdf import render_dashboard_pdf
 from core.orm import Dashboard, Job, ReportSchedule, User
 from core.schedules import ScheduleAccessDenied, ScheduleError
 from tests.workers.support import (TINY_PERIOD, add_user, publish_tiny_shop, settings_for,
@@ -105,7 +106,37 @@ def test_the_content_of_a_dashboard_is_built_in_core_under_the_readers_scope(set
     assert revenue.change.startswith("+£3.00") and "+30" in revenue.change
     assert orders.change.startswith("+1") and "+100" in orders.change
     assert countries.rows == [["France", "£13.00", "2"]]
-    assert france.scope == "FR" and france.view == TINY_PERIOD.replace("&", " · ")
+    assert france.scope == "FR"
+    assert france.view == "1–31 Mar 2011"   # the dashboard's dates, in words
+
+
+def test_the_pdf_lists_and_marks_the_notes_its_reader_may_see(settings, people, tmp_path):
+    """A note by the French analyst (scope FR) shows to the French reader and to an admin,
+    not to the German one; a note outside March shows to nobody; the time chart marks it."""
+    board_id = _board(settings, people)
+    with db.session_scope(settings.database_url) as session:
+        french = session.get(User, people["french"])
+        annotations.create(session, french, dt.date(2011, 3, 10), None, "Price change")
+        annotations.create(session, french, dt.date(2011, 5, 1), None, "Outside March")
+        dashboards.add_tile(session, session.get(User, people["admin"]), board_id,
+                            "overview-trend")
+    warehouse = Warehouse(settings.warehouse_url)
+    try:
+        with db.session_scope(settings.database_url) as session:
+            board, admin = session.get(Dashboard, board_id), session.get(User, people["admin"])
+            printed = {name: dashboard_content.print_content(board, admin, scope, warehouse)
+                       for name, scope in (("all", Scope()), ("FR", Scope.of(["FR"])),
+                                           ("DE", Scope.of(["DE"])))}
+    finally:
+        warehouse.dispose()
+    assert printed["all"].notes == printed["FR"].notes == [("10 Mar 2011", "Price change")]
+    assert printed["DE"].notes == []
+    trend = printed["FR"].tiles[-1]
+    assert [note.text for note in trend.marks] == ["Price change"]
+    assert all(not tile.marks for tile in printed["FR"].tiles[:-1])   # not on KPIs, maps
+    path = render_dashboard_pdf(printed["FR"], tmp_path / "board.pdf")
+    text = " ".join(_pdf_text(path).split())
+    assert "Notes 10 Mar 2011: Price change" in text and "Outside March" not in text
 
 
 def test_every_chart_a_panel_draws_has_its_pdf_traces(settings):
@@ -216,8 +247,7 @@ def test_a_run_mails_each_recipient_the_dashboard_with_their_own_numbers(setting
     assert sent.status == "sent"
     [eml] = settings.outbox.glob("*.eml")
     message = mail.read_eml(eml)
-    assert message["Subject"] == ("Morning PDF (dashboard “Morning”): "
-                                  + TINY_PERIOD.replace("&", " · "))
+    assert message["Subject"] == "Morning PDF (dashboard “Morning”): 1–31 Mar 2011"
     assert "Here is your Shoplens dashboard “Morning” (PDF)." in \
         message.get_body(("plain",)).get_content()
     [attachment] = list(message.iter_attachments())

@@ -259,6 +259,23 @@ def test_the_owner_shares_with_chosen_colleagues_from_the_page(app, signed_in):
     assert (_dict(app, board)["sharing"], _dict(app, board)["shared_with"]) == ("private", [])
 
 
+def test_a_time_chart_tile_marks_the_notes_its_viewer_may_see(app, signed_in):
+    import datetime as dt
+    from core import annotations
+    board = _create(app, "analyst@example.com", "Notes", sharing="everyone")
+    search = f"{SEARCH}&dashboard={board}"
+    owner = signed_in("analyst@example.com")
+    add(owner, "overview-trend", search)
+    add(owner, "overview-kpi-revenue", search)
+    with db.session_scope(app.extensions["shoplens.settings"].database_url) as session:
+        annotations.create(session, users.get_user(session, "gb@example.com"),
+                           dt.date(2011, 3, 2), None, "UK promo")   # written under GB
+    assert "UK promo" in dumps(show(owner, search)["dashboards-grid"])   # all data
+    assert "UK promo" in dumps(show(signed_in("gb@example.com"), search)["dashboards-grid"])
+    assert "UK promo" not in dumps(show(signed_in("fr@example.com"), search)
+                                   ["dashboards-grid"])
+
+
 def test_another_users_private_dashboard_is_not_found(app, signed_in):
     board = _create(app, "analyst@example.com", "Private")
     settings = app.extensions["shoplens.settings"]

@@ -18,10 +18,15 @@ from core.panels import (NO_ACCESS, NO_CUSTOMERS, NO_DATA, NO_SALES, PANELS,  # 
 from webapp.dashboard import chart_text, context, figures
 
 
-def figure_of(chart: Chart) -> go.Figure:
+def figure_of(chart: Chart, notes=()) -> go.Figure:
     """The Plotly figure of ``chart``: its builder of ``figures`` called with its frame and
-    options."""
-    return getattr(figures, chart.figure)(chart.frame, **chart.options)
+    options (and, for a time chart, the ``notes`` to mark on it)."""
+    extra = {"notes": tuple(notes)} if notes and chart.figure in TIME_CHARTS else {}
+    return getattr(figures, chart.figure)(chart.frame, **chart.options, **extra)
+
+
+#: The figure builders with a date axis: notes on the timeline are marked on them.
+TIME_CHARTS = frozenset({"trend"})
 
 
 def render(panel: Panel, filters: str | Filters = "", scope: Scope | None = None, *,
@@ -37,7 +42,12 @@ def render(panel: Panel, filters: str | Filters = "", scope: Scope | None = None
                          currency=services.locale())
     except PanelUnavailable as exc:
         return to_component(panel, Content(panel.kind, message=str(exc)), key)
-    return to_component(panel, panel.content(view), key, view.currency)
+    content = panel.content(view)
+    marks = ()
+    if content.chart is not None and content.chart.figure in TIME_CHARTS:
+        from webapp.dashboard import notes   # the viewer's notes, under the viewer's scope
+        marks = notes.chart_notes(view.filters.start, view.filters.end)
+    return to_component(panel, content, key, view.currency, notes=marks)
 
 
 def visible_to(role: str | None) -> list[Panel]:
@@ -48,7 +58,7 @@ def visible_to(role: str | None) -> list[Panel]:
 
 # ---------------------------------------------------------------------- Dash
 def to_component(panel: Panel, content: Content, key: str = "",
-                 currency: str = "£") -> html.Div:
+                 currency: str = "£", notes=()) -> html.Div:
     """``content`` as Dash components: a graph, a KPI card, a table (the map's numbers on
     the offline world map) or the empty state; ids start with ``dashboards-`` (the page
     that shows tiles) and end with ``key``."""
@@ -60,9 +70,10 @@ def to_component(panel: Panel, content: Content, key: str = "",
     if content.kind == "kpi":
         parts.append(_kpi_card(prefix, content))
     elif content.chart is not None:
-        figure = figure_of(content.chart)
+        figure = figure_of(content.chart, notes)
         parts.append(chart_text.labelled(
-            f"{prefix}-graph", dcc.Graph(figure=figure, config=figures.GRAPH_CONFIG,
+            f"{prefix}-graph", dcc.Graph(figure=figure, config={
+                **figures.GRAPH_CONFIG, "displayModeBar": "hover"},   # as on the pages
                                          id=f"{prefix}-graph", style={"height": "320px"}),
             figure=figure, locale=currency, title=panel.title))
     else:
