@@ -50,10 +50,15 @@ def money_axis(currency: "Locale | str"):
     def label(value: float, _position) -> str:
         size = abs(value)
         sign = "−" if value < 0 else ""
+        # a decimal where ticks would otherwise read alike (£1.1k, £1.2k, not £1k, £1k)
         if size >= 1e6:
-            number = format_number(size / 1e6, 1, locale) + "M"
+            scaled = size / 1e6
+            number = format_number(scaled, 0 if scaled >= 100 or scaled.is_integer() else 1,
+                                   locale) + "M"
         elif size >= 1e3:
-            number = format_number(size / 1e3, 0, locale) + "k"
+            scaled = size / 1e3
+            number = format_number(scaled, 0 if scaled >= 100 or scaled.is_integer() else 1,
+                                   locale) + "k"
         else:
             number = format_number(size, 0, locale)
         return f"{sign}{locale.money_prefix}{number}{locale.money_suffix}"

@@ -122,3 +122,14 @@ def test_excel_number_formats_carry_the_currency():
     assert excel_money_format(Locale(currency="EUR", number_style="1.234,56")) == \
         '#,##0.00 "€";-#,##0.00 "€"'
     assert excel_money_format("£") == '"£"#,##0.00;-"£"#,##0.00'
+
+
+def test_chart_money_axis_ticks_stay_distinct():
+    """Ticks 1,000–1,300 read £1k, £1.1k, £1.2k, £1.3k (not four "£1k"); whole thousands,
+    hundreds of thousands and millions as before; de-style writes its own decimal mark."""
+    from core.reports.charts import money_axis
+    label = money_axis("£")
+    assert [label(v, 0) for v in (1000, 1100, 1200, 1300)] == ["£1k", "£1.1k", "£1.2k", "£1.3k"]
+    assert [label(v, 0) for v in (900, 25_000, 25_500, 350_000, 1_200_000, 2_000_000,
+                                  -1500)] == \
+        ["£900", "£25k", "£25.5k", "£350k", "£1.2M", "£2M", "−£1.5k"]
