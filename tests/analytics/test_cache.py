@@ -133,3 +133,21 @@ def test_cached_frames_keep_their_date_columns(store):
     pd.testing.assert_frame_equal(cache.call(mixed, store, Filters(), ALL_DATA), stored)
     assert list(cache.call(mixed, store, Filters(), ALL_DATA)["first"]) == [
         dt.date(1, 1, 1), dt.date(9999, 12, 31)]
+
+
+def test_a_value_read_back_is_kept_unpickled_and_each_caller_gets_a_copy(store):
+    from analytics.series import time_series
+    cache = Cache(SimpleCache())
+    filters = Filters(start=dt.date(2011, 1, 9), end=dt.date(2011, 1, 12))
+    cache.call(time_series, store, filters, ALL_DATA, grain="day")          # computed
+    first = cache.call(time_series, store, filters, ALL_DATA, grain="day")  # read back
+    for key in list(cache.backend._cache):
+        cache.backend.set(key, b"not a pickle")   # the backend is not read again
+    first["revenue"] = -1.0                       # a caller changing its frame
+    counted = CountingCalls(time_series)
+    again = cache.call(counted, store, filters, ALL_DATA, grain="day")
+    assert counted.calls == 0
+    assert list(again["revenue"]) == pytest.approx([0, 10, 5, 0])
+    cache.forget_read()                           # then the backend again: corrupt, computed
+    cache.call(counted, store, filters, ALL_DATA, grain="day")
+    assert counted.calls == 1
