@@ -201,7 +201,8 @@ def patch_dashboard(path: DashboardPath, body: DashboardPatch):
 
 @endpoint("DELETE", "/dashboards/{dashboard_id}", role=ROLE, path_params=DashboardPath,
           response=payloads.Deleted, errors=(401, 403, 404),
-          summary="Delete a dashboard and its tiles (owner or admin).")
+          summary="Delete a dashboard, its tiles and the schedules that e-mail it (owner "
+                  "or admin; their past runs stay in the ledger).")
 def delete_dashboard(path: DashboardPath):
     db = db_session()
     dashboards.delete_dashboard(db, _user(), path.dashboard_id)

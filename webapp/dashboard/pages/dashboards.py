@@ -88,7 +88,8 @@ def layout(**_query) -> html.Div:
                 dcc.ConfirmDialogProvider(
                     dbc.Button("Delete dashboard", size="sm", color="danger", outline=True),
                     id="dashboards-delete",
-                    message="Delete this dashboard and its tiles? This cannot be undone."),
+                    message="Delete this dashboard, its tiles and the schedules that e-mail "
+                            "it? This cannot be undone."),
             ], className="d-flex flex-wrap gap-2 align-items-center"),
         ], className="mb-2"),
         html.Div(id="dashboards-message", className="small mb-2"),
@@ -522,9 +523,11 @@ def delete(clicks, search):
     try:
         dashboard = _current_for_change(session, user, search)
         name = dashboard.name
-        dashboards.delete_dashboard(session, user, dashboard.id)
+        schedules_gone = dashboards.delete_dashboard(session, user, dashboard.id)
         session.commit()
     except ShoplensError as exc:
         session.rollback()
         return dash.no_update, _warning(f"Not deleted: {exc.message}")
-    return context.with_params(search, dashboard=None), f"Deleted “{name}”."
+    gone = (f" and the {schedules_gone} schedule(s) that e-mailed it" if schedules_gone
+            else "")
+    return context.with_params(search, dashboard=None), f"Deleted “{name}”{gone}."
