@@ -206,13 +206,13 @@ def test_the_chips_callback_builds_them_from_the_url(signed_in):
 
 
 def _remove(client, chip_id: dict, search: str, *, clear: bool = False):
-    """The chips' remove callback as the browser sends it: the × of ``chip_id`` clicked,
-    or "Clear all" when ``clear``."""
-    inputs = [[{"id": chip_id, "property": "n_clicks", "value": 0 if clear else 1}],
-              {"id": "shell-chips-clear", "property": "n_clicks", "value": 1 if clear else 0}]
-    changed = ("shell-chips-clear.n_clicks" if clear
-               else json.dumps(chip_id, separators=(",", ":"), sort_keys=True) + ".n_clicks")
-    return _call(client, [("shell-url-writer", "search")], inputs, changed,
+    """The chips' remove callback as the browser sends it once ``chipClicked`` stored
+    the click: the × of ``chip_id``, or "Clear all" when ``clear``."""
+    clicked = ({"clear": True, "at": 1} if clear
+               else {"param": chip_id["param"], "value": chip_id["value"], "at": 1})
+    return _call(client, [("shell-url-writer", "search")],
+                 [{"id": "shell-chips-clicked", "property": "data", "value": clicked}],
+                 "shell-chips-clicked.data",
                  [{"id": "shell-url", "property": "search", "value": search}])
 
 

@@ -15,7 +15,7 @@ import logging
 import re
 
 import dash
-from dash import ALL, Input, Output, State, ctx, html
+from dash import ALL, ClientsideFunction, Input, Output, State, dcc, html
 
 from analytics import catalog, countries, period
 from analytics.filters import Filters
@@ -112,9 +112,11 @@ def cleared(filters: Filters) -> Filters:
 
 # ------------------------------------------------------------------ layout
 def section() -> html.Div:
-    """Where the chips go (above the page); filled by ``render``."""
-    return html.Div(id="shell-chips", className="shell-chips", role="region",
-                    **{"aria-label": "Active filters"})
+    """Where the chips go (above the page), filled by ``render``, and the store of the
+    last × or "Clear all" clicked (``remove``)."""
+    return html.Div([html.Div(id="shell-chips", className="shell-chips", role="region",
+                              **{"aria-label": "Active filters"}),
+                     dcc.Store(id="shell-chips-clicked")])
 
 
 def chip_component(chip: Chip):
@@ -135,6 +137,14 @@ _chips_callback = _CALLBACKS.callback
 
 def register_callbacks(app: dash.Dash) -> None:
     _CALLBACKS.register(app)
+    # In the browser: a click on a × or "Clear all" (n_clicks > 0) is written to the
+    # store; the chips re-rendered by a filter change (n_clicks 0, which Dash reports as
+    # a change of these inputs) ask the server nothing (assets/shoplens.js, chipClicked).
+    app.clientside_callback(ClientsideFunction("shoplens", "chipClicked"),
+                            Output("shell-chips-clicked", "data"),
+                            Input({"type": "shell-chip-remove", "param": ALL, "value": ALL},
+                                  "n_clicks"),
+                            Input("shell-chips-clear", "n_clicks"), prevent_initial_call=True)
 
 
 @_chips_callback(Output("shell-chips", "children"), Input("shell-url", "search"))
@@ -161,25 +171,24 @@ def render(search):
 
 
 @_chips_callback(Output("shell-url-writer", "search", allow_duplicate=True),
-                 Input({"type": "shell-chip-remove", "param": ALL, "value": ALL}, "n_clicks"),
-                 Input("shell-chips-clear", "n_clicks"), State("shell-url", "search"),
+                 Input("shell-chips-clicked", "data"), State("shell-url", "search"),
                  prevent_initial_call=True)
-def remove(_clicks, _clear, search):
+def remove(clicked, search):
     """× removes that chip's filter, "Clear all" every removable one (URL written; page
-    parameters and the period kept). A chip re-rendered (n_clicks 0) changes nothing."""
-    trigger = ctx.triggered_id
-    if not ctx.triggered or not ctx.triggered[0].get("value"):
+    parameters and the period kept). ``clicked`` is what the browser's ``chipClicked``
+    stored: ``{"clear": true}`` or ``{"param": …, "value": …}``."""
+    if not isinstance(clicked, dict):
         return dash.no_update
     try:
         filters = context.parse_filters(search)
     except context.Unavailable:
         return dash.no_update
-    if trigger == "shell-chips-clear":
+    if clicked.get("clear"):
         return context.replace_filters(search, cleared(filters))
-    if isinstance(trigger, dict):
-        return context.replace_filters(search, without(filters, str(trigger.get("param")),
-                                                       str(trigger.get("value"))))
-    return dash.no_update
+    if clicked.get("param") is None:
+        return dash.no_update
+    return context.replace_filters(search, without(filters, str(clicked.get("param")),
+                                                   str(clicked.get("value"))))
 
 
 def _period_text(filters: Filters) -> str | None:

@@ -97,6 +97,14 @@ def test_on_a_desktop_the_filters_stay_in_view_and_chips_remove_a_filter(browser
              message="× did not remove the country from the URL")
     wait_for(lambda: "Country:" not in browser.find_element("#shell-chips").text,
              message="the chip stayed")
+    # "Clear all" removes every removable filter, the period stays
+    browser.driver.get(browser.server_url + "/?country=France&segment=Champions")
+    browser.wait_for_element("#shell-chips-clear", timeout=30)
+    wait_until_loaded(browser)
+    click(browser, "#shell-chips-clear")
+    wait_for(lambda: not {"country", "segment"} & set(
+        parse_qs(urlsplit(browser.driver.current_url).query)),
+             message="Clear all did not clear the filters")
 
 
 def test_the_theme_chosen_on_the_dashboard_is_the_account_pages(browser):

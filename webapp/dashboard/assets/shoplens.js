@@ -2,6 +2,18 @@
    Content-Security-Policy allows scripts from 'self' only). */
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
   shoplens: {
+    // the chips' × and "Clear all" (webapp/dashboard/chips.py): what was clicked, or
+    // nothing when the chips were only re-rendered (n_clicks 0) by a filter change
+    chipClicked: function () {
+      var fired = window.dash_clientside.callback_context.triggered.filter(
+        function (item) { return item.value; });
+      if (!fired.length) { return window.dash_clientside.no_update; }
+      var propId = fired[0].prop_id;
+      var id = propId.slice(0, propId.lastIndexOf('.'));
+      if (id === 'shell-chips-clear') { return {clear: true, at: Date.now()}; }
+      var chip = JSON.parse(id);
+      return {param: chip.param, value: chip.value, at: Date.now()};
+    },
     applyTheme: function (dark) {
       document.documentElement.setAttribute('data-bs-theme', dark ? 'dark' : 'light');
       return '';
