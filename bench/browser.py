@@ -207,7 +207,8 @@ def run() -> list[dict]:
             rows.append(_users_row(env, home, snapshot, Path(folder)))
         config = " ".join(GUNICORN_ARGS) or "gunicorn.conf.py"
         rows.append({"benchmark": "browser", "page": "note",
-                     "met": f"{LINES:,} lines, {os.cpu_count()} CPUs, server: {config}; "
+                     "met": f"{LINES:,} lines, {os.cpu_count()} CPUs (load average "
+                            f"{os.getloadavg()[0]:.1f} at the end), server: {config}; "
                             f"{CHANGES} changes after {WARMUP}; targets: change median <= "
                             f"{TARGETS['change_median_s']:g} s, p95 <= "
                             f"{TARGETS['change_p95_s']:g} s, warm load <= "
