@@ -499,7 +499,9 @@ def fail_job(settings: Settings, job_id: str, error: str) -> None:
 
 
 #: Where a finished job's notification leads (the Reports page lists every job of a user).
-_NOTIFICATION_LINKS = {"data_load": "/data"}
+#: Where the bell's note of a finished job leads (default: the Reports page); a dashboard's
+#: PDF goes to viewers too, who have no Reports page.
+_NOTIFICATION_LINKS = {"data_load": "/data", "dashboard_report": "/dashboards"}
 
 
 def _notify_finished(session: Session, job: Job) -> None:

@@ -18,7 +18,7 @@ from analytics.filters import Scope
 from analytics.warehouse import Warehouse
 from core import annotations, dashboard_content, dashboards, db, jobs, mail, panels, schedules
 from core.reports.dashboard_pdf import render_dashboard_pdf
-from core.orm import Dashboard, Job, ReportSchedule, User
+from core.orm import Dashboard, Job, Notification, ReportSchedule, User
 from core.schedules import ScheduleAccessDenied, ScheduleError
 from tests.workers.support import (TINY_PERIOD, add_user, publish_tiny_shop, settings_for,
                                    worker_environment)
@@ -239,6 +239,11 @@ def test_a_run_mails_each_recipient_the_dashboard_with_their_own_numbers(setting
         if absent:
             assert absent not in text, name  # their own scope's numbers only
         assert job.result["dashboard"] == "Morning" and job.schedule_id == schedule_id
+    with db.session_scope(settings.database_url) as session:
+        # the bell of the German viewer (no Reports page) leads to the Dashboards page
+        note = session.scalars(sa.select(Notification).where(
+            Notification.user_id == people["german"])).one()
+        assert (note.title, note.link) == ("Dashboard PDF ready", "/dashboards")
     # the delivery ledger sends it like any schedule's report: to the outbox here
     with db.session_scope(settings.database_url) as session:
         french_job = session.get(Job, done[people["french"]].id)
