@@ -90,3 +90,43 @@ def test_an_admin_schedules_from_the_form_and_switches_the_digest(browser, shop,
              what="the digest to be switched off")
     assert _schedules(browser_settings, format="digest")[0].is_active is False
     assert severe_logs(browser) == []
+
+
+def test_schedule_as_pdf_from_the_dashboards_page(browser, shop, browser_settings):
+    """The Dashboards page's "Schedule as PDF" opens the Reports page's form with the
+    dashboard chosen under "What"; creating it makes a schedule that sends the dashboard."""
+    from core import dashboards
+    from core.orm import User
+
+    with db.session_scope(browser_settings.database_url) as session:
+        analyst = session.scalars(sa.select(User).where(
+            User.email == "analyst@example.com")).one()
+        board = dashboards.create_dashboard(session, analyst, {"name": "Morning desk"})
+        dashboards.add_tile(session, analyst, board.id, "overview-kpi-revenue")
+        board_id = board.id
+    browser.sign_in("analyst@example.com")
+    browser.driver.get(f"{browser.server_url}/dashboards?dashboard={board_id}")
+    link = browser.wait_for_element("#dashboards-schedule", timeout=30)
+    assert link.get_attribute("href").endswith(f"/reports?schedule_dashboard={board_id}")
+    click(browser, "#dashboards-schedule")
+    browser.wait_for_element("#reports-sched-create", timeout=15)
+    wait_until_loaded(browser)
+    what = browser.find_element("#reports-sched-what")
+    wait_for(lambda: what.get_attribute("value") == str(board_id), timeout=20,
+             what="the dashboard chosen under What")
+    _type(browser, "#reports-sched-name", "Morning desk by e-mail")
+    click(browser, "#reports-sched-create")
+    try:
+        wait_for(lambda: "Created" in _text(browser, "#reports-sched-status"), timeout=20,
+                 what="the schedule to be created")
+    except AssertionError:
+        screenshot(browser, "reports-dashboard-schedule-failed")
+        raise AssertionError(_text(browser, "#reports-sched-status")) from None
+    assert "the dashboard as a PDF" in _text(browser, "#reports-sched-status")
+    wait_for(lambda: "Sends the dashboard “Morning desk” as a PDF" in _text(
+        browser, "#reports-schedules-list"), timeout=20, what="the schedule in the list")
+    [row] = _schedules(browser_settings, name="Morning desk by e-mail")
+    assert (row.dashboard_id, row.format, row.recipients) == (
+        board_id, "pdf", ["analyst@example.com"])
+    screenshot(browser, "reports-dashboard-schedule")
+    assert severe_logs(browser) == []
