@@ -53,7 +53,12 @@ SESSION_SETTINGS: dict[str, object] = {
     "prefer_column_name_to_alias": 1,
     "session_timezone": "UTC",
     "output_format_arrow_string_as_string": 1,
+    "union_default_mode": "DISTINCT",
+    "cast_keep_nullable": 1,  # CAST(NULL-able AS DOUBLE PRECISION) in rollups' plain SQL
 }
+#: The times ClickHouse's DateTime64 holds (a load outside them is refused, not clamped).
+FIRST_TIME = dt.datetime(1900, 1, 1)
+LAST_TIME = dt.datetime(2299, 12, 31, 23, 59, 59)
 TIMEOUT_EXCEEDED = 159  # ClickHouse's error code for max_execution_time
 
 
@@ -127,7 +132,9 @@ def literal(value) -> str:
         return f"toDate32('{value.isoformat()}')"
     if isinstance(value, dt.timedelta):
         return f"toIntervalMicrosecond({round(value.total_seconds() * 1_000_000)})"
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, list):  # an ARRAY parameter (IN lists arrive one by one)
+        return "[" + ", ".join(literal(item) for item in value) + "]"
+    if isinstance(value, tuple):
         return "(" + ", ".join(literal(item) for item in value) + ")"
     if hasattr(value, "item"):  # numpy scalars
         return literal(value.item())
@@ -491,6 +498,9 @@ class ClickHouseTypeCompiler(PGTypeCompiler):
 
     visit_NUMERIC = visit_DECIMAL = visit_numeric
 
+    def visit_ARRAY(self, type_, **kw):
+        return f"Array(Nullable({self.process(type_.item_type, **kw)}))"
+
     def visit_boolean(self, type_, **kw):
         return "Bool"
 
@@ -512,8 +522,18 @@ class ClickHouseCompiler(PGCompiler):
     SQL's NOT IN for NULL (module docstring)."""
 
     def visit_cast(self, cast, **kw):
-        type_ = self.dialect.type_compiler_instance.process(cast.typeclause.type)
-        return f"CAST({cast.clause._compiler_dispatch(self, **kw)} AS Nullable({type_}))"
+        target = cast.typeclause.type
+        type_ = self.dialect.type_compiler_instance.process(target)
+        value = cast.clause._compiler_dispatch(self, **kw)
+        if isinstance(target, sa.ARRAY):
+            return f"CAST({value} AS {type_})"
+        if isinstance(target, sa.Numeric) and type_.startswith("Decimal"):
+            # CAST converts the values under a NULL too, and fails on one out of range
+            return f"accurateCastOrNull({value}, '{type_}')"
+        return f"CAST({value} AS Nullable({type_}))"
+
+    def visit_unnest_func(self, function, **kw):
+        return f"arrayJoin({self.function_argspec(function, **kw)})"
 
     def visit_withingroup(self, withingroup, **kw):
         function = withingroup.element
@@ -702,7 +722,7 @@ def staging_sql(name: str, columns: dict[str, str], extra: str = "") -> str:
     body = ", ".join(f"{quote(column)} Nullable({ch_types[dtype]})"
                      for column, dtype in columns.items())
     return (f"CREATE TABLE {quote(name)} ({body}{', ' + extra if extra else ''}) "
-            "ENGINE = MergeTree() ORDER BY tuple()")
+            "ENGINE = Memory")  # read once, then dropped: no parts to write
 
 
 def frame_to_arrow(frame, columns: dict[str, str]) -> pa.Table:
@@ -717,3 +737,51 @@ def frame_to_arrow(frame, columns: dict[str, str]) -> pa.Table:
             values = values.astype("object").where(values.notna(), None)
         arrays.append(pa.array(values, type=arrow_type(dtype), from_pandas=True))
     return pa.Table.from_arrays(arrays, names=list(columns))
+
+
+# ------------------------------------------------------------------ a ClickHouse cluster
+#: Tables spread over the shards by customer (the rest is small and whole on every shard):
+#: every line, invoice row and customer-day of one customer is on one shard, so RFM,
+#: cohorts, LTV and churn inputs group locally. Lines without a customer spread by invoice.
+SHARDING_KEYS: dict[str, str] = {
+    "fact_lines": "cityHash64(ifNull(customer_id, invoice_id))",
+    "rollup_invoice": "cityHash64(ifNull(customer_id, toString(invoice_key)))",
+    "rollup_customer_day": "cityHash64(ifNull(customer_id, ''))",
+    "dim_customer": "cityHash64(customer_id)",
+}
+
+
+def cluster_ddl(cluster: str, database: str) -> list[str]:
+    """The statements that lay out one data version's database on ``cluster`` (settings:
+    ``CLICKHOUSE_CLUSTER``), in order.
+
+    A sharded table (``SHARDING_KEYS``) is a ``<name>_local`` ReplicatedMergeTree on every
+    shard (replicas of a shard share ``/clickhouse/tables/{shard}/…``) and a Distributed
+    ``<name>`` over them that the analytics read and the loader inserts into; any other
+    table is one ReplicatedMergeTree replicated to every node (path without ``{shard}``),
+    read locally. ``{shard}`` and ``{replica}`` are each server's macros.
+    """
+    from analytics import rollups, schema
+
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", cluster):
+        raise ValueError(f"cluster name {cluster!r} is not a plain name")
+    on = f"ON CLUSTER {quote(cluster)}"
+    statements = [f"CREATE DATABASE IF NOT EXISTS {quote(database)} {on}"]
+    tables = [*schema.metadata.sorted_tables, *rollups.metadata.sorted_tables]
+    for table in tables:
+        sharded = table.name in SHARDING_KEYS
+        local = f"{table.name}_local" if sharded else table.name
+        path = (f"/clickhouse/tables/{{shard}}/{database}/{local}" if sharded
+                else f"/clickhouse/tables/all/{database}/{local}")
+        engine = f"ReplicatedMergeTree('{path}', '{{replica}}')"
+        ddl = create_table_sql(table, engine).replace(
+            f"CREATE TABLE {quote(table.name)} (",
+            f"CREATE TABLE {quote(database)}.{quote(local)} {on} (", 1)
+        statements.append(ddl)
+        if sharded:
+            statements.append(
+                f"CREATE TABLE {quote(database)}.{quote(table.name)} {on} "
+                f"AS {quote(database)}.{quote(local)} "
+                f"ENGINE = Distributed({quote(cluster)}, {quote(database)}, {quote(local)}, "
+                f"{SHARDING_KEYS[table.name]})")
+    return statements

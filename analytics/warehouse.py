@@ -485,6 +485,14 @@ class Warehouse:
         from analytics import clickhouse, rollups
         database = self.ch_database(version)
         meta = f"{self.ch_prefix}_meta"
+        for frame, column in ((lines, "invoice_ts"), (sessions, "session_date"),
+                              (ad_spend, "ad_date")):
+            if len(frame) and (frame[column].min() < clickhouse.FIRST_TIME
+                               or frame[column].max() > clickhouse.LAST_TIME):
+                raise WarehouseError(
+                    f"ClickHouse stores times from {clickhouse.FIRST_TIME:%Y} to "
+                    f"{clickhouse.LAST_TIME:%Y} only: this file has {column} from "
+                    f"{frame[column].min():%Y-%m-%d} to {frame[column].max():%Y-%m-%d}")
         with self._ch_engine(None).connect() as conn:
             raw = conn.connection.dbapi_connection
             raw.unlimited = True  # a load may be long
@@ -521,8 +529,10 @@ class Warehouse:
                                "ENGINE = MergeTree() ORDER BY version")
                 cursor.execute(f"INSERT INTO {meta}.current_version VALUES "
                                f"({version}, now64(6))")
-            except BaseException:
+            except BaseException as exc:
                 cursor.execute(f"DROP DATABASE IF EXISTS {clickhouse.quote(database)} SYNC")
+                if isinstance(exc, clickhouse.Error):  # as the other engines' SQL errors
+                    raise WarehouseError(f"ClickHouse: {exc}") from exc
                 raise
             for old in range(max(1, version - 50), version - KEEP_VERSIONS + 1):
                 cursor.execute(f"DROP DATABASE IF EXISTS {self.ch_database(old)} SYNC")
