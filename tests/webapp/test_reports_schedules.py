@@ -311,3 +311,30 @@ def test_the_form_schedules_a_dashboard_the_user_may_open_as_a_pdf(app, signed_i
     listed = json.loads(listing(analyst))  # the listing's JSON, quotes as themselves
     assert "Sends the dashboard “GB morning” as a PDF" in json.dumps(listed,
                                                                     ensure_ascii=False)
+
+
+def test_choosing_a_dashboard_switches_off_the_fields_it_does_not_use(signed_in):
+    outputs = [("reports-sched-format", "disabled"), ("reports-sched-view", "disabled"),
+               ("reports-sched-keep-dates", "disabled"), ("reports-sched-external", "disabled"),
+               ("reports-sched-external-scope", "disabled"),
+               ("reports-sched-what-note", "children")]
+    analyst = signed_in("gb@example.com")
+
+    def choose(what):
+        response = analyst.post("/_dash-update-component", json={
+            "output": ".." + "...".join(f"{i}.{p}" for i, p in outputs) + "..",
+            "outputs": [{"id": i, "property": p} for i, p in outputs],
+            "inputs": [{"id": "reports-sched-what", "property": "value", "value": what}],
+            "changedPropIds": ["reports-sched-what.value"]})
+        assert response.status_code == 200, response.text
+        return [response.json["response"][i][p] for i, p in outputs]
+    *switched, note = choose("7")
+    assert switched == [True] * 5 and "its own filters" in note
+    *switched, note = choose("report")
+    assert switched == [False] * 5 and note == ""
+    viewer = signed_in("viewer@example.com")  # the guard: the Reports page is for analysts
+    assert viewer.post("/_dash-update-component", json={
+        "output": "reports-sched-what-note.children",
+        "outputs": {"id": "reports-sched-what-note", "property": "children"},
+        "inputs": [{"id": "reports-sched-what", "property": "value", "value": "7"}],
+        "changedPropIds": ["reports-sched-what.value"]}).status_code == 403

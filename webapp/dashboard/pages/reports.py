@@ -97,6 +97,8 @@ def _schedule_form(admin: bool = False) -> dbc.Card:
             _field("What", dbc.Select(id="reports-sched-what", size="sm", value=STANDARD,
                                       options=[{"label": "Standard report",
                                                 "value": STANDARD}]), 3),
+            dbc.Col(html.Div(id="reports-sched-what-note",
+                             className="small text-body-secondary mt-3"), md=9),
         ], className="g-2 mb-1"),
         dbc.Row([
             _field("Name", dbc.Input(id="reports-sched-name", size="sm", maxLength=200,
@@ -232,6 +234,22 @@ def schedule_form(_pathname, search, keep_dates):
                                         "days or 30 days, as often as it runs") + ".",
             f"Mail: {mail_destination(services.settings())}.", followable,
             *_what_choice(user, search))
+
+
+@callback(Output("reports-sched-format", "disabled"), Output("reports-sched-view", "disabled"),
+          Output("reports-sched-keep-dates", "disabled"),
+          Output("reports-sched-external", "disabled"),
+          Output("reports-sched-external-scope", "disabled"),
+          Output("reports-sched-what-note", "children"),
+          Input("reports-sched-what", "value"))
+def what_fields(what):
+    """A dashboard is a PDF of its own filters, for users: the fields it does not use are
+    switched off, and the note says why (the engine refuses them anyway)."""
+    dashboard = bool(what) and what != STANDARD
+    note = ("A PDF of the dashboard's tiles with its own filters and period; each recipient "
+            "sees it under their own data scope and role, and must be able to open it."
+            if dashboard else "")
+    return dashboard, dashboard, dashboard, dashboard, dashboard, note
 
 
 def _what_choice(user, search: str | None) -> tuple[list[dict], str]:
