@@ -100,14 +100,15 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _start_gunicorn(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen:
+def _start_gunicorn(env: dict[str, str], port: int, log_path: Path,
+                    start_timeout: float = 120) -> subprocess.Popen:
     import requests
     command = [sys.executable, "-m", "gunicorn", "wsgi:server", *GUNICORN_ARGS,
                "--bind", f"127.0.0.1:{port}"]
     with open(log_path, "wb") as handle:   # the child keeps its own copy
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=handle,
                                    stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + start_timeout
     while True:
         try:
             if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200:
