@@ -20,7 +20,8 @@ for each filter shape of ``SHAPES`` (the default view and the filters people use
   ≤ 100 ms at 1M lines and ≤ 300 ms at 10M, no slower than Polars, a hit ≤ 5 ms.
 
 Environment: ``BENCH_ANALYTICS_SIZES`` (default ``1000000``; ``1000000,10000000`` adds
-10M), ``BENCH_ANALYTICS_ENGINES`` (default ``duckdb,postgresql``),
+10M), ``BENCH_ANALYTICS_ENGINES`` (default ``duckdb,postgresql,chdb``: chdb is ClickHouse
+in-process, skipped when not installed),
 ``BENCH_ANALYTICS_SHAPES`` (default all), ``BENCH_ANALYTICS_REPEATS`` (default 5),
 ``BENCH_ANALYTICS_HOME`` (a folder that keeps each size's demo lines and DuckDB warehouse
 between runs, rebuilt when the warehouse's build statements change; default: none, built
@@ -32,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import hashlib
+import importlib.util
 import logging
 import os
 import resource
@@ -106,7 +108,7 @@ def run() -> list[dict]:
     sizes = [int(s) for s in os.environ.get("BENCH_ANALYTICS_SIZES", "1000000").split(",")
              if s]
     engines = [e for e in os.environ.get("BENCH_ANALYTICS_ENGINES",
-                                         "duckdb,postgresql").split(",") if e]
+                                         "duckdb,postgresql,chdb").split(",") if e]
     rows: list[dict] = []
     for size in sizes:
         for engine in engines:
@@ -134,6 +136,8 @@ def _bench_one(size: int, engine: str) -> list[dict]:
     label = {"engine": engine, "lines": size}
     if engine == "postgresql" and not _reachable("127.0.0.1", 5432):
         return [{**label, "error": "PostgreSQL is not reachable on 127.0.0.1:5432"}]
+    if engine == "chdb" and importlib.util.find_spec("chdb") is None:
+        return [{**label, "note": "skipped: chdb is not installed"}]
     repeats = max(1, int(os.environ.get("BENCH_ANALYTICS_REPEATS", "5")))
     with tempfile.TemporaryDirectory(prefix="bench-analytics-") as folder, \
             _home(engine, size, Path(folder)) as (warehouse, lines, sessions):
@@ -242,10 +246,10 @@ class _home:
 
     def __enter__(self) -> tuple[Warehouse, pd.DataFrame, pd.DataFrame]:
         lines, sessions = self._lines()
-        if self.engine == "duckdb":
-            folder = (self.kept / f"duckdb-{self.size}-{build_fingerprint()}"
+        if self.engine in ("duckdb", "chdb"):
+            folder = (self.kept / f"{self.engine}-{self.size}-{build_fingerprint()}"
                       if self.kept else self.folder)
-            self.warehouse = Warehouse(f"duckdb:///{folder / 'warehouse'}")
+            self.warehouse = Warehouse(f"{self.engine}:///{folder / 'warehouse'}")
             if self.warehouse.current_version() is None:
                 self.warehouse.publish(lines, sessions, source=f"bench demo {self.size}")
             return self.warehouse, lines, sessions

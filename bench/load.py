@@ -1,6 +1,7 @@
 """Benchmark: data loads end to end (read + validate + quality report + publish).
 
-Cases, each on DuckDB and on PostgreSQL (when reachable):
+Cases, each on DuckDB, on PostgreSQL (when reachable) and on ClickHouse run in-process by
+chDB (when installed):
 
 * ``online-retail``: the shipped Online Retail file (541,909 lines), ``data.loader.load_file``;
 * ``demo``: ``data.demo.generate_demo`` lines (skipped when data.demo is absent), published
@@ -44,7 +45,8 @@ POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL",
 
 def run() -> list[dict]:
     demo_lines = int(os.environ.get("BENCH_LOAD_DEMO_LINES", "1000000"))
-    engines = ["duckdb"] + (["postgresql"] if _postgres_reachable() else [])
+    engines = (["duckdb"] + (["postgresql"] if _postgres_reachable() else [])
+               + (["chdb"] if importlib.util.find_spec("chdb") is not None else []))
     cases = [("online-retail", engine, None) for engine in engines]
     if importlib.util.find_spec("data.demo") is not None:
         cases += [("demo", engine, demo_lines) for engine in engines]
@@ -161,14 +163,15 @@ def shopify_export(path: Path) -> tuple[Path, int]:
 
 
 class _warehouse_url:
-    """Context manager: a DuckDB folder, or a scratch PostgreSQL database dropped on exit."""
+    """Context manager: a DuckDB or chDB folder, or a scratch PostgreSQL database dropped
+    on exit."""
 
     def __init__(self, engine: str, folder: Path):
         self.engine, self.folder, self.database = engine, folder, None
 
     def __enter__(self) -> str:
-        if self.engine == "duckdb":
-            return f"duckdb:///{self.folder / 'warehouse'}"
+        if self.engine in ("duckdb", "chdb"):
+            return f"{self.engine}:///{self.folder / 'warehouse'}"
         self.database = f"shoplens_bench_{uuid.uuid4().hex[:10]}"
         self._admin(f'CREATE DATABASE "{self.database}"')
         return POSTGRES_URL.rsplit("/", 1)[0] + "/" + self.database
