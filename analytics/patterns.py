@@ -60,6 +60,7 @@ import sqlalchemy as sa
 from scipy import stats
 
 from analytics import measures, period, schema
+from analytics.text import money_text
 from analytics.filters import FilterError, Filters, Scope
 
 WEEKDAYS = tuple(calendar.day_name)            # Monday … Sunday
@@ -80,9 +81,8 @@ NOT_ENOUGH_VARIATION = (f"not enough price variation (needs {MIN_PRICE_POINTS} d
                         f"{MIN_PRICE_RANGE * 100:.0f} % apart)")
 
 
-def _money(value: float, currency: str = "") -> str:
-    sign = "−" if value < 0 else ""
-    return f"{sign}{currency}{abs(value):,.0f}"
+def _money(value: float, currency="") -> str:
+    return money_text(value, currency)
 
 
 def _percent(value: float) -> str:

@@ -147,6 +147,10 @@ class Locale:
         # a chart's hover template or axis writes its sign before the number
         return self.symbol
 
+    def money(self, value: float, decimals: int = 0) -> str:
+        """``format_money`` in this locale (what analytics' sentences call: analytics.text)."""
+        return format_money(value, self, decimals)
+
     def to_plotly_json(self) -> str:
         # a Dash prop (the map's hideout) carries the sign its script writes before amounts
         return self.symbol

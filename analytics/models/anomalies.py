@@ -63,6 +63,7 @@ import pandas as pd
 from sklearn.ensemble import IsolationForest
 
 from analytics.models.base import ModelError, require_columns
+from analytics.text import money_text
 
 METRICS = ("revenue", "orders", "aov", "units")
 TREND_DAYS = 29
@@ -366,9 +367,7 @@ def anomaly_sentence(anomaly: dict, metric: str, currency: str = "£",
     label = {"aov": "the average order value", "revenue": "revenue"}.get(metric, metric)
 
     def amount(value: float) -> str:
-        sign = "−" if value < 0 else ""
-        decimals = 2 if metric == "aov" else 0
-        return f"{sign}{money}{abs(value):,.{decimals}f}"
+        return money_text(value, money, 2 if metric == "aov" else 0)
 
     value, expected = float(anomaly["value"]), float(anomaly["expected"])
     deviation = value - expected

@@ -35,6 +35,7 @@ from threadpoolctl import threadpool_limits
 
 from analytics.models.base import ModelError, require_columns
 from analytics.models.features import log_scaled
+from analytics.text import money_text
 
 FEATURES = ("recency", "frequency", "monetary", "tenure", "aov")
 K_RANGE = (2, 8)
@@ -83,7 +84,7 @@ def cluster_sentence(profile: dict, currency: str = "£") -> str:
             f"({profile['customer_share']:.0%}) bringing {profile['revenue_share']:.0%} of "
             f"the revenue; typically {profile['centroid_frequency']:,.0f} orders, the last "
             f"{profile['centroid_recency']:,.0f} days before the period's end, "
-            f"{currency}{profile['centroid_monetary']:,.0f} net revenue, first order "
+            f"{money_text(profile['centroid_monetary'], currency)} net revenue, first order "
             f"{profile['centroid_tenure']:,.0f} days before.")
 
 

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.models import btyd
+from analytics.text import money_text
 from analytics.models.base import ModelError
 from analytics.models.churn import ChurnModel, churn_labels
 from analytics.models.features import customer_features
@@ -164,8 +165,9 @@ def value_sentence(total: float, customers: int, alive: int, days: int,
                    currency: str = "£") -> str:
     """E.g. "£1,234,567 expected from the 4,338 customers over the next 365 days; 2,950 of
     them are probably still buying (P(alive) ≥ 50 %)."."""
-    return (f"{currency}{total:,.0f} expected from the {customers:,} customers over the next "
-            f"{days} days; {alive:,} of them are probably still buying (P(alive) ≥ 50 %).")
+    return (f"{money_text(total, currency)} expected from the {customers:,} customers over "
+            f"the next {days} days; {alive:,} of them are probably still buying "
+            "(P(alive) ≥ 50 %).")
 
 
 def _heuristic_backtest(earlier, earlier_products, cutoff, period, max_customers):
@@ -263,7 +265,7 @@ def backtest_sentence(result: dict, currency: str = "£") -> str:
     others = [(name, m) for name, m in methods.items() if name != BTYD_METHOD and "mae" in m]
     short = {"heuristic": "the heuristic",
              "naive (next period repeats the last)": "'next period repeats the last'"}
-    compared = " and ".join(f"{currency}{m['mae']:,.0f} for {short.get(name, name)}"
+    compared = " and ".join(f"{money_text(m['mae'], currency)} for {short.get(name, name)}"
                             for name, m in others)
     head = (f"Predicted from the data before {result['cutoff']} for the next "
             f"{result['days']} days: ")
@@ -271,6 +273,6 @@ def backtest_sentence(result: dict, currency: str = "£") -> str:
         return head + f"BG/NBD could not be fitted; off by {compared} per customer."
     error = main["total_error"]
     change = "" if error is None else f" ({error:+.0%})".replace("%", " %").replace("-", "−")
-    return (head + f"{currency}{main['total']:,.0f} expected against "
-            f"{currency}{result['total_actual']:,.0f} spent{change}; off by "
-            f"{currency}{main['mae']:,.0f} per customer, against {compared}.")
+    return (head + f"{money_text(main['total'], currency)} expected against "
+            f"{money_text(result['total_actual'], currency)} spent{change}; off by "
+            f"{money_text(main['mae'], currency)} per customer, against {compared}.")

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.models.base import ModelError, regression_metrics, require_columns
+from analytics.text import money_text
 
 log = logging.getLogger(__name__)
 
@@ -368,9 +369,7 @@ def forecast_sentence(summary: dict, metric: str = "revenue", currency: str = "Â
     unit = METRIC_UNITS.get(metric)
 
     def amount(value: float) -> str:
-        sign = "âˆ’" if value < 0 else ""
-        return (f"{sign}{currency}{abs(value):,.0f}" if unit is None
-                else f"{value:,.0f}")
+        return money_text(value, currency) if unit is None else f"{value:,.0f}"
 
     days = summary["days"]
     text = (f"{amount(summary['next_total'])}{'' if unit is None else ' ' + unit} expected "

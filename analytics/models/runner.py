@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.models import inputs
+from analytics.text import money_text
 from analytics.models.base import ModelError, to_json_safe
 from analytics.models.params import (AnomalyParams, BasketParams, ChurnParams,
                                      ClusteringParams, ForecastParams)
@@ -231,7 +232,7 @@ def run_clustering(warehouse, filters, scope, params: ClusteringParams, progress
     top = profiles.sort_values("period_revenue", ascending=False).iloc[0]
     sentence = (f"{len(features):,} customers bought between {start} and {end}, in "
                 f"{segmenter.k_} segments; {top['name']} ({top['customers']:,} customers) "
-                f"brought {currency}{top['period_revenue']:,.0f}, "
+                f"brought {money_text(top['period_revenue'], currency)}, "
                 f"{top['period_revenue_share']:.0%} of the period's revenue.")
     progress(95, "done")
     return {"kind": "clustering", "sentence": sentence, "k": segmenter.k_,
@@ -287,7 +288,7 @@ def run_churn(warehouse, filters, scope, params: ChurnParams, progress) -> dict:
     sentence = (f"Of the {len(scores):,} customers who bought in the {params.lookback_days} "
                 f"days up to {(as_of - pd.Timedelta(days=1)).date()}, {len(high):,} are at "
                 f"high risk of placing no order in the next {horizon} days; their predicted "
-                f"12-month value is {currency}{high_value:,.0f}.")
+                f"12-month value is {money_text(high_value, currency)}.")
     derived = model.horizon_
     horizon_sentence = _horizon_sentence(derived)
     importance = model.importance_.assign(label=[
