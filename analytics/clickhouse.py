@@ -55,6 +55,8 @@ SESSION_SETTINGS: dict[str, object] = {
     "output_format_arrow_string_as_string": 1,
     "union_default_mode": "DISTINCT",
     "cast_keep_nullable": 1,  # CAST(NULL-able AS DOUBLE PRECISION) in rollups' plain SQL
+    # facts partitioned by month: 16 years of history are 192 partitions in one load
+    "max_partitions_per_insert_block": 10000,
 }
 #: The times ClickHouse's DateTime64 holds (a load outside them is refused, not clamped).
 FIRST_TIME = dt.datetime(1900, 1, 1)
@@ -699,12 +701,53 @@ _CREATE_AS = re.compile(r"^(\s*CREATE TABLE\s+(\w+))\s+AS\b", re.IGNORECASE)
 
 def rollup_statement(statement: str) -> str:
     """One of ``analytics.rollups.build_statements``' statements for ClickHouse: a
-    ``CREATE TABLE … AS SELECT`` gets its engine. The rows keep the order the statement
-    writes them in (by day): these tables are small, a sort key would not pay."""
+    ``CREATE TABLE … AS SELECT`` gets its engine, and its bare ``alias.column`` outputs an
+    ``AS column`` (ClickHouse names the column ``lines.customer_id`` where two joined tables
+    have a ``customer_id``; the other engines name it ``customer_id``, as the analytics read
+    it). The rows keep the order the statement writes them in (by day): these tables are
+    small, a sort key would not pay."""
     match = _CREATE_AS.match(statement)
     if not match:
         return statement
-    return f"{match.group(1)} ENGINE = MergeTree() ORDER BY tuple() AS" + statement[match.end():]
+    return (f"{match.group(1)} ENGINE = MergeTree() ORDER BY tuple() AS"
+            + _plain_output_names(statement[match.end():]))
+
+
+def _top_level(text: str, pattern: str, start: int = 0) -> int:
+    """Index of the first match of ``pattern`` outside parentheses and quotes (-1: none)."""
+    depth, quoted = 0, False
+    for index in range(start, len(text)):
+        char = text[index]
+        if char == "'":
+            quoted = not quoted
+        elif not quoted and char == "(":
+            depth += 1
+        elif not quoted and char == ")":
+            depth -= 1
+        elif not quoted and depth == 0 and re.match(pattern, text[index:], re.IGNORECASE) \
+                and (index == 0 or not (text[index - 1].isalnum() or text[index - 1] == "_")):
+            return index
+    return -1
+
+
+def _plain_output_names(query: str) -> str:
+    select = _top_level(query, r"SELECT\b")
+    end = _top_level(query, r"FROM\b", select) if select >= 0 else -1
+    if end < 0:
+        return query
+    body = query[select + len("SELECT"):end]
+    items, depth, quoted, last = [], 0, False, 0
+    for index, char in enumerate(body):
+        if char == "'":
+            quoted = not quoted
+        elif not quoted and char in "()":
+            depth += 1 if char == "(" else -1
+        elif not quoted and depth == 0 and char == ",":
+            items.append(body[last:index])
+            last = index + 1
+    items.append(body[last:])
+    named = [re.sub(r"^(\s*)(\w+)\.(\w+)(\s*)$", r"\1\2.\3 AS \3\4", item) for item in items]
+    return query[:select + len("SELECT")] + ",".join(named) + query[end:]
 
 
 def arrow_type(dtype: str) -> pa.DataType:

@@ -1,4 +1,5 @@
-"""Shared fixtures: temporary homes, warehouses on DuckDB and PostgreSQL, services.
+"""Shared fixtures: temporary homes, warehouses on DuckDB, PostgreSQL and ClickHouse (chDB),
+services.
 
 Services (PostgreSQL, Redis) are used when reachable and skipped otherwise; with
 ``REQUIRE_SERVICES=1`` (CI) a missing service fails the test instead of skipping it.
@@ -90,10 +91,27 @@ def postgres_warehouse(postgres_database) -> Warehouse:
     warehouse.dispose()
 
 
-@pytest.fixture(params=["duckdb", "postgresql"])
+@pytest.fixture
+def chdb_warehouse(tmp_path) -> Warehouse:
+    """A ClickHouse warehouse run in-process by chDB (skipped where chDB is not installed;
+    a failure under REQUIRE_SERVICES=1, as CI runs)."""
+    try:
+        import chdb  # noqa: F401
+    except ImportError as exc:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"chDB is not importable ({exc}) and REQUIRE_SERVICES=1")
+        pytest.skip(f"chDB is not importable: {exc}")
+    warehouse = Warehouse(f"chdb:///{tmp_path / 'warehouse'}")
+    yield warehouse
+    warehouse.dispose()
+
+
+@pytest.fixture(params=["duckdb", "postgresql", "chdb"])
 def warehouse(request) -> Warehouse:
-    """The same test on the embedded DuckDB warehouse and on PostgreSQL."""
-    fixture = {"duckdb": "duckdb_warehouse", "postgresql": "postgres_warehouse"}[request.param]
+    """The same test on the embedded DuckDB warehouse, on PostgreSQL and on ClickHouse
+    (chDB)."""
+    fixture = {"duckdb": "duckdb_warehouse", "postgresql": "postgres_warehouse",
+               "chdb": "chdb_warehouse"}[request.param]
     return request.getfixturevalue(fixture)
 
 

@@ -65,6 +65,12 @@ def test_rollups_built_with_create_as_get_an_engine():
         "\n  CREATE TABLE rollup_x ENGINE = MergeTree() ORDER BY tuple() AS SELECT 1 AS a"
     assert clickhouse.rollup_statement("INSERT INTO rollup_meta SELECT 'a', 1") == \
         "INSERT INTO rollup_meta SELECT 'a', 1"
+    # a joined table's bare column is named as the other engines name it
+    assert clickhouse.rollup_statement(
+        "CREATE TABLE r AS SELECT lines.a, b.c AS d, f(x.y, z.w), 'p, q.r' AS s "
+        "FROM (SELECT u.v FROM t) AS lines") == (
+        "CREATE TABLE r ENGINE = MergeTree() ORDER BY tuple() AS SELECT lines.a AS a, "
+        "b.c AS d, f(x.y, z.w), 'p, q.r' AS s FROM (SELECT u.v FROM t) AS lines")
     every = [clickhouse.rollup_statement(s) for s in rollups.build_statements("clickhouse")]
     assert not [s for s in every if "CREATE TABLE" in s and "ENGINE" not in s]
 

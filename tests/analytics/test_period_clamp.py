@@ -94,7 +94,13 @@ def test_a_period_entirely_outside_the_data_still_has_no_data(duckdb_warehouse):
 
 
 SLOW = {"duckdb": "SELECT count(*) FROM range(1000000000000) AS a",
-        "postgresql": "SELECT pg_sleep(30)"}
+        "postgresql": "SELECT pg_sleep(30)",
+        # one row a block, 0.2 s each: ClickHouse checks its time-out between blocks
+        "chdb": "SELECT sleepEachRow(0.2) FROM numbers(1000) SETTINGS max_block_size = 1"}
+#: A statement longer than the 0.5 s time-out that still ends (about 1 s).
+SLOW_BUT_ENDING = {"duckdb": "SELECT count(*) FROM range(15000000000) AS a",
+                   "postgresql": "SELECT pg_sleep(1)",
+                   "chdb": "SELECT sleepEachRow(0.2) FROM numbers(5) SETTINGS max_block_size = 1"}
 
 
 def test_a_slow_statement_is_stopped_by_the_time_out(warehouse):
@@ -146,8 +152,7 @@ def test_reading_the_whole_version_for_an_append_is_not_limited(warehouse, monke
     time-out, and the connection has it again afterwards."""
     publish_lines(warehouse, LINES)
     limited = Warehouse(warehouse.url, statement_timeout=0.5)
-    slow_read = SLOW[warehouse.kind].replace("pg_sleep(30)", "pg_sleep(1)").replace(
-        "1000000000000", "15000000000")
+    slow_read = SLOW_BUT_ENDING[warehouse.kind]
     original = pd.read_sql
 
     def slow_then_read(query, conn, *args, **kwargs):

@@ -135,6 +135,9 @@ def _drop_discount_column(warehouse) -> None:
         con = duckdb.connect(str(warehouse.version_path(version)))
         con.execute("ALTER TABLE fact_lines DROP COLUMN discount")
         con.close()
+    elif warehouse.kind == "chdb":
+        with warehouse.connect(version) as conn:
+            conn.execute(sa.text("ALTER TABLE fact_lines DROP COLUMN discount"))
     else:
         with warehouse._pg().begin() as conn:
             conn.execute(sa.text(f'ALTER TABLE "{warehouse.pg_schema(version)}".fact_lines '
