@@ -91,16 +91,21 @@ def postgres_warehouse(postgres_database) -> Warehouse:
     warehouse.dispose()
 
 
-@pytest.fixture
-def chdb_warehouse(tmp_path) -> Warehouse:
-    """A ClickHouse warehouse run in-process by chDB (skipped where chDB is not installed;
-    a failure under REQUIRE_SERVICES=1, as CI runs)."""
+def need_chdb() -> None:
+    """Skip (or fail in CI) where chDB, ClickHouse in-process, is not importable."""
     try:
         import chdb  # noqa: F401
     except ImportError as exc:
         if REQUIRE_SERVICES:
             pytest.fail(f"chDB is not importable ({exc}) and REQUIRE_SERVICES=1")
         pytest.skip(f"chDB is not importable: {exc}")
+
+
+@pytest.fixture
+def chdb_warehouse(tmp_path) -> Warehouse:
+    """A ClickHouse warehouse run in-process by chDB (skipped where chDB is not installed;
+    a failure under REQUIRE_SERVICES=1, as CI runs)."""
+    need_chdb()
     warehouse = Warehouse(f"chdb:///{tmp_path / 'warehouse'}")
     yield warehouse
     warehouse.dispose()

@@ -1,5 +1,6 @@
 """KPIs and the country breakdown on the real Online Retail file, against an independent
-pandas computation written here from METRICS.md (one load into DuckDB for the module)."""
+pandas computation written here from METRICS.md (one load into DuckDB, one into ClickHouse
+run by chDB, for the module)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,16 +12,19 @@ from analytics.breakdowns import breakdown
 from analytics.filters import ALL_DATA, Filters
 from analytics.kpis import kpi_summary
 from analytics.warehouse import Warehouse
+from tests.conftest import need_chdb
 
 pytestmark = pytest.mark.slow
 
 PERIOD = Filters(start=dt.date(2011, 9, 1), end=dt.date(2011, 9, 30))
 
 
-@pytest.fixture(scope="module")
-def retail(tmp_path_factory, online_retail_path):
+@pytest.fixture(scope="module", params=["duckdb", "chdb"])
+def retail(request, tmp_path_factory, online_retail_path):
     from data.loader import load_file
-    warehouse = Warehouse(f"duckdb:///{tmp_path_factory.mktemp('retail') / 'warehouse'}")
+    if request.param == "chdb":
+        need_chdb()
+    warehouse = Warehouse(f"{request.param}:///{tmp_path_factory.mktemp('retail') / 'warehouse'}")
     load_file(warehouse, online_retail_path)
     yield warehouse
     warehouse.dispose()
