@@ -141,3 +141,17 @@ def test_the_period_line_says_the_datas_time_zone_and_writes_dates_the_locales_w
     assert response.status_code == 200, response.text
     shown = json.dumps(response.json["response"]["shell-chips"]["children"])
     assert "Times in America/New_York" in shown and "01/02/2011 \\u2013 10/02/2011" in shown
+
+
+def test_a_set_currency_the_data_contradicts_is_warned_and_not_shown(signed_in, api,
+                                                                    monkeypatch):
+    # the data's own currency comes from its load (tests/core/test_installation.py loads a
+    # USD Shopify export); here the current version is said to state USD
+    monkeypatch.setattr(installation, "data_currency", lambda warehouse: "USD")
+    api("admin@example.com", "PUT", {"currency": "GBP"})
+    answer = api("viewer@example.com", "GET").json
+    assert answer["currency"] == "USD" and answer["sources"]["currency"] == "data"
+    assert "set to GBP (by an admin)" in answer["warning"]
+    page = signed_in("admin@example.com").get("/admin/settings")
+    assert 'id="settings-warning"' in page.text and "amounts are shown in USD" in page.text
+    assert "$1,234,567.89" in page.text and "£1,234,567.89" not in page.text
