@@ -407,6 +407,11 @@ class _ChdbInserter:
         self._inserter.finish()
 
 
+#: Statements that answer with rows (the HTTP client asks for them in Arrow).
+_ROWS = re.compile(r"^\s*(\(\s*)*(SELECT|WITH|SHOW|DESCRIBE|DESC|EXPLAIN|EXISTS)\b",
+                   re.IGNORECASE)
+
+
 class HttpBackend:
     """Queries on a ClickHouse server through ``clickhouse-connect``'s HTTP client."""
 
@@ -415,11 +420,13 @@ class HttpBackend:
 
     def query(self, sql: str, database: str | None, settings: dict) -> pa.Table | None:
         from clickhouse_connect.driver.exceptions import ClickHouseError
+        self.client.database = database  # sent with every request (no server session)
         try:
-            data = self.client.raw_query(
-                sql, settings={**SESSION_SETTINGS, **settings,
-                               **({"database": database} if database else {})},
-                fmt="ArrowStream")
+            if not _ROWS.match(sql):  # DDL and INSERT: no FORMAT clause, no rows
+                self.client.command(sql, settings={**SESSION_SETTINGS, **settings})
+                return None
+            data = self.client.raw_query(sql, settings={**SESSION_SETTINGS, **settings},
+                                         fmt="ArrowStream")
         except ClickHouseError as exc:
             raise OperationalError(str(exc)) from None
         if not data:

@@ -214,3 +214,37 @@ def test_urls_name_the_engine_and_the_version_databases():
     assert Warehouse("chdb:///var/warehouse").ch_database(7) == "shoplens_v000007"
     with pytest.raises(WarehouseError, match="not a plain name"):
         Warehouse("clickhouse://ch.internal:8123/shop-eu")
+
+
+class FakeHttpClient:
+    """What the HTTP backend asks of ``clickhouse-connect``'s client (no server here)."""
+
+    def __init__(self):
+        self.database, self.calls = None, []
+
+    def command(self, sql, settings):
+        self.calls.append(("command", self.database, sql, settings["join_use_nulls"]))
+
+    def raw_query(self, sql, settings, fmt):
+        import pyarrow as pa
+        self.calls.append(("raw_query", self.database, sql, fmt))
+        sink = pa.BufferOutputStream()
+        table = pa.table({"n": [1, None], "day": [dt.date(2011, 1, 4), None]})
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        return sink.getvalue().to_pybytes()
+
+
+def test_over_http_ddl_is_a_command_and_rows_come_as_arrow():
+    client = FakeHttpClient()
+    connection = clickhouse.Connection(clickhouse.HttpBackend(client), "shoplens_v000002", 30)
+    cursor = connection.cursor()
+    cursor.execute("CREATE TABLE t (n Int64) ENGINE = Memory")
+    assert cursor.description is None
+    cursor.execute("SELECT n, day FROM t WHERE day >= %(d)s", {"d": dt.date(2011, 1, 1)})
+    assert [column[0] for column in cursor.description] == ["n", "day"]
+    assert cursor.fetchall() == [(1, dt.date(2011, 1, 4)), (None, None)]
+    assert client.calls == [
+        ("command", "shoplens_v000002", "CREATE TABLE t (n Int64) ENGINE = Memory", 1),
+        ("raw_query", "shoplens_v000002",
+         "SELECT n, day FROM t WHERE day >= toDate32('2011-01-01')", "ArrowStream")]
