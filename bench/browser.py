@@ -272,7 +272,9 @@ def new_driver():
     options.binary_location = CHROMIUM
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     install_hook(driver)
-    driver.set_script_timeout(IDLE_TIMEOUT_S + 10)
+    # the page's own wait (IDLE_TIMEOUT_S) reports first; a main thread blocked by a long
+    # drawing delays that report, so selenium waits twice as long before it gives up
+    driver.set_script_timeout(2 * IDLE_TIMEOUT_S + 10)
     return driver
 
 
