@@ -134,7 +134,7 @@ def test_long_bar_names_are_cut_on_the_axis_but_whole_in_the_table():
     long = "Espresso Machine, Stainless Steel"                      # 33 characters
     bars = figures.bars(pd.DataFrame({"name": [long, "Mug"], "value": [30.0, 5.0]}),
                         label="name", value="value", currency="£")
-    assert list(bars.layout.yaxis.ticktext) == ["Espresso Machine, Stain…", "Mug"]
+    assert list(bars.layout.yaxis.ticktext) == ["Espresso Machine, Sta…", "Mug"]
     assert len(bars.layout.yaxis.ticktext[0]) == figures.AXIS_LABEL_WIDTH
     assert [row[0] for row in figure_text(bars, "£").rows] == [long, "Mug"]
 

@@ -214,7 +214,7 @@ def _escape(text: str) -> str:
 
 
 #: Characters of a bar's name on its axis at most (its hover says it whole).
-AXIS_LABEL_WIDTH = 24
+AXIS_LABEL_WIDTH = 22
 
 
 def short_label(text: str, width: int = AXIS_LABEL_WIDTH) -> str:
