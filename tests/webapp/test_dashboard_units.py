@@ -333,19 +333,22 @@ def test_the_sidebar_of_the_sample_hides_its_empty_filters_and_keeps_linked_valu
     assert "their filters are hidden" in sidebar
 
 
-def test_anomaly_panel_lists_slice_anomalies_next_to_shop_wide_days():
+def test_anomaly_panel_lists_slice_anomalies_next_to_shop_wide_days(app):
     """An outage in one channel is listed (with its day range) even when no shop-wide day
-    is unusual; an empty list says so instead of showing nothing."""
+    is unusual; an empty list says so instead of showing nothing. (In a request: the days
+    are written in the installation's date format.)"""
     from webapp.dashboard.pages import insights
-    panel = insights._slice_list([
-        {"start": "2025-07-19", "end": "2025-07-22", "dimension": "channel",
-         "value": "Mobile App", "sentence": "Mobile App orders fell to 5 against 108 expected."},
-        {"start": "2025-03-09", "end": "2025-03-09", "dimension": "traffic_source",
-         "value": "Email", "sentence": "Email orders rose to 123 against 38 expected."}])
-    text = str(panel)
-    assert "19 Jul – 22 Jul 2025" in text and "Mobile App orders fell" in text
-    assert "09 Mar 2025" in text and "Email orders rose" in text
-    assert "No unusual days in any single slice" in str(insights._slice_list([]))
+    with app.test_request_context("/"):
+        text = str(insights._slice_list([
+            {"start": "2025-07-19", "end": "2025-07-22", "dimension": "channel",
+             "value": "Mobile App",
+             "sentence": "Mobile App orders fell to 5 against 108 expected."},
+            {"start": "2025-03-09", "end": "2025-03-09", "dimension": "traffic_source",
+             "value": "Email", "sentence": "Email orders rose to 123 against 38 expected."}]))
+        empty = str(insights._slice_list([]))
+    assert "19–22 Jul 2025" in text and "Mobile App orders fell" in text
+    assert "9 Mar 2025" in text and "Email orders rose" in text
+    assert "No unusual days in any single slice" in empty
 
 
 def test_upload_columns_are_named_as_the_reader_names_them(tmp_path):
