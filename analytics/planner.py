@@ -110,8 +110,6 @@ class Source:
         conditions = line_conditions(filters, scope, table, dates=dates)
         if table is schema.fact_lines:
             conditions.append(sa.or_(table.c.is_sale, table.c.is_return))
-        if table is rollups.invoice_price:
-            conditions += rollups.price_conditions(table, filters)
         if self.segment is not None:
             if "customer_id" not in table.c:
                 raise ValueError(f"{table.name} has no customer: a segment cannot be read "
@@ -143,19 +141,9 @@ def plan(warehouse, filters: Filters, scope: Scope, *, needs_lines: bool = False
     column only the facts hold, like product; or ``rollups.use_rollups`` says no), else the
     smallest rollup that holds the dimensions of the filters, the scope and ``group_by``
     (planner dimension names, ``rollups.DIMENSION_NAMES``), with what it may add up (see
-    ``Source``). A unit-price range whose ends are band edges reads
-    ``rollups.invoice_price`` (``rollups.price_bands_apply``), one row per invoice row and
-    price band, when the version has it. ``segment`` is a SELECT of the customer ids the
-    rows must belong to
+    ``Source``). ``segment`` is a SELECT of the customer ids the rows must belong to
     (the planner knows nothing of what it means: ``measures.source_for`` passes the RFM
     segment's): then the per-invoice rollup, whose rows have one customer each."""
-    if rollups.price_bands_apply(filters) and not needs_lines:
-        version = warehouse.require_version() if version is None else version
-        meta = rollup_meta(warehouse, version)
-        if meta is not None and f"rows:{rollups.invoice_price.name}" in meta.flags:
-            return Source(rollups.invoice_price, rollups.invoice_price, segment,
-                          customer_orders_summable=meta.flag("single_day_invoices"),
-                          meta=meta)
     if rollups.use_rollups(filters) and not needs_lines:
         version = warehouse.require_version() if version is None else version
         meta = rollup_meta(warehouse, version)

@@ -28,11 +28,6 @@ that answers it exactly.
   (alone, and per country): the customer counts of weekly and monthly series.
 * ``SESSION_TABLES``: ``daily_sessions`` summed per day (alone, and per country, channel,
   device, traffic source).
-* ``rollup_invoice_price``: ``rollup_invoice`` split by unit-price band (``PRICE_EDGES``):
-  ``price_low`` = the highest edge at or below the price, ``price_high`` = the price itself
-  when it is an edge, else the next edge up (NULL above the last). A price range whose
-  ends are edges (or open) is exact on it: price ≥ min ⇔ price_low ≥ min, price ≤ max ⇔
-  price_high ≤ max (``price_conditions``), so such a filter reads it instead of the lines.
 * ``rollup_countries``: the distinct (country, country_code) pairs of the facts.
 * ``rollup_meta`` (name, value): facts about this version the planner needs, 1 = true:
   ``single_day_invoices`` (no invoice spans two days), ``invoice_level:<dimension>``
@@ -109,37 +104,6 @@ customer_day = sa.Table(
     sa.Column("net_value", sa.Float),
     sa.Column("ltv_to_date", sa.Float),
 )
-
-#: Unit-price band edges of ``rollup_invoice_price``: the round prices a range filter is
-#: usually given with (a range with other ends reads the lines).
-PRICE_EDGES: tuple[float, ...] = (
-    0, 0.5, 1, 2, 3, 4, 5, 7.5, 10, 15, 20, 25, 30, 40, 50, 60, 75, 100, 150, 200, 250, 300,
-    400, 500, 750, 1000, 1500, 2000, 2500, 5000, 10000)
-invoice_price = sa.Table(
-    "rollup_invoice_price", metadata,
-    *[sa.Column(column.name, column.type) for column in schema.rollup_invoice.columns],
-    sa.Column("price_low", sa.Float),
-    sa.Column("price_high", sa.Float),
-)
-
-
-def price_bands_apply(filters) -> bool:
-    """Whether a unit-price range filter is exact on ``rollup_invoice_price``: it has one,
-    each end is open or a band edge, and the rollups are enabled (``facts_only``)."""
-    ends = (filters.min_price, filters.max_price)
-    return (_ROLLUPS_ENABLED.get() and ends != (None, None)
-            and all(end is None or float(end) in PRICE_EDGES for end in ends))
-
-
-def price_conditions(table: sa.Table, filters) -> list[sa.ColumnElement[bool]]:
-    """The unit-price range of ``filters`` on ``rollup_invoice_price`` (its ends edges)."""
-    conditions = []
-    if filters.min_price is not None:
-        conditions.append(table.c.price_low >= filters.min_price)
-    if filters.max_price is not None:
-        conditions.append(table.c.price_high <= filters.max_price)
-    return conditions
-
 
 BUCKET_CUSTOMER_TABLES: dict[tuple[str, tuple[str, ...]], sa.Table] = {
     (grain, dimensions): sa.Table(
@@ -382,53 +346,18 @@ def _planner_statements(dialect: str) -> list[str]:
             SELECT {keys}, CAST(SUM(sessions) AS BIGINT) AS sessions
             FROM daily_sessions GROUP BY {keys} ORDER BY {keys}
             """)
-    statements.append(_invoice_price_statement())
     statements.append("CREATE TABLE rollup_countries AS "
                       "SELECT DISTINCT country, country_code FROM fact_lines")
     for table in [*DAY_TABLES.values(), customer_day, *BUCKET_CUSTOMER_TABLES.values(),
-                  *SESSION_TABLES.values(), invoice_price]:
+                  *SESSION_TABLES.values()]:
         statements.append(f"INSERT INTO rollup_meta SELECT 'rows:{table.name}', COUNT(*) "
                           f"FROM {table.name}")
     if dialect == "postgresql":
         statements += [f"CREATE INDEX ON {table.name} (invoice_date)"
-                       for table in [*DAY_TABLES.values(), customer_day, invoice_price]]
+                       for table in [*DAY_TABLES.values(), customer_day]]
         statements += [f"CREATE INDEX ON {table.name} (session_date)"
                        for table in SESSION_TABLES.values()]
     return statements
-
-
-def _invoice_price_statement() -> str:
-    """``rollup_invoice_price``: the counted lines per (invoice row of ``rollup_invoice``,
-    price band), with the same integer keys (numbered alike, in id order)."""
-    price = "lines.unit_price"
-    low = " ".join(f"WHEN {price} >= {edge} THEN {edge}" for edge in reversed(PRICE_EDGES))
-    high = " ".join(f"WHEN {price} < {edge} THEN {edge}" for edge in PRICE_EDGES)
-    edges = ", ".join(str(edge) for edge in PRICE_EDGES)
-    return f"""
-        CREATE TABLE rollup_invoice_price AS
-        SELECT lines.invoice_ts, lines.invoice_date, invoices.invoice_key,
-               customers.customer_key, lines.customer_id, {_prefixed("lines")},
-               CAST(CASE {low} END AS DOUBLE PRECISION) AS price_low,
-               CAST(CASE WHEN {price} IN ({edges}) THEN {price} {high} END
-                    AS DOUBLE PRECISION) AS price_high,
-               {_fact_sums("lines")}
-        FROM fact_lines AS lines
-        JOIN (SELECT invoice_id, row_number() OVER (ORDER BY invoice_id) AS invoice_key
-              FROM (SELECT DISTINCT invoice_id FROM fact_lines
-                    WHERE is_sale OR is_return) AS ids) AS invoices
-          ON invoices.invoice_id = lines.invoice_id
-        LEFT JOIN (SELECT customer_id,
-                          row_number() OVER (ORDER BY customer_id) AS customer_key
-                   FROM (SELECT DISTINCT customer_id FROM fact_lines
-                         WHERE (is_sale OR is_return) AND customer_id IS NOT NULL) AS ids
-                  ) AS customers
-          ON customers.customer_id = lines.customer_id
-        WHERE lines.is_sale OR lines.is_return
-        GROUP BY lines.invoice_ts, lines.invoice_date, invoices.invoice_key,
-                 customers.customer_key, lines.customer_id, {_prefixed("lines")},
-                 price_low, price_high
-        ORDER BY lines.invoice_date, lines.invoice_ts
-        """
 
 
 def _prefixed(alias: str) -> str:

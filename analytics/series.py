@@ -335,11 +335,10 @@ def _counts(conn, source: Source, filters: Filters, last_year: Filters,
 
 def _bucket_customers(warehouse, source: Source, filters: Filters, scope: Scope,
                       grain: str, version: int) -> sa.Select | None:
-    """Customers per week or month from their rollup, when that is exact: no segment nor
-    price range, the filters name no dimension but the country (a country that customers
-    never change), and the period clips no bucket that holds data."""
-    if (grain == "day" or source.meta is None or source.facts or source.segment is not None
-            or filters.min_price is not None or filters.max_price is not None):
+    """Customers per week or month from their rollup, when that is exact: no segment, the
+    filters name no dimension but the country (a country that customers never change), and
+    the period clips no bucket that holds data."""
+    if grain == "day" or source.meta is None or source.facts or source.segment is not None:
         return None
     restricted = planner.restricted_dimensions(filters, scope)
     if set(restricted) - {"country"}:
