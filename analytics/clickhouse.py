@@ -275,11 +275,13 @@ class Connection:
 class ChdbHost:
     """The process's one chDB data folder, shared by every chDB warehouse of the process.
 
-    chDB runs one embedded server per process, on one folder. A connection on another folder
-    waits until no connection is open on the current one, then the server moves (about
+    chDB runs one embedded server per process, on one folder. A session on another folder
+    waits until no session is in use on the current one, then the server moves (about
     0.1 s). Several warehouses on different folders in one process (tests) therefore work,
-    one after the other; a connection held open on one folder while another folder is
-    wanted in the same thread would wait forever, so the wait is bounded and says why.
+    one after the other; a session held on one folder while another folder is wanted in
+    the same thread would wait forever, so the wait is bounded and says why. Sessions
+    given back are kept for the next connection (a new one costs a connect and its
+    settings), until the server moves.
     """
 
     WAIT_SECONDS = 120.0
@@ -287,13 +289,11 @@ class ChdbHost:
     def __init__(self):
         self._changed = threading.Condition()
         self.path: str | None = None
-        self._keeper = None  # a connection that keeps the server up between queries
+        self._idle: list[_ChdbSession] = []
         self._open = 0
 
-    def acquire(self, path: str):
-        """A raw chDB connection on ``path``; ``release`` it when done."""
-        from chdb import _chdb
-
+    def acquire(self, path: str) -> _ChdbSession:
+        """A session on ``path``; ``release`` it when done."""
         with self._changed:
             if not self._changed.wait_for(lambda: self.path in (None, path) or not self._open,
                                           timeout=self.WAIT_SECONDS):
@@ -301,74 +301,83 @@ class ChdbHost:
                     f"chDB is serving {self.path} in this process and {path} was asked for: "
                     "one chDB folder at a time per process (close the other connections)")
             if self.path != path:
-                self._close_keeper()
-                try:
-                    self._keeper = _chdb.connect(path)
-                except RuntimeError as exc:
-                    raise OperationalError(str(exc)) from exc
+                self._close_idle()
                 self.path = path
             self._open += 1
+            if self._idle:
+                return self._idle.pop()
             try:
-                return _chdb.connect(path)
-            except RuntimeError as exc:
+                return _ChdbSession(path)
+            except OperationalError:
                 self._open -= 1
-                raise OperationalError(str(exc)) from exc
+                raise
 
-    def release(self) -> None:
+    def release(self, session: _ChdbSession, reusable: bool = True) -> None:
         with self._changed:
             self._open -= 1
+            if reusable and session.path == self.path:
+                self._idle.append(session)
+            else:
+                session.close()
             self._changed.notify_all()
 
-    def close(self, path: str) -> None:
-        """Stop the server if it serves ``path`` and nothing is open (a folder removed)."""
-        with self._changed:
-            if self.path == path and not self._open:
-                self._close_keeper()
-                self.path = None
-                self._changed.notify_all()
-
-    def _close_keeper(self) -> None:
-        if self._keeper is not None:
-            self._keeper.close()
-            self._keeper = None
-
-
-CHDB_HOST = ChdbHost()
+    def _close_idle(self) -> None:
+        while self._idle:
+            self._idle.pop().close()
 
 
 def _settings_sql(settings: dict) -> str:
     return ", ".join(f"{name} = {literal(value)}" for name, value in settings.items())
 
 
-class ChdbBackend:
-    """Queries on one raw chDB connection (its own current database and settings)."""
+class _ChdbSession:
+    """One raw chDB connection, with the database and settings it was last given."""
 
     def __init__(self, path: str):
+        from chdb import _chdb
         self.path = path
-        self._raw = CHDB_HOST.acquire(path)
-        self._database = None
-        self._settings: dict = {}
-        self._lock = threading.Lock()
-        self._run(f"SET {_settings_sql(SESSION_SETTINGS)}")
-
-    def _run(self, sql: str, output: str = "CSV"):
         try:
-            result = self._raw.query(sql, output)
+            self.raw = _chdb.connect(path)
+        except RuntimeError as exc:
+            raise OperationalError(str(exc)) from None
+        self.database: str | None = None
+        self.settings: dict = {}
+        self.run(f"SET {_settings_sql(SESSION_SETTINGS)}")
+
+    def run(self, sql: str, output: str = "CSV"):
+        try:
+            result = self.raw.query(sql, output)
         except RuntimeError as exc:
             raise OperationalError(str(exc)) from None
         if hasattr(result, "has_error") and result.has_error():
             raise OperationalError(result.error_message())
         return result
 
+    def close(self) -> None:
+        self.raw.close()
+
+
+CHDB_HOST = ChdbHost()
+
+
+class ChdbBackend:
+    """Queries on one chDB session (its own current database and settings)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._session: _ChdbSession | None = CHDB_HOST.acquire(path)
+        self._lock = threading.Lock()
+
     def query(self, sql: str, database: str | None, settings: dict) -> pa.Table | None:
+        session = self._session
         with self._lock:
-            if database != self._database:
-                self._run(f"USE {quote(database or 'default')}")
-                self._database = database
-            if settings != self._settings:
-                self._run(f"SET {_settings_sql(settings)}")
-                self._settings = dict(settings)
-            data = self._run(sql, "ArrowStream").bytes()
+            if database != session.database:
+                session.run(f"USE {quote(database or 'default')}")
+                session.database = database
+            if settings != session.settings:
+                session.run(f"SET {_settings_sql(settings)}")
+                session.settings = dict(settings)
+            data = session.run(sql, "ArrowStream").bytes()
         if not data:
             return None
         return pyarrow.ipc.open_stream(pa.py_buffer(data)).read_all()
@@ -380,17 +389,16 @@ class ChdbBackend:
         name = f"{quote(database)}.{quote(table_name)}" if database else quote(table_name)
         with self._lock:
             try:
-                inserter = _ChdbInserter(self._raw, f"INSERT INTO {name}")
+                inserter = _ChdbInserter(self._session.raw, f"INSERT INTO {name}")
                 inserter.append(sink.getvalue().to_pybytes())
                 inserter.finish()
             except RuntimeError as exc:
                 raise OperationalError(str(exc)) from None
 
     def release(self) -> None:
-        if self._raw is not None:
-            self._raw.close()
-            self._raw = None
-            CHDB_HOST.release()
+        if self._session is not None:
+            CHDB_HOST.release(self._session)
+            self._session = None
 
 
 class _ChdbInserter:

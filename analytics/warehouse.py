@@ -17,7 +17,8 @@ previous version current.
   ``chdb:///path/to/folder`` embedded): one database per version, ``shoplens_v000007``
   (the URL's database names the prefix), and the pointer table
   ``shoplens_meta.current_version``: a version is current once its row is there (one row
-  inserted in one step; the highest version wins). The statements reach ClickHouse through
+  inserted in one step; the highest version wins). chDB also writes the number to the
+  folder's ``CURRENT`` file after the row, which its readers read (no query per request). The statements reach ClickHouse through
   ``analytics.clickhouse``'s dialect; see docs/deployment.md.
 """
 from __future__ import annotations
@@ -294,8 +295,12 @@ class Warehouse:
         return engine
 
     def _ch_current_version(self) -> int | None:
-        if self.kind == "chdb" and not self.folder.is_dir():
-            return None  # nothing loaded; do not create a chDB folder by reading
+        if self.kind == "chdb":  # the pointer row's copy, written after it (one process)
+            try:
+                text = (self.folder / "CURRENT").read_text().strip()
+            except FileNotFoundError:
+                return None
+            return int(text) if text else None
         meta = f"{self.ch_prefix}_meta"
         with self._ch_engine(None).connect() as conn:
             exists = conn.execute(sa.text(
@@ -529,6 +534,8 @@ class Warehouse:
                                "ENGINE = MergeTree() ORDER BY version")
                 cursor.execute(f"INSERT INTO {meta}.current_version VALUES "
                                f"({version}, now64(6))")
+                if self.kind == "chdb":  # read by every request: a file, not a query
+                    _atomic_write(self.folder / "CURRENT", f"{version}\n")
             except BaseException as exc:
                 cursor.execute(f"DROP DATABASE IF EXISTS {clickhouse.quote(database)} SYNC")
                 if isinstance(exc, clickhouse.Error):  # as the other engines' SQL errors
