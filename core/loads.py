@@ -102,7 +102,10 @@ def run_ads_load(settings: Settings, *, path: str | Path, format: str,
     return _run(settings, source=path.name, format=recorded, append=False, user=user,
                 load=lambda warehouse: traffic.load_ads(
                     warehouse, path, format=format, mapping=mapping,
-                    limits=settings.load_limits(), currency=installation.set_currency(settings),
+                    # the currency amounts are shown in (set, stated by the orders, or the
+                    # default): ads in another would be labelled with the wrong sign
+                    limits=settings.load_limits(),
+                    currency=installation.locale_for(settings, warehouse).currency,
                     force=force,
                     rejects_dir=settings.rejects_dir))
 
