@@ -258,8 +258,9 @@ def alt_id(graph_id):
 
 def dom_id(graph_id, suffix: str) -> str:
     """A plain element id derived from ``graph_id`` (``aria-labelledby`` names ids)."""
-    if isinstance(graph_id, dict):
-        graph_id = "-".join(str(graph_id[key]) for key in sorted(graph_id))
+    if isinstance(graph_id, dict):   # its type first: it carries the page's prefix
+        graph_id = "-".join([str(graph_id.get("type", ""))] + [
+            str(graph_id[key]) for key in sorted(graph_id) if key != "type"])
     return re.sub(r"[^A-Za-z0-9_-]+", "-", str(graph_id)) + suffix
 
 
