@@ -334,23 +334,30 @@ class _ChdbSession:
     """One raw chDB connection, with the database and settings it was last given."""
 
     def __init__(self, path: str):
-        from chdb import _chdb
         self.path = path
+        self._open()
+
+    def _open(self) -> None:
+        from chdb import _chdb
         try:
-            self.raw = _chdb.connect(path)
+            self.raw = _chdb.connect(self.path)
+            self.raw.query(f"SET {_settings_sql(SESSION_SETTINGS)}", "CSV")
         except RuntimeError as exc:
             raise OperationalError(str(exc)) from None
         self.database: str | None = None
         self.settings: dict = {}
-        self.run(f"SET {_settings_sql(SESSION_SETTINGS)}")
 
     def run(self, sql: str, output: str = "CSV"):
         try:
             result = self.raw.query(sql, output)
+            if hasattr(result, "has_error") and result.has_error():
+                raise RuntimeError(result.error_message())
         except RuntimeError as exc:
+            # a connection whose statement failed (a time-out above all) may answer the
+            # next one wrongly ('SELECT 1' gave 0): start afresh
+            self.raw.close()
+            self._open()
             raise OperationalError(str(exc)) from None
-        if hasattr(result, "has_error") and result.has_error():
-            raise OperationalError(result.error_message())
         return result
 
     def close(self) -> None:
