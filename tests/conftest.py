@@ -48,7 +48,7 @@ def home(tmp_path, monkeypatch) -> Path:
     path.mkdir()
     monkeypatch.setenv("SHOPLENS_HOME", str(path))
     for name in ("DATABASE_URL", "WAREHOUSE_URL", "REDIS_URL", "SECRET_KEY", "SMTP_HOST",
-                 "SHOPLENS_ENV"):
+                 "SHOPLENS_ENV", "CURRENCY", "NUMBER_STYLE", "DATE_FORMAT", "DATA_TIMEZONE"):
         monkeypatch.delenv(name, raising=False)
     return path
 
