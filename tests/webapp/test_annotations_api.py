@@ -152,6 +152,22 @@ def test_time_charts_draw_the_comparison_partial_buckets_and_notes():
                       ("site outage", "2025-11-20 – 2025-11-23: site outage")]
 
 
+def test_the_marketing_chart_of_spend_and_revenue_marks_notes_too():
+    import datetime as dt
+
+    import pandas as pd
+
+    from core.annotations import Note
+    from webapp.dashboard import figures
+    frame = pd.DataFrame({"period_start": [dt.date(2025, 11, 1), dt.date(2025, 11, 2)],
+                          "revenue": [100.0, 120.0], "spend": [10.0, 12.0]})
+    figure = figures.two_axes(frame, x="period_start", left="revenue", right="spend",
+                              left_label="Revenue", right_label="Ad spend", currency="£",
+                              notes=(Note(1, dt.date(2025, 11, 2), None, "TV ad", 1, None),))
+    assert [shape.type for shape in figure.layout.shapes] == ["line"]
+    assert [a.text for a in figure.layout.annotations] == ["TV ad"]
+
+
 def _add_note_from_overview(client, start: str, text: str):
     from tests.webapp.test_alerts_page import _call
     return _call(client, [("overview-note-status", "children"),

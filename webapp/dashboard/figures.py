@@ -450,9 +450,10 @@ def anomalies(series: pd.DataFrame, points: pd.DataFrame, *, x: str, y: str, cur
 
 def two_axes(frame: pd.DataFrame, *, x: str, left: str, right: str, left_label: str,
              right_label: str, currency: str | None = None,
-             height: int = 340) -> go.Figure:
+             height: int = 340, notes=()) -> go.Figure:
     """Two lines of different sizes over ``x``, each on its own axis (revenue on the left,
-    ad spend on the right, dashed): on one axis the smaller would lie flat."""
+    ad spend on the right, dashed): on one axis the smaller would lie flat. ``notes`` are
+    marked as on every time chart."""
     figure = _base(None, height)
     prefix = str(currency or "")
     number = ",.0f" if currency else ",.4~g"
@@ -470,4 +471,4 @@ def two_axes(frame: pd.DataFrame, *, x: str, left: str, right: str, left_label: 
     if currency:
         _money_axis(figure, "yaxis", currency)
         _money_axis(figure, "yaxis2", currency)
-    return figure
+    return add_notes(figure, notes)

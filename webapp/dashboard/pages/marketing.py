@@ -16,6 +16,7 @@ from analytics import catalog, glossary, kpis, marketing, promotions
 from analytics.filters import day_range_text
 from core.formatting import format_change, format_date, format_value
 from webapp.dashboard import actions_ui, components, context, figures
+from webapp.dashboard import notes as timeline_notes
 
 dash.register_page(__name__, path="/marketing", name="Marketing",
                    title="Shoplens · Marketing", order=2, role="viewer")
@@ -181,7 +182,9 @@ def update_trend(search):
         return figures.empty_figure(context.NO_SALES)
     return figures.two_axes(frame, x="period_start", left="revenue", right="spend",
                             left_label="Revenue", right_label="Ad spend",
-                            currency=context.currency())
+                            currency=context.currency(),
+                            notes=timeline_notes.chart_notes(view.filters.start,
+                                                             view.filters.end))
 
 
 @callback(Output("marketing-funnel", "figure"), Input("shell-url", "search"))
