@@ -16,12 +16,12 @@ import sqlalchemy as sa
 
 from analytics.filters import Scope
 from analytics.warehouse import Warehouse
-from core import annotations, dashboard_content, dashboards, db, jobs, mail, panels, schedules
+from core import annotations, dashboard_content, dashboards, db, mail, panels, schedules
 from core.reports.dashboard_pdf import render_dashboard_pdf
 from core.orm import Dashboard, Job, Notification, ReportSchedule, User
 from core.schedules import ScheduleAccessDenied, ScheduleError
-from tests.workers.support import (TINY_PERIOD, add_user, publish_tiny_shop, settings_for,
-                                   worker_environment)
+from tests.workers.support import (TINY_PERIOD, add_user, publish_tiny_shop, run_job_here,
+                                   settings_for, worker_environment)
 
 RUN_AT = dt.datetime(2024, 5, 16, 5, 0)  # 06:00 in London (BST)
 TILES = ("overview-kpi-revenue", "overview-kpi-orders", "geography-map")
@@ -59,22 +59,6 @@ def _schedule(session, actor: User, dashboard_id: int, recipients: list[str], **
         "name": "Morning PDF", "frequency": "daily", "time_of_day": "06:00",
         "timezone": "Europe/London", "dashboard_id": dashboard_id,
         "recipients": recipients, **extra}, now=RUN_AT - dt.timedelta(hours=1))
-
-
-def _run(settings, job_id: str) -> Job:
-    """The job's runner in this process, as the worker runs it (a domain error fails it
-    with its message)."""
-    spec = jobs.start_job(settings, job_id, worker="test")
-    try:
-        outcome = jobs.kind_of(spec.kind).load_runner()(settings, spec)
-    except jobs.JobError as exc:
-        jobs.fail_job(settings, job_id, exc.message)
-    else:
-        jobs.finish_job(settings, job_id, **outcome)
-    with db.session_scope(settings.database_url) as session:
-        job = session.get(Job, job_id)
-        session.expunge(job)
-        return job
 
 
 def _pdf_text(path) -> str:
@@ -225,7 +209,7 @@ def test_a_run_mails_each_recipient_the_dashboard_with_their_own_numbers(setting
     assert len(job_ids) == 3
     done = {}
     for job_id in job_ids:
-        job = _run(settings, job_id)
+        job = run_job_here(settings, job_id)
         assert (job.kind, job.status) == ("dashboard_report", "done"), job.error
         done[job.user_id] = job
     expected = {"admin": ("£28.00", None), "french": ("£13.00", "£28.00"),
@@ -273,8 +257,8 @@ def test_a_dashboard_unshared_or_deleted_later_fails_the_run_with_the_reason(set
         assert "no longer shared with german@example.com" in problem["dashboard_problem"]
         made = schedules.send_now(session, admin, schedule_id, now=RUN_AT)
         job_of = {job.user_id: job.id for job in made}
-    french, german = _run(settings, job_of[people["french"]]), \
-        _run(settings, job_of[people["german"]])
+    french, german = run_job_here(settings, job_of[people["french"]]), \
+        run_job_here(settings, job_of[people["german"]])
     assert french.status == "done"
     assert german.status == "failed"
     assert german.error == ("The dashboard “Morning” is no longer shared with "
@@ -293,7 +277,7 @@ def test_a_dashboard_unshared_or_deleted_later_fails_the_run_with_the_reason(set
         assert session.get(ReportSchedule, schedule_id) is None
         kept = session.scalars(sa.select(Job).where(Job.kind == "dashboard_report")).all()
         assert len(kept) == 4 and all(job.schedule_id is None for job in kept)
-    failed = _run(settings, queued_id)
+    failed = run_job_here(settings, queued_id)
     assert failed.status == "failed"
     assert failed.error == f"The dashboard {board_id} was deleted; it can no longer be sent."
     assert Path(french.result_path).is_file()

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from core import db
 from core.orm import Delivery, Job, ReportSchedule
 from tests.webapp.conftest import bearer, make_token
+from tests.workers.support import run_job_here
 
 WEEKLY = {"name": "Monday sales", "format": "xlsx", "frequency": "weekly", "weekday": 0,
           "time_of_day": "07:30"}
@@ -284,23 +285,6 @@ def _user_id(app, email: str) -> int:
         return session.scalars(sa.select(User.id).where(User.email == email)).one()
 
 
-def _run_job(app, job_id: str) -> Job:
-    """The job's runner in this process, as a worker runs it (a domain error fails it)."""
-    from core import jobs
-    settings = app.extensions["shoplens.settings"]
-    spec = jobs.start_job(settings, job_id, worker="test")
-    try:
-        outcome = jobs.kind_of(spec.kind).load_runner()(settings, spec)
-    except jobs.JobError as exc:
-        jobs.fail_job(settings, job_id, exc.message)
-    else:
-        jobs.finish_job(settings, job_id, **outcome)
-    with db.session_scope(settings.database_url) as session:
-        job = session.get(Job, job_id)
-        session.expunge(job)
-        return job
-
-
 def test_a_schedule_sends_a_dashboard_its_recipients_may_open(app, api):
     gb_id = _user_id(app, "gb@example.com")
     board = api("admin@example.com", "/dashboards", method="POST", json={
@@ -328,7 +312,7 @@ def test_a_schedule_sends_a_dashboard_its_recipients_may_open(app, api):
     assert "no longer shared with gb@example.com" in shown["dashboard_problem"]
     [job] = api("gb@example.com", f"/schedules/{made['id']}/send-now",
                 method="POST").json["jobs"]
-    failed = _run_job(app, job["id"])
+    failed = run_job_here(app.extensions["shoplens.settings"], job["id"])
     assert (failed.kind, failed.status) == ("dashboard_report", "failed")
     [run] = api("gb@example.com", f"/schedules/{made['id']}").json["runs"]
     assert run["state"] == "failed" and "is no longer shared with gb@example.com" in \
@@ -357,7 +341,7 @@ def test_a_dashboard_pdf_job_is_for_those_who_may_open_it(app, api):
     started = api("gb@example.com", "/jobs", method="POST", json={
         "kind": "dashboard_report", "options": {"dashboard_id": mine["id"]}})
     assert started.status_code == 202, started.text
-    done = _run_job(app, started.json["id"])
+    done = run_job_here(app.extensions["shoplens.settings"], started.json["id"])
     assert done.status == "done", done.error
     text = "\n".join(page.extract_text() for page in pypdf.PdfReader(done.result_path).pages)
     # the tiny shop's 1–3 March: net revenue 47 in all, 25 in GB (the analyst's scope)
