@@ -71,10 +71,10 @@ def insights(warehouse, filters: Filters, scope: Scope, anomalies: dict | None =
         return []
     previous = period.previous_period()
     found: list[Insight] = []
-    current_totals = inputs.daily_series(warehouse, period, scope)
-    previous_totals = inputs.daily_series(warehouse, previous, scope)
-    revenue = float(current_totals["revenue"].sum())
-    before = float(previous_totals["revenue"].sum())
+    revenue, current_values = inputs.revenue_by_dimensions(warehouse, period, scope,
+                                                           MOVER_DIMENSIONS)
+    before, previous_values = inputs.revenue_by_dimensions(warehouse, previous, scope,
+                                                           MOVER_DIMENSIONS)
     relative = _relative(revenue, before)
     direction = "up" if revenue > before else "down" if revenue < before else "unchanged"
     found.append(Insight(
@@ -83,8 +83,7 @@ def insights(warehouse, filters: Filters, scope: Scope, anomalies: dict | None =
         f"{_percent(relative)}.", revenue, before, revenue - before, relative))
 
     for dimension in MOVER_DIMENSIONS:
-        now = inputs.dimension_totals(warehouse, period, scope, dimension)
-        then = inputs.dimension_totals(warehouse, previous, scope, dimension)
+        now, then = current_values[dimension], previous_values[dimension]
         if now.empty and then.empty:
             continue
         joined = (now.set_index("value")["revenue"].rename("value")
