@@ -26,12 +26,15 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import heapq
 import io
+import itertools
 import json
 import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,6 +126,14 @@ class Warehouse:
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.ch_prefix):
                 raise WarehouseError(f"WAREHOUSE_URL's database {self.ch_prefix!r} is not a "
                                      "plain name (letters, digits, _)")
+        #: the ClickHouse cluster versions are laid out on (``?cluster=``, set from
+        #: CLICKHOUSE_CLUSTER by ``core.settings``); None: one server
+        self.cluster = (sa.engine.make_url(self.url).query.get("cluster") or None
+                        if self.kind == "clickhouse" else None)
+        if self.cluster is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*",
+                                                         self.cluster):
+            raise WarehouseError(f"ClickHouse cluster name {self.cluster!r} is not a plain "
+                                 "name (letters, digits, _)")
         if self.kind == "duckdb":
             if not self.url.startswith("duckdb:///"):
                 raise WarehouseError(f"Unsupported WAREHOUSE_URL {url!r}: use duckdb:///FOLDER "
@@ -280,13 +291,14 @@ class Warehouse:
             engine = self._engines.get(key)
             if engine is None:
                 args = {"database": None if version is None else self.ch_database(version),
-                        "statement_timeout": self.statement_timeout}
+                        "statement_timeout": self.statement_timeout, "cluster": self.cluster}
                 if self.kind == "chdb":
                     engine = sa.create_engine("clickhouse+chdb://", poolclass=sa.pool.NullPool,
                                               connect_args={**args, "path": str(self.folder)})
                 else:
-                    url = sa.engine.make_url(self.url).set(drivername="clickhouse+http",
-                                                           database=None)
+                    url = sa.engine.make_url(self.url).set(
+                        drivername="clickhouse+http", database=None
+                    ).difference_update_query(["cluster"])
                     engine = sa.create_engine(url, connect_args=args, pool_pre_ping=True)
                 self._engines[key] = engine
                 if version is not None:
@@ -484,7 +496,9 @@ class Warehouse:
                             info: dict, ad_spend: pd.DataFrame) -> None:
         """Write the version's database (frames staged through Arrow, then the same
         INSERT … SELECT and rollup statements as the other engines), then insert the
-        pointer row; a failure drops the half-written database."""
+        pointer row; a failure drops the half-written database. On a cluster the same
+        steps run ``ON CLUSTER``, through Distributed tables (``clickhouse.VersionLayout``
+        says what differs)."""
         import pyarrow as pa
 
         from analytics import clickhouse, rollups
@@ -498,51 +512,53 @@ class Warehouse:
                     f"ClickHouse stores times from {clickhouse.FIRST_TIME:%Y} to "
                     f"{clickhouse.LAST_TIME:%Y} only: this file has {column} from "
                     f"{frame[column].min():%Y-%m-%d} to {frame[column].max():%Y-%m-%d}")
+        layout = clickhouse.VersionLayout(self.cluster)
         with self._ch_engine(None).connect() as conn:
             raw = conn.connection.dbapi_connection
             raw.unlimited = True  # a load may be long
             cursor = raw.cursor()
-            cursor.execute(f"CREATE DATABASE {clickhouse.quote(database)}")
+            cursor.execute(layout.create_database(database))
             try:
                 raw.database = database
-                for table in schema.metadata.sorted_tables:
-                    cursor.execute(clickhouse.create_table_sql(table))
+                for statement in layout.create_tables(database):
+                    cursor.execute(statement)
                 staged = (("incoming_lines", lines, schema.LINE_COLUMNS),
                           ("incoming_sessions", sessions, {**schema.SESSION_COLUMNS,
                                                            **schema.SESSION_FUNNEL_COLUMNS}),
                           ("incoming_ad_spend", ad_spend, schema.AD_COLUMNS))
-                for name, frame, columns in staged:
+                for name, frame, columns in staged:  # on the node this load talks to
                     cursor.execute(clickhouse.staging_sql(name, columns, "load_ordinal Int64"))
                     arrow = clickhouse.frame_to_arrow(frame, columns).append_column(
                         "load_ordinal", pa.array(range(len(frame)), type=pa.int64()))
                     raw.insert_arrow(name, arrow)
                 # the source's order breaks ties of line ids (ClickHouse reads a table in
                 # no set order: row_number() OVER () would not say the file's order)
-                cursor.execute(_insert_facts_sql("incoming_lines", ordinal="load_ordinal"))
-                cursor.execute(_insert_sessions_sql("incoming_sessions"))
-                cursor.execute(_insert_ad_spend_sql("incoming_ad_spend"))
+                writes = [_insert_facts_sql("incoming_lines", ordinal="load_ordinal"),
+                          _insert_sessions_sql("incoming_sessions"),
+                          _insert_ad_spend_sql("incoming_ad_spend")]
+                for statement in writes:
+                    for step in layout.write(statement, database):
+                        cursor.execute(step)
                 for name, _frame, _columns in staged:
                     cursor.execute(f"DROP TABLE {name}")
                 for statement in rollups.build_statements("clickhouse"):
-                    cursor.execute(clickhouse.rollup_statement(statement))
+                    for step in layout.write(statement, database):
+                        cursor.execute(step)
                 cursor.execute(
                     "INSERT INTO version_info VALUES "
                     + clickhouse.literal(tuple(info[c.name] for c in schema.version_info.columns)))
-                cursor.execute(f"CREATE DATABASE IF NOT EXISTS {meta}")
-                cursor.execute(f"CREATE TABLE IF NOT EXISTS {meta}.current_version "
-                               "(version Int64, switched_at DateTime64(6, 'UTC')) "
-                               "ENGINE = MergeTree() ORDER BY version")
-                cursor.execute(f"INSERT INTO {meta}.current_version VALUES "
-                               f"({version}, now64(6))")
+                for statement in [*layout.before_switch(database),
+                                  *layout.switch(meta, version)]:
+                    cursor.execute(statement)
                 if self.kind == "chdb":  # read by every request: a file, not a query
                     _atomic_write(self.folder / "CURRENT", f"{version}\n")
             except BaseException as exc:
-                cursor.execute(f"DROP DATABASE IF EXISTS {clickhouse.quote(database)} SYNC")
+                cursor.execute(layout.drop_database(database))
                 if isinstance(exc, clickhouse.Error):  # as the other engines' SQL errors
                     raise WarehouseError(f"ClickHouse: {exc}") from exc
                 raise
             for old in range(max(1, version - 50), version - KEEP_VERSIONS + 1):
-                cursor.execute(f"DROP DATABASE IF EXISTS {self.ch_database(old)} SYNC")
+                cursor.execute(layout.drop_database(self.ch_database(old)))
                 engine = self._engines.pop(old, None)
                 if engine is not None:
                     engine.dispose()
@@ -772,31 +788,81 @@ def _tune_duckdb(dbapi_connection, _record) -> None:
         cursor.close()
 
 
+class _Watchdog:
+    """One daemon thread that calls each armed callback once its deadline passes, unless
+    it was disarmed first. Arming costs a heap push under a lock: a ``threading.Timer`` per
+    statement started a thread each time (about 1 ms, 25 times per filter change)."""
+
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, object]] = []
+        self._live: set[int] = set()   # armed and neither fired nor disarmed
+        self._condition = threading.Condition()
+        self._ids = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, seconds: float, callback) -> int:
+        ticket = next(self._ids)
+        with self._condition:
+            heapq.heappush(self._due, (time.monotonic() + seconds, ticket, callback))
+            self._live.add(ticket)
+            if self._thread is None or not self._thread.is_alive():  # also after a fork
+                self._thread = threading.Thread(target=self._run, name="shoplens-watchdog",
+                                                daemon=True)
+                self._thread.start()
+            self._condition.notify()
+        return ticket
+
+    def disarm(self, ticket: int) -> None:
+        with self._condition:
+            self._live.discard(ticket)
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while self._due and self._due[0][1] not in self._live:
+                    heapq.heappop(self._due)
+                if not self._due:
+                    self._condition.wait()
+                    continue
+                deadline, ticket, callback = self._due[0]
+                wait = deadline - time.monotonic()
+                if wait > 0:
+                    self._condition.wait(wait)
+                    continue
+                heapq.heappop(self._due)
+                self._live.discard(ticket)
+            try:
+                callback()
+            except Exception:  # a connection already closed: nothing left to stop
+                log.debug("watchdog callback failed", exc_info=True)
+
+
+_watchdog = _Watchdog()
+
+
 def _limit_duckdb_statements(engine: sa.Engine, seconds: float) -> None:
-    """DuckDB has no statement time-out: each statement arms a timer that interrupts its
+    """DuckDB has no statement time-out: each statement arms the watchdog to interrupt its
     connection after ``seconds``, disarmed when the statement returns (a streamed result
     is bounded while DuckDB computes it, which is where the time goes)."""
     @sa.event.listens_for(engine, "before_cursor_execute")
     def arm(conn, _cursor, _statement, _parameters, _context, _executemany):
         if conn.info.get("shoplens_unlimited"):
             return
-        timer = threading.Timer(seconds, conn.connection.dbapi_connection.interrupt)
-        timer.daemon = True
-        conn.info["shoplens_timer"] = timer
-        timer.start()
+        conn.info["shoplens_timer"] = _watchdog.arm(
+            seconds, conn.connection.dbapi_connection.interrupt)
 
     @sa.event.listens_for(engine, "after_cursor_execute")
     def disarm(conn, *_args):
-        timer = conn.info.pop("shoplens_timer", None)
-        if timer is not None:
-            timer.cancel()
+        ticket = conn.info.pop("shoplens_timer", None)
+        if ticket is not None:
+            _watchdog.disarm(ticket)
 
     @sa.event.listens_for(engine, "handle_error")
     def disarm_on_error(context):
-        timer = context.connection.info.pop("shoplens_timer", None) \
+        ticket = context.connection.info.pop("shoplens_timer", None) \
             if context.connection is not None else None
-        if timer is not None:
-            timer.cancel()
+        if ticket is not None:
+            _watchdog.disarm(ticket)
 
 
 @contextlib.contextmanager
