@@ -58,6 +58,18 @@ SESSION_SETTINGS: dict[str, object] = {
     # facts partitioned by month: 16 years of history are 192 partitions in one load
     "max_partitions_per_insert_block": 10000,
 }
+#: Settings added on a cluster (``CLICKHOUSE_CLUSTER``). A query joining or filtering one
+#: sharded table by another (``IN (SELECT … FROM fact_lines)``, the rollups' invoice and
+#: customer numbering) computes the inner side once and sends it to every shard (GLOBAL):
+#: right on any key, where ``local`` would number each shard's invoices apart. An insert
+#: into a Distributed table returns once the shards have the rows, not when they are
+#: queued, so the next statement reads them. Each version is written once: no block of
+#: it is a retry to drop (two equal rollup_meta rows of one load are both kept).
+CLUSTER_SETTINGS: dict[str, object] = {
+    "distributed_product_mode": "global",
+    "distributed_foreground_insert": 1,
+    "insert_deduplicate": 0,
+}
 #: The times ClickHouse's DateTime64 holds (a load outside them is refused, not clamped).
 FIRST_TIME = dt.datetime(1900, 1, 1)
 LAST_TIME = dt.datetime(2299, 12, 31, 23, 59, 59)
@@ -244,16 +256,19 @@ class Connection:
     never relies on them: a version is written whole, then the pointer moves).
     """
 
-    def __init__(self, backend, database: str | None, statement_timeout: float | None):
+    def __init__(self, backend, database: str | None, statement_timeout: float | None,
+                 settings: dict | None = None):
         self.backend = backend
         self.database = database
         self.statement_timeout = statement_timeout
+        #: sent with every statement besides ``SESSION_SETTINGS`` (``CLUSTER_SETTINGS``)
+        self.settings = dict(settings or {})
         #: set while a load reads the whole version (``warehouse._unlimited``)
         self.unlimited = False
 
     def query_settings(self) -> dict:
         seconds = None if self.unlimited else self.statement_timeout
-        return {"max_execution_time": math.ceil(seconds) if seconds else 0}
+        return {**self.settings, "max_execution_time": math.ceil(seconds) if seconds else 0}
 
     def cursor(self) -> Cursor:
         return Cursor(self)
@@ -473,7 +488,10 @@ class DBAPI:
     @staticmethod
     def connect(*, path: str | None = None, host: str | None = None, port: int = 8123,
                 username: str = "default", password: str = "", database: str | None = None,
-                secure: bool = False, statement_timeout: float | None = None) -> Connection:
+                secure: bool = False, statement_timeout: float | None = None,
+                cluster: str | None = None) -> Connection:
+        """``cluster``: the server's tables are laid out on that cluster (its connections
+        run with ``CLUSTER_SETTINGS``)."""
         if path is not None:
             backend = ChdbBackend(path)
         else:
@@ -482,7 +500,8 @@ class DBAPI:
                 host=host, port=port, username=username, password=password,
                 secure=secure, settings=dict(SESSION_SETTINGS), autogenerate_session_id=False)
             backend = HttpBackend(client)
-        return Connection(backend, database, statement_timeout)
+        return Connection(backend, database, statement_timeout,
+                          CLUSTER_SETTINGS if cluster else None)
 
 
 # ----------------------------------------------------------------------- the dialect
@@ -816,9 +835,25 @@ SHARDING_KEYS: dict[str, str] = {
 }
 
 
+def check_cluster_name(cluster: str) -> str:
+    """``cluster`` if it is a plain name (it is written into statements unquoted in
+    ``Distributed(…)``'s arguments and ZooKeeper paths), else ValueError."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", cluster or ""):
+        raise ValueError(f"cluster name {cluster!r} is not a plain name")
+    return cluster
+
+
 def cluster_ddl(cluster: str, database: str) -> list[str]:
     """The statements that lay out one data version's database on ``cluster`` (settings:
-    ``CLICKHOUSE_CLUSTER``), in order.
+    ``CLICKHOUSE_CLUSTER``), in order: the database, then ``cluster_tables_ddl``."""
+    on = f"ON CLUSTER {quote(check_cluster_name(cluster))}"
+    return [f"CREATE DATABASE IF NOT EXISTS {quote(database)} {on}",
+            *cluster_tables_ddl(cluster, database)]
+
+
+def cluster_tables_ddl(cluster: str, database: str) -> list[str]:
+    """The ``CREATE TABLE … ON CLUSTER`` of every table of a version (the planner's
+    rollups too, which one server creates with ``CREATE TABLE … AS SELECT``).
 
     A sharded table (``SHARDING_KEYS``) is a ``<name>_local`` ReplicatedMergeTree on every
     shard (replicas of a shard share ``/clickhouse/tables/{shard}/…``) and a Distributed
@@ -828,14 +863,11 @@ def cluster_ddl(cluster: str, database: str) -> list[str]:
     """
     from analytics import rollups, schema
 
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", cluster):
-        raise ValueError(f"cluster name {cluster!r} is not a plain name")
-    on = f"ON CLUSTER {quote(cluster)}"
-    statements = [f"CREATE DATABASE IF NOT EXISTS {quote(database)} {on}"]
-    tables = [*schema.metadata.sorted_tables, *rollups.metadata.sorted_tables]
-    for table in tables:
+    on = f"ON CLUSTER {quote(check_cluster_name(cluster))}"
+    statements = []
+    for table in [*schema.metadata.sorted_tables, *rollups.metadata.sorted_tables]:
         sharded = table.name in SHARDING_KEYS
-        local = f"{table.name}_local" if sharded else table.name
+        local = local_table(table.name)
         path = (f"/clickhouse/tables/{{shard}}/{database}/{local}" if sharded
                 else f"/clickhouse/tables/all/{database}/{local}")
         engine = f"ReplicatedMergeTree('{path}', '{{replica}}')"
@@ -850,3 +882,110 @@ def cluster_ddl(cluster: str, database: str) -> list[str]:
                 f"ENGINE = Distributed({quote(cluster)}, {quote(database)}, {quote(local)}, "
                 f"{SHARDING_KEYS[table.name]})")
     return statements
+
+
+def local_table(name: str) -> str:
+    """The name of the ReplicatedMergeTree holding table ``name``'s rows on a node."""
+    return f"{name}_local" if name in SHARDING_KEYS else name
+
+
+_WRITES = re.compile(r"^\s*(?:INSERT INTO|CREATE TABLE)\s+`?(\w+)`?", re.IGNORECASE)
+
+
+class VersionLayout:
+    """The statements that write a data version and move the pointer, on one server
+    (``cluster`` None) or laid out on a cluster (settings: ``CLICKHOUSE_CLUSTER``).
+
+    ``analytics.warehouse`` writes a version the same way on both; the statements differ:
+
+    ========================  ===============================  ==============================
+    step                      one server                       cluster
+    ========================  ===============================  ==============================
+    database                  ``CREATE DATABASE``              ``… ON CLUSTER``
+    tables                    MergeTree (``create_table_sql``)  ``cluster_tables_ddl``
+    staged frames             Memory tables on the node the load talks to (both)
+    facts, dimensions         ``INSERT … SELECT`` (both; on a cluster into the Distributed
+                              tables, each followed by ``SYSTEM SYNC REPLICA`` of a sharded
+                              table so the next statement reads every replica's rows)
+    planner rollups           ``CREATE TABLE … AS SELECT``     ``INSERT INTO t (cols) SELECT``
+                                                               into the tables created above
+    before the switch         —                                ``SYSTEM SYNC REPLICA`` of the
+                                                               replicated-to-all tables
+    pointer                   a row in ``<prefix>_meta``       the same, its table replicated
+                                                               to every node, then synced
+    dropping a version        ``DROP DATABASE … SYNC``         ``… ON CLUSTER … SYNC``
+    ========================  ===============================  ==============================
+    """
+
+    def __init__(self, cluster: str | None = None):
+        self.cluster = check_cluster_name(cluster) if cluster else None
+        self._on = f" ON CLUSTER {quote(cluster)}" if cluster else ""
+
+    def create_database(self, database: str) -> str:
+        """Fails when the database exists: two loads cannot write one version."""
+        return f"CREATE DATABASE {quote(database)}{self._on}"
+
+    def drop_database(self, database: str) -> str:
+        return f"DROP DATABASE IF EXISTS {quote(database)}{self._on} SYNC"
+
+    def create_tables(self, database: str) -> list[str]:
+        """The version's tables (on one server, the planner's rollups are created by their
+        statements instead); run with ``database`` current."""
+        from analytics import schema
+
+        if self.cluster is None:
+            return [create_table_sql(table) for table in schema.metadata.sorted_tables]
+        return cluster_tables_ddl(self.cluster, database)
+
+    def write(self, statement: str, database: str) -> list[str]:
+        """One statement of the load that writes a table (``INSERT … SELECT`` or one of
+        ``analytics.rollups.build_statements``), as run here, then what makes its rows
+        visible to the next statement."""
+        if self.cluster is None:
+            return [rollup_statement(statement)]
+        match = _CREATE_AS.match(statement)
+        if match:
+            statement = _insert_into(match.group(2), statement[match.end():])
+        written = _WRITES.match(statement)
+        if written and written.group(1) in SHARDING_KEYS:
+            return [statement, self.sync_replica(database, local_table(written.group(1)))]
+        return [statement]
+
+    def sync_replica(self, database: str, table: str) -> str:
+        """Wait until every replica of ``table`` has what any replica has."""
+        return f"SYSTEM SYNC REPLICA{self._on} {quote(database)}.{quote(table)}"
+
+    def before_switch(self, database: str) -> list[str]:
+        """Statements that make the whole version readable on every node."""
+        from analytics import rollups, schema
+
+        if self.cluster is None:
+            return []
+        return [self.sync_replica(database, table.name)
+                for table in [*schema.metadata.sorted_tables, *rollups.metadata.sorted_tables]
+                if table.name not in SHARDING_KEYS]
+
+    def switch(self, meta: str, version: int) -> list[str]:
+        """Make ``version`` current: one row in ``meta``'s pointer table (the highest
+        version there is current)."""
+        table = f"{meta}.current_version"
+        engine = (f"ReplicatedMergeTree('/clickhouse/tables/all/{meta}/current_version', "
+                  "'{replica}')" if self.cluster else "MergeTree()")
+        statements = [f"CREATE DATABASE IF NOT EXISTS {meta}{self._on}",
+                      f"CREATE TABLE IF NOT EXISTS {table}{self._on} "
+                      f"(version Int64, switched_at DateTime64(6, 'UTC')) "
+                      f"ENGINE = {engine} ORDER BY version",
+                      f"INSERT INTO {table} VALUES ({int(version)}, now64(6))"]
+        if self.cluster:
+            statements.append(f"SYSTEM SYNC REPLICA{self._on} {table}")
+        return statements
+
+
+def _insert_into(table_name: str, query: str) -> str:
+    """``CREATE TABLE name AS <query>`` as an insert into the table created beforehand
+    from ``analytics.rollups.metadata`` (its columns in the query's order)."""
+    from analytics import rollups
+
+    columns = ", ".join(quote(column.name)
+                        for column in rollups.metadata.tables[table_name].columns)
+    return f"INSERT INTO {table_name} ({columns}){_plain_output_names(query)}"

@@ -4,6 +4,7 @@ layout, and data versions on chDB (the analytics suite runs on chDB through the
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pandas as pd
 import pytest
@@ -248,3 +249,208 @@ def test_over_http_ddl_is_a_command_and_rows_come_as_arrow():
         ("command", "shoplens_v000002", "CREATE TABLE t (n Int64) ENGINE = Memory", 1),
         ("raw_query", "shoplens_v000002",
          "SELECT n, day FROM t WHERE day >= toDate32('2011-01-01')", "ArrowStream")]
+
+
+# ------------------------------------------------------- publishing on a cluster
+CLUSTER_URL = "clickhouse://loader:secret@ch-node-1:8123/shoplens?cluster=shop"
+
+
+class RecordingClusterClient:
+    """A RECORDING FAKE of ``clickhouse-connect``'s client for a cluster node (no cluster
+    runs here): it records every statement the publisher sends and answers the few queries
+    it asks (server version, existing version databases, the pointer) as a node whose
+    current version is ``current`` would. It executes nothing; ``test_a_cluster_load_on_
+    one_chdb_node_builds_the_same_version`` runs the same statements for real."""
+
+    def __init__(self, current: int, fail_on: str | None = None):
+        self.current, self.fail_on = current, fail_on
+        self.database = None
+        self.commands: list[str] = []
+        self.settings: list[dict] = []
+        self.inserts: list[tuple[str, str, int]] = []
+
+    def command(self, sql, settings):
+        self.commands.append(sql)
+        self.settings.append(settings)
+        if self.fail_on and self.fail_on in sql:
+            from clickhouse_connect.driver.exceptions import DatabaseError
+            raise DatabaseError(f"Code: 47. DB::Exception: failing {self.fail_on} on purpose")
+
+    def raw_query(self, sql, settings, fmt):
+        import pyarrow as pa
+        if "version()" in sql:
+            table = pa.table({"v": ["26.1.2.1"]})
+        elif sql == "SELECT 1":  # the pool's ping
+            table = pa.table({"x": [1]})
+        elif "system.databases" in sql:
+            table = pa.table({"name": [f"shoplens_v{v:06d}" for v in range(1, self.current + 1)]})
+        elif "system.tables" in sql:
+            table = pa.table({"n": [1 if self.current else 0]})
+        elif "max(version)" in sql:
+            table = pa.table({"v": [self.current]})
+        else:
+            raise AssertionError(f"the publisher asked an unexpected query: {sql}")
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        return sink.getvalue().to_pybytes()
+
+    def insert_arrow(self, table_name, table, database):
+        self.inserts.append((database, table_name, table.num_rows))
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def cluster_client(monkeypatch):
+    import clickhouse_connect
+
+    holder = {}
+
+    def get_client(**kwargs):
+        assert kwargs["host"] == "ch-node-1" and kwargs["username"] == "loader"
+        return holder["client"]
+
+    monkeypatch.setattr(clickhouse_connect, "get_client", get_client)
+    return holder
+
+
+def test_publishing_on_a_cluster_lays_the_version_out_on_it(cluster_client, chdb_engine):
+    client = cluster_client["client"] = RecordingClusterClient(current=4)
+    warehouse = Warehouse(CLUSTER_URL)
+    assert warehouse.cluster == "shop"
+    assert publish_lines(warehouse, ROWS) == 5
+    sent, db = client.commands, "`shoplens_v000005`"
+    on = "ON CLUSTER `shop`"
+    # the database and every table, on the cluster, before anything else
+    tables = clickhouse.cluster_tables_ddl("shop", "shoplens_v000005")
+    assert sent[:1 + len(tables)] == [f"CREATE DATABASE {db} {on}", *tables]
+    # the frames are staged on the node the load talks to, through Arrow
+    staging = [s for s in sent if "ENGINE = Memory" in s]
+    assert len(staging) == 3 and not [s for s in staging if "ON CLUSTER" in s]
+    assert client.inserts == [("shoplens_v000005", "incoming_lines", 2),
+                              ("shoplens_v000005", "incoming_sessions", 0),
+                              ("shoplens_v000005", "incoming_ad_spend", 0)]
+    # every write of a sharded table goes through its Distributed table, and the next
+    # statement waits for the shard's replicas
+    written = [(i, s.split()[2]) for i, s in enumerate(sent) if s.lstrip().startswith("INSERT")]
+    for index, name in written:
+        if name in clickhouse.SHARDING_KEYS:
+            assert sent[index + 1] == \
+                f"SYSTEM SYNC REPLICA {on} {db}.`{name}_local`", name
+    assert {name for _, name in written} >= {"fact_lines", "dim_customer", "rollup_invoice",
+                                            "rollup_customer_day", "rollup_daily"}
+    # the planner's rollups are filled into the tables made above, none created AS SELECT
+    assert not [s for s in sent[1 + len(tables):] if s.lstrip().startswith("CREATE TABLE `")
+                and "ENGINE = Memory" not in s]
+    assert {t.name for t in rollups.metadata.sorted_tables} <= {name for _, name in written}
+    # then every replicated-to-all table is synced, the pointer moves on the cluster,
+    # and the versions before the last three are dropped on the cluster
+    pointer = sent.index("CREATE DATABASE IF NOT EXISTS shoplens_meta ON CLUSTER `shop`")
+    everywhere = [t.name for t in [*schema.metadata.sorted_tables,
+                                   *rollups.metadata.sorted_tables]
+                  if t.name not in clickhouse.SHARDING_KEYS]
+    assert sent[pointer - len(everywhere) - 1].startswith("INSERT INTO version_info VALUES (5,")
+    assert sent[pointer - len(everywhere):pointer] == [
+        f"SYSTEM SYNC REPLICA {on} {db}.`{name}`" for name in everywhere]
+    assert sent[pointer + 1:pointer + 3] == [
+        f"CREATE TABLE IF NOT EXISTS shoplens_meta.current_version {on} (version Int64, "
+        "switched_at DateTime64(6, 'UTC')) ENGINE = ReplicatedMergeTree("
+        "'/clickhouse/tables/all/shoplens_meta/current_version', '{replica}') ORDER BY version",
+        "INSERT INTO shoplens_meta.current_version VALUES (5, now64(6))"]
+    assert sent[pointer + 3:] == [
+        f"SYSTEM SYNC REPLICA {on} shoplens_meta.current_version",
+        f"DROP DATABASE IF EXISTS `shoplens_v000001` {on} SYNC",
+        f"DROP DATABASE IF EXISTS `shoplens_v000002` {on} SYNC"]
+    # every statement ran with the cluster's settings
+    assert all(s["distributed_product_mode"] == "global"
+               and s["distributed_foreground_insert"] == 1 and s["insert_deduplicate"] == 0
+               for s in client.settings)
+    # and every one of them is ClickHouse SQL: ClickHouse's own parser (chDB) reads it
+    with chdb_engine.connect() as conn:
+        for statement in sent:
+            assert conn.execute(sa.text("SELECT formatQuery(:q)"), {"q": statement}).scalar()
+
+
+def test_a_failed_cluster_load_drops_its_database_on_the_cluster(cluster_client):
+    client = cluster_client["client"] = RecordingClusterClient(current=1,
+                                                               fail_on="INSERT INTO rollup_daily")
+    with pytest.raises(WarehouseError, match="failing INSERT INTO rollup_daily"):
+        publish_lines(Warehouse(CLUSTER_URL), ROWS)
+    assert client.commands[-1] == "DROP DATABASE IF EXISTS `shoplens_v000002` ON CLUSTER " \
+                                  "`shop` SYNC"
+    assert not [s for s in client.commands if "current_version" in s]
+
+
+def one_node(statement: str) -> str | None:
+    """A cluster statement as a cluster of one node without replicas would run it (None:
+    nothing to run there): no ON CLUSTER, MergeTree for ReplicatedMergeTree, the
+    ``_local`` table under its own name, no Distributed table over it, nothing to sync."""
+    if statement.startswith("SYSTEM SYNC REPLICA") or "ENGINE = Distributed(" in statement:
+        return None
+    statement = statement.replace(" ON CLUSTER `shop`", "")
+    statement = re.sub(r"ReplicatedMergeTree\('[^']*', '\{replica\}'\)", "MergeTree()",
+                       statement)
+    return re.sub(r"`(\w+)_local`", r"`\1`", statement)
+
+
+def version_tables(warehouse) -> dict[str, pd.DataFrame]:
+    """Every table of the current version, its rows sorted, its values as Python's."""
+    frames = {}
+    with warehouse.connect() as conn:
+        for table in [*schema.metadata.sorted_tables, *rollups.metadata.sorted_tables]:
+            frame = pd.read_sql(sa.text(f"SELECT * FROM {table.name}"), conn)
+            frame = frame.astype(object).where(frame.notna(), None)
+            frames[table.name] = frame.sort_values(list(frame.columns), key=lambda c: c.map(
+                repr)).reset_index(drop=True)
+    return frames
+
+
+def test_a_cluster_load_on_one_chdb_node_builds_the_same_version(tmp_path, monkeypatch):
+    """The cluster's statements, run for real on chDB as a one-node cluster runs them
+    (``one_node``), build the same version as a load on one server: the planner rollups
+    filled with INSERT into tables made from ``rollups.metadata`` hold what CREATE TABLE
+    AS SELECT makes, column for column; chDB runs with the cluster's settings."""
+    pytest.importorskip("chdb")
+    from data.demo import generate_demo
+
+    demo = generate_demo(lines=3000, seed=7)
+    server = Warehouse(f"chdb:///{tmp_path / 'server'}")
+    node = Warehouse(f"chdb:///{tmp_path / 'node'}")
+    node.cluster = "shop"  # chDB has no cluster: its statements are run as one node's
+    sent = []
+    real_query = clickhouse.ChdbBackend.query
+
+    def query(backend, sql, database, settings):
+        if backend.path != str(node.folder):
+            return real_query(backend, sql, database, settings)
+        assert settings["distributed_product_mode"] == "global"
+        sent.append(sql)
+        local = one_node(sql)
+        return None if local is None else real_query(backend, local, database, settings)
+
+    monkeypatch.setattr(clickhouse.ChdbBackend, "query", query)
+    try:
+        server.publish(demo.lines, demo.sessions, source="demo")
+        node.publish(demo.lines, demo.sessions, source="demo")
+        assert [s for s in sent if s.startswith("SYSTEM SYNC REPLICA")]
+        expected, built = version_tables(server), version_tables(node)
+    finally:
+        server.dispose()
+        node.dispose()
+    assert set(built) == set(expected)
+    for name, frame in expected.items():
+        drop = ["created_at"] if name == "version_info" else []
+        pd.testing.assert_frame_equal(built[name].drop(columns=drop),
+                                      frame.drop(columns=drop), check_dtype=False, obj=name)
+    assert len(expected["fact_lines"]) == 3000
+
+
+def test_a_cluster_is_named_in_the_url_of_a_server_only():
+    assert Warehouse("clickhouse://ch:8123/shoplens").cluster is None
+    assert Warehouse(CLUSTER_URL).cluster == "shop"
+    with pytest.raises(WarehouseError, match="not a plain name"):
+        Warehouse("clickhouse://ch:8123/shoplens?cluster=a-b")
+    with pytest.raises(ValueError, match="not a plain name"):
+        clickhouse.VersionLayout("shop`")
