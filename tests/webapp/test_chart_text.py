@@ -4,6 +4,8 @@ as names; a long chart capped and saying so; the callback that follows each char
 through the real Dash endpoint, refused when signed out."""
 from __future__ import annotations
 
+import json
+
 import plotly.graph_objects as go
 from dash import MATCH
 
@@ -87,42 +89,57 @@ def test_every_callback_drawing_a_figure_gets_its_table():
     assert chart_text.alt_id("overview-trend") == "overview-trend-alt"
 
 
-def test_every_page_chart_has_its_table_callback(app):
+def test_every_callback_drawing_a_chart_sends_its_table_in_the_same_answer(app, client):
+    client.get("/login")   # Dash takes the pages' callbacks in on the first request
     dash_app = app.extensions["shoplens.dash"]
-    drawn = set(figure_outputs(key for key in dash_app.callback_map
-                               if not key.startswith("{")))
-    alts = {key.removesuffix(".children").removesuffix("-alt")
-            for key in dash_app.callback_map if key.endswith("-alt.children")}
-    assert "overview-trend" in alts and drawn <= alts
+    drawing = [key for key in dash_app.callback_map
+               if figure_outputs([key]) or figure_outputs([key], "hideout")]
+    assert "overview-trend.figure" in drawing
+    assert all(getattr(dash_app.callback_map[key]["callback"], "_with_chart_text", False)
+               for key in drawing)
+    # no second request per chart any more: no callback listens to a figure for its table
+    assert not [key for key in dash_app.callback_map if key.endswith("-alt.children")]
 
 
-def test_the_table_follows_the_figure_the_browser_holds(client, signed_in):
-    # as Dash holds it: plotly.py's JSON, numbers as base64 typed arrays
-    inputs = [{"id": "overview-trend", "property": "figure",
-               "value": chart_text.as_dict(_two_series())}]
-    refused = _call(client, [("overview-trend-alt", "children")], inputs,
-                    "overview-trend.figure")
-    assert refused.status_code in (401, 403)                    # signed out
-    response = _call(signed_in("viewer@example.com"), [("overview-trend-alt", "children")],
-                     inputs, "overview-trend.figure")
-    assert response.status_code == 200, response.text
-    written = text_of(response.json["response"]["overview-trend-alt"]["children"])
-    for cell in ("Bar chart, 3 rows by weekday", "weekday", "Revenue", "Profit", "£1,200",
-                 "−£20.25", "£12"):
+def test_a_figure_answer_gets_its_table_as_a_side_update(app):
+    figure = chart_text.as_dict(_two_series())
+    body = json.dumps({"multi": True, "response": {
+        "overview-trend": {"figure": figure},
+        '{"name":"x","type":"insights-performance"}': {"figure": figure},
+        "overview-period": {"children": "1–3 Mar"}}})
+    with app.test_request_context():
+        answer = json.loads(chart_text.add_text(body))
+    assert answer["response"]["overview-period"] == {"children": "1–3 Mar"}  # kept as sent
+    side = answer["sideUpdate"]
+    assert set(side) == {"overview-trend-alt",
+                         '{"name":"x","type":"insights-performance-alt"}'}
+    written = text_of(side["overview-trend-alt"]["children"])
+    for cell in ("Bar chart, 3 rows by weekday", "Revenue", "Profit", "£1,200", "−£20.25"):
         assert cell in written
+    unchanged = json.dumps({"multi": True, "response": {"a": {"children": "x"}}})
+    assert chart_text.add_text(unchanged) == unchanged   # nothing drawn, nothing added
 
 
-def test_the_world_map_reads_as_countries_and_revenue(client, signed_in):
-    hideout = {"values": {"GB": 1000.0, "FR": 20.5}, "max": 1000.0, "selected": []}
-    inputs = [{"id": "geography-map-layer", "property": "hideout", "value": hideout}]
-    refused = _call(client, [("geography-map-layer-alt", "children")], inputs,
-                    "geography-map-layer.hideout")
+def test_the_table_comes_with_the_chart_through_the_real_endpoint(client, signed_in):
+    outputs = [("geography-map-layer", "hideout"), ("geography-map-note", "children"),
+               ("geography-map-legend", "children")]
+    inputs = [{"id": "shell-url", "property": "search",
+               "value": "?start=2011-03-01&end=2011-03-03"}]
+    refused = _call(client, outputs, inputs, "shell-url.search")
     assert refused.status_code in (401, 403)                    # signed out
-    response = _call(signed_in("viewer@example.com"),
-                     [("geography-map-layer-alt", "children")], inputs,
-                     "geography-map-layer.hideout")
+    response = _call(signed_in("viewer@example.com"), outputs, inputs, "shell-url.search")
     assert response.status_code == 200, response.text
-    written = text_of(response.json["response"]["geography-map-layer-alt"]["children"])
+    written = text_of(response.json["sideUpdate"]["geography-map-layer-alt"]["children"])
+    assert written.startswith("Map, "), written
+    assert "net revenue" in written and "United Kingdom" in written
+
+
+def test_the_world_map_reads_as_countries_and_revenue(app):
+    hideout = {"values": {"GB": 1000.0, "FR": 20.5}, "max": 1000.0, "selected": []}
+    body = json.dumps({"multi": True, "response": {"geography-map-layer": {"hideout": hideout}}})
+    with app.test_request_context():
+        answer = json.loads(chart_text.add_text(body))
+    written = text_of(answer["sideUpdate"]["geography-map-layer-alt"]["children"])
     assert "Map, 2 countries; net revenue from £20.50 (France) to £1,000 (United Kingdom)" \
         in written
     assert written.endswith("country net revenue United Kingdom £1,000 France £20.50")

@@ -10,25 +10,29 @@ axis's money sign or "%" and the installation's separators, dates as days. A cha
 than ``MAX_ROWS`` rows (a treemap of every city) lists its first ``MAX_ROWS`` and says so.
 
 One place for every chart: ``components.chart`` (each page's graphs) and the dashboard
-tiles call ``labelled``; ``register_callbacks`` attaches, for each callback that draws a
-figure, one more callback that redraws the table from that figure, so the table follows
-every change of the chart. Its ids are the graph's with ``-alt`` added, so they carry the
-page's prefix and the request guard asks for the page's role first, as for the graph.
+tiles call ``labelled``; ``register_callbacks`` makes every callback that draws a figure
+send the table of what it drew in the same answer, so the table follows every change of
+the chart at no extra request. Its ids are the graph's with ``-alt`` added.
 """
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import dash
 import pycountry
-from dash import MATCH, Input, Output, html
-from dash._utils import split_callback_id
+from dash import MATCH, html
+from dash._utils import split_callback_id, stringify_id, to_json
 
 from analytics.countries import country_name
 from core.formatting import format_date, format_number, format_value
 from webapp.dashboard import toolbar
+
+log = logging.getLogger(__name__)
 
 #: Rows of a chart's table at most: a year of days (365) is listed whole.
 MAX_ROWS = 500
@@ -322,35 +326,62 @@ def figure_outputs(callback_ids, prop: str = "figure") -> list:
 
 
 def register_callbacks(app: dash.Dash) -> None:
-    """For every graph a page's callback draws, a callback that redraws its table from
-    the figure the browser holds (so it follows the chart), in the installation's locale."""
+    """Every callback that draws a graph's figure (or a map layer's values) sends, in the
+    same answer, the text alternative of what it drew (Dash's side updates, as
+    ``dash.set_props`` sends them): no second request per chart that would upload the
+    figure again and keep the page busy one more round trip after the chart is drawn."""
     from dash import _callback
-    keys = list(_callback.GLOBAL_CALLBACK_MAP) + list(app.callback_map)
-    for graph in figure_outputs(keys):
-        app.callback(Output(alt_id(graph), "children"), Input(graph, "figure"))(_update)
-    for layer in figure_outputs(keys, "hideout"):  # the offline world map's values
-        app.callback(Output(alt_id(layer), "children"), Input(layer, "hideout"))(_update_map)
+    for callback_map in (_callback.GLOBAL_CALLBACK_MAP, app.callback_map):
+        for key, entry in callback_map.items():
+            if not (figure_outputs([key]) or figure_outputs([key], "hideout")):
+                continue
+            if not getattr(entry["callback"], "_with_chart_text", False):
+                entry["callback"] = _with_text(entry["callback"])
 
 
-def _update(figure):
+def _with_text(answer: Callable) -> Callable:
+    """``answer`` (Dash's wrapped callback, which returns the JSON answer) with the text
+    alternatives of the figures and map values in it added as side updates."""
+    @functools.wraps(answer)
+    def with_text(*args, **kwargs):
+        body = answer(*args, **kwargs)
+        if not isinstance(body, str):
+            return body
+        try:
+            return add_text(body)
+        except Exception:  # the chart is drawn without its table rather than not at all
+            log.exception("no text alternative for a chart")
+            return body
+    with_text._with_chart_text = True
+    return with_text
+
+
+def add_text(body: str) -> str:
+    """A callback's JSON answer with, for each figure (or map layer ``hideout``) in it, the
+    children of its text alternative (``alt_id``) as a side update."""
+    answer = json.loads(body)
+    texts = {}
+    for key, props in (answer.get("response") or {}).items():
+        if not isinstance(props, dict) or not ("figure" in props or "hideout" in props):
+            continue
+        graph = json.loads(key) if key.startswith("{") else key
+        text = (figure_text(props["figure"], _locale()) if "figure" in props
+                else _map_text(props["hideout"]))
+        texts[stringify_id(alt_id(graph))] = {"children": render(text, graph)}
+    if not texts:
+        return body
+    answer.setdefault("sideUpdate", {}).update(texts)
+    return to_json(answer)
+
+
+def _locale():
     from webapp.dashboard import context
-    return render(figure_text(figure, context.currency()), _graph_of_output())
+    return context.currency()
 
 
-def _update_map(hideout):
+def _map_text(hideout) -> ChartText:
     """A map layer's table from its ``hideout`` ({"values": {code: net revenue}})."""
-    from webapp.dashboard import context
     values = (hideout or {}).get("values") if isinstance(hideout, dict) else None
     values = {str(code): float(value) for code, value in (values or {}).items()
               if isinstance(value, (int, float))}
-    text = values_text(values, label="net revenue", locale=context.currency())
-    return render(text, _graph_of_output())
-
-
-def _graph_of_output():
-    """The graph whose table this call draws: its output's id without ``-alt``."""
-    output = dash.ctx.outputs_list
-    identifier = output.get("id") if isinstance(output, dict) else None
-    if isinstance(identifier, dict):
-        return {**identifier, "type": str(identifier.get("type", "")).removesuffix(ALT_SUFFIX)}
-    return str(identifier or "").removesuffix(ALT_SUFFIX)
+    return values_text(values, label="net revenue", locale=_locale())
