@@ -17,9 +17,11 @@ resident memory (Python, pandas and the engine client included). ``seconds`` is 
 time and ``cpu_s`` the process's CPU time (DuckDB's threads included, the PostgreSQL server
 not): on a shared machine the wall time includes waiting for a core.
 
-Environment: ``BENCH_LOAD_DEMO_LINES`` (default 1000000), ``BENCH_POSTGRES_URL`` (default
-``postgresql://postgres@127.0.0.1:5432/postgres``; a scratch database is created and
-dropped per case).
+Environment: ``BENCH_LOAD_DEMO_LINES`` (default 1000000; 10000000 for the 10M rows of
+docs/deployment.md), ``BENCH_LOAD_ENGINES`` (default ``duckdb,postgresql,chdb``: those
+reachable or installed), ``BENCH_LOAD_CASES`` (default ``online-retail,demo,shopify``),
+``BENCH_POSTGRES_URL`` (default ``postgresql://postgres@127.0.0.1:5432/postgres``; a
+scratch database is created and dropped per case).
 """
 from __future__ import annotations
 
@@ -45,12 +47,16 @@ POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL",
 
 def run() -> list[dict]:
     demo_lines = int(os.environ.get("BENCH_LOAD_DEMO_LINES", "1000000"))
-    engines = (["duckdb"] + (["postgresql"] if _postgres_reachable() else [])
-               + (["chdb"] if importlib.util.find_spec("chdb") is not None else []))
-    cases = [("online-retail", engine, None) for engine in engines]
-    if importlib.util.find_spec("data.demo") is not None:
+    wanted = _names("BENCH_LOAD_ENGINES", "duckdb,postgresql,chdb")
+    engines = [engine for engine, available in (
+        ("duckdb", True), ("postgresql", "postgresql" in wanted and _postgres_reachable()),
+        ("chdb", importlib.util.find_spec("chdb") is not None)) if available and engine in wanted]
+    kinds = _names("BENCH_LOAD_CASES", "online-retail,demo,shopify")
+    cases = [("online-retail", engine, None) for engine in engines if "online-retail" in kinds]
+    if importlib.util.find_spec("data.demo") is not None and "demo" in kinds:
         cases += [("demo", engine, demo_lines) for engine in engines]
-    cases.append(("shopify", "duckdb", None))
+    if "shopify" in kinds and "duckdb" in engines:
+        cases.append(("shopify", "duckdb", None))
     rows = []
     for name, engine, lines in cases:
         with ProcessPoolExecutor(max_workers=1,
@@ -61,7 +67,7 @@ def run() -> list[dict]:
                 log.exception("load benchmark %s on %s failed", name, engine)
                 rows.append({"benchmark": name, "engine": engine,
                              "error": f"{type(error).__name__}: {error}"})
-    if "postgresql" not in engines:
+    if "postgresql" in wanted and "postgresql" not in engines:
         rows.append({"benchmark": "all", "engine": "postgresql",
                      "note": f"skipped: PostgreSQL not reachable at {_safe(POSTGRES_URL)}"})
     if importlib.util.find_spec("data.demo") is None:
@@ -190,6 +196,11 @@ class _warehouse_url:
                 conn.execute(sa.text(statement))
         finally:
             engine.dispose()
+
+
+def _names(variable: str, default: str) -> list[str]:
+    return [name.strip() for name in os.environ.get(variable, default).split(",")
+            if name.strip()]
 
 
 def _peak_rss_mb() -> float:

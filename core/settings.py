@@ -6,6 +6,7 @@
 | SHOPLENS_HOME     | ./var  (every file the app writes goes here)    | a persistent volume   |
 | DATABASE_URL      | sqlite:///$SHOPLENS_HOME/shoplens.db            | postgresql://…        |
 | WAREHOUSE_URL     | duckdb:///$SHOPLENS_HOME/warehouse              | postgresql://…        |
+| CLICKHOUSE_CLUSTER | (unset: one ClickHouse server)                 | cluster name (clickhouse://) |
 | REDIS_URL         | (unset: SQLite broker, file cache)              | redis://…             |
 | SECRET_KEY        | generated once into $SHOPLENS_HOME/secret_key   | required              |
 | SMTP_HOST         | (unset: mail written as .eml under outbox/)     | your relay            |
@@ -198,7 +199,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         env=mode,
         home=home,
         database_url=env.get("DATABASE_URL") or f"sqlite:///{home / 'shoplens.db'}",
-        warehouse_url=env.get("WAREHOUSE_URL") or f"duckdb:///{home / 'warehouse'}",
+        warehouse_url=_warehouse_url(env, home),
         redis_url=env.get("REDIS_URL") or None,
         secret_key=secret,
         smtp_host=env.get("SMTP_HOST") or None,
@@ -221,6 +222,26 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         **_load_limits(env),
         **_plausibility(env),
     )
+
+
+def _warehouse_url(env: dict[str, str], home: Path) -> str:
+    """WAREHOUSE_URL, with CLICKHOUSE_CLUSTER as its ``cluster`` option: every Warehouse
+    built from the settings (web, workers, CLI) then lays data versions out on the cluster
+    (``analytics.clickhouse.VersionLayout``)."""
+    url = env.get("WAREHOUSE_URL") or f"duckdb:///{home / 'warehouse'}"
+    cluster = (env.get("CLICKHOUSE_CLUSTER") or "").strip()
+    if not cluster:
+        return url
+    if not url.startswith(("clickhouse://", "clickhouse+http://")):
+        raise ConfigurationError("CLICKHOUSE_CLUSTER needs a clickhouse:// WAREHOUSE_URL "
+                                 "(DuckDB, PostgreSQL and chDB have no cluster)")
+    if not cluster.isidentifier() or not cluster.isascii():
+        raise ConfigurationError(f"CLICKHOUSE_CLUSTER {cluster!r} is not a plain name "
+                                 "(letters, digits, _)")
+    if "cluster=" in url.partition("?")[2]:
+        raise ConfigurationError("Set the cluster once: CLICKHOUSE_CLUSTER or WAREHOUSE_URL's "
+                                 "?cluster=, not both")
+    return f"{url}{'&' if '?' in url else '?'}cluster={cluster}"
 
 
 def _locale(env: dict[str, str]) -> dict:

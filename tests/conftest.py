@@ -47,8 +47,9 @@ def home(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "home"
     path.mkdir()
     monkeypatch.setenv("SHOPLENS_HOME", str(path))
-    for name in ("DATABASE_URL", "WAREHOUSE_URL", "REDIS_URL", "SECRET_KEY", "SMTP_HOST",
-                 "SHOPLENS_ENV", "CURRENCY", "NUMBER_STYLE", "DATE_FORMAT", "DATA_TIMEZONE"):
+    for name in ("DATABASE_URL", "WAREHOUSE_URL", "CLICKHOUSE_CLUSTER", "REDIS_URL",
+                 "SECRET_KEY", "SMTP_HOST", "SHOPLENS_ENV", "CURRENCY", "NUMBER_STYLE",
+                 "DATE_FORMAT", "DATA_TIMEZONE"):
         monkeypatch.delenv(name, raising=False)
     return path
 
