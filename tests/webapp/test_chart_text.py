@@ -4,7 +4,9 @@ as names; a long chart capped and saying so; the callback that follows each char
 through the real Dash endpoint, refused when signed out."""
 from __future__ import annotations
 
+import html
 import json
+import re
 
 import plotly.graph_objects as go
 from dash import MATCH
@@ -13,6 +15,12 @@ from webapp.dashboard import chart_text
 from webapp.dashboard.chart_text import figure_outputs, figure_text, values_text
 from tests.webapp.test_alerts_page import _call
 from tests.webapp.test_data_upload import text_of
+
+
+def spoken(children) -> str:
+    """What a screen reader reads of a text alternative: its words, the table's HTML
+    (one Markdown component) read as its cells' text."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", text_of(children))).split())
 
 
 def _two_series() -> go.Figure:
@@ -113,11 +121,20 @@ def test_a_figure_answer_gets_its_table_as_a_side_update(app):
     side = answer["sideUpdate"]
     assert set(side) == {"overview-trend-alt",
                          '{"name":"x","type":"insights-performance-alt"}'}
-    written = text_of(side["overview-trend-alt"]["children"])
+    written = spoken(side["overview-trend-alt"]["children"])
     for cell in ("Bar chart, 3 rows by weekday", "Revenue", "Profit", "£1,200", "−£20.25"):
         assert cell in written
     unchanged = json.dumps({"multi": True, "response": {"a": {"children": "x"}}})
     assert chart_text.add_text(unchanged) == unchanged   # nothing drawn, nothing added
+
+
+def test_the_table_html_escapes_what_the_data_says():
+    text = chart_text.ChartText("Bar chart", ["product", "revenue"],
+                                [["<b>Mug & jug</b>", "£1"]], total=1)
+    table = chart_text.table_html(text)
+    assert "<b>" not in table and "&lt;b&gt;Mug &amp; jug&lt;/b&gt;" in table
+    assert "\n" not in table     # Markdown keeps an HTML block up to a blank line
+    assert table.startswith("<table><caption>The chart&#x27;s numbers</caption>")
 
 
 def test_the_table_comes_with_the_chart_through_the_real_endpoint(client, signed_in):
@@ -129,7 +146,7 @@ def test_the_table_comes_with_the_chart_through_the_real_endpoint(client, signed
     assert refused.status_code in (401, 403)                    # signed out
     response = _call(signed_in("viewer@example.com"), outputs, inputs, "shell-url.search")
     assert response.status_code == 200, response.text
-    written = text_of(response.json["sideUpdate"]["geography-map-layer-alt"]["children"])
+    written = spoken(response.json["sideUpdate"]["geography-map-layer-alt"]["children"])
     assert written.startswith("Map, "), written
     assert "net revenue" in written and "United Kingdom" in written
 
@@ -139,7 +156,7 @@ def test_the_world_map_reads_as_countries_and_revenue(app):
     body = json.dumps({"multi": True, "response": {"geography-map-layer": {"hideout": hideout}}})
     with app.test_request_context():
         answer = json.loads(chart_text.add_text(body))
-    written = text_of(answer["sideUpdate"]["geography-map-layer-alt"]["children"])
+    written = spoken(answer["sideUpdate"]["geography-map-layer-alt"]["children"])
     assert "Map, 2 countries; net revenue from £20.50 (France) to £1,000 (United Kingdom)" \
         in written
     assert written.endswith("country net revenue United Kingdom £1,000 France £20.50")
