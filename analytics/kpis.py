@@ -267,41 +267,67 @@ def _customer_rates(source: Source, filters: Filters, previous: Filters,
     """One row: churn, repeat and LTV inputs for the period and the previous period.
 
     Per identified customer over their lines up to ``end`` (same filters, any earlier
-    date): first sale time, whether they bought in each of the three periods, their orders
-    in the two latest periods, and their net revenue from the first sale up to each end.
+    date): whether they bought in each of the three periods, their orders in the two latest
+    periods, and their net revenue from the first sale up to each end.
+
+    No window over the whole history: a sale row is never before the first sale, so the
+    net revenue since the first sale is Σ over the customer's sale rows plus Σ over their
+    other rows (returns: a few per cent) from the first sale on, joined to the first sale
+    time afterwards. Purchases and orders per period come from the rows of the three
+    periods alone (the customers without any add nothing to the rates).
     """
     table = source.counts
     customer = source.customer(table)
     invoice_date = table.c.invoice_date
     sale = source.is_sale(table)
-    rows = sa.select(
-        customer.label("customer"), table.c.invoice_ts, invoice_date,
-        source.invoice(table).label("invoice"), sale.label("is_sale"),
-        source.net_value(table).label("net_value"),
-        sa.func.min(table.c.invoice_ts).filter(sale).over(partition_by=customer)
-        .label("first_sale_ts"),
-    ).where(*source.where(table, filters.with_period(None, filters.end), scope),
-            customer.is_not(None)).subquery("customer_lines")
+    conditions = [*source.where(table, filters.with_period(None, filters.end), scope),
+                  customer.is_not(None)]
+    net = source.net_value(table)
+
+    def within(f: Filters) -> sa.ColumnElement[bool]:
+        return sa.and_(invoice_date >= f.start, invoice_date <= f.end)
 
     def bought(f: Filters) -> sa.ColumnElement:
-        return sa.func.count().filter(rows.c.is_sale, rows.c.invoice_date >= f.start,
-                                      rows.c.invoice_date <= f.end) > 0
+        return sa.func.count().filter(within(f)) > 0
 
     def orders(f: Filters) -> sa.ColumnElement:
-        return sa.func.count(sa.distinct(rows.c.invoice)).filter(
-            rows.c.is_sale, rows.c.invoice_date >= f.start, rows.c.invoice_date <= f.end)
+        return sa.func.count(sa.distinct(source.invoice(table))).filter(within(f))
 
-    since_first = rows.c.invoice_ts >= rows.c.first_sale_ts
-    per_customer = sa.select(
+    recent = sa.select(
+        customer.label("customer"),
         bought(filters).label("in_current"),
         bought(previous).label("in_previous"),
         bought(before_previous).label("in_before"),
         orders(filters).label("orders_current"),
         orders(previous).label("orders_previous"),
-        sa.func.sum(rows.c.net_value).filter(since_first).label("ltv_current"),
-        sa.func.sum(rows.c.net_value).filter(since_first, rows.c.invoice_date <= previous.end)
+    ).where(*source.where(table, filters.with_period(before_previous.start, filters.end),
+                          scope), customer.is_not(None), sale
+            ).group_by(customer).subquery("recent_buyers")
+    buyers = sa.select(
+        customer.label("customer"),
+        sa.func.min(table.c.invoice_ts).label("first_sale_ts"),
+        sa.func.sum(net).label("sales_net_current"),
+        sa.func.sum(net).filter(invoice_date <= previous.end).label("sales_net_previous"),
+    ).where(*conditions, sale).group_by(customer).cte("buyers")
+    other = sa.select(customer.label("customer"), table.c.invoice_ts, invoice_date,
+                      net.label("net_value")).where(*conditions, sa.not_(sale)
+                                                    ).subquery("other_rows")
+    late = sa.select(
+        other.c.customer,
+        sa.func.sum(other.c.net_value).label("net_current"),
+        sa.func.sum(other.c.net_value).filter(other.c.invoice_date <= previous.end)
+        .label("net_previous"),
+    ).select_from(other.join(buyers, sa.and_(buyers.c.customer == other.c.customer,
+                                             other.c.invoice_ts >= buyers.c.first_sale_ts))
+                  ).group_by(other.c.customer).subquery("late_rows")
+    b, r = buyers.c, recent.c
+    per_customer = sa.select(
+        r.in_current, r.in_previous, r.in_before, r.orders_current, r.orders_previous,
+        (b.sales_net_current + sa.func.coalesce(late.c.net_current, 0.0)).label("ltv_current"),
+        (b.sales_net_previous + sa.func.coalesce(late.c.net_previous, 0.0))
         .label("ltv_previous"),
-    ).where(rows.c.first_sale_ts.is_not(None)).group_by(rows.c.customer).subquery("per_customer")
+    ).select_from(recent.join(buyers, b.customer == r.customer)
+                  .outerjoin(late, late.c.customer == b.customer)).subquery("per_customer")
     return _rates(per_customer)
 
 
