@@ -404,15 +404,21 @@ class ChdbBackend:
             return None
         return pyarrow.ipc.open_stream(pa.py_buffer(data)).read_all()
 
+    #: Rows per Arrow record batch and bytes per chunk handed to chDB: the stream is
+    #: written as it is sent, so a load holds a few MB of it, not a copy of the whole file.
+    INSERT_BATCH_ROWS = 65_536
+    INSERT_CHUNK_BYTES = 8 << 20
+
     def insert_arrow(self, table_name: str, table: pa.Table, database: str | None) -> None:
-        sink = pa.BufferOutputStream()
-        with pyarrow.ipc.new_stream(sink, table.schema) as writer:
-            writer.write_table(table)
         name = f"{quote(database)}.{quote(table_name)}" if database else quote(table_name)
         with self._lock:
             try:
                 inserter = _ChdbInserter(self._session.raw, f"INSERT INTO {name}")
-                inserter.append(sink.getvalue().to_pybytes())
+                chunks = _Chunks(inserter.append, self.INSERT_CHUNK_BYTES)
+                with pyarrow.ipc.new_stream(chunks, table.schema) as writer:
+                    for batch in table.to_batches(max_chunksize=self.INSERT_BATCH_ROWS):
+                        writer.write_batch(batch)
+                chunks.send()
                 inserter.finish()
             except RuntimeError as exc:
                 raise OperationalError(str(exc)) from None
@@ -421,6 +427,37 @@ class ChdbBackend:
         if self._session is not None:
             CHDB_HOST.release(self._session)
             self._session = None
+
+
+class _Chunks:
+    """A writable file that hands what is written to ``send`` in chunks of about
+    ``size`` bytes (the last one on ``send()``)."""
+
+    closed = False
+
+    def __init__(self, sink, size: int):
+        self._sink, self._size = sink, size
+        self._parts: list[bytes] = []
+        self._held = 0
+
+    def write(self, data) -> int:
+        part = bytes(data)
+        self._parts.append(part)
+        self._held += len(part)
+        if self._held >= self._size:
+            self.send()
+        return len(part)
+
+    def send(self) -> None:
+        if self._parts:
+            self._sink(b"".join(self._parts))
+            self._parts, self._held = [], 0
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 class _ChdbInserter:

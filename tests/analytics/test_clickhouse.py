@@ -454,3 +454,24 @@ def test_a_cluster_is_named_in_the_url_of_a_server_only():
         Warehouse("clickhouse://ch:8123/shoplens?cluster=a-b")
     with pytest.raises(ValueError, match="not a plain name"):
         clickhouse.VersionLayout("shop`")
+
+
+def test_a_bulk_load_reaches_chdb_in_chunks_cut_anywhere(tmp_path, monkeypatch):
+    """The Arrow stream is sent as it is written, in chunks that cut its messages at any
+    byte; chDB reads back every row."""
+    pytest.importorskip("chdb")
+    import pyarrow as pa
+    monkeypatch.setattr(clickhouse.ChdbBackend, "INSERT_BATCH_ROWS", 7)
+    monkeypatch.setattr(clickhouse.ChdbBackend, "INSERT_CHUNK_BYTES", 100)
+    count = 10_003
+    connection = clickhouse.DBAPI.connect(path=str(tmp_path / "chdb"))
+    try:
+        cursor = connection.cursor()
+        cursor.execute("CREATE TABLE t (n Nullable(Int64), s Nullable(String)) ENGINE = Memory")
+        connection.insert_arrow("t", pa.table({
+            "n": pa.array(range(count), pa.int64()),
+            "s": [None if n % 5 == 0 else f"O'B {n}" for n in range(count)]}))
+        cursor.execute("SELECT count(), sum(n), countIf(s IS NULL), max(s) FROM t")
+        assert cursor.fetchall() == [(count, count * (count - 1) // 2, 2001, "O'B 9999")]
+    finally:
+        connection.close()
