@@ -73,6 +73,13 @@ def register_callbacks(app: dash.Dash) -> None:
     views_ui.register_callbacks(app)
     chips.register_callbacks(app)
     guide.register_callbacks(app)
+    # navbar links carry the filters along, so moving between pages keeps the view: in
+    # the browser (assets/shoplens.js), not one more request per filter change
+    app.clientside_callback(ClientsideFunction("shoplens", "linksWithFilters"),
+                            Output({"type": "shell-nav-link", "path": ALL}, "href"),
+                            Input("shell-url", "search"),
+                            State({"type": "shell-nav-link", "path": ALL}, "id"),
+                            State("shell-link-params", "data"))
     app.clientside_callback(ClientsideFunction("shoplens", "applyTheme"),
                             Output("shell-theme-dummy", "children"),
                             Input("shell-theme-switch", "value"))
@@ -230,6 +237,7 @@ def layout() -> html.Div:
         dcc.Location(id="shell-url", refresh="callback-nav"),
         dcc.Location(id="shell-url-writer", refresh="callback-nav"),
         dcc.Store(id="shell-rendered-path", data=path),
+        dcc.Store(id="shell-link-params", data=LINK_PARAMS),
         html.Div(id="shell-theme-dummy", hidden=True),
         navbar(),
         *([guide.tour_modal()] if context.role() else []),
@@ -316,13 +324,9 @@ def time_ago(when: dt.datetime, now: dt.datetime | None = None) -> str:
 
 
 # ------------------------------------------------------------------ navigation
-@_shell_callback(Output({"type": "shell-nav-link", "path": ALL}, "href"),
-          Input("shell-url", "search"),
-          State({"type": "shell-nav-link", "path": ALL}, "id"))
-def keep_filters_in_links(search, link_ids):
-    """Navbar links carry the filters along, so moving between pages keeps the view."""
-    filters_only = context.replace_filters("", _safe_filters(search))
-    return [link["path"] + filters_only for link in link_ids]
+#: The URL parameters the navbar's links carry to the next page: the filters and the
+#: comparison (``Filters.to_params``), not a page's own (``grain=week``).
+LINK_PARAMS = sorted(context.FILTER_PARAMS | {"compare", "compare_start", "compare_end"})
 
 
 @_shell_callback(Output("shell-sidebar", "is_open"), Input("shell-sidebar-toggle", "n_clicks"),

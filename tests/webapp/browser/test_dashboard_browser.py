@@ -120,6 +120,13 @@ def test_url_round_trips_through_the_sidebar(browser, shop):
              message="the preset did not reach the URL")
     kept = Filters.from_query(current_query(browser))
     assert kept.countries == ("France",) and kept.channels == ("Web",) and kept.end == last
+    # the navbar's links carry the new view to the other pages (assets/shoplens.js)
+    sales = '{"path":"/sales","type":"shell-nav-link"}'
+    link = wait_for(lambda: (lambda href: href if href and "start=" in href and Filters.from_query(
+        urlsplit(href).query) == kept else None)(browser.driver.execute_script(
+            "var a = document.getElementById(arguments[0]); return a && a.href;", sales)),
+        message="the Sales link did not follow the filters")
+    assert urlsplit(link).path == "/sales"
 
 
 def test_forecast_job_shows_progress_then_the_chart(browser, shop):

@@ -14,6 +14,16 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       var chip = JSON.parse(id);
       return {param: chip.param, value: chip.value, at: Date.now()};
     },
+    // the navbar's links (webapp/dashboard/shell.py): each page's path with the URL's
+    // filter parameters (``names``), the page's own parameters left behind
+    linksWithFilters: function (search, ids, names) {
+      var kept = new URLSearchParams();
+      new URLSearchParams(search || '').forEach(function (value, name) {
+        if (names.indexOf(name) >= 0) { kept.append(name, value); }
+      });
+      var query = kept.toString();
+      return ids.map(function (id) { return id.path + (query ? '?' + query : ''); });
+    },
     applyTheme: function (dark) {
       document.documentElement.setAttribute('data-bs-theme', dark ? 'dark' : 'light');
       return '';
