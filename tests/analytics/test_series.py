@@ -109,3 +109,44 @@ def test_29_february_compares_with_28_february_of_the_year_before(warehouse):
                          ALL_DATA, grain="month")
     assert list(months["revenue"]) == pytest.approx([10, 0])
     assert list(months["revenue_last_year"]) == pytest.approx([9, 4])
+
+
+@pytest.mark.parametrize("spanning", [False, True], ids=["single-day", "invoice-over-two-days"])
+def test_orders_and_customers_per_bucket_under_a_filter_that_splits_invoices(warehouse,
+                                                                             spanning):
+    """A category filter: orders and customers per bucket are distinct counts (an invoice
+    with two chosen categories is one order), this year and last, by hand and as the lines
+    say; also when an invoice spans two days (orders per day no longer add up)."""
+    toys, books = {"category": "Toys"}, {"category": "Books"}
+    publish_lines(warehouse, [
+        {"invoice_id": "L1", "invoice_ts": "2010-01-04 10:00", "customer_id": "A",
+         "quantity": 1, "unit_price": 3, **toys},
+        {"invoice_id": "L1", "invoice_ts": "2010-01-04 10:00", "customer_id": "A",
+         "quantity": 1, "unit_price": 4, **books},
+        {"invoice_id": "1", "invoice_ts": "2011-01-03 10:00", "customer_id": "A",
+         "quantity": 1, "unit_price": 7, **toys},
+        {"invoice_id": "1", "invoice_ts": "2011-01-03 10:00", "customer_id": "A",
+         "quantity": 1, "unit_price": 2, **books},
+        {"invoice_id": "1", "invoice_ts": "2011-01-03 10:00", "customer_id": "A",
+         "quantity": 1, "unit_price": 9, "category": "Garden"},         # filtered out
+        {"invoice_id": "2", "invoice_ts": "2011-01-04 10:00", "customer_id": "B",
+         "quantity": 1, "unit_price": 5, **books},
+        {"invoice_id": "2" if spanning else "3", "invoice_ts": "2011-01-05 10:00",
+         "customer_id": "B", "quantity": 1, "unit_price": 6, **toys},
+        {"invoice_id": "4", "invoice_ts": "2011-02-10 10:00", "customer_id": "A",
+         "quantity": 1, "unit_price": 1, "category": "Garden"},         # filtered out
+    ])
+    filters = Filters(categories=("Toys", "Books"))
+    months = time_series(warehouse, filters, ALL_DATA, grain="month", history=True)
+    january = months.set_index("period_start").loc[dt.date(2011, 1, 1)]
+    assert (january["orders"], january["customers"]) == (2 if spanning else 3, 2)
+    assert january["orders_last_year"] == 1
+    assert months.set_index("period_start").loc[dt.date(2011, 2, 1), "orders"] == 0
+    days = time_series(warehouse, filters, ALL_DATA, grain="day", history=True)
+    by_day = days.set_index("period_start")
+    assert by_day.loc[dt.date(2011, 1, 3), ["orders", "customers"]].tolist() == [1, 1]
+    weeks = time_series(warehouse, filters, ALL_DATA, grain="week", history=True)
+    for grain, frame in (("month", months), ("day", days), ("week", weeks)):
+        with rollups.facts_only():
+            from_facts = time_series(warehouse, filters, ALL_DATA, grain=grain, history=True)
+        pd.testing.assert_frame_equal(frame, from_facts, check_exact=False)
