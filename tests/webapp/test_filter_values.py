@@ -117,12 +117,12 @@ def _prop(component, prop: str, *value) -> dict:
     return {"id": component, "property": prop, **({"value": value[0]} if value else {})}
 
 
-def _callback(client, outputs: list, inputs: list) -> dict:
+def _callback(client, outputs: list, inputs: list, state: list = ()) -> dict:
     """The response of a real Dash callback request, as the browser sends it."""
     ids = [_prop(output.component_id, output.component_property) for output in outputs]
     keys = "...".join(f"{item['id']}.{item['property']}" for item in ids)
     payload = {"output": f"..{keys}..",
-               "outputs": ids, "inputs": inputs, "state": [],
+               "outputs": ids, "inputs": inputs, "state": list(state),
                "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"]}
     response = client.post("/_dash-update-component", json=payload)
     assert response.status_code == 200, response.text
@@ -158,15 +158,17 @@ def test_dashboard_panels_name_the_unknown_value_instead_of_no_sales(signed_in):
 
 def _sidebar(client, query: str) -> dict:
     """The sidebar's callback on opening ``query`` (the URL wins): id → properties."""
-    inputs = [_prop("shell-url", "search", query)]
+    inputs = [_prop("shell-url-review", "data", {"search": query.lstrip("?"), "at": 1})]
     inputs += [_prop(item.component_id, item.component_property, None)
                for item in shell.FILTER_INPUTS]
     inputs.append(_prop("shell-reset", "n_clicks", None))
     from dash import Output
     outputs = [Output("shell-url-writer", "search"), *shell.FILTER_OUTPUTS,
                *shell.OPTION_OUTPUTS, Output("shell-filter-error", "children"),
-               *shell.FIELD_OUTPUTS]
-    return _callback(client, outputs, inputs)
+               *shell.FIELD_OUTPUTS, Output("shell-synced-search", "data")]
+    answer = _callback(client, outputs, inputs, [_prop("shell-url", "search", query)])
+    assert answer["shell-synced-search"]["data"] == query.lstrip("?")  # the sidebar shows it
+    return answer
 
 
 def test_sidebar_shows_the_datas_spelling_and_a_note_under_an_unknown_value(signed_in):

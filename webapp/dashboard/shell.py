@@ -80,6 +80,11 @@ def register_callbacks(app: dash.Dash) -> None:
                             Input("shell-url", "search"),
                             State({"type": "shell-nav-link", "path": ALL}, "id"),
                             State("shell-link-params", "data"))
+    # the sidebar follows the URL only when it changed from elsewhere (a load, back or
+    # forward, a chip, a drill-down, a saved view): not after the sidebar wrote it itself
+    app.clientside_callback(ClientsideFunction("shoplens", "urlToReview"),
+                            Output("shell-url-review", "data"), Input("shell-url", "search"),
+                            State("shell-synced-search", "data"))
     app.clientside_callback(ClientsideFunction("shoplens", "applyTheme"),
                             Output("shell-theme-dummy", "children"),
                             Input("shell-theme-switch", "value"))
@@ -238,6 +243,7 @@ def layout() -> html.Div:
         dcc.Location(id="shell-url-writer", refresh="callback-nav"),
         dcc.Store(id="shell-rendered-path", data=path),
         dcc.Store(id="shell-link-params", data=LINK_PARAMS),
+        dcc.Store(id="shell-synced-search"), dcc.Store(id="shell-url-review"),
         html.Div(id="shell-theme-dummy", hidden=True),
         navbar(),
         *([guide.tour_modal()] if context.role() else []),
@@ -424,8 +430,10 @@ FILTER_INPUTS = [Input("shell-preset", "value"), Input("shell-dates", "start_dat
 
 @_shell_callback(Output("shell-url-writer", "search"), *FILTER_OUTPUTS, *OPTION_OUTPUTS,
                  Output("shell-filter-error", "children"), *FIELD_OUTPUTS,
-                 Input("shell-url", "search"), *FILTER_INPUTS, Input("shell-reset", "n_clicks"))
-def sync_filters(search, preset, start, end, *rest):
+                 Output("shell-synced-search", "data"),
+                 Input("shell-url-review", "data"), *FILTER_INPUTS,
+                 Input("shell-reset", "n_clicks"), State("shell-url", "search"))
+def sync_filters(_review, preset, start, end, *rest):
     """The URL query string and the sidebar, kept equal in both directions.
 
     On load or back/forward the URL wins: the sidebar shows its filters (with the resolved
@@ -433,33 +441,39 @@ def sync_filters(search, preset, start, end, *rest):
     (``country=france`` shows France), and a value no line has stays, with a note under its
     dropdown naming the closest values (``context.reviewed_filters``). A sidebar change
     writes the URL (through ``shell-url-writer``), so every view is a shareable link; page
-    parameters (``grain=week``) are kept. The URL this callback wrote comes back as a
-    change of ``shell-url``: when it already matches the sidebar nothing is sent back.
+    parameters (``grain=week``) are kept.
+
+    ``shell-synced-search`` holds the URL the sidebar shows. A change of the URL reaches
+    this callback (as ``shell-url-review``, assets/shoplens.js ``urlToReview``) only when
+    it differs: the URL the sidebar wrote itself costs no request on its way back.
     """
     dimension_values = rest[:len(DIMENSION_CONTROLS)]
     min_price, max_price, segment = rest[len(DIMENSION_CONTROLS):len(DIMENSION_CONTROLS) + 3]
+    search = rest[-1]
     trigger = ctx.triggered_id
     data_days = _data_days()
     unchanged_options = [dash.no_update] * len(OPTION_OUTPUTS)
     unchanged_fields = [dash.no_update] * len(FIELD_OUTPUTS)
-    if trigger == "shell-url" and _sidebar_filters(
+    if trigger == "shell-url-review" and _sidebar_filters(
             preset, start, end, dimension_values, min_price, max_price,
             segment) == _safe_filters(search).without_comparison():  # sync_comparison's
         return (dash.no_update, *[dash.no_update] * len(FILTER_OUTPUTS), *unchanged_options,
-                dash.no_update, *unchanged_fields)
+                dash.no_update, *unchanged_fields, synced(search))
     columns = context.data_columns()
-    if trigger in (None, "shell-url"):
+    if trigger in (None, "shell-url-review"):
         try:
             filters = context.parse_filters(search)
         except context.Unavailable as exc:
             return (dash.no_update, *_controls(Filters(), data_days),
-                    *filter_options(Filters()), str(exc), *dimension_fields(Filters(), columns))
+                    *filter_options(Filters()), str(exc), *dimension_fields(Filters(), columns),
+                    synced(search))
         filters, unknown = context.reviewed_filters(filters)  # france → France, notes
         return (dash.no_update, *_controls(filters, data_days), *filter_options(filters), "",
-                *dimension_fields(filters, columns, unknown))
+                *dimension_fields(filters, columns, unknown), synced(search))
     if trigger == "shell-reset":
-        return (context.replace_filters(search, Filters()), *_controls(Filters(), data_days),
-                *unchanged_options, "", *dimension_fields(Filters(), columns))
+        written = context.replace_filters(search, Filters())
+        return (written, *_controls(Filters(), data_days),
+                *unchanged_options, "", *dimension_fields(Filters(), columns), synced(written))
     if trigger == "shell-preset" and preset != presets.CUSTOM and data_days:
         start, end = (day.isoformat() for day in presets.preset_range(preset, *data_days))
     try:
@@ -467,10 +481,17 @@ def sync_filters(search, preset, start, end, *rest):
                                    segment, strict=True)
     except FilterError as exc:
         return (dash.no_update, *[dash.no_update] * len(FILTER_OUTPUTS), *unchanged_options,
-                str(exc), *unchanged_fields)
+                str(exc), *unchanged_fields, dash.no_update)
     _reviewed, unknown = context.reviewed_filters(filters)  # a linked unknown value kept
-    return (context.replace_filters(search, filters), *_controls(filters, data_days),
-            *unchanged_options, "", *dimension_fields(filters, columns, unknown))
+    written = context.replace_filters(search, filters)
+    return (written, *_controls(filters, data_days), *unchanged_options, "",
+            *dimension_fields(filters, columns, unknown), synced(written))
+
+
+def synced(search: str | None) -> str:
+    """``shell-synced-search``'s value for the URL ``search`` (compared in the browser
+    with the address's query string, without its "?")."""
+    return (search or "").lstrip("?")
 
 
 # ------------------------------------------------------------------ comparison
@@ -499,27 +520,28 @@ def compare_controls() -> list:
                  Output("shell-compare-dates", "end_date"),
                  Output("shell-compare-custom", "hidden"),
                  Output("shell-compare-error", "children"),
-                 Input("shell-url", "search"), Input("shell-compare", "value"),
+                 Output("shell-synced-search", "data", allow_duplicate=True),
+                 Input("shell-url-review", "data"), Input("shell-compare", "value"),
                  Input("shell-compare-dates", "start_date"),
-                 Input("shell-compare-dates", "end_date"),
+                 Input("shell-compare-dates", "end_date"), State("shell-url", "search"),
                  prevent_initial_call="initial_duplicate")
-def sync_comparison(search, compare, start, end):
+def sync_comparison(_review, compare, start, end, search):
     """The URL's ``compare`` parameters and the "Compare with" controls, kept equal. The
     filters' own callback (``sync_filters``) leaves these parameters as they are: they
     are not among ``context.FILTER_PARAMS``, so ``replace_filters`` keeps them."""
     start, end = (start or "")[:10] or None, (end or "")[:10] or None
-    if ctx.triggered_id in (None, "shell-url"):
+    keep = dash.no_update
+    if ctx.triggered_id in (None, "shell-url-review"):
         chosen = _safe_filters(search)
         shown = (chosen.compare,
                  chosen.compare_start.isoformat() if chosen.compare_start else None,
                  chosen.compare_end.isoformat() if chosen.compare_end else None)
         if shown == (compare, start, end) or (chosen.compare == compare != "custom"):
-            return (dash.no_update,) * 5 + ("",)
-        return (dash.no_update, *shown, chosen.compare != "custom", "")
+            return (keep,) * 5 + ("", keep)
+        return (keep, *shown, chosen.compare != "custom", "", keep)
     compare = compare or "previous"
     if compare == "custom" and not (start and end):
-        return dash.no_update, dash.no_update, dash.no_update, dash.no_update, False, \
-            "Choose the two dates to compare with."
+        return keep, keep, keep, keep, False, "Choose the two dates to compare with.", keep
     custom = compare == "custom"
     wanted = context.with_params(search, compare=None if compare == "previous" else compare,
                                  compare_start=start if custom else None,
@@ -527,11 +549,11 @@ def sync_comparison(search, compare, start, end):
     try:
         Filters.from_query(wanted)
     except FilterError as exc:
-        return dash.no_update, dash.no_update, dash.no_update, dash.no_update, not custom, \
-            str(exc)
+        return keep, keep, keep, keep, not custom, str(exc), keep
     if wanted == (f"?{(search or '').lstrip('?')}" if (search or "").lstrip("?") else ""):
-        return dash.no_update, dash.no_update, dash.no_update, dash.no_update, not custom, ""
-    return wanted, dash.no_update, dash.no_update, dash.no_update, not custom, ""
+        return keep, keep, keep, keep, not custom, "", keep
+    # the sidebar's filters are unchanged: the URL comes back without a review
+    return wanted, keep, keep, keep, not custom, "", synced(wanted)
 
 
 def _sidebar_filters(preset, start, end, dimension_values, min_price, max_price, segment, *,

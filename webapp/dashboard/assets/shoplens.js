@@ -24,6 +24,16 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       var query = kept.toString();
       return ids.map(function (id) { return id.path + (query ? '?' + query : ''); });
     },
+    // the address's query string for the sidebar's callbacks (webapp/dashboard/shell.py
+    // sync_filters, sync_comparison) when it is not the one the sidebar shows already
+    // (``synced``, without "?"): the URL the sidebar wrote itself needs no request back
+    urlToReview: function (search, synced) {
+      var query = (search || '').replace(/^\?/, '');
+      if (synced !== null && synced !== undefined && query === synced) {
+        return window.dash_clientside.no_update;
+      }
+      return {search: query, at: Date.now()};
+    },
     applyTheme: function (dark) {
       document.documentElement.setAttribute('data-bs-theme', dark ? 'dark' : 'light');
       return '';
