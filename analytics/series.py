@@ -346,12 +346,13 @@ def _counts_by_invoice_day(conn, source: Source, filters: Filters, last_year: Fi
                            scope: Scope, grain: str, names: list[str]) -> pd.DataFrame:
     """``_counts`` when every invoice has a single day (see there)."""
     table = source.counts
-    sale = source.is_sale(table)
     scan = filters.with_period(last_year.start, filters.end)
-    invoices = sa.select(table.c.invoice_date.label("day"),
-                         source.invoice(table).label("invoice")).where(
-        *source.where(table, scan, scope), sale).group_by(
-        table.c.invoice_date, source.invoice(table)).subquery("invoice_days")
+    sale_rows = sa.select(
+        table.c.invoice_date.label("day"), source.invoice(table).label("invoice"),
+        source.customer(table).label("customer"),
+    ).where(*source.where(table, scan, scope), source.is_sale(table)).cte("sale_rows")
+    invoices = sa.select(sale_rows.c.day, sale_rows.c.invoice).group_by(
+        sale_rows.c.day, sale_rows.c.invoice).subquery("invoice_days")
     day = invoices.c.day
     bucket = _bucket(day, grain).label("bucket")
     orders = sa.select(
@@ -360,21 +361,24 @@ def _counts_by_invoice_day(conn, source: Source, filters: Filters, last_year: Fi
         sa.func.count().filter(day >= last_year.start, day <= last_year.end)
         .label("orders_ly"),
     ).group_by(bucket)
-    frame = measures.read_frame(conn, orders, ["bucket", "orders", "orders_ly"])
-    frame = measures.numeric(frame, ["orders", "orders_ly"])
-    frame["bucket"] = pd.to_datetime(frame["bucket"])
-    frame = frame.set_index("bucket")
-    if "customers" in names:
-        customer_bucket = _bucket(table.c.invoice_date, grain).label("bucket")
+    if "customers" not in names:
+        query, columns = orders, ["bucket", "orders", "orders_ly"]
+    else:
+        orders = orders.subquery("bucket_orders")
+        customer_bucket = _bucket(sale_rows.c.day, grain).label("bucket")
         customers = sa.select(
             customer_bucket,
-            sa.func.count(sa.distinct(source.customer(table))).label("customers"),
-        ).where(*source.where(table, filters, scope), sale).group_by(customer_bucket)
-        counted = measures.read_frame(conn, customers, ["bucket", "customers"])
-        counted = measures.numeric(counted, ["customers"])
-        counted["bucket"] = pd.to_datetime(counted["bucket"])
-        frame = frame.join(counted.set_index("bucket"), how="outer")
-    return frame
+            sa.func.count(sa.distinct(sale_rows.c.customer)).label("customers"),
+        ).where(sale_rows.c.day >= filters.start, sale_rows.c.day <= filters.end
+                ).group_by(customer_bucket).subquery("bucket_customers")
+        query = sa.select(orders.c.bucket, orders.c.orders, orders.c.orders_ly,
+                          customers.c.customers).select_from(
+            orders.outerjoin(customers, customers.c.bucket == orders.c.bucket))
+        columns = ["bucket", "orders", "orders_ly", "customers"]
+    frame = measures.read_frame(conn, query, columns)
+    frame = measures.numeric(frame, columns[1:])
+    frame["bucket"] = pd.to_datetime(frame["bucket"])
+    return frame.set_index("bucket")
 
 
 def _bucket_customers(warehouse, source: Source, filters: Filters, scope: Scope,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -145,6 +146,11 @@ def test_orders_and_customers_per_bucket_under_a_filter_that_splits_invoices(war
     days = time_series(warehouse, filters, ALL_DATA, grain="day", history=True)
     by_day = days.set_index("period_start")
     assert by_day.loc[dt.date(2011, 1, 3), ["orders", "customers"]].tolist() == [1, 1]
+    # a period from the middle of January: A bought on the 3rd, before it
+    from_the_5th = time_series(warehouse, replace(filters, start=dt.date(2011, 1, 5),
+                                                  end=dt.date(2011, 2, 28)),
+                               ALL_DATA, grain="month")
+    assert from_the_5th[["orders", "customers"]].iloc[0].tolist() == [1, 1]
     weeks = time_series(warehouse, filters, ALL_DATA, grain="week", history=True)
     for grain, frame in (("month", months), ("day", days), ("week", weeks)):
         with rollups.facts_only():
