@@ -29,7 +29,7 @@ from pathlib import Path
 from analytics import cache
 from analytics.errors import ShoplensError
 from analytics.warehouse import Warehouse
-from core import audit, db, installation
+from core import audit, db, installation, panels
 from core.orm import DataLoad, User, utcnow
 from core.settings import Settings
 from data import loader
@@ -161,7 +161,8 @@ def _run(settings: Settings, *, source: str, format: str, append: bool, user: Us
             raise
         record = _finish_done(settings, load_id, result, started, user, source, format)
         # after the publish and the load's row: the new version is already served
-        warmed = cache.warm_default_view(warehouse) + _warm_saved_views(settings, warehouse)
+        warmed = (cache.warm_default_view(warehouse) + panels.warm(warehouse)
+                  + _warm_saved_views(settings, warehouse))
         log.info("data version %s published; %s overview panels cached",
                  result.version, warmed)
         _evaluate_alerts(settings)

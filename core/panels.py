@@ -21,6 +21,7 @@ how the dashboards service knows the ids and roles it checks tiles against.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -29,12 +30,15 @@ import pandas as pd
 
 from analytics import (breakdowns, cache, catalog, cohorts, customers, errors, filter_values,
                        kpis, period, products, quality, series)
-from analytics.filters import FilterError, Filters, Scope
+from analytics.filters import ALL_DATA, FilterError, Filters, Scope
+from analytics.models import insights
 from analytics.measures import NONE_LABEL
 from analytics.quality import DataColumns
 from analytics.warehouse import NoDataError, Warehouse
 from core import dashboards
 from core.formatting import KPI_LABELS, format_change, format_value
+
+log = logging.getLogger(__name__)
 
 KINDS = ("chart", "kpi", "table")
 NO_DATA = "No data loaded yet: an admin can load a file on the Data page."
@@ -414,3 +418,30 @@ def is_pinnable(panel_id) -> bool:
 def get(panel_id: str) -> Panel:
     dashboards.panel_rule(panel_id)  # the service's message for an unknown id
     return PANELS[panel_id]
+
+
+def warm(warehouse: Warehouse, filters: Filters | None = None, scope: Scope = ALL_DATA) -> int:
+    """Every panel's analytics for ``filters`` (default: the default view) under ``scope``
+    into the analytics cache, with what the Overview reads beside its panels (the KPI
+    cards' daily sparklines, "What changed"): after a load, the first visitor of each
+    page finds its default view computed. Returns the panels drawn; a panel failing is
+    logged and skipped, nothing is raised."""
+    try:
+        view = make_view(warehouse, filters or Filters(), scope)
+    except PanelUnavailable as exc:
+        log.info("nothing to warm: %s", exc)
+        return 0
+    done = 0
+    for panel in PANELS.values():
+        try:
+            panel.content(view)
+            done += 1
+        except Exception:
+            log.exception("warming the panel %s failed", panel.id)
+    for function, options in ((series.time_series, {"grain": "day"}),
+                              (insights.insights, {})):
+        try:
+            view.query(function, **options)
+        except Exception:
+            log.exception("warming %s failed", function.__qualname__)
+    return done

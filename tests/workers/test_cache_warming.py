@@ -1,9 +1,13 @@
 """A data load on a REAL worker warms the default view into the cache the web processes
-read: the worker configures the analytics cache from the settings as the web app does."""
+read: the worker configures the analytics cache from the settings as the web app does.
+Every page's panels (``core.panels.PANELS``) and the Overview's "What changed" and KPI
+sparklines are warmed too, so the first visitor of any page finds them computed."""
 from __future__ import annotations
 
 from analytics import cache, period
+from analytics import customers, series
 from analytics.filters import ALL_DATA, Filters
+from analytics.models import insights
 from analytics.warehouse import Warehouse
 from core import analytics_cache, db, jobs
 from core.orm import User
@@ -35,8 +39,13 @@ def test_a_load_on_the_worker_fills_the_web_processes_cache(tmp_path, online_ret
         version = job.data_version
         assert warehouse.current_version() == version
         filters = period.resolve(warehouse, Filters(), version)
+        calls = [*cache.default_view_calls(),
+                 (series.time_series, {"grain": "day"}),          # the KPI cards' sparklines
+                 (insights.insights, {}),                           # "What changed"
+                 (customers.ltv_distribution, {}),                  # the Customers page
+                 (customers.rfm_segments, {})]
         keys = [web_cache.key(func, warehouse, filters, ALL_DATA, version, options)
-                for func, options in cache.default_view_calls()]
+                for func, options in calls]
     finally:
         warehouse.dispose()
     missing = [key for key in keys if web_cache.backend.get(key) is None]
