@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from analytics import catalog, measures, period, rollups, schema
 from analytics.filters import Filters, Scope
 from analytics.planner import Source
+from analytics.warehouse import CLICKHOUSE_KINDS
 
 #: KPI names of the API, in METRICS.md order (``analytics.catalog.MEASURES``).
 KPI_NAMES = catalog.KPI_NAMES
@@ -177,7 +178,9 @@ def _values(warehouse, filters: Filters, scope: Scope, version: int) -> dict[str
             and source.whole_customers):
         parts.append(_customer_rates_by_day(source, filters, previous, before_previous, scope))
     else:
-        parts.append(_customer_rates(source, filters, previous, before_previous, scope))
+        rates = (_customer_rates_windowed if warehouse.kind in CLICKHOUSE_KINDS
+                 else _customer_rates)
+        parts.append(rates(source, filters, previous, before_previous, scope))
     session_reason = _sessions_reason(info, filters, scope)
     if session_reason is None:
         parts.append(_sessions(filters, previous, scope, planned=source.meta is not None))
@@ -328,6 +331,51 @@ def _customer_rates(source: Source, filters: Filters, previous: Filters,
         .label("ltv_previous"),
     ).select_from(recent.join(buyers, b.customer == r.customer)
                   .outerjoin(late, late.c.customer == b.customer)).subquery("per_customer")
+    return _rates(per_customer)
+
+
+def _customer_rates_windowed(source: Source, filters: Filters, previous: Filters,
+                             before_previous: Filters, scope: Scope) -> sa.Subquery:
+    """``_customer_rates`` for ClickHouse, which runs a CTE once per reference and joins on
+    an inequality slowly (the rewrite took 1.3–2× the time there): the first sale time as a
+    window over the customer's rows, then one grouping.
+
+    Per identified customer over their lines up to ``end`` (same filters, any earlier
+    date): first sale time, whether they bought in each of the three periods, their orders
+    in the two latest periods, and their net revenue from the first sale up to each end.
+    """
+    table = source.counts
+    customer = source.customer(table)
+    invoice_date = table.c.invoice_date
+    sale = source.is_sale(table)
+    rows = sa.select(
+        customer.label("customer"), table.c.invoice_ts, invoice_date,
+        source.invoice(table).label("invoice"), sale.label("is_sale"),
+        source.net_value(table).label("net_value"),
+        sa.func.min(table.c.invoice_ts).filter(sale).over(partition_by=customer)
+        .label("first_sale_ts"),
+    ).where(*source.where(table, filters.with_period(None, filters.end), scope),
+            customer.is_not(None)).subquery("customer_lines")
+
+    def bought(f: Filters) -> sa.ColumnElement:
+        return sa.func.count().filter(rows.c.is_sale, rows.c.invoice_date >= f.start,
+                                      rows.c.invoice_date <= f.end) > 0
+
+    def orders(f: Filters) -> sa.ColumnElement:
+        return sa.func.count(sa.distinct(rows.c.invoice)).filter(
+            rows.c.is_sale, rows.c.invoice_date >= f.start, rows.c.invoice_date <= f.end)
+
+    since_first = rows.c.invoice_ts >= rows.c.first_sale_ts
+    per_customer = sa.select(
+        bought(filters).label("in_current"),
+        bought(previous).label("in_previous"),
+        bought(before_previous).label("in_before"),
+        orders(filters).label("orders_current"),
+        orders(previous).label("orders_previous"),
+        sa.func.sum(rows.c.net_value).filter(since_first).label("ltv_current"),
+        sa.func.sum(rows.c.net_value).filter(since_first, rows.c.invoice_date <= previous.end)
+        .label("ltv_previous"),
+    ).where(rows.c.first_sale_ts.is_not(None)).group_by(rows.c.customer).subquery("per_customer")
     return _rates(per_customer)
 
 
