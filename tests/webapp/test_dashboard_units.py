@@ -119,6 +119,22 @@ def test_treemap_ids_encode_the_path_and_parents_sum_children():
     assert dict(zip(trace.ids, trace.parents))["UK/Leeds"] == "UK"
 
 
+def test_a_treemap_over_its_leaf_budget_folds_each_parents_smallest_leaves():
+    # 2 cities x 4 categories = 8 leaves; a budget of 6 keeps 2 per city and one "Other"
+    frame = pd.DataFrame({"city": ["Leeds"] * 4 + ["Paris"] * 4,
+                          "category": ["A", "B", "C", "D"] * 2,
+                          "revenue": [40.0, 30.0, 20.0, 10.0, 1.0, 2.0, 3.0, 4.0]})
+    folded = figures.fold_leaves(frame, ["city", "category"], "revenue", budget=6)
+    leaves = {(row.city, row.category): row.revenue for row in folded.itertuples()}
+    assert leaves == {("Leeds", "A"): 40.0, ("Leeds", "B"): 30.0,
+                      ("Leeds", "Other categories"): 30.0,
+                      ("Paris", "D"): 4.0, ("Paris", "C"): 3.0,
+                      ("Paris", "Other categories"): 3.0}
+    assert figures.fold_leaves(frame, ["city", "category"], "revenue", budget=8) is frame
+    trace = figures.treemap(frame, path=["city", "category"], value="revenue").data[0]
+    assert len(trace.ids) == 10                          # 2 cities + 8 leaves: under budget
+
+
 def test_treemap_names_missing_keys_and_its_country_tiles_carry_the_country():
     """What the geography page's drill-down reads: a top tile's id is the country alone."""
     frame = pd.DataFrame({"country": ["UK", "FR", "FR", "DE"],

@@ -286,6 +286,7 @@ def treemap(frame: pd.DataFrame, *, path: list[str], value: str,
     figure = _base(title, height)
     data = frame[frame[value] > 0].copy()
     data[path] = data[path].astype(object).where(data[path].notna(), "(none)").astype(str)
+    data = fold_leaves(data, path, value)
     prefix = str(currency or "")
     figure.add_traces(px.treemap(data, path=path, values=value).data)
     figure.update_traces(maxdepth=2,
@@ -296,6 +297,32 @@ def treemap(frame: pd.DataFrame, *, path: list[str], value: str,
     figure.update_layout(margin=dict(l=0, r=0, t=36 if title else 0, b=0),
                          treemapcolorway=COLORWAY)
     return figure
+
+
+#: Leaves a treemap draws at most: Plotly lays out every node, drawn or not (1,136 leaves
+#: of country → city → category took 230 ms per draw in Chromium, 150 took 55 ms).
+TREEMAP_LEAVES = 300
+_PLURALS = {"category": "categories", "city": "cities", "country": "countries"}
+
+
+def fold_leaves(data: pd.DataFrame, path: list[str], value: str,
+                budget: int | None = None) -> pd.DataFrame:
+    """``data`` (one row per leaf of ``path``) with, when it has more than ``budget``
+    leaves, each parent's smallest leaves folded into one "Other <level>" leaf, keeping
+    the largest ``k`` of every parent (``k`` as large as the budget allows, at least 1).
+    Every parent keeps its exact total; only the deepest level is folded."""
+    budget = TREEMAP_LEAVES if budget is None else budget
+    if len(path) < 2 or len(data) <= budget:
+        return data
+    parents = path[:-1]
+    groups = data.groupby(parents, sort=False).ngroups
+    keep = max(1, budget // groups - 1)        # the kept leaves and one "Other" per parent
+    ranked = data.sort_values([*parents, value], ascending=[True] * len(parents) + [False])
+    rank = ranked.groupby(parents, sort=False).cumcount()
+    leaf = path[-1]
+    ranked[leaf] = ranked[leaf].where(
+        rank < keep, f"Other {_PLURALS.get(leaf, leaf + ' values')}")
+    return ranked.groupby(path, as_index=False, sort=False)[value].sum()
 
 
 def segment_treemap(frame: pd.DataFrame, *, currency: str, title: str | None = None,
