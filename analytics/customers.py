@@ -190,9 +190,8 @@ def customer_ltv(warehouse, filters: Filters, scope: Scope) -> pd.DataFrame:
         .group_by(firsts.c.customer_id)
         .order_by(segments.binary_order(firsts.c.customer_id, warehouse))
     )
-    with warehouse.connect() as conn:
-        frame = pd.DataFrame(conn.execute(query).all(),
-                             columns=["customer_id", "first_sale_ts", "ltv"])
+    with warehouse.connect() as conn:   # column by column on DuckDB: 12k customers' rows
+        frame = measures.read_frame(conn, query, ["customer_id", "first_sale_ts", "ltv"])
     frame["customer_id"] = frame["customer_id"].astype("string")
     frame["first_sale_ts"] = pd.to_datetime(frame["first_sale_ts"])
     frame["ltv"] = frame["ltv"].astype("float64")
