@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from analytics import measures, period, planner, rollups
 from analytics.filters import FilterError, Filters, Scope, line_conditions
 from analytics.planner import Source
+from analytics.warehouse import CLICKHOUSE_KINDS
 
 GRAINS = ("day", "week", "month")
 #: The most buckets one series holds (110 years of days): a longer period at a finer grain
@@ -95,7 +96,9 @@ def time_series(warehouse, filters: Filters, scope: Scope, grain: str = "day",
         compared_days = _comparison_days(conn, source, compared, scope)
         days = measures.read_frame(conn, days_query, ["day", *measures.SUM_NAMES, *summed])
         meta = source.meta or planner.rollup_meta(warehouse, version)
-        single_day = meta is not None and meta.flag("single_day_invoices")
+        # ClickHouse runs a CTE once per reference: its distinct counts stay in one scan
+        single_day = (meta is not None and meta.flag("single_day_invoices")
+                      and warehouse.kind not in CLICKHOUSE_KINDS)
         counts = (_counts(conn, source, filters, last_year, scope, grain, counted, single_day)
                   if counted else None)
         bucket_customers = (measures.read_frame(conn, customers_query, ["bucket", "customers"])
@@ -320,9 +323,9 @@ def _counts(conn, source: Source, filters: Filters, last_year: Filters,
     per bucket of the year-earlier period (``orders_ly``), indexed by bucket.
 
     When no invoice spans two days (``single_day``), the orders of a bucket are its
-    distinct (day, invoice) pairs: one grouping of the sale rows serves the period and the
-    year before, and customers are counted by a second statement over the period alone
-    (three distinct counts over one materialised scan cost more than two groupings)."""
+    distinct (day, invoice) pairs: the filtered sale rows are read once (a CTE), one
+    grouping of them serves the period and the year before, and the customers of the
+    period are counted from the same rows (three distinct counts over the rows cost more)."""
     if "orders" in names and single_day:
         return _counts_by_invoice_day(conn, source, filters, last_year, scope, grain, names)
     table = (source.customer_days if names == ["customers"] and source.customer_days is not None
