@@ -163,3 +163,28 @@ def test_filters_that_leave_no_order_give_zeros_not_missing_information(warehous
     assert summary["discounted_orders"].current == 0
     assert summary["discount_given"].current == 0
     assert summary["discounted_order_share"].reason == promotions.NO_ORDERS
+
+
+def test_a_first_order_is_the_earliest_then_the_smallest_invoice_id(warehouse):
+    # C4 places two orders at the same instant: "B10" (full price) sorts before "B9"
+    # (discounted) by code point, so C4 was acquired at full price; C5 first bought in the
+    # previous period (GB), so a country filter on France sees C5's first order in the
+    # period, and without filters C5 is no new customer of the period
+    publish_lines(warehouse, [
+        *LINES,
+        _line("B9", "09", "C4", FR, 1, 80.0, 20.0, 10.0),
+        _line("B10", "09", "C4", FR, 1, 70.0, 0.0, 10.0),
+        _line("A5", "03", "C5", GB, 1, 10.0, 0.0, 5.0),
+        _line("B11", "12", "C5", FR, 1, 90.0, 30.0, 5.0),
+    ])
+    values = _values(promotions.promotion_summary(warehouse, PERIOD, ALL_DATA))
+    # acquired at full price: C3 (B3, B5) and C4 (B9, B10); on a discount: C2 only
+    assert values["acquired_full_price"] == 2 and values["acquired_on_discount"] == 1
+    assert values["acquired_full_price_aov"] == pytest.approx((60 + 30 + 80 + 70) / 4)
+    assert values["acquired_full_price_repeat_rate"] == pytest.approx(1.0)
+    france = Filters(start=PERIOD.start, end=PERIOD.end, countries=("France",))
+    values = _values(promotions.promotion_summary(warehouse, france, ALL_DATA))
+    # in France: C3 and C4 at full price, C5 on a discount (B11); C2 bought in GB
+    assert values["acquired_full_price"] == 2 and values["acquired_on_discount"] == 1
+    assert values["acquired_on_discount_aov"] == pytest.approx(90.0)
+    assert values["acquired_on_discount_repeat_rate"] == pytest.approx(0.0)
