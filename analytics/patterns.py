@@ -477,41 +477,47 @@ def unusual_orders(warehouse, filters: Filters, scope: Scope, limit: int = 50,
         ratio_all = values / median_all if median_all > 0 else np.full(len(values), np.nan)
         discount = 1 - values / orders["usual_value"].to_numpy(dtype="float64")
     large_overall = np.nan_to_num(ratio_all, nan=0.0) >= SIZE_LARGE_OVERALL
+    # the flagged rows only, from plain arrays (a pandas row per item costs more than the
+    # whole rest of the function)
+    invoices = orders["invoice_id"].to_numpy(dtype=object)
+    customers = orders["customer_id"].to_numpy(dtype=object)
+    dates = orders["date"].to_numpy(dtype=object)
+    own_median = orders["median"].to_numpy(dtype="float64")
+    own_size = orders["size"].to_numpy(dtype="float64")
+    usual_values = orders["usual_value"].to_numpy(dtype="float64")
     items = []
     for index in np.flatnonzero(own & large_overall & (ratio_own >= SIZE_RATIO_OWN)):
-        row = orders.iloc[index]
-        items.append(("size", row["invoice_id"], row["customer_id"], row["date"],
+        items.append(("size", invoices[index], customers[index], dates[index],
                       values[index], ratio_own[index], ratio_own[index] / SIZE_RATIO_OWN,
                       f"{ratio_own[index]:.1f}× the median order of this customer "
-                      f"({_money(row['median'], currency)} over {int(row['size'])} orders)"))
+                      f"({_money(own_median[index], currency)} over "
+                      f"{int(own_size[index])} orders)"))
     for index in np.flatnonzero(~own & (ratio_all >= SIZE_RATIO_ALL)):
-        row = orders.iloc[index]
-        items.append(("size", row["invoice_id"], row["customer_id"], row["date"],
+        items.append(("size", invoices[index], customers[index], dates[index],
                       values[index], ratio_all[index], ratio_all[index] / SIZE_RATIO_ALL,
                       f"{ratio_all[index]:.1f}× the median order of all customers "
                       f"({_money(median_all, currency)})"))
     for index in np.flatnonzero(np.nan_to_num(discount, nan=0.0) >= MIN_DISCOUNT):
-        row = orders.iloc[index]
-        items.append(("discount", row["invoice_id"], row["customer_id"], row["date"],
+        items.append(("discount", invoices[index], customers[index], dates[index],
                       values[index], discount[index], discount[index] / MIN_DISCOUNT,
                       f"paid {_percent(discount[index])} below the products' usual prices "
-                      f"({_money(row['usual_value'], currency)} at their median price that "
+                      f"({_money(usual_values[index], currency)} at their median price that "
                       "month)"))
     gross = refunds["gross"].fillna(0.0).to_numpy(dtype="float64")
     returned = -refunds["returned"].fillna(0.0).to_numpy(dtype="float64")
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(gross > 0, returned / gross, np.inf)
     flagged = (share >= MIN_REFUND_SHARE) & (returned >= max(median_all, 0.0))
+    refund_customers = refunds["customer_id"].to_numpy(dtype=object)
     for index in np.flatnonzero(flagged):
-        customer = refunds.iloc[index]["customer_id"]
         reason = (f"refunds {_percent(share[index])} of their purchases "
                   f"({_money(returned[index], currency)} of {_money(gross[index], currency)} "
                   f"up to {filters.end.isoformat()})"
                   if np.isfinite(share[index]) else
                   f"refunds {_money(returned[index], currency)} without any purchase up to "
                   f"{filters.end.isoformat()}")
-        items.append(("refunds", None, customer, None, returned[index], share[index],
-                      min(share[index], 10.0) / MIN_REFUND_SHARE, reason))
+        items.append(("refunds", None, refund_customers[index], None, returned[index],
+                      share[index], min(share[index], 10.0) / MIN_REFUND_SHARE, reason))
     items_invoices = [item[1] for item in items]
     items_kinds = [item[0] for item in items]
     frame = pd.DataFrame(items, columns=["kind", "invoice_id", "customer_id", "date", "value",
