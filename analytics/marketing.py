@@ -32,7 +32,7 @@ import sqlalchemy as sa
 
 from analytics import catalog, measures, period, schema
 from analytics.countries import country_code
-from analytics.filters import Filters, Scope
+from analytics.filters import Filters, Scope, line_conditions
 from analytics.kpis import NO_DATA, Kpi, periods_dict
 from analytics.warehouse import table_columns
 
@@ -575,14 +575,22 @@ def _order_groups(warehouse, version: int, filters: Filters, previous: Filters,
     customer = source.customer(table)
     sale = source.is_sale(table)
     net = source.net_value(table)
-    rows = sa.select(
-        customer.label("customer"), source.invoice(table).label("invoice"),
-        c.invoice_ts, c.invoice_date, c.traffic_source, c.channel, sale.label("is_sale"),
-        net.label("net_value"),
-        sa.func.min(c.invoice_ts).filter(sale).over(partition_by=customer)
-        .label("first_sale_ts"),
-    ).where(*source.where(table, filters.with_period(None, filters.end), scope)) \
-        .subquery("marketing_lines")
+    columns = [customer.label("customer"), source.invoice(table).label("invoice"),
+               c.invoice_ts, c.invoice_date, c.traffic_source, c.channel,
+               sale.label("is_sale"), net.label("net_value")]
+    if source.segment is None and not line_conditions(filters, scope, table, dates=False):
+        # nothing but the dates: a customer's first sale is the one of the whole data, and
+        # only the two periods' rows are read
+        customers = schema.dim_customer
+        rows = sa.select(*columns, customers.c.first_sale_ts).select_from(
+            table.outerjoin(customers, customers.c.customer_id == c.customer_id)).where(
+            *source.where(table, filters.with_period(previous.start, filters.end), scope))
+    else:
+        rows = sa.select(
+            *columns, sa.func.min(c.invoice_ts).filter(sale).over(partition_by=customer)
+            .label("first_sale_ts"),
+        ).where(*source.where(table, filters.with_period(None, filters.end), scope))
+    rows = rows.subquery("marketing_lines")
     r = rows.c
 
     def within(f: Filters) -> sa.ColumnElement[bool]:

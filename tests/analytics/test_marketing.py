@@ -236,3 +236,18 @@ def test_demo_ad_spend_and_its_planted_roas_collapse(duckdb_warehouse):
     assert 0.005 < summary["ctr"].current < 0.05          # realistic CTR, CPC, ROAS
     assert 0.1 < summary["cpc"].current < 1.5
     assert 1.0 < summary["roas"].current < 15.0
+
+
+def test_a_customer_who_bought_before_the_previous_period_is_not_new(warehouse):
+    # C3 first bought in December (GB): not new in the period; under a France filter C3's
+    # first sale is B3, so C3 is a new customer of France in the period
+    december = {**_line("Z1", "02", "C3", GB, "Direct", 1, 10.0),
+                "invoice_ts": "2023-12-20 10:00"}
+    publish_lines(warehouse, [*LINES, december])
+    got = _current(marketing.marketing_summary(warehouse, PERIOD, Scope()))
+    assert got["new_customers"] == 2                                   # C2, C4
+    assert got["new_customer_revenue_share"] == pytest.approx((60 + 80) / 280)
+    france = Filters(start=PERIOD.start, end=PERIOD.end, countries=("France",))
+    got = _current(marketing.marketing_summary(warehouse, france, Scope()))
+    assert got["new_customers"] == 1                                   # C3 (B3, CB3)
+    assert got["new_customer_revenue_share"] == pytest.approx((60 - 20) / (100 + 60 - 20))
