@@ -41,9 +41,10 @@ import os
 from dataclasses import dataclass, field
 
 import pandas as pd
+import sqlalchemy as sa
 
-from analytics import marketing, period
-from analytics.breakdowns import breakdown
+from analytics import catalog, marketing, measures, period, schema
+from analytics.breakdowns import DIMENSION_COLUMNS
 from analytics.errors import InvalidInput
 from analytics.filters import Filters, Scope
 from analytics.measures import NONE_LABEL
@@ -295,14 +296,8 @@ def window_items(warehouse, current: Filters, scope: Scope) -> tuple[list[Item],
             and inputs.sessions.get("sessions_prev") is not None:
         sessions = (inputs.sessions["sessions"], inputs.sessions["sessions_prev"])
     items = [_ad_item(row) for row in table.frame.itertuples(index=False)]
-    previous = current.previous_period()
     for level, top in (("category", None), ("product", TOP_PRODUCTS)):
-        now = breakdown(warehouse, current, scope, level)
-        before = breakdown(warehouse, previous, scope, level)
-        merged = now[["key", "label", "revenue"]].merge(
-            before[["key", "label", "revenue"]], on="key", how="outer",
-            suffixes=("", "_previous")).fillna({"revenue": 0.0, "revenue_previous": 0.0})
-        merged["label"] = merged["label"].fillna(merged["label_previous"])
+        merged = revenues(warehouse, current, scope, level)
         if top is not None:
             merged["both"] = merged["revenue"] + merged["revenue_previous"]
             merged = merged.sort_values(["both", "key"], ascending=[False, True]).head(top)
@@ -313,6 +308,43 @@ def window_items(warehouse, current: Filters, scope: Scope) -> tuple[list[Item],
                                                               float(row.revenue_previous)),
                               traffic=sessions, traffic_name="traffic"))
     return items, [note for note in table.notes if "campaign" not in note]
+
+
+def revenues(warehouse, current: Filters, scope: Scope, level: str) -> pd.DataFrame:
+    """DataFrame[key, label, revenue, revenue_previous] by key: the net revenue of each
+    category or product (``level``) in ``current`` and in its previous period, in one
+    statement (the keys with lines in either period, by key; ``label`` the product's
+    description or the key)."""
+    version = warehouse.require_version()
+    previous = current.previous_period()
+    source = measures.source_for(warehouse, current, scope,
+                                 needs_lines=not catalog.dimension(level).rollup,
+                                 group_by=(level,), version=version)
+    table = source.sums
+    net = source.net_value(table)
+    key = measures.key_expression(table.c[DIMENSION_COLUMNS[level]]).label("key")
+
+    def within(f: Filters) -> sa.ColumnElement[bool]:
+        return measures.period_condition(table, f.start, f.end)
+
+    sums = sa.select(
+        key, sa.func.sum(net).filter(within(current)).label("revenue"),
+        sa.func.sum(net).filter(within(previous)).label("revenue_previous"),
+    ).where(*source.where(table, current.with_period(previous.start, current.end), scope)) \
+        .group_by(key).subquery("revenues")
+    columns = [sums.c.key, sums.c.key.label("label"), sums.c.revenue,
+               sums.c.revenue_previous]
+    joined = sums
+    if level == "product":
+        products = schema.dim_product
+        joined = sums.outerjoin(products, products.c.product_id == sums.c.key)
+        columns[1] = sa.func.coalesce(products.c.description, sums.c.key).label("label")
+    with warehouse.connect(version) as conn:
+        frame = measures.read_frame(conn, sa.select(*columns).select_from(joined),
+                                    ["key", "label", "revenue", "revenue_previous"])
+    frame = measures.numeric(frame, ["revenue", "revenue_previous"])
+    frame = frame.fillna({"revenue": 0.0, "revenue_previous": 0.0})
+    return frame.sort_values("key", kind="stable").reset_index(drop=True)
 
 
 def _ad_item(row) -> Item:

@@ -263,3 +263,15 @@ def test_the_weekly_digest_lists_the_weeks_actions(demo_store, tmp_path):
     email = digests.digest_email(made, tmp_path)
     assert "What to do next" in email["text"] and "What to do next" in email["html"]
     assert made.actions[0]["sentence"] in email["text"]
+
+
+def test_revenues_of_a_window_and_its_previous_period_by_key(store):
+    categories = actions.revenues(store, PERIOD, Scope(), "category")
+    assert list(categories.itertuples(index=False, name=None)) == [
+        ("Bowls", "Bowls", 300.0, 300.0), ("Mugs", "Mugs", 500.0, 1000.0),
+        ("Teas", "Teas", 200.0, 400.0)]
+    # a week that only the previous period has sales in: this week's revenue is 0
+    later = Filters(start=dt.date(2024, 1, 15), end=dt.date(2024, 1, 21))
+    products = actions.revenues(store, later, Scope(), "product")
+    assert list(zip(products["key"], products["revenue"], products["revenue_previous"])) == [
+        ("B1", 0.0, 300.0), ("M1", 0.0, 500.0), ("T1", 0.0, 200.0)]
