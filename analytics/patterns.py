@@ -266,13 +266,14 @@ def _slope(x: np.ndarray, y: np.ndarray, removed: int = 1) -> tuple[float, float
     return slope, slope - half, slope + half, dof
 
 
-def _detrended(weekly: pd.DataFrame, column: str) -> np.ndarray:
-    """``column`` minus its OLS fit on [1, t] within each product (its level and trend)."""
-    grouped = weekly.groupby("product_id")
+def _detrended(weekly: pd.DataFrame, column: str, product: np.ndarray) -> np.ndarray:
+    """``column`` minus its OLS fit on [1, t] within each product (its level and trend);
+    ``product``: each row's product as an integer code (grouping by codes, not strings)."""
+    grouped = weekly.groupby(product)
     t = weekly["t"] - grouped["t"].transform("mean")
     v = weekly[column] - grouped[column].transform("mean")
-    stt = (t * t).groupby(weekly["product_id"]).transform("sum")
-    stv = (t * v).groupby(weekly["product_id"]).transform("sum")
+    stt = (t * t).groupby(product).transform("sum")
+    stv = (t * v).groupby(product).transform("sum")
     trend = np.where(stt > 0, stv / stt.where(stt > 0, 1.0), 0.0)
     return (v - trend * t).to_numpy(dtype="float64")
 
@@ -335,15 +336,22 @@ def price_elasticity(warehouse, filters: Filters, scope: Scope, top: int = 10,
     # itself at different prices (Frisch–Waugh: residuals of x and y on [1, t])
     weekly["t"] = (pd.to_datetime(weekly["week"]) - pd.Timestamp("2000-01-03")).dt.days / 7.0
     weekly = weekly.join(products.set_index("key")[["eligible", "category"]], on="product_id")
+    product_codes = pd.factorize(weekly["product_id"])[0]
     for column in ("x", "y"):
-        weekly[column + "c"] = _detrended(weekly, column)
+        weekly[column + "c"] = _detrended(weekly, column, product_codes)
+    xc = weekly["xc"].to_numpy(dtype="float64")
+    yc = weekly["yc"].to_numpy(dtype="float64")
+    # each product's and each category's rows, in row order (as a boolean mask keeps them)
+    product_rows = weekly.groupby("product_id", sort=False).indices if len(weekly) else {}
+    category_rows = weekly.groupby("category", sort=False).indices if len(weekly) else {}
+    eligible_rows = weekly["eligible"].astype(bool).to_numpy()
+    no_rows = np.array([], dtype="int64")
 
-    def estimate(rows: pd.DataFrame, groups: int):
-        return _slope(rows["xc"].to_numpy(dtype="float64"),
-                      rows["yc"].to_numpy(dtype="float64"), 2 * groups)
+    def estimate(rows: np.ndarray, groups: int):
+        return _slope(xc[rows], yc[rows], 2 * groups)
 
     products = products.sort_values(["revenue", "key"], ascending=[False, True])
-    product_rows = []
+    product_items = []
     for item in products.head(top).itertuples(index=False):
         row = {"key": item.key, "label": item.label, "category": item.category,
                "revenue": item.revenue, "weeks": item.weeks,
@@ -352,43 +360,49 @@ def price_elasticity(warehouse, filters: Filters, scope: Scope, top: int = 10,
         slope = low = high = np.nan
         reason = sentence = None
         if item.eligible:
-            slope, low, high, _dof = estimate(weekly[weekly["product_id"] == item.key], 1)
+            slope, low, high, _dof = estimate(product_rows.get(item.key, no_rows), 1)
         if np.isfinite(slope):
             sentence = _elasticity_sentence(item.label or item.key, slope, low, high,
                                             item.revenue / weeks_in_period, currency)
         else:
             reason = NOT_ENOUGH_VARIATION
-        product_rows.append({**row, "elasticity": slope, "ci_low": low, "ci_high": high,
-                             "reason": reason, "sentence": sentence})
-    category_rows = []
-    revenue_by_category = products.groupby("category")["revenue"].sum()
+        product_items.append({**row, "elasticity": slope, "ci_low": low, "ci_high": high,
+                              "reason": reason, "sentence": sentence})
+    category_items = []
+    by_category = products.groupby("category")
+    revenue_by_category = by_category["revenue"].sum()
+    eligible_by_category = products[products["eligible"]].groupby("category", sort=False)
+    member_count = eligible_by_category.size()
+    member_price_points = eligible_by_category["price_points"].sum()
+    price_low, price_high = by_category["price_low"].min(), by_category["price_high"].max()
+    weeks = weekly["week"]
     for category, revenue in revenue_by_category.sort_values(ascending=False).items():
-        members = products[(products["category"] == category) & products["eligible"]]
-        rows = weekly[(weekly["category"] == category) & weekly["eligible"].astype(bool)]
+        rows = category_rows.get(category, no_rows)
+        rows = rows[eligible_rows[rows]]
+        members = int(member_count.get(category, 0))
         slope = low = high = np.nan
         reason = sentence = None
-        if len(members):
-            slope, low, high, _dof = estimate(rows, len(members))
+        if members:
+            slope, low, high, _dof = estimate(rows, members)
         if np.isfinite(slope):
             sentence = _elasticity_sentence(str(category), slope, low, high,
                                             revenue / weeks_in_period, currency)
         else:
             reason = ("no product of this category has enough price variation "
                       f"({NOT_ENOUGH_VARIATION.split('(', 1)[1].rstrip(')')})")
-        in_category = products[products["category"] == category]
-        category_rows.append({
+        category_items.append({
             "key": category, "label": category, "category": category, "revenue": revenue,
-            "weeks": int(rows["week"].nunique()) if len(rows) else 0,
-            "price_points": int(members["price_points"].sum()),
-            "price_low": float(in_category["price_low"].min()),
-            "price_high": float(in_category["price_high"].max()),
-            "products": len(members), "elasticity": slope, "ci_low": low, "ci_high": high,
+            "weeks": int(weeks.iloc[rows].nunique()) if len(rows) else 0,
+            "price_points": int(member_price_points.get(category, 0)),
+            "price_low": float(price_low[category]),
+            "price_high": float(price_high[category]),
+            "products": members, "elasticity": slope, "ci_low": low, "ci_high": high,
             "reason": reason, "sentence": sentence})
     columns = ["key", "label", "category", "revenue", "weeks", "price_points", "price_low",
                "price_high", "products", "elasticity", "ci_low", "ci_high", "reason",
                "sentence"]
-    categories = pd.DataFrame(category_rows, columns=columns)
-    top_products = pd.DataFrame(product_rows, columns=columns)
+    categories = pd.DataFrame(category_items, columns=columns)
+    top_products = pd.DataFrame(product_items, columns=columns)
     estimated = categories[categories["elasticity"].notna()]
     if products.empty:
         sentence = "No sales in this period."
