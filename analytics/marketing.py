@@ -590,7 +590,7 @@ def _order_groups(warehouse, version: int, filters: Filters, previous: Filters,
             *columns, sa.func.min(c.invoice_ts).filter(sale).over(partition_by=customer)
             .label("first_sale_ts"),
         ).where(*source.where(table, filters.with_period(None, filters.end), scope))
-    rows = rows.subquery("marketing_lines")
+    rows = rows.cte("marketing_lines")  # read once for the groups and the totals
     r = rows.c
 
     def within(f: Filters) -> sa.ColumnElement[bool]:
@@ -619,14 +619,20 @@ def _order_groups(warehouse, version: int, filters: Filters, previous: Filters,
     columns = [column for suffix, f in (("", filters), ("_prev", previous))
                for column in measures_of(suffix, f)]
     window = sa.or_(within(previous), within(filters))
-    grouped = sa.select(r.traffic_source, r.channel, *columns).where(window) \
-        .group_by(r.traffic_source, r.channel)
-    totals = sa.select(*columns).where(window)
+    grouped = sa.select(sa.literal(0).label("total"), r.traffic_source, r.channel,
+                        *columns).where(window).group_by(r.traffic_source, r.channel)
+    totals = sa.select(sa.literal(1).label("total"),
+                       sa.cast(sa.null(), sa.String).label("traffic_source"),
+                       sa.cast(sa.null(), sa.String).label("channel"), *columns).where(window)
     with warehouse.connect(version) as conn:
-        frame = measures.read_frame(conn, grouped)
-        total_row = dict(conn.execute(totals).mappings().one())
-    numbers = [name for name in frame.columns if name not in ("traffic_source", "channel")]
-    frame = measures.numeric(frame, numbers)
+        frame = measures.read_frame(conn, sa.union_all(grouped, totals))
+    numbers = [name for name in frame.columns
+               if name not in ("total", "traffic_source", "channel")]
+    frame = measures.numeric(frame, [*numbers, "total"])
+    is_total = frame["total"].to_numpy() == 1
+    total_row = frame.loc[is_total, numbers].iloc[0].to_dict()
+    frame = frame.loc[~is_total, ["traffic_source", "channel", *numbers]] \
+        .reset_index(drop=True)
     return frame, {key: _number(value) for key, value in total_row.items()}
 
 
