@@ -13,6 +13,7 @@ def service_environment(home: Path) -> dict[str, str]:
     server), with ``SHOPLENS_HOME`` = ``home`` (embedded defaults) and the repo importable."""
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("SHOPLENS_", "SMTP_")) and key not in (
-               "DATABASE_URL", "WAREHOUSE_URL", "REDIS_URL", "SECRET_KEY")}
+               "DATABASE_URL", "WAREHOUSE_URL", "REDIS_URL", "SECRET_KEY",
+               "CLICKHOUSE_CLUSTER")}
     env.update(SHOPLENS_HOME=str(home), PYTHONPATH=str(ROOT))
     return env
