@@ -603,32 +603,67 @@ def _order_groups(warehouse, version: int, filters: Filters, previous: Filters,
         return sa.and_(r.customer.is_not(None), r.first_sale_ts >= start,
                        r.first_sale_ts <= end)
 
-    def measures_of(suffix: str, f: Filters) -> list:
-        return [
-            sa.func.coalesce(sa.func.sum(r.net_value).filter(within(f)), 0.0)
-            .label(f"revenue{suffix}"),
-            sa.func.count(sa.distinct(r.invoice)).filter(within(f), r.is_sale)
-            .label(f"orders{suffix}"),
-            sa.func.count(sa.distinct(r.customer)).filter(
-                first_within(f), r.is_sale, r.invoice_ts == r.first_sale_ts)
-            .label(f"new_customers{suffix}"),
-            sa.func.coalesce(sa.func.sum(r.net_value).filter(first_within(f), within(f)), 0.0)
-            .label(f"new_revenue{suffix}"),
-        ]
-
-    columns = [column for suffix, f in (("", filters), ("_prev", previous))
-               for column in measures_of(suffix, f)]
+    periods = (("", filters), ("_prev", previous))
     window = sa.or_(within(previous), within(filters))
-    grouped = sa.select(sa.literal(0).label("total"), r.traffic_source, r.channel,
-                        *columns).where(window).group_by(r.traffic_source, r.channel)
-    totals = sa.select(sa.literal(1).label("total"),
-                       sa.cast(sa.null(), sa.String).label("traffic_source"),
-                       sa.cast(sa.null(), sa.String).label("channel"), *columns).where(window)
+    # per (group, invoice) first, so that orders are a plain count (a distinct count over
+    # every row costs several times the rest); the new customers are counted distinct
+    # over their first-sale rows only
+    per_invoice = sa.select(
+        r.traffic_source, r.channel, r.invoice,
+        *[column for suffix, f in periods for column in (
+            sa.func.sum(r.net_value).filter(within(f)).label(f"revenue{suffix}"),
+            (sa.func.count().filter(within(f), r.is_sale) > 0).label(f"sale{suffix}"),
+            sa.func.sum(r.net_value).filter(first_within(f), within(f))
+            .label(f"new_revenue{suffix}"))],
+    ).where(window).group_by(r.traffic_source, r.channel, r.invoice).cte("per_invoice")
+    i = per_invoice.c
+
+    def number(value, type_=sa.Double) -> sa.ColumnElement:
+        return sa.cast(value, type_)
+
+    def order_measures(grouped: bool) -> list:
+        out = []
+        for suffix, _f in periods:
+            orders = (sa.func.count().filter(i[f"sale{suffix}"]) if grouped else
+                      sa.func.count(sa.distinct(i.invoice)).filter(i[f"sale{suffix}"]))
+            out += [number(sa.func.coalesce(sa.func.sum(i[f"revenue{suffix}"]), 0.0))
+                    .label(f"revenue{suffix}"),
+                    number(orders, sa.BigInteger).label(f"orders{suffix}"),
+                    number(0, sa.BigInteger).label(f"new_customers{suffix}"),
+                    number(sa.func.coalesce(sa.func.sum(i[f"new_revenue{suffix}"]), 0.0))
+                    .label(f"new_revenue{suffix}")]
+        return out
+
+    def new_customer_measures() -> list:
+        out = []
+        for suffix, f in periods:
+            out += [number(0.0).label(f"revenue{suffix}"),
+                    number(0, sa.BigInteger).label(f"orders{suffix}"),
+                    number(sa.func.count(sa.distinct(r.customer)).filter(first_within(f)),
+                           sa.BigInteger).label(f"new_customers{suffix}"),
+                    number(0.0).label(f"new_revenue{suffix}")]
+        return out
+
+    no_group = [sa.cast(sa.null(), sa.String).label("traffic_source"),
+                sa.cast(sa.null(), sa.String).label("channel")]
+    first_rows = (window, r.is_sale, r.invoice_ts == r.first_sale_ts)
+    pieces = [
+        sa.select(sa.literal(0).label("total"), i.traffic_source, i.channel,
+                  *order_measures(True)).group_by(i.traffic_source, i.channel),
+        sa.select(sa.literal(0).label("total"), r.traffic_source, r.channel,
+                  *new_customer_measures()).where(*first_rows)
+        .group_by(r.traffic_source, r.channel),
+        sa.select(sa.literal(1).label("total"), *no_group, *order_measures(False)),
+        sa.select(sa.literal(1).label("total"), *no_group, *new_customer_measures())
+        .where(*first_rows),
+    ]
     with warehouse.connect(version) as conn:
-        frame = measures.read_frame(conn, sa.union_all(grouped, totals))
-    numbers = [name for name in frame.columns
-               if name not in ("total", "traffic_source", "channel")]
+        frame = measures.read_frame(conn, sa.union_all(*pieces))
+    keys = ["total", "traffic_source", "channel"]
+    numbers = [name for name in frame.columns if name not in keys]
     frame = measures.numeric(frame, [*numbers, "total"])
+    # each measure comes from one piece, the others add 0
+    frame = frame.groupby(keys, dropna=False, sort=False)[numbers].sum().reset_index()
     is_total = frame["total"].to_numpy() == 1
     total_row = frame.loc[is_total, numbers].iloc[0].to_dict()
     frame = frame.loc[~is_total, ["traffic_source", "channel", *numbers]] \
