@@ -19,8 +19,10 @@ demo lines, on a shared 2-core machine (2026-12-06):
 
 At 1,000,000 lines, 50 clients, 60 s: 2 x 4 threads with gunicorn's 2 s keep-alive 35.4 req/s,
 p50 0.60 s, p95 3.04 s, p99 3.72 s, 1 connection reset; 4 sync workers 36.5 req/s, p50 0.50 s,
-p95 2.70 s, p99 2.97 s, no error. The 1 s p95 target is not met on 2 cores: both cores are
-busy, requests queue for a worker; that needs cheaper requests or more cores.
+p95 2.70 s, p99 2.97 s, no error. With the cheaper requests of issue 17 (same settings,
+nothing else on the machine, two runs): 64.8 / 65.7 req/s, p50 0.30 / 0.29 s, p95 0.47 /
+0.45 s, no error: the 1 s p95
+target at 50 clients is met.
 
 Every request is CPU-bound (Python building the answer, DuckDB's scan with its 2 threads):
 threads in a worker only add requests fighting for the same GIL and cores, which lengthens
