@@ -802,6 +802,13 @@ class _Watchdog:
             self._condition.notify()
         return ticket
 
+    def reset(self) -> None:
+        """Forget every deadline and the thread (in a forked child: the parent's thread
+        is not there, and its lock may have been held at the fork)."""
+        self._due, self._live = [], set()
+        self._condition = threading.Condition()
+        self._thread = None
+
     def disarm(self, ticket: int) -> None:
         with self._condition:
             self._live.discard(ticket)
@@ -828,6 +835,7 @@ class _Watchdog:
 
 
 _watchdog = _Watchdog()
+os.register_at_fork(after_in_child=_watchdog.reset)
 
 
 def _limit_duckdb_statements(engine: sa.Engine, seconds: float) -> None:

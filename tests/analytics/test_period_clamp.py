@@ -168,3 +168,43 @@ def test_reading_the_whole_version_for_an_append_is_not_limited(warehouse, monke
             conn.execute(sa.text(SLOW[warehouse.kind])).all()
     finally:
         limited.dispose()
+
+
+def test_the_time_out_watchdog_starts_afresh_in_a_forked_child():
+    """gunicorn and Celery fork their workers: a child must not inherit the parent's
+    deadlines, thread or (possibly held) lock, and its own deadlines must fire."""
+    import os
+    import signal
+    import threading
+
+    from analytics import warehouse as module
+    watchdog = module._watchdog
+    ticket = watchdog.arm(60, lambda: None)           # the parent's, pending
+    try:
+        pid = os.fork()
+        if pid == 0:      # the child: its exit status says it all, whatever happens
+            code = 1
+            try:
+                result = []
+
+                def check():
+                    fired = threading.Event()
+                    fresh = not watchdog._due and watchdog._thread is None
+                    watchdog.arm(0.01, fired.set)
+                    result.append(fresh and fired.wait(5))
+                checker = threading.Thread(target=check, daemon=True)
+                checker.start()
+                checker.join(8)                       # stuck on the parent's lock: fails
+                code = 0 if result == [True] else 1
+            finally:
+                os._exit(code)
+        deadline = time.monotonic() + 20
+        while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if done[0] == 0:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child did not finish")
+        assert os.waitstatus_to_exitcode(done[1]) == 0
+    finally:
+        watchdog.disarm(ticket)
