@@ -131,6 +131,15 @@ def test_a_treemap_over_its_leaf_budget_folds_each_parents_smallest_leaves():
                       ("Paris", "D"): 4.0, ("Paris", "C"): 3.0,
                       ("Paris", "Other categories"): 3.0}
     assert figures.fold_leaves(frame, ["city", "category"], "revenue", budget=8) is frame
+    # a budget of 7 keeps 2 per city: Leeds, one leaf more than that (3), keeps the
+    # leaf's own name; Paris (5) folds its 3 smallest into "Other categories"
+    uneven = pd.DataFrame({"city": ["Leeds"] * 3 + ["Paris"] * 5,
+                           "category": ["A", "B", "C", "A", "B", "C", "D", "E"],
+                           "revenue": [30.0, 20.0, 10.0, 1.0, 2.0, 3.0, 4.0, 5.0]})
+    folded = figures.fold_leaves(uneven, ["city", "category"], "revenue", budget=7)
+    assert {(row.city, row.category): row.revenue for row in folded.itertuples()} == {
+        ("Leeds", "A"): 30.0, ("Leeds", "B"): 20.0, ("Leeds", "C"): 10.0,
+        ("Paris", "E"): 5.0, ("Paris", "D"): 4.0, ("Paris", "Other categories"): 6.0}
     trace = figures.treemap(frame, path=["city", "category"], value="revenue").data[0]
     assert len(trace.ids) == 10                          # 2 cities + 8 leaves: under budget
 

@@ -318,10 +318,12 @@ def fold_leaves(data: pd.DataFrame, path: list[str], value: str,
     groups = data.groupby(parents, sort=False).ngroups
     keep = max(1, budget // groups - 1)        # the kept leaves and one "Other" per parent
     ranked = data.sort_values([*parents, value], ascending=[True] * len(parents) + [False])
-    rank = ranked.groupby(parents, sort=False).cumcount()
+    by_parent = ranked.groupby(parents, sort=False)
+    rank, size = by_parent.cumcount(), by_parent[value].transform("size")
     leaf = path[-1]
+    # a parent with one leaf more than it keeps shows that leaf under its own name
     ranked[leaf] = ranked[leaf].where(
-        rank < keep, f"Other {_PLURALS.get(leaf, leaf + ' values')}")
+        (rank < keep) | (size <= keep + 1), f"Other {_PLURALS.get(leaf, leaf + ' values')}")
     return ranked.groupby(path, as_index=False, sort=False)[value].sum()
 
 
