@@ -4,6 +4,7 @@ job's progress then its chart, and what a viewer may not see."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import dash
@@ -240,3 +241,59 @@ def test_churn_job_shows_the_models_in_plain_words_and_a_filterable_list(browser
     wait_until_loaded(browser)
     screenshot(browser, "customers-churn")
     assert severe_logs(browser) == []
+
+
+def map_fills(duo) -> dict[str, int]:
+    """How many of the Geography map's country shapes are drawn in each fill colour."""
+    fills = duo.driver.execute_script(
+        "return Array.from(document.querySelectorAll('#geography-map path.leaflet-interactive'))"
+        ".map(p => p.getAttribute('fill'))")
+    counts: dict[str, int] = {}
+    for fill in fills:
+        counts[fill] = counts.get(fill, 0) + 1
+    return counts
+
+
+def test_map_colours_every_country_with_sales(browser, shop):
+    """Each country with net revenue is drawn in a revenue colour, every other one in the
+    "no sales" grey, on the first load (where the shapes may arrive after the values) and
+    after a filter change."""
+    import json
+
+    from analytics import breakdowns
+    from webapp.dashboard.pages import geography
+    shapes = json.loads((Path(geography.__file__).parents[1] / "assets" / "countries.geojson")
+                        .read_text())["features"]
+    warehouse = shop.extensions["shoplens.warehouse"]
+
+    def expected(query: str) -> int:
+        frame = breakdowns.breakdown(warehouse, Filters.from_query(query), ALL_DATA, "country")
+        codes = set(frame.loc[frame["revenue"] > 0, "country_code"].dropna())
+        return sum(shape["properties"]["iso_a2"] in codes for shape in shapes)
+
+    def coloured() -> int:
+        fills = map_fills(browser)
+        return sum(count for fill, count in fills.items()
+                   if fill in geography.COLOURS + ("#eff6ff",))
+
+    browser.sign_in("viewer@example.com")
+    browser.driver.get(browser.server_url + "/geography")
+    browser.wait_for_element("#geography-map path.leaflet-interactive", timeout=30)
+    wait_until_loaded(browser)
+    everywhere = expected("")
+    assert everywhere > 5
+    wait_for(lambda: coloured() == everywhere, timeout=10,
+             message=f"{coloured()} countries coloured, {everywhere} with sales: {map_fills(browser)}")
+    assert map_fills(browser).get("#e2e8f0", 0) == len(shapes) - everywhere
+    # again, with the answers cached: now they come before the 440 kB of shapes
+    browser.driver.get(browser.server_url + "/geography")
+    browser.wait_for_element("#geography-map path.leaflet-interactive", timeout=30)
+    wait_until_loaded(browser)
+    wait_for(lambda: coloured() == everywhere, timeout=10,
+             message=f"reloaded: {coloured()} countries coloured, {everywhere} with sales")
+
+    browser.select_dcc_dropdown("#shell-country", "Germany")
+    wait_for(lambda: "country=Germany" in current_query(browser), message="URL not updated")
+    wait_until_loaded(browser)
+    wait_for(lambda: coloured() == expected(current_query(browser)) == 1, timeout=10,
+             message=f"after filtering by Germany: {map_fills(browser)}")
