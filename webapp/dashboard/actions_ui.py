@@ -8,13 +8,14 @@ from dash import html
 
 from analytics import actions
 from core.formatting import format_day_range, format_money
-from webapp.dashboard import components, context
+from webapp.dashboard import components, context, static_html
 
 ACTIONS_SHOWN = 15
 
 
 def actions_view(search: str | None, table_id: str) -> html.Div:
-    """The first ``ACTIONS_SHOWN`` actions as a table (also on the Insights page)."""
+    """The first ``ACTIONS_SHOWN`` actions as a table (also on the Insights page), as
+    plain HTML (``static_html``: nothing in it is clicked through Dash)."""
     try:
         table = context.query(actions.action_table, search)
     except context.Unavailable as exc:
@@ -35,7 +36,7 @@ def actions_view(search: str | None, table_id: str) -> html.Div:
                      html.Td(row.action, className="fw-semibold")])
             for row in shown.itertuples(index=False)]
     more = len(table.frame) - len(shown)
-    return html.Div([
+    return static_html.static(html.Div([
         dbc.Table([html.Thead(html.Tr([html.Th(h) for h in (
             "At stake", "Window", "Level", "Item", "Why", "What to do")])),
             html.Tbody(body)], size="sm", hover=True, responsive=True, id=table_id),
@@ -43,7 +44,7 @@ def actions_view(search: str | None, table_id: str) -> html.Div:
                  + (f"; {more} more in /api/v1/marketing/actions" if more > 0 else "")
                  + ". Rules and thresholds: docs/marketing.md.",
                  className="small text-body-secondary"),
-    ])
+    ]))
 
 
 def _item_name(row) -> str:

@@ -15,7 +15,7 @@ from dash import Input, Output, State, callback, dcc, html
 from analytics import catalog, glossary, kpis, marketing, promotions
 from analytics.filters import day_range_text
 from core.formatting import format_change, format_date, format_value
-from webapp.dashboard import actions_ui, components, context, figures
+from webapp.dashboard import actions_ui, components, context, figures, static_html
 from webapp.dashboard import notes as timeline_notes
 
 dash.register_page(__name__, path="/marketing", name="Marketing",
@@ -318,7 +318,7 @@ def update_promotions(search):
              f"{value('discounted_order_share', 'rate')} of orders were discounted.")
     notes = (html.Ul([html.Li(note) for note in summary.notes], className="small mb-0 ps-3")
              if summary.notes else None)
-    return html.Div([html.Div(given, className="small mb-2", id="marketing-promotions-given"),
-                     table(PROMOTION_ROWS, PROMOTION_COLUMNS),
-                     table(ACQUIRED_ROWS, ACQUIRED_COLUMNS), notes],
-                    id="marketing-promotions-view")
+    return static_html.static(html.Div(
+        [html.Div(given, className="small mb-2", id="marketing-promotions-given"),
+         table(PROMOTION_ROWS, PROMOTION_COLUMNS), table(ACQUIRED_ROWS, ACQUIRED_COLUMNS),
+         notes], id="marketing-promotions-view"))

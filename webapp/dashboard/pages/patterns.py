@@ -13,7 +13,7 @@ from dash import Input, Output, State, callback, html
 
 from analytics import patterns
 from core.formatting import format_money
-from webapp.dashboard import components, context, figures
+from webapp.dashboard import components, context, figures, static_html
 
 dash.register_page(__name__, path="/patterns", name="Patterns", title="Shoplens · Patterns",
                    order=5, role="analyst")
@@ -182,8 +182,8 @@ def elasticity_table(frame: pd.DataFrame, currency: str, table_id: str) -> html.
         ], title=row.sentence if estimated else row.reason))
     header = html.Thead(html.Tr([html.Th(name) for name in (
         "", "elasticity", "95 % interval", "prices", "price range", "revenue")]))
-    return dbc.Table([header, html.Tbody(rows)], size="sm", hover=True, id=table_id,
-                     className="mb-0")
+    return static_html.static(dbc.Table([header, html.Tbody(rows)], size="sm", hover=True,
+                                        id=table_id, className="mb-0"))
 
 
 @callback(Output("patterns-elasticity-sentence", "children"),
@@ -215,8 +215,8 @@ def unusual_table(frame: pd.DataFrame, currency: str) -> html.Div:
     ]) for row in frame.itertuples(index=False)]
     header = html.Thead(html.Tr([html.Th(name) for name in (
         "why", "order", "customer", "day", "value", "reason")]))
-    return dbc.Table([header, html.Tbody(rows)], size="sm", hover=True,
-                     id="patterns-unusual-table", className="mb-0")
+    return static_html.static(dbc.Table([header, html.Tbody(rows)], size="sm", hover=True,
+                                        id="patterns-unusual-table", className="mb-0"))
 
 
 @callback(Output("patterns-unusual-sentence", "children"),
