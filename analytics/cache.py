@@ -20,6 +20,7 @@ import hashlib
 import logging
 import pickle
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +39,9 @@ READ_ENTRIES = 128
 _MISSING = object()
 #: Entries the default in-process cache keeps before it prunes the oldest.
 MEMORY_ENTRIES = 512
+#: A key being computed is claimed under key + CLAIM_SUFFIX for at most CLAIM_SECONDS.
+CLAIM_SUFFIX = ":computing"
+CLAIM_SECONDS = 30
 
 
 class RedisBackend(RedisCache):
@@ -113,12 +117,69 @@ class Cache:
                 return copy.deepcopy(value)  # the caller may change its copy
         except Exception:
             log.warning("analytics cache read failed for %s; computing", key, exc_info=True)
-        value = func(warehouse, filters, scope, **options)
+        leader = self._claim(key)
+        if not leader:
+            waited = self._wait_for(key)
+            if waited is not _MISSING:
+                return waited
         try:
-            self.backend.set(key, _dumps(value), timeout=self.ttl)
-        except Exception:
-            log.warning("analytics cache write failed for %s", key, exc_info=True)
+            value = func(warehouse, filters, scope, **options)
+            try:
+                self.backend.set(key, _dumps(value), timeout=self.ttl)
+            except Exception:
+                log.warning("analytics cache write failed for %s", key, exc_info=True)
+        finally:
+            if leader:
+                self._release(key)
         return value
+
+    # ------------------------------------------------------------------ one at a time
+    # A page's callbacks arrive together, in several processes, and some share what they
+    # compute (the Marketing page's four answers all read the same marketing inputs). The
+    # first process to miss a key claims it (``add``: set only when absent, atomic on
+    # Redis, a file check on the file cache, where a lost race only costs what it cost
+    # before: both compute); the others wait for its value instead of computing it again.
+    # A claim expires after ``CLAIM_SECONDS`` (a process that died holding it) and a waiter
+    # gives up after as long, so waiting never costs more than computing.
+
+    def _claim(self, key: str) -> bool:
+        try:
+            return bool(self.backend.add(key + CLAIM_SUFFIX, b"1", timeout=CLAIM_SECONDS))
+        except Exception:
+            log.warning("analytics cache claim failed for %s", key, exc_info=True)
+            return True
+
+    def _release(self, key: str) -> None:
+        try:
+            self.backend.delete(key + CLAIM_SUFFIX)
+        except Exception:
+            log.warning("analytics cache release failed for %s", key, exc_info=True)
+
+    def _wait_for(self, key: str):
+        """The value another process is computing, once stored; ``_MISSING`` when its
+        claim ended without one (it failed) or after ``CLAIM_SECONDS``."""
+        deadline = time.monotonic() + CLAIM_SECONDS
+        pause = 0.005
+        while time.monotonic() < deadline:
+            time.sleep(pause)
+            pause = min(pause * 1.5, 0.05)
+            try:
+                stored = self.backend.get(key)
+                if stored is not None:
+                    value = _loads(stored)
+                    self._keep(key, value)
+                    return copy.deepcopy(value)
+                if not self.backend.has(key + CLAIM_SUFFIX):
+                    stored = self.backend.get(key)   # stored just before the release
+                    if stored is None:
+                        return _MISSING
+                    value = _loads(stored)
+                    self._keep(key, value)
+                    return copy.deepcopy(value)
+            except Exception:
+                log.warning("analytics cache wait failed for %s", key, exc_info=True)
+                return _MISSING
+        return _MISSING
 
 
 #: Part of every key: entries stored in another layout are never read back.

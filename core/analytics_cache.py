@@ -7,13 +7,18 @@ file cache: shared by the processes of one machine).
 """
 from __future__ import annotations
 
+import logging
 import os
+import struct
+import tempfile
 import threading
 
 from cachelib import FileSystemCache
 
 from analytics import cache
 from core.settings import Settings
+
+log = logging.getLogger(__name__)
 
 #: Files kept by the embedded file cache before it prunes the oldest.
 FILE_CACHE_ENTRIES = 2000
@@ -43,6 +48,38 @@ class FileCache(FileSystemCache):
         if due:
             self.prune()
         return written
+
+    def add(self, key, value, timeout=None) -> bool:
+        """Store ``value`` only when ``key`` has no live entry, atomically between the
+        processes of the machine (cachelib checks, then writes: two processes can both
+        win): the file is written aside and hard-linked into place, which fails when
+        the name exists. An expired entry in the way is removed first. The analytics
+        cache claims the keys it computes with this (``analytics.cache``)."""
+        filename = self._get_filename(key)
+        for _attempt in range(2):
+            try:
+                fd, aside = tempfile.mkstemp(suffix=self._fs_transaction_suffix,
+                                             dir=self._path)
+                with os.fdopen(fd, "wb") as out:
+                    out.write(struct.pack("I", self._normalize_timeout(timeout)))
+                    self.serializer.dump(value, out)
+                try:
+                    os.link(aside, filename)
+                    return True
+                except FileExistsError:
+                    pass
+                finally:
+                    os.remove(aside)
+            except OSError:
+                log.warning("cache claim failed for %s", filename, exc_info=True)
+                return False
+            if self.has(key):
+                return False
+            try:
+                os.remove(filename)      # expired: in the way of a new claim
+            except FileNotFoundError:
+                pass
+        return False
 
     def prune(self) -> int:
         """Remove the oldest entries beyond ``entries``; the number removed."""

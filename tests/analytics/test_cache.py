@@ -9,6 +9,7 @@ from cachelib import FileSystemCache, NullCache, SimpleCache
 from analytics.cache import Cache, RedisBackend, cached, default_view_calls, warm_default_view
 from analytics.filters import ALL_DATA, Filters, Scope
 from analytics.kpis import kpi_summary
+from core.analytics_cache import FileCache
 from tests.analytics.conftest import publish_lines
 
 LINES = [
@@ -151,3 +152,82 @@ def test_a_value_read_back_is_kept_unpickled_and_each_caller_gets_a_copy(store):
     cache.forget_read()                           # then the backend again: corrupt, computed
     cache.call(counted, store, filters, ALL_DATA, grain="day")
     assert counted.calls == 1
+
+
+class SlowCalls(CountingCalls):
+    """A real analytics function that takes ``seconds`` longer, counting its runs."""
+
+    def __init__(self, func, seconds: float = 0.4, fail: bool = False):
+        super().__init__(func)
+        self.seconds, self.fail = seconds, fail
+
+    def __call__(self, *args, **kwargs):
+        import time
+        self.calls += 1
+        time.sleep(self.seconds)
+        if self.fail:
+            raise RuntimeError("the statement failed")
+        return self.func(*args, **kwargs)
+
+
+def _at_once(caches, func, store, filters=None):
+    """``func`` through each cache at the same moment, one thread each: the answers."""
+    import concurrent.futures
+    import threading
+    gate = threading.Barrier(len(caches))
+
+    def call(cache):
+        gate.wait()
+        try:
+            return cache.call(func, store, filters or Filters(), ALL_DATA)
+        except RuntimeError as error:
+            return error
+
+    with concurrent.futures.ThreadPoolExecutor(len(caches)) as pool:
+        return list(pool.map(call, caches))
+
+
+@pytest.mark.parametrize("backend", ["file", "redis"])
+def test_callers_missing_the_same_key_together_compute_it_once(store, backend, tmp_path,
+                                                               request):
+    # one Cache per caller, as each web process has its own, over one shared backend
+    def make():
+        if backend == "file":
+            return Cache(FileCache(str(tmp_path / "cache"), 100, 3600))
+        return Cache(RedisBackend(request.getfixturevalue("redis_url"),
+                                  prefix=f"shoplens:test:{tmp_path.name}:"))
+    slow = SlowCalls(kpi_summary)
+    answers = _at_once([make() for _ in range(4)], slow, store)
+    assert slow.calls == 1
+    assert [a["revenue"].current for a in answers] == [pytest.approx(15)] * 4
+    # the claim is gone: a new filter is computed at once, by the first caller
+    other = SlowCalls(kpi_summary, seconds=0)
+    assert make().call(other, store, Filters(countries=("FR",)), ALL_DATA)[
+        "revenue"].current == pytest.approx(5)
+    assert other.calls == 1
+
+
+def test_when_the_first_caller_fails_the_others_compute_for_themselves(store, tmp_path):
+    caches = [Cache(FileCache(str(tmp_path), 100, 3600)) for _ in range(3)]
+    failing = SlowCalls(kpi_summary, seconds=0.3, fail=True)
+    answers = _at_once(caches, failing, store)
+    # the first fails; the waiters find its claim released without a value and run it
+    assert all(isinstance(a, RuntimeError) for a in answers)
+    assert failing.calls == 3
+
+
+def test_a_claim_left_by_a_dead_process_expires(store, tmp_path, monkeypatch):
+    from analytics import cache as cache_module
+    monkeypatch.setattr(cache_module, "CLAIM_SECONDS", 1)
+    cache = Cache(FileCache(str(tmp_path), 100, 3600))
+    key = cache.key(kpi_summary, store, Filters(start=dt.date(2010, 12, 13),
+                                                end=dt.date(2011, 1, 11)),
+                    ALL_DATA, store.require_version(), {})
+    assert cache._claim(key)          # claimed, never released: the holder died
+    counted = CountingCalls(kpi_summary)
+    import time
+    began = time.monotonic()
+    assert cache.call(counted, store, Filters(), ALL_DATA)["orders"].current == 2
+    # cachelib's expiry is a whole second: the claim ends 0–1 s later
+    assert counted.calls == 1 and time.monotonic() - began < 5
+    assert not cache.backend.has(key + cache_module.CLAIM_SUFFIX)
