@@ -81,9 +81,12 @@ def _text(text: str) -> str:
 
 
 def _props(component: Component) -> dict:
-    # to_plotly_json: the props set, aria-* and data-* included, in the order given
-    return {name: value for name, value in component.to_plotly_json()["props"].items()
-            if name not in _SKIP and value is not None}
+    # to_plotly_json: the props set, aria-* and data-* included (those sorted by name,
+    # so that the same tree always gives the same HTML)
+    props = {name: value for name, value in component.to_plotly_json()["props"].items()
+             if name not in _SKIP and value is not None}
+    plain = {name: value for name, value in props.items() if "-" not in name}
+    return plain | {name: props[name] for name in sorted(set(props) - set(plain))}
 
 
 def _element(tag: str, props: dict, children) -> str:
