@@ -136,9 +136,10 @@ class Cache:
     # ------------------------------------------------------------------ one at a time
     # A page's callbacks arrive together, in several processes, and some share what they
     # compute (the Marketing page's four answers all read the same marketing inputs). The
-    # first process to miss a key claims it (``add``: set only when absent, atomic on
-    # Redis, a file check on the file cache, where a lost race only costs what it cost
-    # before: both compute); the others wait for its value instead of computing it again.
+    # first process to miss a key claims it (``add``: set only when absent; atomic on
+    # Redis and on ``core.analytics_cache.FileCache``; a backend where two callers can
+    # both win, as cachelib's own file cache, only costs what it cost before: both
+    # compute); the others wait for its value instead of computing it again.
     # A claim expires after ``CLAIM_SECONDS`` (a process that died holding it) and a waiter
     # gives up after as long, so waiting never costs more than computing.
 

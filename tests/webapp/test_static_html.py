@@ -65,3 +65,11 @@ def test_a_tree_that_needs_dash_is_returned_unchanged(tree):
 def test_an_attribute_name_that_is_not_html_is_refused():
     with pytest.raises(static_html.NotStatic):
         static_html._attribute("on click", "x")
+
+
+def test_a_script_address_is_refused_and_a_link_kept():
+    assert static_html.to_html(html.A("docs", href="/docs?a=1&b=2")) == \
+        '<a href="/docs?a=1&amp;b=2">docs</a>'
+    for address in ("javascript:alert(1)", " JavaScript:x", "data:text/html,x"):
+        with pytest.raises(static_html.NotStatic):
+            static_html.to_html(html.A("x", href=address))

@@ -35,6 +35,8 @@ _SKIP = {"children", "n_clicks", "n_clicks_timestamp", "disable_n_clicks", "load
 _ATTRIBUTES = {"className": "class", "htmlFor": "for", "colSpan": "colspan",
                "rowSpan": "rowspan", "tabIndex": "tabindex", "contentEditable":
                "contenteditable", "accessKey": "accesskey", "spellCheck": "spellcheck"}
+#: Attributes holding an address: a script one is refused.
+_URL_ATTRIBUTES = {"href", "src", "action", "formaction", "poster", "cite"}
 _VOID = {"br", "hr", "img", "input", "col", "wbr"}
 _UNITLESS = {"opacity", "z-index", "font-weight", "line-height", "flex", "flex-grow",
              "flex-shrink", "order", "zoom"}
@@ -106,6 +108,9 @@ def _attribute(name: str, value) -> str:
         raise NotStatic(f"attribute {name!r}")
     if value is True:
         return f" {html_name}"
+    if html_name in _URL_ATTRIBUTES and re.match(r"\s*(javascript|vbscript|data):",
+                                                 str(value), re.IGNORECASE):
+        raise NotStatic(f"a script address in {name!r}")   # as Dash refuses it
     return f' {html_name}="{escape(str(value), quote=True)}"'
 
 
