@@ -110,11 +110,9 @@ class Cache:
         if kept is not _MISSING:
             return kept
         try:
-            stored = self.backend.get(key)
-            if stored is not None:
-                value = _loads(stored)
-                self._keep(key, value)
-                return copy.deepcopy(value)  # the caller may change its copy
+            stored = self._read_back(key)
+            if stored is not _MISSING:
+                return stored
         except Exception:
             log.warning("analytics cache read failed for %s; computing", key, exc_info=True)
         leader = self._claim(key)
@@ -143,6 +141,16 @@ class Cache:
     # A claim expires after ``CLAIM_SECONDS`` (a process that died holding it) and a waiter
     # gives up after as long, so waiting never costs more than computing.
 
+    def _read_back(self, key: str):
+        """The backend's value of ``key``, kept unpickled for this process, as a copy the
+        caller may change; ``_MISSING`` when there is none."""
+        stored = self.backend.get(key)
+        if stored is None:
+            return _MISSING
+        value = _loads(stored)
+        self._keep(key, value)
+        return copy.deepcopy(value)
+
     def _claim(self, key: str) -> bool:
         try:
             return bool(self.backend.add(key + CLAIM_SUFFIX, b"1", timeout=CLAIM_SECONDS))
@@ -165,18 +173,11 @@ class Cache:
             time.sleep(pause)
             pause = min(pause * 1.5, 0.05)
             try:
-                stored = self.backend.get(key)
-                if stored is not None:
-                    value = _loads(stored)
-                    self._keep(key, value)
-                    return copy.deepcopy(value)
+                value = self._read_back(key)
+                if value is not _MISSING:
+                    return value
                 if not self.backend.has(key + CLAIM_SUFFIX):
-                    stored = self.backend.get(key)   # stored just before the release
-                    if stored is None:
-                        return _MISSING
-                    value = _loads(stored)
-                    self._keep(key, value)
-                    return copy.deepcopy(value)
+                    return self._read_back(key)   # stored just before the release, or not
             except Exception:
                 log.warning("analytics cache wait failed for %s", key, exc_info=True)
                 return _MISSING

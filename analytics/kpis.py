@@ -177,7 +177,7 @@ def _values(warehouse, filters: Filters, scope: Scope, version: int) -> dict[str
             and source.whole_customers):
         parts.append(_customer_rates_by_day(source, filters, previous, before_previous, scope))
     else:
-        rates = _customer_rates if warehouse.kind == "duckdb" else _customer_rates_windowed
+        rates = _customer_rates if warehouse.reuses_ctes else _customer_rates_windowed
         parts.append(rates(source, filters, previous, before_previous, scope))
     session_reason = _sessions_reason(info, filters, scope)
     if session_reason is None:

@@ -159,7 +159,7 @@ TABLE_COLUMNS = ("level", "channel", "campaign", "spend", "impressions", "clicks
 # ------------------------------------------------------------------------ entry points
 def marketing_summary(warehouse, filters: Filters, scope: Scope) -> MarketingSummary:
     """The KPIs for the resolved period of ``filters`` and its previous period."""
-    inputs = _inputs(warehouse, filters, scope)
+    inputs = read_inputs(warehouse, filters, scope)
     values = {suffix: inputs.kpis(suffix) for suffix in ("", "_prev")}
     kpis = {}
     for name in KPI_NAMES:
@@ -179,13 +179,18 @@ def channel_table(warehouse, filters: Filters, scope: Scope) -> ChannelTable:
     attributed orders, revenue, ROAS, new customers and CAC (channel rows only: the
     orders record no campaign); the previous period's spend, revenue and ROAS, and the
     relative changes (empty when the previous value is 0 or empty)."""
-    return table_of(_inputs(warehouse, filters, scope))
+    return table_of(read_inputs(warehouse, filters, scope))
 
 
 def read_inputs(warehouse, filters: Filters, scope: Scope) -> _Inputs:
-    """What ``marketing_summary`` and ``channel_table`` read, for a caller that needs
-    both (``analytics.actions``): ``table_of(inputs)`` and ``inputs.sessions``."""
-    return _inputs(warehouse, filters, scope)
+    """What every entry point here reads (``table_of(inputs)``, ``inputs.sessions``; also
+    ``analytics.actions``), through the analytics cache: the Marketing page's KPIs,
+    channel table and funnel and the actions table each need them for the same filters,
+    in callbacks that arrive together; the first computes them and the others wait for
+    its answer (``cache.Cache.call``). Keyed without the comparison: they always hold the
+    period and the one before it."""
+    return cache.default_cache().call(_Inputs.read, warehouse, filters.without_comparison(),
+                                      scope)
 
 
 def table_of(inputs: _Inputs) -> ChannelTable:
@@ -312,7 +317,7 @@ def funnel(warehouse, filters: Filters, scope: Scope) -> pd.DataFrame:
     checkouts → orders, the steps the sessions carry (``share`` of the sessions); empty
     without sessions data or when the sessions carry neither add-to-carts nor
     checkouts."""
-    inputs = _inputs(warehouse, filters, scope)
+    inputs = read_inputs(warehouse, filters, scope)
     counts = {name: inputs.sessions.get(name) for name, _label in FUNNEL_STEPS[:-1]}
     if counts["sessions"] is None or (counts["add_to_carts"] is None
                                       and counts["checkouts"] is None):
@@ -326,20 +331,6 @@ def funnel(warehouse, filters: Filters, scope: Scope) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- inputs
-def _inputs(warehouse, filters: Filters, scope: Scope) -> _Inputs:
-    """``_Inputs.read`` through the analytics cache: the Marketing page's KPIs, channel
-    table and funnel and the actions table each need them for the same filters, in
-    callbacks that arrive together; the first computes them and the others wait for its
-    answer (``cache.Cache.call``). Keyed without the comparison: they always hold the
-    period and the one before it."""
-    return cache.default_cache().call(_read_inputs, warehouse, filters.without_comparison(),
-                                      scope)
-
-
-def _read_inputs(warehouse, filters: Filters, scope: Scope) -> _Inputs:
-    return _Inputs.read(warehouse, filters, scope)
-
-
 @dataclass
 class _Inputs:
     """What both entry points read: ad rows per channel and campaign, sessions, and the

@@ -95,10 +95,10 @@ def time_series(warehouse, filters: Filters, scope: Scope, grain: str = "day",
         compared_days = _comparison_days(conn, source, compared, scope)
         days = measures.read_frame(conn, days_query, ["day", *measures.SUM_NAMES, *summed])
         meta = source.meta or planner.rollup_meta(warehouse, version)
-        # on DuckDB only: ClickHouse runs a CTE once per reference, and PostgreSQL took
-        # longer for it (measured at 1M lines): their distinct counts stay in one scan
+        # where the engine reuses a CTE's rows (Warehouse.reuses_ctes); elsewhere the
+        # distinct counts stay in one scan
         single_day = (meta is not None and meta.flag("single_day_invoices")
-                      and warehouse.kind == "duckdb")
+                      and warehouse.reuses_ctes)
         counts = (_counts(conn, source, filters, last_year, scope, grain, counted, single_day)
                   if counted else None)
         bucket_customers = (measures.read_frame(conn, customers_query, ["bucket", "customers"])
