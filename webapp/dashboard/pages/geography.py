@@ -8,7 +8,7 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import dash_leaflet as dl
-from dash import Input, Output, State, callback, html
+from dash import Input, Output, State, callback, clientside_callback, dcc, html
 
 from analytics import breakdowns, products
 from core.formatting import format_money
@@ -44,6 +44,7 @@ def layout(**_query) -> html.Div:
                               dbc.CardBody([chart_text.labelled(
                                   "geography-map-layer", world, image=False,
                                   title_id="geography-map-title"),
+                                            dcc.Store(id="geography-map-styled"),
                                             html.Div(id="geography-map-legend",
                                                      className="map-legend mt-2"),
                                             html.Div(id="geography-map-note",
@@ -102,6 +103,13 @@ def update_map(search):
             if len(unmapped) else "")
     return ({"values": values, "max": max(values.values()), "selected": selected,
              "currency": currency}, note, map_legend(max(values.values()), currency))
+
+
+# the hideout restyles the shapes already drawn, and those still loading (assets/map.js)
+clientside_callback("function (hideout) { return window.shoplensMap.apply(hideout, "
+                    "'geography-map-layer'); }",
+                    Output("geography-map-styled", "data"),
+                    Input("geography-map-layer", "hideout"))
 
 
 @callback(Output("geography-top", "figure"), Input("shell-url", "search"))
