@@ -15,7 +15,6 @@ from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 import plotly.io as pio
 
@@ -281,22 +280,45 @@ def treemap(frame: pd.DataFrame, *, path: list[str], value: str,
             currency: str | None = None, title: str | None = None,
             height: int = 420) -> go.Figure:
     """A treemap over the hierarchy ``path`` (e.g. country → city → category) sized by
-    ``value`` (plotly express builds the nodes; a missing key is "(none)"). Each node's id
+    ``value`` (``hierarchy`` builds the nodes; a missing key is "(none)"). Each node's id
     is its path joined with "/", so a click can be decoded."""
     figure = _base(title, height)
     data = frame[frame[value] > 0].copy()
     data[path] = data[path].astype(object).where(data[path].notna(), "(none)").astype(str)
     data = fold_leaves(data, path, value)
     prefix = str(currency or "")
-    figure.add_traces(px.treemap(data, path=path, values=value).data)
-    figure.update_traces(maxdepth=2,
-                         hovertemplate=f"%{{label}}<br>{prefix}%{{value:,.0f}}"
-                                       f"<br>%{{percentRoot:.1%}} of all<extra></extra>",
-                         texttemplate=f"%{{label}}<br>{prefix}%{{value:,.0f}}",
-                         root_color="rgba(0,0,0,0)")
+    figure.add_treemap(**hierarchy(data, path, value), branchvalues="total", maxdepth=2,
+                       hovertemplate=f"%{{label}}<br>{prefix}%{{value:,.0f}}"
+                                     f"<br>%{{percentRoot:.1%}} of all<extra></extra>",
+                       texttemplate=f"%{{label}}<br>{prefix}%{{value:,.0f}}",
+                       root_color="rgba(0,0,0,0)")
     figure.update_layout(margin=dict(l=0, r=0, t=36 if title else 0, b=0),
                          treemapcolorway=COLORWAY)
     return figure
+
+
+def hierarchy(data: pd.DataFrame, path: list[str], value: str) -> dict[str, list]:
+    """The nodes of a treemap over ``path`` as plotly express builds them (ids, labels,
+    parents, values): the rows of ``data`` as leaves, in their order, then each level's
+    parents in order of appearance up to the roots (rows of the same leaf add up); an id is its path joined with "/",
+    a parent's value the sum of its leaves'. Built directly: ``px.treemap`` took ~40 ms
+    of pandas group-bys per geography redraw for the same lists."""
+    nodes: dict[str, list] = {"ids": [], "labels": [], "parents": [], "values": []}
+    keys = data[path].astype(str)
+    for depth in range(len(path), 0, -1):
+        grouped = data[value].groupby([keys[c] for c in path[:depth]], sort=False).sum()
+        names, totals = grouped.index.to_frame(index=False), grouped
+        ids = names.iloc[:, 0].to_numpy(dtype=object)
+        for column in range(1, depth):
+            ids = ids + "/" + names.iloc[:, column].to_numpy(dtype=object)
+        parent_ids = ids if depth == 1 else names.iloc[:, 0].to_numpy(dtype=object)
+        for column in range(1, depth - 1):
+            parent_ids = parent_ids + "/" + names.iloc[:, column].to_numpy(dtype=object)
+        nodes["ids"] += list(ids)
+        nodes["labels"] += list(names.iloc[:, depth - 1])
+        nodes["parents"] += [""] * len(ids) if depth == 1 else list(parent_ids)
+        nodes["values"] += [float(v) for v in totals]
+    return nodes
 
 
 #: Leaves a treemap draws at most: Plotly lays out every node, drawn or not (1,136 leaves
@@ -371,9 +393,9 @@ def bcg_matrix(frame: pd.DataFrame, *, label: str, share: str, growth: str, size
                            f"<br>revenue {currency}%{{customdata[1]:,.0f}}<extra></extra>"))
     median_line = dict(dash="dot", color=MUTED, width=1)
     if share_line is not None and not pd.isna(share_line):
-        figure.add_vline(x=share_line, line=median_line)
+        vline(figure, share_line, median_line)
     if growth_line is not None and not pd.isna(growth_line):
-        figure.add_hline(y=growth_line, line=median_line)
+        hline(figure, growth_line, median_line)
     figure.update_xaxes(title_text="share of revenue", tickformat=".0%")
     figure.update_yaxes(title_text="growth vs previous period", tickformat="+.0%")
     return figure
@@ -405,6 +427,32 @@ def heatmap(matrix: pd.DataFrame, *, title: str | None = None, percent: bool = T
     return figure
 
 
+def vline(figure: go.Figure, x, line: dict, text: str | None = None,
+          position: str = "top right") -> None:
+    """A vertical line across the plot at ``x`` with an optional label (``position``: "top
+    right", "bottom right", "top left", "bottom left"): the shape and annotation
+    ``add_vline`` makes, added directly (its subplot checks cost ~7 ms a line)."""
+    figure.add_shape(type="line", xref="x", yref="y domain", x0=x, x1=x, y0=0, y1=1, line=line)
+    if text:
+        top = position.startswith("top")
+        figure.add_annotation(text=text, showarrow=False, x=x, xref="x", y=1 if top else 0,
+                              yref="y domain", yanchor="top" if top else "bottom",
+                              xanchor="left" if position.endswith("right") else "right")
+
+
+def hline(figure: go.Figure, y, line: dict, text: str | None = None,
+          position: str = "top left") -> None:
+    """A horizontal line across the plot at ``y`` with an optional label, as ``add_hline``
+    makes it (``vline``)."""
+    figure.add_shape(type="line", xref="x domain", yref="y", x0=0, x1=1, y0=y, y1=y, line=line)
+    if text:
+        left = position.endswith("left")
+        figure.add_annotation(text=text, showarrow=False, x=0 if left else 1,
+                              xref="x domain", y=y, yref="y",
+                              xanchor="left" if left else "right",
+                              yanchor="bottom" if position.startswith("top") else "top")
+
+
 def histogram(frame: pd.DataFrame, *, start: str, end: str, count: str, currency: str,
               title: str | None = None, markers: dict[str, float] | None = None,
               height: int = 340) -> go.Figure:
@@ -421,9 +469,8 @@ def histogram(frame: pd.DataFrame, *, start: str, end: str, count: str, currency
     positions = ("top right", "bottom right")
     for index, (name, value) in enumerate((markers or {}).items()):
         if value is not None and not pd.isna(value):
-            figure.add_vline(x=value, line=dict(dash="dash", color=NEGATIVE, width=1),
-                             annotation_text=f"{name} {format_money(value, currency)}",
-                             annotation_position=positions[index % len(positions)])
+            vline(figure, value, dict(dash="dash", color=NEGATIVE, width=1),
+                  f"{name} {format_money(value, currency)}", positions[index % len(positions)])
     _money_axis(figure, "xaxis", currency)
     figure.update_yaxes(title_text="customers", tickformat=",d")
     figure.update_layout(bargap=0.05)

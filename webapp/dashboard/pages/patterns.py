@@ -112,8 +112,7 @@ def profile_figure(frame: pd.DataFrame, currency: str, mean_day: float) -> go.Fi
                                   + (f"<br>by year {currency}%{{customdata[3]:,.0f}}–"
                                      f"{currency}%{{customdata[4]:,.0f}} a day"
                                      if by_year else "") + "<extra></extra>"))
-    figure.add_hline(y=mean_day, line=dict(color=figures.MUTED, dash="dot"),
-                     annotation_text="average day", annotation_position="top left")
+    figures.hline(figure, mean_day, dict(color=figures.MUTED, dash="dot"), "average day")
     figure.update_layout(template=figures.TEMPLATE, height=320, showlegend=False,
                          yaxis=dict(tickprefix=str(currency), tickformat=",.0f"))
     figure.update_xaxes(type="category")
