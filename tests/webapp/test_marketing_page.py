@@ -33,10 +33,23 @@ def app(web_settings):
     app.extensions["shoplens.warehouse"].dispose()
 
 
+#: The outputs of the page's summary callback: KPI cards, funnel and channel table.
+SUMMARY = [("marketing-kpis", "children"), ("marketing-period", "children"),
+           ("marketing-notes", "children"), ("marketing-funnel", "figure"),
+           ("marketing-channels", "data"), ("marketing-channels", "page_count"),
+           ("marketing-drill", "children"), ("marketing-all-channels", "style")]
+
+
+def summary_raw(client, search=SEARCH, sort_by=(), changed="shell-url.search"):
+    return _call(client, SUMMARY,
+                 [{**URL, "value": search},
+                  {"id": "marketing-channels", "property": "page_current", "value": 0},
+                  {"id": "marketing-channels", "property": "sort_by",
+                   "value": list(sort_by)}], changed)
+
+
 def kpis(client, search=SEARCH):
-    response = _call(client, [("marketing-kpis", "children"), ("marketing-period", "children"),
-                              ("marketing-notes", "children")],
-                     [{**URL, "value": search}], "shell-url.search")
+    response = summary_raw(client, search)
     assert response.status_code == 200, response.text
     answer = response.json["response"]
     return (answer["marketing-kpis"]["children"], answer["marketing-period"]["children"],
@@ -44,17 +57,21 @@ def kpis(client, search=SEARCH):
 
 
 def table(client, search=SEARCH, sort_by=()):
-    response = _call(client, [("marketing-channels", "data"),
-                              ("marketing-channels", "page_count"),
-                              ("marketing-drill", "children"),
-                              ("marketing-all-channels", "style")],
-                     [{**URL, "value": search},
-                      {"id": "marketing-channels", "property": "page_current", "value": 0},
-                      {"id": "marketing-channels", "property": "sort_by",
-                       "value": list(sort_by)}], "shell-url.search")
+    response = summary_raw(client, search, sort_by)
     assert response.status_code == 200, response.text
     answer = response.json["response"]
     return answer["marketing-channels"]["data"], answer["marketing-drill"]["children"]
+
+
+def test_sorting_the_channel_table_redraws_the_table_alone(signed_in):
+    response = summary_raw(signed_in("analyst@example.com"),
+                           sort_by=[{"column_id": "roas", "direction": "desc"}],
+                           changed="marketing-channels.sort_by")
+    assert response.status_code == 200, response.text
+    answer = response.json["response"]
+    assert set(answer) == {"marketing-channels", "marketing-drill", "marketing-all-channels"}
+    assert [row["name"] for row in answer["marketing-channels"]["data"]] == \
+        ["Meta Ads", "Google Ads"]                                      # ROAS 6.0 > 3.6
 
 
 def _cards(tree) -> dict[str, str]:
@@ -157,8 +174,7 @@ def test_signed_out_is_refused(app):
 
 
 def kpis_raw(client):
-    return _call(client, [("marketing-kpis", "children"), ("marketing-period", "children"),
-                          ("marketing-notes", "children")], [URL], "shell-url.search")
+    return summary_raw(client)
 
 
 def test_the_insights_page_shows_the_actions_too(signed_in):
