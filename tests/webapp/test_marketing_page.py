@@ -75,19 +75,30 @@ def test_sorting_the_channel_table_redraws_the_table_alone(signed_in):
 
 
 def _cards(tree) -> dict[str, str]:
-    """Card id → its text (value, change, comparison)."""
-    found = {}
+    """Card id → its value's text: the cards come as plain HTML in one Markdown component
+    (``static_html``)."""
+    from html.parser import HTMLParser
 
-    def walk(node):
-        if isinstance(node, list):
-            for item in node:
-                walk(item)
-        elif isinstance(node, dict):
-            props = node.get("props", {})
-            if str(props.get("id", "")).endswith("-value"):
-                found[props["id"]] = text_of(props.get("children"))
-            walk(props.get("children"))
-    walk(tree)
+    found: dict[str, str] = {}
+
+    class Values(HTMLParser):
+        reading: str | None = None
+
+        def handle_starttag(self, tag, attrs):
+            element_id = dict(attrs).get("id") or ""
+            if element_id.endswith("-value"):
+                self.reading = element_id
+                found[element_id] = ""
+
+        def handle_endtag(self, tag):
+            self.reading = None
+
+        def handle_data(self, data):
+            if self.reading:
+                found[self.reading] += data
+
+    assert tree["type"] == "Markdown" and tree["props"]["dangerously_allow_html"]
+    Values().feed(tree["props"]["children"])
     return found
 
 

@@ -19,7 +19,7 @@ def test_elements_attributes_and_text_are_written_and_escaped():
         '<div id="panel" aria-label="the panel" data-kind="k">'
         '<span class="small" title="say &quot;hi&quot;">a &lt;b&gt; &amp; *c* _d_</span>'
         '<td colspan="2" style="margin-top: 4px; opacity: 0.5; width: 10%">x</td>'
-        '<br>3nested<strong>bold</strong></div>')
+        '<br />3nested<strong>bold</strong></div>')
 
 
 def test_newlines_stay_on_one_line():
@@ -73,3 +73,30 @@ def test_a_script_address_is_refused_and_a_link_kept():
     for address in ("javascript:alert(1)", " JavaScript:x", "data:text/html,x"):
         with pytest.raises(static_html.NotStatic):
             static_html.to_html(html.A("x", href=address))
+
+
+def test_an_image_keeps_its_own_data_and_nothing_else_does():
+    """A KPI card's sparkline is an SVG in a data: address; an <img> never runs a script
+    in it. Any other data: address (a link, an image of HTML) is still refused."""
+    spark = "data:image/svg+xml;charset=utf-8,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E"
+    assert static_html.to_html(html.Img(src=spark, alt="Revenue by day")) == (
+        '<img alt="Revenue by day" src="data:image/svg+xml;charset=utf-8,%3Csvg '
+        'xmlns=&#x27;http://www.w3.org/2000/svg&#x27;/%3E" />')
+    for tree in (html.A("x", href=spark), html.Img(src="data:text/html,<script>x</script>"),
+                 html.Img(src=" data:image/png;base64,AAAA")):
+        with pytest.raises(static_html.NotStatic):
+            static_html.to_html(tree)
+
+
+def test_a_kpi_card_is_plain_html_with_its_definition_and_sparkline():
+    """The Overview's and Marketing's cards are sent as one component: every part of a
+    card converts, its definition a <details> with the popover's ids."""
+    from webapp.dashboard import components, figures
+    card = components.kpi_card("overview", "revenue", {
+        "current": 1234.5, "abs_change": 10.0, "rel_change": 0.01}, "£",
+        figures.sparkline([1.0, 3.0, 2.0]), "vs 1–7 Jan 2024")
+    markup = static_html.to_html(card)
+    assert '<details class="kpi-info-details"><summary id="overview-kpi-revenue-info"' in markup
+    assert 'id="overview-kpi-revenue-info-popover"' in markup
+    assert 'src="data:image/svg+xml' in markup and "£1,234" in markup
+    assert isinstance(static_html.static(card), dcc.Markdown)

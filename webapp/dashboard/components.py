@@ -28,16 +28,22 @@ def metric_th(name: str, label: str | None = None) -> html.Th:
 
 
 def info(target_id: str, title: str, text: str | None) -> list:
-    """An "ⓘ" button opening a popover with ``text`` (a definition), or nothing without
-    one. Clicked rather than hovered: it works on a phone too."""
+    """An "ⓘ" opening ``text`` (a definition) under it, or nothing without one: a native
+    ``<details>`` styled as Bootstrap's popover, so that a KPI card is plain HTML (sent
+    as one component, ``static_html``: the cards were ~100 Dash components of the page,
+    and the renderer's cost per update grows with them). Clicked rather than hovered (it
+    works on a phone too), Enter or Space from the keyboard; a click elsewhere or Escape
+    closes it (assets/shoplens.js)."""
     if not text:
         return []
-    return [html.Button("ⓘ", id=target_id, type="button", title=f"What is {title}?",
-                        className="btn btn-link btn-sm p-0 ms-1 align-baseline kpi-info",
-                        **{"aria-label": f"What is {title}?"}),
-            dbc.Popover([dbc.PopoverHeader(title), dbc.PopoverBody(text)],
-                        target=target_id, trigger="legacy", placement="bottom",
-                        id=f"{target_id}-popover")]
+    return [html.Details([
+        html.Summary("ⓘ", id=target_id, title=f"What is {title}?", className="kpi-info",
+                     **{"aria-label": f"What is {title}?"}),
+        html.Div([html.Div(title, className="popover-header"),
+                  html.Div(text, className="popover-body")],
+                 id=f"{target_id}-popover", role="tooltip",
+                 className="popover bs-popover-bottom kpi-popover")],
+        className="kpi-info-details")]
 
 
 def kpi_card(page: str, name: str, kpi: dict, currency: str,

@@ -37,6 +37,8 @@ _ATTRIBUTES = {"className": "class", "htmlFor": "for", "colSpan": "colspan",
                "contenteditable", "accessKey": "accesskey", "spellCheck": "spellcheck"}
 #: Attributes holding an address: a script one is refused.
 _URL_ATTRIBUTES = {"href", "src", "action", "formaction", "poster", "cite"}
+#: An image's own data (a KPI card's sparkline): an <img> never runs a script in it.
+_IMAGE_DATA = re.compile(r"data:image/(png|gif|jpeg|webp|svg\+xml)[;,]")
 _VOID = {"br", "hr", "img", "input", "col", "wbr"}
 _UNITLESS = {"opacity", "z-index", "font-weight", "line-height", "flex", "flex-grow",
              "flex-shrink", "order", "zoom"}
@@ -92,13 +94,15 @@ def _props(component: Component) -> dict:
 
 
 def _element(tag: str, props: dict, children) -> str:
-    attributes = "".join(_attribute(name, value) for name, value in props.items())
+    attributes = "".join(_attribute(name, value, tag) for name, value in props.items())
     if tag in _VOID:
-        return f"<{tag}{attributes}>"
+        # closed as JSX needs it (dcc.Markdown renders its HTML through a JSX parser,
+        # which shows nothing at all for an unclosed <img>); valid HTML too
+        return f"<{tag}{attributes} />"
     return f"<{tag}{attributes}>{to_html(children)}</{tag}>"
 
 
-def _attribute(name: str, value) -> str:
+def _attribute(name: str, value, tag: str = "") -> str:
     if value is False:
         return ""
     if name == "style":
@@ -109,7 +113,8 @@ def _attribute(name: str, value) -> str:
     if value is True:
         return f" {html_name}"
     if html_name in _URL_ATTRIBUTES and re.match(r"\s*(javascript|vbscript|data):",
-                                                 str(value), re.IGNORECASE):
+                                                 str(value), re.IGNORECASE) \
+            and not (tag == "img" and html_name == "src" and _IMAGE_DATA.match(str(value))):
         raise NotStatic(f"a script address in {name!r}")   # as Dash refuses it
     return f' {html_name}="{escape(str(value), quote=True)}"'
 

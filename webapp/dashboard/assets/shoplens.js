@@ -40,3 +40,17 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     }
   }
 });
+
+// a KPI's definition (a <details>, webapp/dashboard/components.py info) closes on a click
+// elsewhere or on Escape, as the popover it replaced did
+(function () {
+  var closeOpen = function (keep) {
+    document.querySelectorAll('details.kpi-info-details[open]').forEach(function (open) {
+      if (!keep || !open.contains(keep)) { open.removeAttribute('open'); }
+    });
+  };
+  document.addEventListener('click', function (event) { closeOpen(event.target); });
+  document.addEventListener('keydown', function (event) {
+    if (event.key === 'Escape') { closeOpen(null); }
+  });
+})();

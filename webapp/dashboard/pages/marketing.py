@@ -143,8 +143,10 @@ def update_kpis(search):
         loaded.append(html.Div(NO_ADS, id="marketing-no-ads"))
     if summary["sessions"].reason == marketing.NO_SESSIONS:
         loaded.append(html.Div(NO_SESSIONS, id="marketing-no-sessions"))
-    return (html.Div([dbc.Alert(loaded, color="info", className="small py-2")
-                      if loaded else None, dbc.Row(cards, className="g-3")]),
+    # plain HTML, one component (``static_html``), as on the Overview
+    return (static_html.static(html.Div([
+                dbc.Alert(loaded, color="info", className="small py-2") if loaded else None,
+                dbc.Row(cards, className="g-3")])),
             period_text, notes_view(summary.notes))
 
 
