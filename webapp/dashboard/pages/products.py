@@ -98,7 +98,10 @@ def update_top(search):
     """The top products, coloured by profit when the data has cost, else in one colour
     with the subtitle saying so."""
     try:
-        frame = context.query(products.top_products, search, n=TOP_PRODUCTS)
+        # the forecast's product list (``forecast_items``) asks for the same answer in the
+        # same filter change: computed once, by whichever callback comes first
+        frame = context.query(products.top_products, search, n=FORECAST_PRODUCTS) \
+            .head(TOP_PRODUCTS)
     except context.Unavailable as exc:
         return figures.empty_figure(str(exc)), [], ""
     if frame.empty:
