@@ -34,10 +34,12 @@ variable ``MARKETING_THRESHOLDS``, a JSON object of some of the keys
 """
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import json
 import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -269,11 +271,11 @@ def action_table(warehouse, filters: Filters, scope: Scope) -> ActionTable:
     if (filters.start, filters.end) != (short.start, short.end):
         windows.append(("period", filters))
     rows, notes, shown = [], [], []
-    for name, current in windows:
+    for (name, current), (items, window_notes) in zip(windows, _items_of_windows(
+            warehouse, [current for _name, current in windows], scope)):
         previous = current.previous_period()
         window = Window(name, current.start, current.end, previous.start, previous.end)
         shown.append(window)
-        items, window_notes = window_items(warehouse, current, scope)
         notes += [note for note in window_notes if note not in notes]
         for item in items:
             action = judge(item, limits)
@@ -284,6 +286,25 @@ def action_table(warehouse, filters: Filters, scope: Scope) -> ActionTable:
         frame = frame.sort_values(["stake", "window", "level", "name"],
                                   ascending=[False, True, True, True]).reset_index(drop=True)
     return ActionTable(frame, tuple(shown), limits, tuple(notes))
+
+
+#: Engines whose connections may read at once from threads of one process.
+_PARALLEL_ENGINES = frozenset({"duckdb", "postgresql"})
+
+
+def _items_of_windows(warehouse, windows: list[Filters],
+                      scope: Scope) -> list[tuple[list[Item], list[str]]]:
+    """``window_items`` of each window, the windows read at once: they read different
+    rows, the engine works outside the GIL, and this table is the last answer of the
+    Marketing and Insights pages to arrive (one window after the other, one core idled
+    while the page waited). Each thread runs in a copy of the caller's context (the
+    planner's switches are context variables)."""
+    if len(windows) < 2 or warehouse.kind not in _PARALLEL_ENGINES:
+        return [window_items(warehouse, current, scope) for current in windows]
+    contexts = [contextvars.copy_context() for _ in windows]
+    with ThreadPoolExecutor(max_workers=len(windows)) as pool:
+        return list(pool.map(lambda context, current: context.run(
+            window_items, warehouse, current, scope), contexts, windows))
 
 
 def window_items(warehouse, current: Filters, scope: Scope) -> tuple[list[Item], list[str]]:

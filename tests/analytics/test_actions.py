@@ -194,6 +194,34 @@ def test_a_longer_period_adds_its_own_window(store):
     assert set(table.frame["window"]) == {"last 7 days"}
 
 
+def test_the_two_windows_are_read_at_once_with_the_answer_of_one_after_the_other(
+        store, monkeypatch):
+    """A longer period's two windows are read in two threads on the engines that allow
+    it (one after the other on chDB); the table is the same either way."""
+    import threading
+    seen: list[int] = []
+    read = actions.window_items
+
+    def recording(*args, **kwargs):
+        seen.append(threading.get_ident())
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(actions, "window_items", recording)
+    two_weeks = Filters(start=dt.date(2024, 1, 1), end=dt.date(2024, 1, 14))
+    together = actions.action_table(store, two_weeks, Scope())
+    parallel = store.kind in actions._PARALLEL_ENGINES
+    assert len(seen) == 2 and (len(set(seen)) == 2) == parallel
+    assert threading.get_ident() not in seen if parallel else set(seen) == {
+        threading.get_ident()}
+    seen.clear()
+    monkeypatch.setattr(actions, "_PARALLEL_ENGINES", frozenset())
+    apart = actions.action_table(store, two_weeks, Scope())
+    assert set(seen) == {threading.get_ident()}
+    assert together.windows == apart.windows and together.notes == apart.notes
+    pd.testing.assert_frame_equal(together.frame, apart.frame)
+    assert len(together.frame)          # the last 7 days fire (test_ranked_by_money_at_stake)
+
+
 def test_planted_campaign_found_on_a_small_demo(demo_store):
     table = actions.action_table(demo_store, Filters(), Scope())
     frame = table.frame.reset_index(drop=True)

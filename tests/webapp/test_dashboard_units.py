@@ -452,3 +452,35 @@ def test_lines_are_the_shapes_and_labels_plotly_adds(position):
             expected.to_plotly_json()["layout"]["shapes"]
         assert got.to_plotly_json()["layout"]["annotations"] == \
             expected.to_plotly_json()["layout"]["annotations"]
+
+
+def _answer_of(warehouse, filters, scope, value, fail=False):
+    """A stand-in analytics function for ``context.prefetch``: it records its thread."""
+    import threading
+    _answer_of.calls.append((value, threading.get_ident()))
+    if fail:
+        raise ValueError("no answer")
+    return value * 10
+
+
+def test_prefetch_computes_the_variants_at_once_into_the_cache(signed_in):
+    """A callback that shows several answers asks for them together (``context.prefetch``,
+    threads on DuckDB and PostgreSQL); its ``query`` calls then find them in the cache.
+    A variant that fails is left to its ``query``, which meets the error and says it."""
+    import threading
+    _answer_of.calls = []
+    viewer = signed_in("viewer@example.com")
+    with viewer:
+        viewer.get("/healthz")  # keeps this request's context (and its signed-in user)
+        context.prefetch(_answer_of, MARCH_QUERY, [{"value": 1}, {"value": 2}])
+        threads = {thread for _value, thread in _answer_of.calls}
+        assert sorted(value for value, _thread in _answer_of.calls) == [1, 2]
+        assert len(threads) == 2 and threading.get_ident() not in threads
+        assert context.query(_answer_of, MARCH_QUERY, value=2) == 20
+        assert len(_answer_of.calls) == 2                           # from the cache
+        _answer_of.calls = []
+        context.prefetch(_answer_of, MARCH_QUERY, [{"value": 3, "fail": True},
+                                                   {"value": 4}])    # no error here
+        with pytest.raises(ValueError):
+            context.query(_answer_of, MARCH_QUERY, value=3, fail=True)
+        assert [value for value, _thread in _answer_of.calls].count(3) == 2

@@ -8,8 +8,10 @@ user's scope, and calls ``fn(warehouse, filters, scope, **options)``. Anything t
 """
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlencode
@@ -180,6 +182,38 @@ def query(function: Callable[..., Result], search: str | None, /, *,
         log.warning("%s in %s: %s", type(exc).__name__, getattr(function, "__name__", function),
                     exc)
         raise Unavailable(exc.message) from None
+
+
+#: Engines whose connections may read at once from threads of one process (``prefetch``).
+PARALLEL_ENGINES = frozenset({"duckdb", "postgresql"})
+
+
+def prefetch(function: Callable[..., Result], search: str | None,
+             variants: list[dict[str, Any]]) -> None:
+    """Compute ``function`` for each of ``variants`` (its options) at once, into the
+    analytics cache, so that the ``query`` calls that follow find them there: for a
+    callback that shows several answers (the engine works outside the GIL; one after the
+    other left a core idle while the page waited). An error is left to the ``query`` that
+    follows, which meets it again and says it."""
+    if len(variants) < 2:
+        return
+    try:
+        current = view(search)
+    except Unavailable:
+        return
+    if current.warehouse.kind not in PARALLEL_ENGINES:
+        return
+
+    def compute(context: contextvars.Context, options: dict[str, Any]) -> None:
+        try:
+            context.run(cache.default_cache().call, function, current.warehouse,
+                        current.filters, current.scope, **options)
+        except Exception as exc:  # noqa: BLE001 - query() reports it
+            log.debug("prefetch of %s %s: %s", getattr(function, "__name__", function),
+                      options, exc)
+
+    with ThreadPoolExecutor(max_workers=len(variants)) as pool:
+        list(pool.map(compute, [contextvars.copy_context() for _ in variants], variants))
 
 
 def page_param(search: str | None, name: str, default: str, allowed: tuple[str, ...]) -> str:
