@@ -455,9 +455,13 @@ def test_lines_are_the_shapes_and_labels_plotly_adds(position):
 
 
 def _answer_of(warehouse, filters, scope, value, fail=False):
-    """A stand-in analytics function for ``context.prefetch``: it records its thread."""
+    """A stand-in analytics function for ``context.prefetch``: it records its thread and,
+    while ``_answer_of.together`` is set, waits there for the other variant (so both must
+    run at once)."""
     import threading
     _answer_of.calls.append((value, threading.get_ident()))
+    if _answer_of.together is not None:
+        _answer_of.together.wait()
     if fail:
         raise ValueError("no answer")
     return value * 10
@@ -469,18 +473,20 @@ def test_prefetch_computes_the_variants_at_once_into_the_cache(signed_in):
     A variant that fails is left to its ``query``, which meets the error and says it."""
     import threading
     _answer_of.calls = []
+    _answer_of.together = threading.Barrier(2, timeout=10)   # broken unless both run at once
     viewer = signed_in("viewer@example.com")
     with viewer:
         viewer.get("/healthz")  # keeps this request's context (and its signed-in user)
-        context.prefetch(_answer_of, MARCH_QUERY, [{"value": 1}, {"value": 2}])
+        context.prefetch(MARCH_QUERY, [(_answer_of, {"value": 1}), (_answer_of, {"value": 2})])
         threads = {thread for _value, thread in _answer_of.calls}
         assert sorted(value for value, _thread in _answer_of.calls) == [1, 2]
-        assert len(threads) == 2 and threading.get_ident() not in threads
+        assert len(threads) == 2 and not _answer_of.together.broken
+        _answer_of.together = None
         assert context.query(_answer_of, MARCH_QUERY, value=2) == 20
         assert len(_answer_of.calls) == 2                           # from the cache
         _answer_of.calls = []
-        context.prefetch(_answer_of, MARCH_QUERY, [{"value": 3, "fail": True},
-                                                   {"value": 4}])    # no error here
+        context.prefetch(MARCH_QUERY, [(_answer_of, {"value": 3, "fail": True}),
+                                       (_answer_of, {"value": 4})])    # no error here
         with pytest.raises(ValueError):
             context.query(_answer_of, MARCH_QUERY, value=3, fail=True)
         assert [value for value, _thread in _answer_of.calls].count(3) == 2

@@ -188,14 +188,13 @@ def query(function: Callable[..., Result], search: str | None, /, *,
 PARALLEL_ENGINES = frozenset({"duckdb", "postgresql"})
 
 
-def prefetch(function: Callable[..., Result], search: str | None,
-             variants: list[dict[str, Any]]) -> None:
-    """Compute ``function`` for each of ``variants`` (its options) at once, into the
-    analytics cache, so that the ``query`` calls that follow find them there: for a
-    callback that shows several answers (the engine works outside the GIL; one after the
-    other left a core idle while the page waited). An error is left to the ``query`` that
-    follows, which meets it again and says it."""
-    if len(variants) < 2:
+def prefetch(search: str | None, calls: list[tuple[Callable, dict[str, Any]]]) -> None:
+    """Compute each ``(function, options)`` of ``calls`` at once, into the analytics
+    cache, so that the ``query`` calls that follow find them there: for a callback that
+    shows several answers (the engine works outside the GIL; one after the other left a
+    core idle while the page waited). An error is left to the ``query`` that follows,
+    which meets it again and says it."""
+    if len(calls) < 2:
         return
     try:
         current = view(search)
@@ -204,7 +203,8 @@ def prefetch(function: Callable[..., Result], search: str | None,
     if current.warehouse.kind not in PARALLEL_ENGINES:
         return
 
-    def compute(context: contextvars.Context, options: dict[str, Any]) -> None:
+    def compute(context: contextvars.Context, call: tuple[Callable, dict[str, Any]]) -> None:
+        function, options = call
         try:
             context.run(cache.default_cache().call, function, current.warehouse,
                         current.filters, current.scope, **options)
@@ -212,8 +212,8 @@ def prefetch(function: Callable[..., Result], search: str | None,
             log.debug("prefetch of %s %s: %s", getattr(function, "__name__", function),
                       options, exc)
 
-    with ThreadPoolExecutor(max_workers=len(variants)) as pool:
-        list(pool.map(compute, [contextvars.copy_context() for _ in variants], variants))
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        list(pool.map(compute, [contextvars.copy_context() for _ in calls], calls))
 
 
 def page_param(search: str | None, name: str, default: str, allowed: tuple[str, ...]) -> str:

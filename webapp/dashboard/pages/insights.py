@@ -54,9 +54,9 @@ def layout(**_query) -> html.Div:
 def update_performance(search, graph_ids):
     result = []
     columns = context.data_columns()
-    context.prefetch(breakdowns.breakdown, search, [
-        {"dimension": PERFORMANCE[graph_id["name"]][0], "top": 10} for graph_id in graph_ids
-        if PERFORMANCE[graph_id["name"]][0] not in columns.missing])
+    context.prefetch(search, [
+        (breakdowns.breakdown, {"dimension": PERFORMANCE[graph_id["name"]][0], "top": 10})
+        for graph_id in graph_ids if PERFORMANCE[graph_id["name"]][0] not in columns.missing])
     for graph_id in graph_ids:
         dimension = PERFORMANCE[graph_id["name"]][0]
         if dimension in columns.missing:

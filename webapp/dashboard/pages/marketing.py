@@ -123,6 +123,7 @@ def update_summary(search, page_current, sort_by):
 def update_kpis(search):
     """The KPI cards, the period compared, and the notes of the tables (filters they
     could not follow, spend without a country under a country scope)."""
+    context.prefetch(search, [(marketing.marketing_summary, {}), (kpis.kpi_summary, {})])
     try:
         summary = context.query(marketing.marketing_summary, search)
         overview = context.query(kpis.kpi_summary, search)

@@ -47,6 +47,7 @@ def layout(**_query) -> html.Div:
 @callback(Output("overview-kpis", "children"), Output("overview-period", "children"),
           Input("shell-url", "search"))
 def update_kpis(search):
+    context.prefetch(search, [(kpis.kpi_summary, {}), (series.time_series, {"grain": "day"})])
     try:
         summary = context.query(kpis.kpi_summary, search)
         daily = context.query(series.time_series, search, grain="day")
