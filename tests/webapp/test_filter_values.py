@@ -215,3 +215,54 @@ def test_a_job_from_the_dashboard_is_refused_for_an_unknown_value(app, signed_in
             Filters(countries=("EIRE",))
     with db.session_scope(settings.database_url) as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Job)) == before
+
+
+def test_a_sidebar_change_sends_back_only_what_changed(signed_in):
+    """A new end date from the sidebar: the URL, the dates' preset when it changes, the
+    error line and the synced URL come back; the controls and notes the sidebar already
+    shows do not (each output written costs the browser's renderer a pass over the page)."""
+    from dash import Output
+    values = {"shell-preset": "custom", "shell-dates.start_date": "2011-03-01",
+              "shell-dates.end_date": "2011-03-02", "shell-country": ["France"]}
+    inputs = [_prop("shell-url-review", "data", None)]
+    dimensions = {name for name, *_rest in shell.DIMENSION_CONTROLS}   # multi: [] when none
+    for item in shell.FILTER_INPUTS:
+        key = item.component_id if item.component_property == "value" else \
+            f"{item.component_id}.{item.component_property}"
+        dimension = item.component_id[len("shell-"):] in dimensions
+        inputs.append(_prop(item.component_id, item.component_property,
+                            values.get(key, [] if dimension else None)))
+    inputs.append(_prop("shell-reset", "n_clicks", None))
+    outputs = [Output("shell-url-writer", "search"), *shell.FILTER_OUTPUTS,
+               *shell.OPTION_OUTPUTS, Output("shell-filter-error", "children"),
+               *shell.FIELD_OUTPUTS, Output("shell-synced-search", "data")]
+    ids = [_prop(output.component_id, output.component_property) for output in outputs]
+    keys = "...".join(f"{item['id']}.{item['property']}" for item in ids)
+    response = signed_in("analyst@example.com").post("/_dash-update-component", json={
+        "output": f"..{keys}..", "outputs": ids, "inputs": inputs,
+        "state": [_prop("shell-url", "search", MARCH + "&country=France")],
+        "changedPropIds": ["shell-dates.end_date"]})
+    assert response.status_code == 200, response.text
+    answer = response.json["response"]
+    assert answer["shell-url-writer"]["search"] == \
+        "?start=2011-03-01&end=2011-03-02&country=France"
+    # the sidebar shows all of this already: not sent back
+    assert not {"shell-preset", "shell-dates", "shell-country", "shell-country-field",
+                "shell-country-note", "shell-missing-columns"} & set(answer)
+    assert set(answer) == {"shell-url-writer", "shell-filter-error", "shell-synced-search"}
+
+    # a preset chosen: its dates differ from those shown, so they are sent
+    for item in inputs:
+        if item["id"] == "shell-preset":
+            item["value"] = "last_90"
+    response = signed_in("analyst@example.com").post("/_dash-update-component", json={
+        "output": f"..{keys}..", "outputs": ids, "inputs": inputs,
+        "state": [_prop("shell-url", "search", MARCH + "&country=France")],
+        "changedPropIds": ["shell-preset.value"]})
+    assert response.status_code == 200, response.text
+    answer = response.json["response"]
+    assert set(answer["shell-dates"]) == {"start_date", "end_date"}
+    assert "shell-preset" not in answer and "shell-country" not in answer
+    assert answer["shell-url-writer"]["search"] == (
+        f"?start={answer['shell-dates']['start_date']}"
+        f"&end={answer['shell-dates']['end_date']}&country=France")

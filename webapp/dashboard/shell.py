@@ -450,6 +450,8 @@ def sync_filters(_review, preset, start, end, *rest):
     dimension_values = rest[:len(DIMENSION_CONTROLS)]
     min_price, max_price, segment = rest[len(DIMENSION_CONTROLS):len(DIMENSION_CONTROLS) + 3]
     search = rest[-1]
+    # what the sidebar shows now (start and end are replaced below when a preset is chosen)
+    shown = [preset, start, end, *dimension_values, min_price, max_price, segment]
     trigger = ctx.triggered_id
     data_days = _data_days()
     unchanged_options = [dash.no_update] * len(OPTION_OUTPUTS)
@@ -484,8 +486,29 @@ def sync_filters(_review, preset, start, end, *rest):
                 str(exc), *unchanged_fields, dash.no_update)
     _reviewed, unknown = context.reviewed_filters(filters)  # a linked unknown value kept
     written = context.replace_filters(search, filters)
-    return (written, *_controls(filters, data_days), *unchanged_options, "",
-            *dimension_fields(filters, columns, unknown), synced(written))
+    # only what changed goes back: each output written costs the browser's renderer a
+    # pass over every component of the page, and echoing the ~30 controls and notes as
+    # they were delayed the page's callbacks by ~50 ms on every change (issue 17)
+    return (written, *_changed(_controls(filters, data_days), shown), *unchanged_options, "",
+            *_changed(dimension_fields(filters, columns, unknown),
+                      _fields_shown(search, columns)), synced(written))
+
+
+def _changed(values: list, shown: list) -> list:
+    """``values``, with ``dash.no_update`` where the sidebar already shows the value."""
+    return [dash.no_update if value == before and type(value) is type(before) else value
+            for value, before in zip(values, shown)]
+
+
+def _fields_shown(search: str | None, columns: context.DataColumns) -> list:
+    """``dimension_fields`` of the URL the sidebar shows (before this change), or None
+    for each (all written again) when that URL does not parse."""
+    try:
+        filters = context.parse_filters(search)
+        _reviewed, unknown = context.reviewed_filters(filters)
+    except context.Unavailable:
+        return [None] * len(FIELD_OUTPUTS)
+    return dimension_fields(filters, columns, unknown)
 
 
 def synced(search: str | None) -> str:
