@@ -299,10 +299,11 @@ def treemap(frame: pd.DataFrame, *, path: list[str], value: str,
 
 def hierarchy(data: pd.DataFrame, path: list[str], value: str) -> dict[str, list]:
     """The nodes of a treemap over ``path`` as plotly express builds them (ids, labels,
-    parents, values): the rows of ``data`` as leaves, in their order, then each level's
-    parents in order of appearance up to the roots (rows of the same leaf add up); an id is its path joined with "/",
-    a parent's value the sum of its leaves'. Built directly: ``px.treemap`` took ~40 ms
-    of pandas group-bys per geography redraw for the same lists."""
+    parents, values): the rows of ``data`` as leaves, in their order (rows of the same
+    leaf add up), then each level's parents in order of appearance up to the roots; an id
+    is its path joined with "/", a parent's value the sum of its leaves'. Built directly:
+    ``px.treemap`` took ~40 ms of pandas group-bys per geography redraw for the same
+    lists."""
     nodes: dict[str, list] = {"ids": [], "labels": [], "parents": [], "values": []}
     keys = data[path].astype(str)
     for depth in range(len(path), 0, -1):
