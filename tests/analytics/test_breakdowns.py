@@ -82,6 +82,10 @@ def test_missing_values_top_and_others(store):
 
     products = breakdown(store, PERIOD, ALL_DATA, "product", top=2)
     assert list(products["key"]) == ["P1", "P2", "(others)"]
+    # the rows a top keeps are the first of the whole breakdown (the Geography page's bar
+    # chart reads them from the map's answer)
+    pd.testing.assert_frame_equal(
+        products.iloc[:2], breakdown(store, PERIOD, ALL_DATA, "product").head(2))
     assert list(products["label"]) == ["Bear", "Book", "Others"]
     assert products["customers"].iloc[1] == 2                    # A and B bought P2
 

@@ -115,11 +115,12 @@ clientside_callback("function (hideout) { return window.shoplensMap.apply(hideou
 @callback(Output("geography-top", "figure"), Input("shell-url", "search"))
 def update_top(search):
     try:
-        frame = context.query(breakdowns.breakdown, search, dimension="country",
-                              top=TOP_COUNTRIES)
+        # the map's answer (every country; the first ones are those a ``top`` would keep,
+        # without its "Others" row): computed once per filter change for both
+        frame = context.query(breakdowns.breakdown, search, dimension="country") \
+            .head(TOP_COUNTRIES)
     except context.Unavailable as exc:
         return figures.empty_figure(str(exc))
-    frame = frame[frame["key"] != breakdowns.OTHERS_KEY]
     if not frame["revenue"].any():
         return figures.empty_figure(context.NO_SALES)
     return figures.bars(frame, label="label", value="revenue", key="key",
