@@ -34,12 +34,11 @@ variable ``MARKETING_THRESHOLDS``, a JSON object of some of the keys
 """
 from __future__ import annotations
 
-import contextvars
 import datetime as dt
+import functools
 import json
 import math
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -288,23 +287,14 @@ def action_table(warehouse, filters: Filters, scope: Scope) -> ActionTable:
     return ActionTable(frame, tuple(shown), limits, tuple(notes))
 
 
-#: Engines whose connections may read at once from threads of one process.
-_PARALLEL_ENGINES = frozenset({"duckdb", "postgresql"})
-
-
 def _items_of_windows(warehouse, windows: list[Filters],
                       scope: Scope) -> list[tuple[list[Item], list[str]]]:
     """``window_items`` of each window, the windows read at once: they read different
     rows, the engine works outside the GIL, and this table is the last answer of the
     Marketing and Insights pages to arrive (one window after the other, one core idled
-    while the page waited). Each thread runs in a copy of the caller's context (the
-    planner's switches are context variables)."""
-    if len(windows) < 2 or warehouse.kind not in _PARALLEL_ENGINES:
-        return [window_items(warehouse, current, scope) for current in windows]
-    contexts = [contextvars.copy_context() for _ in windows]
-    with ThreadPoolExecutor(max_workers=len(windows)) as pool:
-        return list(pool.map(lambda context, current: context.run(
-            window_items, warehouse, current, scope), contexts, windows))
+    while the page waited; ``Warehouse.at_once``)."""
+    return warehouse.at_once([functools.partial(window_items, warehouse, current, scope)
+                              for current in windows])
 
 
 def window_items(warehouse, current: Filters, scope: Scope) -> tuple[list[Item], list[str]]:

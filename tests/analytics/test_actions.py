@@ -201,7 +201,7 @@ def test_the_two_windows_are_read_at_once_with_the_answer_of_one_after_the_other
     import threading
     seen: list[int] = []
     read = actions.window_items
-    parallel = store.kind in actions._PARALLEL_ENGINES
+    parallel = store.reads_in_threads
     # each window waits for the other: broken (an error) unless both are read at once
     meeting = threading.Barrier(2, timeout=10) if parallel else None
 
@@ -217,7 +217,7 @@ def test_the_two_windows_are_read_at_once_with_the_answer_of_one_after_the_other
     assert len(seen) == 2 and (len(set(seen)) == 2) == parallel
     seen.clear()
     meeting = None
-    monkeypatch.setattr(actions, "_PARALLEL_ENGINES", frozenset())
+    monkeypatch.setattr(store, "reads_in_threads", False)
     apart = actions.action_table(store, two_weeks, Scope())
     assert set(seen) == {threading.get_ident()}
     assert together.windows == apart.windows and together.notes == apart.notes

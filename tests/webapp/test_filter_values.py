@@ -117,13 +117,15 @@ def _prop(component, prop: str, *value) -> dict:
     return {"id": component, "property": prop, **({"value": value[0]} if value else {})}
 
 
-def _callback(client, outputs: list, inputs: list, state: list = ()) -> dict:
-    """The response of a real Dash callback request, as the browser sends it."""
+def _callback(client, outputs: list, inputs: list, state: list = (),
+              changed: str | None = None) -> dict:
+    """The response of a real Dash callback request, as the browser sends it (``changed``:
+    the property that fired it, by default the first input)."""
     ids = [_prop(output.component_id, output.component_property) for output in outputs]
     keys = "...".join(f"{item['id']}.{item['property']}" for item in ids)
     payload = {"output": f"..{keys}..",
                "outputs": ids, "inputs": inputs, "state": list(state),
-               "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"]}
+               "changedPropIds": [changed or f"{inputs[0]['id']}.{inputs[0]['property']}"]}
     response = client.post("/_dash-update-component", json=payload)
     assert response.status_code == 200, response.text
     return response.json["response"]
@@ -236,14 +238,9 @@ def test_a_sidebar_change_sends_back_only_what_changed(signed_in):
     outputs = [Output("shell-url-writer", "search"), *shell.FILTER_OUTPUTS,
                *shell.OPTION_OUTPUTS, Output("shell-filter-error", "children"),
                *shell.FIELD_OUTPUTS, Output("shell-synced-search", "data")]
-    ids = [_prop(output.component_id, output.component_property) for output in outputs]
-    keys = "...".join(f"{item['id']}.{item['property']}" for item in ids)
-    response = signed_in("analyst@example.com").post("/_dash-update-component", json={
-        "output": f"..{keys}..", "outputs": ids, "inputs": inputs,
-        "state": [_prop("shell-url", "search", MARCH + "&country=France")],
-        "changedPropIds": ["shell-dates.end_date"]})
-    assert response.status_code == 200, response.text
-    answer = response.json["response"]
+    shown = [_prop("shell-url", "search", MARCH + "&country=France")]
+    analyst = signed_in("analyst@example.com")
+    answer = _callback(analyst, outputs, inputs, shown, changed="shell-dates.end_date")
     assert answer["shell-url-writer"]["search"] == \
         "?start=2011-03-01&end=2011-03-02&country=France"
     # the sidebar shows all of this already: not sent back
@@ -255,12 +252,7 @@ def test_a_sidebar_change_sends_back_only_what_changed(signed_in):
     for item in inputs:
         if item["id"] == "shell-preset":
             item["value"] = "last_90"
-    response = signed_in("analyst@example.com").post("/_dash-update-component", json={
-        "output": f"..{keys}..", "outputs": ids, "inputs": inputs,
-        "state": [_prop("shell-url", "search", MARCH + "&country=France")],
-        "changedPropIds": ["shell-preset.value"]})
-    assert response.status_code == 200, response.text
-    answer = response.json["response"]
+    answer = _callback(analyst, outputs, inputs, shown, changed="shell-preset.value")
     assert set(answer["shell-dates"]) == {"start_date", "end_date"}
     assert "shell-preset" not in answer and "shell-country" not in answer
     assert answer["shell-url-writer"]["search"] == (

@@ -8,10 +8,9 @@ user's scope, and calls ``fn(warehouse, filters, scope, **options)``. Anything t
 """
 from __future__ import annotations
 
-import contextvars
+import functools
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlencode
@@ -184,10 +183,6 @@ def query(function: Callable[..., Result], search: str | None, /, *,
         raise Unavailable(exc.message) from None
 
 
-#: Engines whose connections may read at once from threads of one process (``prefetch``).
-PARALLEL_ENGINES = frozenset({"duckdb", "postgresql"})
-
-
 def prefetch(search: str | None, calls: list[tuple[Callable, dict[str, Any]]]) -> None:
     """Compute each ``(function, options)`` of ``calls`` at once, into the analytics
     cache, so that the ``query`` calls that follow find them there: for a callback that
@@ -200,20 +195,19 @@ def prefetch(search: str | None, calls: list[tuple[Callable, dict[str, Any]]]) -
         current = view(search)
     except Unavailable:
         return
-    if current.warehouse.kind not in PARALLEL_ENGINES:
+    if not current.warehouse.reads_in_threads:   # one after the other gains nothing
         return
 
-    def compute(context: contextvars.Context, call: tuple[Callable, dict[str, Any]]) -> None:
-        function, options = call
+    def compute(function: Callable, options: dict[str, Any]) -> None:
         try:
-            context.run(cache.default_cache().call, function, current.warehouse,
-                        current.filters, current.scope, **options)
+            cache.default_cache().call(function, current.warehouse, current.filters,
+                                       current.scope, **options)
         except Exception as exc:  # noqa: BLE001 - query() reports it
             log.debug("prefetch of %s %s: %s", getattr(function, "__name__", function),
                       options, exc)
 
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        list(pool.map(compute, [contextvars.copy_context() for _ in calls], calls))
+    current.warehouse.at_once([functools.partial(compute, function, options)
+                               for function, options in calls])
 
 
 def page_param(search: str | None, name: str, default: str, allowed: tuple[str, ...]) -> str:
