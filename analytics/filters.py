@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field as dc_field, fields, make_dataclass, replace
 from urllib.parse import parse_qs, urlencode
 
@@ -292,12 +292,19 @@ ALL_DATA = Scope()
 
 
 def line_conditions(filters: Filters, scope: Scope, table: sa.Table = schema.fact_lines,
-                    *, dates: bool = True) -> list[sa.ColumnElement[bool]]:
+                    *, dates: bool = True,
+                    exact_codes: Collection[str] = ()) -> list[sa.ColumnElement[bool]]:
     """SQL conditions on a table with the fact columns (fact_lines or a rollup).
 
     The scope is always included. The segment filter is not (it needs the RFM query:
     see ``analytics.customers``); callers that honour segments add it themselves.
     ``dates=False`` leaves out the date range (cohorts look at the whole history).
+
+    A chosen value of a coded dimension (country) matches its name column or, when it is
+    written as a code (``FR``), its code column. ``exact_codes`` names the dimensions whose
+    names the data version never writes as another row's code (``codes_exact`` of
+    ``analytics.rollups``, ``planner.Source.exact_codes``): a code then matches by its code
+    column alone, one IN list instead of an OR of two, which every row of a scan tests.
     """
     conditions: list[sa.ColumnElement[bool]] = []
     columns = table.c
@@ -315,11 +322,15 @@ def line_conditions(filters: Filters, scope: Scope, table: sa.Table = schema.fac
         if dimension.column not in columns:  # the table lacks the dimension: nothing matches
             conditions.append(sa.false())
             continue
-        match = columns[dimension.column].in_(list(values))
-        codes = [v for v in values if _ISO2.match(v)]
-        if dimension.codes and codes:  # a country is its name as written or its ISO code
-            match = sa.or_(columns[dimension.codes[0]].in_(codes), match)
-        conditions.append(match)
+        codes = [v for v in values if _ISO2.match(v)] if dimension.codes else []
+        names = ([v for v in values if v not in codes] if dimension.name in exact_codes
+                 else list(values))
+        matches = []
+        if codes:  # a country is its name as written or its ISO code
+            matches.append(columns[dimension.codes[0]].in_(codes))
+        if names:
+            matches.append(columns[dimension.column].in_(names))
+        conditions.append(matches[0] if len(matches) == 1 else sa.or_(*matches))
     if filters.min_price is not None and "unit_price" in columns:
         conditions.append(columns.unit_price >= filters.min_price)
     if filters.max_price is not None and "unit_price" in columns:

@@ -14,11 +14,11 @@ planner then reads tables that hold a customer per row, ``rollup_invoice`` and
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
 
-from analytics import rollups, schema
+from analytics import catalog, rollups, schema
 from analytics.filters import Filters, Scope, line_conditions
 
 
@@ -97,6 +97,8 @@ class Source:
     customer_orders_summable: bool = False
     whole_customers: bool = False
     meta: RollupMeta | None = None
+    #: Dimensions whose codes match by the code column alone (``exact_codes``).
+    exact_codes: frozenset[str] = frozenset()
 
     @property
     def facts(self) -> bool:
@@ -107,7 +109,8 @@ class Source:
         """Filters and scope on ``table``; on the facts also "counted lines only" (a sale or
         a return: lines with unit price ≤ 0 never reach a metric); the segment's customers
         on any table."""
-        conditions = line_conditions(filters, scope, table, dates=dates)
+        conditions = line_conditions(filters, scope, table, dates=dates,
+                                     exact_codes=self.exact_codes)
         if table is schema.fact_lines:
             conditions.append(sa.or_(table.c.is_sale, table.c.is_return))
         if self.segment is not None:
@@ -144,15 +147,27 @@ def plan(warehouse, filters: Filters, scope: Scope, *, needs_lines: bool = False
     ``Source``). ``segment`` is a SELECT of the customer ids the rows must belong to
     (the planner knows nothing of what it means: ``measures.source_for`` passes the RFM
     segment's): then the per-invoice rollup, whose rows have one customer each."""
+    version = warehouse.require_version() if version is None else version
+    meta = rollup_meta(warehouse, version)
     if rollups.use_rollups(filters) and not needs_lines:
-        version = warehouse.require_version() if version is None else version
-        meta = rollup_meta(warehouse, version)
         if meta is None:
             if segment is None:
                 return Source(schema.rollup_daily, schema.rollup_invoice)
         else:
-            return _plan(meta, restricted_dimensions(filters, scope), set(group_by), segment)
-    return Source(schema.fact_lines, schema.fact_lines, segment)
+            return replace(
+                _plan(meta, restricted_dimensions(filters, scope), set(group_by), segment),
+                exact_codes=exact_codes(meta))
+    return Source(schema.fact_lines, schema.fact_lines, segment,
+                  exact_codes=exact_codes(meta))
+
+
+def exact_codes(meta: RollupMeta | None) -> frozenset[str]:
+    """The coded dimensions whose codes match by the code column alone in this version
+    (``codes_exact`` of ``analytics.rollups``; none for a version built before it)."""
+    if meta is None:
+        return frozenset()
+    return frozenset(d.name for d in catalog.rollup_dimensions()
+                     if d.codes and meta.flag(f"codes_exact:{d.name}"))
 
 
 def _plan(meta: RollupMeta, restricted: dict[str, int], group_by: set[str],

@@ -33,7 +33,10 @@ that answers it exactly.
   ``single_day_invoices`` (no invoice spans two days), ``invoice_level:<dimension>``
   (every invoice has a single value), ``customer_level:<dimension>`` (every customer has a
   single value over the whole history), ``customer_day_level:<dimension>`` (a single value
-  per customer and day), and ``rows:<table>`` (row counts, to pick the smallest table).
+  per customer and day), ``codes_exact:<dimension>`` (no value of a coded dimension's own
+  column, such as a country's name, could be taken for a code other than its own: a code
+  chosen in a filter then matches by the code column alone, ``filters.line_conditions``),
+  and ``rows:<table>`` (row counts, to pick the smallest table).
 """
 from __future__ import annotations
 
@@ -348,6 +351,7 @@ def _planner_statements(dialect: str) -> list[str]:
             """)
     statements.append("CREATE TABLE rollup_countries AS "
                       "SELECT DISTINCT country, country_code FROM fact_lines")
+    statements += _codes_exact_statements()
     for table in [*DAY_TABLES.values(), customer_day, *BUCKET_CUSTOMER_TABLES.values(),
                   *SESSION_TABLES.values()]:
         statements.append(f"INSERT INTO rollup_meta SELECT 'rows:{table.name}', COUNT(*) "
@@ -357,6 +361,29 @@ def _planner_statements(dialect: str) -> list[str]:
                        for table in [*DAY_TABLES.values(), customer_day]]
         statements += [f"CREATE INDEX ON {table.name} (session_date)"
                        for table in SESSION_TABLES.values()]
+    return statements
+
+
+def _codes_exact_statements() -> list[str]:
+    """``codes_exact:<dimension>`` for each dimension with a code column: 1 when no value
+    of its own column looks like a code (two letters, upper-case as written: "FR", never
+    "France" or "fr") while its row carries another code or none. A code chosen in a filter
+    then matches exactly the rows its code column holds, and the match on the name column
+    beside it (``country = 'FR'``, for a store that writes codes as names) adds no row.
+    Upper-case letters beyond A–Z count too: that only keeps the name match where it was."""
+    statements = []
+    for dimension in catalog.rollup_dimensions():
+        if dimension.codes:  # the code a filter's value is compared with
+            name, code = dimension.column, dimension.codes[0]
+            statements.append(f"""
+                INSERT INTO rollup_meta
+                SELECT 'codes_exact:{dimension.name}',
+                       CAST(CASE WHEN COUNT(*) = 0 THEN 1 ELSE 0 END AS BIGINT)
+                FROM (SELECT DISTINCT {name}, {code} FROM fact_lines) AS pairs
+                WHERE length({name}) = 2 AND upper({name}) = {name}
+                  AND lower({name}) <> {name}
+                  AND ({code} IS NULL OR {code} <> {name})
+                """)
     return statements
 
 

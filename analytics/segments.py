@@ -74,6 +74,7 @@ class CountedRows:
     table: sa.FromClause
     facts: bool
     days: bool = False  # the table is ``rollup_customer_day`` (one row per customer and day)
+    exact_codes: frozenset[str] = frozenset()  # ``planner.Source.exact_codes``
 
     @property
     def customer_id(self) -> sa.ColumnElement:
@@ -105,7 +106,8 @@ class CountedRows:
 
     def where(self, filters: Filters, scope: Scope, *,
               dates: bool = True) -> list[sa.ColumnElement[bool]]:
-        conditions = [*line_conditions(filters, scope, self.table, dates=dates),
+        conditions = [*line_conditions(filters, scope, self.table, dates=dates,
+                                       exact_codes=self.exact_codes),
                       self.customer_id.is_not(None)]
         if self.facts:
             conditions.append(sa.or_(self.table.c.is_sale, self.table.c.is_return))
@@ -124,11 +126,12 @@ def period_rows(warehouse, filters: Filters, scope: Scope, name: str) -> Counted
     """``counted_rows``, or the per-customer days of ``rollup_customer_day`` when the
     planner says they hold every dimension of the filters and their orders add up (one
     row per customer and day instead of one per invoice)."""
-    if rollups.use_rollups(replace(filters, segment=None)):
-        source = planner.plan(warehouse, replace(filters, segment=None), scope)
-        if source.customer_days is not None and source.customer_orders_summable:
-            return CountedRows(source.customer_days.alias(name), facts=False, days=True)
-    return counted_rows(filters, name)
+    source = planner.plan(warehouse, replace(filters, segment=None), scope)
+    if (rollups.use_rollups(replace(filters, segment=None))
+            and source.customer_days is not None and source.customer_orders_summable):
+        return CountedRows(source.customer_days.alias(name), facts=False, days=True,
+                           exact_codes=source.exact_codes)
+    return replace(counted_rows(filters, name), exact_codes=source.exact_codes)
 
 
 def _period_customers(filters: Filters, scope: Scope, rows: CountedRows) -> sa.Select:

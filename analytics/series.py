@@ -409,7 +409,8 @@ def _bucket_customers(warehouse, source: Source, filters: Filters, scope: Scope,
     table = rollups.BUCKET_CUSTOMER_TABLES[(grain, tuple(restricted))]
     conditions = [table.c.bucket >= _bucket_start(filters.start, grain),
                   table.c.bucket <= filters.end]
-    conditions += line_conditions(filters, scope, table, dates=False)
+    conditions += line_conditions(filters, scope, table, dates=False,
+                                  exact_codes=source.exact_codes)
     return sa.select(table.c.bucket, sa.func.sum(table.c.customers)).where(
         *conditions).group_by(table.c.bucket)
 

@@ -176,3 +176,46 @@ def _panels(store, filters: Filters, scope: Scope) -> dict:
     panels["categories"] = category_performance(store, filters, scope)
     panels["rfm"] = rfm_table(store, filters, scope)
     return panels
+
+
+def test_a_chosen_code_is_matched_by_the_code_column_alone_where_that_is_exact(store):
+    # no country of LINES is written as two capitals, so "GB" can only be a code: the
+    # name column need not be searched for it (one IN list per row instead of an OR of two)
+    meta = planner.rollup_meta(store, store.require_version())
+    assert meta.flag("codes_exact:country")
+    source = measures.source_for(store, replace(JANUARY, countries=("GB", "France")),
+                                 ALL_DATA)
+    assert source.exact_codes == {"country"}
+    table = source.sums
+    where = " AND ".join(str(c.compile(compile_kwargs={"literal_binds": True}))
+                         for c in source.where(table, replace(
+                             JANUARY, countries=("GB", "France")), ALL_DATA))
+    assert f"{table.name}.country_code IN ('GB')" in where
+    assert f"{table.name}.country IN ('France')" in where        # a name: by name
+    assert "'GB', 'France'" not in where and "('France', 'GB')" not in where
+    # the answer is the hand-worked one: GB and France in January are invoices 1, 2, 7
+    both = kpi_summary(store, replace(JANUARY, countries=("GB", "France")), ALL_DATA)
+    assert both["orders"].current == 3
+
+
+def test_a_name_written_like_another_code_keeps_matching_by_name(warehouse):
+    # a store that writes the United Kingdom as "UK" (its ISO code is GB): "UK" looks like a
+    # code, so a filter on "UK" must still search the name column, in every table
+    uk = {"country": "UK", "country_code": "GB"}
+    lines = [*LINES,
+             {"invoice_id": "11", "invoice_ts": "2011-01-21 10:00", "customer_id": "F",
+              "product_id": "P1", "quantity": 1, "unit_price": 9, "category": "Toys",
+              "channel": "web", **uk}]
+    publish_lines(warehouse, lines)
+    meta = planner.rollup_meta(warehouse, warehouse.require_version())
+    assert not meta.flag("codes_exact:country")
+    filters = replace(JANUARY, countries=("UK",))
+    assert measures.source_for(warehouse, filters, ALL_DATA).exact_codes == frozenset()
+    summary = kpi_summary(warehouse, filters, ALL_DATA)
+    assert summary["orders"].current == 1 and summary["revenue"].current == 9
+    # "GB" is the code of both spellings: invoices 1, 7 (United Kingdom) and 11 (UK)
+    assert kpi_summary(warehouse, replace(JANUARY, countries=("GB",)),
+                       ALL_DATA)["orders"].current == 3
+    days = time_series(warehouse, filters, ALL_DATA, history=True, grain="month")
+    assert days.set_index("period_start").loc[dt.date(2011, 1, 1), "revenue"] == 9
+    assert list(rfm_table(warehouse, filters, ALL_DATA)["customer_id"]) == ["F"]
