@@ -92,7 +92,8 @@ def time_series(warehouse, filters: Filters, scope: Scope, grain: str = "day",
             counted.remove("customers")
     compared = filters.comparison()
     with warehouse.connect(version) as conn:
-        compared_days = _comparison_days(conn, source, compared, scope)
+        compared_days = _comparison_days(conn, source, compared, scope,
+                                         period.data_range(warehouse, version))
         days = measures.read_frame(conn, days_query, ["day", *measures.SUM_NAMES, *summed])
         meta = source.meta or planner.rollup_meta(warehouse, version)
         # where the engine reuses a CTE's rows (Warehouse.reuses_ctes); elsewhere the
@@ -162,9 +163,17 @@ def time_series(warehouse, filters: Filters, scope: Scope, grain: str = "day",
     return pd.DataFrame(out)
 
 
-def _comparison_days(conn, source: Source, compared: Filters, scope: Scope) -> pd.DataFrame:
+def _comparison_days(conn, source: Source, compared: Filters, scope: Scope,
+                     data_range: tuple[dt.date | None, dt.date | None]) -> pd.DataFrame:
     """DataFrame[day, revenue, orders]: net revenue and distinct orders per day of the
-    comparison period (an order has one day, so days add up into any bucket)."""
+    comparison period (an order has one day, so days add up into any bucket); no rows,
+    without a query, when the period holds no day of the data (``data_range``: the
+    history's previous period lies before the data)."""
+    first, last = data_range
+    if first is None or compared.end < first or compared.start > last:
+        return pd.DataFrame({"day": np.array([], dtype="datetime64[D]"),
+                             "revenue": np.array([], dtype="float64"),
+                             "orders": np.array([], dtype="float64")})
     table = source.sums
     query = sa.select(table.c.invoice_date.label("day"), *measures.sum_columns(table),
                       *measures.summed_count_columns(

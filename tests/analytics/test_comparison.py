@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from analytics import period
 from analytics.filters import ALL_DATA, FilterError, Filters
 from analytics.kpis import kpi_summary
 from analytics.series import time_series
@@ -141,6 +142,32 @@ def test_comparison_line_is_shifted_onto_the_period(year_store):
                           ALL_DATA, grain="week")
     # weeks of 24 Feb (1–2 March: 10) and 3 March (3–7 March: 6)
     assert list(by_week["revenue_comparison"]) == pytest.approx([10, 6])
+
+
+def test_a_comparison_outside_the_data_is_not_read(year_store):
+    # the history's previous period ends the day before the data begins (2 March 2024):
+    # the series knows it holds nothing and asks no statement about it
+    seen: list = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(repr(parameters))
+
+    import sqlalchemy as sa
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
+    try:
+        frame = time_series(year_store, Filters(), ALL_DATA, grain="month", history=True)
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
+    assert frame["revenue_comparison"].isna().all()
+    assert frame["orders_comparison"].isna().all()
+    history = period.history(year_store, Filters())
+    compared = history.comparison()
+    assert compared.end < D(2024, 3, 2)
+    asked = [params for params in seen if repr(compared.start) in params]
+    assert seen and not asked
+    # a comparison inside the data is still read (the first test of this section too)
+    week = Filters.from_query("start=2025-03-01&end=2025-03-07")
+    assert time_series(year_store, week, ALL_DATA)["revenue_comparison"].notna().all()
 
 
 PARTIAL_LINES = [
