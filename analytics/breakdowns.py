@@ -19,7 +19,8 @@ OTHERS_LABEL = "Others"
 
 
 def breakdown(warehouse, filters: Filters, scope: Scope, dimension: str,
-              top: int | None = None, metric: str = "revenue") -> pd.DataFrame:
+              top: int | None = None, metric: str = "revenue", *,
+              product_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     """DataFrame[key, label, (country_code), gross_revenue, returns, revenue, orders, units,
     customers, profit, margin, share] for the resolved period, one row per value of
     ``dimension``, sorted by ``metric`` descending then key.
@@ -29,7 +30,9 @@ def breakdown(warehouse, filters: Filters, scope: Scope, dimension: str,
     net revenue ÷ the net revenue of all rows. ``top=N`` keeps the first N rows and folds
     the rest into one row keyed "(others)" labelled "Others" (sums added, orders and
     customers counted distinct over the folded values). Profit and margin are NaN for rows
-    without cost data.
+    without cost data. ``product_columns`` (for ``product``) adds columns of the product
+    table after ``label`` (``top_products`` adds the latest category), read in the same
+    statement.
     """
     if dimension not in DIMENSION_COLUMNS:
         raise FilterError(f"unknown dimension {dimension!r}: use one of "
@@ -45,8 +48,9 @@ def breakdown(warehouse, filters: Filters, scope: Scope, dimension: str,
                                  group_by=(dimension,), version=version)
     column = DIMENSION_COLUMNS[dimension]
 
+    products = list(product_columns) if dimension == "product" else []
     frame = _grouped(warehouse, version, source, filters, scope, column,
-                     extra=list(declared.codes))
+                     extra=list(declared.codes), products=products)
     if dimension == "product":
         frame["label"] = frame.pop("description").fillna(frame["key"])
     else:
@@ -72,7 +76,7 @@ def breakdown(warehouse, filters: Filters, scope: Scope, dimension: str,
         frame = pd.concat([frame.iloc[:top], pd.DataFrame([others])], ignore_index=True)
     frame["share"] = frame["revenue"] / total_revenue if total_revenue else np.nan
     columns = list(BREAKDOWN_COLUMNS)
-    columns[2:2] = declared.codes
+    columns[2:2] = [*declared.codes, *products]
     out = frame[columns].reset_index(drop=True)
     for name in ("orders", "customers"):
         out[name] = out[name].astype("int64")
@@ -80,9 +84,11 @@ def breakdown(warehouse, filters: Filters, scope: Scope, dimension: str,
 
 
 def _grouped(warehouse, version: int, source: Source, filters: Filters,
-             scope: Scope, column: str, extra: list[str]) -> pd.DataFrame:
+             scope: Scope, column: str, extra: list[str],
+             products: list[str] = ()) -> pd.DataFrame:
     """Raw sums and distinct counts per key (plus ``extra`` columns, and the product
-    description for ``product_id``) in one round trip."""
+    description and ``products`` columns of the product table for ``product_id``) in one
+    round trip."""
     summed = ("orders",) if source.orders_summable else ()
     counted = [name for name in measures.COUNT_NAMES if name not in summed]
     sums_key = measures.key_expression(source.sums.c[column]).label("key")
@@ -98,16 +104,16 @@ def _grouped(warehouse, version: int, source: Source, filters: Filters,
         *source.where(counts_table, filters, scope)).group_by(counts_key).subquery("counts")
     joined = sums.outerjoin(counts, counts.c.key == sums.c.key)
     columns = [*sums.c, *[counts.c[name] for name in counted]]
-    if column == "product_id":
-        products = schema.dim_product
-        joined = joined.outerjoin(products, products.c.product_id == sums.c.key)
-        columns.append(products.c.description)
     names = ["key", *extra, *measures.SUM_NAMES, *summed, *counted]
-    if column == "product_id":
-        names.append("description")
+    described = ["description", *products] if column == "product_id" else []
+    if described:
+        product = schema.dim_product
+        joined = joined.outerjoin(product, product.c.product_id == sums.c.key)
+        columns += [product.c[name] for name in described]
+        names += described
     with warehouse.connect(version) as conn:
         frame = measures.read_frame(conn, sa.select(*columns).select_from(joined), names)
-    for name in ("key", *extra, *(["description"] if column == "product_id" else [])):
+    for name in ("key", *extra, *described):
         frame[name] = frame[name].astype("object").where(frame[name].notna(), None)
     return frame
 

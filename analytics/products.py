@@ -21,10 +21,8 @@ def top_products(warehouse, filters: Filters, scope: Scope, n: int = 20) -> pd.D
     ``category`` is the product's latest category."""
     if n < 1:
         raise FilterError("n must be at least 1")
-    frame = breakdown(warehouse, filters, scope, "product").head(n)
-    categories = _product_categories(warehouse, list(frame["key"]))
-    frame = frame.rename(columns={"key": "product_id", "label": "description"})
-    frame.insert(2, "category", [categories.get(p) for p in frame["product_id"]])
+    frame = breakdown(warehouse, filters, scope, "product", product_columns=("category",))
+    frame = frame.head(n).rename(columns={"key": "product_id", "label": "description"})
     return frame.reset_index(drop=True)
 
 
@@ -133,10 +131,6 @@ def treemap(warehouse, filters: Filters, scope: Scope) -> pd.DataFrame:
     frame = frame[frame["revenue"] > 0]
     return frame.sort_values(["revenue", "country", "city", "category"],
                              ascending=[False, True, True, True]).reset_index(drop=True)
-
-
-def _product_categories(warehouse, product_ids: list[str]) -> dict[str, str | None]:
-    return _product_column(warehouse, product_ids, "category")
 
 
 def _product_descriptions(warehouse, product_ids: list[str]) -> dict[str, str | None]:
