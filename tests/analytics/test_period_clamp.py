@@ -120,6 +120,17 @@ def test_a_slow_statement_is_stopped_by_the_time_out(warehouse):
         limited.dispose()
 
 
+def test_a_failed_read_leaves_no_transaction_behind(duckdb_warehouse):
+    # DuckDB reads run without BEGIN / ROLLBACK (a version's file never changes): a
+    # statement that fails must not leave its connection in an aborted transaction
+    publish_lines(duckdb_warehouse, LINES[:3])
+    for _ in range(6):   # more than the pool's connections: each is reused after a failure
+        with pytest.raises(sa.exc.DBAPIError), duckdb_warehouse.connect() as conn:
+            conn.execute(sa.text("SELECT no_such_column FROM fact_lines")).all()
+        with duckdb_warehouse.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM fact_lines")).scalar() == 3
+
+
 def test_the_default_time_out_is_on():
     assert Warehouse("duckdb:///tmp/none").statement_timeout == 30
 
