@@ -49,38 +49,56 @@ def breakdown(warehouse, filters: Filters, scope: Scope, dimension: str,
     column = DIMENSION_COLUMNS[dimension]
 
     products = list(product_columns) if dimension == "product" else []
-    frame = _grouped(warehouse, version, source, filters, scope, column,
-                     extra=list(declared.codes), products=products)
+    texts = ["key", *declared.codes, *products]
+    raw = _grouped(warehouse, version, source, filters, scope, column,
+                   extra=list(declared.codes), products=products)
+    # numpy arrays from here: a product breakdown has thousands of rows, and pandas'
+    # per-operation bookkeeping (sort, concat, column by column) cost more than the numbers
+    columns = measures.finished_columns(raw.drop(columns=[*texts, *(
+        ["description"] if dimension == "product" else [])]))
+    for name in texts:
+        columns[name] = _objects(raw[name])
     if dimension == "product":
-        frame["label"] = frame.pop("description").fillna(frame["key"])
+        described = _objects(raw["description"])
+        columns["label"] = np.where([d is None for d in described], columns["key"],
+                                    described)
     else:
-        frame["label"] = frame["key"]
-    frame = _order(measures.finish(frame), metric)
-    total_revenue = frame["revenue"].sum()
+        columns["label"] = columns["key"]
+    order = _order(columns[metric], columns["key"])
+    columns = {name: np.asarray(values)[order] for name, values in columns.items()}
+    total_revenue = float(np.nansum(columns["revenue"]))
 
-    if top is not None and len(frame) > top:
-        rest = frame.iloc[top:]
+    if top is not None and len(order) > top:
         orders_add_up = (source.orders_summable and source.meta is not None
                          and source.meta.flag(f"invoice_level:{dimension}"))
         others = _others(warehouse, version, source, filters, scope, column,
-                         list(frame["key"][:top]), orders_add_up)
+                         list(columns["key"][:top]), orders_add_up)
         if orders_add_up:
-            others["orders"] = int(rest["orders"].sum())
+            others["orders"] = int(columns["orders"][top:].sum())
         others.update({"key": OTHERS_KEY, "label": OTHERS_LABEL})
         for name in ("gross_revenue", "returns", "revenue", "units", "cost_lines", "cost"):
-            others[name] = rest[name].sum(min_count=1) if name == "cost" else rest[name].sum()
+            rest = columns[name][top:]
+            others[name] = (np.nan if name == "cost" and np.isnan(rest).all()
+                            else np.nansum(rest))
         others["profit"] = (others["revenue"] - (others["cost"] or 0.0)
                             if others["cost_lines"] else np.nan)
         others["margin"] = (others["profit"] / others["revenue"]
                             if others["revenue"] else np.nan)
-        frame = pd.concat([frame.iloc[:top], pd.DataFrame([others])], ignore_index=True)
-    frame["share"] = frame["revenue"] / total_revenue if total_revenue else np.nan
-    columns = list(BREAKDOWN_COLUMNS)
-    columns[2:2] = [*declared.codes, *products]
-    out = frame[columns].reset_index(drop=True)
-    for name in ("orders", "customers"):
-        out[name] = out[name].astype("int64")
-    return out
+        columns = {name: np.append(values[:top], others.get(name, np.nan)).astype(
+            values.dtype if name in others or values.dtype == object else "float64")
+            for name, values in columns.items()}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        columns["share"] = (columns["revenue"] / total_revenue if total_revenue
+                            else np.full(len(columns["revenue"]), np.nan))
+    names = list(BREAKDOWN_COLUMNS)
+    names[2:2] = [*declared.codes, *products]
+    out = {}
+    for name in names:
+        values = columns[name]
+        out[name] = (pd.Series(values, dtype=object) if values.dtype == object
+                     else values.astype("int64") if name in ("orders", "customers")
+                     else values)
+    return pd.DataFrame(out)
 
 
 def _grouped(warehouse, version: int, source: Source, filters: Filters,
@@ -112,10 +130,12 @@ def _grouped(warehouse, version: int, source: Source, filters: Filters,
         columns += [product.c[name] for name in described]
         names += described
     with warehouse.connect(version) as conn:
-        frame = measures.read_frame(conn, sa.select(*columns).select_from(joined), names)
-    for name in ("key", *extra, *described):
-        frame[name] = frame[name].astype("object").where(frame[name].notna(), None)
-    return frame
+        return measures.read_frame(conn, sa.select(*columns).select_from(joined), names)
+
+
+def _objects(column: pd.Series) -> np.ndarray:
+    """A text column as an object array of ``str``, None where missing."""
+    return column.to_numpy(dtype=object, na_value=None)
 
 
 def _counts_table(source: Source, names) -> sa.Table:
@@ -125,9 +145,11 @@ def _counts_table(source: Source, names) -> sa.Table:
     return source.counts
 
 
-def _order(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
-    return frame.sort_values([metric, "key"], ascending=[False, True], na_position="last",
-                             kind="mergesort").reset_index(drop=True)
+def _order(metric: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Positions of the rows by ``metric`` descending (NaN last), then key (keys are
+    distinct: a breakdown groups by them)."""
+    by_key = np.argsort(keys.astype(str), kind="stable")
+    return by_key[np.argsort(-metric[by_key], kind="stable")]
 
 
 def _others(warehouse, version: int, source: Source, filters: Filters, scope: Scope,

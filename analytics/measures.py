@@ -168,6 +168,12 @@ def finish(frame: pd.DataFrame, has_cost: bool | None = None) -> pd.DataFrame:
     The arithmetic runs on numpy arrays and the frame is built once (a few dozen rows:
     pandas' per-column bookkeeping would cost more than the numbers).
     """
+    return pd.DataFrame(finished_columns(frame, has_cost), index=frame.index, copy=False)
+
+
+def finished_columns(frame: pd.DataFrame, has_cost: bool | None = None) -> dict:
+    """``finish`` as a dict of columns: numpy arrays for the measures (counts as int64),
+    the frame's other columns as they are."""
     columns: dict[str, object] = {}
     for name, column in frame.items():
         if name in SUM_NAMES or name in COUNT_NAMES:
@@ -181,7 +187,7 @@ def finish(frame: pd.DataFrame, has_cost: bool | None = None) -> pd.DataFrame:
     for name in INTEGER_COLUMNS:
         if name in columns:
             values[name] = values[name].astype("int64")
-    return pd.DataFrame(values, index=frame.index, copy=False)
+    return values
 
 
 def finish_arrays(columns: dict[str, np.ndarray], has_cost: bool | None = None) -> dict:

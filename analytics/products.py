@@ -23,6 +23,7 @@ def top_products(warehouse, filters: Filters, scope: Scope, n: int = 20) -> pd.D
         raise FilterError("n must be at least 1")
     frame = breakdown(warehouse, filters, scope, "product", product_columns=("category",))
     frame = frame.head(n).rename(columns={"key": "product_id", "label": "description"})
+    frame["category"] = list(frame["category"])  # text, as pandas infers it (str dtype)
     return frame.reset_index(drop=True)
 
 
