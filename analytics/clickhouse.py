@@ -633,6 +633,10 @@ class ClickHouseCompiler(PGCompiler):
                     f"{binary.left._compiler_dispatch(self, **kw)})")
         return self._generate_generic_binary(binary, " - ", **kw)
 
+    def visit_bitwise_and_op_binary(self, binary, operator, **kw):
+        # ClickHouse has no & operator
+        return f"bitAnd({self.process(binary.left, **kw)}, {self.process(binary.right, **kw)})"
+
     def visit_not_in_op_binary(self, binary, operator, **kw):
         left = binary.left._compiler_dispatch(self, **kw)
         right = binary.right._compiler_dispatch(self, **kw)
@@ -867,6 +871,7 @@ def frame_to_arrow(frame, columns: dict[str, str]) -> pa.Table:
 SHARDING_KEYS: dict[str, str] = {
     "fact_lines": "cityHash64(ifNull(customer_id, invoice_id))",
     "rollup_invoice": "cityHash64(ifNull(customer_id, toString(invoice_key)))",
+    "rollup_order": "cityHash64(ifNull(customer_id, toString(invoice_key)))",
     "rollup_customer_day": "cityHash64(ifNull(customer_id, ''))",
     "dim_customer": "cityHash64(customer_id)",
 }

@@ -152,7 +152,9 @@ def _values(warehouse, filters: Filters, scope: Scope, version: int) -> dict[str
     def in_period(table: sa.Table, f: Filters) -> sa.ColumnElement[bool]:
         return measures.period_condition(table, f.start, f.end)
 
-    sums_table, counts_table = source.sums, source.counts
+    sums_table = source.sums
+    # distinct orders and customers: one row per order where the planner has it
+    counts_table = source.orders if source.orders is not None else source.counts
     sum_columns = [column for suffix, f in periods.items() for column in
                    measures.sum_columns(sums_table, in_period(sums_table, f), suffix)]
     count_columns = []

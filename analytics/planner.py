@@ -99,6 +99,9 @@ class Source:
     meta: RollupMeta | None = None
     #: Dimensions whose codes match by the code column alone (``exact_codes``).
     exact_codes: frozenset[str] = frozenset()
+    #: ``rollups.orders`` (one row per order: count(*) of its sale rows are the orders)
+    #: when it holds every dimension the filters and the scope name, else None.
+    orders: sa.Table | None = None
 
     @property
     def facts(self) -> bool:
@@ -109,8 +112,13 @@ class Source:
         """Filters and scope on ``table``; on the facts also "counted lines only" (a sale or
         a return: lines with unit price ≤ 0 never reach a metric); the segment's customers
         on any table."""
-        conditions = line_conditions(filters, scope, table, dates=dates,
-                                     exact_codes=self.exact_codes)
+        if table is rollups.orders and filters.categories:
+            conditions = line_conditions(replace(filters, categories=()), scope, table,
+                                         dates=dates, exact_codes=self.exact_codes)
+            conditions.append(_has_sale_in(table, filters.categories))
+        else:
+            conditions = line_conditions(filters, scope, table, dates=dates,
+                                         exact_codes=self.exact_codes)
         if table is schema.fact_lines:
             conditions.append(sa.or_(table.c.is_sale, table.c.is_return))
         if self.segment is not None:
@@ -161,6 +169,35 @@ def plan(warehouse, filters: Filters, scope: Scope, *, needs_lines: bool = False
                   exact_codes=exact_codes(meta))
 
 
+def _has_sale_in(table: sa.Table, categories) -> sa.ColumnElement[bool]:
+    """An order of ``rollups.orders`` has a sale line in one of ``categories``: its bits
+    meet theirs (no bit for a category the data lacks: NULL, which matches no row)."""
+    bits = rollups.order_categories
+    chosen = sa.select(sa.cast(sa.func.sum(sa.cast(sa.func.power(2, bits.c.bit),
+                                                   sa.BigInteger)), sa.BigInteger)
+                       ).where(bits.c.category.in_(list(categories))).scalar_subquery()
+    return table.c.sale_categories.bitwise_and(chosen) != 0
+
+
+def _orders_table(meta: RollupMeta, restricted: dict[str, int],
+                  group_by: set[str]) -> sa.Table | None:
+    """``rollups.orders`` when it answers distinct orders and customers exactly under
+    these restrictions and grouping: built, one row per order, every dimension named but
+    category invoice-level (kept there), category not grouped by, and every category with a
+    bit if categories are chosen."""
+    if not (meta.flag("one_row_per_order") and f"rows:{rollups.orders.name}" in meta.flags):
+        return None
+    if "category" in group_by or not all(meta.flag(f"invoice_level:{d}") for d in group_by):
+        return None
+    for dimension in restricted:
+        if dimension == "category":
+            if not meta.flag("order_categories"):
+                return None
+        elif not meta.flag(f"invoice_level:{dimension}"):
+            return None
+    return rollups.orders
+
+
 def exact_codes(meta: RollupMeta | None) -> frozenset[str]:
     """The coded dimensions whose codes match by the code column alone in this version
     (``codes_exact`` of ``analytics.rollups``; none for a version built before it)."""
@@ -180,14 +217,15 @@ def _plan(meta: RollupMeta, restricted: dict[str, int], group_by: set[str],
     customer_days = (rollups.customer_day if all(
         meta.flag(f"invoice_level:{d}") for d in needed) else None)
     whole_customers = all(meta.flag(f"customer_level:{d}") for d in restricted)
+    orders = _orders_table(meta, restricted, group_by)
     if segment is not None:  # rows with a customer each
         return Source(schema.rollup_invoice, schema.rollup_invoice, segment,
                       customer_days=customer_days, customer_orders_summable=single_day,
-                      whole_customers=whole_customers, meta=meta)
+                      whole_customers=whole_customers, meta=meta, orders=orders)
     if not covering:
         return Source(schema.rollup_daily, schema.rollup_invoice,
                       customer_days=customer_days, customer_orders_summable=single_day,
-                      whole_customers=whole_customers, meta=meta)
+                      whole_customers=whole_customers, meta=meta, orders=orders)
     _rows, dimensions, table = min(covering, key=lambda item: item[0])
 
     def one_value(d: str) -> bool:
@@ -203,6 +241,6 @@ def _plan(meta: RollupMeta, restricted: dict[str, int], group_by: set[str],
     return Source(table, schema.rollup_invoice, orders_summable=orders_summable,
                   customers_summable=customers_summable, customer_days=customer_days,
                   customer_orders_summable=single_day, whole_customers=whole_customers,
-                  meta=meta)
+                  meta=meta, orders=orders)
 
 

@@ -24,6 +24,12 @@ that answers it exactly.
   (by timestamp, over the whole history) up to the end of this day, over all their rows
   (exact LTV whenever the filters select whole customers). Distinct customers, churn, repeat rate,
   LTV and RFM read it instead of the per-invoice rollup.
+* ``rollup_order``: one row per order (day, invoice and customer, with the dimensions that
+  are invoice-level in this version; NULL for the others) and ``sale_categories``, the
+  categories of its sale lines as bits (``rollup_order_categories``: category → bit, for
+  the first ``ORDER_CATEGORY_BITS`` categories by name). Distinct orders and customers under
+  filters on categories and invoice-level dimensions read it: half the rows of the
+  per-invoice rollup, which holds an order once per category, and no grouping by order.
 * ``BUCKET_CUSTOMER_TABLES``: distinct customers with a sale line per ISO week or month
   (alone, and per country): the customer counts of weekly and monthly series.
 * ``SESSION_TABLES``: ``daily_sessions`` summed per day (alone, and per country, channel,
@@ -36,7 +42,9 @@ that answers it exactly.
   per customer and day), ``codes_exact:<dimension>`` (no value of a coded dimension's own
   column, such as a country's name, could be taken for a code other than its own: a code
   chosen in a filter then matches by the code column alone, ``filters.line_conditions``),
-  and ``rows:<table>`` (row counts, to pick the smallest table).
+  ``one_row_per_order`` (no day's invoice has two rows in ``rollup_order``: two customers),
+  ``order_categories`` (every category has a bit) and ``rows:<table>`` (row counts, to
+  pick the smallest table).
 """
 from __future__ import annotations
 
@@ -107,6 +115,26 @@ customer_day = sa.Table(
     sa.Column("net_value", sa.Float),
     sa.Column("ltv_to_date", sa.Float),
 )
+
+#: Bits of a BIGINT mask a category may take (the sign bit and one more are left alone,
+#: so that every engine adds the bits up as a positive BIGINT).
+ORDER_CATEGORY_BITS = 62
+#: The dimensions ``rollup_order`` keeps (NULL where not invoice-level): all but category,
+#: which its ``sale_categories`` bits hold.
+ORDER_DIMENSIONS = tuple(name for name in DIMENSION_NAMES if name != "category")
+orders = sa.Table(
+    "rollup_order", metadata,
+    sa.Column("invoice_date", sa.Date),
+    sa.Column("invoice_key", sa.BigInteger),
+    sa.Column("customer_key", sa.BigInteger),
+    sa.Column("customer_id", sa.String),
+    *[sa.Column(name, sa.String) for name in columns_of(ORDER_DIMENSIONS)],
+    sa.Column("sale_lines", sa.BigInteger),
+    sa.Column("sale_categories", sa.BigInteger),
+)
+order_categories = sa.Table("rollup_order_categories", metadata,
+                            sa.Column("category", sa.String),
+                            sa.Column("bit", sa.BigInteger))
 
 BUCKET_CUSTOMER_TABLES: dict[tuple[str, tuple[str, ...]], sa.Table] = {
     (grain, dimensions): sa.Table(
@@ -331,6 +359,7 @@ def _planner_statements(dialect: str) -> list[str]:
                                AND to_date.invoice_date = cells.invoice_date
         ORDER BY cells.invoice_date, cells.customer_key
         """)
+    statements += _order_statements()
     for (grain, dimensions), table in BUCKET_CUSTOMER_TABLES.items():
         keys = ", ".join(columns_of(dimensions))
         statements.append(f"""
@@ -352,16 +381,64 @@ def _planner_statements(dialect: str) -> list[str]:
     statements.append("CREATE TABLE rollup_countries AS "
                       "SELECT DISTINCT country, country_code FROM fact_lines")
     statements += _codes_exact_statements()
-    for table in [*DAY_TABLES.values(), customer_day, *BUCKET_CUSTOMER_TABLES.values(),
-                  *SESSION_TABLES.values()]:
+    for table in [*DAY_TABLES.values(), customer_day, orders,
+                  *BUCKET_CUSTOMER_TABLES.values(), *SESSION_TABLES.values()]:
         statements.append(f"INSERT INTO rollup_meta SELECT 'rows:{table.name}', COUNT(*) "
                           f"FROM {table.name}")
     if dialect == "postgresql":
         statements += [f"CREATE INDEX ON {table.name} (invoice_date)"
-                       for table in [*DAY_TABLES.values(), customer_day]]
+                       for table in [*DAY_TABLES.values(), customer_day, orders]]
         statements += [f"CREATE INDEX ON {table.name} (session_date)"
                        for table in SESSION_TABLES.values()]
     return statements
+
+
+def _order_statements() -> list[str]:
+    """``rollup_order_categories``, ``rollup_order`` and their planner facts.
+
+    A category's bit is its rank by name; its value, 2 to that power, is added up once per
+    order (``SUM(DISTINCT …)``: an OR of distinct powers of two, in SQL every engine has).
+    Categories past ``ORDER_CATEGORY_BITS`` get no bit: ``order_categories`` is then 0 and
+    the planner does not read the mask."""
+    kept = ", ".join(
+        f"CASE WHEN (SELECT value FROM rollup_meta WHERE name = 'invoice_level:{name}') = 1 "
+        f"THEN rows.{column} END AS {column}"
+        for name in ORDER_DIMENSIONS for column in columns_of((name,)))
+    kept_names = ", ".join(columns_of(ORDER_DIMENSIONS))
+    return [
+        """
+        CREATE TABLE rollup_order_categories AS
+        SELECT category, CAST(row_number() OVER (ORDER BY category) - 1 AS BIGINT) AS bit
+        FROM (SELECT DISTINCT category FROM rollup_invoice WHERE category IS NOT NULL) AS named
+        """,
+        f"""
+        CREATE TABLE rollup_order AS
+        SELECT invoice_date, invoice_key, customer_key, customer_id, {kept_names},
+               CAST(SUM(sale_lines) AS BIGINT) AS sale_lines,
+               CAST(SUM(DISTINCT bit_value) AS BIGINT) AS sale_categories
+        FROM (SELECT rows.invoice_date, rows.invoice_key, rows.customer_key, rows.customer_id,
+                     {kept}, rows.sale_lines,
+                     CASE WHEN rows.sale_lines > 0 AND bits.bit < {ORDER_CATEGORY_BITS}
+                          THEN CAST(power(2, bits.bit) AS BIGINT) END AS bit_value
+              FROM rollup_invoice AS rows
+              LEFT JOIN rollup_order_categories AS bits ON bits.category = rows.category
+             ) AS kept_rows
+        GROUP BY invoice_date, invoice_key, customer_key, customer_id, {kept_names}
+        ORDER BY invoice_date, invoice_key
+        """,
+        """
+        INSERT INTO rollup_meta
+        SELECT 'one_row_per_order', CAST(CASE WHEN COUNT(*) = 0 THEN 1 ELSE 0 END AS BIGINT)
+        FROM (SELECT invoice_key FROM rollup_order GROUP BY invoice_date, invoice_key
+              HAVING COUNT(*) > 1) AS spread
+        """,
+        f"""
+        INSERT INTO rollup_meta
+        SELECT 'order_categories',
+               CAST(CASE WHEN COUNT(*) <= {ORDER_CATEGORY_BITS} THEN 1 ELSE 0 END AS BIGINT)
+        FROM rollup_order_categories
+        """,
+    ]
 
 
 def _codes_exact_statements() -> list[str]:

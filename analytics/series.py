@@ -99,7 +99,7 @@ def time_series(warehouse, filters: Filters, scope: Scope, grain: str = "day",
         # where the engine reuses a CTE's rows (Warehouse.reuses_ctes); elsewhere the
         # distinct counts stay in one scan
         single_day = (meta is not None and meta.flag("single_day_invoices")
-                      and warehouse.reuses_ctes)
+                      and (warehouse.reuses_ctes or source.orders is not None))
         counts = (_counts(conn, source, filters, last_year, scope, grain, counted, single_day)
                   if counted else None)
         bucket_customers = (measures.read_frame(conn, customers_query, ["bucket", "customers"])
@@ -336,6 +336,8 @@ def _counts(conn, source: Source, filters: Filters, last_year: Filters,
     grouping of them serves the period and the year before, and the customers of the
     period are counted from the same rows (three distinct counts over the rows cost more)."""
     if "orders" in names and single_day:
+        if source.orders is not None:
+            return _counts_by_order(conn, source, filters, last_year, scope, grain, names)
         return _counts_by_invoice_day(conn, source, filters, last_year, scope, grain, names)
     table = (source.customer_days if names == ["customers"] and source.customer_days is not None
              else source.counts)
@@ -350,6 +352,31 @@ def _counts(conn, source: Source, filters: Filters, last_year: Filters,
     query = sa.select(bucket, *columns).where(*source.where(table, scan, scope)).group_by(bucket)
     frame = measures.read_frame(conn, query, ["bucket", *[c.name for c in columns]])
     frame = measures.numeric(frame, [c.name for c in columns])
+    frame["bucket"] = pd.to_datetime(frame["bucket"])
+    return frame.set_index("bucket")
+
+
+def _counts_by_order(conn, source: Source, filters: Filters, last_year: Filters,
+                     scope: Scope, grain: str, names: list[str]) -> pd.DataFrame:
+    """``_counts`` when every invoice has a single day, from ``rollups.orders``: one row
+    per order, so the orders of a bucket are its rows with a sale line (in the chosen
+    categories: ``Source.where``), and one statement, without grouping by order, counts
+    them for the period and the year before, and the period's customers."""
+    table = source.orders
+    day = table.c.invoice_date
+    bucket = _bucket(day, grain).label("bucket")
+    in_period = (day >= filters.start, day <= filters.end)
+    columns = [bucket, sa.func.count().filter(*in_period).label("orders"),
+               sa.func.count().filter(day >= last_year.start, day <= last_year.end)
+               .label("orders_ly")]
+    if "customers" in names:
+        columns.append(sa.func.count(sa.distinct(table.c.customer_key)).filter(*in_period)
+                       .label("customers"))
+    scan = filters.with_period(last_year.start, filters.end)
+    query = sa.select(*columns).where(*source.where(table, scan, scope),
+                                      source.is_sale(table)).group_by(bucket)
+    names = [column.name for column in columns]
+    frame = measures.numeric(measures.read_frame(conn, query, names), names[1:])
     frame["bucket"] = pd.to_datetime(frame["bucket"])
     return frame.set_index("bucket")
 

@@ -130,6 +130,11 @@ def test_the_planner_picks_the_smallest_covering_rollup(store):
         rollups.customer_day
     with rollups.facts_only():
         assert plan(JANUARY).facts
+    # distinct orders and customers: one row per order, its categories as bits
+    assert plan(replace(JANUARY, categories=("Toys", "Books"))).orders is rollups.orders
+    assert plan(replace(JANUARY, channels=("web",), segment="Lost")).orders is rollups.orders
+    assert plan(JANUARY, group_by=("category",)).orders is None     # not kept per order
+    assert plan(replace(JANUARY, min_price=1.0)).orders is None     # the lines themselves
 
 
 def test_hand_worked_answers_where_naive_sums_would_be_wrong(store):
@@ -219,3 +224,53 @@ def test_a_name_written_like_another_code_keeps_matching_by_name(warehouse):
     days = time_series(warehouse, filters, ALL_DATA, history=True, grain="month")
     assert days.set_index("period_start").loc[dt.date(2011, 1, 1), "revenue"] == 9
     assert list(rfm_table(warehouse, filters, ALL_DATA)["customer_id"]) == ["F"]
+
+
+def test_orders_are_counted_once_whatever_their_categories(store):
+    # invoice 1 has sale lines in Toys and Books: one order, under either or both
+    history = Filters(start=dt.date(2010, 1, 1), end=dt.date(2011, 1, 31))
+    toys_or_books = replace(history, categories=("Toys", "Books"))
+    months = time_series(store, toys_or_books, ALL_DATA, grain="month").set_index(
+        "period_start")
+    # January 2011: invoices 1, 2, 5, 7, 9 (10 is a free gift, C3 a return)
+    assert months.loc[dt.date(2011, 1, 1), "orders"] == 5
+    assert months.loc[dt.date(2011, 1, 1), "customers"] == 2        # A and B (7: a guest)
+    books = time_series(store, replace(history, categories=("Books",)), ALL_DATA,
+                        grain="month").set_index("period_start")
+    assert books.loc[dt.date(2011, 1, 1), "orders"] == 4            # 1, 2, 5, 7
+    nothing = time_series(store, replace(history, categories=("Garden",)), ALL_DATA,
+                          grain="month")
+    assert nothing["orders"].sum() == 0
+
+
+def test_past_the_bits_a_category_filter_reads_the_per_invoice_rollup(warehouse):
+    # 63 categories: more than a BIGINT's bits; a category filter then counts orders on
+    # the per-invoice rollup, and the answers are the same
+    lines = [{"invoice_id": str(number), "invoice_ts": f"2011-01-{1 + number % 28:02d} 10:00",
+              "customer_id": f"C{number % 5}", "product_id": "P1", "quantity": 1,
+              "unit_price": 2, "category": f"Category {number:02d}", "channel": "web", **GB}
+             for number in range(rollups.ORDER_CATEGORY_BITS + 1)]
+    lines.append({**lines[0], "product_id": "P2", "category": "Category 62"})  # two in #0
+    publish_lines(warehouse, lines)
+    meta = planner.rollup_meta(warehouse, warehouse.require_version())
+    assert not meta.flag("order_categories") and meta.flag("one_row_per_order")
+    chosen = replace(JANUARY, categories=("Category 00", "Category 62"))
+    assert measures.source_for(warehouse, chosen, ALL_DATA).orders is None
+    assert measures.source_for(warehouse, JANUARY, ALL_DATA).orders is rollups.orders
+    months = time_series(warehouse, chosen, ALL_DATA, grain="month", history=True)
+    assert months["orders"].sum() == 2           # invoices 0 and 62; 0 once
+    with rollups.facts_only():
+        from_facts = time_series(warehouse, chosen, ALL_DATA, grain="month", history=True)
+    pd.testing.assert_frame_equal(months, from_facts, check_dtype=False)
+
+
+def test_an_invoice_of_two_customers_is_not_read_as_one_order(warehouse):
+    lines = [*LINES, {**LINES[0], "customer_id": "Z", "product_id": "P3"}]  # invoice 1 again
+    publish_lines(warehouse, lines)
+    meta = planner.rollup_meta(warehouse, warehouse.require_version())
+    assert not meta.flag("one_row_per_order")
+    both = replace(JANUARY, categories=("Toys", "Books"))
+    assert measures.source_for(warehouse, both, ALL_DATA).orders is None
+    days = time_series(warehouse, both, ALL_DATA).set_index("period_start")
+    assert days.loc[dt.date(2011, 1, 10), "orders"] == 2          # invoices 1 and 2
+    assert days.loc[dt.date(2011, 1, 10), "customers"] == 2       # A and Z
