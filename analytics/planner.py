@@ -3,8 +3,10 @@
 ``plan`` picks the facts when the filters need the lines, else the SMALLEST day-grain
 rollup holding every dimension the filters, the scope and the grouping name
 (``rollups.DAY_TABLES``, else ``rollup_daily``), and says which distinct counts that table
-may add up exactly (``Source``). ``RollupMeta`` holds the per-version facts this rests on
-(``rollups.meta``), remembered per version in-process.
+may add up exactly (``Source``), with the one-row-per-order table for distinct orders and
+customers where it is exact (``Source.orders``) and the coded dimensions a code matches by
+its code column alone (``Source.exact_codes``). ``RollupMeta`` holds the per-version facts
+this rests on (``rollups.meta``), remembered per version in-process.
 
 It knows the rollups and the filters, nothing of what a query computes or of RFM segments
 (``measures.source_for`` passes a segment's customers as a SELECT of customer ids: the
@@ -112,10 +114,12 @@ class Source:
         """Filters and scope on ``table``; on the facts also "counted lines only" (a sale or
         a return: lines with unit price ≤ 0 never reach a metric); the segment's customers
         on any table."""
-        if table is rollups.orders and filters.categories:
-            conditions = line_conditions(replace(filters, categories=()), scope, table,
-                                         dates=dates, exact_codes=self.exact_codes)
-            conditions.append(_has_sale_in(table, filters.categories))
+        categories = filters.values("category")
+        if table is rollups.orders and categories:  # a bit per category, not a column
+            conditions = line_conditions(
+                replace(filters, **{catalog.dimension("category").field: ()}), scope, table,
+                dates=dates, exact_codes=self.exact_codes)
+            conditions.append(_has_sale_in(table, categories))
         else:
             conditions = line_conditions(filters, scope, table, dates=dates,
                                          exact_codes=self.exact_codes)
