@@ -84,7 +84,9 @@ def test_an_analyst_creates_backtests_and_is_told_by_the_bell(browser, shop,
              what="the bell's count")
     click(browser, "#shell-bell")
     browser.wait_for_element("#shell-bell-items a", timeout=10)
-    assert _text(browser, "#shell-bell-items") .startswith("Alert: Any sales at all")
+    # the popover fades in: its text reads "" until it is shown
+    wait_for(lambda: _text(browser, "#shell-bell-items").startswith("Alert: Any sales at all"),
+             timeout=10, what="the bell's list")
     screenshot(browser, "alerts-bell")
     click(browser, "#shell-bell-items a")
     wait_for(lambda: "above the £1.00 threshold" in _text(browser, "#alerts-firings"),
