@@ -324,10 +324,7 @@ def _planner_statements(dialect: str) -> list[str]:
                    COUNT(DISTINCT customer_key) FILTER (WHERE sale_lines > 0) AS customers
             FROM rollup_invoice GROUP BY {keys} ORDER BY {keys}
             """)
-    kept = ", ".join(
-        f"CASE WHEN (SELECT value FROM rollup_meta WHERE name = 'invoice_level:{name}') = 1 "
-        f"THEN {column} END AS {column}"
-        for name in CUSTOMER_DAY_DIMENSIONS for column in columns_of((name,)))
+    kept = _invoice_level_columns(CUSTOMER_DAY_DIMENSIONS)
     kept_names = ", ".join(columns_of(CUSTOMER_DAY_DIMENSIONS))
     statements.append(f"""
         CREATE TABLE rollup_customer_day AS
@@ -393,6 +390,16 @@ def _planner_statements(dialect: str) -> list[str]:
     return statements
 
 
+def _invoice_level_columns(dimensions, prefix: str = "") -> str:
+    """SELECT items of the columns of ``dimensions``: the value where the dimension is
+    invoice-level in this version (``rollup_meta``), else NULL (a per-order or per-customer
+    row cannot hold one value of it)."""
+    return ", ".join(
+        f"CASE WHEN (SELECT value FROM rollup_meta WHERE name = 'invoice_level:{name}') = 1 "
+        f"THEN {prefix}{column} END AS {column}"
+        for name in dimensions for column in columns_of((name,)))
+
+
 def _order_statements() -> list[str]:
     """``rollup_order_categories``, ``rollup_order`` and their planner facts.
 
@@ -400,10 +407,7 @@ def _order_statements() -> list[str]:
     order (``SUM(DISTINCT …)``: an OR of distinct powers of two, in SQL every engine has).
     Categories past ``ORDER_CATEGORY_BITS`` get no bit: ``order_categories`` is then 0 and
     the planner does not read the mask."""
-    kept = ", ".join(
-        f"CASE WHEN (SELECT value FROM rollup_meta WHERE name = 'invoice_level:{name}') = 1 "
-        f"THEN rows.{column} END AS {column}"
-        for name in ORDER_DIMENSIONS for column in columns_of((name,)))
+    kept = _invoice_level_columns(ORDER_DIMENSIONS, "rows.")
     kept_names = ", ".join(columns_of(ORDER_DIMENSIONS))
     return [
         """

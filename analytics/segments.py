@@ -126,8 +126,9 @@ def period_rows(warehouse, filters: Filters, scope: Scope, name: str) -> Counted
     """``counted_rows``, or the per-customer days of ``rollup_customer_day`` when the
     planner says they hold every dimension of the filters and their orders add up (one
     row per customer and day instead of one per invoice)."""
-    source = planner.plan(warehouse, replace(filters, segment=None), scope)
-    if (rollups.use_rollups(replace(filters, segment=None))
+    unsegmented = replace(filters, segment=None)
+    source = planner.plan(warehouse, unsegmented, scope)
+    if (rollups.use_rollups(unsegmented)
             and source.customer_days is not None and source.customer_orders_summable):
         return CountedRows(source.customer_days.alias(name), facts=False, days=True,
                            exact_codes=source.exact_codes)

@@ -350,10 +350,7 @@ def _counts(conn, source: Source, filters: Filters, last_year: Filters,
         columns += measures.count_columns(source, table, earlier, "_ly", names=("orders",))
         scan = filters.with_period(last_year.start, filters.end)
     query = sa.select(bucket, *columns).where(*source.where(table, scan, scope)).group_by(bucket)
-    frame = measures.read_frame(conn, query, ["bucket", *[c.name for c in columns]])
-    frame = measures.numeric(frame, [c.name for c in columns])
-    frame["bucket"] = pd.to_datetime(frame["bucket"])
-    return frame.set_index("bucket")
+    return _read_counts(conn, query, ["bucket", *[c.name for c in columns]])
 
 
 def _counts_by_order(conn, source: Source, filters: Filters, last_year: Filters,
@@ -375,10 +372,7 @@ def _counts_by_order(conn, source: Source, filters: Filters, last_year: Filters,
     scan = filters.with_period(last_year.start, filters.end)
     query = sa.select(*columns).where(*source.where(table, scan, scope),
                                       source.is_sale(table)).group_by(bucket)
-    names = [column.name for column in columns]
-    frame = measures.numeric(measures.read_frame(conn, query, names), names[1:])
-    frame["bucket"] = pd.to_datetime(frame["bucket"])
-    return frame.set_index("bucket")
+    return _read_counts(conn, query, [column.name for column in columns])
 
 
 def _counts_by_invoice_day(conn, source: Source, filters: Filters, last_year: Filters,
@@ -414,8 +408,12 @@ def _counts_by_invoice_day(conn, source: Source, filters: Filters, last_year: Fi
                           customers.c.customers).select_from(
             orders.outerjoin(customers, customers.c.bucket == orders.c.bucket))
         columns = ["bucket", "orders", "orders_ly", "customers"]
-    frame = measures.read_frame(conn, query, columns)
-    frame = measures.numeric(frame, columns[1:])
+    return _read_counts(conn, query, columns)
+
+
+def _read_counts(conn, query, columns: list[str]) -> pd.DataFrame:
+    """The rows of a counts statement (``bucket`` then counts) as numbers by bucket."""
+    frame = measures.numeric(measures.read_frame(conn, query, columns), columns[1:])
     frame["bucket"] = pd.to_datetime(frame["bucket"])
     return frame.set_index("bucket")
 
