@@ -92,6 +92,11 @@ def test_overview_chart_and_a_tile_read_as_tables(browser, browser_settings):
         "const r = document.getElementById('overview-trend-alt').getBoundingClientRect();"
         "return [r.width, r.height];")
     assert max(hidden) <= 1, hidden
+    # the Markdown of the text alternatives rendered without fetching highlight.js
+    # (assets/shoplens.js gives dcc.Markdown a highlighter: no code blocks to colour)
+    assert browser.driver.execute_script(
+        "return performance.getEntriesByType('resource')"
+        ".filter(e => e.name.indexOf('highlight') >= 0).length") == 0
 
     with db.session_scope(browser_settings.database_url) as session:
         viewer = session.scalars(sa.select(User).where(
