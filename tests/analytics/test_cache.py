@@ -154,6 +154,34 @@ def test_a_value_read_back_is_kept_unpickled_and_each_caller_gets_a_copy(store):
     assert counted.calls == 1
 
 
+def test_a_hit_shares_no_cell_with_the_kept_value(store):
+    """A hit copies frames shallowly (copy-on-write): writing a cell, a column or the
+    index of a caller's frame, inside a dataclass answer too, leaves the kept one as it
+    was, and an array read from it cannot be written at all."""
+    from analytics.customers import ltv_distribution
+    from analytics.series import time_series
+    cache = Cache(SimpleCache())
+    filters = Filters(start=dt.date(2011, 1, 9), end=dt.date(2011, 1, 12))
+    cache.call(time_series, store, filters, ALL_DATA, grain="day")
+    frame = cache.call(time_series, store, filters, ALL_DATA, grain="day")
+    frame.loc[frame.index[1], "revenue"] = 99.0        # in place, one cell
+    frame.iloc[2, frame.columns.get_loc("revenue")] = 98.0
+    frame.index = range(10, 10 + len(frame))
+    with pytest.raises(ValueError):
+        frame["orders"].to_numpy()[0] = 7
+    again = cache.call(time_series, store, filters, ALL_DATA, grain="day")
+    assert list(again["revenue"]) == pytest.approx([0, 10, 5, 0])
+    assert list(again.index) == [0, 1, 2, 3] and again is not frame
+
+    cache.call(ltv_distribution, store, filters, ALL_DATA)
+    answer = cache.call(ltv_distribution, store, filters, ALL_DATA)
+    answer.histogram.loc[answer.histogram.index[0], "customers"] = 1000
+    answer.quantiles["ltv"] = -1.0
+    kept = cache.call(ltv_distribution, store, filters, ALL_DATA)
+    assert kept.histogram["customers"].sum() == 2 and (kept.quantiles["ltv"] >= 0).all()
+    assert kept.histogram is not answer.histogram
+
+
 class SlowCalls(CountingCalls):
     """A real analytics function that takes ``seconds`` longer, counting its runs."""
 
