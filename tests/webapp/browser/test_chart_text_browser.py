@@ -8,9 +8,8 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
-from selenium.webdriver.common.by import By
-
 from plotly.offline import get_plotlyjs_version
+from selenium.webdriver.common.by import By
 
 from core import dashboards, db
 from core.orm import User
