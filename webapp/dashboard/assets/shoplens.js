@@ -1,13 +1,13 @@
 /* Clientside functions of the dashboard (a file, not inline scripts: the
    Content-Security-Policy allows scripts from 'self' only). */
 
-/* dcc.Markdown (the charts' text alternatives, notes) and the DataTable's Markdown cells
-   fetch highlight.js for code blocks, and dcc.Markdown does so whenever one mounts, then
-   draws every Markdown again once it has arrived: on each page load a 140 kB script was
-   fetched and parsed after the charts, the last thing the page did (~0.1 s on the 2-core
-   VM). Shoplens writes no code blocks, so both are given this highlighter, which leaves
-   code as plain text (an empty ``value`` makes the DataTable's Markdown escape it). Both
-   take ``window.hljs`` when it is set. */
+/* dcc.Markdown (the charts' text alternatives, notes) fetches highlight.js for code
+   blocks whenever one mounts, then draws every Markdown again once it has arrived: on each
+   page load a 140 kB script was fetched and parsed after the charts, the last thing the
+   page did (~0.1 s on the 2-core VM). Shoplens writes no code blocks, so Markdown is given
+   this highlighter (it takes ``window.hljs`` when set), which leaves code as plain text; so
+   is the DataTable's Markdown (an empty ``value`` makes it escape the code), though the
+   DataTable still loads its own copy with the table's code, at the same time. */
 window.hljs = window.hljs || {
   getLanguage: function () { return undefined; },
   highlight: function () { return {value: ''}; },
