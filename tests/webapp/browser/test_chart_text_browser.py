@@ -9,6 +9,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 from plotly.offline import get_plotlyjs_version
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
 from core import dashboards, db
@@ -101,6 +102,15 @@ def test_overview_chart_and_a_tile_read_as_tables(browser, browser_settings):
         " performance.getEntriesByType('resource')"
         ".filter(e => e.name.indexOf('package_data/plotly') >= 0).length]")
     assert drawn_by == [get_plotlyjs_version(), sorted(bundle_traces()), 0]
+    # the mode bar stays hidden at rest (the pointer is not over the chart), and shows
+    # under the pointer
+    bar_opacity = ("return getComputedStyle(document.querySelector("
+                   "'#overview-trend .modebar-group')).opacity")
+    assert browser.driver.execute_script(bar_opacity) == "0"
+    ActionChains(browser.driver).move_to_element(
+        browser.driver.find_element(By.CSS_SELECTOR, "#overview-trend .js-plotly-plot")).perform()
+    wait_for(lambda: browser.driver.execute_script(bar_opacity) == "1", timeout=5,
+             what="the mode bar under the pointer")
     # the Markdown of the text alternatives rendered without fetching highlight.js
     # (assets/shoplens.js gives dcc.Markdown a highlighter: no code blocks to colour)
     assert browser.driver.execute_script(
